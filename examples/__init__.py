@@ -1,0 +1,1 @@
+"""kiln.examples (see DESIGN.md)."""

@@ -1,0 +1,412 @@
+"""The IR's data: values, operations, blocks, regions, functions, modules.
+
+SSA and typed: every value is defined once, by an op's result or a block's
+argument, and carries a `TensorType`. Each value keeps the list of ops that
+use it, so a pass can replace all uses of a value in one call.
+
+Operations are instances of subclasses of `Operation`, one per op kind,
+declared in `ir/ops/` with their operands, attributes, type rule and numpy
+reference in one place (see `registry.py`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .attributes import Attr
+from .errors import KilnError, ShapeError, VerifyError
+from .types import TensorType
+
+
+class Trait(enum.Enum):
+    """Properties of an op kind that passes and backends rely on."""
+
+    ELEMENTWISE = "elementwise"  # result[i] depends only on operands[i] (after broadcasting)
+    COMMUTATIVE = "commutative"  # binary op whose operands may be swapped
+    FLOAT_ONLY = "float_only"  # operands must be floating point
+    TERMINATOR = "terminator"  # ends a block
+    SIDE_EFFECT = "side_effect"  # never merged, reordered or dropped
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an op came from: a frontend name, and/or a line:column of text."""
+
+    name: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.name:
+            parts.append(repr(self.name))
+        if self.line is not None:
+            parts.append(f"line {self.line}:{self.column}")
+        return ", ".join(parts)
+
+
+UNKNOWN = Location()
+
+
+class Value:
+    """An SSA value: defined once, used by any number of ops."""
+
+    __slots__ = ("type", "name", "uses")
+
+    def __init__(self, type: TensorType, name: str | None = None):
+        if not isinstance(type, TensorType):
+            raise KilnError(f"a value's type must be a TensorType, got {type!r}")
+        self.type = type
+        self.name = name
+        self.uses: list[Operation] = []  # one entry per use, so an op may appear twice
+
+    @property
+    def owner(self) -> Operation | Block:
+        raise NotImplementedError
+
+    def replace_all_uses_with(self, new: Value) -> None:
+        """Make every op that uses this value use `new` instead."""
+        for op in list(self.uses):
+            for i, v in enumerate(op.operands):
+                if v is self:
+                    op.set_operand(i, new)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} %{self.name or '?'}: {self.type}>"
+
+
+class OpResult(Value):
+    __slots__ = ("op", "index")
+
+    def __init__(self, type: TensorType, op: Operation, index: int):
+        super().__init__(type)
+        self.op, self.index = op, index
+
+    @property
+    def owner(self) -> Operation:
+        return self.op
+
+
+class BlockArgument(Value):
+    __slots__ = ("block", "index")
+
+    def __init__(self, type: TensorType, block: Block, index: int, name: str | None = None):
+        super().__init__(type, name)
+        self.block, self.index = block, index
+
+    @property
+    def owner(self) -> Block:
+        return self.block
+
+
+class Operation:
+    """One op: operands, results, attributes, optional regions.
+
+    Subclasses declare (see `registry.op`):
+      name      the op's name in the text form, e.g. ``"kiln.add"``
+      operands  operand names; a last name starting with ``*`` is variadic
+      attrs     attribute name -> `Attr` (kind and default)
+      results   number of results (None: given at creation, as for calls)
+      regions   number of regions
+      traits    a frozenset of `Trait`
+    and implement
+      infer(*operand_types) -> TensorType | tuple   the type rule
+      reference(*arrays) -> ndarray | tuple         the numpy semantics
+    The gradient rule `vjp` lives beside them (see passes/autodiff, later).
+    """
+
+    name: ClassVar[str] = ""
+    operand_names: ClassVar[tuple[str, ...]] = ()
+    attr_specs: ClassVar[dict[str, Attr]] = {}
+    num_results: ClassVar[int | None] = 1
+    num_regions: ClassVar[int] = 0
+    traits: ClassVar[frozenset[Trait]] = frozenset()
+
+    __slots__ = ("operands", "results", "attrs", "regions", "loc", "parent")
+
+    def __init__(self, operands: Sequence[Value], attrs: dict[str, Any] | None = None,
+                 result_types: Sequence[TensorType] | None = None,
+                 regions: Sequence[Region] = (), loc: Location = UNKNOWN):
+        self.loc = loc
+        self.parent: Block | None = None
+        self.operands: list[Value] = []
+        self.attrs = self._check_attrs(dict(attrs or {}))
+        self._check_operand_count(operands)
+        for v in operands:
+            if not isinstance(v, Value):
+                raise self.error(f"operand {v!r} is not a kiln Value", KilnError)
+            self.operands.append(v)
+            v.uses.append(self)
+        self.regions: list[Region] = []
+        for r in regions:
+            r.parent = self
+            self.regions.append(r)
+        if len(self.regions) != self.num_regions:
+            raise self.error(f"expected {self.num_regions} regions, got {len(self.regions)}")
+        if result_types is None:
+            result_types = self.infer_types()
+        self.results = [OpResult(t, self, i) for i, t in enumerate(result_types)]
+        if self.num_results is not None and len(self.results) != self.num_results:
+            raise self.error(f"expected {self.num_results} results, got {len(self.results)}")
+
+    # ------------------------------------------------------------ declaration
+    def infer(self, *operand_types: TensorType) -> TensorType | tuple[TensorType, ...]:
+        raise self.error("has no type rule; its result types must be given", VerifyError)
+
+    def reference(self, *args: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        raise self.error("has no reference implementation", KilnError)
+
+    def evaluate(self, interpreter: Any, args: list[np.ndarray]) -> list[np.ndarray]:
+        """Run the op on arrays. Ops with regions or callees override this."""
+        out = self.reference(*args)
+        return list(out) if isinstance(out, tuple) else [out]
+
+    def verify_in(self, module: Any) -> None:
+        """Checks that need the enclosing module (callees). Default: none."""
+
+    # ------------------------------------------------------------ derived
+    def infer_types(self) -> list[TensorType]:
+        """Run the type rule on the current operands, naming this op on failure."""
+        try:
+            out = self.infer(*(v.type for v in self.operands))
+        except ShapeError as e:
+            raise self.error(str(e), ShapeError) from None
+        except KilnError as e:
+            if isinstance(e, VerifyError) and str(e).startswith(self.name):
+                raise
+            raise self.error(str(e), ShapeError) from None
+        return list(out) if isinstance(out, tuple) else [out]
+
+    @property
+    def result(self) -> OpResult:
+        if len(self.results) != 1:
+            raise self.error(f"has {len(self.results)} results; use .results", KilnError)
+        return self.results[0]
+
+    @property
+    def type(self) -> TensorType:
+        return self.result.type
+
+    def has_trait(self, trait: Trait) -> bool:
+        return trait in self.traits
+
+    def describe(self) -> str:
+        where = str(self.loc)
+        return f"{self.name} ({where})" if where else self.name
+
+    def error(self, message: str, cls: type[KilnError] = VerifyError) -> KilnError:
+        """An exception of `cls` whose message names this op and its location."""
+        return cls(f"{self.describe()}: {message}")
+
+    # ------------------------------------------------------------ mutation
+    def set_operand(self, index: int, value: Value) -> None:
+        old = self.operands[index]
+        old.uses.remove(self)
+        self.operands[index] = value
+        value.uses.append(self)
+
+    def drop_operands(self) -> None:
+        """Forget this op's uses of its operands (before erasing it)."""
+        for v in self.operands:
+            v.uses.remove(self)
+        self.operands = []
+
+    def walk(self) -> Iterator[Operation]:
+        """This op, then every op nested in its regions, in order."""
+        yield self
+        for r in self.regions:
+            for b in r.blocks:
+                for op in b.ops:
+                    yield from op.walk()
+
+    # ------------------------------------------------------------ checks
+    def _check_operand_count(self, operands: Sequence[Value]) -> None:
+        names = self.operand_names
+        variadic = bool(names) and names[-1].startswith("*")
+        fixed = len(names) - variadic
+        if len(operands) < fixed or (not variadic and len(operands) != fixed):
+            want = f"at least {fixed}" if variadic else str(fixed)
+            raise self.error(f"expected {want} operands ({', '.join(names) or 'none'}), "
+                             f"got {len(operands)}", ShapeError)
+
+    def _check_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key in attrs:
+            if key not in self.attr_specs:
+                known = ", ".join(self.attr_specs) or "none"
+                raise self.error(f"unknown attribute {key!r} (it takes: {known})", ShapeError)
+        for key, spec in self.attr_specs.items():
+            if key not in attrs:
+                if spec.required:
+                    raise self.error(f"missing required attribute {key!r}", ShapeError)
+                out[key] = spec.default
+                continue
+            try:
+                out[key] = spec.check(attrs[key])
+            except KilnError as e:
+                raise self.error(f"attribute {key!r}: {e}", ShapeError) from None
+        return out
+
+    def __repr__(self) -> str:
+        from .printer import print_op
+        return print_op(self)
+
+    # Operand and attribute names become read-only properties (see registry.op).
+    def operand_group(self, name: str) -> list[Value]:
+        """The operands bound to a (possibly variadic) operand name."""
+        names = self.operand_names
+        i = names.index(name) if name in names else names.index("*" + name)
+        return self.operands[i:] if names[i].startswith("*") else [self.operands[i]]
+
+
+class Block:
+    """A list of ops with arguments. A function body is one block."""
+
+    __slots__ = ("args", "ops", "parent")
+
+    def __init__(self, arg_types: Iterable[TensorType] = (), arg_names: Iterable[str | None] = ()):
+        self.args: list[BlockArgument] = []
+        self.ops: list[Operation] = []
+        self.parent: Region | Function | None = None
+        names = list(arg_names)
+        for i, t in enumerate(arg_types):
+            self.add_arg(t, names[i] if i < len(names) else None)
+
+    def add_arg(self, type: TensorType, name: str | None = None) -> BlockArgument:
+        arg = BlockArgument(type, self, len(self.args), name)
+        self.args.append(arg)
+        return arg
+
+    def append(self, op: Operation) -> Operation:
+        op.parent = self
+        self.ops.append(op)
+        return op
+
+    def insert(self, index: int, op: Operation) -> Operation:
+        op.parent = self
+        self.ops.insert(index, op)
+        return op
+
+    def erase(self, op: Operation) -> None:
+        """Remove an op whose results are unused."""
+        for r in op.results:
+            if r.uses:
+                raise op.error(f"cannot erase: result still used by {r.uses[0].name}", KilnError)
+        op.drop_operands()
+        self.ops.remove(op)
+        op.parent = None
+
+    @property
+    def terminator(self) -> Operation | None:
+        if self.ops and self.ops[-1].has_trait(Trait.TERMINATOR):
+            return self.ops[-1]
+        return None
+
+
+class Region:
+    """The blocks nested in an op (one block, for now)."""
+
+    __slots__ = ("blocks", "parent")
+
+    def __init__(self, blocks: Iterable[Block] = ()):
+        self.blocks: list[Block] = []
+        self.parent: Operation | None = None
+        for b in blocks:
+            self.add_block(b)
+
+    def add_block(self, block: Block) -> Block:
+        block.parent = self
+        self.blocks.append(block)
+        return block
+
+
+class Function:
+    """A named function: typed arguments, one body block, typed results."""
+
+    __slots__ = ("name", "body", "result_types", "module")
+
+    def __init__(self, name: str, arg_types: Iterable[TensorType] = (),
+                 arg_names: Iterable[str | None] = (),
+                 result_types: Iterable[TensorType] | None = None):
+        self.name = name
+        self.body = Block(arg_types, arg_names)
+        self.body.parent = self
+        self.result_types = None if result_types is None else list(result_types)
+        self.module: Module | None = None
+
+    @property
+    def args(self) -> list[BlockArgument]:
+        return self.body.args
+
+    @property
+    def arg_types(self) -> list[TensorType]:
+        return [a.type for a in self.body.args]
+
+    @property
+    def ops(self) -> list[Operation]:
+        return self.body.ops
+
+    def walk(self) -> Iterator[Operation]:
+        """Every op in the function, nested ones included, in order."""
+        for op in self.body.ops:
+            yield from op.walk()
+
+    def __str__(self) -> str:
+        from .printer import print_function
+        return print_function(self)
+
+
+class Module:
+    """An ordered collection of functions: the unit kiln parses, transforms and compiles."""
+
+    __slots__ = ("functions",)
+
+    def __init__(self, functions: Iterable[Function] = ()):
+        self.functions: dict[str, Function] = {}
+        for f in functions:
+            self.add(f)
+
+    def add(self, func: Function) -> Function:
+        if func.name in self.functions:
+            raise VerifyError(f"function @{func.name} is defined twice")
+        func.module = self
+        self.functions[func.name] = func
+        return func
+
+    def add_function(self, name: str, arg_types: Iterable[TensorType] = (),
+                     arg_names: Iterable[str | None] = ()) -> Function:
+        """A new empty function; build its body with `Builder.at_end(f.body)`."""
+        return self.add(Function(name, arg_types, arg_names))
+
+    def __getitem__(self, name: str) -> Function:
+        try:
+            return self.functions[name]
+        except KeyError:
+            known = ", ".join("@" + n for n in self.functions) or "none"
+            raise KilnError(f"no function @{name} in the module (it has: {known})") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.functions
+
+    def __iter__(self) -> Iterator[Function]:
+        return iter(self.functions.values())
+
+    def verify(self) -> Module:
+        """Check every invariant; raise VerifyError naming the op. Returns self."""
+        from .verifier import verify
+        verify(self)
+        return self
+
+    def __str__(self) -> str:
+        from .printer import print_module
+        return print_module(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Module) and str(self) == str(other)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,287 @@
+"""Elementwise ops: unary and binary arithmetic, comparisons, select, cast.
+
+Binary ops take operands of one dtype and broadcast their shapes as numpy
+does; kiln's IR never promotes dtypes implicitly (the frontend inserts casts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..attributes import Attr, dtype_, float_
+from ..core import Operation, Trait
+from ..dtypes import DType
+from ..errors import ExecutionError, ShapeError
+from ..registry import op
+from ..types import TensorType, broadcast_shapes
+
+EW, COMM, FLOAT = Trait.ELEMENTWISE, Trait.COMMUTATIVE, Trait.FLOAT_ONLY
+
+
+def _require_float(op_: Operation, *types: TensorType) -> None:
+    for t in types:
+        if not t.dtype.is_float:
+            raise ShapeError(f"expected a floating-point operand, got {t}")
+
+
+def _same_dtype(*types: TensorType) -> None:
+    if len({t.dtype for t in types}) > 1:
+        raise ShapeError("operands must have one dtype, got " + ", ".join(map(str, types)))
+
+
+class Unary(Operation):
+    """x -> f(x), same type."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        if self.has_trait(FLOAT):
+            _require_float(self, x)
+        elif x.dtype.is_bool:
+            raise ShapeError(f"expected a numeric operand, got {x}")
+        return x
+
+
+class Binary(Operation):
+    """(x, y) -> f(x, y), one dtype, shapes broadcast."""
+
+    def infer(self, x: TensorType, y: TensorType) -> TensorType:
+        _same_dtype(x, y)
+        if self.has_trait(FLOAT):
+            _require_float(self, x)
+        elif x.dtype.is_bool:
+            raise ShapeError(f"expected numeric operands, got {x}")
+        return TensorType(x.dtype, broadcast_shapes(x.shape, y.shape))
+
+
+# ------------------------------------------------------------------ unary
+
+@op("kiln.neg", ["x"], traits=[EW])
+class Neg(Unary):
+    def reference(self, x):
+        return np.negative(x)
+
+
+@op("kiln.abs", ["x"], traits=[EW])
+class Abs(Unary):
+    def reference(self, x):
+        return np.abs(x)
+
+
+@op("kiln.sign", ["x"], traits=[EW])
+class Sign(Unary):
+    def reference(self, x):
+        return np.sign(x)
+
+
+@op("kiln.square", ["x"], traits=[EW])
+class Square(Unary):
+    def reference(self, x):
+        return np.multiply(x, x)
+
+
+@op("kiln.relu", ["x"], traits=[EW])
+class Relu(Unary):
+    def reference(self, x):
+        return np.maximum(x, np.zeros((), x.dtype))
+
+
+@op("kiln.exp", ["x"], traits=[EW, FLOAT])
+class Exp(Unary):
+    def reference(self, x):
+        return np.exp(x)
+
+
+@op("kiln.log", ["x"], traits=[EW, FLOAT])
+class Log(Unary):
+    def reference(self, x):
+        return np.log(x)
+
+
+@op("kiln.sqrt", ["x"], traits=[EW, FLOAT])
+class Sqrt(Unary):
+    def reference(self, x):
+        return np.sqrt(x)
+
+
+@op("kiln.rsqrt", ["x"], traits=[EW, FLOAT])
+class Rsqrt(Unary):
+    def reference(self, x):
+        return np.reciprocal(np.sqrt(x))
+
+
+@op("kiln.tanh", ["x"], traits=[EW, FLOAT])
+class Tanh(Unary):
+    def reference(self, x):
+        return np.tanh(x)
+
+
+@op("kiln.sigmoid", ["x"], traits=[EW, FLOAT])
+class Sigmoid(Unary):
+    def reference(self, x):
+        # exp of a non-positive number only: never overflows.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+@op("kiln.elu", ["x"], {"alpha": Attr(float_, 1.0)}, traits=[EW, FLOAT])
+class Elu(Unary):
+    """x if x > 0 else alpha * (exp(x) - 1), as tf.nn.elu (alpha = 1)."""
+
+    def reference(self, x):
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype)
+
+
+# ------------------------------------------------------------------ binary
+
+@op("kiln.add", ["lhs", "rhs"], traits=[EW, COMM])
+class Add(Binary):
+    def reference(self, x, y):
+        return np.add(x, y)
+
+
+@op("kiln.sub", ["lhs", "rhs"], traits=[EW])
+class Sub(Binary):
+    def reference(self, x, y):
+        return np.subtract(x, y)
+
+
+@op("kiln.mul", ["lhs", "rhs"], traits=[EW, COMM])
+class Mul(Binary):
+    def reference(self, x, y):
+        return np.multiply(x, y)
+
+
+@op("kiln.div", ["lhs", "rhs"], traits=[EW])
+class Div(Binary):
+    """Division; on integers it rounds toward zero (as C and XLA do)."""
+
+    def reference(self, x, y):
+        if x.dtype.kind == "f":
+            return np.divide(x, y)
+        if np.any(y == 0):
+            raise ExecutionError("integer division by zero")
+        q = np.floor_divide(x, y)
+        inexact_negative = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
+        return q + inexact_negative.astype(q.dtype)
+
+
+@op("kiln.pow", ["lhs", "rhs"], traits=[EW])
+class Pow(Binary):
+    def reference(self, x, y):
+        if x.dtype.kind == "i" and np.any(y < 0):
+            raise ExecutionError("integer power with a negative exponent")
+        return np.power(x, y)
+
+
+@op("kiln.max", ["lhs", "rhs"], traits=[EW, COMM])
+class Max(Binary):
+    """Elementwise maximum; NaN wins, as in XLA and numpy."""
+
+    def reference(self, x, y):
+        return np.maximum(x, y)
+
+
+@op("kiln.min", ["lhs", "rhs"], traits=[EW, COMM])
+class Min(Binary):
+    def reference(self, x, y):
+        return np.minimum(x, y)
+
+
+# ------------------------------------------------------------------ logic
+
+class Compare(Operation):
+    """(x, y) -> bool, one dtype, shapes broadcast."""
+
+    def infer(self, x: TensorType, y: TensorType) -> TensorType:
+        _same_dtype(x, y)
+        return TensorType(DType.bool, broadcast_shapes(x.shape, y.shape))
+
+
+@op("kiln.equal", ["lhs", "rhs"], traits=[EW, COMM])
+class Equal(Compare):
+    def reference(self, x, y):
+        return np.equal(x, y)
+
+
+@op("kiln.not_equal", ["lhs", "rhs"], traits=[EW, COMM])
+class NotEqual(Compare):
+    def reference(self, x, y):
+        return np.not_equal(x, y)
+
+
+@op("kiln.less", ["lhs", "rhs"], traits=[EW])
+class Less(Compare):
+    def reference(self, x, y):
+        return np.less(x, y)
+
+
+@op("kiln.less_equal", ["lhs", "rhs"], traits=[EW])
+class LessEqual(Compare):
+    def reference(self, x, y):
+        return np.less_equal(x, y)
+
+
+@op("kiln.greater", ["lhs", "rhs"], traits=[EW])
+class Greater(Compare):
+    def reference(self, x, y):
+        return np.greater(x, y)
+
+
+@op("kiln.greater_equal", ["lhs", "rhs"], traits=[EW])
+class GreaterEqual(Compare):
+    def reference(self, x, y):
+        return np.greater_equal(x, y)
+
+
+class Logical(Operation):
+    def infer(self, *types: TensorType) -> TensorType:
+        for t in types:
+            if not t.dtype.is_bool:
+                raise ShapeError(f"expected bool operands, got {t}")
+        return TensorType(DType.bool, broadcast_shapes(*(t.shape for t in types)))
+
+
+@op("kiln.logical_and", ["lhs", "rhs"], traits=[EW, COMM])
+class LogicalAnd(Logical):
+    def reference(self, x, y):
+        return np.logical_and(x, y)
+
+
+@op("kiln.logical_or", ["lhs", "rhs"], traits=[EW, COMM])
+class LogicalOr(Logical):
+    def reference(self, x, y):
+        return np.logical_or(x, y)
+
+
+@op("kiln.logical_not", ["x"], traits=[EW])
+class LogicalNot(Logical):
+    def reference(self, x):
+        return np.logical_not(x)
+
+
+@op("kiln.select", ["cond", "on_true", "on_false"], traits=[EW])
+class Select(Operation):
+    """cond ? on_true : on_false, all three broadcast (tf.where, XLA select)."""
+
+    def infer(self, cond: TensorType, a: TensorType, b: TensorType) -> TensorType:
+        if not cond.dtype.is_bool:
+            raise ShapeError(f"the condition must be bool, got {cond}")
+        _same_dtype(a, b)
+        return TensorType(a.dtype, broadcast_shapes(cond.shape, a.shape, b.shape))
+
+    def reference(self, cond, a, b):
+        return np.where(cond, a, b)
+
+
+@op("kiln.cast", ["x"], {"dtype": Attr(dtype_)}, traits=[EW])
+class Cast(Operation):
+    """Convert to `dtype`; float to int truncates toward zero, to bool tests != 0."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x.with_dtype(self.dtype)
+
+    def reference(self, x):
+        if x.dtype.kind == "f" and self.dtype.is_int:
+            if not np.all(np.isfinite(x)):
+                raise ExecutionError(f"cannot cast non-finite values to {self.dtype}")
+            return np.trunc(x).astype(self.dtype.numpy)
+        return x.astype(self.dtype.numpy)

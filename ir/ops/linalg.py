@@ -1,0 +1,211 @@
+"""Contractions and windows: matmul, conv2d, max_pool, avg_pool.
+
+Images are NHWC and filters HWIO, as in TensorFlow. `padding` is "SAME",
+"VALID" or "EXPLICIT" (then `explicit_padding` = [top, bottom, left, right]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..attributes import Attr, bool_, ints, one_of
+from ..core import Operation
+from ..errors import ShapeError
+from ..registry import op
+from ..types import ANY, Dim, TensorType, broadcast_shapes, may_equal
+
+
+def _same_dtype(a: TensorType, b: TensorType) -> None:
+    if a.dtype != b.dtype:
+        raise ShapeError(f"operands must have one dtype, got {a} and {b}")
+
+
+@op("kiln.matmul", ["lhs", "rhs"],
+    {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)})
+class MatMul(Operation):
+    """numpy.matmul with optional transposes of the two innermost dims.
+
+    Rank >= 2 operands broadcast their batch dims; a rank-1 operand is a
+    vector (and may not be transposed).
+    """
+
+    def infer(self, a: TensorType, b: TensorType) -> TensorType:
+        _same_dtype(a, b)
+        if a.dtype.is_bool:
+            raise ShapeError(f"expected numeric operands, got {a}")
+        if a.rank == 0 or b.rank == 0:
+            raise ShapeError(f"operands must have rank >= 1, got {a} and {b}")
+        if (a.rank == 1 and self.transpose_a) or (b.rank == 1 and self.transpose_b):
+            raise ShapeError("a rank-1 operand cannot be transposed")
+        a_shape = _mat(a.shape, self.transpose_a) if a.rank >= 2 else (1, a.shape[0])
+        b_shape = _mat(b.shape, self.transpose_b) if b.rank >= 2 else (b.shape[0], 1)
+        k_a, k_b = a_shape[-1], b_shape[-2]
+        if not may_equal(k_a, k_b):
+            raise ShapeError(f"contraction dims differ: lhs {a} has {k_a}, rhs {b} has {k_b}")
+        batch = broadcast_shapes(a_shape[:-2], b_shape[:-2])
+        out = list(batch)
+        if a.rank >= 2:
+            out.append(a_shape[-2])
+        if b.rank >= 2:
+            out.append(b_shape[-1])
+        return TensorType(a.dtype, out)
+
+    def reference(self, a, b):
+        if self.transpose_a:
+            a = np.swapaxes(a, -1, -2)
+        if self.transpose_b:
+            b = np.swapaxes(b, -1, -2)
+        return np.matmul(a, b)
+
+
+def _mat(shape: tuple[Dim, ...], transpose: bool) -> tuple[Dim, ...]:
+    return shape[:-2] + (shape[-1], shape[-2]) if transpose else shape
+
+
+# ------------------------------------------------------------------ windows
+
+WINDOW_PADDING = one_of("SAME", "VALID", "EXPLICIT")
+
+
+def _pairs(values: tuple[int, ...], what: str, positive: bool = True) -> tuple[int, int]:
+    if len(values) != 2 or any(v < 1 if positive else v < 0 for v in values):
+        raise ShapeError(f"{what} must be two {'positive' if positive else 'non-negative'} "
+                         f"ints, got {list(values)}")
+    return values[0], values[1]
+
+
+def window_padding(op_: Operation, size: Dim, window: int, stride: int, axis: int
+                   ) -> tuple[int, int] | None:
+    """(before, after) padding of one spatial axis; None if `size` is symbolic under SAME."""
+    if op_.padding == "VALID":
+        return 0, 0
+    if op_.padding == "EXPLICIT":
+        pads = op_.explicit_padding
+        if pads is None or len(pads) != 4 or min(pads) < 0:
+            raise ShapeError("padding EXPLICIT needs explicit_padding = "
+                             "[top, bottom, left, right], non-negative")
+        return pads[2 * axis], pads[2 * axis + 1]
+    if not isinstance(size, int):
+        return None
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return total // 2, total - total // 2
+
+
+def window_out(op_: Operation, size: Dim, window: int, stride: int, axis: int) -> Dim:
+    """The output size of one spatial axis of a convolution or pool."""
+    if op_.padding != "EXPLICIT" and op_.explicit_padding is not None:
+        raise ShapeError("explicit_padding is only allowed with padding EXPLICIT")
+    pad = window_padding(op_, size, window, stride, axis)
+    if not isinstance(size, int):
+        keeps = stride == 1 and (op_.padding == "SAME" or (window == 1 and pad == (0, 0)))
+        return size if keeps else ANY
+    if op_.padding == "SAME":
+        return -(-size // stride)
+    padded = size + pad[0] + pad[1]
+    if padded < window:
+        raise ShapeError(f"window {window} is larger than the padded input {padded}")
+    return (padded - window) // stride + 1
+
+
+def pad_spatial(x: np.ndarray, pads: list[tuple[int, int]], value: float) -> np.ndarray:
+    return np.pad(x, [(0, 0), pads[0], pads[1], (0, 0)], constant_values=value)
+
+
+def spatial_pads(op_: Operation, x: np.ndarray, windows: tuple[int, int],
+                 strides: tuple[int, int]) -> list[tuple[int, int]]:
+    return [window_padding(op_, x.shape[1 + i], windows[i], strides[i], i) for i in range(2)]
+
+
+WINDOW_ATTRS = {
+    "strides": Attr(ints, (1, 1)),
+    "padding": Attr(WINDOW_PADDING, "VALID"),
+    "explicit_padding": Attr(lambda v: None if v is None else ints(v), None),
+}
+
+
+@op("kiln.conv2d", ["input", "filter"], {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))})
+class Conv2D(Operation):
+    """2-D convolution (cross-correlation, as tf.nn.conv2d): NHWC input, HWIO filter."""
+
+    def infer(self, x: TensorType, w: TensorType) -> TensorType:
+        _same_dtype(x, w)
+        if not x.dtype.is_float:
+            raise ShapeError(f"expected floating-point operands, got {x}")
+        if x.rank != 4 or w.rank != 4:
+            raise ShapeError(f"expected an NHWC input and an HWIO filter (rank 4), got {x} "
+                             f"and {w}")
+        sh, sw = _pairs(self.strides, "strides")
+        dh, dw = _pairs(self.dilations, "dilations")
+        kh, kw = w.shape[0], w.shape[1]
+        if not (isinstance(kh, int) and isinstance(kw, int)):
+            raise ShapeError(f"the filter's spatial dims must be static, got {w}")
+        if not may_equal(x.shape[3], w.shape[2]):
+            raise ShapeError(f"input channels {x.shape[3]} differ from the filter's "
+                             f"{w.shape[2]}")
+        eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+        return TensorType(x.dtype, [x.shape[0], window_out(self, x.shape[1], eh, sh, 0),
+                                    window_out(self, x.shape[2], ew, sw, 1), w.shape[3]])
+
+    def reference(self, x, w):
+        kh, kw = w.shape[:2]
+        (sh, sw), (dh, dw) = self.strides, self.dilations
+        eff = ((kh - 1) * dh + 1, (kw - 1) * dw + 1)
+        xp = pad_spatial(x, spatial_pads(self, x, eff, (sh, sw)), 0)
+        oh = (xp.shape[1] - eff[0]) // sh + 1
+        ow = (xp.shape[2] - eff[1]) // sw + 1
+        out = np.zeros((x.shape[0], oh, ow, w.shape[3]), np.result_type(x, w))
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
+                           j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
+                out += np.tensordot(patch, w[i, j], axes=([3], [0]))
+        return out
+
+
+class Pool(Operation):
+    """A 2-D window reduction over NHWC input (tf.nn.max_pool / avg_pool)."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        if x.rank != 4:
+            raise ShapeError(f"expected an NHWC input (rank 4), got {x}")
+        if x.dtype.is_bool:
+            raise ShapeError(f"expected a numeric input, got {x}")
+        kh, kw = _pairs(self.ksize, "ksize")
+        sh, sw = _pairs(self.strides, "strides")
+        return x.with_shape([x.shape[0], window_out(self, x.shape[1], kh, sh, 0),
+                             window_out(self, x.shape[2], kw, sw, 1), x.shape[3]])
+
+    def windows(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """All windows as an array [N, OH, OW, C, KH*KW]."""
+        (kh, kw), (sh, sw) = self.ksize, self.strides
+        xp = pad_spatial(x, spatial_pads(self, x, (kh, kw), (sh, sw)), fill)
+        oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+        views = [xp[:, i: i + (oh - 1) * sh + 1: sh, j: j + (ow - 1) * sw + 1: sw, :]
+                 for i in range(kh) for j in range(kw)]
+        return np.stack(views, axis=-1)
+
+
+POOL_ATTRS = {"ksize": Attr(ints), **WINDOW_ATTRS}
+
+
+@op("kiln.max_pool", ["input"], POOL_ATTRS)
+class MaxPool(Pool):
+    def reference(self, x):
+        low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        return self.windows(x, low).max(axis=-1)
+
+
+@op("kiln.avg_pool", ["input"], POOL_ATTRS)
+class AvgPool(Pool):
+    """Average over each window; padded positions are not counted (as TensorFlow)."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        if not x.dtype.is_float:
+            raise ShapeError(f"expected a floating-point input, got {x}")
+        return super().infer(x)
+
+    def reference(self, x):
+        total = self.windows(x, 0).sum(axis=-1)
+        count = self.windows(np.ones(x.shape[:3] + (1,), x.dtype), 0).sum(axis=-1)
+        return total / count

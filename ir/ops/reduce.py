@@ -1,0 +1,115 @@
+"""Reductions over axes, with keepdims, and argmax/argmin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..attributes import Attr, bool_, dtype_, int_, ints, optional
+from ..core import Operation
+from ..errors import ExecutionError, ShapeError
+from ..registry import op
+from ..types import TensorType
+
+
+def normalize_axis(axis: int, rank: int) -> int:
+    """`axis` in [-rank, rank) as a non-negative index; ShapeError otherwise."""
+    if not -rank <= axis < rank:
+        raise ShapeError(f"axis {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def normalize_axes(axes: tuple[int, ...] | None, rank: int) -> tuple[int, ...]:
+    """Sorted non-negative axes; None means every axis."""
+    if axes is None:
+        return tuple(range(rank))
+    out = tuple(sorted(normalize_axis(a, rank) for a in axes))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {list(axes)}")
+    return out
+
+
+REDUCE_ATTRS = {"axes": Attr(optional(ints), None), "keepdims": Attr(bool_, False)}
+
+
+class Reduce(Operation):
+    """Reduce `x` over `axes` (all axes when not given); keepdims keeps them as 1."""
+
+    def reduced_axes(self, rank: int) -> tuple[int, ...]:
+        return normalize_axes(self.axes, rank)
+
+    def infer(self, x: TensorType) -> TensorType:
+        if x.dtype.is_bool:
+            raise ShapeError(f"expected a numeric operand, got {x}")
+        axes = self.reduced_axes(x.rank)
+        if self.keepdims:
+            shape = [1 if i in axes else d for i, d in enumerate(x.shape)]
+        else:
+            shape = [d for i, d in enumerate(x.shape) if i not in axes]
+        return x.with_shape(shape)
+
+    def reference(self, x):
+        axes = self.reduced_axes(x.ndim)
+        if x.size == 0 and self.needs_elements and any(x.shape[a] == 0 for a in axes):
+            raise ExecutionError(f"cannot reduce an empty axis of shape {x.shape}")
+        return self.numpy_reduce(x, axis=axes, keepdims=self.keepdims)
+
+    needs_elements = False
+
+
+@op("kiln.reduce_sum", ["x"], REDUCE_ATTRS)
+class ReduceSum(Reduce):
+    numpy_reduce = staticmethod(np.sum)
+
+
+@op("kiln.reduce_mean", ["x"], REDUCE_ATTRS)
+class ReduceMean(Reduce):
+    needs_elements = True
+    numpy_reduce = staticmethod(np.mean)
+
+
+@op("kiln.reduce_max", ["x"], REDUCE_ATTRS)
+class ReduceMax(Reduce):
+    needs_elements = True
+    numpy_reduce = staticmethod(np.max)
+
+
+@op("kiln.reduce_min", ["x"], REDUCE_ATTRS)
+class ReduceMin(Reduce):
+    needs_elements = True
+    numpy_reduce = staticmethod(np.min)
+
+
+@op("kiln.reduce_prod", ["x"], REDUCE_ATTRS)
+class ReduceProd(Reduce):
+    numpy_reduce = staticmethod(np.prod)
+
+
+ARG_ATTRS = {"axis": Attr(int_), "index_dtype": Attr(dtype_, "i64")}
+
+
+class ArgReduce(Operation):
+    """The index of the extreme value along `axis` (the first, on ties)."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        if x.dtype.is_bool:
+            raise ShapeError(f"expected a numeric operand, got {x}")
+        if not self.index_dtype.is_int:
+            raise ShapeError(f"index_dtype must be an integer type, got {self.index_dtype}")
+        axis = normalize_axis(self.axis, x.rank)
+        return TensorType(self.index_dtype, [d for i, d in enumerate(x.shape) if i != axis])
+
+    def reference(self, x):
+        axis = normalize_axis(self.axis, x.ndim)
+        if x.shape[axis] == 0:
+            raise ExecutionError(f"cannot take {self.name} over an empty axis")
+        return self.numpy_arg(x, axis=axis)
+
+
+@op("kiln.argmax", ["x"], ARG_ATTRS)
+class ArgMax(ArgReduce):
+    numpy_arg = staticmethod(np.argmax)
+
+
+@op("kiln.argmin", ["x"], ARG_ATTRS)
+class ArgMin(ArgReduce):
+    numpy_arg = staticmethod(np.argmin)

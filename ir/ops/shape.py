@@ -1,0 +1,228 @@
+"""Ops that move data without arithmetic: reshape, transpose, concat, slice,
+pad, gather, expand_dims, squeeze, broadcast_to."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..attributes import Attr, float_, int_, ints, optional
+from ..core import Operation
+from ..errors import ExecutionError, ShapeError
+from ..registry import op
+from ..types import ANY, Dim, TensorType, broadcast_dim, format_shape, may_equal
+from .reduce import normalize_axes, normalize_axis
+
+
+@op("kiln.reshape", ["x"], {"shape": Attr(ints)})
+class Reshape(Operation):
+    """Same elements, new shape; one dim may be -1 (inferred), as numpy and TF."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        target = self.shape
+        if any(d < -1 for d in target) or target.count(-1) > 1:
+            raise ShapeError(f"shape {list(target)} may hold one -1 and no other negative")
+        known = math.prod(d for d in target if d != -1)
+        static_in = math.prod(d for d in x.shape if isinstance(d, int))
+        symbols = [d for d in x.shape if not isinstance(d, int)]
+        if -1 not in target:
+            if not symbols and static_in != known:
+                raise ShapeError(f"cannot reshape {x} ({static_in} elements) to "
+                                 f"{format_shape(target)} ({known} elements)")
+            return x.with_shape(target)
+        if not symbols:
+            if known == 0 or static_in % known:
+                raise ShapeError(f"cannot reshape {x} to {format_shape(target)}: "
+                                 f"{static_in} elements do not divide into {known}")
+            inferred: Dim = static_in // known
+        elif len(symbols) == 1 and static_in == known:
+            inferred = symbols[0]  # e.g. Nx28x28 -> [-1, 784] is Nx784
+        else:
+            inferred = ANY
+        return x.with_shape([inferred if d == -1 else d for d in target])
+
+    def reference(self, x):
+        return np.reshape(x, self.shape)
+
+
+@op("kiln.transpose", ["x"], {"perm": Attr(ints)})
+class Transpose(Operation):
+    """Permute dims: result dim i is operand dim perm[i]."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        if sorted(self.perm) != list(range(x.rank)):
+            raise ShapeError(f"perm {list(self.perm)} is not a permutation of {x.rank} dims")
+        return x.with_shape([x.shape[p] for p in self.perm])
+
+    def reference(self, x):
+        return np.transpose(x, self.perm)
+
+
+@op("kiln.concat", ["*inputs"], {"axis": Attr(int_)})
+class Concat(Operation):
+    """Join tensors of one rank and dtype along `axis`."""
+
+    def infer(self, *xs: TensorType) -> TensorType:
+        if not xs:
+            raise ShapeError("needs at least one operand")
+        first = xs[0]
+        if first.rank == 0:
+            raise ShapeError("cannot concatenate scalars")
+        axis = normalize_axis(self.axis, first.rank)
+        total: Dim = 0
+        shape = list(first.shape)
+        for t in xs:
+            if t.dtype != first.dtype or t.rank != first.rank:
+                raise ShapeError(f"operands must share dtype and rank, got {first} and {t}")
+            for i, d in enumerate(t.shape):
+                if i != axis:
+                    if not may_equal(shape[i], d):
+                        raise ShapeError(f"dim {i} differs: {first} and {t}")
+                    if not isinstance(shape[i], int):
+                        shape[i] = d
+            d = t.shape[axis]
+            total = total + d if isinstance(total, int) and isinstance(d, int) else ANY
+        shape[axis] = total
+        return first.with_shape(shape)
+
+    def reference(self, *xs):
+        return np.concatenate(xs, axis=normalize_axis(self.axis, xs[0].ndim))
+
+
+@op("kiln.slice", ["x"], {"axes": Attr(ints), "starts": Attr(ints), "stops": Attr(ints),
+                          "steps": Attr(optional(ints), None)})
+class Slice(Operation):
+    """x[start:stop:step] on each of `axes`, with Python's rules (negative
+    indices count from the end, bounds clamp)."""
+
+    def slices(self, rank: int) -> list[slice]:
+        steps = self.steps if self.steps is not None else (1,) * len(self.axes)
+        if not len(self.axes) == len(self.starts) == len(self.stops) == len(steps):
+            raise ShapeError("axes, starts, stops and steps must have one length")
+        if 0 in steps:
+            raise ShapeError("a step cannot be 0")
+        out = [slice(None)] * rank
+        for a, b, e, s in zip(normalize_axes(self.axes, rank), self.starts, self.stops, steps):
+            out[a] = slice(b, e, s)
+        if len(set(self.axes)) != len(self.axes):
+            raise ShapeError(f"repeated axis in {list(self.axes)}")
+        return out
+
+    def infer(self, x: TensorType) -> TensorType:
+        shape = []
+        for d, s in zip(x.shape, self.slices(x.rank)):
+            if s == slice(None):
+                shape.append(d)
+            else:
+                shape.append(len(range(*s.indices(d))) if isinstance(d, int) else ANY)
+        return x.with_shape(shape)
+
+    def reference(self, x):
+        return x[tuple(self.slices(x.ndim))]
+
+
+@op("kiln.pad", ["x"], {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)})
+class Pad(Operation):
+    """Constant padding: `low[i]` before and `high[i]` after dim i."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        if len(self.low) != x.rank or len(self.high) != x.rank:
+            raise ShapeError(f"low and high need {x.rank} entries, got {list(self.low)} "
+                             f"and {list(self.high)}")
+        if min(self.low + self.high, default=0) < 0:
+            raise ShapeError("padding must be non-negative")
+        shape = []
+        for d, lo, hi in zip(x.shape, self.low, self.high):
+            shape.append(d + lo + hi if isinstance(d, int) else (d if lo == hi == 0 else ANY))
+        return x.with_shape(shape)
+
+    def reference(self, x):
+        return np.pad(x, list(zip(self.low, self.high)), constant_values=self.value)
+
+
+@op("kiln.gather", ["params", "indices"], {"axis": Attr(int_, 0)})
+class Gather(Operation):
+    """params taken at `indices` along `axis` (tf.gather, numpy.take).
+
+    Result shape: params.shape[:axis] + indices.shape + params.shape[axis+1:].
+    An index outside [0, size) is an error, never a wrong answer.
+    """
+
+    def infer(self, params: TensorType, indices: TensorType) -> TensorType:
+        if not indices.dtype.is_int:
+            raise ShapeError(f"indices must be integers, got {indices}")
+        if params.rank == 0:
+            raise ShapeError("cannot gather from a scalar")
+        axis = normalize_axis(self.axis, params.rank)
+        return params.with_shape(params.shape[:axis] + indices.shape + params.shape[axis + 1:])
+
+    def reference(self, params, indices):
+        axis = normalize_axis(self.axis, params.ndim)
+        size = params.shape[axis]
+        if indices.size and (indices.min() < 0 or indices.max() >= size):
+            bad = indices[(indices < 0) | (indices >= size)].flat[0]
+            raise ExecutionError(f"index {bad} is out of range [0, {size}) on axis {axis}")
+        return np.take(params, indices, axis=axis)
+
+
+@op("kiln.expand_dims", ["x"], {"axis": Attr(int_)})
+class ExpandDims(Operation):
+    """Insert a dim of size 1 at `axis` (in [-rank-1, rank])."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        axis = normalize_axis(self.axis, x.rank + 1)
+        return x.with_shape(x.shape[:axis] + (1,) + x.shape[axis:])
+
+    def reference(self, x):
+        return np.expand_dims(x, normalize_axis(self.axis, x.ndim + 1))
+
+
+@op("kiln.squeeze", ["x"], {"axes": Attr(ints)})
+class Squeeze(Operation):
+    """Remove the size-1 dims `axes` (a symbolic dim must be 1 at run time)."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        axes = normalize_axes(self.axes, x.rank)
+        for a in axes:
+            if isinstance(x.shape[a], int) and x.shape[a] != 1:
+                raise ShapeError(f"cannot squeeze dim {a} of {x}: its size is not 1")
+        return x.with_shape([d for i, d in enumerate(x.shape) if i not in axes])
+
+    def reference(self, x):
+        axes = normalize_axes(self.axes, x.ndim)
+        if any(x.shape[a] != 1 for a in axes):
+            raise ExecutionError(f"cannot squeeze axes {list(axes)} of shape {x.shape}")
+        return np.squeeze(x, axis=axes)
+
+
+@op("kiln.broadcast_to", ["x"], {"shape": Attr(ints)})
+class BroadcastTo(Operation):
+    """numpy.broadcast_to; a -1 in `shape` keeps the operand's dim there."""
+
+    def target(self, shape: tuple) -> list:
+        if len(self.shape) < len(shape):
+            raise ShapeError(f"cannot broadcast rank {len(shape)} to rank {len(self.shape)}")
+        lead = len(self.shape) - len(shape)
+        out = []
+        for i, d in enumerate(self.shape):
+            if d == -1:
+                if i < lead:
+                    raise ShapeError(f"-1 at dim {i} has no operand dim to keep")
+                out.append(shape[i - lead])
+            elif d < 0:
+                raise ShapeError(f"bad target dim {d}")
+            else:
+                out.append(d)
+        return out
+
+    def infer(self, x: TensorType) -> TensorType:
+        out = self.target(x.shape)
+        lead = len(out) - x.rank
+        for i, d in enumerate(x.shape):
+            if broadcast_dim(d, out[lead + i]) != out[lead + i]:
+                raise ShapeError(f"cannot broadcast {x} to {format_shape(out)}")
+        return x.with_shape(out)
+
+    def reference(self, x):
+        return np.broadcast_to(x, self.target(x.shape))

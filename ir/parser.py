@@ -1,0 +1,234 @@
+"""Parse the text form (grammar.lark) into a Module.
+
+Errors are `ParseError`s with line:column: malformed text says what was
+expected there; a use of an undefined value, an unknown op or a type that
+disagrees with its value says so at the token.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import lark
+import numpy as np
+
+from .attributes import Dense, SymbolRef, dense_from_bytes
+from .core import Block, Function, Location, Module, Region, Value
+from .dtypes import DType
+from .errors import KilnError, ParseError
+from .registry import lookup
+from .types import TensorType, parse_type_body
+
+_FRIENDLY = {
+    "VALUE": "a value (%name)", "SYMBOL": "a function name (@name)", "OPNAME": "an op name",
+    "TYPE": "a type (tensor<...>)", "NAME": "an attribute name", "INT": "an integer",
+    "FLOAT": "a number", "STRING": "a string", "DTYPE": "an element type",
+    "BLOCK_LABEL": "a block label (^bb0)", "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'",
+    "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'",
+    "EQUAL": "'='", "MORETHAN": "'>'", "__ANON_0": "'->'", "FUNC": "'func'", "$END": "end of input",
+}
+
+
+@cache
+def _lark() -> lark.Lark:
+    grammar = files(__package__).joinpath("grammar.lark").read_text()
+    return lark.Lark(grammar, parser="lalr", maybe_placeholders=False)
+
+
+def _expected(names: set[str]) -> str:
+    words = sorted({_FRIENDLY.get(n, repr(n.strip('"').lower())) for n in names})
+    return ", ".join(words) if words else "nothing more"
+
+
+def parse(text: str, verify: bool = True) -> Module:
+    """Parse IR text into a Module (verified unless `verify=False`)."""
+    try:
+        tree = _lark().parse(text)
+    except lark.exceptions.UnexpectedCharacters as e:
+        raise ParseError(f"unexpected character {text[e.pos_in_stream]!r}; expected "
+                         f"{_expected(set(e.allowed or ()))}", e.line, e.column) from None
+    except lark.exceptions.UnexpectedToken as e:
+        got = "end of input" if e.token.type == "$END" else repr(str(e.token))
+        raise ParseError(f"unexpected {got}; expected {_expected(set(e.expected))}",
+                         e.line, e.column) from None
+    except lark.exceptions.UnexpectedEOF as e:
+        raise ParseError(f"unexpected end of input; expected {_expected(set(e.expected))}",
+                         e.line, e.column) from None
+    module = _ModuleBuilder().build(tree)
+    if verify:
+        module.verify()
+    return module
+
+
+def _at(token: lark.Token) -> tuple[int, int]:
+    return token.line, token.column
+
+
+def _fail(token: lark.Token, message: str) -> ParseError:
+    return ParseError(message, *_at(token))
+
+
+def _type(token: lark.Token) -> TensorType:
+    try:
+        return parse_type_body(str(token)[len("tensor<"):-1])
+    except KilnError as e:
+        raise _fail(token, str(e)) from None
+
+
+def _hint(token: lark.Token) -> str | None:
+    name = str(token)[1:]
+    return None if name[0].isdigit() else name
+
+
+def _trees(node: lark.Tree, data: str) -> list[lark.Tree]:
+    return [c for c in node.children if isinstance(c, lark.Tree) and c.data == data]
+
+
+def _tokens(node: lark.Tree, kind: str) -> list[lark.Token]:
+    return [c for c in node.children if isinstance(c, lark.Token) and c.type == kind]
+
+
+class _ModuleBuilder:
+    def build(self, tree: lark.Tree) -> Module:
+        module = Module()
+        for f in tree.children:
+            name_tok = _tokens(f, "SYMBOL")[0]
+            if str(name_tok)[1:] in module:
+                raise _fail(name_tok, f"function {name_tok} is defined twice")
+            module.add(self.function(f))
+        return module
+
+    def function(self, node: lark.Tree) -> Function:
+        args = _trees(node, "arg")
+        func = Function(str(_tokens(node, "SYMBOL")[0])[1:])
+        func.result_types = self.results(node)
+        scope: dict[str, Value] = {}
+        self.block_args(func.body, args, scope)
+        self.ops(func.body, _trees(node, "op"), scope)
+        return func
+
+    def results(self, node: lark.Tree) -> list[TensorType] | None:
+        for c in node.children:
+            if isinstance(c, lark.Tree) and c.data in ("one_result", "result_list"):
+                return [_type(t) for t in c.children]
+        return None
+
+    def block_args(self, block: Block, args: list[lark.Tree], scope: dict[str, Value]) -> None:
+        for a in args:
+            name, type_tok = a.children
+            self.define(scope, name, block.add_arg(_type(type_tok), _hint(name)))
+
+    def define(self, scope: dict[str, Value], token: lark.Token, value: Value) -> None:
+        if str(token) in scope:
+            raise _fail(token, f"value {token} is defined twice")
+        scope[str(token)] = value
+
+    def ops(self, block: Block, nodes: list[lark.Tree], scope: dict[str, Value]) -> None:
+        for node in nodes:
+            block.append(self.op(node, scope))
+
+    def op(self, node: lark.Tree, scope: dict[str, Value]):
+        name_tok = _tokens(node, "OPNAME")[0]
+        try:
+            cls = lookup(str(name_tok))
+        except KilnError as e:
+            raise _fail(name_tok, str(e)) from None
+        defs = [t for d in _trees(node, "defs") for t in d.children]
+        uses = [t for u in _trees(node, "uses") for t in u.children]
+        operands = []
+        for t in uses:
+            if str(t) not in scope:
+                raise _fail(t, f"use of undefined value {t}")
+            operands.append(scope[str(t)])
+        in_types, out_types = self.signature(node, cls, len(operands), name_tok)
+        if len(in_types) != len(operands):
+            raise _fail(name_tok, f"{name_tok} has {len(operands)} operands but its signature "
+                                  f"lists {len(in_types)} types")
+        for t, v, want in zip(uses, operands, in_types):
+            if v.type != want:
+                raise _fail(t, f"{t} has type {v.type}, but the signature of {name_tok} says "
+                               f"{want}")
+        if len(defs) != len(out_types):
+            raise _fail(name_tok, f"{name_tok} defines {len(defs)} values but its signature "
+                                  f"lists {len(out_types)} result types")
+        attrs = {}
+        for a in (a for d in _trees(node, "attr_dict") for a in d.children):
+            key, value = a.children
+            if str(key) in attrs:
+                raise _fail(key, f"attribute {key} is given twice")
+            attrs[str(key)] = self.attr_value(value)
+        regions = [self.region(r) for rs in _trees(node, "regions") for r in rs.children]
+        loc_name = None
+        for loc in _trees(node, "loc"):
+            loc_name = json.loads(str(loc.children[0]))
+        line, column = _at(name_tok)
+        try:
+            op = cls(operands, attrs, out_types, regions, Location(loc_name, line, column))
+        except KilnError as e:
+            raise ParseError(str(e), line, column) from None
+        for t, r in zip(defs, op.results):
+            r.name = _hint(t)
+            self.define(scope, t, r)
+        return op
+
+    def signature(self, node: lark.Tree, cls: Any, n_operands: int, name_tok: lark.Token):
+        sig = next(c for c in node.children if isinstance(c, lark.Tree)
+                   and c.data in ("short_signature", "full_signature"))
+        if sig.data == "short_signature":
+            if cls.num_results is None:
+                raise _fail(name_tok, f"{name_tok} needs a full signature: (operand types) -> "
+                                      "result types")
+            t = _type(sig.children[0])
+            return [t] * n_operands, [t] * cls.num_results
+        *ins, outs = sig.children
+        return [_type(t) for t in ins], [_type(t) for t in outs.children]
+
+    def region(self, node: lark.Tree) -> Region:
+        block = Block()
+        scope: dict[str, Value] = {}  # regions are isolated from above
+        self.block_args(block, _trees(node, "arg"), scope)
+        self.ops(block, _trees(node, "op"), scope)
+        return Region([block])
+
+    def attr_value(self, node: Any) -> Any:
+        kind = node.data
+        if kind == "list":
+            return tuple(self.attr_value(c) for c in node.children)
+        if kind == "dense":
+            body, type_tok = node.children
+            return self.dense(body, _type(type_tok), type_tok)
+        if kind in ("true", "false"):
+            return kind == "true"
+        tok = node.children[0]
+        if kind == "int":
+            return int(tok)
+        if kind == "float":
+            return float(tok)
+        if kind == "string":
+            return json.loads(str(tok))
+        if kind == "dtype":
+            return DType(str(tok))
+        if kind == "type":
+            return _type(tok)
+        if kind == "symbol":
+            return SymbolRef(str(tok)[1:])
+        raise _fail(tok, f"unknown attribute value {tok}")  # unreachable with the grammar
+
+    def dense(self, body: Any, type: TensorType, at: lark.Token) -> Dense:
+        if not type.is_static:
+            raise _fail(at, f"a constant needs a static shape, got {type}")
+        try:
+            if body.data == "string":
+                text = json.loads(str(body.children[0]))
+                if not text.startswith("0x"):
+                    raise KilnError(f"a string constant must be hex bytes \"0x...\", got {text!r}")
+                return dense_from_bytes(bytes.fromhex(text[2:]), type)
+            value = np.array(self.attr_value(body), dtype=type.dtype.numpy)
+            if value.ndim and value.shape != type.shape:
+                raise KilnError(f"constant of shape {value.shape} does not match {type}")
+            return Dense(value, type)
+        except (KilnError, ValueError, OverflowError) as e:
+            raise _fail(at, str(e)) from None

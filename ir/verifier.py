@@ -1,0 +1,62 @@
+"""Check a module's invariants; the first violation raises VerifyError.
+
+- every operand is defined before its use, in the same block or as an
+  argument of it (regions are isolated from above, as functions are);
+- every op's result types are what its type rule infers;
+- a function body ends with exactly one terminator whose operand types are
+  the function's result types; calls name a function with a matching type.
+"""
+
+from __future__ import annotations
+
+from .core import Block, Function, Module, Operation, Trait
+from .errors import VerifyError
+
+
+def verify(module: Module) -> None:
+    for func in module:
+        verify_function(func, module)
+
+
+def verify_function(func: Function, module: Module | None = None) -> None:
+    where = f"function @{func.name}"
+    if func.result_types is None:
+        raise VerifyError(f"{where} has no result types (build it with Builder.ret)")
+    _verify_block(func.body, module, where)
+    ret = func.body.terminator
+    if ret is None:
+        raise VerifyError(f"{where} does not end with kiln.return")
+    got = [v.type for v in ret.operands]
+    if got != func.result_types:
+        raise ret.error(f"returns ({', '.join(map(str, got))}) but {where} declares "
+                        f"({', '.join(map(str, func.result_types))})")
+
+
+def _verify_block(block: Block, module: Module | None, where: str) -> None:
+    visible = {id(a) for a in block.args}
+    for i, op in enumerate(block.ops):
+        if op.parent is not block:
+            raise op.error(f"is in {where} but its parent link is wrong")
+        for k, v in enumerate(op.operands):
+            if id(v) not in visible:
+                raise op.error(f"operand {k} ({v.type}) is not defined before this use in "
+                               f"{where}")
+        if op.has_trait(Trait.TERMINATOR) and i != len(block.ops) - 1:
+            raise op.error("is a terminator but is not last in its block")
+        _verify_types(op)
+        if module is not None:
+            op.verify_in(module)
+        for region in op.regions:
+            for inner in region.blocks:
+                _verify_block(inner, module, f"a region of {op.name}")
+        visible.update(id(r) for r in op.results)
+
+
+def _verify_types(op: Operation) -> None:
+    if op.num_results is None:
+        return  # result types come from elsewhere (a callee), checked by verify_in
+    inferred = op.infer_types()
+    declared = [r.type for r in op.results]
+    if inferred != declared:
+        raise op.error(f"result types ({', '.join(map(str, declared))}) differ from the "
+                       f"inferred ({', '.join(map(str, inferred))})")
