@@ -4,8 +4,18 @@ the numpy reference interpreter. Imports nothing else of kiln."""
 from . import ops as _ops  # noqa: F401  (registers every op)
 from .attributes import Attr, Dense, SymbolRef
 from .builder import Builder
-from .core import (Block, BlockArgument, Function, Location, Module, Operation, OpResult,
-                   Region, Trait, Value)
+from .core import (
+                   Block,
+                   BlockArgument,
+                   Function,
+                   Location,
+                   Module,
+                   Operation,
+                   OpResult,
+                   Region,
+                   Trait,
+                   Value,
+)
 from .dtypes import DType, bf16, bool_, dtype_of, f16, f32, f64, i8, i32, i64
 from .errors import ExecutionError, KilnError, ParseError, ShapeError, VerifyError
 from .interpreter import Interpreter, interpret

@@ -50,7 +50,7 @@ class Dense:
             arr = np.broadcast_to(as_storage(arr, type.dtype), type.shape)
         except ValueError:
             raise KilnError(f"constant of shape {arr.shape} does not fit {type}") from None
-        arr = np.ascontiguousarray(arr)
+        arr = np.array(arr, copy=True, order="C")  # ascontiguousarray would make 0-d 1-d
         arr.flags.writeable = False
         self.array, self.type = arr, type
 

@@ -43,7 +43,7 @@ class Symbol:
         return f"Symbol({self.name!r})"
 
 
-Dim = Union[int, Symbol]
+Dim = Union[int, Symbol]  # noqa: UP007  (a runtime alias, py3.10)
 ANY = Symbol("?")
 
 
