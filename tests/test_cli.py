@@ -42,7 +42,8 @@ def test_run_interprets_on_npy_inputs(module_file, tmp_path):
 
 def test_errors_are_one_line_with_nonzero_exit(tmp_path):
     bad = tmp_path / "bad.kiln"
-    bad.write_text("func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n  kiln.return %y : tensor<3xf32>\n}\n")
+    bad.write_text("func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n"
+                   "  kiln.return %y : tensor<3xf32>\n}\n")
     proc = subprocess.run([sys.executable, "-m", "kiln.cli", "opt", str(bad)],
                           capture_output=True, text=True)
     assert proc.returncode == 1
