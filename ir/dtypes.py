@@ -96,7 +96,7 @@ def dtype_of(x: object) -> DType:
 
 def round_to_bf16(a: np.ndarray) -> np.ndarray:
     """Round float32 values to the nearest bf16 (ties to even), kept as float32."""
-    a = np.ascontiguousarray(a, dtype=np.float32)
+    a = np.array(a, dtype=np.float32, order="C")  # ascontiguousarray would make 0-d 1-d
     bits = a.view(np.uint32)
     nan = np.isnan(a)
     rounding = ((bits >> 16) & 1) + np.uint32(0x7FFF)
