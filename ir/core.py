@@ -117,6 +117,8 @@ class Operation:
     and implement
       infer(*operand_types) -> TensorType | tuple   the type rule
       reference(*arrays) -> ndarray | tuple         the numpy semantics
+    and, for a composite op (softmax, losses, norms, ...),
+      decompose(builder) -> values                  the same result in primitives
     The gradient rule `vjp` lives beside them (see passes/autodiff, later).
     """
 
@@ -168,6 +170,13 @@ class Operation:
 
     def verify_in(self, module: Any) -> None:
         """Checks that need the enclosing module (callees). Default: none."""
+
+    def decompose(self, b: Any) -> Value | list[Value] | None:
+        """Build primitive ops computing this op's results with Builder `b`
+        (positioned just before this op) and return them; None means the op
+        is a primitive (or is kept as it is in this case). The `decompose`
+        pass replaces the op's results with the returned values."""
+        return None
 
     # ------------------------------------------------------------ derived
     def infer_types(self) -> list[TensorType]:
