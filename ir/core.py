@@ -246,7 +246,7 @@ class Operation:
     def _check_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
         out = {}
         for key in attrs:
-            if key not in self.attr_specs:
+            if key not in self.attr_specs and not is_annotation(key):
                 known = ", ".join(self.attr_specs) or "none"
                 raise self.error(f"unknown attribute {key!r} (it takes: {known})", ShapeError)
         for key, spec in self.attr_specs.items():
@@ -259,6 +259,9 @@ class Operation:
                 out[key] = spec.check(attrs[key])
             except KilnError as e:
                 raise self.error(f"attribute {key!r}: {e}", ShapeError) from None
+        for key, value in attrs.items():
+            if is_annotation(key):
+                out[key] = check_annotation(key, value)
         return out
 
     def __repr__(self) -> str:
@@ -271,6 +274,21 @@ class Operation:
         names = self.operand_names
         i = names.index(name) if name in names else names.index("*" + name)
         return self.operands[i:] if names[i].startswith("*") else [self.operands[i]]
+
+
+def is_annotation(key: str) -> bool:
+    """Attribute keys with a dot (``plan.buffers``) are annotations that passes
+    attach to ops and functions: not declared by the op, kept by the text form,
+    and dropped by a pass that rebuilds the op (as MLIR's discardable attributes)."""
+    return "." in key
+
+
+def check_annotation(key: str, value: Any) -> Any:
+    """An annotation's value: an int, float, bool, string or a list of them."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    if not all(isinstance(x, (bool, int, float, str)) for x in items):
+        raise KilnError(f"annotation {key!r}: expected scalars or a list of them, got {value!r}")
+    return tuple(value) if isinstance(value, (tuple, list)) else value
 
 
 class Block:
@@ -337,7 +355,7 @@ class Region:
 class Function:
     """A named function: typed arguments, one body block, typed results."""
 
-    __slots__ = ("name", "body", "result_types", "module")
+    __slots__ = ("name", "body", "result_types", "module", "attrs")
 
     def __init__(self, name: str, arg_types: Iterable[TensorType] = (),
                  arg_names: Iterable[str | None] = (),
@@ -347,6 +365,9 @@ class Function:
         self.body.parent = self
         self.result_types = None if result_types is None else list(result_types)
         self.module: Module | None = None
+        # Function attributes, e.g. aliases (result i overwrites argument
+        # aliases[i], -1 for none: a variable's update), plan.* annotations.
+        self.attrs: dict[str, Any] = {}
 
     @property
     def args(self) -> list[BlockArgument]:

@@ -93,6 +93,13 @@ class Interpreter:
                 env[id(r)] = self._result(op, r, out, bindings)
         raise ExecutionError("block has no terminator")
 
+    def evaluate_op(self, op: Operation, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run one op on arrays exactly as a function would (storage rounding and
+        result checks included); constant folding uses this."""
+        bindings = _Bindings()
+        return [self._result(op, r, out, bindings)
+                for r, out in zip(op.results, self._evaluate(op, inputs))]
+
     def _evaluate(self, op: Operation, inputs: list[np.ndarray]) -> list[np.ndarray]:
         try:
             with np.errstate(all="ignore"):

@@ -105,6 +105,7 @@ class _ModuleBuilder:
         args = _trees(node, "arg")
         func = Function(str(_tokens(node, "SYMBOL")[0])[1:])
         func.result_types = self.results(node)
+        func.attrs = self.attr_dict(node)
         scope: dict[str, Value] = {}
         self.block_args(func.body, args, scope)
         self.ops(func.body, _trees(node, "op"), scope)
@@ -154,12 +155,7 @@ class _ModuleBuilder:
         if len(defs) != len(out_types):
             raise _fail(name_tok, f"{name_tok} defines {len(defs)} values but its signature "
                                   f"lists {len(out_types)} result types")
-        attrs = {}
-        for a in (a for d in _trees(node, "attr_dict") for a in d.children):
-            key, value = a.children
-            if str(key) in attrs:
-                raise _fail(key, f"attribute {key} is given twice")
-            attrs[str(key)] = self.attr_value(value)
+        attrs = self.attr_dict(node)
         regions = [self.region(r) for rs in _trees(node, "regions") for r in rs.children]
         loc_name = None
         for loc in _trees(node, "loc"):
@@ -192,6 +188,15 @@ class _ModuleBuilder:
         self.block_args(block, _trees(node, "arg"), scope)
         self.ops(block, _trees(node, "op"), scope)
         return Region([block])
+
+    def attr_dict(self, node: lark.Tree) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        for a in (a for d in _trees(node, "attr_dict") for a in d.children):
+            key, value = a.children
+            if str(key) in attrs:
+                raise _fail(key, f"attribute {key} is given twice")
+            attrs[str(key)] = self.attr_value(value)
+        return attrs
 
     def attr_value(self, node: Any) -> Any:
         kind = node.data

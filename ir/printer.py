@@ -81,10 +81,9 @@ def _print_op(op: Operation, namer: Namer, indent: str, lines: list[str]) -> Non
     text = indent + head + op.name
     if op.operands:
         text += " " + ", ".join(namer(v) for v in op.operands)
-    attrs = [f"{k} = {format_value(v)}" for k, v in op.attrs.items()
-             if v != op.attr_specs[k].default]
-    if attrs:
-        text += " {" + ", ".join(attrs) + "}"
+    shown = {k: v for k, v in op.attrs.items()
+             if k not in op.attr_specs or v != op.attr_specs[k].default}
+    text += format_attr_dict(shown)
     text += " : " + op_signature(op)
     if op.regions:
         lines.append(text + " (")
@@ -97,6 +96,13 @@ def _print_op(op: Operation, namer: Namer, indent: str, lines: list[str]) -> Non
     if op.loc.name:
         text += f" loc({json.dumps(op.loc.name)})"
     lines.append(text)
+
+
+def format_attr_dict(attrs: dict) -> str:
+    """`` {k = v, ...}``, or nothing for no attributes."""
+    if not attrs:
+        return ""
+    return " {" + ", ".join(f"{k} = {format_value(v)}" for k, v in attrs.items()) + "}"
 
 
 def _print_block(block: Block, namer: Namer, indent: str, lines: list[str], label: bool) -> None:
@@ -113,6 +119,8 @@ def print_function(func: Function) -> str:
     head = f"func @{func.name}({args})"
     if func.result_types:
         head += " -> " + result_signature(func.result_types)
+    if func.attrs:
+        head += " attributes" + format_attr_dict(func.attrs)
     lines = [head + " {"]
     _print_block(func.body, namer, "", lines, label=False)
     lines.append("}")

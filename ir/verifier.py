@@ -4,7 +4,8 @@
   argument of it (regions are isolated from above, as functions are);
 - every op's result types are what its type rule infers;
 - a function body ends with exactly one terminator whose operand types are
-  the function's result types; calls name a function with a matching type.
+  the function's result types; calls name a function with a matching type;
+- a function's `aliases` attribute pairs results with arguments of their type.
 """
 
 from __future__ import annotations
@@ -30,6 +31,28 @@ def verify_function(func: Function, module: Module | None = None) -> None:
     if got != func.result_types:
         raise ret.error(f"returns ({', '.join(map(str, got))}) but {where} declares "
                         f"({', '.join(map(str, func.result_types))})")
+    _verify_aliases(func, where)
+
+
+def _verify_aliases(func: Function, where: str) -> None:
+    """`aliases[i] = j` says result i is the new value of argument j (a variable
+    update, done in place); -1 for a fresh result. The types must agree."""
+    aliases = func.attrs.get("aliases")
+    if aliases is None:
+        return
+    if not isinstance(aliases, tuple) or len(aliases) != len(func.result_types):
+        raise VerifyError(f"{where}: aliases must list one argument index (or -1) per "
+                          f"result, got {aliases!r} for {len(func.result_types)} results")
+    taken = set()
+    for i, j in enumerate(aliases):
+        if j == -1:
+            continue
+        if not isinstance(j, int) or not 0 <= j < len(func.args) or j in taken:
+            raise VerifyError(f"{where}: aliases[{i}] = {j!r} is not a free argument index")
+        taken.add(j)
+        if func.args[j].type != func.result_types[i]:
+            raise VerifyError(f"{where}: result {i} ({func.result_types[i]}) cannot alias "
+                              f"argument {j} ({func.args[j].type})")
 
 
 def _verify_block(block: Block, module: Module | None, where: str) -> None:

@@ -1,8 +1,8 @@
-"""Calls and returns."""
+"""Calls, returns, and fused groups (an op whose region is a kernel's body)."""
 
 from __future__ import annotations
 
-from ..attributes import Attr, symbol
+from ..attributes import Attr, one_of, symbol
 from ..core import Operation, Trait
 from ..errors import VerifyError
 from ..registry import op
@@ -36,3 +36,54 @@ class Call(Operation):
 
     def evaluate(self, interpreter, args):
         return interpreter.call(self.callee.name, args)
+
+
+FUSED_KINDS = ("pointwise", "reduction", "matmul", "conv")
+
+
+@op("kiln.yield", ["*values"], results=0, traits=[Trait.TERMINATOR])
+class Yield(Operation):
+    """Ends a region; its operands are the enclosing op's results."""
+
+    def infer(self, *types):
+        return ()
+
+
+@op("kiln.fused", ["*inputs"], {"kind": Attr(one_of(*FUSED_KINDS))}, results=None, regions=1)
+class Fused(Operation):
+    """A group of ops that becomes one kernel (made by the `fuse` pass).
+
+    The region's block takes one argument per input and ends with kiln.yield
+    of the results. `kind` names the kernel template: pointwise (one
+    iteration space), reduction (rows reduced over the same axes, with
+    elementwise work before and after), matmul / conv (the contraction with an
+    elementwise epilogue).
+    """
+
+    @property
+    def body(self):
+        return self.regions[0].blocks[0]
+
+    def verify_in(self, module) -> None:
+        if len(self.regions[0].blocks) != 1:
+            raise self.error("its region must hold exactly one block")
+        body = self.body
+        got = [a.type for a in body.args]
+        want = [v.type for v in self.operands]
+        if got != want:
+            raise self.error(f"region arguments ({', '.join(map(str, got))}) differ from the "
+                             f"inputs ({', '.join(map(str, want))})")
+        end = body.terminator
+        if end is None or end.name != "kiln.yield":
+            raise self.error("its region must end with kiln.yield")
+        yielded = [v.type for v in end.operands]
+        results = [r.type for r in self.results]
+        if yielded != results:
+            raise self.error(f"yields ({', '.join(map(str, yielded))}) but its results are "
+                             f"({', '.join(map(str, results))})")
+        for inner in body.ops:
+            if inner.regions or inner.name == "kiln.call":
+                raise self.error(f"cannot hold {inner.name}")
+
+    def evaluate(self, interpreter, args):
+        return interpreter.run_block(self.body, args)
