@@ -5,7 +5,7 @@
     print(report)          # per-pass time and statistics
 """
 
-from . import canonicalize, cse, dce, decompose, fold, fuse  # noqa: F401  (register the passes)
+from . import canonicalize, cse, dce, decompose, fold, fuse, plan  # noqa: F401  (register the passes)
 from .manager import (
     DEFAULT_PIPELINE,
     PASSES,

@@ -1,0 +1,206 @@
+"""plan: where every value of a function lives at run time.
+
+Buffers are numbered per function: argument j is buffer j, and the buffers
+the function allocates follow. The pass annotates every op that writes
+memory with ``plan.buffers = [b, ...]`` (one per result) and the function
+with ``plan.buffers = N`` (the number of buffers, arguments included).
+Constants live in the executable's static data; views (reshape,
+expand_dims, squeeze) share their operand's buffer.
+
+- Liveness: a buffer is live from the op that writes it to the last op that
+  reads it (through any view); a returned value lives to the end.
+- Reuse: a result goes into a dead buffer of the same type when one exists
+  (same dtype and shape, symbolic dims included, so sizes always agree).
+- In place: a pointwise kernel (or elementwise op) writes its result over an
+  operand of the same type that dies at that op, since each element is read
+  before it is written at the same index.
+- Variables: when the function's ``aliases`` attribute says result k is the
+  new value of argument j, the value returned there is written into argument
+  j's buffer (buffer donation), in place when legal; when argument j is still
+  read after that value is computed, it gets its own buffer and the runtime
+  copies it back (counted as a "variable copy").
+
+`check_plan` replays a plan and raises if a value would be overwritten while
+it is still needed; the tests run it on every planned function.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..ir import Function, KilnError, Module, Operation, Trait, Value
+from .fuse import VIEW_OPS
+from .manager import register_pass
+
+END = math.inf  # the last use of a returned value
+
+
+def _in_place_capable(op: Operation) -> bool:
+    return (op.name == "kiln.fused" and op.kind == "pointwise") or (
+        op.has_trait(Trait.ELEMENTWISE) and not op.regions)
+
+
+def _storage(v: Value) -> Value:
+    """The value whose buffer `v` lives in (itself, or the root of a chain of views)."""
+    while getattr(v, "op", None) is not None and v.op.name in VIEW_OPS:
+        v = v.op.operands[0]
+    return v
+
+
+def _is_constant(v: Value) -> bool:
+    return getattr(v, "op", None) is not None and v.op.name == "kiln.constant"
+
+
+def last_uses(func: Function) -> dict[int, float]:
+    """id(storage value) -> index of the last op reading it (END if returned)."""
+    last: dict[int, float] = {}
+    for i, op in enumerate(func.ops):
+        end = END if op is func.body.terminator else i
+        for v in op.operands:
+            key = id(_storage(v))
+            last[key] = max(last.get(key, -1), end)
+    return last
+
+
+class Planner:
+    def __init__(self, func: Function):
+        self.func = func
+        self.last = last_uses(func)
+        self.buffer: dict[int, int] = {id(a): j for j, a in enumerate(func.args)}
+        self.buffer_type = {j: a.type for j, a in enumerate(func.args)}
+        self.free: list[int] = []
+        self.count = len(func.args)
+        self.stats = {"values": 0, "buffers": 0, "reused": 0, "in place": 0,
+                      "variable updates in place": 0, "variable copies": 0}
+        ret = func.body.terminator
+        aliases = func.attrs.get("aliases") or ()
+        # id(storage of a returned value) -> the argument buffer it should overwrite
+        self.donations: dict[int, int] = {}
+        if ret is not None:
+            for k, j in enumerate(aliases):
+                if j >= 0 and not _is_constant(ret.operands[k]):
+                    self.donations.setdefault(id(_storage(ret.operands[k])), j)
+
+    def run(self) -> None:
+        for i, op in enumerate(self.func.ops):
+            if op is self.func.body.terminator or op.name == "kiln.constant":
+                continue
+            if op.name in VIEW_OPS:
+                op.attrs["plan.buffers"] = (self.buffer[id(_storage(op.operands[0]))],)
+                continue
+            taken: set[int] = set()
+            op.attrs["plan.buffers"] = tuple(self.place(op, i, r, taken) for r in op.results)
+            self.release(op, i)
+        self.func.attrs["plan.buffers"] = self.count
+
+    def place(self, op: Operation, i: int, r: Value, taken: set[int]) -> int:
+        self.stats["values"] += 1
+        j = self.donations.get(id(r))
+        if j is not None and r.type == self.func.args[j].type:
+            arg = self.func.args[j]
+            end = self.last.get(id(arg), -1)
+            if end < i or (end == i and self.overwritable(op, arg, r)):
+                self.stats["variable updates in place"] += 1
+                return self.take(r, j, taken)
+            self.stats["variable copies"] += 1
+        if _in_place_capable(op):
+            for v in op.operands:
+                s = _storage(v)
+                b = self.buffer.get(id(s))
+                if (b is not None and b >= len(self.func.args) and b not in taken
+                        and self.last.get(id(s)) == i and self.overwritable(op, s, r)):
+                    self.stats["in place"] += 1
+                    return self.take(r, b, taken)
+        for b in self.free:
+            if self.buffer_type[b] == r.type:
+                self.free.remove(b)
+                self.stats["reused"] += 1
+                return self.take(r, b, taken)
+        b = self.count
+        self.count += 1
+        self.stats["buffers"] += 1
+        self.buffer_type[b] = r.type
+        return self.take(r, b, taken)
+
+    @staticmethod
+    def overwritable(op: Operation, storage: Value, r: Value) -> bool:
+        """Whether pointwise `op` may write `r` over `storage` while reading it: every
+        read of that buffer is at the result's own index (the same type)."""
+        return _in_place_capable(op) and storage.type == r.type and all(
+            v.type == r.type for v in op.operands if _storage(v) is storage)
+
+    def take(self, r: Value, b: int, taken: set[int]) -> int:
+        self.buffer[id(r)] = b
+        taken.add(b)
+        return b
+
+    def release(self, op: Operation, i: int) -> None:
+        """Buffers of operands whose last use is op i become free (not arguments')."""
+        written = set(op.attrs["plan.buffers"])
+        for v in op.operands:
+            s = _storage(v)
+            b = self.buffer.get(id(s))
+            if (b is None or b < len(self.func.args) or self.last.get(id(s)) != i
+                    or b in written or b in self.free):
+                continue
+            self.free.append(b)
+
+
+@register_pass("plan")
+def plan(module: Module) -> dict[str, int]:
+    """Assign every value of every function a buffer (see the module docstring)."""
+    totals: dict[str, int] = {}
+    for func in module:
+        planner = Planner(func)
+        planner.run()
+        for k, n in planner.stats.items():
+            totals[k] = totals.get(k, 0) + n
+    return totals
+
+
+def check_plan(func: Function) -> None:
+    """Replay `func`'s plan; raise KilnError if a value is overwritten while needed."""
+    last = last_uses(func)
+    occupant: dict[int, Value] = {j: a for j, a in enumerate(func.args)}
+    where: dict[int, int] = {id(a): j for j, a in enumerate(func.args)}
+    aliases = func.attrs.get("aliases") or ()
+    ret = func.body.terminator
+    donated = {j: _storage(ret.operands[k]) for k, j in enumerate(aliases) if j >= 0}
+    for i, op in enumerate(func.ops):
+        if op is ret or op.name == "kiln.constant":
+            continue
+        for v in op.operands:
+            s = _storage(v)
+            if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:
+                raise KilnError(f"plan of @{func.name}: {op.describe()} reads a value whose "
+                                f"buffer {where.get(id(s))} was overwritten")
+        if op.name in VIEW_OPS:
+            continue
+        buffers = op.attrs.get("plan.buffers")
+        if buffers is None or len(buffers) != len(op.results):
+            raise KilnError(f"plan of @{func.name}: {op.describe()} has no plan.buffers")
+        for r, b in zip(op.results, buffers):
+            old = occupant.get(b)
+            if old is not None:
+                _check_overwrite(func, op, i, r, b, old, last, donated)
+            occupant[b] = r
+            where[id(r)] = b
+    for v in (ret.operands if ret is not None else ()):
+        s = _storage(v)
+        if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:
+            raise KilnError(f"plan of @{func.name}: a returned value was overwritten")
+
+
+def _check_overwrite(func, op, i, r, b, old, last, donated) -> None:
+    is_arg = b < len(func.args)
+    if is_arg and donated.get(b) is not r:
+        raise KilnError(f"plan of @{func.name}: {op.describe()} writes argument {b}, "
+                        "which is not donated to this value")
+    end = last.get(id(old), -1)
+    if end < i:
+        return
+    if end == i and Planner.overwritable(op, old, r):
+        return
+    raise KilnError(f"plan of @{func.name}: {op.describe()} writes buffer {b} while its "
+                    "value is still needed")
+
