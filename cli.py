@@ -20,8 +20,20 @@ def _read_module(path: str):
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
-    """Parse, verify and print a module (passes arrive with the pass manager)."""
-    sys.stdout.write(str(_read_module(args.file)))
+    """Parse and verify a module, run a pass pipeline over it, print the result."""
+    from .passes import PassManager
+
+    module = _read_module(args.file)
+    print_after = "all" if args.print_ir_after_all else [
+        name.strip() for name in (args.print_ir_after or "").split(",") if name.strip()]
+    manager = PassManager(args.passes or "", verify_each=not args.no_verify,
+                          print_after=print_after, out=sys.stdout)
+    report = manager.run(module)
+    if args.print_ir_after_all or args.print_ir_after:
+        sys.stdout.write("// ----- result -----\n")
+    sys.stdout.write(str(module))
+    if args.stats:
+        print(report, file=sys.stderr)
     return 0
 
 
@@ -56,9 +68,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiln", description="kiln: a deep-learning compiler")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("opt", help="parse, verify and print a .kiln module",
+    p = sub.add_parser("opt", help="run passes over a .kiln module and print it",
                        description=cmd_opt.__doc__)
     p.add_argument("file", help="a .kiln text file")
+    p.add_argument("--passes", "-p", default="",
+                   help='a pipeline, e.g. "decompose,canonicalize,fold,cse,dce,fuse,plan" '
+                        "(options in braces: fold{max_elements=64}); none: just verify")
+    p.add_argument("--print-ir-after-all", action="store_true",
+                   help="print the IR after every pass")
+    p.add_argument("--print-ir-after", metavar="PASSES",
+                   help="print the IR after these passes (comma-separated names)")
+    p.add_argument("--stats", action="store_true",
+                   help="print each pass's time and statistics to stderr")
+    p.add_argument("--no-verify", action="store_true",
+                   help="do not run the verifier after each pass")
     p.set_defaults(run=cmd_opt)
     p = sub.add_parser("run", help="interpret a function on .npy inputs",
                        description=cmd_run.__doc__)

@@ -1,8 +1,8 @@
-"""Calls, returns, and fused groups (an op whose region is a kernel's body)."""
+"""Calls, returns, fused groups (an op whose region is a kernel's body), print."""
 
 from __future__ import annotations
 
-from ..attributes import Attr, one_of, symbol
+from ..attributes import Attr, one_of, str_, symbol
 from ..core import Operation, Trait
 from ..errors import VerifyError
 from ..registry import op
@@ -87,3 +87,17 @@ class Fused(Operation):
 
     def evaluate(self, interpreter, args):
         return interpreter.run_block(self.body, args)
+
+
+@op("kiln.print", ["x"], {"message": Attr(str_, "")}, traits=[Trait.SIDE_EFFECT])
+class Print(Operation):
+    """Print `x` (with `message`) when it runs and pass it on, as tf.print.
+
+    A side effect: passes never merge, move past each other or drop it."""
+
+    def infer(self, x):
+        return x
+
+    def reference(self, x):
+        print(f"{self.message}: {x}" if self.message else x, flush=True)
+        return x
