@@ -85,14 +85,14 @@ def _print_op(op: Operation, namer: Namer, indent: str, lines: list[str]) -> Non
              if k not in op.attr_specs or v != op.attr_specs[k].default}
     text += format_attr_dict(shown)
     text += " : " + op_signature(op)
-    if op.regions:
-        lines.append(text + " (")
-        for i, region in enumerate(op.regions):
-            lines.append(indent + "  {")
+    if op.regions:  # MLIR's generic form: ({ ^bb0(...): ... }, { ... })
+        opener = " ({"
+        for region in op.regions:
+            lines.append(text + opener)
             for block in region.blocks:
-                _print_block(block, namer, indent + "  ", lines, label=True)
-            lines.append(indent + "  }" + ("," if i + 1 < len(op.regions) else ""))
-        text = indent + ")"
+                _print_block(block, namer, indent, lines, label=True)
+            text, opener = indent + "}", ", {"
+        text = indent + "})"
     if op.loc.name:
         text += f" loc({json.dumps(op.loc.name)})"
     lines.append(text)
