@@ -66,6 +66,24 @@ class ReduceMean(Reduce):
     needs_elements = True
     numpy_reduce = staticmethod(np.mean)
 
+    def decompose(self, b):
+        """reduce_sum times 1/count where the count is static; kept otherwise."""
+        axes = self.reduced_axes(self.x.type.rank)
+        return self.sum_times_reciprocal(b, self.x, axes, self.keepdims)
+
+    @staticmethod
+    def sum_times_reciprocal(b, x, axes: tuple[int, ...], keepdims: bool):
+        """The float mean of `x` over `axes` built as reduce_sum(x) * (1/count),
+        or None when a reduced dim is symbolic or 0 (the count is known only
+        at run time, or there is nothing to average) or x is not float (an
+        integer mean divides, and 1/count is 0 in integers)."""
+        dims = [x.type.shape[a] for a in axes]
+        if not x.type.dtype.is_float or not all(isinstance(d, int) and d > 0 for d in dims):
+            return None
+        dtype = x.type.dtype
+        reciprocal = b.constant(np.array(1 / np.prod(dims), dtype.numpy), dtype)
+        return b.mul(b.reduce_sum(x, axes=axes, keepdims=keepdims), reciprocal)
+
 
 @op("kiln.reduce_max", ["x"], REDUCE_ATTRS)
 class ReduceMax(Reduce):
