@@ -250,6 +250,16 @@ def reduce_nothing(op: Operation, rw: Rewriter) -> None:
         rw.replace(op, op.x)
 
 
+@pattern("kiln.reduce_sum", "kiln.reduce_mean", "kiln.reduce_max", "kiln.reduce_min",
+         "kiln.reduce_prod", "kiln.logsumexp")
+def non_negative_axes(op: Operation, rw: Rewriter) -> None:
+    """axes = [-1] -> axes = [rank - 1], so CSE and fusion see one spelling."""
+    if op.axes is None or all(a >= 0 for a in op.axes):
+        return
+    axes = sorted(a % op.x.type.rank for a in op.axes)
+    rw.replace(op, rw.b.create(type(op), op.x, **{**_declared_attrs(op), "axes": axes}).result)
+
+
 @register_pass("canonicalize")
 def canonicalize(module: Module) -> dict[str, int]:
     """Apply the canonical patterns to a fixed point; drop ops left unused."""

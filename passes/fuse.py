@@ -33,8 +33,9 @@ import networkx as nx
 
 from ..ir import Block, Builder, Module, Operation, Region, Trait, Value
 from ..ir.ops.reduce import ArgReduce, Reduce, normalize_axis
+from .effects import Effects
 from .manager import register_pass
-from .rewrite import constant_array
+from .rewrite import constant_array, erase_dead
 
 VIEW_OPS = {"kiln.reshape", "kiln.expand_dims", "kiln.squeeze"}  # no kernel: a new shape only
 FREE_OPS = VIEW_OPS | {"kiln.constant", "kiln.return"}
@@ -286,5 +287,6 @@ def fuse(module: Module) -> dict[str, int]:
             fuser.outline(g)
             groups += 1
         reorder(func.body)
+        erase_dead(func.body, Effects(module))  # constants now copied into kernels
         kernels += kernel_count(func.body)
     return {"groups formed": groups, "ops fused": fused_ops, "kernels": kernels}
