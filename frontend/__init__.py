@@ -1,1 +1,64 @@
-"""kiln.frontend (see DESIGN.md)."""
+"""The TensorFlow-1.x graph frontend: `import kiln as kl` and write TF 1.x.
+
+    a = kl.constant(2); b = kl.placeholder(kl.int32); c = a + b
+    with kl.Session() as s:
+        s.run(c, feed_dict={b: 3})        # 5
+"""
+
+from .dtypes import (
+    DType,
+    as_dtype,
+    bfloat16,
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int32,
+    int64,
+)
+from .graph import (
+    Graph,
+    GraphError,
+    Operation,
+    Tensor,
+    TensorShape,
+    control_dependencies,
+    get_default_graph,
+    name_scope,
+    reset_default_graph,
+)
+from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
+from .ops import placeholder  # noqa: F401
+from .session import InteractiveSession, Session, get_default_session
+from .variables import (
+    AUTO_REUSE,
+    Variable,
+    add_to_collection,
+    all_variables,
+    constant_initializer,
+    get_collection,
+    get_variable,
+    get_variable_scope,
+    global_variables,
+    global_variables_initializer,
+    glorot_normal_initializer,
+    glorot_uniform_initializer,
+    initialize_all_variables,
+    ones_initializer,
+    random_normal,
+    random_normal_initializer,
+    random_uniform,
+    random_uniform_initializer,
+    set_random_seed,
+    trainable_variables,
+    truncated_normal,
+    truncated_normal_initializer,
+    variable_scope,
+    variables_initializer,
+    zeros_initializer,
+)
+
+bool = bool_  # noqa: A001  (kl.bool, as tf.bool)

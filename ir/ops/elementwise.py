@@ -285,3 +285,14 @@ class Cast(Operation):
                 raise ExecutionError(f"cannot cast non-finite values to {self.dtype}")
             return np.trunc(x).astype(self.dtype.numpy)
         return x.astype(self.dtype.numpy)
+
+
+@op("kiln.stop_gradient", ["x"], traits=[EW])
+class StopGradient(Operation):
+    """x itself; autodiff treats it as a constant (tf.stop_gradient)."""
+
+    def infer(self, x: TensorType) -> TensorType:
+        return x
+
+    def reference(self, x):
+        return x

@@ -1,0 +1,167 @@
+"""Lower the part of a graph that some fetches need into one IR function.
+
+    f(feeds..., variables read...) -> (fetched values..., new variable values...)
+
+The function's `aliases` attribute pairs each new variable value with the
+argument that held the old one, so the memory plan updates variables in
+place. Reads of a variable see its value at the start of the run; Assign,
+AssignAdd and AssignSub ops update it in graph order (TensorFlow leaves the
+order of unordered reads and writes unspecified; kiln fixes this one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..ir import Builder, KilnError, Location, Module, TensorType, Value
+from ..ir.types import Symbol
+from .graph import Graph, GraphError, Operation, Tensor
+
+FRONTEND_KINDS = {"Placeholder", "VariableV2", "Assign", "AssignAdd", "AssignSub", "NoOp",
+                  "Gradients"}
+
+
+@dataclass
+class Lowered:
+    """An IR function for one (fetches, feeds) pair and how to call it."""
+
+    module: Module
+    name: str
+    feeds: list[Tensor]
+    reads: list[Operation]  # VariableV2 ops passed as arguments, after the feeds
+    fetches: list[Tensor | Operation]
+    writes: list[Operation] = field(default_factory=list)  # VariableV2 ops, after fetches
+
+
+def needed_ops(fetches: Sequence[Tensor | Operation], feeds: set[Tensor]) -> set[Operation]:
+    """Every op the fetches depend on, through inputs and control inputs, stopping
+    at fed tensors (iterative: graphs can be deep)."""
+    seen: set[Operation] = set()
+    stack: list[Tensor | Operation] = list(fetches)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Tensor):
+            if item in feeds:
+                continue
+            item = item.op
+        if item in seen:
+            continue
+        seen.add(item)
+        for i, t in enumerate(item.inputs):
+            if item.type == "Assign" and i == 0:
+                seen.add(t.op)  # the target: written, not read
+                continue
+            stack.append(t)
+        stack.extend(item.control_inputs)
+        stack.extend(getattr(item, "extra_dependencies", ()))
+    return seen
+
+
+def _ir_name(name: str) -> str:
+    return name.replace("/", ".").replace("-", "_")
+
+
+def arg_type(t: Tensor, fed: np.ndarray | None) -> TensorType:
+    """A fed tensor's IR type: its static shape with None as `?`; an unknown rank
+    takes the fed value's rank."""
+    dims = t.shape.dims
+    if dims is None:
+        rank = 0 if fed is None else np.ndim(fed)
+        dims = [None] * rank
+    return TensorType(t.dtype.ir, [Symbol("?") if d is None else d for d in dims])
+
+
+def lower(graph: Graph, fetches: Sequence[Tensor | Operation], feeds: dict[Tensor, Any],
+          name: str = "run") -> Lowered:
+    """Build the IR function that computes `fetches` from `feeds` and variables."""
+    feed_list = list(feeds)
+    needed = needed_ops(fetches, set(feed_list))
+    ordered = [op for op in graph.get_operations() if op in needed]
+    fetched = {f for f in fetches if isinstance(f, Tensor)}
+    reads = [op for op in ordered if op.type == "VariableV2"
+             and (_is_read(op, needed, feeds) or op.outputs[0] in fetched)]
+    module = Module()
+    func = module.add_function(
+        name, [arg_type(t, feeds[t]) for t in feed_list] + [op.outputs[0].ir_type for op in reads],
+        [_ir_name(t.op.name) for t in feed_list] + [_ir_name(op.name) for op in reads])
+    env: dict[Tensor, Value] = dict(zip(feed_list, func.args))
+    state: dict[Operation, Value] = {op: a for op, a in zip(reads, func.args[len(feed_list):])}
+    writes: list[Operation] = []
+    b = Builder.at_end(func.body)
+    for op in ordered:
+        if all(t in env for t in op.outputs) and op.outputs:
+            continue  # fed
+        b.loc = Location(op.name)
+        try:
+            _lower_op(op, b, env, state, writes)
+        except GraphError:
+            raise
+        except KilnError as e:
+            message = str(e)
+            raise GraphError(f"{op.name} ({op.type}): {message}") from None
+    results: list[Value] = []
+    for f in fetches:
+        if isinstance(f, Tensor):
+            if f not in env:
+                raise GraphError(f"cannot fetch {f.name}: nothing computes it")
+            results.append(env[f])
+    aliases = [-1] * len(results)
+    for var in writes:
+        results.append(state[var])
+        aliases.append(len(feed_list) + reads.index(var) if var in reads else -1)
+    b.loc = Location()
+    b.ret(*results)
+    if any(a >= 0 for a in aliases):
+        func.attrs["aliases"] = tuple(aliases)
+    return Lowered(module, name, feed_list, reads, list(fetches), writes)
+
+
+def _is_read(var: Operation, needed: set[Operation], feeds: dict) -> bool:
+    """Whether some needed op reads the variable (not only assigns it)."""
+    for op in needed:
+        for i, t in enumerate(op.inputs):
+            if t.op is var and not (op.type == "Assign" and i == 0) and t not in feeds:
+                return True
+    return False
+
+
+def _lower_op(op: Operation, b: Builder, env: dict[Tensor, Value],
+              state: dict[Operation, Value], writes: list[Operation]) -> None:
+    kind = op.type
+    if kind == "Placeholder":
+        t = op.outputs[0]
+        raise GraphError(f"you must feed a value for placeholder tensor {t.name!r} with dtype "
+                         f"{t.dtype.name} and shape {t.shape}")
+    if kind == "VariableV2":
+        if op in state:
+            env[op.outputs[0]] = state[op]
+        return
+    if kind == "NoOp":
+        return
+    if kind in ("Assign", "AssignAdd", "AssignSub"):
+        var = op.inputs[0].op
+        value = env[op.inputs[1]]
+        if kind != "Assign":
+            if var not in state:
+                raise GraphError(f"{op.name}: variable {var.name} has no value to update")
+            value = (b.add if kind == "AssignAdd" else b.sub)(state[var], value)
+        state[var] = value
+        if var not in writes:
+            writes.append(var)
+        env[op.outputs[0]] = value
+        return
+    if kind == "Gradients":
+        from .gradients import lower_gradients
+        lower_gradients(op, b, env)
+        return
+    if op.ir_op is None:
+        raise GraphError(f"{op.name}: kiln cannot lower ops of type {kind}")
+    inputs = [env[t] for t in op.inputs]
+    new = b.create(op.ir_op, *inputs, **op.ir_attrs)
+    for t, r in zip(op.outputs, new.results):
+        r.name = _ir_name(op.name)
+        env[t] = r

@@ -1,0 +1,453 @@
+"""The graph-building functions users call: kl.constant, kl.add, kl.matmul, ...
+
+Each mirrors TensorFlow's function of the same name and signature and adds
+one node (or a few) to the default graph. A node names the IR op it lowers
+to; the op's type rule gives the output's static shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir import Dense, TensorType
+from .dtypes import DType, as_dtype, bool_, float32, float64, int32, int64
+from .graph import GraphError, Operation, Tensor, TensorShape, get_default_graph
+
+# ------------------------------------------------------------------ conversion
+
+def _default_dtype(array: np.ndarray) -> DType:
+    """TensorFlow's choice for Python values: int32, float32, bool."""
+    if array.dtype.kind == "f" and array.dtype != np.float64:
+        return as_dtype(array.dtype)
+    return {"i": int32, "u": int32, "f": float32, "b": bool_}.get(array.dtype.kind) or \
+        as_dtype(array.dtype)
+
+
+def constant(value: Any, dtype: Any = None, shape: Sequence[int] | None = None,
+             name: str = "Const", verify_shape: bool = False) -> Tensor:
+    """A constant tensor (tf.constant): Python ints become int32 and floats
+    float32 unless `dtype` says otherwise; numpy arrays keep their dtype."""
+    if isinstance(value, Tensor):
+        raise GraphError(f"kl.constant({value.name}): the value is already a tensor")
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise GraphError(f"kl.constant: cannot make a tensor from {value!r}")
+    if dtype is not None:
+        dt = as_dtype(dtype)
+    elif isinstance(value, np.ndarray | np.generic):
+        dt = as_dtype(array.dtype)
+    else:
+        dt = _default_dtype(array)
+    if dt.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+        raise GraphError(f"kl.constant: {value!r} is not exactly representable as {dt.name}")
+    array = array.astype(dt.ir.numpy)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        if array.size == 1:
+            array = np.broadcast_to(array.reshape(()), shape)
+        elif array.size == int(np.prod(shape)) and not verify_shape:
+            array = array.reshape(shape)
+        else:
+            raise GraphError(f"kl.constant: {array.size} values do not fill shape {list(shape)}")
+    dense = Dense(array, TensorType(dt.ir, array.shape))
+    op = get_default_graph().create_op("Const", [], name=name, attrs={"value": array, "dtype": dt},
+                                       ir_op="kiln.constant", ir_attrs={"value": dense})
+    return op.outputs[0]
+
+
+def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None) -> Tensor:
+    """A Tensor for `value`: tensors and variables as they are, other values as constants."""
+    if hasattr(value, "_as_tensor"):
+        value = value._as_tensor()
+    if isinstance(value, Tensor):
+        if dtype is not None and as_dtype(dtype) is not value.dtype:
+            raise GraphError(f"tensor {value.name} has dtype {value.dtype.name}, "
+                             f"expected {as_dtype(dtype).name}")
+        return value
+    return constant(value, dtype=dtype, name=name or "Const")
+
+
+def _pair(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
+    """Two operands of one dtype: a Python value takes the other's dtype (as TF)."""
+    xt = x if isinstance(x, Tensor) or hasattr(x, "_as_tensor") else None
+    yt = y if isinstance(y, Tensor) or hasattr(y, "_as_tensor") else None
+    if xt is not None:
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, x.dtype if yt is None else None)
+    elif yt is not None:
+        y = convert_to_tensor(y)
+        x = convert_to_tensor(x, y.dtype)
+    else:
+        x = convert_to_tensor(x)
+        y = convert_to_tensor(y, x.dtype)
+    if x.dtype is not y.dtype:
+        raise GraphError(f"{op_type}: input y ({y.name}) has dtype {y.dtype.name} that does "
+                         f"not match x ({x.name}), {x.dtype.name}; cast one with kl.cast")
+    return x, y
+
+
+def make(op_type: str, ir_op: str, inputs: Sequence[Tensor], name: str | None = None,
+         **ir_attrs: Any) -> Tensor:
+    """One node lowering to `ir_op`; returns its (first) output."""
+    op = get_default_graph().create_op(op_type, list(inputs), name=name, ir_op=ir_op,
+                                       ir_attrs=ir_attrs, attrs=dict(ir_attrs))
+    return op.outputs[0]
+
+
+def _unary(op_type: str, ir_op: str):
+    def fn(x: Any, name: str | None = None) -> Tensor:
+        return make(op_type, ir_op, [convert_to_tensor(x)], name)
+
+    fn.__name__ = op_type.lower()
+    fn.__doc__ = f"Elementwise {ir_op[5:]} (tf's {op_type})."
+    return fn
+
+
+def _binary(op_type: str, ir_op: str):
+    def fn(x: Any, y: Any, name: str | None = None) -> Tensor:
+        return make(op_type, ir_op, _pair(x, y, op_type), name)
+
+    fn.__name__ = op_type.lower()
+    fn.__doc__ = f"Elementwise {ir_op[5:]} with numpy broadcasting (tf's {op_type})."
+    return fn
+
+
+negative = _unary("Neg", "kiln.neg")
+abs = _unary("Abs", "kiln.abs")  # noqa: A001  (TensorFlow's name)
+sign = _unary("Sign", "kiln.sign")
+square = _unary("Square", "kiln.square")
+sqrt = _unary("Sqrt", "kiln.sqrt")
+rsqrt = _unary("Rsqrt", "kiln.rsqrt")
+exp = _unary("Exp", "kiln.exp")
+log = _unary("Log", "kiln.log")
+tanh = _unary("Tanh", "kiln.tanh")
+sigmoid = _unary("Sigmoid", "kiln.sigmoid")
+logical_not = _unary("LogicalNot", "kiln.logical_not")
+add = _binary("Add", "kiln.add")
+subtract = _binary("Sub", "kiln.sub")
+multiply = _binary("Mul", "kiln.mul")
+maximum = _binary("Maximum", "kiln.max")
+minimum = _binary("Minimum", "kiln.min")
+pow = _binary("Pow", "kiln.pow")  # noqa: A001
+equal = _binary("Equal", "kiln.equal")
+not_equal = _binary("NotEqual", "kiln.not_equal")
+less = _binary("Less", "kiln.less")
+less_equal = _binary("LessEqual", "kiln.less_equal")
+greater = _binary("Greater", "kiln.greater")
+greater_equal = _binary("GreaterEqual", "kiln.greater_equal")
+logical_and = _binary("LogicalAnd", "kiln.logical_and")
+logical_or = _binary("LogicalOr", "kiln.logical_or")
+sub, mul, neg = subtract, multiply, negative
+
+
+def divide(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """x / y (tf.divide, truediv): integers are divided as float64, as TF does."""
+    x, y = _pair(x, y, "RealDiv")
+    if x.dtype.is_integer:
+        x, y = cast(x, float64), cast(y, float64)
+    return make("RealDiv", "kiln.div", [x, y], name)
+
+
+truediv = div = divide
+
+
+def floordiv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """x // y rounding toward -inf (tf.math.floordiv)."""
+    x, y = _pair(x, y, "FloorDiv")
+    if x.dtype.is_floating:
+        q = make("RealDiv", "kiln.div", [x, y])
+        return make("Floor", "kiln.sub", [q, _fmod_part(q)], name)
+    q = make("Div", "kiln.div", [x, y])  # toward zero
+    rem = subtract(x, multiply(q, y))
+    adjust = logical_and(not_equal(rem, 0), not_equal(less(rem, 0), less(y, 0)))
+    return subtract(q, cast(adjust, x.dtype), name=name)
+
+
+def _fmod_part(q: Tensor) -> Tensor:
+    """q - floor(q), built from a truncating cast (kiln has no floor op yet)."""
+    t = cast(cast(q, int64), q.dtype)
+    return where(less(q, t), add(subtract(q, t), 1.0), subtract(q, t))
+
+
+def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
+    """Convert to `dtype` (tf.cast): float -> int truncates toward zero."""
+    x = convert_to_tensor(x)
+    dt = as_dtype(dtype)
+    if x.dtype is dt:
+        return x
+    return make("Cast", "kiln.cast", [x], name, dtype=dt.ir)
+
+
+def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
+           name: str | None = None) -> Tensor:
+    """Matrix product (tf.matmul), batched over leading dims; a vector operand
+    is treated as a column (kiln accepts matrix @ vector, which TF does not)."""
+    a, b = _pair(a, b, "MatMul")
+    attrs = {}
+    if transpose_a:
+        attrs["transpose_lhs"] = True
+    if transpose_b:
+        attrs["transpose_rhs"] = True
+    return make("MatMul", "kiln.matmul", [a, b], name, **attrs)
+
+
+def _axes(axis: Any) -> list[int] | None:
+    if axis is None:
+        return None
+    if isinstance(axis, Tensor):
+        raise GraphError("a reduction axis must be a Python int or list, not a tensor")
+    return [int(a) for a in np.atleast_1d(axis)]
+
+
+def _reduce(op_type: str, ir_op: str):
+    def fn(input_tensor: Any, axis: Any = None, keepdims: bool = False,
+           name: str | None = None, reduction_indices: Any = None, keep_dims: Any = None):
+        axes = _axes(axis if axis is not None else reduction_indices)
+        x = convert_to_tensor(input_tensor)
+        attrs: dict[str, Any] = {"keepdims": bool(keepdims or keep_dims)}
+        if axes is not None:
+            attrs["axes"] = axes
+        return make(op_type, ir_op, [x], name, **attrs)
+
+    fn.__name__ = "reduce_" + ir_op.split("_")[-1]
+    fn.__doc__ = f"tf.{fn.__name__}: reduce over `axis` (all axes by default)."
+    return fn
+
+
+reduce_sum = _reduce("Sum", "kiln.reduce_sum")
+reduce_mean = _reduce("Mean", "kiln.reduce_mean")
+reduce_max = _reduce("Max", "kiln.reduce_max")
+reduce_min = _reduce("Min", "kiln.reduce_min")
+reduce_prod = _reduce("Prod", "kiln.reduce_prod")
+
+
+def argmax(input: Any, axis: int | None = None, name: str | None = None,
+           output_type: Any = int64) -> Tensor:
+    """Index of the largest value along `axis` (default 0, as tf.argmax)."""
+    return make("ArgMax", "kiln.argmax", [convert_to_tensor(input)], name,
+                axis=0 if axis is None else int(axis), index_dtype=as_dtype(output_type).ir)
+
+
+def argmin(input: Any, axis: int | None = None, name: str | None = None,
+           output_type: Any = int64) -> Tensor:
+    return make("ArgMin", "kiln.argmin", [convert_to_tensor(input)], name,
+                axis=0 if axis is None else int(axis), index_dtype=as_dtype(output_type).ir)
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """condition ? x : y, broadcasting (tf.where, v2 semantics)."""
+    if x is None or y is None:
+        raise GraphError("kl.where(condition) without x and y is not supported yet")
+    cond = convert_to_tensor(condition)
+    x, y = _pair(x, y, "Select")
+    return make("Select", "kiln.select", [cond, x, y], name)
+
+
+def reshape(tensor: Any, shape: Sequence[int], name: str | None = None) -> Tensor:
+    if isinstance(shape, Tensor):
+        raise GraphError("kl.reshape needs a static shape (a list of ints, one may be -1)")
+    return make("Reshape", "kiln.reshape", [convert_to_tensor(tensor)], name,
+                shape=[int(d) for d in shape])
+
+
+def transpose(a: Any, perm: Sequence[int] | None = None, name: str = "transpose") -> Tensor:
+    x = convert_to_tensor(a)
+    if perm is None:
+        if x.shape.ndims is None:
+            raise GraphError("kl.transpose without perm needs a known rank")
+        perm = list(range(x.shape.ndims))[::-1]
+    return make("Transpose", "kiln.transpose", [x], name, perm=[int(p) for p in perm])
+
+
+def concat(values: Sequence[Any], axis: int, name: str = "concat") -> Tensor:
+    tensors = [convert_to_tensor(v) for v in values]
+    return make("ConcatV2", "kiln.concat", tensors, name, axis=int(axis))
+
+
+def expand_dims(input: Any, axis: int, name: str | None = None) -> Tensor:
+    return make("ExpandDims", "kiln.expand_dims", [convert_to_tensor(input)], name,
+                axis=int(axis))
+
+
+def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Tensor:
+    x = convert_to_tensor(input)
+    axes = _axes(axis)
+    if axes is None:
+        if not x.shape.is_fully_defined():
+            raise GraphError("kl.squeeze without axis needs a fully known shape")
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    return make("Squeeze", "kiln.squeeze", [x], name, axes=axes)
+
+
+def identity(input: Any, name: str | None = None) -> Tensor:
+    x = convert_to_tensor(input)
+    return make("Identity", "kiln.reshape", [x], name, shape=_same_shape(x))
+
+
+def _same_shape(x: Tensor) -> list[int]:
+    dims = x.shape.dims
+    if dims is None:
+        raise GraphError(f"identity of {x.name} needs a known rank")
+    unknown = [i for i, d in enumerate(dims) if d is None]
+    if len(unknown) > 1:
+        raise GraphError(f"identity of {x.name}: more than one unknown dim")
+    return [-1 if d is None else d for d in dims]
+
+
+def stop_gradient(input: Any, name: str | None = None) -> Tensor:
+    """The same value, but gradients do not flow through it (tf.stop_gradient)."""
+    return make("StopGradient", "kiln.stop_gradient", [convert_to_tensor(input)], name)
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any,
+                  name: str | None = None) -> Tensor:
+    """min(max(t, lo), hi) (tf.clip_by_value)."""
+    x = convert_to_tensor(t)
+    with get_default_graph().name_scope(name or "clip_by_value"):
+        return minimum(maximum(x, clip_value_min), clip_value_max, name="clip_by_value")
+
+
+def zeros(shape: Sequence[int], dtype: Any = float32, name: str | None = None) -> Tensor:
+    return constant(0, dtype=dtype, shape=shape, name=name or "zeros")
+
+
+def ones(shape: Sequence[int], dtype: Any = float32, name: str | None = None) -> Tensor:
+    return constant(1, dtype=dtype, shape=shape, name=name or "ones")
+
+
+def fill(dims: Sequence[int], value: Any, name: str | None = None) -> Tensor:
+    return constant(value, shape=dims, name=name or "Fill")
+
+
+def _like(tensor: Any, value: float, dtype: Any, name: str | None, default: str) -> Tensor:
+    x = convert_to_tensor(tensor)
+    dt = as_dtype(dtype) if dtype is not None else x.dtype
+    c = constant(value, dtype=dt)
+    return make(default, "kiln.broadcast_like", [c, x], name or default)
+
+
+def zeros_like(tensor: Any, dtype: Any = None, name: str | None = None) -> Tensor:
+    """Zeros of `tensor`'s shape (known at run time) and dtype."""
+    return _like(tensor, 0, dtype, name, "ZerosLike")
+
+
+def ones_like(tensor: Any, dtype: Any = None, name: str | None = None) -> Tensor:
+    return _like(tensor, 1, dtype, name, "OnesLike")
+
+
+def add_n(inputs: Sequence[Any], name: str | None = None) -> Tensor:
+    tensors = [convert_to_tensor(t) for t in inputs]
+    total = tensors[0]
+    for t in tensors[1:]:
+        total = add(total, t)
+    return identity(total, name=name or "AddN") if len(tensors) == 1 else total
+
+
+def no_op(name: str | None = None) -> Operation:
+    return get_default_graph().create_op("NoOp", [], name=name, output_types=[])
+
+
+def group(*inputs: Any, name: str | None = None) -> Operation:
+    """An op that runs all of `inputs` (tf.group)."""
+    ops = []
+    for x in inputs:
+        for item in (x if isinstance(x, (list, tuple)) else [x]):
+            ops.append(item.op if isinstance(item, Tensor) else item)
+    return get_default_graph().create_op("NoOp", [], name=name or "group_deps",
+                                         output_types=[], control_inputs=ops)
+
+
+def shape_of(x: Tensor) -> TensorShape:
+    return x.shape
+
+
+# ------------------------------------------------------------------ operators
+
+def _reverse(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _install_operators() -> None:
+    table = {
+        "__add__": add, "__sub__": subtract, "__mul__": multiply, "__truediv__": divide,
+        "__floordiv__": floordiv, "__pow__": pow, "__matmul__": matmul,
+        "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
+        "__and__": logical_and, "__or__": logical_or,
+    }
+    for dunder, fn in table.items():
+        setattr(Tensor, dunder, lambda self, other, fn=fn: fn(self, other))
+        if dunder not in ("__lt__", "__le__", "__gt__", "__ge__"):
+            setattr(Tensor, "__r" + dunder[2:], lambda self, other, fn=fn: fn(other, self))
+    Tensor.__neg__ = lambda self: negative(self)
+    Tensor.__abs__ = lambda self: abs(self)
+    Tensor.__invert__ = lambda self: logical_not(self)
+    Tensor.__getitem__ = _getitem
+
+
+def _getitem(self: Tensor, key: Any) -> Tensor:
+    """t[i], t[a:b:c], t[..., None] with Python's rules (static ints only)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    if self.shape.ndims is None:
+        raise GraphError(f"indexing {self.name} needs a known rank")
+    rank = self.shape.ndims
+    n_real = sum(1 for k in keys if k is not None and k is not Ellipsis)
+    expanded: list[Any] = []
+    for k in keys:
+        if k is Ellipsis:
+            expanded += [slice(None)] * (rank - n_real)
+        else:
+            expanded.append(k)
+    expanded += [slice(None)] * (rank - sum(1 for k in expanded if k is not None))
+    axes, starts, stops, steps, squeeze_axes, new_axes = [], [], [], [], [], []
+    dim = out_dim = 0
+    for k in expanded:
+        if k is None:
+            new_axes.append(out_dim)
+            out_dim += 1
+            continue
+        if isinstance(k, slice):
+            out_dim += 1
+            if k != slice(None):
+                step = 1 if k.step is None else int(k.step)
+                big = 2**62
+                axes.append(dim)
+                starts.append(int(k.start) if k.start is not None else (0 if step > 0 else -1))
+                stops.append(int(k.stop) if k.stop is not None else (big if step > 0 else -big))
+                steps.append(step)
+        elif isinstance(k, (int, np.integer)):
+            i = int(k)
+            axes.append(dim)
+            starts.append(i)
+            stops.append(i + 1 if i != -1 else 2**62)
+            steps.append(1)
+            squeeze_axes.append(dim)
+        else:
+            raise GraphError(f"unsupported index {k!r} (ints, slices, None and ... only)")
+        dim += 1
+    x = self
+    if axes:
+        x = make("StridedSlice", "kiln.slice", [x], None, axes=axes, starts=starts,
+                 stops=stops, steps=steps)
+    if squeeze_axes:
+        x = squeeze(x, axis=squeeze_axes)
+    for pos in new_axes:
+        x = expand_dims(x, pos)
+    return x
+
+
+_install_operators()
+
+
+def placeholder(dtype: Any, shape: Sequence[int | None] | None = None,
+                name: str | None = None) -> Tensor:
+    """A tensor fed at run time (tf.placeholder); None dims take any size, and
+    shape=None any rank."""
+    dt = as_dtype(dtype)
+    static = TensorShape(None if shape is None else list(shape))
+    op = get_default_graph().create_op("Placeholder", [], name=name or "Placeholder",
+                                       attrs={"dtype": dt, "shape": static},
+                                       output_types=[(dt, static)])
+    return op.outputs[0]

@@ -1,0 +1,200 @@
+"""Session: runs parts of a graph (tf.Session).
+
+`run(fetches, feed_dict)` lowers the subgraph the fetches need into one IR
+function (lowering.py), compiles it once per (fetches, fed tensors, their
+dtypes and ranks) and calls it: the second call compiles nothing, and a new
+batch size reuses the same executable (None dims are symbolic). Variable
+values live in the session and are replaced by the function's results.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..runtime.executable import Executable
+from .graph import Graph, GraphError, Operation, Tensor, get_default_graph
+from .lowering import Lowered, lower
+
+
+class Session:
+    """Runs graph fragments; holds variable values between runs."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
+                 backend: str = "interpreter"):
+        self.graph = graph or get_default_graph()
+        self.backend = backend
+        self._values: dict[Operation, np.ndarray] = {}
+        self._cache: dict[tuple, tuple[Lowered, Executable]] = {}
+        self._closed = False
+        self._default_ctx: list = []
+        self.compiles = 0  # how many executables this session built (tests read it)
+
+    # ------------------------------------------------------------ context
+    def __enter__(self) -> Session:
+        _default_sessions().append(self)
+        ctx = self.graph.as_default()
+        ctx.__enter__()
+        self._default_ctx.append(ctx)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._default_ctx.pop().__exit__(*exc)
+        _default_sessions().remove(self)
+        self.close()
+
+    def as_default(self):
+        session = self
+
+        class _Default:
+            def __enter__(self_inner):
+                _default_sessions().append(session)
+                return session
+
+            def __exit__(self_inner, *exc):
+                _default_sessions().remove(session)
+
+        return _Default()
+
+    def close(self) -> None:
+        self._closed = True
+        self._values.clear()
+        self._cache.clear()
+
+    # ------------------------------------------------------------ running
+    def run(self, fetches: Any, feed_dict: Mapping | None = None, options: Any = None,
+            run_metadata: Any = None) -> Any:
+        """Values of `fetches` (a tensor, an op, or nested lists/tuples/dicts of
+        them): numpy arrays in the same structure, None for ops."""
+        if self._closed:
+            raise GraphError("attempted to use a closed Session")
+        leaves: list[Tensor | Operation] = []
+        structure = self._flatten(fetches, leaves)
+        feeds = self._feeds(feed_dict or {})
+        unique = list(dict.fromkeys(leaves))
+        key = (tuple(id(x) for x in unique),
+               tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()))
+        if key not in self._cache:
+            lowered = lower(self.graph, unique, feeds)
+            self._cache[key] = (lowered, Executable(lowered.module, lowered.name, self.backend))
+            self.compiles += 1
+        lowered, executable = self._cache[key]
+        for var in lowered.reads:
+            if var not in self._values:
+                raise GraphError(f"attempting to use uninitialized value {var.name} "
+                                 "(run kl.global_variables_initializer() first)")
+        args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
+        outputs = executable(*args)
+        n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
+        values: dict[Any, Any] = {}
+        it = iter(outputs[:n_fetched])
+        for f in lowered.fetches:
+            values[f] = next(it) if isinstance(f, Tensor) else None
+        for var, value in zip(lowered.writes, outputs[n_fetched:]):
+            self._values[var] = value
+        return self._rebuild(structure, values)
+
+    def set_variable(self, var: Any, value: Any) -> None:
+        """Set a variable's value directly (Variable.load, Saver.restore)."""
+        array = np.asarray(value, dtype=var.dtype.ir.numpy)
+        if list(array.shape) != var.shape.as_list():
+            raise GraphError(f"cannot load a value of shape {list(array.shape)} into "
+                             f"{var.name}, of shape {var.shape.as_list()}")
+        self._values[var.op] = array.copy()
+
+    def variable_value(self, var: Any) -> np.ndarray:
+        try:
+            return self._values[var.op]
+        except KeyError:
+            raise GraphError(f"attempting to use uninitialized value {var.op.name}") from None
+
+    # ------------------------------------------------------------ structure
+    def _element(self, x: Any) -> Tensor | Operation:
+        if hasattr(x, "_as_tensor"):
+            x = x._as_tensor()
+        return self.graph.as_graph_element(x)
+
+    def _flatten(self, fetches: Any, leaves: list) -> Any:
+        if isinstance(fetches, Mapping):
+            return (type(fetches), {k: self._flatten(v, leaves) for k, v in fetches.items()})
+        if isinstance(fetches, (list, tuple)):
+            items = [self._flatten(v, leaves) for v in fetches]
+            return (type(fetches), items)
+        leaves.append(self._element(fetches))
+        return leaves[-1]
+
+    def _rebuild(self, structure: Any, values: dict) -> Any:
+        if isinstance(structure, tuple) and len(structure) == 2 and isinstance(structure[0], type):
+            kind, items = structure
+            if isinstance(items, dict):
+                return kind({k: self._rebuild(v, values) for k, v in items.items()}) \
+                    if kind is not dict else {k: self._rebuild(v, values)
+                                              for k, v in items.items()}
+            rebuilt = [self._rebuild(v, values) for v in items]
+            if kind is list:
+                return rebuilt
+            if hasattr(kind, "_fields"):  # a namedtuple
+                return kind(*rebuilt)
+            return kind(rebuilt)
+        return values[structure]
+
+    def _feeds(self, feed_dict: Mapping) -> dict[Tensor, np.ndarray]:
+        feeds: dict[Tensor, np.ndarray] = {}
+        for key, value in feed_dict.items():
+            t = self._element(key)
+            if not isinstance(t, Tensor):
+                raise GraphError(f"cannot feed {t.name}: it is an operation, not a tensor")
+            feeds[t] = _feed_value(t, value)
+        return feeds
+
+
+def _feed_value(t: Tensor, value: Any) -> np.ndarray:
+    """`value` as an array of `t`'s dtype, checked against its static shape."""
+    want = t.dtype.ir.numpy
+    array = np.asarray(value)
+    if array.dtype == object:
+        raise GraphError(f"cannot feed {value!r} to {t.name}")
+    if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+        raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
+    array = np.ascontiguousarray(array, dtype=want)
+    dims = t.shape.dims
+    if dims is not None and (len(dims) != array.ndim or any(
+            d is not None and d != n for d, n in zip(dims, array.shape))):
+        raise GraphError(f"cannot feed value of shape {array.shape} for tensor {t.name!r}, "
+                         f"which has shape {t.shape}")
+    return array
+
+
+# ------------------------------------------------------------------ default session
+
+_local = threading.local()
+
+
+def _default_sessions() -> list[Session]:
+    if not hasattr(_local, "sessions"):
+        _local.sessions = []
+    return _local.sessions
+
+
+def get_default_session() -> Session:
+    stack = _default_sessions()
+    if not stack:
+        raise GraphError("no default session: use `with kl.Session() as sess:` or pass "
+                         "session=")
+    return stack[-1]
+
+
+class InteractiveSession(Session):
+    """A session that makes itself the default on creation (tf.InteractiveSession)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _default_sessions().append(self)
+
+    def close(self) -> None:
+        if self in _default_sessions():
+            _default_sessions().remove(self)
+        super().close()
