@@ -5,6 +5,7 @@
         s.run(c, feed_dict={b: 3})        # 5
 """
 
+from . import layers, losses, nn
 from .dtypes import (
     DType,
     as_dtype,
