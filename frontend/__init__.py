@@ -5,7 +5,7 @@
         s.run(c, feed_dict={b: 3})        # 5
 """
 
-from . import layers, losses, nn
+from . import layers, losses, nn, train
 from .dtypes import (
     DType,
     as_dtype,
@@ -20,6 +20,7 @@ from .dtypes import (
     int32,
     int64,
 )
+from .gradients import gradients
 from .graph import (
     Graph,
     GraphError,

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..ir import Builder, KilnError, Location, Module, TensorType, Value
 from ..ir.types import Symbol
+from ..passes.gradients import NOT_DIFFERENTIABLE, VJP_RULES
 from .graph import Graph, GraphError, Operation, Tensor
 
 FRONTEND_KINDS = {"Placeholder", "VariableV2", "Assign", "AssignAdd", "AssignSub", "NoOp",
@@ -162,6 +163,16 @@ def _lower_op(op: Operation, b: Builder, env: dict[Tensor, Value],
         raise GraphError(f"{op.name}: kiln cannot lower ops of type {kind}")
     inputs = [env[t] for t in op.inputs]
     new = b.create(op.ir_op, *inputs, **op.ir_attrs)
-    for t, r in zip(op.outputs, new.results):
+    results: list[Value] = list(new.results)
+    if new.name not in VJP_RULES and new.name not in NOT_DIFFERENTIABLE:
+        # a composite without a gradient rule: its primitives, so autodiff sees them
+        out = new.decompose(Builder.before(new))
+        if out is not None:
+            results = list(out) if isinstance(out, (list, tuple)) else [out]
+            for old, value in zip(new.results, results):
+                old.replace_all_uses_with(value)
+            b.block.erase(new)
+            b.index = None
+    for t, r in zip(op.outputs, results):
         r.name = _ir_name(op.name)
         env[t] = r

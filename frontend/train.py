@@ -1,0 +1,242 @@
+"""kl.train: optimizers whose update math is TensorFlow 1.x's, the global step,
+learning-rate decay (and the Saver, from saver.py).
+
+An optimizer builds its update as ordinary graph ops (Assign nodes), so
+the whole training step, gradients included, is one IR function compiled
+once; every update reads the values the variables had at the start of the
+step, as TensorFlow's fused apply kernels do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .dtypes import int64
+from .gradients import gradients
+from .graph import GraphError, Operation, Tensor, get_default_graph
+from .ops import cast, constant, convert_to_tensor, divide, floordiv, group, multiply, pow, sqrt
+from .variables import GLOBAL_VARIABLES, Variable, trainable_variables
+
+GLOBAL_STEP = "global_step"
+
+
+class Optimizer:
+    """The TF 1.x optimizer interface: minimize, compute_gradients, apply_gradients."""
+
+    name = "Optimizer"
+
+    def __init__(self, learning_rate: Any, use_locking: bool = False, name: str | None = None):
+        self.learning_rate = learning_rate
+        self.name = name or type(self).name
+        self._slots: dict[tuple[Variable, str], Variable] = {}
+
+    # ------------------------------------------------------------ public
+    def minimize(self, loss: Any, global_step: Variable | None = None,
+                 var_list: Sequence[Variable] | None = None, name: str | None = None,
+                 **_: Any) -> Operation:
+        """compute_gradients then apply_gradients; returns the training op."""
+        grads_and_vars = self.compute_gradients(loss, var_list)
+        if not any(g is not None for g, _ in grads_and_vars):
+            names = ", ".join(v.name for _, v in grads_and_vars)
+            raise GraphError(f"no gradients for any variable ({names}): the loss does not "
+                             "depend on them")
+        return self.apply_gradients(grads_and_vars, global_step, name)
+
+    def compute_gradients(self, loss: Any, var_list: Sequence[Variable] | None = None,
+                          **_: Any) -> list[tuple[Tensor | None, Variable]]:
+        loss = convert_to_tensor(loss)
+        variables = list(var_list) if var_list is not None else trainable_variables()
+        if not variables:
+            raise GraphError("no variables to optimize")
+        with get_default_graph().name_scope("gradients"):
+            grads = gradients(loss, [v._as_tensor() for v in variables])
+        return list(zip(grads, variables))
+
+    def apply_gradients(self, grads_and_vars: Sequence[tuple[Any, Variable]],
+                        global_step: Variable | None = None, name: str | None = None):
+        pairs = [(convert_to_tensor(g), v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            raise GraphError("apply_gradients: every gradient is None")
+        g = get_default_graph()
+        with g.name_scope(name or self.name):
+            self._prepare([v for _, v in pairs])
+            updates = [self._apply(grad, var) for grad, var in pairs]
+            updates += self._finish()
+            if global_step is None:
+                return group(*updates, name=name or self.name)
+            with g.control_dependencies(updates):
+                return global_step.assign_add(constant(1, dtype=global_step.dtype)).op
+
+    # ------------------------------------------------------------ for subclasses
+    def _prepare(self, variables: list[Variable]) -> None:
+        self._lr = convert_to_tensor(self.learning_rate, dtype=variables[0].dtype)
+
+    def _apply(self, grad: Tensor, var: Variable) -> Any:
+        raise NotImplementedError
+
+    def _finish(self) -> list[Any]:
+        return []
+
+    def _slot(self, var: Variable, slot: str, value: float) -> Variable:
+        """A non-trainable variable beside `var`, named `<var>/<Optimizer>[_k]`."""
+        key = (var, slot)
+        if key not in self._slots:
+            g = get_default_graph()
+            with g.name_scope(None):
+                self._slots[key] = Variable(constant(value, dtype=var.dtype,
+                                                     shape=var.shape.as_list()),
+                                            trainable=False, name=f"{var.op.name}/{self.name}")
+        return self._slots[key]
+
+    def get_slot(self, var: Variable, name: str) -> Variable | None:
+        return self._slots.get((var, name))
+
+    def _scalar_variable(self, name: str, value: float, like: Variable) -> Variable:
+        key = (None, name)
+        if key not in self._slots:
+            with get_default_graph().name_scope(None):
+                self._slots[key] = Variable(constant(value, dtype=like.dtype), trainable=False,
+                                            name=name)
+        return self._slots[key]
+
+
+class GradientDescentOptimizer(Optimizer):
+    """var -= lr * grad."""
+
+    name = "GradientDescent"
+
+    def _apply(self, grad, var):
+        return var.assign(var - self._lr * grad)
+
+
+class MomentumOptimizer(Optimizer):
+    """accum = momentum * accum + grad; var -= lr * accum (nesterov: var -= lr *
+    (grad + momentum * accum)), as TF's ApplyMomentum."""
+
+    name = "Momentum"
+
+    def __init__(self, learning_rate: Any, momentum: float, use_locking: bool = False,
+                 name: str | None = None, use_nesterov: bool = False):
+        super().__init__(learning_rate, use_locking, name)
+        self.momentum, self.use_nesterov = momentum, use_nesterov
+
+    def _apply(self, grad, var):
+        accum = self._slot(var, "momentum", 0.0)
+        new_accum = accum * self.momentum + grad
+        if self.use_nesterov:
+            step = grad * self._lr + new_accum * self.momentum * self._lr
+        else:
+            step = new_accum * self._lr
+        return group(accum.assign(new_accum), var.assign(var - step))
+
+
+class AdamOptimizer(Optimizer):
+    """TF 1.x Adam: lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t);
+    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; var -= lr_t m / (sqrt(v) + eps)
+    (epsilon outside the square root, where TF puts it)."""
+
+    name = "Adam"
+
+    def __init__(self, learning_rate: Any = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8, use_locking: bool = False, name: str | None = None):
+        super().__init__(learning_rate, use_locking, name)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+
+    def _prepare(self, variables):
+        super()._prepare(variables)
+        first = variables[0]
+        self._beta1_power = self._scalar_variable("beta1_power", self.beta1, first)
+        self._beta2_power = self._scalar_variable("beta2_power", self.beta2, first)
+        self._lr_t = self._lr * sqrt(1 - self._beta2_power._as_tensor()) / (
+            1 - self._beta1_power._as_tensor())
+
+    def _apply(self, grad, var):
+        m = self._slot(var, "m", 0.0)
+        v = self._slot(var, "v", 0.0)
+        new_m = m * self.beta1 + grad * (1 - self.beta1)
+        new_v = v * self.beta2 + grad * grad * (1 - self.beta2)
+        update = self._lr_t * new_m / (sqrt(new_v) + self.epsilon)
+        return group(m.assign(new_m), v.assign(new_v), var.assign(var - update))
+
+    def _finish(self):
+        return [self._beta1_power.assign(self._beta1_power * self.beta1),
+                self._beta2_power.assign(self._beta2_power * self.beta2)]
+
+
+class RMSPropOptimizer(Optimizer):
+    """TF 1.x RMSProp: ms = decay ms + (1 - decay) g^2 (ms starts at 1);
+    mom = momentum mom + lr g / sqrt(ms + eps); var -= mom."""
+
+    name = "RMSProp"
+
+    def __init__(self, learning_rate: Any, decay: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-10, use_locking: bool = False, centered: bool = False,
+                 name: str | None = None):
+        super().__init__(learning_rate, use_locking, name)
+        self.decay, self.momentum, self.epsilon, self.centered = decay, momentum, epsilon, \
+            centered
+
+    def _apply(self, grad, var):
+        ms = self._slot(var, "rms", 1.0)
+        mom = self._slot(var, "momentum", 0.0)
+        new_ms = ms * self.decay + grad * grad * (1 - self.decay)
+        denom = new_ms
+        updates = [ms.assign(new_ms)]
+        if self.centered:
+            mg = self._slot(var, "mg", 0.0)
+            new_mg = mg * self.decay + grad * (1 - self.decay)
+            denom = new_ms - new_mg * new_mg
+            updates.append(mg.assign(new_mg))
+        new_mom = mom * self.momentum + self._lr * grad / sqrt(denom + self.epsilon)
+        return group(*updates, mom.assign(new_mom), var.assign(var - new_mom))
+
+
+class AdagradOptimizer(Optimizer):
+    """accum += g^2; var -= lr g / sqrt(accum) (accum starts at 0.1, as TF)."""
+
+    name = "Adagrad"
+
+    def __init__(self, learning_rate: Any, initial_accumulator_value: float = 0.1,
+                 use_locking: bool = False, name: str | None = None):
+        super().__init__(learning_rate, use_locking, name)
+        self.initial = initial_accumulator_value
+
+    def _apply(self, grad, var):
+        accum = self._slot(var, "accumulator", self.initial)
+        new_accum = accum + grad * grad
+        return group(accum.assign(new_accum), var.assign(var - self._lr * grad / sqrt(new_accum)))
+
+
+# ------------------------------------------------------------------ global step, decay
+
+def get_global_step(graph: Any = None) -> Variable | None:
+    items = (graph or get_default_graph()).get_collection(GLOBAL_STEP)
+    return items[0] if items else None
+
+
+def get_or_create_global_step(graph: Any = None) -> Variable:
+    """The graph's int64 step counter (non-trainable), made on first use."""
+    g = graph or get_default_graph()
+    step = get_global_step(g)
+    if step is None:
+        with g.as_default(), g.name_scope(None):
+            step = Variable(constant(0, dtype=int64), trainable=False, name="global_step",
+                            collections=[GLOBAL_VARIABLES, GLOBAL_STEP])
+    return step
+
+
+create_global_step = get_or_create_global_step
+
+
+def exponential_decay(learning_rate: Any, global_step: Any, decay_steps: int,
+                      decay_rate: float, staircase: bool = False, name: str | None = None):
+    """lr * decay_rate ^ (global_step / decay_steps) (floored when staircase)."""
+    with get_default_graph().name_scope(name or "ExponentialDecay"):
+        lr = convert_to_tensor(learning_rate)
+        step = convert_to_tensor(global_step)
+        if staircase:
+            exponent = cast(floordiv(step, cast(constant(decay_steps), step.dtype)), lr.dtype)
+        else:
+            exponent = divide(cast(step, lr.dtype), float(decay_steps))
+        return multiply(lr, pow(constant(decay_rate, dtype=lr.dtype), exponent))
