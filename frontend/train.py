@@ -16,6 +16,7 @@ from .dtypes import int64
 from .gradients import gradients
 from .graph import GraphError, Operation, Tensor, get_default_graph
 from .ops import cast, constant, convert_to_tensor, divide, floordiv, group, multiply, pow, sqrt
+from .saver import Saver, import_meta_graph, latest_checkpoint  # noqa: F401  (kl.train.*)
 from .variables import GLOBAL_VARIABLES, Variable, trainable_variables
 
 GLOBAL_STEP = "global_step"

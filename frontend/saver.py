@@ -1,0 +1,219 @@
+"""Checkpoints: kl.train.Saver, import_meta_graph, latest_checkpoint.
+
+`saver.save(sess, "dir/model", global_step=7)` writes
+
+    dir/model-7.npz       the variables' values, by name (numpy's format)
+    dir/model-7.meta      the graph: ops, names, attributes, collections (JSON)
+    dir/checkpoint        the newest checkpoint's path (as TensorFlow keeps it)
+
+and returns "dir/model-7". Each file is written to a temporary name and
+renamed into place, so a crash while saving leaves the old checkpoint
+whole, never a mix. `restore` checks every variable is present with its
+shape and names the first that is not.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..ir import Dense, TensorType
+from ..ir import DType as IRType
+from .dtypes import DType, as_dtype
+from .graph import Graph, GraphError, TensorShape, get_default_graph
+from .variables import GLOBAL_VARIABLES, Variable, global_variables
+
+FORMAT = "kiln-meta-graph-1"
+
+
+class Saver:
+    """Saves and restores variables (tf.train.Saver): `var_list` is a list of
+    variables or a dict checkpoint name -> variable; default: all of them."""
+
+    def __init__(self, var_list: Sequence[Variable] | dict[str, Variable] | None = None,
+                 max_to_keep: int = 5, **_: Any):
+        if var_list is None:
+            var_list = global_variables()
+            if not var_list:
+                raise GraphError("Saver: there are no variables to save")
+        if isinstance(var_list, dict):
+            self.variables = dict(var_list)
+        else:
+            self.variables = {v.op.name: v for v in var_list}
+        self.max_to_keep = max_to_keep
+        self._kept: list[str] = []
+
+    def save(self, sess: Any, save_path: str, global_step: Any = None,
+             write_meta_graph: bool = True, **_: Any) -> str:
+        """Write the checkpoint; returns its path prefix."""
+        if global_step is not None:
+            step = global_step if isinstance(global_step, (int, np.integer)) else \
+                int(sess.run(global_step))
+            save_path = f"{save_path}-{int(step)}"
+        prefix = Path(save_path)
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        values = {name: sess.variable_value(v) for name, v in self.variables.items()}
+        _atomic_write(prefix.with_name(prefix.name + ".npz"),
+                      lambda f: np.savez(f, **values))
+        if write_meta_graph:
+            meta = json.dumps(export_graph(sess.graph)).encode()
+            _atomic_write(prefix.with_name(prefix.name + ".meta"), lambda f: f.write(meta))
+        record = f'model_checkpoint_path: "{prefix.name}"\n'.encode()
+        _atomic_write(prefix.parent / "checkpoint", lambda f: f.write(record))
+        self._kept.append(str(prefix))
+        while self.max_to_keep and len(self._kept) > self.max_to_keep:
+            old = self._kept.pop(0)
+            for suffix in (".npz", ".meta"):
+                Path(old + suffix).unlink(missing_ok=True)
+        return str(prefix)
+
+    def restore(self, sess: Any, save_path: str) -> None:
+        """Load every variable of this saver from `save_path` into `sess`."""
+        path = Path(str(save_path) + ".npz")
+        if not path.exists():
+            raise GraphError(f"no checkpoint at {save_path} ({path} does not exist)")
+        with np.load(path, allow_pickle=False) as data:
+            for name, var in self.variables.items():
+                if name not in data.files:
+                    raise GraphError(f"checkpoint {save_path} has no variable {name!r}")
+                value = data[name]
+                if list(value.shape) != var.shape.as_list():
+                    raise GraphError(f"checkpoint {save_path}: variable {name!r} has shape "
+                                     f"{list(value.shape)}, the graph's has "
+                                     f"{var.shape.as_list()}")
+                sess.set_variable(var, value)
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def latest_checkpoint(checkpoint_dir: str) -> str | None:
+    """The newest checkpoint's path prefix in `checkpoint_dir`, or None."""
+    record = Path(checkpoint_dir) / "checkpoint"
+    if not record.exists():
+        return None
+    text = record.read_text()
+    name = text.split('"')[1] if '"' in text else None
+    return str(Path(checkpoint_dir) / name) if name else None
+
+
+# ------------------------------------------------------------------ meta graph
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return {"array": [value.dtype.str, list(value.shape),
+                          base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()]}
+    if isinstance(value, Dense):
+        return {"dense": [value.type.dtype.value, _encode(value.array)]}
+    if isinstance(value, DType):
+        return {"kl_dtype": value.name}
+    if isinstance(value, IRType):
+        return {"ir_dtype": value.value}
+    if isinstance(value, TensorShape):
+        return {"shape": value.dims}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise GraphError(f"cannot save attribute value {value!r} in a meta graph")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    (kind, body), = value.items()
+    if kind == "array":
+        dtype, shape, data = body
+        return np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype)).reshape(shape)
+    if kind == "dense":
+        dt, array = body
+        array = _decode(array)
+        return Dense(array, TensorType(IRType(dt), array.shape))
+    if kind == "kl_dtype":
+        return as_dtype(body)
+    if kind == "ir_dtype":
+        return IRType(body)
+    if kind == "shape":
+        return TensorShape(body)
+    raise GraphError(f"unknown value kind {kind!r} in a meta graph")
+
+
+def export_graph(graph: Graph) -> dict:
+    """The graph as JSON-able data: every op, and the collections by name."""
+    ops = []
+    for op in graph.get_operations():
+        ops.append({
+            "name": op.name, "type": op.type, "inputs": [t.name for t in op.inputs],
+            "control_inputs": [c.name for c in op.control_inputs],
+            "attrs": {k: _encode(v) for k, v in op.attrs.items()},
+            "ir_op": op.ir_op, "ir_attrs": {k: _encode(v) for k, v in op.ir_attrs.items()},
+            "outputs": [[t.dtype.name, t.shape.dims] for t in op.outputs],
+        })
+    variables = [{"name": v.op.name, "initializer": v.initializer.name,
+                  "initial_value": v.initial_value.name, "trainable": v.trainable}
+                 for v in graph.variables.values()]
+    collections = {}
+    for key in graph.get_all_collection_keys():
+        names = [x.op.name if isinstance(x, Variable) else getattr(x, "name", None)
+                 for x in graph.get_collection(key)]
+        if all(isinstance(n, str) for n in names):
+            collections[key] = names
+    return {"format": FORMAT, "ops": ops, "variables": variables, "collections": collections}
+
+
+def import_meta_graph(meta_path: str, clear_devices: bool = False, **_: Any) -> Saver:
+    """Rebuild a saved graph into the default graph; returns a Saver for its variables."""
+    try:
+        data = json.loads(Path(meta_path).read_text())
+    except (OSError, ValueError) as e:
+        raise GraphError(f"cannot read meta graph {meta_path}: {e}") from None
+    if data.get("format") != FORMAT:
+        raise GraphError(f"{meta_path} is not a kiln meta graph")
+    g = get_default_graph()
+    for spec in data["ops"]:
+        op = g.create_op(
+            spec["type"], [g.get_tensor_by_name(n) for n in spec["inputs"]], name=spec["name"],
+            unique=False, attrs={k: _decode(v) for k, v in spec["attrs"].items()},
+            ir_op=spec["ir_op"], ir_attrs={k: _decode(v) for k, v in spec["ir_attrs"].items()},
+            output_types=[(as_dtype(d), TensorShape(s)) for d, s in spec["outputs"]],
+            control_inputs=[g.get_operation_by_name(n) for n in spec["control_inputs"]])
+        g.unique_name(op.name)  # later ops get fresh names, as in TF
+    by_name: dict[str, Variable] = {}
+    for v in data["variables"]:
+        var = Variable.__new__(Variable)
+        var.graph, var.op = g, g.get_operation_by_name(v["name"])
+        var.initializer = g.get_operation_by_name(v["initializer"])
+        var.initial_value = g.get_tensor_by_name(v["initial_value"])
+        var.trainable = v["trainable"]
+        g.variables[var.op] = var
+        by_name[var.op.name] = var
+    for key, names in data["collections"].items():
+        for n in names:
+            item = by_name.get(n)
+            if item is None:
+                item = g.get_tensor_by_name(n) if ":" in n else g.get_operation_by_name(n)
+            g.add_to_collection(key, item)
+    variables = [by_name[n] for n in data["collections"].get(GLOBAL_VARIABLES, [])]
+    return Saver(variables or list(by_name.values()))
+
