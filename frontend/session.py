@@ -159,7 +159,7 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
         raise GraphError(f"cannot feed {value!r} to {t.name}")
     if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
         raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
-    array = np.ascontiguousarray(array, dtype=want)
+    array = np.array(array, dtype=want, order="C", copy=None)  # ascontiguousarray makes 0-d 1-d
     dims = t.shape.dims
     if dims is not None and (len(dims) != array.ndim or any(
             d is not None and d != n for d, n in zip(dims, array.shape))):
