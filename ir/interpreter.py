@@ -23,15 +23,20 @@ def interpret(module: Module, func: str, *args: Any) -> list[np.ndarray]:
     return Interpreter(module).call(func, list(args))
 
 
+def _text(what) -> str:
+    return what() if callable(what) else what
+
+
 class _Bindings:
     """Sizes bound to named symbols during one call."""
 
     def __init__(self) -> None:
         self.sizes: dict[str, int] = {}
 
-    def check(self, type: TensorType, shape: tuple[int, ...], what: str) -> None:
+    def check(self, type: TensorType, shape: tuple[int, ...], what) -> None:
+        """Raise naming `what` (a string, or a function making one) on a mismatch."""
         if len(shape) != type.rank:
-            raise ExecutionError(f"{what}: expected rank {type.rank} ({type}), got shape "
+            raise ExecutionError(f"{_text(what)}: expected rank {type.rank} ({type}), got shape "
                                  f"{format_shape(shape)}")
         for d, n in zip(type.shape, shape):
             if isinstance(d, int):
@@ -41,7 +46,7 @@ class _Bindings:
             else:
                 ok = self.sizes.setdefault(d.name, n) == n
             if not ok:
-                raise ExecutionError(f"{what}: expected {type}{self._said()}, got shape "
+                raise ExecutionError(f"{_text(what)}: expected {type}{self._said()}, got shape "
                                      f"{format_shape(shape)}")
 
     def _said(self) -> str:
@@ -85,25 +90,27 @@ class Interpreter:
         """Run a block's ops on its arguments; returns its terminator's operands."""
         bindings = bindings or _Bindings()
         env: dict[int, np.ndarray] = {id(a): v for a, v in zip(block.args, args)}
-        for op in block.ops:
-            inputs = [env[id(v)] for v in op.operands]
-            if op is block.terminator:
-                return inputs
-            for r, out in zip(op.results, self._evaluate(op, inputs)):
-                env[id(r)] = self._result(op, r, out, bindings)
+        end = block.terminator
+        with np.errstate(all="ignore"):
+            for op in block.ops:
+                inputs = [env[id(v)] for v in op.operands]
+                if op is end:
+                    return inputs
+                for r, out in zip(op.results, self._evaluate(op, inputs)):
+                    env[id(r)] = self._result(op, r, out, bindings)
         raise ExecutionError("block has no terminator")
 
     def evaluate_op(self, op: Operation, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Run one op on arrays exactly as a function would (storage rounding and
         result checks included); constant folding uses this."""
         bindings = _Bindings()
-        return [self._result(op, r, out, bindings)
-                for r, out in zip(op.results, self._evaluate(op, inputs))]
+        with np.errstate(all="ignore"):
+            outs = self._evaluate(op, inputs)
+        return [self._result(op, r, out, bindings) for r, out in zip(op.results, outs)]
 
     def _evaluate(self, op: Operation, inputs: list[np.ndarray]) -> list[np.ndarray]:
         try:
-            with np.errstate(all="ignore"):
-                outs = op.evaluate(self, inputs)
+            outs = op.evaluate(self, inputs)
         except KilnError as e:
             if str(e).startswith(op.name):
                 raise
@@ -119,6 +126,6 @@ class Interpreter:
 
     def _result(self, op: Operation, r: Value, out: Any, bindings: _Bindings) -> np.ndarray:
         array = as_storage(np.asarray(out), r.type.dtype)
-        bindings.check(r.type, array.shape, f"result of {op.describe()}")
+        bindings.check(r.type, array.shape, lambda: f"result of {op.describe()}")
         return array
 
