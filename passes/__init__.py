@@ -5,7 +5,16 @@
     print(report)          # per-pass time and statistics
 """
 
-from . import canonicalize, cse, dce, decompose, fold, fuse, plan  # noqa: F401  (register the passes)
+from . import (  # noqa: F401  (register the passes)
+    autodiff,
+    canonicalize,
+    cse,
+    dce,
+    decompose,
+    fold,
+    fuse,
+    plan,
+)
 from .manager import (
     DEFAULT_PIPELINE,
     PASSES,

@@ -203,12 +203,12 @@ def broadcast_of_broadcast(op: Operation, rw: Rewriter) -> None:
 
 @pattern("*")
 def implicit_broadcast(op: Operation, rw: Rewriter) -> None:
-    """f(broadcast_to(y), z) -> f(y, z) for elementwise f when the result type stays:
-    elementwise ops broadcast their operands themselves."""
+    """f(broadcast_to(y), z) -> f(y, z) (or broadcast_like) for elementwise f when
+    the result type stays: elementwise ops broadcast their operands themselves."""
     if not op.has_trait(Trait.ELEMENTWISE):
         return
     for i, v in enumerate(op.operands):
-        bcast = defining_op(v, "kiln.broadcast_to")
+        bcast = defining_op(v, "kiln.broadcast_to") or defining_op(v, "kiln.broadcast_like")
         if bcast is None:
             continue
         operands = list(op.operands)

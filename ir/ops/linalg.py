@@ -209,3 +209,88 @@ class AvgPool(Pool):
         total = self.windows(x, 0).sum(axis=-1)
         count = self.windows(np.ones(x.shape[:3] + (1,), x.dtype), 0).sum(axis=-1)
         return total / count
+
+
+# ------------------------------------------------------------------ pool gradients
+# Gradient ops of the pools, as TensorFlow's MaxPoolGrad, MaxPoolGradGrad and
+# AvgPoolGrad. Each is linear in its second operand, and each pair is the
+# other's transpose, so gradients of gradients stay inside this set.
+
+class PoolGradient(Pool):
+    """(input, operand) with the pool attributes of the pool they belong to."""
+
+    def pool_type(self, x: TensorType, other: TensorType, other_like_output: bool
+                  ) -> TensorType:
+        out = Pool.infer(self, x)
+        want = out if other_like_output else x
+        if other.dtype != x.dtype or other.rank != 4 or not all(
+                may_equal(a, b) for a, b in zip(other.shape, want.shape)):
+            raise ShapeError(f"the second operand must be {want}, got {other}")
+        return out
+
+    def scatter(self, x: np.ndarray, per_window: np.ndarray) -> np.ndarray:
+        """Sum `per_window` [N, OH, OW, C, KH*KW] into the input positions it came from."""
+        (kh, kw), (sh, sw) = self.ksize, self.strides
+        (top, bottom), (left, right) = spatial_pads(self, x, (kh, kw), (sh, sw))
+        out = np.zeros((x.shape[0], x.shape[1] + top + bottom, x.shape[2] + left + right,
+                        x.shape[3]), per_window.dtype)
+        oh, ow = per_window.shape[1:3]
+        for i in range(kh):
+            for j in range(kw):
+                out[:, i: i + (oh - 1) * sh + 1: sh, j: j + (ow - 1) * sw + 1: sw, :] += \
+                    per_window[..., i * kw + j]
+        return out[:, top: top + x.shape[1], left: left + x.shape[2], :]
+
+    @property
+    def positions(self) -> int:
+        """How many positions a window has."""
+        return self.ksize[0] * self.ksize[1]
+
+    def first_max(self, x: np.ndarray) -> np.ndarray:
+        """Which position of each window holds its maximum (the first, on ties)."""
+        low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        return self.windows(x, low).argmax(axis=-1)
+
+
+@op("kiln.max_pool_grad", ["input", "grad"], POOL_ATTRS)
+class MaxPoolGrad(PoolGradient):
+    """The gradient of max_pool(input): `grad` (output-shaped) goes to each
+    window's maximum (the first, on ties). Result: input-shaped."""
+
+    def infer(self, x: TensorType, g: TensorType) -> TensorType:
+        self.pool_type(x, g, other_like_output=True)
+        return x
+
+    def reference(self, x, g):
+        chosen = self.first_max(x)[..., None] == np.arange(self.positions)
+        return self.scatter(x, np.where(chosen, g[..., None], 0).astype(g.dtype))
+
+
+@op("kiln.max_pool_grad_grad", ["input", "tangent"], POOL_ATTRS)
+class MaxPoolGradGrad(PoolGradient):
+    """`tangent` (input-shaped) read at each window's maximum: the transpose of
+    max_pool_grad. Result: output-shaped."""
+
+    def infer(self, x: TensorType, t: TensorType) -> TensorType:
+        return self.pool_type(x, t, other_like_output=False)
+
+    def reference(self, x, t):
+        return np.take_along_axis(self.windows(t, 0), self.first_max(x)[..., None], -1)[..., 0]
+
+
+@op("kiln.avg_pool_grad", ["input", "grad"], POOL_ATTRS)
+class AvgPoolGrad(PoolGradient):
+    """The gradient of avg_pool(input): each window's `grad` shared among the
+    input positions it averaged (padding not counted). Only `input`'s shape is
+    read. Its transpose is avg_pool itself."""
+
+    def infer(self, x: TensorType, g: TensorType) -> TensorType:
+        if not x.dtype.is_float:
+            raise ShapeError(f"expected a floating-point input, got {x}")
+        self.pool_type(x, g, other_like_output=True)
+        return x
+
+    def reference(self, x, g):
+        count = self.windows(np.ones(x.shape[:3] + (1,), x.dtype), 0).sum(axis=-1)
+        share = (g / count)[..., None]
+        return self.scatter(x, np.broadcast_to(share, share.shape[:-1] + (self.positions,)))

@@ -226,3 +226,52 @@ class BroadcastTo(Operation):
 
     def reference(self, x):
         return np.broadcast_to(x, self.target(x.shape))
+
+
+@op("kiln.broadcast_like", ["x", "like"])
+class BroadcastLike(Operation):
+    """`x` broadcast to the shape of `like`, whose values are not read.
+
+    Unlike kiln.broadcast_to the target may be symbolic (zeros shaped like a
+    batch of unknown size); with equal shapes it only retypes `x` (a `?` dim
+    becomes `N`). The autodiff pass uses it for zeros and reduction gradients.
+    """
+
+    def infer(self, x: TensorType, like: TensorType) -> TensorType:
+        lead = like.rank - x.rank
+        if lead < 0 or not all(d == 1 or may_equal(d, t)
+                               for d, t in zip(x.shape, like.shape[lead:])):
+            raise ShapeError(f"cannot broadcast {x} to the shape of {like}")
+        return TensorType(x.dtype, like.shape)
+
+    def reference(self, x, like):
+        return np.broadcast_to(x, like.shape)
+
+
+@op("kiln.scatter_add", ["x", "indices", "updates"], {"axis": Attr(int_, 0)})
+class ScatterAdd(Operation):
+    """`x` with `updates` added at `indices` along `axis`; repeated indices add
+    up (numpy.add.at, tf.tensor_scatter_nd_add on one axis). The transpose of
+    kiln.gather: `updates` has the shape gather(x, indices) would have."""
+
+    def infer(self, x: TensorType, indices: TensorType, updates: TensorType) -> TensorType:
+        if not indices.dtype.is_int:
+            raise ShapeError(f"indices must be integers, got {indices}")
+        if x.rank == 0:
+            raise ShapeError("cannot scatter into a scalar")
+        axis = normalize_axis(self.axis, x.rank)
+        want = x.shape[:axis] + indices.shape + x.shape[axis + 1:]
+        if (updates.dtype != x.dtype or updates.rank != len(want)
+                or not all(may_equal(a, b) for a, b in zip(updates.shape, want))):
+            raise ShapeError(f"updates must be {x.with_shape(want)} to scatter into {x} at "
+                             f"{indices}, got {updates}")
+        return x
+
+    def reference(self, x, indices, updates):
+        axis = normalize_axis(self.axis, x.ndim)
+        size = x.shape[axis]
+        if indices.size and (indices.min() < 0 or indices.max() >= size):
+            raise ExecutionError(f"an index is out of range [0, {size}) on axis {axis}")
+        out = np.array(x, copy=True)
+        np.add.at(out, (slice(None),) * axis + (indices,), updates)
+        return out
