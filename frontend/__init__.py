@@ -20,7 +20,7 @@ from .dtypes import (
     int32,
     int64,
 )
-from .gradients import gradients
+from .gradients import RegisterGradient, gradients
 from .graph import (
     Graph,
     GraphError,

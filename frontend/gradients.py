@@ -9,7 +9,7 @@ As in TensorFlow, an x that no y depends on gets None.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..ir import Builder, Value
@@ -63,7 +63,81 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
     return [out.get(x) for x in xs]
 
 
-def lower_gradients(op: Operation, b: Builder, env: dict[Tensor, Value]) -> None:
+# ------------------------------------------------------------------ custom gradients
+
+_REGISTERED: dict[str, Callable] = {}
+
+
+class RegisterGradient:
+    """`@kl.RegisterGradient("MyOp") def f(op, grad): ...` registers a gradient
+    function under a name; `g.gradient_override_map({"Square": "MyOp"})` makes
+    the ops built inside use it (as TensorFlow's). `f` receives a view of the op
+    (`op.inputs`, `op.outputs`, `op.get_attr`) and the output gradients as
+    tensors, builds the input gradients with kl ops, and returns one per input
+    (None for none). It runs when a Session lowers the gradient, in a scratch
+    graph whose ops are lowered straight after the forward ops."""
+
+    def __init__(self, op_type: str):
+        if not isinstance(op_type, str):
+            raise GraphError("RegisterGradient takes the gradient's name (a string)")
+        self.op_type = op_type
+
+    def __call__(self, fn: Callable) -> Callable:
+        if self.op_type in _REGISTERED:
+            raise GraphError(f"a gradient named {self.op_type!r} is already registered")
+        _REGISTERED[self.op_type] = fn
+        return fn
+
+
+class _OpView:
+    """What a registered gradient function sees of the forward op."""
+
+    def __init__(self, op: Operation, inputs: list[Tensor], outputs: list[Tensor]):
+        self._op, self.inputs, self.outputs = op, inputs, outputs
+        self.type, self.name, self.node_def = op.type, op.name, None
+
+    def get_attr(self, name: str) -> Any:
+        return self._op.get_attr(name) if name in self._op.attrs else self._op.ir_attrs[name]
+
+
+def registered_rule(op: Operation) -> Callable | None:
+    """The IR gradient rule for a graph op whose gradient the user registered."""
+    name = op.attrs.get("_gradient_op_type", op.type)
+    fn = _REGISTERED.get(name)
+    if fn is None:
+        return None
+
+    def rule(ir_op, b: Builder, *cotangents: Value | None) -> list[Value | None]:
+        from .graph import Graph
+        from .lowering import _lower_op, needed_ops
+        from .ops import placeholder
+
+        scratch = Graph()
+        with scratch.as_default():
+            ins = [placeholder(t.dtype, t.shape.dims) for t in op.inputs]
+            outs = [placeholder(t.dtype, t.shape.dims) for t in op.outputs]
+            grads = [placeholder(t.dtype, t.shape.dims) for t in op.outputs]
+            result = fn(_OpView(op, ins, outs), *grads)
+        result = list(result) if isinstance(result, (list, tuple)) else [result]
+        if len(result) != len(op.inputs):
+            raise GraphError(f"the gradient {name!r} of {op.name} gave {len(result)} values "
+                             f"for {len(op.inputs)} inputs")
+        env: dict[Tensor, Value] = dict(zip(ins, ir_op.operands))
+        env.update(zip(outs, ir_op.results))
+        for t, g, r in zip(grads, cotangents, ir_op.results):
+            env[t] = g if g is not None else b.broadcast_like(b.constant(0, r.type.dtype), r)
+        wanted = [r for r in result if r is not None]
+        needed = needed_ops(wanted, set(env))
+        for scratch_op in scratch.get_operations():
+            if scratch_op in needed and scratch_op.type != "Placeholder":
+                _lower_op(scratch_op, b, env, {}, [])
+        return [None if r is None else env[r] for r in result]
+
+    return rule
+
+
+def lower_gradients(op: Operation, b: Builder, env: dict[Tensor, Value],
+                    custom: dict | None = None) -> None:
     """Build the gradient ops of a Gradients node after the forward ops in `b`'s block."""
     n_ys, n_xs = op.attrs["n_ys"], op.attrs["n_xs"]
     ys, xs, seeds = op.inputs[:n_ys], op.inputs[n_ys:n_ys + n_xs], op.inputs[n_ys + n_xs:]
@@ -73,7 +147,8 @@ def lower_gradients(op: Operation, b: Builder, env: dict[Tensor, Value]) -> None
     else:
         seed_values = [b.broadcast_like(b.constant(1, y.dtype.ir), env[y]) for y in ys]
     wrt = [env[x] for x in xs]
-    cotangents = backward(forward, b, wrt, [(env[y], s) for y, s in zip(ys, seed_values)])
+    cotangents = backward(forward, b, wrt, [(env[y], s) for y, s in zip(ys, seed_values)],
+                          custom)
     for out, x in zip(op.outputs, xs):
         g = cotangents.get(env[x])
         if g is None:  # connected in the graph but not in the IR (e.g. through an integer)

@@ -246,8 +246,11 @@ class Graph:
             raise GraphError(f"{op_name!r} is not a valid op name")
         if output_types is None:
             output_types = infer_outputs(op_name, type, ir_op, ir_attrs or {}, inputs)
+        attrs = dict(attrs or {})
+        if type in self.gradient_override:  # kl.RegisterGradient + gradient_override_map
+            attrs["_gradient_op_type"] = self.gradient_override[type]
         controls = [c for deps in self._control_dependencies for c in deps]
-        op = Operation(self, type, op_name, inputs, output_types, attrs or {}, ir_op,
+        op = Operation(self, type, op_name, inputs, output_types, attrs, ir_op,
                        ir_attrs or {}, list(dict.fromkeys([*controls, *control_inputs])))
         self._ops[op_name] = op
         self.version += 1

@@ -20,6 +20,7 @@ import numpy as np
 from ..ir import Builder, KilnError, Location, Module, TensorType, Value
 from ..ir.types import Symbol
 from ..passes.gradients import NOT_DIFFERENTIABLE, VJP_RULES
+from .gradients import lower_gradients, registered_rule
 from .graph import Graph, GraphError, Operation, Tensor
 
 FRONTEND_KINDS = {"Placeholder", "VariableV2", "Assign", "AssignAdd", "AssignSub", "NoOp",
@@ -92,13 +93,14 @@ def lower(graph: Graph, fetches: Sequence[Tensor | Operation], feeds: dict[Tenso
     env: dict[Tensor, Value] = dict(zip(feed_list, func.args))
     state: dict[Operation, Value] = {op: a for op, a in zip(reads, func.args[len(feed_list):])}
     writes: list[Operation] = []
+    custom: dict = {}  # IR op -> its graph op's registered gradient rule
     b = Builder.at_end(func.body)
     for op in ordered:
         if all(t in env for t in op.outputs) and op.outputs:
             continue  # fed
         b.loc = Location(op.name)
         try:
-            _lower_op(op, b, env, state, writes)
+            _lower_op(op, b, env, state, writes, custom)
         except GraphError:
             raise
         except KilnError as e:
@@ -131,7 +133,8 @@ def _is_read(var: Operation, needed: set[Operation], feeds: dict) -> bool:
 
 
 def _lower_op(op: Operation, b: Builder, env: dict[Tensor, Value],
-              state: dict[Operation, Value], writes: list[Operation]) -> None:
+              state: dict[Operation, Value], writes: list[Operation],
+              custom: dict | None = None) -> None:
     kind = op.type
     if kind == "Placeholder":
         t = op.outputs[0]
@@ -156,15 +159,17 @@ def _lower_op(op: Operation, b: Builder, env: dict[Tensor, Value],
         env[op.outputs[0]] = value
         return
     if kind == "Gradients":
-        from .gradients import lower_gradients
-        lower_gradients(op, b, env)
+        lower_gradients(op, b, env, custom or {})
         return
     if op.ir_op is None:
         raise GraphError(f"{op.name}: kiln cannot lower ops of type {kind}")
     inputs = [env[t] for t in op.inputs]
     new = b.create(op.ir_op, *inputs, **op.ir_attrs)
     results: list[Value] = list(new.results)
-    if new.name not in VJP_RULES and new.name not in NOT_DIFFERENTIABLE:
+    rule = registered_rule(op)
+    if rule is not None and custom is not None:
+        custom[new] = rule
+    elif new.name not in VJP_RULES and new.name not in NOT_DIFFERENTIABLE:
         # a composite without a gradient rule: its primitives, so autodiff sees them
         out = new.decompose(Builder.before(new))
         if out is not None:

@@ -23,6 +23,7 @@ second derivatives.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -84,9 +85,12 @@ def differentiate(module: Module, func_name: str, wrt: int | Sequence[int],
 
 
 def backward(ops: Sequence[Operation], b: Builder, wrt: Sequence[Value],
-             seeds: Sequence[tuple[Value, Value]]) -> dict[Value, Value]:
+             seeds: Sequence[tuple[Value, Value]],
+             overrides: dict[Operation, Any] | None = None) -> dict[Value, Value]:
     """Cotangents of the values on a path from `wrt` to the seeded values: the
-    ops of `ops` (one block, in order) differentiated in reverse, built with `b`."""
+    ops of `ops` (one block, in order) differentiated in reverse, built with `b`.
+    `overrides` maps an op to a rule used in place of its registered one (the
+    frontend's RegisterGradient)."""
     varied = _varied(ops, wrt)
     cotangents: dict[Value, Value] = {}
 
@@ -104,7 +108,8 @@ def backward(ops: Sequence[Operation], b: Builder, wrt: Sequence[Value],
         if all(g is None for g in outputs):
             continue
         b.loc = op.loc
-        inputs = _rule(op)(op, b, *outputs)
+        rule = overrides.get(op) if overrides else None
+        inputs = (rule or _rule(op))(op, b, *outputs)
         if len(inputs) != len(op.operands):
             raise op.error(f"its gradient rule gave {len(inputs)} cotangents for "
                            f"{len(op.operands)} operands", KilnError)

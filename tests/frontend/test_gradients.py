@@ -117,3 +117,31 @@ def test_deep_graph_has_no_recursion_limit():
     g, = kl.gradients(y, x)
     with kl.Session() as s:
         np.testing.assert_allclose(s.run(g, {x: 1.0}), 1.0001 ** 3000, rtol=1e-3)
+
+
+def test_register_gradient_and_override_map():
+    @kl.RegisterGradient("ReverseGrad_test")
+    def _reverse(op, grad):
+        return [-grad * 3.0]
+
+    @kl.RegisterGradient("SquareTimesX_test")
+    def _square(op, grad):
+        x = op.inputs[0]
+        return [grad * 2.0 * x + op.outputs[0] * 0.0]
+
+    with pytest.raises(kl.GraphError, match="already registered"):
+        kl.RegisterGradient("ReverseGrad_test")(_reverse)
+    g = kl.get_default_graph()
+    x = kl.placeholder(kl.float32, (None, 2))
+    with g.gradient_override_map({"Identity": "ReverseGrad_test", "Square": "SquareTimesX_test"}):
+        r = kl.identity(x)
+        s = kl.square(x)
+    plain = kl.identity(x)
+    gr, = kl.gradients(kl.reduce_sum(r * 2.0), x)
+    gs, = kl.gradients(kl.reduce_sum(s), x)
+    gp, = kl.gradients(kl.reduce_sum(plain * 2.0), x)
+    v = np.array([[1.0, -2.0], [3.0, 0.5]], np.float32)
+    with kl.Session() as sess:
+        np.testing.assert_allclose(sess.run(gr, {x: v}), np.full((2, 2), -6.0))
+        np.testing.assert_allclose(sess.run(gs, {x: v}), 2 * v)
+        np.testing.assert_allclose(sess.run(gp, {x: v}), np.full((2, 2), 2.0))
