@@ -17,7 +17,14 @@ from .core import (
                    Value,
 )
 from .dtypes import DType, bf16, bool_, dtype_of, f16, f32, f64, i8, i32, i64
-from .errors import ExecutionError, KilnError, ParseError, ShapeError, VerifyError
+from .errors import (
+    CompileError,
+    ExecutionError,
+    KilnError,
+    ParseError,
+    ShapeError,
+    VerifyError,
+)
 from .interpreter import Interpreter, interpret
 from .parser import parse
 from .printer import print_module
@@ -25,7 +32,8 @@ from .registry import OPS, lookup, op
 from .types import ANY, Dim, Symbol, TensorType, broadcast_shapes
 
 __all__ = [
-    "ANY", "Attr", "Block", "BlockArgument", "Builder", "DType", "Dense", "Dim", "ExecutionError",
+    "ANY", "Attr", "Block", "BlockArgument", "Builder", "CompileError", "DType", "Dense", "Dim",
+    "ExecutionError",
     "Function", "Interpreter", "KilnError", "Location", "Module", "OPS", "OpResult", "Operation",
     "ParseError", "Region", "ShapeError", "Symbol", "SymbolRef", "TensorType", "Trait", "Value",
     "VerifyError", "bf16", "bool_", "broadcast_shapes", "dtype_of", "f16", "f32", "f64", "i8",

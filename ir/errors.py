@@ -33,3 +33,7 @@ class ShapeError(VerifyError):
 
 class ExecutionError(KilnError):
     """Running a function failed: bad arguments or a failing op at run time."""
+
+
+class CompileError(KilnError):
+    """Code generation cannot handle a kernel (an op or dtype not supported yet)."""
