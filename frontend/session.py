@@ -24,7 +24,7 @@ class Session:
     """Runs graph fragments; holds variable values between runs."""
 
     def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
-                 backend: str = "interpreter"):
+                 backend: str | None = None):
         self.graph = graph or get_default_graph()
         self.backend = backend
         self._values: dict[Operation, np.ndarray] = {}

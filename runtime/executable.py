@@ -3,46 +3,77 @@
     run = kiln.compile(module, "step")            # backend="interpreter" today
     outputs = run(x, w)                           # numpy arrays in, numpy arrays out
 
-The module is optimised by the pass pipeline first. The reference
-interpreter is the backend until the CPU backend lands; it stays selectable
-for debugging (`backend="interpreter"`).
+The module is optimised by the pass pipeline first, then compiled to native
+code for the host CPU (`backend="cpu"`, the default: runtime/cpu.py). The
+reference interpreter stays selectable for debugging
+(`backend="interpreter"`), and `backend="auto"` uses the CPU backend unless
+the function holds an op it has no kernel for yet, then the interpreter
+(with a warning naming the op). `KILN_BACKEND` sets the default.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..ir import Interpreter, KilnError, Module
-from ..passes import PipelineReport, run_pipeline
+from ..ir import CompileError, Interpreter, KilnError, Module, parse
+from ..passes import DEFAULT_PIPELINE, PipelineReport, run_pipeline
+from .cpu import CpuExecutable
 
-BACKENDS = ("interpreter",)
+BACKENDS = ("cpu", "interpreter", "auto")
 INTERPRETER_PIPELINE = "decompose,canonicalize,fold,cse,dce"
+CPU_PIPELINE = DEFAULT_PIPELINE
+
+
+def default_backend() -> str:
+    return os.environ.get("KILN_BACKEND", "auto")
 
 
 class Executable:
     """A compiled function: call it with numpy arrays; returns a list of arrays."""
 
-    def __init__(self, module: Module, name: str, backend: str = "interpreter",
+    def __init__(self, module: Module, name: str, backend: str | None = None,
                  pipeline: str | None = None):
+        backend = backend or default_backend()
         if backend not in BACKENDS:
             raise KilnError(f"unknown backend {backend!r} (kiln has: {', '.join(BACKENDS)})")
         module[name]  # a clear error for a missing function
-        self.module, self.name, self.backend = module, name, backend
-        self.report: PipelineReport = run_pipeline(module, pipeline or INTERPRETER_PIPELINE)
-        self._interpreter = Interpreter(module)
+        self.module, self.name = module, name
+        if backend == "interpreter":
+            self._use_interpreter(pipeline)
+            return
+        original = str(module) if backend == "auto" else None
+        self.report: PipelineReport = run_pipeline(module, pipeline or CPU_PIPELINE)
+        try:
+            self._run = CpuExecutable(module, name)
+            self.backend = "cpu"
+        except CompileError as e:
+            if original is None:
+                raise
+            warnings.warn(f"kiln: running @{name} in the reference interpreter: {e}",
+                          stacklevel=3)
+            self.module = parse(original)
+            self._use_interpreter(pipeline)
+
+    def _use_interpreter(self, pipeline: str | None) -> None:
+        self.backend = "interpreter"
+        self.report = run_pipeline(self.module, pipeline or INTERPRETER_PIPELINE)
+        interpreter = Interpreter(self.module)
+        self._run = lambda *args: interpreter.call(self.name, list(args))
 
     def __call__(self, *args: Any) -> list[np.ndarray]:
-        return self._interpreter.call(self.name, list(args))
+        return self._run(*args)
 
     @property
     def arg_types(self) -> Sequence:
         return self.module[self.name].arg_types
 
 
-def compile(module: Module, name: str, backend: str = "interpreter",
+def compile(module: Module, name: str, backend: str | None = None,
             pipeline: str | None = None) -> Executable:
     """Optimise `module` and return a callable for its function `name`."""
     return Executable(module, name, backend, pipeline)

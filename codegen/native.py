@@ -1,0 +1,103 @@
+"""Native kernels: what the runtime links into one executable per function.
+
+Every top-level op of a compiled function that computes something becomes
+one `NativeKernel`: an LLVM module defining one function with the kernel ABI
+
+    int32 kernel(void **buffers, int64 *dims, int64 begin, int64 end)
+
+(`buffers`: the op's operands then its results, C-contiguous; `dims`: the
+run-time ints the kernel reads; `[begin, end)`: the range of its outer loop,
+which the runtime may split across threads; the result: `Fault` bits, 0 when
+all went well), and a `bind` that, from the concrete shapes of the op's
+operands and results, checks them and gives the `dims` and the outer extent.
+
+`native_kernel(op, name)` picks the way: fused pointwise and reduction
+groups go through the loop-level kernel form (lower.py + llvm/render.py);
+other kinds and single ops register a builder with `@native("kiln.xxx")`
+(or `@native("kiln.fused:matmul")` for a fused kind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from llvmlite import ir
+
+from ..ir import CompileError, Operation
+
+Shape = tuple[int, ...]
+Binder = Callable[[Sequence[Shape], Sequence[Shape]], tuple[tuple[int, ...], int]]
+
+
+@dataclass
+class NativeKernel:
+    """One kernel: `module` defines the function `name` with the kernel ABI."""
+
+    name: str
+    module: ir.Module
+    bind: Binder  # (operand shapes, result shapes) -> (dims, outer extent); raises on misfit
+    text: str = ""  # a readable listing (the kernel form, or a summary) for KILN_DEBUG
+
+
+BUILDERS: dict[str, Callable[[Operation, str], NativeKernel]] = {}
+
+
+def native(key: str):
+    """Register `build(op, name) -> NativeKernel` for ops named `key`
+    ("kiln.transpose"), or for fused groups of a kind ("kiln.fused:matmul")."""
+
+    def register(build: Callable[[Operation, str], NativeKernel]):
+        if key in BUILDERS:
+            raise CompileError(f"two native kernel builders for {key}")
+        BUILDERS[key] = build
+        return build
+
+    return register
+
+
+def native_kernel(op: Operation, name: str) -> NativeKernel:
+    """The native kernel computing `op`, a top-level op of a compiled function."""
+    _load_builders()
+    key = f"kiln.fused:{op.kind}" if op.name == "kiln.fused" else op.name
+    build = BUILDERS.get(key)
+    if build is None:
+        raise CompileError(f"{op.describe()}: the CPU backend has no kernel for "
+                           f"{key} yet")
+    return build(op, name)
+
+
+def stand_in(shape: Shape, dtype: np.dtype) -> np.ndarray:
+    """An array of `shape` that owns no memory (for checks that read shapes only)."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape,
+                                           (0,) * len(shape), writeable=False)
+
+
+@native("kiln.fused:pointwise")
+@native("kiln.fused:reduction")
+def _loop_kernel(op: Operation, name: str) -> NativeKernel:
+    from .arguments import bind
+    from .llvm.render import render
+    from .lower import lower
+
+    kernel = lower(op, name)
+    dtypes = [p.dtype.numpy for p in kernel.inputs]
+
+    def binder(in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]):
+        binding = bind(kernel, [stand_in(s, d) for s, d in zip(in_shapes, dtypes)])
+        return binding.dims, binding.outer
+
+    return NativeKernel(name, render(kernel), binder, str(kernel))
+
+
+def _load_builders() -> None:
+    """Import the modules that register builders (they import this one)."""
+    import importlib
+
+    for module in ("kiln.codegen.llvm.matmul", "kiln.codegen.llvm.library"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise

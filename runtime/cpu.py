@@ -1,0 +1,257 @@
+"""The CPU executable: one native entry that runs every kernel of a function.
+
+    exe = CpuExecutable(module, "step")    # module: after the pass pipeline (fuse, plan)
+    outputs = exe(x, w)
+
+Compiling: each top-level op that computes becomes a `NativeKernel`
+(codegen/native.py); an LLVM entry `i32 run(ptr buffers, ptr dims, ptr outer)`
+calls them in order, each with its buffers picked by the memory plan, so a
+call crosses from Python to native code once (and releases the GIL). The
+linked module is optimised and JIT-compiled, or loaded from the disk cache.
+
+Calling: the arguments are checked (dtype, rank, static dims, named
+symbols, contiguity) before any native code runs. A new set of argument
+shapes is planned once (concrete shapes, each kernel's run-time dims,
+buffer sizes) and reused: scratch buffers are pooled per shape set, results
+get fresh arrays. A kernel fault (integer division by zero, ...) is an
+ExecutionError naming the op.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from dataclasses import dataclass, field
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from ..codegen.kernel import Fault
+from ..codegen.llvm import jit
+from ..codegen.native import NativeKernel, native_kernel
+from ..ir import CompileError, ExecutionError, Function, Module, Operation, Value
+from ..ir.types import format_shape
+from ..passes.fuse import VIEW_OPS
+from .cache import cache_key, load_object, store_object
+from .shapes import concrete_shapes
+
+ENTRY = "kiln_run"
+I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+ENTRY_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+                                   ctypes.c_void_p)
+
+
+@dataclass
+class Step:
+    """One kernel call: the op, its kernel, the buffers of its operands and results."""
+
+    op: Operation
+    kernel: NativeKernel
+    buffers: list[int]
+
+
+@dataclass
+class ShapePlan:
+    """What one set of argument shapes needs: dims, extents, buffers, result shapes."""
+
+    dims: np.ndarray  # every kernel's run-time ints, one after another
+    dims_table: ctypes.Array  # kernel i's ints start at dims_table[i]
+    outer: np.ndarray
+    pooled: dict[int, np.ndarray]
+    fresh: dict[int, tuple[tuple[int, ...], np.dtype]]
+    result_shapes: list[tuple[int, ...]]
+    pointers: ctypes.Array = field(repr=False, default=None)
+
+
+class CpuExecutable:
+    """A function compiled for the host CPU; call it with numpy arrays."""
+
+    def __init__(self, module: Module, name: str):
+        self.module, self.name = module, name
+        self.func: Function = module[name]
+        if "plan.buffers" not in self.func.attrs:
+            raise CompileError(f"@{name} has no memory plan: run the pipeline through "
+                               "'fuse,plan' before compiling for the CPU")
+        self.n_args = len(self.func.args)
+        self.aliases = tuple(self.func.attrs.get("aliases") or ())
+        self.donated = {j for j in self.aliases if j >= 0}
+        self.buffer_of: dict[Value, int] = {a: j for j, a in enumerate(self.func.args)}
+        self.constants: dict[int, np.ndarray] = {}
+        self.steps: list[Step] = []
+        self._collect()
+        self._native = self._compile()
+        self._entry = ENTRY_SIGNATURE(self._native.engine.get_function_address(ENTRY))
+        self._plans: dict[tuple, ShapePlan] = {}
+        # per argument: numpy dtype and dims (int, a symbol's name, or None for `?`)
+        self._arg_specs = [(a.type.dtype.numpy, [d if isinstance(d, int) else (
+            None if d.anonymous else d.name) for d in a.type.shape]) for a in self.func.args]
+        self._returned = [self.buffer_of[v] for v in self.func.body.terminator.operands]
+
+    # ------------------------------------------------------------ compiling
+    def _collect(self) -> None:
+        next_id = int(self.func.attrs["plan.buffers"])
+        for i, op in enumerate(self.func.ops):
+            if op is self.func.body.terminator:
+                continue
+            if op.name == "kiln.constant":
+                self.buffer_of[op.result] = next_id
+                self.constants[next_id] = np.ascontiguousarray(op.value.array)
+                next_id += 1
+                continue
+            buffers = op.attrs.get("plan.buffers")
+            if buffers is None:
+                raise CompileError(f"{op.describe()} has no plan.buffers annotation")
+            for r, b in zip(op.results, buffers):
+                self.buffer_of[r] = b
+            if op.name in VIEW_OPS:
+                continue
+            kernel = native_kernel(op, f"k{i}_{op.name.split('.')[-1]}")
+            ids = [self.buffer_of[v] for v in op.operands] + list(buffers)
+            self.steps.append(Step(op, kernel, ids))
+        self.n_buffers = next_id
+
+    def _entry_module(self) -> ir.Module:
+        module = ir.Module(name=f"{self.name}_entry")
+        fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR]), ENTRY)
+        buffers, dims, outer = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        for i, step in enumerate(self.steps):
+            kernel_fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, I64, I64]),
+                                    step.kernel.name)
+            params = b.alloca(PTR, len(step.buffers) or 1)
+            for j, buf in enumerate(step.buffers):
+                src = b.load(b.gep(buffers, [ir.Constant(I64, buf)], source_etype=PTR), typ=PTR)
+                b.store(src, b.gep(params, [ir.Constant(I64, j)], source_etype=PTR))
+            extent = b.load(b.gep(outer, [ir.Constant(I64, i)], source_etype=I64), typ=I64)
+            step_dims = b.load(b.gep(dims, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR)
+            fault = b.call(kernel_fn, [params, step_dims, ir.Constant(I64, 0), extent])
+            failed = b.icmp_unsigned("!=", fault, ir.Constant(I32, 0))
+            with b.if_then(failed, likely=False):
+                code = b.or_(b.zext(fault, I64), ir.Constant(I64, (i + 1) << 32))
+                b.ret(code)
+        b.ret(ir.Constant(I64, 0))
+        return module
+
+    def _compile(self):
+        entry = self._entry_module()
+        key = cache_key(str(self.module), [s.kernel.text for s in self.steps])
+        with jit._lock:
+            tm = jit.new_target_machine()
+            obj = load_object(key)
+            if obj is None:
+                main = jit.to_llvm(entry)
+                for step in self.steps:
+                    main.link_in(jit.to_llvm(step.kernel.module))
+                jit.optimize(main)
+                obj = tm.emit_object(main)
+                store_object(key, obj)
+                if os.environ.get("KILN_DEBUG"):
+                    for s in self.steps:
+                        print(f"// kiln: kernel {s.kernel.name}\n{s.kernel.text}", file=sys.stderr)
+            engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+            engine.finalize_object()
+        return _Native(engine)
+
+    # ------------------------------------------------------------ calling
+    def __call__(self, *args) -> list[np.ndarray]:
+        arrays = self._check(args)
+        plan = self._plans.get(tuple(a.shape for a in arrays))
+        if plan is None:
+            plan = self._plan(arrays)
+            self._plans[tuple(a.shape for a in arrays)] = plan
+        pointers = plan.pointers
+        for j, a in enumerate(arrays):
+            pointers[j] = a.ctypes.data
+        fresh = {b: np.empty(shape, dtype) for b, (shape, dtype) in plan.fresh.items()}
+        for b, a in fresh.items():
+            pointers[b] = a.ctypes.data
+        code = self._entry(pointers, plan.dims_table, plan.outer.ctypes.data)
+        if code:
+            step = self.steps[(code >> 32) - 1]
+            raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
+        return self._results(arrays, fresh, plan)
+
+    def _check(self, args) -> list[np.ndarray]:
+        if len(args) != self.n_args:
+            raise ExecutionError(f"@{self.name} takes {self.n_args} arguments, got {len(args)}")
+        arrays, named = [], {}
+        for j, (a, (dtype, dims)) in enumerate(zip(args, self._arg_specs)):
+            if type(a) is not np.ndarray:
+                a = np.asarray(a, dtype=dtype)
+            if a.dtype != dtype or a.ndim != len(dims):
+                self._bad_argument(j, a, "dtype" if a.dtype != dtype else "rank")
+            for d, n in zip(dims, a.shape):
+                if d is None:
+                    continue
+                if isinstance(d, int) and d != n or isinstance(d, str) and \
+                        named.setdefault(d, n) != n:
+                    self._bad_argument(j, a, "shape")
+            if not a.flags.c_contiguous:
+                if j in self.donated:
+                    self._bad_argument(j, a, "a variable updated in place must be C-contiguous")
+                a = np.array(a, order="C")
+            arrays.append(a)
+        return arrays
+
+    def _bad_argument(self, j: int, a: np.ndarray, problem: str):
+        arg = self.func.args[j]
+        what = f"@{self.name} argument {j} (%{arg.name or j}: {arg.type})"
+        raise ExecutionError(f"{what}: wrong {problem}: got numpy {a.dtype} of shape "
+                             f"{format_shape(a.shape)}" if problem in ("dtype", "rank", "shape")
+                             else f"{what}: {problem}")
+
+    def _plan(self, arrays: list[np.ndarray]) -> ShapePlan:
+        shapes = concrete_shapes(self.func, [a.shape for a in arrays])
+        dims: list[int] = []
+        offsets: list[int] = []
+        outer: list[int] = []
+        for step in self.steps:
+            ins = [shapes[v] for v in step.op.operands]
+            outs = [shapes[r] for r in step.op.results]
+            d, n = step.kernel.bind(ins, outs)
+            offsets.append(len(dims))
+            dims += d
+            outer.append(n)
+        ret = self.func.body.terminator
+        returned = {self.buffer_of[v] for v in ret.operands} - set(range(self.n_args)) - \
+            set(self.constants)
+        sizes: dict[int, int] = {}
+        kinds: dict[int, tuple] = {}
+        for v, b in self.buffer_of.items():
+            if b < self.n_args or b in self.constants or v not in shapes:
+                continue
+            nbytes = int(np.prod(shapes[v], dtype=np.int64)) * v.type.dtype.numpy.itemsize
+            sizes[b] = max(sizes.get(b, 0), nbytes)
+            kinds.setdefault(b, (shapes[v], v.type.dtype.numpy))
+        fresh = {b: kinds[b] for b in returned}
+        pooled = {b: np.empty(max(n, 1), np.uint8) for b, n in sizes.items() if b not in fresh}
+        pointers = (ctypes.c_void_p * max(1, self.n_buffers))()
+        for b, a in [*pooled.items(), *self.constants.items()]:
+            pointers[b] = a.ctypes.data
+        flat = np.array(dims or [0], np.int64)
+        table = (ctypes.c_void_p * max(1, len(offsets)))(
+            *(flat.ctypes.data + 8 * o for o in offsets))
+        return ShapePlan(flat, table, np.array(outer or [0], np.int64), pooled, fresh,
+                         [shapes[v] for v in ret.operands], pointers)
+
+    def _results(self, arrays, fresh, plan: ShapePlan) -> list[np.ndarray]:
+        out = []
+        for b, shape in zip(self._returned, plan.result_shapes):
+            if b in fresh:
+                a = fresh[b]
+                out.append(a if a.shape == shape else a.reshape(shape))
+            elif b < self.n_args:
+                a = arrays[b]
+                out.append(a.reshape(shape) if b in self.donated else np.array(a).reshape(shape))
+            else:
+                out.append(np.array(self.constants[b]).reshape(shape))
+        return out
+
+
+
+@dataclass
+class _Native:
+    engine: llvm.ExecutionEngine
