@@ -258,9 +258,11 @@ def _is_splat_constant(v: Value) -> bool:
     return array is not None and (array.size <= 1 or bool((array == array.flat[0]).all()))
 
 
-def reorder(block: Block) -> None:
-    """Put `block`'s ops in a topological order that stays close to the old one."""
-    order = {op: i for i, op in enumerate(block.ops)}
+def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
+    """Put `block`'s ops in a topological order that stays close to the old one,
+    the ops in `late` as late as their uses allow (a variable's update goes after
+    every read of the old value, so the plan can write it in place)."""
+    order = {op: (op in late, i) for i, op in enumerate(block.ops)}
     graph = nx.DiGraph()
     graph.add_nodes_from(block.ops)
     for op in block.ops:
@@ -269,6 +271,13 @@ def reorder(block: Block) -> None:
             if owner is not None and owner.parent is block:
                 graph.add_edge(owner, op)
     block.ops[:] = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
+
+
+def _updates(func) -> set[Operation]:
+    """The ops computing results that overwrite an argument (the `aliases` attribute)."""
+    ret = func.body.terminator
+    aliases = func.attrs.get("aliases") or ()
+    return {v.op for v, j in zip(ret.operands, aliases) if j >= 0 and hasattr(v, "op")}
 
 
 def kernel_count(block: Block) -> int:
@@ -286,7 +295,7 @@ def fuse(module: Module) -> dict[str, int]:
             fused_ops += len(g.members)
             fuser.outline(g)
             groups += 1
-        reorder(func.body)
+        reorder(func.body, _updates(func))
         erase_dead(func.body, Effects(module))  # constants now copied into kernels
         kernels += kernel_count(func.body)
     return {"groups formed": groups, "ops fused": fused_ops, "kernels": kernels}

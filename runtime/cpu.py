@@ -245,7 +245,9 @@ class CpuExecutable:
                 out.append(a if a.shape == shape else a.reshape(shape))
             elif b < self.n_args:
                 a = arrays[b]
-                out.append(a.reshape(shape) if b in self.donated else np.array(a).reshape(shape))
+                if b not in self.donated:
+                    a = np.array(a)  # an argument returned as it is: a copy, not an alias
+                out.append(a if a.shape == shape else a.reshape(shape))
             else:
                 out.append(np.array(self.constants[b]).reshape(shape))
         return out

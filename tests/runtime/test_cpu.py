@@ -1,0 +1,147 @@
+"""The CPU executable against the reference interpreter: whole functions,
+new shapes without recompiling, in-place variable updates, bad arguments,
+kernel faults, and the disk cache shared between processes."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import kiln
+from kiln.ir import ExecutionError, interpret, parse
+
+SOFTMAX_MODULE = """
+func @f(%x: tensor<?x10xf32>, %b: tensor<10xf32>) -> (tensor<?x10xf32>, tensor<?xf32>) {
+  %a = kiln.add %x, %b : (tensor<?x10xf32>, tensor<10xf32>) -> tensor<?x10xf32>
+  %s = kiln.softmax %a : tensor<?x10xf32>
+  %r = kiln.reshape %s {shape = [-1, 5, 2]} : (tensor<?x10xf32>) -> tensor<?x5x2xf32>
+  %e = kiln.exp %r : tensor<?x5x2xf32>
+  %m = kiln.reduce_sum %e {axes = [1, 2]} : (tensor<?x5x2xf32>) -> tensor<?xf32>
+  kiln.return %s, %m : (tensor<?x10xf32>, tensor<?xf32>) -> ()
+}
+"""
+
+
+def _compile(text, name="f"):
+    return kiln.compile(parse(text), name, backend="cpu")
+
+
+def test_whole_function_matches_interpreter_for_every_batch_size():
+    exe = _compile(SOFTMAX_MODULE)
+    assert exe.backend == "cpu"
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal(10).astype(np.float32)
+    for n in (1, 7, 0, 33):
+        x = rng.standard_normal((n, 10)).astype(np.float32)
+        want = interpret(parse(SOFTMAX_MODULE), "f", x, b)
+        got = exe(x, b)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+def test_results_are_fresh_arrays():
+    exe = _compile(SOFTMAX_MODULE)
+    x = np.ones((2, 10), np.float32)
+    b = np.zeros(10, np.float32)
+    first = exe(x, b)[0]
+    second = exe(2 * x, b)[0]
+    assert first is not second and not np.shares_memory(first, second)
+
+
+def test_bad_arguments_are_kiln_errors():
+    exe = _compile(SOFTMAX_MODULE)
+    x = np.ones((2, 10), np.float32)
+    b = np.zeros(10, np.float32)
+    with pytest.raises(ExecutionError, match="wrong dtype"):
+        exe(x.astype(np.float64), b)
+    with pytest.raises(ExecutionError, match="wrong rank"):
+        exe(x[None], b)
+    with pytest.raises(ExecutionError, match="wrong shape"):
+        exe(np.ones((2, 9), np.float32), b)
+    with pytest.raises(ExecutionError, match="takes 2 arguments"):
+        exe(x)
+    transposed = np.arange(20, dtype=np.float32).reshape(10, 2).T  # not C-contiguous
+    np.testing.assert_allclose(exe(transposed, b)[0], exe(np.ascontiguousarray(transposed), b)[0])
+
+
+def test_named_symbols_must_agree():
+    exe = _compile("""
+func @f(%x: tensor<Nx3xf32>, %y: tensor<Nx3xf32>) -> tensor<Nx3xf32> {
+  %a = kiln.add %x, %y : tensor<Nx3xf32>
+  kiln.return %a : tensor<Nx3xf32>
+}""")
+    with pytest.raises(ExecutionError, match="wrong shape"):
+        exe(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32))
+
+
+def test_integer_division_by_zero_is_an_error_naming_the_op():
+    exe = _compile("""
+func @f(%x: tensor<4xi32>, %y: tensor<4xi32>) -> tensor<4xi32> {
+  %a = kiln.div %x, %y : tensor<4xi32>
+  kiln.return %a : tensor<4xi32>
+}""")
+    np.testing.assert_array_equal(exe(np.array([7, -7, 9, 1], np.int32),
+                                      np.array([2, 2, -4, 1], np.int32))[0], [3, -3, -2, 1])
+    with pytest.raises(ExecutionError, match="integer division by zero"):
+        exe(np.array([1, 2, 3, 4], np.int32), np.array([1, 0, 1, 1], np.int32))
+
+
+def test_variable_update_is_written_in_place():
+    exe = _compile("""
+func @step(%w: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>) attributes {aliases = [-1, 0]} {
+  %c = kiln.constant {value = dense<0.5> : tensor<f32>} : tensor<f32>
+  %d = kiln.mul %g, %c : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %w2 = kiln.sub %w, %d : tensor<4xf32>
+  %s = kiln.reduce_sum %w : (tensor<4xf32>) -> tensor<f32>
+  kiln.return %s, %w2 : (tensor<f32>, tensor<4xf32>) -> ()
+}""", "step")
+    w = np.arange(4, dtype=np.float32)
+    s, w2 = exe(w, np.ones(4, np.float32))
+    assert s == 6.0 and w2 is w  # the old value was read before the update
+    np.testing.assert_array_equal(w, [-0.5, 0.5, 1.5, 2.5])
+    with pytest.raises(ExecutionError, match="C-contiguous"):
+        exe(np.arange(8, dtype=np.float32)[::2], np.ones(4, np.float32))
+
+
+def test_auto_falls_back_to_the_interpreter_with_a_warning(monkeypatch):
+    from kiln.codegen import native
+
+    monkeypatch.setitem(native.BUILDERS, "kiln.fused:reduction", _unsupported)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exe = kiln.compile(parse(SOFTMAX_MODULE), "f", backend="auto")
+    assert exe.backend == "interpreter" and "no kernel" in str(caught[0].message)
+    x = np.ones((2, 10), np.float32)
+    np.testing.assert_allclose(exe(x, np.zeros(10, np.float32))[0], np.full((2, 10), 0.1),
+                               rtol=1e-6)
+    with pytest.raises(kiln.KilnError, match="no kernel"):
+        kiln.compile(parse(SOFTMAX_MODULE), "f", backend="cpu")
+
+
+def _unsupported(op, name):
+    raise kiln.ir.CompileError(f"{op.describe()}: no kernel (test)")
+
+
+def test_second_process_loads_the_object_code_from_the_disk_cache(tmp_path):
+    script = (
+        "import time, numpy as np, kiln\n"
+        "from kiln.ir import parse\n"
+        f"m = parse({SOFTMAX_MODULE!r})\n"
+        "from kiln.runtime import cache\n"
+        "hits = []\n"
+        "load = cache.load_object\n"
+        "cache.load_object = lambda key: hits.append(load(key) is not None) or load(key)\n"
+        "import kiln.runtime.cpu as cpu\n"
+        "cpu.load_object = cache.load_object\n"
+        "kiln.compile(m, 'f', backend='cpu')\n"
+        "print('hit' if hits[0] else 'miss')\n")
+    env = {"KILN_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    import os
+    env = {**os.environ, **env}
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip() for _ in range(2)]
+    assert runs == ["miss", "hit"]
+    assert len(list(tmp_path.glob("*.o"))) == 1
