@@ -91,7 +91,8 @@ func @f(%x: tensor<4xi32>, %y: tensor<4xi32>) -> tensor<4xi32> {
 
 def test_variable_update_is_written_in_place():
     exe = _compile("""
-func @step(%w: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>) attributes {aliases = [-1, 0]} {
+func @step(%w: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>)
+    attributes {aliases = [-1, 0]} {
   %c = kiln.constant {value = dense<0.5> : tensor<f32>} : tensor<f32>
   %d = kiln.mul %g, %c : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
   %w2 = kiln.sub %w, %d : tensor<4xf32>
