@@ -34,13 +34,14 @@ from ..codegen.native import NativeKernel, native_kernel
 from ..ir import CompileError, ExecutionError, Function, Module, Operation, Value
 from ..ir.types import format_shape
 from ..passes.fuse import VIEW_OPS
+from . import parallel
 from .cache import cache_key, load_object, store_object
 from .shapes import concrete_shapes
 
 ENTRY = "kiln_run"
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 ENTRY_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
-                                   ctypes.c_void_p)
+                                   ctypes.c_void_p, ctypes.c_void_p)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class ShapePlan:
     dims: np.ndarray  # every kernel's run-time ints, one after another
     dims_table: ctypes.Array  # kernel i's ints start at dims_table[i]
     outer: np.ndarray
+    threads: np.ndarray  # per kernel: 0 = run directly, else split over this many threads
     pooled: dict[int, np.ndarray]
     fresh: dict[int, tuple[tuple[int, ...], np.dtype]]
     result_shapes: list[tuple[int, ...]]
@@ -114,19 +116,31 @@ class CpuExecutable:
 
     def _entry_module(self) -> ir.Module:
         module = ir.Module(name=f"{self.name}_entry")
-        fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR]), ENTRY)
-        buffers, dims, outer = fn.args
+        fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR, PTR]), ENTRY)
+        buffers, dims, outer, threads = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         for i, step in enumerate(self.steps):
             kernel_fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, I64, I64]),
                                     step.kernel.name)
+            worker = parallel.define_worker(module, kernel_fn)
             params = b.alloca(PTR, len(step.buffers) or 1)
             for j, buf in enumerate(step.buffers):
                 src = b.load(b.gep(buffers, [ir.Constant(I64, buf)], source_etype=PTR), typ=PTR)
                 b.store(src, b.gep(params, [ir.Constant(I64, j)], source_etype=PTR))
             extent = b.load(b.gep(outer, [ir.Constant(I64, i)], source_etype=I64), typ=I64)
             step_dims = b.load(b.gep(dims, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR)
-            fault = b.call(kernel_fn, [params, step_dims, ir.Constant(I64, 0), extent])
+            n = b.load(b.gep(threads, [ir.Constant(I64, i)], source_etype=I32), typ=I32)
+            with b.if_else(b.icmp_unsigned("==", n, ir.Constant(I32, 0))) as (serial, split):
+                with serial:
+                    direct = b.call(kernel_fn, [params, step_dims, ir.Constant(I64, 0), extent])
+                    serial_block = b.block
+                with split:
+                    shared = parallel.call_parallel(b, module, worker, params, step_dims,
+                                                    extent, n)
+                    split_block = b.block
+            fault = b.phi(I32)
+            fault.add_incoming(direct, serial_block)
+            fault.add_incoming(shared, split_block)
             failed = b.icmp_unsigned("!=", fault, ir.Constant(I32, 0))
             with b.if_then(failed, likely=False):
                 code = b.or_(b.zext(fault, I64), ir.Constant(I64, (i + 1) << 32))
@@ -137,6 +151,7 @@ class CpuExecutable:
     def _compile(self):
         entry = self._entry_module()
         key = cache_key(str(self.module), [s.kernel.text for s in self.steps])
+        parallel.openmp_available()  # load libgomp before linking against it
         with jit._lock:
             tm = jit.new_target_machine()
             obj = load_object(key)
@@ -168,7 +183,8 @@ class CpuExecutable:
         fresh = {b: np.empty(shape, dtype) for b, (shape, dtype) in plan.fresh.items()}
         for b, a in fresh.items():
             pointers[b] = a.ctypes.data
-        code = self._entry(pointers, plan.dims_table, plan.outer.ctypes.data)
+        code = self._entry(pointers, plan.dims_table, plan.outer.ctypes.data,
+                           plan.threads.ctypes.data)
         if code:
             step = self.steps[(code >> 32) - 1]
             raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
@@ -208,6 +224,7 @@ class CpuExecutable:
         dims: list[int] = []
         offsets: list[int] = []
         outer: list[int] = []
+        threads: list[int] = []
         for step in self.steps:
             ins = [shapes[v] for v in step.op.operands]
             outs = [shapes[r] for r in step.op.results]
@@ -215,6 +232,7 @@ class CpuExecutable:
             offsets.append(len(dims))
             dims += d
             outer.append(n)
+            threads.append(parallel.threads_for(n, sum(int(np.prod(s)) for s in outs)))
         ret = self.func.body.terminator
         returned = {self.buffer_of[v] for v in ret.operands} - set(range(self.n_args)) - \
             set(self.constants)
@@ -234,7 +252,8 @@ class CpuExecutable:
         flat = np.array(dims or [0], np.int64)
         table = (ctypes.c_void_p * max(1, len(offsets)))(
             *(flat.ctypes.data + 8 * o for o in offsets))
-        return ShapePlan(flat, table, np.array(outer or [0], np.int64), pooled, fresh,
+        return ShapePlan(flat, table, np.array(outer or [0], np.int64),
+                         np.array(threads or [0], np.int32), pooled, fresh,
                          [shapes[v] for v in ret.operands], pointers)
 
     def _results(self, arrays, fresh, plan: ShapePlan) -> list[np.ndarray]:

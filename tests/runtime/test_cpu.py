@@ -146,3 +146,26 @@ def test_second_process_loads_the_object_code_from_the_disk_cache(tmp_path):
                            text=True, check=True).stdout.strip() for _ in range(2)]
     assert runs == ["miss", "hit"]
     assert len(list(tmp_path.glob("*.o"))) == 1
+
+
+def test_threads_split_big_kernels_and_give_the_same_results(monkeypatch):
+    from kiln.runtime import parallel
+
+    text = """
+func @f(%x: tensor<?x1000xf32>) -> tensor<?x1000xf32> {
+  %t = kiln.tanh %x : tensor<?x1000xf32>
+  %s = kiln.softmax %t : tensor<?x1000xf32>
+  kiln.return %s : tensor<?x1000xf32>
+}"""
+    x = np.random.default_rng(1).standard_normal((300, 1000)).astype(np.float32)
+    results = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("KILN_NUM_THREADS", threads)
+        exe = _compile(text)
+        plan_threads = exe._run._plan([x]).threads
+        results[threads] = exe(x)[0]
+        if threads == "2" and parallel.openmp_available():
+            assert plan_threads.max() == 2  # the big kernel is split
+    np.testing.assert_array_equal(results["1"], results["2"])
+    np.testing.assert_allclose(results["2"], interpret(parse(text), "f", x)[0], rtol=1e-5,
+                               atol=1e-7)

@@ -1,0 +1,100 @@
+"""Both cores inside native code: a kernel's [0, extent) split across threads.
+
+The entry calls `GOMP_parallel` (libgomp, OpenMP's runtime, loaded into the
+process; shared/FACTS.md) with `kiln_worker`, which runs the kernel on its
+thread's share of the range and ORs any fault into the shared result. The
+GIL is released for the whole call (ctypes), so no Python runs between
+kernels or threads. Without libgomp, kernels run on one thread.
+
+The runtime asks for threads only for kernels with enough work (see
+`threads_for`): on a 2-vCPU machine whose second core is shared, small
+kernels lose more to the fork/join than they gain.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+I8, I32, I64, PTR = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.PointerType()
+KERNEL_TYPE = ir.FunctionType(I32, [PTR, PTR, I64, I64])
+# what the entry passes a worker: four i64 words: params, dims (pointers as
+# integers), extent, and the faults the workers OR in
+PARAMS, DIMS, EXTENT, FAULT = range(4)
+MIN_PARALLEL_ELEMENTS = 1 << 17  # below this, one thread
+
+
+@functools.cache
+def openmp_available() -> bool:
+    try:
+        llvm.load_library_permanently("libgomp.so.1")
+    except RuntimeError:
+        return False
+    return bool(llvm.address_of_symbol("GOMP_parallel"))
+
+
+def max_threads() -> int:
+    return max(1, int(os.environ.get("KILN_NUM_THREADS", os.cpu_count() or 1)))
+
+
+def threads_for(extent: int, elements: int) -> int:
+    """How many threads a kernel gets: 0 (run it directly) unless it has rows to
+    split and enough elements to pay for the fork/join."""
+    if not openmp_available() or extent < 2 or elements < MIN_PARALLEL_ELEMENTS:
+        return 0
+    return min(max_threads(), extent)
+
+
+def _declare(module: ir.Module, name: str, ftype: ir.FunctionType) -> ir.Function:
+    existing = module.globals.get(name)
+    return existing if existing is not None else ir.Function(module, ftype, name)
+
+
+def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
+    """`void <kernel>_worker(ptr task)`: run `kernel` on this thread's share of
+    [0, task.extent) (one worker per kernel: direct calls, no function pointers)."""
+    num = _declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
+    me = _declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), f"{kernel.name}_worker")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    task = fn.args[0]
+
+    def word(i):
+        return b.load(_word(b, task, i), typ=I64)
+
+    params, dims = b.inttoptr(word(PARAMS), PTR), b.inttoptr(word(DIMS), PTR)
+    extent = word(EXTENT)
+    n = b.sext(b.call(num, []), I64)
+    t = b.sext(b.call(me, []), I64)
+    chunk = b.sdiv(b.add(extent, b.sub(n, ir.Constant(I64, 1))), n)
+    begin = b.mul(t, chunk)
+    end = b.add(begin, chunk)
+    end = b.select(b.icmp_signed("<", end, extent), end, extent)
+    with b.if_then(b.icmp_signed("<", begin, end)):
+        fault = b.call(kernel, [params, dims, begin, end])
+        with b.if_then(b.icmp_unsigned("!=", fault, ir.Constant(I32, 0))):
+            b.atomic_rmw("or", _word(b, task, FAULT), b.zext(fault, I64), "monotonic")
+    b.ret_void()
+    return fn
+
+
+def call_parallel(b: ir.IRBuilder, module: ir.Module, worker: ir.Function,
+                  params, dims, extent, threads) -> ir.Value:
+    """Run `worker`'s kernel over [0, extent) on `threads` threads; returns the
+    ORed faults."""
+    gomp = _declare(module, "GOMP_parallel",
+                    ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]))
+    task = b.alloca(I64, 4)
+    for i, value in [(PARAMS, b.ptrtoint(params, I64)), (DIMS, b.ptrtoint(dims, I64)),
+                     (EXTENT, extent), (FAULT, ir.Constant(I64, 0))]:
+        b.store(value, _word(b, task, i))
+    b.call(gomp, [worker, task, threads, ir.Constant(I32, 0)])
+    return b.trunc(b.load(_word(b, task, FAULT), typ=I64), I32)
+
+
+def _word(b: ir.IRBuilder, task, i: int):
+    return b.gep(task, [ir.Constant(I64, i)], source_etype=I64)
+
