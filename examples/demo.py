@@ -52,14 +52,17 @@ def main(steps: int = 200) -> int:
         with kl.Session() as sess:
             sess.run(kl.global_variables_initializer())
             first = float(sess.run(loss, feed))
-            start = time.perf_counter()
+            start = None
             for step in range(steps + 1):
                 _, value = sess.run([train, loss], feed)
                 if step % 50 == 0:
                     print(f"step {step:4d}  loss {float(value):.4f}")
-            per_step = (time.perf_counter() - start) / (steps + 1) * 1e3
+                if step == 0:  # the first call compiled the step; time the rest
+                    start = time.perf_counter()
+            per_step = (time.perf_counter() - start) / max(steps, 1) * 1e3
             final, acc = sess.run([loss, accuracy], feed)
-        print(f"accuracy {acc:.1%}; {per_step:.2f} ms per step (reference interpreter)\n")
+            backends = ", ".join(f"{n} on {b}" for b, n in sorted(sess.backends.items()))
+        print(f"accuracy {acc:.1%}; {per_step:.2f} ms per step (executables: {backends})\n")
 
         print("== the training step as the compiler sees it ==")
         step_ir = lower(graph, [train, loss], {x: data_x, y: data_y}, name="train_step")
@@ -75,7 +78,6 @@ def main(steps: int = 200) -> int:
               f"{len(func.ops)} top-level ops, {report.stat('kernels')} kernels "
               f"({', '.join(sorted({k.kind for k in kernels}))})")
         print(report)
-    print("native code arrives with the CPU backend (issue 5).")
     return 0 if float(final) < first and acc > 0.9 else 1
 
 

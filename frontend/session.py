@@ -97,6 +97,14 @@ class Session:
             self._values[var] = value
         return self._rebuild(structure, values)
 
+    @property
+    def backends(self) -> dict[str, int]:
+        """How many of this session's executables run on each backend."""
+        counts: dict[str, int] = {}
+        for _, executable in self._cache.values():
+            counts[executable.backend] = counts.get(executable.backend, 0) + 1
+        return counts
+
     def set_variable(self, var: Any, value: Any) -> None:
         """Set a variable's value directly (Variable.load, Saver.restore)."""
         array = np.asarray(value, dtype=var.dtype.ir.numpy)
