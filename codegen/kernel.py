@@ -59,6 +59,8 @@ class Fault(enum.IntFlag):
     INT_DIVISION_BY_ZERO = 1
     NONFINITE_TO_INT = 2
     NEGATIVE_INT_POWER = 4
+    INDEX_OUT_OF_RANGE = 8
+    OUT_OF_MEMORY = 256
 
     def describe(self) -> str:
         return "; ".join(_FAULT_TEXT[f] for f in Fault if f in self)
@@ -68,6 +70,8 @@ _FAULT_TEXT = {
     Fault.INT_DIVISION_BY_ZERO: "integer division by zero",
     Fault.NONFINITE_TO_INT: "cannot cast non-finite values to an integer type",
     Fault.NEGATIVE_INT_POWER: "integer power with a negative exponent",
+    Fault.INDEX_OUT_OF_RANGE: "an index is out of range",
+    Fault.OUT_OF_MEMORY: "out of memory for the kernel's scratch space",
 }
 
 # Scalar operations a `Compute` may name, with their arity. Names are the kiln

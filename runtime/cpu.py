@@ -232,7 +232,9 @@ class CpuExecutable:
             offsets.append(len(dims))
             dims += d
             outer.append(n)
-            threads.append(parallel.threads_for(n, sum(int(np.prod(s)) for s in outs)))
+            blas = step.op.name == "kiln.fused" and step.op.kind in ("matmul", "conv")
+            threads.append(0 if blas else  # BLAS runs its own threads
+                           parallel.threads_for(n, sum(int(np.prod(s)) for s in outs)))
         ret = self.func.body.terminator
         returned = {self.buffer_of[v] for v in ret.operands} - set(range(self.n_args)) - \
             set(self.constants)

@@ -35,7 +35,7 @@ PTR = ir.PointerType()
 
 # An index outside its axis (gather, scatter_add). Once codegen/kernel.py
 # names this bit, its describe() explains the fault; until then it reads "".
-INDEX_OUT_OF_RANGE = getattr(Fault, "INDEX_OUT_OF_RANGE", Fault(8))
+INDEX_OUT_OF_RANGE = Fault.INDEX_OUT_OF_RANGE
 
 
 class Frame:

@@ -7,11 +7,9 @@ division by zero, a negative integer exponent, a non-finite float cast to an
 integer) sets a `Fault` bit instead, with a harmless value in its place, so
 the loop stays branch-free and vectorisable.
 
-Transcendental math uses LLVM intrinsics (exp, log, tanh, pow) and libm
-(expm1, erf), which LLVM lowers to one scalar libm call per element: the
-loop vectoriser cannot widen them. Vectorised math (polynomial exp/log/tanh
-built here, or a vector library such as libmvec/SLEEF registered with the
-target library info) replaces their entries in the tables below.
+exp, expm1, log, tanh and sigmoid come from `vecmath.py`: straight-line
+IR that the loop vectoriser widens with the rest of the loop. What is left to
+LLVM intrinsics (pow) and libm (erf) becomes one scalar call per element.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from llvmlite import ir
 
 from ...ir.dtypes import DType
 from ..kernel import CompileError, Fault
+from . import vecmath
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 
@@ -42,16 +41,16 @@ def storage_type(dtype: DType) -> ir.Type:
     return I8 if dtype is DType.bool else value_type(dtype)
 
 
-# Ops that are one LLVM instruction (a builder method) or one overloaded
-# intrinsic. Transcendental intrinsics and the libm functions become one
-# scalar call per element; vectorised versions would replace these entries.
+# Ops that are one LLVM instruction (a builder method), one overloaded
+# intrinsic, or one vectorisable `vecmath` function. pow (an intrinsic) and
+# the libm functions become one scalar call per element.
 _FLOAT_INSTRUCTIONS = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
 _INT_INSTRUCTIONS = {"add": "add", "sub": "sub", "mul": "mul"}
-_FLOAT_INTRINSICS = {"abs": "llvm.fabs", "exp": "llvm.exp", "log": "llvm.log",
-                     "sqrt": "llvm.sqrt", "tanh": "llvm.tanh", "pow": "llvm.pow",
+_FLOAT_INTRINSICS = {"abs": "llvm.fabs", "sqrt": "llvm.sqrt", "pow": "llvm.pow",
                      "max": "llvm.maximum", "min": "llvm.minimum"}  # NaN wins, as numpy
 _INT_INTRINSICS = {"max": "llvm.smax", "min": "llvm.smin"}
-_LIBM = {"expm1": "expm1", "erf": "erf"}  # the f64 name; f32 adds "f"
+_VECMATH = set(vecmath.FUNCTIONS)  # exp, expm1, log, tanh, sigmoid
+_LIBM = {"erf": "erf"}  # the f64 name; f32 adds "f"
 
 _FLOAT_COMPARE = {"equal": "==", "less": "<", "less_equal": "<=", "greater": ">",
                   "greater_equal": ">="}
@@ -113,6 +112,8 @@ class Scalars:
             return getattr(self.b, instructions[op])(*args)
         if op in intrinsics:
             return self.intrinsic(intrinsics[op], args)
+        if op in _VECMATH and src.is_float:
+            return vecmath.call(self.b, op, args[0])
         if op in _LIBM and src.is_float:
             return self.libm(op, args[0])
         method = getattr(self, ("float_" if src.is_float else "int_") + op, None)
@@ -133,14 +134,6 @@ class Scalars:
 
     def float_rsqrt(self, x):
         return self.b.fdiv(ir.Constant(x.type, 1.0), self.intrinsic("llvm.sqrt", [x]))
-
-    def float_sigmoid(self, x):
-        """1 / (1 + e) for x >= 0 else e / (1 + e), e = exp(-|x|): never overflows."""
-        e = self.intrinsic("llvm.exp", [self.b.fneg(self.intrinsic("llvm.fabs", [x]))])
-        denominator = self.b.fadd(ir.Constant(x.type, 1.0), e)
-        numerator = self.b.select(self.b.fcmp_ordered(">=", x, ir.Constant(x.type, 0.0)),
-                                  ir.Constant(x.type, 1.0), e)
-        return self.b.fdiv(numerator, denominator)
 
     def libm(self, op: str, x: ir.Value) -> ir.Value:
         name = _LIBM[op] if isinstance(x.type, ir.DoubleType) else _LIBM[op] + "f"

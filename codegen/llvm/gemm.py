@@ -1,0 +1,154 @@
+"""gemm: row-major matrix products emitted into a kernel, with llvmlite's builder.
+
+Floats call the optimised BLAS that scipy ships (OpenBLAS): the Fortran
+`sgemm`/`dgemm` of `scipy.linalg.cython_blas`, whose addresses are PyCapsules
+(named by their C signature). `blas_symbol` registers one with LLVM under a
+kiln name (`llvm.add_symbol`), so JIT-compiled and cached object code finds
+it in this process. Fortran is column-major and takes every argument by
+pointer: a row-major C = A B is the column-major C^T = B^T A^T, so the
+operands go in swapped. BLAS takes 32-bit ints here (the capsule signature
+says `int *`): callers check extents fit (`check_int32`).
+
+Integers (numpy wraps on overflow, so any summation order gives its result)
+use a plain loop nest whose innermost loop runs along C's row and
+vectorises when B's row is contiguous.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+from ...ir import ExecutionError
+from ...ir.dtypes import DType
+from .render import counted_loop
+from .scalar import I8, I32, I64, value_type
+
+PTR = ir.PointerType()
+INT32_MAX = 2**31 - 1
+_BLAS_NAMES = {DType.f32: "sgemm", DType.f64: "dgemm"}
+
+
+@functools.cache
+def blas_symbol(dtype: DType) -> str:
+    """The name under which LLVM finds scipy's Fortran gemm for `dtype` (registered
+    once per process; the JIT and objects loaded from the disk cache resolve it)."""
+    from scipy.linalg import cython_blas
+
+    blas = _BLAS_NAMES[dtype]
+    capsule = cython_blas.__pyx_capi__[blas]
+    api = ctypes.pythonapi
+    api.PyCapsule_GetName.restype = ctypes.c_char_p
+    api.PyCapsule_GetName.argtypes = [ctypes.py_object]
+    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+    symbol = f"kiln_blas_{blas}"
+    llvm.add_symbol(symbol, address)
+    return symbol
+
+
+def check_int32(op, **extents: int) -> None:
+    """Raise ExecutionError naming `op` when an extent exceeds BLAS's 32-bit ints."""
+    for what, n in extents.items():
+        if n > INT32_MAX:
+            raise op.error(f"{what} = {n} is too large for the BLAS call (at most {INT32_MAX})",
+                           ExecutionError)
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A row-major matrix operand: its first element, the distance between its
+    stored rows (`ld`, in elements) and whether it is stored as the transpose
+    ([K, M] for a left operand of M rows), as matmul's transpose_a/transpose_b."""
+
+    pointer: ir.Value
+    ld: ir.Value
+    transposed: bool = False
+
+
+class Gemm:
+    """Emits C[m, n] = A[m, k] B[k, n] (C row-major with leading dim n) at a builder.
+
+    `slots` is a builder in the function's entry block, where the by-pointer
+    arguments of the BLAS call get their stack slots (once, not per call)."""
+
+    def __init__(self, b: ir.IRBuilder, slots: ir.IRBuilder, dtype: DType):
+        self.b, self.dtype = b, dtype
+        self.t = value_type(dtype)
+        if not dtype.is_float:
+            self.loop = _int_gemm(b.module, self.t)
+            return
+        name = blas_symbol(dtype)
+        self.blas = b.module.globals.get(name) or ir.Function(
+            b.module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name)
+        self.ints = {k: slots.alloca(I32, name=k) for k in ("m", "n", "k", "lda", "ldb", "ldc")}
+        self.chars = {c: slots.alloca(I8, name=f"char.{c}") for c in "NT"}
+        self.one, self.zero = slots.alloca(self.t, name="one"), slots.alloca(self.t, name="zero")
+        for char, where in self.chars.items():
+            slots.store(ir.Constant(I8, ord(char)), where)
+        slots.store(ir.Constant(self.t, 1.0), self.one)
+        slots.store(ir.Constant(self.t, 0.0), self.zero)
+
+    def __call__(self, a: Operand, b_: Operand, c: ir.Value, m: ir.Value, n: ir.Value,
+                 k: ir.Value) -> None:
+        """C = op(A) op(B) with m, n, k (i64)."""
+        if not self.dtype.is_float:
+            one = ir.Constant(I64, 1)
+            a_rows, a_cols = (one, a.ld) if a.transposed else (a.ld, one)  # strides of i, l
+            b_rows, b_cols = (one, b_.ld) if b_.transposed else (b_.ld, one)  # of l, j
+            self.b.call(self.loop, [a.pointer, b_.pointer, c, m, n, k, a_rows, a_cols, b_rows,
+                                    b_cols])
+            return
+        # Column-major C^T[n, m] = B^T A^T: B is Fortran's first operand (keys are
+        # Fortran's argument names), and a leading dim must be >= 1 even when empty.
+        b = self.b
+        for name, value in {"m": n, "n": m, "k": k, "lda": b_.ld, "ldb": a.ld, "ldc": n}.items():
+            if name.startswith("ld"):
+                value = b.select(b.icmp_signed("<", value, ir.Constant(I64, 1)),
+                                 ir.Constant(I64, 1), value)
+            b.store(b.trunc(value, I32), self.ints[name])
+        ints = self.ints
+        b.call(self.blas, [self.chars["T" if b_.transposed else "N"],
+                           self.chars["T" if a.transposed else "N"], ints["m"], ints["n"],
+                           ints["k"], self.one, b_.pointer, ints["lda"], a.pointer, ints["ldb"],
+                           self.zero, c, ints["ldc"]])
+
+
+def _int_gemm(module: ir.Module, t: ir.Type) -> ir.Function:
+    """`void gemm(A, B, C, m, n, k, sa_i, sa_l, sb_l, sb_j)`: C[i, j] = sum_l
+    A[i*sa_i + l*sa_l] * B[l*sb_l + j*sb_j], C row-major; defined once per module."""
+    name = f"kiln.int_gemm.{t}"
+    found = module.globals.get(name)
+    if found is not None:
+        return found
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR] * 3 + [I64] * 7), name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    a, b_, c, m, n, k, sa_i, sa_l, sb_l, sb_j = fn.args
+    for arg, text in zip(fn.args, ("a", "b", "c", "m", "n", "k", "sa_i", "sa_l", "sb_l",
+                                   "sb_j")):
+        arg.name = text
+    for pointer in (a, b_, c):
+        pointer.add_attribute("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    zero = ir.Constant(I64, 0)
+    with counted_loop(b, zero, m, "i") as i:
+        row = b.gep(c, [b.mul(i, n)], inbounds=True, source_etype=t)
+        with counted_loop(b, zero, n, "zero") as j:
+            b.store(ir.Constant(t, 0), b.gep(row, [j], inbounds=True, source_etype=t))
+        with counted_loop(b, zero, k, "l") as l_:
+            at = b.add(b.mul(i, sa_i), b.mul(l_, sa_l))
+            x = b.load(b.gep(a, [at], inbounds=True, source_etype=t), typ=t)
+            b_row = b.mul(l_, sb_l)
+            with counted_loop(b, zero, n, "j") as j:
+                y = b.load(b.gep(b_, [b.add(b_row, b.mul(j, sb_j))], inbounds=True,
+                                 source_etype=t), typ=t)
+                out = b.gep(row, [j], inbounds=True, source_etype=t)
+                b.store(b.add(b.load(out, typ=t), b.mul(x, y)), out)
+    b.ret_void()
+    return fn

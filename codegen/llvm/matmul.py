@@ -1,0 +1,145 @@
+"""Native kernels of fused matmul groups: a BLAS (or integer loop) GEMM, then
+the group's elementwise epilogue over the rows just computed.
+
+Every form of kiln.matmul (ir/ops/linalg.py) is one shape here: C[batch, M, N]
+= op(A)[batch, M, K] op(B)[batch, K, N], op a transpose when transpose_a /
+transpose_b is set, a vector lhs being [1, K] and a vector rhs [K, 1] (their
+M or N dim absent from the result), batch dims broadcast as numpy does. The
+ABI's [begin, end) ranges over the result's rows, batch and M flattened (the
+extent is batch * M), so threads split the work by rows; the kernel makes one
+GEMM call per batch element its range touches.
+
+The run-time ints (`dims`): M, N, K, then per batch axis (its extent, A's
+stride, B's stride; a broadcast operand's stride is 0), then the epilogue's.
+`bind` folds the batch into M when B is shared by every batch element and A
+is one contiguous [batch * M, K] block (x[T, S, K] @ w[K, N]): one large GEMM.
+
+Importing this module also registers the conv kernel (conv.py), as
+codegen/native.py imports this module by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from llvmlite import ir
+
+from ...ir import ExecutionError, Operation
+from ..native import NativeKernel, Shape, native
+from . import conv  # noqa: F401  (registers kiln.fused:conv)
+from .contraction import Frame, Group, unravel
+from .gemm import Gemm, Operand, check_int32
+from .render import counted_loop
+from .scalar import I64, storage_type
+
+
+@native("kiln.fused:matmul")
+def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
+    """The native kernel of a fused matmul group (see the module doc)."""
+    group = Group(fused, name, "kiln.matmul")
+    mm = group.contraction
+    lhs, rhs = mm.operands
+    batch_rank = mm.result.type.rank - (lhs.type.rank >= 2) - (rhs.type.rank >= 2)
+    module = ir.Module(name=name)
+    frame = Frame(group, module, n_dims=3 + 3 * batch_rank)
+    _emit(frame, mm, batch_rank)
+    how = (f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm" if group.dtype.is_float
+           else "a loop nest")
+    text = group.describe([f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
+                           f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
+                           f"{'^T' if mm.transpose_b else ''} by {how}, rows [begin, end)"])
+    return NativeKernel(name, module, _binder(group, batch_rank), text)
+
+
+def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
+    b, group = frame.b, frame.group
+    m, n, k = frame.dims[:3]
+    batch = [frame.dims[3 + 3 * i: 6 + 3 * i] for i in range(batch_rank)]
+    t = storage_type(group.dtype)
+    gemm = Gemm(b, frame.slots, group.dtype)
+    a_data, b_data = frame.operand(mm.lhs), frame.operand(mm.rhs)
+    frame.prepare(n)
+    lda = m if mm.transpose_a else k  # A is [M, K] or [K, M]; B [K, N] or [N, K]
+    ldb = k if mm.transpose_b else n
+    begin, end = frame.begin, frame.end
+    with b.if_then(b.icmp_signed("<", begin, end)):  # then M > 0
+        first = b.udiv(begin, m)
+        stop = b.add(b.udiv(b.sub(end, ir.Constant(I64, 1)), m), ir.Constant(I64, 1))
+        with counted_loop(b, first, stop, "batch") as i:
+            start = b.mul(i, m)
+            r0 = frame.max(begin, start)
+            r1 = frame.min(end, b.add(start, m))
+            a_at, b_at = _batch_offsets(b, i, batch)
+            row = b.sub(r0, start)
+            a_at = b.add(a_at, row if mm.transpose_a else b.mul(row, k))
+            gemm(Operand(b.gep(a_data, [a_at], source_etype=t), lda, mm.transpose_a),
+                 Operand(b.gep(b_data, [b_at], source_etype=t), ldb, mm.transpose_b),
+                 b.gep(frame.acc, [b.mul(r0, n)], source_etype=t), b.sub(r1, r0), n, k)
+            frame.epilogue(b.mul(r0, n), b.mul(r1, n))
+    frame.finish()
+
+
+def _batch_offsets(b: ir.IRBuilder, i: ir.Value, batch: list) -> tuple[ir.Value, ir.Value]:
+    """A's and B's element offsets of batch element `i` (row-major over `batch`,
+    a list of (extent, A stride, B stride))."""
+    a_at: ir.Value = ir.Constant(I64, 0)
+    b_at: ir.Value = ir.Constant(I64, 0)
+    for index, (_, a_stride, b_stride) in zip(unravel(b, i, [e for e, _, _ in batch]), batch):
+        a_at = b.add(a_at, b.mul(index, a_stride))
+        b_at = b.add(b_at, b.mul(index, b_stride))
+    return a_at, b_at
+
+
+def _binder(group: Group, batch_rank: int):
+    mm = group.contraction
+    lhs, rhs = mm.operands
+
+    def bind(in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]):
+        group.check_inputs(in_shapes, out_shapes)
+        a = group.operand_shape(lhs, in_shapes)
+        b = group.operand_shape(rhs, in_shapes)
+        a2 = _matrix(a if len(a) >= 2 else (1, *a), mm.transpose_a)
+        b2 = _matrix(b if len(b) >= 2 else (*b, 1), mm.transpose_b)
+        (m, k), (k_b, n) = a2[-2:], b2[-2:]
+        if k != k_b:
+            raise mm.error(f"contraction dims differ: lhs {a} has {k}, rhs {b} has {k_b}",
+                           ExecutionError)
+        try:
+            batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
+        except ValueError:
+            raise mm.error(f"batch dims of lhs {a} and rhs {b} do not broadcast",
+                           ExecutionError) from None
+        out = batch + ((m,) if len(a) >= 2 else ()) + ((n,) if len(b) >= 2 else ())
+        epilogue = group.check_results(in_shapes, out_shapes, out)
+        a_strides = _batch_strides(a2[:-2], batch, m * k)
+        b_strides = _batch_strides(b2[:-2], batch, k * n)
+        rows = math.prod(batch) * m
+        if (batch and not any(b_strides) and not mm.transpose_a
+                and (1,) * (len(batch) - len(a2) + 2) + a2[:-2] == batch):
+            m_gemm, triples = rows, (1, 0, 0) * len(batch)  # one GEMM of all the rows
+        else:
+            m_gemm = m
+            triples = tuple(x for axis in zip(batch, a_strides, b_strides) for x in axis)
+        check_int32(mm, M=m_gemm, N=n, K=k)
+        return (m_gemm, n, k, *triples, *epilogue), rows
+
+    return bind
+
+
+def _matrix(shape: Shape, transposed: bool) -> Shape:
+    """`shape` with its last two dims as the logical [rows, cols] of the product."""
+    return (*shape[:-2], shape[-1], shape[-2]) if transposed else tuple(shape)
+
+
+def _batch_strides(dims: Shape, batch: Shape, block: int) -> tuple[int, ...]:
+    """Element strides along the result's batch axes of an operand whose batch
+    dims are `dims` (right-aligned) and whose matrices hold `block` elements;
+    0 where it is broadcast."""
+    padded = (1,) * (len(batch) - len(dims)) + tuple(dims)
+    strides, stride = [], block
+    for d in reversed(padded):
+        strides.append(stride if d != 1 else 0)
+        stride *= d
+    return tuple(reversed(strides))
