@@ -344,8 +344,8 @@ class _Lowering:
                                   dtype)
             positive = self.compute(scope, "greater", [x, zero], DType.bool)
             out = self.compute(scope, "select", [positive, x, scaled], dtype)
-        elif name == "kiln.broadcast_to":
-            out = arg(0)  # the operand's value at the broadcast position
+        elif name in ("kiln.broadcast_to", "kiln.stop_gradient"):
+            out = arg(0)  # the operand's value (at the broadcast position)
         elif name == "kiln.iota":
             axes = self.view(op.result.type.shape, op)
             dim = normalize_axis(op.dimension, op.result.type.rank)
