@@ -87,7 +87,7 @@ func @f(%x: {flat}) -> tensor<f32> {{
 func @f(%x: {matrix}) -> {column} {{
   %s = kiln.reduce_sum %x {{axes = [0]}} : ({matrix}) -> {column}
   kiln.return %s : {column}
-}}""", normal(rows, cols), lambda x: x.sum(axis=0), rtol=1e-4),
+}}""", normal(rows, cols), lambda x: x.sum(axis=0), rtol=1e-3),  # numpy: row by row in f32
     ]
 
 

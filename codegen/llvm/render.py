@@ -16,6 +16,15 @@ innermost row body the kernel's body in order; each `Sweep` is a loop nest
 over the reduced axes whose accumulators live in stack slots that LLVM
 promotes to registers. Offsets are sums of index * stride with the strides
 of every map computed once on entry: no division or remainder in any loop.
+
+Column blocks: when the innermost axis of a reduction kernel is a row axis
+(a sum over the leading axis of a matrix, say), one row at a time would make
+every sweep a strided walk down a column. That axis then runs in blocks of
+up to `COLUMN_BLOCK` columns instead: each run of row instructions is a loop
+over the block's columns, each sweep's loop nest has that column loop
+innermost (it reads memory contiguously and vectorises), accumulators are
+arrays of one element per column, and a row value used by a later loop is
+kept in such an array too (stack slots, so they stay in L1).
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ from .scalar import I1, I32, I64, Scalars, storage_type, value_type
 PTR = ir.PointerType()
 F64 = ir.DoubleType()
 SUM_CHUNK = 4096  # elements per partial float sum (see _BodyRenderer.sweep)
+COLUMN_BLOCK = 256  # columns per block when the innermost row axis is blocked
+COLUMN_SUM_CHUNK = 64  # reduced elements per partial float sum in a column block
 
 
 def render(kernel: Kernel) -> ir.Module:
@@ -67,7 +78,8 @@ def _define_entry(kernel: Kernel, module: ir.Module, body: ir.Function) -> None:
 
 
 @contextmanager
-def counted_loop(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str, step: int = 1):
+def counted_loop(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str,
+                 step: int = 1):
     """`for (i = start; i < stop; i += step)`; yields i with the builder in the body."""
     before = b.block
     head = b.append_basic_block(f"{name}.head")
@@ -125,18 +137,30 @@ class _BodyRenderer:
         self.strides = {m: self.map_strides(m) for m in kernel.maps()}
         self.index: dict[int, ir.Value] = {}
         rows = kernel.row_axes
+        self.column = rows[-1] if column_blocked(kernel) else None
+        self.spilled: dict[int, tuple[ir.Value, ir.Type]] = {}  # id -> (array, type)
         with ExitStack() as loops:
-            first = loops.enter_context(counted_loop(b, begin, end, "row"))
-            if rows:
-                self.index[rows[0]] = first
-            for a in rows[1:]:
-                self.index[a] = loops.enter_context(
-                    counted_loop(b, ir.Constant(I64, 0), self.sizes[a], f"i{a}"))
-            for statement in kernel.body:
-                if isinstance(statement, Sweep):
-                    self.sweep(statement)
-                else:
-                    self.instr(statement)
+            for n, a in enumerate(rows or (None,)):
+                low, high = (begin, end) if n == 0 else (ir.Constant(I64, 0), self.sizes[a])
+                if a is not None and a == self.column:
+                    block = loops.enter_context(
+                        counted_loop(b, low, high, "block", step=COLUMN_BLOCK))
+                    self.block = block
+                    self.width = b.sub(self.scalars.intrinsic(
+                        "llvm.smin", [b.add(block, ir.Constant(I64, COLUMN_BLOCK)), high]), block)
+                    continue
+                index = loops.enter_context(counted_loop(b, low, high, "row" if n == 0
+                                                         else f"i{a}"))
+                if a is not None:
+                    self.index[a] = index
+            if self.column is None:
+                for statement in kernel.body:
+                    if isinstance(statement, Sweep):
+                        self.sweep(statement)
+                    else:
+                        self.instr(statement)
+            else:
+                self.blocked_body(kernel.body)
         b.ret(b.load(self.fault, typ=I32))
         self.slots.branch(start)
 
@@ -262,6 +286,128 @@ class _BodyRenderer:
                 value = self.b.load(acc.value, typ=value_type(r.dtype))
             self.define(r.id, value, r.dtype)
 
+    # ------------------------------------------------------------ column blocks
+    def blocked_body(self, body: tuple[Instr | Sweep, ...]) -> None:
+        """The row body over one block of columns: runs of instructions as column
+        loops, sweeps with the column loop innermost."""
+        groups: list[list[Instr] | Sweep] = []
+        for statement in body:
+            if isinstance(statement, Sweep):
+                groups.append(statement)
+            elif groups and isinstance(groups[-1], list):
+                groups[-1].append(statement)
+            else:
+                groups.append([statement])
+        for n, group in enumerate(groups):
+            later = _uses(groups[n + 1:])
+            if isinstance(group, Sweep):
+                self.blocked_sweep(group, later)
+                continue
+            with self.columns("col") as j:
+                for x in group:
+                    self.instr(x)
+                    if not isinstance(x, Store) and x.id in later:
+                        self.spill(x.id, j)
+
+    @contextmanager
+    def columns(self, name: str):
+        """A loop over the block's columns, with the column index set and the
+        spilled row values loaded for this column."""
+        with counted_loop(self.b, ir.Constant(I64, 0), self.width, name) as j:
+            self.index[self.column] = self.b.add(self.block, j, flags=["nsw"])
+            for id_, (array, t) in self.spilled.items():
+                self.values[id_] = self.b.load(self.lane(array, t, j), typ=t)
+            yield j
+
+    def lane(self, array: ir.Value, t: ir.Type, j: ir.Value) -> ir.Value:
+        return self.b.gep(array, [j], inbounds=True, source_etype=t)
+
+    def column_array(self, t: ir.Type, name: str) -> ir.Value:
+        return self.slots.alloca(t, size=COLUMN_BLOCK, name=name)
+
+    def spill(self, id_: int, j: ir.Value) -> None:
+        """Keep row value `id_` for the block's later loops (constants need no slot)."""
+        value = self.values[id_]
+        if isinstance(value, ir.Constant):
+            return
+        if id_ not in self.spilled:
+            self.spilled[id_] = (self.column_array(value.type, f"v{id_}"), value.type)
+        array, t = self.spilled[id_]
+        self.b.store(value, self.lane(array, t, j))
+
+    def blocked_sweep(self, sweep: Sweep, later: set[int]) -> None:
+        """`sweep` for a block of columns: per-column accumulator arrays, the
+        reduced loop nest outside, the column loop inside."""
+        dtypes = {x.id: x.dtype for x in sweep.body if not isinstance(x, Store)}
+        dtypes.update(self.dtypes)
+        reduced = self.k.reduced_axes
+        arrays = [self.column_accumulator(r, dtypes[r.value]) for r in sweep.reductions]
+        with self.columns("init") as j:
+            for acc in arrays:
+                self.reset(acc, j, totals=True)
+        chunked = [acc for acc in arrays if acc.total is not None]
+        with ExitStack() as loops:
+            for a in reduced:
+                start, stop = ir.Constant(I64, 0), self.sizes[a]
+                if a == reduced[-1] and chunked:
+                    start = loops.enter_context(counted_loop(
+                        self.b, start, stop, f"k{a}.chunk", step=COLUMN_SUM_CHUNK))
+                    with self.columns("reset") as j:
+                        for acc in chunked:
+                            self.reset(acc, j, totals=False)
+                    loops.callback(self.add_column_chunks, chunked)  # after the inner loop
+                    chunk_end = self.b.add(start, ir.Constant(I64, COLUMN_SUM_CHUNK))
+                    stop = self.scalars.intrinsic("llvm.smin", [chunk_end, stop])
+                self.index[a] = loops.enter_context(counted_loop(self.b, start, stop, f"k{a}"))
+            j = loops.enter_context(self.columns("lane"))
+            for x in sweep.body:
+                self.instr(x)
+            for r, acc in zip(sweep.reductions, arrays):
+                self.fold(r, self.at(acc, j))
+        with self.columns("result") as j:
+            for r, acc in zip(sweep.reductions, arrays):
+                at = self.at(acc, j)
+                if at.position is not None:
+                    value = self.from_index(self.b.load(at.position, typ=I64), r.dtype)
+                elif at.total is not None:
+                    value = self.scalars.cast(self.b.load(at.total, typ=F64), DType.f64,
+                                              r.dtype)
+                else:
+                    value = self.b.load(at.value, typ=value_type(r.dtype))
+                self.define(r.id, value, r.dtype)
+                if r.id in later:
+                    self.spill(r.id, j)
+
+    def column_accumulator(self, r: Reduction, dtype: DType) -> _Accumulator:
+        """Arrays of one accumulator per column of a block (not yet initialised)."""
+        t = value_type(dtype)
+        acc = _Accumulator(self.column_array(t, f"r{r.id}"), _identity(r.kind, dtype, t))
+        if r.kind in ("argmax", "argmin"):
+            acc.position = self.column_array(I64, f"r{r.id}.at")
+        if r.kind == "sum" and dtype.is_float:
+            acc.total = self.column_array(F64, f"r{r.id}.total")
+        return acc
+
+    def at(self, acc: _Accumulator, j: ir.Value) -> _Accumulator:
+        """Column j's slots of the accumulator arrays `acc`."""
+        t = acc.identity.type
+        return _Accumulator(
+            self.lane(acc.value, t, j), acc.identity,
+            None if acc.position is None else self.lane(acc.position, I64, j),
+            None if acc.total is None else self.lane(acc.total, F64, j))
+
+    def reset(self, acc: _Accumulator, j: ir.Value, totals: bool) -> None:
+        at = self.at(acc, j)
+        self.b.store(acc.identity, at.value)
+        if at.position is not None:
+            self.b.store(ir.Constant(I64, 0), at.position)
+        if totals and at.total is not None:
+            self.b.store(ir.Constant(F64, -0.0), at.total)
+
+    def add_column_chunks(self, accumulators: list[_Accumulator]) -> None:
+        with self.columns("chunk") as j:
+            self.add_chunks([self.at(acc, j) for acc in accumulators])
+
     def accumulator(self, r: Reduction, dtype: DType, loops: bool) -> _Accumulator:
         """The initialised slots of `r`, which folds values of `dtype`."""
         t = value_type(dtype)
@@ -302,6 +448,33 @@ class _BodyRenderer:
             here = self.values[r.index]
             b.store(b.select(better, here, b.load(position, typ=I64)), position)
         b.store(new, best)
+
+
+def column_blocked(kernel: Kernel) -> bool:
+    """Does `kernel` run its innermost (row) axis in blocks of columns?"""
+    return (kernel.kind == "reduction" and bool(kernel.reduced_axes) and
+            bool(kernel.domain) and not kernel.domain[-1].reduced)
+
+
+def _uses(groups: list) -> set[int]:
+    """The ids that the instructions and sweeps in `groups` read."""
+    used: set[int] = set()
+
+    def add(x) -> None:
+        if isinstance(x, Compute):
+            used.update(x.args)
+        elif isinstance(x, Store):
+            used.add(x.value)
+        elif isinstance(x, Sweep):
+            for y in x.body:
+                add(y)
+            for r in x.reductions:
+                used.add(r.value)
+
+    for group in groups:
+        for x in ([group] if isinstance(group, Sweep) else group):
+            add(x)
+    return used
 
 
 def _is_one(x: ir.Value) -> bool:

@@ -172,3 +172,44 @@ def test_long_float_sums_are_accurate(kernels, rng):
         exact = x.astype(np.float64).sum(axis=1)
         np.testing.assert_allclose(total, exact, rtol=2e-7)
         np.testing.assert_allclose(mean, exact / columns, rtol=2e-7)
+
+
+@pytest.mark.parametrize("columns", [1, 7, 255, 256, 257, 600])
+def test_column_blocks_every_reduction_and_width(kernels, rng, columns):
+    """Reductions over the leading axes run in blocks of columns (the innermost
+    row axis); widths around the block size, ragged last blocks."""
+    m, op = kernels.make_fused([f"?x{columns}xf32"], lambda b, a: [
+        *(getattr(b, n)(a[0], axes=[0]) for n in REDUCTIONS), b.argmax(a[0], axis=0),
+        b.argmin(a[0], axis=0)], "reduction")
+    mi, opi = kernels.make_fused([f"?x3x{columns}xi32"], lambda b, a: [
+        b.reduce_sum(a[0], axes=[0, 1]), b.reduce_max(a[0], axes=[0, 1])], "reduction")
+    for rows in (1, 5, 70):
+        kernels.check(m, op, near_one(rng, (rows, columns), "f32"), rtol=1e-5,
+                      names=REDUCTIONS + ["argmax", "argmin"])
+        kernels.check(mi, opi, rng.integers(-3, 4, (rows, 3, columns)).astype(np.int32))
+
+
+def test_column_blocks_keep_row_values_between_sweeps(kernels, rng):
+    """Variance over axis 0 (batch norm's moments): the mean found by one sweep
+    is read by the next sweep and by the stores after it."""
+    def build(b, a):
+        x = a[0]
+        mean = b.reduce_mean(x, axes=[0])
+        centred = b.sub(x, mean)
+        var = b.reduce_mean(b.mul(centred, centred), axes=[0])
+        return [mean, var, b.mul(centred, b.rsqrt(b.add(var, b.constant(1e-3))))]
+
+    m, op = kernels.make_fused(["?x300xf32"], build, "reduction")
+    for rows in (1, 3, 129):
+        kernels.check(m, op, rng.standard_normal((rows, 300)).astype(np.float32) + 3,
+                      rtol=1e-4, atol=1e-5)
+
+
+def test_long_column_sums_are_accurate(kernels, rng):
+    m, op = kernels.make_fused(["?x3xf32"], lambda b, a: [b.reduce_sum(a[0], axes=[0])],
+                               "reduction")
+    """numpy adds the rows of a column one at a time in float32 (off by ~1e-5
+    here); kiln's chunked f64 totals stay within 2e-7 of the exact sum."""
+    x = rng.random((200_001, 3)).astype(np.float32)
+    (total,) = kernels.check(m, op, x, rtol=3e-5)
+    np.testing.assert_allclose(total, x.astype(np.float64).sum(axis=0), rtol=2e-7)
