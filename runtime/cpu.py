@@ -53,6 +53,9 @@ class Step:
     buffers: list[int]
 
 
+RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next is made
+
+
 @dataclass
 class ShapePlan:
     """What one set of argument shapes needs: dims, extents, buffers, result shapes."""
@@ -65,10 +68,45 @@ class ShapePlan:
     fresh: dict[int, tuple[tuple[int, ...], np.dtype]]
     result_shapes: list[tuple[int, ...]]
     pointers: ctypes.Array = field(repr=False, default=None)
+    # per result buffer: the arrays handed out lately, reused once nobody holds them
+    recycled: dict[int, list[np.ndarray]] = field(repr=False, default_factory=dict)
+
+    def result_arrays(self) -> dict[int, np.ndarray]:
+        """An array for each result buffer: one handed out by an earlier call
+        that nothing refers to any more (reusing it spares the page faults of
+        fresh memory: FACTS.md), else a new one."""
+        out = {}
+        for b, (shape, dtype) in self.fresh.items():
+            kept = self.recycled.setdefault(b, [])
+            for a in kept:
+                # references: the list, the loop variable, getrefcount's argument
+                if sys.getrefcount(a) == 3:
+                    break
+            else:
+                a = np.empty(shape, dtype)
+                kept.append(a)
+                if len(kept) > RECYCLED_PER_RESULT:
+                    kept.pop(0)
+            out[b] = a
+        return out
 
 
-class CpuExecutable:
-    """A function compiled for the host CPU; call it with numpy arrays."""
+@dataclass
+class Layout:
+    """The integers one set of argument shapes fixes (no memory, no ctypes): what
+    the JIT runtime turns into a `ShapePlan` and AOT emits as code (runtime/aot.py)."""
+
+    dims: list[list[int]]  # per step: its kernel's run-time ints
+    outer: list[int]  # per step: the extent of its [begin, end) range
+    elements: list[int]  # per step: the elements it writes (for the thread choice)
+    sizes: dict[int, int]  # buffer id -> bytes (intermediates and results)
+    kinds: dict[int, tuple]  # buffer id -> (shape, numpy dtype) of its first value
+    result_shapes: list[tuple[int, ...]]
+
+
+class CpuProgram:
+    """A planned function split into kernels and the entry that calls them, before
+    any native code exists (CpuExecutable JIT-compiles it, runtime/aot.py ships it)."""
 
     def __init__(self, module: Module, name: str):
         self.module, self.name = module, name
@@ -83,9 +121,6 @@ class CpuExecutable:
         self.constants: dict[int, np.ndarray] = {}
         self.steps: list[Step] = []
         self._collect()
-        self._native = self._compile()
-        self._entry = ENTRY_SIGNATURE(self._native.engine.get_function_address(ENTRY))
-        self._plans: dict[tuple, ShapePlan] = {}
         # per argument: numpy dtype and dims (int, a symbol's name, or None for `?`)
         self._arg_specs = [(a.type.dtype.numpy, [d if isinstance(d, int) else (
             None if d.anonymous else d.name) for d in a.type.shape]) for a in self.func.args]
@@ -148,6 +183,43 @@ class CpuExecutable:
         b.ret(ir.Constant(I64, 0))
         return module
 
+    @staticmethod
+    def runs_blas(step: Step) -> bool:
+        """Whether the step's kernel calls BLAS (which runs its own threads)."""
+        return step.op.name == "kiln.fused" and step.op.kind in ("matmul", "conv")
+
+    def layout(self, arg_shapes) -> Layout:
+        """The integers of a call with arguments of these shapes (checks each kernel's fit)."""
+        shapes = concrete_shapes(self.func, arg_shapes)
+        dims, outer, elements = [], [], []
+        for step in self.steps:
+            ins = [shapes[v] for v in step.op.operands]
+            outs = [shapes[r] for r in step.op.results]
+            d, n = step.kernel.bind(ins, outs)
+            dims.append(list(d))
+            outer.append(n)
+            elements.append(sum(int(np.prod(s)) for s in outs))
+        sizes: dict[int, int] = {}
+        kinds: dict[int, tuple] = {}
+        for v, b in self.buffer_of.items():
+            if b < self.n_args or b in self.constants or v not in shapes:
+                continue
+            nbytes = int(np.prod(shapes[v], dtype=np.int64)) * v.type.dtype.numpy.itemsize
+            sizes[b] = max(sizes.get(b, 0), nbytes)
+            kinds.setdefault(b, (shapes[v], v.type.dtype.numpy))
+        return Layout(dims, outer, elements, sizes, kinds,
+                      [shapes[v] for v in self.func.body.terminator.operands])
+
+
+class CpuExecutable(CpuProgram):
+    """A function compiled for the host CPU; call it with numpy arrays."""
+
+    def __init__(self, module: Module, name: str):
+        super().__init__(module, name)
+        self._native = self._compile()
+        self._entry = ENTRY_SIGNATURE(self._native.engine.get_function_address(ENTRY))
+        self._plans: dict[tuple, ShapePlan] = {}
+
     def _compile(self):
         entry = self._entry_module()
         key = cache_key(str(self.module), [s.kernel.text for s in self.steps])
@@ -180,7 +252,7 @@ class CpuExecutable:
         pointers = plan.pointers
         for j, a in enumerate(arrays):
             pointers[j] = a.ctypes.data
-        fresh = {b: np.empty(shape, dtype) for b, (shape, dtype) in plan.fresh.items()}
+        fresh = plan.result_arrays()
         for b, a in fresh.items():
             pointers[b] = a.ctypes.data
         code = self._entry(pointers, plan.dims_table, plan.outer.ctypes.data,
@@ -220,43 +292,29 @@ class CpuExecutable:
                              else f"{what}: {problem}")
 
     def _plan(self, arrays: list[np.ndarray]) -> ShapePlan:
-        shapes = concrete_shapes(self.func, [a.shape for a in arrays])
+        layout = self.layout([a.shape for a in arrays])
         dims: list[int] = []
         offsets: list[int] = []
-        outer: list[int] = []
         threads: list[int] = []
-        for step in self.steps:
-            ins = [shapes[v] for v in step.op.operands]
-            outs = [shapes[r] for r in step.op.results]
-            d, n = step.kernel.bind(ins, outs)
+        for step, d, n, elements in zip(self.steps, layout.dims, layout.outer, layout.elements):
             offsets.append(len(dims))
             dims += d
-            outer.append(n)
-            blas = step.op.name == "kiln.fused" and step.op.kind in ("matmul", "conv")
-            threads.append(0 if blas else  # BLAS runs its own threads
-                           parallel.threads_for(n, sum(int(np.prod(s)) for s in outs)))
+            threads.append(0 if self.runs_blas(step) else parallel.threads_for(n, elements))
         ret = self.func.body.terminator
         returned = {self.buffer_of[v] for v in ret.operands} - set(range(self.n_args)) - \
             set(self.constants)
-        sizes: dict[int, int] = {}
-        kinds: dict[int, tuple] = {}
-        for v, b in self.buffer_of.items():
-            if b < self.n_args or b in self.constants or v not in shapes:
-                continue
-            nbytes = int(np.prod(shapes[v], dtype=np.int64)) * v.type.dtype.numpy.itemsize
-            sizes[b] = max(sizes.get(b, 0), nbytes)
-            kinds.setdefault(b, (shapes[v], v.type.dtype.numpy))
-        fresh = {b: kinds[b] for b in returned}
-        pooled = {b: np.empty(max(n, 1), np.uint8) for b, n in sizes.items() if b not in fresh}
+        fresh = {b: layout.kinds[b] for b in returned}
+        pooled = {b: np.empty(max(n, 1), np.uint8) for b, n in layout.sizes.items()
+                  if b not in fresh}
         pointers = (ctypes.c_void_p * max(1, self.n_buffers))()
         for b, a in [*pooled.items(), *self.constants.items()]:
             pointers[b] = a.ctypes.data
         flat = np.array(dims or [0], np.int64)
         table = (ctypes.c_void_p * max(1, len(offsets)))(
             *(flat.ctypes.data + 8 * o for o in offsets))
-        return ShapePlan(flat, table, np.array(outer or [0], np.int64),
+        return ShapePlan(flat, table, np.array(layout.outer or [0], np.int64),
                          np.array(threads or [0], np.int32), pooled, fresh,
-                         [shapes[v] for v in ret.operands], pointers)
+                         layout.result_shapes, pointers)
 
     def _results(self, arrays, fresh, plan: ShapePlan) -> list[np.ndarray]:
         out = []

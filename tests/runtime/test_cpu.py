@@ -51,6 +51,22 @@ def test_results_are_fresh_arrays():
     assert first is not second and not np.shares_memory(first, second)
 
 
+def test_result_memory_is_reused_only_when_nothing_holds_it():
+    exe = _compile(SOFTMAX_MODULE)
+    b = np.zeros(10, np.float32)
+    ones, twos = np.ones((3, 10), np.float32), np.full((3, 10), 2.0, np.float32)
+    held = exe(ones, b)
+    view = held[0][1:]  # a view keeps its base alive
+    del held
+    addresses = set()
+    for k in range(6):  # `y = f(x)` in a loop: results dropped as the next is made
+        y = exe(twos if k % 2 else ones, b)[0]
+        addresses.add(y.ctypes.data)
+        assert not np.shares_memory(y, view)
+    assert len(addresses) <= 2  # reused, not a new allocation per call
+    np.testing.assert_allclose(view, exe(ones, b)[0][1:])  # the held view is intact
+
+
 def test_bad_arguments_are_kiln_errors():
     exe = _compile(SOFTMAX_MODULE)
     x = np.ones((2, 10), np.float32)
