@@ -5,7 +5,7 @@
         s.run(c, feed_dict={b: 3})        # 5
 """
 
-from . import layers, losses, nn, train
+from . import layers, losses, nn, summary, train
 from .dtypes import (
     DType,
     as_dtype,

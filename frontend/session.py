@@ -18,6 +18,7 @@ import numpy as np
 from ..runtime.executable import Executable
 from .graph import Graph, GraphError, Operation, Tensor, get_default_graph
 from .lowering import Lowered, lower
+from .summary import SUMMARY_TYPES, run_with_summaries
 
 
 class Session:
@@ -73,6 +74,8 @@ class Session:
             raise GraphError("attempted to use a closed Session")
         leaves: list[Tensor | Operation] = []
         structure = self._flatten(fetches, leaves)
+        if any(type(x) is Operation and x.type in SUMMARY_TYPES for x in leaves):
+            return run_with_summaries(self, structure, leaves, feed_dict)  # summary.py
         feeds = self._feeds(feed_dict or {})
         unique = list(dict.fromkeys(leaves))
         key = (tuple(id(x) for x in unique),
