@@ -1,0 +1,712 @@
+"""Ahead-of-time compilation: a planned function -> a shared library, a C header, a manifest.
+
+    build(module, "model", "out/")      # out/model.so, out/model.h, out/model.json
+    run = load("out/")                  # a checked Python callable over the library
+    probs, = run(x)
+
+What goes into the library (runtime/cpu.py's `CpuProgram` makes the pieces):
+
+- the kernels and `kiln_run`, the entry that calls them, as one LLVM module,
+  optimised and emitted as a position-independent object (llvmlite
+  `emit_object`), its symbols hidden;
+- glue written in C (`<name>_glue.c`, kept in OUTDIR for reading): the public
+  entry checks the symbolic dims, computes every kernel's run-time ints, the
+  outer extents, the buffer sizes and the output shapes, allocates one scratch
+  arena, calls `kiln_run`, copies results and returns an error code;
+- the weights (the function's constants) as one blob, embedded with `.incbin`
+  or written beside the library (`--weights file`);
+- a portable blocked `sgemm`/`dgemm` in C for the matmul and conv kernels
+  (they call the BLAS of scipy when JIT-compiled, which a shipped library
+  cannot reach).
+
+The shape logic lives in Python (type rules, each kernel's `bind`). AOT runs it
+at sample values of the symbolic dims and fits each integer as a multilinear
+polynomial with integer coefficients in the dims (exact: 2^k corner points of a
+unit box), then checks the fit at other points; an integer that is not such a
+polynomial (a dim divided, a branch on a size) is a CompileError asking for
+static shapes. The link uses the system C compiler (`cc`, or `$CC`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from ..codegen.kernel import Fault
+from ..codegen.llvm import jit
+from ..ir import CompileError, ExecutionError, KilnError, Module
+from ..ir.types import format_shape
+from . import parallel
+from .cpu import CpuProgram, Layout
+
+FORMAT = "kiln-aot-1"
+MAX_DIM = 2**31 - 1  # BLAS takes 32-bit ints; the glue rejects larger dims
+ALIGN = 64
+OK, BAD_DIMS, NO_MEMORY, NO_WEIGHTS = 0, 1, 2, 3
+C_TYPES = {"f32": "float", "f64": "double", "i8": "int8_t", "i32": "int32_t",
+           "i64": "int64_t", "bool": "uint8_t"}
+BASE = 3  # the fit's corner points: each dim at BASE or BASE + 1
+CHECK_VALUES = (1, 7, 33, 1000, 0)
+
+
+# ------------------------------------------------------------------ symbolic dims
+
+@dataclass(frozen=True)
+class Param:
+    """One int64 argument of the C entry: a named symbol, or one `?` dim of an argument."""
+
+    name: str
+    where: list[tuple[int, int]]  # (argument, axis) positions it sizes
+
+
+Poly = dict[tuple[int, ...], int]  # monomial (sorted param indices) -> coefficient
+
+
+def _params(program: CpuProgram) -> list[Param]:
+    named: dict[str, list] = {}
+    params: list[Param] = []
+    for j, arg in enumerate(program.func.args):
+        for axis, d in enumerate(arg.type.shape):
+            if isinstance(d, int):
+                continue
+            if d.anonymous:
+                params.append(Param(c_name(f"{arg.name or f'arg{j}'}_dim{axis}"), [(j, axis)]))
+            elif d.name in named:
+                named[d.name].append((j, axis))
+            else:
+                named[d.name] = [(j, axis)]
+                params.append(Param(d.name, named[d.name]))
+    if len({p.name for p in params}) != len(params):
+        raise CompileError(f"@{program.name}: two symbolic dims share the C name "
+                           f"{[p.name for p in params]}")
+    return params
+
+
+def _flatten(layout: Layout) -> dict[tuple, int]:
+    flat: dict[tuple, int] = {}
+    for i, (dims, outer, elements) in enumerate(zip(layout.dims, layout.outer, layout.elements)):
+        flat.update({("dims", i, j): d for j, d in enumerate(dims)})
+        flat[("outer", i)] = outer
+        flat[("elements", i)] = elements
+    flat.update({("size", b): n for b, n in layout.sizes.items()})
+    for i, shape in enumerate(layout.result_shapes):
+        flat.update({("result", i, a): n for a, n in enumerate(shape)})
+    return flat
+
+
+@dataclass
+class Fit:
+    """Every integer of the layout as a polynomial in the params."""
+
+    params: list[Param]
+    polys: dict[tuple, Poly]
+    min_dim: int  # 0, or 1 when a zero-sized dim does not fit the plan
+
+
+def fit(program: CpuProgram) -> Fit:
+    """Fit the layout's integers in the symbolic dims (see the module doc)."""
+    params = _params(program)
+    k = len(params)
+    if k > 8:
+        raise CompileError(f"@{program.name} has {k} symbolic dims; AOT handles at most 8")
+
+    def sample(values) -> dict[tuple, int]:
+        shapes = [list(a.type.shape) for a in program.func.args]
+        for p, v in zip(params, values):
+            for j, axis in p.where:
+                shapes[j][axis] = v
+        return _flatten(program.layout([tuple(s) for s in shapes]))
+
+    corners = {}
+    try:
+        for bits in itertools.product((0, 1), repeat=k):
+            corners[bits] = sample([BASE + b for b in bits])
+    except KilnError as e:
+        raise CompileError(f"@{program.name}: the symbolic dims "
+                           f"({', '.join(p.name for p in params)}) cannot vary independently "
+                           f"({e}); give dims that must agree one symbol name (N)") from None
+    keys = corners[(0,) * k].keys()
+    polys: dict[tuple, Poly] = {}
+    for key in keys:
+        poly: Poly = {}
+        for subset in itertools.product((0, 1), repeat=k):
+            # the Newton coefficient of prod_{i in subset} (p_i - BASE) ...
+            c = sum((-1) ** (sum(subset) - sum(t)) * corners[t][key]
+                    for t in itertools.product((0, 1), repeat=k)
+                    if all(a <= b for a, b in zip(t, subset)))
+            if c:  # ... expanded into monomials
+                chosen = [i for i in range(k) if subset[i]]
+                for r in range(len(chosen) + 1):
+                    for mono in itertools.combinations(chosen, r):
+                        term = c * (-BASE) ** (len(chosen) - r)
+                        poly[mono] = poly.get(mono, 0) + term
+        polys[key] = {m: c for m, c in poly.items() if c}
+    min_dim = 0
+    rng = np.random.default_rng(0)
+    points = [tuple(int(v) for v in rng.choice(CHECK_VALUES, size=k)) for _ in range(6)]
+    points += [(v,) * k for v in CHECK_VALUES]
+    for point in dict.fromkeys(points):
+        try:
+            real = sample(point)
+            ok = real.keys() == keys and all(evaluate(polys[x], point) == real[x] for x in keys)
+        except KilnError:
+            ok = False
+        if not ok and 0 in point:
+            min_dim = 1
+        elif not ok:
+            raise CompileError(
+                f"@{program.name}: its kernels' sizes are not polynomials in the symbolic "
+                f"dims ({', '.join(p.name for p in params)}) at {point}; compile it with "
+                "static shapes")
+    return Fit(params, polys, min_dim)
+
+
+def evaluate(poly: Poly, values) -> int:
+    return sum(c * int(np.prod([values[i] for i in mono], dtype=object)) for mono, c in
+               poly.items())
+
+
+def c_expr(poly: Poly, params: list[Param]) -> str:
+    """The polynomial as a C int64 expression (also how the manifest shows a dim)."""
+    if not poly:
+        return "0"
+    terms = []
+    for mono, c in sorted(poly.items()):
+        factors = [params[i].name for i in mono]
+        if c != 1 or not factors:
+            factors.insert(0, str(c) if c >= 0 else f"({c})")
+        terms.append("*".join(factors))
+    return " + ".join(terms)
+
+
+def c_name(text: str) -> str:
+    """`text` as a C identifier (what is not a letter, digit or _ becomes _)."""
+    name = re.sub(r"\W", "_", text)
+    return name if name and not name[0].isdigit() else f"_{name}"
+
+
+# ------------------------------------------------------------------ building
+
+@dataclass
+class Build:
+    """What `build` wrote."""
+
+    library: Path
+    header: Path
+    manifest: Path
+    seconds: dict[str, float]
+
+
+def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | None = None,
+          weights: str = "embed", threads: bool = True, input_names=None,
+          output_names=None) -> Build:
+    """Compile `func` of a module (after the CPU pipeline: fuse, plan) into OUTDIR."""
+    import time
+
+    if weights not in ("embed", "file"):
+        raise CompileError(f"weights must be 'embed' or 'file', not {weights!r}")
+    t0 = time.perf_counter()
+    cc = find_compiler()
+    name = c_name(name or func)
+    program = CpuProgram(module, func)
+    shape_fit = fit(program)
+    t_fit = time.perf_counter()
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    blob, offsets = _weights_blob(program)
+    obj = _emit_object(program)
+    t_llvm = time.perf_counter()
+    inputs = _io(program, shape_fit, input_names, "input")
+    outputs = _io(program, shape_fit, output_names, "output")
+    (out / f"{name}_kernels.o").write_bytes(obj)
+    glue = out / f"{name}_glue.c"
+    header = out / f"{name}.h"
+    header.write_text(_header(name, program, shape_fit, inputs, outputs, weights))
+    glue.write_text(_glue(name, program, shape_fit, inputs, outputs, offsets, weights, threads))
+    sources = [str(glue), str(out / f"{name}_kernels.o")]
+    weights_file = out / f"{name}.weights"
+    if weights == "embed":
+        (out / f"{name}_weights.bin").write_bytes(blob)
+        asm = out / f"{name}_weights.S"
+        asm.write_text(f'    .section .rodata\n    .balign {ALIGN}\n'
+                       f'    .globl kiln_{name}_weights\n    .hidden kiln_{name}_weights\n'
+                       f'kiln_{name}_weights:\n    .incbin "{name}_weights.bin"\n'
+                       f'    .section .note.GNU-stack,"",@progbits\n')
+        sources.append(str(asm))
+        weights_file.unlink(missing_ok=True)
+    else:
+        weights_file.write_bytes(blob)
+    library = out / f"{name}.so"
+    command = [cc, "-shared", "-fPIC", "-O3", "-march=native", "-o", str(library),
+               *sources, "-Wl,--no-undefined", "-lm", "-lc"]
+    if threads:
+        command.insert(-2, "-lgomp")
+    proc = subprocess.run(command, cwd=out, capture_output=True, text=True)
+    if proc.returncode:
+        raise CompileError(f"linking {library} failed ({' '.join(command)}): "
+                           + " ".join(proc.stderr.split())[:2000])
+    if weights == "embed":
+        (out / f"{name}_weights.bin").unlink()
+    manifest = out / f"{name}.json"
+    manifest.write_text(json.dumps({
+        "format": FORMAT, "name": name, "function": func, "library": library.name,
+        "header": header.name, "dims": [{"name": p.name, "min": shape_fit.min_dim,
+                                         "max": MAX_DIM} for p in shape_fit.params],
+        "inputs": inputs, "outputs": outputs,
+        "weights": "embedded" if weights == "embed" else weights_file.name,
+        "weights_bytes": len(blob), "threads": "openmp" if threads else "serial",
+        "steps": [s.op.describe() for s in program.steps],
+        "target": {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name()},
+    }, indent=2) + "\n")
+    t_end = time.perf_counter()
+    return Build(library, header, manifest, {"fit": t_fit - t0, "llvm": t_llvm - t_fit,
+                                             "link": t_end - t_llvm})
+
+
+def find_compiler() -> str:
+    """The C compiler that links the library: $CC, else cc, gcc or clang."""
+    for candidate in [os.environ.get("CC"), "cc", "gcc", "clang"]:
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    raise CompileError("kiln compile needs a C compiler to link the library and none was "
+                       "found (looked for $CC, cc, gcc, clang): install gcc or clang")
+
+
+def _io(program: CpuProgram, shape_fit: Fit, names, kind: str) -> list[dict]:
+    func = program.func
+    if kind == "input":
+        values = func.args
+        default = [a.name or f"arg{j}" for j, a in enumerate(values)]
+        shapes = []
+        for j, a in enumerate(values):
+            dims = list(a.type.shape)
+            for p in shape_fit.params:
+                for jj, axis in p.where:
+                    if jj == j:
+                        dims[axis] = p.name
+            shapes.append(dims)
+    else:
+        values = func.body.terminator.operands
+        default = [f"result{i}" for i in range(len(values))]
+        shapes = [[shape_fit.polys[("result", i, a)].get((), 0) if
+                   set(shape_fit.polys[("result", i, a)]) <= {()} else
+                   c_expr(shape_fit.polys[("result", i, a)], shape_fit.params)
+                   for a in range(v.type.rank)] for i, v in enumerate(values)]
+    names = list(names) if names else default
+    if len(names) != len(values):
+        raise CompileError(f"{len(names)} {kind} names for {len(values)} {kind}s")
+    ios = []
+    for n, v, shape in zip(names, values, shapes):
+        dtype = v.type.dtype.value
+        if dtype not in C_TYPES:
+            raise CompileError(f"@{program.name}: {kind} {n} has dtype {dtype}, which the C "
+                               "entry does not take")
+        c = c_name(n) if kind == "input" else c_name(f"out_{n}")
+        ios.append({"name": n, "c_name": c, "dtype": dtype, "shape": shape})
+    if len({x["c_name"] for x in ios}) != len(ios) or any(
+            x["c_name"].startswith("k_") for x in ios):
+        raise CompileError(f"{kind} C names must differ and not start with k_: "
+                           f"{[x['c_name'] for x in ios]}")
+    return ios
+
+
+def _weights_blob(program: CpuProgram) -> tuple[bytes, dict[int, int]]:
+    parts, offsets, at = [], {}, 0
+    for b, array in program.constants.items():
+        offsets[b] = at
+        data = array.tobytes()
+        pad = -len(data) % ALIGN
+        parts.append(data + b"\0" * pad)
+        at += len(data) + pad
+    return b"".join(parts), offsets
+
+
+def _emit_object(program: CpuProgram) -> bytes:
+    """The kernels and kiln_run as one optimised PIC object, its symbols hidden."""
+    with jit._lock:
+        main = jit.to_llvm(program._entry_module())
+        for step in program.steps:
+            main.link_in(jit.to_llvm(step.kernel.module))
+        for fn in main.functions:
+            if not fn.is_declaration and fn.linkage not in (llvm.Linkage.internal,
+                                                             llvm.Linkage.private):
+                fn.visibility = "hidden"
+        jit.optimize(main)
+        target = llvm.Target.from_default_triple()
+        tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                          features=llvm.get_host_cpu_features().flatten(),
+                                          opt=3, reloc="pic", codemodel="default")
+        return tm.emit_object(main)
+
+
+# ------------------------------------------------------------------ C text
+
+def _signature(name: str, fit_: Fit, inputs, outputs) -> str:
+    args = [f"const {C_TYPES[x['dtype']]} *{x['c_name']}" for x in inputs]
+    args += [f"{C_TYPES[x['dtype']]} *{x['c_name']}" for x in outputs]
+    args += [f"int64_t {p.name}" for p in fit_.params]
+    return f"int {name}({', '.join(args) or 'void'})"
+
+
+def _dims_args(fit_: Fit) -> str:
+    return ", ".join(f"int64_t {p.name}" for p in fit_.params)
+
+
+def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
+    guard = f"KILN_{name.upper()}_H"
+    dims = ", ".join(p.name for p in fit_.params)
+    lines = [f"/* {name}.h: generated by `kiln compile` from @{program.name}. */",
+             f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
+             '#ifdef __cplusplus\nextern "C" {\n#endif', "",
+             "/* Return codes of the entry point. */", "#ifndef KILN_OK",
+             f"#define KILN_OK {OK}           /* success */",
+             f"#define KILN_ERR_DIMS {BAD_DIMS}     /* a symbolic dim is out of range */",
+             f"#define KILN_ERR_NOMEM {NO_MEMORY}    /* scratch memory could not be allocated */",
+             f"#define KILN_ERR_WEIGHTS {NO_WEIGHTS}  /* weights not loaded (weights file) */",
+             "/* A code >= 65536 is a kernel fault: code >> 16 is the kernel (1-based,",
+             "   see <name>_error) and code & 0xffff the fault bits (1: integer division",
+             "   by zero, 2: non-finite value cast to an integer, 4: negative integer",
+             "   power, 8: index out of range, 256: out of memory). */", "#endif", "",
+             "/*", f" * {_signature(name, fit_, inputs, outputs)};", " *",
+             " * Runs the model on C-contiguous (row-major) arrays. Inputs:"]
+    for x in inputs:
+        lines.append(f" *   {x['c_name']}: {x['dtype']}[{', '.join(map(str, x['shape']))}]"
+                     f"  ({x['name']})")
+    lines.append(" * Outputs, allocated by the caller with the sizes below:")
+    for x in outputs:
+        lines.append(f" *   {x['c_name']}: {x['dtype']}[{', '.join(map(str, x['shape']))}]"
+                     f"  ({x['name']})")
+    if fit_.params:
+        lines.append(f" * Symbolic dims ({dims}): each in [{fit_.min_dim}, {MAX_DIM}], "
+                     "else KILN_ERR_DIMS.")
+    lines += [" * Thread-safe: each call allocates its own scratch memory (malloc) and",
+              " * frees it before returning. Returns KILN_OK or an error code above.", " */",
+              _signature(name, fit_, inputs, outputs) + ";", "",
+              "/* The shape of output `index` for these dims, written to `shape`;",
+              "   returns its rank, or -1 for a bad index. */",
+              f"int {name}_output_shape(int index{', ' if fit_.params else ''}"
+              f"{_dims_args(fit_)}, int64_t *shape);", "",
+              "/* A message for a return code (static storage). */",
+              f"const char *{name}_error(int code);", ""]
+    if weights == "file":
+        lines += ["/* Load the weights file (OUTDIR/" + name + ".weights) once before the",
+                  "   first call; returns KILN_OK, or KILN_ERR_WEIGHTS when the file cannot be",
+                  "   read or has the wrong size. */",
+                  f"int {name}_load_weights(const char *path);", ""]
+    lines += ["#ifdef __cplusplus\n}\n#endif", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)
+
+
+GEMM = r"""
+/* Portable blocked GEMM with Fortran BLAS's interface (column-major, arguments
+   by pointer): C = alpha op(A) op(B) + beta C. The kernels call it where the
+   JIT runtime calls scipy's BLAS. op(A) is packed into MC x KC panels
+   (contiguous along M) so the inner loop is a vectorisable update of a
+   register tile of C. */
+#define KILN_GEMM(NAME, T)                                                        \
+__attribute__((visibility("hidden"))) void NAME(                                 \
+    const char *ta, const char *tb, const int *pm, const int *pn, const int *pk,  \
+    const T *palpha, const T *a, const int *plda, const T *b, const int *pldb,    \
+    const T *pbeta, T *c, const int *pldc) {                                      \
+  enum { MC = 128, KC = 256, NR = 4 };                                            \
+  int64_t m = *pm, n = *pn, k = *pk, lda = *plda, ldb = *pldb, ldc = *pldc;       \
+  T alpha = *palpha, beta = *pbeta;                                               \
+  int at = (*ta == 'T' || *ta == 't'), bt = (*tb == 'T' || *tb == 't');           \
+  for (int64_t j = 0; j < n; j++)                                                 \
+    for (int64_t i = 0; i < m; i++)                                               \
+      c[i + j * ldc] = beta == 0 ? 0 : beta * c[i + j * ldc];                     \
+  if (m == 0 || n == 0 || k == 0 || alpha == 0) return;                           \
+  T pack[MC * KC];                                                                \
+  for (int64_t p0 = 0; p0 < k; p0 += KC) {                                        \
+    int64_t kb = k - p0 < KC ? k - p0 : KC;                                       \
+    for (int64_t i0 = 0; i0 < m; i0 += MC) {                                      \
+      int64_t mb = m - i0 < MC ? m - i0 : MC;                                     \
+      for (int64_t l = 0; l < kb; l++)                                            \
+        for (int64_t i = 0; i < mb; i++)                                          \
+          pack[l * MC + i] = at ? a[(p0 + l) + (i0 + i) * lda]                    \
+                                : a[(i0 + i) + (p0 + l) * lda];                   \
+      int64_t j = 0;                                                              \
+      for (; j + NR <= n; j += NR) {                                              \
+        T acc[NR][MC];                                                            \
+        for (int r = 0; r < NR; r++)                                              \
+          for (int64_t i = 0; i < mb; i++) acc[r][i] = 0;                         \
+        for (int64_t l = 0; l < kb; l++) {                                        \
+          const T *ap = pack + l * MC;                                            \
+          for (int r = 0; r < NR; r++) {                                          \
+            T bv = bt ? b[(j + r) + (p0 + l) * ldb] : b[(p0 + l) + (j + r) * ldb];\
+            for (int64_t i = 0; i < mb; i++) acc[r][i] += bv * ap[i];             \
+          }                                                                       \
+        }                                                                         \
+        for (int r = 0; r < NR; r++)                                              \
+          for (int64_t i = 0; i < mb; i++)                                        \
+            c[(i0 + i) + (j + r) * ldc] += alpha * acc[r][i];                     \
+      }                                                                           \
+      for (; j < n; j++)                                                          \
+        for (int64_t l = 0; l < kb; l++) {                                        \
+          T bv = alpha * (bt ? b[j + (p0 + l) * ldb] : b[(p0 + l) + j * ldb]);    \
+          const T *ap = pack + l * MC;                                            \
+          for (int64_t i = 0; i < mb; i++) c[(i0 + i) + j * ldc] += bv * ap[i];   \
+        }                                                                         \
+    }                                                                             \
+  }                                                                               \
+}
+KILN_GEMM(kiln_blas_sgemm, float)
+KILN_GEMM(kiln_blas_dgemm, double)
+"""
+
+SERIAL_OPENMP = r"""
+/* Built without OpenMP (--no-threads): one thread runs every kernel. */
+__attribute__((visibility("hidden"))) void GOMP_parallel(void (*fn)(void *), void *data,
+                                                         unsigned n, unsigned flags) {
+  (void)n; (void)flags; fn(data);
+}
+__attribute__((visibility("hidden"))) int omp_get_num_threads(void) { return 1; }
+__attribute__((visibility("hidden"))) int omp_get_thread_num(void) { return 0; }
+static int kiln_threads(int64_t extent, int64_t elements) {
+  (void)extent; (void)elements; return 0;
+}
+"""
+
+OPENMP = r"""
+extern int omp_get_max_threads(void);
+/* As runtime/parallel.py: split a kernel only when it has rows and enough work. */
+static int kiln_threads(int64_t extent, int64_t elements) {
+  if (extent < 2 || elements < %d) return 0;
+  int64_t n = omp_get_max_threads();
+  return (int)(n < extent ? n : extent);
+}
+"""
+
+
+def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weights,
+          threads) -> str:
+    P = fit_.params
+
+    def e(key) -> str:
+        return f"(int64_t)({c_expr(fit_.polys[key], P)})"
+
+    n_steps = len(program.steps)
+    lines = ["/* Generated by `kiln compile`: the C entry of the library (see "
+             f"{name}.h). */", "#include <stdint.h>", "#include <stdio.h>",
+             "#include <stdlib.h>", "#include <string.h>", f'#include "{name}.h"', "",
+             "extern int64_t kiln_run(void **buffers, int64_t **dims, const int64_t *outer,",
+             "                        const int32_t *threads);", GEMM,
+             OPENMP % parallel.MIN_PARALLEL_ELEMENTS if threads else SERIAL_OPENMP]
+    if weights == "embed":
+        lines += [f"extern const unsigned char kiln_{name}_weights[];",
+                  f"#define WEIGHTS kiln_{name}_weights"]
+    else:
+        size = sum(((a.nbytes + ALIGN - 1) // ALIGN) * ALIGN for a in program.constants.values())
+        lines += ["static unsigned char *kiln_weights;", "#define WEIGHTS kiln_weights",
+                  f"int {name}_load_weights(const char *path) {{",
+                  '  FILE *f = fopen(path, "rb");', "  if (!f) return KILN_ERR_WEIGHTS;",
+                  f"  unsigned char *data = malloc({max(size, 1)});",
+                  f"  size_t got = data ? fread(data, 1, {size}, f) : 0;",
+                  "  int extra = fgetc(f) != EOF;", "  fclose(f);",
+                  f"  if (!data || got != {size} || extra) {{ free(data); "
+                  "return KILN_ERR_WEIGHTS; }",
+                  "  unsigned char *old = kiln_weights;", "  kiln_weights = data;",
+                  "  free(old);", "  return KILN_OK;", "}"]
+    # messages
+    steps = [json.dumps(s.op.describe()) for s in program.steps]
+    lines += ["", f"static const char *const kiln_steps[] = {{{', '.join(steps) or '0'}}};",
+              f"const char *{name}_error(int code) {{",
+              '  if (code == KILN_OK) return "ok";',
+              '  if (code == KILN_ERR_DIMS) return "a symbolic dim is out of range";',
+              '  if (code == KILN_ERR_NOMEM) return "out of memory";',
+              '  if (code == KILN_ERR_WEIGHTS) return "weights not loaded";',
+              f"  if ((code >> 16) >= 1 && (code >> 16) <= {n_steps})",
+              "    return kiln_steps[(code >> 16) - 1];", '  return "unknown error code";', "}"]
+    # output shapes
+    comma = ", " if P else ""
+    lines += [f"int {name}_output_shape(int index{comma}{_dims_args(fit_)}, int64_t *shape) {{"]
+    for p in P:
+        lines.append(f"  (void){p.name};")
+    lines.append("  switch (index) {")
+    for i, x in enumerate(outputs):
+        rank = len(x["shape"])
+        body = " ".join(f"shape[{a}] = {e(('result', i, a))};" for a in range(rank))
+        lines.append(f"  case {i}: {body} return {rank};")
+    lines += ["  default: return -1;", "  }", "}", ""]
+    # the entry
+    lines += [_signature(name, fit_, inputs, outputs) + " {"]
+    for p in P:
+        lines.append(f"  if ({p.name} < {fit_.min_dim} || {p.name} > {MAX_DIM}) "
+                     "return KILN_ERR_DIMS;")
+    if weights == "file" and program.constants:
+        lines.append("  if (!WEIGHTS) return KILN_ERR_WEIGHTS;")
+    lines.append(f"  int64_t *k_dims[{max(n_steps, 1)}];")
+    lines.append(f"  int64_t k_outer[{max(n_steps, 1)}];")
+    lines.append(f"  int32_t k_threads[{max(n_steps, 1)}];")
+    for i, step in enumerate(program.steps):
+        n = len([k for k in fit_.polys if k[:2] == ("dims", i)])
+        values = ", ".join(e(("dims", i, j)) for j in range(n)) or "0"
+        lines.append(f"  int64_t k_dims{i}[] = {{{values}}};")
+        lines.append(f"  k_dims[{i}] = k_dims{i};")
+        lines.append(f"  k_outer[{i}] = {e(('outer', i))};")
+        lines.append(f"  k_threads[{i}] = " + ("0;  /* BLAS */" if program.runs_blas(step) else
+                                            f"kiln_threads(k_outer[{i}], {e(('elements', i))});"))
+    n_buf = max(program.n_buffers, 1)
+    lines.append(f"  void *k_buffers[{n_buf}] = {{0}};")
+    for j, x in enumerate(inputs):
+        lines.append(f"  k_buffers[{j}] = (void *){x['c_name']};")
+    for b, offset in offsets.items():
+        lines.append(f"  k_buffers[{b}] = (void *)(WEIGHTS + {offset});")
+    # outputs that the kernels can write directly
+    returned = [program.buffer_of[v] for v in program.func.body.terminator.operands]
+    out_bytes = []
+    for i, x in enumerate(outputs):
+        item = np.dtype(program.func.body.terminator.operands[i].type.dtype.numpy).itemsize
+        rank = len(x["shape"])
+        out_bytes.append("*".join([str(item)] + [e(("result", i, a)) for a in range(rank)]))
+    direct: dict[int, int] = {}
+    for i, b in enumerate(returned):
+        if b >= program.n_args and b not in program.constants and b not in direct:
+            direct[b] = i
+    scratch = sorted(k[1] for k in fit_.polys if k[0] == "size")
+    lines.append("  int64_t k_total = 0;")
+    lines.append(f"  int64_t k_at[{n_buf}] = {{0}};")
+    for b in scratch:
+        size = e(("size", b))
+        cond = (f"{size} > (int64_t)({out_bytes[direct[b]]})" if b in direct else "1")
+        lines.append(f"  if ({cond}) {{ k_at[{b}] = k_total + 1; "
+                     f"total += ({size} + {ALIGN - 1}) / {ALIGN} * {ALIGN}; }}")
+        if b in direct:
+            lines.append(f"  else k_buffers[{b}] = {outputs[direct[b]]['c_name']};")
+    donated = sorted({j for j in program.aliases if j >= 0})
+    for j in donated:  # a variable updated in place: work on a copy, never the caller's input
+        x = inputs[j]
+        item = np.dtype(program.func.args[j].type.dtype.numpy).itemsize
+        nbytes = "*".join([str(item)] + [
+            str(d) if isinstance(d, int) else d for d in x["shape"]])
+        lines.append(f"  int64_t k_copy{j} = k_total; k_total += ({nbytes} + {ALIGN - 1}) / "
+                     f"{ALIGN} * {ALIGN};")
+    lines += ["  unsigned char *k_arena = 0;", "  if (k_total) {",
+              f"    k_arena = malloc((size_t)k_total + {ALIGN});",
+              "    if (!k_arena) return KILN_ERR_NOMEM;", "  }",
+              f"  unsigned char *k_base = k_arena + (-(uintptr_t)k_arena & {ALIGN - 1});",
+              f"  for (int k_b = 0; k_b < {n_buf}; k_b++)",
+              "    if (k_at[k_b]) k_buffers[k_b] = k_base + k_at[k_b] - 1;"]
+    for j in donated:
+        x = inputs[j]
+        item = np.dtype(program.func.args[j].type.dtype.numpy).itemsize
+        nbytes = "*".join([str(item)] + [
+            str(d) if isinstance(d, int) else d for d in x["shape"]])
+        lines.append(f"  memcpy(k_base + k_copy{j}, {x['c_name']}, {nbytes});")
+        lines.append(f"  k_buffers[{j}] = k_base + k_copy{j};")
+    lines.append("  int64_t k_code = kiln_run(k_buffers, k_dims, k_outer, k_threads);")
+    lines.append("  if (k_code == 0) {")
+    for i, (x, b) in enumerate(zip(outputs, returned)):
+        lines.append(f"    if (k_buffers[{b}] != (void *){x['c_name']}) "
+                     f"memcpy({x['c_name']}, k_buffers[{b}], {out_bytes[i]});")
+    lines += ["  }", "  free(k_arena);",
+              "  if (k_code) return (int)(((k_code >> 32) << 16) | (k_code & 0xffff));",
+              "  return KILN_OK;", "}", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ loading
+
+class Library:
+    """A compiled library loaded with ctypes: call it with numpy arrays, as the
+    Python runtime's executables (arguments checked against the manifest)."""
+
+    def __init__(self, outdir: str | os.PathLike):
+        out = Path(outdir)
+        manifests = sorted(out.glob("*.json")) if out.is_dir() else []
+        manifests = [m for m in manifests if _is_manifest(m)]
+        if len(manifests) != 1:
+            raise KilnError(f"{outdir}: expected a directory made by `kiln compile` holding "
+                            f"one manifest, found {len(manifests)}")
+        self.manifest = json.loads(manifests[0].read_text())
+        m = self.manifest
+        self.name = m["name"]
+        try:
+            self._lib = ctypes.CDLL(str(out / m["library"]))
+        except OSError as e:
+            raise KilnError(f"cannot load {out / m['library']}: {e}") from None
+        self.inputs, self.outputs, self.dims = m["inputs"], m["outputs"], m["dims"]
+        n = len(self.inputs) + len(self.outputs)
+        self._entry = getattr(self._lib, self.name)
+        self._entry.restype = ctypes.c_int
+        self._entry.argtypes = [ctypes.c_void_p] * n + [ctypes.c_int64] * len(self.dims)
+        self._shape = getattr(self._lib, f"{self.name}_output_shape")
+        self._shape.restype = ctypes.c_int
+        self._shape.argtypes = [ctypes.c_int] + [ctypes.c_int64] * len(self.dims) + [
+            ctypes.c_void_p]
+        if m["weights"] != "embedded":
+            load_weights = getattr(self._lib, f"{self.name}_load_weights")
+            load_weights.argtypes = [ctypes.c_char_p]
+            if load_weights(str(out / m["weights"]).encode()) != OK:
+                raise KilnError(f"cannot load the weights {out / m['weights']}")
+
+    def __call__(self, *args) -> list[np.ndarray]:
+        if len(args) != len(self.inputs):
+            raise ExecutionError(f"{self.name} takes {len(self.inputs)} inputs, got {len(args)}")
+        arrays, bound = [], {}
+        for x, a in zip(self.inputs, args):
+            want = np.dtype(_numpy_dtype(x["dtype"]))
+            a = np.asarray(a)
+            what = f"{self.name} input {x['name']} ({x['dtype']}{format_shape(x['shape'])})"
+            if a.dtype != want:
+                raise ExecutionError(f"{what}: expected dtype {x['dtype']}, got numpy {a.dtype}")
+            if a.ndim != len(x["shape"]):
+                raise ExecutionError(f"{what}: expected rank {len(x['shape'])}, got shape "
+                                     f"{format_shape(a.shape)}")
+            for d, n in zip(x["shape"], a.shape):
+                if (isinstance(d, int) and d != n) or (
+                        isinstance(d, str) and bound.setdefault(d, n) != n):
+                    raise ExecutionError(f"{what}: got shape {format_shape(a.shape)}" + (
+                        f" with {d} = {bound[d]}" if isinstance(d, str) else ""))
+            arrays.append(np.ascontiguousarray(a))
+        for d in self.dims:
+            n = bound[d["name"]]
+            if not d["min"] <= n <= d["max"]:
+                raise ExecutionError(f"{self.name}: dim {d['name']} = {n} is outside "
+                                     f"[{d['min']}, {d['max']}]")
+        dims = [bound[d["name"]] for d in self.dims]
+        results = []
+        for i, x in enumerate(self.outputs):
+            shape = (ctypes.c_int64 * max(1, len(x["shape"])))()
+            rank = self._shape(i, *dims, shape)
+            results.append(np.empty(tuple(shape[:rank]), _numpy_dtype(x["dtype"])))
+        code = self._entry(*[a.ctypes.data for a in arrays],
+                           *[r.ctypes.data for r in results], *dims)
+        if code:
+            raise ExecutionError(self._describe(code))
+        return results
+
+    def _describe(self, code: int) -> str:
+        if code >> 16:
+            step = self.manifest["steps"][(code >> 16) - 1]
+            return f"{step}: {Fault(code & 0xFFFF).describe()}"
+        messages = {BAD_DIMS: "a symbolic dim is out of range", NO_MEMORY: "out of memory",
+                    NO_WEIGHTS: "the weights are not loaded"}
+        return f"{self.name}: {messages.get(code, f'error code {code}')}"
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _numpy_dtype(name: str) -> np.dtype:
+    return np.dtype({"f32": np.float32, "f64": np.float64, "i8": np.int8, "i32": np.int32,
+                     "i64": np.int64, "bool": np.bool_}[name])
+
+
+def load(outdir: str | os.PathLike) -> Library:
+    """Load a library made by `kiln compile` (its manifest says how to call it)."""
+    return Library(outdir)
