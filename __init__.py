@@ -8,6 +8,7 @@ The IR lives in `kiln.ir`; frontends, passes and backends build on it.
 
 from .frontend import *  # noqa: F403  (kl.constant, kl.Session, ...: TensorFlow 1.x's API)
 from .ir import ExecutionError, KilnError, ParseError, ShapeError, VerifyError
+from .runtime.aot import load  # a library made by `kiln compile`
 from .runtime.executable import Executable, compile  # noqa: A004
 
 __version__ = "0.1.0"
