@@ -20,7 +20,6 @@ other kinds and single ops register a builder with `@native("kiln.xxx")`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from llvmlite import ir
@@ -31,14 +30,25 @@ Shape = tuple[int, ...]
 Binder = Callable[[Sequence[Shape], Sequence[Shape]], tuple[tuple[int, ...], int]]
 
 
-@dataclass
 class NativeKernel:
-    """One kernel: `module` defines the function `name` with the kernel ABI."""
+    """One kernel: `module` defines the function `name` with the kernel ABI.
 
-    name: str
-    module: ir.Module
-    bind: Binder  # (operand shapes, result shapes) -> (dims, outer extent); raises on misfit
-    text: str = ""  # a readable listing (the kernel form, or a summary) for KILN_DEBUG
+    `module` may be given as a function that builds it: it is then built on
+    first use, so an executable whose object code comes from the disk cache
+    never renders its kernels (`text`, which the cache key hashes, is cheap)."""
+
+    def __init__(self, name: str, module: ir.Module | Callable[[], ir.Module], bind: Binder,
+                 text: str = ""):
+        self.name = name
+        self._module = module
+        self.bind = bind  # (operand shapes, result shapes) -> (dims, outer extent)
+        self.text = text  # a readable listing (the kernel form, or a summary)
+
+    @property
+    def module(self) -> ir.Module:
+        if not isinstance(self._module, ir.Module):
+            self._module = self._module()
+        return self._module
 
 
 BUILDERS: dict[str, Callable[[Operation, str], NativeKernel]] = {}
@@ -88,7 +98,7 @@ def _loop_kernel(op: Operation, name: str) -> NativeKernel:
         binding = bind(kernel, [stand_in(s, d) for s, d in zip(in_shapes, dtypes)])
         return binding.dims, binding.outer
 
-    return NativeKernel(name, render(kernel), binder, str(kernel))
+    return NativeKernel(name, lambda: render(kernel), binder, str(kernel))
 
 
 def _load_builders() -> None:

@@ -3,10 +3,17 @@
 from kiln.benchmarks import cpu, session_overhead
 
 
-def test_cpu_benchmark_quick_mode_runs_and_checks_results(capsys):
-    rows = cpu.main(["--quick", "--repeat", "1"])
-    assert {r["workload"].split(",")[0] for r in rows} >= {"elementwise chain", "sum of squares"}
-    assert all(r["kiln_ms"] > 0 and r["vs_numpy"] > 0 for r in rows)
+def test_cpu_benchmark_quick_mode_runs_and_checks_results(tmp_path):
+    out = tmp_path / "table.md"
+    result = cpu.main(["--quick", "--repeat", "1", "--peers", "numpy", "--out", str(out)])
+    names = {r["workload"].rsplit(" ", 1)[0] for r in result["rows"]}
+    assert {"elementwise chain", "sum of squares", "softmax", "matmul"} <= names
+    assert any(n.startswith("MLP") for n in names) and any(n.startswith("conv2d") for n in names)
+    assert all(r["kiln_ms"] > 0 and r["numpy_ms"] > 0 for r in result["rows"])
+    assert result["copy_GBps"] > 0 and result["numpy_matmul_GFLOPs"] > 0
+    assert set(result["compile_s"]) == {"cold", "disk cache"}
+    text = out.read_text()
+    assert "numpy/kiln" in text and "compile time" in text and text.count("\n| ") >= 7
 
 
 def test_session_overhead_quick():

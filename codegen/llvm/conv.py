@@ -35,7 +35,7 @@ from ...ir import ExecutionError, Operation, ShapeError
 from ...ir.ops.linalg import window_out, window_padding
 from ..native import NativeKernel, Shape, native
 from .contraction import Frame, Group, unravel
-from .gemm import Gemm, Operand, check_int32
+from .gemm import Gemm, Operand, blas_symbol, check_int32
 from .render import counted_loop
 from .scalar import I1, I8, I64, storage_type
 
@@ -49,20 +49,23 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     """The native kernel of a fused conv group (see the module doc)."""
     group = Group(fused, name, "kiln.conv2d")
     conv = group.contraction
-    module = ir.Module(name=name)
-    frame = Frame(group, module, n_dims=len(DIMS))
     window = _Window(conv)
-    if window.is_pointwise():
-        _emit_pointwise(frame, window)
-        how = "one GEMM on the input (a 1x1 filter, unit strides, no padding)"
-    else:
-        _emit_im2col(frame, window)
-        how = f"im2col in blocks of {BLOCK_BYTES >> 10} KiB + GEMM"
+    if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
+        blas_symbol(group.dtype)
+
+    def build() -> ir.Module:
+        module = ir.Module(name=name)
+        frame = Frame(group, module, n_dims=len(DIMS))
+        (_emit_pointwise if window.is_pointwise() else _emit_im2col)(frame, window)
+        return module
+
+    how = ("one GEMM on the input (a 1x1 filter, unit strides, no padding)"
+           if window.is_pointwise() else f"im2col in blocks of {BLOCK_BYTES >> 10} KiB + GEMM")
     x, f = conv.operands
     text = group.describe([f"  conv2d {x.type} * {f.type}, strides {list(conv.strides)}, "
                            f"dilations {list(conv.dilations)}, {conv.padding}: {how}, "
                            "pixels [begin, end)"])
-    return NativeKernel(name, module, _binder(group), text)
+    return NativeKernel(name, build, _binder(group), text)
 
 
 class _Window:

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import glob
+import importlib.util
+import os
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -36,20 +39,45 @@ _BLAS_NAMES = {DType.f32: "sgemm", DType.f64: "dgemm"}
 @functools.cache
 def blas_symbol(dtype: DType) -> str:
     """The name under which LLVM finds scipy's Fortran gemm for `dtype` (registered
-    once per process; the JIT and objects loaded from the disk cache resolve it)."""
+    once per process; the JIT and objects loaded from the disk cache resolve it).
+
+    The OpenBLAS that scipy's wheels bundle is loaded directly when it is there
+    (`import scipy.linalg` alone takes ~0.4 s, most of a warm compile);
+    otherwise the function comes from `scipy.linalg.cython_blas`."""
+    blas = _BLAS_NAMES[dtype]
+    symbol = f"kiln_blas_{blas}"
+    address = _bundled_blas(blas) or _cython_blas(blas)
+    llvm.add_symbol(symbol, address)
+    return symbol
+
+
+def _bundled_blas(blas: str) -> int:
+    """The address of `scipy_<blas>_` in scipy's bundled OpenBLAS, or 0."""
+    spec = importlib.util.find_spec("scipy")
+    if spec is None or not spec.submodule_search_locations:
+        return 0
+    site = os.path.dirname(list(spec.submodule_search_locations)[0])
+    for path in sorted(glob.glob(os.path.join(site, "scipy.libs", "libscipy_openblas*.so"))):
+        try:
+            llvm.load_library_permanently(path)
+        except RuntimeError:
+            continue
+        address = llvm.address_of_symbol(f"scipy_{blas}_")
+        if address:
+            return address
+    return 0
+
+
+def _cython_blas(blas: str) -> int:
     from scipy.linalg import cython_blas
 
-    blas = _BLAS_NAMES[dtype]
     capsule = cython_blas.__pyx_capi__[blas]
     api = ctypes.pythonapi
     api.PyCapsule_GetName.restype = ctypes.c_char_p
     api.PyCapsule_GetName.argtypes = [ctypes.py_object]
     api.PyCapsule_GetPointer.restype = ctypes.c_void_p
     api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    address = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
-    symbol = f"kiln_blas_{blas}"
-    llvm.add_symbol(symbol, address)
-    return symbol
+    return api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
 
 
 def check_int32(op, **extents: int) -> None:

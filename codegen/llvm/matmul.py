@@ -30,7 +30,7 @@ from ...ir import ExecutionError, Operation
 from ..native import NativeKernel, Shape, native
 from . import conv  # noqa: F401  (registers kiln.fused:conv)
 from .contraction import Frame, Group, unravel
-from .gemm import Gemm, Operand, check_int32
+from .gemm import Gemm, Operand, blas_symbol, check_int32
 from .render import counted_loop
 from .scalar import I64, storage_type
 
@@ -42,15 +42,20 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
     mm = group.contraction
     lhs, rhs = mm.operands
     batch_rank = mm.result.type.rank - (lhs.type.rank >= 2) - (rhs.type.rank >= 2)
-    module = ir.Module(name=name)
-    frame = Frame(group, module, n_dims=3 + 3 * batch_rank)
-    _emit(frame, mm, batch_rank)
+    if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
+        blas_symbol(group.dtype)
+
+    def build() -> ir.Module:
+        module = ir.Module(name=name)
+        _emit(Frame(group, module, n_dims=3 + 3 * batch_rank), mm, batch_rank)
+        return module
+
     how = (f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm" if group.dtype.is_float
            else "a loop nest")
     text = group.describe([f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
                            f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
                            f"{'^T' if mm.transpose_b else ''} by {how}, rows [begin, end)"])
-    return NativeKernel(name, module, _binder(group, batch_rank), text)
+    return NativeKernel(name, build, _binder(group, batch_rank), text)
 
 
 def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
