@@ -5,7 +5,8 @@
         s.run(c, feed_dict={b: 3})        # 5
 """
 
-from . import layers, losses, nn, summary, train
+from . import image, layers, losses, nn, summary, train
+from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .dtypes import (
     DType,
     as_dtype,

@@ -7,14 +7,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .graph import GraphError, Tensor
-from .ops import _pair, convert_to_tensor, make, sigmoid, tanh, transpose
+import numpy as np
+
+from .array_ops import clip_by_norm, gather
+from .dtypes import float64, int32, int64
+from .graph import GraphError, Tensor, get_default_graph
+from .ops import (
+    _pair,
+    abs,
+    cast,
+    constant,
+    convert_to_tensor,
+    equal,
+    expand_dims,
+    greater,
+    greater_equal,
+    less,
+    logical_and,
+    make,
+    maximum,
+    multiply,
+    reduce_mean,
+    reduce_sum,
+    reshape,
+    rsqrt,
+    sigmoid,
+    square,
+    squeeze,
+    stop_gradient,
+    tanh,
+    transpose,
+    where,
+    zeros_like,
+)
 
 __all__ = [
-    "avg_pool", "bias_add", "conv2d", "elu", "gelu", "l2_loss", "leaky_relu", "log_softmax",
-    "max_pool", "relu", "relu6", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits",
-    "softmax", "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
-    "softplus", "sparse_softmax_cross_entropy_with_logits", "tanh",
+    "avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
+    "depthwise_conv2d", "dropout", "elu", "embedding_lookup", "gelu", "in_top_k", "l2_loss",
+    "l2_normalize", "leaky_relu", "log_softmax", "max_pool", "moments", "relu", "relu6", "selu",
+    "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax",
+    "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
+    "sparse_softmax_cross_entropy_with_logits", "tanh", "top_k",
 ]
 
 
@@ -44,22 +77,37 @@ def gelu(features: Any, approximate: bool = False, name: str | None = None) -> T
                 approximate=bool(approximate))
 
 
-def softmax(logits: Any, axis: int = -1, name: str | None = None) -> Tensor:
+def softmax(logits: Any, axis: int | None = None, name: str | None = None,
+            dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis` (default -1; `dim` is TF 1.x's old name)."""
+    axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
     return make("Softmax", "kiln.softmax", [convert_to_tensor(logits)], name, axis=int(axis))
 
 
-def log_softmax(logits: Any, axis: int = -1, name: str | None = None) -> Tensor:
+def log_softmax(logits: Any, axis: int | None = None, name: str | None = None,
+                dim: int | None = None) -> Tensor:
+    """x - logsumexp(x) along `axis` (default -1), computed stably."""
+    axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
     return make("LogSoftmax", "kiln.log_softmax", [convert_to_tensor(logits)], name,
                 axis=int(axis))
 
 
-def bias_add(value: Any, bias: Any, data_format: str = "NHWC", name: str | None = None):
-    """value + bias along the channel (last) dim."""
-    if data_format not in ("NHWC", "N...C"):
-        raise GraphError(f"bias_add: data_format {data_format!r} is not supported (NHWC)")
+def bias_add(value: Any, bias: Any, data_format: str | None = None,
+             name: str | None = None) -> Tensor:
+    """value + bias along the channel dim: the last (NHWC, the default) or
+    dim 1 (NCHW, NCDHW, ...), as tf.nn.bias_add."""
+    data_format = data_format or "NHWC"
     x, b = _pair(value, bias, "BiasAdd")
     if b.shape.ndims != 1:
         raise GraphError(f"bias_add: bias must be 1-D, got shape {b.shape}")
+    if data_format.startswith("NC"):
+        rank = x.shape.ndims
+        if rank is None or rank < 2:
+            raise GraphError(f"bias_add: {data_format} needs a value of known rank >= 2")
+        b = reshape(b, [-1] + [1] * (rank - 2))
+    elif not data_format.startswith("N") or not data_format.endswith("C"):
+        raise GraphError(f"bias_add: data_format must be NHWC-like or NCHW-like, "
+                         f"got {data_format!r}")
     return make("BiasAdd", "kiln.add", [x, b], name)
 
 
@@ -172,3 +220,246 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any 
 
 def l2_loss(t: Any, name: str | None = None) -> Tensor:
     return make("L2Loss", "kiln.l2_loss", [convert_to_tensor(t)], name)
+
+
+# ------------------------------------------------------------------ more convolutions
+
+def _four(values: Any, name: str) -> Any:
+    """None (TF's default for dilations) as 1."""
+    return values if values is not None else 1
+
+
+def conv2d_transpose(value: Any = None, filter: Any = None, output_shape: Any = None,
+                     strides: Any = 1, padding: str = "SAME", data_format: str = "NHWC",
+                     name: str | None = None, input: Any = None, filters: Any = None,
+                     dilations: Any = None) -> Tensor:
+    """The transpose (gradient) of conv2d with respect to its input
+    (tf.nn.conv2d_transpose): filter [kh, kw, out_channels, in_channels];
+    `output_shape` [batch, height, width, out_channels] in `data_format`, whose
+    spatial dims must be Python ints (the batch may be anything: it is the
+    value's)."""
+    x = _nchw_in(convert_to_tensor(value if value is not None else input), data_format)
+    w = convert_to_tensor(filter if filter is not None else filters, dtype=x.dtype)
+    if output_shape is None:
+        raise GraphError("conv2d_transpose: output_shape is required")
+    if isinstance(output_shape, Tensor):
+        raise GraphError("conv2d_transpose: output_shape must be a list of Python ints "
+                         "(kiln's spatial sizes are static)")
+    dims = list(output_shape)
+    if len(dims) != 4:
+        raise GraphError(f"conv2d_transpose: output_shape must have 4 entries, got {dims}")
+    if data_format == "NCHW":
+        dims = [dims[0], dims[2], dims[3], dims[1]]
+    size = [int(d) for d in dims[1:3]]
+    channels = dims[3]
+    if not isinstance(channels, Tensor) and w.shape[2] is not None and \
+            int(channels) != w.shape[2]:
+        raise GraphError(f"conv2d_transpose: output_shape has {channels} channels, the "
+                         f"filter {w.shape[2]}")
+    y = make("Conv2DBackpropInput", "kiln.conv2d_transpose", [x, w], name,
+             strides=_window(_nchw_window(strides, data_format), "conv2d_transpose strides"),
+             dilations=_window(_nchw_window(_four(dilations, ""), data_format),
+                               "conv2d_transpose dilations"),
+             padding=padding.upper(), output_size=size)
+    return _nchw_out(y, data_format)
+
+
+def depthwise_conv2d(input: Any, filter: Any, strides: Any, padding: str, rate: Any = None,
+                     name: str | None = None, data_format: str | None = None,
+                     dilations: Any = None) -> Tensor:
+    """Each input channel convolved with its own `channel_multiplier` filters
+    (tf.nn.depthwise_conv2d): filter [kh, kw, in_channels, multiplier], output
+    channel c * multiplier + m. Built as one conv2d with a block-diagonal
+    filter, so it runs (and differentiates) as conv2d does; that costs
+    in_channels times the arithmetic of a dedicated kernel."""
+    data_format = data_format or "NHWC"
+    x = _nchw_in(convert_to_tensor(input), data_format)
+    w = convert_to_tensor(filter, dtype=x.dtype)
+    if w.shape.ndims != 4 or not w.shape.is_fully_defined():
+        raise GraphError(f"depthwise_conv2d: the filter must have a static 4-D shape, "
+                         f"got {w.shape}")
+    kh, kw, channels, multiplier = w.shape.as_list()
+    if x.shape.ndims == 4 and x.shape[3] is not None and x.shape[3] != channels:
+        raise GraphError(f"depthwise_conv2d: input channels {x.shape[3]} differ from the "
+                         f"filter's {channels}")
+    dil = rate if rate is not None else _four(dilations, "")
+    with get_default_graph().name_scope(name or "depthwise"):
+        eye = np.eye(channels, dtype=w.dtype.ir.numpy)[:, :, None]
+        blocks = multiply(expand_dims(w, 3), constant(eye))  # [kh, kw, C, C, M]
+        full = reshape(blocks, [kh, kw, channels, channels * multiplier])
+        y = make("Conv2D", "kiln.conv2d", [x, full], "depthwise",
+                 strides=_window(_nchw_window(strides, data_format), "depthwise strides"),
+                 dilations=_window(_nchw_window(dil, data_format), "depthwise dilations"),
+                 padding=padding.upper())
+    return _nchw_out(y, data_format)
+
+
+# ------------------------------------------------------------------ dropout
+
+GOLDEN = 0.6180339887498949  # the per-run phase step: the golden ratio's fraction
+MIX = 9973.0  # a prime: frac(MIX * (phase + u)^2) scatters nearby phases
+
+
+def _frac(x: Tensor) -> Tensor:
+    """x - floor(x) for x >= 0 (the cast truncates)."""
+    return x - cast(cast(x, int64), x.dtype)
+
+
+def dropout(x: Any, keep_prob: Any = None, noise_shape: Sequence[int] | None = None,
+            seed: int | None = None, name: str | None = None, rate: Any = None) -> Tensor:
+    """Each element zeroed with probability `rate` (= 1 - keep_prob), the rest
+    scaled by 1 / (1 - rate) (tf.nn.dropout; TF 1.x's keep_prob or TF 2's
+    rate, a number or a tensor). With rate 0 it is the identity.
+
+    kiln's random op is stateless (the same seed gives the same numbers), so
+    that every run draws a new mask the op keeps a run counter, a
+    non-trainable variable `<name>/counter` that global_variables_initializer
+    starts at 0 and each run that computes the dropout advances: the mask is
+    frac(MIX * (frac(u1 + runs * GOLDEN) + u2)^2) >= rate for two fixed
+    uniform draws u1, u2 per element."""
+    from .variables import Variable
+
+    xt = convert_to_tensor(x)
+    if not xt.dtype.is_floating:
+        raise GraphError(f"dropout: {xt.name} must be floating point, got {xt.dtype.name}")
+    if (keep_prob is None) == (rate is None):
+        raise GraphError("dropout: give exactly one of keep_prob and rate")
+    if rate is None:
+        if not isinstance(keep_prob, Tensor | float | int):
+            keep_prob = convert_to_tensor(keep_prob)
+        rate = 1.0 - keep_prob
+    if not isinstance(rate, Tensor):
+        rate = float(rate)
+        if not 0.0 <= rate < 1.0:
+            raise GraphError(f"dropout: rate must be in [0, 1), got {rate}")
+        if rate == 0.0:
+            return xt
+    g = get_default_graph()
+    with g.name_scope(name or "dropout"):
+        counter = Variable(0.0, trainable=False, name="counter", dtype=float64)
+        runs = counter.assign_add(1.0)
+        draws = []
+        for k in range(2):
+            attrs = {"distribution": "uniform", "seed": (_op_seed(seed) + 7919 * k) % (2**31 - 1),
+                     "dtype": float64.ir}
+            if noise_shape is not None:
+                draws.append(make("RandomUniform", "kiln.random", [], None,
+                                  shape=[int(d) for d in noise_shape], **attrs))
+            else:
+                draws.append(make("RandomUniform", "kiln.random", [xt], None, **attrs))
+        phase = _frac(draws[0] + runs * GOLDEN)
+        u = _frac(square(phase + draws[1]) * MIX)
+        keep_rate = 1.0 - (cast(rate, xt.dtype) if isinstance(rate, Tensor) else rate)
+        threshold = cast(rate, float64) if isinstance(rate, Tensor) else rate
+        kept = greater_equal(u, threshold)
+        return where(kept, xt / keep_rate, zeros_like(xt))
+
+
+def _op_seed(seed: int | None) -> int:
+    from .variables import _seed
+    return _seed(seed)
+
+
+# ------------------------------------------------------------------ normalization
+
+def moments(x: Any, axes: Sequence[int], shift: Any = None, name: str | None = None,
+            keep_dims: bool | None = None, keepdims: bool | None = None
+            ) -> tuple[Tensor, Tensor]:
+    """Mean and (biased) variance over `axes` (tf.nn.moments): the variance is
+    taken around the mean with its gradient stopped, as TensorFlow does."""
+    xt = convert_to_tensor(x)
+    keep = bool(keepdims or keep_dims)
+    axes = [int(a) for a in axes]
+    with get_default_graph().name_scope(name or "moments"):
+        mean = reduce_mean(xt, axis=axes, keepdims=True, name="mean")
+        variance = reduce_mean(square(xt - stop_gradient(mean)), axis=axes, keepdims=True,
+                               name="variance")
+        if not keep:
+            mean, variance = squeeze(mean, axis=axes), squeeze(variance, axis=axes)
+    return mean, variance
+
+
+def batch_normalization(x: Any, mean: Any, variance: Any, offset: Any, scale: Any,
+                        variance_epsilon: float, name: str | None = None) -> Tensor:
+    """(x - mean) / sqrt(variance + variance_epsilon) * scale + offset, every
+    operand broadcasting (tf.nn.batch_normalization); offset or scale None
+    means 0 or 1."""
+    xt = convert_to_tensor(x)
+    dt = xt.dtype
+    operands = [xt, convert_to_tensor(mean, dtype=dt), convert_to_tensor(variance, dtype=dt),
+                convert_to_tensor(0.0 if offset is None else offset, dtype=dt),
+                convert_to_tensor(1.0 if scale is None else scale, dtype=dt)]
+    return make("BatchNorm", "kiln.batch_norm", operands, name or "batchnorm",
+                epsilon=float(variance_epsilon))
+
+
+def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None,
+                 dim: Any = None) -> Tensor:
+    """x / sqrt(max(sum(x^2), epsilon)) over `axis` (tf.nn.l2_normalize)."""
+    xt = convert_to_tensor(x)
+    axis = axis if axis is not None else dim
+    with get_default_graph().name_scope(name or "l2_normalize"):
+        total = reduce_sum(square(xt), axis=axis, keepdims=True)
+        return multiply(xt, rsqrt(maximum(total, epsilon)))
+
+
+# ------------------------------------------------------------------ lookups and rankings
+
+def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod",
+                     name: str | None = None, validate_indices: bool = True,
+                     max_norm: float | None = None) -> Tensor:
+    """Rows of `params` at `ids` (tf.nn.embedding_lookup); a list of
+    params must hold one tensor (kiln does not shard). With max_norm, rows
+    with a larger l2 norm are scaled down to it."""
+    if isinstance(params, list | tuple):
+        if len(params) != 1:
+            raise GraphError("embedding_lookup: sharded params (a list of several tensors) "
+                             "are not supported; concatenate them first")
+        params = params[0]
+    with get_default_graph().name_scope(name or "embedding_lookup"):
+        rows = gather(params, ids)
+        if max_norm is not None:
+            rank = rows.shape.ndims
+            rows = clip_by_norm(rows, max_norm, axes=[rank - 1])
+        return rows
+
+
+class TopKV2(tuple):
+    """(values, indices), also readable as .values and .indices."""
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def top_k(input: Any, k: int = 1, sorted: bool = True, name: str | None = None) -> TopKV2:
+    """The k largest entries along the last dim and their int32 indices,
+    largest first, the lower index first on ties (tf.nn.top_k; kiln always
+    sorts)."""
+    xt = convert_to_tensor(input)
+    if isinstance(k, Tensor):
+        raise GraphError("top_k: k must be a Python int")
+    op = get_default_graph().create_op("TopKV2", [xt], name=name, ir_op="kiln.top_k",
+                                       ir_attrs={"k": int(k)}, attrs={"k": int(k)})
+    return TopKV2(op.outputs)
+
+
+def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) -> Tensor:
+    """Whether each target class is among the k highest predictions of its row
+    (tf.nn.in_top_k): fewer than k classes score strictly more than the
+    target. A target outside the classes, or a non-finite score, is False."""
+    p, t = convert_to_tensor(predictions), convert_to_tensor(targets)
+    if p.shape.ndims != 2 or p.shape[1] is None:
+        raise GraphError(f"in_top_k: predictions must be [batch, classes] with the classes "
+                         f"static, got {p.shape}")
+    if not t.dtype.is_integer:
+        raise GraphError(f"in_top_k: targets {t.name} must be integers")
+    classes = p.shape[1]
+    with get_default_graph().name_scope(name or "in_top_k"):
+        picked = equal(expand_dims(t, 1), make("Range", "kiln.iota", [], None,
+                                                shape=[classes], dtype=t.dtype.ir))
+        score = reduce_sum(where(picked, p, zeros_like(p)), axis=1, keepdims=True)
+        above = reduce_sum(cast(greater(p, score), int32), axis=1)
+        finite = less(abs(score), float("inf"))
+        inside = logical_and(greater_equal(t, 0), less(t, classes))
+        return logical_and(logical_and(less(above, int(k)), squeeze(finite, axis=[1])),
+                           inside)

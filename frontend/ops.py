@@ -238,9 +238,13 @@ def argmin(input: Any, axis: int | None = None, name: str | None = None,
 
 
 def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
-    """condition ? x : y, broadcasting (tf.where, v2 semantics)."""
+    """condition ? x : y, broadcasting (tf.where, v2 semantics); with neither x
+    nor y, the int64 coordinates of the true elements (see where_indices)."""
+    if x is None and y is None:
+        from .array_ops import where_indices
+        return where_indices(condition, name=name)
     if x is None or y is None:
-        raise GraphError("kl.where(condition) without x and y is not supported yet")
+        raise GraphError("kl.where: give both x and y, or neither")
     cond = convert_to_tensor(condition)
     x, y = _pair(x, y, "Select")
     return make("Select", "kiln.select", [cond, x, y], name)
@@ -451,3 +455,14 @@ def placeholder(dtype: Any, shape: Sequence[int | None] | None = None,
                                        attrs={"dtype": dt, "shape": static},
                                        output_types=[(dt, static)])
     return op.outputs[0]
+
+
+class GraphKeys:
+    """Standard collection names (tf.GraphKeys)."""
+
+    GLOBAL_VARIABLES = "variables"
+    TRAINABLE_VARIABLES = "trainable_variables"
+    UPDATE_OPS = "update_ops"
+    LOSSES = "losses"
+    REGULARIZATION_LOSSES = "regularization_losses"
+

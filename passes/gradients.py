@@ -627,3 +627,45 @@ def sigmoid_cross_entropy_vjp(op, b, g):
 @vjp("kiln.l2_loss")
 def l2_loss_vjp(op, b, g):
     return [b.mul(g, op.x)]
+
+
+# ------------------------------------------------------------------ array and nn ops (issue 7)
+
+not_differentiable("kiln.nonzero", "kiln.shape")
+
+
+@vjp("kiln.cumsum")
+def cumsum_vjp(op, b, g):
+    """The running sum taken the other way round."""
+    return [b.cumsum(g, axis=op.axis, exclusive=op.exclusive, reverse=not op.reverse)]
+
+
+@vjp("kiln.top_k")
+def top_k_vjp(op, b, g_values, g_indices=None):
+    """Each value's cotangent goes back to the position it was taken from:
+    sum over the k picks of g * one_hot(index) along the last axis."""
+    x, indices = op.x, op.results[1]
+    n = x.type.shape[-1]
+    if g_values is None:
+        return [None]
+    if not isinstance(n, int):
+        raise op.error(f"its gradient needs a static last dim, got {x.type}", KilnError)
+    positions = b.iota(shape=[n], dtype=indices.type.dtype)
+    picked = b.cast(b.equal(b.expand_dims(indices, axis=-1), positions), dtype=x.type.dtype)
+    return [b.reduce_sum(b.mul(picked, b.expand_dims(g_values, axis=-1)), axes=[-2])]
+
+
+@vjp("kiln.conv2d_transpose")
+def conv2d_transpose_vjp(op, b, g):
+    """conv2d_transpose(v, w) is A_w^T v for A_w the convolution by w, so the
+    value's cotangent is conv2d(g, w), and the filter's is conv2d's filter
+    gradient with g as the input and v as the output's cotangent."""
+    attrs = {k: op.attrs[k] for k in ("strides", "padding", "explicit_padding", "dilations")}
+    built: list[Operation] = []
+
+    def forward() -> Operation:
+        if not built:
+            built.append(b.create("kiln.conv2d", g, op.filter, **attrs))
+        return built[0]
+
+    return [lambda: forward().result, lambda: conv_filter_vjp(forward(), b, op.value)]

@@ -1,3 +1,3 @@
 """Every op kind kiln knows, grouped by family. Importing this registers them."""
 
-from . import control, creation, elementwise, linalg, nn, reduce, shape  # noqa: F401
+from . import array, control, conv, creation, elementwise, linalg, nn, reduce, shape  # noqa: F401
