@@ -45,7 +45,6 @@ import numpy as np
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
 from ..ir import CompileError, ExecutionError, KilnError, Module
-from ..ir.types import format_shape
 from . import parallel
 from .cpu import CpuProgram, Layout
 
@@ -580,7 +579,7 @@ def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weight
         size = e(("size", b))
         cond = (f"{size} > (int64_t)({out_bytes[direct[b]]})" if b in direct else "1")
         lines.append(f"  if ({cond}) {{ k_at[{b}] = k_total + 1; "
-                     f"total += ({size} + {ALIGN - 1}) / {ALIGN} * {ALIGN}; }}")
+                     f"k_total += ({size} + {ALIGN - 1}) / {ALIGN} * {ALIGN}; }}")
         if b in direct:
             lines.append(f"  else k_buffers[{b}] = {outputs[direct[b]]['c_name']};")
     donated = sorted({j for j in program.aliases if j >= 0})
@@ -657,16 +656,17 @@ class Library:
         for x, a in zip(self.inputs, args):
             want = np.dtype(_numpy_dtype(x["dtype"]))
             a = np.asarray(a)
-            what = f"{self.name} input {x['name']} ({x['dtype']}{format_shape(x['shape'])})"
+            what = (f"{self.name} input {x['name']} "
+                    f"({x['dtype']}[{', '.join(map(str, x['shape']))}])")
             if a.dtype != want:
                 raise ExecutionError(f"{what}: expected dtype {x['dtype']}, got numpy {a.dtype}")
             if a.ndim != len(x["shape"]):
                 raise ExecutionError(f"{what}: expected rank {len(x['shape'])}, got shape "
-                                     f"{format_shape(a.shape)}")
+                                     f"{a.shape}")
             for d, n in zip(x["shape"], a.shape):
                 if (isinstance(d, int) and d != n) or (
                         isinstance(d, str) and bound.setdefault(d, n) != n):
-                    raise ExecutionError(f"{what}: got shape {format_shape(a.shape)}" + (
+                    raise ExecutionError(f"{what}: got shape {a.shape}" + (
                         f" with {d} = {bound[d]}" if isinstance(d, str) else ""))
             arrays.append(np.ascontiguousarray(a))
         for d in self.dims:
