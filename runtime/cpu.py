@@ -219,16 +219,19 @@ class CpuExecutable(CpuProgram):
         self._native = self._compile()
         self._entry = ENTRY_SIGNATURE(self._native.engine.get_function_address(ENTRY))
         self._plans: dict[tuple, ShapePlan] = {}
+        if os.environ.get("KILN_PROFILE", "0") not in ("", "0"):
+            from .profile import instrument
+            instrument(self)  # time every kernel of every call; the table prints at exit
 
     def _compile(self):
-        entry = self._entry_module()
-        key = cache_key(str(self.module), [s.kernel.text for s in self.steps])
-        parallel.openmp_available()  # load libgomp before linking against it
+        openmp = parallel.openmp_available()  # loads libgomp before linking against it
+        key = cache_key(str(self.module), [s.kernel.text for s in self.steps] +
+                        [f"openmp={openmp}"])
         with jit._lock:
             tm = jit.new_target_machine()
             obj = load_object(key)
-            if obj is None:
-                main = jit.to_llvm(entry)
+            if obj is None:  # the entry and the kernels are built only now
+                main = jit.to_llvm(self._entry_module())
                 for step in self.steps:
                     main.link_in(jit.to_llvm(step.kernel.module))
                 jit.optimize(main)
