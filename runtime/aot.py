@@ -220,7 +220,7 @@ def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | N
     program = CpuProgram(module, func)
     shape_fit = fit(program)
     t_fit = time.perf_counter()
-    out = Path(outdir)
+    out = Path(outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     blob, offsets = _weights_blob(program)
     obj = _emit_object(program)
@@ -251,11 +251,10 @@ def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | N
     if threads:
         command.insert(-2, "-lgomp")
     proc = subprocess.run(command, cwd=out, capture_output=True, text=True)
+    (out / f"{name}_weights.bin").unlink(missing_ok=True)
     if proc.returncode:
         raise CompileError(f"linking {library} failed ({' '.join(command)}): "
                            + " ".join(proc.stderr.split())[:2000])
-    if weights == "embed":
-        (out / f"{name}_weights.bin").unlink()
     manifest = out / f"{name}.json"
     manifest.write_text(json.dumps({
         "format": FORMAT, "name": name, "function": func, "library": library.name,
