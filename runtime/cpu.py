@@ -149,12 +149,16 @@ class CpuProgram:
             self.steps.append(Step(op, kernel, ids))
         self.n_buffers = next_id
 
-    def _entry_module(self) -> ir.Module:
+    def _entry_module(self, probe=None) -> ir.Module:
+        """The entry; `probe(builder, module, i)`, if given, emits code before step i
+        and (i = len(steps)) after the last (runtime/profile.py: timestamps)."""
         module = ir.Module(name=f"{self.name}_entry")
         fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR, PTR]), ENTRY)
         buffers, dims, outer, threads = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         for i, step in enumerate(self.steps):
+            if probe:
+                probe(b, module, i)
             kernel_fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, I64, I64]),
                                     step.kernel.name)
             worker = parallel.define_worker(module, kernel_fn)
@@ -180,6 +184,8 @@ class CpuProgram:
             with b.if_then(failed, likely=False):
                 code = b.or_(b.zext(fault, I64), ir.Constant(I64, (i + 1) << 32))
                 b.ret(code)
+        if probe:
+            probe(b, module, len(self.steps))
         b.ret(ir.Constant(I64, 0))
         return module
 

@@ -1,0 +1,440 @@
+"""Per-kernel profiles of CPU executables: the table a kernel tuner reads first.
+
+    from kiln.runtime.profile import profile
+    result = profile(executable, *args)     # kiln.compile(...) or a CpuExecutable
+    print(result)                           # one row per kernel
+    result.rows[0].seconds, result.step_seconds
+
+    KILN_PROFILE=1 python train.py          # every CPU executable times every call;
+                                            # the tables print to stderr at exit
+
+How kernels are timed: a CpuExecutable's one native entry calls its kernels
+in order. Profiling builds a second entry from the same kernels
+(`_entry_module(probe=...)`) that reads `clock_gettime(CLOCK_MONOTONIC)`
+before each kernel and after the last into a table (a global of the
+module), so kernel i took `t[i+1] - t[i]` and the kernel times add up to
+the native part of the call: what remains of a step is Python (argument
+checks, result arrays), microseconds. The ordinary entry is untouched: no
+timing code runs unless profiling asked for it.
+
+Each row also has the bytes the kernel must move (every operand read once,
+every result written once: the compulsory traffic) and its FLOPs from the
+op types of the kernel (see `op_flops`), and the achieved GB/s and GFLOP/s
+against the machine's measured ceilings: a numpy copy's bandwidth (read +
+write) and a numpy float32 1024^3 matmul's GFLOP/s, measured once and kept
+in the cache directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import ctypes
+import json
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from ..codegen.llvm import jit
+from ..ir import KilnError, Operation, Trait
+from . import parallel
+from .cache import cache_dir, cache_key, load_object, store_object
+from .shapes import concrete_shapes
+
+TABLE = "kiln_profile_ns"
+CLOCK_MONOTONIC = 1
+I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+
+# ------------------------------------------------------------------ costs
+
+# FLOPs per element for ops that are not elementwise, matmul or conv (per input element)
+_PER_INPUT = {"kiln.reduce_sum": 1, "kiln.reduce_mean": 1, "kiln.reduce_max": 1,
+              "kiln.reduce_min": 1, "kiln.reduce_prod": 1, "kiln.l2_loss": 2,
+              "kiln.argmax": 1, "kiln.argmin": 1, "kiln.softmax": 5, "kiln.log_softmax": 5,
+              "kiln.logsumexp": 4, "kiln.softmax_cross_entropy": 7,
+              "kiln.sparse_softmax_cross_entropy": 6, "kiln.layer_norm": 8,
+              "kiln.batch_norm": 5, "kiln.scatter_add": 1}
+_FREE = {"kiln.cast", "kiln.stop_gradient"}  # elementwise, but no arithmetic
+
+
+def op_flops(op: Operation, shapes: dict) -> int:
+    """Floating-point (and integer) operations of one op, by a simple model:
+    matmul 2*M*N*K (per batch), conv 2 per multiply-add, an elementwise op one
+    per result element (a transcendental counts one), a reduction one per input
+    element, pools one per window element, data movement none."""
+    name = op.name
+    if name == "kiln.fused":
+        return sum(op_flops(inner, shapes) for inner in op.body.ops)
+    def size(v) -> int:
+        return int(np.prod(shapes[v], dtype=np.int64)) if v in shapes else 0
+
+    if name == "kiln.matmul":
+        lhs = shapes.get(op.operands[0], ())
+        if not lhs:
+            return 0
+        k = lhs[-2] if op.attrs.get("transpose_a") and len(lhs) > 1 else lhs[-1]
+        return 2 * size(op.results[0]) * int(k)
+    if name == "kiln.conv2d":
+        w = shapes.get(op.operands[1], ())
+        return 2 * size(op.results[0]) * int(np.prod(w[:3])) if len(w) == 4 else 0
+    if name == "kiln.conv2d_transpose":
+        w = shapes.get(op.operands[1], ())
+        return 2 * size(op.operands[0]) * int(np.prod(w[:3])) if len(w) == 4 else 0
+    if name in ("kiln.max_pool", "kiln.avg_pool", "kiln.max_pool_grad", "kiln.avg_pool_grad"):
+        window = op.attrs.get("ksize") or op.attrs.get("window") or ()
+        return size(op.results[0]) * int(np.prod([int(k) for k in window] or [1]))
+    if name in _PER_INPUT:
+        return _PER_INPUT[name] * size(op.operands[0])
+    if Trait.ELEMENTWISE in op.traits and name not in _FREE:
+        return sum(size(r) for r in op.results)
+    return 0
+
+
+def op_bytes(op: Operation, shapes: dict) -> int:
+    """The compulsory traffic of a top-level op: operands read once, results written once."""
+    total = 0
+    for v in dict.fromkeys([*op.operands, *op.results]):
+        total += int(np.prod(shapes[v], dtype=np.int64)) * v.type.dtype.numpy.itemsize
+    return total
+
+
+def kernel_costs(exe, arg_shapes) -> list[tuple[int, int]]:
+    """(bytes, FLOPs) of each kernel of a CpuExecutable for these argument shapes."""
+    shapes = concrete_shapes(exe.func, [tuple(s) for s in arg_shapes])
+    return [(op_bytes(s.op, shapes), op_flops(s.op, shapes)) for s in exe.steps]
+
+
+# ------------------------------------------------------------------ ceilings
+
+_ceilings: dict[str, float] | None = None
+
+
+def machine_ceilings(refresh: bool = False) -> dict[str, float]:
+    """The host's measured ceilings: `copy_gbps` (numpy copy of 64 MB, read + write
+    counted) and `matmul_gflops` (numpy float32 1024^3 matmul); measured once per
+    host CPU and numpy version, kept in the cache directory."""
+    global _ceilings
+    if _ceilings is not None and not refresh:
+        return _ceilings
+    key = f"{llvm.get_host_cpu_name()}-numpy{np.__version__}"
+    path = cache_dir() / "ceilings.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if key in stored and not refresh:
+        _ceilings = stored[key]
+        return _ceilings
+    measured = _measure_ceilings()
+    before = stored.get(key, {})
+    # a busy machine measures low: keep the best seen
+    _ceilings = {k: max(v, before.get(k, 0.0)) for k, v in measured.items()}
+    stored[key] = _ceilings
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".ceilings.{id(stored)}.tmp")
+        tmp.write_text(json.dumps(stored, indent=1))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache: measure again next time
+    return _ceilings
+
+
+def _best(fn, repeat: int) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _measure_ceilings() -> dict[str, float]:
+    src = np.ones(16 << 20, np.float32)  # 64 MB: well past the L3
+    dst = np.empty_like(src)
+    copy_s = _best(lambda: np.copyto(dst, src), 7)
+    a = np.ones((1024, 1024), np.float32)
+    b = np.ones((1024, 1024), np.float32)
+    out = np.empty((1024, 1024), np.float32)
+    matmul_s = _best(lambda: np.matmul(a, b, out=out), 7)
+    return {"copy_gbps": round(2 * src.nbytes / copy_s / 1e9, 2),
+            "matmul_gflops": round(2 * 1024 ** 3 / matmul_s / 1e9, 2)}
+
+
+# ------------------------------------------------------------------ the timed entry
+
+class _Probe:
+    """Emits `table[i] = clock_gettime(CLOCK_MONOTONIC)` in nanoseconds."""
+
+    def __init__(self, n_steps: int):
+        self.n = n_steps
+        self.table = self.clock = self.spec = None
+
+    def __call__(self, b: ir.IRBuilder, module: ir.Module, i: int) -> None:
+        if self.table is None:
+            kind = ir.ArrayType(I64, self.n + 1)
+            self.table = ir.GlobalVariable(module, kind, TABLE)
+            self.table.initializer = ir.Constant(kind, [0] * (self.n + 1))
+            self.clock = ir.Function(module, ir.FunctionType(I32, [I32, PTR]), "clock_gettime")
+            self.spec = b.alloca(ir.ArrayType(I64, 2), name="timespec")
+        b.call(self.clock, [ir.Constant(I32, CLOCK_MONOTONIC), self.spec])
+        zero = ir.Constant(I32, 0)
+        sec = b.load(b.gep(self.spec, [zero, zero]), typ=I64)
+        nsec = b.load(b.gep(self.spec, [zero, ir.Constant(I32, 1)]), typ=I64)
+        ns = b.add(b.mul(sec, ir.Constant(I64, 1_000_000_000)), nsec)
+        b.store(ns, b.gep(self.table, [zero, ir.Constant(I32, i)]))
+
+
+@dataclass
+class _Timed:
+    """A CpuExecutable whose entry records timestamps, and its table."""
+
+    executable: object  # a shallow copy of the CpuExecutable, calling the timed entry
+    table: np.ndarray  # int64[len(steps) + 1]: ns before each kernel and after the last
+    engine: llvm.ExecutionEngine = field(repr=False)
+
+
+def _register_clock() -> None:
+    """Make libc's clock_gettime known to the JIT linker (it does not search libc)."""
+    if llvm.address_of_symbol("clock_gettime") is None:
+        libc = ctypes.CDLL(None)
+        llvm.add_symbol("clock_gettime", ctypes.cast(libc.clock_gettime, ctypes.c_void_p).value)
+
+
+def timed_executable(exe) -> _Timed:
+    """Build (once per executable) the copy of `exe` that times its kernels."""
+    cached = getattr(exe, "_kiln_timed", None)
+    if cached is not None:
+        return cached
+    _register_clock()
+    from .cpu import ENTRY, ENTRY_SIGNATURE
+
+    n = len(exe.steps)
+    openmp = parallel.openmp_available()  # loads libgomp before linking against it
+    key = cache_key(str(exe.module) + "\n// kiln: timed entry, large code model",
+                    [s.kernel.text for s in exe.steps] + [f"openmp={openmp}"])
+    with jit._lock:
+        # the large code model: the entry reaches its table (a global) by a 64-bit
+        # address, wherever the JIT maps the data section (the default small model's
+        # 32-bit displacements do not always reach it: a crash, depending on ASLR)
+        tm = llvm.Target.from_default_triple().create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
+            opt=3, codemodel="large")
+        obj = load_object(key)
+        if obj is None:
+            main = jit.to_llvm(exe._entry_module(probe=_Probe(n)))
+            for step in exe.steps:
+                main.link_in(jit.to_llvm(step.kernel.module))
+            jit.optimize(main)
+            obj = tm.emit_object(main)
+            store_object(key, obj)
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+    timed = copy.copy(exe)
+    timed._entry = ENTRY_SIGNATURE(engine.get_function_address(ENTRY))
+    address = engine.get_global_value_address(TABLE)
+    table = np.ctypeslib.as_array((ctypes.c_int64 * (n + 1)).from_address(address))
+    result = _Timed(timed, table, engine)
+    exe._kiln_timed = result
+    return result
+
+
+# ------------------------------------------------------------------ profiles
+
+@dataclass
+class KernelRow:
+    """One kernel of a profile; `seconds` is the median over the profiled calls."""
+
+    index: int
+    name: str  # the kernel's symbol (k3_fused)
+    kind: str  # fused:matmul, fused:pointwise, transpose, ...
+    where: str  # the op's location (the frontend's name)
+    seconds: float
+    bytes: int
+    flops: int
+    gbps: float
+    gflops: float
+    bw_fraction: float  # achieved GB/s over the copy ceiling
+    flop_fraction: float  # achieved GFLOP/s over the matmul ceiling
+
+
+@dataclass
+class Profile:
+    function: str
+    arg_shapes: list[tuple[int, ...]]
+    rows: list[KernelRow]
+    step_seconds: float  # median wall time of the profiled calls, from Python
+    calls: int
+    ceilings: dict[str, float]
+    kernel_total: float = 0.0  # median over calls of the kernels' summed time
+    coverage: float = 0.0  # median over calls of (kernels' sum) / (the call's wall time)
+    untimed_step_seconds: float | None = None  # median of ordinary calls, for comparison
+
+    @property
+    def kernel_seconds(self) -> float:
+        """The sum of the rows' (median) times."""
+        return sum(r.seconds for r in self.rows)
+
+    def table(self, averaged: str = "medians") -> str:
+        shapes = ", ".join("x".join(map(str, s)) or "scalar" for s in self.arg_shapes)
+        lines = [f"kiln profile: @{self.function}({shapes}); {averaged} of {self.calls} calls",
+                 f"ceilings (measured): copy {self.ceilings['copy_gbps']:.1f} GB/s, "
+                 f"matmul {self.ceilings['matmul_gflops']:.1f} GFLOP/s",
+                 f"{'#':>3} {'kernel':<20} {'kind':<17} {'where':<26} {'ms':>8} {'%':>5} "
+                 f"{'MB':>8} {'MFLOP':>9} {'GB/s':>7} {'%bw':>5} {'GFLOP/s':>8} {'%peak':>6}"]
+        total = self.kernel_seconds or 1e-12
+        for r in self.rows:
+            lines.append(
+                f"{r.index:>3} {r.name:<20} {r.kind[:17]:<17} {r.where[-26:]:<26} "
+                f"{r.seconds * 1e3:>8.3f} {100 * r.seconds / total:>5.1f} "
+                f"{r.bytes / 1e6:>8.2f} {r.flops / 1e6:>9.2f} {r.gbps:>7.1f} "
+                f"{100 * r.bw_fraction:>5.1f} {r.gflops:>8.1f} {100 * r.flop_fraction:>6.1f}")
+        line = (f"kernels {self.kernel_total * 1e3:.3f} ms of a {self.step_seconds * 1e3:.3f} "
+                f"ms step ({100 * self.coverage:.1f}%; the rest is Python)")
+        if self.untimed_step_seconds is not None:
+            line += f"; untimed step {self.untimed_step_seconds * 1e3:.3f} ms"
+        lines.append(line)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _cpu_executable(executable):
+    run = getattr(executable, "_run", executable)  # kiln.compile's Executable wraps it
+    if not hasattr(run, "steps") or not hasattr(run, "_entry_module"):
+        backend = getattr(executable, "backend", type(executable).__name__)
+        raise KilnError(f"profiling needs an executable of the CPU backend, got {backend}")
+    return run
+
+
+def _rows(exe, arg_shapes, seconds: list[float], ceilings: dict) -> list[KernelRow]:
+    rows = []
+    for i, (step, s, (nbytes, flops)) in enumerate(
+            zip(exe.steps, seconds, kernel_costs(exe, arg_shapes))):
+        op = step.op
+        kind = f"fused:{op.kind}" if op.name == "kiln.fused" else op.name.split(".", 1)[-1]
+        gbps = nbytes / s / 1e9 if s > 0 else 0.0
+        gflops = flops / s / 1e9 if s > 0 else 0.0
+        rows.append(KernelRow(i, step.kernel.name, kind, op.loc.name or "", s, nbytes, flops,
+                              gbps, gflops, gbps / ceilings["copy_gbps"],
+                              gflops / ceilings["matmul_gflops"]))
+    return rows
+
+
+def profile(executable, *args, repeat: int = 21, warmup: int = 3) -> Profile:
+    """Time each kernel of `executable` (a kiln.compile result on the CPU backend, or
+    a CpuExecutable) on `args`: medians over `repeat` calls after `warmup`, alternating
+    timed calls with ordinary ones (whose median is `step_seconds`). Arguments the
+    function updates in place (variables) are updated by every call."""
+    exe = _cpu_executable(executable)
+    timed = timed_executable(exe)
+    arrays = [np.asarray(a) for a in args]
+    shapes = [a.shape for a in arrays]
+    for _ in range(warmup):
+        exe(*arrays)
+        timed.executable(*arrays)
+    plain, walls, kernels = [], [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        exe(*arrays)
+        plain.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        timed.executable(*arrays)
+        walls.append(time.perf_counter() - start)
+        kernels.append(np.diff(timed.table) * 1e-9)
+    per_call = np.array(kernels).reshape(repeat, len(exe.steps))
+    sums = per_call.sum(axis=1)
+    ceilings = machine_ceilings()
+    rows = _rows(exe, shapes, list(np.median(per_call, axis=0)), ceilings)
+    if any(r.bw_fraction > 1.05 or r.flop_fraction > 1.05 for r in rows):
+        ceilings = machine_ceilings(refresh=True)  # measured under load: measure again
+        rows = _rows(exe, shapes, [r.seconds for r in rows], ceilings)
+    return Profile(exe.name, shapes, rows, statistics.median(walls), repeat, ceilings,
+                   float(np.median(sums)), float(np.median(sums / np.array(walls))),
+                   statistics.median(plain))
+
+
+# ------------------------------------------------------------------ KILN_PROFILE=1
+
+_profiled: list = []
+_lock = threading.Lock()
+
+
+class _Accumulator:
+    """Per argument shapes: calls and total ns per kernel of one executable."""
+
+    def __init__(self, exe, timed: _Timed):
+        self.exe, self.timed = exe, timed
+        self.totals: dict[tuple, np.ndarray] = {}
+        self.calls: dict[tuple, int] = {}
+        self.wall: dict[tuple, float] = {}
+        self._shapes_of: dict[int, tuple] = {}
+
+    def shapes(self, dims_table) -> tuple:
+        key = self._shapes_of.get(id(dims_table))
+        if key is None:
+            for shapes, plan in self.exe._plans.items():
+                if plan.dims_table is dims_table:
+                    key = self._shapes_of[id(dims_table)] = shapes
+                    break
+        return key or ()
+
+    def __call__(self, *entry_args):
+        start = time.perf_counter()
+        code = self.timed.executable._entry(*entry_args)
+        wall = time.perf_counter() - start
+        if not code:
+            key = self.shapes(entry_args[1])
+            ns = np.diff(self.timed.table)
+            with _lock:
+                if key in self.totals:
+                    self.totals[key] += ns
+                else:
+                    self.totals[key] = ns.copy()
+                self.calls[key] = self.calls.get(key, 0) + 1
+                self.wall[key] = self.wall.get(key, 0.0) + wall
+        return code
+
+    def profiles(self) -> list[Profile]:
+        out = []
+        ceilings = machine_ceilings()
+        for key, totals in self.totals.items():
+            n = self.calls[key]
+            seconds = list(totals * 1e-9 / n)
+            rows = _rows(self.exe, key, seconds, ceilings) if key else []
+            total = float(totals.sum()) * 1e-9 / n
+            out.append(Profile(self.exe.name, list(key), rows, self.wall[key] / n, n,
+                               ceilings, total, total / max(self.wall[key] / n, 1e-12)))
+        return out
+
+
+def instrument(exe) -> None:
+    """KILN_PROFILE=1: make `exe` (a CpuExecutable) time its kernels on every call;
+    the per-kernel means print to stderr when the process exits."""
+    accumulator = _Accumulator(exe, timed_executable(exe))
+    exe._entry = accumulator
+    with _lock:
+        if not _profiled:
+            atexit.register(report)
+        _profiled.append(accumulator)
+
+
+def report(file=None) -> None:
+    """Print the KILN_PROFILE tables (means per call) of every instrumented executable."""
+    file = file or sys.stderr
+    with _lock:
+        accumulators = list(_profiled)
+    for accumulator in accumulators:
+        for p in accumulator.profiles():
+            print(p.table("means").replace("ms step", "ms native call").replace(
+                "the rest is Python", "timed in native code"), file=file)
+            print(file=file)
