@@ -241,6 +241,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return main(args.steps)
 
 
+def cmd_viz(args: argparse.Namespace) -> int:
+    """Draw a graph (a saved .meta graph) or a .kiln module after --passes (fused
+    groups as clusters) as SVG or PNG (PNG needs Graphviz)."""
+    from .viz import render
+
+    out = Path(args.output)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("svg", "png"):
+        raise KilnError(f"-o {args.output}: the picture's name must end in .svg or .png")
+    if args.file.endswith(".meta"):
+        from .frontend.graph import Graph
+        from .frontend.saver import import_meta_graph
+
+        if args.passes:
+            raise KilnError("--passes applies to a .kiln module, not a saved graph")
+        with Graph().as_default() as graph:
+            import_meta_graph(args.file)
+        data = render(graph, fmt, engine=args.engine)
+    else:
+        data = render(_read_module(args.file), fmt, passes=args.passes or None,
+                      engine=args.engine, func=args.func)
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise KilnError(f"cannot write {out}: {e.strerror}") from None
+    print(f"wrote {out} ({len(data)} bytes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiln", description="kiln: a deep-learning compiler")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -307,6 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description=cmd_demo.__doc__)
     p.add_argument("--steps", type=int, default=200, help="training steps")
     p.set_defaults(run=cmd_demo)
+    p = sub.add_parser("viz", help="draw a graph or the IR after passes as SVG or PNG",
+                       description=cmd_viz.__doc__)
+    p.add_argument("file", help="a .kiln module or a saved graph (.meta)")
+    p.add_argument("--passes", "-p", default="", help="run this pipeline first (.kiln only)")
+    p.add_argument("--func", help="draw only this function (default: all)")
+    p.add_argument("--engine", choices=["auto", "graphviz", "python"], default="auto",
+                   help="layout: Graphviz when installed (auto), or the pure-Python one")
+    p.add_argument("-o", "--output", required=True, help="the picture: out.svg or out.png")
+    p.set_defaults(run=cmd_viz)
     return parser
 
 

@@ -5,6 +5,7 @@
         s.run(c, feed_dict={b: 3})        # 5
 """
 
+from ..viz import viz  # kl.viz(graph_or_module): an SVG picture
 from . import image, layers, losses, nn, summary, train
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .dtypes import (
