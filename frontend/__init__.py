@@ -36,7 +36,7 @@ from .graph import (
 )
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
-from .session import InteractiveSession, Session, get_default_session
+from .session import InteractiveSession, Session, device, get_default_session
 from .variables import (
     AUTO_REUSE,
     Variable,

@@ -5,12 +5,18 @@ function (lowering.py), compiles it once per (fetches, fed tensors, their
 dtypes and ranks) and calls it: the second call compiles nothing, and a new
 batch size reuses the same executable (None dims are symbolic). Variable
 values live in the session and are replaced by the function's results.
+
+Device selection, the TensorFlow way: `with kl.device("/gpu:0"):` around
+building the graph or running it, `Session(device="/gpu:0")`, or
+`KILN_DEVICE=gpu`. On the GPU backend variables stay in device memory between
+runs; only feeds and fetches cross to and from the host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,9 +31,12 @@ class Session:
     """Runs graph fragments; holds variable values between runs."""
 
     def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
-                 backend: str | None = None):
+                 backend: str | None = None, device: str | None = None):
         self.graph = graph or get_default_graph()
         self.backend = backend
+        # the device asked for: this argument, else a kl.device scope around the
+        # Session or its graph's construction (checked again at each run)
+        self.device = device or _current_device() or _graph_devices.get(id(self.graph))
         self._values: dict[Operation, np.ndarray] = {}
         self._cache: dict[tuple, tuple[Lowered, Executable]] = {}
         self._closed = False
@@ -78,11 +87,12 @@ class Session:
             return run_with_summaries(self, structure, leaves, feed_dict)  # summary.py
         feeds = self._feeds(feed_dict or {})
         unique = list(dict.fromkeys(leaves))
+        backend = self._backend()
         key = (tuple(id(x) for x in unique),
-               tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()))
+               tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()), backend)
         if key not in self._cache:
             lowered = lower(self.graph, unique, feeds)
-            self._cache[key] = (lowered, Executable(lowered.module, lowered.name, self.backend))
+            self._cache[key] = (lowered, Executable(lowered.module, lowered.name, backend))
             self.compiles += 1
         lowered, executable = self._cache[key]
         for var in lowered.reads:
@@ -90,15 +100,22 @@ class Session:
                 raise GraphError(f"attempting to use uninitialized value {var.name} "
                                  "(run kl.global_variables_initializer() first)")
         args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
-        outputs = executable(*args)
+        outputs = executable.run_resident(*args)  # variables may stay on the device
         n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
         values: dict[Any, Any] = {}
         it = iter(outputs[:n_fetched])
         for f in lowered.fetches:
-            values[f] = next(it) if isinstance(f, Tensor) else None
+            values[f] = np.asarray(next(it)) if isinstance(f, Tensor) else None
         for var, value in zip(lowered.writes, outputs[n_fetched:]):
             self._values[var] = value
         return self._rebuild(structure, values)
+
+    def _backend(self) -> str | None:
+        """The backend this run asks for: `backend=`, else the device's."""
+        if self.backend is not None:
+            return self.backend
+        device = _current_device() or self.device
+        return _device_backend(device) if device else None
 
     @property
     def backends(self) -> dict[str, int]:
@@ -118,7 +135,7 @@ class Session:
 
     def variable_value(self, var: Any) -> np.ndarray:
         try:
-            return self._values[var.op]
+            return np.asarray(self._values[var.op])  # a device value is copied down
         except KeyError:
             raise GraphError(f"attempting to use uninitialized value {var.op.name}") from None
 
@@ -177,6 +194,48 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
         raise GraphError(f"cannot feed value of shape {array.shape} for tensor {t.name!r}, "
                          f"which has shape {t.shape}")
     return array
+
+
+# ------------------------------------------------------------------ devices
+
+_devices = threading.local()
+_graph_devices: dict[int, str] = {}  # id(graph) -> the device a kl.device scope named
+
+
+def _current_device() -> str | None:
+    stack = getattr(_devices, "stack", None)
+    return stack[-1] if stack else None
+
+
+def _device_backend(device: str) -> str | None:
+    """"/gpu:0", "/device:GPU:0", "gpu", "cuda" -> "gpu"; "/cpu:0" -> None (the default)."""
+    name = device.lower()
+    if "gpu" in name or "cuda" in name:
+        return "gpu"
+    if "cpu" in name:
+        return None
+    raise GraphError(f"unknown device {device!r} (kiln has /cpu:0 and /gpu:0)")
+
+
+@contextlib.contextmanager
+def device(device_name: str | None) -> Iterator[None]:
+    """`with kl.device("/gpu:0"):` (tf.device): sessions created or run inside,
+    and sessions of a graph built inside, use that device. kiln places whole
+    functions, not single ops: a GPU scope anywhere in a graph's construction
+    sends its sessions' runs to the GPU (with a warning and the CPU when there
+    is none)."""
+    if device_name:
+        _device_backend(device_name)  # a clear error for a bad name
+    stack = getattr(_devices, "stack", None)
+    if stack is None:
+        stack = _devices.stack = []
+    stack.append(device_name or None)
+    if device_name and _device_backend(device_name) == "gpu":
+        _graph_devices[id(get_default_graph())] = device_name
+    try:
+        yield
+    finally:
+        stack.pop()
 
 
 # ------------------------------------------------------------------ default session

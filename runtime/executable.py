@@ -8,7 +8,9 @@ code for the host CPU (`backend="cpu"`, the default: runtime/cpu.py). The
 reference interpreter stays selectable for debugging
 (`backend="interpreter"`), and `backend="auto"` uses the CPU backend unless
 the function holds an op it has no kernel for yet, then the interpreter
-(with a warning naming the op). `KILN_BACKEND` sets the default.
+(with a warning naming the op). `backend="gpu"` compiles to Triton kernels
+(runtime/gpu.py), falling back to the CPU with a warning when no GPU exists.
+`KILN_BACKEND` sets the default (`KILN_DEVICE=gpu` too).
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from ..ir import CompileError, Interpreter, KilnError, Module, parse
 from ..passes import DEFAULT_PIPELINE, PipelineReport, run_pipeline
 from .cpu import CpuExecutable
 
-BACKENDS = ("cpu", "interpreter", "auto")
+BACKENDS = ("cpu", "interpreter", "auto", "gpu")
 INTERPRETER_PIPELINE = "decompose,canonicalize,fold,cse,dce"
 CPU_PIPELINE = DEFAULT_PIPELINE
 
 
 def default_backend() -> str:
-    return os.environ.get("KILN_BACKEND", "auto")
+    if "KILN_BACKEND" in os.environ:
+        return os.environ["KILN_BACKEND"]
+    device = os.environ.get("KILN_DEVICE", "").lower()
+    return "gpu" if "gpu" in device or "cuda" in device else "auto"
 
 
 class Executable:
@@ -43,6 +48,17 @@ class Executable:
             raise KilnError(f"unknown backend {backend!r} (kiln has: {', '.join(BACKENDS)})")
         module[name]  # a clear error for a missing function
         self.module, self.name = module, name
+        if backend == "gpu":
+            from .gpu import GpuExecutable, gpu_available, no_gpu_reason
+
+            if gpu_available():
+                self.report = run_pipeline(module, pipeline or CPU_PIPELINE)
+                self._run = GpuExecutable(module, name)
+                self.backend = "gpu"
+                return
+            warnings.warn(f"kiln: no GPU ({no_gpu_reason()}); running @{name} on the CPU",
+                          stacklevel=3)
+            backend = "auto"
         if backend == "interpreter":
             self._use_interpreter(pipeline)
             return
@@ -66,6 +82,14 @@ class Executable:
         self._run = lambda *args: interpreter.call(self.name, list(args))
 
     def __call__(self, *args: Any) -> list[np.ndarray]:
+        return self._run(*args)
+
+    def run_resident(self, *args: Any) -> list:
+        """Like a call, but on the GPU backend arguments and results may stay in
+        device memory (runtime/gpu.py's DeviceArray; np.asarray copies one to
+        the host). Other backends give numpy arrays."""
+        if self.backend == "gpu":
+            return self._run.run_device(*args)
         return self._run(*args)
 
     @property
