@@ -344,8 +344,10 @@ class _Lowering:
                                   dtype)
             positive = self.compute(scope, "greater", [x, zero], DType.bool)
             out = self.compute(scope, "select", [positive, x, scaled], dtype)
-        elif name in ("kiln.broadcast_to", "kiln.stop_gradient"):
+        elif name in ("kiln.broadcast_to", "kiln.broadcast_like", "kiln.stop_gradient"):
             out = arg(0)  # the operand's value (at the broadcast position)
+            if name == "kiln.broadcast_like" and op.operands[1] in self.arg_index:
+                self.input_map(op.operands[1], op)  # never read: it gives the extents
         elif name == "kiln.iota":
             axes = self.view(op.result.type.shape, op)
             dim = normalize_axis(op.dimension, op.result.type.rank)

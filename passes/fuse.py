@@ -49,7 +49,8 @@ def category(op: Operation) -> str | None:
         return "conv"
     if isinstance(op, (Reduce, ArgReduce)):
         return "reduce"
-    if op.has_trait(Trait.ELEMENTWISE) or op.name in ("kiln.broadcast_to", "kiln.iota"):
+    if op.has_trait(Trait.ELEMENTWISE) or op.name in ("kiln.broadcast_to", "kiln.broadcast_like",
+                                                      "kiln.iota"):
         return "ew"
     return None
 

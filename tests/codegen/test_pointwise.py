@@ -196,3 +196,17 @@ def test_faults_are_kiln_errors(kernels):
 def test_scalar_kernel(kernels):
     m, op = kernels.make_fused(["f32", "f32"], lambda b, a: [b.add(*a), b.less(*a)])
     kernels.check(m, op, np.float32(1.5), np.float32(2.25))
+
+
+def test_broadcast_like_takes_only_the_shape_of_its_second_operand(kernels, rng):
+    """reduce_mean's gradient: a scalar spread to the shape of a value the
+    kernel never reads (it only gives the extents), then stop_gradient."""
+    def build(b, a):
+        spread = b.create("kiln.broadcast_like", a[0], a[1]).result
+        return [b.create("kiln.stop_gradient", b.mul(spread, a[2])).result]
+
+    m, op = kernels.make_fused(["f32", "?x5xf32", "5xf32"], build)
+    for rows in (0, 1, 9):
+        kernels.check(m, op, np.float32(rng.standard_normal()),
+                      rng.standard_normal((rows, 5)).astype(np.float32),
+                      rng.standard_normal(5).astype(np.float32))
