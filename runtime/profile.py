@@ -297,8 +297,9 @@ class Profile:
                 f"{r.seconds * 1e3:>8.3f} {100 * r.seconds / total:>5.1f} "
                 f"{r.bytes / 1e6:>8.2f} {r.flops / 1e6:>9.2f} {r.gbps:>7.1f} "
                 f"{100 * r.bw_fraction:>5.1f} {r.gflops:>8.1f} {100 * r.flop_fraction:>6.1f}")
-        line = (f"kernels {self.kernel_total * 1e3:.3f} ms of a {self.step_seconds * 1e3:.3f} "
-                f"ms step ({100 * self.coverage:.1f}%; the rest is Python)")
+        line = (f"rows sum to {self.kernel_seconds * 1e3:.3f} ms; per call, kernels "
+                f"{self.kernel_total * 1e3:.3f} ms of a {self.step_seconds * 1e3:.3f} ms step "
+                f"({100 * self.coverage:.1f}%; the rest is Python)")
         if self.untimed_step_seconds is not None:
             line += f"; untimed step {self.untimed_step_seconds * 1e3:.3f} ms"
         lines.append(line)
