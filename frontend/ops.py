@@ -188,9 +188,9 @@ def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
     a, b = _pair(a, b, "MatMul")
     attrs = {}
     if transpose_a:
-        attrs["transpose_lhs"] = True
+        attrs["transpose_a"] = True
     if transpose_b:
-        attrs["transpose_rhs"] = True
+        attrs["transpose_b"] = True
     return make("MatMul", "kiln.matmul", [a, b], name, **attrs)
 
 
