@@ -4,6 +4,7 @@ is imported, and Triton's cache goes to a temporary directory."""
 
 import os
 import tempfile
+import warnings
 
 os.environ["TRITON_INTERPRET"] = "1"
 os.environ.setdefault("TRITON_CACHE_DIR", tempfile.mkdtemp(prefix="kiln-triton-"))
@@ -34,11 +35,14 @@ def compare(text: str, *arrays, name: str = "f", rtol: float = 1e-5, atol: float
     return exe
 
 
-def pytest_configure(config):
-    # numpy's warnings from inside the interpreter (log(0), 0 * inf) are the
-    # values under test, not problems
-    config.addinivalue_line("filterwarnings",
-                            "ignore::RuntimeWarning:triton.runtime.interpreter")
+@pytest.fixture(autouse=True)
+def _quiet_interpreter():
+    # numpy's warnings from inside the interpreter (log(0) in masked lanes,
+    # 0 * inf) are values under test, not problems
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning,
+                                module="triton.runtime.interpreter")
+        yield
 
 
 @pytest.fixture(scope="session")
