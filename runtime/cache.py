@@ -1,7 +1,8 @@
 """The compile cache: object code on disk, keyed by what determines it.
 
 The key hashes the optimised IR text of the function, the kernels' listings,
-the host target (triple, CPU name and features) and kiln's version, so a
+the host target (triple, CPU name and features), kiln's version and a digest
+of the code generators' source (`code_digest`), so a
 second process compiling the same module loads the object code instead of
 running LLVM again. The directory is `KILN_CACHE_DIR`, else
 `~/.cache/kiln`; writes are atomic (write, then rename), and an unreadable
@@ -10,6 +11,7 @@ cache entry is simply recompiled.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -23,11 +25,24 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KILN_CACHE_DIR") or Path.home() / ".cache" / "kiln")
 
 
+@functools.cache
+def code_digest() -> str:
+    """A digest of the source of kiln's code generators and runtime: object code
+    made by other code (a development checkout between versions) is never
+    loaded for this code's."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("codegen/**/*.py"), *root.glob("runtime/*.py")]):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def cache_key(ir_text: str, kernel_texts: Sequence[str]) -> str:
     from .. import __version__
 
     h = hashlib.sha256()
-    for part in (__version__, llvm.get_process_triple(), llvm.get_host_cpu_name(),
+    for part in (__version__, code_digest(), llvm.get_process_triple(), llvm.get_host_cpu_name(),
                  llvm.get_host_cpu_features().flatten(), ir_text, *kernel_texts):
         h.update(part.encode())
         h.update(b"\0")

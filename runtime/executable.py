@@ -63,7 +63,7 @@ class Executable:
             self._use_interpreter(pipeline)
             return
         original = str(module) if backend == "auto" else None
-        self.report: PipelineReport = run_pipeline(module, pipeline or CPU_PIPELINE)
+        self.report: PipelineReport = _optimise(module, pipeline or CPU_PIPELINE)
         try:
             self._run = CpuExecutable(module, name)
             self.backend = "cpu"
@@ -95,6 +95,16 @@ class Executable:
     @property
     def arg_types(self) -> Sequence:
         return self.module[self.name].arg_types
+
+
+def _optimise(module: Module, pipeline: str) -> PipelineReport:
+    """The pipeline, verifying the result once (after every pass with KILN_DEBUG,
+    as the pass tests do): verification is a fifth of a warm compile."""
+    if os.environ.get("KILN_DEBUG"):
+        return run_pipeline(module, pipeline)
+    report = run_pipeline(module, pipeline, verify_each=False)
+    module.verify()
+    return report
 
 
 def compile(module: Module, name: str, backend: str | None = None,
