@@ -22,6 +22,14 @@ from .dtypes import (
     int32,
     int64,
 )
+from .eager import (
+    EagerTensor,
+    disable_eager_execution,
+    eager_mode,
+    enable_eager_execution,
+    executing_eagerly,
+    init_scope,
+)
 from .gradients import RegisterGradient, gradients
 from .graph import (
     Graph,
@@ -37,6 +45,7 @@ from .graph import (
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
 from .session import InteractiveSession, Session, device, get_default_session
+from .tape import GradientTape, UnconnectedGradients
 from .variables import (
     AUTO_REUSE,
     Variable,

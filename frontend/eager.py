@@ -1,0 +1,536 @@
+"""Eager execution: kl ops that run at once and return values (TensorFlow 2's default).
+
+How eager mode is entered (kiln's choice, documented in docs/eager.md):
+
+    kl.enable_eager_execution()       # process-wide, until disable_eager_execution()
+    with kl.eager_mode(): ...         # this thread, inside the block
+
+TensorFlow 2 is eager outside any `Graph` context, but kiln's TensorFlow-1.x
+frontend builds into a global default graph outside such a context, and
+programs rely on that; so eagerness is asked for. Either way the default
+graph becomes an `EagerGraph`: the same kl functions (ops.py, nn.py,
+layers.py, ...) call its `create_op`, which runs the node's IR op at once and
+returns `EagerTensor`s. `with kl.Graph().as_default():` inside eager mode
+builds a graph again, as in TF 2.
+
+Each op runs a kernel from a cache keyed by IR op, attributes, dtypes and
+shapes (`kernel_for`): the IR op built once on concrete types, run by its
+reference implementation (numpy) or by a one-op function compiled with
+`kiln.compile` (`set_eager_backend`; see docs/eager.md for the measured
+dispatch costs that pick the default). Nothing is kept of an op's history
+unless a GradientTape records it (tape.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..ir import Builder, Interpreter, KilnError, Module, TensorType, Value, lookup
+from ..ir.dtypes import as_storage
+from . import graph as graph_module
+from .dtypes import DType, as_dtype
+from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
+from .ops import constant
+from .variables import Variable
+
+# ------------------------------------------------------------------ mode
+
+class EagerGraph(Graph):
+    """The default graph in eager mode: `create_op` runs each node at once.
+
+    It keeps no ops (names are not made unique, nothing is stored), so a long
+    eager loop holds no history; tapes keep what they record."""
+
+    def unique_name(self, name: str, mark_as_used: bool = True) -> str:
+        full = f"{self._name_stack}/{name}" if self._name_stack else name
+        return full
+
+    def create_op(self, type: str, inputs: Sequence[Tensor], *, name: str | None = None,
+                  attrs: dict[str, Any] | None = None, ir_op: str | None = None,
+                  ir_attrs: dict[str, Any] | None = None,
+                  output_types: Sequence[tuple[DType, TensorShape]] | None = None,
+                  control_inputs: Sequence[Operation] = (), unique: bool = True) -> Operation:
+        if type == "Const":
+            op = EagerOperation(self, type, name or type, [], attrs or {}, ir_op, ir_attrs or {})
+            value = attrs["value"]
+            op.outputs = [EagerTensor(np.asarray(value), attrs["dtype"], op)]
+            return op
+        if ir_op is None:
+            raise GraphError(_NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager "
+                                                  "mode"))
+        try:
+            arrays = [t._value for t in inputs]
+        except AttributeError:
+            bad = next(t for t in inputs if not isinstance(t, EagerTensor))
+            raise GraphError(f"{name or type} ({type}): input {getattr(bad, 'name', bad)} is a "
+                             "graph tensor; eager ops take eager tensors") from None
+        if attrs and self.gradient_override and type in self.gradient_override:
+            attrs = {**attrs, "_gradient_op_type": self.gradient_override[type]}
+        full = f"{self._name_stack}/{name or type}" if self._name_stack else (name or type)
+        ir_attrs = ir_attrs or {}
+        key = (ir_op, _freeze(ir_attrs) if ir_attrs else (),
+               tuple([(a.dtype.num, a.shape) for a in arrays]), _policy["backend"])
+        kernel = _KERNELS.get(key) or kernel_for(ir_op, ir_attrs, arrays, full, type)
+        outs = kernel(arrays)
+        op = EagerOperation(self, type, full, inputs, attrs or {}, ir_op, ir_attrs)
+        op.outputs = [EagerTensor(v, d, op, i) for i, (v, d) in enumerate(zip(outs,
+                                                                             kernel.dtypes))]
+        if _tapes.__dict__.get("stack"):
+            _record(op)
+        else:
+            op.inputs = []
+        return op
+
+
+_NOT_EAGER = {
+    "Placeholder": "kl.placeholder() is not compatible with eager execution (feed values "
+                   "directly, or trace a kl.function)",
+    "Gradients": "kl.gradients is not supported when eager execution is enabled; use "
+                 "kl.GradientTape instead",
+    "NoOp": "",
+}
+
+_EAGER = EagerGraph()
+_saved_default: list[Graph] = []
+
+
+def enable_eager_execution(config: Any = None, device_policy: Any = None,
+                           execution_mode: Any = None) -> None:
+    """Make eager the default for every thread outside a `Graph` context (tf's
+    enable_eager_execution). Graph-mode programs keep working inside
+    `with kl.Graph().as_default():`."""
+    if graph_module._global_default is not _EAGER:
+        _saved_default.append(graph_module._global_default)
+        graph_module._global_default = _EAGER
+
+
+def disable_eager_execution() -> None:
+    """Back to building graphs outside a `Graph` context (the TF 1.x default)."""
+    if graph_module._global_default is _EAGER:
+        graph_module._global_default = _saved_default.pop() if _saved_default else Graph()
+
+
+@contextlib.contextmanager
+def eager_mode() -> Iterator[None]:
+    """`with kl.eager_mode():` ops run eagerly in this thread inside the block."""
+    stack = graph_module._stack()
+    stack.append(_EAGER)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+init_scope = eager_mode  # lift out of a kl.function trace (variables, slots): TF's init_scope
+
+
+def executing_eagerly() -> bool:
+    """Whether kl ops run at once here (tf.executing_eagerly)."""
+    return get_default_graph() is _EAGER
+
+
+# ------------------------------------------------------------------ tensors
+
+class EagerOperation(Operation):
+    """An executed op: what a tape needs to replay it in IR (type, IR op, inputs)."""
+
+    def __init__(self, graph: Graph, type: str, name: str, inputs: list[Tensor],
+                 attrs: dict[str, Any], ir_op: str | None, ir_attrs: dict[str, Any]):
+        self.graph, self.type, self.name = graph, type, name
+        self.inputs = inputs
+        self.attrs, self.ir_op, self.ir_attrs = attrs, ir_op, ir_attrs
+        self.control_inputs: list[Operation] = []
+        self.outputs: list[Tensor] = []
+
+
+class EagerTensor(Tensor):
+    """A tensor with a value (TF 2's EagerTensor): `.numpy()`, `np.asarray(t)`,
+    printing, `bool(t)`, `float(t)`, `int(t)` on scalars, iteration."""
+
+    def __init__(self, value: np.ndarray, dtype: DType, op: Operation | None = None,
+                 index: int = 0):
+        self._value = value
+        self.dtype = dtype
+        self.op = op if op is not None else _value_op(self)
+        self.value_index = index
+
+    @property
+    def _shape(self) -> TensorShape:  # Tensor's properties read this
+        return TensorShape(self._value.shape)
+
+    def numpy(self) -> np.ndarray:
+        """The value as a numpy array (do not modify it in place)."""
+        return self._value
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    def __len__(self) -> int:
+        if self._value.ndim == 0:
+            raise TypeError("len() of a scalar tensor")
+        return len(self._value)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __index__(self) -> int:
+        if not self.dtype.is_integer:
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype.name}")
+        return int(self._value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self._value.item() if self._value.ndim == 0 else self._value, spec)
+
+    def eval(self, feed_dict: dict | None = None, session: Any = None) -> np.ndarray:
+        return self._value
+
+    def __eq__(self, other: object) -> Any:
+        """Elementwise, as TF 2's tensors (`tape.gradient(y, x) == 6.0`); hashing
+        stays by identity."""
+        if other is None or not isinstance(other, (Tensor, int, float, np.ndarray, np.generic,
+                                                   list, tuple)):
+            return NotImplemented
+        from .ops import equal
+        return equal(self, other)
+
+    def __ne__(self, other: object) -> Any:
+        if other is None or not isinstance(other, (Tensor, int, float, np.ndarray, np.generic,
+                                                   list, tuple)):
+            return NotImplemented
+        from .ops import not_equal
+        return not_equal(self, other)
+
+    def __repr__(self) -> str:
+        return (f"kl.Tensor({np.array2string(self._value, separator=', ')}, "
+                f"shape={self.shape}, dtype={self.dtype.name})")
+
+    __str__ = __repr__
+    __hash__ = object.__hash__
+
+
+def _value_op(t: EagerTensor) -> Operation:
+    op = EagerOperation(_EAGER, "Const", "Const", [], {}, None, {})
+    op.outputs = [t]
+    return op
+
+
+def to_eager(value: Any, dtype: Any = None) -> EagerTensor:
+    """An EagerTensor for a value (kl.constant's dtype rules); eager tensors pass."""
+    if isinstance(value, EagerTensor):
+        return value
+    with eager_mode():
+        return constant(value, dtype=dtype)
+
+
+# ------------------------------------------------------------------ kernels
+
+_REFERENCE, _COMPILED = "reference", "compiled"
+_policy = {"backend": os.environ.get("KILN_EAGER_BACKEND", "auto"), "threshold": 1 << 16}
+_KERNELS: dict[tuple, _Kernel] = {}
+_kernel_lock = threading.Lock()
+_INTERPRETER = Interpreter(Module())
+
+
+def set_eager_backend(backend: str, threshold: int | None = None) -> None:
+    """How eager ops run: "reference" (the op's numpy reference), "compiled"
+    (a one-op function through kiln.compile's CPU backend), or "auto":
+    compiled for ops whose largest operand or result holds at least
+    `threshold` elements, the reference below (where dispatch dominates)."""
+    if backend not in ("reference", "compiled", "auto"):
+        raise KilnError(f"unknown eager backend {backend!r} (reference, compiled or auto)")
+    _policy["backend"] = backend
+    if threshold is not None:
+        _policy["threshold"] = int(threshold)
+
+
+def _freeze(x: Any) -> Any:
+    """A hashable stand-in for an attribute value (the kernel cache's key)."""
+    if isinstance(x, (list, tuple)):
+        return tuple(_freeze(v) for v in x)
+    if isinstance(x, dict):
+        return tuple((k, _freeze(v)) for k, v in x.items())
+    if isinstance(x, np.ndarray):
+        return (x.dtype.str, x.shape, x.tobytes())
+    try:
+        hash(x)
+    except TypeError:
+        return repr(x)
+    return x
+
+
+class _Kernel:
+    """One IR op on concrete types, callable on arrays."""
+
+    def __init__(self, ir_op: str, attrs: dict[str, Any], arrays: list[np.ndarray],
+                 where: str):
+        cls = lookup(ir_op)
+        types = [TensorType(as_dtype(a.dtype).ir, a.shape) for a in arrays]
+        try:
+            self.op = cls([Value(t) for t in types], dict(attrs))
+        except KilnError as e:
+            message = str(e)
+            if message.startswith(ir_op):
+                message = message.split(": ", 1)[-1]
+            raise GraphError(f"{where}: {message}") from None
+        self.where = where
+        self.result_types = [r.type for r in self.op.results]
+        self.dtypes = [as_dtype(t.dtype) for t in self.result_types]
+        self.storage = [t.dtype for t in self.result_types]
+        self.numpy_dtypes = [np.dtype(t.dtype.numpy) if t.dtype.name != "bf16" else None
+                             for t in self.result_types]
+        sizes = [int(np.prod(t.shape)) for t in self.result_types] + [a.size for a in arrays]
+        backend = _policy["backend"]
+        if backend == "auto":
+            backend = _COMPILED if max(sizes, default=0) >= _policy["threshold"] else _REFERENCE
+        self.compiled = None
+        if backend == _COMPILED:
+            self.compiled = _compile_one(ir_op, attrs, types)
+        self.backend = _COMPILED if self.compiled is not None else _REFERENCE
+
+    def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        if self.compiled is not None:
+            return self.compiled(*arrays)
+        try:
+            with np.errstate(all="ignore"):
+                outs = self.op.evaluate(_INTERPRETER, arrays)
+        except KilnError as e:
+            raise GraphError(f"{self.where}: {e}") from None
+        except (ValueError, IndexError, TypeError, ArithmeticError) as e:
+            raise GraphError(f"{self.where}: {e}") from None
+        return [o if type(o) is np.ndarray and o.dtype == n else as_storage(o, t)
+                for o, t, n in zip(outs, self.storage, self.numpy_dtypes)]
+
+
+def _compile_one(ir_op: str, attrs: dict[str, Any], types: list[TensorType]):
+    """A one-op function compiled by kiln.compile's CPU backend, or None when the
+    backend has no kernel for it (the reference then runs it)."""
+    from ..runtime.executable import Executable
+
+    module = Module()
+    func = module.add_function("op", types, [f"x{i}" for i in range(len(types))])
+    b = Builder.at_end(func.body)
+    new = b.create(ir_op, *func.args, **attrs)
+    b.ret(*new.results)
+    try:
+        return Executable(module, "op", "cpu")
+    except KilnError:
+        return None
+
+
+def kernel_for(ir_op: str, ir_attrs: dict[str, Any], arrays: list[np.ndarray],
+               where: str = "", op_type: str = "") -> _Kernel:
+    """The cached kernel for an IR op, attributes and operand dtypes and shapes."""
+    key = (ir_op, _freeze(ir_attrs) if ir_attrs else (),
+           tuple([(a.dtype.num, a.shape) for a in arrays]), _policy["backend"])
+    kernel = _KERNELS.get(key)
+    if kernel is None:
+        kernel = _Kernel(ir_op, ir_attrs, arrays, f"{where} ({op_type})" if op_type else where)
+        with _kernel_lock:
+            _KERNELS[key] = kernel
+    return kernel
+
+
+def kernel_cache_info() -> dict[str, int]:
+    """How many eager kernels are cached, by how they run."""
+    counts = {_REFERENCE: 0, _COMPILED: 0}
+    for k in list(_KERNELS.values()):
+        counts[k.backend] += 1
+    return counts
+
+
+# ------------------------------------------------------------------ tapes (hooks)
+
+_tapes = threading.local()
+
+
+def active_tapes() -> list:
+    """The GradientTapes recording in this thread, outermost first (tape.py)."""
+    if not hasattr(_tapes, "stack"):
+        _tapes.stack = []
+    return _tapes.stack
+
+
+def _record(op: EagerOperation) -> None:
+    """Let each recording tape that watches an input keep the op; else drop the
+    op's inputs so no history is held."""
+    kept = False
+    for tape in active_tapes():
+        if tape.recording and tape.watches_any(op.inputs):
+            tape.record(op)
+            kept = True
+    if not kept:
+        op.inputs = []
+
+
+# ------------------------------------------------------------------ variables
+
+class EagerVariable(Variable):
+    """kl.Variable in eager mode (and in kl.function, captured by reference):
+    its value is a numpy array held here; `assign`, `assign_add` and
+    `assign_sub` replace it at once (inside a kl.function they become graph
+    updates written back when the function returns)."""
+
+    _count = 0
+
+    def __init__(self, initial_value: Any = None, trainable: bool = True,
+                 name: str | None = None, dtype: Any = None,
+                 collections: Sequence[str] | None = None, validate_shape: bool = True,
+                 **_: Any):
+        if initial_value is None:
+            raise GraphError("kl.Variable needs an initial_value")
+        with init_scope():
+            if callable(initial_value):
+                initial_value = initial_value()
+            if hasattr(initial_value, "_as_tensor") and not isinstance(initial_value, Tensor):
+                initial_value = initial_value._as_tensor()
+            if isinstance(initial_value, Tensor) and not isinstance(initial_value, EagerTensor):
+                raise GraphError(f"variable {name or 'Variable'}: its initial value "
+                                 f"{initial_value.name} is a graph tensor")
+            value = to_eager(initial_value, dtype)
+        if dtype is not None and value.dtype is not as_dtype(dtype):
+            raise GraphError(f"variable {name or 'Variable'}: initial value is "
+                             f"{value.dtype.name}, dtype says {as_dtype(dtype).name}")
+        EagerVariable._count += 1
+        self._name = name or ("Variable" if EagerVariable._count == 1 else
+                              f"Variable_{EagerVariable._count - 1}")
+        self._dtype = value.dtype
+        self._value = np.array(value.numpy(), copy=True)
+        self.trainable = trainable
+        self.graph = _EAGER
+
+    # ------------------------------------------------------------ reads
+    def _as_tensor(self) -> Tensor:
+        g = get_default_graph()
+        if g is _EAGER:
+            return self.read_value()
+        capture = getattr(g, "capture_variable", None)
+        if capture is None:
+            raise GraphError(f"eager variable {self.name} used while building a graph; use it "
+                             "inside kl.function or in eager mode")
+        return capture(self)
+
+    def read_value(self) -> Tensor:
+        """The current value as a tensor (recorded by tapes that watch the variable)."""
+        if get_default_graph() is not _EAGER:
+            return self._as_tensor()
+        op = EagerOperation(_EAGER, "ReadVariableOp", self._name + "/Read", [], {}, None, {})
+        t = EagerTensor(self._value, self._dtype, op)
+        op.outputs = [t]
+        for tape in active_tapes():
+            if tape.recording:
+                tape.variable_read(self, t)
+        return t
+
+    value = read_value
+
+    def numpy(self) -> np.ndarray:
+        return self._value.copy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    @property
+    def name(self) -> str:
+        return self._name + ":0"
+
+    @property
+    def dtype(self) -> DType:
+        return self._dtype
+
+    @property
+    def shape(self) -> TensorShape:
+        return TensorShape(self._value.shape)
+
+    def eval(self, session: Any = None) -> np.ndarray:
+        return self.numpy()
+
+    # ------------------------------------------------------------ updates
+    def _update(self, kind: str, value: Any, name: str | None) -> Tensor:
+        g = get_default_graph()
+        if g is not _EAGER:
+            update = getattr(g, "update_variable", None)
+            if update is None:
+                raise GraphError(f"eager variable {self.name} updated while building a graph")
+            return update(self, kind, value)
+        if isinstance(value, Tensor) and not isinstance(value, EagerTensor):
+            raise GraphError(f"{kind} of {self.name}: {value.name} is a graph tensor")
+        array = np.asarray(value._value if isinstance(value, EagerTensor) else value)
+        if array.dtype.kind == "f" and self._dtype.is_integer:
+            raise GraphError(f"{kind} of {self.name}: float value for an "
+                             f"{self._dtype.name} variable")
+        array = as_storage(array, self._dtype.ir)
+        if kind == "AssignAdd":
+            array = self._value + array
+        elif kind == "AssignSub":
+            array = self._value - array
+        if array.shape != self._value.shape:
+            raise GraphError(f"{kind} of {self.name}: value of shape {list(array.shape)}, "
+                             f"the variable has shape {list(self._value.shape)}")
+        self._value = np.array(array, dtype=self._value.dtype, copy=True)
+        return self.read_value()
+
+    def load(self, value: Any, session: Any = None) -> None:
+        self.assign(value)
+
+    def __repr__(self) -> str:
+        return (f"<kl.Variable '{self.name}' shape={self.shape} dtype={self._dtype.name}, "
+                f"numpy={np.array2string(self._value, separator=', ')}>")
+
+    __hash__ = object.__hash__
+
+
+def _variable_new(cls: type, *args: Any, **kwargs: Any) -> Variable:
+    """kl.Variable(...) makes an EagerVariable in eager mode and in a kl.function
+    trace (captured by reference), a graph variable otherwise."""
+    if cls is Variable:
+        g = get_default_graph()
+        if g is _EAGER or getattr(g, "capture_variable", None) is not None:
+            return object.__new__(EagerVariable)
+    return object.__new__(cls)
+
+
+Variable.__new__ = _variable_new  # one hook: variables.py stays the graph variable
+
+
+# ------------------------------------------------------------------ operators
+
+def _install_operators() -> None:
+    """Python numbers next to an eager tensor become eager tensors of its dtype
+    directly (kl.constant's checks are for graphs; this is the hot path)."""
+    for dunder in ("add", "sub", "mul", "truediv", "pow", "lt", "le", "gt", "ge"):
+        for prefix in ("__", "__r"):
+            name = f"{prefix}{dunder}__"
+            base = getattr(Tensor, name, None)
+            if base is None:
+                continue
+
+            def method(self, other, base=base):
+                if type(other) in (float, int) and (self.dtype.is_floating or
+                                                    type(other) is int):
+                    other = EagerTensor(np.asarray(other, self._value.dtype), self.dtype)
+                return base(self, other)
+
+            setattr(EagerTensor, name, method)
+
+
+_install_operators()
