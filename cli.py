@@ -232,6 +232,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ms = np.array(times) * 1000
     print(f"{what}: median {np.median(ms):.4f} ms (min {ms.min():.4f}, max {ms.max():.4f}) "
           f"over {args.repeat} calls after {args.warmup} warm-up calls")
+    if args.profile:
+        if getattr(run, "backend", None) != "cpu":
+            raise KilnError("--profile times the kernels of a .kiln function on the cpu "
+                            "backend (not an interpreted function or a library)")
+        from .runtime.profile import profile
+
+        print(profile(run, *inputs, repeat=args.repeat, warmup=args.warmup).table())
     return 0
 
 
@@ -331,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for a .kiln file: how to run it (default: cpu)")
     p.add_argument("--repeat", type=int, default=20, help="timed calls (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
+    p.add_argument("--profile", action="store_true",
+                   help="then time every kernel: ms, bytes, FLOPs, GB/s and GFLOP/s against "
+                        "the machine's measured ceilings")
     p.set_defaults(run=cmd_bench)
     p = sub.add_parser("demo", help="train a small model end to end (no downloads)",
                        description=cmd_demo.__doc__)

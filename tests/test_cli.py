@@ -137,3 +137,12 @@ def test_bench_reports_a_median(module_file, tmp_path, capsys):
     assert "scale (library in" in capsys.readouterr().out
     assert main(["bench", str(module_file)]) == 1
     assert "--dim ?=SIZE" in capsys.readouterr().err
+
+
+def test_bench_profile_lists_every_kernel(module_file, capsys):
+    assert main(["bench", str(module_file), "--dim", "?=64", "--repeat", "5", "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "kiln profile: @scale" in out and "GB/s" in out and "rows sum to" in out
+    assert main(["bench", str(module_file), "--dim", "?=64", "--backend", "interpreter",
+                 "--profile"]) == 1
+    assert "--profile" in capsys.readouterr().err
