@@ -148,7 +148,8 @@ func @f(%x: tensor<?x10xf32>, %b: tensor<10xf32>, %w: tensor<10x4xf32>, %i: tens
   %a = kiln.add %x, %b : (tensor<?x10xf32>, tensor<10xf32>) -> tensor<?x10xf32>
   %s = kiln.softmax %a : tensor<?x10xf32>
   %m = kiln.matmul %s, %w : (tensor<?x10xf32>, tensor<10x4xf32>) -> tensor<?x4xf32>
-  %c = kiln.conv2d %i, %k {padding = "SAME"} : (tensor<2x5x5x3xf64>, tensor<3x3x3x2xf64>) -> tensor<2x5x5x2xf64>
+  %c = kiln.conv2d %i, %k {padding = "SAME"}
+       : (tensor<2x5x5x3xf64>, tensor<3x3x3x2xf64>) -> tensor<2x5x5x2xf64>
   kiln.return %s, %m, %c : (tensor<?x10xf32>, tensor<?x4xf32>, tensor<2x5x5x2xf64>) -> ()
 }
 """
