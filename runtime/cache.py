@@ -27,12 +27,13 @@ def cache_dir() -> Path:
 
 @functools.cache
 def code_digest() -> str:
-    """A digest of the source of kiln's code generators and runtime: object code
-    made by other code (a development checkout between versions) is never
+    """A digest of the source of kiln's IR, passes, code generators and runtime:
+    what other code made (a development checkout between versions) is never
     loaded for this code's."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted([*root.glob("codegen/**/*.py"), *root.glob("runtime/*.py")]):
+    for path in sorted(p for d in ("ir", "passes", "codegen", "runtime")
+                       for p in root.glob(f"{d}/**/*.py")):
         h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
