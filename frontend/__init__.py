@@ -7,6 +7,7 @@
 
 from ..viz import viz  # kl.viz(graph_or_module): an SVG picture
 from . import image, layers, losses, nn, summary, train
+from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .dtypes import (
     DType,
@@ -30,6 +31,7 @@ from .eager import (
     executing_eagerly,
     init_scope,
 )
+from .function import Function, TensorSpec, function
 from .gradients import RegisterGradient, gradients
 from .graph import (
     Graph,

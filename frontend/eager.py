@@ -431,8 +431,8 @@ class EagerVariable(Variable):
 
     def read_value(self) -> Tensor:
         """The current value as a tensor (recorded by tapes that watch the variable)."""
-        if get_default_graph() is not _EAGER:
-            return self._as_tensor()
+        if getattr(get_default_graph(), "capture_variable", None) is not None:
+            return self._as_tensor()  # in a kl.function trace
         op = EagerOperation(_EAGER, "ReadVariableOp", self._name + "/Read", [], {}, None, {})
         t = EagerTensor(self._value, self._dtype, op)
         op.outputs = [t]
