@@ -77,3 +77,4 @@ from .variables import (
 )
 
 bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
+from .. import data  # noqa: E402  (kl.data: input pipelines; imports the frontend)

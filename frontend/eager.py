@@ -169,7 +169,8 @@ class EagerTensor(Tensor):
         return self._value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._value if dtype is None else self._value.astype(dtype)
+        value = np.asarray(self._value)
+        return value if dtype is None else value.astype(dtype)
 
     @property
     def ndim(self) -> int:

@@ -87,6 +87,9 @@ class Session:
             return run_with_summaries(self, structure, leaves, feed_dict)  # summary.py
         feeds = self._feeds(feed_dict or {})
         unique = list(dict.fromkeys(leaves))
+        if self.graph.__dict__.get("_iterator_feeds"):  # kl.data one-shot iterators
+            from ..data.dataset import feed_iterators
+            feed_iterators(self.graph, unique, feeds)
         backend = self._backend()
         key = (tuple(id(x) for x in unique),
                tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()), backend)

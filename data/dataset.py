@@ -1,0 +1,389 @@
+"""kl.data.Dataset: tf.data-style input pipelines.
+
+    ds = (kl.data.Dataset.from_tensor_slices((x, y))
+          .shuffle(1000, seed=0).batch(32).prefetch(2))
+    for xb, yb in ds: ...                       # eager tensors
+    model.fit(ds, epochs=3)
+
+A dataset is a recipe: iterating it starts a fresh pass (an epoch). Elements
+are nested tuples/dicts of numpy arrays inside the pipeline and eager
+tensors when iterated. `map` and `filter` run their function on eager
+tensors (a kl.function runs compiled); `prefetch` fills a bounded queue from
+a background thread. `shuffle(buffer, seed)` is TF's buffer shuffle with a
+numpy generator seeded by (seed, epoch): every element exactly once per
+epoch, the same order for the same seed. In graph mode,
+`make_one_shot_iterator().get_next()` gives tensors a Session feeds from the
+iterator each run that needs them (`OutOfRangeError` at the end).
+"""
+
+from __future__ import annotations
+
+import collections.abc as abc
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..frontend.dtypes import as_dtype
+from ..frontend.eager import EagerTensor, eager_mode
+from ..frontend.graph import GraphError, Tensor, get_default_graph
+from ..frontend.ops import _default_dtype, placeholder
+from ..frontend.tape import flatten, pack_sequence_as
+from ..ir import KilnError
+
+__all__ = ["Dataset", "OutOfRangeError", "Iterator"]
+
+
+class OutOfRangeError(KilnError):
+    """The iterator has no more elements (tf.errors.OutOfRangeError)."""
+
+
+def _to_numpy(structure: Any) -> Any:
+    leaves = []
+    for x in flatten(structure):
+        if isinstance(x, EagerTensor):
+            leaves.append(x.numpy())
+        elif isinstance(x, Tensor):
+            raise GraphError(f"kl.data: {x.name} is a graph tensor; datasets hold values")
+        elif isinstance(x, np.ndarray | np.generic):
+            leaves.append(np.asarray(x))
+        else:
+            a = np.asarray(x)
+            leaves.append(a.astype(_default_dtype(a).ir.numpy) if a.dtype.kind in "fiub" else a)
+    return pack_sequence_as(structure, leaves)
+
+
+def _to_eager(structure: Any) -> Any:
+    return pack_sequence_as(structure, [EagerTensor(np.asarray(x), as_dtype(x.dtype))
+                                        for x in flatten(structure)])
+
+
+def _call(fn: Callable, element: Any) -> Any:
+    """fn on an element as eager tensors; a tuple element is unpacked (as TF)."""
+    with eager_mode():
+        value = _to_eager(element)
+        out = fn(*value) if isinstance(value, tuple) else fn(value)
+    return out
+
+
+class Dataset:
+    """A re-iterable pipeline of elements (tf.data.Dataset)."""
+
+    def __init__(self, make_iterator: Callable[[], abc.Iterator[Any]], length: int | None = None):
+        self._make = make_iterator
+        self._length = length
+
+    # ------------------------------------------------------------ sources
+    @staticmethod
+    def from_tensor_slices(tensors: Any) -> Dataset:
+        """One element per index of the first axis of every component."""
+        data = _to_numpy(tensors)
+        leaves = flatten(data)
+        if not leaves or any(np.ndim(x) == 0 for x in leaves):
+            raise GraphError("from_tensor_slices: every component needs a first axis")
+        n = len(leaves[0])
+        if any(len(x) != n for x in leaves):
+            raise GraphError(f"from_tensor_slices: components have different lengths "
+                             f"{[len(x) for x in leaves]}")
+
+        def make():
+            for i in range(n):
+                yield pack_sequence_as(data, [np.asarray(x[i]) for x in leaves])
+
+        return Dataset(make, n)
+
+    @staticmethod
+    def from_tensors(tensors: Any) -> Dataset:
+        data = _to_numpy(tensors)
+        return Dataset(lambda: iter([data]), 1)
+
+    @staticmethod
+    def from_generator(generator: Callable[[], abc.Iterator[Any]], output_types: Any = None,
+                       output_shapes: Any = None, output_signature: Any = None) -> Dataset:
+        """Elements from `generator()` (called once per epoch), cast to output_types."""
+        types = flatten(output_types) if output_types is not None else None
+        if output_signature is not None:
+            types = [s.dtype for s in flatten(output_signature)]
+
+        def make():
+            for element in generator():
+                element = _to_numpy(element)
+                if types is not None:
+                    leaves = flatten(element)
+                    if len(leaves) != len(types):
+                        raise GraphError(f"from_generator: an element has {len(leaves)} "
+                                         f"components, output_types {len(types)}")
+                    element = pack_sequence_as(element, [
+                        np.asarray(x, as_dtype(t).ir.numpy) for x, t in zip(leaves, types)])
+                yield element
+
+        return Dataset(make)
+
+    @staticmethod
+    def range(*args: int) -> Dataset:
+        """range(stop), range(start, stop[, step]) as int64 scalars."""
+        r = range(*args)
+        return Dataset(lambda: (np.asarray(i, np.int64) for i in r), len(r))
+
+    @staticmethod
+    def zip(datasets: tuple) -> Dataset:
+        """Elements of several datasets side by side; ends with the shortest."""
+        parts = tuple(datasets)
+        lengths = [d._length for d in parts]
+        n = None if None in lengths else min(lengths)
+        return Dataset(lambda: (tuple(e) for e in zip(*[iter(d._elements()) for d in parts])),
+                       n)
+
+    # ------------------------------------------------------------ transformations
+    def map(self, map_func: Callable, num_parallel_calls: Any = None,
+            deterministic: Any = None) -> Dataset:
+        """map_func on each element (eager tensors in, anything tensor-like out)."""
+        return Dataset(lambda: (_to_numpy(_call(map_func, e)) for e in self._elements()),
+                       self._length)
+
+    def filter(self, predicate: Callable) -> Dataset:
+        """Keep the elements for which predicate is true (a scalar bool)."""
+        return Dataset(lambda: (e for e in self._elements() if bool(_call(predicate, e))))
+
+    def shuffle(self, buffer_size: int, seed: int | None = None,
+                reshuffle_each_iteration: bool = True) -> Dataset:
+        """Sample uniformly from a buffer of `buffer_size` elements refilled from
+        the input (TF's shuffle); a new order per epoch unless told otherwise."""
+        if int(buffer_size) < 1:
+            raise GraphError(f"shuffle: buffer_size must be at least 1, got {buffer_size}")
+        epoch = [0]
+        base = np.random.SeedSequence(seed).entropy if seed is None else int(seed)
+
+        def make():
+            rng = np.random.default_rng([base, epoch[0]])
+            if reshuffle_each_iteration:
+                epoch[0] += 1
+            buffer: list = []
+            for e in self._elements():
+                buffer.append(e)
+                if len(buffer) >= buffer_size:
+                    i = int(rng.integers(len(buffer)))
+                    buffer[i], buffer[-1] = buffer[-1], buffer[i]
+                    yield buffer.pop()
+            while buffer:
+                i = int(rng.integers(len(buffer)))
+                buffer[i], buffer[-1] = buffer[-1], buffer[i]
+                yield buffer.pop()
+
+        return Dataset(make, self._length)
+
+    def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
+        """Stack `batch_size` consecutive elements (a last short batch unless dropped)."""
+        size = int(batch_size)
+        if size < 1:
+            raise GraphError(f"batch: batch_size must be at least 1, got {batch_size}")
+
+        def stack(items):
+            leaves = [flatten(e) for e in items]
+            return pack_sequence_as(items[0], [np.stack(c) for c in zip(*leaves)])
+
+        def make():
+            items = []
+            for e in self._elements():
+                items.append(e)
+                if len(items) == size:
+                    yield stack(items)
+                    items = []
+            if items and not drop_remainder:
+                yield stack(items)
+
+        n = self._length
+        length = None if n is None else (n // size if drop_remainder else -(-n // size))
+        return Dataset(make, length)
+
+    def repeat(self, count: int | None = None) -> Dataset:
+        """The input `count` times (forever with None)."""
+        def make():
+            i = 0
+            while count is None or i < count:
+                yield from self._elements()
+                i += 1
+
+        n = self._length
+        return Dataset(make, None if count is None or n is None else n * int(count))
+
+    def take(self, count: int) -> Dataset:
+        n = self._length
+        return Dataset(lambda: (e for _, e in zip(range(int(count)), self._elements())),
+                       int(count) if n is None else min(n, int(count)))
+
+    def skip(self, count: int) -> Dataset:
+        def make():
+            it = self._elements()
+            for _ in zip(range(int(count)), it):
+                pass
+            yield from it
+
+        n = self._length
+        return Dataset(make, None if n is None else max(0, n - int(count)))
+
+    def prefetch(self, buffer_size: int = 1) -> Dataset:
+        """Produce up to `buffer_size` elements ahead in a background thread."""
+        return Dataset(lambda: _Prefetcher(self._elements, max(1, int(buffer_size or 1))),
+                       self._length)
+
+    def cache(self, filename: str = "") -> Dataset:
+        stored: list = []
+        done = [False]
+
+        def make():
+            if done[0]:
+                yield from stored
+                return
+            stored.clear()
+            for e in self._elements():
+                stored.append(e)
+                yield e
+            done[0] = True
+
+        return Dataset(make, self._length)
+
+    # ------------------------------------------------------------ iteration
+    def _elements(self) -> abc.Iterator[Any]:
+        return iter(self._make())
+
+    def __iter__(self) -> abc.Iterator[Any]:
+        """One epoch of eager tensors."""
+        for e in self._elements():
+            yield _to_eager(e)
+
+    def as_numpy_iterator(self) -> abc.Iterator[Any]:
+        return self._elements()
+
+    def __len__(self) -> int:
+        if self._length is None:
+            raise TypeError("the length of this dataset is unknown (or infinite)")
+        return self._length
+
+    def cardinality(self) -> int:
+        """The number of elements, -2 when unknown (TF's UNKNOWN)."""
+        return -2 if self._length is None else self._length
+
+    def make_one_shot_iterator(self) -> Iterator:
+        return Iterator(self)
+
+    def __repr__(self) -> str:
+        return f"<kl.data.Dataset cardinality={self.cardinality()}>"
+
+
+class _Prefetcher:
+    """An iterator filled ahead by a daemon thread through a bounded queue."""
+
+    _END = object()
+
+    def __init__(self, make: Callable[[], abc.Iterator[Any]], size: int):
+        self._queue: queue.Queue = queue.Queue(size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(make,), daemon=True)
+        self._thread.start()
+
+    def _fill(self, make: Callable[[], abc.Iterator[Any]]) -> None:
+        try:
+            for e in make():
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put((e, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            item = (self._END, None)
+        except BaseException as error:  # handed to the consumer, raised there
+            item = (self._END, error)
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> _Prefetcher:
+        return self
+
+    def __next__(self) -> Any:
+        e, error = self._queue.get()
+        if e is self._END:
+            self._stop.set()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return e
+
+    def __del__(self) -> None:
+        self._stop.set()
+
+
+class Iterator:
+    """A one-shot iterator (tf.data.make_one_shot_iterator): `get_next()` eagerly
+    gives the next element; in graph mode it gives tensors the Session feeds."""
+
+    def __init__(self, dataset: Dataset):
+        self._dataset = dataset
+        self._it = dataset._elements()
+        self._peek = None
+        self._tensors: list[Tensor] | None = None
+        self._structure = None
+
+    def next_value(self) -> Any:
+        try:
+            return next(self._it)
+        except StopIteration:
+            raise OutOfRangeError("End of sequence: the iterator has no more elements") from None
+
+    def get_next(self, name: str | None = None) -> Any:
+        g = get_default_graph()
+        if g is not None and type(g).__name__ == "EagerGraph":
+            return _to_eager(self.next_value())
+        if self._tensors is None:
+            self._peek = self.next_value()  # the first element gives dtypes and shapes
+            self._structure = self._peek
+            with g.name_scope(name or "IteratorGetNext"):
+                self._tensors = [placeholder(as_dtype(x.dtype), [None, *x.shape[1:]]
+                                             if x.ndim else [], name="component")
+                                 for x in flatten(self._peek)]
+            feeds = g.__dict__.setdefault("_iterator_feeds", {})
+            feeds[id(self)] = self
+        return pack_sequence_as(self._structure, list(self._tensors))
+
+    def feed(self) -> dict[Tensor, np.ndarray]:
+        """The next element as a feed for this iterator's tensors."""
+        if self._peek is not None:
+            value, self._peek = self._peek, None
+        else:
+            value = self.next_value()
+        return dict(zip(self._tensors, flatten(value)))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return _to_eager(self.next_value())
+        except OutOfRangeError:
+            raise StopIteration from None
+
+
+_needed_cache: dict[tuple, set] = {}
+
+
+def feed_iterators(graph: Any, fetches: list, feeds: dict) -> None:
+    """Add the next element of every one-shot iterator the fetches need (the
+    Session calls this when the graph has iterators)."""
+    from ..frontend.lowering import needed_ops
+
+    key = (id(graph), graph.version, tuple(id(f) for f in fetches))
+    needed = _needed_cache.get(key)
+    if needed is None:
+        needed = _needed_cache[key] = {id(op) for op in needed_ops(fetches, set())}
+    for iterator in graph._iterator_feeds.values():
+        tensors = iterator._tensors or []
+        if any(id(t.op) in needed and t not in feeds for t in tensors):
+            feeds.update(iterator.feed())
