@@ -73,7 +73,7 @@ def _contiguous(a, dtype: np.dtype) -> np.ndarray:
 
 
 def kernel_ir(fused: Operation, optimized: bool = True) -> str:
-    """The LLVM IR of `fused`'s kernel: as rendered, or after O3."""
+    """The LLVM IR of `fused`'s kernel: as rendered, or optimised."""
     kernel, native = compiled_kernel(fused)
     return native.llvm_ir if optimized else str(render(kernel))
 
