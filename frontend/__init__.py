@@ -77,4 +77,4 @@ from .variables import (
 )
 
 bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
-from .. import data  # noqa: E402  (kl.data: input pipelines; imports the frontend)
+from .. import data, keras  # noqa: E402  (kl.data, kl.keras: they import the frontend)

@@ -467,11 +467,8 @@ class EagerVariable(Variable):
 
     # ------------------------------------------------------------ updates
     def _update(self, kind: str, value: Any, name: str | None) -> Tensor:
-        g = get_default_graph()
-        if g is not _EAGER:
-            update = getattr(g, "update_variable", None)
-            if update is None:
-                raise GraphError(f"eager variable {self.name} updated while building a graph")
+        update = getattr(get_default_graph(), "update_variable", None)
+        if update is not None:  # in a kl.function trace: a graph update
             return update(self, kind, value)
         if isinstance(value, Tensor) and not isinstance(value, EagerTensor):
             raise GraphError(f"{kind} of {self.name}: {value.name} is a graph tensor")
@@ -488,7 +485,8 @@ class EagerVariable(Variable):
             raise GraphError(f"{kind} of {self.name}: value of shape {list(array.shape)}, "
                              f"the variable has shape {list(self._value.shape)}")
         self._value = np.array(array, dtype=self._value.dtype, copy=True)
-        return self.read_value()
+        with eager_mode():
+            return self.read_value()
 
     def load(self, value: Any, session: Any = None) -> None:
         self.assign(value)

@@ -1,0 +1,320 @@
+"""compile / fit / evaluate / predict, callbacks and the progress bar.
+
+fit's train step is one kl.function: forward, loss, GradientTape gradient,
+optimizer update and the batch metrics trace into one IR function compiled
+once (the batch dim is symbolic, so a short last batch reuses it).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..data.dataset import Dataset
+from ..frontend import optimizers_v2 as optimizers
+from ..frontend.function import function
+from ..frontend.graph import GraphError
+from ..frontend.ops import add_n, convert_to_tensor
+from ..frontend.tape import GradientTape
+from . import losses as losses_module
+
+# ------------------------------------------------------------------ progress bar
+
+
+class ProgressBar:
+    """Keras's one-line bar on stderr: `12/57 [=====>....] - ETA: 3s - loss: 0.51`,
+    redrawn in place; the epoch's last line stays with its time per step."""
+
+    def __init__(self, total: int | None, stream: Any = None, width: int = 30):
+        self.total, self.width = total, width
+        self.stream = stream if stream is not None else sys.stderr
+        self.start = time.perf_counter()
+        self._last_len = 0
+
+    def update(self, step: int, values: dict[str, float], final: bool = False) -> None:
+        elapsed = time.perf_counter() - self.start
+        if self.total:
+            digits = len(str(self.total))
+            done = int(self.width * step / self.total)
+            bar = "=" * max(done - 1, 0) + (">" if done < self.width else "=") \
+                if done else ""
+            head = f"{step:{digits}d}/{self.total} [{bar:<{self.width}}]"
+        else:
+            head = f"{step}/Unknown"
+        if final:
+            per = elapsed / max(step, 1)
+            tail = f" - {elapsed:.0f}s {per * 1e3:.0f}ms/step"
+        else:
+            eta = elapsed / max(step, 1) * ((self.total or step) - step)
+            tail = f" - ETA: {eta:.0f}s"
+        text = head + tail + "".join(f" - {k}: {v:.4f}" for k, v in values.items())
+        pad = " " * max(self._last_len - len(text), 0)
+        self.stream.write("\r" + text + pad + ("\n" if final else ""))
+        self.stream.flush()
+        self._last_len = len(text)
+
+
+# ------------------------------------------------------------------ callbacks
+
+class Callback:
+    """Hooks called by fit (keras.callbacks.Callback); `self.model` is set."""
+
+    model: Any = None
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+class History(Callback):
+    """Per-epoch logs: `history.history["loss"]`, ...; fit returns it."""
+
+    def on_train_begin(self, logs=None):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs."""
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 mode: str = "auto", restore_best_weights: bool = False):
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
+        self.sign = -1.0 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1.0
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best, self.wait, self.best_weights, self.stopped_epoch = math.inf, 0, None, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise GraphError(f"EarlyStopping: no {self.monitor!r} in the logs "
+                             f"({', '.join(logs or {})})")
+        if self.sign * value < self.best - self.min_delta:
+            self.best, self.wait = self.sign * value, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.stopped_epoch = epoch
+                self.model.stop_training = True
+                if self.best_weights is not None:
+                    self.model.set_weights(self.best_weights)
+
+
+class LambdaCallback(Callback):
+    def __init__(self, on_epoch_end: Callable | None = None,
+                 on_train_batch_end: Callable | None = None, **_: Any):
+        if on_epoch_end:
+            self.on_epoch_end = on_epoch_end
+        if on_train_batch_end:
+            self.on_train_batch_end = on_train_batch_end
+
+
+# ------------------------------------------------------------------ batches
+
+def _batches(x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Generator):
+    """(x_batch, y_batch) pairs from arrays or a Dataset of (x, y) batches."""
+    if isinstance(x, Dataset):
+        for element in x.as_numpy_iterator():
+            if not isinstance(element, tuple) or len(element) != 2:
+                raise GraphError("fit/evaluate on a Dataset needs (x, y) elements")
+            yield element
+        return
+    n = len(x)
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        yield x[idx], (None if y is None else y[idx])
+
+
+def _count(x: Any, batch_size: int) -> int | None:
+    if isinstance(x, Dataset):
+        c = x.cardinality()
+        return None if c < 0 else c
+    return -(-len(x) // batch_size)
+
+
+def _array(a: Any) -> Any:
+    if a is None or isinstance(a, Dataset):
+        return a
+    out = np.asarray(a)
+    return out.astype(np.float32) if out.dtype == np.float64 else out
+
+
+# ------------------------------------------------------------------ the mixin
+
+class Trainer:
+    """What Model adds for training; assumes `__call__` and `trainable_variables`."""
+
+    optimizer: Any = None
+    stop_training = False
+
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
+                metrics: Sequence[Any] | None = None, **_: Any) -> None:
+        """Choose the optimizer, loss and metrics (keras Model.compile)."""
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses_module.get(loss) if loss is not None else None
+        self.compiled_metrics = [losses_module.metric_fn(m, self.loss) for m in metrics or []]
+        self._metric_ids = list(metrics or [])
+        self._train_fn = self._eval_fn = self._predict_fn = None
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return ["loss", *[name for name, _ in self.compiled_metrics]]
+
+    def _check_compiled(self, what: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise GraphError(f"{what}: compile the model first (model.compile(optimizer, loss))")
+
+    def _loss_and_metrics(self, x, y, training: bool):
+        pred = self(x, training=training)
+        loss = self.loss(y, pred)
+        extra = list(getattr(self, "losses", []) or [])
+        if extra:
+            loss = add_n([loss, *[convert_to_tensor(e) for e in extra]])
+        return loss, [fn(y, pred) for _, fn in self.compiled_metrics]
+
+    def train_step(self, x, y):
+        """One step: forward, gradients, update; returns (loss, metrics)."""
+        with GradientTape() as tape:
+            loss, metrics = self._loss_and_metrics(x, y, True)
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss, metrics
+
+    def test_step(self, x, y):
+        return self._loss_and_metrics(x, y, False)
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
+            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
+            seed: int | None = None, **_: Any) -> History:
+        """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
+        with a progress bar on stderr (verbose=1), one line per epoch (2) or
+        silence (0). Returns the History."""
+        self._check_compiled("fit")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = batch_size or 32
+        x, y = _array(x), _array(y)
+        if self._train_fn is None:
+            self._train_fn = function(self.train_step, name="train_step")
+        history = History()
+        cbs = [history, *(callbacks or [])]
+        for cb in cbs:
+            cb.set_model(self)
+        self.stop_training = False
+        rng = np.random.default_rng(seed)
+        for cb in cbs:
+            cb.on_train_begin()
+        steps = _count(x, batch_size)
+        for epoch in range(initial_epoch, epochs):
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            if verbose == 1:
+                sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
+            bar = ProgressBar(steps) if verbose else None
+            totals = np.zeros(1 + len(self.compiled_metrics))
+            seen = 0
+            step = 0
+            for step, (xb, yb) in enumerate(_batches(x, y, batch_size, shuffle, rng), 1):
+                for cb in cbs:
+                    cb.on_train_batch_begin(step - 1)
+                loss, metrics = self._train_fn(xb, yb)
+                n = len(xb)
+                totals += n * np.array([float(loss), *[float(m) for m in metrics]])
+                seen += n
+                logs = dict(zip(self.metrics_names, totals / seen))
+                if verbose == 1 and bar is not None:
+                    bar.update(step, logs)
+                for cb in cbs:
+                    cb.on_train_batch_end(step - 1, logs)
+            logs = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
+            if validation_data is not None:
+                values = self.evaluate(*_split_validation(validation_data),
+                                       batch_size=batch_size, verbose=0, return_dict=True)
+                logs.update({f"val_{k}": v for k, v in values.items()})
+            if verbose and bar is not None:
+                if verbose == 2:
+                    sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
+                bar.total = bar.total or step
+                bar.update(step, logs, final=True)
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in cbs:
+            cb.on_train_end()
+        return history
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: int | str = "auto", return_dict: bool = False, **_: Any) -> Any:
+        """The loss and metrics over (x, y), batch-size weighted means."""
+        self._check_compiled("evaluate")
+        verbose = 1 if verbose == "auto" else int(verbose)
+        batch_size = batch_size or 32
+        x, y = _array(x), _array(y)
+        if self._eval_fn is None:
+            self._eval_fn = function(self.test_step, name="test_step")
+        totals = np.zeros(1 + len(self.compiled_metrics))
+        seen = 0
+        bar = ProgressBar(_count(x, batch_size)) if verbose else None
+        step = 0
+        for step, (xb, yb) in enumerate(_batches(x, y, batch_size, False, None), 1):
+            loss, metrics = self._eval_fn(xb, yb)
+            totals += len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
+            seen += len(xb)
+            if bar is not None:
+                bar.update(step, dict(zip(self.metrics_names, totals / seen)))
+        values = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
+        if bar is not None:
+            bar.total = bar.total or step
+            bar.update(step, values, final=True)
+        if return_dict:
+            return values
+        return values["loss"] if len(values) == 1 else list(values.values())
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
+                **_: Any) -> np.ndarray:
+        """The model's outputs over x (arrays or a Dataset), as numpy."""
+        batch_size = batch_size or 32
+        x = _array(x)
+        if self._predict_fn is None:
+            self._predict_fn = function(lambda xb: self(xb, training=False), name="predict")
+        outs = []
+        if isinstance(x, Dataset):
+            batches = (e[0] if isinstance(e, tuple) else e for e in x.as_numpy_iterator())
+        else:
+            batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+        for xb in batches:
+            outs.append(np.asarray(self._predict_fn(xb)))
+        return np.concatenate(outs) if outs else np.zeros((0,))
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        return self.predict(x, batch_size=len(x))
+
+
+def _split_validation(data: Any) -> tuple[Any, Any]:
+    if isinstance(data, Dataset):
+        return data, None
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return _array(data[0]), _array(data[1])
+    raise GraphError("validation_data: give (x_val, y_val) or a Dataset")
