@@ -12,7 +12,11 @@ Planning is one walk in program order that gives every value the first
 sweep it can be computed in (`ready`): a reduction of a value ready in sweep
 j runs in sweep j and is ready for everything after it (j + 1); other ops are
 ready when their operands are. Element values are then emitted into each
-sweep that needs them, recomputed rather than stored. Finally the domain is
+sweep that needs them, recomputed rather than stored, with one exception
+(`stashes`): an element value with transcendental math (softmax's exp) that
+an earlier sweep computes anyway and a later sweep's output needs is stored
+into that output by the earlier sweep and read back by the later one
+(softmax: exp once per element, not twice). Finally the domain is
 normalised (`collapse`): size-1 axes go, and neighbouring axes on which every
 map agrees merge, so the usual kernels get one flat loop (pointwise) or a
 rows x reduced-extent loop nest (softmax).
@@ -55,6 +59,10 @@ DIRECT["kiln.erf"] = "erf"  # a primitive of ir/ops/nn.py
 REDUCTIONS = {"kiln.reduce_sum": "sum", "kiln.reduce_prod": "prod", "kiln.reduce_max": "max",
               "kiln.reduce_min": "min", "kiln.reduce_mean": "sum", "kiln.argmax": "argmax",
               "kiln.argmin": "argmin"}
+
+# ops worth a store and a load to compute once (see `_Lowering.stashes`)
+TRANSCENDENTAL = {"kiln.exp", "kiln.log", "kiln.tanh", "kiln.sigmoid", "kiln.elu", "kiln.erf",
+                  "kiln.pow"}
 
 SUPPORTED_DTYPES = (DType.f32, DType.f64, DType.i8, DType.i32, DType.i64, DType.bool)
 
@@ -198,6 +206,7 @@ class _Lowering:
     # ------------------------------------------------------------ emission
     def kernel(self) -> Kernel:
         segments, sweeps, stores, n = self.plan()
+        self.stashed = self.stashes(sweeps, stores, n)
         row = _Scope()
         for j in range(n + 1):
             for op in segments[j]:
@@ -268,12 +277,48 @@ class _Lowering:
         raise consumer.error(f"reads a value the kernel has not computed yet ({v!r})",
                              CompileError)
 
+    def stashes(self, sweeps, stores, n: int) -> dict[Value, tuple[int, int]]:
+        """Element value -> (output i that holds it, the sweep that stores it).
+
+        A value qualifies when its ops include transcendental math, sweep j
+        needs it, and it feeds output i (its dtype, stored by a later sweep)
+        only through ops other than its own: storing it in sweep j and loading
+        it back then replaces recomputing it. One value per output."""
+        if not self.reduced:
+            return {}
+        needed = [set(self.element_ops([op.operands[0] for op in sweeps[j]] +
+                                       [self.outputs[i] for i in stores[j]])) for j in range(n)]
+        stashed: dict[Value, tuple[int, int]] = {}
+        for j_out in range(n):
+            for i in stores[j_out]:
+                out = self.outputs[i]
+                for op in reversed(self.element_ops([out])):
+                    v = op.result
+                    earlier = [j for j in range(j_out) if op in needed[j]]
+                    if (v is not out and v not in stashed and earlier and
+                            v.type.dtype == out.type.dtype and self.expensive(v)):
+                        stashed[v] = (i, earlier[0])
+                        break
+        return stashed
+
+    def expensive(self, v: Value) -> bool:
+        return any(op.name in TRANSCENDENTAL for op in self.element_ops([v]))
+
     def emit_sweep(self, reductions: list[Operation], stores: list[int], row: _Scope) -> None:
         """A sweep computing `reductions` and the element outputs `stores`."""
         sweep = _Scope(row)
+        number = sum(isinstance(x, Sweep) for x in row.instrs)
         roots = [op.operands[0] for op in reductions] + [self.outputs[i] for i in stores]
-        for op in self.element_ops(roots):
+        for v, (i, j) in self.stashed.items():  # values stored by an earlier sweep
+            if j < number:
+                m = self.full_map(v.type.shape, self.view(v.type.shape, v.op))
+                sweep.ids[v] = self.add(sweep, Load(self.new_id(), len(self.fused.body.args) + i,
+                                                    m, v.type.dtype))
+        for op in self.element_ops(roots, stop=set(sweep.ids)):
             self.emit_op(op, sweep)
+        for v, (i, j) in self.stashed.items():
+            if j == number:
+                self.emit_store(i, v, sweep)
         folds = []
         for op in reductions:
             x = self.operand(op.operands[0], op, sweep)
@@ -303,16 +348,17 @@ class _Lowering:
         want = op.result.type.dtype
         return mean if want == fold.dtype else self.compute(row, "cast", [mean], want)
 
-    def element_ops(self, roots: list[Value]) -> list[Operation]:
-        """The element ops that `roots` need, in program order (an iterative walk)."""
+    def element_ops(self, roots: list[Value], stop: set[Value] = frozenset()) -> list[Operation]:
+        """The element ops that `roots` need, in program order (an iterative walk),
+        not looking past the values in `stop`."""
         seen: set[Operation] = set()
-        stack = [v for v in roots if self.is_element(v)]
+        stack = [v for v in roots if self.is_element(v) and v not in stop]
         while stack:
             op = stack.pop().op
             if op in seen:
                 continue
             seen.add(op)
-            stack.extend(v for v in op.operands if self.is_element(v))
+            stack.extend(v for v in op.operands if self.is_element(v) and v not in stop)
         return sorted(seen, key=self.position.__getitem__)
 
     def emit_store(self, i: int, v: Value, scope: _Scope) -> None:

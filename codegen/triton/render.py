@@ -137,6 +137,8 @@ class _Emitter:
             p = self.k.params[x.param]
             off = offsets(x.map)
             ptr = self.buffer(x.param)
+            if p.output:  # a value an earlier sweep stored here (codegen/lower.py's stash):
+                self.line("tl.debug_barrier()")  # the program's other threads wrote it
             if off == "0":
                 self.line(f"v{x.id} = tl.load({ptr})")
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from kiln.codegen import CompileError, lower
@@ -29,7 +30,9 @@ def test_broadcast_axes_stay_apart(kernels):
     assert [a.origin for a in lower(op).domain] == [(0,), (1, 2)]
 
 
-def test_softmax_sweeps_recompute_instead_of_storing(kernels):
+def test_softmax_computes_exp_once_storing_it_in_the_output(kernels):
+    """Three sweeps (max; sum of exp; exp / sum): exp is stored into the output
+    by the second sweep and read back by the third instead of recomputed."""
     def softmax(b, a):
         e = b.exp(b.sub(a[0], b.reduce_max(a[0], axes=[1], keepdims=True)))
         return [b.div(e, b.reduce_sum(e, axes=[1], keepdims=True))]
@@ -38,10 +41,29 @@ def test_softmax_sweeps_recompute_instead_of_storing(kernels):
     k = lower(op)
     sweeps = [s for s in k.body if isinstance(s, Sweep)]
     assert [[r.kind for r in s.reductions] for s in sweeps] == [["max"], ["sum"], []]
-    assert [x.op for x in sweeps[2].body if isinstance(x, Compute)] == ["sub", "exp", "div"]
+    assert [x.op for x in sweeps[1].body if isinstance(x, Compute)] == ["sub", "exp"]
+    assert [x.param for x in sweeps[1].body if isinstance(x, Store)] == [1]  # the output
+    assert [x.op for x in sweeps[2].body if isinstance(x, Compute)] == ["div"]
+    assert [x.param for x in sweeps[2].body if isinstance(x, Load)] == [1]
     assert isinstance(sweeps[-1].body[-1], Store)
     assert k.outputs[0].axes == ((0,), (1,))
     assert "sweep {" in str(k)
+    x = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    kernels.check(m, op, x, rtol=1e-6)
+
+
+def test_cheap_element_values_are_recomputed_not_stored(kernels):
+    """x - mean is needed by two sweeps (variance, then the normalised output):
+    recomputing a subtraction is cheaper than a store and a load."""
+    def normalise(b, a):
+        centred = b.sub(a[0], b.reduce_mean(a[0], axes=[1], keepdims=True))
+        var = b.reduce_mean(b.square(centred), axes=[1], keepdims=True)
+        return [b.mul(centred, var)]
+
+    m, op = kernels.make_fused(["?x8xf32"], normalise, "reduction")
+    sweeps = [s for s in lower(op).body if isinstance(s, Sweep)]
+    assert not any(isinstance(x, Store) for s in sweeps[:-1] for x in s.body)
+    assert [x.op for x in sweeps[2].body if isinstance(x, Compute)][0] == "sub"
 
 
 def test_row_values_are_computed_once_per_row(kernels):
