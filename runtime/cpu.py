@@ -53,6 +53,34 @@ class Step:
     buffers: list[int]
 
 
+def kernel_ops(func: Function, buffer_of: dict[Value, int], constants: dict[int, np.ndarray]
+               ) -> tuple[list[tuple[str, Operation, list[int]]], int]:
+    """Walk a planned function (after `fuse,plan`): record every value's buffer
+    in `buffer_of` and each constant's array in `constants` (constants get
+    buffers after the plan's). Returns the ops that need a kernel, in order, as
+    (kernel name, op, buffer ids of its operands then results), and the
+    number of buffers. Shared by the CPU and GPU runtimes."""
+    next_id = int(func.attrs["plan.buffers"])
+    ops = []
+    for i, op in enumerate(func.ops):
+        if op is func.body.terminator:
+            continue
+        if op.name == "kiln.constant":
+            buffer_of[op.result] = next_id
+            constants[next_id] = np.ascontiguousarray(op.value.array)
+            next_id += 1
+            continue
+        buffers = op.attrs.get("plan.buffers")
+        if buffers is None:
+            raise CompileError(f"{op.describe()} has no plan.buffers annotation")
+        for r, b in zip(op.results, buffers):
+            buffer_of[r] = b
+        if op.name not in VIEW_OPS:
+            ops.append((f"k{i}_{op.name.split('.')[-1]}", op,
+                        [buffer_of[v] for v in op.operands] + list(buffers)))
+    return ops, next_id
+
+
 RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next is made
 
 
@@ -128,26 +156,9 @@ class CpuProgram:
 
     # ------------------------------------------------------------ compiling
     def _collect(self) -> None:
-        next_id = int(self.func.attrs["plan.buffers"])
-        for i, op in enumerate(self.func.ops):
-            if op is self.func.body.terminator:
-                continue
-            if op.name == "kiln.constant":
-                self.buffer_of[op.result] = next_id
-                self.constants[next_id] = np.ascontiguousarray(op.value.array)
-                next_id += 1
-                continue
-            buffers = op.attrs.get("plan.buffers")
-            if buffers is None:
-                raise CompileError(f"{op.describe()} has no plan.buffers annotation")
-            for r, b in zip(op.results, buffers):
-                self.buffer_of[r] = b
-            if op.name in VIEW_OPS:
-                continue
-            kernel = native_kernel(op, f"k{i}_{op.name.split('.')[-1]}")
-            ids = [self.buffer_of[v] for v in op.operands] + list(buffers)
-            self.steps.append(Step(op, kernel, ids))
-        self.n_buffers = next_id
+        ops, self.n_buffers = kernel_ops(self.func, self.buffer_of, self.constants)
+        for name, op, ids in ops:
+            self.steps.append(Step(op, native_kernel(op, name), ids))
 
     def _entry_module(self, probe=None) -> ir.Module:
         """The entry; `probe(builder, module, i)`, if given, emits code before step i

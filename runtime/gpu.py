@@ -42,8 +42,8 @@ import numpy as np
 from ..codegen.kernel import Fault
 from ..ir import CompileError, ExecutionError, Function, Interpreter, Module, Operation, Value
 from ..ir.types import format_shape
-from ..passes.fuse import VIEW_OPS
 from .cache import cache_dir
+from .cpu import kernel_ops
 from .shapes import concrete_shapes
 
 ALIGN = 8  # bytes: every buffer holds whole elements of any dtype
@@ -280,30 +280,14 @@ class GpuExecutable:
         self.constants: dict[int, np.ndarray] = {}
         self.steps: list[Step] = []
         self.host_ops: list[str] = []
-        next_id = int(self.func.attrs["plan.buffers"])
-        for i, op in enumerate(self.func.ops):
-            if op is self.func.body.terminator:
-                continue
-            if op.name == "kiln.constant":
-                self.buffer_of[op.result] = next_id
-                self.constants[next_id] = np.ascontiguousarray(op.value.array)
-                next_id += 1
-                continue
-            buffers = op.attrs.get("plan.buffers")
-            if buffers is None:
-                raise CompileError(f"{op.describe()} has no plan.buffers annotation")
-            for r, b in zip(op.results, buffers):
-                self.buffer_of[r] = b
-            if op.name in VIEW_OPS:
-                continue
+        ops, self.n_buffers = kernel_ops(self.func, self.buffer_of, self.constants)
+        for kernel_name, op, ids in ops:
             try:
-                kernel = triton_kernel(op, f"k{i}_{op.name.split('.')[-1]}")
+                kernel = triton_kernel(op, kernel_name)
             except CompileError as e:
                 kernel = None
                 self.host_ops.append(f"{op.describe()} ({e})")
-            ids = [self.buffer_of[v] for v in op.operands] + list(buffers)
             self.steps.append(Step(op, kernel, ids))
-        self.n_buffers = next_id
         if self.host_ops:
             warnings.warn(f"kiln: @{name} runs {len(self.host_ops)} op(s) on the host, "
                           "without a GPU kernel: " + "; ".join(self.host_ops), stacklevel=3)
