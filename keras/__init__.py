@@ -14,10 +14,11 @@ from ..frontend import optimizers_v2 as optimizers
 from . import activations, initializers, layers, losses, models, training
 from .engine import Input, KerasTensor, Layer
 from .models import Model, Sequential
-from .training import Callback, EarlyStopping, History, LambdaCallback, ProgressBar
+from .training import Callback, EarlyStopping, History, LambdaCallback, ProgressBar, TensorBoard
 
 callbacks = SimpleNamespace(Callback=Callback, History=History, EarlyStopping=EarlyStopping,
-                            LambdaCallback=LambdaCallback, ProgressBar=ProgressBar)
+                            LambdaCallback=LambdaCallback, ProgressBar=ProgressBar,
+                            TensorBoard=TensorBoard)
 utils = SimpleNamespace(set_random_seed=initializers.set_random_seed)
 metrics = SimpleNamespace(accuracy="accuracy")
 

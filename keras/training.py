@@ -8,6 +8,7 @@ once (the batch dim is symbolic, so a short last batch reuses it).
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -118,6 +119,65 @@ class EarlyStopping(Callback):
                 self.model.stop_training = True
                 if self.best_weights is not None:
                     self.model.set_weights(self.best_weights)
+
+
+class TensorBoard(Callback):
+    """fit's logs as TensorBoard scalars, as Keras writes them: `log_dir/train`
+    gets `epoch_loss`, `epoch_<metric>` (and `batch_<name>` every
+    `update_freq` batches when that is "batch" or an int), `log_dir/validation`
+    the `val_` ones; every `histogram_freq` epochs, a histogram per weight."""
+
+    def __init__(self, log_dir: str = "logs", histogram_freq: int = 0,
+                 update_freq: str | int = "epoch", **_: Any):
+        self.log_dir, self.histogram_freq = str(log_dir), int(histogram_freq)
+        if update_freq not in ("epoch", "batch") and not isinstance(update_freq, int):
+            raise GraphError(f"TensorBoard: update_freq must be 'epoch', 'batch' or an int, "
+                             f"got {update_freq!r}")
+        self.every = 1 if update_freq == "batch" else update_freq if \
+            isinstance(update_freq, int) else 0
+        self.writers: dict = {}
+        self.batches = 0
+
+    def _writer(self, which: str):
+        from ..frontend import summary
+
+        if which not in self.writers:
+            self.writers[which] = summary.create_file_writer(os.path.join(self.log_dir, which))
+        return self.writers[which]
+
+    def _write(self, which: str, values: dict, step: int, prefix: str) -> None:
+        from ..frontend import summary
+
+        with self._writer(which).as_default():
+            for name, value in values.items():
+                summary.scalar(prefix + name, float(value), step=step)
+
+    def on_train_begin(self, logs=None):
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.every and self.batches % self.every == 0:
+            self._write("train", logs or {}, self.batches, "batch_")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self._write("train", {k: v for k, v in logs.items() if not k.startswith("val_")},
+                    epoch, "epoch_")
+        validation = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        if validation:
+            self._write("validation", validation, epoch, "epoch_")
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            from ..frontend import summary
+
+            with self._writer("train").as_default():
+                for v in self.model.weights:
+                    summary.histogram(v.name.split(":")[0], v.numpy(), step=epoch)
+
+    def on_train_end(self, logs=None):
+        for writer in self.writers.values():
+            writer.close()
+        self.writers = {}
 
 
 class LambdaCallback(Callback):

@@ -165,3 +165,33 @@ def test_the_digits_example_in_quick_mode(capsys):
     assert "Epoch 2/2" in err and "[==============================]" in err
     assert "accuracy:" in err and "val_loss:" in err
     assert accuracy > 0.6  # two epochs; the full run (30) reaches >= 97%
+
+
+def test_tensorboard_callback_writes_what_tensorboard_reads(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator as accumulator,  # the `test` extra installs tensorboard
+    )
+
+    kl.keras.utils.set_random_seed(2)
+    x, y = _blobs(96)
+    model = kl.keras.Sequential([layers.Dense(8, activation="relu", input_shape=(2,)),
+                                 layers.Dense(3)])
+    model.compile(kl.keras.optimizers.SGD(0.1),
+                  kl.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    board = kl.keras.callbacks.TensorBoard(tmp_path, histogram_freq=1, update_freq=2)
+    history = model.fit(x, y, batch_size=32, epochs=3, validation_data=(x[:30], y[:30]),
+                        callbacks=[board], verbose=0)
+    train = accumulator(str(tmp_path / "train"), size_guidance={"histograms": 0})
+    train.Reload()
+    tags = train.Tags()
+    assert {"epoch_loss", "epoch_accuracy", "batch_loss"} <= set(tags["scalars"])
+    losses = [e.value for e in train.Scalars("epoch_loss")]
+    np.testing.assert_allclose(losses, history.history["loss"], rtol=1e-6)
+    assert [e.step for e in train.Scalars("batch_loss")] == [2, 4, 6, 8]  # 3 batches x 3
+    assert len(tags["histograms"]) == len(model.weights)
+    validation = accumulator(str(tmp_path / "validation"))
+    validation.Reload()
+    assert [e.step for e in validation.Scalars("epoch_loss")] == [0, 1, 2]
+    with pytest.raises(GraphError, match="update_freq"):
+        kl.keras.callbacks.TensorBoard(tmp_path, update_freq="sometimes")
