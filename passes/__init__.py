@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (register the passes)
     fold,
     fuse,
     plan,
+    split,
 )
 from .manager import (
     DEFAULT_PIPELINE,

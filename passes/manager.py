@@ -29,7 +29,7 @@ PassFunction = Callable[..., dict[str, int] | None]
 PASSES: dict[str, PassFunction] = {}
 
 # The default optimisation pipeline, in the order DESIGN.md gives.
-DEFAULT_PIPELINE = "decompose,canonicalize,fold,cse,dce,fuse,plan"
+DEFAULT_PIPELINE = "decompose,canonicalize,fold,cse,dce,split-reductions,fuse,plan"
 
 
 def register_pass(name: str) -> Callable[[PassFunction], PassFunction]:

@@ -126,7 +126,7 @@ class Layout:
 
     dims: list[list[int]]  # per step: its kernel's run-time ints
     outer: list[int]  # per step: the extent of its [begin, end) range
-    elements: list[int]  # per step: the elements it writes (for the thread choice)
+    elements: list[int]  # per step: the elements it reads and writes (the thread choice)
     sizes: dict[int, int]  # buffer id -> bytes (intermediates and results)
     kinds: dict[int, tuple]  # buffer id -> (shape, numpy dtype) of its first value
     result_shapes: list[tuple[int, ...]]
@@ -215,7 +215,8 @@ class CpuProgram:
             d, n = step.kernel.bind(ins, outs)
             dims.append(list(d))
             outer.append(n)
-            elements.append(sum(int(np.prod(s)) for s in outs))
+            # the work: what it reads and writes (a reduction writes little)
+            elements.append(sum(int(np.prod(s)) for s in [*ins, *outs]))
         sizes: dict[int, int] = {}
         kinds: dict[int, tuple] = {}
         for v, b in self.buffer_of.items():

@@ -24,7 +24,7 @@ KERNEL_TYPE = ir.FunctionType(I32, [PTR, PTR, I64, I64])
 # what the entry passes a worker: four i64 words: params, dims (pointers as
 # integers), extent, and the faults the workers OR in
 PARAMS, DIMS, EXTENT, FAULT = range(4)
-MIN_PARALLEL_ELEMENTS = 1 << 17  # below this, one thread
+MIN_PARALLEL_ELEMENTS = 1 << 18  # elements read + written; below this, one thread
 
 
 @functools.cache

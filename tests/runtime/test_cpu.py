@@ -205,3 +205,25 @@ func @f(%x: tensor<?x1000xf32>) -> tensor<?x1000xf32> {
     np.testing.assert_array_equal(results["1"], results["2"])
     np.testing.assert_allclose(results["2"], interpret(parse(text), "f", x)[0], rtol=1e-5,
                                atol=1e-7)
+
+
+def test_large_full_reductions_are_split_across_rows():
+    """split-reductions turns a full reduction of >= 2^20 elements into per-row
+    partials then one reduction (so threads can share it): same results."""
+    n = 3 * (1 << 20)
+    text = f"""
+func @f(%x: tensor<{n}xf32>, %a: tensor<f32>) -> (tensor<f32>, tensor<1xf32>, tensor<f32>) {{
+  %q = kiln.mul %x, %x : tensor<{n}xf32>
+  %s = kiln.add %q, %a : (tensor<{n}xf32>, tensor<f32>) -> tensor<{n}xf32>
+  %t = kiln.reduce_sum %s : (tensor<{n}xf32>) -> tensor<f32>
+  %m = kiln.reduce_max %x {{keepdims = true}} : (tensor<{n}xf32>) -> tensor<1xf32>
+  %p = kiln.reduce_min %q : (tensor<{n}xf32>) -> tensor<f32>
+  kiln.return %t, %m, %p : (tensor<f32>, tensor<1xf32>, tensor<f32>) -> ()
+}}"""
+    exe = _compile(text)
+    assert exe.report.stat("reductions split") == 3
+    x = np.random.default_rng(3).standard_normal(n).astype(np.float32)
+    total, top, low = exe(x, np.float32(0.5))
+    exact = float(np.dot(x.astype(np.float64), x)) + 0.5 * n
+    assert abs(float(total) - exact) / exact < 1e-6
+    assert top.shape == (1,) and top[0] == x.max() and low == (x * x).min()
