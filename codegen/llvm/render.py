@@ -255,36 +255,54 @@ class _BodyRenderer:
         Float sums add up chunks of `SUM_CHUNK` elements of the innermost axis
         (vectorised, so each lane adds a few dozen values) into an f64 total:
         about as accurate as numpy's pairwise sums, at the same speed."""
-        dtypes = {x.id: x.dtype for x in sweep.body if not isinstance(x, Store)}
-        dtypes.update(self.dtypes)
         reduced = self.k.reduced_axes
+        dtypes = self.sweep_dtypes(sweep)
         accumulators = [self.accumulator(r, dtypes[r.value], bool(reduced))
                         for r in sweep.reductions]
         chunked = [acc for acc in accumulators if acc.total is not None]
+
+        def start_chunk():
+            for acc in chunked:
+                self.b.store(acc.identity, acc.value)
+
         with ExitStack() as loops:
-            for a in reduced:
-                start, stop = ir.Constant(I64, 0), self.sizes[a]
-                if a == reduced[-1] and chunked:
-                    start = loops.enter_context(counted_loop(
-                        self.b, start, stop, f"k{a}.chunk", step=SUM_CHUNK))
-                    for acc in chunked:
-                        self.b.store(acc.identity, acc.value)
-                    loops.callback(self.add_chunks, chunked)  # after the inner loop
-                    chunk_end = self.b.add(start, ir.Constant(I64, SUM_CHUNK))
-                    stop = self.scalars.intrinsic("llvm.smin", [chunk_end, stop])
-                self.index[a] = loops.enter_context(counted_loop(self.b, start, stop, f"k{a}"))
+            self.reduced_loops(loops, SUM_CHUNK if chunked else 0, start_chunk,
+                               lambda: self.add_chunks(chunked))
             for x in sweep.body:
                 self.instr(x)
             for r, acc in zip(sweep.reductions, accumulators):
                 self.fold(r, acc)
         for r, acc in zip(sweep.reductions, accumulators):
-            if acc.position is not None:
-                value = self.from_index(self.b.load(acc.position, typ=I64), r.dtype)
-            elif acc.total is not None:
-                value = self.scalars.cast(self.b.load(acc.total, typ=F64), DType.f64, r.dtype)
-            else:
-                value = self.b.load(acc.value, typ=value_type(r.dtype))
-            self.define(r.id, value, r.dtype)
+            self.define(r.id, self.reduced_value(r, acc), r.dtype)
+
+    def sweep_dtypes(self, sweep: Sweep) -> dict[int, DType]:
+        dtypes = {x.id: x.dtype for x in sweep.body if not isinstance(x, Store)}
+        dtypes.update(self.dtypes)
+        return dtypes
+
+    def reduced_loops(self, loops: ExitStack, chunk: int, start_chunk, end_chunk) -> None:
+        """Enter the loop nest over the reduced axes (setting their indices). With
+        a `chunk`, the innermost axis runs in chunks of that many elements:
+        `start_chunk()` before each, `end_chunk()` after each."""
+        reduced = self.k.reduced_axes
+        for a in reduced:
+            start, stop = ir.Constant(I64, 0), self.sizes[a]
+            if a == reduced[-1] and chunk:
+                start = loops.enter_context(counted_loop(
+                    self.b, start, stop, f"k{a}.chunk", step=chunk))
+                start_chunk()
+                loops.callback(end_chunk)  # after the inner loop
+                chunk_end = self.b.add(start, ir.Constant(I64, chunk))
+                stop = self.scalars.intrinsic("llvm.smin", [chunk_end, stop])
+            self.index[a] = loops.enter_context(counted_loop(self.b, start, stop, f"k{a}"))
+
+    def reduced_value(self, r: Reduction, acc: _Accumulator) -> ir.Value:
+        """The row value of reduction `r` from its accumulator's slots."""
+        if acc.position is not None:
+            return self.from_index(self.b.load(acc.position, typ=I64), r.dtype)
+        if acc.total is not None:
+            return self.scalars.cast(self.b.load(acc.total, typ=F64), DType.f64, r.dtype)
+        return self.b.load(acc.value, typ=value_type(r.dtype))
 
     # ------------------------------------------------------------ column blocks
     def blocked_body(self, body: tuple[Instr | Sweep, ...]) -> None:
@@ -338,27 +356,21 @@ class _BodyRenderer:
     def blocked_sweep(self, sweep: Sweep, later: set[int]) -> None:
         """`sweep` for a block of columns: per-column accumulator arrays, the
         reduced loop nest outside, the column loop inside."""
-        dtypes = {x.id: x.dtype for x in sweep.body if not isinstance(x, Store)}
-        dtypes.update(self.dtypes)
-        reduced = self.k.reduced_axes
+        dtypes = self.sweep_dtypes(sweep)
         arrays = [self.column_accumulator(r, dtypes[r.value]) for r in sweep.reductions]
         with self.columns("init") as j:
             for acc in arrays:
                 self.reset(acc, j, totals=True)
         chunked = [acc for acc in arrays if acc.total is not None]
+
+        def start_chunk():
+            with self.columns("reset") as j:
+                for acc in chunked:
+                    self.reset(acc, j, totals=False)
+
         with ExitStack() as loops:
-            for a in reduced:
-                start, stop = ir.Constant(I64, 0), self.sizes[a]
-                if a == reduced[-1] and chunked:
-                    start = loops.enter_context(counted_loop(
-                        self.b, start, stop, f"k{a}.chunk", step=COLUMN_SUM_CHUNK))
-                    with self.columns("reset") as j:
-                        for acc in chunked:
-                            self.reset(acc, j, totals=False)
-                    loops.callback(self.add_column_chunks, chunked)  # after the inner loop
-                    chunk_end = self.b.add(start, ir.Constant(I64, COLUMN_SUM_CHUNK))
-                    stop = self.scalars.intrinsic("llvm.smin", [chunk_end, stop])
-                self.index[a] = loops.enter_context(counted_loop(self.b, start, stop, f"k{a}"))
+            self.reduced_loops(loops, COLUMN_SUM_CHUNK if chunked else 0, start_chunk,
+                               lambda: self.add_column_chunks(chunked))
             j = loops.enter_context(self.columns("lane"))
             for x in sweep.body:
                 self.instr(x)
@@ -366,15 +378,7 @@ class _BodyRenderer:
                 self.fold(r, self.at(acc, j))
         with self.columns("result") as j:
             for r, acc in zip(sweep.reductions, arrays):
-                at = self.at(acc, j)
-                if at.position is not None:
-                    value = self.from_index(self.b.load(at.position, typ=I64), r.dtype)
-                elif at.total is not None:
-                    value = self.scalars.cast(self.b.load(at.total, typ=F64), DType.f64,
-                                              r.dtype)
-                else:
-                    value = self.b.load(at.value, typ=value_type(r.dtype))
-                self.define(r.id, value, r.dtype)
+                self.define(r.id, self.reduced_value(r, self.at(acc, j)), r.dtype)
                 if r.id in later:
                     self.spill(r.id, j)
 
