@@ -107,10 +107,8 @@ def _cone(x: Value, reduction: Operation) -> list[Operation] | None:
         if producer is None or producer in inside or tuple(v.type.shape) != shape or \
                 not producer.has_trait(Trait.ELEMENTWISE) or len(producer.results) != 1:
             continue
-        users = set(v.uses)
-        if not users <= inside | {reduction} and v is not x or \
-                v is x and users != {reduction}:
-            continue
+        if not set(v.uses) <= ({reduction} if v is x else inside | {reduction}):
+            continue  # needed elsewhere too: a leaf, reshaped as it is
         inside.add(producer)
         stack.extend(producer.operands)
     for op in inside:
