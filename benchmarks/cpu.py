@@ -421,12 +421,10 @@ class Peers:
             t = self.torch
             tensors = [t.from_numpy(np.asarray(a)) if np.ndim(a) else t.tensor(float(a))
                        for a in inputs]
-            fn = w.torch
+            fn = lambda *a: w.torch(t, *a)  # noqa: E731
             if peer == "torch.compile":
-                fn = t.compile(lambda *a: w.torch(t, *a))
-                run = lambda: fn(*tensors)  # noqa: E731
-            else:
-                run = lambda: fn(t, *tensors)  # noqa: E731
+                fn = t.compile(fn)
+            run = lambda: fn(*tensors)  # noqa: E731
             if w.compare:  # autograd inside the MLP step; inference elsewhere
                 def guarded():
                     with t.no_grad():
