@@ -242,6 +242,14 @@ class _Emitter:
         dtypes = [p.dtype.numpy for p in self.k.inputs]
         return bind_arguments(self.k, [stand_in(tuple(s), d) for s, d in zip(in_shapes, dtypes)])
 
+    def blocks_over(self, size, block: str, configs):
+        """A bind launching one program per `config[block]` of `size` (a Size)."""
+        def bind(in_shapes, out_shapes, config=None):
+            dims = self.bind_dims(in_shapes).dims
+            config = config or configs(in_shapes, out_shapes)[0]
+            return Launch((math.ceil(size.value(dims) / config[block]),), dims, config)
+        return bind
+
     def kernel(self, source: str, bind, configs) -> TritonKernel:
         return TritonKernel(self.k.name, source, bind, configs,
                             tuple(p.dtype for p in self.k.params), len(self.k.dims),
@@ -280,13 +288,7 @@ class _Pointwise(_Emitter):
             blocks = [b for b in POINTWISE_BLOCKS if b <= max(next_power_of_2(n), 128)] or [128]
             return [{"BLOCK": b, "num_warps": 4 if b <= 1024 else 8} for b in blocks]
 
-        def bind(in_shapes, out_shapes, config=None):
-            dims = self.bind_dims(in_shapes).dims
-            config = config or configs(in_shapes, out_shapes)[0]
-            n = n_total.value(dims)
-            return Launch((math.ceil(n / config["BLOCK"]),), dims, config)
-
-        return self.kernel(source, bind, configs)
+        return self.kernel(source, self.blocks_over(n_total, "BLOCK", configs), configs)
 
     def emit_body(self) -> None:
         """The kernel's instructions over the elements `offs` (flat positions in
@@ -378,13 +380,7 @@ class _Reduction(_Emitter):
                         out.append(c)
             return out
 
-        def bind(in_shapes, out_shapes, config=None):
-            dims = self.bind_dims(in_shapes).dims
-            config = config or configs(in_shapes, out_shapes)[0]
-            n_rows = rows_size.value(dims)
-            return Launch((math.ceil(n_rows / config["BLOCK_R"]),), dims, config)
-
-        return self.kernel(source, bind, configs)
+        return self.kernel(source, self.blocks_over(rows_size, "BLOCK_R", configs), configs)
 
     def split(self, flat: str, axes: list[int], prefix: str) -> None:
         """Per-axis indices of the flattened axes `axes` (emitted code)."""
