@@ -51,7 +51,7 @@ from .graph import (
 )
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
-from .session import InteractiveSession, Session, SessionRunHook, device
+from .session import InteractiveSession, Session, device
 from .tape import GradientTape, UnconnectedGradients
 from .variables import (
     AUTO_REUSE,
