@@ -7,10 +7,11 @@ How eager mode is entered (kiln's choice, documented in docs/eager.md):
 
 TensorFlow 2 is eager outside any `Graph` context, but kiln's TensorFlow-1.x
 frontend builds into a global default graph outside such a context, and
-programs rely on that; so eagerness is asked for. Either way the default
-graph becomes an `EagerGraph`: the same kl functions (ops.py, nn.py,
-layers.py, ...) call its `create_op`, which runs the node's IR op at once and
-returns `EagerTensor`s. `with kl.Graph().as_default():` inside eager mode
+programs rely on that; so eagerness is asked for. Either way the eager
+context, an `EagerGraph`, is pushed on graph.py's stack of default contexts
+(process-wide or this thread's) and popped again: the same kl functions
+(ops.py, nn.py, layers.py, ...) call its `create_op`, which runs the node's
+IR op at once and returns `EagerTensor`s. `with kl.Graph().as_default():` inside eager mode
 builds a graph again, as in TF 2.
 
 Each op runs a kernel from a cache keyed by IR op, attributes, dtypes and
