@@ -377,7 +377,9 @@ class Iterator:
 class IteratorFeedHook(SessionRunHook):
     """Feeds every one-shot iterator of the run's graph whose tensors the run
     needs (and the caller did not feed) with its next element. It runs after
-    the hooks registered before it (summaries), so it sees their fetches too."""
+    the summary hook, so it sees that hook's fetches too: hooks run in
+    registration order, and kiln.data imports the frontend (summary.py
+    included) before it registers this one."""
 
     def __init__(self) -> None:
         self._needed: dict[tuple, set[int]] = {}
