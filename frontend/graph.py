@@ -6,6 +6,10 @@ node either maps to one kiln IR op (`ir_op`, with IR attributes) or is one
 of the frontend's own kinds (Placeholder, VariableV2, Assign, NoOp, ...)
 that `lowering.py` handles. Static shapes come from the IR op's own type
 rule, so each op's shape logic lives in one place.
+
+This is the frontend's lowest layer but for dtypes: it also owns the stacks
+of default contexts (graphs, the eager context, sessions) that the layers
+above push and pop through the functions at the end of this file.
 """
 
 from __future__ import annotations

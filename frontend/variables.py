@@ -1,8 +1,11 @@
 """Variables, variable scopes, initializers and random tensors (TF 1.x).
 
-A variable is a VariableV2 node whose value lives in a Session; its
-initializer is an Assign node. In the IR a variable is an argument of the
-compiled function and its new value a result (see lowering.py).
+`kl.Variable` is the common base of the two kinds of variable and a factory
+of them: a graph variable (`GraphVariable`, here) is a VariableV2 node whose
+value lives in a Session, with an Assign node as its initializer; in the IR
+it is an argument of the compiled function and its new value a result (see
+lowering.py). In eager mode and in a kl.function trace `kl.Variable(...)`
+makes eager.py's `EagerVariable` instead.
 """
 
 from __future__ import annotations
