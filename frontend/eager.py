@@ -99,7 +99,7 @@ class EagerGraph(Graph):
         op = EagerOperation(self, type, full, inputs, attrs or {}, ir_op, ir_attrs)
         op.outputs = [EagerTensor(v, d, op, i) for i, (v, d) in enumerate(zip(outs,
                                                                              kernel.dtypes))]
-        if _tapes.__dict__.get("stack"):
+        if _tapes.stack:
             _record(op)
         else:
             op.inputs = []
@@ -363,13 +363,16 @@ def kernel_cache_info() -> dict[str, int]:
 
 # ------------------------------------------------------------------ tapes (hooks)
 
-_tapes = threading.local()
+class _ThreadTapes(threading.local):
+    def __init__(self) -> None:
+        self.stack: list = []
+
+
+_tapes = _ThreadTapes()
 
 
 def active_tapes() -> list:
     """The GradientTapes recording in this thread, outermost first (tape.py)."""
-    if not hasattr(_tapes, "stack"):
-        _tapes.stack = []
     return _tapes.stack
 
 
