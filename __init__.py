@@ -3,15 +3,20 @@
     import kiln as kl          # TensorFlow 1.x's graph API (kiln.frontend)
     kl.compile(module, "f")    # an IR module to a callable (kiln.runtime)
 
-The IR lives in `kiln.ir`; frontends, passes and backends build on it.
+The IR lives in `kiln.ir`; frontends, passes and backends build on it. This
+file assembles the public namespace from the layers: the frontend's
+TensorFlow API, and beside it what builds on the frontend (kl.keras,
+kl.data, kl.viz), which the frontend itself never imports.
 """
 
+from . import data, keras  # kl.data, kl.keras (tf.data and tf.keras)
+from ._version import __version__
 from .frontend import *  # noqa: F403  (kl.constant, kl.Session, ...: TensorFlow 1.x's API)
+from .frontend import summary  # kl.summary (TensorBoard event files)
 from .ir import ExecutionError, KilnError, ParseError, ShapeError, VerifyError
 from .runtime.aot import load  # a library made by `kiln compile`
 from .runtime.executable import Executable, compile  # noqa: A004
-
-__version__ = "0.1.0"
+from .viz import viz  # kl.viz(graph_or_module): an SVG picture (the package is kiln.viz)
 
 __all__ = ["ExecutionError", "KilnError", "ParseError", "ShapeError", "VerifyError",
            "__version__"]

@@ -13,7 +13,9 @@ a background thread. `shuffle(buffer, seed)` is TF's buffer shuffle with a
 numpy generator seeded by (seed, epoch): every element exactly once per
 epoch, the same order for the same seed. In graph mode,
 `make_one_shot_iterator().get_next()` gives tensors a Session feeds from the
-iterator each run that needs them (`OutOfRangeError` at the end).
+iterator each run that needs them (`OutOfRangeError` at the end): the graph
+keeps its iterators (`Graph.iterators`) and a Session run hook
+(`IteratorFeedHook`) feeds the next element of each one a run needs.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import numpy as np
 
 from ..frontend.dtypes import as_dtype
 from ..frontend.eager import EagerTensor, eager_mode
-from ..frontend.graph import GraphError, Tensor, get_default_graph
+from ..frontend.graph import GraphError, Tensor, executing_eagerly, get_default_graph
+from ..frontend.lowering import needed_ops
+from ..frontend.nest import flatten, pack_sequence_as
 from ..frontend.ops import _default_dtype, placeholder
-from ..frontend.tape import flatten, pack_sequence_as
+from ..frontend.session import SessionRunArgs, SessionRunContext, SessionRunHook, register_run_hook
 from ..ir import KilnError
 
 __all__ = ["Dataset", "OutOfRangeError", "Iterator"]
@@ -339,9 +343,9 @@ class Iterator:
             raise OutOfRangeError("End of sequence: the iterator has no more elements") from None
 
     def get_next(self, name: str | None = None) -> Any:
-        g = get_default_graph()
-        if g is not None and type(g).__name__ == "EagerGraph":
+        if executing_eagerly():
             return _to_eager(self.next_value())
+        g = get_default_graph()
         if self._tensors is None:
             self._peek = self.next_value()  # the first element gives dtypes and shapes
             self._structure = self._peek
@@ -349,8 +353,7 @@ class Iterator:
                 self._tensors = [placeholder(as_dtype(x.dtype), [None, *x.shape[1:]]
                                              if x.ndim else [], name="component")
                                  for x in flatten(self._peek)]
-            feeds = g.__dict__.setdefault("_iterator_feeds", {})
-            feeds[id(self)] = self
+            g.iterators.append(self)
         return pack_sequence_as(self._structure, list(self._tensors))
 
     def feed(self) -> dict[Tensor, np.ndarray]:
@@ -371,19 +374,30 @@ class Iterator:
             raise StopIteration from None
 
 
-_needed_cache: dict[tuple, set] = {}
+class IteratorFeedHook(SessionRunHook):
+    """Feeds every one-shot iterator of the run's graph whose tensors the run
+    needs (and the caller did not feed) with its next element. It runs after
+    the summary hook, so it sees that hook's fetches too: hooks run in
+    registration order, and kiln.data imports the frontend (summary.py
+    included) before it registers this one."""
+
+    def __init__(self) -> None:
+        self._needed: dict[tuple, set[int]] = {}
+
+    def before_run(self, context: SessionRunContext) -> SessionRunArgs | None:
+        graph = context.graph
+        if not graph.iterators:
+            return None
+        key = (id(graph), graph.version, tuple(id(f) for f in context.fetches))
+        needed = self._needed.get(key)
+        if needed is None:
+            needed = self._needed[key] = {id(op) for op in needed_ops(context.fetches, set())}
+        feeds: dict[Tensor, np.ndarray] = {}
+        for iterator in graph.iterators:
+            tensors = iterator._tensors or []
+            if any(id(t.op) in needed and t not in context.feeds for t in tensors):
+                feeds.update(iterator.feed())
+        return SessionRunArgs(feed_dict=feeds) if feeds else None
 
 
-def feed_iterators(graph: Any, fetches: list, feeds: dict) -> None:
-    """Add the next element of every one-shot iterator the fetches need (the
-    Session calls this when the graph has iterators)."""
-    from ..frontend.lowering import needed_ops
-
-    key = (id(graph), graph.version, tuple(id(f) for f in fetches))
-    needed = _needed_cache.get(key)
-    if needed is None:
-        needed = _needed_cache[key] = {id(op) for op in needed_ops(fetches, set())}
-    for iterator in graph._iterator_feeds.values():
-        tensors = iterator._tensors or []
-        if any(id(t.op) in needed and t not in feeds for t in tensors):
-            feeds.update(iterator.feed())
+register_run_hook(IteratorFeedHook())

@@ -3,10 +3,14 @@
     a = kl.constant(2); b = kl.placeholder(kl.int32); c = a + b
     with kl.Session() as s:
         s.run(c, feed_dict={b: 3})        # 5
+
+The modules are layers, each importing only those below it (docs/frontend.md,
+checked by the import-linter contracts in .importlinter). kiln.keras,
+kiln.data and kiln.viz build on this package; kiln's own __init__ puts them
+beside it as kl.keras, kl.data and kl.viz.
 """
 
-from ..viz import viz  # kl.viz(graph_or_module): an SVG picture
-from . import image, layers, losses, nn, summary, train
+from . import image, layers, losses, nn, operators, summary, train
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .dtypes import (
@@ -28,7 +32,6 @@ from .eager import (
     disable_eager_execution,
     eager_mode,
     enable_eager_execution,
-    executing_eagerly,
     init_scope,
 )
 from .function import Function, TensorSpec, function
@@ -40,13 +43,15 @@ from .graph import (
     Tensor,
     TensorShape,
     control_dependencies,
+    executing_eagerly,
     get_default_graph,
+    get_default_session,
     name_scope,
     reset_default_graph,
 )
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
-from .session import InteractiveSession, Session, device, get_default_session
+from .session import InteractiveSession, Session, device
 from .tape import GradientTape, UnconnectedGradients
 from .variables import (
     AUTO_REUSE,
@@ -77,4 +82,3 @@ from .variables import (
 )
 
 bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
-from .. import data, keras  # noqa: E402  (kl.data, kl.keras: they import the frontend)

@@ -39,6 +39,7 @@ from .ops import (
     sqrt,
     squeeze,
     where,
+    where_indices,
 )
 
 __all__ = [
@@ -222,13 +223,6 @@ def one_hot(indices: Any, depth: int, on_value: Any = None, off_value: Any = Non
                          shape=[int(depth)] + [1] * (rank - 1 - axis), dtype=idx.dtype.ir)
         hit = equal(expand_dims(idx, axis), positions)
         return where(hit, on, off)
-
-
-def where_indices(condition: Any, name: str | None = None) -> Tensor:
-    """The coordinates of the true (non-zero) elements, int64 [count, rank]
-    (tf.where with one argument); count is known at run time."""
-    cond = convert_to_tensor(condition)
-    return make("Where", "kiln.nonzero", [cond], name)
 
 
 def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask",

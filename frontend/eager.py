@@ -7,10 +7,11 @@ How eager mode is entered (kiln's choice, documented in docs/eager.md):
 
 TensorFlow 2 is eager outside any `Graph` context, but kiln's TensorFlow-1.x
 frontend builds into a global default graph outside such a context, and
-programs rely on that; so eagerness is asked for. Either way the default
-graph becomes an `EagerGraph`: the same kl functions (ops.py, nn.py,
-layers.py, ...) call its `create_op`, which runs the node's IR op at once and
-returns `EagerTensor`s. `with kl.Graph().as_default():` inside eager mode
+programs rely on that; so eagerness is asked for. Either way the eager
+context, an `EagerGraph`, is pushed on graph.py's stack of default contexts
+(process-wide or this thread's) and popped again: the same kl functions
+(ops.py, nn.py, layers.py, ...) call its `create_op`, which runs the node's
+IR op at once and returns `EagerTensor`s. `with kl.Graph().as_default():` inside eager mode
 builds a graph again, as in TF 2.
 
 Each op runs a kernel from a cache keyed by IR op, attributes, dtypes and
@@ -33,10 +34,20 @@ import numpy as np
 
 from ..ir import Builder, Interpreter, KilnError, Module, TensorType, Value, lookup
 from ..ir.dtypes import as_storage
-from . import graph as graph_module
+from ..runtime.executable import Executable
 from .dtypes import DType, as_dtype
-from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
-from .ops import constant
+from .graph import (
+    Graph,
+    GraphError,
+    Operation,
+    Tensor,
+    TensorShape,
+    get_default_graph,
+    get_process_default,
+    pop_process_default,
+    push_process_default,
+)
+from .ops import constant, equal, not_equal
 from .variables import Variable
 
 # ------------------------------------------------------------------ mode
@@ -45,7 +56,14 @@ class EagerGraph(Graph):
     """The default graph in eager mode: `create_op` runs each node at once.
 
     It keeps no ops (names are not made unique, nothing is stored), so a long
-    eager loop holds no history; tapes keep what they record."""
+    eager loop holds no history; tapes keep what they record. `kl.Variable`
+    makes an EagerVariable while it is the default."""
+
+    executes_eagerly = True
+
+    @property
+    def variable_class(self) -> type:
+        return EagerVariable
 
     def unique_name(self, name: str, mark_as_used: bool = True) -> str:
         full = f"{self._name_stack}/{name}" if self._name_stack else name
@@ -81,7 +99,7 @@ class EagerGraph(Graph):
         op = EagerOperation(self, type, full, inputs, attrs or {}, ir_op, ir_attrs)
         op.outputs = [EagerTensor(v, d, op, i) for i, (v, d) in enumerate(zip(outs,
                                                                              kernel.dtypes))]
-        if _tapes.__dict__.get("stack"):
+        if _tapes.stack:
             _record(op)
         else:
             op.inputs = []
@@ -97,7 +115,6 @@ _NOT_EAGER = {
 }
 
 _EAGER = EagerGraph()
-_saved_default: list[Graph] = []
 
 
 def enable_eager_execution(config: Any = None, device_policy: Any = None,
@@ -105,34 +122,23 @@ def enable_eager_execution(config: Any = None, device_policy: Any = None,
     """Make eager the default for every thread outside a `Graph` context (tf's
     enable_eager_execution). Graph-mode programs keep working inside
     `with kl.Graph().as_default():`."""
-    if graph_module._global_default is not _EAGER:
-        _saved_default.append(graph_module._global_default)
-        graph_module._global_default = _EAGER
+    if get_process_default() is not _EAGER:
+        push_process_default(_EAGER)
 
 
 def disable_eager_execution() -> None:
     """Back to building graphs outside a `Graph` context (the TF 1.x default)."""
-    if graph_module._global_default is _EAGER:
-        graph_module._global_default = _saved_default.pop() if _saved_default else Graph()
+    pop_process_default(_EAGER)
 
 
 @contextlib.contextmanager
 def eager_mode() -> Iterator[None]:
     """`with kl.eager_mode():` ops run eagerly in this thread inside the block."""
-    stack = graph_module._stack()
-    stack.append(_EAGER)
-    try:
+    with _EAGER.as_default():
         yield
-    finally:
-        stack.pop()
 
 
 init_scope = eager_mode  # lift out of a kl.function trace (variables, slots): TF's init_scope
-
-
-def executing_eagerly() -> bool:
-    """Whether kl ops run at once here (tf.executing_eagerly)."""
-    return get_default_graph() is _EAGER
 
 
 # ------------------------------------------------------------------ tensors
@@ -211,14 +217,12 @@ class EagerTensor(Tensor):
         if other is None or not isinstance(other, (Tensor, int, float, np.ndarray, np.generic,
                                                    list, tuple)):
             return NotImplemented
-        from .ops import equal
         return equal(self, other)
 
     def __ne__(self, other: object) -> Any:
         if other is None or not isinstance(other, (Tensor, int, float, np.ndarray, np.generic,
                                                    list, tuple)):
             return NotImplemented
-        from .ops import not_equal
         return not_equal(self, other)
 
     def __repr__(self) -> str:
@@ -325,8 +329,6 @@ class _Kernel:
 def _compile_one(ir_op: str, attrs: dict[str, Any], types: list[TensorType]):
     """A one-op function compiled by kiln.compile's CPU backend, or None when the
     backend has no kernel for it (the reference then runs it)."""
-    from ..runtime.executable import Executable
-
     module = Module()
     func = module.add_function("op", types, [f"x{i}" for i in range(len(types))])
     b = Builder.at_end(func.body)
@@ -361,13 +363,16 @@ def kernel_cache_info() -> dict[str, int]:
 
 # ------------------------------------------------------------------ tapes (hooks)
 
-_tapes = threading.local()
+class _ThreadTapes(threading.local):
+    def __init__(self) -> None:
+        self.stack: list = []
+
+
+_tapes = _ThreadTapes()
 
 
 def active_tapes() -> list:
     """The GradientTapes recording in this thread, outermost first (tape.py)."""
-    if not hasattr(_tapes, "stack"):
-        _tapes.stack = []
     return _tapes.stack
 
 
@@ -424,15 +429,14 @@ class EagerVariable(Variable):
         g = get_default_graph()
         if g is _EAGER:
             return self.read_value()
-        capture = getattr(g, "capture_variable", None)
-        if capture is None:
+        if not g.building_function:
             raise GraphError(f"eager variable {self.name} used while building a graph; use it "
                              "inside kl.function or in eager mode")
-        return capture(self)
+        return g.capture_variable(self)
 
     def read_value(self) -> Tensor:
         """The current value as a tensor (recorded by tapes that watch the variable)."""
-        if getattr(get_default_graph(), "capture_variable", None) is not None:
+        if get_default_graph().building_function:
             return self._as_tensor()  # in a kl.function trace
         op = EagerOperation(_EAGER, "ReadVariableOp", self._name + "/Read", [], {}, None, {})
         t = EagerTensor(self._value, self._dtype, op)
@@ -467,9 +471,9 @@ class EagerVariable(Variable):
 
     # ------------------------------------------------------------ updates
     def _update(self, kind: str, value: Any, name: str | None) -> Tensor:
-        update = getattr(get_default_graph(), "update_variable", None)
-        if update is not None:  # in a kl.function trace: a graph update
-            return update(self, kind, value)
+        g = get_default_graph()
+        if g.building_function:  # in a kl.function trace: a graph update
+            return g.update_variable(self, kind, value)
         if isinstance(value, Tensor) and not isinstance(value, EagerTensor):
             raise GraphError(f"{kind} of {self.name}: {value.name} is a graph tensor")
         array = np.asarray(value._value if isinstance(value, EagerTensor) else value)
@@ -497,39 +501,3 @@ class EagerVariable(Variable):
 
     __hash__ = object.__hash__
 
-
-def _variable_new(cls: type, *args: Any, **kwargs: Any) -> Variable:
-    """kl.Variable(...) makes an EagerVariable in eager mode and in a kl.function
-    trace (captured by reference), a graph variable otherwise."""
-    if cls is Variable:
-        g = get_default_graph()
-        if g is _EAGER or getattr(g, "capture_variable", None) is not None:
-            return object.__new__(EagerVariable)
-    return object.__new__(cls)
-
-
-Variable.__new__ = _variable_new  # one hook: variables.py stays the graph variable
-
-
-# ------------------------------------------------------------------ operators
-
-def _install_operators() -> None:
-    """Python numbers next to an eager tensor become eager tensors of its dtype
-    directly (kl.constant's checks are for graphs; this is the hot path)."""
-    for dunder in ("add", "sub", "mul", "truediv", "pow", "lt", "le", "gt", "ge"):
-        for prefix in ("__", "__r"):
-            name = f"{prefix}{dunder}__"
-            base = getattr(Tensor, name, None)
-            if base is None:
-                continue
-
-            def method(self, other, base=base):
-                if type(other) in (float, int) and (self.dtype.is_floating or
-                                                    type(other) is int):
-                    other = EagerTensor(np.asarray(other, self._value.dtype), self.dtype)
-                return base(self, other)
-
-            setattr(EagerTensor, name, method)
-
-
-_install_operators()

@@ -35,8 +35,8 @@ from .dtypes import as_dtype
 from .eager import EagerTensor, EagerVariable
 from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
 from .lowering import lower
+from .nest import flatten, pack_sequence_as
 from .ops import _default_dtype, constant, convert_to_tensor, placeholder
-from .tape import flatten, pack_sequence_as
 
 __all__ = ["Function", "FuncGraph", "TensorSpec", "function"]
 
@@ -60,7 +60,11 @@ class TensorSpec:
 class FuncGraph(Graph):
     """The graph a kl.function traces into: it captures eager variables (as
     VariableV2 nodes) and eager tensors (as constants), and keeps the variable
-    updates so they all run."""
+    updates so they all run. `kl.Variable(...)` in a trace makes an eager
+    variable, captured by reference like any other."""
+
+    building_function = True
+    variable_class = EagerVariable
 
     def __init__(self, name: str):
         super().__init__()
@@ -191,6 +195,7 @@ class Function:
         self.backend = backend or ("cpu" if jit_compile else None)
         self.name = name or getattr(fn, "__name__", "function")
         self._cache: dict[tuple, _Concrete] = {}
+        self._bound: dict[int, Function] = {}  # per instance, when a method
         functools.update_wrapper(self, fn)
 
     @property
@@ -201,7 +206,7 @@ class Function:
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:
             return self
-        bound = self.__dict__.setdefault("_bound", {})
+        bound = self._bound
         if id(instance) not in bound:  # one cache per instance (a method's self)
             bound[id(instance)] = Function(fn=functools.partial(self.python_function, instance),
                                            input_signature=self.input_signature,

@@ -1,9 +1,11 @@
 """kl.gradients: gradients as graph nodes, differentiated in the IR.
 
 `kl.gradients(ys, xs)` adds one "Gradients" node whose outputs are the
-gradients. When a Session lowers it, the forward ops already sit in the IR
-function, and the one autodiff of passes/autodiff.py (`backward`) builds the
-gradient ops after them: the frontend has no gradient rules of its own.
+gradients. When a Session lowers it (lowering.py), the forward ops already
+sit in the IR function, and the one autodiff of passes/autodiff.py
+(`backward`) builds the gradient ops after them: the frontend has no
+gradient rules of its own. This module also keeps the gradients users
+register (`kl.RegisterGradient`); lowering.py turns one into an IR rule.
 As in TensorFlow, an x that no y depends on gets None.
 """
 
@@ -12,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..ir import Builder, Value
-from ..passes.autodiff import backward
 from .graph import GraphError, Operation, Tensor, get_default_graph
 from .ops import convert_to_tensor
 
@@ -89,68 +89,7 @@ class RegisterGradient:
         return fn
 
 
-class _OpView:
-    """What a registered gradient function sees of the forward op."""
-
-    def __init__(self, op: Operation, inputs: list[Tensor], outputs: list[Tensor]):
-        self._op, self.inputs, self.outputs = op, inputs, outputs
-        self.type, self.name, self.node_def = op.type, op.name, None
-
-    def get_attr(self, name: str) -> Any:
-        return self._op.get_attr(name) if name in self._op.attrs else self._op.ir_attrs[name]
-
-
-def registered_rule(op: Operation) -> Callable | None:
-    """The IR gradient rule for a graph op whose gradient the user registered."""
-    name = op.attrs.get("_gradient_op_type", op.type)
-    fn = _REGISTERED.get(name)
-    if fn is None:
-        return None
-
-    def rule(ir_op, b: Builder, *cotangents: Value | None) -> list[Value | None]:
-        from .graph import Graph
-        from .lowering import _lower_op, needed_ops
-        from .ops import placeholder
-
-        scratch = Graph()
-        with scratch.as_default():
-            ins = [placeholder(t.dtype, t.shape.dims) for t in op.inputs]
-            outs = [placeholder(t.dtype, t.shape.dims) for t in op.outputs]
-            grads = [placeholder(t.dtype, t.shape.dims) for t in op.outputs]
-            result = fn(_OpView(op, ins, outs), *grads)
-        result = list(result) if isinstance(result, (list, tuple)) else [result]
-        if len(result) != len(op.inputs):
-            raise GraphError(f"the gradient {name!r} of {op.name} gave {len(result)} values "
-                             f"for {len(op.inputs)} inputs")
-        env: dict[Tensor, Value] = dict(zip(ins, ir_op.operands))
-        env.update(zip(outs, ir_op.results))
-        for t, g, r in zip(grads, cotangents, ir_op.results):
-            env[t] = g if g is not None else b.broadcast_like(b.constant(0, r.type.dtype), r)
-        wanted = [r for r in result if r is not None]
-        needed = needed_ops(wanted, set(env))
-        for scratch_op in scratch.get_operations():
-            if scratch_op in needed and scratch_op.type != "Placeholder":
-                _lower_op(scratch_op, b, env, {}, [])
-        return [None if r is None else env[r] for r in result]
-
-    return rule
-
-
-def lower_gradients(op: Operation, b: Builder, env: dict[Tensor, Value],
-                    custom: dict | None = None) -> None:
-    """Build the gradient ops of a Gradients node after the forward ops in `b`'s block."""
-    n_ys, n_xs = op.attrs["n_ys"], op.attrs["n_xs"]
-    ys, xs, seeds = op.inputs[:n_ys], op.inputs[n_ys:n_ys + n_xs], op.inputs[n_ys + n_xs:]
-    forward = list(b.block.ops)
-    if seeds:
-        seed_values = [env[s] for s in seeds]
-    else:
-        seed_values = [b.broadcast_like(b.constant(1, y.dtype.ir), env[y]) for y in ys]
-    wrt = [env[x] for x in xs]
-    cotangents = backward(forward, b, wrt, [(env[y], s) for y, s in zip(ys, seed_values)],
-                          custom)
-    for out, x in zip(op.outputs, xs):
-        g = cotangents.get(env[x])
-        if g is None:  # connected in the graph but not in the IR (e.g. through an integer)
-            g = b.broadcast_like(b.constant(0, x.dtype.ir), env[x])
-        env[out] = g
+def registered_gradient(op: Operation) -> Callable | None:
+    """The gradient function the user registered for `op` (through its type, or
+    the name a gradient_override_map gave it), or None."""
+    return _REGISTERED.get(op.attrs.get("_gradient_op_type", op.type))

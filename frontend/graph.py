@@ -6,6 +6,10 @@ node either maps to one kiln IR op (`ir_op`, with IR attributes) or is one
 of the frontend's own kinds (Placeholder, VariableV2, Assign, NoOp, ...)
 that `lowering.py` handles. Static shapes come from the IR op's own type
 rule, so each op's shape logic lives in one place.
+
+This is the frontend's lowest layer but for dtypes: it also owns the stacks
+of default contexts (graphs, the eager context, sessions) that the layers
+above push and pop through the functions at the end of this file.
 """
 
 from __future__ import annotations
@@ -88,9 +92,27 @@ def ir_type(dtype: DType, shape: TensorShape) -> TensorType | None:
 # ------------------------------------------------------------------ handles
 
 class Tensor:
-    """A symbolic handle on one output of an Operation (TensorFlow's tf.Tensor)."""
+    """A symbolic handle on one output of an Operation (TensorFlow's tf.Tensor).
+
+    Its arithmetic operators (`a + b`, `a @ b`, `a[1:]`, ...) are kl ops, which
+    live above this module; operators.py installs them, through
+    `_override_operator`, as TensorFlow's math_ops does."""
 
     __array_priority__ = 100  # numpy defers to our operators
+
+    OVERLOADABLE_OPERATORS = frozenset({
+        "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+        "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__", "__pow__", "__rpow__",
+        "__matmul__", "__rmatmul__", "__lt__", "__le__", "__gt__", "__ge__",
+        "__and__", "__rand__", "__or__", "__ror__", "__neg__", "__abs__", "__invert__",
+        "__getitem__"})
+
+    @classmethod
+    def _override_operator(cls, name: str, fn: Any) -> None:
+        """Make `fn` the operator `name` of this class (operators.py's one hook)."""
+        if name not in Tensor.OVERLOADABLE_OPERATORS:
+            raise GraphError(f"{name} is not an overloadable tensor operator")
+        setattr(cls, name, fn)
 
     def __init__(self, op: Operation, index: int, dtype: DType, shape: TensorShape):
         self.op, self.value_index, self.dtype, self._shape = op, index, dtype, shape
@@ -116,7 +138,6 @@ class Tensor:
 
     def eval(self, feed_dict: dict | None = None, session: Any = None):
         """The value of this tensor in `session` (default: the default session)."""
-        from .session import get_default_session
         session = session or get_default_session()
         return session.run(self, feed_dict)
 
@@ -161,7 +182,6 @@ class Operation:
 
     def run(self, feed_dict: dict | None = None, session: Any = None) -> None:
         """Run this op in `session` (default: the default session)."""
-        from .session import get_default_session
         (session or get_default_session()).run(self, feed_dict)
 
     def __repr__(self) -> str:
@@ -176,7 +196,21 @@ _VALID_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-/>]*\Z")
 
 
 class Graph:
-    """A TensorFlow-1.x graph: ops in creation order, names unique."""
+    """A TensorFlow-1.x graph: ops in creation order, names unique.
+
+    Every store a module above keeps per graph is declared here, so no module
+    adds attributes to a graph from outside: the variables (variables.py), the
+    variable scopes and get_variable's store, the one-shot iterators that feed
+    it (kiln.data) and the device a `kl.device` scope named (session.py)."""
+
+    # What kind of context this is, declared by the subclasses: the eager
+    # context (eager.py's EagerGraph) runs ops at once; a kl.function trace
+    # (function.py's FuncGraph) builds a function. `variable_class` is the
+    # kind `kl.Variable(...)` makes while this graph is the default (None: a
+    # graph variable, a VariableV2 node).
+    executes_eagerly = False
+    building_function = False
+    variable_class: type | None = None
 
     def __init__(self) -> None:
         self._ops: dict[str, Operation] = {}
@@ -188,6 +222,11 @@ class Graph:
         self._seed_counter = 0
         self.seed: int | None = None
         self.version = 0  # bumps with every new op (session caches check it)
+        self.variables: dict[Operation, Any] = {}  # VariableV2 op -> its kl.Variable
+        self.variable_scopes: list[Any] = []  # kl.variable_scope's stack, the root first
+        self.variable_store: dict[str, Any] = {}  # kl.get_variable's variables by full name
+        self.iterators: list[Any] = []  # kl.data one-shot iterators whose tensors it feeds
+        self.device: str | None = None  # a GPU device a kl.device scope named while building
 
     # ------------------------------------------------------------ names
     def unique_name(self, name: str, mark_as_used: bool = True) -> str:
@@ -330,11 +369,12 @@ class Graph:
     # ------------------------------------------------------------ default
     @contextlib.contextmanager
     def as_default(self) -> Iterator[Graph]:
-        _stack().append(self)
+        """Make this the default graph of this thread inside the block."""
+        push_default_graph(self)
         try:
             yield self
         finally:
-            _stack().pop()
+            pop_default_graph(self)
 
     def next_seed(self) -> int:
         """A per-op seed (TensorFlow's graph-level + op-level seed pairing)."""
@@ -374,30 +414,95 @@ def infer_outputs(name: str, type: str, ir_op: str | None, ir_attrs: dict[str, A
     raise GraphError(f"{name} ({type}): {message}")
 
 
-# ------------------------------------------------------------------ default graph
+# ------------------------------------------------------------------ default contexts
+#
+# Where ops go and which session runs `t.eval()`: this module owns both
+# stacks (TensorFlow's ops.get_default_graph / get_default_session). Each
+# thread has its own stack of entered contexts (`graph.as_default()`,
+# `kl.eager_mode()`, sessions' `with`) on top of a process-wide stack whose
+# bottom is TF 1.x's global graph; `kl.enable_eager_execution()` pushes the
+# eager context there and `disable_eager_execution()` pops it. Other modules
+# change these only through the functions below.
 
-_local = threading.local()
-_global_default = Graph()
+
+class _ThreadContexts(threading.local):
+    def __init__(self) -> None:
+        self.graphs: list[Graph] = []
+        self.sessions: list[Any] = []
 
 
-def _stack() -> list[Graph]:
-    if not hasattr(_local, "stack"):
-        _local.stack = []
-    return _local.stack
+_thread = _ThreadContexts()
+_process: list[Graph] = [Graph()]
 
 
 def get_default_graph() -> Graph:
-    """The graph ops go into: the innermost `as_default()`, else a global one."""
-    stack = _stack()
-    return stack[-1] if stack else _global_default
+    """The graph ops go into: this thread's innermost context, else the process's."""
+    stack = _thread.graphs
+    return stack[-1] if stack else _process[-1]
+
+
+def executing_eagerly() -> bool:
+    """Whether kl ops run at once here (tf.executing_eagerly)."""
+    return get_default_graph().executes_eagerly
+
+
+def push_default_graph(graph: Graph) -> None:
+    """Enter `graph` (or the eager context) as this thread's default."""
+    _thread.graphs.append(graph)
+
+
+def pop_default_graph(graph: Graph) -> None:
+    """Leave `graph`, which must be this thread's innermost context."""
+    stack = _thread.graphs
+    if not stack or stack[-1] is not graph:
+        raise GraphError("default graphs left out of order (nested `as_default()` blocks "
+                         "must close innermost first)")
+    stack.pop()
+
+
+def get_process_default() -> Graph:
+    """The default of threads outside their own contexts (the global graph, or eager)."""
+    return _process[-1]
+
+
+def push_process_default(graph: Graph) -> None:
+    """Make `graph` the default of every thread outside its own contexts."""
+    _process.append(graph)
+
+
+def pop_process_default(graph: Graph) -> bool:
+    """Undo `push_process_default(graph)` when it is the process's default; whether it was."""
+    if len(_process) > 1 and _process[-1] is graph:
+        _process.pop()
+        return True
+    return False
 
 
 def reset_default_graph() -> None:
-    """Start a fresh global default graph (outside any `as_default()`)."""
-    global _global_default
-    if _stack():
+    """Start a fresh global graph (outside any `as_default()`); the eager
+    context, when enabled, stays on top of it."""
+    if _thread.graphs:
         raise GraphError("reset_default_graph() inside a `with graph.as_default()` block")
-    _global_default = Graph()
+    _process[0] = Graph()
+
+
+def get_default_session() -> Any:
+    """The innermost session of this thread entered with `with` (or interactive)."""
+    stack = _thread.sessions
+    if not stack:
+        raise GraphError("no default session: use `with kl.Session() as sess:` or pass "
+                         "session=")
+    return stack[-1]
+
+
+def push_default_session(session: Any) -> None:
+    _thread.sessions.append(session)
+
+
+def remove_default_session(session: Any) -> None:
+    """Take `session` off this thread's stack (wherever it is: interactive sessions)."""
+    if session in _thread.sessions:
+        _thread.sessions.remove(session)
 
 
 def name_scope(name: str | None, default_name: str | None = None, values: Any = None):

@@ -22,7 +22,7 @@ import numpy as np
 from .array_ops import gather
 from .dtypes import float32
 from .graph import GraphError, Tensor, get_default_graph
-from .ops import add, cast, constant, convert_to_tensor, multiply, subtract
+from .ops import add, cast, constant, convert_to_tensor, expand_dims, multiply, squeeze, subtract
 
 __all__ = ["ResizeMethod", "resize", "resize_bilinear", "resize_images",
            "resize_nearest_neighbor"]
@@ -73,7 +73,6 @@ def _images(images: Any, size: Sequence[int], what: str) -> tuple[Tensor, int, i
         raise GraphError(f"{what}: images must be [batch, height, width, channels] or "
                          f"[height, width, channels], got {x.shape}")
     if single:
-        from .ops import expand_dims
         x = expand_dims(x, 0)
     if x.shape[1] is None or x.shape[2] is None:
         raise GraphError(f"{what}: the height and width of {x.name} must be static")
@@ -87,7 +86,6 @@ def _images(images: Any, size: Sequence[int], what: str) -> tuple[Tensor, int, i
 
 def _finish(y: Tensor, single: bool) -> Tensor:
     if single:
-        from .ops import squeeze
         return squeeze(y, axis=[0])
     return y
 

@@ -7,11 +7,15 @@ argument that held the old one, so the memory plan updates variables in
 place. Reads of a variable see its value at the start of the run; Assign,
 AssignAdd and AssignSub ops update it in graph order (TensorFlow leaves the
 order of unordered reads and writes unspecified; kiln fixes this one).
+
+`lower_node` lowers one graph node into a builder's block; the Session, the
+kl.function trace, GradientTape and a registered gradient (whose kl ops
+become IR inside the autodiff, handed to it as a rule) all use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +23,11 @@ import numpy as np
 
 from ..ir import Builder, KilnError, Location, Module, TensorType, Value
 from ..ir.types import Symbol
+from ..passes.autodiff import backward
 from ..passes.gradients import NOT_DIFFERENTIABLE, VJP_RULES
-from .gradients import lower_gradients, registered_rule
+from .gradients import registered_gradient
 from .graph import Graph, GraphError, Operation, Tensor
+from .ops import placeholder
 
 FRONTEND_KINDS = {"Placeholder", "VariableV2", "Assign", "AssignAdd", "AssignSub", "NoOp",
                   "Gradients"}
@@ -100,7 +106,7 @@ def lower(graph: Graph, fetches: Sequence[Tensor | Operation], feeds: dict[Tenso
             continue  # fed
         b.loc = Location(op.name)
         try:
-            _lower_op(op, b, env, state, writes, custom)
+            lower_node(op, b, env, state, writes, custom)
         except GraphError:
             raise
         except KilnError as e:
@@ -132,9 +138,15 @@ def _is_read(var: Operation, needed: set[Operation], feeds: dict) -> bool:
     return False
 
 
-def _lower_op(op: Operation, b: Builder, env: dict[Tensor, Value],
-              state: dict[Operation, Value], writes: list[Operation],
-              custom: dict | None = None) -> None:
+def lower_node(op: Operation, b: Builder, env: dict[Tensor, Value],
+               state: dict[Operation, Value] | None = None,
+               writes: list[Operation] | None = None, custom: dict | None = None) -> None:
+    """Build the IR of one graph node at `b`: its inputs are `env`'s values (its
+    outputs are added there), `state` maps each variable to its current value
+    and `writes` collects the variables it assigns; `custom` collects, per new
+    IR op, the rule of a gradient the user registered for the node."""
+    state = {} if state is None else state
+    writes = [] if writes is None else writes
     kind = op.type
     if kind == "Placeholder":
         t = op.outputs[0]
@@ -181,3 +193,71 @@ def _lower_op(op: Operation, b: Builder, env: dict[Tensor, Value],
     for t, r in zip(op.outputs, results):
         r.name = _ir_name(op.name)
         env[t] = r
+
+
+# ------------------------------------------------------------------ gradients
+
+def lower_gradients(op: Operation, b: Builder, env: dict[Tensor, Value],
+                    custom: dict | None = None) -> None:
+    """Build the gradient ops of a Gradients node after the forward ops in `b`'s block."""
+    n_ys, n_xs = op.attrs["n_ys"], op.attrs["n_xs"]
+    ys, xs, seeds = op.inputs[:n_ys], op.inputs[n_ys:n_ys + n_xs], op.inputs[n_ys + n_xs:]
+    forward = list(b.block.ops)
+    if seeds:
+        seed_values = [env[s] for s in seeds]
+    else:
+        seed_values = [b.broadcast_like(b.constant(1, y.dtype.ir), env[y]) for y in ys]
+    wrt = [env[x] for x in xs]
+    cotangents = backward(forward, b, wrt, [(env[y], s) for y, s in zip(ys, seed_values)],
+                          custom)
+    for out, x in zip(op.outputs, xs):
+        g = cotangents.get(env[x])
+        if g is None:  # connected in the graph but not in the IR (e.g. through an integer)
+            g = b.broadcast_like(b.constant(0, x.dtype.ir), env[x])
+        env[out] = g
+
+
+class _OpView:
+    """What a registered gradient function sees of the forward op."""
+
+    def __init__(self, op: Operation, inputs: list[Tensor], outputs: list[Tensor]):
+        self._op, self.inputs, self.outputs = op, inputs, outputs
+        self.type, self.name, self.node_def = op.type, op.name, None
+
+    def get_attr(self, name: str) -> Any:
+        return self._op.get_attr(name) if name in self._op.attrs else self._op.ir_attrs[name]
+
+
+def registered_rule(op: Operation) -> Callable | None:
+    """The IR gradient rule for a graph op whose gradient the user registered:
+    autodiff calls it with the forward IR op and the output cotangents; it
+    runs the user's function on placeholders in a scratch graph and lowers the
+    kl ops it made with `lower_node`, so autodiff needs nothing of the frontend."""
+    fn = registered_gradient(op)
+    if fn is None:
+        return None
+    name = op.attrs.get("_gradient_op_type", op.type)
+
+    def rule(ir_op, b: Builder, *cotangents: Value | None) -> list[Value | None]:
+        scratch = Graph()
+        with scratch.as_default():
+            ins = [placeholder(t.dtype, t.shape.dims) for t in op.inputs]
+            outs = [placeholder(t.dtype, t.shape.dims) for t in op.outputs]
+            grads = [placeholder(t.dtype, t.shape.dims) for t in op.outputs]
+            result = fn(_OpView(op, ins, outs), *grads)
+        result = list(result) if isinstance(result, (list, tuple)) else [result]
+        if len(result) != len(op.inputs):
+            raise GraphError(f"the gradient {name!r} of {op.name} gave {len(result)} values "
+                             f"for {len(op.inputs)} inputs")
+        env: dict[Tensor, Value] = dict(zip(ins, ir_op.operands))
+        env.update(zip(outs, ir_op.results))
+        for t, g, r in zip(grads, cotangents, ir_op.results):
+            env[t] = g if g is not None else b.broadcast_like(b.constant(0, r.type.dtype), r)
+        wanted = [r for r in result if r is not None]
+        needed = needed_ops(wanted, set(env))
+        for scratch_op in scratch.get_operations():
+            if scratch_op in needed and scratch_op.type != "Placeholder":
+                lower_node(scratch_op, b, env)
+        return [None if r is None else env[r] for r in result]
+
+    return rule

@@ -40,6 +40,7 @@ from .ops import (
     where,
     zeros_like,
 )
+from .variables import Variable, _seed
 
 __all__ = [
     "avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
@@ -202,7 +203,6 @@ def softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
                                       logits: Any = None, axis: int = -1,
                                       name: str | None = None, dim: Any = None) -> Tensor:
     """TF 1.x's v1: gradients do not flow into the labels (kl.stop_gradient on them)."""
-    from .ops import stop_gradient
     if labels is not None:
         labels = stop_gradient(labels)
     return softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits, axis=axis,
@@ -317,8 +317,6 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Sequence[int] | None = N
     starts at 0 and each run that computes the dropout advances: the mask is
     frac(MIX * (frac(u1 + runs * GOLDEN) + u2)^2) >= rate for two fixed
     uniform draws u1, u2 per element."""
-    from .variables import Variable
-
     xt = convert_to_tensor(x)
     if not xt.dtype.is_floating:
         raise GraphError(f"dropout: {xt.name} must be floating point, got {xt.dtype.name}")
@@ -356,7 +354,6 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Sequence[int] | None = N
 
 
 def _op_seed(seed: int | None) -> int:
-    from .variables import _seed
     return _seed(seed)
 
 

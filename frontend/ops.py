@@ -241,13 +241,19 @@ def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None)
     """condition ? x : y, broadcasting (tf.where, v2 semantics); with neither x
     nor y, the int64 coordinates of the true elements (see where_indices)."""
     if x is None and y is None:
-        from .array_ops import where_indices
         return where_indices(condition, name=name)
     if x is None or y is None:
         raise GraphError("kl.where: give both x and y, or neither")
     cond = convert_to_tensor(condition)
     x, y = _pair(x, y, "Select")
     return make("Select", "kiln.select", [cond, x, y], name)
+
+
+def where_indices(condition: Any, name: str | None = None) -> Tensor:
+    """The coordinates of the true (non-zero) elements, int64 [count, rank]
+    (tf.where with one argument); count is known at run time."""
+    cond = convert_to_tensor(condition)
+    return make("Where", "kiln.nonzero", [cond], name)
 
 
 def reshape(tensor: Any, shape: Sequence[int], name: str | None = None) -> Tensor:
@@ -362,87 +368,6 @@ def group(*inputs: Any, name: str | None = None) -> Operation:
             ops.append(item.op if isinstance(item, Tensor) else item)
     return get_default_graph().create_op("NoOp", [], name=name or "group_deps",
                                          output_types=[], control_inputs=ops)
-
-
-def shape_of(x: Tensor) -> TensorShape:
-    return x.shape
-
-
-# ------------------------------------------------------------------ operators
-
-def _reverse(fn):
-    return lambda self, other: fn(other, self)
-
-
-def _install_operators() -> None:
-    table = {
-        "__add__": add, "__sub__": subtract, "__mul__": multiply, "__truediv__": divide,
-        "__floordiv__": floordiv, "__pow__": pow, "__matmul__": matmul,
-        "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-        "__and__": logical_and, "__or__": logical_or,
-    }
-    for dunder, fn in table.items():
-        setattr(Tensor, dunder, lambda self, other, fn=fn: fn(self, other))
-        if dunder not in ("__lt__", "__le__", "__gt__", "__ge__"):
-            setattr(Tensor, "__r" + dunder[2:], lambda self, other, fn=fn: fn(other, self))
-    Tensor.__neg__ = lambda self: negative(self)
-    Tensor.__abs__ = lambda self: abs(self)
-    Tensor.__invert__ = lambda self: logical_not(self)
-    Tensor.__getitem__ = _getitem
-
-
-def _getitem(self: Tensor, key: Any) -> Tensor:
-    """t[i], t[a:b:c], t[..., None] with Python's rules (static ints only)."""
-    keys = key if isinstance(key, tuple) else (key,)
-    if self.shape.ndims is None:
-        raise GraphError(f"indexing {self.name} needs a known rank")
-    rank = self.shape.ndims
-    n_real = sum(1 for k in keys if k is not None and k is not Ellipsis)
-    expanded: list[Any] = []
-    for k in keys:
-        if k is Ellipsis:
-            expanded += [slice(None)] * (rank - n_real)
-        else:
-            expanded.append(k)
-    expanded += [slice(None)] * (rank - sum(1 for k in expanded if k is not None))
-    axes, starts, stops, steps, squeeze_axes, new_axes = [], [], [], [], [], []
-    dim = out_dim = 0
-    for k in expanded:
-        if k is None:
-            new_axes.append(out_dim)
-            out_dim += 1
-            continue
-        if isinstance(k, slice):
-            out_dim += 1
-            if k != slice(None):
-                step = 1 if k.step is None else int(k.step)
-                big = 2**62
-                axes.append(dim)
-                starts.append(int(k.start) if k.start is not None else (0 if step > 0 else -1))
-                stops.append(int(k.stop) if k.stop is not None else (big if step > 0 else -big))
-                steps.append(step)
-        elif isinstance(k, (int, np.integer)):
-            i = int(k)
-            axes.append(dim)
-            starts.append(i)
-            stops.append(i + 1 if i != -1 else 2**62)
-            steps.append(1)
-            squeeze_axes.append(dim)
-        else:
-            raise GraphError(f"unsupported index {k!r} (ints, slices, None and ... only)")
-        dim += 1
-    x = self
-    if axes:
-        x = make("StridedSlice", "kiln.slice", [x], None, axes=axes, starts=starts,
-                 stops=stops, steps=steps)
-    if squeeze_axes:
-        x = squeeze(x, axis=squeeze_axes)
-    for pos in new_axes:
-        x = expand_dims(x, pos)
-    return x
-
-
-_install_operators()
 
 
 def placeholder(dtype: Any, shape: Sequence[int | None] | None = None,

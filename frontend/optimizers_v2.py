@@ -20,6 +20,7 @@ from .dtypes import int64
 from .eager import EagerVariable, init_scope
 from .graph import GraphError
 from .ops import cast, convert_to_tensor, pow, sqrt, zeros
+from .tape import GradientTape
 
 __all__ = ["SGD", "Adam", "RMSprop", "Optimizer", "get"]
 
@@ -72,8 +73,6 @@ class Optimizer:
 
     def minimize(self, loss: Any, var_list: Any, tape: Any = None) -> Any:
         """`loss` a callable (differentiated here) or a tensor recorded by `tape`."""
-        from .tape import GradientTape
-
         variables = list(var_list() if callable(var_list) else var_list)
         if callable(loss):
             with GradientTape() as tape:

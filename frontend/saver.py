@@ -28,7 +28,7 @@ from ..ir import Dense, TensorType
 from ..ir import DType as IRType
 from .dtypes import DType, as_dtype
 from .graph import Graph, GraphError, TensorShape, get_default_graph
-from .variables import GLOBAL_VARIABLES, Variable, global_variables
+from .variables import GLOBAL_VARIABLES, GraphVariable, Variable, global_variables
 
 FORMAT = "kiln-meta-graph-1"
 
@@ -175,7 +175,7 @@ def export_graph(graph: Graph) -> dict:
                  for v in graph.variables.values()]
     collections = {}
     for key in graph.get_all_collection_keys():
-        names = [x.op.name if isinstance(x, Variable) else getattr(x, "name", None)
+        names = [x.op.name if isinstance(x, GraphVariable) else getattr(x, "name", None)
                  for x in graph.get_collection(key)]
         if all(isinstance(n, str) for n in names):
             collections[key] = names
@@ -201,12 +201,9 @@ def import_meta_graph(meta_path: str, clear_devices: bool = False, **_: Any) -> 
         g.unique_name(op.name)  # later ops get fresh names, as in TF
     by_name: dict[str, Variable] = {}
     for v in data["variables"]:
-        var = Variable.__new__(Variable)
-        var.graph, var.op = g, g.get_operation_by_name(v["name"])
-        var.initializer = g.get_operation_by_name(v["initializer"])
-        var.initial_value = g.get_tensor_by_name(v["initial_value"])
-        var.trainable = v["trainable"]
-        g.variables[var.op] = var
+        var = GraphVariable.from_graph(g.get_operation_by_name(v["name"]),
+                                       g.get_operation_by_name(v["initializer"]),
+                                       g.get_tensor_by_name(v["initial_value"]), v["trainable"])
         by_name[var.op.name] = var
     for key, names in data["collections"].items():
         for n in names:

@@ -10,21 +10,94 @@ Device selection, the TensorFlow way: `with kl.device("/gpu:0"):` around
 building the graph or running it, `Session(device="/gpu:0")`, or
 `KILN_DEVICE=gpu`. On the GPU backend variables stay in device memory between
 runs; only feeds and fetches cross to and from the host.
+
+What a run needs beyond the graph comes through run hooks, the shape of
+TensorFlow's SessionRunHook: a module registers one (`register_run_hook`)
+and every run asks each hook, in registration order, for extra fetches and
+feeds (`before_run`) and hands it their values (`after_run`). Summaries
+(summary.py) fetch their inputs this way and serialise them; kiln.data's
+one-shot iterators feed their next element. So `run` has no special cases
+and never calls itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..runtime.executable import Executable
-from .graph import Graph, GraphError, Operation, Tensor, get_default_graph
+from .graph import (
+    Graph,
+    GraphError,
+    Operation,
+    Tensor,
+    get_default_graph,
+    push_default_session,
+    remove_default_session,
+)
 from .lowering import Lowered, lower
-from .summary import SUMMARY_TYPES, run_with_summaries
+
+# ------------------------------------------------------------------ run hooks
+
+
+@dataclass
+class SessionRunArgs:
+    """What a hook adds to a run (tf.train.SessionRunArgs): tensors to fetch in
+    the same run, feeds, and the fetched elements the hook computes itself
+    from those (`provides`: the run leaves them out and `after_run` gives
+    their values)."""
+
+    fetches: Sequence[Tensor | Operation] = ()
+    feed_dict: Mapping[Tensor, Any] = field(default_factory=dict)
+    provides: Sequence[Tensor | Operation] = ()
+
+
+@dataclass
+class SessionRunContext:
+    """One run as hooks see it: the session, what is fetched so far (the
+    caller's fetches, then each earlier hook's) and what is fed."""
+
+    session: Session
+    fetches: list[Tensor | Operation]
+    feeds: dict[Tensor, np.ndarray]
+
+    @property
+    def graph(self) -> Graph:
+        return self.session.graph
+
+
+@dataclass
+class SessionRunValues:
+    """The values of a run, by fetched element (tf.train.SessionRunValues's
+    `results`); a hook puts the values of the elements it provides here."""
+
+    results: dict[Any, Any]
+
+
+class SessionRunHook:
+    """A hook every Session.run calls (tf.train.SessionRunHook's shape)."""
+
+    def before_run(self, context: SessionRunContext) -> SessionRunArgs | None:
+        """Extra fetches and feeds for this run, or None."""
+        return None
+
+    def after_run(self, context: SessionRunContext, values: SessionRunValues) -> None:
+        """Called after the run with every fetched value (only if before_run asked)."""
+
+
+_RUN_HOOKS: list[SessionRunHook] = []
+
+
+def register_run_hook(hook: SessionRunHook) -> SessionRunHook:
+    """Make every Session.run call `hook` (after the hooks registered before it)."""
+    if hook not in _RUN_HOOKS:
+        _RUN_HOOKS.append(hook)
+    return hook
 
 
 class Session:
@@ -36,7 +109,7 @@ class Session:
         self.backend = backend
         # the device asked for: this argument, else a kl.device scope around the
         # Session or its graph's construction (checked again at each run)
-        self.device = device or _current_device() or _graph_devices.get(id(self.graph))
+        self.device = device or _current_device() or self.graph.device
         self._values: dict[Operation, np.ndarray] = {}
         self._cache: dict[tuple, tuple[Lowered, Executable]] = {}
         self._closed = False
@@ -45,7 +118,7 @@ class Session:
 
     # ------------------------------------------------------------ context
     def __enter__(self) -> Session:
-        _default_sessions().append(self)
+        push_default_session(self)
         ctx = self.graph.as_default()
         ctx.__enter__()
         self._default_ctx.append(ctx)
@@ -53,7 +126,7 @@ class Session:
 
     def __exit__(self, *exc: Any) -> None:
         self._default_ctx.pop().__exit__(*exc)
-        _default_sessions().remove(self)
+        remove_default_session(self)
         self.close()
 
     def as_default(self):
@@ -61,11 +134,11 @@ class Session:
 
         class _Default:
             def __enter__(self_inner):
-                _default_sessions().append(session)
+                push_default_session(session)
                 return session
 
             def __exit__(self_inner, *exc):
-                _default_sessions().remove(session)
+                remove_default_session(session)
 
         return _Default()
 
@@ -83,18 +156,35 @@ class Session:
             raise GraphError("attempted to use a closed Session")
         leaves: list[Tensor | Operation] = []
         structure = self._flatten(fetches, leaves)
-        if any(type(x) is Operation and x.type in SUMMARY_TYPES for x in leaves):
-            return run_with_summaries(self, structure, leaves, feed_dict)  # summary.py
-        feeds = self._feeds(feed_dict or {})
-        unique = list(dict.fromkeys(leaves))
-        if self.graph.__dict__.get("_iterator_feeds"):  # kl.data one-shot iterators
-            from ..data.dataset import feed_iterators
-            feed_iterators(self.graph, unique, feeds)
+        context = SessionRunContext(self, list(dict.fromkeys(leaves)),
+                                    self._feeds(feed_dict or {}))
+        asked: list[SessionRunHook] = []
+        provided: set = set()
+        for hook in _RUN_HOOKS:
+            args = hook.before_run(context)
+            if args is None:
+                continue
+            asked.append(hook)
+            provided.update(args.provides)
+            for f in map(self._element, args.fetches):
+                if f not in context.fetches:
+                    context.fetches.append(f)
+            context.feeds.update(self._feeds(args.feed_dict))
+        wanted = [x for x in context.fetches if x not in provided]
+        values = self._run(wanted, context.feeds) if wanted else {}
+        if asked:
+            run_values = SessionRunValues(values)
+            for hook in asked:
+                hook.after_run(context, run_values)
+        return self._rebuild(structure, values)
+
+    def _run(self, fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> dict:
+        """One call of the compiled function for `fetches`: their values by element."""
         backend = self._backend()
-        key = (tuple(id(x) for x in unique),
+        key = (tuple(id(x) for x in fetches),
                tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()), backend)
         if key not in self._cache:
-            lowered = lower(self.graph, unique, feeds)
+            lowered = lower(self.graph, fetches, feeds)
             self._cache[key] = (lowered, Executable(lowered.module, lowered.name, backend))
             self.compiles += 1
         lowered, executable = self._cache[key]
@@ -111,7 +201,7 @@ class Session:
             values[f] = np.asarray(next(it)) if isinstance(f, Tensor) else None
         for var, value in zip(lowered.writes, outputs[n_fetched:]):
             self._values[var] = value
-        return self._rebuild(structure, values)
+        return values
 
     def _backend(self) -> str | None:
         """The backend this run asks for: `backend=`, else the device's."""
@@ -202,7 +292,6 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
 # ------------------------------------------------------------------ devices
 
 _devices = threading.local()
-_graph_devices: dict[int, str] = {}  # id(graph) -> the device a kl.device scope named
 
 
 def _current_device() -> str | None:
@@ -234,7 +323,7 @@ def device(device_name: str | None) -> Iterator[None]:
         stack = _devices.stack = []
     stack.append(device_name or None)
     if device_name and _device_backend(device_name) == "gpu":
-        _graph_devices[id(get_default_graph())] = device_name
+        get_default_graph().device = device_name
     try:
         yield
     finally:
@@ -243,31 +332,13 @@ def device(device_name: str | None) -> Iterator[None]:
 
 # ------------------------------------------------------------------ default session
 
-_local = threading.local()
-
-
-def _default_sessions() -> list[Session]:
-    if not hasattr(_local, "sessions"):
-        _local.sessions = []
-    return _local.sessions
-
-
-def get_default_session() -> Session:
-    stack = _default_sessions()
-    if not stack:
-        raise GraphError("no default session: use `with kl.Session() as sess:` or pass "
-                         "session=")
-    return stack[-1]
-
-
 class InteractiveSession(Session):
     """A session that makes itself the default on creation (tf.InteractiveSession)."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        _default_sessions().append(self)
+        push_default_session(self)
 
     def close(self) -> None:
-        if self in _default_sessions():
-            _default_sessions().remove(self)
+        remove_default_session(self)
         super().close()

@@ -14,10 +14,10 @@ How summary ops work in kiln. TensorFlow's summary ops produce serialized
 `Summary` protos as string tensors; kiln's IR has no string dtype (and should
 not grow one for this), so a summary op here is a graph node with no outputs
 (types ScalarSummary, HistogramSummary, ImageSummary, TensorSummary for
-text, MergeSummary) whose input is the tensor it summarises. `Session.run`
-evaluates a fetched summary op by fetching its input tensors in the same run
-(one compiled function, as for any fetch) and serialising the proto in
-Python: `sess.run(merged)` gives `bytes`, as in TensorFlow. The nodes are
+text, MergeSummary) whose input is the tensor it summarises. A Session run
+hook (`SummaryHook`) evaluates a fetched summary op: it adds its input
+tensors to the same run (one compiled function, as for any fetch) and
+serialises the proto in Python: `sess.run(merged)` gives `bytes`, as in TensorFlow. The nodes are
 ordinary graph ops otherwise: they are named under the name scope, kept in
 the `summaries` collection, saved in meta graphs and drawn by TensorBoard.
 
@@ -46,6 +46,13 @@ import numpy as np
 
 from ..ir import KilnError
 from .graph import Graph, Operation, Tensor, get_default_graph
+from .session import (
+    SessionRunArgs,
+    SessionRunContext,
+    SessionRunHook,
+    SessionRunValues,
+    register_run_hook,
+)
 
 SUMMARIES = "summaries"  # the collection (tf.GraphKeys.SUMMARIES)
 SUMMARY_TYPES = frozenset({"ScalarSummary", "HistogramSummary", "ImageSummary",
@@ -181,25 +188,38 @@ def _leaves(op: Operation, out: list[Operation]) -> None:
         out.append(op)
 
 
-def run_with_summaries(session: Any, structure: Any, leaves: list, feed_dict: Any) -> Any:
+class SummaryHook(SessionRunHook):
     """Session.run for fetches that include summary ops: their input tensors are
     fetched in the same run as the other fetches, then each proto is serialised."""
-    summary_ops = [x for x in leaves if isinstance(x, Operation) and x.type in SUMMARY_TYPES]
-    others = [x for x in dict.fromkeys(leaves) if x not in summary_ops]
-    basic: dict[Operation, list[Operation]] = {}
-    for op in summary_ops:
-        basic[op] = []
-        _leaves(op, basic[op])
-    inputs = list(dict.fromkeys(t for ops in basic.values() for op in ops for t in op.inputs))
-    fetched = session.run(others + inputs, feed_dict) if others or inputs else []
-    values = dict(zip(others + inputs, fetched))
-    _, summary_pb2, _ = _tb()
-    for op, ops in basic.items():
-        summary = summary_pb2.Summary()
-        for s in ops:
-            summary.value.extend(_serialise(s, [values[t] for t in s.inputs]))
-        values[op] = summary.SerializeToString()
-    return session._rebuild(structure, values)
+
+    def before_run(self, context: SessionRunContext) -> SessionRunArgs | None:
+        summary_ops = [x for x in context.fetches
+                       if type(x) is Operation and x.type in SUMMARY_TYPES]
+        if not summary_ops:
+            return None
+        inputs = [t for op in summary_ops for s in _basic(op) for t in s.inputs]
+        return SessionRunArgs(fetches=list(dict.fromkeys(inputs)), provides=summary_ops)
+
+    def after_run(self, context: SessionRunContext, values: SessionRunValues) -> None:
+        results = values.results
+        _, summary_pb2, _ = _tb()
+        for op in context.fetches:
+            if type(op) is not Operation or op.type not in SUMMARY_TYPES:
+                continue
+            summary = summary_pb2.Summary()
+            for s in _basic(op):
+                summary.value.extend(_serialise(s, [results[t] for t in s.inputs]))
+            results[op] = summary.SerializeToString()
+
+
+def _basic(op: Operation) -> list[Operation]:
+    """The summary ops a (merged) summary op stands for."""
+    out: list[Operation] = []
+    _leaves(op, out)
+    return out
+
+
+register_run_hook(SummaryHook())
 
 
 def _serialise(op: Operation, inputs: list[np.ndarray]) -> list:

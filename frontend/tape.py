@@ -4,8 +4,8 @@ A tape watches tensors (`watch`, and every trainable variable read inside it)
 and records each eager op that has a watched input. `gradient(y, x)` makes a
 "Gradients" op, the node `kl.gradients` adds in graph mode, and lowers the
 recorded ops and that node into one IR function exactly as a Session lowers
-a graph (`lowering._lower_op`; the Gradients node through
-`gradients.lower_gradients`, that is `passes/autodiff.backward`). So tape and
+a graph (`lowering.lower_node`; the Gradients node through
+`lowering.lower_gradients`, that is `passes/autodiff.backward`). So tape and
 graph gradients are one autodiff. The function's arguments are the values
 the recorded ops took from outside (watched constants, variable reads); it
 runs op by op on the eager kernel cache.
@@ -27,20 +27,21 @@ import numpy as np
 
 from ..ir import Builder, KilnError, Module, TensorType
 from .eager import (
+    _INTERPRETER,
     EagerOperation,
     EagerTensor,
     EagerVariable,
     _record,
     active_tapes,
-    executing_eagerly,
     kernel_for,
 )
 from .gradients import gradients as graph_gradients
-from .gradients import lower_gradients
-from .graph import GraphError, Tensor
-from .lowering import _lower_op
+from .graph import GraphError, Tensor, executing_eagerly
+from .lowering import lower_gradients, lower_node
+from .nest import flatten, pack_sequence_as
+from .ops import add_n
 
-__all__ = ["GradientTape", "UnconnectedGradients", "flatten", "pack_sequence_as"]
+__all__ = ["GradientTape", "UnconnectedGradients", "run_function"]
 
 
 class UnconnectedGradients:
@@ -48,34 +49,6 @@ class UnconnectedGradients:
 
     NONE = "none"
     ZERO = "zero"
-
-
-# ------------------------------------------------------------------ nested structures
-
-def flatten(structure: Any) -> list:
-    """The leaves of nested lists, tuples and dicts (sorted keys), in order."""
-    if isinstance(structure, dict):
-        return [x for k in sorted(structure) for x in flatten(structure[k])]
-    if isinstance(structure, (list, tuple)):
-        return [x for item in structure for x in flatten(item)]
-    return [structure]
-
-
-def pack_sequence_as(structure: Any, leaves: list) -> Any:
-    """`leaves` put back into the shape of `structure` (flatten's inverse)."""
-    it = iter(leaves)
-
-    def build(s: Any) -> Any:
-        if isinstance(s, dict):
-            return {k: build(s[k]) for k in sorted(s)}
-        if isinstance(s, (list, tuple)):
-            items = [build(v) for v in s]
-            if hasattr(s, "_fields"):
-                return type(s)(*items)
-            return type(s)(items)
-        return next(it)
-
-    return build(structure)
 
 
 # ------------------------------------------------------------------ the tape
@@ -208,7 +181,6 @@ class GradientTape:
             elif len(parts) == 1:
                 results.append(parts[0])
             else:
-                from .ops import add_n
                 results.append(add_n(parts))
         if not self._persistent:
             self._used = True
@@ -259,7 +231,7 @@ class GradientTape:
         custom: dict = {}
         try:
             for o in needed:
-                _lower_op(o, b, env, {}, [], custom)
+                lower_node(o, b, env, custom=custom)
             lower_gradients(op, b, env, custom)
         except KilnError as e:
             raise GraphError(f"GradientTape.gradient: {e}") from None
@@ -305,8 +277,6 @@ def _zeros_like(s: Any) -> EagerTensor:
 def run_function(module: Module, name: str, args: list[np.ndarray]) -> list[np.ndarray]:
     """Run an IR function op by op on the eager kernel cache (ops without
     operands, constants and draws, through the reference interpreter)."""
-    from .eager import _INTERPRETER
-
     func = module[name]
     env = {id(a): v for a, v in zip(func.args, args)}
     end = func.body.terminator

@@ -1,8 +1,11 @@
 """Variables, variable scopes, initializers and random tensors (TF 1.x).
 
-A variable is a VariableV2 node whose value lives in a Session; its
-initializer is an Assign node. In the IR a variable is an argument of the
-compiled function and its new value a result (see lowering.py).
+`kl.Variable` is the common base of the two kinds of variable and a factory
+of them: a graph variable (`GraphVariable`, here) is a VariableV2 node whose
+value lives in a Session, with an Assign node as its initializer; in the IR
+it is an argument of the compiled function and its new value a result (see
+lowering.py). In eager mode and in a kl.function trace `kl.Variable(...)`
+makes eager.py's `EagerVariable` instead.
 """
 
 from __future__ import annotations
@@ -13,15 +16,67 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .dtypes import DType, as_dtype, float32
-from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
+from .graph import (
+    Graph,
+    GraphError,
+    Operation,
+    Tensor,
+    TensorShape,
+    get_default_graph,
+    get_default_session,
+)
 from .ops import add, constant, convert_to_tensor, group, less, make, multiply, where
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
 
 
-class Variable:
-    """A value that persists across Session.run calls (tf.Variable)."""
+class _VariableFactory(type):
+    """`kl.Variable(...)` makes the kind of variable the default context asks
+    for (TF 2's VariableMetaclass does the same): a graph variable while
+    building a graph, an eager variable (eager.py) in eager mode and in a
+    kl.function trace, where it is captured by reference. The context names
+    the kind (`Graph.variable_class`), so this module need not know the eager
+    one. Both kinds subclass Variable: `isinstance(v, kl.Variable)` holds for
+    either, as in TensorFlow."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls is Variable:
+            cls = get_default_graph().variable_class or GraphVariable
+        return super().__call__(*args, **kwargs)
+
+
+class Variable(metaclass=_VariableFactory):
+    """A value that persists across runs (tf.Variable): the common base of the
+    graph variable (GraphVariable) and the eager one (eager.EagerVariable).
+    Reads go through `_as_tensor()`, updates through `_update(kind, value,
+    name)`; its arithmetic operators are its value's (operators.py)."""
+
+    def _as_tensor(self) -> Tensor:
+        raise NotImplementedError
+
+    def _update(self, kind: str, value: Any, name: str | None) -> Tensor:
+        raise NotImplementedError
+
+    def get_shape(self) -> TensorShape:
+        return self.shape
+
+    def assign(self, value: Any, use_locking: bool = False, name: str | None = None) -> Tensor:
+        """Set the variable to `value`; the result is the new value."""
+        return self._update("Assign", value, name)
+
+    def assign_add(self, delta: Any, use_locking: bool = False, name: str | None = None):
+        return self._update("AssignAdd", delta, name)
+
+    def assign_sub(self, delta: Any, use_locking: bool = False, name: str | None = None):
+        return self._update("AssignSub", delta, name)
+
+    __hash__ = object.__hash__
+
+
+class GraphVariable(Variable):
+    """A variable of a TF 1.x graph: a VariableV2 node whose value lives in a
+    Session, with an Assign node as its initializer."""
 
     def __init__(self, initial_value: Any = None, trainable: bool = True,
                  name: str | None = None, dtype: Any = None,
@@ -29,7 +84,6 @@ class Variable:
         if initial_value is None:
             raise GraphError("kl.Variable needs an initial_value")
         g = get_default_graph()
-        self.graph = g
         op_name = g.unique_name(name or "Variable")
         with g.name_scope(op_name + "/"):
             if callable(initial_value):
@@ -41,19 +95,31 @@ class Variable:
         if not init.shape.is_fully_defined():
             raise GraphError(f"variable {op_name}: its initial value needs a static shape, "
                              f"got {init.shape}")
-        self.op = g.create_op("VariableV2", [], name=op_name, unique=False,
-                              output_types=[(init.dtype, init.shape)],
-                              attrs={"dtype": init.dtype, "shape": init.shape.as_list()})
+        op = g.create_op("VariableV2", [], name=op_name, unique=False,
+                         output_types=[(init.dtype, init.shape)],
+                         attrs={"dtype": init.dtype, "shape": init.shape.as_list()})
         with g.name_scope(op_name + "/"):
-            self.initializer = g.create_op("Assign", [self.op.outputs[0], init], name="Assign",
-                                           output_types=[(init.dtype, init.shape)])
-        self.initial_value = init
-        self.trainable = trainable
-        g.variables[self.op] = self
+            initializer = g.create_op("Assign", [op.outputs[0], init], name="Assign",
+                                      output_types=[(init.dtype, init.shape)])
+        self._bind(op, initializer, init, trainable)
         for key in collections or [GLOBAL_VARIABLES]:
             g.add_to_collection(key, self)
         if trainable and TRAINABLE_VARIABLES not in (collections or []):
             g.add_to_collection(TRAINABLE_VARIABLES, self)
+
+    @classmethod
+    def from_graph(cls, op: Operation, initializer: Operation, initial_value: Tensor,
+                   trainable: bool) -> GraphVariable:
+        """The variable of existing nodes (a meta graph read back by import_meta_graph)."""
+        var = object.__new__(cls)
+        var._bind(op, initializer, initial_value, trainable)
+        return var
+
+    def _bind(self, op: Operation, initializer: Operation, initial_value: Tensor,
+              trainable: bool) -> None:
+        self.graph, self.op, self.initializer = op.graph, op, initializer
+        self.initial_value, self.trainable = initial_value, trainable
+        op.graph.variables[op] = self
 
     # ------------------------------------------------------------ as a tensor
     def _as_tensor(self) -> Tensor:
@@ -73,9 +139,6 @@ class Variable:
     def shape(self) -> TensorShape:
         return self._as_tensor().shape
 
-    def get_shape(self) -> TensorShape:
-        return self.shape
-
     def eval(self, session: Any = None):
         return self._as_tensor().eval(session=session)
 
@@ -85,41 +148,14 @@ class Variable:
         return self.graph.create_op(kind, [self._as_tensor(), v], name=name or kind,
                                     output_types=[(self.dtype, self.shape)]).outputs[0]
 
-    def assign(self, value: Any, use_locking: bool = False, name: str | None = None) -> Tensor:
-        """An op setting the variable to `value`; its output is the new value."""
-        return self._update("Assign", value, name)
-
-    def assign_add(self, delta: Any, use_locking: bool = False, name: str | None = None):
-        return self._update("AssignAdd", delta, name)
-
-    def assign_sub(self, delta: Any, use_locking: bool = False, name: str | None = None):
-        return self._update("AssignSub", delta, name)
-
     def load(self, value: Any, session: Any = None) -> None:
         """Set the variable's value in `session` directly (tf.Variable.load)."""
-        from .session import get_default_session
         (session or get_default_session()).set_variable(self, value)
 
     def __repr__(self) -> str:
         return f"<kl.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     __hash__ = object.__hash__
-
-
-def _install_operators() -> None:
-    for dunder in ("add", "sub", "mul", "truediv", "floordiv", "pow", "matmul",
-                   "lt", "le", "gt", "ge", "and", "or", "getitem"):
-        for prefix in ("__", "__r"):
-            name = f"{prefix}{dunder}__"
-            if hasattr(Tensor, name):
-                setattr(Variable, name, lambda self, *a, name=name:
-                        getattr(self._as_tensor(), name)(*a))
-    Variable.__neg__ = lambda self: -self._as_tensor()
-    Variable.__abs__ = lambda self: abs(self._as_tensor())
-
-
-_install_operators()
-Graph.variables = property(lambda g: g.__dict__.setdefault("_variables", {}))
 
 
 # ------------------------------------------------------------------ collections
@@ -290,11 +326,9 @@ class _VarScope:
 
 
 def _scopes(g: Graph) -> list[_VarScope]:
-    return g.__dict__.setdefault("_var_scopes", [_VarScope("", False, None)])
-
-
-def _store(g: Graph) -> dict[str, Variable]:
-    return g.__dict__.setdefault("_var_store", {})
+    if not g.variable_scopes:
+        g.variable_scopes.append(_VarScope("", False, None))
+    return g.variable_scopes
 
 
 def get_variable_scope() -> _VarScope:
@@ -335,7 +369,7 @@ def get_variable(name: str, shape: Sequence[int] | None = None, dtype: Any = Non
     g = get_default_graph()
     scope = _scopes(g)[-1]
     full = f"{scope.name}/{name}" if scope.name else name
-    store = _store(g)
+    store = g.variable_store
     if full in store:
         if scope.reuse in (True, AUTO_REUSE):
             return store[full]

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..frontend.dtypes import as_dtype, float32
-from ..frontend.eager import EagerTensor, EagerVariable, eager_mode, executing_eagerly, init_scope
+from ..frontend.eager import EagerTensor, EagerVariable, eager_mode, init_scope
 from ..frontend.function import FuncGraph
-from ..frontend.graph import GraphError, TensorShape, get_default_graph
+from ..frontend.graph import GraphError, TensorShape, executing_eagerly, get_default_graph
+from ..frontend.nest import flatten, pack_sequence_as
 from ..frontend.ops import placeholder
-from ..frontend.tape import flatten, pack_sequence_as
+from .initializers import get as get_initializer
 
 _names: dict[str, itertools.count] = {}
 
@@ -100,8 +101,6 @@ class Layer:
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "zeros",
                    trainable: bool = True, dtype: Any = None, **_: Any) -> EagerVariable:
         """A new eager variable of this layer, initialised by a numpy initializer."""
-        from .initializers import get as get_initializer
-
         dt = as_dtype(dtype) if dtype is not None else self.dtype
         value = get_initializer(initializer)(list(shape), dt)
         with init_scope():

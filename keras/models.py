@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from ..frontend import optimizers_v2
 from ..frontend.graph import GraphError
-from ..frontend.tape import flatten, pack_sequence_as
+from ..frontend.nest import flatten, pack_sequence_as
 from . import layers as layers_module
 from . import losses as losses_module
-from .engine import InputLayer, KerasTensor, Layer, Node
+from .engine import Input, InputLayer, KerasTensor, Layer, Node
 from .training import Trainer
 
 __all__ = ["Model", "Sequential", "load_model"]
@@ -194,7 +195,6 @@ class Sequential(Model):
         if not isinstance(layer, Layer):
             raise GraphError(f"Sequential.add: {layer!r} is not a layer")
         if not self._layers and self._input is None and layer._batch_input_shape is not None:
-            from .engine import Input
             self._input = Input(batch_shape=layer._batch_input_shape)
         self._layers.append(layer)
         if self._input is not None:  # shapes known: build now, as Keras does
@@ -292,9 +292,6 @@ def _layer_from(config: dict[str, Any]) -> Layer:
 
 def load_model(filepath: str, compile: bool = True) -> Model:
     """A model saved by `model.save` (kl.keras.models.load_model)."""
-    from ..frontend import optimizers_v2
-    from .engine import Input
-
     with np.load(_npz_path(filepath)) as data:
         if "__config__" not in data:
             raise GraphError(f"{filepath} holds weights only (save_weights); build the model "

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..frontend import optimizers_v2 as optimizers
+from ..frontend import summary
 from ..frontend.function import function
 from ..frontend.graph import GraphError
 from ..frontend.ops import add_n, convert_to_tensor
@@ -139,15 +140,11 @@ class TensorBoard(Callback):
         self.batches = 0
 
     def _writer(self, which: str):
-        from ..frontend import summary
-
         if which not in self.writers:
             self.writers[which] = summary.create_file_writer(os.path.join(self.log_dir, which))
         return self.writers[which]
 
     def _write(self, which: str, values: dict, step: int, prefix: str) -> None:
-        from ..frontend import summary
-
         with self._writer(which).as_default():
             for name, value in values.items():
                 summary.scalar(prefix + name, float(value), step=step)
@@ -168,8 +165,6 @@ class TensorBoard(Callback):
         if validation:
             self._write("validation", validation, epoch, "epoch_")
         if self.histogram_freq and epoch % self.histogram_freq == 0:
-            from ..frontend import summary
-
             with self._writer("train").as_default():
                 for v in self.model.weights:
                     summary.histogram(v.name.split(":")[0], v.numpy(), step=epoch)

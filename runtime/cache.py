@@ -40,7 +40,7 @@ def code_digest() -> str:
 
 
 def cache_key(ir_text: str, kernel_texts: Sequence[str]) -> str:
-    from .. import __version__
+    from .._version import __version__
 
     h = hashlib.sha256()
     for part in (__version__, code_digest(), llvm.get_process_triple(), llvm.get_host_cpu_name(),

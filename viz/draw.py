@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ir import KilnError, Module
+from ..passes import PassManager
 from .layout import layout_svg
 from .model import Picture, picture
 
@@ -76,8 +77,6 @@ def _prepare(obj: Any, passes: str | None, func: str | None) -> Picture:
     if passes:
         if not isinstance(obj, Module):
             raise KilnError("kl.viz: passes= applies to an IR module, not a graph")
-        from ..passes import PassManager
-
         PassManager(passes).run(obj)
     return picture(obj, func)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..frontend.graph import Graph
 from ..ir import Function, KilnError, Module, Operation, Value
 
 
@@ -42,8 +43,6 @@ class Picture:
 
 def picture(obj: Any, func: str | None = None) -> Picture:
     """The picture of a kl.Graph (or a Session), an IR Module or Function."""
-    from ..frontend.graph import Graph
-
     if hasattr(obj, "graph") and isinstance(obj.graph, Graph):
         obj = obj.graph
     if isinstance(obj, Graph):

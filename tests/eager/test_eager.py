@@ -108,8 +108,12 @@ def test_variables_assign_in_place():
         for _ in range(3):
             counter.assign_add(1)
         assert int(counter.read_value()) == 3 and counter.dtype is kl.int32
-    # outside eager mode kl.Variable is a graph variable again
-    assert type(kl.Variable(1.0)) is kl.Variable
+    # outside eager mode kl.Variable is a graph variable (a VariableV2 node) again;
+    # kl.Variable is the common base of both kinds
+    graph_variable = kl.Variable(1.0)
+    assert isinstance(graph_variable, kl.Variable)
+    assert not isinstance(graph_variable, eager.EagerVariable)
+    assert graph_variable.op.type == "VariableV2"
 
 
 def test_random_ops_draw_anew_each_call():
