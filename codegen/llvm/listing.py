@@ -9,7 +9,6 @@ from ...ir import debug
 from .jit import assembly
 from .native import NativeKernel
 
-
 SECTIONS = ("kernel", "llvm", "asm")
 
 
