@@ -78,17 +78,17 @@ class Signature:
         of, in its parameter's dtype; objects of the `resident` types, such as
         device arrays, are checked by their `shape` and `dtype` and kept), and the
         values bound to the named symbols."""
-        self._check_count(len(args))
+        if len(args) != len(self.params):
+            self._wrong_count(len(args))
         arrays: list = []
         named: dict[str, int] = {}
-        where: dict[str, str] = {}
         for a, p, dtype in zip(args, self.params, self._numpy):
             if type(a) is not np.ndarray and not isinstance(a, resident):
                 a = np.asarray(a, dtype=dtype)
             if a.dtype != dtype:
                 self._wrong_dtype(p, a.dtype)
-            self._check_shape(p, tuple(a.shape), named, where)
-            if isinstance(a, np.ndarray) and not a.flags.c_contiguous:
+            self._check_shape(p, a.shape, named)
+            if type(a) is np.ndarray and not a.flags.c_contiguous:
                 if p.in_place:
                     raise ExecutionError(f"{p.label}: a variable updated in place must be "
                                          "C-contiguous")
@@ -100,38 +100,33 @@ class Signature:
                      ) -> dict[str, int]:
         """Check shapes (and the `dtypes`, if given) without arrays; the values
         bound to the named symbols."""
-        self._check_count(len(shapes))
+        if len(shapes) != len(self.params):
+            self._wrong_count(len(shapes))
         named: dict[str, int] = {}
-        where: dict[str, str] = {}
         for i, (s, p) in enumerate(zip(shapes, self.params)):
             if dtypes is not None and dtypes[i] != self._numpy[i]:
                 self._wrong_dtype(p, dtypes[i])
-            self._check_shape(p, tuple(s), named, where)
+            self._check_shape(p, tuple(s), named)
         return named
 
-    def _check_count(self, n: int) -> None:
-        if n != len(self.params):
-            raise ExecutionError(f"{self.owner} takes {len(self.params)} {self.noun}, got {n}")
+    def _wrong_count(self, n: int) -> None:
+        raise ExecutionError(f"{self.owner} takes {len(self.params)} {self.noun}, got {n}")
 
     @staticmethod
     def _wrong_dtype(p: Param, got) -> None:
         raise ExecutionError(f"{p.label}: wrong dtype: expected dtype {p.dtype}, got numpy "
                              f"{np.dtype(got)}")
 
-    @staticmethod
-    def _check_shape(p: Param, shape: Shape, named: dict[str, int],
-                     where: dict[str, str]) -> None:
+    def _check_shape(self, p: Param, shape: Shape, named: dict[str, int]) -> None:
         if len(shape) != len(p.dims):
             raise ExecutionError(f"{p.label}: wrong rank: expected rank {len(p.dims)}, got "
                                  f"shape {format_shape(shape)}")
         for i, (d, n) in enumerate(zip(p.dims, shape)):
-            if d is None or d == n:
+            if d is None or d == n or type(d) is str and named.setdefault(d, n) == n:
                 continue
             if isinstance(d, str):
-                if named.setdefault(d, n) == n:
-                    where.setdefault(d, p.label.split(" (")[0])
-                    continue
-                expected = f"{d}, with {d} = {named[d]} from {where[d]}"
+                first = next(q for q in self.params if d in q.dims)
+                expected = f"{d}, with {d} = {named[d]} from {first.label.split(' (')[0]}"
             else:
                 expected = str(d)
             raise ExecutionError(f"{p.label}: got shape {format_shape(shape)}, which does not "

@@ -287,7 +287,8 @@ class CpuExecutable(CpuProgram):
     # ------------------------------------------------------------ calling
     def __call__(self, *args) -> list[np.ndarray]:
         arrays, _ = self.signature.check(args)
-        plan = self.plan([a.shape for a in arrays])
+        shapes = tuple([a.shape for a in arrays])
+        plan = self.plans.get(shapes) or self.plan(shapes)
         pointers = plan.pointers
         for j, a in enumerate(arrays):
             pointers[j] = a.ctypes.data
