@@ -335,6 +335,9 @@ class GpuExecutable:
         device_args = [a.data if isinstance(a, DeviceArray) else self.memory.upload(a)
                        for a in arrays]
         plan = self.plans.get(tuple(shapes))
+        # KILN_DEBUG: time each kernel's first launch with new shapes (Triton
+        # compiles it then), synchronising after each: only on that first call
+        timed = plan is None and debug.level() >= debug.KERNELS
         if plan is None:
             plan = self.plans[tuple(shapes)] = self._plan(shapes)
         results = {b: self.memory.empty(n * dtype.itemsize)
@@ -352,8 +355,12 @@ class GpuExecutable:
                 continue
             if tune:
                 launch = plan.launches[i] = self._tune(step, plan, i, views[i], launch)
+            start = time.perf_counter()
             step.kernel.fn[launch.grid](*views[i], *launch.ints, self._fault_slots[i],
                                         **launch.constants)
+            if timed:
+                self.memory.synchronize()
+                listing.show_first_launch(step, launch, time.perf_counter() - start)
         plan.tuned = plan.tuned or bool(tune)
         if self._may_fault:
             self._raise_faults()

@@ -62,6 +62,13 @@ def show_gpu_program(exe, out: TextIO | None = None) -> None:
             print(triton_listing.kernel_listing(step.kernel, sections), file=out)
 
 
+def show_first_launch(step, launch, seconds: float, out: TextIO | None = None) -> None:
+    """KILN_DEBUG=1 on the GPU: a kernel's first launch with new shapes (Triton's
+    compile, or its load from Triton's cache, and one run)."""
+    print(f"// kiln:   kernel @{step.kernel.name} first launch, grid {list(launch.grid)}: "
+          f"{seconds * 1e3:.2f} ms (Triton compile + run)", file=out or debug.out())
+
+
 def show_ptx(exe, launches, out: TextIO | None = None) -> None:
     """KILN_DEBUG=4 on a GPU: each kernel's PTX in the configuration it launches."""
     from ..codegen.triton import listing as triton_listing

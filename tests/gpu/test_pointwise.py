@@ -3,6 +3,8 @@
 reference interpreter: broadcasting, symbolic dims, int and bool ops, casts,
 math functions, faults."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -128,5 +130,6 @@ def test_kiln_debug_lists_the_triton_kernels(gpu, monkeypatch, capsys, level):
     exe(np.ones((2, 4), np.float32))
     err = capsys.readouterr().err
     assert "@f on the GPU" in err and "fused:reduction: built in" in err
+    assert re.search(r"kernel @k\d+_fused first launch, grid \[\d+\]: [\d.]+ ms", err)
     assert ("kernel form of @" in err) == (level >= 2)
     assert ("Triton source of @" in err and "@triton.jit" in err) == (level >= 3)
