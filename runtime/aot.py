@@ -45,8 +45,8 @@ import numpy as np
 from ..codegen import arguments
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
-from ..ir import CompileError, DType, ExecutionError, KilnError, Module
-from . import parallel
+from ..ir import CompileError, DType, ExecutionError, KilnError, Module, debug
+from . import listing, parallel
 from .cpu import CpuProgram, Layout
 
 FORMAT = "kiln-aot-1"
@@ -224,8 +224,11 @@ def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | N
     out = Path(outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     blob, offsets = _weights_blob(program)
+    start = time.perf_counter()
     obj = _emit_object(program)
     t_llvm = time.perf_counter()
+    if debug.level() >= debug.KERNELS:
+        listing.show_cpu_program(program, t_llvm - start, cached=False)
     inputs = _io(program, shape_fit, input_names, "input")
     outputs = _io(program, shape_fit, output_names, "output")
     (out / f"{name}_kernels.o").write_bytes(obj)
