@@ -280,7 +280,7 @@ class CpuExecutable(CpuProgram):
             engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
             engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
             engine.finalize_object()
-        if debug.level() >= 1:
+        if debug.level() >= debug.KERNELS:
             listing.show_cpu_program(self, time.perf_counter() - start, cached)
         return engine
 
