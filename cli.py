@@ -31,7 +31,12 @@ def cmd_opt(args: argparse.Namespace) -> int:
     report = manager.run(module)
     if args.print_ir_after_all or args.print_ir_after:
         sys.stdout.write("// ----- result -----\n")
-    sys.stdout.write(str(module))
+    if args.emit:
+        from .runtime.listing import emit
+
+        emit(module, args.emit, sys.stdout)
+    else:
+        sys.stdout.write(str(module))
     if args.stats:
         print(report, file=sys.stderr)
     return 0
@@ -294,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print each pass's time and statistics to stderr")
     p.add_argument("--no-verify", action="store_true",
                    help="do not run the verifier after each pass")
+    p.add_argument("--emit", choices=("kernel", "llvm", "asm", "triton"),
+                   help="print every kernel (its form, LLVM IR, host assembly or Triton "
+                        "source) instead of the module; runs the default pipeline first "
+                        "when the module is not planned yet")
     p.set_defaults(run=cmd_opt)
     p = sub.add_parser("run", help="interpret a function on .npy inputs",
                        description=cmd_run.__doc__)

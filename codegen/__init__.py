@@ -1,9 +1,12 @@
 """kiln.codegen: fused groups -> the loop-level kernel form (`kernel.py`,
-`lower.py`) -> code, by a renderer per target (`llvm/`; `triton/` later).
-See DESIGN.md and docs/architecture.md."""
+`lower.py`) -> code, by a renderer per target (`llvm/` for the host CPU,
+`triton/` for NVIDIA GPUs), which never import each other: what both need
+(argument checks, the contraction groups and their shape rules) is here.
+See DESIGN.md and docs/codegen.md."""
 
-from .arguments import Binding, bind
+from .arguments import Binding, Signature, bind
 from .kernel import CompileError, Fault, Kernel, format_kernel
 from .lower import lower
 
-__all__ = ["Binding", "CompileError", "Fault", "Kernel", "bind", "format_kernel", "lower"]
+__all__ = ["Binding", "CompileError", "Fault", "Kernel", "Signature", "bind", "format_kernel",
+           "lower"]

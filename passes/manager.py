@@ -8,13 +8,13 @@ As in `mlir-opt`: the verifier runs after every pass (on by default), the IR
 can be printed after every pass or after chosen ones, and every run records
 each pass's time and statistics in a `PipelineReport`.
 
-`KILN_DEBUG=1` in the environment prints the IR after every pass to stderr.
+`KILN_DEBUG=2` (or more) in the environment prints the IR after every pass to
+stderr (ir/debug.py).
 """
 
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import sys
 import time
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ..ir import KilnError, Module, VerifyError
+from ..ir import KilnError, Module, VerifyError, debug
 
 PassFunction = Callable[..., dict[str, int] | None]
 
@@ -145,7 +145,7 @@ class PassManager:
                  out: TextIO | None = None):
         self.steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         self.verify_each = verify_each
-        if os.environ.get("KILN_DEBUG") and not print_after:
+        if debug.level() >= debug.FORMS and not print_after:
             print_after = "all"
         self.print_after = print_after if print_after == "all" else set(print_after)
         for name in (() if print_after == "all" else self.print_after):

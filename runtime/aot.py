@@ -42,10 +42,11 @@ from pathlib import Path
 import llvmlite.binding as llvm
 import numpy as np
 
+from ..codegen import arguments
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
-from ..ir import CompileError, ExecutionError, KilnError, Module
-from . import parallel
+from ..ir import CompileError, DType, ExecutionError, KilnError, Module, debug
+from . import listing, parallel
 from .cpu import CpuProgram, Layout
 
 FORMAT = "kiln-aot-1"
@@ -223,8 +224,11 @@ def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | N
     out = Path(outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     blob, offsets = _weights_blob(program)
+    start = time.perf_counter()
     obj = _emit_object(program)
     t_llvm = time.perf_counter()
+    if debug.level() >= debug.KERNELS:
+        listing.show_cpu_program(program, t_llvm - start, cached=False)
     inputs = _io(program, shape_fit, input_names, "input")
     outputs = _io(program, shape_fit, output_names, "output")
     (out / f"{name}_kernels.o").write_bytes(obj)
@@ -331,10 +335,8 @@ def _weights_blob(program: CpuProgram) -> tuple[bytes, dict[int, int]]:
 
 def _emit_object(program: CpuProgram) -> bytes:
     """The kernels and kiln_run as one optimised PIC object, its symbols hidden."""
-    with jit._lock:
-        main = jit.to_llvm(program._entry_module())
-        for step in program.steps:
-            main.link_in(jit.to_llvm(step.kernel.module))
+    with jit.llvm_lock:
+        main = program.linked_module()
         for fn in main.functions:
             if not fn.is_declaration and fn.linkage not in (llvm.Linkage.internal,
                                                              llvm.Linkage.private):
@@ -634,6 +636,10 @@ class Library:
         except OSError as e:
             raise KilnError(f"cannot load {out / m['library']}: {e}") from None
         self.inputs, self.outputs, self.dims = m["inputs"], m["outputs"], m["dims"]
+        self.signature = arguments.Signature(self.name, [
+            arguments.Param(f"{self.name} input {x['name']} ({x['dtype']}[{_dims(x)}])",
+                            DType(x["dtype"]), tuple(x["shape"])) for x in self.inputs],
+            noun="inputs")
         n = len(self.inputs) + len(self.outputs)
         self._entry = getattr(self._lib, self.name)
         self._entry.restype = ctypes.c_int
@@ -649,25 +655,7 @@ class Library:
                 raise KilnError(f"cannot load the weights {out / m['weights']}")
 
     def __call__(self, *args) -> list[np.ndarray]:
-        if len(args) != len(self.inputs):
-            raise ExecutionError(f"{self.name} takes {len(self.inputs)} inputs, got {len(args)}")
-        arrays, bound = [], {}
-        for x, a in zip(self.inputs, args):
-            want = np.dtype(_numpy_dtype(x["dtype"]))
-            a = np.asarray(a)
-            what = (f"{self.name} input {x['name']} "
-                    f"({x['dtype']}[{', '.join(map(str, x['shape']))}])")
-            if a.dtype != want:
-                raise ExecutionError(f"{what}: expected dtype {x['dtype']}, got numpy {a.dtype}")
-            if a.ndim != len(x["shape"]):
-                raise ExecutionError(f"{what}: expected rank {len(x['shape'])}, got shape "
-                                     f"{a.shape}")
-            for d, n in zip(x["shape"], a.shape):
-                if (isinstance(d, int) and d != n) or (
-                        isinstance(d, str) and bound.setdefault(d, n) != n):
-                    raise ExecutionError(f"{what}: got shape {a.shape}" + (
-                        f" with {d} = {bound[d]}" if isinstance(d, str) else ""))
-            arrays.append(np.ascontiguousarray(a))
+        arrays, bound = self.signature.check(args)
         for d in self.dims:
             n = bound[d["name"]]
             if not d["min"] <= n <= d["max"]:
@@ -692,6 +680,10 @@ class Library:
         messages = {BAD_DIMS: "a symbolic dim is out of range", NO_MEMORY: "out of memory",
                     NO_WEIGHTS: "the weights are not loaded"}
         return f"{self.name}: {messages.get(code, f'error code {code}')}"
+
+
+def _dims(x: dict) -> str:
+    return ", ".join(map(str, x["shape"]))
 
 
 def _is_manifest(path: Path) -> bool:

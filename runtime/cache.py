@@ -1,8 +1,8 @@
 """The compile cache: object code on disk, keyed by what determines it.
 
 The key hashes the optimised IR text of the function, the kernels' listings,
-the host target (triple, CPU name and features), kiln's version and a digest
-of the code generators' source (`code_digest`), so a
+the host target (triple, CPU name and features) and a digest of the source
+of kiln's IR, passes, code generators and runtime (`code_digest`), so a
 second process compiling the same module loads the object code instead of
 running LLVM again. The directory is `KILN_CACHE_DIR`, else
 `~/.cache/kiln`; writes are atomic (write, then rename), and an unreadable
@@ -40,10 +40,11 @@ def code_digest() -> str:
 
 
 def cache_key(ir_text: str, kernel_texts: Sequence[str]) -> str:
-    from .._version import __version__
-
+    """The key of the object code of `ir_text` with these kernels. kiln's version
+    is not a part: `code_digest` covers every line of code that makes object
+    code, and reading the version would import the package root (the frontend)."""
     h = hashlib.sha256()
-    for part in (__version__, code_digest(), llvm.get_process_triple(), llvm.get_host_cpu_name(),
+    for part in (code_digest(), llvm.get_process_triple(), llvm.get_host_cpu_name(),
                  llvm.get_host_cpu_features().flatten(), ir_text, *kernel_texts):
         h.update(part.encode())
         h.update(b"\0")

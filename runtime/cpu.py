@@ -4,13 +4,13 @@
     outputs = exe(x, w)
 
 Compiling: each top-level op that computes becomes a `NativeKernel`
-(codegen/native.py); an LLVM entry `i32 run(ptr buffers, ptr dims, ptr outer)`
+(codegen/llvm/native.py); an LLVM entry `i32 run(ptr buffers, ptr dims, ptr outer)`
 calls them in order, each with its buffers picked by the memory plan, so a
 call crosses from Python to native code once (and releases the GIL). The
 linked module is optimised and JIT-compiled, or loaded from the disk cache.
 
-Calling: the arguments are checked (dtype, rank, static dims, named
-symbols, contiguity) before any native code runs. A new set of argument
+Calling: the arguments are checked (`Signature.check`: dtype, rank, static
+dims, named symbols, contiguity) before any native code runs. A new set of argument
 shapes is planned once (concrete shapes, each kernel's run-time dims,
 buffer sizes) and reused: scratch buffers are pooled per shape set, results
 get fresh arrays. A kernel fault (integer division by zero, ...) is an
@@ -22,19 +22,20 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 
+from ..codegen.arguments import Signature
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
-from ..codegen.native import NativeKernel, native_kernel
-from ..ir import CompileError, ExecutionError, Function, Module, Operation, Value
-from ..ir.types import format_shape
+from ..codegen.llvm.native import NativeKernel, native_kernel
+from ..ir import CompileError, ExecutionError, Function, Module, Operation, Value, debug
 from ..passes.fuse import VIEW_OPS
-from . import parallel
+from . import listing, parallel
 from .cache import cache_key, load_object, store_object
 from .shapes import concrete_shapes
 
@@ -51,6 +52,7 @@ class Step:
     op: Operation
     kernel: NativeKernel
     buffers: list[int]
+    seconds: float = 0.0  # spent building the kernel (lowering, rendering): KILN_DEBUG=1
 
 
 def kernel_ops(func: Function, buffer_of: dict[Value, int], constants: dict[int, np.ndarray]
@@ -149,18 +151,18 @@ class CpuProgram:
         self.constants: dict[int, np.ndarray] = {}
         self.steps: list[Step] = []
         self._collect()
-        # per argument: numpy dtype and dims (int, a symbol's name, or None for `?`)
-        self._arg_specs = [(a.type.dtype.numpy, [d if isinstance(d, int) else (
-            None if d.anonymous else d.name) for d in a.type.shape]) for a in self.func.args]
+        self.signature = Signature.of_function(self.func, self.donated)
         self._returned = [self.buffer_of[v] for v in self.func.body.terminator.operands]
 
     # ------------------------------------------------------------ compiling
     def _collect(self) -> None:
         ops, self.n_buffers = kernel_ops(self.func, self.buffer_of, self.constants)
         for name, op, ids in ops:
-            self.steps.append(Step(op, native_kernel(op, name), ids))
+            start = time.perf_counter()
+            kernel = native_kernel(op, name)
+            self.steps.append(Step(op, kernel, ids, time.perf_counter() - start))
 
-    def _entry_module(self, probe=None) -> ir.Module:
+    def entry_module(self, probe=None) -> ir.Module:
         """The entry; `probe(builder, module, i)`, if given, emits code before step i
         and (i = len(steps)) after the last (runtime/profile.py: timestamps)."""
         module = ir.Module(name=f"{self.name}_entry")
@@ -200,6 +202,24 @@ class CpuProgram:
         b.ret(ir.Constant(I64, 0))
         return module
 
+    def linked_module(self, probe=None) -> llvm.ModuleRef:
+        """The entry (with `probe`, as `entry_module`) and every kernel in one LLVM
+        module, not yet optimised. Hold `jit.llvm_lock` while building and using it."""
+        main = jit.to_llvm(self.entry_module(probe))
+        for step in self.steps:
+            start = time.perf_counter()
+            kernel = step.kernel.module  # rendered now, on first use
+            step.seconds += time.perf_counter() - start
+            main.link_in(jit.to_llvm(kernel))
+        return main
+
+    def cache_key(self, variant: str = "") -> str:
+        """The disk cache's key of this program's object code (`variant` tells
+        apart other builds of it, such as the profiler's timed entry)."""
+        openmp = parallel.openmp_available()  # loads libgomp before linking against it
+        return cache_key(str(self.module) + variant, [s.kernel.text for s in self.steps] +
+                         [f"openmp={openmp}"])
+
     @staticmethod
     def runs_blas(step: Step) -> bool:
         """Whether the step's kernel calls BLAS (which runs its own threads)."""
@@ -230,90 +250,68 @@ class CpuProgram:
 
 
 class CpuExecutable(CpuProgram):
-    """A function compiled for the host CPU; call it with numpy arrays."""
+    """A function compiled for the host CPU; call it with numpy arrays.
+
+    `entry` is the native entry (a ctypes function; the profiler swaps in one
+    that times each kernel) and `plans` the plan of each set of argument shapes
+    called so far."""
 
     def __init__(self, module: Module, name: str):
         super().__init__(module, name)
-        self._native = self._compile()
-        self._entry = ENTRY_SIGNATURE(self._native.engine.get_function_address(ENTRY))
-        self._plans: dict[tuple, ShapePlan] = {}
+        self._engine = self._compile()
+        self.entry = ENTRY_SIGNATURE(self._engine.get_function_address(ENTRY))
+        self.plans: dict[tuple, ShapePlan] = {}
         if os.environ.get("KILN_PROFILE", "0") not in ("", "0"):
             from .profile import instrument
             instrument(self)  # time every kernel of every call; the table prints at exit
 
-    def _compile(self):
-        openmp = parallel.openmp_available()  # loads libgomp before linking against it
-        key = cache_key(str(self.module), [s.kernel.text for s in self.steps] +
-                        [f"openmp={openmp}"])
-        with jit._lock:
+    def _compile(self) -> llvm.ExecutionEngine:
+        start = time.perf_counter()
+        key = self.cache_key()
+        with jit.llvm_lock:
             tm = jit.new_target_machine()
             obj = load_object(key)
+            cached = obj is not None
             if obj is None:  # the entry and the kernels are built only now
-                main = jit.to_llvm(self._entry_module())
-                for step in self.steps:
-                    main.link_in(jit.to_llvm(step.kernel.module))
+                main = self.linked_module()
                 jit.optimize(main)
                 obj = tm.emit_object(main)
                 store_object(key, obj)
-                if os.environ.get("KILN_DEBUG"):
-                    for s in self.steps:
-                        print(f"// kiln: kernel {s.kernel.name}\n{s.kernel.text}", file=sys.stderr)
             engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
             engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
             engine.finalize_object()
-        return _Native(engine)
+        if debug.level() >= debug.KERNELS:
+            listing.show_cpu_program(self, time.perf_counter() - start, cached)
+        return engine
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args) -> list[np.ndarray]:
-        arrays = self._check(args)
-        plan = self._plans.get(tuple(a.shape for a in arrays))
-        if plan is None:
-            plan = self._plan(arrays)
-            self._plans[tuple(a.shape for a in arrays)] = plan
+        arrays, _ = self.signature.check(args)
+        shapes = tuple([a.shape for a in arrays])
+        plan = self.plans.get(shapes) or self.plan(shapes)
         pointers = plan.pointers
         for j, a in enumerate(arrays):
             pointers[j] = a.ctypes.data
         fresh = plan.result_arrays()
         for b, a in fresh.items():
             pointers[b] = a.ctypes.data
-        code = self._entry(pointers, plan.dims_table, plan.outer.ctypes.data,
-                           plan.threads.ctypes.data)
+        code = self.entry(pointers, plan.dims_table, plan.outer.ctypes.data,
+                          plan.threads.ctypes.data)
         if code:
             step = self.steps[(code >> 32) - 1]
             raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
         return self._results(arrays, fresh, plan)
 
-    def _check(self, args) -> list[np.ndarray]:
-        if len(args) != self.n_args:
-            raise ExecutionError(f"@{self.name} takes {self.n_args} arguments, got {len(args)}")
-        arrays, named = [], {}
-        for j, (a, (dtype, dims)) in enumerate(zip(args, self._arg_specs)):
-            if type(a) is not np.ndarray:
-                a = np.asarray(a, dtype=dtype)
-            if a.dtype != dtype or a.ndim != len(dims):
-                self._bad_argument(j, a, "dtype" if a.dtype != dtype else "rank")
-            for d, n in zip(dims, a.shape):
-                if d is None:
-                    continue
-                if isinstance(d, int) and d != n or isinstance(d, str) and \
-                        named.setdefault(d, n) != n:
-                    self._bad_argument(j, a, "shape")
-            if not a.flags.c_contiguous:
-                if j in self.donated:
-                    self._bad_argument(j, a, "a variable updated in place must be C-contiguous")
-                a = np.array(a, order="C")
-            arrays.append(a)
-        return arrays
+    def plan(self, arg_shapes) -> ShapePlan:
+        """The plan of a call with arguments of these (checked) shapes, made once."""
+        key = tuple(tuple(s) for s in arg_shapes)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = self._plan(key)
+        return plan
 
-    def _bad_argument(self, j: int, a: np.ndarray, problem: str):
-        arg = self.func.args[j]
-        what = f"@{self.name} argument {j} (%{arg.name or j}: {arg.type})"
-        raise ExecutionError(f"{what}: wrong {problem}: got numpy {a.dtype} of shape "
-                             f"{format_shape(a.shape)}" if problem in ("dtype", "rank", "shape")
-                             else f"{what}: {problem}")
-
-    def _plan(self, arrays: list[np.ndarray]) -> ShapePlan:
-        layout = self.layout([a.shape for a in arrays])
+    def _plan(self, arg_shapes) -> ShapePlan:
+        layout = self.layout(arg_shapes)
         dims: list[int] = []
         offsets: list[int] = []
         threads: list[int] = []
@@ -351,9 +349,3 @@ class CpuExecutable(CpuProgram):
             else:
                 out.append(np.array(self.constants[b]).reshape(shape))
         return out
-
-
-
-@dataclass
-class _Native:
-    engine: llvm.ExecutionEngine

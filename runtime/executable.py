@@ -1,15 +1,16 @@
 """`kiln.compile`: a callable for one function of a module.
 
-    run = kiln.compile(module, "step")            # backend="interpreter" today
+    run = kiln.compile(module, "step")            # native code for the host CPU
     outputs = run(x, w)                           # numpy arrays in, numpy arrays out
+    run.compiled                                  # the CpuExecutable / GpuExecutable
 
 The module is optimised by the pass pipeline first, then compiled to native
-code for the host CPU (`backend="cpu"`, the default: runtime/cpu.py). The
-reference interpreter stays selectable for debugging
-(`backend="interpreter"`), and `backend="auto"` uses the CPU backend unless
-the function holds an op it has no kernel for yet, then the interpreter
-(with a warning naming the op). `backend="gpu"` compiles to Triton kernels
-(runtime/gpu.py), falling back to the CPU with a warning when no GPU exists.
+code for the host CPU (`backend="cpu"`: runtime/cpu.py). The default,
+`backend="auto"`, uses the CPU backend unless the function holds an op it has
+no kernel for yet, then the reference interpreter (with a warning naming the
+op); the interpreter stays selectable for debugging (`backend="interpreter"`).
+`backend="gpu"` compiles to Triton kernels (runtime/gpu.py), falling back to
+the CPU with a warning when no GPU exists.
 `KILN_BACKEND` sets the default (`KILN_DEVICE=gpu` too).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import CompileError, Interpreter, KilnError, Module, parse
+from ..ir import CompileError, Interpreter, KilnError, Module, debug, parse
 from ..passes import DEFAULT_PIPELINE, PipelineReport, run_pipeline
 from .cpu import CpuExecutable
 
@@ -84,6 +85,12 @@ class Executable:
     def __call__(self, *args: Any) -> list[np.ndarray]:
         return self._run(*args)
 
+    @property
+    def compiled(self):
+        """The backend's executable (CpuExecutable, GpuExecutable: its steps,
+        kernels and plans, for the profiler and tests); None on the interpreter."""
+        return None if self.backend == "interpreter" else self._run
+
     def run_resident(self, *args: Any) -> list:
         """Like a call, but on the GPU backend arguments and results may stay in
         device memory (runtime/gpu.py's DeviceArray; np.asarray copies one to
@@ -98,9 +105,9 @@ class Executable:
 
 
 def _optimise(module: Module, pipeline: str) -> PipelineReport:
-    """The pipeline, verifying the result once (after every pass with KILN_DEBUG,
-    as the pass tests do): verification is a fifth of a warm compile."""
-    if os.environ.get("KILN_DEBUG"):
+    """The pipeline, verifying the result once (after every pass with KILN_DEBUG
+    set, as the pass tests do): verification is a fifth of a warm compile."""
+    if debug.level() >= debug.KERNELS:
         return run_pipeline(module, pipeline)
     report = run_pipeline(module, pipeline, verify_each=False)
     module.verify()

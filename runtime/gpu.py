@@ -7,7 +7,8 @@ in order on device buffers from the memory plan.
 
 Like runtime/cpu.py's CpuExecutable: each top-level op that computes becomes
 a kernel (codegen/triton: the fused groups' kernel form rendered as Triton,
-matmul/conv templates, strided copies); a call checks its arguments, plans
+matmul/conv templates, strided copies); a call checks its arguments (the
+same `Signature.check` as the CPU's; DeviceArrays by shape and dtype), plans
 once per set of argument shapes (concrete shapes, each kernel's launch,
 pooled device buffers for intermediates, typed views of them per kernel
 argument) and launches the kernels in order. Host<->device copies happen
@@ -32,16 +33,25 @@ the first configuration, chosen from the shapes, runs.
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..codegen.arguments import Signature
 from ..codegen.kernel import Fault
-from ..ir import CompileError, ExecutionError, Function, Interpreter, Module, Operation, Value
-from ..ir.types import format_shape
+from ..ir import (
+    CompileError,
+    ExecutionError,
+    Function,
+    Interpreter,
+    Module,
+    Operation,
+    Value,
+    debug,
+)
+from . import listing
 from .cache import cache_dir
 from .cpu import kernel_ops
 from .shapes import concrete_shapes
@@ -244,6 +254,8 @@ class Step:
     op: Operation
     kernel: object  # a TritonKernel, or None: run on the host
     buffers: list[int]
+    name: str = ""
+    seconds: float = 0.0  # spent rendering the kernel (KILN_DEBUG=1)
 
 
 @dataclass
@@ -282,28 +294,25 @@ class GpuExecutable:
         self.host_ops: list[str] = []
         ops, self.n_buffers = kernel_ops(self.func, self.buffer_of, self.constants)
         for kernel_name, op, ids in ops:
+            start = time.perf_counter()
             try:
                 kernel = triton_kernel(op, kernel_name)
             except CompileError as e:
                 kernel = None
                 self.host_ops.append(f"{op.describe()} ({e})")
-            self.steps.append(Step(op, kernel, ids))
+            self.steps.append(Step(op, kernel, ids, kernel_name, time.perf_counter() - start))
         if self.host_ops:
             warnings.warn(f"kiln: @{name} runs {len(self.host_ops)} op(s) on the host, "
                           "without a GPU kernel: " + "; ".join(self.host_ops), stacklevel=3)
-        if os.environ.get("KILN_DEBUG"):
-            for s in self.steps:
-                if s.kernel is not None:
-                    print(f"// kiln: triton kernel {s.kernel.name}\n{s.kernel.text}\n"
-                          f"{s.kernel.source}", file=sys.stderr)
-        self._arg_specs = [(a.type.dtype.numpy, [d if isinstance(d, int) else (
-            None if d.anonymous else d.name) for d in a.type.shape]) for a in self.func.args]
+        if debug.level() >= debug.KERNELS:
+            listing.show_gpu_program(self)
+        self.signature = Signature.of_function(self.func)
         self._returned = [self.buffer_of[v] for v in self.func.body.terminator.operands]
         self._constants_dev = {b: self.memory.upload(a) for b, a in self.constants.items()}
         self._faults = self.memory.upload(np.zeros(max(1, len(self.steps)), np.int32))
         self._fault_slots = self._slot_views()
         self._may_fault = any(s.kernel is not None and s.kernel.may_fault for s in self.steps)
-        self._plans: dict[tuple, _Plan] = {}
+        self.plans: dict[tuple, _Plan] = {}  # per set of argument shapes called so far
         self._interpreter = Interpreter(module) if any(s.kernel is None for s in self.steps) \
             else None
 
@@ -321,10 +330,16 @@ class GpuExecutable:
 
     def run_device(self, *args) -> list[DeviceArray]:
         """Run with numpy arrays or DeviceArrays; results stay on the device."""
-        shapes, device_args = self._check(args)
-        plan = self._plans.get(tuple(shapes))
+        arrays, _ = self.signature.check(args, resident=DeviceArray)
+        shapes = [tuple(a.shape) for a in arrays]
+        device_args = [a.data if isinstance(a, DeviceArray) else self.memory.upload(a)
+                       for a in arrays]
+        plan = self.plans.get(tuple(shapes))
+        # KILN_DEBUG: time each kernel's first launch with new shapes (Triton
+        # compiles it then), synchronising after each: only on that first call
+        timed = plan is None and debug.level() >= debug.KERNELS
         if plan is None:
-            plan = self._plans[tuple(shapes)] = self._plan(shapes)
+            plan = self.plans[tuple(shapes)] = self._plan(shapes)
         results = {b: self.memory.empty(n * dtype.itemsize)
                    for b, (_, dtype, n) in plan.fresh.items()}
         views = self._bind_views(plan, device_args, results)
@@ -340,39 +355,16 @@ class GpuExecutable:
                 continue
             if tune:
                 launch = plan.launches[i] = self._tune(step, plan, i, views[i], launch)
+            start = time.perf_counter()
             step.kernel.fn[launch.grid](*views[i], *launch.ints, self._fault_slots[i],
                                         **launch.constants)
+            if timed:
+                self.memory.synchronize()
+                listing.show_first_launch(step, launch, time.perf_counter() - start)
         plan.tuned = plan.tuned or bool(tune)
         if self._may_fault:
             self._raise_faults()
         return self._results(plan, device_args, results)
-
-    def _check(self, args) -> tuple[list[tuple[int, ...]], list]:
-        if len(args) != self.n_args:
-            raise ExecutionError(f"@{self.name} takes {self.n_args} arguments, got {len(args)}")
-        shapes, device, named = [], [], {}
-        for j, (a, (dtype, dims)) in enumerate(zip(args, self._arg_specs)):
-            resident = isinstance(a, DeviceArray)
-            if not resident and type(a) is not np.ndarray:
-                a = np.asarray(a, dtype=dtype)
-            shape = tuple(a.shape)
-            if a.dtype != dtype or len(shape) != len(dims):
-                self._bad_argument(j, a, "dtype" if a.dtype != dtype else "rank")
-            for d, n in zip(dims, shape):
-                if d is None:
-                    continue
-                if isinstance(d, int) and d != n or isinstance(d, str) and \
-                        named.setdefault(d, n) != n:
-                    self._bad_argument(j, a, "shape")
-            shapes.append(shape)
-            device.append(a.data if resident else self.memory.upload(a))
-        return shapes, device
-
-    def _bad_argument(self, j: int, a, problem: str):
-        arg = self.func.args[j]
-        raise ExecutionError(f"@{self.name} argument {j} (%{arg.name or j}: {arg.type}): wrong "
-                             f"{problem}: got {np.dtype(a.dtype)} of shape "
-                             f"{format_shape(tuple(a.shape))}")
 
     def _plan(self, arg_shapes) -> _Plan:
         shapes = concrete_shapes(self.func, arg_shapes)
@@ -396,6 +388,8 @@ class GpuExecutable:
         fresh = {b: kinds[b] for b in returned}
         pooled = {b: self.memory.empty(n) for b, n in sizes.items() if b not in fresh}
         result_shapes = [shapes[v] for v in self.func.body.terminator.operands]
+        if debug.level() >= debug.ASSEMBLY and not interpreting():
+            listing.show_ptx(self, launches)
         return _Plan(launches, [], ins, outs, pooled, fresh, result_shapes)
 
     def _bind_views(self, plan: _Plan, device_args: list, results: dict) -> list[list]:

@@ -10,7 +10,7 @@
 
 How kernels are timed: a CpuExecutable's one native entry calls its kernels
 in order. Profiling builds a second entry from the same kernels
-(`_entry_module(probe=...)`) that reads `clock_gettime(CLOCK_MONOTONIC)`
+(`entry_module(probe=...)`) that reads `clock_gettime(CLOCK_MONOTONIC)`
 before each kernel and after the last into a table (a global of the
 module), so kernel i took `t[i+1] - t[i]` and the kernel times add up to
 the native part of the call: what remains of a step is Python (argument
@@ -35,6 +35,7 @@ import statistics
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
@@ -43,8 +44,7 @@ from llvmlite import ir
 
 from ..codegen.llvm import jit
 from ..ir import KilnError, Operation, Trait
-from . import parallel
-from .cache import cache_dir, cache_key, load_object, store_object
+from .cache import cache_dir, load_object, store_object
 from .shapes import concrete_shapes
 
 TABLE = "kiln_profile_ns"
@@ -208,19 +208,20 @@ def _register_clock() -> None:
         llvm.add_symbol("clock_gettime", ctypes.cast(libc.clock_gettime, ctypes.c_void_p).value)
 
 
+_timed_copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # exe -> its _Timed
+
+
 def timed_executable(exe) -> _Timed:
     """Build (once per executable) the copy of `exe` that times its kernels."""
-    cached = getattr(exe, "_kiln_timed", None)
+    cached = _timed_copies.get(exe)
     if cached is not None:
         return cached
     _register_clock()
     from .cpu import ENTRY, ENTRY_SIGNATURE
 
     n = len(exe.steps)
-    openmp = parallel.openmp_available()  # loads libgomp before linking against it
-    key = cache_key(str(exe.module) + "\n// kiln: timed entry, large code model",
-                    [s.kernel.text for s in exe.steps] + [f"openmp={openmp}"])
-    with jit._lock:
+    key = exe.cache_key("\n// kiln: timed entry, large code model")
+    with jit.llvm_lock:
         # the large code model: the entry reaches its table (a global) by a 64-bit
         # address, wherever the JIT maps the data section (the default small model's
         # 32-bit displacements do not always reach it: a crash, depending on ASLR)
@@ -229,9 +230,7 @@ def timed_executable(exe) -> _Timed:
             opt=3, codemodel="large")
         obj = load_object(key)
         if obj is None:
-            main = jit.to_llvm(exe._entry_module(probe=_Probe(n)))
-            for step in exe.steps:
-                main.link_in(jit.to_llvm(step.kernel.module))
+            main = exe.linked_module(probe=_Probe(n))
             jit.optimize(main)
             obj = tm.emit_object(main)
             store_object(key, obj)
@@ -239,11 +238,11 @@ def timed_executable(exe) -> _Timed:
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
     timed = copy.copy(exe)
-    timed._entry = ENTRY_SIGNATURE(engine.get_function_address(ENTRY))
+    timed.entry = ENTRY_SIGNATURE(engine.get_function_address(ENTRY))
     address = engine.get_global_value_address(TABLE)
     table = np.ctypeslib.as_array((ctypes.c_int64 * (n + 1)).from_address(address))
     result = _Timed(timed, table, engine)
-    exe._kiln_timed = result
+    _timed_copies[exe] = result
     return result
 
 
@@ -310,8 +309,8 @@ class Profile:
 
 
 def _cpu_executable(executable):
-    run = getattr(executable, "_run", executable)  # kiln.compile's Executable wraps it
-    if not hasattr(run, "steps") or not hasattr(run, "_entry_module"):
+    run = getattr(executable, "compiled", executable)  # kiln.compile's Executable wraps it
+    if not hasattr(run, "steps") or not hasattr(run, "entry_module"):
         backend = getattr(executable, "backend", type(executable).__name__)
         raise KilnError(f"profiling needs an executable of the CPU backend, got {backend}")
     return run
@@ -383,7 +382,7 @@ class _Accumulator:
     def shapes(self, dims_table) -> tuple:
         key = self._shapes_of.get(id(dims_table))
         if key is None:
-            for shapes, plan in self.exe._plans.items():
+            for shapes, plan in self.exe.plans.items():
                 if plan.dims_table is dims_table:
                     key = self._shapes_of[id(dims_table)] = shapes
                     break
@@ -391,7 +390,7 @@ class _Accumulator:
 
     def __call__(self, *entry_args):
         start = time.perf_counter()
-        code = self.timed.executable._entry(*entry_args)
+        code = self.timed.executable.entry(*entry_args)
         wall = time.perf_counter() - start
         if not code:
             key = self.shapes(entry_args[1])
@@ -422,7 +421,7 @@ def instrument(exe) -> None:
     """KILN_PROFILE=1: make `exe` (a CpuExecutable) time its kernels on every call;
     the per-kernel means print to stderr when the process exits."""
     accumulator = _Accumulator(exe, timed_executable(exe))
-    exe._entry = accumulator
+    exe.entry = accumulator
     with _lock:
         if not _profiled:
             atexit.register(report)

@@ -1,19 +1,11 @@
-"""contraction: what the matmul and conv kernels share — a fused group split
-into its contraction and its epilogue, and the frame of the kernel function.
+"""contraction: what the LLVM matmul and conv kernels share — the frame of the
+kernel function and the epilogue's rendering.
 
-A `kiln.fused` group of kind matmul or conv holds one contraction (kiln.matmul
-or kiln.conv2d) and elementwise ops over the contraction's result shape S:
-the epilogue (bias, activation, residual), plus any sibling elementwise ops
-the fuse pass merged in. The epilogue becomes a pointwise kernel in the loop
-form of `codegen/kernel.py`: `lower` on a synthetic `kiln.fused` pointwise op
-whose body is the group without the contraction, the contraction's result
-being one more input (the *accumulator*). `Group` does that split.
-
-The contraction writes rows of S where the epilogue reads them: into the
-group's result that yields it; else in place into an epilogue output of its
-dtype (every epilogue load of an element comes before the stores to it, so
-that is safe); else into scratch memory. The epilogue then runs over the
-rows just written, while they are in cache: `_EpilogueRenderer` renders it
+The group's split into its contraction and its epilogue, and its shape
+rules, are the renderer-neutral `codegen/contraction.py` (`ContractionGroup`,
+the binders). The contraction writes rows of S where the group says (a
+result, in place into an epilogue output, or scratch); the epilogue then
+runs over the rows just written, while they are in cache: `_EpilogueRenderer` renders it
 over a *flat element range* [first, last) of S, which is what a range of
 rows is, whatever the broadcasting of the epilogue's other inputs.
 
@@ -29,140 +21,15 @@ from collections.abc import Sequence
 import numpy as np
 from llvmlite import ir
 
-from ...ir import Block, Builder, CompileError, ExecutionError, Operation, Region, Value, lookup
-from ...ir.dtypes import DType
-from ...ir.types import TensorType, format_shape
-from ..arguments import bind
+from ...ir import CompileError, Value
+from ..contraction import ContractionGroup
 from ..kernel import Fault, Kernel
-from ..lower import lower
-from ..native import Shape, stand_in
 from .render import _BodyRenderer, counted_loop
 from .scalar import I32, I64, Scalars, storage_type
 
 PTR = ir.PointerType()
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)  # a failed scratch allocation
 ALIGN = 64  # bytes: each scratch buffer starts on a cache line
-
-
-class Group:
-    """A matmul/conv group: its contraction (`contraction`, by op name) and its
-    epilogue kernel (None when the group yields the contraction alone)."""
-
-    def __init__(self, fused: Operation, name: str, contraction: str):
-        self.fused, self.name = fused, name
-        block = fused.body
-        found = [op for op in block.ops if op.name == contraction]
-        if len(found) != 1:
-            raise fused.error(f"a {fused.kind} group must hold one {contraction}, "
-                              f"found {len(found)}", CompileError)
-        self.contraction = c = found[0]
-        self.dtype: DType = c.result.type.dtype
-        if self.dtype not in (DType.f32, DType.f64, DType.i8, DType.i32, DType.i64):
-            raise c.error(f"{self.dtype} is not supported by the CPU backend yet", CompileError)
-        self.args = list(block.args)
-        yielded = list(block.terminator.operands)
-        self.n_buffers = len(self.args) + len(yielded)
-        # epilogue output j is the group's result epilogue_results[j]
-        self.epilogue_results = [i for i, v in enumerate(yielded) if v is not c.result]
-        self.epilogue = _epilogue_kernel(fused, c, f"{name}.epilogue")
-        # where the contraction's result goes: a result buffer, or scratch (None)
-        self.acc_result: int | None = None
-        self.in_place = False  # whether an epilogue output shares the accumulator
-        if c.result in yielded:
-            self.acc_result = yielded.index(c.result)
-        else:
-            for i in self.epilogue_results:
-                if yielded[i].type.dtype == self.dtype:
-                    self.acc_result, self.in_place = i, True
-                    break
-
-    # ------------------------------------------------------------ binding
-    def operand_shape(self, v: Value, in_shapes: Sequence[Shape]) -> Shape:
-        """The concrete shape of a contraction operand (an input or a constant)."""
-        if v in self.args:
-            return tuple(in_shapes[self.args.index(v)])
-        return tuple(v.type.shape)
-
-    def check_inputs(self, in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]) -> None:
-        """Check the inputs' shapes against their types (ExecutionError naming the op)."""
-        fused, n_results = self.fused, self.n_buffers - len(self.args)
-        if len(in_shapes) != len(self.args) or len(out_shapes) != n_results:
-            raise fused.error(f"takes {len(self.args)} inputs and gives {n_results} results, "
-                              f"got {len(in_shapes)} and {len(out_shapes)} shapes",
-                              ExecutionError)
-        named: dict[str, int] = {}
-        for i, (arg, shape) in enumerate(zip(self.args, in_shapes)):
-            if not _fits(arg.type, tuple(shape), named):
-                raise fused.error(f"input {i} has shape {format_shape(shape)}, expected "
-                                  f"{arg.type}", ExecutionError)
-
-    def check_results(self, in_shapes: Sequence[Shape], out_shapes: Sequence[Shape],
-                      acc_shape: Shape) -> tuple[int, ...]:
-        """Check the results' shapes against what the contraction (of result shape
-        `acc_shape`) and the epilogue give; return the epilogue's run-time dims."""
-        fused = self.fused
-        want: dict[int, Shape] = {}
-        dims: tuple[int, ...] = ()
-        if self.epilogue is not None:
-            types = [a.type.dtype.numpy for a in self.args] + [self.dtype.numpy]
-            arrays = [stand_in(tuple(s), t) for s, t in zip([*in_shapes, acc_shape], types)]
-            try:
-                binding = bind(self.epilogue, arrays)
-            except ExecutionError as e:
-                raise fused.error(f"its epilogue does not fit: {e}", ExecutionError) from None
-            want.update(zip(self.epilogue_results, binding.output_shapes))
-            dims = binding.dims
-        c = self.contraction
-        if c.result in fused.body.terminator.operands:
-            want[list(fused.body.terminator.operands).index(c.result)] = acc_shape
-        for i, shape in enumerate(out_shapes):
-            if tuple(shape) != want[i]:
-                raise fused.error(f"result {i} has shape {format_shape(shape)}, expected "
-                                  f"{format_shape(want[i])}", ExecutionError)
-        return dims
-
-    def describe(self, lines: list[str]) -> str:
-        """The kernel's listing for KILN_DEBUG: `lines`, then where the result goes
-        and the epilogue kernel."""
-        where = ("scratch" if self.acc_result is None else
-                 f"result {self.acc_result}" + (" (in place)" if self.in_place else ""))
-        text = [f"kernel @{self.name} {self.fused.kind} {self.dtype}", *lines,
-                f"  {self.contraction.name} -> {where}"]
-        if self.epilogue is not None:
-            text.append("  epilogue over each range of rows:")
-            text += ["    " + line for line in str(self.epilogue).splitlines()]
-        return "\n".join(text)
-
-
-def _fits(t: TensorType, shape: Shape, named: dict[str, int]) -> bool:
-    if len(shape) != t.rank:
-        return False
-    return all(d == n if isinstance(d, int) else d.anonymous or named.setdefault(d.name, n) == n
-               for d, n in zip(t.shape, shape))
-
-
-def _epilogue_kernel(fused: Operation, contraction: Operation, name: str) -> Kernel | None:
-    """The pointwise kernel of the group's ops other than `contraction`: its
-    inputs are the group's inputs then the contraction's result."""
-    block = fused.body
-    outputs = [v for v in block.terminator.operands if v is not contraction.result]
-    if not outputs:
-        return None
-    types = [a.type for a in block.args] + [contraction.result.type]
-    body = Block(types)
-    mapping = dict(zip(block.args, body.args))
-    mapping[contraction.result] = body.args[-1]
-    b = Builder.at_end(body)
-    for op in block.ops:
-        if op is contraction or op is block.terminator:
-            continue
-        copy = b.insert(type(op)([mapping[v] for v in op.operands], dict(op.attrs),
-                                 [r.type for r in op.results], (), op.loc))
-        mapping.update(zip(op.results, copy.results))
-    b.create("kiln.yield", *[mapping[v] for v in outputs])
-    pointwise = lookup("kiln.fused")([Value(t) for t in types], {"kind": "pointwise"},
-                                     [v.type for v in outputs], [Region([body])], fused.loc)
-    return lower(pointwise, name)
 
 
 # ------------------------------------------------------------------ the epilogue
@@ -233,7 +100,7 @@ class Frame:
     of a group being built: `b` emits its work; `dims` are its own run-time
     ints (`n_dims` of them, the epilogue's follow); `finish()` ends it."""
 
-    def __init__(self, group: Group, module: ir.Module, n_dims: int):
+    def __init__(self, group: ContractionGroup, module: ir.Module, n_dims: int):
         self.group, self.module = group, module
         fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, I64, I64]), group.name)
         buffers, dims, self.begin, self.end = fn.args

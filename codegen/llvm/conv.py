@@ -31,11 +31,12 @@ from collections.abc import Sequence
 
 from llvmlite import ir
 
-from ...ir import ExecutionError, Operation, ShapeError
-from ...ir.ops.linalg import window_out, window_padding
-from ..native import NativeKernel, Shape, native
-from .contraction import Frame, Group, unravel
+from ...ir import Operation
+from ..arguments import Shape
+from ..contraction import ContractionGroup, conv_binder
+from .contraction import Frame, unravel
 from .gemm import Gemm, Operand, blas_symbol, check_int32
+from .native import NativeKernel, native
 from .render import counted_loop
 from .scalar import I1, I8, I64, storage_type
 
@@ -47,7 +48,7 @@ PTR = ir.PointerType()
 @native("kiln.fused:conv")
 def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     """The native kernel of a fused conv group (see the module doc)."""
-    group = Group(fused, name, "kiln.conv2d")
+    group = ContractionGroup(fused, name, "kiln.conv2d")
     conv = group.contraction
     window = _Window(conv)
     if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
@@ -65,7 +66,7 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     text = group.describe([f"  conv2d {x.type} * {f.type}, strides {list(conv.strides)}, "
                            f"dilations {list(conv.dilations)}, {conv.padding}: {how}, "
                            "pixels [begin, end)"])
-    return NativeKernel(name, build, _binder(group), text)
+    return NativeKernel(name, build, _blas_binder(group), text)
 
 
 class _Window:
@@ -195,28 +196,15 @@ class _Im2col:
         self.b.call(self.memcpy, [dst, src, nbytes, ir.Constant(I1, 0)])
 
 
-def _binder(group: Group):
-    conv = group.contraction
-    x, f = conv.operands
-    (sh, sw), (dh, dw) = conv.strides, conv.dilations
+def _blas_binder(group: ContractionGroup):
+    """The shared conv shape rule, and the BLAS call's 32-bit extents."""
+    shared = conv_binder(group)
 
     def bind(in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]):
-        group.check_inputs(in_shapes, out_shapes)
-        n, h, w, c = group.operand_shape(x, in_shapes)
-        kh, kw, c_f, o = group.operand_shape(f, in_shapes)
-        if c != c_f:
-            raise conv.error(f"input channels {c} differ from the filter's {c_f}",
-                             ExecutionError)
-        eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
-        try:
-            oh, ow = window_out(conv, h, eh, sh, 0), window_out(conv, w, ew, sw, 1)
-        except ShapeError as e:
-            raise conv.error(f"input {n}x{h}x{w}x{c}: {e}", ExecutionError) from None
-        top = window_padding(conv, h, eh, sh, 0)[0]
-        left = window_padding(conv, w, ew, sw, 1)[0]
-        epilogue = group.check_results(in_shapes, out_shapes, (n, oh, ow, o))
-        rows = n * oh * ow
-        check_int32(conv, pixels=rows, N=o, K=kh * kw * c)
-        return (h, w, c, oh, ow, o, top, left, *epilogue), rows
+        dims, rows = shared(in_shapes, out_shapes)
+        _, _, c, _, _, o = dims[:6]
+        k = group.operand_shape(group.contraction.operands[1], in_shapes)
+        check_int32(group.contraction, pixels=rows, N=o, K=k[0] * k[1] * c)
+        return dims, rows
 
     return bind

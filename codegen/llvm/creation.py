@@ -17,8 +17,8 @@ from llvmlite import ir
 from ...ir import Operation
 from ...ir.dtypes import DType
 from ...ir.ops.reduce import normalize_axis
-from ..native import NativeKernel, native
 from .frame import Frame, assemble, const, element_type
+from .native import NativeKernel, native
 from .scalar import I32, I64
 
 F32 = ir.FloatType()

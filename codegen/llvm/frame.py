@@ -1,6 +1,6 @@
 """frame: the scaffolding of a hand-written native kernel (codegen/llvm/library.py).
 
-A `Frame` builds one LLVM module with the kernel ABI of codegen/native.py:
+A `Frame` builds one LLVM module with the kernel ABI of codegen/llvm/native.py:
 
     i32 @NAME(ptr buffers, ptr dims, i64 begin, i64 end)
 
@@ -26,8 +26,9 @@ from llvmlite import ir
 from ...ir import CompileError, ExecutionError, KilnError, Operation, TensorType, Value
 from ...ir.dtypes import DType
 from ...ir.printer import print_op
+from ..arguments import Shape
 from ..kernel import Fault
-from ..native import NativeKernel, Shape
+from .native import NativeKernel
 from .render import counted_loop
 from .scalar import I32, I64, Scalars, storage_type
 

@@ -15,8 +15,8 @@ from llvmlite import ir
 
 from ...ir import Operation
 from ...ir.ops.reduce import normalize_axis
-from ..native import NativeKernel, native
 from .frame import INDEX_OUT_OF_RANGE, Frame, assemble, bits_type, const, element_type
+from .native import NativeKernel, native
 from .scalar import I64
 
 DIMS = ["P", "A", "I", "J"]

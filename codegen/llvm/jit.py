@@ -23,7 +23,7 @@ from ..kernel import CompileError
 KERNEL_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
                                     ctypes.c_int64, ctypes.c_int64)
 
-_lock = threading.Lock()  # LLVM's JIT objects are not safe to build concurrently
+llvm_lock = threading.Lock()  # LLVM's JIT objects are not safe to build concurrently: hold it
 
 
 def new_target_machine() -> llvm.TargetMachine:
@@ -88,13 +88,21 @@ class Compiled:
 
     def assembly(self) -> str:
         """The host assembly of the optimised module."""
-        with _lock:
+        with llvm_lock:
             return target_machine().emit_assembly(llvm.parse_assembly(self.llvm_ir))
+
+
+def assembly(module: ir.Module) -> str:
+    """The host assembly of `module` after `optimize` (what KILN_DEBUG=4 shows)."""
+    with llvm_lock:
+        parsed = to_llvm(module)
+        optimize(parsed)
+        return target_machine().emit_assembly(parsed)
 
 
 def compile_module(module: ir.Module) -> Compiled:
     """Optimise and JIT-compile `module` for the host."""
-    with _lock:
+    with llvm_lock:
         parsed = to_llvm(module)
         optimize(parsed)
         text = str(parsed)

@@ -2,7 +2,7 @@
 
 After `fuse`, a function's top-level ops are kiln.fused groups, views, constants,
 kiln.return, and single ops that need a kernel of their own. Each of those has
-a builder here, registered with `@native("kiln.xxx")` (codegen/native.py),
+a builder here, registered with `@native("kiln.xxx")` (codegen/llvm/native.py),
 written by hand with llvmlite's builder on a `Frame` (frame.py):
 
 - movement.py: transpose (tiled in 2-D), slice, pad, concat, broadcast_to,
@@ -24,8 +24,8 @@ effect would need a callback from native code into Python.
 from __future__ import annotations
 
 from ...ir import CompileError, Operation
-from ..native import NativeKernel, native
 from . import creation, indexing, movement, window
+from .native import NativeKernel, native
 
 __all__ = ["creation", "indexing", "movement", "window"]
 

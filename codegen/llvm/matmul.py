@@ -11,26 +11,23 @@ GEMM call per batch element its range touches.
 
 The run-time ints (`dims`): M, N, K, then per batch axis (its extent, A's
 stride, B's stride; a broadcast operand's stride is 0), then the epilogue's.
-`bind` folds the batch into M when B is shared by every batch element and A
+`bind` (codegen/contraction.py's `matmul_binder`, shared with the Triton
+backend) folds the batch into M when B is shared by every batch element and A
 is one contiguous [batch * M, K] block (x[T, S, K] @ w[K, N]): one large GEMM.
-
-Importing this module also registers the conv kernel (conv.py), as
-codegen/native.py imports this module by name.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
 from llvmlite import ir
 
-from ...ir import ExecutionError, Operation
-from ..native import NativeKernel, Shape, native
-from . import conv  # noqa: F401  (registers kiln.fused:conv)
-from .contraction import Frame, Group, unravel
+from ...ir import Operation
+from ..arguments import Shape
+from ..contraction import ContractionGroup, matmul_batch_rank, matmul_binder
+from .contraction import Frame, unravel
 from .gemm import Gemm, Operand, blas_symbol, check_int32
+from .native import NativeKernel, native
 from .render import counted_loop
 from .scalar import I64, storage_type
 
@@ -38,10 +35,10 @@ from .scalar import I64, storage_type
 @native("kiln.fused:matmul")
 def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
     """The native kernel of a fused matmul group (see the module doc)."""
-    group = Group(fused, name, "kiln.matmul")
+    group = ContractionGroup(fused, name, "kiln.matmul")
     mm = group.contraction
     lhs, rhs = mm.operands
-    batch_rank = mm.result.type.rank - (lhs.type.rank >= 2) - (rhs.type.rank >= 2)
+    batch_rank = matmul_batch_rank(group)
     if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
         blas_symbol(group.dtype)
 
@@ -55,7 +52,7 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
     text = group.describe([f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
                            f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
                            f"{'^T' if mm.transpose_b else ''} by {how}, rows [begin, end)"])
-    return NativeKernel(name, build, _binder(group, batch_rank), text)
+    return NativeKernel(name, build, _blas_binder(group), text)
 
 
 def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
@@ -97,54 +94,13 @@ def _batch_offsets(b: ir.IRBuilder, i: ir.Value, batch: list) -> tuple[ir.Value,
     return a_at, b_at
 
 
-def _binder(group: Group, batch_rank: int):
-    mm = group.contraction
-    lhs, rhs = mm.operands
+def _blas_binder(group: ContractionGroup):
+    """The shared matmul shape rule, and the BLAS call's 32-bit extents."""
+    shared = matmul_binder(group)
 
     def bind(in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]):
-        group.check_inputs(in_shapes, out_shapes)
-        a = group.operand_shape(lhs, in_shapes)
-        b = group.operand_shape(rhs, in_shapes)
-        a2 = _matrix(a if len(a) >= 2 else (1, *a), mm.transpose_a)
-        b2 = _matrix(b if len(b) >= 2 else (*b, 1), mm.transpose_b)
-        (m, k), (k_b, n) = a2[-2:], b2[-2:]
-        if k != k_b:
-            raise mm.error(f"contraction dims differ: lhs {a} has {k}, rhs {b} has {k_b}",
-                           ExecutionError)
-        try:
-            batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
-        except ValueError:
-            raise mm.error(f"batch dims of lhs {a} and rhs {b} do not broadcast",
-                           ExecutionError) from None
-        out = batch + ((m,) if len(a) >= 2 else ()) + ((n,) if len(b) >= 2 else ())
-        epilogue = group.check_results(in_shapes, out_shapes, out)
-        a_strides = _batch_strides(a2[:-2], batch, m * k)
-        b_strides = _batch_strides(b2[:-2], batch, k * n)
-        rows = math.prod(batch) * m
-        if (batch and not any(b_strides) and not mm.transpose_a
-                and (1,) * (len(batch) - len(a2) + 2) + a2[:-2] == batch):
-            m_gemm, triples = rows, (1, 0, 0) * len(batch)  # one GEMM of all the rows
-        else:
-            m_gemm = m
-            triples = tuple(x for axis in zip(batch, a_strides, b_strides) for x in axis)
-        check_int32(mm, M=m_gemm, N=n, K=k)
-        return (m_gemm, n, k, *triples, *epilogue), rows
+        dims, rows = shared(in_shapes, out_shapes)
+        check_int32(group.contraction, M=dims[0], N=dims[1], K=dims[2])
+        return dims, rows
 
     return bind
-
-
-def _matrix(shape: Shape, transposed: bool) -> Shape:
-    """`shape` with its last two dims as the logical [rows, cols] of the product."""
-    return (*shape[:-2], shape[-1], shape[-2]) if transposed else tuple(shape)
-
-
-def _batch_strides(dims: Shape, batch: Shape, block: int) -> tuple[int, ...]:
-    """Element strides along the result's batch axes of an operand whose batch
-    dims are `dims` (right-aligned) and whose matrices hold `block` elements;
-    0 where it is broadcast."""
-    padded = (1,) * (len(batch) - len(dims)) + tuple(dims)
-    strides, stride = [], block
-    for d in reversed(padded):
-        strides.append(stride if d != 1 else 0)
-        stride *= d
-    return tuple(reversed(strides))

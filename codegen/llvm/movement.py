@@ -19,8 +19,8 @@ from llvmlite import ir
 
 from ...ir import Operation
 from ...ir.ops.reduce import normalize_axis
-from ..native import NativeKernel, native
 from .frame import Frame, assemble, bits_type, c_strides, const, fill_bits
+from .native import NativeKernel, native
 
 TILE_BYTES = 256  # a transpose tile is this many bytes wide and as many elements tall
 

@@ -11,17 +11,18 @@ single-kernel path. `kernel_ir` and `kernel_asm` show what was generated.
 from __future__ import annotations
 
 import ctypes
-import os
-import sys
+import time
 
 import numpy as np
 
-from ...ir import ExecutionError, Operation
+from ...ir import ExecutionError, Operation, debug
 from ...ir.printer import print_op
 from ..arguments import bind
 from ..kernel import Fault, Kernel
 from ..lower import lower
 from .jit import Compiled, compile_module
+from .listing import kernel_listing, sections_for
+from .native import NativeKernel
 from .render import render
 
 _kernels: dict[str, Kernel] = {}  # printed fused op -> its kernel
@@ -37,9 +38,16 @@ def compiled_kernel(fused: Operation) -> tuple[Kernel, Compiled]:
     text = str(kernel)
     native = _compiled.get(text)
     if native is None:
-        native = _compiled[text] = compile_module(render(kernel))
-        if os.environ.get("KILN_DEBUG"):
-            print(f"// kiln: compiled\n{text}", file=sys.stderr)
+        start = time.perf_counter()
+        module = render(kernel)
+        native = _compiled[text] = compile_module(module)
+        if debug.level() >= debug.KERNELS:
+            shown = NativeKernel(kernel.name, module, None, text)
+            print(f"// kiln: kernel @{kernel.name} ({kernel.kind}) compiled in "
+                  f"{(time.perf_counter() - start) * 1e3:.1f} ms", file=debug.out())
+            listing = kernel_listing(shown, sections_for(debug.level()))
+            if listing:
+                print(listing, file=debug.out())
     return kernel, native
 
 

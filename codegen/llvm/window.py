@@ -19,8 +19,8 @@ from llvmlite import ir
 from ...ir import Operation
 from ...ir.dtypes import DType
 from ...ir.ops.linalg import window_padding
-from ..native import NativeKernel, native
 from .frame import Frame, assemble, const, element_type
+from .native import NativeKernel, native
 from .scalar import I64
 
 DIMS = ["N", "H", "W", "C", "OH", "OW", "top", "left"]

@@ -1,6 +1,12 @@
 """The Triton renderer: the loop-level kernel form (codegen/kernel.py) and the
 matmul/conv templates as Triton kernels, for NVIDIA GPUs (and, under
-`TRITON_INTERPRET=1`, on the CPU for tests). See docs/gpu.md."""
+`TRITON_INTERPRET=1`, on the CPU for tests). See docs/gpu.md.
+
+`BUILDERS` is the backend's one registry of what it renders, keyed as the
+CPU backend's (codegen/llvm/native.py): an op name ("kiln.transpose") or a
+fused kind ("kiln.fused:matmul")."""
+
+from collections.abc import Callable
 
 from ...ir import CompileError, Operation
 from ..lower import lower
@@ -9,21 +15,29 @@ from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
 from .render import render
 
-__all__ = ["COPY_OPS", "Launch", "TritonKernel", "compile_ptx", "render", "triton_kernel"]
+__all__ = ["BUILDERS", "COPY_OPS", "Launch", "TritonKernel", "compile_ptx", "render",
+           "triton_kernel"]
+
+
+def _loop_kernel(op: Operation, name: str) -> TritonKernel:
+    return render(lower(op, name))
+
+
+BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
+    "kiln.fused:pointwise": _loop_kernel,
+    "kiln.fused:reduction": _loop_kernel,
+    "kiln.fused:matmul": matmul_kernel,
+    "kiln.fused:conv": conv_kernel,
+    **dict.fromkeys(COPY_OPS, copy_kernel),
+}
 
 
 def triton_kernel(op: Operation, name: str) -> TritonKernel:
     """The Triton kernel computing `op`, a top-level op of a planned function.
     Raises CompileError for what the backend has no kernel for (the runtime then
     runs that op on the host)."""
-    if op.name == "kiln.fused":
-        if op.kind in ("pointwise", "reduction"):
-            return render(lower(op, name))
-        if op.kind == "matmul":
-            return matmul_kernel(op, name)
-        if op.kind == "conv":
-            return conv_kernel(op, name)
-    if op.name in COPY_OPS:
-        return copy_kernel(op, name)
-    raise CompileError(f"{op.describe()}: the GPU backend has no kernel for "
-                       f"{op.name}{':' + op.kind if op.name == 'kiln.fused' else ''} yet")
+    key = f"kiln.fused:{op.kind}" if op.name == "kiln.fused" else op.name
+    build = BUILDERS.get(key)
+    if build is None:
+        raise CompileError(f"{op.describe()}: the GPU backend has no kernel for {key} yet")
+    return build(op, name)

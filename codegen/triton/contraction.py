@@ -1,14 +1,15 @@
 """Triton templates of fused matmul and conv groups: a tiled `tl.dot` loop,
 then the group's epilogue on the accumulator tile while it is in registers.
 
-The group is split as the CPU backend splits it (`Group` in
-codegen/llvm/contraction.py): the contraction, and the epilogue as a
+The group is split as every backend splits it (`ContractionGroup` in
+codegen/contraction.py): the contraction, and the epilogue as a
 pointwise `Kernel` whose last input is the contraction's result. The
 epilogue renders with the pointwise emitter of render.py over `offs`, the
 tile's flat positions in the result shape S (`row * N + col`), its loads of
-the contraction's result replaced by the accumulator. Shapes are bound as
-the CPU kernels bind them (the same run-time ints: M, N, K and batch
-strides; conv's geometry), so the checks and the batch folding are shared.
+the contraction's result replaced by the accumulator. Shapes are bound by
+the shared binders of codegen/contraction.py (the CPU kernels' run-time ints:
+M, N, K and batch strides; conv's geometry), so the checks and the batch
+folding are one code.
 
 - matmul: C[batch, M, N] = op(A) @ op(B). Programs tile C in
   `BLOCK_M x BLOCK_N` (grouped by `GROUP_M` rows of tiles for L2 reuse), the
@@ -29,8 +30,8 @@ import os
 
 from ...ir import CompileError, Operation
 from ...ir.dtypes import DType
+from ..contraction import ContractionGroup, conv_binder, matmul_batch_rank, matmul_binder
 from ..kernel import Load
-from ..llvm.contraction import Group
 from .program import HEADER, Launch, TritonKernel, next_power_of_2, tl_dtype
 from .render import _Pointwise
 
@@ -45,7 +46,7 @@ def _precision() -> str:
 class _Epilogue(_Pointwise):
     """The group's epilogue over the accumulator tile `acc` (see the module doc)."""
 
-    def __init__(self, group: Group, dim_base: int):
+    def __init__(self, group: ContractionGroup, dim_base: int):
         self.group = group
         self.dim_base = dim_base
         self.n_args = len(group.args)
@@ -68,7 +69,7 @@ class _Epilogue(_Pointwise):
         super().instr(x, mask, offsets)
 
 
-def _finish(group: Group, lines: list[str], dim_base: int) -> list[str]:
+def _finish(group: ContractionGroup, lines: list[str], dim_base: int) -> list[str]:
     """The lines that store the tile: the contraction's result where the group
     yields it, then the epilogue (flat positions `offs`, valid where `mask`)."""
     out: list[str] = []
@@ -89,7 +90,7 @@ def _finish(group: Group, lines: list[str], dim_base: int) -> list[str]:
     return out
 
 
-def _operand(group: Group, v) -> int:
+def _operand(group: ContractionGroup, v) -> int:
     if v not in group.args:
         raise group.contraction.error("the Triton backend needs the contraction's operands "
                                       "as kernel inputs (not constants of the group)",
@@ -139,12 +140,10 @@ def _tile_configs(m: int, n: int, k: int, dtype: DType) -> list[dict[str, int]]:
 
 def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
     """The Triton kernel of a fused matmul group (see the module doc)."""
-    from ..llvm.matmul import _binder  # the CPU kernel's shape rule: M, N, K, batch strides
-
-    group = Group(fused, name, "kiln.matmul")
+    group = ContractionGroup(fused, name, "kiln.matmul")
     mm = group.contraction
     lhs, rhs = mm.operands
-    batch_rank = mm.result.type.rank - (lhs.type.rank >= 2) - (rhs.type.rank >= 2)
+    batch_rank = matmul_batch_rank(group)
     pa, pb = _operand(group, lhs), _operand(group, rhs)
     base = 3 + 3 * batch_rank
     n_epi = len(group.epilogue.dims) if group.epilogue is not None else 0
@@ -186,14 +185,14 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
     ]
     lines += _finish(group, lines, base)
     source = HEADER + "\n\n" + "\n".join(lines) + "\n"
-    cpu_bind = _binder(group, batch_rank)
+    shared_bind = matmul_binder(group)
 
     def configs(in_shapes, out_shapes):
-        dims, _ = cpu_bind(in_shapes, out_shapes)
+        dims, _ = shared_bind(in_shapes, out_shapes)
         return _tile_configs(dims[0], dims[1], dims[2], group.dtype)
 
     def bind(in_shapes, out_shapes, config=None):
-        dims, _ = cpu_bind(in_shapes, out_shapes)
+        dims, _ = shared_bind(in_shapes, out_shapes)
         config = config or _tile_configs(dims[0], dims[1], dims[2], group.dtype)[0]
         m, n = dims[0], dims[1]
         batch = math.prod(dims[3 + 3 * i] for i in range(batch_rank))
@@ -213,15 +212,13 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
 
 def conv_kernel(fused: Operation, name: str) -> TritonKernel:
     """The Triton kernel of a fused conv group: an implicit GEMM (module doc)."""
-    from ..llvm.conv import _binder  # the CPU kernel's shape rule: geometry and padding
-
-    group = Group(fused, name, "kiln.conv2d")
+    group = ContractionGroup(fused, name, "kiln.conv2d")
     conv = group.contraction
     x, f = conv.operands
     px, pf = _operand(group, x), _operand(group, f)
     kh, kw = f.type.shape[:2]
     (sh, sw), (dh, dw) = conv.strides, conv.dilations
-    base = 9  # P, then the CPU binder's h, w, c, oh, ow, o, top, left
+    base = 9  # P, then the shared binder's h, w, c, oh, ow, o, top, left
     n_epi = len(group.epilogue.dims) if group.epilogue is not None else 0
     lines = [_signature(name, group.n_buffers, base + n_epi,
                         ["BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"]),
@@ -260,14 +257,14 @@ def conv_kernel(fused: Operation, name: str) -> TritonKernel:
              "    mask = (rm[:, None] < P) & (rn[None, :] < N)"]
     lines += _finish(group, lines, base)
     source = HEADER + "\n\n" + "\n".join(lines) + "\n"
-    cpu_bind = _binder(group)
+    shared_bind = conv_binder(group)
 
     def configs(in_shapes, out_shapes):
-        dims, rows = cpu_bind(in_shapes, out_shapes)
+        dims, rows = shared_bind(in_shapes, out_shapes)
         return _tile_configs(rows, dims[5], kh * kw * dims[2], group.dtype)
 
     def bind(in_shapes, out_shapes, config=None):
-        dims, rows = cpu_bind(in_shapes, out_shapes)
+        dims, rows = shared_bind(in_shapes, out_shapes)
         config = config or _tile_configs(rows, dims[5], kh * kw * dims[2], group.dtype)[0]
         tiles = math.ceil(rows / config["BLOCK_M"]) * math.ceil(dims[5] / config["BLOCK_N"])
         return Launch((tiles,), (rows, *dims), config)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 from ...ir.dtypes import DType
 from ..arguments import bind as bind_arguments
+from ..arguments import stand_in
 from ..kernel import (
     CompileError,
     Compute,
@@ -45,7 +46,6 @@ from ..kernel import (
     Store,
     Sweep,
 )
-from ..native import stand_in
 from .program import HEADER, Launch, Shape, TritonKernel, next_power_of_2, tl_dtype
 
 WHOLE_ROW_LIMIT = 8192  # reduced elements a program holds as one block

@@ -196,3 +196,14 @@ def test_shape_fit_is_exact_polynomials(tmp_path):
     sizes = [aot.c_expr(p, fit.params) for k, p in fit.polys.items() if k[0] == "size"]
     assert "28*N" in sizes  # the f32 [N, 7] buffer
 
+
+
+def test_kiln_debug_lists_the_kernels_of_a_build(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KILN_DEBUG", "3")
+    module = parse(DENSE)
+    run_pipeline(module, DEFAULT_PIPELINE)
+    capsys.readouterr()
+    aot.build(module, "dense", tmp_path / "out")
+    err = capsys.readouterr().err
+    assert "@dense on the CPU: " in err and "object code compiled by LLVM in" in err
+    assert "kernel form of @" in err and "LLVM IR of @" in err and "define i32 @" in err

@@ -16,7 +16,7 @@ import kiln
 from kiln.codegen.kernel import Fault
 from kiln.codegen.llvm.frame import INDEX_OUT_OF_RANGE
 from kiln.codegen.llvm.jit import Compiled, compile_module
-from kiln.codegen.native import NativeKernel, native_kernel
+from kiln.codegen.llvm.native import NativeKernel, native_kernel
 from kiln.ir import (
     Builder,
     CompileError,

@@ -19,7 +19,7 @@ def test_matmul_bias_relu_with_ragged_edges(gpu, rng):
     b = rng.standard_normal(21).astype(np.float32)
     exe = gpu.compare(text, rng.standard_normal((19, 37)).astype(np.float32), w, b, rtol=1e-4,
                       atol=1e-5)
-    [step] = exe._run.steps
+    [step] = exe.compiled.steps
     assert "tl.dot" in step.kernel.source
     gpu.compare(text, rng.standard_normal((1, 37)).astype(np.float32), w, b, rtol=1e-4, atol=1e-5)
 
@@ -61,7 +61,7 @@ def test_conv_with_padding_strides_and_epilogue(gpu, rng):
     exe = gpu.compare(text, rng.standard_normal((2, 7, 6, 3)).astype(np.float32),
                       rng.standard_normal((3, 3, 3, 5)).astype(np.float32),
                       rng.standard_normal(5).astype(np.float32), rtol=1e-4, atol=1e-5)
-    kinds = [s.op.kind for s in exe._run.steps if s.op.name == "kiln.fused"]
+    kinds = [s.op.kind for s in exe.compiled.steps if s.op.name == "kiln.fused"]
     assert kinds.count("conv") == 2
 
 
@@ -74,4 +74,4 @@ def test_strided_copies(gpu, rng):
 }"""
     exe = gpu.compare(text, rng.standard_normal((4, 5, 6)).astype(np.float32),
                       rng.standard_normal((5, 1)).astype(np.float32))
-    assert not exe._run.host_ops
+    assert not exe.compiled.host_ops

@@ -3,6 +3,8 @@
 reference interpreter: broadcasting, symbolic dims, int and bool ops, casts,
 math functions, faults."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -111,3 +113,23 @@ def test_bad_arguments_are_kiln_errors(gpu):
         exe(np.ones((2, 3), np.float32))
     with pytest.raises(ExecutionError, match="takes 1 arguments"):
         exe()
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_kiln_debug_lists_the_triton_kernels(gpu, monkeypatch, capsys, level):
+    import kiln
+    from kiln.ir import parse
+
+    text = """func @f(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %e = kiln.exp %x : tensor<?x4xf32>
+  %s = kiln.softmax %e : tensor<?x4xf32>
+  kiln.return %s : tensor<?x4xf32>
+}"""
+    monkeypatch.setenv("KILN_DEBUG", str(level))
+    exe = kiln.compile(parse(text), "f", backend="gpu")
+    exe(np.ones((2, 4), np.float32))
+    err = capsys.readouterr().err
+    assert "@f on the GPU" in err and "fused:reduction: built in" in err
+    assert re.search(r"kernel @k\d+_fused first launch, grid \[\d+\]: [\d.]+ ms", err)
+    assert ("kernel form of @" in err) == (level >= 2)
+    assert ("Triton source of @" in err and "@triton.jit" in err) == (level >= 3)

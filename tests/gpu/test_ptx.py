@@ -1,6 +1,6 @@
 # ruff: noqa: E501  (IR text)
 """Golden: the generated Triton compiles to PTX for sm_90 with no GPU (ptxas
-ships with Triton). Compilation runs in a child process, as these tests run
+ships with Triton), through the listing KILN_DEBUG=4 prints. Compilation runs in a child process, as these tests run
 the kernels under TRITON_INTERPRET=1, where `triton.jit` gives interpreted
 functions that cannot be compiled."""
 
@@ -13,7 +13,8 @@ SCRIPT = r'''
 import json, sys
 from kiln.ir import parse
 from kiln.passes import DEFAULT_PIPELINE, run_pipeline
-from kiln.codegen.triton import compile_ptx, triton_kernel
+from kiln.codegen.triton import triton_kernel
+from kiln.codegen.triton.listing import kernel_listing
 from kiln.runtime.shapes import concrete_shapes
 
 text = """func @f(%x: tensor<64x37xf32>, %w: tensor<37x48xf32>, %b: tensor<48xf32>, %i: tensor<64x48xi32>, %c: tensor<2x8x8x3xf32>, %k: tensor<3x3x3x4xf32>) -> (tensor<64x48xf32>, tensor<64x48xi32>, tensor<2x8x8x4xf32>) {
@@ -37,7 +38,9 @@ for n, op in enumerate(f.ops):
     ins = [shapes[v] for v in op.operands]
     outs = [shapes[r] for r in op.results]
     config = kernel.bind(ins, outs).constants
-    ptx = compile_ptx(kernel, config)
+    listing = kernel_listing(kernel, ("ptx",), config)  # what KILN_DEBUG=4 prints on a GPU
+    header, ptx = listing.split("\n", 1)
+    assert header.startswith(f"// kiln: PTX of @k{n} ("), header
     out[op.kind] = out.get(op.kind, []) + [ptx]
 json.dump({k: [p for p in v] for k, v in out.items()}, sys.stdout)
 '''

@@ -18,7 +18,7 @@ def test_softmax_is_one_kernel_and_matches(gpu, rng):
     run_pipeline(m, DEFAULT_PIPELINE)
     assert [op.name for op in m["f"].ops].count("kiln.fused") == 1
     exe = gpu.compare(text, rng.standard_normal((5, 37)).astype(np.float32))
-    [step] = exe._run.steps
+    [step] = exe.compiled.steps
     assert "for k0" not in step.kernel.source  # the whole row is one block
     gpu.compare(text, rng.standard_normal((1, 37)).astype(np.float32) * 30)
 
@@ -65,5 +65,5 @@ def test_large_symbolic_extent_loops_over_blocks(gpu, rng):
   kiln.return %s, %e, %a : (tensor<2xf32>, tensor<2x?xf32>, tensor<2xi64>) -> ()
 }"""
     exe = gpu.compare(text, rng.standard_normal((2, 3000)).astype(np.float32), rtol=1e-4)
-    assert any("for k0" in s.kernel.source for s in exe._run.steps)
+    assert any("for k0" in s.kernel.source for s in exe.compiled.steps)
     gpu.compare(text, rng.standard_normal((2, 5)).astype(np.float32))

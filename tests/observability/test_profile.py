@@ -40,7 +40,7 @@ def test_mlp_step_profile_lists_every_kernel_and_adds_up():
     exe = kiln.compile(module, "step", backend="cpu")
     assert exe.backend == "cpu"
     result = profile(exe, *args, repeat=15, warmup=3)
-    steps = exe._run.steps
+    steps = exe.compiled.steps
     assert [r.name for r in result.rows] == [s.kernel.name for s in steps]
     assert len(result.rows) == len(steps) >= 10
     kinds = {r.kind for r in result.rows}

@@ -124,7 +124,7 @@ func @step(%w: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>)
 
 
 def test_auto_falls_back_to_the_interpreter_with_a_warning(monkeypatch):
-    from kiln.codegen import native
+    from kiln.codegen.llvm import native
 
     monkeypatch.setitem(native.BUILDERS, "kiln.fused:reduction", _unsupported)
     with warnings.catch_warnings(record=True) as caught:
@@ -198,7 +198,7 @@ func @f(%x: tensor<?x1000xf32>) -> tensor<?x1000xf32> {
     for threads in ("1", "2"):
         monkeypatch.setenv("KILN_NUM_THREADS", threads)
         exe = _compile(text)
-        plan_threads = exe._run._plan([x]).threads
+        plan_threads = exe.compiled.plan([x.shape]).threads
         results[threads] = exe(x)[0]
         if threads == "2" and parallel.openmp_available():
             assert plan_threads.max() == 2  # the big kernel is split

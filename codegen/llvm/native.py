@@ -1,4 +1,4 @@
-"""Native kernels: what the runtime links into one executable per function.
+"""Native kernels: what the CPU runtime links into one executable per function.
 
 Every top-level op of a compiled function that computes something becomes
 one `NativeKernel`: an LLVM module defining one function with the kernel ABI
@@ -11,22 +11,25 @@ which the runtime may split across threads; the result: `Fault` bits, 0 when
 all went well), and a `bind` that, from the concrete shapes of the op's
 operands and results, checks them and gives the `dims` and the outer extent.
 
-`native_kernel(op, name)` picks the way: fused pointwise and reduction
-groups go through the loop-level kernel form (lower.py + llvm/render.py);
-other kinds and single ops register a builder with `@native("kiln.xxx")`
-(or `@native("kiln.fused:matmul")` for a fused kind).
+`BUILDERS` is the backend's one registry of what it renders: fused pointwise
+and reduction groups go through the loop-level kernel form (lower.py +
+render.py, registered here); the other kinds and single ops register a
+builder with `@native("kiln.xxx")` (or `@native("kiln.fused:matmul")` for a
+fused kind) in the modules that build them, which this package's
+`__init__` imports, so the registry is whole once `codegen.llvm` is imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import numpy as np
 from llvmlite import ir
 
-from ..ir import CompileError, Operation
+from ...ir import CompileError, Operation
+from ..arguments import Shape, bind, stand_in
+from ..lower import lower
+from .render import render
 
-Shape = tuple[int, ...]
 Binder = Callable[[Sequence[Shape], Sequence[Shape]], tuple[tuple[int, ...], int]]
 
 
@@ -35,7 +38,8 @@ class NativeKernel:
 
     `module` may be given as a function that builds it: it is then built on
     first use, so an executable whose object code comes from the disk cache
-    never renders its kernels (`text`, which the cache key hashes, is cheap)."""
+    never renders its kernels (`text`, which the cache key hashes, is cheap;
+    KILN_DEBUG=3 renders them again to show their LLVM IR)."""
 
     def __init__(self, name: str, module: ir.Module | Callable[[], ir.Module], bind: Binder,
                  text: str = ""):
@@ -69,7 +73,6 @@ def native(key: str):
 
 def native_kernel(op: Operation, name: str) -> NativeKernel:
     """The native kernel computing `op`, a top-level op of a compiled function."""
-    _load_builders()
     key = f"kiln.fused:{op.kind}" if op.name == "kiln.fused" else op.name
     build = BUILDERS.get(key)
     if build is None:
@@ -78,19 +81,10 @@ def native_kernel(op: Operation, name: str) -> NativeKernel:
     return build(op, name)
 
 
-def stand_in(shape: Shape, dtype: np.dtype) -> np.ndarray:
-    """An array of `shape` that owns no memory (for checks that read shapes only)."""
-    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape,
-                                           (0,) * len(shape), writeable=False)
-
-
 @native("kiln.fused:pointwise")
 @native("kiln.fused:reduction")
-def _loop_kernel(op: Operation, name: str) -> NativeKernel:
-    from .arguments import bind
-    from .llvm.render import render
-    from .lower import lower
-
+def loop_kernel(op: Operation, name: str) -> NativeKernel:
+    """A fused pointwise or reduction group through the loop-level kernel form."""
     kernel = lower(op, name)
     dtypes = [p.dtype.numpy for p in kernel.inputs]
 
@@ -99,15 +93,3 @@ def _loop_kernel(op: Operation, name: str) -> NativeKernel:
         return binding.dims, binding.outer
 
     return NativeKernel(name, lambda: render(kernel), binder, str(kernel))
-
-
-def _load_builders() -> None:
-    """Import the modules that register builders (they import this one)."""
-    import importlib
-
-    for module in ("kiln.codegen.llvm.matmul", "kiln.codegen.llvm.library"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name != module:
-                raise
