@@ -47,6 +47,7 @@ from .graph import (
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
 from .session import InteractiveSession, Session, device, get_default_session
+from .export import export_ir
 from .tape import GradientTape, UnconnectedGradients
 from .variables import (
     AUTO_REUSE,
