@@ -233,7 +233,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"{min(times) * 1e3:.4f}, max {max(times) * 1e3:.4f}) over {args.repeat} calls after "
           f"{args.warmup} warm-up calls")
     for line in spread_text(times).split("\n")[1:]:  # the warning of a wide spread
-        print(line, file=sys.stderr)
+        print(f"kiln bench: {line}", file=sys.stderr)
     if args.profile:
         if getattr(run, "backend", None) != "cpu":
             raise KilnError("--profile times the kernels of a .kiln function on the cpu "

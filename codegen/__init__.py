@@ -1,6 +1,6 @@
 """kiln.codegen: fused groups -> the loop-level kernel form (`kernel.py`,
 `lower.py`) -> code, by a renderer per target (`llvm/`; `triton/` later).
-See DESIGN.md and docs/architecture.md."""
+See docs/architecture.md and docs/codegen.md."""
 
 from .arguments import Binding, bind
 from .kernel import CompileError, Fault, Kernel, format_kernel
