@@ -339,9 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "has several")
     p.add_argument("--input", action="append", default=[], help="an input .npy file, in order")
     p.add_argument("--output-dir", help="save results as resultN.npy here instead of printing")
-    p.add_argument("--backend", choices=["interpreter", "cpu", "auto"], default="interpreter",
-                   help="the reference interpreter (default), the CPU backend, or the CPU "
-                        "backend falling back to the interpreter")
+    p.add_argument("--backend", choices=["interpreter", "cpu", "gpu", "auto"],
+                   default="interpreter",
+                   help="the reference interpreter (default), the CPU backend, the GPU "
+                        "backend (Triton; the CPU, with a warning, without a GPU), or the "
+                        "CPU backend falling back to the interpreter")
     p.set_defaults(run=cmd_run)
     p = sub.add_parser("compile", help="compile a model ahead of time to a .so, .h and .json",
                        description=cmd_compile.__doc__)
