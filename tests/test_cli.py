@@ -290,3 +290,20 @@ def test_demo_script_help_does_not_run_it():
                           timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("usage:")
     assert "== training" not in proc.stdout and "accuracy" not in proc.stdout
+
+
+def test_new_user_errors_name_the_tensor_and_the_layer():
+    import kiln as kl
+
+    with kl.Graph().as_default():
+        x = kl.placeholder(kl.float32, (None, 2), name="x")
+        with kl.Session() as s:
+            with pytest.raises(kl.KilnError, match=r"cannot feed \['a'\] to 'x:0'.*not strings"):
+                s.run(x * 2, {x: ["a"]})
+            with pytest.raises(kl.KilnError, match="ragged list to 'x:0'"):
+                s.run(x * 2, {x: [[1.0, 2.0], [3.0]]})
+    with kl.eager_mode():
+        model = kl.keras.Sequential([kl.keras.layers.Dense(4, input_shape=(3,), name="d1")])
+        with pytest.raises(kl.KilnError, match=r"layer 'd1' \(Dense\) called on an input of "
+                                               r"shape \(2, 5\)"):
+            model(np.ones((2, 5), np.float32))
