@@ -3,20 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from .ir import KilnError, interpret, parse
+from .ir.errors import diagnostic
+
+STDIN = "-"  # a file argument of "-" reads standard input; "-o -" writes standard output
+
+
+class _Source:
+    """The IR text the command read, for diagnostics that point into it."""
+
+    name: str | None = None
+    text: str | None = None
+
+
+def _read_text(path: str) -> str:
+    if path == STDIN:
+        _Source.name, _Source.text = "<stdin>", sys.stdin.read()
+        return _Source.text
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or "not a text file"
+        raise KilnError(f"cannot read {path}: {reason}") from None
+    _Source.name, _Source.text = path, text
+    return text
 
 
 def _read_module(path: str):
+    return parse(_read_text(path))
+
+
+def _write_output(path: str | None, text: str) -> None:
+    """`text` to the file `path` (replaced if it exists), or stdout for None or "-"."""
+    if path in (None, STDIN):
+        sys.stdout.write(text)
+        return
+    if Path(path).is_dir():
+        raise KilnError(f"cannot write {path}: it is a directory")
     try:
-        text = Path(path).read_text()
+        Path(path).write_text(text)
     except OSError as e:
-        raise KilnError(f"cannot read {path}: {e.strerror}") from None
-    return parse(text)
+        raise KilnError(f"cannot write {path}: {e.strerror}") from None
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
@@ -26,17 +59,19 @@ def cmd_opt(args: argparse.Namespace) -> int:
     module = _read_module(args.file)
     print_after = "all" if args.print_ir_after_all else [
         name.strip() for name in (args.print_ir_after or "").split(",") if name.strip()]
-    manager = PassManager(args.passes or "", verify_each=not args.no_verify,
+    manager = PassManager(args.pass_pipeline or args.passes or "", verify_each=not args.no_verify,
                           print_after=print_after, out=sys.stdout)
     report = manager.run(module)
-    if args.print_ir_after_all or args.print_ir_after:
+    if (args.print_ir_after_all or args.print_ir_after) and args.output in (None, STDIN):
         sys.stdout.write("// ----- result -----\n")
     if args.emit:
         from .runtime.listing import emit
 
-        emit(module, args.emit, sys.stdout)
+        text = io.StringIO()
+        emit(module, args.emit, text)
+        _write_output(args.output, text.getvalue())
     else:
-        sys.stdout.write(str(module))
+        _write_output(args.output, str(module))
     if args.stats:
         print(report, file=sys.stderr)
     return 0
@@ -47,7 +82,7 @@ def _load_inputs(paths: list[str]) -> list[np.ndarray]:
     for p in paths:
         try:
             inputs.append(np.load(p, allow_pickle=False))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError) as e:
             raise KilnError(f"cannot load input {p}: {e}") from None
     return inputs
 
@@ -87,50 +122,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def checkpoint_module(prefix: str, fetches: list[str], feeds: list[str], name: str):
-    """A module whose function @name computes `fetches` from `feeds` in a Saver
-    checkpoint's graph (its .meta), the variables frozen to their saved values.
-    Returns (module, input names, output names)."""
-    from .frontend.graph import Graph
-    from .frontend.lowering import lower, needed_ops
-    from .frontend.saver import import_meta_graph
-    from .ir import Builder, Module
-    from .passes.autodiff import inline
+    """A Saver checkpoint's fetches as a module, the variables frozen (see
+    kiln.frontend.export.checkpoint_module). Returns (module, inputs, outputs)."""
+    from .frontend.export import checkpoint_module as from_checkpoint
 
-    if not fetches:
-        raise KilnError("a checkpoint needs --fetch NAME (a tensor the library computes)")
-    meta, values = Path(prefix + ".meta"), Path(prefix + ".npz")
-    for path in (meta, values):
-        if not path.exists():
-            raise KilnError(f"cannot read checkpoint {prefix}: {path} does not exist")
-    with Graph().as_default() as g:
-        import_meta_graph(str(meta))
-        fetched = [g.get_tensor_by_name(n if ":" in n else n + ":0") for n in fetches]
-        if feeds:
-            fed = [g.get_tensor_by_name(n if ":" in n else n + ":0") for n in feeds]
-        else:  # the placeholders the fetches need
-            needed = needed_ops(fetched, set())
-            fed = [op.outputs[0] for op in g.get_operations()
-                   if op in needed and op.type == "Placeholder"]
-        lowered = lower(g, fetched, {t: None for t in fed}, name="frozen")
-    if lowered.writes:
-        raise KilnError(f"fetching {', '.join(fetches)} updates variables "
-                        f"({', '.join(v.name for v in lowered.writes)}): compile an inference "
-                        "fetch, not a training step")
-    with np.load(values, allow_pickle=False) as saved:
-        missing = [v.name for v in lowered.reads if v.name not in saved.files]
-        if missing:
-            raise KilnError(f"checkpoint {prefix} has no variable {missing[0]!r}")
-        weights = [saved[v.name] for v in lowered.reads]
-    frozen = lowered.module["frozen"]
-    module = Module()
-    n_fed = len(lowered.feeds)
-    func = module.add_function(name, frozen.arg_types[:n_fed],
-                               [a.name for a in frozen.args[:n_fed]])
-    b = Builder.at_end(func.body)
-    constants = [b.constant(w, dtype=a.type.dtype)
-                 for w, a in zip(weights, frozen.args[n_fed:])]
-    b.ret(*inline(b, frozen, list(func.args) + constants))
-    return module, [t.name for t in lowered.feeds], [t.name for t in fetched]
+    module, inputs, outputs = from_checkpoint(prefix, fetches, feeds, name, freeze=True)
+    return module, inputs, outputs
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -142,9 +139,12 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     model = args.model
     prefix = model[:-5] if model.endswith(".meta") else model
-    if Path(prefix).is_dir():
+    if model != STDIN and Path(prefix).is_dir():
         from .frontend.saver import latest_checkpoint
         prefix = latest_checkpoint(prefix) or prefix
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        raise KilnError(f"-o {args.output}: it is a file; give a directory (OUTDIR) for the "
+                        "library, header and manifest")
     if Path(prefix + ".meta").exists():
         name = args.name or "model"
         func = aot.c_name(name)
@@ -199,7 +199,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             raise KilnError(f"--dim {item}: expected NAME=SIZE, e.g. N=64 or ?=64")
         dims[key] = int(value)
     inputs = _load_inputs(args.input)
-    if Path(args.model).is_dir():
+    if args.model != STDIN and Path(args.model).is_dir():
         from .ir.types import TensorType
         from .runtime.aot import load
 
@@ -234,9 +234,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         run(*inputs)
         times.append(time.perf_counter() - start)
-    ms = np.array(times) * 1000
-    print(f"{what}: median {np.median(ms):.4f} ms (min {ms.min():.4f}, max {ms.max():.4f}) "
-          f"over {args.repeat} calls after {args.warmup} warm-up calls")
+    from .runtime.profile import spread, spread_text
+
+    median, p10, p90 = (t * 1e3 for t in spread(times))
+    print(f"{what}: median {median:.4f} ms (p10-p90 {p10:.4f}-{p90:.4f} ms, min "
+          f"{min(times) * 1e3:.4f}, max {max(times) * 1e3:.4f}) over {args.repeat} calls after "
+          f"{args.warmup} warm-up calls")
+    for line in spread_text(times).split("\n")[1:]:  # the warning of a wide spread
+        print(f"kiln bench: {line}", file=sys.stderr)
     if args.profile:
         if getattr(run, "backend", None) != "cpu":
             raise KilnError("--profile times the kernels of a .kiln function on the cpu "
@@ -262,7 +267,7 @@ def cmd_viz(args: argparse.Namespace) -> int:
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("svg", "png"):
         raise KilnError(f"-o {args.output}: the picture's name must end in .svg or .png")
-    if args.file.endswith(".meta"):
+    if args.file != STDIN and args.file.endswith(".meta"):
         from .frontend.graph import Graph
         from .frontend.saver import import_meta_graph
 
@@ -274,6 +279,8 @@ def cmd_viz(args: argparse.Namespace) -> int:
     else:
         data = render(_read_module(args.file), fmt, passes=args.passes or None,
                       engine=args.engine, func=args.func)
+    if out.is_dir():
+        raise KilnError(f"cannot write {out}: it is a directory")
     try:
         out.write_bytes(data)
     except OSError as e:
@@ -282,15 +289,48 @@ def cmd_viz(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a saved model as a .kiln IR file: the tensors --fetch names, computed from
+    --feed (default: the placeholders they need), in a Saver checkpoint (PREFIX.meta
+    and PREFIX.npz; the variables frozen to their saved values unless --no-freeze or
+    the fetches update them) or a saved graph (.meta alone: the variables are
+    arguments). From Python: kl.export_ir (Sessions, kl.function, Keras models)."""
+    from .frontend.export import checkpoint_module
+
+    model = args.model
+    if model.endswith(".meta") and not Path(model[:-5] + ".npz").exists():
+        freeze = False  # a graph without saved values
+    else:
+        freeze = None if not args.no_freeze else False
+    module, inputs, outputs = checkpoint_module(model, args.fetch, args.feed,
+                                                args.name or "main", freeze=freeze)
+    _write_output(args.output, str(module))
+    func = module[args.name or "main"]
+    if args.output not in (None, STDIN):
+        print(f"wrote {args.output}: @{func.name} ({', '.join(inputs) or 'no inputs'}) -> "
+              f"{', '.join(outputs)}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kiln", description="kiln: a deep-learning compiler")
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kiln", description="kiln: a deep-learning compiler",
+        epilog="A FILE of '-' is standard input; '-o -' is standard output. Exit status: "
+               "0 success, 1 an error in the input or the work, 2 a usage error.")
+    parser.add_argument("--version", action="version", version=f"kiln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("opt", help="run passes over a .kiln module and print it",
                        description=cmd_opt.__doc__)
-    p.add_argument("file", help="a .kiln text file")
+    p.add_argument("file", help="a .kiln text file, or - for standard input")
     p.add_argument("--passes", "-p", default="",
                    help='a pipeline, e.g. "decompose,canonicalize,fold,cse,dce,fuse,plan" '
                         "(options in braces: fold{max_elements=64}); none: just verify")
+    p.add_argument("--pass-pipeline", metavar="PIPELINE", help="the same as --passes "
+                   "(mlir-opt's name)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the result here (default, or -: standard output)")
     p.add_argument("--print-ir-after-all", action="store_true",
                    help="print the IR after every pass")
     p.add_argument("--print-ir-after", metavar="PASSES",
@@ -306,19 +346,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_opt)
     p = sub.add_parser("run", help="interpret a function on .npy inputs",
                        description=cmd_run.__doc__)
-    p.add_argument("file", help="a .kiln text file")
+    p.add_argument("file", help="a .kiln text file, or - for standard input")
     p.add_argument("--func", help="the function to run (without @); needed when the module "
                    "has several")
     p.add_argument("--input", action="append", default=[], help="an input .npy file, in order")
     p.add_argument("--output-dir", help="save results as resultN.npy here instead of printing")
-    p.add_argument("--backend", choices=["interpreter", "cpu", "auto"], default="interpreter",
-                   help="the reference interpreter (default), the CPU backend, or the CPU "
-                        "backend falling back to the interpreter")
+    p.add_argument("--backend", choices=["interpreter", "cpu", "gpu", "auto"],
+                   default="interpreter",
+                   help="the reference interpreter (default), the CPU backend, the GPU "
+                        "backend (Triton; the CPU, with a warning, without a GPU), or the "
+                        "CPU backend falling back to the interpreter")
     p.set_defaults(run=cmd_run)
     p = sub.add_parser("compile", help="compile a model ahead of time to a .so, .h and .json",
                        description=cmd_compile.__doc__)
-    p.add_argument("model", help="a .kiln file, or a Saver checkpoint prefix (dir/model-7, "
-                                 "with dir/model-7.meta and .npz) or its directory")
+    p.add_argument("model", help="a .kiln file (- for standard input), or a Saver checkpoint "
+                                 "prefix (dir/model-7, with dir/model-7.meta and .npz) or its "
+                                 "directory")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="where the library, header and manifest go")
     p.add_argument("--func", help="the .kiln function to compile (needed when it has several)")
@@ -337,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_compile)
     p = sub.add_parser("bench", help="time a function or a compiled library",
                        description=cmd_bench.__doc__)
-    p.add_argument("model", help="a .kiln file, or an OUTDIR made by `kiln compile`")
+    p.add_argument("model", help="a .kiln file (- for standard input), or an OUTDIR made by "
+                                 "`kiln compile`")
     p.add_argument("--func", help="the function to time (needed when the module has several)")
     p.add_argument("--input", action="append", default=[],
                    help="an input .npy file, in order (default: random inputs)")
@@ -357,23 +401,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_demo)
     p = sub.add_parser("viz", help="draw a graph or the IR after passes as SVG or PNG",
                        description=cmd_viz.__doc__)
-    p.add_argument("file", help="a .kiln module or a saved graph (.meta)")
+    p.add_argument("file", help="a .kiln module (- for standard input) or a saved graph (.meta)")
     p.add_argument("--passes", "-p", default="", help="run this pipeline first (.kiln only)")
     p.add_argument("--func", help="draw only this function (default: all)")
     p.add_argument("--engine", choices=["auto", "graphviz", "python"], default="auto",
                    help="layout: Graphviz when installed (auto), or the pure-Python one")
     p.add_argument("-o", "--output", required=True, help="the picture: out.svg or out.png")
     p.set_defaults(run=cmd_viz)
+    p = sub.add_parser("export", help="write a checkpoint's or saved graph's tensors as a "
+                                      ".kiln file", description=cmd_export.__doc__)
+    p.add_argument("model", help="a Saver checkpoint prefix (dir/model-7), its directory, or "
+                                 "a saved graph (.meta)")
+    p.add_argument("--fetch", action="append", default=[], metavar="NAME", required=True,
+                   help="a tensor (op name or name:0) or op to compute; repeat")
+    p.add_argument("--feed", action="append", default=[], metavar="NAME",
+                   help="a tensor the function takes, in order; default: the placeholders "
+                        "the fetches need")
+    p.add_argument("--name", help="the IR function's name (default: main)")
+    p.add_argument("--no-freeze", action="store_true",
+                   help="keep the variables as arguments instead of constants")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="the .kiln file (default, or -: standard output)")
+    p.set_defaults(run=cmd_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The `kiln` command. Returns the exit status: 0 success, 1 error, 2 usage."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help and --version (0), a usage error (2)
+        return e.code if isinstance(e.code, int) else 2
+    _Source.name = _Source.text = None
     try:
         return args.run(args)
     except KilnError as e:
-        print(f"kiln {args.command}: error: {e}", file=sys.stderr)
+        print(_message(args.command, e), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"kiln {args.command}: interrupted", file=sys.stderr)
+        return 1
+
+
+def _message(command: str, error: KilnError) -> str:
+    """`FILE:LINE:COL: error: ...` with the line and a caret for an error in the IR
+    text the command read; `kiln CMD: error: ...` for any other."""
+    if error.line is not None and _Source.name is not None:
+        return diagnostic(error, _Source.name, _Source.text)
+    return f"kiln {command}: error: {error}"
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 `lower.py`) -> code, by a renderer per target (`llvm/` for the host CPU,
 `triton/` for NVIDIA GPUs), which never import each other: what both need
 (argument checks, the contraction groups and their shape rules) is here.
-See DESIGN.md and docs/codegen.md."""
+See docs/architecture.md and docs/codegen.md."""
 
 from .arguments import Binding, Signature, bind
 from .kernel import CompileError, Fault, Kernel, format_kernel

@@ -1,1 +1,1 @@
-"""kiln.examples (see DESIGN.md)."""
+"""kiln.examples: runnable examples (README.md, docs/aot.md)."""

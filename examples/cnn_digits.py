@@ -67,12 +67,19 @@ def main(epochs: int = 30, batch: int = 64, seed: int = 0, verbose: bool = True)
             sess.run(kl.global_variables_initializer())
             everything = {g["x"]: x_train, g["y"]: y_train, g["training"]: False}
             first_loss = float(sess.run(g["loss"], everything))
+            if verbose:  # the first steps compile the graph: say so instead of going quiet
+                print(f"training {epochs} epochs of {len(x_train)} images (the first step "
+                      "compiles the training step; epoch lines follow every 5 epochs)",
+                      flush=True)
             for epoch in range(epochs):
                 order = rng.permutation(len(x_train))
                 for i in range(0, len(order), batch):
                     take = order[i:i + batch]
                     sess.run(g["train"], {g["x"]: x_train[take], g["y"]: y_train[take],
                                           g["training"]: True})
+                if verbose and epoch == 0:
+                    print(f"epoch   1 done after {time.perf_counter() - start:.1f} s",
+                          flush=True)
                 if verbose and (epoch % 5 == 4 or epoch == epochs - 1):
                     loss = float(sess.run(g["loss"], everything))
                     acc = float(sess.run(g["accuracy"], {g["x"]: x_test, g["y"]: y_test,

@@ -82,4 +82,8 @@ def main(steps: int = 200) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200, help="training steps")
+    raise SystemExit(main(parser.parse_args().steps))

@@ -34,6 +34,7 @@ from .eager import (
     enable_eager_execution,
     init_scope,
 )
+from .export import export_ir
 from .function import Function, TensorSpec, function
 from .gradients import RegisterGradient, gradients
 from .graph import (

@@ -275,9 +275,15 @@ class Session:
 def _feed_value(t: Tensor, value: Any) -> np.ndarray:
     """`value` as an array of `t`'s dtype, checked against its static shape."""
     want = t.dtype.ir.numpy
-    array = np.asarray(value)
-    if array.dtype == object:
-        raise GraphError(f"cannot feed {value!r} to {t.name}")
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged nested list (numpy >= 1.24 refuses it)
+        raise GraphError(f"cannot feed a ragged list to {t.name!r} (shape {t.shape}): its "
+                         "rows have different lengths") from None
+    if array.dtype == object or array.dtype.kind in "USV":
+        raise GraphError(f"cannot feed {_short(value)} to {t.name!r} ({t.dtype.name}, shape "
+                         f"{t.shape}): kiln feeds numbers and booleans, not "
+                         f"{'strings' if array.dtype.kind in 'US' else 'these objects'}")
     if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
         raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
     array = np.array(array, dtype=want, order="C", copy=None)  # ascontiguousarray makes 0-d 1-d
@@ -287,6 +293,11 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
         raise GraphError(f"cannot feed value of shape {array.shape} for tensor {t.name!r}, "
                          f"which has shape {t.shape}")
     return array
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ------------------------------------------------------------------ devices

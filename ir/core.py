@@ -210,7 +210,11 @@ class Operation:
 
     def error(self, message: str, cls: type[KilnError] = VerifyError) -> KilnError:
         """An exception of `cls` whose message names this op and its location."""
-        return cls(f"{self.describe()}: {message}")
+        error = cls(f"{self.describe()}: {message}")
+        if self.loc.line is not None:  # parsed text: a diagnostic can point at the op
+            named = f"{self.name} ({self.loc.name!r})" if self.loc.name else self.name
+            error.at(self.loc.line, self.loc.column, f"{named}: {message}")
+        return error
 
     # ------------------------------------------------------------ mutation
     def set_operand(self, index: int, value: Value) -> None:

@@ -24,6 +24,7 @@ from ..frontend.function import FuncGraph
 from ..frontend.graph import GraphError, TensorShape, executing_eagerly, get_default_graph
 from ..frontend.nest import flatten, pack_sequence_as
 from ..frontend.ops import placeholder
+from ..ir import KilnError
 from .initializers import get as get_initializer
 
 _names: dict[str, itertools.count] = {}
@@ -180,7 +181,16 @@ class Layer:
             self.built = True
         if self._call_takes_training:
             kwargs["training"] = bool(training) if training is not None else False
-        out = self.call(inputs, *args, **kwargs)
+        try:
+            out = self.call(inputs, *args, **kwargs)
+        except KilnError as e:  # name the layer and what it was given (innermost layer)
+            if getattr(e, "keras_layer", None) is not None:
+                raise
+            shapes = ", ".join(str(tuple(_shape_of(x))) for x in leaves)
+            error = GraphError(f"layer {self.name!r} ({type(self).__name__}) called on an input "
+                               f"of shape {shapes}: {e}")
+            error.keras_layer = self.name
+            raise error from None
         out_leaves = flatten(out)
         self.output_shape = pack_sequence_as(out, [tuple(_shape_of(o)) for o in out_leaves])
         return out

@@ -222,6 +222,7 @@ class Trainer:
 
     optimizer: Any = None
     stop_training = False
+    _train_fn = _eval_fn = _predict_fn = None  # kl.functions, made on first use
 
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
                 metrics: Sequence[Any] | None = None, **_: Any) -> None:

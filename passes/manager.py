@@ -28,7 +28,7 @@ PassFunction = Callable[..., dict[str, int] | None]
 
 PASSES: dict[str, PassFunction] = {}
 
-# The default optimisation pipeline, in the order DESIGN.md gives.
+# The default optimisation pipeline (docs/passes.md says why this order).
 DEFAULT_PIPELINE = "decompose,canonicalize,fold,cse,dce,split-reductions,fuse,plan"
 
 

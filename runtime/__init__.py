@@ -1,1 +1,1 @@
-"""kiln.runtime (see DESIGN.md)."""
+"""kiln.runtime: executables, the compile cache, AOT libraries (docs/architecture.md)."""

@@ -276,6 +276,7 @@ class Profile:
     kernel_total: float = 0.0  # median over calls of the kernels' summed time
     coverage: float = 0.0  # median over calls of (kernels' sum) / (the call's wall time)
     untimed_step_seconds: float | None = None  # median of ordinary calls, for comparison
+    step_times: list[float] = field(default_factory=list)  # every profiled call's wall time
 
     @property
     def kernel_seconds(self) -> float:
@@ -302,6 +303,8 @@ class Profile:
         if self.untimed_step_seconds is not None:
             line += f"; untimed step {self.untimed_step_seconds * 1e3:.3f} ms"
         lines.append(line)
+        if self.step_times:
+            lines.append("step " + spread_text(self.step_times))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -360,7 +363,31 @@ def profile(executable, *args, repeat: int = 21, warmup: int = 3) -> Profile:
         rows = _rows(exe, shapes, [r.seconds for r in rows], ceilings)
     return Profile(exe.name, shapes, rows, statistics.median(walls), repeat, ceilings,
                    float(np.median(sums)), float(np.median(sums / np.array(walls))),
-                   statistics.median(plain))
+                   statistics.median(plain), walls)
+
+
+# ------------------------------------------------------------------ spread
+
+NOISY = 0.5  # (p90 - p10) / median above this: the machine's load swamps the timings
+
+
+def spread(seconds) -> tuple[float, float, float]:
+    """(median, 10th percentile, 90th percentile) of some timings."""
+    p10, median, p90 = np.percentile(np.asarray(seconds, float), [10, 50, 90])
+    return float(median), float(p10), float(p90)
+
+
+def spread_text(seconds) -> str:
+    """`median M ms (p10-p90 A-B ms, N calls)`, and a warning when the spread is wide
+    (a loaded machine: medians then swing between runs)."""
+    median, p10, p90 = spread(seconds)
+    text = (f"median {median * 1e3:.4f} ms (p10-p90 {p10 * 1e3:.4f}-{p90 * 1e3:.4f} ms, "
+            f"{len(seconds)} calls)")
+    if median > 0 and (p90 - p10) / median > NOISY:
+        text += (f"\nwarning: the times vary widely (p90-p10 is {(p90 - p10) / median:.0%} of "
+                 "the median): the machine is busy or its clock changes; rerun with more "
+                 "--repeat on a quiet machine before trusting the median")
+    return text
 
 
 # ------------------------------------------------------------------ KILN_PROFILE=1

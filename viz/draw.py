@@ -27,6 +27,18 @@ def graphviz_available() -> bool:
     return True
 
 
+def _graphviz_missing() -> str:
+    """What of Graphviz is missing here, as an instruction."""
+    missing = []
+    if shutil.which("dot") is None:
+        missing.append("the `dot` binary (apt install graphviz)")
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        missing.append("the graphviz package (pip install 'kiln[viz]')")
+    return " and ".join(missing) or "Graphviz"
+
+
 class SVG:
     """An SVG picture: `str(svg)` is the text; Jupyter shows it inline."""
 
@@ -91,11 +103,13 @@ def render(obj: Any, format: str = "svg", passes: str | None = None,
     pic = _prepare(obj, passes, func)
     use_graphviz = engine == "graphviz" or (engine == "auto" and graphviz_available())
     if use_graphviz and not graphviz_available():
-        raise KilnError("the graphviz engine needs the `dot` binary (apt install graphviz) "
-                        "and the graphviz package (pip install 'kiln[viz]')")
+        raise KilnError(f"the graphviz engine needs {_graphviz_missing()}")
     if format == "png" and not use_graphviz:
-        raise KilnError("PNG output needs Graphviz: install the `dot` binary (apt install "
-                        "graphviz) and pip install 'kiln[viz]'; SVG works without it")
+        if engine == "python":  # Graphviz may well be installed: the choice is the problem
+            raise KilnError("PNG output needs the graphviz engine; the python engine draws "
+                            "SVG only (write .svg, or use --engine auto or graphviz)")
+        raise KilnError(f"PNG output needs Graphviz, which needs {_graphviz_missing()}; "
+                        "SVG works without it")
     if use_graphviz:
         import graphviz
 

@@ -1,11 +1,14 @@
-/* Run the SPEC program 4 classifier compiled by `kiln compile` from C, no Python.
+/* Run the classifier of examples/aot/train.py, compiled by `kiln compile`, from C
+   (no Python). docs/aot.md has the whole walk-through; from the repository root:
 
-   Build (examples/aot/README.md has the whole walk-through):
-     kiln compile ckpt/classifier --fetch Relu_1 --name classifier -o build
-     cc -O2 -I build main.c build/classifier.so -Wl,-rpath,'$ORIGIN/build' -o classify
+     python -m kiln.examples.aot.train build/aot/ckpt
+     kiln compile build/aot/ckpt/classifier --fetch y --name classifier -o build/aot
+     cc -O2 -I build/aot examples/aot/main.c build/aot/classifier.so \
+        -Wl,-rpath,$PWD/build/aot -o build/aot/classify
 
    Input file: the number of rows N, then N rows of two numbers (x1 x2).
-   Output: one line per row: the model's output y and the predicted class (y > 0.5).
+   Output: one line per row: the model's output y (the probability of class 1,
+   x1 + x2 < 1) and the predicted class (y > 0.5).
 */
 #include <stdint.h>
 #include <stdio.h>

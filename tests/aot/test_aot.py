@@ -38,19 +38,19 @@ def _libraries(so: Path) -> list[str]:
     return [Path(line.split()[0]).name for line in out.splitlines() if line.strip()]
 
 
-def test_spec_program_4_from_c_and_from_a_second_process(tmp_path):
+def test_the_classifier_from_c_and_from_a_second_process(tmp_path):
     from kiln.examples.aot.train import train
 
     inputs = np.random.default_rng(7).random((1000, 2), dtype=np.float32)
     prefix, _, expected = train(str(tmp_path / "ckpt"), steps=600, inputs=inputs)
     assert (expected > 0.5).any() and (expected <= 0.5).any()  # both classes occur
     build = tmp_path / "build"
-    proc = _cli("compile", prefix, "--fetch", "Relu_1", "--name", "classifier", "-o",
+    proc = _cli("compile", prefix, "--fetch", "y", "--name", "classifier", "-o",
                 str(build))
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((build / "classifier.json").read_text())
     assert manifest["inputs"][0]["shape"] == ["x_input_dim0", 2]
-    assert manifest["outputs"][0]["name"] == "Relu_1:0"
+    assert manifest["outputs"][0]["name"] == "y:0"
     libs = _libraries(build / "classifier.so")
     assert not [x for x in libs if "python" in x]
     assert all(x.startswith(ALLOWED_LIBS) for x in libs), libs

@@ -94,8 +94,12 @@ def test_kl_viz_object_for_jupyter():
 
 def test_png_needs_graphviz(tmp_path):
     program_4()
-    with pytest.raises(KilnError, match="PNG output needs Graphviz"):
+    with pytest.raises(KilnError, match="PNG output needs the graphviz engine; the python "
+                                        "engine draws SVG only"):
         render(kl.get_default_graph(), "png", engine="python")
+    if not graphviz_available():
+        with pytest.raises(KilnError, match="PNG output needs Graphviz, which needs"):
+            render(kl.get_default_graph(), "png")
     if graphviz_available():
         png = render(kl.get_default_graph(), "png")
         assert png.startswith(b"\x89PNG")
