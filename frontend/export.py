@@ -58,8 +58,8 @@ def export_ir(model: Any, *args: Any, path: str | Path | None = None,
         module = checkpoint_module(str(model), [str(f) for f in fetches or ()],
                                    [str(f) for f in feeds or ()], name or "main",
                                    freeze=freeze)[0]
-    elif _is_keras_model(model):
-        module = _keras_module(model, args, name, freeze)
+    elif _is_model(model):
+        module = _model_module(model, args, name, freeze)
     elif isinstance(model, (Tensor, Operation)) or _is_fetch_list(model):
         if args:
             raise KilnError("export_ir(fetches, ...): give feeds=[...], not positional arguments")
@@ -90,9 +90,8 @@ def _is_fetch_list(x: Any) -> bool:
         isinstance(f, (Tensor, Operation)) or hasattr(f, "_as_tensor") for f in x)
 
 
-def _is_keras_model(x: Any) -> bool:
-    from ..keras.models import Model
-    return isinstance(x, Model)
+def _is_model(x: Any) -> bool:
+    return callable(getattr(type(x), "__kiln_function__", None))
 
 
 def _as_fetch(x: Any) -> Tensor | Operation:
@@ -178,24 +177,19 @@ def _trace(fn: Callable, specs: list, name: str, freeze: bool | None) -> Module:
     return _finish(lowered, values, freeze, name)
 
 
-def _keras_module(model: Any, args: tuple, name: str | None, freeze: bool | None) -> Module:
+def _model_module(model: Any, args: tuple, name: str | None, freeze: bool | None) -> Module:
+    """A model that says how it is called (`__kiln_function__`, as kl.keras models do):
+    its forward pass traced with example inputs `args`, or with the input specs the
+    model gives when `args` is empty. The protocol keeps the frontend below keras."""
     from .function import TensorSpec
 
-    name = _c_like(name or model.name)
+    fn, specs = model.__kiln_function__()
     if args:
         specs = [a if isinstance(a, TensorSpec) else _spec(a) for a in args]
-    else:
-        inputs = getattr(model, "inputs", None)
-        if inputs is None and getattr(model, "_input", None) is not None:
-            inputs = [model._input]
-        if inputs is None:
-            raise KilnError(f"export_ir: Keras model {model.name} has no input shape yet; give "
-                            "one (input_shape= on its first layer) or an example input")
-        from .tape import flatten
-        specs = [TensorSpec(t.shape.dims, t.dtype, name=_c_like(t.name) if getattr(
-            t, "name", None) else None) for t in flatten(inputs)]
-    return _trace(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False),
-                  specs, name, freeze)
+    elif specs is None:
+        raise KilnError(f"export_ir: model {model.name} has no input shape yet; give one "
+                        "(input_shape= on its first layer) or an example input")
+    return _trace(fn, specs, _c_like(name or model.name), freeze)
 
 
 def _c_like(name: str) -> str:

@@ -98,6 +98,19 @@ class Model(Layer, Trainer):
         return self._outputs_by_node
 
     # ------------------------------------------------------------ summary
+    def __kiln_function__(self):
+        """(forward pass in inference mode, input TensorSpecs or None when the
+        model has no input shape yet): how kl.export_ir traces a model."""
+        from ..frontend.function import TensorSpec
+
+        inputs = getattr(self, "inputs", None)
+        if inputs is None and getattr(self, "_input", None) is not None:
+            inputs = [self._input]
+        specs = None if inputs is None else [
+            TensorSpec(t.shape.dims, t.dtype, name=_c_name(t.name)
+                       if getattr(t, "name", None) else None) for t in flatten(inputs)]
+        return (lambda *xs: self(xs[0] if len(xs) == 1 else list(xs), training=False)), specs
+
     def summary(self, print_fn: Any = None) -> None:
         """A table of layers, output shapes and parameter counts."""
         out = print_fn or (lambda s: print(s, file=sys.stdout))
@@ -328,3 +341,7 @@ def load_model(filepath: str, compile: bool = True) -> Model:
         optimizer = getattr(optimizers_v2, c["optimizer"])(**opt_config)
         model.compile(optimizer, losses_module.deserialize(c["loss"]), c["metrics"])
     return model
+
+
+def _c_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name).lstrip("_") or "input"
