@@ -44,6 +44,9 @@ class Iota(Operation):
         view[axis] = self.shape[axis]
         return np.broadcast_to(counts.reshape(view), self.shape)
 
+    def scalar(self, k):
+        return k.position(normalize_axis(self.dimension, len(self.shape)))
+
 
 @op("kiln.random", ["*like"], {"distribution": Attr(one_of("uniform", "normal")),
                                "seed": Attr(int_), "dtype": Attr(dtype_, "f32"),

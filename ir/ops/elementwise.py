@@ -77,11 +77,17 @@ class Square(Unary):
     def reference(self, x):
         return np.multiply(x, x)
 
+    def scalar(self, k, x):
+        return k.mul(x, x)
+
 
 @op("kiln.relu", ["x"], traits=[EW])
 class Relu(Unary):
     def reference(self, x):
         return np.maximum(x, np.zeros((), x.dtype))
+
+    def scalar(self, k, x):
+        return k.max(x, k.const(0))
 
 
 @op("kiln.exp", ["x"], traits=[EW, FLOAT])
@@ -128,6 +134,11 @@ class Elu(Unary):
 
     def reference(self, x):
         return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype)
+
+    def scalar(self, k, x):
+        zero = k.const(0.0)
+        scaled = k.mul(k.const(self.alpha), k.expm1(k.min(x, zero)))
+        return k.select(k.greater(x, zero), x, scaled)
 
 
 # ------------------------------------------------------------------ binary
@@ -286,6 +297,9 @@ class Cast(Operation):
             return np.trunc(x).astype(self.dtype.numpy)
         return x.astype(self.dtype.numpy)
 
+    def scalar(self, k, x):
+        return k.cast(x, dtype=self.dtype)
+
 
 @op("kiln.stop_gradient", ["x"], traits=[EW])
 class StopGradient(Operation):
@@ -295,4 +309,7 @@ class StopGradient(Operation):
         return x
 
     def reference(self, x):
+        return x
+
+    def scalar(self, k, x):
         return x

@@ -54,15 +54,18 @@ class Reduce(Operation):
         return self.numpy_reduce(x, axis=axes, keepdims=self.keepdims)
 
     needs_elements = False
+    fold = ""  # how a kernel folds the elements into the result (codegen/kernel.py)
 
 
 @op("kiln.reduce_sum", ["x"], REDUCE_ATTRS)
 class ReduceSum(Reduce):
+    fold = "sum"
     numpy_reduce = staticmethod(np.sum)
 
 
 @op("kiln.reduce_mean", ["x"], REDUCE_ATTRS)
 class ReduceMean(Reduce):
+    fold = "sum"
     needs_elements = True
     numpy_reduce = staticmethod(np.mean)
 
@@ -87,18 +90,21 @@ class ReduceMean(Reduce):
 
 @op("kiln.reduce_max", ["x"], REDUCE_ATTRS)
 class ReduceMax(Reduce):
+    fold = "max"
     needs_elements = True
     numpy_reduce = staticmethod(np.max)
 
 
 @op("kiln.reduce_min", ["x"], REDUCE_ATTRS)
 class ReduceMin(Reduce):
+    fold = "min"
     needs_elements = True
     numpy_reduce = staticmethod(np.min)
 
 
 @op("kiln.reduce_prod", ["x"], REDUCE_ATTRS)
 class ReduceProd(Reduce):
+    fold = "prod"
     numpy_reduce = staticmethod(np.prod)
 
 
@@ -107,6 +113,8 @@ ARG_ATTRS = {"axis": Attr(int_), "index_dtype": Attr(dtype_, "i64")}
 
 class ArgReduce(Operation):
     """The index of the extreme value along `axis` (the first, on ties)."""
+
+    fold = ""
 
     def infer(self, x: TensorType) -> TensorType:
         if x.dtype.is_bool:
@@ -125,9 +133,11 @@ class ArgReduce(Operation):
 
 @op("kiln.argmax", ["x"], ARG_ATTRS)
 class ArgMax(ArgReduce):
+    fold = "argmax"
     numpy_arg = staticmethod(np.argmax)
 
 
 @op("kiln.argmin", ["x"], ARG_ATTRS)
 class ArgMin(ArgReduce):
+    fold = "argmin"
     numpy_arg = staticmethod(np.argmin)

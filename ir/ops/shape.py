@@ -227,6 +227,9 @@ class BroadcastTo(Operation):
     def reference(self, x):
         return np.broadcast_to(x, self.target(x.shape))
 
+    def scalar(self, k, x):
+        return x  # the operand's value at the broadcast position
+
 
 @op("kiln.broadcast_like", ["x", "like"])
 class BroadcastLike(Operation):
@@ -246,6 +249,9 @@ class BroadcastLike(Operation):
 
     def reference(self, x, like):
         return np.broadcast_to(x, like.shape)
+
+    def scalar(self, k, x, like):
+        return x  # `like` only gives the extents: it is never loaded
 
 
 @op("kiln.scatter_add", ["x", "indices", "updates"], {"axis": Attr(int_, 0)})
