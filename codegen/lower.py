@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from itertools import count
 
 from ..ir import DType, Operation, Value
-from ..ir.scalar import Instruction, ScalarEmitter
 from ..ir.ops.reduce import ArgReduce, normalize_axis
+from ..ir.scalar import Instruction, ScalarEmitter
 from ..ir.types import Dim
 from .kernel import (
     Axis,
