@@ -101,3 +101,7 @@ class Print(Operation):
     def reference(self, x):
         print(f"{self.message}: {x}" if self.message else x, flush=True)
         return x
+
+    def vjp(self, b, g):
+        """The identity to the gradient (the backward pass prints nothing)."""
+        return [g]

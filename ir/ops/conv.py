@@ -15,7 +15,7 @@ from ..core import Operation
 from ..errors import ShapeError
 from ..registry import op
 from ..types import TensorType, may_equal
-from .linalg import WINDOW_ATTRS, _pairs, window_out, window_padding
+from .linalg import WINDOW_ATTRS, _pairs, conv_filter_vjp, window_out, window_padding
 
 END = 2 ** 62  # a slice stop meaning "to the end"
 
@@ -97,6 +97,20 @@ class Conv2DTranspose(Operation):
         if crop_low != [0, 0] or crop_high != [END, END]:
             out = b.slice(out, axes=[1, 2], starts=crop_low, stops=crop_high)
         return out
+
+    def vjp(self, b, g):
+        """conv2d_transpose(v, w) is A_w^T v for A_w the convolution by w, so the
+        value's cotangent is conv2d(g, w), and the filter's is conv2d's filter
+        gradient with g as the input and v as the output's cotangent."""
+        attrs = {k: self.attrs[k] for k in ("strides", "padding", "explicit_padding", "dilations")}
+        built: list[Operation] = []
+
+        def forward() -> Operation:
+            if not built:
+                built.append(b.create("kiln.conv2d", g, self.filter, **attrs))
+            return built[0]
+
+        return [lambda: forward().result, lambda: conv_filter_vjp(forward(), b, self.value)]
 
 
 def _spread(b, x, axis: int, step: int):

@@ -12,10 +12,13 @@ from ..attributes import Attr, dtype_, float_
 from ..core import Operation, Trait
 from ..dtypes import DType
 from ..errors import ExecutionError, ShapeError
+from ..gradient import scalar_like
 from ..registry import op
 from ..types import TensorType, broadcast_shapes
 
 EW, COMM, FLOAT = Trait.ELEMENTWISE, Trait.COMMUTATIVE, Trait.FLOAT_ONLY
+COMPARISON = "a bool result: constant almost everywhere"
+LOGIC = "bools in, a bool out"
 
 
 def _require_float(op_: Operation, *types: TensorType) -> None:
@@ -59,17 +62,27 @@ class Neg(Unary):
     def reference(self, x):
         return np.negative(x)
 
+    def vjp(self, b, g):
+        return [b.neg(g)]
+
 
 @op("kiln.abs", ["x"], traits=[EW])
 class Abs(Unary):
     def reference(self, x):
         return np.abs(x)
 
+    def vjp(self, b, g):
+        return [b.mul(g, b.sign(self.x))]
+
 
 @op("kiln.sign", ["x"], traits=[EW])
 class Sign(Unary):
     def reference(self, x):
         return np.sign(x)
+
+    def vjp(self, b, g):
+        """Constant almost everywhere: no gradient."""
+        return [None]
 
 
 @op("kiln.square", ["x"], traits=[EW])
@@ -80,6 +93,9 @@ class Square(Unary):
     def scalar(self, k, x):
         return k.mul(x, x)
 
+    def vjp(self, b, g):
+        return [b.mul(g, b.mul(self.x, scalar_like(b, 2, g)))]
+
 
 @op("kiln.relu", ["x"], traits=[EW])
 class Relu(Unary):
@@ -89,11 +105,18 @@ class Relu(Unary):
     def scalar(self, k, x):
         return k.max(x, k.const(0))
 
+    def vjp(self, b, g):
+        zero = scalar_like(b, 0, g)
+        return [b.select(b.greater(self.x, zero), g, zero)]
+
 
 @op("kiln.exp", ["x"], traits=[EW, FLOAT])
 class Exp(Unary):
     def reference(self, x):
         return np.exp(x)
+
+    def vjp(self, b, g):
+        return [b.mul(g, self.result)]
 
 
 @op("kiln.log", ["x"], traits=[EW, FLOAT])
@@ -101,11 +124,17 @@ class Log(Unary):
     def reference(self, x):
         return np.log(x)
 
+    def vjp(self, b, g):
+        return [b.div(g, self.x)]
+
 
 @op("kiln.sqrt", ["x"], traits=[EW, FLOAT])
 class Sqrt(Unary):
     def reference(self, x):
         return np.sqrt(x)
+
+    def vjp(self, b, g):
+        return [b.div(g, b.mul(self.result, scalar_like(b, 2, g)))]
 
 
 @op("kiln.rsqrt", ["x"], traits=[EW, FLOAT])
@@ -113,11 +142,18 @@ class Rsqrt(Unary):
     def reference(self, x):
         return np.reciprocal(np.sqrt(x))
 
+    def vjp(self, b, g):
+        """d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 y / x."""
+        return [b.mul(g, b.mul(b.div(self.result, self.x), scalar_like(b, -0.5, g)))]
+
 
 @op("kiln.tanh", ["x"], traits=[EW, FLOAT])
 class Tanh(Unary):
     def reference(self, x):
         return np.tanh(x)
+
+    def vjp(self, b, g):
+        return [b.mul(g, b.sub(scalar_like(b, 1, g), b.square(self.result)))]
 
 
 @op("kiln.sigmoid", ["x"], traits=[EW, FLOAT])
@@ -126,6 +162,10 @@ class Sigmoid(Unary):
         # exp of a non-positive number only: never overflows.
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+    def vjp(self, b, g):
+        y = self.result
+        return [b.mul(g, b.mul(y, b.sub(scalar_like(b, 1, g), y)))]
 
 
 @op("kiln.elu", ["x"], {"alpha": Attr(float_, 1.0)}, traits=[EW, FLOAT])
@@ -140,6 +180,11 @@ class Elu(Unary):
         scaled = k.mul(k.const(self.alpha), k.expm1(k.min(x, zero)))
         return k.select(k.greater(x, zero), x, scaled)
 
+    def vjp(self, b, g):
+        """1 for x > 0, else alpha * exp(x) = y + alpha."""
+        below = b.mul(g, b.add(self.result, scalar_like(b, self.alpha, g)))
+        return [b.select(b.greater(self.x, scalar_like(b, 0, g)), g, below)]
+
 
 # ------------------------------------------------------------------ binary
 
@@ -148,17 +193,26 @@ class Add(Binary):
     def reference(self, x, y):
         return np.add(x, y)
 
+    def vjp(self, b, g):
+        return [g, g]
+
 
 @op("kiln.sub", ["lhs", "rhs"], traits=[EW])
 class Sub(Binary):
     def reference(self, x, y):
         return np.subtract(x, y)
 
+    def vjp(self, b, g):
+        return [g, b.neg(g)]
+
 
 @op("kiln.mul", ["lhs", "rhs"], traits=[EW, COMM])
 class Mul(Binary):
     def reference(self, x, y):
         return np.multiply(x, y)
+
+    def vjp(self, b, g):
+        return [b.mul(g, self.rhs), b.mul(g, self.lhs)]
 
 
 @op("kiln.div", ["lhs", "rhs"], traits=[EW])
@@ -174,6 +228,10 @@ class Div(Binary):
         inexact_negative = (np.remainder(x, y) != 0) & ((x < 0) != (y < 0))
         return q + inexact_negative.astype(q.dtype)
 
+    def vjp(self, b, g):
+        """x / y: 1 / y, and -x / y^2 = -(x / y) / y."""
+        return [b.div(g, self.rhs), b.neg(b.div(b.mul(g, self.result), self.rhs))]
+
 
 @op("kiln.pow", ["lhs", "rhs"], traits=[EW])
 class Pow(Binary):
@@ -181,6 +239,15 @@ class Pow(Binary):
         if x.dtype.kind == "i" and np.any(y < 0):
             raise ExecutionError("integer power with a negative exponent")
         return np.power(x, y)
+
+    def vjp(self, b, g):
+        """x^y: y x^(y-1), and x^y log x (taken as 0 where x <= 0, as TensorFlow)."""
+        x, y = self.lhs, self.rhs
+        one = scalar_like(b, 1, g)
+        dx = b.mul(g, b.mul(y, b.pow(x, b.sub(y, one))))
+        positive_x = b.select(b.greater(x, scalar_like(b, 0, g)), x, one)
+        dy = b.mul(g, b.mul(self.result, b.log(positive_x)))
+        return [dx, dy]
 
 
 @op("kiln.max", ["lhs", "rhs"], traits=[EW, COMM])
@@ -190,11 +257,19 @@ class Max(Binary):
     def reference(self, x, y):
         return np.maximum(x, y)
 
+    def vjp(self, b, g):
+        """The gradient goes to the chosen operand; to the left one on ties."""
+        compare = b.greater_equal if self.name == "kiln.max" else b.less_equal
+        left, zero = compare(self.lhs, self.rhs), scalar_like(b, 0, g)
+        return [b.select(left, g, zero), b.select(left, zero, g)]
+
 
 @op("kiln.min", ["lhs", "rhs"], traits=[EW, COMM])
 class Min(Binary):
     def reference(self, x, y):
         return np.minimum(x, y)
+
+    vjp = Max.vjp
 
 
 # ------------------------------------------------------------------ logic
@@ -207,37 +282,43 @@ class Compare(Operation):
         return TensorType(DType.bool, broadcast_shapes(x.shape, y.shape))
 
 
-@op("kiln.equal", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.equal", ["lhs", "rhs"], traits=[EW, COMM],
+    not_differentiable=COMPARISON)
 class Equal(Compare):
     def reference(self, x, y):
         return np.equal(x, y)
 
 
-@op("kiln.not_equal", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.not_equal", ["lhs", "rhs"], traits=[EW, COMM],
+    not_differentiable=COMPARISON)
 class NotEqual(Compare):
     def reference(self, x, y):
         return np.not_equal(x, y)
 
 
-@op("kiln.less", ["lhs", "rhs"], traits=[EW])
+@op("kiln.less", ["lhs", "rhs"], traits=[EW],
+    not_differentiable=COMPARISON)
 class Less(Compare):
     def reference(self, x, y):
         return np.less(x, y)
 
 
-@op("kiln.less_equal", ["lhs", "rhs"], traits=[EW])
+@op("kiln.less_equal", ["lhs", "rhs"], traits=[EW],
+    not_differentiable=COMPARISON)
 class LessEqual(Compare):
     def reference(self, x, y):
         return np.less_equal(x, y)
 
 
-@op("kiln.greater", ["lhs", "rhs"], traits=[EW])
+@op("kiln.greater", ["lhs", "rhs"], traits=[EW],
+    not_differentiable=COMPARISON)
 class Greater(Compare):
     def reference(self, x, y):
         return np.greater(x, y)
 
 
-@op("kiln.greater_equal", ["lhs", "rhs"], traits=[EW])
+@op("kiln.greater_equal", ["lhs", "rhs"], traits=[EW],
+    not_differentiable=COMPARISON)
 class GreaterEqual(Compare):
     def reference(self, x, y):
         return np.greater_equal(x, y)
@@ -251,19 +332,22 @@ class Logical(Operation):
         return TensorType(DType.bool, broadcast_shapes(*(t.shape for t in types)))
 
 
-@op("kiln.logical_and", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.logical_and", ["lhs", "rhs"], traits=[EW, COMM],
+    not_differentiable=LOGIC)
 class LogicalAnd(Logical):
     def reference(self, x, y):
         return np.logical_and(x, y)
 
 
-@op("kiln.logical_or", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.logical_or", ["lhs", "rhs"], traits=[EW, COMM],
+    not_differentiable=LOGIC)
 class LogicalOr(Logical):
     def reference(self, x, y):
         return np.logical_or(x, y)
 
 
-@op("kiln.logical_not", ["x"], traits=[EW])
+@op("kiln.logical_not", ["x"], traits=[EW],
+    not_differentiable=LOGIC)
 class LogicalNot(Logical):
     def reference(self, x):
         return np.logical_not(x)
@@ -281,6 +365,10 @@ class Select(Operation):
 
     def reference(self, cond, a, b):
         return np.where(cond, a, b)
+
+    def vjp(self, b, g):
+        zero = scalar_like(b, 0, g)
+        return [None, b.select(self.cond, g, zero), b.select(self.cond, zero, g)]
 
 
 @op("kiln.cast", ["x"], {"dtype": Attr(dtype_)}, traits=[EW])
@@ -300,8 +388,14 @@ class Cast(Operation):
     def scalar(self, k, x):
         return k.cast(x, dtype=self.dtype)
 
+    def vjp(self, b, g):
+        """Back to the operand's dtype; an integer or bool operand has no gradient."""
+        source = self.x.type.dtype
+        return [b.cast(g, dtype=source) if source.is_float else None]
 
-@op("kiln.stop_gradient", ["x"], traits=[EW])
+
+@op("kiln.stop_gradient", ["x"], traits=[EW],
+    not_differentiable="it is the identity that tf.stop_gradient hides from the gradient")
 class StopGradient(Operation):
     """x itself; autodiff treats it as a constant (tf.stop_gradient)."""
 

@@ -22,11 +22,20 @@ import numpy as np
 from ..attributes import Attr, bool_, float_, int_, ints
 from ..builder import Builder
 from ..core import Operation, Trait, Value
-from ..errors import ShapeError
+from ..errors import KilnError, ShapeError
+from ..gradient import scalar_like
 from ..registry import op
 from ..types import TensorType, broadcast_shapes
 from .elementwise import Binary, Unary
-from .reduce import REDUCE_ATTRS, Reduce, ReduceMean, normalize_axes, normalize_axis
+from .reduce import (
+    REDUCE_ATTRS,
+    Reduce,
+    ReduceMean,
+    keep_reduced,
+    normalize_axes,
+    normalize_axis,
+    spread,
+)
 
 EW, FLOAT = Trait.ELEMENTWISE, Trait.FLOAT_ONLY
 
@@ -126,6 +135,11 @@ class Softmax(AlongAxis):
         e = b.exp(_shifted(b, self.x, (self.axis,)))
         return b.div(e, b.reduce_sum(e, axes=[self.axis], keepdims=True))
 
+    def vjp(self, b, g):
+        """y (g - sum(g y)) along the axis."""
+        y = self.result
+        return [b.mul(y, b.sub(g, b.reduce_sum(b.mul(g, y), axes=[self.axis], keepdims=True)))]
+
 
 @op("kiln.log_softmax", ["x"], {"axis": Attr(int_, -1)})
 class LogSoftmax(AlongAxis):
@@ -136,6 +150,11 @@ class LogSoftmax(AlongAxis):
 
     def decompose(self, b):
         return _log_softmax(b, self.x, self.axis)
+
+    def vjp(self, b, g):
+        """g - softmax(x) sum(g) along the axis."""
+        total = b.reduce_sum(g, axes=[self.axis], keepdims=True)
+        return [b.sub(g, b.mul(b.exp(self.result), total))]
 
 
 def _np_logsumexp(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -168,6 +187,10 @@ class LogSumExp(Reduce):
         out = b.add(b.log(sums), top)
         return out if self.keepdims else b.squeeze(out, axes=axes)
 
+    def vjp(self, b, g):
+        """The softmax over the reduced axes: exp(x - y)."""
+        return [b.mul(spread(self, b, g), b.exp(b.sub(self.x, keep_reduced(self, b, self.result))))]
+
 
 # ------------------------------------------------------------------ losses
 
@@ -191,6 +214,16 @@ class SoftmaxCrossEntropy(Operation):
     def decompose(self, b):
         log_p = _log_softmax(b, self.logits, self.axis)
         return b.neg(b.reduce_sum(b.mul(self.labels, log_p), axes=[self.axis]))
+
+    def vjp(self, b, g):
+        """logits: softmax * sum(labels) - labels (labels need not sum to 1);
+        labels: -log_softmax(logits)."""
+        axis = normalize_axis(self.axis, self.logits.type.rank)
+        g = b.expand_dims(g, axis=axis)
+        log_p = b.log_softmax(self.logits, axis=axis)
+        mass = b.reduce_sum(self.labels, axes=[axis], keepdims=True)
+        d_logits = b.mul(g, b.sub(b.mul(b.exp(log_p), mass), self.labels))
+        return [d_logits, b.neg(b.mul(g, log_p))]
 
 
 @op("kiln.sparse_softmax_cross_entropy", ["logits", "labels"])
@@ -238,6 +271,18 @@ class SparseSoftmaxCrossEntropy(Operation):
         masked = b.select(one_hot, shifted, _scalar(b, -np.inf, shifted))
         return b.sub(log_sum, b.reduce_max(masked, axes=[-1]))
 
+    def vjp(self, b, g):
+        """softmax(logits) - one_hot(labels) over the classes (the last axis)."""
+        logits, labels = self.logits, self.labels
+        classes = logits.type.shape[-1]
+        if not isinstance(classes, int):
+            raise self.error(f"its gradient needs a static number of classes, got {logits.type}",
+                           KilnError)
+        class_ids = b.iota(shape=[classes], dtype=labels.type.dtype)
+        hits = b.equal(b.expand_dims(labels, axis=-1), class_ids)
+        one_hot = b.cast(hits, dtype=logits.type.dtype)
+        return [b.mul(b.expand_dims(g, axis=-1), b.sub(b.softmax(logits), one_hot)), None]
+
 
 @op("kiln.sigmoid_cross_entropy", ["logits", "labels"], traits=[EW, FLOAT])
 class SigmoidCrossEntropy(Binary):
@@ -249,6 +294,10 @@ class SigmoidCrossEntropy(Binary):
 
     def decompose(self, b):
         return b.sub(_softplus(b, self.logits), b.mul(self.logits, self.labels))
+
+    def vjp(self, b, g):
+        """logits x, labels z: sigmoid(x) - z, and -x."""
+        return [b.mul(g, b.sub(b.sigmoid(self.logits), self.labels)), b.neg(b.mul(g, self.logits))]
 
 
 @op("kiln.l2_loss", ["x"])
@@ -264,6 +313,9 @@ class L2Loss(Operation):
 
     def decompose(self, b):
         return b.mul(b.reduce_sum(b.square(self.x)), _scalar(b, 0.5, self.x))
+
+    def vjp(self, b, g):
+        return [b.mul(g, self.x)]
 
 
 # ------------------------------------------------------------------ normalization
@@ -375,6 +427,11 @@ class Erf(Unary):
 
     def reference(self, x):
         return _np_erf(x)
+
+    def vjp(self, b, g):
+        """2 / sqrt(pi) * exp(-x^2)."""
+        bell = b.exp(b.neg(b.square(self.x)))
+        return [b.mul(g, b.mul(bell, scalar_like(b, 2 / np.sqrt(np.pi), g)))]
 
 
 @op("kiln.gelu", ["x"], {"approximate": Attr(bool_, False)}, traits=[EW, FLOAT])
