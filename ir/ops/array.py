@@ -18,7 +18,7 @@ from .reduce import normalize_axis
 
 
 @op("kiln.cumsum", ["x"], {"axis": Attr(int_, 0), "exclusive": Attr(bool_, False),
-                           "reverse": Attr(bool_, False)})
+                           "reverse": Attr(bool_, False)}, tf="Cumsum", onnx="CumSum")
 class Cumsum(Operation):
     """Running sums along `axis` (tf.math.cumsum): `exclusive` leaves the
     element itself out, `reverse` sums from the end."""
@@ -68,7 +68,8 @@ class Cumsum(Operation):
         return [b.cumsum(g, axis=self.axis, exclusive=self.exclusive, reverse=not self.reverse)]
 
 
-@op("kiln.top_k", ["x"], {"k": Attr(int_), "index_dtype": Attr(dtype_, "i32")}, results=2)
+@op("kiln.top_k", ["x"], {"k": Attr(int_), "index_dtype": Attr(dtype_, "i32")}, results=2,
+    tf="TopKV2", onnx="TopK")
 class TopK(Operation):
     """The k largest values along the last axis, largest first, and their
     indices (tf.nn.top_k with sorted=True); on ties the lower index first."""
@@ -108,7 +109,7 @@ class TopK(Operation):
 
 
 @op("kiln.nonzero", ["x"], {"index_dtype": Attr(dtype_, "i64")},
-    not_differentiable="indices: constant almost everywhere")
+    not_differentiable="indices: constant almost everywhere", tf="Where", onnx="NonZero")
 class Nonzero(Operation):
     """The coordinates of x's non-zero (true) elements, one row each, in row-major
     order (tf.where with one argument, numpy.argwhere): [count, rank], where the
@@ -124,7 +125,7 @@ class Nonzero(Operation):
 
 
 @op("kiln.shape", ["x"], {"dtype": Attr(dtype_, "i32")},
-    not_differentiable="its operand gives only its shape")
+    not_differentiable="its operand gives only its shape", tf="Shape", onnx="Shape")
 class Shape(Operation):
     """x's shape as a 1-D integer tensor (tf.shape); x's values are not read."""
 

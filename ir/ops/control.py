@@ -89,7 +89,7 @@ class Fused(Operation):
         return interpreter.run_block(self.body, args)
 
 
-@op("kiln.print", ["x"], {"message": Attr(str_, "")}, traits=[Trait.SIDE_EFFECT])
+@op("kiln.print", ["x"], {"message": Attr(str_, "")}, traits=[Trait.SIDE_EFFECT], tf="Print")
 class Print(Operation):
     """Print `x` (with `message`) when it runs and pass it on, as tf.print.
 

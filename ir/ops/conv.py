@@ -12,6 +12,7 @@ import numpy as np
 
 from ..attributes import Attr, ints
 from ..core import Operation
+from ..cost import Cost, elements, moved
 from ..errors import ShapeError
 from ..registry import op
 from ..types import TensorType, may_equal
@@ -21,7 +22,8 @@ END = 2 ** 62  # a slice stop meaning "to the end"
 
 
 @op("kiln.conv2d_transpose", ["value", "filter"],
-    {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1)), "output_size": Attr(ints)})
+    {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1)), "output_size": Attr(ints)},
+    tf="Conv2DBackpropInput", onnx="ConvTranspose")
 class Conv2DTranspose(Operation):
     """tf.nn.conv2d_transpose: NHWC `value`, filter [kh, kw, out_channels,
     in_channels]; `output_size` is the spatial [height, width] of the result,
@@ -111,6 +113,12 @@ class Conv2DTranspose(Operation):
             return built[0]
 
         return [lambda: forward().result, lambda: conv_filter_vjp(forward(), b, self.value)]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """2 per multiply-add: KH KW C_out of them per element of `value`."""
+        kh, kw, cout = operand_shapes[1][:3]
+        return Cost(2 * elements(operand_shapes[0]) * int(kh * kw * cout), 0,
+                    moved(self, operand_shapes, result_shapes))
 
 
 def _spread(b, x, axis: int, step: int):

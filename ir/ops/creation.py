@@ -14,7 +14,7 @@ from .reduce import normalize_axis
 
 
 @op("kiln.constant", [], {"value": Attr(dense)},
-    not_differentiable="a constant")
+    not_differentiable="a constant", tf="Const", onnx="Constant")
 class Constant(Operation):
     """A constant tensor; its type is its value's."""
 
@@ -53,7 +53,7 @@ class Iota(Operation):
 @op("kiln.random", ["*like"], {"distribution": Attr(one_of("uniform", "normal")),
                                "seed": Attr(int_), "dtype": Attr(dtype_, "f32"),
                                "shape": Attr(optional(ints), None)},
-    not_differentiable="its operands give only the shape")
+    not_differentiable="its operands give only the shape", tf="RandomUniform", onnx="RandomUniform")
 class Random(Operation):
     """Counter-based random numbers (Philox 4x32-10, see ir/philox.py).
 

@@ -57,7 +57,7 @@ class Binary(Operation):
 
 # ------------------------------------------------------------------ unary
 
-@op("kiln.neg", ["x"], traits=[EW])
+@op("kiln.neg", ["x"], traits=[EW], tf="Neg", onnx="Neg")
 class Neg(Unary):
     def reference(self, x):
         return np.negative(x)
@@ -66,7 +66,7 @@ class Neg(Unary):
         return [b.neg(g)]
 
 
-@op("kiln.abs", ["x"], traits=[EW])
+@op("kiln.abs", ["x"], traits=[EW], tf="Abs", onnx="Abs")
 class Abs(Unary):
     def reference(self, x):
         return np.abs(x)
@@ -75,7 +75,7 @@ class Abs(Unary):
         return [b.mul(g, b.sign(self.x))]
 
 
-@op("kiln.sign", ["x"], traits=[EW])
+@op("kiln.sign", ["x"], traits=[EW], tf="Sign", onnx="Sign")
 class Sign(Unary):
     def reference(self, x):
         return np.sign(x)
@@ -85,7 +85,7 @@ class Sign(Unary):
         return [None]
 
 
-@op("kiln.square", ["x"], traits=[EW])
+@op("kiln.square", ["x"], traits=[EW], tf="Square")
 class Square(Unary):
     def reference(self, x):
         return np.multiply(x, x)
@@ -97,7 +97,7 @@ class Square(Unary):
         return [b.mul(g, b.mul(self.x, scalar_like(b, 2, g)))]
 
 
-@op("kiln.relu", ["x"], traits=[EW])
+@op("kiln.relu", ["x"], traits=[EW], tf="Relu", onnx="Relu")
 class Relu(Unary):
     def reference(self, x):
         return np.maximum(x, np.zeros((), x.dtype))
@@ -110,7 +110,7 @@ class Relu(Unary):
         return [b.select(b.greater(self.x, zero), g, zero)]
 
 
-@op("kiln.exp", ["x"], traits=[EW, FLOAT])
+@op("kiln.exp", ["x"], traits=[EW, FLOAT], tf="Exp", onnx="Exp")
 class Exp(Unary):
     def reference(self, x):
         return np.exp(x)
@@ -119,7 +119,7 @@ class Exp(Unary):
         return [b.mul(g, self.result)]
 
 
-@op("kiln.log", ["x"], traits=[EW, FLOAT])
+@op("kiln.log", ["x"], traits=[EW, FLOAT], tf="Log", onnx="Log")
 class Log(Unary):
     def reference(self, x):
         return np.log(x)
@@ -128,7 +128,7 @@ class Log(Unary):
         return [b.div(g, self.x)]
 
 
-@op("kiln.sqrt", ["x"], traits=[EW, FLOAT])
+@op("kiln.sqrt", ["x"], traits=[EW, FLOAT], tf="Sqrt", onnx="Sqrt")
 class Sqrt(Unary):
     def reference(self, x):
         return np.sqrt(x)
@@ -137,7 +137,7 @@ class Sqrt(Unary):
         return [b.div(g, b.mul(self.result, scalar_like(b, 2, g)))]
 
 
-@op("kiln.rsqrt", ["x"], traits=[EW, FLOAT])
+@op("kiln.rsqrt", ["x"], traits=[EW, FLOAT], tf="Rsqrt")
 class Rsqrt(Unary):
     def reference(self, x):
         return np.reciprocal(np.sqrt(x))
@@ -147,7 +147,7 @@ class Rsqrt(Unary):
         return [b.mul(g, b.mul(b.div(self.result, self.x), scalar_like(b, -0.5, g)))]
 
 
-@op("kiln.tanh", ["x"], traits=[EW, FLOAT])
+@op("kiln.tanh", ["x"], traits=[EW, FLOAT], tf="Tanh", onnx="Tanh")
 class Tanh(Unary):
     def reference(self, x):
         return np.tanh(x)
@@ -156,7 +156,7 @@ class Tanh(Unary):
         return [b.mul(g, b.sub(scalar_like(b, 1, g), b.square(self.result)))]
 
 
-@op("kiln.sigmoid", ["x"], traits=[EW, FLOAT])
+@op("kiln.sigmoid", ["x"], traits=[EW, FLOAT], tf="Sigmoid", onnx="Sigmoid")
 class Sigmoid(Unary):
     def reference(self, x):
         # exp of a non-positive number only: never overflows.
@@ -168,7 +168,7 @@ class Sigmoid(Unary):
         return [b.mul(g, b.mul(y, b.sub(scalar_like(b, 1, g), y)))]
 
 
-@op("kiln.elu", ["x"], {"alpha": Attr(float_, 1.0)}, traits=[EW, FLOAT])
+@op("kiln.elu", ["x"], {"alpha": Attr(float_, 1.0)}, traits=[EW, FLOAT], tf="Elu", onnx="Elu")
 class Elu(Unary):
     """x if x > 0 else alpha * (exp(x) - 1), as tf.nn.elu (alpha = 1)."""
 
@@ -188,7 +188,7 @@ class Elu(Unary):
 
 # ------------------------------------------------------------------ binary
 
-@op("kiln.add", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.add", ["lhs", "rhs"], traits=[EW, COMM], tf="AddV2", onnx="Add")
 class Add(Binary):
     def reference(self, x, y):
         return np.add(x, y)
@@ -197,7 +197,7 @@ class Add(Binary):
         return [g, g]
 
 
-@op("kiln.sub", ["lhs", "rhs"], traits=[EW])
+@op("kiln.sub", ["lhs", "rhs"], traits=[EW], tf="Sub", onnx="Sub")
 class Sub(Binary):
     def reference(self, x, y):
         return np.subtract(x, y)
@@ -206,7 +206,7 @@ class Sub(Binary):
         return [g, b.neg(g)]
 
 
-@op("kiln.mul", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.mul", ["lhs", "rhs"], traits=[EW, COMM], tf="Mul", onnx="Mul")
 class Mul(Binary):
     def reference(self, x, y):
         return np.multiply(x, y)
@@ -215,7 +215,7 @@ class Mul(Binary):
         return [b.mul(g, self.rhs), b.mul(g, self.lhs)]
 
 
-@op("kiln.div", ["lhs", "rhs"], traits=[EW])
+@op("kiln.div", ["lhs", "rhs"], traits=[EW], tf="RealDiv", onnx="Div")
 class Div(Binary):
     """Division; on integers it rounds toward zero (as C and XLA do)."""
 
@@ -233,7 +233,7 @@ class Div(Binary):
         return [b.div(g, self.rhs), b.neg(b.div(b.mul(g, self.result), self.rhs))]
 
 
-@op("kiln.pow", ["lhs", "rhs"], traits=[EW])
+@op("kiln.pow", ["lhs", "rhs"], traits=[EW], tf="Pow", onnx="Pow")
 class Pow(Binary):
     def reference(self, x, y):
         if x.dtype.kind == "i" and np.any(y < 0):
@@ -250,7 +250,7 @@ class Pow(Binary):
         return [dx, dy]
 
 
-@op("kiln.max", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.max", ["lhs", "rhs"], traits=[EW, COMM], tf="Maximum", onnx="Max")
 class Max(Binary):
     """Elementwise maximum; NaN wins, as in XLA and numpy."""
 
@@ -264,7 +264,7 @@ class Max(Binary):
         return [b.select(left, g, zero), b.select(left, zero, g)]
 
 
-@op("kiln.min", ["lhs", "rhs"], traits=[EW, COMM])
+@op("kiln.min", ["lhs", "rhs"], traits=[EW, COMM], tf="Minimum", onnx="Min")
 class Min(Binary):
     def reference(self, x, y):
         return np.minimum(x, y)
@@ -283,42 +283,42 @@ class Compare(Operation):
 
 
 @op("kiln.equal", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=COMPARISON)
+    not_differentiable=COMPARISON, tf="Equal", onnx="Equal")
 class Equal(Compare):
     def reference(self, x, y):
         return np.equal(x, y)
 
 
 @op("kiln.not_equal", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=COMPARISON)
+    not_differentiable=COMPARISON, tf="NotEqual")
 class NotEqual(Compare):
     def reference(self, x, y):
         return np.not_equal(x, y)
 
 
 @op("kiln.less", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON)
+    not_differentiable=COMPARISON, tf="Less", onnx="Less")
 class Less(Compare):
     def reference(self, x, y):
         return np.less(x, y)
 
 
 @op("kiln.less_equal", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON)
+    not_differentiable=COMPARISON, tf="LessEqual", onnx="LessOrEqual")
 class LessEqual(Compare):
     def reference(self, x, y):
         return np.less_equal(x, y)
 
 
 @op("kiln.greater", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON)
+    not_differentiable=COMPARISON, tf="Greater", onnx="Greater")
 class Greater(Compare):
     def reference(self, x, y):
         return np.greater(x, y)
 
 
 @op("kiln.greater_equal", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON)
+    not_differentiable=COMPARISON, tf="GreaterEqual", onnx="GreaterOrEqual")
 class GreaterEqual(Compare):
     def reference(self, x, y):
         return np.greater_equal(x, y)
@@ -333,27 +333,27 @@ class Logical(Operation):
 
 
 @op("kiln.logical_and", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=LOGIC)
+    not_differentiable=LOGIC, tf="LogicalAnd", onnx="And")
 class LogicalAnd(Logical):
     def reference(self, x, y):
         return np.logical_and(x, y)
 
 
 @op("kiln.logical_or", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=LOGIC)
+    not_differentiable=LOGIC, tf="LogicalOr", onnx="Or")
 class LogicalOr(Logical):
     def reference(self, x, y):
         return np.logical_or(x, y)
 
 
 @op("kiln.logical_not", ["x"], traits=[EW],
-    not_differentiable=LOGIC)
+    not_differentiable=LOGIC, tf="LogicalNot", onnx="Not")
 class LogicalNot(Logical):
     def reference(self, x):
         return np.logical_not(x)
 
 
-@op("kiln.select", ["cond", "on_true", "on_false"], traits=[EW])
+@op("kiln.select", ["cond", "on_true", "on_false"], traits=[EW], tf="SelectV2", onnx="Where")
 class Select(Operation):
     """cond ? on_true : on_false, all three broadcast (tf.where, XLA select)."""
 
@@ -371,7 +371,7 @@ class Select(Operation):
         return [None, b.select(self.cond, g, zero), b.select(self.cond, zero, g)]
 
 
-@op("kiln.cast", ["x"], {"dtype": Attr(dtype_)}, traits=[EW])
+@op("kiln.cast", ["x"], {"dtype": Attr(dtype_)}, traits=[EW], tf="Cast", onnx="Cast")
 class Cast(Operation):
     """Convert to `dtype`; float to int truncates toward zero, to bool tests != 0."""
 
@@ -395,7 +395,8 @@ class Cast(Operation):
 
 
 @op("kiln.stop_gradient", ["x"], traits=[EW],
-    not_differentiable="it is the identity that tf.stop_gradient hides from the gradient")
+    not_differentiable="it is the identity that tf.stop_gradient hides from the gradient",
+    tf="StopGradient")
 class StopGradient(Operation):
     """x itself; autodiff treats it as a constant (tf.stop_gradient)."""
 

@@ -11,6 +11,7 @@ import numpy as np
 from ..attributes import Attr, bool_, ints, one_of
 from ..builder import Builder
 from ..core import Operation, Value
+from ..cost import Cost, elements, moved
 from ..errors import KilnError, ShapeError
 from ..gradient import END, declared_attrs, interleave_zeros, reverse
 from ..registry import op
@@ -23,7 +24,8 @@ def _same_dtype(a: TensorType, b: TensorType) -> None:
 
 
 @op("kiln.matmul", ["lhs", "rhs"],
-    {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)})
+    {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)},
+    tf="BatchMatMulV2", onnx="MatMul")
 class MatMul(Operation):
     """numpy.matmul with optional transposes of the two innermost dims.
 
@@ -82,6 +84,13 @@ class MatMul(Operation):
         if self.rhs.type.rank == 1:
             dw = b.squeeze(dw, axes=[-1])
         return [da, dw]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """2 M N K per batch: a multiply and an add per term."""
+        lhs = operand_shapes[0]
+        k = lhs[-2] if self.transpose_a and len(lhs) > 1 else lhs[-1]
+        return Cost(2 * elements(result_shapes[0]) * int(k), 0,
+                    moved(self, operand_shapes, result_shapes))
 
 
 def _mat(shape: tuple[Dim, ...], transpose: bool) -> tuple[Dim, ...]:
@@ -150,7 +159,8 @@ WINDOW_ATTRS = {
 }
 
 
-@op("kiln.conv2d", ["input", "filter"], {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))})
+@op("kiln.conv2d", ["input", "filter"], {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))},
+    tf="Conv2D", onnx="Conv")
 class Conv2D(Operation):
     """2-D convolution (cross-correlation, as tf.nn.conv2d): NHWC input, HWIO filter."""
 
@@ -191,6 +201,12 @@ class Conv2D(Operation):
     def vjp(self, b, g):
         return [lambda: conv_input_vjp(self, b, g), lambda: conv_filter_vjp(self, b, g)]
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """2 per multiply-add: KH KW C_in of them per output element."""
+        kh, kw, cin = operand_shapes[1][:3]
+        return Cost(2 * elements(result_shapes[0]) * int(kh * kw * cin), 0,
+                    moved(self, operand_shapes, result_shapes))
+
 
 class Pool(Operation):
     """A 2-D window reduction over NHWC input (tf.nn.max_pool / avg_pool)."""
@@ -214,11 +230,16 @@ class Pool(Operation):
                  for i in range(kh) for j in range(kw)]
         return np.stack(views, axis=-1)
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One operation per window element of each result element."""
+        return Cost(elements(result_shapes[0]) * elements(self.ksize), 0,
+                    moved(self, operand_shapes, result_shapes))
+
 
 POOL_ATTRS = {"ksize": Attr(ints), **WINDOW_ATTRS}
 
 
-@op("kiln.max_pool", ["input"], POOL_ATTRS)
+@op("kiln.max_pool", ["input"], POOL_ATTRS, tf="MaxPool", onnx="MaxPool")
 class MaxPool(Pool):
     def reference(self, x):
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -228,7 +249,7 @@ class MaxPool(Pool):
         return [b.max_pool_grad(self.input, g, **declared_attrs(self))]
 
 
-@op("kiln.avg_pool", ["input"], POOL_ATTRS)
+@op("kiln.avg_pool", ["input"], POOL_ATTRS, tf="AvgPool", onnx="AveragePool")
 class AvgPool(Pool):
     """Average over each window; padded positions are not counted (as TensorFlow)."""
 
@@ -287,7 +308,7 @@ class PoolGradient(Pool):
         return self.windows(x, low).argmax(axis=-1)
 
 
-@op("kiln.max_pool_grad", ["input", "grad"], POOL_ATTRS)
+@op("kiln.max_pool_grad", ["input", "grad"], POOL_ATTRS, tf="MaxPoolGrad")
 class MaxPoolGrad(PoolGradient):
     """The gradient of max_pool(input): `grad` (output-shaped) goes to each
     window's maximum (the first, on ties). Result: input-shaped."""
@@ -305,7 +326,7 @@ class MaxPoolGrad(PoolGradient):
         return [None, b.max_pool_grad_grad(self.input, g, **declared_attrs(self))]
 
 
-@op("kiln.max_pool_grad_grad", ["input", "tangent"], POOL_ATTRS)
+@op("kiln.max_pool_grad_grad", ["input", "tangent"], POOL_ATTRS, tf="MaxPoolGradGrad")
 class MaxPoolGradGrad(PoolGradient):
     """`tangent` (input-shaped) read at each window's maximum: the transpose of
     max_pool_grad. Result: output-shaped."""
@@ -320,7 +341,7 @@ class MaxPoolGradGrad(PoolGradient):
         return [None, b.max_pool_grad(self.input, g, **declared_attrs(self))]
 
 
-@op("kiln.avg_pool_grad", ["input", "grad"], POOL_ATTRS)
+@op("kiln.avg_pool_grad", ["input", "grad"], POOL_ATTRS, tf="AvgPoolGrad")
 class AvgPoolGrad(PoolGradient):
     """The gradient of avg_pool(input): each window's `grad` shared among the
     input positions it averaged (padding not counted). Only `input`'s shape is

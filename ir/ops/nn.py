@@ -22,6 +22,7 @@ import numpy as np
 from ..attributes import Attr, bool_, float_, int_, ints
 from ..builder import Builder
 from ..core import Operation, Trait, Value
+from ..cost import Cost, elements, moved
 from ..errors import KilnError, ShapeError
 from ..gradient import scalar_like
 from ..registry import op
@@ -47,6 +48,18 @@ SQRT_HALF = math.sqrt(0.5)
 
 
 # ------------------------------------------------------------------ shared pieces
+
+class PerInputElement:
+    """A composite's cost: `flops_per_element` operations per element of its
+    first operand (a rough count of its decomposition; the cost model sees a
+    composite only when it was not decomposed)."""
+
+    flops_per_element = 1
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        return Cost(self.flops_per_element * elements(operand_shapes[0]), 0,
+                    moved(self, operand_shapes, result_shapes))
+
 
 def _float_operands(*types: TensorType) -> None:
     """ShapeError unless every operand is floating point, all of one dtype."""
@@ -123,9 +136,11 @@ class AlongAxis(Operation):
         return x
 
 
-@op("kiln.softmax", ["x"], {"axis": Attr(int_, -1)})
-class Softmax(AlongAxis):
+@op("kiln.softmax", ["x"], {"axis": Attr(int_, -1)}, tf="Softmax", onnx="Softmax")
+class Softmax(PerInputElement, AlongAxis):
     """exp(x) / sum(exp(x)) along `axis`, computed on x - max(x) (tf.nn.softmax)."""
+
+    flops_per_element = 5
 
     def reference(self, x):
         e = np.exp(_np_shifted(x, self.axis))
@@ -141,9 +156,11 @@ class Softmax(AlongAxis):
         return [b.mul(y, b.sub(g, b.reduce_sum(b.mul(g, y), axes=[self.axis], keepdims=True)))]
 
 
-@op("kiln.log_softmax", ["x"], {"axis": Attr(int_, -1)})
-class LogSoftmax(AlongAxis):
+@op("kiln.log_softmax", ["x"], {"axis": Attr(int_, -1)}, tf="LogSoftmax", onnx="LogSoftmax")
+class LogSoftmax(PerInputElement, AlongAxis):
     """x - logsumexp(x) along `axis`, computed on x - max(x) (tf.nn.log_softmax)."""
+
+    flops_per_element = 5
 
     def reference(self, x):
         return _np_log_softmax(x, self.axis)
@@ -164,11 +181,13 @@ def _np_logsumexp(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.nd
     return out if keepdims else np.squeeze(out, axis)
 
 
-@op("kiln.logsumexp", ["x"], REDUCE_ATTRS)
-class LogSumExp(Reduce):
+@op("kiln.logsumexp", ["x"], REDUCE_ATTRS, onnx="ReduceLogSumExp")
+class LogSumExp(PerInputElement, Reduce):
     """log(sum(exp(x))) over `axes` (all when not given), as
     tf.math.reduce_logsumexp: the max is subtracted first, unless it is
     infinite (a slice of all -inf gives -inf, not NaN)."""
+
+    flops_per_element = 4
 
     needs_elements = True
     numpy_reduce = staticmethod(_np_logsumexp)
@@ -194,11 +213,14 @@ class LogSumExp(Reduce):
 
 # ------------------------------------------------------------------ losses
 
-@op("kiln.softmax_cross_entropy", ["logits", "labels"], {"axis": Attr(int_, -1)})
-class SoftmaxCrossEntropy(Operation):
+@op("kiln.softmax_cross_entropy", ["logits", "labels"], {"axis": Attr(int_, -1)},
+    tf="SoftmaxCrossEntropyWithLogits")
+class SoftmaxCrossEntropy(PerInputElement, Operation):
     """-sum(labels * log_softmax(logits)) along `axis`: one loss per example
     (tf.nn.softmax_cross_entropy_with_logits, v2: labels are not treated as
     constants). Logits and labels have one rank; their dims broadcast."""
+
+    flops_per_element = 7
 
     def infer(self, logits: TensorType, labels: TensorType) -> TensorType:
         _float_operands(logits, labels)
@@ -226,8 +248,9 @@ class SoftmaxCrossEntropy(Operation):
         return [d_logits, b.neg(b.mul(g, log_p))]
 
 
-@op("kiln.sparse_softmax_cross_entropy", ["logits", "labels"])
-class SparseSoftmaxCrossEntropy(Operation):
+@op("kiln.sparse_softmax_cross_entropy", ["logits", "labels"],
+    tf="SparseSoftmaxCrossEntropyWithLogits")
+class SparseSoftmaxCrossEntropy(PerInputElement, Operation):
     """logsumexp(logits) - logits[label] over the last axis (the classes):
     one loss per example (tf.nn.sparse_softmax_cross_entropy_with_logits).
 
@@ -235,6 +258,8 @@ class SparseSoftmaxCrossEntropy(Operation):
     label outside [0, classes) names a class of probability 0: its loss is
     +inf (TF raises on CPU and gives NaN on GPU).
     """
+
+    flops_per_element = 6
 
     def infer(self, logits: TensorType, labels: TensorType) -> TensorType:
         _float_operands(logits)
@@ -300,9 +325,11 @@ class SigmoidCrossEntropy(Binary):
         return [b.mul(g, b.sub(b.sigmoid(self.logits), self.labels)), b.neg(b.mul(g, self.logits))]
 
 
-@op("kiln.l2_loss", ["x"])
-class L2Loss(Operation):
+@op("kiln.l2_loss", ["x"], tf="L2Loss")
+class L2Loss(PerInputElement, Operation):
     """sum(x ** 2) / 2, a scalar (tf.nn.l2_loss)."""
+
+    flops_per_element = 2
 
     def infer(self, x: TensorType) -> TensorType:
         _float_operands(x)
@@ -321,12 +348,14 @@ class L2Loss(Operation):
 # ------------------------------------------------------------------ normalization
 
 @op("kiln.layer_norm", ["x", "scale", "offset"],
-    {"axes": Attr(ints, (-1,)), "epsilon": Attr(float_, 1e-3)})
-class LayerNorm(Operation):
+    {"axes": Attr(ints, (-1,)), "epsilon": Attr(float_, 1e-3)}, onnx="LayerNormalization")
+class LayerNorm(PerInputElement, Operation):
     """(x - mean) * rsqrt(variance + epsilon) * scale + offset, the moments
     taken over `axes` (biased variance), as tf.keras.layers.LayerNormalization
     (its default epsilon, 1e-3; its gamma and beta are scale and offset here,
     given as operands that broadcast against x)."""
+
+    flops_per_element = 8
 
     def infer(self, x: TensorType, scale: TensorType, offset: TensorType) -> TensorType:
         _float_operands(x, scale, offset)
@@ -347,12 +376,14 @@ class LayerNorm(Operation):
 
 
 @op("kiln.batch_norm", ["x", "mean", "variance", "offset", "scale"],
-    {"epsilon": Attr(float_, 1e-3)})
-class BatchNorm(Operation):
+    {"epsilon": Attr(float_, 1e-3)}, onnx="BatchNormalization")
+class BatchNorm(PerInputElement, Operation):
     """(x - mean) * rsqrt(variance + epsilon) * scale + offset, every operand
     broadcasting (tf.nn.batch_normalization, whose variance_epsilon is
     `epsilon` here, defaulting to 1e-3 as tf.nn.fused_batch_norm; a missing
     offset or scale is a constant 0 or 1)."""
+
+    flops_per_element = 5
 
     def infer(self, *types: TensorType) -> TensorType:
         _float_operands(*types)
@@ -368,7 +399,7 @@ class BatchNorm(Operation):
 
 # ------------------------------------------------------------------ activations
 
-@op("kiln.softplus", ["x"], traits=[EW, FLOAT])
+@op("kiln.softplus", ["x"], traits=[EW, FLOAT], tf="Softplus", onnx="Softplus")
 class Softplus(Unary):
     """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (tf.nn.softplus)."""
 
@@ -379,7 +410,7 @@ class Softplus(Unary):
         return _softplus(b, self.x)
 
 
-@op("kiln.relu6", ["x"], traits=[EW, FLOAT])
+@op("kiln.relu6", ["x"], traits=[EW, FLOAT], tf="Relu6")
 class Relu6(Unary):
     """min(max(x, 0), 6) (tf.nn.relu6)."""
 
@@ -390,7 +421,8 @@ class Relu6(Unary):
         return b.min(b.relu(self.x), _scalar(b, 6.0, self.x))
 
 
-@op("kiln.leaky_relu", ["x"], {"alpha": Attr(float_, 0.2)}, traits=[EW, FLOAT])
+@op("kiln.leaky_relu", ["x"], {"alpha": Attr(float_, 0.2)}, traits=[EW, FLOAT],
+    tf="LeakyRelu", onnx="LeakyRelu")
 class LeakyRelu(Unary):
     """x if x > 0 else alpha * x (tf.nn.leaky_relu, alpha 0.2)."""
 
@@ -403,7 +435,7 @@ class LeakyRelu(Unary):
         return b.select(positive, x, b.mul(x, _scalar(b, self.alpha, x)))
 
 
-@op("kiln.selu", ["x"], traits=[EW, FLOAT])
+@op("kiln.selu", ["x"], traits=[EW, FLOAT], tf="Selu", onnx="Selu")
 class Selu(Unary):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)) with TF's constants
     (tf.nn.selu): a scaled kiln.elu."""
@@ -421,7 +453,7 @@ def _np_erf(x: np.ndarray) -> np.ndarray:
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
-@op("kiln.erf", ["x"], traits=[EW, FLOAT])
+@op("kiln.erf", ["x"], traits=[EW, FLOAT], tf="Erf", onnx="Erf")
 class Erf(Unary):
     """The error function (tf.math.erf). A primitive: the exact GELU needs it."""
 
@@ -434,7 +466,8 @@ class Erf(Unary):
         return [b.mul(g, b.mul(bell, scalar_like(b, 2 / np.sqrt(np.pi), g)))]
 
 
-@op("kiln.gelu", ["x"], {"approximate": Attr(bool_, False)}, traits=[EW, FLOAT])
+@op("kiln.gelu", ["x"], {"approximate": Attr(bool_, False)}, traits=[EW, FLOAT],
+    tf="Gelu", onnx="Gelu")
 class Gelu(Unary):
     """x * P(X <= x) for a standard normal X (tf.nn.gelu): exactly
     0.5 * x * (1 + erf(x / sqrt(2))), or with `approximate` the tanh form

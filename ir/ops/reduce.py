@@ -7,6 +7,7 @@ import numpy as np
 from ..attributes import Attr, bool_, dtype_, int_, ints, optional
 from ..builder import Builder
 from ..core import Operation, Value
+from ..cost import Cost, elements, moved
 from ..errors import ExecutionError, ShapeError
 from ..gradient import scalar_like
 from ..registry import op
@@ -58,8 +59,12 @@ class Reduce(Operation):
     needs_elements = False
     fold = ""  # how a kernel folds the elements into the result (codegen/kernel.py)
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One operation per element reduced."""
+        return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
 
-@op("kiln.reduce_sum", ["x"], REDUCE_ATTRS)
+
+@op("kiln.reduce_sum", ["x"], REDUCE_ATTRS, tf="Sum", onnx="ReduceSum")
 class ReduceSum(Reduce):
     fold = "sum"
     numpy_reduce = staticmethod(np.sum)
@@ -68,7 +73,7 @@ class ReduceSum(Reduce):
         return [spread(self, b, g)]
 
 
-@op("kiln.reduce_mean", ["x"], REDUCE_ATTRS)
+@op("kiln.reduce_mean", ["x"], REDUCE_ATTRS, tf="Mean", onnx="ReduceMean")
 class ReduceMean(Reduce):
     fold = "sum"
     needs_elements = True
@@ -103,7 +108,7 @@ class ReduceMean(Reduce):
         return [b.div(spread(self, b, g), count)]
 
 
-@op("kiln.reduce_max", ["x"], REDUCE_ATTRS)
+@op("kiln.reduce_max", ["x"], REDUCE_ATTRS, tf="Max", onnx="ReduceMax")
 class ReduceMax(Reduce):
     fold = "max"
     needs_elements = True
@@ -117,7 +122,7 @@ class ReduceMax(Reduce):
         return [b.mul(spread(self, b, g), share)]
 
 
-@op("kiln.reduce_min", ["x"], REDUCE_ATTRS)
+@op("kiln.reduce_min", ["x"], REDUCE_ATTRS, tf="Min", onnx="ReduceMin")
 class ReduceMin(Reduce):
     fold = "min"
     needs_elements = True
@@ -126,7 +131,7 @@ class ReduceMin(Reduce):
     vjp = ReduceMax.vjp
 
 
-@op("kiln.reduce_prod", ["x"], REDUCE_ATTRS)
+@op("kiln.reduce_prod", ["x"], REDUCE_ATTRS, tf="Prod", onnx="ReduceProd")
 class ReduceProd(Reduce):
     fold = "prod"
     numpy_reduce = staticmethod(np.prod)
@@ -157,16 +162,20 @@ class ArgReduce(Operation):
             raise ExecutionError(f"cannot take {self.name} over an empty axis")
         return self.numpy_arg(x, axis=axis)
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One operation per element reduced."""
+        return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
+
 
 @op("kiln.argmax", ["x"], ARG_ATTRS,
-    not_differentiable="an index: constant almost everywhere")
+    not_differentiable="an index: constant almost everywhere", tf="ArgMax", onnx="ArgMax")
 class ArgMax(ArgReduce):
     fold = "argmax"
     numpy_arg = staticmethod(np.argmax)
 
 
 @op("kiln.argmin", ["x"], ARG_ATTRS,
-    not_differentiable="an index: constant almost everywhere")
+    not_differentiable="an index: constant almost everywhere", tf="ArgMin", onnx="ArgMin")
 class ArgMin(ArgReduce):
     fold = "argmin"
     numpy_arg = staticmethod(np.argmin)

@@ -11,6 +11,7 @@ import numpy as np
 from ..attributes import Attr, float_, int_, ints, optional
 from ..builder import Builder
 from ..core import Operation, Value
+from ..cost import Cost, elements, moved
 from ..errors import ExecutionError, KilnError, ShapeError
 from ..gradient import END, FAR, interleave_zeros, pad_axis, reshape_target, reverse, zeros_like
 from ..registry import op
@@ -18,7 +19,7 @@ from ..types import ANY, Dim, TensorType, broadcast_dim, format_shape, may_equal
 from .reduce import normalize_axes, normalize_axis
 
 
-@op("kiln.reshape", ["x"], {"shape": Attr(ints)})
+@op("kiln.reshape", ["x"], {"shape": Attr(ints)}, tf="Reshape", onnx="Reshape")
 class Reshape(Operation):
     """Same elements, new shape; one dim may be -1 (inferred), as numpy and TF."""
 
@@ -52,7 +53,7 @@ class Reshape(Operation):
         return [b.reshape(g, shape=reshape_target(self.x.type.shape, self))]
 
 
-@op("kiln.transpose", ["x"], {"perm": Attr(ints)})
+@op("kiln.transpose", ["x"], {"perm": Attr(ints)}, tf="Transpose", onnx="Transpose")
 class Transpose(Operation):
     """Permute dims: result dim i is operand dim perm[i]."""
 
@@ -68,7 +69,7 @@ class Transpose(Operation):
         return [b.transpose(g, perm=[int(i) for i in np.argsort(self.perm)])]
 
 
-@op("kiln.concat", ["*inputs"], {"axis": Attr(int_)})
+@op("kiln.concat", ["*inputs"], {"axis": Attr(int_)}, tf="ConcatV2", onnx="Concat")
 class Concat(Operation):
     """Join tensors of one rank and dtype along `axis`."""
 
@@ -106,7 +107,7 @@ class Concat(Operation):
 
 
 @op("kiln.slice", ["x"], {"axes": Attr(ints), "starts": Attr(ints), "stops": Attr(ints),
-                          "steps": Attr(optional(ints), None)})
+                          "steps": Attr(optional(ints), None)}, tf="StridedSlice", onnx="Slice")
 class Slice(Operation):
     """x[start:stop:step] on each of `axes`, with Python's rules (negative
     indices count from the end, bounds clamp)."""
@@ -148,7 +149,8 @@ class Slice(Operation):
         return [g]
 
 
-@op("kiln.pad", ["x"], {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)})
+@op("kiln.pad", ["x"], {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)},
+    tf="PadV2", onnx="Pad")
 class Pad(Operation):
     """Constant padding: `low[i]` before and `high[i]` after dim i."""
 
@@ -175,7 +177,7 @@ class Pad(Operation):
                 if axes else g]
 
 
-@op("kiln.gather", ["params", "indices"], {"axis": Attr(int_, 0)})
+@op("kiln.gather", ["params", "indices"], {"axis": Attr(int_, 0)}, tf="GatherV2", onnx="Gather")
 class Gather(Operation):
     """params taken at `indices` along `axis` (tf.gather, numpy.take).
 
@@ -204,7 +206,7 @@ class Gather(Operation):
         return [b.scatter_add(zeros_like(b, params), self.indices, g, axis=self.axis), None]
 
 
-@op("kiln.expand_dims", ["x"], {"axis": Attr(int_)})
+@op("kiln.expand_dims", ["x"], {"axis": Attr(int_)}, tf="ExpandDims", onnx="Unsqueeze")
 class ExpandDims(Operation):
     """Insert a dim of size 1 at `axis` (in [-rank-1, rank])."""
 
@@ -219,7 +221,7 @@ class ExpandDims(Operation):
         return [b.squeeze(g, axes=[normalize_axis(self.axis, self.x.type.rank + 1)])]
 
 
-@op("kiln.squeeze", ["x"], {"axes": Attr(ints)})
+@op("kiln.squeeze", ["x"], {"axes": Attr(ints)}, tf="Squeeze", onnx="Squeeze")
 class Squeeze(Operation):
     """Remove the size-1 dims `axes` (a symbolic dim must be 1 at run time)."""
 
@@ -243,7 +245,7 @@ class Squeeze(Operation):
         return [g]
 
 
-@op("kiln.broadcast_to", ["x"], {"shape": Attr(ints)})
+@op("kiln.broadcast_to", ["x"], {"shape": Attr(ints)}, tf="BroadcastTo", onnx="Expand")
 class BroadcastTo(Operation):
     """numpy.broadcast_to; a -1 in `shape` keeps the operand's dim there."""
 
@@ -307,7 +309,7 @@ class BroadcastLike(Operation):
         return [g, None]
 
 
-@op("kiln.scatter_add", ["x", "indices", "updates"], {"axis": Attr(int_, 0)})
+@op("kiln.scatter_add", ["x", "indices", "updates"], {"axis": Attr(int_, 0)}, tf="TensorScatterAdd")
 class ScatterAdd(Operation):
     """`x` with `updates` added at `indices` along `axis`; repeated indices add
     up (numpy.add.at, tf.tensor_scatter_nd_add on one axis). The transpose of
@@ -337,6 +339,10 @@ class ScatterAdd(Operation):
 
     def vjp(self, b, g):
         return [g, None, b.gather(g, self.indices, axis=self.axis)]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One add per element (the model counts the operand, not the updates)."""
+        return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
 
 
 # ------------------------------------------------------------------ gradient helpers
