@@ -67,6 +67,12 @@ def native(key: str):
     return register
 
 
+def kernel_keys() -> frozenset[str]:
+    """Every op name and fused kind ("kiln.fused:matmul") with a registered builder."""
+    _load_builders()
+    return frozenset(BUILDERS)
+
+
 def native_kernel(op: Operation, name: str) -> NativeKernel:
     """The native kernel computing `op`, a top-level op of a compiled function."""
     _load_builders()

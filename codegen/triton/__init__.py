@@ -7,9 +7,29 @@ from ..lower import lower
 from .contraction import conv_kernel, matmul_kernel
 from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
-from .render import render
+from .render import INSTRUCTIONS, render
 
-__all__ = ["COPY_OPS", "Launch", "TritonKernel", "compile_ptx", "render", "triton_kernel"]
+__all__ = ["COPY_OPS", "FUSED_KINDS", "HOST_OPS", "INSTRUCTIONS", "Launch", "TritonKernel",
+           "compile_ptx", "render", "triton_kernel"]
+
+# What this backend renders (tests/ir/test_coverage.py reads it): the scalar
+# instructions of `INSTRUCTIONS` (render.py) inside fused pointwise and
+# reduction kernels, the contraction templates, and the copies of COPY_OPS.
+FUSED_KINDS = ("pointwise", "reduction", "matmul", "conv")
+# The ops below have no Triton kernel yet: they run on the host, in the
+# reference interpreter, their operands copied up and their results down
+# (runtime/gpu.py warns and lists them in `host_ops`): the declared fallback.
+HOST_OPS: dict[str, str] = {
+    **dict.fromkeys(["kiln.max_pool", "kiln.avg_pool", "kiln.max_pool_grad",
+                     "kiln.max_pool_grad_grad", "kiln.avg_pool_grad"], "no window kernels yet"),
+    **dict.fromkeys(["kiln.concat", "kiln.pad"], "no copy kernel for it yet"),
+    **dict.fromkeys(["kiln.gather", "kiln.scatter_add"], "no indexing kernels yet"),
+    "kiln.random": "no Philox kernel yet",
+    "kiln.top_k": "no sorting kernel yet",
+    "kiln.nonzero": "its result's size depends on the values",
+    "kiln.shape": "its value is the run-time shape",
+    "kiln.print": "printing is a host side effect",
+}
 
 
 def triton_kernel(op: Operation, name: str) -> TritonKernel:
