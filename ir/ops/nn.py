@@ -401,13 +401,23 @@ class BatchNorm(PerInputElement, Operation):
 
 @op("kiln.softplus", ["x"], traits=[EW, FLOAT], tf="Softplus", onnx="Softplus")
 class Softplus(Unary):
-    """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (tf.nn.softplus)."""
+    """log(1 + exp(x)) (tf.nn.softplus), as max(x, 0) + log1p(exp(-|x|)): exp
+    never overflows, and log1p keeps the tiny values of a large negative x."""
 
     def reference(self, x):
         return _np_softplus(x)
 
-    def decompose(self, b):
-        return _softplus(b, self.x)
+    def vjp(self, b, g):
+        return [b.mul(g, b.sigmoid(self.x))]
+
+    def scalar(self, k, x):
+        # log1p(e) = log(u) * e / (u - 1) with u = 1 + e, and e itself where u
+        # rounds to 1 (Goldberg's log1p from log: exact to a few ulps)
+        e = k.exp(k.neg(k.abs(x)))
+        one = k.const(1.0)
+        u = k.add(one, e)
+        log1p = k.select(k.equal(u, one), e, k.div(k.mul(k.log(u), e), k.sub(u, one)))
+        return k.add(k.max(x, k.const(0.0)), log1p)
 
 
 @op("kiln.relu6", ["x"], traits=[EW, FLOAT], tf="Relu6")
