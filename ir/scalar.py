@@ -103,7 +103,8 @@ class ScalarEmitter:
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in INSTRUCTIONS:
-            raise AttributeError(name)
+            raise AttributeError(f"{name!r} is not a scalar instruction of the kernel form "
+                                 "(ir/scalar.py lists them)")
         return lambda *args, dtype=None: self.emit(name, *args, dtype=dtype)
 
     # ------------------------------------------------------------ to implement

@@ -93,12 +93,6 @@ def _log_softmax(b: Builder, x: Value, axis: int) -> Value:
     return b.sub(shifted, b.log(b.reduce_sum(b.exp(shifted), axes=[axis], keepdims=True)))
 
 
-def _softplus(b: Builder, x: Value) -> Value:
-    """log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): exp never overflows."""
-    one = _scalar(b, 1.0, x)
-    return b.add(b.relu(x), b.log(b.add(one, b.exp(b.neg(b.abs(x))))))
-
-
 def _normalize(b: Builder, centered: Value, variance: Value, epsilon: float,
                scale: Value, offset: Value) -> Value:
     """centered * (rsqrt(variance + epsilon) * scale) + offset: in batch norm
@@ -318,7 +312,7 @@ class SigmoidCrossEntropy(Binary):
         return _np_softplus(x) - x * z
 
     def decompose(self, b):
-        return b.sub(_softplus(b, self.logits), b.mul(self.logits, self.labels))
+        return b.sub(b.softplus(self.logits), b.mul(self.logits, self.labels))
 
     def vjp(self, b, g):
         """logits x, labels z: sigmoid(x) - z, and -x."""
