@@ -213,7 +213,6 @@ CASES = [
     Case("batch_norm", [("B", 10)] + [(10,)] * 4, [normal, normal, positive, normal, positive]),
     Case("batch_norm", [("B", 10), ("B", 1), ("B", 1), (), ()],
          [normal, normal, positive, normal, positive], {"epsilon": 0.5}),
-    Case("softplus", [("B", 10)], [wide]),
     Case("relu6", [("B", 10)], [wide]),
     Case("leaky_relu", [("B", 10)], [wide]),
     Case("leaky_relu", [("B", 10)], [wide], {"alpha": 0.01}),
