@@ -14,10 +14,10 @@ import pytest
 
 from kiln.ir import (
     OPS,
-    Operation,
     Builder,
     KilnError,
     Module,
+    Operation,
     ShapeError,
     TensorType,
     interpret,
