@@ -60,7 +60,7 @@ from .kernel import (
 def fold_of(op: Operation) -> str:
     """How a kernel folds `op`'s operand ("sum", "max", "argmax", ...); "" when
     `op` is no reduction."""
-    return getattr(op, "fold", "")
+    return op.fold
 
 
 SUPPORTED_DTYPES = (DType.f32, DType.f64, DType.i8, DType.i32, DType.i64, DType.bool)
@@ -371,9 +371,6 @@ class _Lowering:
         """Emit a non-reduction op's instructions (its declared `scalar`) and bind its result."""
         if fold_of(op):
             raise op.error("a reduction outside a sweep", CompileError)
-        if not op.has_scalar_form():
-            raise op.error(f"cannot be lowered into a {self.fused.kind} kernel (not supported "
-                           "by codegen yet)", CompileError)
         k = _KernelEmitter(self, op, scope)
         out = k.resolve(op.scalar(k, *k.operands))
         for v, handle in zip(op.operands, k.operands):

@@ -141,6 +141,7 @@ class Operation:
     not_differentiable: ClassVar[str] = ""  # why no gradient flows through it, if none does
     tf_name: ClassVar[str] = ""  # its op type in TensorFlow ("Relu"), if it has one
     onnx_name: ClassVar[str] = ""  # its op type in ONNX ("Relu"), if it has one
+    fold: ClassVar[str] = ""  # a reduction's fold in kernels ("sum", "argmax"; kernel.py)
 
     __slots__ = ("operands", "results", "attrs", "regions", "loc", "parent")
 
@@ -208,8 +209,8 @@ class Operation:
         short = self.name.removeprefix("kiln.")
         if Trait.ELEMENTWISE in self.traits and short in INSTRUCTIONS:
             return k.emit(short, *operands)
-        raise self.error("has no scalar form, so it cannot be part of a kernel",
-                         CompileError)
+        raise self.error("has no scalar form, so it cannot be lowered into a kernel (not "
+                         "supported by codegen yet)", CompileError)
 
     def cost(self, operand_shapes: Sequence[Sequence[int]],
              result_shapes: Sequence[Sequence[int]]) -> Cost:

@@ -57,7 +57,6 @@ class Reduce(Operation):
         return self.numpy_reduce(x, axis=axes, keepdims=self.keepdims)
 
     needs_elements = False
-    fold = ""  # how a kernel folds the elements into the result (codegen/kernel.py)
 
     def cost(self, operand_shapes, result_shapes) -> Cost:
         """One operation per element reduced."""
@@ -145,8 +144,6 @@ ARG_ATTRS = {"axis": Attr(int_), "index_dtype": Attr(dtype_, "i64")}
 
 class ArgReduce(Operation):
     """The index of the extreme value along `axis` (the first, on ties)."""
-
-    fold = ""
 
     def infer(self, x: TensorType) -> TensorType:
         if x.dtype.is_bool:

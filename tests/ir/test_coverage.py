@@ -132,7 +132,7 @@ def instructions_used(cls: type[Operation]) -> list:
 
 NAMES = sorted(OPS)
 SCALAR = [n for n in NAMES if OPS[n].has_scalar_form()]
-FOLDS = [n for n in NAMES if getattr(OPS[n], "fold", "")]
+FOLDS = [n for n in NAMES if OPS[n].fold]
 
 
 # ------------------------------------------------------------------ reference, gradient
@@ -172,7 +172,7 @@ def test_lowering_declared(name):
             assert instruction in gpu.INSTRUCTIONS, \
                 f"{name}: the Triton renderer has no {instruction}"
         return
-    if getattr(cls, "fold", ""):
+    if cls.fold:
         assert cls.fold in REDUCTION_KINDS, f"{name}: no kernel-form reduction {cls.fold!r}"
         return
     if is_composite(cls) or name in FREE_OPS or name in STRUCTURE:
