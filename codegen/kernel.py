@@ -1,5 +1,5 @@
 """The loop-level kernel form: what a fused group becomes before a renderer
-(LLVM now, Triton later) turns it into code.
+(codegen/llvm for the CPU, codegen/triton for GPUs) turns it into code.
 
 A kernel iterates over a *domain*: the fused group's full shape S, with some
 axes marked *reduced*. The domain's other (kept) axes are its *rows*; a
@@ -50,6 +50,7 @@ from typing import Union
 
 from ..ir.dtypes import DType
 from ..ir.errors import CompileError  # noqa: F401  (re-exported: codegen raises it)
+from ..ir.scalar import INSTRUCTIONS
 from ..ir.types import Dim
 
 
@@ -74,18 +75,11 @@ _FAULT_TEXT = {
     Fault.OUT_OF_MEMORY: "out of memory for the kernel's scratch space",
 }
 
-# Scalar operations a `Compute` may name, with their arity. Names are the kiln
-# op names without "kiln."; ops that are a combination of these (relu,
-# square, elu, mean, ...) are lowered to them. Compares and logical ops give
-# bool; `cast` converts its operand to the instruction's dtype.
-SCALAR_OPS: dict[str, int] = {
-    **dict.fromkeys(["neg", "abs", "sign", "exp", "expm1", "log", "sqrt", "rsqrt", "tanh",
-                     "sigmoid", "logical_not", "cast"], 1),
-    **dict.fromkeys(["add", "sub", "mul", "div", "pow", "max", "min", "equal", "not_equal",
-                     "less", "less_equal", "greater", "greater_equal", "logical_and",
-                     "logical_or"], 2),
-    "select": 3,
-}
+# Scalar instructions a `Compute` may name, with their arity: the one list in
+# ir/scalar.py, where each elementwise op declares its meaning in them (relu is
+# max(x, 0)). Compares and logical ops give bool; `cast` converts its operand
+# to the instruction's dtype.
+SCALAR_OPS: dict[str, int] = {name: i.arity for name, i in INSTRUCTIONS.items()}
 
 # How a Reduction folds a sweep's values into one row value.
 REDUCTION_KINDS = ("sum", "prod", "max", "min", "argmax", "argmin")

@@ -31,9 +31,9 @@ from itertools import count
 
 from ..ir import DType, Operation, Value
 from ..ir.ops.reduce import ArgReduce, normalize_axis
+from ..ir.scalar import Instruction, ScalarEmitter
 from ..ir.types import Dim
 from .kernel import (
-    SCALAR_OPS,
     Axis,
     CompileError,
     Compute,
@@ -52,17 +52,16 @@ from .kernel import (
     Sweep,
 )
 
-# kiln ops that are one scalar op of the same name.
-DIRECT = {f"kiln.{name}": name for name in SCALAR_OPS if name not in ("cast", "expm1")}
-DIRECT["kiln.erf"] = "erf"  # a primitive of ir/ops/nn.py
+# Each op says what it is in the kernel form itself: an elementwise op's
+# `scalar` (its scalar instructions), a reduction's `fold`, and its cost,
+# whose transcendentals decide what is worth stashing (see `stashes`).
 
-REDUCTIONS = {"kiln.reduce_sum": "sum", "kiln.reduce_prod": "prod", "kiln.reduce_max": "max",
-              "kiln.reduce_min": "min", "kiln.reduce_mean": "sum", "kiln.argmax": "argmax",
-              "kiln.argmin": "argmin"}
 
-# ops worth a store and a load to compute once (see `_Lowering.stashes`)
-TRANSCENDENTAL = {"kiln.exp", "kiln.log", "kiln.tanh", "kiln.sigmoid", "kiln.elu", "kiln.erf",
-                  "kiln.pow"}
+def fold_of(op: Operation) -> str:
+    """How a kernel folds `op`'s operand ("sum", "max", "argmax", ...); "" when
+    `op` is no reduction."""
+    return op.fold
+
 
 SUPPORTED_DTYPES = (DType.f32, DType.f64, DType.i8, DType.i32, DType.i64, DType.bool)
 
@@ -121,7 +120,7 @@ class _Lowering:
                 where = v.op if hasattr(v, "op") else fused
                 raise where.error(f"{v.type.dtype} is not supported by codegen yet",
                                   CompileError)
-        reductions = [op for op in self.ops if op.name in REDUCTIONS]
+        reductions = [op for op in self.ops if fold_of(op)]
         if fused.kind == "reduction" and reductions:
             self.shape = tuple(reductions[0].operands[0].type.shape)
             self.reduced = _axes_of(reductions[0])
@@ -157,7 +156,7 @@ class _Lowering:
     def is_element(self, v: Value) -> bool:
         """Whether `v` varies along the reduced axes (is computed inside sweeps)."""
         op = getattr(v, "op", None)
-        if not self.reduced or op is None or op.name in REDUCTIONS:
+        if not self.reduced or op is None or fold_of(op):
             return False
         return tuple(v.type.shape) == self.shape and op.name != "kiln.constant"
 
@@ -169,7 +168,7 @@ class _Lowering:
     def input_map(self, arg: Value, consumer: Operation) -> Map:
         """The map of input `arg` read by `consumer`: broadcast into the shape
         the consumer computes in, then placed in S."""
-        target = (consumer.operands[0].type.shape if consumer.name in REDUCTIONS
+        target = (consumer.operands[0].type.shape if fold_of(consumer)
                   else consumer.results[0].type.shape)
         axes = self.view(target, consumer)
         shape = arg.type.shape
@@ -189,7 +188,7 @@ class _Lowering:
             if op.name == "kiln.constant":
                 continue
             at = max((ready.get(v, 0) for v in op.operands), default=0)
-            if op.name in REDUCTIONS:
+            if fold_of(op):
                 sweeps[at].append(op)
                 ready[op.result] = at + 1
             else:
@@ -302,7 +301,9 @@ class _Lowering:
         return stashed
 
     def expensive(self, v: Value) -> bool:
-        return any(op.name in TRANSCENDENTAL for op in self.element_ops([v]))
+        """Whether computing `v` takes transcendental math (by its ops' declared cost)."""
+        return any(op.cost([()] * len(op.operands), [()] * len(op.results)).transcendentals
+                   for op in self.element_ops([v]))
 
     def emit_sweep(self, reductions: list[Operation], stores: list[int], row: _Scope) -> None:
         """A sweep computing `reductions` and the element outputs `stores`."""
@@ -322,7 +323,7 @@ class _Lowering:
         folds = []
         for op in reductions:
             x = self.operand(op.operands[0], op, sweep)
-            kind = REDUCTIONS[op.name]
+            kind = fold_of(op)
             dtype = op.result.type.dtype
             if op.name == "kiln.reduce_mean" and not dtype.is_float:
                 x = self.compute(sweep, "cast", [x], DType.f64)  # numpy's int mean is f64
@@ -367,46 +368,58 @@ class _Lowering:
         self.add(scope, Store(len(self.fused.body.args) + i, m, value))
 
     def emit_op(self, op: Operation, scope: _Scope) -> None:
-        """Emit a non-reduction op's instructions and bind its result."""
-        def arg(k: int) -> int:
-            return self.operand(op.operands[k], op, scope)
-
-        dtype = op.result.type.dtype
-        name = op.name
-        if name in DIRECT:
-            out = self.compute(scope, DIRECT[name], [arg(k) for k in range(len(op.operands))],
-                               dtype)
-        elif name == "kiln.cast":
-            out = self.compute(scope, "cast", [arg(0)], dtype)
-        elif name == "kiln.relu":
-            out = self.compute(scope, "max", [arg(0), self.const(scope, 0, dtype)], dtype)
-        elif name == "kiln.square":
-            out = self.compute(scope, "mul", [arg(0), arg(0)], dtype)
-        elif name == "kiln.elu":  # x > 0 ? x : alpha * expm1(min(x, 0))
-            x, zero = arg(0), self.const(scope, 0.0, dtype)
-            small = self.compute(scope, "expm1", [self.compute(scope, "min", [x, zero], dtype)],
-                                 dtype)
-            scaled = self.compute(scope, "mul", [self.const(scope, op.alpha, dtype), small],
-                                  dtype)
-            positive = self.compute(scope, "greater", [x, zero], DType.bool)
-            out = self.compute(scope, "select", [positive, x, scaled], dtype)
-        elif name in ("kiln.broadcast_to", "kiln.broadcast_like", "kiln.stop_gradient"):
-            out = arg(0)  # the operand's value (at the broadcast position)
-            if name == "kiln.broadcast_like" and op.operands[1] in self.arg_index:
-                self.input_map(op.operands[1], op)  # never read: it gives the extents
-        elif name == "kiln.iota":
-            axes = self.view(op.result.type.shape, op)
-            dim = normalize_axis(op.dimension, op.result.type.rank)
-            axis = axes[dim]
-            m = tuple(a == axis and self.shape[a] != 1 for a in range(len(self.shape)))
-            out = self.memo(scope, ("index", m, dtype), lambda i: Index(i, m, dtype))
-        elif name in REDUCTIONS:
+        """Emit a non-reduction op's instructions (its declared `scalar`) and bind its result."""
+        if fold_of(op):
             raise op.error("a reduction outside a sweep", CompileError)
-        else:
-            kind = self.fused.kind
-            raise op.error(f"cannot be lowered into a {kind} kernel (not supported by codegen "
-                           "yet)", CompileError)
+        k = _KernelEmitter(self, op, scope)
+        out = k.resolve(op.scalar(k, *k.operands))
+        for v, handle in zip(op.operands, k.operands):
+            if handle.id is None and v in self.arg_index:
+                self.input_map(v, op)  # never read (broadcast_like's `like`): it gives extents
         scope.ids[op.result] = out
+
+
+class _Scalar:
+    """A value of the scalar form being emitted: an instruction's id, or (an
+    operand or a constant) not emitted until an instruction first reads it, so
+    the instructions come in the order they are used."""
+
+    __slots__ = ("dtype", "id", "make")
+
+    def __init__(self, dtype: DType, id: int | None = None, make=None):
+        self.dtype, self.id, self.make = dtype, id, make
+
+
+class _KernelEmitter(ScalarEmitter):
+    """The `ScalarEmitter` an op's `scalar` builds Compute instructions with."""
+
+    def __init__(self, lowering: _Lowering, op: Operation, scope: _Scope):
+        super().__init__(op.result.type.dtype)
+        self.lowering, self.op, self.scope = lowering, op, scope
+        self.operands = [_Scalar(v.type.dtype, make=lambda v=v: lowering.operand(v, op, scope))
+                         for v in op.operands]
+
+    def resolve(self, handle: _Scalar) -> int:
+        if handle.id is None:
+            handle.id = handle.make()
+        return handle.id
+
+    def dtype_of(self, handle: _Scalar) -> DType:
+        return handle.dtype
+
+    def _emit(self, instruction: Instruction, args: list[_Scalar], dtype: DType) -> _Scalar:
+        ids = [self.resolve(a) for a in args]
+        return _Scalar(dtype, self.lowering.compute(self.scope, instruction.name, ids, dtype))
+
+    def _const(self, value, dtype: DType) -> _Scalar:
+        return _Scalar(dtype, make=lambda: self.lowering.const(self.scope, value, dtype))
+
+    def _position(self, dim: int, dtype: DType) -> _Scalar:
+        lowering, shape = self.lowering, self.lowering.shape
+        axis = lowering.view(self.op.result.type.shape, self.op)[dim]
+        m = tuple(a == axis and shape[a] != 1 for a in range(len(shape)))
+        return _Scalar(dtype, lowering.memo(self.scope, ("index", m, dtype),
+                                             lambda i: Index(i, m, dtype)))
 
 
 def collapse(kernel: Kernel) -> Kernel:

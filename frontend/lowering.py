@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..ir import Builder, KilnError, Location, Module, TensorType, Value
+from ..ir.registry import has_gradient_rule
 from ..ir.types import Symbol
 from ..passes.autodiff import backward
-from ..passes.gradients import NOT_DIFFERENTIABLE, VJP_RULES
 from .gradients import registered_gradient
 from .graph import Graph, GraphError, Operation, Tensor
 from .ops import placeholder
@@ -181,7 +181,7 @@ def lower_node(op: Operation, b: Builder, env: dict[Tensor, Value],
     rule = registered_rule(op)
     if rule is not None and custom is not None:
         custom[new] = rule
-    elif new.name not in VJP_RULES and new.name not in NOT_DIFFERENTIABLE:
+    elif not has_gradient_rule(type(new)):
         # a composite without a gradient rule: its primitives, so autodiff sees them
         out = new.decompose(Builder.before(new))
         if out is not None:

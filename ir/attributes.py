@@ -213,12 +213,6 @@ def dtype_(v: Any) -> DType:
     return dtype_of(v)
 
 
-def type_(v: Any) -> TensorType:
-    if not isinstance(v, TensorType):
-        raise KilnError(f"expected a tensor type, got {v!r}")
-    return v
-
-
 def symbol(v: Any) -> SymbolRef:
     if isinstance(v, str):
         return SymbolRef(v)

@@ -19,7 +19,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .attributes import Attr
-from .errors import KilnError, ShapeError, VerifyError
+from .cost import Cost, elements, moved
+from .errors import CompileError, KilnError, ShapeError, VerifyError
+from .scalar import INSTRUCTIONS, Tally
 from .types import TensorType
 
 
@@ -117,9 +119,17 @@ class Operation:
     and implement
       infer(*operand_types) -> TensorType | tuple   the type rule
       reference(*arrays) -> ndarray | tuple         the numpy semantics
+    and, where it applies,
+      vjp(builder, *cotangents) -> cotangents       the gradient rule (reverse mode)
+      scalar(k, *operands) -> value                 an elementwise op's meaning on
+                                                    one element, in the kernel form's
+                                                    scalar instructions (ir/scalar.py)
+      cost(operand_shapes, result_shapes) -> Cost   flops and bytes (ir/cost.py)
     and, for a composite op (softmax, losses, norms, ...),
       decompose(builder) -> values                  the same result in primitives
-    The gradient rule `vjp` lives beside them (see passes/autodiff, later).
+    An op whose results are constants to the gradient sets `not_differentiable`
+    to the reason instead of a `vjp`; `tf_name` and `onnx_name` are its op type
+    in TensorFlow and ONNX. docs/ir.md shows a whole declaration.
     """
 
     name: ClassVar[str] = ""
@@ -128,6 +138,10 @@ class Operation:
     num_results: ClassVar[int | None] = 1
     num_regions: ClassVar[int] = 0
     traits: ClassVar[frozenset[Trait]] = frozenset()
+    not_differentiable: ClassVar[str] = ""  # why no gradient flows through it, if none does
+    tf_name: ClassVar[str] = ""  # its op type in TensorFlow ("Relu"), if it has one
+    onnx_name: ClassVar[str] = ""  # its op type in ONNX ("Relu"), if it has one
+    fold: ClassVar[str] = ""  # a reduction's fold in kernels ("sum", "argmax"; kernel.py)
 
     __slots__ = ("operands", "results", "attrs", "regions", "loc", "parent")
 
@@ -177,6 +191,51 @@ class Operation:
         is a primitive (or is kept as it is in this case). The `decompose`
         pass replaces the op's results with the returned values."""
         return None
+
+    def vjp(self, b: Any, *cotangents: Value | None) -> Sequence[Any]:
+        """The gradient rule, as TensorFlow's RegisterGradient: from the cotangent
+        of each result (None where a result has none), build with Builder `b`
+        one cotangent per operand, or None where none flows. A cotangent may
+        keep the broadcast shape of the result (autodiff sums it back to the
+        operand's, `unbroadcast`) or be a function of no arguments that builds
+        it, called only when that operand needs it. Helpers: ir/gradient.py."""
+        raise self.error("has no gradient rule: give its class a `vjp` method, or set "
+                         "`not_differentiable` to the reason", KilnError)
+
+    def scalar(self, k: Any, *operands: Any) -> Any:
+        """This elementwise op on one element: the value it builds with `k`, a
+        `ScalarEmitter` (ir/scalar.py), from its operands' values. By default,
+        an elementwise op named like a scalar instruction is that instruction."""
+        short = self.name.removeprefix("kiln.")
+        if Trait.ELEMENTWISE in self.traits and short in INSTRUCTIONS:
+            return k.emit(short, *operands)
+        raise self.error("has no scalar form, so it cannot be lowered into a kernel (not "
+                         "supported by codegen yet)", CompileError)
+
+    def cost(self, operand_shapes: Sequence[Sequence[int]],
+             result_shapes: Sequence[Sequence[int]]) -> Cost:
+        """What running the op once costs, for these concrete shapes. By default
+        an op with a scalar form costs that per result element, and any other
+        op only the bytes it moves."""
+        nbytes = moved(self, operand_shapes, result_shapes)
+        if not self.has_scalar_form():
+            return Cost(bytes=nbytes)
+        tally = Tally(self.results[0].type.dtype, [v.type.dtype for v in self.operands])
+        self.scalar(tally, *tally.operands)
+        n = sum(elements(s) for s in result_shapes)
+        return Cost(n * sum(i.flops for i in tally.used if not i.transcendental),
+                    n * sum(i.transcendental for i in tally.used), nbytes)
+
+    @classmethod
+    def has_vjp(cls) -> bool:
+        """Whether the op declares a gradient rule of its own."""
+        return cls.vjp is not Operation.vjp
+
+    @classmethod
+    def has_scalar_form(cls) -> bool:
+        """Whether the op can be computed element by element inside a kernel."""
+        return cls.scalar is not Operation.scalar or (
+            Trait.ELEMENTWISE in cls.traits and cls.name.removeprefix("kiln.") in INSTRUCTIONS)
 
     # ------------------------------------------------------------ derived
     def infer_types(self) -> list[TensorType]:
@@ -272,12 +331,6 @@ class Operation:
         from .printer import print_op
         return print_op(self)
 
-    # Operand and attribute names become read-only properties (see registry.op).
-    def operand_group(self, name: str) -> list[Value]:
-        """The operands bound to a (possibly variadic) operand name."""
-        names = self.operand_names
-        i = names.index(name) if name in names else names.index("*" + name)
-        return self.operands[i:] if names[i].startswith("*") else [self.operands[i]]
 
 
 def is_annotation(key: str) -> bool:

@@ -1,9 +1,13 @@
 """The op registry: every op kind is declared once, with `@op`.
 
-A declaration names the op, its operands and attributes; the class body
-holds its type rule (`infer`), its numpy reference (`reference`) and, beside
-them, its gradient rule (`vjp`, added by the autodiff pass's issue). The
-printer, parser, verifier and interpreter are generic over this table.
+A declaration names the op, its operands, attributes, traits, its
+TensorFlow/ONNX op types and, for an op no gradient flows through, the
+reason; the class body holds everything else kiln knows about it: its type
+rule (`infer`), numpy reference (`reference`), gradient rule (`vjp`),
+scalar form for kernels (`scalar`), cost (`cost`) or, for a composite,
+`decompose` (see `Operation` and docs/ir.md). The printer, parser, verifier,
+interpreter, autodiff and codegen are generic over this table, and
+tests/ir/test_coverage.py checks every entry of it.
 """
 
 from __future__ import annotations
@@ -20,13 +24,21 @@ _RESERVED = set(dir(Operation)) | {"operands", "results", "attrs", "regions", "l
 
 
 def op(name: str, operands: Iterable[str] = (), attrs: dict[str, Attr] | None = None,
-       results: int | None = 1, regions: int = 0, traits: Iterable[Trait] = ()):
-    """Declare an op kind. Operand and attribute names become properties."""
+       results: int | None = 1, regions: int = 0, traits: Iterable[Trait] = (),
+       tf: str = "", onnx: str = "", not_differentiable: str = ""):
+    """Declare an op kind. Operand and attribute names become properties; `tf`
+    and `onnx` name its op type there; `not_differentiable` gives the reason
+    no gradient flows through it (its class then has no `vjp`)."""
 
     def declare(cls: type[Operation]) -> type[Operation]:
         if name in OPS:
             raise KilnError(f"op {name} is declared twice")
         cls.name = name
+        cls.tf_name, cls.onnx_name = tf, onnx
+        if not_differentiable:
+            if cls.has_vjp():
+                raise KilnError(f"op {name} has a vjp and is declared not differentiable")
+            cls.not_differentiable = not_differentiable
         cls.operand_names = tuple(operands)
         cls.attr_specs = {k: _canonical_default(a) for k, a in (attrs or {}).items()}
         cls.num_results = results
@@ -67,3 +79,10 @@ def lookup(name: str) -> type[Operation]:
         return OPS[name]
     except KeyError:
         raise KilnError(f"unknown op {name!r}") from None
+
+
+def has_gradient_rule(cls: type[Operation]) -> bool:
+    """Whether autodiff knows the op as it is: a `vjp`, or declared not
+    differentiable. Otherwise a composite is differentiated through its
+    decomposition."""
+    return cls.has_vjp() or bool(cls.not_differentiable)

@@ -11,9 +11,9 @@ gradients with respect to arguments 0 and 1. It
 3. walks the copied ops backwards (a block lists its ops in a topological
    order, so its reverse is a reverse topological order; the walk is a loop,
    so deep graphs are fine) and, for each op whose results have cotangents,
-   calls its rule (passes/gradients.py), sums each operand's cotangent back
-   to the operand's shape (`fit`, the one place broadcasting is undone) and
-   accumulates cotangents with kiln.add;
+   calls its rule (the `vjp` its op class declares, ir/ops/), sums each
+   operand's cotangent back to the operand's shape (`unbroadcast`, the one
+   place broadcasting is undone) and accumulates cotangents with kiln.add;
 4. erases the gradient ops nobody uses (the cotangents of constants).
 
 The new function is ordinary IR, so applying the transform to it gives
@@ -38,8 +38,9 @@ from ..ir import (
     Region,
     Value,
 )
+from ..ir.gradient import zeros_like
+from ..ir.registry import has_gradient_rule
 from ..ir.types import may_equal
-from .gradients import NOT_DIFFERENTIABLE, VJP_RULES, zeros_like
 from .manager import register_pass
 
 
@@ -109,17 +110,17 @@ def backward(ops: Sequence[Operation], b: Builder, wrt: Sequence[Value],
             continue
         b.loc = op.loc
         rule = overrides.get(op) if overrides else None
-        inputs = (rule or _rule(op))(op, b, *outputs)
+        inputs = rule(op, b, *outputs) if rule else _vjp(op, b, outputs)
         if len(inputs) != len(op.operands):
             raise op.error(f"its gradient rule gave {len(inputs)} cotangents for "
                            f"{len(op.operands)} operands", KilnError)
         for operand, g in zip(op.operands, inputs):
             if g is not None and operand in varied:
-                accumulate(operand, fit(b, g() if callable(g) else g, operand, op))
+                accumulate(operand, unbroadcast(b, g() if callable(g) else g, operand, op))
     return cotangents
 
 
-def fit(b: Builder, g: Value, operand: Value, op: Operation) -> Value:
+def unbroadcast(b: Builder, g: Value, operand: Value, op: Operation) -> Value:
     """The cotangent `g` summed back to `operand`'s shape: over the leading dims
     the operand lacks and over its static 1 dims where `g` is not 1 (the dims
     broadcasting added). Where the dims then differ only by a symbol's name
@@ -232,7 +233,7 @@ def _expand(block: Block, module: Module) -> None:
         b = Builder(block, i, op.loc)
         if op.name == "kiln.call":
             out = inline(b, module[op.callee.name], op.operands)
-        elif op.name in VJP_RULES or op.name in NOT_DIFFERENTIABLE:
+        elif has_gradient_rule(type(op)):
             out = None
         else:
             out = op.decompose(b)
@@ -259,18 +260,17 @@ def _varied(ops: Sequence[Operation], wrt: Sequence[Value]) -> set[Value]:
     """The floating-point values that depend on a value of `wrt`."""
     varied = set(wrt)
     for op in ops:
-        if op.name not in NOT_DIFFERENTIABLE and any(v in varied for v in op.operands):
+        if not op.not_differentiable and any(v in varied for v in op.operands):
             varied.update(r for r in op.results if r.type.dtype.is_float)
     return varied
 
 
-def _rule(op: Operation):
-    try:
-        return VJP_RULES[op.name]
-    except KeyError:
-        raise KilnError(f"{op.describe()} has no gradient rule: register one with "
-                        f"@vjp({op.name!r}) in passes/gradients.py, or mark it "
-                        "not_differentiable") from None
+def _vjp(op: Operation, b: Builder, outputs: list[Value | None]) -> Sequence[Any]:
+    """The cotangents of `op`'s operands by the rule its class declares."""
+    if not op.has_vjp():
+        raise KilnError(f"{op.describe()} has no gradient rule: give its class a `vjp` "
+                        "method (ir/ops/), or declare it not_differentiable")
+    return op.vjp(b, *outputs)
 
 
 def _erase_unused(block: Block, start: int) -> None:

@@ -43,7 +43,7 @@ import numpy as np
 from llvmlite import ir
 
 from ..codegen.llvm import jit
-from ..ir import KilnError, Operation, Trait
+from ..ir import KilnError, Operation
 from .cache import cache_dir, load_object, store_object
 from .shapes import concrete_shapes
 
@@ -53,47 +53,16 @@ I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
 # ------------------------------------------------------------------ costs
 
-# FLOPs per element for ops that are not elementwise, matmul or conv (per input element)
-_PER_INPUT = {"kiln.reduce_sum": 1, "kiln.reduce_mean": 1, "kiln.reduce_max": 1,
-              "kiln.reduce_min": 1, "kiln.reduce_prod": 1, "kiln.l2_loss": 2,
-              "kiln.argmax": 1, "kiln.argmin": 1, "kiln.softmax": 5, "kiln.log_softmax": 5,
-              "kiln.logsumexp": 4, "kiln.softmax_cross_entropy": 7,
-              "kiln.sparse_softmax_cross_entropy": 6, "kiln.layer_norm": 8,
-              "kiln.batch_norm": 5, "kiln.scatter_add": 1}
-_FREE = {"kiln.cast", "kiln.stop_gradient"}  # elementwise, but no arithmetic
-
-
 def op_flops(op: Operation, shapes: dict) -> int:
-    """Floating-point (and integer) operations of one op, by a simple model:
-    matmul 2*M*N*K (per batch), conv 2 per multiply-add, an elementwise op one
-    per result element (a transcendental counts one), a reduction one per input
-    element, pools one per window element, data movement none."""
-    name = op.name
-    if name == "kiln.fused":
+    """Floating-point (and integer) operations of one op: what the op declares
+    (`Operation.cost`, ir/cost.py), a transcendental counting one; a fused
+    group is the sum of its ops."""
+    if op.name == "kiln.fused":
         return sum(op_flops(inner, shapes) for inner in op.body.ops)
-    def size(v) -> int:
-        return int(np.prod(shapes[v], dtype=np.int64)) if v in shapes else 0
-
-    if name == "kiln.matmul":
-        lhs = shapes.get(op.operands[0], ())
-        if not lhs:
-            return 0
-        k = lhs[-2] if op.attrs.get("transpose_a") and len(lhs) > 1 else lhs[-1]
-        return 2 * size(op.results[0]) * int(k)
-    if name == "kiln.conv2d":
-        w = shapes.get(op.operands[1], ())
-        return 2 * size(op.results[0]) * int(np.prod(w[:3])) if len(w) == 4 else 0
-    if name == "kiln.conv2d_transpose":
-        w = shapes.get(op.operands[1], ())
-        return 2 * size(op.operands[0]) * int(np.prod(w[:3])) if len(w) == 4 else 0
-    if name in ("kiln.max_pool", "kiln.avg_pool", "kiln.max_pool_grad", "kiln.avg_pool_grad"):
-        window = op.attrs.get("ksize") or op.attrs.get("window") or ()
-        return size(op.results[0]) * int(np.prod([int(k) for k in window] or [1]))
-    if name in _PER_INPUT:
-        return _PER_INPUT[name] * size(op.operands[0])
-    if Trait.ELEMENTWISE in op.traits and name not in _FREE:
-        return sum(size(r) for r in op.results)
-    return 0
+    if any(v not in shapes for v in [*op.operands, *op.results]):
+        return 0
+    cost = op.cost([shapes[v] for v in op.operands], [shapes[v] for v in op.results])
+    return cost.flops + cost.transcendentals
 
 
 def op_bytes(op: Operation, shapes: dict) -> int:

@@ -8,6 +8,22 @@ from .jit import Compiled, compile_module, target_machine
 from .native import BUILDERS, NativeKernel, native_kernel
 from .render import render
 from .run import compiled_kernel, kernel_asm, kernel_ir, run_kernel
+from .scalar import INSTRUCTIONS
 
-__all__ = ["BUILDERS", "Compiled", "NativeKernel", "compile_module", "compiled_kernel",
-           "kernel_asm", "kernel_ir", "native_kernel", "render", "run_kernel", "target_machine"]
+__all__ = ["BUILDERS", "INSTRUCTIONS", "INTERPRETED", "Compiled", "NativeKernel",
+           "compile_module", "compiled_kernel", "kernel_asm", "kernel_ir", "native_kernel",
+           "render", "run_kernel", "target_machine"]
+
+# What this backend renders (tests/ir/test_coverage.py reads it): the scalar
+# instructions of `INSTRUCTIONS` (scalar.py) inside fused pointwise and
+# reduction kernels, and the builders registered with `@native` for single
+# ops and the other fused kinds (`BUILDERS`, native.py).
+# The ops below have none: a function holding one is a CompileError for
+# backend="cpu", and backend="auto" (kiln.compile's default) runs it in the
+# reference interpreter instead, with a warning: the declared fallback.
+INTERPRETED: dict[str, str] = {
+    "kiln.top_k": "no native kernel yet (a partial sort per row)",
+    "kiln.nonzero": "no native kernel yet: its result's size depends on the values",
+    "kiln.shape": "no native kernel yet (its value is the run-time shape)",
+    "kiln.print": "refused: printing from native code needs a callback into Python",
+}

@@ -7,14 +7,17 @@ division by zero, a negative integer exponent, a non-finite float cast to an
 integer) sets a `Fault` bit instead, with a harmless value in its place, so
 the loop stays branch-free and vectorisable.
 
-exp, expm1, log, tanh and sigmoid come from `vecmath.py`: straight-line
-IR that the loop vectoriser widens with the rest of the loop. What is left to
-LLVM intrinsics (pow) and libm (erf) becomes one scalar call per element.
+Every instruction of the kernel form (ir/scalar.py) is one entry of
+`INSTRUCTIONS` at the end: the one registry of what this renderer
+implements. exp, expm1, log, tanh and sigmoid come from `vecmath.py`:
+straight-line IR that the loop vectoriser widens with the rest of the loop.
+What is left to LLVM intrinsics (pow) and libm (erf) becomes one scalar call
+per element.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
@@ -41,15 +44,6 @@ def storage_type(dtype: DType) -> ir.Type:
     return I8 if dtype is DType.bool else value_type(dtype)
 
 
-# Ops that are one LLVM instruction (a builder method), one overloaded
-# intrinsic, or one vectorisable `vecmath` function. pow (an intrinsic) and
-# the libm functions become one scalar call per element.
-_FLOAT_INSTRUCTIONS = {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv"}
-_INT_INSTRUCTIONS = {"add": "add", "sub": "sub", "mul": "mul"}
-_FLOAT_INTRINSICS = {"abs": "llvm.fabs", "sqrt": "llvm.sqrt", "pow": "llvm.pow",
-                     "max": "llvm.maximum", "min": "llvm.minimum"}  # NaN wins, as numpy
-_INT_INTRINSICS = {"max": "llvm.smax", "min": "llvm.smin"}
-_VECMATH = set(vecmath.FUNCTIONS)  # exp, expm1, log, tanh, sigmoid
 _LIBM = {"erf": "erf"}  # the f64 name; f32 adds "f"
 
 _FLOAT_COMPARE = {"equal": "==", "less": "<", "less_equal": "<=", "greater": ">",
@@ -98,28 +92,11 @@ class Scalars:
                 dtype: DType) -> ir.Value:
         """`op(*args)` where args have `dtypes` and the result has `dtype`."""
         src = dtypes[0] if dtypes else dtype
-        if op == "cast":
-            return self.cast(args[0], src, dtype)
-        if op == "select":
-            return self.b.select(*args)
-        if op in ("logical_and", "logical_or", "logical_not"):
-            return self.logical(op, args)
-        if op in _INT_COMPARE:
-            return self.compare(op, args, src)
-        instructions = _FLOAT_INSTRUCTIONS if src.is_float else _INT_INSTRUCTIONS
-        intrinsics = _FLOAT_INTRINSICS if src.is_float else _INT_INTRINSICS
-        if op in instructions:
-            return getattr(self.b, instructions[op])(*args)
-        if op in intrinsics:
-            return self.intrinsic(intrinsics[op], args)
-        if op in _VECMATH and src.is_float:
-            return vecmath.call(self.b, op, args[0])
-        if op in _LIBM and src.is_float:
-            return self.libm(op, args[0])
-        method = getattr(self, ("float_" if src.is_float else "int_") + op, None)
-        if method is None:
+        floats, others = INSTRUCTIONS.get(op, (None, None))
+        emit = floats if src.is_float else others
+        if emit is None:
             raise CompileError(f"the LLVM backend has no {op} for {src}")
-        return method(*args)
+        return emit(self, args, src, dtype)
 
     # ------------------------------------------------------------ float
     def float_neg(self, x):
@@ -232,3 +209,80 @@ class Scalars:
         if t.width > x.type.width:
             return b.sext(x, t)
         return b.trunc(x, t)
+
+
+# ------------------------------------------------------------------ the registry
+
+Emit = Callable[[Scalars, list, DType, DType], ir.Value]
+
+
+def _instruction(name: str) -> Emit:
+    """One LLVM instruction (a builder method)."""
+    return lambda s, args, src, dst: getattr(s.b, name)(*args)
+
+
+def _intrinsic(name: str) -> Emit:
+    """One overloaded intrinsic."""
+    return lambda s, args, src, dst: s.intrinsic(name, args)
+
+
+def _method(name: str) -> Emit:
+    """A method of `Scalars` taking the operands."""
+    return lambda s, args, src, dst: getattr(s, name)(*args)
+
+
+def _vecmath(name: str) -> Emit:
+    """A `vecmath` function: straight-line IR the loop vectoriser widens."""
+    return lambda s, args, src, dst: vecmath.call(s.b, name, args[0])
+
+
+def _libm(name: str) -> Emit:
+    """A libm call: one scalar call per element."""
+    return lambda s, args, src, dst: s.libm(name, args[0])
+
+
+def _logical(name: str) -> Emit:
+    return lambda s, args, src, dst: s.logical(name, args)
+
+
+def _comparison(name: str) -> Emit:
+    return lambda s, args, src, dst: s.compare(name, args, src)
+
+
+def _cast(s: Scalars, args, src: DType, dst: DType) -> ir.Value:
+    return s.cast(args[0], src, dst)
+
+
+def _select(s: Scalars, args, src: DType, dst: DType) -> ir.Value:
+    return s.b.select(*args)
+
+
+def _both(emit: Emit) -> tuple[Emit, Emit]:
+    return emit, emit
+
+
+# Every scalar instruction of ir/scalar.py this renderer implements: name ->
+# (how on float operands, how on integer and bool operands; None: not at all).
+# `compute` dispatches through it, and tests/ir/test_coverage.py reads it.
+# Float max/min let NaN win, as numpy; pow (an intrinsic) and erf (libm) are
+# one scalar call per element, the vecmath functions vectorise.
+INSTRUCTIONS: dict[str, tuple[Emit | None, Emit | None]] = {
+    "add": (_instruction("fadd"), _instruction("add")),
+    "sub": (_instruction("fsub"), _instruction("sub")),
+    "mul": (_instruction("fmul"), _instruction("mul")),
+    "div": (_instruction("fdiv"), _method("int_div")),
+    "max": (_intrinsic("llvm.maximum"), _intrinsic("llvm.smax")),
+    "min": (_intrinsic("llvm.minimum"), _intrinsic("llvm.smin")),
+    "pow": (_intrinsic("llvm.pow"), _method("int_pow")),
+    "neg": (_method("float_neg"), _method("int_neg")),
+    "abs": (_intrinsic("llvm.fabs"), _method("int_abs")),
+    "sign": (_method("float_sign"), _method("int_sign")),
+    "sqrt": (_intrinsic("llvm.sqrt"), None),
+    "rsqrt": (_method("float_rsqrt"), None),
+    **{name: (_vecmath(name), None) for name in vecmath.FUNCTIONS},  # exp, expm1, log, ...
+    **{name: (_libm(name), None) for name in _LIBM},  # erf
+    **{name: _both(_comparison(name)) for name in _INT_COMPARE},
+    **{name: _both(_logical(name)) for name in ("logical_and", "logical_or", "logical_not")},
+    "select": _both(_select),
+    "cast": _both(_cast),
+}

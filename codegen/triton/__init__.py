@@ -13,22 +13,40 @@ from ..lower import lower
 from .contraction import conv_kernel, matmul_kernel
 from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
-from .render import render
+from .render import INSTRUCTIONS, render
 
-__all__ = ["BUILDERS", "COPY_OPS", "Launch", "TritonKernel", "compile_ptx", "render",
-           "triton_kernel"]
+__all__ = ["BUILDERS", "COPY_OPS", "HOST_OPS", "INSTRUCTIONS", "Launch", "TritonKernel",
+           "compile_ptx", "render", "triton_kernel"]
 
 
 def _loop_kernel(op: Operation, name: str) -> TritonKernel:
     return render(lower(op, name))
 
 
+# What this backend renders (tests/ir/test_coverage.py reads it): the scalar
+# instructions of `INSTRUCTIONS` (render.py) inside fused pointwise and
+# reduction kernels, the contraction templates, and the copies of COPY_OPS.
 BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
     "kiln.fused:pointwise": _loop_kernel,
     "kiln.fused:reduction": _loop_kernel,
     "kiln.fused:matmul": matmul_kernel,
     "kiln.fused:conv": conv_kernel,
     **dict.fromkeys(COPY_OPS, copy_kernel),
+}
+
+# The ops below have no Triton kernel yet: they run on the host, in the
+# reference interpreter, their operands copied up and their results down
+# (runtime/gpu.py warns and lists them in `host_ops`): the declared fallback.
+HOST_OPS: dict[str, str] = {
+    **dict.fromkeys(["kiln.max_pool", "kiln.avg_pool", "kiln.max_pool_grad",
+                     "kiln.max_pool_grad_grad", "kiln.avg_pool_grad"], "no window kernels yet"),
+    **dict.fromkeys(["kiln.concat", "kiln.pad"], "no copy kernel for it yet"),
+    **dict.fromkeys(["kiln.gather", "kiln.scatter_add"], "no indexing kernels yet"),
+    "kiln.random": "no Philox kernel yet",
+    "kiln.top_k": "no sorting kernel yet",
+    "kiln.nonzero": "its result's size depends on the values",
+    "kiln.shape": "its value is the run-time shape",
+    "kiln.print": "printing is a host side effect",
 }
 
 

@@ -26,7 +26,7 @@ word, only where the mask holds. Scalar functions without a `tl` primitive
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ...ir.dtypes import DType
 from ..arguments import bind as bind_arguments
@@ -52,10 +52,6 @@ WHOLE_ROW_LIMIT = 8192  # reduced elements a program holds as one block
 POINTWISE_BLOCKS = (1024, 2048, 512, 4096)  # the first is the untuned choice
 TILE = 4096  # elements per [BLOCK_R, BLOCK_K] tile of a reduction
 
-_UNARY = {"neg": "-{0}", "exp": "tl.exp({0})", "log": "tl.log({0})", "sqrt": "tl.sqrt({0})",
-          "rsqrt": "(1.0 / tl.sqrt({0})).to({dt})", "tanh": "tlmath.tanh({0})",
-          "expm1": "tlmath.expm1({0})", "sigmoid": "tlmath.sigmoid({0})",
-          "erf": "tl.erf({0})", "abs": "tl.abs({0})", "logical_not": "({0} == 0)"}
 _COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=",
             "greater": ">", "greater_equal": ">="}
 
@@ -180,41 +176,12 @@ class _Emitter:
     def compute(self, x: Compute, mask: str) -> str:
         args = [f"v{a}" for a in x.args]
         src = self.dtypes[x.args[0]] if x.args else x.dtype
-        dt = tl_dtype(x.dtype)
-        op = x.op
-        if op == "cast":
-            return self.cast(args[0], src, x.dtype, mask)
-        if op == "select":
-            return f"tl.where({args[0]}, {args[1]}, {args[2]})"
-        if op in _COMPARE:
-            return f"({args[0]} {_COMPARE[op]} {args[1]})"
-        if op in ("logical_and", "logical_or"):
-            return f"({args[0]} {'&' if op == 'logical_and' else '|'} {args[1]})"
-        if src.is_bool and op in ("add", "max", "logical_or"):
-            return f"({args[0]} | {args[1]})"
-        if src.is_bool and op in ("mul", "min"):
-            return f"({args[0]} & {args[1]})"
-        if op in ("add", "sub", "mul"):
-            return f"({args[0]} {'+-*'[('add', 'sub', 'mul').index(op)]} {args[1]})"
-        if op in ("max", "min"):
-            if src.is_float:
-                return f"tlmath.{op}_nan({args[0]}, {args[1]})"
-            return f"tl.{'maximum' if op == 'max' else 'minimum'}({args[0]}, {args[1]})"
-        if op == "div":
-            if src.is_float:
-                return f"({args[0]} / {args[1]})"
-            self.fault(f"{args[1]} == 0", mask, Fault.INT_DIVISION_BY_ZERO)
-            return f"tlmath.div_int({args[0]}, {args[1]})"
-        if op == "pow":
-            if src.is_float:
-                return f"tlmath.pow_float({args[0]}, {args[1]})"
-            self.fault(f"{args[1]} < 0", mask, Fault.NEGATIVE_INT_POWER)
-            return f"tlmath.pow_int({args[0]}, {args[1]})"
-        if op == "sign":
-            return f"tlmath.sign_{'float' if src.is_float else 'int'}({args[0]})"
-        if op in _UNARY and (src.is_float or op in ("neg", "abs", "logical_not")):
-            return _UNARY[op].format(args[0], dt=dt)
-        raise CompileError(f"kernel @{self.k.name}: the Triton backend has no {op} for {src}")
+        render = INSTRUCTIONS.get(x.op)
+        code = render(self, args, src, x.dtype, mask) if render else None
+        if code is None:
+            raise CompileError(f"kernel @{self.k.name}: the Triton backend has no {x.op} "
+                               f"for {src}")
+        return code
 
     def cast(self, a: str, src: DType, dst: DType, mask: str) -> str:
         """numpy's astype: to bool is `!= 0` (NaN is true), float -> int truncates
@@ -504,3 +471,88 @@ def _identity(kind: str, dtype: DType) -> str:
         return "0" if kind == "max" else "1"
     bits = dtype.itemsize * 8
     return str(-(1 << (bits - 1))) if kind == "max" else str((1 << (bits - 1)) - 1)
+
+
+# ------------------------------------------------------------------ the registry
+# Every scalar instruction of ir/scalar.py this renderer implements: name ->
+# render(emitter, operand names, operand dtype, result dtype, mask), giving the
+# Triton expression, or None for an operand dtype it has no form for.
+# `_Emitter.compute` dispatches through it, and tests/ir/test_coverage.py
+# reads it. Functions without a `tl` primitive come from tlmath.py.
+
+Render = Callable[["_Emitter", list, DType, DType, str], "str | None"]
+
+
+def _float_only(template: str) -> Render:
+    """A float function: `template` formatted with the operand and the result dtype."""
+    return lambda e, a, src, dst, mask: (template.format(*a, dt=tl_dtype(dst))
+                                         if src.is_float else None)
+
+
+def _any_dtype(template: str) -> Render:
+    return lambda e, a, src, dst, mask: template.format(*a, dt=tl_dtype(dst))
+
+
+def _arithmetic(symbol: str, bool_symbol: str | None) -> Render:
+    """+, - or *: on bools, | or & (numpy's bool arithmetic)."""
+    def render(e, a, src, dst, mask):
+        return f"({a[0]} {bool_symbol if src.is_bool and bool_symbol else symbol} {a[1]})"
+    return render
+
+
+def _extreme(name: str) -> Render:
+    """max or min: NaN wins on floats; on bools, | or &."""
+    def render(e, a, src, dst, mask):
+        if src.is_bool:
+            return f"({a[0]} {'|' if name == 'max' else '&'} {a[1]})"
+        if src.is_float:
+            return f"tlmath.{name}_nan({a[0]}, {a[1]})"
+        return f"tl.{'maximum' if name == 'max' else 'minimum'}({a[0]}, {a[1]})"
+    return render
+
+
+def _div(e, a, src, dst, mask):
+    if src.is_float:
+        return f"({a[0]} / {a[1]})"
+    e.fault(f"{a[1]} == 0", mask, Fault.INT_DIVISION_BY_ZERO)
+    return f"tlmath.div_int({a[0]}, {a[1]})"
+
+
+def _pow(e, a, src, dst, mask):
+    if src.is_float:
+        return f"tlmath.pow_float({a[0]}, {a[1]})"
+    e.fault(f"{a[1]} < 0", mask, Fault.NEGATIVE_INT_POWER)
+    return f"tlmath.pow_int({a[0]}, {a[1]})"
+
+
+def _compare(op: str) -> Render:
+    return lambda e, a, src, dst, mask: f"({a[0]} {_COMPARE[op]} {a[1]})"
+
+
+INSTRUCTIONS: dict[str, Render] = {
+    "add": _arithmetic("+", "|"),
+    "sub": _arithmetic("-", None),
+    "mul": _arithmetic("*", "&"),
+    "div": _div,
+    "pow": _pow,
+    "max": _extreme("max"),
+    "min": _extreme("min"),
+    "neg": _any_dtype("-{0}"),
+    "abs": _any_dtype("tl.abs({0})"),
+    "sign": lambda e, a, src, dst, mask: (
+        f"tlmath.sign_{'float' if src.is_float else 'int'}({a[0]})"),
+    "exp": _float_only("tl.exp({0})"),
+    "expm1": _float_only("tlmath.expm1({0})"),
+    "log": _float_only("tl.log({0})"),
+    "sqrt": _float_only("tl.sqrt({0})"),
+    "rsqrt": _float_only("(1.0 / tl.sqrt({0})).to({dt})"),
+    "tanh": _float_only("tlmath.tanh({0})"),
+    "sigmoid": _float_only("tlmath.sigmoid({0})"),
+    "erf": _float_only("tl.erf({0})"),
+    **{op: _compare(op) for op in _COMPARE},
+    "logical_and": _any_dtype("({0} & {1})"),
+    "logical_or": _any_dtype("({0} | {1})"),
+    "logical_not": _any_dtype("({0} == 0)"),
+    "select": _any_dtype("tl.where({0}, {1}, {2})"),
+    "cast": lambda e, a, src, dst, mask: e.cast(a[0], src, dst, mask),
+}

@@ -11,14 +11,14 @@ import numpy as np
 
 from ..attributes import Attr, bool_, dtype_, int_
 from ..core import Operation
-from ..errors import ExecutionError, ShapeError
+from ..errors import ExecutionError, KilnError, ShapeError
 from ..registry import op
 from ..types import ANY, TensorType
 from .reduce import normalize_axis
 
 
 @op("kiln.cumsum", ["x"], {"axis": Attr(int_, 0), "exclusive": Attr(bool_, False),
-                           "reverse": Attr(bool_, False)})
+                           "reverse": Attr(bool_, False)}, tf="Cumsum", onnx="CumSum")
 class Cumsum(Operation):
     """Running sums along `axis` (tf.math.cumsum): `exclusive` leaves the
     element itself out, `reverse` sums from the end."""
@@ -63,8 +63,13 @@ class Cumsum(Operation):
         moved = b.matmul(b.transpose(x, perm=perm), tri)
         return b.transpose(moved, perm=[int(p) for p in np.argsort(perm)])
 
+    def vjp(self, b, g):
+        """The running sum taken the other way round."""
+        return [b.cumsum(g, axis=self.axis, exclusive=self.exclusive, reverse=not self.reverse)]
 
-@op("kiln.top_k", ["x"], {"k": Attr(int_), "index_dtype": Attr(dtype_, "i32")}, results=2)
+
+@op("kiln.top_k", ["x"], {"k": Attr(int_), "index_dtype": Attr(dtype_, "i32")}, results=2,
+    tf="TopKV2", onnx="TopK")
 class TopK(Operation):
     """The k largest values along the last axis, largest first, and their
     indices (tf.nn.top_k with sorted=True); on ties the lower index first."""
@@ -89,8 +94,22 @@ class TopK(Operation):
                            kind="stable")[..., :self.k]
         return np.take_along_axis(x, order, -1), order.astype(self.index_dtype.numpy)
 
+    def vjp(self, b, g_values, g_indices=None):
+        """Each value's cotangent goes back to the position it was taken from:
+        sum over the k picks of g * one_hot(index) along the last axis."""
+        x, indices = self.x, self.results[1]
+        n = x.type.shape[-1]
+        if g_values is None:
+            return [None]
+        if not isinstance(n, int):
+            raise self.error(f"its gradient needs a static last dim, got {x.type}", KilnError)
+        positions = b.iota(shape=[n], dtype=indices.type.dtype)
+        picked = b.cast(b.equal(b.expand_dims(indices, axis=-1), positions), dtype=x.type.dtype)
+        return [b.reduce_sum(b.mul(picked, b.expand_dims(g_values, axis=-1)), axes=[-2])]
 
-@op("kiln.nonzero", ["x"], {"index_dtype": Attr(dtype_, "i64")})
+
+@op("kiln.nonzero", ["x"], {"index_dtype": Attr(dtype_, "i64")},
+    not_differentiable="indices: constant almost everywhere", tf="Where", onnx="NonZero")
 class Nonzero(Operation):
     """The coordinates of x's non-zero (true) elements, one row each, in row-major
     order (tf.where with one argument, numpy.argwhere): [count, rank], where the
@@ -105,7 +124,8 @@ class Nonzero(Operation):
         return np.argwhere(x).astype(self.index_dtype.numpy).reshape(-1, x.ndim)
 
 
-@op("kiln.shape", ["x"], {"dtype": Attr(dtype_, "i32")})
+@op("kiln.shape", ["x"], {"dtype": Attr(dtype_, "i32")},
+    not_differentiable="its operand gives only its shape", tf="Shape", onnx="Shape")
 class Shape(Operation):
     """x's shape as a 1-D integer tensor (tf.shape); x's values are not read."""
 

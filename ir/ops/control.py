@@ -89,7 +89,7 @@ class Fused(Operation):
         return interpreter.run_block(self.body, args)
 
 
-@op("kiln.print", ["x"], {"message": Attr(str_, "")}, traits=[Trait.SIDE_EFFECT])
+@op("kiln.print", ["x"], {"message": Attr(str_, "")}, traits=[Trait.SIDE_EFFECT], tf="Print")
 class Print(Operation):
     """Print `x` (with `message`) when it runs and pass it on, as tf.print.
 
@@ -101,3 +101,7 @@ class Print(Operation):
     def reference(self, x):
         print(f"{self.message}: {x}" if self.message else x, flush=True)
         return x
+
+    def vjp(self, b, g):
+        """The identity to the gradient (the backward pass prints nothing)."""
+        return [g]

@@ -12,16 +12,18 @@ import numpy as np
 
 from ..attributes import Attr, ints
 from ..core import Operation
+from ..cost import Cost, elements, moved
 from ..errors import ShapeError
 from ..registry import op
 from ..types import TensorType, may_equal
-from .linalg import WINDOW_ATTRS, _pairs, window_out, window_padding
+from .linalg import WINDOW_ATTRS, _pairs, conv_filter_vjp, window_out, window_padding
 
 END = 2 ** 62  # a slice stop meaning "to the end"
 
 
 @op("kiln.conv2d_transpose", ["value", "filter"],
-    {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1)), "output_size": Attr(ints)})
+    {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1)), "output_size": Attr(ints)},
+    tf="Conv2DBackpropInput", onnx="ConvTranspose")
 class Conv2DTranspose(Operation):
     """tf.nn.conv2d_transpose: NHWC `value`, filter [kh, kw, out_channels,
     in_channels]; `output_size` is the spatial [height, width] of the result,
@@ -97,6 +99,26 @@ class Conv2DTranspose(Operation):
         if crop_low != [0, 0] or crop_high != [END, END]:
             out = b.slice(out, axes=[1, 2], starts=crop_low, stops=crop_high)
         return out
+
+    def vjp(self, b, g):
+        """conv2d_transpose(v, w) is A_w^T v for A_w the convolution by w, so the
+        value's cotangent is conv2d(g, w), and the filter's is conv2d's filter
+        gradient with g as the input and v as the output's cotangent."""
+        attrs = {k: self.attrs[k] for k in ("strides", "padding", "explicit_padding", "dilations")}
+        built: list[Operation] = []
+
+        def forward() -> Operation:
+            if not built:
+                built.append(b.create("kiln.conv2d", g, self.filter, **attrs))
+            return built[0]
+
+        return [lambda: forward().result, lambda: conv_filter_vjp(forward(), b, self.value)]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """2 per multiply-add: KH KW C_out of them per element of `value`."""
+        kh, kw, cout = operand_shapes[1][:3]
+        return Cost(2 * elements(operand_shapes[0]) * int(kh * kw * cout), 0,
+                    moved(self, operand_shapes, result_shapes))
 
 
 def _spread(b, x, axis: int, step: int):

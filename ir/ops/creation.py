@@ -13,7 +13,8 @@ from ..types import TensorType
 from .reduce import normalize_axis
 
 
-@op("kiln.constant", [], {"value": Attr(dense)})
+@op("kiln.constant", [], {"value": Attr(dense)},
+    not_differentiable="a constant", tf="Const", onnx="Constant")
 class Constant(Operation):
     """A constant tensor; its type is its value's."""
 
@@ -25,7 +26,8 @@ class Constant(Operation):
 
 
 @op("kiln.iota", [], {"shape": Attr(ints), "dtype": Attr(dtype_, "i64"),
-                      "dimension": Attr(int_, 0)})
+                      "dimension": Attr(int_, 0)},
+    not_differentiable="a constant (it counts)")
 class Iota(Operation):
     """Counts 0, 1, 2, ... along `dimension`, constant along the others (XLA iota)."""
 
@@ -44,10 +46,14 @@ class Iota(Operation):
         view[axis] = self.shape[axis]
         return np.broadcast_to(counts.reshape(view), self.shape)
 
+    def scalar(self, k):
+        return k.position(normalize_axis(self.dimension, len(self.shape)))
+
 
 @op("kiln.random", ["*like"], {"distribution": Attr(one_of("uniform", "normal")),
                                "seed": Attr(int_), "dtype": Attr(dtype_, "f32"),
-                               "shape": Attr(optional(ints), None)})
+                               "shape": Attr(optional(ints), None)},
+    not_differentiable="its operands give only the shape", tf="RandomUniform", onnx="RandomUniform")
 class Random(Operation):
     """Counter-based random numbers (Philox 4x32-10, see ir/philox.py).
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..attributes import Attr, bool_, ints, one_of
-from ..core import Operation
-from ..errors import ShapeError
+from ..builder import Builder
+from ..core import Operation, Value
+from ..cost import Cost, elements, moved
+from ..errors import KilnError, ShapeError
+from ..gradient import END, declared_attrs, interleave_zeros, reverse
 from ..registry import op
 from ..types import ANY, Dim, TensorType, broadcast_shapes, may_equal
 
@@ -21,7 +24,8 @@ def _same_dtype(a: TensorType, b: TensorType) -> None:
 
 
 @op("kiln.matmul", ["lhs", "rhs"],
-    {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)})
+    {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)},
+    tf="BatchMatMulV2", onnx="MatMul")
 class MatMul(Operation):
     """numpy.matmul with optional transposes of the two innermost dims.
 
@@ -56,6 +60,37 @@ class MatMul(Operation):
         if self.transpose_b:
             b = np.swapaxes(b, -1, -2)
         return np.matmul(a, b)
+
+    def vjp(self, b, g):
+        """C = A' B' with A' = A or A^T (transpose_a), B' likewise:
+        dA' = g B'^T and dB' = A'^T g, each written as one matmul of the stored
+        operands. A vector operand is a 1-row (lhs) or 1-column (rhs) matrix."""
+        a, w = self.lhs, self.rhs
+        ta, tb = self.transpose_a, self.transpose_b
+        if w.type.rank == 1:
+            w, g = b.expand_dims(w, axis=-1), b.expand_dims(g, axis=-1)
+        if a.type.rank == 1:
+            a, g = b.expand_dims(a, axis=0), b.expand_dims(g, axis=-2)
+        if ta:
+            da = b.matmul(w, g, transpose_a=tb, transpose_b=True)
+        else:
+            da = b.matmul(g, w, transpose_b=not tb)
+        if tb:
+            dw = b.matmul(g, a, transpose_a=True, transpose_b=ta)
+        else:
+            dw = b.matmul(a, g, transpose_a=not ta)
+        if self.lhs.type.rank == 1:
+            da = b.squeeze(da, axes=[-2])  # batch dims remain: the driver sums them
+        if self.rhs.type.rank == 1:
+            dw = b.squeeze(dw, axes=[-1])
+        return [da, dw]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """2 M N K per batch: a multiply and an add per term."""
+        lhs = operand_shapes[0]
+        k = lhs[-2] if self.transpose_a and len(lhs) > 1 else lhs[-1]
+        return Cost(2 * elements(result_shapes[0]) * int(k), 0,
+                    moved(self, operand_shapes, result_shapes))
 
 
 def _mat(shape: tuple[Dim, ...], transpose: bool) -> tuple[Dim, ...]:
@@ -124,7 +159,8 @@ WINDOW_ATTRS = {
 }
 
 
-@op("kiln.conv2d", ["input", "filter"], {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))})
+@op("kiln.conv2d", ["input", "filter"], {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))},
+    tf="Conv2D", onnx="Conv")
 class Conv2D(Operation):
     """2-D convolution (cross-correlation, as tf.nn.conv2d): NHWC input, HWIO filter."""
 
@@ -162,6 +198,15 @@ class Conv2D(Operation):
                 out += np.tensordot(patch, w[i, j], axes=([3], [0]))
         return out
 
+    def vjp(self, b, g):
+        return [lambda: conv_input_vjp(self, b, g), lambda: conv_filter_vjp(self, b, g)]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """2 per multiply-add: KH KW C_in of them per output element."""
+        kh, kw, cin = operand_shapes[1][:3]
+        return Cost(2 * elements(result_shapes[0]) * int(kh * kw * cin), 0,
+                    moved(self, operand_shapes, result_shapes))
+
 
 class Pool(Operation):
     """A 2-D window reduction over NHWC input (tf.nn.max_pool / avg_pool)."""
@@ -185,18 +230,26 @@ class Pool(Operation):
                  for i in range(kh) for j in range(kw)]
         return np.stack(views, axis=-1)
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One operation per window element of each result element."""
+        return Cost(elements(result_shapes[0]) * elements(self.ksize), 0,
+                    moved(self, operand_shapes, result_shapes))
+
 
 POOL_ATTRS = {"ksize": Attr(ints), **WINDOW_ATTRS}
 
 
-@op("kiln.max_pool", ["input"], POOL_ATTRS)
+@op("kiln.max_pool", ["input"], POOL_ATTRS, tf="MaxPool", onnx="MaxPool")
 class MaxPool(Pool):
     def reference(self, x):
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         return self.windows(x, low).max(axis=-1)
 
+    def vjp(self, b, g):
+        return [b.max_pool_grad(self.input, g, **declared_attrs(self))]
 
-@op("kiln.avg_pool", ["input"], POOL_ATTRS)
+
+@op("kiln.avg_pool", ["input"], POOL_ATTRS, tf="AvgPool", onnx="AveragePool")
 class AvgPool(Pool):
     """Average over each window; padded positions are not counted (as TensorFlow)."""
 
@@ -209,6 +262,9 @@ class AvgPool(Pool):
         total = self.windows(x, 0).sum(axis=-1)
         count = self.windows(np.ones(x.shape[:3] + (1,), x.dtype), 0).sum(axis=-1)
         return total / count
+
+    def vjp(self, b, g):
+        return [b.avg_pool_grad(self.input, g, **declared_attrs(self))]
 
 
 # ------------------------------------------------------------------ pool gradients
@@ -252,7 +308,7 @@ class PoolGradient(Pool):
         return self.windows(x, low).argmax(axis=-1)
 
 
-@op("kiln.max_pool_grad", ["input", "grad"], POOL_ATTRS)
+@op("kiln.max_pool_grad", ["input", "grad"], POOL_ATTRS, tf="MaxPoolGrad")
 class MaxPoolGrad(PoolGradient):
     """The gradient of max_pool(input): `grad` (output-shaped) goes to each
     window's maximum (the first, on ties). Result: input-shaped."""
@@ -265,8 +321,12 @@ class MaxPoolGrad(PoolGradient):
         chosen = self.first_max(x)[..., None] == np.arange(self.positions)
         return self.scatter(x, np.where(chosen, g[..., None], 0).astype(g.dtype))
 
+    def vjp(self, b, g):
+        """Linear in `grad`; which position each window picks is constant in `input`."""
+        return [None, b.max_pool_grad_grad(self.input, g, **declared_attrs(self))]
 
-@op("kiln.max_pool_grad_grad", ["input", "tangent"], POOL_ATTRS)
+
+@op("kiln.max_pool_grad_grad", ["input", "tangent"], POOL_ATTRS, tf="MaxPoolGradGrad")
 class MaxPoolGradGrad(PoolGradient):
     """`tangent` (input-shaped) read at each window's maximum: the transpose of
     max_pool_grad. Result: output-shaped."""
@@ -277,8 +337,11 @@ class MaxPoolGradGrad(PoolGradient):
     def reference(self, x, t):
         return np.take_along_axis(self.windows(t, 0), self.first_max(x)[..., None], -1)[..., 0]
 
+    def vjp(self, b, g):
+        return [None, b.max_pool_grad(self.input, g, **declared_attrs(self))]
 
-@op("kiln.avg_pool_grad", ["input", "grad"], POOL_ATTRS)
+
+@op("kiln.avg_pool_grad", ["input", "grad"], POOL_ATTRS, tf="AvgPoolGrad")
 class AvgPoolGrad(PoolGradient):
     """The gradient of avg_pool(input): each window's `grad` shared among the
     input positions it averaged (padding not counted). Only `input`'s shape is
@@ -294,3 +357,70 @@ class AvgPoolGrad(PoolGradient):
         count = self.windows(np.ones(x.shape[:3] + (1,), x.dtype), 0).sum(axis=-1)
         share = (g / count)[..., None]
         return self.scatter(x, np.broadcast_to(share, share.shape[:-1] + (self.positions,)))
+
+    def vjp(self, b, g):
+        return [None, b.avg_pool(g, **declared_attrs(self))]
+
+
+# ------------------------------------------------------------------ conv2d's gradients
+# Both gradients of conv2d are conv2d again (plus transposes, a reversed filter
+# and zeros between the output gradient's elements for a stride), so a backend
+# that runs conv2d runs its gradients, and gradients of gradients.
+
+def conv_axis(op: Operation, axis: int) -> tuple[int, int, int]:
+    """(low pad, high pad, unused tail) of spatial `axis` of a conv2d: the tail is
+    the input the last window leaves out when the stride does not divide evenly."""
+    size, k = op.input.type.shape[1 + axis], op.filter.type.shape[axis]
+    stride, dilation = op.strides[axis], op.dilations[axis]
+    extent = (k - 1) * dilation + 1
+    if isinstance(size, int):
+        low, high = window_padding(op, size, extent, stride, axis)
+        return low, high, (size + low + high - extent) % stride
+    if stride != 1:
+        raise op.error(f"the gradient of a strided convolution needs static spatial dims, "
+                       f"got {op.input.type}", KilnError)
+    if op.padding == "SAME":  # stride 1: the padding does not depend on the size
+        return (extent - 1) // 2, extent // 2, 0
+    low, high = window_padding(op, size, extent, stride, axis)
+    return low, high, 0
+
+
+def conv_input_vjp(op: Operation, b: Builder, g: Value) -> Value:
+    """The full correlation of the stride-spread `g` with the reversed filter (its
+    in and out channels swapped), with the forward padding taken back off."""
+    w = op.filter
+    flipped = reverse(b, reverse(b, b.transpose(w, perm=[0, 1, 3, 2]), 0), 1)
+    pads, crop_low, crop_high = [], [], []
+    for axis in (0, 1):
+        if op.strides[axis] > 1:
+            g = interleave_zeros(b, g, 1 + axis, op.strides[axis], op)
+        low, high, tail = conv_axis(op, axis)
+        reach = (w.type.shape[axis] - 1) * op.dilations[axis]
+        before, after = reach - low, reach - high + tail
+        pads += [max(before, 0), max(after, 0)]
+        crop_low.append(max(-before, 0))
+        crop_high.append(after if after < 0 else END)
+    dx = b.conv2d(g, flipped, dilations=op.dilations, padding="EXPLICIT",
+                  explicit_padding=pads)
+    if crop_low != [0, 0] or crop_high != [END, END]:  # padding wider than the window
+        dx = b.slice(dx, axes=[1, 2], starts=crop_low, stops=crop_high)
+    return dx
+
+
+def conv_filter_vjp(op: Operation, b: Builder, g: Value) -> Value:
+    """A convolution of the input (channels as the batch) with `g` (batch as the
+    channels) as the filter: strides and dilations trade places."""
+    kh, kw = op.filter.type.shape[:2]
+    if not all(isinstance(d, int) for d in g.type.shape[1:3]):
+        raise op.error(f"its filter gradient needs static output spatial dims, got {g.type}",
+                       KilnError)
+    pads = []
+    for axis in (0, 1):
+        low, high, tail = conv_axis(op, axis)
+        pads += [low, max(high - tail, 0)]
+    images = b.transpose(op.input, perm=[3, 1, 2, 0])
+    dw = b.conv2d(images, b.transpose(g, perm=[1, 2, 0, 3]), strides=op.dilations,
+                  dilations=op.strides, padding="EXPLICIT", explicit_padding=pads)
+    if dw.type.shape[1:3] != (kh, kw):  # an unused tail wider than the high padding
+        dw = b.slice(dw, axes=[1, 2], starts=[0, 0], stops=[kh, kw])
+    return b.transpose(dw, perm=[1, 2, 0, 3])

@@ -22,11 +22,21 @@ import numpy as np
 from ..attributes import Attr, bool_, float_, int_, ints
 from ..builder import Builder
 from ..core import Operation, Trait, Value
-from ..errors import ShapeError
+from ..cost import Cost, elements, moved
+from ..errors import KilnError, ShapeError
+from ..gradient import scalar_like
 from ..registry import op
 from ..types import TensorType, broadcast_shapes
 from .elementwise import Binary, Unary
-from .reduce import REDUCE_ATTRS, Reduce, ReduceMean, normalize_axes, normalize_axis
+from .reduce import (
+    REDUCE_ATTRS,
+    Reduce,
+    ReduceMean,
+    keep_reduced,
+    normalize_axes,
+    normalize_axis,
+    spread,
+)
 
 EW, FLOAT = Trait.ELEMENTWISE, Trait.FLOAT_ONLY
 
@@ -38,6 +48,18 @@ SQRT_HALF = math.sqrt(0.5)
 
 
 # ------------------------------------------------------------------ shared pieces
+
+class PerInputElement:
+    """A composite's cost: `flops_per_element` operations per element of its
+    first operand (a rough count of its decomposition; the cost model sees a
+    composite only when it was not decomposed)."""
+
+    flops_per_element = 1
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        return Cost(self.flops_per_element * elements(operand_shapes[0]), 0,
+                    moved(self, operand_shapes, result_shapes))
+
 
 def _float_operands(*types: TensorType) -> None:
     """ShapeError unless every operand is floating point, all of one dtype."""
@@ -69,12 +91,6 @@ def _shifted(b: Builder, x: Value, axes: tuple[int, ...]) -> Value:
 def _log_softmax(b: Builder, x: Value, axis: int) -> Value:
     shifted = _shifted(b, x, (axis,))
     return b.sub(shifted, b.log(b.reduce_sum(b.exp(shifted), axes=[axis], keepdims=True)))
-
-
-def _softplus(b: Builder, x: Value) -> Value:
-    """log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): exp never overflows."""
-    one = _scalar(b, 1.0, x)
-    return b.add(b.relu(x), b.log(b.add(one, b.exp(b.neg(b.abs(x))))))
 
 
 def _normalize(b: Builder, centered: Value, variance: Value, epsilon: float,
@@ -114,9 +130,11 @@ class AlongAxis(Operation):
         return x
 
 
-@op("kiln.softmax", ["x"], {"axis": Attr(int_, -1)})
-class Softmax(AlongAxis):
+@op("kiln.softmax", ["x"], {"axis": Attr(int_, -1)}, tf="Softmax", onnx="Softmax")
+class Softmax(PerInputElement, AlongAxis):
     """exp(x) / sum(exp(x)) along `axis`, computed on x - max(x) (tf.nn.softmax)."""
+
+    flops_per_element = 5
 
     def reference(self, x):
         e = np.exp(_np_shifted(x, self.axis))
@@ -126,16 +144,28 @@ class Softmax(AlongAxis):
         e = b.exp(_shifted(b, self.x, (self.axis,)))
         return b.div(e, b.reduce_sum(e, axes=[self.axis], keepdims=True))
 
+    def vjp(self, b, g):
+        """y (g - sum(g y)) along the axis."""
+        y = self.result
+        return [b.mul(y, b.sub(g, b.reduce_sum(b.mul(g, y), axes=[self.axis], keepdims=True)))]
 
-@op("kiln.log_softmax", ["x"], {"axis": Attr(int_, -1)})
-class LogSoftmax(AlongAxis):
+
+@op("kiln.log_softmax", ["x"], {"axis": Attr(int_, -1)}, tf="LogSoftmax", onnx="LogSoftmax")
+class LogSoftmax(PerInputElement, AlongAxis):
     """x - logsumexp(x) along `axis`, computed on x - max(x) (tf.nn.log_softmax)."""
+
+    flops_per_element = 5
 
     def reference(self, x):
         return _np_log_softmax(x, self.axis)
 
     def decompose(self, b):
         return _log_softmax(b, self.x, self.axis)
+
+    def vjp(self, b, g):
+        """g - softmax(x) sum(g) along the axis."""
+        total = b.reduce_sum(g, axes=[self.axis], keepdims=True)
+        return [b.sub(g, b.mul(b.exp(self.result), total))]
 
 
 def _np_logsumexp(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -145,11 +175,13 @@ def _np_logsumexp(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.nd
     return out if keepdims else np.squeeze(out, axis)
 
 
-@op("kiln.logsumexp", ["x"], REDUCE_ATTRS)
-class LogSumExp(Reduce):
+@op("kiln.logsumexp", ["x"], REDUCE_ATTRS, onnx="ReduceLogSumExp")
+class LogSumExp(PerInputElement, Reduce):
     """log(sum(exp(x))) over `axes` (all when not given), as
     tf.math.reduce_logsumexp: the max is subtracted first, unless it is
     infinite (a slice of all -inf gives -inf, not NaN)."""
+
+    flops_per_element = 4
 
     needs_elements = True
     numpy_reduce = staticmethod(_np_logsumexp)
@@ -168,14 +200,21 @@ class LogSumExp(Reduce):
         out = b.add(b.log(sums), top)
         return out if self.keepdims else b.squeeze(out, axes=axes)
 
+    def vjp(self, b, g):
+        """The softmax over the reduced axes: exp(x - y)."""
+        return [b.mul(spread(self, b, g), b.exp(b.sub(self.x, keep_reduced(self, b, self.result))))]
+
 
 # ------------------------------------------------------------------ losses
 
-@op("kiln.softmax_cross_entropy", ["logits", "labels"], {"axis": Attr(int_, -1)})
-class SoftmaxCrossEntropy(Operation):
+@op("kiln.softmax_cross_entropy", ["logits", "labels"], {"axis": Attr(int_, -1)},
+    tf="SoftmaxCrossEntropyWithLogits")
+class SoftmaxCrossEntropy(PerInputElement, Operation):
     """-sum(labels * log_softmax(logits)) along `axis`: one loss per example
     (tf.nn.softmax_cross_entropy_with_logits, v2: labels are not treated as
     constants). Logits and labels have one rank; their dims broadcast."""
+
+    flops_per_element = 7
 
     def infer(self, logits: TensorType, labels: TensorType) -> TensorType:
         _float_operands(logits, labels)
@@ -192,9 +231,20 @@ class SoftmaxCrossEntropy(Operation):
         log_p = _log_softmax(b, self.logits, self.axis)
         return b.neg(b.reduce_sum(b.mul(self.labels, log_p), axes=[self.axis]))
 
+    def vjp(self, b, g):
+        """logits: softmax * sum(labels) - labels (labels need not sum to 1);
+        labels: -log_softmax(logits)."""
+        axis = normalize_axis(self.axis, self.logits.type.rank)
+        g = b.expand_dims(g, axis=axis)
+        log_p = b.log_softmax(self.logits, axis=axis)
+        mass = b.reduce_sum(self.labels, axes=[axis], keepdims=True)
+        d_logits = b.mul(g, b.sub(b.mul(b.exp(log_p), mass), self.labels))
+        return [d_logits, b.neg(b.mul(g, log_p))]
 
-@op("kiln.sparse_softmax_cross_entropy", ["logits", "labels"])
-class SparseSoftmaxCrossEntropy(Operation):
+
+@op("kiln.sparse_softmax_cross_entropy", ["logits", "labels"],
+    tf="SparseSoftmaxCrossEntropyWithLogits")
+class SparseSoftmaxCrossEntropy(PerInputElement, Operation):
     """logsumexp(logits) - logits[label] over the last axis (the classes):
     one loss per example (tf.nn.sparse_softmax_cross_entropy_with_logits).
 
@@ -202,6 +252,8 @@ class SparseSoftmaxCrossEntropy(Operation):
     label outside [0, classes) names a class of probability 0: its loss is
     +inf (TF raises on CPU and gives NaN on GPU).
     """
+
+    flops_per_element = 6
 
     def infer(self, logits: TensorType, labels: TensorType) -> TensorType:
         _float_operands(logits)
@@ -238,6 +290,18 @@ class SparseSoftmaxCrossEntropy(Operation):
         masked = b.select(one_hot, shifted, _scalar(b, -np.inf, shifted))
         return b.sub(log_sum, b.reduce_max(masked, axes=[-1]))
 
+    def vjp(self, b, g):
+        """softmax(logits) - one_hot(labels) over the classes (the last axis)."""
+        logits, labels = self.logits, self.labels
+        classes = logits.type.shape[-1]
+        if not isinstance(classes, int):
+            raise self.error(f"its gradient needs a static number of classes, got {logits.type}",
+                           KilnError)
+        class_ids = b.iota(shape=[classes], dtype=labels.type.dtype)
+        hits = b.equal(b.expand_dims(labels, axis=-1), class_ids)
+        one_hot = b.cast(hits, dtype=logits.type.dtype)
+        return [b.mul(b.expand_dims(g, axis=-1), b.sub(b.softmax(logits), one_hot)), None]
+
 
 @op("kiln.sigmoid_cross_entropy", ["logits", "labels"], traits=[EW, FLOAT])
 class SigmoidCrossEntropy(Binary):
@@ -248,12 +312,18 @@ class SigmoidCrossEntropy(Binary):
         return _np_softplus(x) - x * z
 
     def decompose(self, b):
-        return b.sub(_softplus(b, self.logits), b.mul(self.logits, self.labels))
+        return b.sub(b.softplus(self.logits), b.mul(self.logits, self.labels))
+
+    def vjp(self, b, g):
+        """logits x, labels z: sigmoid(x) - z, and -x."""
+        return [b.mul(g, b.sub(b.sigmoid(self.logits), self.labels)), b.neg(b.mul(g, self.logits))]
 
 
-@op("kiln.l2_loss", ["x"])
-class L2Loss(Operation):
+@op("kiln.l2_loss", ["x"], tf="L2Loss")
+class L2Loss(PerInputElement, Operation):
     """sum(x ** 2) / 2, a scalar (tf.nn.l2_loss)."""
+
+    flops_per_element = 2
 
     def infer(self, x: TensorType) -> TensorType:
         _float_operands(x)
@@ -265,16 +335,21 @@ class L2Loss(Operation):
     def decompose(self, b):
         return b.mul(b.reduce_sum(b.square(self.x)), _scalar(b, 0.5, self.x))
 
+    def vjp(self, b, g):
+        return [b.mul(g, self.x)]
+
 
 # ------------------------------------------------------------------ normalization
 
 @op("kiln.layer_norm", ["x", "scale", "offset"],
-    {"axes": Attr(ints, (-1,)), "epsilon": Attr(float_, 1e-3)})
-class LayerNorm(Operation):
+    {"axes": Attr(ints, (-1,)), "epsilon": Attr(float_, 1e-3)}, onnx="LayerNormalization")
+class LayerNorm(PerInputElement, Operation):
     """(x - mean) * rsqrt(variance + epsilon) * scale + offset, the moments
     taken over `axes` (biased variance), as tf.keras.layers.LayerNormalization
     (its default epsilon, 1e-3; its gamma and beta are scale and offset here,
     given as operands that broadcast against x)."""
+
+    flops_per_element = 8
 
     def infer(self, x: TensorType, scale: TensorType, offset: TensorType) -> TensorType:
         _float_operands(x, scale, offset)
@@ -295,12 +370,14 @@ class LayerNorm(Operation):
 
 
 @op("kiln.batch_norm", ["x", "mean", "variance", "offset", "scale"],
-    {"epsilon": Attr(float_, 1e-3)})
-class BatchNorm(Operation):
+    {"epsilon": Attr(float_, 1e-3)}, onnx="BatchNormalization")
+class BatchNorm(PerInputElement, Operation):
     """(x - mean) * rsqrt(variance + epsilon) * scale + offset, every operand
     broadcasting (tf.nn.batch_normalization, whose variance_epsilon is
     `epsilon` here, defaulting to 1e-3 as tf.nn.fused_batch_norm; a missing
     offset or scale is a constant 0 or 1)."""
+
+    flops_per_element = 5
 
     def infer(self, *types: TensorType) -> TensorType:
         _float_operands(*types)
@@ -316,18 +393,28 @@ class BatchNorm(Operation):
 
 # ------------------------------------------------------------------ activations
 
-@op("kiln.softplus", ["x"], traits=[EW, FLOAT])
+@op("kiln.softplus", ["x"], traits=[EW, FLOAT], tf="Softplus", onnx="Softplus")
 class Softplus(Unary):
-    """log(1 + exp(x)), as max(x, 0) + log(1 + exp(-|x|)) (tf.nn.softplus)."""
+    """log(1 + exp(x)) (tf.nn.softplus), as max(x, 0) + log1p(exp(-|x|)): exp
+    never overflows, and log1p keeps the tiny values of a large negative x."""
 
     def reference(self, x):
         return _np_softplus(x)
 
-    def decompose(self, b):
-        return _softplus(b, self.x)
+    def vjp(self, b, g):
+        return [b.mul(g, b.sigmoid(self.x))]
+
+    def scalar(self, k, x):
+        # log1p(e) = log(u) * e / (u - 1) with u = 1 + e, and e itself where u
+        # rounds to 1 (Goldberg's log1p from log: exact to a few ulps)
+        e = k.exp(k.neg(k.abs(x)))
+        one = k.const(1.0)
+        u = k.add(one, e)
+        log1p = k.select(k.equal(u, one), e, k.div(k.mul(k.log(u), e), k.sub(u, one)))
+        return k.add(k.max(x, k.const(0.0)), log1p)
 
 
-@op("kiln.relu6", ["x"], traits=[EW, FLOAT])
+@op("kiln.relu6", ["x"], traits=[EW, FLOAT], tf="Relu6")
 class Relu6(Unary):
     """min(max(x, 0), 6) (tf.nn.relu6)."""
 
@@ -338,7 +425,8 @@ class Relu6(Unary):
         return b.min(b.relu(self.x), _scalar(b, 6.0, self.x))
 
 
-@op("kiln.leaky_relu", ["x"], {"alpha": Attr(float_, 0.2)}, traits=[EW, FLOAT])
+@op("kiln.leaky_relu", ["x"], {"alpha": Attr(float_, 0.2)}, traits=[EW, FLOAT],
+    tf="LeakyRelu", onnx="LeakyRelu")
 class LeakyRelu(Unary):
     """x if x > 0 else alpha * x (tf.nn.leaky_relu, alpha 0.2)."""
 
@@ -351,7 +439,7 @@ class LeakyRelu(Unary):
         return b.select(positive, x, b.mul(x, _scalar(b, self.alpha, x)))
 
 
-@op("kiln.selu", ["x"], traits=[EW, FLOAT])
+@op("kiln.selu", ["x"], traits=[EW, FLOAT], tf="Selu", onnx="Selu")
 class Selu(Unary):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)) with TF's constants
     (tf.nn.selu): a scaled kiln.elu."""
@@ -369,15 +457,21 @@ def _np_erf(x: np.ndarray) -> np.ndarray:
     return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=x.dtype)
 
 
-@op("kiln.erf", ["x"], traits=[EW, FLOAT])
+@op("kiln.erf", ["x"], traits=[EW, FLOAT], tf="Erf", onnx="Erf")
 class Erf(Unary):
     """The error function (tf.math.erf). A primitive: the exact GELU needs it."""
 
     def reference(self, x):
         return _np_erf(x)
 
+    def vjp(self, b, g):
+        """2 / sqrt(pi) * exp(-x^2)."""
+        bell = b.exp(b.neg(b.square(self.x)))
+        return [b.mul(g, b.mul(bell, scalar_like(b, 2 / np.sqrt(np.pi), g)))]
 
-@op("kiln.gelu", ["x"], {"approximate": Attr(bool_, False)}, traits=[EW, FLOAT])
+
+@op("kiln.gelu", ["x"], {"approximate": Attr(bool_, False)}, traits=[EW, FLOAT],
+    tf="Gelu", onnx="Gelu")
 class Gelu(Unary):
     """x * P(X <= x) for a standard normal X (tf.nn.gelu): exactly
     0.5 * x * (1 + erf(x / sqrt(2))), or with `approximate` the tanh form

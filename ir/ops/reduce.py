@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..attributes import Attr, bool_, dtype_, int_, ints, optional
-from ..core import Operation
+from ..builder import Builder
+from ..core import Operation, Value
+from ..cost import Cost, elements, moved
 from ..errors import ExecutionError, ShapeError
+from ..gradient import scalar_like
 from ..registry import op
 from ..types import TensorType
 
@@ -55,14 +58,23 @@ class Reduce(Operation):
 
     needs_elements = False
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One operation per element reduced."""
+        return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
 
-@op("kiln.reduce_sum", ["x"], REDUCE_ATTRS)
+
+@op("kiln.reduce_sum", ["x"], REDUCE_ATTRS, tf="Sum", onnx="ReduceSum")
 class ReduceSum(Reduce):
+    fold = "sum"
     numpy_reduce = staticmethod(np.sum)
 
+    def vjp(self, b, g):
+        return [spread(self, b, g)]
 
-@op("kiln.reduce_mean", ["x"], REDUCE_ATTRS)
+
+@op("kiln.reduce_mean", ["x"], REDUCE_ATTRS, tf="Mean", onnx="ReduceMean")
 class ReduceMean(Reduce):
+    fold = "sum"
     needs_elements = True
     numpy_reduce = staticmethod(np.mean)
 
@@ -84,22 +96,47 @@ class ReduceMean(Reduce):
         reciprocal = b.constant(np.array(1 / np.prod(dims), dtype.numpy), dtype)
         return b.mul(b.reduce_sum(x, axes=axes, keepdims=keepdims), reciprocal)
 
+    def vjp(self, b, g):
+        x = self.x
+        sizes = [x.type.shape[a] for a in self.reduced_axes(x.type.rank)]
+        if all(isinstance(n, int) for n in sizes):
+            count = scalar_like(b, int(np.prod(sizes)), g)
+        else:  # a symbolic axis: count at run time
+            ones = b.broadcast_like(scalar_like(b, 1, g), x)
+            count = reduce_kept(b, "kiln.reduce_sum", ones, self)
+        return [b.div(spread(self, b, g), count)]
 
-@op("kiln.reduce_max", ["x"], REDUCE_ATTRS)
+
+@op("kiln.reduce_max", ["x"], REDUCE_ATTRS, tf="Max", onnx="ReduceMax")
 class ReduceMax(Reduce):
+    fold = "max"
     needs_elements = True
     numpy_reduce = staticmethod(np.max)
 
+    def vjp(self, b, g):
+        """The gradient is shared equally among the positions that hold the extreme."""
+        x = self.x
+        hits = b.cast(b.equal(x, keep_reduced(self, b, self.result)), dtype=x.type.dtype)
+        share = b.div(hits, reduce_kept(b, "kiln.reduce_sum", hits, self))
+        return [b.mul(spread(self, b, g), share)]
 
-@op("kiln.reduce_min", ["x"], REDUCE_ATTRS)
+
+@op("kiln.reduce_min", ["x"], REDUCE_ATTRS, tf="Min", onnx="ReduceMin")
 class ReduceMin(Reduce):
+    fold = "min"
     needs_elements = True
     numpy_reduce = staticmethod(np.min)
 
+    vjp = ReduceMax.vjp
 
-@op("kiln.reduce_prod", ["x"], REDUCE_ATTRS)
+
+@op("kiln.reduce_prod", ["x"], REDUCE_ATTRS, tf="Prod", onnx="ReduceProd")
 class ReduceProd(Reduce):
+    fold = "prod"
     numpy_reduce = staticmethod(np.prod)
+
+    def vjp(self, b, g):
+        return [b.mul(spread(self, b, g), product_of_others(self, b))]
 
 
 ARG_ATTRS = {"axis": Attr(int_), "index_dtype": Attr(dtype_, "i64")}
@@ -122,12 +159,60 @@ class ArgReduce(Operation):
             raise ExecutionError(f"cannot take {self.name} over an empty axis")
         return self.numpy_arg(x, axis=axis)
 
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One operation per element reduced."""
+        return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
 
-@op("kiln.argmax", ["x"], ARG_ATTRS)
+
+@op("kiln.argmax", ["x"], ARG_ATTRS,
+    not_differentiable="an index: constant almost everywhere", tf="ArgMax", onnx="ArgMax")
 class ArgMax(ArgReduce):
+    fold = "argmax"
     numpy_arg = staticmethod(np.argmax)
 
 
-@op("kiln.argmin", ["x"], ARG_ATTRS)
+@op("kiln.argmin", ["x"], ARG_ATTRS,
+    not_differentiable="an index: constant almost everywhere", tf="ArgMin", onnx="ArgMin")
 class ArgMin(ArgReduce):
+    fold = "argmin"
     numpy_arg = staticmethod(np.argmin)
+
+
+# ------------------------------------------------------------------ gradient helpers
+
+def keep_reduced(op: Operation, b: Builder, v: Value) -> Value:
+    """A reduction's result (or its cotangent) `v` with the reduced axes kept as 1,
+    so it broadcasts against the operand. A full reduction's scalar already does."""
+    axes = op.reduced_axes(op.x.type.rank)
+    if op.keepdims or len(axes) == op.x.type.rank:
+        return v
+    for axis in axes:
+        v = b.expand_dims(v, axis=axis)
+    return v
+
+
+def spread(op: Operation, b: Builder, g: Value) -> Value:
+    """A reduction's cotangent broadcast back over the reduced axes."""
+    return b.broadcast_like(keep_reduced(op, b, g), op.x)
+
+
+def reduce_kept(b: Builder, reduce: str, x: Value, op: Operation) -> Value:
+    """`reduce` over `op`'s axes of `x`, keeping them as 1."""
+    return b.create(reduce, x, axes=op.reduced_axes(x.type.rank), keepdims=True).result
+
+
+def product_of_others(op: Operation, b: Builder) -> Value:
+    """For each element of a reduce_prod, the product of the others in its
+    reduction, without dividing by zero: rest / x times the product of the
+    zeros (1 without zeros, 0 with, but its derivative is right) where x is
+    not zero; at a zero, the product of the non-zeros if it is the only zero.
+    Exact to the second derivative unless two elements of a reduction are 0."""
+    x = op.x
+    zero, one = scalar_like(b, 0, x), scalar_like(b, 1, x)
+    is_zero = b.equal(x, zero)
+    nonzero = b.select(is_zero, one, x)
+    rest = reduce_kept(b, "kiln.reduce_prod", nonzero, op)
+    zeros = reduce_kept(b, "kiln.reduce_prod", b.select(is_zero, x, one), op)
+    count = reduce_kept(b, "kiln.reduce_sum", b.cast(is_zero, dtype=x.type.dtype), op)
+    at_zero = b.select(b.equal(count, one), rest, zero)
+    return b.select(is_zero, at_zero, b.mul(b.div(rest, nonzero), zeros))

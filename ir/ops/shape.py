@@ -4,18 +4,22 @@ pad, gather, expand_dims, squeeze, broadcast_to."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..attributes import Attr, float_, int_, ints, optional
-from ..core import Operation
-from ..errors import ExecutionError, ShapeError
+from ..builder import Builder
+from ..core import Operation, Value
+from ..cost import Cost, elements, moved
+from ..errors import ExecutionError, KilnError, ShapeError
+from ..gradient import END, FAR, interleave_zeros, pad_axis, reshape_target, reverse, zeros_like
 from ..registry import op
 from ..types import ANY, Dim, TensorType, broadcast_dim, format_shape, may_equal
 from .reduce import normalize_axes, normalize_axis
 
 
-@op("kiln.reshape", ["x"], {"shape": Attr(ints)})
+@op("kiln.reshape", ["x"], {"shape": Attr(ints)}, tf="Reshape", onnx="Reshape")
 class Reshape(Operation):
     """Same elements, new shape; one dim may be -1 (inferred), as numpy and TF."""
 
@@ -45,8 +49,11 @@ class Reshape(Operation):
     def reference(self, x):
         return np.reshape(x, self.shape)
 
+    def vjp(self, b, g):
+        return [b.reshape(g, shape=reshape_target(self.x.type.shape, self))]
 
-@op("kiln.transpose", ["x"], {"perm": Attr(ints)})
+
+@op("kiln.transpose", ["x"], {"perm": Attr(ints)}, tf="Transpose", onnx="Transpose")
 class Transpose(Operation):
     """Permute dims: result dim i is operand dim perm[i]."""
 
@@ -58,8 +65,11 @@ class Transpose(Operation):
     def reference(self, x):
         return np.transpose(x, self.perm)
 
+    def vjp(self, b, g):
+        return [b.transpose(g, perm=[int(i) for i in np.argsort(self.perm)])]
 
-@op("kiln.concat", ["*inputs"], {"axis": Attr(int_)})
+
+@op("kiln.concat", ["*inputs"], {"axis": Attr(int_)}, tf="ConcatV2", onnx="Concat")
 class Concat(Operation):
     """Join tensors of one rank and dtype along `axis`."""
 
@@ -89,9 +99,15 @@ class Concat(Operation):
     def reference(self, *xs):
         return np.concatenate(xs, axis=normalize_axis(self.axis, xs[0].ndim))
 
+    def vjp(self, b, g):
+        axis = normalize_axis(self.axis, g.type.rank)
+        sizes = [v.type.shape[axis] for v in self.inputs]
+        return [b.slice(g, axes=[axis], starts=[start], stops=[stop])
+                for start, stop in concat_pieces(sizes, self)]
+
 
 @op("kiln.slice", ["x"], {"axes": Attr(ints), "starts": Attr(ints), "stops": Attr(ints),
-                          "steps": Attr(optional(ints), None)})
+                          "steps": Attr(optional(ints), None)}, tf="StridedSlice", onnx="Slice")
 class Slice(Operation):
     """x[start:stop:step] on each of `axes`, with Python's rules (negative
     indices count from the end, bounds clamp)."""
@@ -121,8 +137,20 @@ class Slice(Operation):
     def reference(self, x):
         return x[tuple(self.slices(x.ndim))]
 
+    def vjp(self, b, g):
+        """Put the slice back where it came from: zeros around it (pad), between its
+        elements for a step > 1, and reversed first for a negative step."""
+        shape = self.x.type.shape
+        for axis, taken in enumerate(self.slices(len(shape))):
+            if taken != slice(None):
+                g = unslice_axis(self, b, g, axis, shape[axis], taken)
+                if g is None:
+                    return [None]  # an empty slice: no gradient
+        return [g]
 
-@op("kiln.pad", ["x"], {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)})
+
+@op("kiln.pad", ["x"], {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)},
+    tf="PadV2", onnx="Pad")
 class Pad(Operation):
     """Constant padding: `low[i]` before and `high[i]` after dim i."""
 
@@ -140,8 +168,16 @@ class Pad(Operation):
     def reference(self, x):
         return np.pad(x, list(zip(self.low, self.high)), constant_values=self.value)
 
+    def vjp(self, b, g):
+        shape = self.x.type.shape
+        axes = [i for i in range(len(shape)) if self.low[i] or self.high[i]]
+        stops = [self.low[i] + shape[i] if isinstance(shape[i], int) else -self.high[i] or END
+                 for i in axes]
+        return [b.slice(g, axes=axes, starts=[self.low[i] for i in axes], stops=stops)
+                if axes else g]
 
-@op("kiln.gather", ["params", "indices"], {"axis": Attr(int_, 0)})
+
+@op("kiln.gather", ["params", "indices"], {"axis": Attr(int_, 0)}, tf="GatherV2", onnx="Gather")
 class Gather(Operation):
     """params taken at `indices` along `axis` (tf.gather, numpy.take).
 
@@ -165,8 +201,12 @@ class Gather(Operation):
             raise ExecutionError(f"index {bad} is out of range [0, {size}) on axis {axis}")
         return np.take(params, indices, axis=axis)
 
+    def vjp(self, b, g):
+        params = self.params
+        return [b.scatter_add(zeros_like(b, params), self.indices, g, axis=self.axis), None]
 
-@op("kiln.expand_dims", ["x"], {"axis": Attr(int_)})
+
+@op("kiln.expand_dims", ["x"], {"axis": Attr(int_)}, tf="ExpandDims", onnx="Unsqueeze")
 class ExpandDims(Operation):
     """Insert a dim of size 1 at `axis` (in [-rank-1, rank])."""
 
@@ -177,8 +217,11 @@ class ExpandDims(Operation):
     def reference(self, x):
         return np.expand_dims(x, normalize_axis(self.axis, x.ndim + 1))
 
+    def vjp(self, b, g):
+        return [b.squeeze(g, axes=[normalize_axis(self.axis, self.x.type.rank + 1)])]
 
-@op("kiln.squeeze", ["x"], {"axes": Attr(ints)})
+
+@op("kiln.squeeze", ["x"], {"axes": Attr(ints)}, tf="Squeeze", onnx="Squeeze")
 class Squeeze(Operation):
     """Remove the size-1 dims `axes` (a symbolic dim must be 1 at run time)."""
 
@@ -195,8 +238,14 @@ class Squeeze(Operation):
             raise ExecutionError(f"cannot squeeze axes {list(axes)} of shape {x.shape}")
         return np.squeeze(x, axis=axes)
 
+    def vjp(self, b, g):
+        rank = self.x.type.rank
+        for axis in sorted(normalize_axis(a, rank) for a in self.axes):
+            g = b.expand_dims(g, axis=axis)
+        return [g]
 
-@op("kiln.broadcast_to", ["x"], {"shape": Attr(ints)})
+
+@op("kiln.broadcast_to", ["x"], {"shape": Attr(ints)}, tf="BroadcastTo", onnx="Expand")
 class BroadcastTo(Operation):
     """numpy.broadcast_to; a -1 in `shape` keeps the operand's dim there."""
 
@@ -227,6 +276,12 @@ class BroadcastTo(Operation):
     def reference(self, x):
         return np.broadcast_to(x, self.target(x.shape))
 
+    def scalar(self, k, x):
+        return x  # the operand's value at the broadcast position
+
+    def vjp(self, b, g):
+        return [g]  # the driver sums the broadcast dims
+
 
 @op("kiln.broadcast_like", ["x", "like"])
 class BroadcastLike(Operation):
@@ -247,8 +302,14 @@ class BroadcastLike(Operation):
     def reference(self, x, like):
         return np.broadcast_to(x, like.shape)
 
+    def scalar(self, k, x, like):
+        return x  # `like` only gives the extents: it is never loaded
 
-@op("kiln.scatter_add", ["x", "indices", "updates"], {"axis": Attr(int_, 0)})
+    def vjp(self, b, g):
+        return [g, None]
+
+
+@op("kiln.scatter_add", ["x", "indices", "updates"], {"axis": Attr(int_, 0)}, tf="TensorScatterAdd")
 class ScatterAdd(Operation):
     """`x` with `updates` added at `indices` along `axis`; repeated indices add
     up (numpy.add.at, tf.tensor_scatter_nd_add on one axis). The transpose of
@@ -275,3 +336,54 @@ class ScatterAdd(Operation):
         out = np.array(x, copy=True)
         np.add.at(out, (slice(None),) * axis + (indices,), updates)
         return out
+
+    def vjp(self, b, g):
+        return [g, None, b.gather(g, self.indices, axis=self.axis)]
+
+    def cost(self, operand_shapes, result_shapes) -> Cost:
+        """One add per element (the model counts the operand, not the updates)."""
+        return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
+
+
+# ------------------------------------------------------------------ gradient helpers
+
+def concat_pieces(sizes: Sequence[Dim], op: Operation) -> list[tuple[int, int]]:
+    """(start, stop) of each operand of a concatenation along its axis. One size
+    may be symbolic: the pieces after it are counted from the end."""
+    symbolic = [i for i, n in enumerate(sizes) if not isinstance(n, int)]
+    if len(symbolic) > 1:
+        raise op.error("its gradient needs all but one operand static along the axis, got "
+                       f"sizes {format_shape(sizes)}", KilnError)
+    cut = symbolic[0] if symbolic else len(sizes)
+    pieces, start = [], 0
+    for n in sizes[:cut]:
+        pieces.append((start, start + n))
+        start += n
+    if symbolic:
+        end = -sum(sizes[cut + 1:])
+        pieces.append((start, end or END))
+        for n in sizes[cut + 1:]:
+            pieces.append((end, end + n or END))
+            end += n
+    return pieces
+
+
+def unslice_axis(op: Operation, b: Builder, g: Value, axis: int, size: Dim,
+                 taken: slice) -> Value | None:
+    """The cotangent `g` of what `taken` took from an axis of `size`, put back
+    in place; None when the slice took nothing."""
+    if not isinstance(size, int):
+        start, stop, step = taken.start, taken.stop, taken.step
+        if step != 1 or start < 0 or not (stop < 0 or stop >= FAR):
+            raise op.error(f"its gradient on symbolic dim {axis} needs step 1, a start >= 0 "
+                           "and a stop counted from the end", KilnError)
+        return pad_axis(b, g, axis, start, -stop if stop < 0 else 0)
+    start, stop, step = taken.indices(size)
+    n = len(range(start, stop, step))
+    if n == 0:
+        return None
+    if step < 0:
+        g, start, step = reverse(b, g, axis), start + (n - 1) * step, -step
+    if step > 1:
+        g = interleave_zeros(b, g, axis, step, op)
+    return pad_axis(b, g, axis, start, size - start - (n - 1) * step - 1)

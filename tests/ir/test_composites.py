@@ -17,14 +17,17 @@ from kiln.ir import (
     Builder,
     KilnError,
     Module,
+    Operation,
     ShapeError,
     TensorType,
     interpret,
     parse,
 )
 
+# every op that declares a decomposition (reduce_mean keeps itself where its
+# count is symbolic: `_remaining_means_are_symbolic` checks that apart)
 COMPOSITES = {name for name, cls in OPS.items()
-              if cls.__module__.endswith("ops.nn") and name != "kiln.erf"}
+              if cls.decompose is not Operation.decompose and name != "kiln.reduce_mean"}
 TOLERANCE = {"float32": {"rtol": 2e-5, "atol": 2e-5}, "float64": {"rtol": 1e-10, "atol": 1e-12}}
 BATCH = 4  # the size every symbolic batch dim has at run time
 
@@ -210,7 +213,6 @@ CASES = [
     Case("batch_norm", [("B", 10)] + [(10,)] * 4, [normal, normal, positive, normal, positive]),
     Case("batch_norm", [("B", 10), ("B", 1), ("B", 1), (), ()],
          [normal, normal, positive, normal, positive], {"epsilon": 0.5}),
-    Case("softplus", [("B", 10)], [wide]),
     Case("relu6", [("B", 10)], [wide]),
     Case("leaky_relu", [("B", 10)], [wide]),
     Case("leaky_relu", [("B", 10)], [wide], {"alpha": 0.01}),
