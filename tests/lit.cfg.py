@@ -1,6 +1,6 @@
 """lit configuration for kiln's golden tests (the .kiln files with `// RUN:` lines).
 
-Run them with `python -m lit -v tests/passes/golden tests/ir/invalid` (or through
+Run them with `lit -v tests/passes/golden tests/ir/invalid` (or through
 pytest: tests/test_golden_lit.py). Substitutions a RUN line may use:
 
     %kiln        the `kiln` command of this source tree (python -m kiln.cli)
