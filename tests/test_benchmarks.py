@@ -1,8 +1,11 @@
 """The benchmark scripts run (small sizes) so they cannot rot; no time is asserted."""
 
+import pytest
+
 from kiln.benchmarks import cpu, session_overhead
 
 
+@pytest.mark.slow
 def test_cpu_benchmark_quick_mode_runs_and_checks_results(tmp_path):
     out = tmp_path / "table.md"
     result = cpu.main(["--quick", "--repeat", "1", "--peers", "numpy", "--out", str(out)])

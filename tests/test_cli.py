@@ -66,6 +66,7 @@ def test_run_rejects_wrong_dtype_input(module_file, tmp_path, capsys):
     assert "expected dtype f32, got numpy float64" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_trains(capsys):
     from kiln.examples.demo import main as demo
     assert demo(steps=60) == 0
@@ -103,6 +104,7 @@ def test_compile_errors_are_one_line(tmp_path):
         assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_compile_unknown_fetch_name_is_one_line(tmp_path):
     import kiln as kl
 

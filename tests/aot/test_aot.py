@@ -38,6 +38,7 @@ def _libraries(so: Path) -> list[str]:
     return [Path(line.split()[0]).name for line in out.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_the_classifier_from_c_and_from_a_second_process(tmp_path):
     from kiln.examples.aot.train import train
 
@@ -132,6 +133,7 @@ def _constant_mlp() -> str:
     return str(module)
 
 
+@pytest.mark.slow
 def test_weights_embedded_or_beside_give_the_same_results(tmp_path):
     x = np.random.default_rng(1).standard_normal((33, 64)).astype(np.float32)
     text = _constant_mlp()

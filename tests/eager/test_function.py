@@ -96,6 +96,7 @@ def _mlp_loss(x, y, w1, b1, w2, b2):
         labels=y, logits=kl.matmul(h, w2) + b2))
 
 
+@pytest.mark.slow
 def test_a_traced_training_step_follows_the_session_trajectory():
     rng = np.random.default_rng(3)
     init = _mlp_params(rng)

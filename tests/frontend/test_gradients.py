@@ -109,6 +109,7 @@ def test_gradient_of_integer_is_an_error():
         kl.gradients(kl.constant(3) * 2, kl.constant(1))
 
 
+@pytest.mark.slow
 def test_deep_graph_has_no_recursion_limit():
     x = kl.placeholder(kl.float32, ())
     y = x

@@ -164,6 +164,7 @@ def test_program_8_frozen_base_with_stop_gradient():
     assert not np.allclose(head0, head1) and loss1 < loss0
 
 
+@pytest.mark.slow
 def test_program_9_gan_updates_only_its_own_variables():
     def generator(z):
         with kl.variable_scope("generator"):

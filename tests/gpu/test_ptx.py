@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r'''
 import json, sys
 from kiln.ir import parse
@@ -46,6 +48,7 @@ json.dump({k: [p for p in v] for k, v in out.items()}, sys.stdout)
 '''
 
 
+@pytest.mark.slow
 def test_generated_triton_compiles_to_sm90_ptx(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_CACHE_DIR"] = str(tmp_path)

@@ -63,6 +63,7 @@ def test_variables_stay_on_the_device():
         np.testing.assert_array_equal(sess.variable_value(v), [5, 5, 5])
 
 
+@pytest.mark.slow
 def test_kiln_device_env_and_fallback_without_gpu(monkeypatch):
     from kiln.ir import parse
 

@@ -19,6 +19,7 @@ def _blobs(n=240, seed=0):
     return x, y
 
 
+@pytest.mark.slow
 def test_sequential_fit_evaluate_predict_with_the_progress_bar(capsys):
     kl.keras.utils.set_random_seed(1)
     x, y = _blobs()
@@ -156,6 +157,7 @@ def test_the_spec_gan_with_keras_models():
     assert d_step.trace_count == 1 and g_step.trace_count == 1
 
 
+@pytest.mark.slow
 def test_the_digits_example_in_quick_mode(capsys):
     pytest.importorskip("sklearn")
     from kiln.examples import keras_digits

@@ -16,6 +16,7 @@ pytest.importorskip("sklearn")  # in the `test` extra; the examples' one depende
 from kiln.examples import cnn_digits, style_transfer  # noqa: E402
 
 
+@pytest.mark.slow
 def test_cnn_digits_learns():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -42,6 +43,7 @@ def read_png(path):
     return rows[:, 1:].reshape(height, width, 3)
 
 
+@pytest.mark.slow
 def test_style_transfer_loss_falls_and_writes_a_png(tmp_path):
     out = tmp_path / "stylized.png"
     result = style_transfer.main(steps=20, out=str(out), verbose=False)

@@ -35,6 +35,7 @@ def mlp_training_step(batch: int):
     return lowered.module, [X, Y, *params]
 
 
+@pytest.mark.slow
 def test_mlp_step_profile_lists_every_kernel_and_adds_up():
     module, args = mlp_training_step(128)
     exe = kiln.compile(module, "step", backend="cpu")
@@ -88,6 +89,7 @@ def test_profile_needs_the_cpu_backend():
         profile(exe, np.ones(4, np.float32))
 
 
+@pytest.mark.slow
 def test_kiln_profile_env_prints_the_table_at_exit(tmp_path):
     script = """
 import numpy as np, kiln

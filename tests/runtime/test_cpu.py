@@ -155,6 +155,7 @@ func @f(%x: tensor<?x10xf32>, %b: tensor<10xf32>, %w: tensor<10x4xf32>, %i: tens
 """
 
 
+@pytest.mark.slow
 def test_second_process_loads_the_object_code_from_the_disk_cache(tmp_path):
     """The second process compiles nothing (its kernels are never rendered) and
     still links the BLAS its matmul and conv call."""
