@@ -164,8 +164,9 @@ class _ModuleBuilder:
         line, column = _at(name_tok)
         try:
             op = cls(operands, attrs, out_types, regions, Location(loc_name, line, column))
-        except KilnError as e:
-            raise ParseError(str(e), line, column) from None
+        except KilnError as e:  # the op's own check: its message without the location
+            raise ParseError(e.message if e.line is not None else str(e), line,
+                             column) from None
         for t, r in zip(defs, op.results):
             r.name = _hint(t)
             self.define(scope, t, r)
