@@ -245,7 +245,7 @@ class Fuser:
             copy.name = const.result.name
             local[id(const.result)] = copy
         for op in g.members:
-            self.block.ops.remove(op)
+            self.block.detach(op)
             body.append(op)
             for i, v in enumerate(op.operands):
                 if id(v) in local:
@@ -271,7 +271,7 @@ def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
             owner = getattr(v, "op", None)
             if owner is not None and owner.parent is block:
                 graph.add_edge(owner, op)
-    block.ops[:] = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
+    block.reorder(nx.lexicographical_topological_sort(graph, key=order.__getitem__))
 
 
 def _updates(func) -> set[Operation]:
