@@ -11,7 +11,9 @@ compiling the same chain on its first call. Each N runs in a fresh process
 (imports done before the clock starts), so nothing is cached in memory.
 
 The fitted exponent is the slope of log(time) against log(N) by least
-squares: 1 is linear, 2 quadratic.
+squares: 1 is linear, 2 quadratic. Wall-clock seconds are what a user waits;
+CPU seconds (the process's, all threads) are printed beside them because on
+a shared, loaded machine they vary far less.
 
     python -m kiln.benchmarks.compile_scaling                   # N = 100 ... 10000
     python -m kiln.benchmarks.compile_scaling --sizes 100,300 --peers none
@@ -37,7 +39,7 @@ import json, time
 import numpy as np
 import kiln as kl
 n, width = {n}, {width}
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 with kl.Graph().as_default():
     x = kl.placeholder(kl.float32, [width], name="x")
     w = kl.Variable(np.full(width, 0.9, np.float32), name="w")
@@ -50,7 +52,8 @@ with kl.Graph().as_default():
     with kl.Session() as s:
         s.run(kl.global_variables_initializer())
         value, _ = s.run([loss, step], {{x: np.linspace(-1, 1, width, dtype=np.float32)}})
-print(json.dumps({{"seconds": time.perf_counter() - start, "loss": float(value)}}))
+print(json.dumps({{"seconds": time.perf_counter() - start,
+                  "cpu_seconds": time.process_time() - cpu, "loss": float(value)}}))
 """
 
 _JAX_CHILD = """
@@ -66,10 +69,11 @@ def f(params, x):
     return jnp.sum(h)
 params = (jnp.full(width, 0.9, jnp.float32), jnp.full(width, 0.1, jnp.float32))
 x = jnp.linspace(-1, 1, width, dtype=jnp.float32)
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 value, grads = jax.jit(jax.value_and_grad(f))(params, x)
 jax.block_until_ready(grads)
-print(json.dumps({{"seconds": time.perf_counter() - start, "loss": float(value)}}))
+print(json.dumps({{"seconds": time.perf_counter() - start,
+                  "cpu_seconds": time.process_time() - cpu, "loss": float(value)}}))
 """
 
 
@@ -84,6 +88,17 @@ def run_child(source: str, n: int) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"the N={n} measurement failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def numpy_loss(n: int) -> float:
+    """The chain's loss computed by numpy in float32: the oracle for both."""
+    w, c = np.full(WIDTH, 0.9, np.float32), np.full(WIDTH, 0.1, np.float32)
+    h = np.linspace(-1, 1, WIDTH, dtype=np.float32)
+    steps = (np.tanh, lambda h: h * w, lambda h: h + c,
+             lambda h: (1 / (1 + np.exp(-h))).astype(np.float32))
+    for i in range(n):
+        h = steps[i % 4](h)
+    return float(h.sum())
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
@@ -111,27 +126,36 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with_jax = args.peers == "jax" and jax_available()
     rows = []
-    print(f"{'N':>6} {'kiln s':>9} {'jax s':>9} {'kiln/jax':>9}", flush=True)
+    print(f"{'N':>6} {'kiln s':>9} {'jax s':>9} {'kiln/jax':>9} {'kiln cpu s':>11} "
+          f"{'jax cpu s':>10}", flush=True)
     for n in sizes:
         kiln_run = run_child(_KILN_CHILD, n)
         jax_run = run_child(_JAX_CHILD, n) if with_jax else None
-        row = {"n": n, "kiln_s": kiln_run["seconds"], "kiln_loss": kiln_run["loss"],
+        row = {"n": n, "kiln_s": kiln_run["seconds"], "kiln_cpu_s": kiln_run["cpu_seconds"],
+               "kiln_loss": kiln_run["loss"],
                "jax_s": jax_run["seconds"] if jax_run else None,
+               "jax_cpu_s": jax_run["cpu_seconds"] if jax_run else None,
                "jax_loss": jax_run["loss"] if jax_run else None}
-        if jax_run and not math.isclose(row["kiln_loss"], row["jax_loss"], rel_tol=1e-3):
-            raise RuntimeError(f"N={n}: kiln's loss {row['kiln_loss']} differs from "
-                               f"jax's {row['jax_loss']}")
+        expected = numpy_loss(n)
+        for who in ("kiln", "jax") if jax_run else ("kiln",):
+            if not math.isclose(row[f"{who}_loss"], expected, rel_tol=1e-3):
+                raise RuntimeError(f"N={n}: {who}'s loss {row[f'{who}_loss']} differs from "
+                                   f"numpy's {expected}")
         rows.append(row)
-        jax_s = f"{row['jax_s']:9.2f}" if jax_run else f"{'-':>9}"
-        ratio = f"{row['kiln_s'] / row['jax_s']:9.2f}" if jax_run else f"{'-':>9}"
-        print(f"{n:>6} {row['kiln_s']:9.2f} {jax_s} {ratio}", flush=True)
-    result = {"rows": rows,
-              "kiln_exponent": fitted_exponent(sizes, [r["kiln_s"] for r in rows])}
-    line = f"fitted exponent: kiln {result['kiln_exponent']:.2f}"
-    if with_jax:
-        result["jax_exponent"] = fitted_exponent(sizes, [r["jax_s"] for r in rows])
-        line += f", jax {result['jax_exponent']:.2f}"
-    print(line)
+        jax_s, ratio, jax_cpu = (f"{row['jax_s']:9.2f}", f"{row['kiln_s'] / row['jax_s']:9.2f}",
+                                 f"{row['jax_cpu_s']:10.2f}") if jax_run else \
+            (f"{'-':>9}", f"{'-':>9}", f"{'-':>10}")
+        print(f"{n:>6} {row['kiln_s']:9.2f} {jax_s} {ratio} {row['kiln_cpu_s']:11.2f} {jax_cpu}",
+              flush=True)
+    result = {"rows": rows}
+    parts = []
+    for who in ("kiln", "jax") if with_jax else ("kiln",):
+        for clock in ("s", "cpu_s"):
+            key = f"{who}_exponent" + ("" if clock == "s" else "_cpu")
+            result[key] = fitted_exponent(sizes, [r[f"{who}_{clock}"] for r in rows])
+        wall, cpu = result[f"{who}_exponent"], result[f"{who}_exponent_cpu"]
+        parts.append(f"{who} {wall:.2f} (cpu {cpu:.2f})")
+    print("fitted exponent: " + ", ".join(parts))
     return result
 
 

@@ -39,6 +39,7 @@ from .rewrite import constant_array, erase_dead
 
 VIEW_OPS = {"kiln.reshape", "kiln.expand_dims", "kiln.squeeze"}  # no kernel: a new shape only
 FREE_OPS = VIEW_OPS | {"kiln.constant", "kiln.return"}
+DEFAULT_MAX_OPS = 1 << 30  # ops per kernel, at most
 
 
 def category(op: Operation) -> str | None:
@@ -94,8 +95,9 @@ class Group:
 class Fuser:
     """Forms the groups of one block, then rewrites each into a kiln.fused op."""
 
-    def __init__(self, block: Block):
+    def __init__(self, block: Block, max_ops: int | None = None):
         self.block = block
+        self.max_ops = max_ops or DEFAULT_MAX_OPS
         self.position = {op: i for i, op in enumerate(block.ops)}
         self.group_of: dict[Operation, Group] = {}
         self.graph = nx.DiGraph()  # nodes: groups and ungrouped ops
@@ -125,7 +127,8 @@ class Fuser:
             target = None
             if kind is not None:
                 for g in (p for p in producers if isinstance(p, Group)):
-                    if self.fits(g, op) and not self.reaches_around(g, producers):
+                    if (len(g.members) < self.max_ops and self.fits(g, op)
+                            and not self.reaches_around(g, producers)):
                         target = g
                         break
                 if target is None:
@@ -192,7 +195,7 @@ class Fuser:
 
     def mergeable(self, g: Group, h: Group) -> bool:
         """Whether pointwise group `h` can move into `g` (a sibling or producer)."""
-        if h.kind != "pointwise":
+        if h.kind != "pointwise" or len(g.members) + len(h.members) > self.max_ops:
             return False
         role = g.role(h.shape)
         if role not in ("full", "row") or (g.kind != "reduction" and role != "full"):
@@ -287,11 +290,12 @@ def kernel_count(block: Block) -> int:
 
 
 @register_pass("fuse")
-def fuse(module: Module) -> dict[str, int]:
-    """Group every function's ops into kiln.fused kernels."""
+def fuse(module: Module, max_ops: int = 0) -> dict[str, int]:
+    """Group every function's ops into kiln.fused kernels of at most `max_ops`
+    ops each (0: DEFAULT_MAX_OPS)."""
     groups = fused_ops = kernels = 0
     for func in module:
-        fuser = Fuser(func.body)
+        fuser = Fuser(func.body, max_ops)
         for g in fuser.form_groups():
             fused_ops += len(g.members)
             fuser.outline(g)

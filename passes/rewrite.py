@@ -171,12 +171,19 @@ class Worklist:
                 return op
         return None
 
-    def push_producers(self, op: Operation) -> None:
-        """The ops defining `op`'s operands: they may have lost their last use."""
-        for v in op.operands:
+    def push_dead_producers(self, operands: list[Value]) -> None:
+        """The ops defining `operands` that have lost their last use (after the op
+        using them was erased); so a dead chain goes, one visit per op."""
+        for v in operands:
             owner = getattr(v, "op", None)
-            if owner is not None:
+            if owner is not None and not any(r.uses for r in owner.results):
                 self.push(owner)
+
+
+def _erase(op: Operation, work: Worklist) -> None:
+    operands = list(op.operands)
+    op.parent.erase(op)
+    work.push_dead_producers(operands)
 
 
 def apply_patterns(module: Module, patterns: Patterns,
@@ -186,7 +193,7 @@ def apply_patterns(module: Module, patterns: Patterns,
     One worklist drives it (as MLIR's greedy rewrite driver): every op is
     visited once, and again only when something around it changed: the ops a
     rewrite built, the users of the values it substituted, and the producers
-    of an erased op's operands (which may have become dead). So a pass costs
+    an erased op leaves without uses (dead now). So a pass costs
     O(ops x patterns per op), not a sweep of the whole module per change.
     `visits`, when given, counts the visits per op (for tests)."""
     effects = Effects(module)
@@ -197,8 +204,7 @@ def apply_patterns(module: Module, patterns: Patterns,
         if visits is not None:
             visits[op] = visits.get(op, 0) + 1
         if _dead(op, effects):
-            work.push_producers(op)
-            op.parent.erase(op)
+            _erase(op, work)
             removed += 1
             continue
         for pattern in patterns.for_op(op):
@@ -216,7 +222,6 @@ def apply_patterns(module: Module, patterns: Patterns,
                 for user in new_value.uses:
                     work.push(user)
             if _dead(op, effects):
-                work.push_producers(op)
-                op.parent.erase(op)
+                _erase(op, work)
             break
     return {"rewrites": rewrites, "ops removed": removed}
