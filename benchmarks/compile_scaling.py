@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="comma-separated chain lengths N")
     parser.add_argument("--peers", default="jax", choices=("jax", "none"),
                         help="measure jax.jit too (when installed)")
+    parser.add_argument("--jax-up-to", type=int, default=max(SIZES),
+                        help="measure jax only for N up to this (its first call takes many "
+                             "minutes at N = 3000 on a loaded 2-core machine)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with_jax = args.peers == "jax" and jax_available()
@@ -130,7 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{'jax cpu s':>10}", flush=True)
     for n in sizes:
         kiln_run = run_child(_KILN_CHILD, n)
-        jax_run = run_child(_JAX_CHILD, n) if with_jax else None
+        jax_run = run_child(_JAX_CHILD, n) if with_jax and n <= args.jax_up_to else None
         row = {"n": n, "kiln_s": kiln_run["seconds"], "kiln_cpu_s": kiln_run["cpu_seconds"],
                "kiln_loss": kiln_run["loss"],
                "jax_s": jax_run["seconds"] if jax_run else None,
@@ -150,9 +153,11 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"rows": rows}
     parts = []
     for who in ("kiln", "jax") if with_jax else ("kiln",):
+        measured = [r for r in rows if r[f"{who}_s"] is not None]
         for clock in ("s", "cpu_s"):
             key = f"{who}_exponent" + ("" if clock == "s" else "_cpu")
-            result[key] = fitted_exponent(sizes, [r[f"{who}_{clock}"] for r in rows])
+            result[key] = fitted_exponent([r["n"] for r in measured],
+                                          [r[f"{who}_{clock}"] for r in measured])
         wall, cpu = result[f"{who}_exponent"], result[f"{who}_exponent_cpu"]
         parts.append(f"{who} {wall:.2f} (cpu {cpu:.2f})")
     print("fitted exponent: " + ", ".join(parts))
