@@ -367,8 +367,9 @@ class Block:
     The ops form a doubly linked list (the links live in the block, keyed by
     op), so `append`, `insert_before`, `insert_after`, `erase` and `detach`
     are O(1). Iterating (``for op in block``) yields the ops in order; the op
-    just yielded may be erased, moved or have ops inserted after it (those
-    are visited too)."""
+    just yielded may be erased, moved to another block, or have ops inserted
+    after it (those are visited too). For other edits during a walk, iterate
+    over a copy, ``list(block.ops)``."""
 
     __slots__ = ("args", "parent", "_first", "_last", "_next", "_prev")
 
