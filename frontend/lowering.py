@@ -189,7 +189,6 @@ def lower_node(op: Operation, b: Builder, env: dict[Tensor, Value],
             for old, value in zip(new.results, results):
                 old.replace_all_uses_with(value)
             b.block.erase(new)
-            b.index = None
     for t, r in zip(op.outputs, results):
         r.name = _ir_name(op.name)
         env[t] = r

@@ -27,11 +27,14 @@ from .types import TensorType
 
 
 class Builder:
-    """Creates ops at an insertion point in a block."""
+    """Creates ops at an insertion point in a block: just before an anchor op,
+    or at the end. Placing a builder and inserting with it are O(1)."""
 
-    def __init__(self, block: Block, index: int | None = None, loc: Location = UNKNOWN):
+    def __init__(self, block: Block, before: Operation | None = None, loc: Location = UNKNOWN):
+        if before is not None and before.parent is not block:
+            raise KilnError(f"Builder: {before.describe()} is not in the given block")
         self.block = block
-        self.index = index  # None: the end of the block
+        self.anchor = before  # new ops go just before it; None: the end of the block
         self.loc = loc
 
     @classmethod
@@ -40,16 +43,17 @@ class Builder:
 
     @classmethod
     def before(cls, op: Operation) -> Builder:
-        """A builder that inserts just before `op`."""
-        return cls(op.parent, op.parent.ops.index(op), op.loc)
+        """A builder that inserts just before `op` (in the order it creates ops)."""
+        return cls(op.parent, op, op.loc)
+
+    @classmethod
+    def after(cls, op: Operation) -> Builder:
+        """A builder that inserts just after `op` (in the order it creates ops)."""
+        return cls(op.parent, op.next_op, op.loc)
 
     def insert(self, op: Operation) -> Operation:
-        if self.index is None:
-            self.block.append(op)
-        else:
-            self.block.insert(self.index, op)
-            self.index += 1
-        return op
+        """Insert `op` (in no block) at the insertion point."""
+        return self.block.insert_before(self.anchor, op)
 
     def create(self, name: str | type[Operation], *operands: Value,
                result_types: Sequence[TensorType] | None = None,

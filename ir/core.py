@@ -1,8 +1,13 @@
 """The IR's data: values, operations, blocks, regions, functions, modules.
 
 SSA and typed: every value is defined once, by an op's result or a block's
-argument, and carries a `TensorType`. Each value keeps the list of ops that
-use it, so a pass can replace all uses of a value in one call.
+argument, and carries a `TensorType`. Each value keeps the ops that use it,
+so a pass can replace all uses of a value in one call.
+
+Every mutation is O(1): a block links its ops in a doubly linked list (as
+MLIR and xDSL do), so inserting before or after an op and erasing one never
+scan the block, and a value counts its uses per user, so dropping a use
+never scans the others. A pass over n ops then costs O(n), not O(n^2).
 
 Operations are instances of subclasses of `Operation`, one per op kind,
 declared in `ir/ops/` with their operands, attributes, type rule and numpy
@@ -65,7 +70,8 @@ class Value:
             raise KilnError(f"a value's type must be a TensorType, got {type!r}")
         self.type = type
         self.name = name
-        self.uses: list[Operation] = []  # one entry per use, so an op may appear twice
+        # user -> how many of its operands are this value (an op may use it twice)
+        self.uses: dict[Operation, int] = {}
 
     @property
     def owner(self) -> Operation | Block:
@@ -73,10 +79,24 @@ class Value:
 
     def replace_all_uses_with(self, new: Value) -> None:
         """Make every op that uses this value use `new` instead."""
+        if new is self:
+            return
         for op in list(self.uses):
             for i, v in enumerate(op.operands):
                 if v is self:
                     op.set_operand(i, new)
+
+    def add_use(self, op: Operation) -> None:
+        """Record that `op` has this value as one more operand."""
+        self.uses[op] = self.uses.get(op, 0) + 1
+
+    def remove_use(self, op: Operation) -> None:
+        """Forget one use of this value by `op`."""
+        left = self.uses[op] - 1
+        if left:
+            self.uses[op] = left
+        else:
+            del self.uses[op]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} %{self.name or '?'}: {self.type}>"
@@ -157,7 +177,7 @@ class Operation:
             if not isinstance(v, Value):
                 raise self.error(f"operand {v!r} is not a kiln Value", KilnError)
             self.operands.append(v)
-            v.uses.append(self)
+            v.add_use(self)
         self.regions: list[Region] = []
         for r in regions:
             r.parent = self
@@ -277,23 +297,33 @@ class Operation:
 
     # ------------------------------------------------------------ mutation
     def set_operand(self, index: int, value: Value) -> None:
-        old = self.operands[index]
-        old.uses.remove(self)
+        """Make operand `index` be `value` (O(1))."""
+        self.operands[index].remove_use(self)
         self.operands[index] = value
-        value.uses.append(self)
+        value.add_use(self)
 
     def drop_operands(self) -> None:
         """Forget this op's uses of its operands (before erasing it)."""
         for v in self.operands:
-            v.uses.remove(self)
+            v.remove_use(self)
         self.operands = []
+
+    @property
+    def next_op(self) -> Operation | None:
+        """The op after this one in its block, None at the end (or outside a block)."""
+        return None if self.parent is None else self.parent.next_of(self)
+
+    @property
+    def prev_op(self) -> Operation | None:
+        """The op before this one in its block, None at the start (or outside a block)."""
+        return None if self.parent is None else self.parent.prev_of(self)
 
     def walk(self) -> Iterator[Operation]:
         """This op, then every op nested in its regions, in order."""
         yield self
         for r in self.regions:
             for b in r.blocks:
-                for op in b.ops:
+                for op in b:
                     yield from op.walk()
 
     # ------------------------------------------------------------ checks
@@ -348,15 +378,72 @@ def check_annotation(key: str, value: Any) -> Any:
     return tuple(value) if isinstance(value, (tuple, list)) else value
 
 
-class Block:
-    """A list of ops with arguments. A function body is one block."""
+class BlockOps(Sequence):
+    """A read-only, ordered view of a block's ops (``block.ops``).
 
-    __slots__ = ("args", "ops", "parent")
+    Iterating, ``len``, ``reversed``, ``op in ops`` and ``ops[0]`` / ``ops[-1]``
+    are cheap; ``ops[i]`` walks from the nearer end and a slice copies. To
+    change the block, use the block's own methods (append, insert_before,
+    insert_after, erase, detach, reorder)."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: Block):
+        self.block = block
+
+    def __iter__(self) -> Iterator[Operation]:
+        return iter(self.block)
+
+    def __reversed__(self) -> Iterator[Operation]:
+        return reversed(self.block)
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def __contains__(self, op: object) -> bool:
+        return isinstance(op, Operation) and op.parent is self.block
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(self.block)[index]
+        n = len(self.block)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("block op index out of range")
+        if index <= n // 2:
+            ops = iter(self.block)
+            steps = index
+        else:
+            ops = reversed(self.block)
+            steps = n - 1 - index
+        for _ in range(steps):
+            next(ops)
+        return next(ops)
+
+    def __repr__(self) -> str:
+        return f"<ops of a block: {len(self)}>"
+
+
+class Block:
+    """Ops in order, with arguments. A function body is one block.
+
+    The ops form a doubly linked list (the links live in the block, keyed by
+    op), so `append`, `insert_before`, `insert_after`, `erase` and `detach`
+    are O(1). Iterating (``for op in block``) yields the ops in order; the op
+    just yielded may be erased, moved to another block, or have ops inserted
+    after it (those are visited too). For other edits during a walk, iterate
+    over a copy, ``list(block.ops)``."""
+
+    __slots__ = ("args", "parent", "_first", "_last", "_next", "_prev")
 
     def __init__(self, arg_types: Iterable[TensorType] = (), arg_names: Iterable[str | None] = ()):
         self.args: list[BlockArgument] = []
-        self.ops: list[Operation] = []
         self.parent: Region | Function | None = None
+        self._first: Operation | None = None
+        self._last: Operation | None = None
+        self._next: dict[Operation, Operation | None] = {}
+        self._prev: dict[Operation, Operation | None] = {}
         names = list(arg_names)
         for i, t in enumerate(arg_types):
             self.add_arg(t, names[i] if i < len(names) else None)
@@ -366,30 +453,140 @@ class Block:
         self.args.append(arg)
         return arg
 
+    # ------------------------------------------------------------ reading
+    @property
+    def ops(self) -> BlockOps:
+        """The ops in order, as a read-only sequence."""
+        return BlockOps(self)
+
+    def __len__(self) -> int:
+        return len(self._next)
+
+    def __bool__(self) -> bool:
+        return True  # a block is a block, even an empty one
+
+    def __iter__(self) -> Iterator[Operation]:
+        op = self._first
+        while op is not None:
+            after = self._next[op]
+            yield op
+            if op.parent is self:
+                op = self._next[op]
+            elif after is None or after.parent is self:
+                op = after
+            else:
+                raise KilnError("a block was changed while it was iterated: the op after "
+                                "the one being visited was erased; iterate over "
+                                "list(block.ops) instead")
+
+    def __reversed__(self) -> Iterator[Operation]:
+        op = self._last
+        while op is not None:
+            before = self._prev[op]
+            yield op
+            if op.parent is self:
+                op = self._prev[op]
+            elif before is None or before.parent is self:
+                op = before
+            else:
+                raise KilnError("a block was changed while it was iterated in reverse: "
+                                "the op before the one being visited was erased")
+
+    @property
+    def first(self) -> Operation | None:
+        return self._first
+
+    @property
+    def last(self) -> Operation | None:
+        return self._last
+
+    def next_of(self, op: Operation) -> Operation | None:
+        return self._next[op]
+
+    def prev_of(self, op: Operation) -> Operation | None:
+        return self._prev[op]
+
+    @property
+    def terminator(self) -> Operation | None:
+        last = self._last
+        if last is not None and last.has_trait(Trait.TERMINATOR):
+            return last
+        return None
+
+    # ------------------------------------------------------------ changing
     def append(self, op: Operation) -> Operation:
-        op.parent = self
-        self.ops.append(op)
+        """Put `op` (in no block) at the end."""
+        return self.insert_before(None, op)
+
+    def insert_before(self, anchor: Operation | None, op: Operation) -> Operation:
+        """Put `op` (in no block) just before `anchor` (None: at the end)."""
+        if op.parent is not None:
+            raise op.error("is already in a block; detach it first", KilnError)
+        if anchor is None:
+            before, after = self._last, None
+        else:
+            self._check_member(anchor)
+            before, after = self._prev[anchor], anchor
+        self._link(op, before, after)
         return op
 
-    def insert(self, index: int, op: Operation) -> Operation:
-        op.parent = self
-        self.ops.insert(index, op)
+    def insert_after(self, anchor: Operation, op: Operation) -> Operation:
+        """Put `op` (in no block) just after `anchor`."""
+        self._check_member(anchor)
+        return self.insert_before(self._next[anchor], op)
+
+    def detach(self, op: Operation) -> Operation:
+        """Take `op` out of the block, keeping its operands (to move it elsewhere)."""
+        self._check_member(op)
+        before, after = self._prev.pop(op), self._next.pop(op)
+        if before is None:
+            self._first = after
+        else:
+            self._next[before] = after
+        if after is None:
+            self._last = before
+        else:
+            self._prev[after] = before
+        op.parent = None
         return op
 
     def erase(self, op: Operation) -> None:
         """Remove an op whose results are unused."""
         for r in op.results:
             if r.uses:
-                raise op.error(f"cannot erase: result still used by {r.uses[0].name}", KilnError)
+                user = next(iter(r.uses))
+                raise op.error(f"cannot erase: result still used by {user.name}", KilnError)
+        self.detach(op)
         op.drop_operands()
-        self.ops.remove(op)
-        op.parent = None
 
-    @property
-    def terminator(self) -> Operation | None:
-        if self.ops and self.ops[-1].has_trait(Trait.TERMINATOR):
-            return self.ops[-1]
-        return None
+    def reorder(self, ops: Iterable[Operation]) -> None:
+        """Put the block's ops in the order of `ops` (the same ops, permuted)."""
+        ops = list(ops)
+        if len(ops) != len(self) or any(op.parent is not self for op in ops) or \
+                len(set(ops)) != len(ops):
+            raise KilnError("Block.reorder needs a permutation of the block's own ops")
+        self._first = self._last = None
+        self._next.clear()
+        self._prev.clear()
+        for op in ops:
+            op.parent = None
+            self._link(op, self._last, None)
+
+    def _link(self, op: Operation, before: Operation | None, after: Operation | None) -> None:
+        self._prev[op], self._next[op] = before, after
+        if before is None:
+            self._first = op
+        else:
+            self._next[before] = op
+        if after is None:
+            self._last = op
+        else:
+            self._prev[after] = op
+        op.parent = self
+
+    def _check_member(self, op: Operation) -> None:
+        if op.parent is not self:
+            raise op.error("is not in this block", KilnError)
 
 
 class Region:
@@ -435,12 +632,13 @@ class Function:
         return [a.type for a in self.body.args]
 
     @property
-    def ops(self) -> list[Operation]:
+    def ops(self) -> BlockOps:
+        """The body's ops in order (read-only; change them through `body`)."""
         return self.body.ops
 
     def walk(self) -> Iterator[Operation]:
         """Every op in the function, nested ones included, in order."""
-        for op in self.body.ops:
+        for op in self.body:
             yield from op.walk()
 
     def __str__(self) -> str:

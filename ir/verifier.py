@@ -57,14 +57,14 @@ def _verify_aliases(func: Function, where: str) -> None:
 
 def _verify_block(block: Block, module: Module | None, where: str) -> None:
     visible = {id(a) for a in block.args}
-    for i, op in enumerate(block.ops):
+    for op in block:
         if op.parent is not block:
             raise op.error(f"is in {where} but its parent link is wrong")
         for k, v in enumerate(op.operands):
             if id(v) not in visible:
                 raise op.error(f"operand {k} ({v.type}) is not defined before this use in "
                                f"{where}")
-        if op.has_trait(Trait.TERMINATOR) and i != len(block.ops) - 1:
+        if op.has_trait(Trait.TERMINATOR) and op is not block.last:
             raise op.error("is a terminator but is not last in its block")
         _verify_types(op)
         if module is not None:

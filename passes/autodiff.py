@@ -227,10 +227,10 @@ def _check_not_recursive(module: Module, func: Function, where: str) -> None:
 def _expand(block: Block, module: Module) -> None:
     """Inline calls and decompose composite ops without a rule, in place. The ops
     an expansion builds are looked at next, so nested ones expand too."""
-    i = 0
-    while i < len(block.ops):
-        op = block.ops[i]
-        b = Builder(block, i, op.loc)
+    op = block.first
+    while op is not None:
+        before = op.prev_op
+        b = Builder.before(op)
         if op.name == "kiln.call":
             out = inline(b, module[op.callee.name], op.operands)
         elif has_gradient_rule(type(op)):
@@ -238,7 +238,7 @@ def _expand(block: Block, module: Module) -> None:
         else:
             out = op.decompose(b)
         if out is None:
-            i += 1
+            op = op.next_op
             continue
         for result, value in zip(op.results, out if isinstance(out, (list, tuple)) else [out]):
             if value.type != result.type:
@@ -246,11 +246,12 @@ def _expand(block: Block, module: Module) -> None:
                                KilnError)
             result.replace_all_uses_with(value)
         block.erase(op)
+        op = block.first if before is None else before.next_op  # the first op it built
 
 
 def _take_results(block: Block) -> list[Value]:
     """Remove the copied kiln.return and give its operands."""
-    ret = block.ops.pop()
+    ret = block.detach(block.last)
     results = list(ret.operands)
     ret.drop_operands()
     return results
@@ -276,13 +277,9 @@ def _vjp(op: Operation, b: Builder, outputs: list[Value | None]) -> Sequence[Any
 def _erase_unused(block: Block, start: int) -> None:
     """Erase the gradient ops (from `start`, the return excepted) whose results
     nobody uses, last first, so that a dead chain goes in one sweep."""
-    dead = set()
     for op in reversed(block.ops[start:-1]):
         if not any(r.uses for r in op.results):
-            op.drop_operands()
-            op.parent = None
-            dead.add(op)
-    block.ops[start:] = [op for op in block.ops[start:] if op not in dead]
+            block.erase(op)
 
 
 

@@ -39,6 +39,13 @@ from .rewrite import constant_array, erase_dead
 
 VIEW_OPS = {"kiln.reshape", "kiln.expand_dims", "kiln.squeeze"}  # no kernel: a new shape only
 FREE_OPS = VIEW_OPS | {"kiln.constant", "kiln.return"}
+# Ops per kernel, at most (XLA bounds its fusions too). LLVM's time on one
+# kernel grows faster than its body: a pointwise chain of 200 ops compiled
+# in 1.2 s of CPU, one of 1,600 in 28 s; the gradient of a 2,000-op chain
+# (7,000 ops) took 20 s as one kernel, 19 s in kernels of 256, 11.5-15 s in
+# kernels of 512-1024, and smaller bounds pay a cost per kernel (23 s at 64).
+# The benchmarks' largest kernel has 13 ops, so nothing small changes.
+DEFAULT_MAX_OPS = 512
 
 
 def category(op: Operation) -> str | None:
@@ -94,8 +101,9 @@ class Group:
 class Fuser:
     """Forms the groups of one block, then rewrites each into a kiln.fused op."""
 
-    def __init__(self, block: Block):
+    def __init__(self, block: Block, max_ops: int | None = None):
         self.block = block
+        self.max_ops = max_ops or DEFAULT_MAX_OPS
         self.position = {op: i for i, op in enumerate(block.ops)}
         self.group_of: dict[Operation, Group] = {}
         self.graph = nx.DiGraph()  # nodes: groups and ungrouped ops
@@ -125,7 +133,8 @@ class Fuser:
             target = None
             if kind is not None:
                 for g in (p for p in producers if isinstance(p, Group)):
-                    if self.fits(g, op) and not self.reaches_around(g, producers):
+                    if (len(g.members) < self.max_ops and self.fits(g, op)
+                            and not self.reaches_around(g, producers)):
                         target = g
                         break
                 if target is None:
@@ -192,7 +201,7 @@ class Fuser:
 
     def mergeable(self, g: Group, h: Group) -> bool:
         """Whether pointwise group `h` can move into `g` (a sibling or producer)."""
-        if h.kind != "pointwise":
+        if h.kind != "pointwise" or len(g.members) + len(h.members) > self.max_ops:
             return False
         role = g.role(h.shape)
         if role not in ("full", "row") or (g.kind != "reduction" and role != "full"):
@@ -245,7 +254,7 @@ class Fuser:
             copy.name = const.result.name
             local[id(const.result)] = copy
         for op in g.members:
-            self.block.ops.remove(op)
+            self.block.detach(op)
             body.append(op)
             for i, v in enumerate(op.operands):
                 if id(v) in local:
@@ -271,7 +280,7 @@ def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
             owner = getattr(v, "op", None)
             if owner is not None and owner.parent is block:
                 graph.add_edge(owner, op)
-    block.ops[:] = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
+    block.reorder(nx.lexicographical_topological_sort(graph, key=order.__getitem__))
 
 
 def _updates(func) -> set[Operation]:
@@ -287,11 +296,12 @@ def kernel_count(block: Block) -> int:
 
 
 @register_pass("fuse")
-def fuse(module: Module) -> dict[str, int]:
-    """Group every function's ops into kiln.fused kernels."""
+def fuse(module: Module, max_ops: int = 0) -> dict[str, int]:
+    """Group every function's ops into kiln.fused kernels of at most `max_ops`
+    ops each (0: DEFAULT_MAX_OPS)."""
     groups = fused_ops = kernels = 0
     for func in module:
-        fuser = Fuser(func.body)
+        fuser = Fuser(func.body, max_ops)
         for g in fuser.form_groups():
             fused_ops += len(g.members)
             fuser.outline(g)

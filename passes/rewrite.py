@@ -12,7 +12,8 @@ apply just returns. For example::
             rw.replace(op, op.lhs)
 
 `apply_patterns` runs a table to a fixed point over every block of a module,
-deleting ops left without uses (when pure).
+deleting ops left without uses (when pure), driven by one worklist: an op is
+visited again only when something around it changed.
 """
 
 from __future__ import annotations
@@ -50,13 +51,37 @@ class Patterns:
         return self.by_op.get(op.name, []) + self.by_op.get(ANY_OP, [])
 
 
+class RecordingBuilder(Builder):
+    """A Builder before an op that remembers the ops it creates (the driver
+    visits them next)."""
+
+    def __init__(self, op: Operation, created: list[Operation]):
+        super().__init__(op.parent, op, op.loc)
+        self.created = created
+
+    def insert(self, op: Operation) -> Operation:
+        self.created.append(op)
+        return super().insert(op)
+
+
 class Rewriter:
-    """What a pattern uses to change the IR around one op."""
+    """What a pattern uses to change the IR around one op.
+
+    ``rw.b`` is a Builder positioned just before the op, made on first use:
+    most pattern tries build nothing."""
 
     def __init__(self, op: Operation):
         self.op = op
-        self.b = Builder.before(op)
         self.replaced = False
+        self.created: list[Operation] = []
+        self.values: tuple[Value, ...] = ()
+        self._builder: Builder | None = None
+
+    @property
+    def b(self) -> Builder:
+        if self._builder is None:
+            self._builder = RecordingBuilder(self.op, self.created)
+        return self._builder
 
     def replace(self, op: Operation, *values: Value) -> None:
         """Make every use of `op`'s results use `values`; the op is then erased."""
@@ -69,6 +94,7 @@ class Rewriter:
             if r is not v:
                 r.replace_all_uses_with(v)
         self.replaced = True
+        self.values = values
 
     def constant(self, value: object, like: Value) -> Value:
         """A constant of `like`'s dtype (a scalar broadcasts in elementwise ops)."""
@@ -110,35 +136,92 @@ def blocks(module: Module) -> Iterator[Block]:
 
 
 def erase_dead(block: Block, effects: Effects) -> int:
-    """Erase pure ops of `block` whose results are unused; returns how many."""
+    """Erase pure ops of `block` whose results are unused; returns how many.
+    One sweep from the end, so a dead chain goes at once."""
     removed = 0
     for op in reversed(list(block.ops)):
-        if op.results and not any(r.uses for r in op.results) and effects.is_pure(op):
+        if _dead(op, effects):
             block.erase(op)
             removed += 1
     return removed
 
 
-def apply_patterns(module: Module, patterns: Patterns, max_sweeps: int = 20) -> dict[str, int]:
-    """Apply `patterns` to every op until none applies (or `max_sweeps` passes)."""
+def _dead(op: Operation, effects: Effects) -> bool:
+    return bool(op.results) and not any(r.uses for r in op.results) and effects.is_pure(op)
+
+
+class Worklist:
+    """Ops waiting to be visited: a stack without duplicates, seeded in
+    program order (so the first visits go top-down, as MLIR's greedy driver)."""
+
+    def __init__(self, ops: list[Operation]):
+        self.stack = list(reversed(ops))
+        self.waiting = set(self.stack)
+
+    def push(self, op: Operation) -> None:
+        if op not in self.waiting:
+            self.waiting.add(op)
+            self.stack.append(op)
+
+    def pop(self) -> Operation | None:
+        while self.stack:
+            op = self.stack.pop()
+            self.waiting.discard(op)
+            if op.parent is not None:  # not erased since it was pushed
+                return op
+        return None
+
+    def push_dead_producers(self, operands: list[Value]) -> None:
+        """The ops defining `operands` that have lost their last use (after the op
+        using them was erased); so a dead chain goes, one visit per op."""
+        for v in operands:
+            owner = getattr(v, "op", None)
+            if owner is not None and not any(r.uses for r in owner.results):
+                self.push(owner)
+
+
+def _erase(op: Operation, work: Worklist) -> None:
+    operands = list(op.operands)
+    op.parent.erase(op)
+    work.push_dead_producers(operands)
+
+
+def apply_patterns(module: Module, patterns: Patterns,
+                   visits: dict[Operation, int] | None = None) -> dict[str, int]:
+    """Apply `patterns` until none applies, erasing pure ops left unused.
+
+    One worklist drives it (as MLIR's greedy rewrite driver): every op is
+    visited once, and again only when something around it changed: the ops a
+    rewrite built, the users of the values it substituted, and the producers
+    an erased op leaves without uses (dead now). So a pass costs
+    O(ops x patterns per op), not a sweep of the whole module per change.
+    `visits`, when given, counts the visits per op (for tests)."""
     effects = Effects(module)
+    work = Worklist([op for block in list(blocks(module)) for op in block.ops])
     rewrites = removed = 0
-    for _ in range(max_sweeps):
-        changed = False
-        for block in list(blocks(module)):
-            for op in list(block.ops):
-                if op.parent is not block:
-                    continue  # erased by an earlier rewrite in this sweep
-                for pattern in patterns.for_op(op):
-                    rw = Rewriter(op)
-                    pattern(op, rw)
-                    if rw.replaced:
-                        rewrites += 1
-                        changed = True
-                        if not any(r.uses for r in op.results) and effects.is_pure(op):
-                            block.erase(op)
-                        break
-            removed += erase_dead(block, effects)
-        if not changed:
+    limit = 10 * len(work.stack) + 1000  # a pattern that undoes another would loop
+    while (op := work.pop()) is not None:
+        if visits is not None:
+            visits[op] = visits.get(op, 0) + 1
+        if _dead(op, effects):
+            _erase(op, work)
+            removed += 1
+            continue
+        for pattern in patterns.for_op(op):
+            rw = Rewriter(op)
+            pattern(op, rw)
+            for new in rw.created:
+                work.push(new)
+            if not rw.replaced:
+                continue
+            rewrites += 1
+            if rewrites > limit:
+                raise op.error(f"the {patterns.name} patterns do not reach a fixed point "
+                               f"(over {limit} rewrites)", KilnError)
+            for new_value in rw.values:  # their users now read the replacements
+                for user in new_value.uses:
+                    work.push(user)
+            if _dead(op, effects):
+                _erase(op, work)
             break
     return {"rewrites": rewrites, "ops removed": removed}

@@ -44,14 +44,19 @@ def split_reductions(module: Module, min_elements: int = 1 << 20,
     split = 0
     effects = Effects(module)
     for block in list(blocks(module)):
-        for op in list(block.ops):
-            if op.name in SPLIT_KINDS and _split(op, int(min_elements), int(parts)):
+        ops = list(block.ops)
+        # program order of the block's ops, once: a split inserts ops but never
+        # reorders these, so the cones of later reductions sort by it too
+        position = {op: i for i, op in enumerate(ops)}
+        for op in ops:
+            if op.name in SPLIT_KINDS and _split(op, int(min_elements), int(parts), position):
                 split += 1
         erase_dead(block, effects)
     return {"reductions split": split}
 
 
-def _split(op: Reduce, min_elements: int, parts: int) -> bool:
+def _split(op: Reduce, min_elements: int, parts: int,
+           position: dict[Operation, int]) -> bool:
     x = op.operands[0]
     shape = x.type.shape
     if not all(isinstance(d, int) for d in shape) or \
@@ -61,7 +66,7 @@ def _split(op: Reduce, min_elements: int, parts: int) -> bool:
     rows = next((p for p in _halvings(parts) if n % p == 0), None)
     if n < min_elements or rows is None:
         return False
-    cone = _cone(x, op)
+    cone = _cone(x, op, position)
     if cone is None:
         return False
     b = Builder.before(op)
@@ -94,7 +99,8 @@ def _halvings(parts: int):
         parts //= 2
 
 
-def _cone(x: Value, reduction: Operation) -> list[Operation] | None:
+def _cone(x: Value, reduction: Operation,
+          position: dict[Operation, int]) -> list[Operation] | None:
     """The elementwise ops computing `x` that nothing but the cone and the
     reduction uses, in program order; None when an operand of the cone is
     neither the full shape nor a scalar (it would not reshape)."""
@@ -115,5 +121,4 @@ def _cone(x: Value, reduction: Operation) -> list[Operation] | None:
         for v in op.operands:
             if v.type.rank != 0 and tuple(v.type.shape) != shape:
                 return None
-    position = {op: i for i, op in enumerate(reduction.parent.ops)}
     return sorted(inside, key=position.__getitem__)

@@ -1,8 +1,10 @@
 """The benchmark scripts run (small sizes) so they cannot rot; no time is asserted."""
 
+import math
+
 import pytest
 
-from kiln.benchmarks import cpu, session_overhead
+from kiln.benchmarks import compile_scaling, cpu, session_overhead
 
 
 @pytest.mark.slow
@@ -22,3 +24,10 @@ def test_cpu_benchmark_quick_mode_runs_and_checks_results(tmp_path):
 def test_session_overhead_quick():
     out = session_overhead.main(["--steps", "300", "--points", "1000"])
     assert out["steps_per_second"] > 0 and abs(out["m"] - 2.5) < 0.5
+
+
+def test_compile_scaling_quick():
+    out = compile_scaling.main(["--sizes", "4,9", "--peers", "none"])
+    assert [r["n"] for r in out["rows"]] == [4, 9]
+    assert all(r["kiln_s"] > 0 and r["kiln_cpu_s"] > 0 for r in out["rows"])
+    assert math.isfinite(out["kiln_exponent"])

@@ -1,0 +1,65 @@
+"""Passes visit each op a bounded number of times (counted, not timed), so
+their cost grows linearly with the graph."""
+
+import numpy as np
+
+from kiln.ir import Builder, Module, TensorType
+from kiln.passes.canonicalize import CANONICAL
+from kiln.passes.decompose import DECOMPOSITIONS
+from kiln.passes.fuse import Fuser
+from kiln.passes.rewrite import apply_patterns
+
+T = TensorType("f32", [8])
+
+
+def _chain(n: int, step) -> Module:
+    m = Module()
+    f = m.add_function("f", [T], ["x"])
+    b = Builder.at_end(f.body)
+    v = f.args[0]
+    one = b.constant(np.float32(1))
+    for i in range(n):
+        v = step(b, v, one, i)
+    b.ret(v)
+    return m
+
+
+def _visit_counts(m: Module, patterns) -> tuple[dict, dict]:
+    visits: dict = {}
+    stats = apply_patterns(m, patterns, visits=visits)
+    return visits, stats
+
+
+def test_canonicalize_visits_each_op_a_bounded_number_of_times():
+    for n in (100, 1000):
+        # x * 1 folds away; neg(neg(x)) collapses: most ops are rewritten
+        m = _chain(n, lambda b, v, one, i: b.mul(v, one) if i % 3 == 0 else b.neg(v))
+        ops = sum(1 for _ in m["f"].walk())
+        visits, stats = _visit_counts(m, CANONICAL)
+        assert stats["rewrites"] >= n // 3
+        assert max(visits.values()) <= 4
+        assert sum(visits.values()) <= 4 * ops
+        m.verify()
+
+
+def test_decompose_visits_each_op_a_bounded_number_of_times():
+    n = 300
+    m = _chain(n, lambda b, v, one, i: b.softmax(v, axis=0) if i % 2 else b.tanh(v))
+    visits, stats = _visit_counts(m, DECOMPOSITIONS)
+    assert stats["rewrites"] == n // 2
+    built = len(visits)  # every op the decompositions built is visited too
+    assert built > n and max(visits.values()) <= 3 and sum(visits.values()) <= 3 * built
+    assert not any(op.name == "kiln.softmax" for op in m["f"].walk())
+    m.verify()
+
+
+def test_fuse_bounds_a_kernel_and_keeps_a_short_chain_whole():
+    def step(b, v, one, i):
+        return b.tanh(v)
+
+    short = _chain(10, step)
+    groups = Fuser(short["f"].body, max_ops=64).form_groups()
+    assert [len(g.members) for g in groups] == [10]
+    long = _chain(200, step)
+    groups = Fuser(long["f"].body, max_ops=64).form_groups()
+    assert [len(g.members) for g in groups] == [64, 64, 64, 8]
