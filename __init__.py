@@ -18,5 +18,4 @@ from .runtime.aot import load  # a library made by `kiln compile`
 from .runtime.executable import Executable, compile  # noqa: A004
 from .viz import viz  # kl.viz(graph_or_module): an SVG picture (the package is kiln.viz)
 
-__all__ = ["ExecutionError", "KilnError", "ParseError", "ShapeError", "VerifyError",
-           "__version__"]
+__all__ = ["ExecutionError", "KilnError", "ParseError", "ShapeError", "VerifyError", "__version__"]

@@ -57,10 +57,17 @@ def cmd_opt(args: argparse.Namespace) -> int:
     from .passes import PassManager
 
     module = _read_module(args.file)
-    print_after = "all" if args.print_ir_after_all else [
-        name.strip() for name in (args.print_ir_after or "").split(",") if name.strip()]
-    manager = PassManager(args.pass_pipeline or args.passes or "", verify_each=not args.no_verify,
-                          print_after=print_after, out=sys.stdout)
+    print_after = (
+        "all"
+        if args.print_ir_after_all
+        else [name.strip() for name in (args.print_ir_after or "").split(",") if name.strip()]
+    )
+    manager = PassManager(
+        args.pass_pipeline or args.passes or "",
+        verify_each=not args.no_verify,
+        print_after=print_after,
+        out=sys.stdout,
+    )
     report = manager.run(module)
     if (args.print_ir_after_all or args.print_ir_after) and args.output in (None, STDIN):
         sys.stdout.write("// ----- result -----\n")
@@ -93,8 +100,10 @@ def _function_name(module, func: str | None) -> str:
         return func
     names = [f.name for f in module]
     if len(names) != 1:
-        raise KilnError(f"the module has {len(names)} functions "
-                        f"({', '.join('@' + n for n in names)}): choose one with --func")
+        raise KilnError(
+            f"the module has {len(names)} functions "
+            f"({', '.join('@' + n for n in names)}): choose one with --func"
+        )
     return names[0]
 
 
@@ -108,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         results = interpret(module, func, *inputs)
     else:
         from .runtime.executable import Executable
+
         results = Executable(module, func, args.backend)(*inputs)
     for i, r in enumerate(results):
         if args.output_dir:
@@ -141,26 +151,37 @@ def cmd_compile(args: argparse.Namespace) -> int:
     prefix = model[:-5] if model.endswith(".meta") else model
     if model != STDIN and Path(prefix).is_dir():
         from .frontend.saver import latest_checkpoint
+
         prefix = latest_checkpoint(prefix) or prefix
     if Path(args.output).exists() and not Path(args.output).is_dir():
-        raise KilnError(f"-o {args.output}: it is a file; give a directory (OUTDIR) for the "
-                        "library, header and manifest")
+        raise KilnError(
+            f"-o {args.output}: it is a file; give a directory (OUTDIR) for the "
+            "library, header and manifest"
+        )
     if Path(prefix + ".meta").exists():
         name = args.name or "model"
         func = aot.c_name(name)
-        module, input_names, output_names = checkpoint_module(prefix, args.fetch, args.feed,
-                                                              func)
+        module, input_names, output_names = checkpoint_module(prefix, args.fetch, args.feed, func)
     else:
         if args.fetch or args.feed:
-            raise KilnError(f"--fetch/--feed choose tensors of a checkpoint, and {model} has "
-                            f"no {Path(prefix).name}.meta beside it")
+            raise KilnError(
+                f"--fetch/--feed choose tensors of a checkpoint, and {model} has "
+                f"no {Path(prefix).name}.meta beside it"
+            )
         module = _read_module(model)
         func = _function_name(module, args.func)
         name, input_names, output_names = args.name or func, None, None
     run_pipeline(module, DEFAULT_PIPELINE)
-    built = aot.build(module, func, args.output, name=name, weights=args.weights,
-                      threads=not args.no_threads, input_names=input_names,
-                      output_names=output_names)
+    built = aot.build(
+        module,
+        func,
+        args.output,
+        name=name,
+        weights=args.weights,
+        threads=not args.no_threads,
+        input_names=input_names,
+        output_names=output_names,
+    )
     for path in (built.library, built.header, built.manifest):
         print(path)
     times = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in built.seconds.items())
@@ -179,10 +200,12 @@ def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
             elif d.name in dims:
                 shape.append(dims[d.name])
             else:
-                raise KilnError(f"give the size of the symbolic dim {d} with --dim "
-                                f"{d.name}=SIZE")
-        inputs.append(rng.standard_normal(shape).astype(t.dtype.numpy) if t.dtype.is_float
-                      else np.zeros(shape, t.dtype.numpy))
+                raise KilnError(f"give the size of the symbolic dim {d} with --dim {d.name}=SIZE")
+        inputs.append(
+            rng.standard_normal(shape).astype(t.dtype.numpy)
+            if t.dtype.is_float
+            else np.zeros(shape, t.dtype.numpy)
+        )
     return inputs
 
 
@@ -205,15 +228,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run = load(args.model)
         what = f"{run.name} (library in {args.model})"
-        types = [TensorType(x["dtype"], [d if isinstance(d, int) else "?" for d in x["shape"]])
-                 for x in run.inputs]
+        types = [
+            TensorType(x["dtype"], [d if isinstance(d, int) else "?" for d in x["shape"]])
+            for x in run.inputs
+        ]
         if not inputs:  # a library's dims have C names: ask by those
             for x in run.inputs:
                 for d in x["shape"]:
                     if isinstance(d, str) and d not in dims:
                         raise KilnError(f"give the size of the dim {d} with --dim {d}=SIZE")
-            types = [t.with_shape([d if isinstance(d, int) else dims[d] for d in x["shape"]])
-                     for t, x in zip(types, run.inputs)]
+            types = [
+                t.with_shape([d if isinstance(d, int) else dims[d] for d in x["shape"]])
+                for t, x in zip(types, run.inputs)
+            ]
             inputs = _random_inputs(types, {})
     else:
         from .runtime.executable import Executable
@@ -237,15 +264,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .runtime.profile import spread, spread_text
 
     median, p10, p90 = (t * 1e3 for t in spread(times))
-    print(f"{what}: median {median:.4f} ms (p10-p90 {p10:.4f}-{p90:.4f} ms, min "
-          f"{min(times) * 1e3:.4f}, max {max(times) * 1e3:.4f}) over {args.repeat} calls after "
-          f"{args.warmup} warm-up calls")
+    print(
+        f"{what}: median {median:.4f} ms (p10-p90 {p10:.4f}-{p90:.4f} ms, min "
+        f"{min(times) * 1e3:.4f}, max {max(times) * 1e3:.4f}) over {args.repeat} calls after "
+        f"{args.warmup} warm-up calls"
+    )
     for line in spread_text(times).split("\n")[1:]:  # the warning of a wide spread
         print(f"kiln bench: {line}", file=sys.stderr)
     if args.profile:
         if getattr(run, "backend", None) != "cpu":
-            raise KilnError("--profile times the kernels of a .kiln function on the cpu "
-                            "backend (not an interpreted function or a library)")
+            raise KilnError(
+                "--profile times the kernels of a .kiln function on the cpu "
+                "backend (not an interpreted function or a library)"
+            )
         from .runtime.profile import profile
 
         print(profile(run, *inputs, repeat=args.repeat, warmup=args.warmup).table())
@@ -255,6 +286,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Train a small classifier whose step is an IR function (embedded data)."""
     from .examples.demo import main
+
     return main(args.steps)
 
 
@@ -277,8 +309,13 @@ def cmd_viz(args: argparse.Namespace) -> int:
             import_meta_graph(args.file)
         data = render(graph, fmt, engine=args.engine)
     else:
-        data = render(_read_module(args.file), fmt, passes=args.passes or None,
-                      engine=args.engine, func=args.func)
+        data = render(
+            _read_module(args.file),
+            fmt,
+            passes=args.passes or None,
+            engine=args.engine,
+            func=args.func,
+        )
     if out.is_dir():
         raise KilnError(f"cannot write {out}: it is a directory")
     try:
@@ -302,13 +339,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         freeze = False  # a graph without saved values
     else:
         freeze = None if not args.no_freeze else False
-    module, inputs, outputs = checkpoint_module(model, args.fetch, args.feed,
-                                                args.name or "main", freeze=freeze)
+    module, inputs, outputs = checkpoint_module(
+        model, args.fetch, args.feed, args.name or "main", freeze=freeze
+    )
     _write_output(args.output, str(module))
     func = module[args.name or "main"]
     if args.output not in (None, STDIN):
-        print(f"wrote {args.output}: @{func.name} ({', '.join(inputs) or 'no inputs'}) -> "
-              f"{', '.join(outputs)}", file=sys.stderr)
+        print(
+            f"wrote {args.output}: @{func.name} ({', '.join(inputs) or 'no inputs'}) -> "
+            f"{', '.join(outputs)}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -316,112 +357,212 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser = argparse.ArgumentParser(
-        prog="kiln", description="kiln: a deep-learning compiler",
+        prog="kiln",
+        description="kiln: a deep-learning compiler",
         epilog="A FILE of '-' is standard input; '-o -' is standard output. Exit status: "
-               "0 success, 1 an error in the input or the work, 2 a usage error.")
+        "0 success, 1 an error in the input or the work, 2 a usage error.",
+    )
     parser.add_argument("--version", action="version", version=f"kiln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("opt", help="run passes over a .kiln module and print it",
-                       description=cmd_opt.__doc__)
+    p = sub.add_parser(
+        "opt", help="run passes over a .kiln module and print it", description=cmd_opt.__doc__
+    )
     p.add_argument("file", help="a .kiln text file, or - for standard input")
-    p.add_argument("--passes", "-p", default="",
-                   help='a pipeline, e.g. "decompose,canonicalize,fold,cse,dce,fuse,plan" '
-                        "(options in braces: fold{max_elements=64}); none: just verify")
-    p.add_argument("--pass-pipeline", metavar="PIPELINE", help="the same as --passes "
-                   "(mlir-opt's name)")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write the result here (default, or -: standard output)")
-    p.add_argument("--print-ir-after-all", action="store_true",
-                   help="print the IR after every pass")
-    p.add_argument("--print-ir-after", metavar="PASSES",
-                   help="print the IR after these passes (comma-separated names)")
-    p.add_argument("--stats", action="store_true",
-                   help="print each pass's time and statistics to stderr")
-    p.add_argument("--no-verify", action="store_true",
-                   help="do not run the verifier after each pass")
-    p.add_argument("--emit", choices=("kernel", "llvm", "asm", "triton"),
-                   help="print every kernel (its form, LLVM IR, host assembly or Triton "
-                        "source) instead of the module; runs the default pipeline first "
-                        "when the module is not planned yet")
+    p.add_argument(
+        "--passes",
+        "-p",
+        default="",
+        help='a pipeline, e.g. "decompose,canonicalize,fold,cse,dce,fuse,plan" '
+        "(options in braces: fold{max_elements=64}); none: just verify",
+    )
+    p.add_argument(
+        "--pass-pipeline", metavar="PIPELINE", help="the same as --passes (mlir-opt's name)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the result here (default, or -: standard output)",
+    )
+    p.add_argument(
+        "--print-ir-after-all", action="store_true", help="print the IR after every pass"
+    )
+    p.add_argument(
+        "--print-ir-after",
+        metavar="PASSES",
+        help="print the IR after these passes (comma-separated names)",
+    )
+    p.add_argument(
+        "--stats", action="store_true", help="print each pass's time and statistics to stderr"
+    )
+    p.add_argument(
+        "--no-verify", action="store_true", help="do not run the verifier after each pass"
+    )
+    p.add_argument(
+        "--emit",
+        choices=("kernel", "llvm", "asm", "triton"),
+        help="print every kernel (its form, LLVM IR, host assembly or Triton "
+        "source) instead of the module; runs the default pipeline first "
+        "when the module is not planned yet",
+    )
     p.set_defaults(run=cmd_opt)
-    p = sub.add_parser("run", help="interpret a function on .npy inputs",
-                       description=cmd_run.__doc__)
+    p = sub.add_parser(
+        "run", help="interpret a function on .npy inputs", description=cmd_run.__doc__
+    )
     p.add_argument("file", help="a .kiln text file, or - for standard input")
-    p.add_argument("--func", help="the function to run (without @); needed when the module "
-                   "has several")
+    p.add_argument(
+        "--func", help="the function to run (without @); needed when the module has several"
+    )
     p.add_argument("--input", action="append", default=[], help="an input .npy file, in order")
     p.add_argument("--output-dir", help="save results as resultN.npy here instead of printing")
-    p.add_argument("--backend", choices=["interpreter", "cpu", "gpu", "auto"],
-                   default="interpreter",
-                   help="the reference interpreter (default), the CPU backend, the GPU "
-                        "backend (Triton; the CPU, with a warning, without a GPU), or the "
-                        "CPU backend falling back to the interpreter")
+    p.add_argument(
+        "--backend",
+        choices=["interpreter", "cpu", "gpu", "auto"],
+        default="interpreter",
+        help="the reference interpreter (default), the CPU backend, the GPU "
+        "backend (Triton; the CPU, with a warning, without a GPU), or the "
+        "CPU backend falling back to the interpreter",
+    )
     p.set_defaults(run=cmd_run)
-    p = sub.add_parser("compile", help="compile a model ahead of time to a .so, .h and .json",
-                       description=cmd_compile.__doc__)
-    p.add_argument("model", help="a .kiln file (- for standard input), or a Saver checkpoint "
-                                 "prefix (dir/model-7, with dir/model-7.meta and .npz) or its "
-                                 "directory")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR",
-                   help="where the library, header and manifest go")
+    p = sub.add_parser(
+        "compile",
+        help="compile a model ahead of time to a .so, .h and .json",
+        description=cmd_compile.__doc__,
+    )
+    p.add_argument(
+        "model",
+        help="a .kiln file (- for standard input), or a Saver checkpoint "
+        "prefix (dir/model-7, with dir/model-7.meta and .npz) or its "
+        "directory",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUTDIR",
+        help="where the library, header and manifest go",
+    )
     p.add_argument("--func", help="the .kiln function to compile (needed when it has several)")
-    p.add_argument("--fetch", action="append", default=[], metavar="NAME",
-                   help="checkpoint: a tensor the library computes (op name or name:0); repeat")
-    p.add_argument("--feed", action="append", default=[], metavar="NAME",
-                   help="checkpoint: a tensor the library takes as input, in order; default: "
-                        "the placeholders the fetches need")
-    p.add_argument("--name", help="the C name of the entry and the files (default: the "
-                                  "function's name, or 'model' for a checkpoint)")
-    p.add_argument("--weights", choices=["embed", "file"], default="embed",
-                   help="embed the weights in the library (default) or write NAME.weights "
-                        "beside it, read by NAME_load_weights()")
-    p.add_argument("--no-threads", action="store_true",
-                   help="run every kernel on one thread: the library needs no libgomp")
+    p.add_argument(
+        "--fetch",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="checkpoint: a tensor the library computes (op name or name:0); repeat",
+    )
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="checkpoint: a tensor the library takes as input, in order; default: "
+        "the placeholders the fetches need",
+    )
+    p.add_argument(
+        "--name",
+        help="the C name of the entry and the files (default: the "
+        "function's name, or 'model' for a checkpoint)",
+    )
+    p.add_argument(
+        "--weights",
+        choices=["embed", "file"],
+        default="embed",
+        help="embed the weights in the library (default) or write NAME.weights "
+        "beside it, read by NAME_load_weights()",
+    )
+    p.add_argument(
+        "--no-threads",
+        action="store_true",
+        help="run every kernel on one thread: the library needs no libgomp",
+    )
     p.set_defaults(run=cmd_compile)
-    p = sub.add_parser("bench", help="time a function or a compiled library",
-                       description=cmd_bench.__doc__)
-    p.add_argument("model", help="a .kiln file (- for standard input), or an OUTDIR made by "
-                                 "`kiln compile`")
+    p = sub.add_parser(
+        "bench", help="time a function or a compiled library", description=cmd_bench.__doc__
+    )
+    p.add_argument(
+        "model", help="a .kiln file (- for standard input), or an OUTDIR made by `kiln compile`"
+    )
     p.add_argument("--func", help="the function to time (needed when the module has several)")
-    p.add_argument("--input", action="append", default=[],
-                   help="an input .npy file, in order (default: random inputs)")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
-                   help="a symbolic dim's size for random inputs (N=64; ?=64 for ?)")
-    p.add_argument("--backend", choices=["cpu", "interpreter", "auto"], default="cpu",
-                   help="for a .kiln file: how to run it (default: cpu)")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        help="an input .npy file, in order (default: random inputs)",
+    )
+    p.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=SIZE",
+        help="a symbolic dim's size for random inputs (N=64; ?=64 for ?)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["cpu", "interpreter", "auto"],
+        default="cpu",
+        help="for a .kiln file: how to run it (default: cpu)",
+    )
     p.add_argument("--repeat", type=int, default=20, help="timed calls (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
-    p.add_argument("--profile", action="store_true",
-                   help="then time every kernel: ms, bytes, FLOPs, GB/s and GFLOP/s against "
-                        "the machine's measured ceilings")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="then time every kernel: ms, bytes, FLOPs, GB/s and GFLOP/s against "
+        "the machine's measured ceilings",
+    )
     p.set_defaults(run=cmd_bench)
-    p = sub.add_parser("demo", help="train a small model end to end (no downloads)",
-                       description=cmd_demo.__doc__)
+    p = sub.add_parser(
+        "demo", help="train a small model end to end (no downloads)", description=cmd_demo.__doc__
+    )
     p.add_argument("--steps", type=int, default=200, help="training steps")
     p.set_defaults(run=cmd_demo)
-    p = sub.add_parser("viz", help="draw a graph or the IR after passes as SVG or PNG",
-                       description=cmd_viz.__doc__)
+    p = sub.add_parser(
+        "viz", help="draw a graph or the IR after passes as SVG or PNG", description=cmd_viz.__doc__
+    )
     p.add_argument("file", help="a .kiln module (- for standard input) or a saved graph (.meta)")
     p.add_argument("--passes", "-p", default="", help="run this pipeline first (.kiln only)")
     p.add_argument("--func", help="draw only this function (default: all)")
-    p.add_argument("--engine", choices=["auto", "graphviz", "python"], default="auto",
-                   help="layout: Graphviz when installed (auto), or the pure-Python one")
+    p.add_argument(
+        "--engine",
+        choices=["auto", "graphviz", "python"],
+        default="auto",
+        help="layout: Graphviz when installed (auto), or the pure-Python one",
+    )
     p.add_argument("-o", "--output", required=True, help="the picture: out.svg or out.png")
     p.set_defaults(run=cmd_viz)
-    p = sub.add_parser("export", help="write a checkpoint's or saved graph's tensors as a "
-                                      ".kiln file", description=cmd_export.__doc__)
-    p.add_argument("model", help="a Saver checkpoint prefix (dir/model-7), its directory, or "
-                                 "a saved graph (.meta)")
-    p.add_argument("--fetch", action="append", default=[], metavar="NAME", required=True,
-                   help="a tensor (op name or name:0) or op to compute; repeat")
-    p.add_argument("--feed", action="append", default=[], metavar="NAME",
-                   help="a tensor the function takes, in order; default: the placeholders "
-                        "the fetches need")
+    p = sub.add_parser(
+        "export",
+        help="write a checkpoint's or saved graph's tensors as a .kiln file",
+        description=cmd_export.__doc__,
+    )
+    p.add_argument(
+        "model",
+        help="a Saver checkpoint prefix (dir/model-7), its directory, or a saved graph (.meta)",
+    )
+    p.add_argument(
+        "--fetch",
+        action="append",
+        default=[],
+        metavar="NAME",
+        required=True,
+        help="a tensor (op name or name:0) or op to compute; repeat",
+    )
+    p.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a tensor the function takes, in order; default: the placeholders the fetches need",
+    )
     p.add_argument("--name", help="the IR function's name (default: main)")
-    p.add_argument("--no-freeze", action="store_true",
-                   help="keep the variables as arguments instead of constants")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="the .kiln file (default, or -: standard output)")
+    p.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="keep the variables as arguments instead of constants",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="the .kiln file (default, or -: standard output)"
+    )
     p.set_defaults(run=cmd_export)
     return parser
 

@@ -83,8 +83,12 @@ def run_child(source: str, n: int) -> dict:
         env = dict(os.environ, KILN_CACHE_DIR=cache, JAX_PLATFORMS="cpu")
         env.pop("KILN_NO_CACHE", None)
         env.pop("KILN_DEBUG", None)
-        done = subprocess.run([sys.executable, "-c", source.format(n=n, width=WIDTH)],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", source.format(n=n, width=WIDTH)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"the N={n} measurement failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -94,8 +98,12 @@ def numpy_loss(n: int) -> float:
     """The chain's loss computed by numpy in float32: the oracle for both."""
     w, c = np.full(WIDTH, 0.9, np.float32), np.full(WIDTH, 0.1, np.float32)
     h = np.linspace(-1, 1, WIDTH, dtype=np.float32)
-    steps = (np.tanh, lambda h: h * w, lambda h: h + c,
-             lambda h: (1 / (1 + np.exp(-h))).astype(np.float32))
+    steps = (
+        np.tanh,
+        lambda h: h * w,
+        lambda h: h + c,
+        lambda h: (1 / (1 + np.exp(-h))).astype(np.float32),
+    )
     for i in range(n):
         h = steps[i % 4](h)
     return float(h.sum())
@@ -118,46 +126,71 @@ def jax_available() -> bool:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
-                        help="comma-separated chain lengths N")
-    parser.add_argument("--peers", default="jax", choices=("jax", "none"),
-                        help="measure jax.jit too (when installed)")
-    parser.add_argument("--jax-up-to", type=int, default=max(SIZES),
-                        help="measure jax only for N up to this (its first call takes many "
-                             "minutes at N = 3000 on a loaded 2-core machine)")
+    parser.add_argument(
+        "--sizes", default=",".join(map(str, SIZES)), help="comma-separated chain lengths N"
+    )
+    parser.add_argument(
+        "--peers",
+        default="jax",
+        choices=("jax", "none"),
+        help="measure jax.jit too (when installed)",
+    )
+    parser.add_argument(
+        "--jax-up-to",
+        type=int,
+        default=max(SIZES),
+        help="measure jax only for N up to this (its first call takes many "
+        "minutes at N = 3000 on a loaded 2-core machine)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with_jax = args.peers == "jax" and jax_available()
     rows = []
-    print(f"{'N':>6} {'kiln s':>9} {'jax s':>9} {'kiln/jax':>9} {'kiln cpu s':>11} "
-          f"{'jax cpu s':>10}", flush=True)
+    print(
+        f"{'N':>6} {'kiln s':>9} {'jax s':>9} {'kiln/jax':>9} {'kiln cpu s':>11} {'jax cpu s':>10}",
+        flush=True,
+    )
     for n in sizes:
         kiln_run = run_child(_KILN_CHILD, n)
         jax_run = run_child(_JAX_CHILD, n) if with_jax and n <= args.jax_up_to else None
-        row = {"n": n, "kiln_s": kiln_run["seconds"], "kiln_cpu_s": kiln_run["cpu_seconds"],
-               "kiln_loss": kiln_run["loss"],
-               "jax_s": jax_run["seconds"] if jax_run else None,
-               "jax_cpu_s": jax_run["cpu_seconds"] if jax_run else None,
-               "jax_loss": jax_run["loss"] if jax_run else None}
+        row = {
+            "n": n,
+            "kiln_s": kiln_run["seconds"],
+            "kiln_cpu_s": kiln_run["cpu_seconds"],
+            "kiln_loss": kiln_run["loss"],
+            "jax_s": jax_run["seconds"] if jax_run else None,
+            "jax_cpu_s": jax_run["cpu_seconds"] if jax_run else None,
+            "jax_loss": jax_run["loss"] if jax_run else None,
+        }
         expected = numpy_loss(n)
         for who in ("kiln", "jax") if jax_run else ("kiln",):
             if not math.isclose(row[f"{who}_loss"], expected, rel_tol=1e-3):
-                raise RuntimeError(f"N={n}: {who}'s loss {row[f'{who}_loss']} differs from "
-                                   f"numpy's {expected}")
+                raise RuntimeError(
+                    f"N={n}: {who}'s loss {row[f'{who}_loss']} differs from numpy's {expected}"
+                )
         rows.append(row)
-        jax_s, ratio, jax_cpu = (f"{row['jax_s']:9.2f}", f"{row['kiln_s'] / row['jax_s']:9.2f}",
-                                 f"{row['jax_cpu_s']:10.2f}") if jax_run else \
-            (f"{'-':>9}", f"{'-':>9}", f"{'-':>10}")
-        print(f"{n:>6} {row['kiln_s']:9.2f} {jax_s} {ratio} {row['kiln_cpu_s']:11.2f} {jax_cpu}",
-              flush=True)
+        jax_s, ratio, jax_cpu = (
+            (
+                f"{row['jax_s']:9.2f}",
+                f"{row['kiln_s'] / row['jax_s']:9.2f}",
+                f"{row['jax_cpu_s']:10.2f}",
+            )
+            if jax_run
+            else (f"{'-':>9}", f"{'-':>9}", f"{'-':>10}")
+        )
+        print(
+            f"{n:>6} {row['kiln_s']:9.2f} {jax_s} {ratio} {row['kiln_cpu_s']:11.2f} {jax_cpu}",
+            flush=True,
+        )
     result = {"rows": rows}
     parts = []
     for who in ("kiln", "jax") if with_jax else ("kiln",):
         measured = [r for r in rows if r[f"{who}_s"] is not None]
         for clock in ("s", "cpu_s"):
             key = f"{who}_exponent" + ("" if clock == "s" else "_cpu")
-            result[key] = fitted_exponent([r["n"] for r in measured],
-                                          [r[f"{who}_{clock}"] for r in measured])
+            result[key] = fitted_exponent(
+                [r["n"] for r in measured], [r[f"{who}_{clock}"] for r in measured]
+            )
         wall, cpu = result[f"{who}_exponent"], result[f"{who}_exponent_cpu"]
         parts.append(f"{who} {wall:.2f} (cpu {cpu:.2f})")
     print("fitted exponent: " + ", ".join(parts))

@@ -47,6 +47,7 @@ PEERS = ("numpy", "torch", "torch.compile", "jax")
 
 # ------------------------------------------------------------------ timing
 
+
 def median_time(fn: Callable[[], object], repeat: int, warmup: int = 2) -> float:
     """Median seconds of `fn()` over `repeat` runs after `warmup` runs.
 
@@ -80,6 +81,7 @@ def environment(**values: str):
 
 # ------------------------------------------------------------------ workloads
 
+
 @dataclass
 class Workload:
     """One benchmark: inputs, the kiln program and what each peer runs.
@@ -104,12 +106,14 @@ class Workload:
 
 def _compiled(ir: str) -> Callable[[list[np.ndarray], int | None], Callable[[], object]]:
     """A `Workload.kiln`: the IR's @f compiled for the CPU, called on the inputs."""
+
     def build(inputs: list[np.ndarray], threads: int | None) -> Callable[[], object]:
         exe = kiln.compile(parse(ir), "f", backend="cpu")
         if threads is not None:  # thread counts are fixed when a shape is first planned
             with environment(KILN_NUM_THREADS=str(threads)):
                 exe(*inputs)
         return lambda: exe(*inputs)[0]
+
     return build
 
 
@@ -138,7 +142,9 @@ def elementwise_chain(n: int) -> Workload:
         lambda x, a, b: np.maximum(x * a + b, 0) * (1 / (1 + np.exp(-x))) - 0.5 * x,
         lambda t, x, a, b: t.relu(x * a + b) * t.sigmoid(x) - 0.5 * x,
         lambda jnp, x, a, b: jnp.maximum(x * a + b, 0) * (1 / (1 + jnp.exp(-x))) - 0.5 * x,
-        bytes=8 * n, flops=8 * n)
+        bytes=8 * n,
+        flops=8 * n,
+    )
 
 
 def sum_of_squares(n: int) -> Workload:
@@ -149,9 +155,15 @@ def sum_of_squares(n: int) -> Workload:
   kiln.return %s : tensor<f32>
 }}"""
     return Workload(
-        f"sum of squares {n}", lambda rng: [rng.standard_normal(n, dtype=np.float32)],
-        _compiled(ir), lambda x: np.dot(x, x), lambda t, x: (x * x).sum(),
-        lambda jnp, x: (x * x).sum(), bytes=4 * n, flops=2 * n)
+        f"sum of squares {n}",
+        lambda rng: [rng.standard_normal(n, dtype=np.float32)],
+        _compiled(ir),
+        lambda x: np.dot(x, x),
+        lambda t, x: (x * x).sum(),
+        lambda jnp, x: (x * x).sum(),
+        bytes=4 * n,
+        flops=2 * n,
+    )
 
 
 def softmax(rows: int, cols: int) -> Workload:
@@ -170,9 +182,15 @@ def softmax(rows: int, cols: int) -> Workload:
         return e / e.sum(1, keepdims=True)
 
     return Workload(
-        f"softmax {rows}x{cols}", lambda rng: [rng.standard_normal((rows, cols), np.float32)],
-        _compiled(ir), numpy, lambda t, x: t.softmax(x, 1), jax, bytes=8 * rows * cols,
-        flops=5 * rows * cols)
+        f"softmax {rows}x{cols}",
+        lambda rng: [rng.standard_normal((rows, cols), np.float32)],
+        _compiled(ir),
+        numpy,
+        lambda t, x: t.softmax(x, 1),
+        jax,
+        bytes=8 * rows * cols,
+        flops=5 * rows * cols,
+    )
 
 
 def matmul(n: int) -> Workload:
@@ -184,8 +202,14 @@ def matmul(n: int) -> Workload:
     return Workload(
         f"matmul {n}^3",
         lambda rng: [rng.standard_normal((n, n), np.float32) for _ in range(2)],
-        _compiled(ir), np.matmul, lambda t, a, b: a @ b, lambda jnp, a, b: a @ b,
-        flops=2 * n ** 3, rtol=1e-3, thread_column=False)
+        _compiled(ir),
+        np.matmul,
+        lambda t, a, b: a @ b,
+        lambda jnp, a, b: a @ b,
+        flops=2 * n**3,
+        rtol=1e-3,
+        thread_column=False,
+    )
 
 
 def conv2d(batch: int, size: int, channels: int, filters: int) -> Workload:
@@ -208,15 +232,25 @@ def conv2d(batch: int, size: int, channels: int, filters: int) -> Workload:
 
     def jax(jnp, x, w):
         import jax
-        return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
-                                            dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+        return jax.lax.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
 
     return Workload(
         f"conv2d {batch}x{size}x{size}x{channels}, 3x3x{filters} SAME",
-        lambda rng: [rng.standard_normal(x, np.float32),
-                     (rng.standard_normal(w) * 0.1).astype(np.float32)],
-        _compiled(ir), numpy, torch, jax,
-        flops=2 * batch * size * size * filters * 9 * channels, rtol=1e-3, thread_column=False)
+        lambda rng: [
+            rng.standard_normal(x, np.float32),
+            (rng.standard_normal(w) * 0.1).astype(np.float32),
+        ],
+        _compiled(ir),
+        numpy,
+        torch,
+        jax,
+        flops=2 * batch * size * size * filters * 9 * channels,
+        rtol=1e-3,
+        thread_column=False,
+    )
 
 
 # ------------------------------------------------------------------ the MLP training step
@@ -228,6 +262,7 @@ def mlp_graph(batch: int, lr: float = 0.01):
     """The 784-512-512-10 classifier's SGD training step written with kiln's
     TensorFlow-1.x API: (graph, x, y, loss, train, variables in order)."""
     import kiln as kl
+
     graph = kl.Graph()
     with graph.as_default():
         x = kl.placeholder(kl.float32, (None, MLP_SIZES[0]), name="x")
@@ -259,6 +294,7 @@ def mlp_step(batch: int, lr: float = 0.01) -> Workload:
     """One SGD step; every program returns the loss and updates its own
     parameters (started from kiln's initial values)."""
     import kiln as kl
+
     state: dict = {}
 
     def build(inputs, threads):
@@ -289,8 +325,9 @@ def mlp_step(batch: int, lr: float = 0.01) -> Workload:
         dz = (e / s - y) / len(x)
         dh1 = (dz @ w2.T) * (h1 > 0)
         dh0 = (dh1 @ w1.T) * (h0 > 0)
-        for p, g in zip(numpy_params, (x.T @ dh0, dh0.sum(0), h0.T @ dh1, dh1.sum(0),
-                                       h1.T @ dz, dz.sum(0))):
+        for p, g in zip(
+            numpy_params, (x.T @ dh0, dh0.sum(0), h0.T @ dh1, dh1.sum(0), h1.T @ dz, dz.sum(0))
+        ):
             p -= lr * g
         return np.float32(loss)
 
@@ -314,7 +351,9 @@ def mlp_step(batch: int, lr: float = 0.01) -> Workload:
 
     def jax(jnp, x, y):
         import jax as jx
+
         if "step" not in jax_state:
+
             def loss_fn(params, x, y):
                 w0, b0, w1, b1, w2, b2 = params
                 h = jnp.maximum(x @ w0 + b0, 0)
@@ -331,10 +370,17 @@ def mlp_step(batch: int, lr: float = 0.01) -> Workload:
         loss, jax_state["params"] = jax_state["step"](jax_state["params"], x, y)
         return loss.block_until_ready()
 
-    return Workload(f"MLP 784-512-512-10 SGD step, batch {batch}",
-                    lambda rng: _mlp_data(rng, batch), build, numpy, torch, jax,
-                    flops=6 * batch * sum(a * b for a, b in zip(MLP_SIZES, MLP_SIZES[1:])),
-                    compare=False, thread_column=False)
+    return Workload(
+        f"MLP 784-512-512-10 SGD step, batch {batch}",
+        lambda rng: _mlp_data(rng, batch),
+        build,
+        numpy,
+        torch,
+        jax,
+        flops=6 * batch * sum(a * b for a, b in zip(MLP_SIZES, MLP_SIZES[1:])),
+        compare=False,
+        thread_column=False,
+    )
 
 
 _COMPILE_CHILD = """
@@ -363,13 +409,19 @@ def compile_times(batch: int) -> dict[str, float]:
             env.pop("KILN_NO_CACHE", None)
             # as installed: modules imported lazily by the compiler load their bytecode
             env.pop("PYTHONDONTWRITEBYTECODE", None)
-            done = subprocess.run([sys.executable, "-c", _COMPILE_CHILD.format(batch=batch)],
-                                  env=env, capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _COMPILE_CHILD.format(batch=batch)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             out[label] = json.loads(done.stdout.strip().splitlines()[-1])["compile"]
     return out
 
 
 # ------------------------------------------------------------------ ceilings
+
 
 def copy_bandwidth(n: int, repeat: int) -> float:
     """Bytes read + written per second by a large array copy."""
@@ -380,10 +432,11 @@ def copy_bandwidth(n: int, repeat: int) -> float:
 
 def numpy_matmul_gflops(n: int, repeat: int) -> float:
     a = np.ones((n, n), np.float32)
-    return 2 * n ** 3 / median_time(lambda: a @ a, repeat) / 1e9
+    return 2 * n**3 / median_time(lambda: a @ a, repeat) / 1e9
 
 
 # ------------------------------------------------------------------ peers
+
 
 @dataclass
 class Peers:
@@ -400,6 +453,7 @@ class Peers:
         if {"torch", "torch.compile"} & set(self.wanted):
             try:
                 import torch
+
                 self.torch = torch
                 self.available += [p for p in ("torch", "torch.compile") if p in self.wanted]
             except ImportError:
@@ -408,6 +462,7 @@ class Peers:
             try:
                 import jax
                 import jax.numpy as jnp
+
                 self.jax, self.jnp = jax, jnp
                 self.available.append("jax")
             except ImportError:
@@ -419,16 +474,19 @@ class Peers:
             return lambda: w.numpy(*inputs)
         if peer in ("torch", "torch.compile") and w.torch is not None:
             t = self.torch
-            tensors = [t.from_numpy(np.asarray(a)) if np.ndim(a) else t.tensor(float(a))
-                       for a in inputs]
+            tensors = [
+                t.from_numpy(np.asarray(a)) if np.ndim(a) else t.tensor(float(a)) for a in inputs
+            ]
             fn = lambda *a: w.torch(t, *a)  # noqa: E731
             if peer == "torch.compile":
                 fn = t.compile(fn)
             run = lambda: fn(*tensors)  # noqa: E731
             if w.compare:  # autograd inside the MLP step; inference elsewhere
+
                 def guarded():
                     with t.no_grad():
                         return run()
+
                 return guarded
             return run
         if peer == "jax" and w.jax is not None:
@@ -442,12 +500,26 @@ class Peers:
 
 # ------------------------------------------------------------------ main
 
+
 def workloads(quick: bool) -> list[Workload]:
     if quick:
-        return [elementwise_chain(100_000), sum_of_squares(100_000), softmax(256, 128),
-                matmul(128), mlp_step(32), conv2d(2, 8, 8, 8)]
-    return [elementwise_chain(10_000_000), sum_of_squares(10_000_000), softmax(4096, 1024),
-            matmul(1024), matmul(2048), mlp_step(256), conv2d(32, 32, 64, 64)]
+        return [
+            elementwise_chain(100_000),
+            sum_of_squares(100_000),
+            softmax(256, 128),
+            matmul(128),
+            mlp_step(32),
+            conv2d(2, 8, 8, 8),
+        ]
+    return [
+        elementwise_chain(10_000_000),
+        sum_of_squares(10_000_000),
+        softmax(4096, 1024),
+        matmul(1024),
+        matmul(2048),
+        mlp_step(256),
+        conv2d(32, 32, 64, 64),
+    ]
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -458,16 +530,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per figure")
-    parser.add_argument("--peers", default=None,
-                        help=f"comma-separated, from {', '.join(PEERS)} (default: all; "
-                             "--quick: numpy,torch,jax)")
+    parser.add_argument(
+        "--peers",
+        default=None,
+        help=f"comma-separated, from {', '.join(PEERS)} (default: all; --quick: numpy,torch,jax)",
+    )
     parser.add_argument("--out", default="kiln-benchmark-cpu.md", help="Markdown table file")
-    parser.add_argument("--no-compile-time", action="store_true",
-                        help="skip the MLP compile-time measurement (two subprocesses)")
+    parser.add_argument(
+        "--no-compile-time",
+        action="store_true",
+        help="skip the MLP compile-time measurement (two subprocesses)",
+    )
     args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 20)
-    wanted = tuple((args.peers or ("numpy,torch,jax" if args.quick else ",".join(PEERS)))
-                   .split(","))
+    wanted = tuple(
+        (args.peers or ("numpy,torch,jax" if args.quick else ",".join(PEERS))).split(",")
+    )
     unknown = set(wanted) - set(PEERS)
     if unknown:
         parser.error(f"unknown peers {sorted(unknown)}; kiln knows {', '.join(PEERS)}")
@@ -498,9 +576,13 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(row)
         print(_row_text(row, peers.available), flush=True)
 
-    result = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
-              "copy_GBps": bandwidth / 1e9, "numpy_matmul_GFLOPs": blas, "rows": rows,
-              "peers": peers.available}
+    result = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
+        "copy_GBps": bandwidth / 1e9,
+        "numpy_matmul_GFLOPs": blas,
+        "rows": rows,
+        "peers": peers.available,
+    }
     if not args.no_compile_time:
         result["compile_s"] = compile_times(32 if args.quick else 256)
     text = report(result)
@@ -521,25 +603,42 @@ def _row_text(row: dict, peers: list[str]) -> str:
 def report(result: dict) -> str:
     """The Markdown table: times in ms, then each peer's time / kiln's (> 1: kiln is faster)."""
     peers = result["peers"]
-    head = ["workload", "kiln ms", "kiln 1 thread ms", *(f"{p} ms" for p in peers),
-            *(f"{p}/kiln" for p in peers), "kiln GB/s (of copy)", "kiln GFLOP/s"]
-    lines = [f"# kiln CPU benchmark ({result['machine']})", "",
-             f"Ceilings measured in this run: copy {result['copy_GBps']:.1f} GB/s "
-             f"(read + written), numpy matmul {result['numpy_matmul_GFLOPs']:.0f} GFLOP/s.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    head = [
+        "workload",
+        "kiln ms",
+        "kiln 1 thread ms",
+        *(f"{p} ms" for p in peers),
+        *(f"{p}/kiln" for p in peers),
+        "kiln GB/s (of copy)",
+        "kiln GFLOP/s",
+    ]
+    lines = [
+        f"# kiln CPU benchmark ({result['machine']})",
+        "",
+        f"Ceilings measured in this run: copy {result['copy_GBps']:.1f} GB/s "
+        f"(read + written), numpy matmul {result['numpy_matmul_GFLOPs']:.0f} GFLOP/s.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
     for r in result["rows"]:
         cells = [r["workload"], _fmt(r["kiln_ms"]), _fmt(r.get("kiln_1_thread_ms"))]
         cells += [_fmt(r.get(f"{p}_ms")) for p in peers]
-        cells += [_fmt(r[f"{p}_ms"] / r["kiln_ms"], 2) if f"{p}_ms" in r else "–"
-                  for p in peers]
-        cells.append(f"{r['kiln_GBps']:.1f} ({100 * r['of_copy_bandwidth']:.0f}%)"
-                     if "kiln_GBps" in r else "–")
+        cells += [_fmt(r[f"{p}_ms"] / r["kiln_ms"], 2) if f"{p}_ms" in r else "–" for p in peers]
+        cells.append(
+            f"{r['kiln_GBps']:.1f} ({100 * r['of_copy_bandwidth']:.0f}%)"
+            if "kiln_GBps" in r
+            else "–"
+        )
         cells.append(_fmt(r.get("kiln_GFLOPs"), 1))
         lines.append("| " + " | ".join(cells) + " |")
     if "compile_s" in result:
         c = result["compile_s"]
-        lines += ["", f"MLP training step compile time: cold {c['cold'] * 1e3:.0f} ms, "
-                      f"from the disk cache {c['disk cache'] * 1e3:.0f} ms."]
+        lines += [
+            "",
+            f"MLP training step compile time: cold {c['cold'] * 1e3:.0f} ms, "
+            f"from the disk cache {c['disk cache'] * 1e3:.0f} ms.",
+        ]
     return "\n".join(lines) + "\n"
 
 

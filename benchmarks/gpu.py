@@ -52,7 +52,9 @@ def workloads(quick: bool) -> list[Workload]:
     b, hw, c, o = (2, 8, 16, 16) if quick else (64, 56, 64, 64)
     f32 = np.float32
     return [
-        Workload(f"elementwise chain, {n}", f"""func @f(%x: tensor<{n}xf32>) -> tensor<{n}xf32> {{
+        Workload(
+            f"elementwise chain, {n}",
+            f"""func @f(%x: tensor<{n}xf32>) -> tensor<{n}xf32> {{
   %c2 = kiln.constant {{value = dense<2.0> : tensor<f32>}} : tensor<f32>
   %c1 = kiln.constant {{value = dense<1.0> : tensor<f32>}} : tensor<f32>
   %a = kiln.mul %x, %c2 : (tensor<{n}xf32>, tensor<f32>) -> tensor<{n}xf32>
@@ -60,32 +62,57 @@ def workloads(quick: bool) -> list[Workload]:
   %r = kiln.relu %b : tensor<{n}xf32>
   %s = kiln.sigmoid %r : tensor<{n}xf32>
   kiln.return %s : tensor<{n}xf32>
-}}""", lambda rng: [rng.standard_normal(n, dtype=f32)],
-            lambda t, x: t.sigmoid(t.relu(2 * x + 1)), nbytes=8 * n),
-        Workload(f"sum of squares, {n}", f"""func @f(%x: tensor<{n}xf32>) -> tensor<f32> {{
+}}""",
+            lambda rng: [rng.standard_normal(n, dtype=f32)],
+            lambda t, x: t.sigmoid(t.relu(2 * x + 1)),
+            nbytes=8 * n,
+        ),
+        Workload(
+            f"sum of squares, {n}",
+            f"""func @f(%x: tensor<{n}xf32>) -> tensor<f32> {{
   %q = kiln.square %x : tensor<{n}xf32>
   %s = kiln.reduce_sum %q : (tensor<{n}xf32>) -> tensor<f32>
   kiln.return %s : tensor<f32>
-}}""", lambda rng: [rng.standard_normal(n, dtype=f32)], lambda t, x: (x * x).sum(),
-            nbytes=4 * n),
-        Workload(f"softmax {rows}x{cols}", f"""func @f(%x: tensor<{rows}x{cols}xf32>) -> tensor<{rows}x{cols}xf32> {{
+}}""",
+            lambda rng: [rng.standard_normal(n, dtype=f32)],
+            lambda t, x: (x * x).sum(),
+            nbytes=4 * n,
+        ),
+        Workload(
+            f"softmax {rows}x{cols}",
+            f"""func @f(%x: tensor<{rows}x{cols}xf32>) -> tensor<{rows}x{cols}xf32> {{
   %s = kiln.softmax %x : tensor<{rows}x{cols}xf32>
   kiln.return %s : tensor<{rows}x{cols}xf32>
-}}""", lambda rng: [rng.standard_normal((rows, cols), dtype=f32)],
-            lambda t, x: t.softmax(x, 1), nbytes=8 * rows * cols),
-        Workload(f"matmul {mm}^3", f"""func @f(%a: tensor<{mm}x{mm}xf32>, %b: tensor<{mm}x{mm}xf32>) -> tensor<{mm}x{mm}xf32> {{
+}}""",
+            lambda rng: [rng.standard_normal((rows, cols), dtype=f32)],
+            lambda t, x: t.softmax(x, 1),
+            nbytes=8 * rows * cols,
+        ),
+        Workload(
+            f"matmul {mm}^3",
+            f"""func @f(%a: tensor<{mm}x{mm}xf32>, %b: tensor<{mm}x{mm}xf32>) -> tensor<{mm}x{mm}xf32> {{
   %m = kiln.matmul %a, %b : (tensor<{mm}x{mm}xf32>, tensor<{mm}x{mm}xf32>) -> tensor<{mm}x{mm}xf32>
   kiln.return %m : tensor<{mm}x{mm}xf32>
-}}""", lambda rng: [rng.standard_normal((mm, mm), dtype=f32) for _ in range(2)],
-            lambda t, a, b: a @ b, flops=2 * mm ** 3),
-        Workload(f"conv2d {b}x{hw}x{hw}x{c}, 3x3x{o}", f"""func @f(%x: tensor<{b}x{hw}x{hw}x{c}xf32>, %k: tensor<3x3x{c}x{o}xf32>) -> tensor<{b}x{hw}x{hw}x{o}xf32> {{
+}}""",
+            lambda rng: [rng.standard_normal((mm, mm), dtype=f32) for _ in range(2)],
+            lambda t, a, b: a @ b,
+            flops=2 * mm**3,
+        ),
+        Workload(
+            f"conv2d {b}x{hw}x{hw}x{c}, 3x3x{o}",
+            f"""func @f(%x: tensor<{b}x{hw}x{hw}x{c}xf32>, %k: tensor<3x3x{c}x{o}xf32>) -> tensor<{b}x{hw}x{hw}x{o}xf32> {{
   %y = kiln.conv2d %x, %k {{strides = [1, 1], padding = "SAME"}} : (tensor<{b}x{hw}x{hw}x{c}xf32>, tensor<3x3x{c}x{o}xf32>) -> tensor<{b}x{hw}x{hw}x{o}xf32>
   kiln.return %y : tensor<{b}x{hw}x{hw}x{o}xf32>
-}}""", lambda rng: [rng.standard_normal((b, hw, hw, c), dtype=f32),
-                    rng.standard_normal((3, 3, c, o), dtype=f32) * 0.1],
-            lambda t, x, k: t.nn.functional.conv2d(x.permute(0, 3, 1, 2), k.permute(3, 2, 0, 1),
-                                                   padding=1).permute(0, 2, 3, 1),
-            flops=2 * b * hw * hw * o * 9 * c),
+}}""",
+            lambda rng: [
+                rng.standard_normal((b, hw, hw, c), dtype=f32),
+                rng.standard_normal((3, 3, c, o), dtype=f32) * 0.1,
+            ],
+            lambda t, x, k: t.nn.functional.conv2d(
+                x.permute(0, 3, 1, 2), k.permute(3, 2, 0, 1), padding=1
+            ).permute(0, 2, 3, 1),
+            flops=2 * b * hw * hw * o * 9 * c,
+        ),
     ]
 
 
@@ -112,7 +139,7 @@ def _ceilings(torch, device: str, quick: bool) -> dict[str, float]:
     n = 4096
     a = torch.randn(n, n, device=device)
     mt = _time(lambda: a @ a, sync, 10)
-    return {"copy_GBps": 2 * x.numel() / t / 1e9, "matmul_TFLOPs": 2 * n ** 3 / mt / 1e12}
+    return {"copy_GBps": 2 * x.numel() / t / 1e9, "matmul_TFLOPs": 2 * n**3 / mt / 1e12}
 
 
 def _mlp(kl, torch, device: str, quick: bool, repeat: int) -> dict:
@@ -138,8 +165,10 @@ def _mlp(kl, torch, device: str, quick: bool, repeat: int) -> dict:
         t_kiln = _time(lambda: sess.run(step, feed), sync, repeat)
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        params += [torch.randn(n_in, n_out, device=device).mul_(n_in ** -0.5).requires_grad_(),
-                   torch.zeros(n_out, device=device, requires_grad=True)]
+        params += [
+            torch.randn(n_in, n_out, device=device).mul_(n_in**-0.5).requires_grad_(),
+            torch.zeros(n_out, device=device, requires_grad=True),
+        ]
     tx, ty = torch.from_numpy(data).to(device), torch.from_numpy(labels).to(device)
 
     def torch_step():
@@ -155,8 +184,12 @@ def _mlp(kl, torch, device: str, quick: bool, repeat: int) -> dict:
                 p.sub_(0.01 * g)
 
     t_torch = _time(torch_step, sync, repeat)
-    return {"workload": f"MLP {'-'.join(map(str, sizes))} step, b{batch}",
-            "kiln_ms": t_kiln * 1e3, "eager_ms": t_torch * 1e3, "vs_eager": t_torch / t_kiln}
+    return {
+        "workload": f"MLP {'-'.join(map(str, sizes))} step, b{batch}",
+        "kiln_ms": t_kiln * 1e3,
+        "eager_ms": t_torch * 1e3,
+        "vs_eager": t_torch / t_kiln,
+    }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -176,13 +209,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     repeat = args.repeat or (3 if args.quick else 20)
     memory = device_memory()
     ceilings = _ceilings(torch, device, args.quick)
-    print(f"device: {memory.name}; ceilings: " +
-          (", ".join(f"{k} {v:.1f}" for k, v in ceilings.items()) or "not measured"))
+    print(
+        f"device: {memory.name}; ceilings: "
+        + (", ".join(f"{k} {v:.1f}" for k, v in ceilings.items()) or "not measured")
+    )
     compile_ok = not args.no_compile and device == "cuda"
     rng = np.random.default_rng(0)
     rows = []
-    print(f"{'workload':<34} {'kiln ms':>9} {'eager ms':>9} {'vs eager':>9} "
-          f"{'compile ms':>10} {'vs compile':>10} {'achieved':>16}")
+    print(
+        f"{'workload':<34} {'kiln ms':>9} {'eager ms':>9} {'vs eager':>9} "
+        f"{'compile ms':>10} {'vs compile':>10} {'achieved':>16}"
+    )
     for w in workloads(args.quick):
         exe = kiln.compile(parse(w.ir), "f", backend="gpu")
         inputs = w.args(rng)
@@ -195,8 +232,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         t_kiln = _time(lambda e=exe, r=resident: e.run_resident(*r), sync, repeat)
         with torch.no_grad():
             t_eager = _time(lambda f=w.torch, t=tensors: f(torch, *t), sync, repeat)
-        row = {"workload": w.name, "kiln_ms": t_kiln * 1e3, "eager_ms": t_eager * 1e3,
-               "vs_eager": t_eager / t_kiln}
+        row = {
+            "workload": w.name,
+            "kiln_ms": t_kiln * 1e3,
+            "eager_ms": t_eager * 1e3,
+            "vs_eager": t_eager / t_kiln,
+        }
         text = f"{w.name:<34} {t_kiln * 1e3:9.3f} {t_eager * 1e3:9.3f} {t_eager / t_kiln:9.2f}"
         if compile_ok:
             compiled = torch.compile(lambda *t, f=w.torch: f(torch, *t))
@@ -208,17 +249,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
             text += f" {'-':>10} {'-':>10}"
         if w.nbytes:
             row["GBps"] = w.nbytes / t_kiln / 1e9
-            share = (f" ({row['GBps'] / ceilings['copy_GBps']:.0%})" if ceilings else "")
+            share = f" ({row['GBps'] / ceilings['copy_GBps']:.0%})" if ceilings else ""
             text += f" {row['GBps']:8.1f} GB/s{share}"
         if w.flops:
             row["TFLOPs"] = w.flops / t_kiln / 1e12
-            share = (f" ({row['TFLOPs'] / ceilings['matmul_TFLOPs']:.0%})" if ceilings else "")
+            share = f" ({row['TFLOPs'] / ceilings['matmul_TFLOPs']:.0%})" if ceilings else ""
             text += f" {row['TFLOPs']:6.2f} TFLOP/s{share}"
         print(text)
         rows.append(row)
     mlp = _mlp(kiln, torch, device, args.quick, repeat)
-    print(f"{mlp['workload']:<34} {mlp['kiln_ms']:9.3f} {mlp['eager_ms']:9.3f} "
-          f"{mlp['vs_eager']:9.2f}   (kl.Session.run, feeds copied in)")
+    print(
+        f"{mlp['workload']:<34} {mlp['kiln_ms']:9.3f} {mlp['eager_ms']:9.3f} "
+        f"{mlp['vs_eager']:9.2f}   (kl.Session.run, feeds copied in)"
+    )
     rows.append(mlp)
     return rows
 

@@ -46,7 +46,9 @@ def workloads(scale: int) -> list[Workload]:
         return lambda rng: [rng.standard_normal(shape, dtype=np.float32)]
 
     return [
-        Workload(f"exp/sigmoid/tanh chain {n}", f"""
+        Workload(
+            f"exp/sigmoid/tanh chain {n}",
+            f"""
 func @f(%x: {flat}) -> {flat} {{
   %s = kiln.sigmoid %x : {flat}
   %t = kiln.tanh %x : {flat}
@@ -56,8 +58,13 @@ func @f(%x: {flat}) -> {flat} {{
   %st = kiln.mul %s, %t : ({flat}, {flat}) -> {flat}
   %r = kiln.add %st, %e : ({flat}, {flat}) -> {flat}
   kiln.return %r : {flat}
-}}""", normal(n), lambda x: np.tanh(x) / (1 + np.exp(-x)) + np.exp(-x * x)),
-        Workload(f"sigmoid(relu(2x+1)) {n}", f"""
+}}""",
+            normal(n),
+            lambda x: np.tanh(x) / (1 + np.exp(-x)) + np.exp(-x * x),
+        ),
+        Workload(
+            f"sigmoid(relu(2x+1)) {n}",
+            f"""
 func @f(%x: {flat}) -> {flat} {{
   %c2 = kiln.constant {{value = dense<2.0> : tensor<f32>}} : tensor<f32>
   %c1 = kiln.constant {{value = dense<1.0> : tensor<f32>}} : tensor<f32>
@@ -66,8 +73,13 @@ func @f(%x: {flat}) -> {flat} {{
   %r = kiln.relu %b : {flat}
   %s = kiln.sigmoid %r : {flat}
   kiln.return %s : {flat}
-}}""", normal(n), lambda x: 1 / (1 + np.exp(-np.maximum(2 * x + 1, 0)))),
-        Workload(f"softmax {rows}x{cols}", f"""
+}}""",
+            normal(n),
+            lambda x: 1 / (1 + np.exp(-np.maximum(2 * x + 1, 0))),
+        ),
+        Workload(
+            f"softmax {rows}x{cols}",
+            f"""
 func @f(%x: {matrix}) -> {matrix} {{
   %m = kiln.reduce_max %x {{axes = [-1], keepdims = true}} : ({matrix}) -> {row}
   %s = kiln.sub %x, %m : ({matrix}, {row}) -> {matrix}
@@ -75,19 +87,33 @@ func @f(%x: {matrix}) -> {matrix} {{
   %z = kiln.reduce_sum %e {{axes = [-1], keepdims = true}} : ({matrix}) -> {row}
   %p = kiln.div %e, %z : ({matrix}, {row}) -> {matrix}
   kiln.return %p : {matrix}
-}}""", normal(rows, cols),
-            lambda x: (lambda e: e / e.sum(1, keepdims=True))(np.exp(x - x.max(1, keepdims=True)))),
-        Workload(f"sum of squares {n}", f"""
+}}""",
+            normal(rows, cols),
+            lambda x: (lambda e: e / e.sum(1, keepdims=True))(np.exp(x - x.max(1, keepdims=True))),
+        ),
+        Workload(
+            f"sum of squares {n}",
+            f"""
 func @f(%x: {flat}) -> tensor<f32> {{
   %q = kiln.square %x : {flat}
   %s = kiln.reduce_sum %q : ({flat}) -> tensor<f32>
   kiln.return %s : tensor<f32>
-}}""", normal(n), lambda x: np.dot(x, x), rtol=1e-4),
-        Workload(f"column sum {rows}x{cols}", f"""
+}}""",
+            normal(n),
+            lambda x: np.dot(x, x),
+            rtol=1e-4,
+        ),
+        Workload(
+            f"column sum {rows}x{cols}",
+            f"""
 func @f(%x: {matrix}) -> {column} {{
   %s = kiln.reduce_sum %x {{axes = [0]}} : ({matrix}) -> {column}
   kiln.return %s : {column}
-}}""", normal(rows, cols), lambda x: x.sum(axis=0), rtol=1e-3),  # numpy: row by row in f32
+}}""",
+            normal(rows, cols),
+            lambda x: x.sum(axis=0),
+            rtol=1e-3,
+        ),  # numpy: row by row in f32
     ]
 
 
@@ -105,8 +131,9 @@ def kernel_call(fused, inputs: list[np.ndarray]) -> Callable[[], int]:
     """The native kernel bound to `inputs` and preallocated outputs."""
     kernel, native = compiled_kernel(fused)
     binding = bind(kernel, inputs)
-    outputs = [np.empty(shape, p.dtype.numpy)
-               for shape, p in zip(binding.output_shapes, kernel.outputs)]
+    outputs = [
+        np.empty(shape, p.dtype.numpy) for shape, p in zip(binding.output_shapes, kernel.outputs)
+    ]
     arrays = inputs + outputs
     buffers = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
     dims = (ctypes.c_int64 * max(1, len(binding.dims)))(*binding.dims)

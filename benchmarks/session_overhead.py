@@ -42,9 +42,11 @@ def main(argv: list[str] | None = None) -> dict:
             seconds = time.perf_counter() - start
             mv, bv = s.run([m, b])
     rate = args.steps / seconds
-    print(f"program 6: {args.steps} steps in {seconds:.2f} s: {rate:,.0f} steps/s "
-          f"({1e6 / rate:.1f} us/step); TF1 session {TF1_STEPS_PER_SECOND:,} steps/s: "
-          f"ratio {rate / TF1_STEPS_PER_SECOND:.2f}")
+    print(
+        f"program 6: {args.steps} steps in {seconds:.2f} s: {rate:,.0f} steps/s "
+        f"({1e6 / rate:.1f} us/step); TF1 session {TF1_STEPS_PER_SECOND:,} steps/s: "
+        f"ratio {rate / TF1_STEPS_PER_SECOND:.2f}"
+    )
     print(f"m = {mv:.4f} (truth 2.5), b = {bv:.4f} (truth -0.7)")
     return {"steps_per_second": rate, "m": float(mv), "b": float(bv)}
 

@@ -8,5 +8,13 @@ from .arguments import Binding, Signature, bind
 from .kernel import CompileError, Fault, Kernel, format_kernel
 from .lower import lower
 
-__all__ = ["Binding", "CompileError", "Fault", "Kernel", "Signature", "bind", "format_kernel",
-           "lower"]
+__all__ = [
+    "Binding",
+    "CompileError",
+    "Fault",
+    "Kernel",
+    "Signature",
+    "bind",
+    "format_kernel",
+    "lower",
+]

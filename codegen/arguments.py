@@ -42,8 +42,7 @@ class Param:
 
     @staticmethod
     def dims_of(shape: Iterable[Dim]) -> tuple[int | str | None, ...]:
-        return tuple(d if isinstance(d, int) else (None if d.anonymous else d.name)
-                     for d in shape)
+        return tuple(d if isinstance(d, int) else (None if d.anonymous else d.name) for d in shape)
 
 
 class Signature:
@@ -59,21 +58,38 @@ class Signature:
         """The signature of a kiln function; arguments `in_place` are variables the
         function updates in place."""
         in_place = set(in_place)
-        return cls(f"@{func.name}", [
-            Param(f"@{func.name} argument {j} (%{a.name or j}: {a.type})",
-                  a.type.dtype, Param.dims_of(a.type.shape), j in in_place)
-            for j, a in enumerate(func.args)])
+        return cls(
+            f"@{func.name}",
+            [
+                Param(
+                    f"@{func.name} argument {j} (%{a.name or j}: {a.type})",
+                    a.type.dtype,
+                    Param.dims_of(a.type.shape),
+                    j in in_place,
+                )
+                for j, a in enumerate(func.args)
+            ],
+        )
 
     @classmethod
     def of_kernel(cls, kernel: Kernel) -> Signature:
         """The signature of a loop-level kernel's inputs."""
-        return cls(f"kernel @{kernel.name}", [
-            Param(f"kernel @{kernel.name} input {i} ({p.name}: "
-                  f"{TensorType(p.dtype, p.shape)})", p.dtype, Param.dims_of(p.shape))
-            for i, p in enumerate(kernel.inputs)], noun="inputs")
+        return cls(
+            f"kernel @{kernel.name}",
+            [
+                Param(
+                    f"kernel @{kernel.name} input {i} ({p.name}: {TensorType(p.dtype, p.shape)})",
+                    p.dtype,
+                    Param.dims_of(p.shape),
+                )
+                for i, p in enumerate(kernel.inputs)
+            ],
+            noun="inputs",
+        )
 
-    def check(self, args: Sequence, resident: type | tuple[type, ...] = ()
-              ) -> tuple[list, dict[str, int]]:
+    def check(
+        self, args: Sequence, resident: type | tuple[type, ...] = ()
+    ) -> tuple[list, dict[str, int]]:
         """The arguments as C-contiguous numpy arrays (anything else numpy makes one
         of, in its parameter's dtype; objects of the `resident` types, such as
         device arrays, are checked by their `shape` and `dtype` and kept), and the
@@ -90,14 +106,16 @@ class Signature:
             self._check_shape(p, a.shape, named)
             if type(a) is np.ndarray and not a.flags.c_contiguous:
                 if p.in_place:
-                    raise ExecutionError(f"{p.label}: a variable updated in place must be "
-                                         "C-contiguous")
+                    raise ExecutionError(
+                        f"{p.label}: a variable updated in place must be C-contiguous"
+                    )
                 a = np.array(a, order="C")
             arrays.append(a)
         return arrays, named
 
-    def check_shapes(self, shapes: Sequence[Shape], dtypes: Sequence | None = None
-                     ) -> dict[str, int]:
+    def check_shapes(
+        self, shapes: Sequence[Shape], dtypes: Sequence | None = None
+    ) -> dict[str, int]:
         """Check shapes (and the `dtypes`, if given) without arrays; the values
         bound to the named symbols."""
         if len(shapes) != len(self.params):
@@ -114,13 +132,16 @@ class Signature:
 
     @staticmethod
     def _wrong_dtype(p: Param, got) -> None:
-        raise ExecutionError(f"{p.label}: wrong dtype: expected dtype {p.dtype}, got numpy "
-                             f"{np.dtype(got)}")
+        raise ExecutionError(
+            f"{p.label}: wrong dtype: expected dtype {p.dtype}, got numpy {np.dtype(got)}"
+        )
 
     def _check_shape(self, p: Param, shape: Shape, named: dict[str, int]) -> None:
         if len(shape) != len(p.dims):
-            raise ExecutionError(f"{p.label}: wrong rank: expected rank {len(p.dims)}, got "
-                                 f"shape {format_shape(shape)}")
+            raise ExecutionError(
+                f"{p.label}: wrong rank: expected rank {len(p.dims)}, got "
+                f"shape {format_shape(shape)}"
+            )
         for i, (d, n) in enumerate(zip(p.dims, shape)):
             if d is None or d == n or type(d) is str and named.setdefault(d, n) == n:
                 continue
@@ -129,14 +150,17 @@ class Signature:
                 expected = f"{d}, with {d} = {named[d]} from {first.label.split(' (')[0]}"
             else:
                 expected = str(d)
-            raise ExecutionError(f"{p.label}: got shape {format_shape(shape)}, which does not "
-                                 f"fit: wrong shape at dim {i} (expected {expected})")
+            raise ExecutionError(
+                f"{p.label}: got shape {format_shape(shape)}, which does not "
+                f"fit: wrong shape at dim {i} (expected {expected})"
+            )
 
 
 def stand_in(shape: Shape, dtype: np.dtype) -> np.ndarray:
     """An array of `shape` that owns no memory (for checks that read shapes only)."""
-    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype), shape,
-                                           (0,) * len(shape), writeable=False)
+    return np.lib.stride_tricks.as_strided(
+        np.zeros(1, dtype), shape, (0,) * len(shape), writeable=False
+    )
 
 
 @dataclass(frozen=True)
@@ -151,8 +175,7 @@ class Binding:
 def bind(kernel: Kernel, arrays: Sequence[np.ndarray]) -> Binding:
     """Check `arrays` (the kernel's inputs: `Signature.check`), fit them to the
     kernel's domain and bind its run-time dims."""
-    Signature.of_kernel(kernel).check_shapes([a.shape for a in arrays],
-                                             [a.dtype for a in arrays])
+    Signature.of_kernel(kernel).check_shapes([a.shape for a in arrays], [a.dtype for a in arrays])
     sizes: dict[int, int] = {}  # axis of the group shape -> its extent
     for i, (param, array) in enumerate(zip(kernel.inputs, arrays)):
         for n, axes in zip(array.shape, param.axes):
@@ -166,17 +189,22 @@ def bind(kernel: Kernel, arrays: Sequence[np.ndarray]) -> Binding:
                     f"kernel @{kernel.name} input {i} ({param.name}: "
                     f"{TensorType(param.dtype, param.shape)}): shape {format_shape(array.shape)}"
                     f" does not fit the kernel's domain {format_shape(kernel.shape)}"
-                    + (f" (with {bound})" if bound else ""))
+                    + (f" (with {bound})" if bound else "")
+                )
 
     def extent(a: int) -> int:
         d = kernel.shape[a]
         return d if isinstance(d, int) else sizes[a]
 
     dims = tuple(sizes[d.axis] for d in kernel.dims)
-    outputs = tuple(tuple(extent(axes[0]) if axes else 1 for axes in p.axes)
-                    for p in kernel.outputs)
-    if kernel.needs_elements and any(ax.size.value(dims) == 0 for ax in kernel.domain
-                                     if ax.reduced):
-        raise ExecutionError(f"kernel @{kernel.name}: cannot reduce an empty axis (input "
-                             f"shapes {', '.join(format_shape(x.shape) for x in arrays)})")
+    outputs = tuple(
+        tuple(extent(axes[0]) if axes else 1 for axes in p.axes) for p in kernel.outputs
+    )
+    if kernel.needs_elements and any(
+        ax.size.value(dims) == 0 for ax in kernel.domain if ax.reduced
+    ):
+        raise ExecutionError(
+            f"kernel @{kernel.name}: cannot reduce an empty axis (input "
+            f"shapes {', '.join(format_shape(x.shape) for x in arrays)})"
+        )
     return Binding(dims, outputs, kernel.outer_size.value(dims))

@@ -60,13 +60,16 @@ class ContractionGroup:
         block = fused.body
         found = [op for op in block.ops if op.name == contraction]
         if len(found) != 1:
-            raise fused.error(f"a {fused.kind} group must hold one {contraction}, "
-                              f"found {len(found)}", CompileError)
+            raise fused.error(
+                f"a {fused.kind} group must hold one {contraction}, found {len(found)}",
+                CompileError,
+            )
         self.contraction = c = found[0]
         self.dtype: DType = c.result.type.dtype
         if self.dtype not in DTYPES:
-            raise c.error(f"{self.dtype} is not supported by kiln's contraction kernels yet",
-                          CompileError)
+            raise c.error(
+                f"{self.dtype} is not supported by kiln's contraction kernels yet", CompileError
+            )
         self.args = list(block.args)
         yielded = list(block.terminator.operands)
         self.n_buffers = len(self.args) + len(yielded)
@@ -84,9 +87,14 @@ class ContractionGroup:
                     self.acc_result, self.in_place = i, True
                     break
         where = fused.describe()
-        self.signature = Signature(where, [
-            Param(f"{where}: input {i} ({a.type})", a.type.dtype, Param.dims_of(a.type.shape))
-            for i, a in enumerate(self.args)], noun="inputs")
+        self.signature = Signature(
+            where,
+            [
+                Param(f"{where}: input {i} ({a.type})", a.type.dtype, Param.dims_of(a.type.shape))
+                for i, a in enumerate(self.args)
+            ],
+            noun="inputs",
+        )
 
     # ------------------------------------------------------------ binding
     def operand_shape(self, v: Value, in_shapes: Sequence[Shape]) -> Shape:
@@ -99,12 +107,14 @@ class ContractionGroup:
         """Check the inputs' shapes against their types (ExecutionError naming the op)."""
         n_results = self.n_buffers - len(self.args)
         if len(out_shapes) != n_results:
-            raise self.fused.error(f"gives {n_results} results, got {len(out_shapes)} shapes",
-                                   ExecutionError)
+            raise self.fused.error(
+                f"gives {n_results} results, got {len(out_shapes)} shapes", ExecutionError
+            )
         self.signature.check_shapes(in_shapes)
 
-    def check_results(self, in_shapes: Sequence[Shape], out_shapes: Sequence[Shape],
-                      acc_shape: Shape) -> tuple[int, ...]:
+    def check_results(
+        self, in_shapes: Sequence[Shape], out_shapes: Sequence[Shape], acc_shape: Shape
+    ) -> tuple[int, ...]:
         """Check the results' shapes against what the contraction (of result shape
         `acc_shape`) and the epilogue give; return the epilogue's run-time dims."""
         fused = self.fused
@@ -124,17 +134,25 @@ class ContractionGroup:
             want[list(fused.body.terminator.operands).index(c.result)] = acc_shape
         for i, shape in enumerate(out_shapes):
             if tuple(shape) != want[i]:
-                raise fused.error(f"result {i} has shape {format_shape(shape)}, expected "
-                                  f"{format_shape(want[i])}", ExecutionError)
+                raise fused.error(
+                    f"result {i} has shape {format_shape(shape)}, expected {format_shape(want[i])}",
+                    ExecutionError,
+                )
         return dims
 
     def describe(self, lines: list[str]) -> str:
         """The kernel's listing (the kernel form KILN_DEBUG=2 shows): `lines`, then
         where the result goes and the epilogue kernel."""
-        where = ("scratch" if self.acc_result is None else
-                 f"result {self.acc_result}" + (" (in place)" if self.in_place else ""))
-        text = [f"kernel @{self.name} {self.fused.kind} {self.dtype}", *lines,
-                f"  {self.contraction.name} -> {where}"]
+        where = (
+            "scratch"
+            if self.acc_result is None
+            else f"result {self.acc_result}" + (" (in place)" if self.in_place else "")
+        )
+        text = [
+            f"kernel @{self.name} {self.fused.kind} {self.dtype}",
+            *lines,
+            f"  {self.contraction.name} -> {where}",
+        ]
         if self.epilogue is not None:
             text.append("  epilogue over each range of rows:")
             text += ["    " + line for line in str(self.epilogue).splitlines()]
@@ -156,12 +174,24 @@ def _epilogue_kernel(fused: Operation, contraction: Operation, name: str) -> Ker
     for op in block.ops:
         if op is contraction or op is block.terminator:
             continue
-        copy = b.insert(type(op)([mapping[v] for v in op.operands], dict(op.attrs),
-                                 [r.type for r in op.results], (), op.loc))
+        copy = b.insert(
+            type(op)(
+                [mapping[v] for v in op.operands],
+                dict(op.attrs),
+                [r.type for r in op.results],
+                (),
+                op.loc,
+            )
+        )
         mapping.update(zip(op.results, copy.results))
     b.create("kiln.yield", *[mapping[v] for v in outputs])
-    pointwise = lookup("kiln.fused")([Value(t) for t in types], {"kind": "pointwise"},
-                                     [v.type for v in outputs], [Region([body])], fused.loc)
+    pointwise = lookup("kiln.fused")(
+        [Value(t) for t in types],
+        {"kind": "pointwise"},
+        [v.type for v in outputs],
+        [Region([body])],
+        fused.loc,
+    )
     return lower(pointwise, name)
 
 
@@ -190,20 +220,26 @@ def matmul_binder(group: ContractionGroup) -> ContractionBinder:
         b2 = _matrix(b if len(b) >= 2 else (*b, 1), mm.transpose_b)
         (m, k), (k_b, n) = a2[-2:], b2[-2:]
         if k != k_b:
-            raise mm.error(f"contraction dims differ: lhs {a} has {k}, rhs {b} has {k_b}",
-                           ExecutionError)
+            raise mm.error(
+                f"contraction dims differ: lhs {a} has {k}, rhs {b} has {k_b}", ExecutionError
+            )
         try:
             batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
         except ValueError:
-            raise mm.error(f"batch dims of lhs {a} and rhs {b} do not broadcast",
-                           ExecutionError) from None
+            raise mm.error(
+                f"batch dims of lhs {a} and rhs {b} do not broadcast", ExecutionError
+            ) from None
         out = batch + ((m,) if len(a) >= 2 else ()) + ((n,) if len(b) >= 2 else ())
         epilogue = group.check_results(in_shapes, out_shapes, out)
         a_strides = _batch_strides(a2[:-2], batch, m * k)
         b_strides = _batch_strides(b2[:-2], batch, k * n)
         rows = math.prod(batch) * m
-        if (batch and not any(b_strides) and not mm.transpose_a
-                and (1,) * (len(batch) - len(a2) + 2) + a2[:-2] == batch):
+        if (
+            batch
+            and not any(b_strides)
+            and not mm.transpose_a
+            and (1,) * (len(batch) - len(a2) + 2) + a2[:-2] == batch
+        ):
             m_gemm, triples = rows, (1, 0, 0) * len(batch)  # one GEMM of all the rows
         else:
             m_gemm = m
@@ -245,8 +281,7 @@ def conv_binder(group: ContractionGroup) -> ContractionBinder:
         n, h, w, c = group.operand_shape(x, in_shapes)
         kh, kw, c_f, o = group.operand_shape(f, in_shapes)
         if c != c_f:
-            raise conv.error(f"input channels {c} differ from the filter's {c_f}",
-                             ExecutionError)
+            raise conv.error(f"input channels {c} differ from the filter's {c_f}", ExecutionError)
         eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
         try:
             oh, ow = window_out(conv, h, eh, sh, 0), window_out(conv, w, ew, sw, 1)

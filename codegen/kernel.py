@@ -99,8 +99,10 @@ class Size:
         return self.static * math.prod(dims[j] for j in self.dims)
 
     def __str__(self) -> str:
-        return "*".join([f"d{j}" for j in self.dims] + ([str(self.static)] if self.static != 1
-                                                          or not self.dims else []))
+        return "*".join(
+            [f"d{j}" for j in self.dims]
+            + ([str(self.static)] if self.static != 1 or not self.dims else [])
+        )
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class Param:
 
 
 # ------------------------------------------------------------------ instructions
+
 
 @dataclass(frozen=True)
 class Load:
@@ -257,8 +260,9 @@ class Kernel:
     @property
     def needs_elements(self) -> bool:
         """Whether an empty reduced extent is an error (max, min, arg*, mean)."""
-        return (any(r.kind not in ("sum", "prod") for r in self.reductions())
-                or any(isinstance(x, Extent) for x in self.body))
+        return any(r.kind not in ("sum", "prod") for r in self.reductions()) or any(
+            isinstance(x, Extent) for x in self.body
+        )
 
     def maps(self) -> list[Map]:
         """Every distinct map the kernel uses, in order of first use."""
@@ -283,8 +287,10 @@ def _walk(body: Sequence[Instr | Sweep]):
 
 # ------------------------------------------------------------------ text form
 
+
 def format_kernel(k: Kernel) -> str:
     """A readable listing of `k` (what `KILN_DEBUG` shows; the compile cache's key)."""
+
     def access(m: Map) -> str:
         return "[" + ", ".join(f"i{a}" for a, on in enumerate(m) if on) + "]"
 
@@ -301,20 +307,32 @@ def format_kernel(k: Kernel) -> str:
             return f"%{x.id} = const {x.value!r} : {x.dtype}"
         return f"%{x.id} = {x.op} " + ", ".join(f"%{a}" for a in x.args) + f" : {x.dtype}"
 
-    params = ", ".join(f"{'out ' if p.output else ''}{p.name}: {p.dtype}"
-                       f"[{', '.join(map(str, p.shape))}]" for p in k.params)
+    params = ", ".join(
+        f"{'out ' if p.output else ''}{p.name}: {p.dtype}[{', '.join(map(str, p.shape))}]"
+        for p in k.params
+    )
     dims = ", ".join(f"d{j} = {d.name} (axis {d.axis})" for j, d in enumerate(k.dims))
-    domain = " x ".join(f"{'reduce ' if a.reduced else ''}i{n}<{a.size}>"
-                        for n, a in enumerate(k.domain)) or "one point"
-    lines = [f"kernel @{k.name} {k.kind} ({params})", f"  dims: {dims or 'none'}",
-             f"  domain: {domain}"]
+    domain = (
+        " x ".join(
+            f"{'reduce ' if a.reduced else ''}i{n}<{a.size}>" for n, a in enumerate(k.domain)
+        )
+        or "one point"
+    )
+    lines = [
+        f"kernel @{k.name} {k.kind} ({params})",
+        f"  dims: {dims or 'none'}",
+        f"  domain: {domain}",
+    ]
     for s in k.body:
         if isinstance(s, Sweep):
             lines.append("  sweep {")
             lines += [f"    {instr(x)}" for x in s.body]
-            lines += [f"    %{r.id} = {r.kind} %{r.value}"
-                      + (f" at %{r.index}" if r.index is not None else "") + f" : {r.dtype}"
-                      for r in s.reductions]
+            lines += [
+                f"    %{r.id} = {r.kind} %{r.value}"
+                + (f" at %{r.index}" if r.index is not None else "")
+                + f" : {r.dtype}"
+                for r in s.reductions
+            ]
             lines.append("  }")
         else:
             lines.append(f"  {instr(s)}")

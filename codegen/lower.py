@@ -118,8 +118,7 @@ class _Lowering:
         for v in list(block.args) + [r for op in self.ops for r in op.results]:
             if v.type.dtype not in SUPPORTED_DTYPES:
                 where = v.op if hasattr(v, "op") else fused
-                raise where.error(f"{v.type.dtype} is not supported by codegen yet",
-                                  CompileError)
+                raise where.error(f"{v.type.dtype} is not supported by codegen yet", CompileError)
         reductions = [op for op in self.ops if fold_of(op)]
         if fused.kind == "reduction" and reductions:
             self.shape = tuple(reductions[0].operands[0].type.shape)
@@ -128,11 +127,9 @@ class _Lowering:
             self.shape, self.reduced = tuple(self.outputs[0].type.shape), ()
         for op in reductions:
             if tuple(op.operands[0].type.shape) != self.shape or _axes_of(op) != self.reduced:
-                raise op.error("reduces another shape or other axes than its kernel",
-                               CompileError)
+                raise op.error("reduces another shape or other axes than its kernel", CompileError)
         self.arg_index = {a: i for i, a in enumerate(block.args)}
-        self.param_axes: list[list[set[int]]] = [[set() for _ in a.type.shape]
-                                                 for a in block.args]
+        self.param_axes: list[list[set[int]]] = [[set() for _ in a.type.shape] for a in block.args]
         self.ids = count()
 
     # ------------------------------------------------------------ shapes
@@ -150,8 +147,10 @@ class _Lowering:
         kept = [i for i in range(n) if i not in A]
         if shape == tuple(S[i] for i in kept):
             return kept
-        raise what.error(f"a value of shape {shape} does not fit the kernel's domain {S} "
-                         f"reduced over {list(A)}", CompileError)
+        raise what.error(
+            f"a value of shape {shape} does not fit the kernel's domain {S} reduced over {list(A)}",
+            CompileError,
+        )
 
     def is_element(self, v: Value) -> bool:
         """Whether `v` varies along the reduced axes (is computed inside sweeps)."""
@@ -168,11 +167,12 @@ class _Lowering:
     def input_map(self, arg: Value, consumer: Operation) -> Map:
         """The map of input `arg` read by `consumer`: broadcast into the shape
         the consumer computes in, then placed in S."""
-        target = (consumer.operands[0].type.shape if fold_of(consumer)
-                  else consumer.results[0].type.shape)
+        target = (
+            consumer.operands[0].type.shape if fold_of(consumer) else consumer.results[0].type.shape
+        )
         axes = self.view(target, consumer)
         shape = arg.type.shape
-        mine = axes[len(axes) - len(shape):]
+        mine = axes[len(axes) - len(shape) :]
         for i, (d, a) in enumerate(zip(shape, mine)):
             if d != 1:
                 self.param_axes[self.arg_index[arg]][i].add(a)
@@ -222,13 +222,15 @@ class _Lowering:
         spanned = {a for p in params for axes in p.axes for a in axes}
         for d in dims:
             if d.axis not in spanned:
-                raise self.fused.error(f"no input gives the extent of axis {d.axis} ({d.name})",
-                                       CompileError)
+                raise self.fused.error(
+                    f"no input gives the extent of axis {d.axis} ({d.name})", CompileError
+                )
         params += [self.output_param(i, v) for i, v in enumerate(self.outputs)]
-        domain = tuple(Axis(Size(d) if isinstance(d, int) else Size(1, (dim_of[a],)),
-                            a in self.reduced, (a,)) for a, d in enumerate(S))
-        return Kernel(self.name, self.fused.kind, S, tuple(params), dims, domain,
-                      tuple(row.instrs))
+        domain = tuple(
+            Axis(Size(d) if isinstance(d, int) else Size(1, (dim_of[a],)), a in self.reduced, (a,))
+            for a, d in enumerate(S)
+        )
+        return Kernel(self.name, self.fused.kind, S, tuple(params), dims, domain, tuple(row.instrs))
 
     def input_param(self, i: int, arg: Value) -> Param:
         axes = tuple(tuple(sorted(s)) for s in self.param_axes[i])
@@ -236,9 +238,13 @@ class _Lowering:
 
     def output_param(self, i: int, v: Value) -> Param:
         axes = self.view(v.type.shape, v.op)
-        return Param(f"out{i}", v.type.dtype, tuple(v.type.shape),
-                     tuple((a,) if d != 1 else () for d, a in zip(v.type.shape, axes)),
-                     output=True)
+        return Param(
+            f"out{i}",
+            v.type.dtype,
+            tuple(v.type.shape),
+            tuple((a,) if d != 1 else () for d, a in zip(v.type.shape, axes)),
+            output=True,
+        )
 
     def new_id(self) -> int:
         return next(self.ids)
@@ -273,8 +279,7 @@ class _Lowering:
             array = owner.value.array
             value = array.flat[0].item() if array.size else 0
             return self.const(scope, value, v.type.dtype)
-        raise consumer.error(f"reads a value the kernel has not computed yet ({v!r})",
-                             CompileError)
+        raise consumer.error(f"reads a value the kernel has not computed yet ({v!r})", CompileError)
 
     def stashes(self, sweeps, stores, n: int) -> dict[Value, tuple[int, int]]:
         """Element value -> (output i that holds it, the sweep that stores it).
@@ -285,8 +290,14 @@ class _Lowering:
         it back then replaces recomputing it. One value per output."""
         if not self.reduced:
             return {}
-        needed = [set(self.element_ops([op.operands[0] for op in sweeps[j]] +
-                                       [self.outputs[i] for i in stores[j]])) for j in range(n)]
+        needed = [
+            set(
+                self.element_ops(
+                    [op.operands[0] for op in sweeps[j]] + [self.outputs[i] for i in stores[j]]
+                )
+            )
+            for j in range(n)
+        ]
         stashed: dict[Value, tuple[int, int]] = {}
         for j_out in range(n):
             for i in stores[j_out]:
@@ -294,16 +305,23 @@ class _Lowering:
                 for op in reversed(self.element_ops([out])):
                     v = op.result
                     earlier = [j for j in range(j_out) if op in needed[j]]
-                    if (v is not out and v not in stashed and earlier and
-                            v.type.dtype == out.type.dtype and self.expensive(v)):
+                    if (
+                        v is not out
+                        and v not in stashed
+                        and earlier
+                        and v.type.dtype == out.type.dtype
+                        and self.expensive(v)
+                    ):
                         stashed[v] = (i, earlier[0])
                         break
         return stashed
 
     def expensive(self, v: Value) -> bool:
         """Whether computing `v` takes transcendental math (by its ops' declared cost)."""
-        return any(op.cost([()] * len(op.operands), [()] * len(op.results)).transcendentals
-                   for op in self.element_ops([v]))
+        return any(
+            op.cost([()] * len(op.operands), [()] * len(op.results)).transcendentals
+            for op in self.element_ops([v])
+        )
 
     def emit_sweep(self, reductions: list[Operation], stores: list[int], row: _Scope) -> None:
         """A sweep computing `reductions` and the element outputs `stores`."""
@@ -313,8 +331,9 @@ class _Lowering:
         for v, (i, j) in self.stashed.items():  # values stored by an earlier sweep
             if j < number:
                 m = self.full_map(v.type.shape, self.view(v.type.shape, v.op))
-                sweep.ids[v] = self.add(sweep, Load(self.new_id(), len(self.fused.body.args) + i,
-                                                    m, v.type.dtype))
+                sweep.ids[v] = self.add(
+                    sweep, Load(self.new_id(), len(self.fused.body.args) + i, m, v.type.dtype)
+                )
         for op in self.element_ops(roots, stop=set(sweep.ids)):
             self.emit_op(op, sweep)
         for v, (i, j) in self.stashed.items():
@@ -396,8 +415,10 @@ class _KernelEmitter(ScalarEmitter):
     def __init__(self, lowering: _Lowering, op: Operation, scope: _Scope):
         super().__init__(op.result.type.dtype)
         self.lowering, self.op, self.scope = lowering, op, scope
-        self.operands = [_Scalar(v.type.dtype, make=lambda v=v: lowering.operand(v, op, scope))
-                         for v in op.operands]
+        self.operands = [
+            _Scalar(v.type.dtype, make=lambda v=v: lowering.operand(v, op, scope))
+            for v in op.operands
+        ]
 
     def resolve(self, handle: _Scalar) -> int:
         if handle.id is None:
@@ -418,8 +439,9 @@ class _KernelEmitter(ScalarEmitter):
         lowering, shape = self.lowering, self.lowering.shape
         axis = lowering.view(self.op.result.type.shape, self.op)[dim]
         m = tuple(a == axis and shape[a] != 1 for a in range(len(shape)))
-        return _Scalar(dtype, lowering.memo(self.scope, ("index", m, dtype),
-                                             lambda i: Index(i, m, dtype)))
+        return _Scalar(
+            dtype, lowering.memo(self.scope, ("index", m, dtype), lambda i: Index(i, m, dtype))
+        )
 
 
 def collapse(kernel: Kernel) -> Kernel:
@@ -453,5 +475,6 @@ def collapse(kernel: Kernel) -> Kernel:
             return dataclasses.replace(x, map=tuple(x.map[g[0]] for g in groups))
         return x
 
-    return dataclasses.replace(kernel, domain=tuple(merged(g) for g in groups),
-                               body=tuple(map(remap, kernel.body)))
+    return dataclasses.replace(
+        kernel, domain=tuple(merged(g) for g in groups), body=tuple(map(remap, kernel.body))
+    )

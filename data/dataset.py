@@ -60,8 +60,9 @@ def _to_numpy(structure: Any) -> Any:
 
 
 def _to_eager(structure: Any) -> Any:
-    return pack_sequence_as(structure, [EagerTensor(np.asarray(x), as_dtype(x.dtype))
-                                        for x in flatten(structure)])
+    return pack_sequence_as(
+        structure, [EagerTensor(np.asarray(x), as_dtype(x.dtype)) for x in flatten(structure)]
+    )
 
 
 def _call(fn: Callable, element: Any) -> Any:
@@ -89,8 +90,9 @@ class Dataset:
             raise GraphError("from_tensor_slices: every component needs a first axis")
         n = len(leaves[0])
         if any(len(x) != n for x in leaves):
-            raise GraphError(f"from_tensor_slices: components have different lengths "
-                             f"{[len(x) for x in leaves]}")
+            raise GraphError(
+                f"from_tensor_slices: components have different lengths {[len(x) for x in leaves]}"
+            )
 
         def make():
             for i in range(n):
@@ -104,8 +106,12 @@ class Dataset:
         return Dataset(lambda: iter([data]), 1)
 
     @staticmethod
-    def from_generator(generator: Callable[[], abc.Iterator[Any]], output_types: Any = None,
-                       output_shapes: Any = None, output_signature: Any = None) -> Dataset:
+    def from_generator(
+        generator: Callable[[], abc.Iterator[Any]],
+        output_types: Any = None,
+        output_shapes: Any = None,
+        output_signature: Any = None,
+    ) -> Dataset:
         """Elements from `generator()` (called once per epoch), cast to output_types."""
         types = flatten(output_types) if output_types is not None else None
         if output_signature is not None:
@@ -117,10 +123,14 @@ class Dataset:
                 if types is not None:
                     leaves = flatten(element)
                     if len(leaves) != len(types):
-                        raise GraphError(f"from_generator: an element has {len(leaves)} "
-                                         f"components, output_types {len(types)}")
-                    element = pack_sequence_as(element, [
-                        np.asarray(x, as_dtype(t).ir.numpy) for x, t in zip(leaves, types)])
+                        raise GraphError(
+                            f"from_generator: an element has {len(leaves)} "
+                            f"components, output_types {len(types)}"
+                        )
+                    element = pack_sequence_as(
+                        element,
+                        [np.asarray(x, as_dtype(t).ir.numpy) for x, t in zip(leaves, types)],
+                    )
                 yield element
 
         return Dataset(make)
@@ -137,22 +147,24 @@ class Dataset:
         parts = tuple(datasets)
         lengths = [d._length for d in parts]
         n = None if None in lengths else min(lengths)
-        return Dataset(lambda: (tuple(e) for e in zip(*[iter(d._elements()) for d in parts])),
-                       n)
+        return Dataset(lambda: (tuple(e) for e in zip(*[iter(d._elements()) for d in parts])), n)
 
     # ------------------------------------------------------------ transformations
-    def map(self, map_func: Callable, num_parallel_calls: Any = None,
-            deterministic: Any = None) -> Dataset:
+    def map(
+        self, map_func: Callable, num_parallel_calls: Any = None, deterministic: Any = None
+    ) -> Dataset:
         """map_func on each element (eager tensors in, anything tensor-like out)."""
-        return Dataset(lambda: (_to_numpy(_call(map_func, e)) for e in self._elements()),
-                       self._length)
+        return Dataset(
+            lambda: (_to_numpy(_call(map_func, e)) for e in self._elements()), self._length
+        )
 
     def filter(self, predicate: Callable) -> Dataset:
         """Keep the elements for which predicate is true (a scalar bool)."""
         return Dataset(lambda: (e for e in self._elements() if bool(_call(predicate, e))))
 
-    def shuffle(self, buffer_size: int, seed: int | None = None,
-                reshuffle_each_iteration: bool = True) -> Dataset:
+    def shuffle(
+        self, buffer_size: int, seed: int | None = None, reshuffle_each_iteration: bool = True
+    ) -> Dataset:
         """Sample uniformly from a buffer of `buffer_size` elements refilled from
         the input (TF's shuffle); a new order per epoch unless told otherwise."""
         if int(buffer_size) < 1:
@@ -204,6 +216,7 @@ class Dataset:
 
     def repeat(self, count: int | None = None) -> Dataset:
         """The input `count` times (forever with None)."""
+
         def make():
             i = 0
             while count is None or i < count:
@@ -215,8 +228,10 @@ class Dataset:
 
     def take(self, count: int) -> Dataset:
         n = self._length
-        return Dataset(lambda: (e for _, e in zip(range(int(count)), self._elements())),
-                       int(count) if n is None else min(n, int(count)))
+        return Dataset(
+            lambda: (e for _, e in zip(range(int(count)), self._elements())),
+            int(count) if n is None else min(n, int(count)),
+        )
 
     def skip(self, count: int) -> Dataset:
         def make():
@@ -230,8 +245,9 @@ class Dataset:
 
     def prefetch(self, buffer_size: int = 1) -> Dataset:
         """Produce up to `buffer_size` elements ahead in a background thread."""
-        return Dataset(lambda: _Prefetcher(self._elements, max(1, int(buffer_size or 1))),
-                       self._length)
+        return Dataset(
+            lambda: _Prefetcher(self._elements, max(1, int(buffer_size or 1))), self._length
+        )
 
     def cache(self, filename: str = "") -> Dataset:
         stored: list = []
@@ -350,9 +366,12 @@ class Iterator:
             self._peek = self.next_value()  # the first element gives dtypes and shapes
             self._structure = self._peek
             with g.name_scope(name or "IteratorGetNext"):
-                self._tensors = [placeholder(as_dtype(x.dtype), [None, *x.shape[1:]]
-                                             if x.ndim else [], name="component")
-                                 for x in flatten(self._peek)]
+                self._tensors = [
+                    placeholder(
+                        as_dtype(x.dtype), [None, *x.shape[1:]] if x.ndim else [], name="component"
+                    )
+                    for x in flatten(self._peek)
+                ]
             g.iterators.append(self)
         return pack_sequence_as(self._structure, list(self._tensors))
 

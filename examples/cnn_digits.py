@@ -30,7 +30,8 @@ def load_digits(seed: int = 0) -> tuple[np.ndarray, ...]:
     images = (digits.images / 16.0).astype(np.float32)[..., None]
     labels = digits.target.astype(np.int32)
     x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=0.25, random_state=seed, stratify=labels)
+        images, labels, test_size=0.25, random_state=seed, stratify=labels
+    )
     return x_train, y_train, x_test, y_test
 
 
@@ -41,9 +42,9 @@ def build(learning_rate: float = 0.003, seed: int = 0) -> dict:
     y = kl.placeholder(kl.int32, (None,), name="labels")
     training = kl.placeholder(kl.bool, (), name="training")
     net = kl.layers.conv2d(x, 32, 3, padding="same", activation=kl.nn.relu, name="conv1")
-    net = kl.layers.max_pooling2d(net, 2, 2, name="pool1")                   # 4x4x32
+    net = kl.layers.max_pooling2d(net, 2, 2, name="pool1")  # 4x4x32
     net = kl.layers.conv2d(net, 64, 3, padding="same", activation=kl.nn.relu, name="conv2")
-    net = kl.layers.max_pooling2d(net, 2, 2, name="pool2")                   # 2x2x64
+    net = kl.layers.max_pooling2d(net, 2, 2, name="pool2")  # 2x2x64
     net = kl.layers.flatten(net)
     net = kl.layers.dense(net, 128, activation=kl.nn.relu, name="hidden")
     net = kl.layers.dropout(net, rate=0.3, training=training, seed=seed)
@@ -68,33 +69,47 @@ def main(epochs: int = 30, batch: int = 64, seed: int = 0, verbose: bool = True)
             everything = {g["x"]: x_train, g["y"]: y_train, g["training"]: False}
             first_loss = float(sess.run(g["loss"], everything))
             if verbose:  # the first steps compile the graph: say so instead of going quiet
-                print(f"training {epochs} epochs of {len(x_train)} images (the first step "
-                      "compiles the training step; epoch lines follow every 5 epochs)",
-                      flush=True)
+                print(
+                    f"training {epochs} epochs of {len(x_train)} images (the first step "
+                    "compiles the training step; epoch lines follow every 5 epochs)",
+                    flush=True,
+                )
             for epoch in range(epochs):
                 order = rng.permutation(len(x_train))
                 for i in range(0, len(order), batch):
-                    take = order[i:i + batch]
-                    sess.run(g["train"], {g["x"]: x_train[take], g["y"]: y_train[take],
-                                          g["training"]: True})
+                    take = order[i : i + batch]
+                    sess.run(
+                        g["train"],
+                        {g["x"]: x_train[take], g["y"]: y_train[take], g["training"]: True},
+                    )
                 if verbose and epoch == 0:
-                    print(f"epoch   1 done after {time.perf_counter() - start:.1f} s",
-                          flush=True)
+                    print(f"epoch   1 done after {time.perf_counter() - start:.1f} s", flush=True)
                 if verbose and (epoch % 5 == 4 or epoch == epochs - 1):
                     loss = float(sess.run(g["loss"], everything))
-                    acc = float(sess.run(g["accuracy"], {g["x"]: x_test, g["y"]: y_test,
-                                                         g["training"]: False}))
+                    acc = float(
+                        sess.run(
+                            g["accuracy"], {g["x"]: x_test, g["y"]: y_test, g["training"]: False}
+                        )
+                    )
                     print(f"epoch {epoch + 1:3d}  train loss {loss:.4f}  test accuracy {acc:.4f}")
             last_loss = float(sess.run(g["loss"], everything))
-            accuracy = float(sess.run(g["accuracy"], {g["x"]: x_test, g["y"]: y_test,
-                                                      g["training"]: False}))
+            accuracy = float(
+                sess.run(g["accuracy"], {g["x"]: x_test, g["y"]: y_test, g["training"]: False})
+            )
             backends = sess.backends
     seconds = time.perf_counter() - start
     if verbose:
-        print(f"test accuracy {accuracy:.4f} after {epochs} epochs in {seconds:.1f} s "
-              f"(backends: {backends})")
-    return dict(first_loss=first_loss, last_loss=last_loss, accuracy=accuracy,
-                seconds=seconds, backends=backends)
+        print(
+            f"test accuracy {accuracy:.4f} after {epochs} epochs in {seconds:.1f} s "
+            f"(backends: {backends})"
+        )
+    return dict(
+        first_loss=first_loss,
+        last_loss=last_loss,
+        accuracy=accuracy,
+        seconds=seconds,
+        backends=backends,
+    )
 
 
 if __name__ == "__main__":

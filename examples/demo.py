@@ -41,10 +41,12 @@ def main(steps: int = 200) -> int:
         hidden = kl.layers.dense(x, HIDDEN, activation=kl.nn.relu, name="dense1")
         logits = kl.layers.dense(hidden, CLASSES, name="dense2")
         with kl.name_scope("loss"):
-            loss = kl.reduce_mean(kl.nn.softmax_cross_entropy_with_logits_v2(
-                labels=y, logits=logits))
-        accuracy = kl.reduce_mean(kl.cast(kl.equal(kl.argmax(logits, 1), kl.argmax(y, 1)),
-                                          kl.float32))
+            loss = kl.reduce_mean(
+                kl.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=logits)
+            )
+        accuracy = kl.reduce_mean(
+            kl.cast(kl.equal(kl.argmax(logits, 1), kl.argmax(y, 1)), kl.float32)
+        )
         train = kl.train.AdamOptimizer(0.05).minimize(loss)
 
         print("== training with kl.Session (TensorFlow 1.x's API) ==")
@@ -74,9 +76,11 @@ def main(steps: int = 200) -> int:
         report = run_pipeline(module, DEFAULT_PIPELINE)
         func = module["train_step"]
         kernels = [op for op in func.ops if op.name == "kiln.fused"]
-        print(f"{before} ops lowered; after {DEFAULT_PIPELINE}: "
-              f"{len(func.ops)} top-level ops, {report.stat('kernels')} kernels "
-              f"({', '.join(sorted({k.kind for k in kernels}))})")
+        print(
+            f"{before} ops lowered; after {DEFAULT_PIPELINE}: "
+            f"{len(func.ops)} top-level ops, {report.stat('kernels')} kernels "
+            f"({', '.join(sorted({k.kind for k in kernels}))})"
+        )
         print(report)
     return 0 if float(final) < first and acc > 0.9 else 1
 

@@ -33,8 +33,7 @@ def cnn_forward(path: Path) -> None:
     with kl.Graph().as_default():
         kl.set_random_seed(0)
         images = kl.placeholder(kl.float32, (None, 8, 8, 1), name="images")
-        net = kl.layers.conv2d(images, 4, 3, padding="same", activation=kl.nn.relu,
-                               name="conv")
+        net = kl.layers.conv2d(images, 4, 3, padding="same", activation=kl.nn.relu, name="conv")
         net = kl.layers.max_pooling2d(net, 2, 2, name="pool")
         logits = kl.layers.dense(kl.layers.flatten(net), 10, name="logits")
         probs = kl.nn.softmax(logits, name="probs")

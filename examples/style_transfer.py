@@ -28,9 +28,15 @@ import numpy as np
 import kiln as kl
 
 SIZE = 32
-LAYERS = [("conv1_1", 3, 16), ("conv1_2", 16, 16), "pool",
-          ("conv2_1", 16, 32), ("conv2_2", 32, 32), "pool",
-          ("conv3_1", 32, 48)]
+LAYERS = [
+    ("conv1_1", 3, 16),
+    ("conv1_2", 16, 16),
+    "pool",
+    ("conv2_1", 16, 32),
+    ("conv2_2", 32, 32),
+    "pool",
+    ("conv3_1", 32, 48),
+]
 CONTENT_LAYER = "conv2_2"
 STYLE_LAYERS = ["conv1_1", "conv2_1", "conv3_1"]
 
@@ -64,8 +70,9 @@ def vgg_features(image: kl.Tensor, weights: dict) -> dict:
             continue
         name = layer[0]
         w, b = weights[name]
-        net = kl.nn.relu(kl.nn.bias_add(kl.nn.conv2d(net, w, strides=[1, 1, 1, 1],
-                                                     padding="SAME"), b), name=name)
+        net = kl.nn.relu(
+            kl.nn.bias_add(kl.nn.conv2d(net, w, strides=[1, 1, 1, 1], padding="SAME"), b), name=name
+        )
         out[name] = net
     return out
 
@@ -79,8 +86,10 @@ def random_weights(seed: int = 0) -> dict:
             continue
         name, cin, cout = layer
         w = rng.randn(3, 3, cin, cout) * np.sqrt(2.0 / (9 * cin))
-        weights[name] = (kl.constant(w.astype(np.float32), name=name + "_w"),
-                         kl.constant(np.full(cout, 0.01, np.float32), name=name + "_b"))
+        weights[name] = (
+            kl.constant(w.astype(np.float32), name=name + "_w"),
+            kl.constant(np.full(cout, 0.01, np.float32), name=name + "_b"),
+        )
     return weights
 
 
@@ -98,18 +107,32 @@ def write_png(path: str, image: np.ndarray) -> None:
     raw = b"".join(b"\x00" + pixels[row].tobytes() for row in range(height))  # filter 0
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+        f.write(
+            b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b"")
+        )
 
 
-def main(steps: int = 200, out: str = "stylized.png", content_weight: float = 1.0,
-         style_weight: float = 100.0, learning_rate: float = 0.02, seed: int = 0,
-         verbose: bool = True) -> dict:
+def main(
+    steps: int = 200,
+    out: str = "stylized.png",
+    content_weight: float = 1.0,
+    style_weight: float = 100.0,
+    learning_rate: float = 0.02,
+    seed: int = 0,
+    verbose: bool = True,
+) -> dict:
     """Optimise the image; return the losses every tenth step, the image and the seconds."""
     content, style = content_image()[None], style_image()[None]
     start = time.perf_counter()
@@ -122,9 +145,12 @@ def main(steps: int = 200, out: str = "stylized.png", content_weight: float = 1.
         with kl.name_scope("content_loss"):
             content_loss = kl.reduce_mean(kl.square(features[CONTENT_LAYER] - target_content))
         with kl.name_scope("style_loss"):
-            style_loss = kl.add_n([kl.reduce_mean(kl.square(gram(features[n])
-                                                            - gram(target_style[n])))
-                                   for n in STYLE_LAYERS])
+            style_loss = kl.add_n(
+                [
+                    kl.reduce_mean(kl.square(gram(features[n]) - gram(target_style[n])))
+                    for n in STYLE_LAYERS
+                ]
+            )
         loss = content_weight * content_loss + style_weight * style_loss
         train = kl.train.AdamOptimizer(learning_rate).minimize(loss, var_list=[image])
         keep_in_range = image.assign(kl.clip_by_value(image, 0.0, 1.0))

@@ -43,9 +43,26 @@ from .ops import (
 )
 
 __all__ = [
-    "boolean_mask", "clip_by_global_norm", "clip_by_norm", "cumsum", "gather", "gather_nd",
-    "global_norm", "linspace", "lin_space", "one_hot", "range", "rank", "reverse",
-    "reverse_v2", "shape", "size", "split", "stack", "tile", "unstack",
+    "boolean_mask",
+    "clip_by_global_norm",
+    "clip_by_norm",
+    "cumsum",
+    "gather",
+    "gather_nd",
+    "global_norm",
+    "linspace",
+    "lin_space",
+    "one_hot",
+    "range",
+    "rank",
+    "reverse",
+    "reverse_v2",
+    "shape",
+    "size",
+    "split",
+    "stack",
+    "tile",
+    "unstack",
 ]
 
 
@@ -57,8 +74,10 @@ def _tensors(values: Sequence[Any], what: str) -> list[Tensor]:
     dtype = convert_to_tensor(first).dtype if first is not None else None
     out = [convert_to_tensor(v, dtype if not isinstance(v, Tensor) else None) for v in values]
     if len({t.dtype for t in out}) > 1:
-        raise GraphError(f"{what}: values have different dtypes: "
-                         + ", ".join(f"{t.name} {t.dtype.name}" for t in out))
+        raise GraphError(
+            f"{what}: values have different dtypes: "
+            + ", ".join(f"{t.name} {t.dtype.name}" for t in out)
+        )
     return out
 
 
@@ -82,11 +101,20 @@ def _target(dims: Sequence[int | None], what: str) -> list[int]:
 
 
 def _slice(x: Tensor, axis: int, start: int, stop: int, name: str | None = None) -> Tensor:
-    return make("StridedSlice", "kiln.slice", [x], name, axes=[axis], starts=[start],
-                stops=[stop], steps=[1])
+    return make(
+        "StridedSlice",
+        "kiln.slice",
+        [x],
+        name,
+        axes=[axis],
+        starts=[start],
+        stops=[stop],
+        steps=[1],
+    )
 
 
 # ------------------------------------------------------------------ joining, splitting
+
 
 def stack(values: Sequence[Any], axis: int = 0, name: str = "stack") -> Tensor:
     """Join tensors of one shape along a new `axis` (tf.stack)."""
@@ -97,8 +125,9 @@ def stack(values: Sequence[Any], axis: int = 0, name: str = "stack") -> Tensor:
         return concat([expand_dims(t, axis) for t in tensors], axis=axis)
 
 
-def unstack(value: Any, num: int | None = None, axis: int = 0,
-            name: str = "unstack") -> list[Tensor]:
+def unstack(
+    value: Any, num: int | None = None, axis: int = 0, name: str = "unstack"
+) -> list[Tensor]:
     """The slices of `value` along `axis`, that axis removed (tf.unstack)."""
     x = convert_to_tensor(value)
     axis = _axis(axis, _rank(x, "unstack"), "unstack")
@@ -111,8 +140,9 @@ def unstack(value: Any, num: int | None = None, axis: int = 0,
         return [squeeze(_slice(x, axis, i, i + 1), axis=[axis]) for i in builtins.range(n)]
 
 
-def split(value: Any, num_or_size_splits: Any, axis: int = 0, num: int | None = None,
-          name: str = "split") -> list[Tensor]:
+def split(
+    value: Any, num_or_size_splits: Any, axis: int = 0, num: int | None = None, name: str = "split"
+) -> list[Tensor]:
     """Pieces of `value` along `axis` (tf.split): an int makes that many equal
     pieces; a list gives their sizes, one of which may be -1 (the rest)."""
     x = convert_to_tensor(value)
@@ -123,8 +153,9 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, num: int | None = 
     if isinstance(num_or_size_splits, int | np.integer):
         count = int(num_or_size_splits)
         if n is None or count <= 0 or n % count:
-            raise GraphError(f"split: dim {axis} of {x.name} ({n}) does not split into "
-                             f"{count} equal pieces")
+            raise GraphError(
+                f"split: dim {axis} of {x.name} ({n}) does not split into {count} equal pieces"
+            )
         sizes = [n // count] * count
     else:
         sizes = [int(s) for s in num_or_size_splits]
@@ -135,8 +166,7 @@ def split(value: Any, num_or_size_splits: Any, axis: int = 0, num: int | None = 
                 raise GraphError(f"split: a -1 size needs dim {axis} of {x.name} known")
             sizes[sizes.index(-1)] = n - (builtins.sum(sizes) + 1)
         if n is not None and builtins.sum(sizes) != n or builtins.min(sizes, default=0) < 0:
-            raise GraphError(f"split: sizes {sizes} do not add up to dim {axis} of "
-                             f"{x.name} ({n})")
+            raise GraphError(f"split: sizes {sizes} do not add up to dim {axis} of {x.name} ({n})")
     pieces, start = [], 0
     with get_default_graph().name_scope(name):
         for s in sizes:
@@ -169,8 +199,15 @@ def tile(input: Any, multiples: Sequence[int], name: str | None = None) -> Tenso
 
 # ------------------------------------------------------------------ indexing
 
-def gather(params: Any, indices: Any, validate_indices: Any = None, axis: int = 0,
-           batch_dims: int = 0, name: str | None = None) -> Tensor:
+
+def gather(
+    params: Any,
+    indices: Any,
+    validate_indices: Any = None,
+    axis: int = 0,
+    batch_dims: int = 0,
+    name: str | None = None,
+) -> Tensor:
     """params taken at `indices` along `axis` (tf.gather); an index out of
     range is an error at run time."""
     if batch_dims != 0:
@@ -179,8 +216,7 @@ def gather(params: Any, indices: Any, validate_indices: Any = None, axis: int = 
     return make("GatherV2", "kiln.gather", [p, i], name, axis=int(axis))
 
 
-def gather_nd(params: Any, indices: Any, batch_dims: int = 0,
-              name: str | None = None) -> Tensor:
+def gather_nd(params: Any, indices: Any, batch_dims: int = 0, name: str | None = None) -> Tensor:
     """Slices of params at the index tuples in the last dim of `indices`
     (tf.gather_nd): a gather of the first k dims flattened, at the linear
     index of each tuple. Those k dims of params must be static."""
@@ -192,12 +228,13 @@ def gather_nd(params: Any, indices: Any, batch_dims: int = 0,
     k = idx.shape[-1] if idx.shape.ndims else None
     p_rank = _rank(p, "gather_nd")
     if k is None or k > p_rank:
-        raise GraphError(f"gather_nd: the last dim of {idx.name} ({k}) must be static and "
-                         f"at most the rank of {p.name} ({p_rank})")
+        raise GraphError(
+            f"gather_nd: the last dim of {idx.name} ({k}) must be static and "
+            f"at most the rank of {p.name} ({p_rank})"
+        )
     lead = p.shape.as_list()[:k]
     if None in lead:
-        raise GraphError(f"gather_nd: the first {k} dims of {p.name} must be static, got "
-                         f"{p.shape}")
+        raise GraphError(f"gather_nd: the first {k} dims of {p.name} must be static, got {p.shape}")
     with get_default_graph().name_scope(name or "GatherNd"):
         strides = np.cumprod([1] + lead[::-1])[:-1][::-1].copy()
         linear = reduce_sum(multiply(idx, constant(strides, dtype=idx.dtype)), axis=-1)
@@ -205,8 +242,15 @@ def gather_nd(params: Any, indices: Any, batch_dims: int = 0,
         return gather(flat, linear)
 
 
-def one_hot(indices: Any, depth: int, on_value: Any = None, off_value: Any = None,
-            axis: int | None = None, dtype: Any = None, name: str | None = None) -> Tensor:
+def one_hot(
+    indices: Any,
+    depth: int,
+    on_value: Any = None,
+    off_value: Any = None,
+    axis: int | None = None,
+    dtype: Any = None,
+    name: str | None = None,
+) -> Tensor:
     """on_value where the position along the new `axis` equals the index, else
     off_value (tf.one_hot): an index outside [0, depth) gives a row of off_value."""
     idx = convert_to_tensor(indices)
@@ -214,19 +258,29 @@ def one_hot(indices: Any, depth: int, on_value: Any = None, off_value: Any = Non
         raise GraphError(f"one_hot: indices {idx.name} must be integers")
     rank = _rank(idx, "one_hot") + 1
     axis = _axis(-1 if axis is None else axis, rank, "one_hot")
-    dt = as_dtype(dtype) if dtype is not None else (
-        convert_to_tensor(on_value).dtype if isinstance(on_value, Tensor) else float32)
+    dt = (
+        as_dtype(dtype)
+        if dtype is not None
+        else (convert_to_tensor(on_value).dtype if isinstance(on_value, Tensor) else float32)
+    )
     with get_default_graph().name_scope(name or "one_hot"):
         on = convert_to_tensor(1 if on_value is None else on_value, dtype=dt)
         off = convert_to_tensor(0 if off_value is None else off_value, dtype=dt)
-        positions = make("Range", "kiln.iota", [], None,
-                         shape=[int(depth)] + [1] * (rank - 1 - axis), dtype=idx.dtype.ir)
+        positions = make(
+            "Range",
+            "kiln.iota",
+            [],
+            None,
+            shape=[int(depth)] + [1] * (rank - 1 - axis),
+            dtype=idx.dtype.ir,
+        )
         hit = equal(expand_dims(idx, axis), positions)
         return where(hit, on, off)
 
 
-def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask",
-                 axis: int | None = None) -> Tensor:
+def boolean_mask(
+    tensor: Any, mask: Any, name: str = "boolean_mask", axis: int | None = None
+) -> Tensor:
     """The elements (or slices) of `tensor` where the bool `mask` is true
     (tf.boolean_mask): mask covers dims [axis, axis + mask rank) of tensor,
     which become one dim whose size is known at run time."""
@@ -238,21 +292,30 @@ def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask",
     dims = x.shape.as_list()
     if k == 0 or start + k > len(dims):
         raise GraphError(f"boolean_mask: a mask of rank {k} does not fit {x.name} {x.shape}")
-    covered = dims[start:start + k]
+    covered = dims[start : start + k]
     merged = None if None in covered else int(np.prod(covered))
     with get_default_graph().name_scope(name):
-        flat = reshape(x, _target(dims[:start] + [merged] + dims[start + k:], "boolean_mask"))
+        flat = reshape(x, _target(dims[:start] + [merged] + dims[start + k :], "boolean_mask"))
         picks = squeeze(where_indices(reshape(m, [-1])), axis=[1])
         return gather(flat, picks, axis=start)
 
 
 # ------------------------------------------------------------------ running sums, orders
 
-def cumsum(x: Any, axis: int = 0, exclusive: bool = False, reverse: bool = False,
-           name: str | None = None) -> Tensor:
+
+def cumsum(
+    x: Any, axis: int = 0, exclusive: bool = False, reverse: bool = False, name: str | None = None
+) -> Tensor:
     """Running sums along `axis` (tf.math.cumsum)."""
-    return make("Cumsum", "kiln.cumsum", [convert_to_tensor(x)], name, axis=int(axis),
-                exclusive=bool(exclusive), reverse=bool(reverse))
+    return make(
+        "Cumsum",
+        "kiln.cumsum",
+        [convert_to_tensor(x)],
+        name,
+        axis=int(axis),
+        exclusive=bool(exclusive),
+        reverse=bool(reverse),
+    )
 
 
 def reverse(tensor: Any, axis: Sequence[int] | int, name: str | None = None) -> Tensor:
@@ -262,9 +325,17 @@ def reverse(tensor: Any, axis: Sequence[int] | int, name: str | None = None) -> 
     axes = sorted({_axis(int(a), rank, "reverse") for a in np.atleast_1d(axis)})
     if not axes:
         return x
-    far = 2 ** 62
-    return make("ReverseV2", "kiln.slice", [x], name, axes=axes, starts=[-1] * len(axes),
-                stops=[-far] * len(axes), steps=[-1] * len(axes))
+    far = 2**62
+    return make(
+        "ReverseV2",
+        "kiln.slice",
+        [x],
+        name,
+        axes=axes,
+        starts=[-1] * len(axes),
+        stops=[-far] * len(axes),
+        steps=[-1] * len(axes),
+    )
 
 
 reverse_v2 = reverse
@@ -272,8 +343,10 @@ reverse_v2 = reverse
 
 # ------------------------------------------------------------------ sequences
 
-def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
-          name: str = "range") -> Tensor:
+
+def range(
+    start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None, name: str = "range"
+) -> Tensor:
     """start, start + delta, ... up to (not including) limit (tf.range), with
     Python numbers: ints give int32, any float float32, unless `dtype` says."""
     if limit is None:
@@ -312,6 +385,7 @@ lin_space = linspace
 
 # ------------------------------------------------------------------ shapes as tensors
 
+
 def shape(input: Any, name: str | None = None, out_type: Any = int32) -> Tensor:
     """The shape of `input` as a 1-D tensor (tf.shape): a constant when it is
     static, else computed when the graph runs."""
@@ -340,6 +414,7 @@ def rank(input: Any, name: str | None = None) -> Tensor:
 
 
 # ------------------------------------------------------------------ norms
+
 
 def _sum_of_squares(x: Tensor, axes: Any = None, keepdims: bool = False) -> Tensor:
     return reduce_sum(multiply(x, x), axis=axes, keepdims=keepdims)
@@ -370,8 +445,9 @@ def global_norm(t_list: Sequence[Any], name: str | None = None) -> Tensor:
         return sqrt(total, name="global_norm")
 
 
-def clip_by_global_norm(t_list: Sequence[Any], clip_norm: Any, use_norm: Any = None,
-                        name: str | None = None) -> tuple[list[Tensor | None], Tensor]:
+def clip_by_global_norm(
+    t_list: Sequence[Any], clip_norm: Any, use_norm: Any = None, name: str | None = None
+) -> tuple[list[Tensor | None], Tensor]:
     """Every tensor times clip_norm / max(global_norm, clip_norm), and the
     global norm (tf.clip_by_global_norm); None entries stay None."""
     items = list(t_list)
@@ -379,7 +455,10 @@ def clip_by_global_norm(t_list: Sequence[Any], clip_norm: Any, use_norm: Any = N
         norm = convert_to_tensor(use_norm) if use_norm is not None else global_norm(items)
         clip = convert_to_tensor(clip_norm, dtype=norm.dtype)
         scale = divide(clip, maximum(norm, clip))
-        clipped = [None if t is None else multiply(convert_to_tensor(t), cast(scale, (
-            convert_to_tensor(t).dtype))) for t in items]
+        clipped = [
+            None
+            if t is None
+            else multiply(convert_to_tensor(t), cast(scale, (convert_to_tensor(t).dtype)))
+            for t in items
+        ]
     return clipped, norm
-

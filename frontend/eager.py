@@ -52,6 +52,7 @@ from .variables import Variable
 
 # ------------------------------------------------------------------ mode
 
+
 class EagerGraph(Graph):
     """The default graph in eager mode: `create_op` runs each node at once.
 
@@ -69,36 +70,50 @@ class EagerGraph(Graph):
         full = f"{self._name_stack}/{name}" if self._name_stack else name
         return full
 
-    def create_op(self, type: str, inputs: Sequence[Tensor], *, name: str | None = None,
-                  attrs: dict[str, Any] | None = None, ir_op: str | None = None,
-                  ir_attrs: dict[str, Any] | None = None,
-                  output_types: Sequence[tuple[DType, TensorShape]] | None = None,
-                  control_inputs: Sequence[Operation] = (), unique: bool = True) -> Operation:
+    def create_op(
+        self,
+        type: str,
+        inputs: Sequence[Tensor],
+        *,
+        name: str | None = None,
+        attrs: dict[str, Any] | None = None,
+        ir_op: str | None = None,
+        ir_attrs: dict[str, Any] | None = None,
+        output_types: Sequence[tuple[DType, TensorShape]] | None = None,
+        control_inputs: Sequence[Operation] = (),
+        unique: bool = True,
+    ) -> Operation:
         if type == "Const":
             op = EagerOperation(self, type, name or type, [], attrs or {}, ir_op, ir_attrs or {})
             value = attrs["value"]
             op.outputs = [EagerTensor(np.asarray(value), attrs["dtype"], op)]
             return op
         if ir_op is None:
-            raise GraphError(_NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager "
-                                                  "mode"))
+            raise GraphError(
+                _NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager mode")
+            )
         try:
             arrays = [t._value for t in inputs]
         except AttributeError:
             bad = next(t for t in inputs if not isinstance(t, EagerTensor))
-            raise GraphError(f"{name or type} ({type}): input {getattr(bad, 'name', bad)} is a "
-                             "graph tensor; eager ops take eager tensors") from None
+            raise GraphError(
+                f"{name or type} ({type}): input {getattr(bad, 'name', bad)} is a "
+                "graph tensor; eager ops take eager tensors"
+            ) from None
         if attrs and self.gradient_override and type in self.gradient_override:
             attrs = {**attrs, "_gradient_op_type": self.gradient_override[type]}
         full = f"{self._name_stack}/{name or type}" if self._name_stack else (name or type)
         ir_attrs = ir_attrs or {}
-        key = (ir_op, _freeze(ir_attrs) if ir_attrs else (),
-               tuple([(a.dtype.num, a.shape) for a in arrays]), _policy["backend"])
+        key = (
+            ir_op,
+            _freeze(ir_attrs) if ir_attrs else (),
+            tuple([(a.dtype.num, a.shape) for a in arrays]),
+            _policy["backend"],
+        )
         kernel = _KERNELS.get(key) or kernel_for(ir_op, ir_attrs, arrays, full, type)
         outs = kernel(arrays)
         op = EagerOperation(self, type, full, inputs, attrs or {}, ir_op, ir_attrs)
-        op.outputs = [EagerTensor(v, d, op, i) for i, (v, d) in enumerate(zip(outs,
-                                                                             kernel.dtypes))]
+        op.outputs = [EagerTensor(v, d, op, i) for i, (v, d) in enumerate(zip(outs, kernel.dtypes))]
         if _tapes.stack:
             _record(op)
         else:
@@ -108,17 +123,18 @@ class EagerGraph(Graph):
 
 _NOT_EAGER = {
     "Placeholder": "kl.placeholder() is not compatible with eager execution (feed values "
-                   "directly, or trace a kl.function)",
+    "directly, or trace a kl.function)",
     "Gradients": "kl.gradients is not supported when eager execution is enabled; use "
-                 "kl.GradientTape instead",
+    "kl.GradientTape instead",
     "NoOp": "",
 }
 
 _EAGER = EagerGraph()
 
 
-def enable_eager_execution(config: Any = None, device_policy: Any = None,
-                           execution_mode: Any = None) -> None:
+def enable_eager_execution(
+    config: Any = None, device_policy: Any = None, execution_mode: Any = None
+) -> None:
     """Make eager the default for every thread outside a `Graph` context (tf's
     enable_eager_execution). Graph-mode programs keep working inside
     `with kl.Graph().as_default():`."""
@@ -143,11 +159,20 @@ init_scope = eager_mode  # lift out of a kl.function trace (variables, slots): T
 
 # ------------------------------------------------------------------ tensors
 
+
 class EagerOperation(Operation):
     """An executed op: what a tape needs to replay it in IR (type, IR op, inputs)."""
 
-    def __init__(self, graph: Graph, type: str, name: str, inputs: list[Tensor],
-                 attrs: dict[str, Any], ir_op: str | None, ir_attrs: dict[str, Any]):
+    def __init__(
+        self,
+        graph: Graph,
+        type: str,
+        name: str,
+        inputs: list[Tensor],
+        attrs: dict[str, Any],
+        ir_op: str | None,
+        ir_attrs: dict[str, Any],
+    ):
         self.graph, self.type, self.name = graph, type, name
         self.inputs = inputs
         self.attrs, self.ir_op, self.ir_attrs = attrs, ir_op, ir_attrs
@@ -159,8 +184,9 @@ class EagerTensor(Tensor):
     """A tensor with a value (TF 2's EagerTensor): `.numpy()`, `np.asarray(t)`,
     printing, `bool(t)`, `float(t)`, `int(t)` on scalars, iteration."""
 
-    def __init__(self, value: np.ndarray, dtype: DType, op: Operation | None = None,
-                 index: int = 0):
+    def __init__(
+        self, value: np.ndarray, dtype: DType, op: Operation | None = None, index: int = 0
+    ):
         self._value = value
         self.dtype = dtype
         self.op = op if op is not None else _value_op(self)
@@ -214,20 +240,24 @@ class EagerTensor(Tensor):
     def __eq__(self, other: object) -> Any:
         """Elementwise, as TF 2's tensors (`tape.gradient(y, x) == 6.0`); hashing
         stays by identity."""
-        if other is None or not isinstance(other, (Tensor, int, float, np.ndarray, np.generic,
-                                                   list, tuple)):
+        if other is None or not isinstance(
+            other, (Tensor, int, float, np.ndarray, np.generic, list, tuple)
+        ):
             return NotImplemented
         return equal(self, other)
 
     def __ne__(self, other: object) -> Any:
-        if other is None or not isinstance(other, (Tensor, int, float, np.ndarray, np.generic,
-                                                   list, tuple)):
+        if other is None or not isinstance(
+            other, (Tensor, int, float, np.ndarray, np.generic, list, tuple)
+        ):
             return NotImplemented
         return not_equal(self, other)
 
     def __repr__(self) -> str:
-        return (f"kl.Tensor({np.array2string(self._value, separator=', ')}, "
-                f"shape={self.shape}, dtype={self.dtype.name})")
+        return (
+            f"kl.Tensor({np.array2string(self._value, separator=', ')}, "
+            f"shape={self.shape}, dtype={self.dtype.name})"
+        )
 
     __str__ = __repr__
     __hash__ = object.__hash__
@@ -286,8 +316,7 @@ def _freeze(x: Any) -> Any:
 class _Kernel:
     """One IR op on concrete types, callable on arrays."""
 
-    def __init__(self, ir_op: str, attrs: dict[str, Any], arrays: list[np.ndarray],
-                 where: str):
+    def __init__(self, ir_op: str, attrs: dict[str, Any], arrays: list[np.ndarray], where: str):
         cls = lookup(ir_op)
         types = [TensorType(as_dtype(a.dtype).ir, a.shape) for a in arrays]
         try:
@@ -301,8 +330,9 @@ class _Kernel:
         self.result_types = [r.type for r in self.op.results]
         self.dtypes = [as_dtype(t.dtype) for t in self.result_types]
         self.storage = [t.dtype for t in self.result_types]
-        self.numpy_dtypes = [np.dtype(t.dtype.numpy) if t.dtype.name != "bf16" else None
-                             for t in self.result_types]
+        self.numpy_dtypes = [
+            np.dtype(t.dtype.numpy) if t.dtype.name != "bf16" else None for t in self.result_types
+        ]
         sizes = [int(np.prod(t.shape)) for t in self.result_types] + [a.size for a in arrays]
         backend = _policy["backend"]
         if backend == "auto":
@@ -322,8 +352,10 @@ class _Kernel:
             raise GraphError(f"{self.where}: {e}") from None
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
             raise GraphError(f"{self.where}: {e}") from None
-        return [o if type(o) is np.ndarray and o.dtype == n else as_storage(o, t)
-                for o, t, n in zip(outs, self.storage, self.numpy_dtypes)]
+        return [
+            o if type(o) is np.ndarray and o.dtype == n else as_storage(o, t)
+            for o, t, n in zip(outs, self.storage, self.numpy_dtypes)
+        ]
 
 
 def _compile_one(ir_op: str, attrs: dict[str, Any], types: list[TensorType]):
@@ -340,11 +372,20 @@ def _compile_one(ir_op: str, attrs: dict[str, Any], types: list[TensorType]):
         return None
 
 
-def kernel_for(ir_op: str, ir_attrs: dict[str, Any], arrays: list[np.ndarray],
-               where: str = "", op_type: str = "") -> _Kernel:
+def kernel_for(
+    ir_op: str,
+    ir_attrs: dict[str, Any],
+    arrays: list[np.ndarray],
+    where: str = "",
+    op_type: str = "",
+) -> _Kernel:
     """The cached kernel for an IR op, attributes and operand dtypes and shapes."""
-    key = (ir_op, _freeze(ir_attrs) if ir_attrs else (),
-           tuple([(a.dtype.num, a.shape) for a in arrays]), _policy["backend"])
+    key = (
+        ir_op,
+        _freeze(ir_attrs) if ir_attrs else (),
+        tuple([(a.dtype.num, a.shape) for a in arrays]),
+        _policy["backend"],
+    )
     kernel = _KERNELS.get(key)
     if kernel is None:
         kernel = _Kernel(ir_op, ir_attrs, arrays, f"{where} ({op_type})" if op_type else where)
@@ -362,6 +403,7 @@ def kernel_cache_info() -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ tapes (hooks)
+
 
 class _ThreadTapes(threading.local):
     def __init__(self) -> None:
@@ -390,6 +432,7 @@ def _record(op: EagerOperation) -> None:
 
 # ------------------------------------------------------------------ variables
 
+
 class EagerVariable(Variable):
     """kl.Variable in eager mode (and in kl.function, captured by reference):
     its value is a numpy array held here; `assign`, `assign_add` and
@@ -398,10 +441,16 @@ class EagerVariable(Variable):
 
     _count = 0
 
-    def __init__(self, initial_value: Any = None, trainable: bool = True,
-                 name: str | None = None, dtype: Any = None,
-                 collections: Sequence[str] | None = None, validate_shape: bool = True,
-                 **_: Any):
+    def __init__(
+        self,
+        initial_value: Any = None,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        collections: Sequence[str] | None = None,
+        validate_shape: bool = True,
+        **_: Any,
+    ):
         if initial_value is None:
             raise GraphError("kl.Variable needs an initial_value")
         with init_scope():
@@ -410,15 +459,20 @@ class EagerVariable(Variable):
             if hasattr(initial_value, "_as_tensor") and not isinstance(initial_value, Tensor):
                 initial_value = initial_value._as_tensor()
             if isinstance(initial_value, Tensor) and not isinstance(initial_value, EagerTensor):
-                raise GraphError(f"variable {name or 'Variable'}: its initial value "
-                                 f"{initial_value.name} is a graph tensor")
+                raise GraphError(
+                    f"variable {name or 'Variable'}: its initial value "
+                    f"{initial_value.name} is a graph tensor"
+                )
             value = to_eager(initial_value, dtype)
         if dtype is not None and value.dtype is not as_dtype(dtype):
-            raise GraphError(f"variable {name or 'Variable'}: initial value is "
-                             f"{value.dtype.name}, dtype says {as_dtype(dtype).name}")
+            raise GraphError(
+                f"variable {name or 'Variable'}: initial value is "
+                f"{value.dtype.name}, dtype says {as_dtype(dtype).name}"
+            )
         EagerVariable._count += 1
-        self._name = name or ("Variable" if EagerVariable._count == 1 else
-                              f"Variable_{EagerVariable._count - 1}")
+        self._name = name or (
+            "Variable" if EagerVariable._count == 1 else f"Variable_{EagerVariable._count - 1}"
+        )
         self._dtype = value.dtype
         self._value = np.array(value.numpy(), copy=True)
         self.trainable = trainable
@@ -430,8 +484,10 @@ class EagerVariable(Variable):
         if g is _EAGER:
             return self.read_value()
         if not g.building_function:
-            raise GraphError(f"eager variable {self.name} used while building a graph; use it "
-                             "inside kl.function or in eager mode")
+            raise GraphError(
+                f"eager variable {self.name} used while building a graph; use it "
+                "inside kl.function or in eager mode"
+            )
         return g.capture_variable(self)
 
     def read_value(self) -> Tensor:
@@ -478,16 +534,19 @@ class EagerVariable(Variable):
             raise GraphError(f"{kind} of {self.name}: {value.name} is a graph tensor")
         array = np.asarray(value._value if isinstance(value, EagerTensor) else value)
         if array.dtype.kind == "f" and self._dtype.is_integer:
-            raise GraphError(f"{kind} of {self.name}: float value for an "
-                             f"{self._dtype.name} variable")
+            raise GraphError(
+                f"{kind} of {self.name}: float value for an {self._dtype.name} variable"
+            )
         array = as_storage(array, self._dtype.ir)
         if kind == "AssignAdd":
             array = self._value + array
         elif kind == "AssignSub":
             array = self._value - array
         if array.shape != self._value.shape:
-            raise GraphError(f"{kind} of {self.name}: value of shape {list(array.shape)}, "
-                             f"the variable has shape {list(self._value.shape)}")
+            raise GraphError(
+                f"{kind} of {self.name}: value of shape {list(array.shape)}, "
+                f"the variable has shape {list(self._value.shape)}"
+            )
         self._value = np.array(array, dtype=self._value.dtype, copy=True)
         with eager_mode():
             return self.read_value()
@@ -496,8 +555,9 @@ class EagerVariable(Variable):
         self.assign(value)
 
     def __repr__(self) -> str:
-        return (f"<kl.Variable '{self.name}' shape={self.shape} dtype={self._dtype.name}, "
-                f"numpy={np.array2string(self._value, separator=', ')}>")
+        return (
+            f"<kl.Variable '{self.name}' shape={self.shape} dtype={self._dtype.name}, "
+            f"numpy={np.array2string(self._value, separator=', ')}>"
+        )
 
     __hash__ = object.__hash__
-

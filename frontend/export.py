@@ -33,10 +33,16 @@ from .lowering import Lowered, lower, needed_ops
 __all__ = ["export_ir", "checkpoint_module"]
 
 
-def export_ir(model: Any, *args: Any, path: str | Path | None = None,
-              fetches: Sequence[Any] | None = None, feeds: Sequence[Any] | None = None,
-              session: Any = None, freeze: bool | None = None,
-              name: str | None = None) -> Module:
+def export_ir(
+    model: Any,
+    *args: Any,
+    path: str | Path | None = None,
+    fetches: Sequence[Any] | None = None,
+    feeds: Sequence[Any] | None = None,
+    session: Any = None,
+    freeze: bool | None = None,
+    name: str | None = None,
+) -> Module:
     """The IR module of `model`, written to `path` (a `.kiln` text file) if given.
 
     `model` is one of:
@@ -55,9 +61,13 @@ def export_ir(model: Any, *args: Any, path: str | Path | None = None,
     `name` is the IR function's name (default: `main`, a function's or a model's name).
     """
     if isinstance(model, (str, Path)):
-        module = checkpoint_module(str(model), [str(f) for f in fetches or ()],
-                                   [str(f) for f in feeds or ()], name or "main",
-                                   freeze=freeze)[0]
+        module = checkpoint_module(
+            str(model),
+            [str(f) for f in fetches or ()],
+            [str(f) for f in feeds or ()],
+            name or "main",
+            freeze=freeze,
+        )[0]
     elif _is_model(model):
         module = _model_module(model, args, name, freeze)
     elif isinstance(model, (Tensor, Operation)) or _is_fetch_list(model):
@@ -67,14 +77,17 @@ def export_ir(model: Any, *args: Any, path: str | Path | None = None,
     elif callable(model):
         module = _function_module(model, args, name, freeze)
     else:
-        raise KilnError(f"export_ir: cannot export {type(model).__name__} (expected graph "
-                        "tensors or ops, a kl.function, a Keras model or a checkpoint prefix)")
+        raise KilnError(
+            f"export_ir: cannot export {type(model).__name__} (expected graph "
+            "tensors or ops, a kl.function, a Keras model or a checkpoint prefix)"
+        )
     text = str(module)
     try:
         module = parse(text)  # what is written must read back
     except KilnError as e:
-        raise KilnError(f"export_ir: the printed module does not parse back ({e}); "
-                        "this is a bug in kiln") from None
+        raise KilnError(
+            f"export_ir: the printed module does not parse back ({e}); this is a bug in kiln"
+        ) from None
     if path is not None:
         try:
             Path(path).write_text(text)
@@ -85,9 +98,13 @@ def export_ir(model: Any, *args: Any, path: str | Path | None = None,
 
 # ------------------------------------------------------------------ the forms
 
+
 def _is_fetch_list(x: Any) -> bool:
-    return isinstance(x, (list, tuple)) and bool(x) and all(
-        isinstance(f, (Tensor, Operation)) or hasattr(f, "_as_tensor") for f in x)
+    return (
+        isinstance(x, (list, tuple))
+        and bool(x)
+        and all(isinstance(f, (Tensor, Operation)) or hasattr(f, "_as_tensor") for f in x)
+    )
 
 
 def _is_model(x: Any) -> bool:
@@ -102,8 +119,9 @@ def _as_fetch(x: Any) -> Tensor | Operation:
     return x
 
 
-def _session_module(model: Any, feeds: Sequence[Any] | None, session: Any, name: str,
-                    freeze: bool | None) -> Module:
+def _session_module(
+    model: Any, feeds: Sequence[Any] | None, session: Any, name: str, freeze: bool | None
+) -> Module:
     fetched = [_as_fetch(f) for f in (model if isinstance(model, (list, tuple)) else [model])]
     graph = fetched[0].graph
     fed = [_as_fetch(t) for t in feeds] if feeds is not None else _placeholders(graph, fetched)
@@ -117,12 +135,12 @@ def _session_module(model: Any, feeds: Sequence[Any] | None, session: Any, name:
 def _placeholders(graph: Graph, fetched: list) -> list[Tensor]:
     """The placeholders the fetches need, in graph order."""
     needed = needed_ops(fetched, set())
-    return [op.outputs[0] for op in graph.get_operations()
-            if op in needed and op.type == "Placeholder"]
+    return [
+        op.outputs[0] for op in graph.get_operations() if op in needed and op.type == "Placeholder"
+    ]
 
 
-def _function_module(fn: Callable, args: tuple, name: str | None, freeze: bool | None
-                     ) -> Module:
+def _function_module(fn: Callable, args: tuple, name: str | None, freeze: bool | None) -> Module:
     from .function import Function, TensorSpec
 
     signature = None
@@ -131,8 +149,10 @@ def _function_module(fn: Callable, args: tuple, name: str | None, freeze: bool |
     if args:
         signature = [a if isinstance(a, TensorSpec) else _spec(a) for a in args]
     if signature is None:
-        raise KilnError("export_ir(function, ...): give example arguments or TensorSpecs "
-                        "(or an input_signature) to trace it with")
+        raise KilnError(
+            "export_ir(function, ...): give example arguments or TensorSpecs "
+            "(or an input_signature) to trace it with"
+        )
     name = _c_like(name or getattr(fn, "__name__", "main"))
     return _trace(fn, list(signature), name, freeze)
 
@@ -144,8 +164,11 @@ def _spec(x: Any):
     a = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
     if a.dtype == object or a.dtype.kind in "USO":
         raise KilnError(f"export_ir: cannot make a tensor of {x!r}")
-    dtype = a.dtype if isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "numpy") \
+    dtype = (
+        a.dtype
+        if isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "numpy")
         else _default_dtype(a)
+    )
     dims = list(a.shape)
     if dims:
         dims[0] = None  # the batch stays symbolic, as in kl.function
@@ -161,8 +184,10 @@ def _trace(fn: Callable, specs: list, name: str, freeze: bool | None) -> Module:
 
     graph = FuncGraph(name)
     with graph.as_default():
-        holders = [placeholder(s.dtype, s.shape.dims, name=s.name or f"arg{i}")
-                   for i, s in enumerate(specs)]
+        holders = [
+            placeholder(s.dtype, s.shape.dims, name=s.name or f"arg{i}")
+            for i, s in enumerate(specs)
+        ]
         out = fn(*holders)
         fetched: list[Tensor] = []
         for leaf in flatten(out):
@@ -187,8 +212,10 @@ def _model_module(model: Any, args: tuple, name: str | None, freeze: bool | None
     if args:
         specs = [a if isinstance(a, TensorSpec) else _spec(a) for a in args]
     elif specs is None:
-        raise KilnError(f"export_ir: model {model.name} has no input shape yet; give one "
-                        "(input_shape= on its first layer) or an example input")
+        raise KilnError(
+            f"export_ir: model {model.name} has no input shape yet; give one "
+            "(input_shape= on its first layer) or an example input"
+        )
     return _trace(fn, specs, _c_like(name or model.name), freeze)
 
 
@@ -198,8 +225,10 @@ def _c_like(name: str) -> str:
 
 # ------------------------------------------------------------------ checkpoints
 
-def checkpoint_module(prefix: str, fetches: list[str], feeds: list[str], name: str,
-                      freeze: bool | None = True) -> tuple[Module, list[str], list[str]]:
+
+def checkpoint_module(
+    prefix: str, fetches: list[str], feeds: list[str], name: str, freeze: bool | None = True
+) -> tuple[Module, list[str], list[str]]:
     """A module whose function @name computes `fetches` from `feeds` in a Saver
     checkpoint's graph (PREFIX.meta), the variables frozen to their saved values
     (PREFIX.npz) unless the fetches update variables (a training step keeps them as
@@ -255,17 +284,22 @@ def _saved(values: Path, prefix: str, reads: list[Operation]) -> list[np.ndarray
 
 # ------------------------------------------------------------------ freezing
 
-def _finish(lowered: Lowered, values: list[np.ndarray] | None, freeze: bool | None,
-            name: str) -> Module:
+
+def _finish(
+    lowered: Lowered, values: list[np.ndarray] | None, freeze: bool | None, name: str
+) -> Module:
     """The lowered module, its variables made constants when asked (or by default
     when their values are known and nothing writes them)."""
     if freeze and values is None and lowered.reads:
-        raise KilnError("export_ir(freeze=True): the variables' values are not known here "
-                        "(give session=...)")
+        raise KilnError(
+            "export_ir(freeze=True): the variables' values are not known here (give session=...)"
+        )
     if freeze and lowered.writes:
-        raise KilnError(f"export_ir(freeze=True): the function updates variables "
-                        f"({', '.join(v.name for v in lowered.writes)}); a training step keeps "
-                        "them as arguments")
+        raise KilnError(
+            f"export_ir(freeze=True): the function updates variables "
+            f"({', '.join(v.name for v in lowered.writes)}); a training step keeps "
+            "them as arguments"
+        )
     if freeze is False or values is None or lowered.writes or not lowered.reads:
         return lowered.module
     return freeze_variables(lowered, values, name)
@@ -279,10 +313,12 @@ def freeze_variables(lowered: Lowered, values: list[np.ndarray], name: str) -> M
     source = lowered.module[lowered.name]
     n_fed = len(lowered.feeds)
     module = Module()
-    func = module.add_function(name, source.arg_types[:n_fed],
-                               [a.name for a in source.args[:n_fed]])
+    func = module.add_function(
+        name, source.arg_types[:n_fed], [a.name for a in source.args[:n_fed]]
+    )
     b = Builder.at_end(func.body)
-    constants = [b.constant(np.asarray(v), dtype=a.type.dtype)
-                 for v, a in zip(values, source.args[n_fed:])]
+    constants = [
+        b.constant(np.asarray(v), dtype=a.type.dtype) for v, a in zip(values, source.args[n_fed:])
+    ]
     b.ret(*inline(b, source, list(func.args) + constants))
     return module

@@ -44,8 +44,9 @@ __all__ = ["Function", "FuncGraph", "TensorSpec", "function"]
 class TensorSpec:
     """The type of a tensor argument (tf.TensorSpec): shape with None dims, dtype."""
 
-    def __init__(self, shape: Sequence[int | None] | None, dtype: Any = "float32",
-                 name: str | None = None):
+    def __init__(
+        self, shape: Sequence[int | None] | None, dtype: Any = "float32", name: str | None = None
+    ):
         self.shape = TensorShape(None if shape is None else list(shape))
         self.dtype = as_dtype(dtype)
         self.name = name
@@ -83,15 +84,20 @@ class FuncGraph(Graph):
         if var not in self.captures:
             with self.name_scope(None):
                 self.captures[var] = Graph.create_op(
-                    self, "VariableV2", [], name=var._name.replace(":", "_"),
+                    self,
+                    "VariableV2",
+                    [],
+                    name=var._name.replace(":", "_"),
                     output_types=[(var.dtype, var.shape)],
-                    attrs={"dtype": var.dtype, "shape": var.shape.as_list()})
+                    attrs={"dtype": var.dtype, "shape": var.shape.as_list()},
+                )
         return self.captures[var].outputs[0]
 
     def update_variable(self, var: EagerVariable, kind: str, value: Any) -> Tensor:
         v = convert_to_tensor(value, dtype=var.dtype)
-        op = self.create_op(kind, [self._handle(var), v], name=kind,
-                            output_types=[(var.dtype, var.shape)])
+        op = self.create_op(
+            kind, [self._handle(var), v], name=kind, output_types=[(var.dtype, var.shape)]
+        )
         self.updates.append(op)
         self.latest[var] = op.outputs[0]
         return op.outputs[0]
@@ -111,13 +117,21 @@ class FuncGraph(Graph):
 class _Concrete:
     """One traced and compiled signature of a Function."""
 
-    def __init__(self, fn: Callable, name: str, args: tuple, kwargs: dict,
-                 specs: list[TensorSpec], backend: str | None):
+    def __init__(
+        self,
+        fn: Callable,
+        name: str,
+        args: tuple,
+        kwargs: dict,
+        specs: list[TensorSpec],
+        backend: str | None,
+    ):
         graph = FuncGraph(name)
         leaves = flatten((args, kwargs))
         with graph.as_default():
-            self.placeholders = [placeholder(s.dtype, s.shape.dims, name=f"arg{i}")
-                                 for i, s in enumerate(specs)]
+            self.placeholders = [
+                placeholder(s.dtype, s.shape.dims, name=f"arg{i}") for i, s in enumerate(specs)
+            ]
             it = iter(self.placeholders)
             traced = [next(it) if _is_tensor_leaf(x) else x for x in leaves]
             t_args, t_kwargs = pack_sequence_as((args, kwargs), traced)
@@ -126,8 +140,11 @@ class _Concrete:
             self.out_kinds = []  # per output leaf: index of the fetched tensor, or the value
             fetched: list[Tensor] = []
             for leaf in flat_out:
-                if leaf is None or isinstance(leaf, (str, bool, int, float)) and \
-                        not isinstance(leaf, Tensor):
+                if (
+                    leaf is None
+                    or isinstance(leaf, (str, bool, int, float))
+                    and not isinstance(leaf, Tensor)
+                ):
                     self.out_kinds.append(("value", leaf))
                     continue
                 t = convert_to_tensor(leaf)
@@ -137,8 +154,12 @@ class _Concrete:
         self.structure = out
         self.graph = graph
         try:
-            self.lowered = lower(graph, [*fetched, *graph.updates],
-                                 {p: None for p in self.placeholders}, name=_ir_name(name))
+            self.lowered = lower(
+                graph,
+                [*fetched, *graph.updates],
+                {p: None for p in self.placeholders},
+                name=_ir_name(name),
+            )
             self.executable = Executable(self.lowered.module, self.lowered.name, backend)
         except KilnError as e:
             raise GraphError(f"kl.function {name}: {e}") from None
@@ -150,10 +171,11 @@ class _Concrete:
 
     def __call__(self, arrays: list[np.ndarray]) -> Any:
         outputs = self.executable(*arrays, *[v._value for v in self.reads])
-        for var, value in zip(self.writes, outputs[self.n_fetched:]):
+        for var, value in zip(self.writes, outputs[self.n_fetched :]):
             var._value = value
-        tensors = [EagerTensor(np.asarray(o), d) for o, d in
-                   zip(outputs[:self.n_fetched], self.dtypes)]
+        tensors = [
+            EagerTensor(np.asarray(o), d) for o, d in zip(outputs[: self.n_fetched], self.dtypes)
+        ]
         leaves = [tensors[k] if kind == "tensor" else k for kind, k in self.out_kinds]
         return pack_sequence_as(self.structure, leaves)
 
@@ -186,9 +208,15 @@ class Function:
     native backend only (an op without a kernel is then an error instead of
     a fall back to the interpreter)."""
 
-    def __init__(self, fn: Callable, input_signature: Sequence[TensorSpec] | None = None,
-                 jit_compile: bool | None = None, name: str | None = None,
-                 backend: str | None = None, **_: Any):
+    def __init__(
+        self,
+        fn: Callable,
+        input_signature: Sequence[TensorSpec] | None = None,
+        jit_compile: bool | None = None,
+        name: str | None = None,
+        backend: str | None = None,
+        **_: Any,
+    ):
         self.python_function = fn
         self.input_signature = None if input_signature is None else list(input_signature)
         self.jit_compile = jit_compile
@@ -208,30 +236,39 @@ class Function:
             return self
         bound = self._bound
         if id(instance) not in bound:  # one cache per instance (a method's self)
-            bound[id(instance)] = Function(fn=functools.partial(self.python_function, instance),
-                                           input_signature=self.input_signature,
-                                           jit_compile=self.jit_compile, name=self.name,
-                                           backend=self.backend)
+            bound[id(instance)] = Function(
+                fn=functools.partial(self.python_function, instance),
+                input_signature=self.input_signature,
+                jit_compile=self.jit_compile,
+                name=self.name,
+                backend=self.backend,
+            )
         return bound[id(instance)]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if isinstance(get_default_graph(), FuncGraph):
             return self.python_function(*args, **kwargs)  # inside another trace: inline
         if self.input_signature is not None:  # each positional argument is one tensor
-            args = tuple(a if _is_tensor_leaf(a) or i >= len(self.input_signature) else
-                         np.asarray(a, self.input_signature[i].dtype.ir.numpy)
-                         for i, a in enumerate(args))
+            args = tuple(
+                a
+                if _is_tensor_leaf(a) or i >= len(self.input_signature)
+                else np.asarray(a, self.input_signature[i].dtype.ir.numpy)
+                for i, a in enumerate(args)
+            )
         leaves = flatten((args, kwargs))
         tensor_leaves = [x for x in leaves if _is_tensor_leaf(x)]
         specs = self._specs(tensor_leaves)
         arrays = [_array(x, s) for x, s in zip(tensor_leaves, specs)]
-        key = (repr(_shape_of((args, kwargs))),
-               tuple(s._key() for s in specs),
-               tuple(_static_key(x) for x in leaves if not _is_tensor_leaf(x)))
+        key = (
+            repr(_shape_of((args, kwargs))),
+            tuple(s._key() for s in specs),
+            tuple(_static_key(x) for x in leaves if not _is_tensor_leaf(x)),
+        )
         concrete = self._cache.get(key)
         if concrete is None:
-            concrete = self._cache[key] = _Concrete(self.python_function, self.name, args,
-                                                    kwargs, specs, self.backend)
+            concrete = self._cache[key] = _Concrete(
+                self.python_function, self.name, args, kwargs, specs, self.backend
+            )
         for a, s in zip(arrays, specs):
             _check(a, s, self.name)
         return concrete(arrays)
@@ -239,17 +276,26 @@ class Function:
     def _specs(self, tensor_leaves: list) -> list[TensorSpec]:
         if self.input_signature is not None:
             if len(self.input_signature) != len(tensor_leaves):
-                raise GraphError(f"kl.function {self.name}: input_signature has "
-                                 f"{len(self.input_signature)} tensors, the call gave "
-                                 f"{len(tensor_leaves)}")
+                raise GraphError(
+                    f"kl.function {self.name}: input_signature has "
+                    f"{len(self.input_signature)} tensors, the call gave "
+                    f"{len(tensor_leaves)}"
+                )
             return self.input_signature
         specs = []
         for x in tensor_leaves:
             a = _array(x)
             if a.dtype == object:
                 raise GraphError(f"kl.function {self.name}: cannot make a tensor of {x!r}")
-            dtype = x.dtype if isinstance(x, (Tensor, EagerVariable)) else (
-                as_dtype(a.dtype) if isinstance(x, (np.ndarray, np.generic)) else _default_dtype(a))
+            dtype = (
+                x.dtype
+                if isinstance(x, (Tensor, EagerVariable))
+                else (
+                    as_dtype(a.dtype)
+                    if isinstance(x, (np.ndarray, np.generic))
+                    else _default_dtype(a)
+                )
+            )
             dims = list(a.shape)
             if dims:
                 dims[0] = None  # the batch: symbolic
@@ -283,14 +329,20 @@ def _check(a: np.ndarray, spec: TensorSpec, name: str) -> None:
     if dims is None:
         return
     if len(dims) != a.ndim or any(d is not None and d != n for d, n in zip(dims, a.shape)):
-        raise GraphError(f"kl.function {name}: argument of shape {list(a.shape)} does not "
-                         f"match {spec}")
+        raise GraphError(
+            f"kl.function {name}: argument of shape {list(a.shape)} does not match {spec}"
+        )
 
 
-def function(func: Callable | None = None, input_signature: Sequence[TensorSpec] | None = None,
-             autograph: bool = True, jit_compile: bool | None = None,
-             reduce_retracing: bool = False, experimental_compile: bool | None = None,
-             **kwargs: Any) -> Any:
+def function(
+    func: Callable | None = None,
+    input_signature: Sequence[TensorSpec] | None = None,
+    autograph: bool = True,
+    jit_compile: bool | None = None,
+    reduce_retracing: bool = False,
+    experimental_compile: bool | None = None,
+    **kwargs: Any,
+) -> Any:
     """`@kl.function` or `kl.function(fn, input_signature=[...])` (tf.function):
     compiled on the first call of each input signature. Python control flow
     unrolls at trace time; autograph is not implemented (`autograph=` is
@@ -299,4 +351,3 @@ def function(func: Callable | None = None, input_signature: Sequence[TensorSpec]
     if func is None:
         return lambda f: Function(f, input_signature, jit, **kwargs)
     return Function(func, input_signature, jit, **kwargs)
-

@@ -17,8 +17,20 @@ from typing import Any
 from .graph import GraphError, Operation, Tensor, get_default_graph
 from .ops import convert_to_tensor
 
-NO_GRADIENT = {"StopGradient", "ArgMax", "ArgMin", "Equal", "NotEqual", "Less", "LessEqual",
-               "Greater", "GreaterEqual", "LogicalAnd", "LogicalOr", "LogicalNot"}
+NO_GRADIENT = {
+    "StopGradient",
+    "ArgMax",
+    "ArgMin",
+    "Equal",
+    "NotEqual",
+    "Less",
+    "LessEqual",
+    "Greater",
+    "GreaterEqual",
+    "LogicalAnd",
+    "LogicalOr",
+    "LogicalNot",
+}
 
 
 def _connected(ys: Sequence[Tensor], x: Tensor) -> bool:
@@ -36,8 +48,14 @@ def _connected(ys: Sequence[Tensor], x: Tensor) -> bool:
     return False
 
 
-def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
-              stop_gradients: Any = None, **_: Any) -> list[Tensor | None]:
+def gradients(
+    ys: Any,
+    xs: Any,
+    grad_ys: Any = None,
+    name: str = "gradients",
+    stop_gradients: Any = None,
+    **_: Any,
+) -> list[Tensor | None]:
     """d(sum of ys)/d(x) for each x in xs (tf.gradients); `grad_ys` weights the ys."""
     ys = [convert_to_tensor(y) for y in (ys if isinstance(ys, (list, tuple)) else [ys])]
     xs_in = xs if isinstance(xs, (list, tuple)) else [xs]
@@ -50,15 +68,21 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
         seeds = [convert_to_tensor(g, dtype=y.dtype) for g, y in zip(gys, ys)]
     for y in ys:
         if not y.dtype.is_floating:
-            raise GraphError(f"gradients: {y.name} is {y.dtype.name}; only floating-point "
-                             "tensors can be differentiated")
+            raise GraphError(
+                f"gradients: {y.name} is {y.dtype.name}; only floating-point "
+                "tensors can be differentiated"
+            )
     connected = [x for x in xs if x.dtype.is_floating and _connected(ys, x)]
     out: dict[Tensor, Tensor] = {}
     if connected:
         g = get_default_graph()
-        op = g.create_op("Gradients", [*ys, *connected, *seeds], name=name,
-                         attrs={"n_ys": len(ys), "n_xs": len(connected)},
-                         output_types=[(x.dtype, x.shape) for x in connected])
+        op = g.create_op(
+            "Gradients",
+            [*ys, *connected, *seeds],
+            name=name,
+            attrs={"n_ys": len(ys), "n_xs": len(connected)},
+            output_types=[(x.dtype, x.shape) for x in connected],
+        )
         out = dict(zip(connected, op.outputs))
     return [out.get(x) for x in xs]
 

@@ -31,6 +31,7 @@ class GraphError(KilnError):
 
 # ------------------------------------------------------------------ shapes
 
+
 class TensorShape:
     """A static shape: a list of ints and None (unknown), or an unknown rank."""
 
@@ -91,6 +92,7 @@ def ir_type(dtype: DType, shape: TensorShape) -> TensorType | None:
 
 # ------------------------------------------------------------------ handles
 
+
 class Tensor:
     """A symbolic handle on one output of an Operation (TensorFlow's tf.Tensor).
 
@@ -100,12 +102,36 @@ class Tensor:
 
     __array_priority__ = 100  # numpy defers to our operators
 
-    OVERLOADABLE_OPERATORS = frozenset({
-        "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
-        "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__", "__pow__", "__rpow__",
-        "__matmul__", "__rmatmul__", "__lt__", "__le__", "__gt__", "__ge__",
-        "__and__", "__rand__", "__or__", "__ror__", "__neg__", "__abs__", "__invert__",
-        "__getitem__"})
+    OVERLOADABLE_OPERATORS = frozenset(
+        {
+            "__add__",
+            "__radd__",
+            "__sub__",
+            "__rsub__",
+            "__mul__",
+            "__rmul__",
+            "__truediv__",
+            "__rtruediv__",
+            "__floordiv__",
+            "__rfloordiv__",
+            "__pow__",
+            "__rpow__",
+            "__matmul__",
+            "__rmatmul__",
+            "__lt__",
+            "__le__",
+            "__gt__",
+            "__ge__",
+            "__and__",
+            "__rand__",
+            "__or__",
+            "__ror__",
+            "__neg__",
+            "__abs__",
+            "__invert__",
+            "__getitem__",
+        }
+    )
 
     @classmethod
     def _override_operator(cls, name: str, fn: Any) -> None:
@@ -151,8 +177,10 @@ class Tensor:
         return f'Tensor("{self.name}", shape={self._shape}, dtype={self.dtype.name})'
 
     def __bool__(self) -> bool:
-        raise TypeError("using a kl.Tensor as a Python bool is not allowed: the graph is "
-                        "not run yet (use kl.cond-free logic or run the tensor first)")
+        raise TypeError(
+            "using a kl.Tensor as a Python bool is not allowed: the graph is "
+            "not run yet (use kl.cond-free logic or run the tensor first)"
+        )
 
     def __iter__(self):
         raise TypeError("a kl.Tensor is not iterable (use kl.unstack or run it)")
@@ -163,9 +191,18 @@ class Tensor:
 class Operation:
     """A node of the graph (TensorFlow's tf.Operation)."""
 
-    def __init__(self, graph: Graph, type: str, name: str, inputs: Sequence[Tensor],
-                 output_types: Sequence[tuple[DType, TensorShape]], attrs: dict[str, Any],
-                 ir_op: str | None, ir_attrs: dict[str, Any], control_inputs: Sequence[Operation]):
+    def __init__(
+        self,
+        graph: Graph,
+        type: str,
+        name: str,
+        inputs: Sequence[Tensor],
+        output_types: Sequence[tuple[DType, TensorShape]],
+        attrs: dict[str, Any],
+        ir_op: str | None,
+        ir_attrs: dict[str, Any],
+        control_inputs: Sequence[Operation],
+    ):
         self.graph, self.type, self.name = graph, type, name
         self.inputs = list(inputs)
         self.attrs = dict(attrs)
@@ -177,8 +214,9 @@ class Operation:
         try:
             return self.attrs[name]
         except KeyError:
-            raise GraphError(f"operation {self.name} ({self.type}) has no attribute "
-                             f"{name!r}") from None
+            raise GraphError(
+                f"operation {self.name} ({self.type}) has no attribute {name!r}"
+            ) from None
 
     def run(self, feed_dict: dict | None = None, session: Any = None) -> None:
         """Run this op in `session` (default: the default session)."""
@@ -266,11 +304,19 @@ class Graph:
         return self._name_stack
 
     # ------------------------------------------------------------ ops
-    def create_op(self, type: str, inputs: Sequence[Tensor], *, name: str | None = None,
-                  attrs: dict[str, Any] | None = None, ir_op: str | None = None,
-                  ir_attrs: dict[str, Any] | None = None,
-                  output_types: Sequence[tuple[DType, TensorShape]] | None = None,
-                  control_inputs: Sequence[Operation] = (), unique: bool = True) -> Operation:
+    def create_op(
+        self,
+        type: str,
+        inputs: Sequence[Tensor],
+        *,
+        name: str | None = None,
+        attrs: dict[str, Any] | None = None,
+        ir_op: str | None = None,
+        ir_attrs: dict[str, Any] | None = None,
+        output_types: Sequence[tuple[DType, TensorShape]] | None = None,
+        control_inputs: Sequence[Operation] = (),
+        unique: bool = True,
+    ) -> Operation:
         """Add a node. Output types come from the IR op's type rule unless given.
         `unique=False` takes `name` as it is (a name reserved with unique_name)."""
         for t in inputs:
@@ -289,8 +335,17 @@ class Graph:
         if type in self.gradient_override:  # kl.RegisterGradient + gradient_override_map
             attrs["_gradient_op_type"] = self.gradient_override[type]
         controls = [c for deps in self._control_dependencies for c in deps]
-        op = Operation(self, type, op_name, inputs, output_types, attrs, ir_op,
-                       ir_attrs or {}, list(dict.fromkeys([*controls, *control_inputs])))
+        op = Operation(
+            self,
+            type,
+            op_name,
+            inputs,
+            output_types,
+            attrs,
+            ir_op,
+            ir_attrs or {},
+            list(dict.fromkeys([*controls, *control_inputs])),
+        )
         self._ops[op_name] = op
         self.version += 1
         return op
@@ -310,8 +365,9 @@ class Graph:
             raise GraphError(f"{name!r} is not a tensor name (they look like 'op_name:0')")
         op = self.get_operation_by_name(op_name)
         if int(index) >= len(op.outputs):
-            raise GraphError(f"operation {op_name} has {len(op.outputs)} outputs, "
-                             f"no output {index}")
+            raise GraphError(
+                f"operation {op_name} has {len(op.outputs)} outputs, no output {index}"
+            )
         return op.outputs[int(index)]
 
     def as_graph_element(self, obj: Any) -> Tensor | Operation:
@@ -320,8 +376,7 @@ class Graph:
                 raise GraphError(f"{obj.name} is from another graph")
             return obj
         if isinstance(obj, str):
-            return self.get_tensor_by_name(obj) if ":" in obj else \
-                self.get_operation_by_name(obj)
+            return self.get_tensor_by_name(obj) if ":" in obj else self.get_operation_by_name(obj)
         raise GraphError(f"cannot interpret {obj!r} as a tensor or operation of the graph")
 
     @contextlib.contextmanager
@@ -382,8 +437,9 @@ class Graph:
         return self._seed_counter
 
 
-def infer_outputs(name: str, type: str, ir_op: str | None, ir_attrs: dict[str, Any],
-                  inputs: Sequence[Tensor]) -> list[tuple[DType, TensorShape]]:
+def infer_outputs(
+    name: str, type: str, ir_op: str | None, ir_attrs: dict[str, Any], inputs: Sequence[Tensor]
+) -> list[tuple[DType, TensorShape]]:
     """Output dtypes and static shapes from the IR op's type rule.
 
     An input of unknown rank makes the output shapes unknown; the dtype then
@@ -393,9 +449,17 @@ def infer_outputs(name: str, type: str, ir_op: str | None, ir_attrs: dict[str, A
     cls = lookup(ir_op)
     types = [t.ir_type for t in inputs]
     known = all(t is not None for t in types)
-    tries = [types] if known else [
-        [t if t is not None else TensorType(i.dtype.ir, [Symbol("?")] * r)
-         for t, i in zip(types, inputs)] for r in (0, 1, 2, 3, 4)]
+    tries = (
+        [types]
+        if known
+        else [
+            [
+                t if t is not None else TensorType(i.dtype.ir, [Symbol("?")] * r)
+                for t, i in zip(types, inputs)
+            ]
+            for r in (0, 1, 2, 3, 4)
+        ]
+    )
     error: KilnError | None = None
     for trial in tries:
         values = [Value(t) for t in trial]
@@ -404,8 +468,10 @@ def infer_outputs(name: str, type: str, ir_op: str | None, ir_attrs: dict[str, A
         except KilnError as e:
             error = error or e
             continue
-        out = [(as_dtype(r.type.dtype), TensorShape.of(r.type) if known else TensorShape(None))
-               for r in op.results]
+        out = [
+            (as_dtype(r.type.dtype), TensorShape.of(r.type) if known else TensorShape(None))
+            for r in op.results
+        ]
         op.drop_operands()
         return out
     message = str(error)
@@ -455,8 +521,10 @@ def pop_default_graph(graph: Graph) -> None:
     """Leave `graph`, which must be this thread's innermost context."""
     stack = _thread.graphs
     if not stack or stack[-1] is not graph:
-        raise GraphError("default graphs left out of order (nested `as_default()` blocks "
-                         "must close innermost first)")
+        raise GraphError(
+            "default graphs left out of order (nested `as_default()` blocks "
+            "must close innermost first)"
+        )
     stack.pop()
 
 
@@ -490,8 +558,7 @@ def get_default_session() -> Any:
     """The innermost session of this thread entered with `with` (or interactive)."""
     stack = _thread.sessions
     if not stack:
-        raise GraphError("no default session: use `with kl.Session() as sess:` or pass "
-                         "session=")
+        raise GraphError("no default session: use `with kl.Session() as sess:` or pass session=")
     return stack[-1]
 
 

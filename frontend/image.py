@@ -24,8 +24,7 @@ from .dtypes import float32
 from .graph import GraphError, Tensor, get_default_graph
 from .ops import add, cast, constant, convert_to_tensor, expand_dims, multiply, squeeze, subtract
 
-__all__ = ["ResizeMethod", "resize", "resize_bilinear", "resize_images",
-           "resize_nearest_neighbor"]
+__all__ = ["ResizeMethod", "resize", "resize_bilinear", "resize_images", "resize_nearest_neighbor"]
 
 
 class ResizeMethod:
@@ -39,8 +38,9 @@ def _scale(size_in: int, size_out: int, align_corners: bool) -> float:
     return size_in / size_out
 
 
-def nearest_indices(size_in: int, size_out: int, align_corners: bool,
-                    half_pixel_centers: bool) -> np.ndarray:
+def nearest_indices(
+    size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool
+) -> np.ndarray:
     """Which input pixel each output pixel copies (TF's nearest neighbour)."""
     scale = _scale(size_in, size_out, align_corners)
     i = np.arange(size_out, dtype=np.float64)
@@ -53,8 +53,9 @@ def nearest_indices(size_in: int, size_out: int, align_corners: bool,
     return np.clip(src, 0, size_in - 1).astype(np.int32)
 
 
-def bilinear_weights(size_in: int, size_out: int, align_corners: bool,
-                     half_pixel_centers: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bilinear_weights(
+    size_in: int, size_out: int, align_corners: bool, half_pixel_centers: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lower index, upper index, weight of the upper) per output pixel, as
     TensorFlow's compute_interpolation_weights."""
     scale = _scale(size_in, size_out, align_corners)
@@ -70,8 +71,10 @@ def _images(images: Any, size: Sequence[int], what: str) -> tuple[Tensor, int, i
     x = convert_to_tensor(images)
     single = x.shape.ndims == 3
     if x.shape.ndims not in (3, 4):
-        raise GraphError(f"{what}: images must be [batch, height, width, channels] or "
-                         f"[height, width, channels], got {x.shape}")
+        raise GraphError(
+            f"{what}: images must be [batch, height, width, channels] or "
+            f"[height, width, channels], got {x.shape}"
+        )
     if single:
         x = expand_dims(x, 0)
     if x.shape[1] is None or x.shape[2] is None:
@@ -90,8 +93,13 @@ def _finish(y: Tensor, single: bool) -> Tensor:
     return y
 
 
-def resize_nearest_neighbor(images: Any, size: Sequence[int], align_corners: bool = False,
-                            name: str | None = None, half_pixel_centers: bool = False):
+def resize_nearest_neighbor(
+    images: Any,
+    size: Sequence[int],
+    align_corners: bool = False,
+    name: str | None = None,
+    half_pixel_centers: bool = False,
+):
     """Nearest-neighbour resize (tf.image.resize_nearest_neighbor); keeps the dtype."""
     x, h, w, single = _images(images, size, "resize_nearest_neighbor")
     with get_default_graph().name_scope(name or "ResizeNearestNeighbor"):
@@ -101,10 +109,12 @@ def resize_nearest_neighbor(images: Any, size: Sequence[int], align_corners: boo
     return _finish(y, single)
 
 
-def _lerp_axis(x: Tensor, axis: int, size_out: int, align_corners: bool,
-               half_pixel_centers: bool) -> Tensor:
-    lower, upper, weight = bilinear_weights(x.shape[axis], size_out, align_corners,
-                                            half_pixel_centers)
+def _lerp_axis(
+    x: Tensor, axis: int, size_out: int, align_corners: bool, half_pixel_centers: bool
+) -> Tensor:
+    lower, upper, weight = bilinear_weights(
+        x.shape[axis], size_out, align_corners, half_pixel_centers
+    )
     view = [1, 1, 1, 1]
     view[axis] = size_out
     a = gather(x, constant(lower), axis=axis)
@@ -113,8 +123,13 @@ def _lerp_axis(x: Tensor, axis: int, size_out: int, align_corners: bool,
     return add(a, multiply(subtract(b, a), t))
 
 
-def resize_bilinear(images: Any, size: Sequence[int], align_corners: bool = False,
-                    name: str | None = None, half_pixel_centers: bool = False):
+def resize_bilinear(
+    images: Any,
+    size: Sequence[int],
+    align_corners: bool = False,
+    name: str | None = None,
+    half_pixel_centers: bool = False,
+):
     """Bilinear resize (tf.image.resize_bilinear): float images keep their
     dtype, integer images become float32 (TensorFlow always gives float32)."""
     x, h, w, single = _images(images, size, "resize_bilinear")
@@ -126,9 +141,14 @@ def resize_bilinear(images: Any, size: Sequence[int], align_corners: bool = Fals
     return _finish(y, single)
 
 
-def resize_images(images: Any, size: Sequence[int], method: Any = ResizeMethod.BILINEAR,
-                  align_corners: bool = False, preserve_aspect_ratio: bool = False,
-                  name: str | None = None) -> Tensor:
+def resize_images(
+    images: Any,
+    size: Sequence[int],
+    method: Any = ResizeMethod.BILINEAR,
+    align_corners: bool = False,
+    preserve_aspect_ratio: bool = False,
+    name: str | None = None,
+) -> Tensor:
     """tf.image.resize_images (TF 1.x): method "bilinear" (or 0) or "nearest" (or 1)."""
     if preserve_aspect_ratio:
         raise GraphError("resize_images: preserve_aspect_ratio is not supported")
@@ -140,10 +160,16 @@ def resize_images(images: Any, size: Sequence[int], method: Any = ResizeMethod.B
     raise GraphError(f"resize_images: method {method!r} is not supported (bilinear, nearest)")
 
 
-def resize(images: Any, size: Sequence[int], method: Any = ResizeMethod.BILINEAR,
-           preserve_aspect_ratio: bool = False, antialias: bool = False,
-           name: str | None = None, align_corners: bool = False,
-           half_pixel_centers: bool = False) -> Tensor:
+def resize(
+    images: Any,
+    size: Sequence[int],
+    method: Any = ResizeMethod.BILINEAR,
+    preserve_aspect_ratio: bool = False,
+    antialias: bool = False,
+    name: str | None = None,
+    align_corners: bool = False,
+    half_pixel_centers: bool = False,
+) -> Tensor:
     """tf.image.resize as in TF 1.x (resize_images' coordinates unless
     half_pixel_centers, which TF 2's resize always uses)."""
     if antialias or preserve_aspect_ratio:

@@ -39,9 +39,19 @@ from .ops import (
 )
 
 __all__ = [
-    "Reduction", "absolute_difference", "add_loss", "compute_weighted_loss", "get_losses",
-    "get_regularization_loss", "get_regularization_losses", "get_total_loss", "huber_loss",
-    "log_loss", "mean_squared_error", "sigmoid_cross_entropy", "softmax_cross_entropy",
+    "Reduction",
+    "absolute_difference",
+    "add_loss",
+    "compute_weighted_loss",
+    "get_losses",
+    "get_regularization_loss",
+    "get_regularization_losses",
+    "get_total_loss",
+    "huber_loss",
+    "log_loss",
+    "mean_squared_error",
+    "sigmoid_cross_entropy",
+    "softmax_cross_entropy",
     "sparse_softmax_cross_entropy",
 ]
 
@@ -58,8 +68,7 @@ class Reduction:
 
     @classmethod
     def all(cls) -> tuple[str, ...]:
-        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE,
-                cls.SUM_BY_NONZERO_WEIGHTS)
+        return (cls.NONE, cls.SUM, cls.MEAN, cls.SUM_OVER_BATCH_SIZE, cls.SUM_BY_NONZERO_WEIGHTS)
 
 
 def _safe_div(total: Tensor, count: Tensor) -> Tensor:
@@ -68,9 +77,13 @@ def _safe_div(total: Tensor, count: Tensor) -> Tensor:
     return where(positive, divide(total, where(positive, count, 1.0)), 0.0)
 
 
-def compute_weighted_loss(losses: Any, weights: Any = 1.0, scope: str | None = None,
-                          loss_collection: str | None = GraphKeys.LOSSES,
-                          reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def compute_weighted_loss(
+    losses: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """losses * weights reduced as `reduction` says (tf.losses.compute_weighted_loss)."""
     if reduction not in Reduction.all():
         raise GraphError(f"unknown reduction {reduction!r}; use kl.losses.Reduction")
@@ -98,34 +111,51 @@ def compute_weighted_loss(losses: Any, weights: Any = 1.0, scope: str | None = N
     return result
 
 
-def _weighted(losses: Tensor, weights: Any, scope: str | None, loss_collection: str | None,
-              reduction: str) -> Tensor:
-    return compute_weighted_loss(losses, weights, scope=None, loss_collection=loss_collection,
-                                 reduction=reduction)
+def _weighted(
+    losses: Tensor, weights: Any, scope: str | None, loss_collection: str | None, reduction: str
+) -> Tensor:
+    return compute_weighted_loss(
+        losses, weights, scope=None, loss_collection=loss_collection, reduction=reduction
+    )
 
 
-def mean_squared_error(labels: Any, predictions: Any, weights: Any = 1.0,
-                       scope: str | None = None, loss_collection: str | None = GraphKeys.LOSSES,
-                       reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def mean_squared_error(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """(predictions - labels)^2, weighted and reduced (tf.losses.mean_squared_error)."""
     with get_default_graph().name_scope(scope or "mean_squared_error"):
         z, p = _pair(labels, predictions, "mean_squared_error")
         return _weighted(square(subtract(p, z)), weights, scope, loss_collection, reduction)
 
 
-def absolute_difference(labels: Any, predictions: Any, weights: Any = 1.0,
-                        scope: str | None = None,
-                        loss_collection: str | None = GraphKeys.LOSSES,
-                        reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def absolute_difference(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """|predictions - labels|, weighted and reduced (tf.losses.absolute_difference)."""
     with get_default_graph().name_scope(scope or "absolute_difference"):
         z, p = _pair(labels, predictions, "absolute_difference")
         return _weighted(abs(subtract(p, z)), weights, scope, loss_collection, reduction)
 
 
-def huber_loss(labels: Any, predictions: Any, weights: Any = 1.0, delta: float = 1.0,
-               scope: str | None = None, loss_collection: str | None = GraphKeys.LOSSES,
-               reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def huber_loss(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    delta: float = 1.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta), for e the error
     (tf.losses.huber_loss), written as TF does: 0.5 q^2 + delta (|e| - q) with
     q = min(|e|, delta)."""
@@ -137,9 +167,15 @@ def huber_loss(labels: Any, predictions: Any, weights: Any = 1.0, delta: float =
         return _weighted(losses, weights, scope, loss_collection, reduction)
 
 
-def log_loss(labels: Any, predictions: Any, weights: Any = 1.0, epsilon: float = 1e-7,
-             scope: str | None = None, loss_collection: str | None = GraphKeys.LOSSES,
-             reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def log_loss(
+    labels: Any,
+    predictions: Any,
+    weights: Any = 1.0,
+    epsilon: float = 1e-7,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """-labels log(p + eps) - (1 - labels) log(1 - p + eps) (tf.losses.log_loss)."""
     with get_default_graph().name_scope(scope or "log_loss"):
         z, p = _pair(labels, predictions, "log_loss")
@@ -147,10 +183,15 @@ def log_loss(labels: Any, predictions: Any, weights: Any = 1.0, epsilon: float =
         return _weighted(losses, weights, scope, loss_collection, reduction)
 
 
-def sigmoid_cross_entropy(multi_class_labels: Any, logits: Any, weights: Any = 1.0,
-                          label_smoothing: float = 0.0, scope: str | None = None,
-                          loss_collection: str | None = GraphKeys.LOSSES,
-                          reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def sigmoid_cross_entropy(
+    multi_class_labels: Any,
+    logits: Any,
+    weights: Any = 1.0,
+    label_smoothing: float = 0.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """sigmoid_cross_entropy_with_logits, labels smoothed toward 1/2 by
     `label_smoothing`, weighted and reduced (tf.losses.sigmoid_cross_entropy)."""
     with get_default_graph().name_scope(scope or "sigmoid_cross_entropy_loss"):
@@ -161,10 +202,15 @@ def sigmoid_cross_entropy(multi_class_labels: Any, logits: Any, weights: Any = 1
         return _weighted(losses, weights, scope, loss_collection, reduction)
 
 
-def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0,
-                          label_smoothing: float = 0.0, scope: str | None = None,
-                          loss_collection: str | None = GraphKeys.LOSSES,
-                          reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def softmax_cross_entropy(
+    onehot_labels: Any,
+    logits: Any,
+    weights: Any = 1.0,
+    label_smoothing: float = 0.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """softmax_cross_entropy_with_logits per example (labels are constants to the
     gradient, as TF 1.x), labels smoothed toward 1/classes by `label_smoothing`;
     weights are per example ([batch]) or a scalar (tf.losses.softmax_cross_entropy)."""
@@ -173,17 +219,22 @@ def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0,
         if label_smoothing:
             classes = x.shape[-1]
             if classes is None:
-                raise GraphError("softmax_cross_entropy: label_smoothing needs a static "
-                                 "number of classes")
+                raise GraphError(
+                    "softmax_cross_entropy: label_smoothing needs a static number of classes"
+                )
             z = z * (1.0 - label_smoothing) + label_smoothing / classes
         losses = softmax_cross_entropy_with_logits_v2(labels=stop_gradient(z), logits=x)
         return _weighted(losses, weights, scope, loss_collection, reduction)
 
 
-def sparse_softmax_cross_entropy(labels: Any, logits: Any, weights: Any = 1.0,
-                                 scope: str | None = None,
-                                 loss_collection: str | None = GraphKeys.LOSSES,
-                                 reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+def sparse_softmax_cross_entropy(
+    labels: Any,
+    logits: Any,
+    weights: Any = 1.0,
+    scope: str | None = None,
+    loss_collection: str | None = GraphKeys.LOSSES,
+    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+) -> Tensor:
     """sparse_softmax_cross_entropy_with_logits per example (integer class ids),
     weighted and reduced (tf.losses.sparse_softmax_cross_entropy)."""
     with get_default_graph().name_scope(scope or "sparse_softmax_cross_entropy_loss"):
@@ -192,6 +243,7 @@ def sparse_softmax_cross_entropy(labels: Any, logits: Any, weights: Any = 1.0,
 
 
 # ------------------------------------------------------------------ collections
+
 
 def add_loss(loss: Any, loss_collection: str = GraphKeys.LOSSES) -> None:
     if loss_collection:
@@ -213,8 +265,9 @@ def get_regularization_loss(scope: str | None = None, name: str = "total_regular
     return add_n(losses, name=name)
 
 
-def get_total_loss(add_regularization_losses: bool = True, name: str = "total_loss",
-                   scope: str | None = None) -> Tensor:
+def get_total_loss(
+    add_regularization_losses: bool = True, name: str = "total_loss", scope: str | None = None
+) -> Tensor:
     """The sum of the LOSSES collection (and the regularization losses)."""
     losses = get_losses(scope)
     if add_regularization_losses:

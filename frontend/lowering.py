@@ -29,8 +29,15 @@ from .gradients import registered_gradient
 from .graph import Graph, GraphError, Operation, Tensor
 from .ops import placeholder
 
-FRONTEND_KINDS = {"Placeholder", "VariableV2", "Assign", "AssignAdd", "AssignSub", "NoOp",
-                  "Gradients"}
+FRONTEND_KINDS = {
+    "Placeholder",
+    "VariableV2",
+    "Assign",
+    "AssignAdd",
+    "AssignSub",
+    "NoOp",
+    "Gradients",
+}
 
 
 @dataclass
@@ -83,21 +90,27 @@ def arg_type(t: Tensor, fed: np.ndarray | None) -> TensorType:
     return TensorType(t.dtype.ir, [Symbol("?") if d is None else d for d in dims])
 
 
-def lower(graph: Graph, fetches: Sequence[Tensor | Operation], feeds: dict[Tensor, Any],
-          name: str = "run") -> Lowered:
+def lower(
+    graph: Graph, fetches: Sequence[Tensor | Operation], feeds: dict[Tensor, Any], name: str = "run"
+) -> Lowered:
     """Build the IR function that computes `fetches` from `feeds` and variables."""
     feed_list = list(feeds)
     needed = needed_ops(fetches, set(feed_list))
     ordered = [op for op in graph.get_operations() if op in needed]
     fetched = {f for f in fetches if isinstance(f, Tensor)}
-    reads = [op for op in ordered if op.type == "VariableV2"
-             and (_is_read(op, needed, feeds) or op.outputs[0] in fetched)]
+    reads = [
+        op
+        for op in ordered
+        if op.type == "VariableV2" and (_is_read(op, needed, feeds) or op.outputs[0] in fetched)
+    ]
     module = Module()
     func = module.add_function(
-        name, [arg_type(t, feeds[t]) for t in feed_list] + [op.outputs[0].ir_type for op in reads],
-        [_ir_name(t.op.name) for t in feed_list] + [_ir_name(op.name) for op in reads])
+        name,
+        [arg_type(t, feeds[t]) for t in feed_list] + [op.outputs[0].ir_type for op in reads],
+        [_ir_name(t.op.name) for t in feed_list] + [_ir_name(op.name) for op in reads],
+    )
     env: dict[Tensor, Value] = dict(zip(feed_list, func.args))
-    state: dict[Operation, Value] = {op: a for op, a in zip(reads, func.args[len(feed_list):])}
+    state: dict[Operation, Value] = {op: a for op, a in zip(reads, func.args[len(feed_list) :])}
     writes: list[Operation] = []
     custom: dict = {}  # IR op -> its graph op's registered gradient rule
     b = Builder.at_end(func.body)
@@ -138,9 +151,14 @@ def _is_read(var: Operation, needed: set[Operation], feeds: dict) -> bool:
     return False
 
 
-def lower_node(op: Operation, b: Builder, env: dict[Tensor, Value],
-               state: dict[Operation, Value] | None = None,
-               writes: list[Operation] | None = None, custom: dict | None = None) -> None:
+def lower_node(
+    op: Operation,
+    b: Builder,
+    env: dict[Tensor, Value],
+    state: dict[Operation, Value] | None = None,
+    writes: list[Operation] | None = None,
+    custom: dict | None = None,
+) -> None:
     """Build the IR of one graph node at `b`: its inputs are `env`'s values (its
     outputs are added there), `state` maps each variable to its current value
     and `writes` collects the variables it assigns; `custom` collects, per new
@@ -150,8 +168,10 @@ def lower_node(op: Operation, b: Builder, env: dict[Tensor, Value],
     kind = op.type
     if kind == "Placeholder":
         t = op.outputs[0]
-        raise GraphError(f"you must feed a value for placeholder tensor {t.name!r} with dtype "
-                         f"{t.dtype.name} and shape {t.shape}")
+        raise GraphError(
+            f"you must feed a value for placeholder tensor {t.name!r} with dtype "
+            f"{t.dtype.name} and shape {t.shape}"
+        )
     if kind == "VariableV2":
         if op in state:
             env[op.outputs[0]] = state[op]
@@ -196,19 +216,20 @@ def lower_node(op: Operation, b: Builder, env: dict[Tensor, Value],
 
 # ------------------------------------------------------------------ gradients
 
-def lower_gradients(op: Operation, b: Builder, env: dict[Tensor, Value],
-                    custom: dict | None = None) -> None:
+
+def lower_gradients(
+    op: Operation, b: Builder, env: dict[Tensor, Value], custom: dict | None = None
+) -> None:
     """Build the gradient ops of a Gradients node after the forward ops in `b`'s block."""
     n_ys, n_xs = op.attrs["n_ys"], op.attrs["n_xs"]
-    ys, xs, seeds = op.inputs[:n_ys], op.inputs[n_ys:n_ys + n_xs], op.inputs[n_ys + n_xs:]
+    ys, xs, seeds = op.inputs[:n_ys], op.inputs[n_ys : n_ys + n_xs], op.inputs[n_ys + n_xs :]
     forward = list(b.block.ops)
     if seeds:
         seed_values = [env[s] for s in seeds]
     else:
         seed_values = [b.broadcast_like(b.constant(1, y.dtype.ir), env[y]) for y in ys]
     wrt = [env[x] for x in xs]
-    cotangents = backward(forward, b, wrt, [(env[y], s) for y, s in zip(ys, seed_values)],
-                          custom)
+    cotangents = backward(forward, b, wrt, [(env[y], s) for y, s in zip(ys, seed_values)], custom)
     for out, x in zip(op.outputs, xs):
         g = cotangents.get(env[x])
         if g is None:  # connected in the graph but not in the IR (e.g. through an integer)
@@ -246,8 +267,10 @@ def registered_rule(op: Operation) -> Callable | None:
             result = fn(_OpView(op, ins, outs), *grads)
         result = list(result) if isinstance(result, (list, tuple)) else [result]
         if len(result) != len(op.inputs):
-            raise GraphError(f"the gradient {name!r} of {op.name} gave {len(result)} values "
-                             f"for {len(op.inputs)} inputs")
+            raise GraphError(
+                f"the gradient {name!r} of {op.name} gave {len(result)} values "
+                f"for {len(op.inputs)} inputs"
+            )
         env: dict[Tensor, Value] = dict(zip(ins, ir_op.operands))
         env.update(zip(outs, ir_op.results))
         for t, g, r in zip(grads, cotangents, ir_op.results):

@@ -43,12 +43,35 @@ from .ops import (
 from .variables import Variable, _seed
 
 __all__ = [
-    "avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
-    "depthwise_conv2d", "dropout", "elu", "embedding_lookup", "gelu", "in_top_k", "l2_loss",
-    "l2_normalize", "leaky_relu", "log_softmax", "max_pool", "moments", "relu", "relu6", "selu",
-    "sigmoid", "sigmoid_cross_entropy_with_logits", "softmax",
-    "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2", "softplus",
-    "sparse_softmax_cross_entropy_with_logits", "tanh", "top_k",
+    "avg_pool",
+    "batch_normalization",
+    "bias_add",
+    "conv2d",
+    "conv2d_transpose",
+    "depthwise_conv2d",
+    "dropout",
+    "elu",
+    "embedding_lookup",
+    "gelu",
+    "in_top_k",
+    "l2_loss",
+    "l2_normalize",
+    "leaky_relu",
+    "log_softmax",
+    "max_pool",
+    "moments",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "sigmoid_cross_entropy_with_logits",
+    "softmax",
+    "softmax_cross_entropy_with_logits",
+    "softmax_cross_entropy_with_logits_v2",
+    "softplus",
+    "sparse_softmax_cross_entropy_with_logits",
+    "tanh",
+    "top_k",
 ]
 
 
@@ -69,32 +92,36 @@ selu = _activation("Selu", "kiln.selu")
 
 
 def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Tensor:
-    return make("LeakyRelu", "kiln.leaky_relu", [convert_to_tensor(features)], name,
-                alpha=float(alpha))
+    return make(
+        "LeakyRelu", "kiln.leaky_relu", [convert_to_tensor(features)], name, alpha=float(alpha)
+    )
 
 
 def gelu(features: Any, approximate: bool = False, name: str | None = None) -> Tensor:
-    return make("Gelu", "kiln.gelu", [convert_to_tensor(features)], name,
-                approximate=bool(approximate))
+    return make(
+        "Gelu", "kiln.gelu", [convert_to_tensor(features)], name, approximate=bool(approximate)
+    )
 
 
-def softmax(logits: Any, axis: int | None = None, name: str | None = None,
-            dim: int | None = None) -> Tensor:
+def softmax(
+    logits: Any, axis: int | None = None, name: str | None = None, dim: int | None = None
+) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis` (default -1; `dim` is TF 1.x's old name)."""
     axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
     return make("Softmax", "kiln.softmax", [convert_to_tensor(logits)], name, axis=int(axis))
 
 
-def log_softmax(logits: Any, axis: int | None = None, name: str | None = None,
-                dim: int | None = None) -> Tensor:
+def log_softmax(
+    logits: Any, axis: int | None = None, name: str | None = None, dim: int | None = None
+) -> Tensor:
     """x - logsumexp(x) along `axis` (default -1), computed stably."""
     axis = -1 if axis is None and dim is None else (axis if axis is not None else dim)
-    return make("LogSoftmax", "kiln.log_softmax", [convert_to_tensor(logits)], name,
-                axis=int(axis))
+    return make("LogSoftmax", "kiln.log_softmax", [convert_to_tensor(logits)], name, axis=int(axis))
 
 
-def bias_add(value: Any, bias: Any, data_format: str | None = None,
-             name: str | None = None) -> Tensor:
+def bias_add(
+    value: Any, bias: Any, data_format: str | None = None, name: str | None = None
+) -> Tensor:
     """value + bias along the channel dim: the last (NHWC, the default) or
     dim 1 (NCHW, NCDHW, ...), as tf.nn.bias_add."""
     data_format = data_format or "NHWC"
@@ -107,8 +134,9 @@ def bias_add(value: Any, bias: Any, data_format: str | None = None,
             raise GraphError(f"bias_add: {data_format} needs a value of known rank >= 2")
         b = reshape(b, [-1] + [1] * (rank - 2))
     elif not data_format.startswith("N") or not data_format.endswith("C"):
-        raise GraphError(f"bias_add: data_format must be NHWC-like or NCHW-like, "
-                         f"got {data_format!r}")
+        raise GraphError(
+            f"bias_add: data_format must be NHWC-like or NCHW-like, got {data_format!r}"
+        )
     return make("BiasAdd", "kiln.add", [x, b], name)
 
 
@@ -144,27 +172,51 @@ def _nchw_window(v: Sequence[int] | int, data_format: str) -> Sequence[int] | in
     return v
 
 
-def conv2d(input: Any, filter: Any = None, strides: Any = 1, padding: str = "VALID",
-           data_format: str = "NHWC", dilations: Any = 1, name: str | None = None,
-           filters: Any = None) -> Tensor:
+def conv2d(
+    input: Any,
+    filter: Any = None,
+    strides: Any = 1,
+    padding: str = "VALID",
+    data_format: str = "NHWC",
+    dilations: Any = 1,
+    name: str | None = None,
+    filters: Any = None,
+) -> Tensor:
     """2-D convolution, HWIO filters (tf.nn.conv2d); NCHW is transposed to NHWC."""
     x = _nchw_in(convert_to_tensor(input), data_format)
     w = convert_to_tensor(filter if filter is not None else filters, dtype=x.dtype)
-    y = make("Conv2D", "kiln.conv2d", [x, w], name,
-             strides=_window(_nchw_window(strides, data_format), "conv2d strides"),
-             dilations=_window(_nchw_window(dilations, data_format), "conv2d dilations"),
-             padding=padding.upper())
+    y = make(
+        "Conv2D",
+        "kiln.conv2d",
+        [x, w],
+        name,
+        strides=_window(_nchw_window(strides, data_format), "conv2d strides"),
+        dilations=_window(_nchw_window(dilations, data_format), "conv2d dilations"),
+        padding=padding.upper(),
+    )
     return _nchw_out(y, data_format)
 
 
 def _pool(op_type: str, ir_op: str):
-    def fn(value: Any, ksize: Any, strides: Any, padding: str, data_format: str = "NHWC",
-           name: str | None = None, input: Any = None) -> Tensor:
+    def fn(
+        value: Any,
+        ksize: Any,
+        strides: Any,
+        padding: str,
+        data_format: str = "NHWC",
+        name: str | None = None,
+        input: Any = None,
+    ) -> Tensor:
         x = _nchw_in(convert_to_tensor(value if value is not None else input), data_format)
-        y = make(op_type, ir_op, [x], name,
-                 ksize=_window(_nchw_window(ksize, data_format), f"{ir_op[5:]} ksize"),
-                 strides=_window(_nchw_window(strides, data_format), f"{ir_op[5:]} strides"),
-                 padding=padding.upper())
+        y = make(
+            op_type,
+            ir_op,
+            [x],
+            name,
+            ksize=_window(_nchw_window(ksize, data_format), f"{ir_op[5:]} ksize"),
+            strides=_window(_nchw_window(strides, data_format), f"{ir_op[5:]} strides"),
+            padding=padding.upper(),
+        )
         return _nchw_out(y, data_format)
 
     fn.__name__ = ir_op[5:]
@@ -183,39 +235,60 @@ def _labels_logits(labels: Any, logits: Any, op_type: str) -> tuple[Tensor, Tens
     return z, x
 
 
-def sigmoid_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
-                                      logits: Any = None, name: str | None = None) -> Tensor:
+def sigmoid_cross_entropy_with_logits(
+    _sentinel: Any = None, labels: Any = None, logits: Any = None, name: str | None = None
+) -> Tensor:
     """max(x, 0) - x*z + log(1 + exp(-|x|)), elementwise (stable)."""
     z, x = _labels_logits(labels, logits, "SigmoidCrossEntropyWithLogits")
     return make("SigmoidCrossEntropyWithLogits", "kiln.sigmoid_cross_entropy", [x, z], name)
 
 
-def softmax_cross_entropy_with_logits_v2(_sentinel: Any = None, labels: Any = None,
-                                         logits: Any = None, axis: int = -1,
-                                         name: str | None = None, dim: Any = None) -> Tensor:
+def softmax_cross_entropy_with_logits_v2(
+    _sentinel: Any = None,
+    labels: Any = None,
+    logits: Any = None,
+    axis: int = -1,
+    name: str | None = None,
+    dim: Any = None,
+) -> Tensor:
     """-sum(labels * log_softmax(logits)) along `axis`: one loss per example."""
     z, x = _labels_logits(labels, logits, "SoftmaxCrossEntropyWithLogits")
-    return make("SoftmaxCrossEntropyWithLogits", "kiln.softmax_cross_entropy", [x, z], name,
-                axis=int(axis if dim is None else dim))
+    return make(
+        "SoftmaxCrossEntropyWithLogits",
+        "kiln.softmax_cross_entropy",
+        [x, z],
+        name,
+        axis=int(axis if dim is None else dim),
+    )
 
 
-def softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
-                                      logits: Any = None, axis: int = -1,
-                                      name: str | None = None, dim: Any = None) -> Tensor:
+def softmax_cross_entropy_with_logits(
+    _sentinel: Any = None,
+    labels: Any = None,
+    logits: Any = None,
+    axis: int = -1,
+    name: str | None = None,
+    dim: Any = None,
+) -> Tensor:
     """TF 1.x's v1: gradients do not flow into the labels (kl.stop_gradient on them)."""
     if labels is not None:
         labels = stop_gradient(labels)
-    return softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits, axis=axis,
-                                                name=name, dim=dim)
+    return softmax_cross_entropy_with_logits_v2(
+        labels=labels, logits=logits, axis=axis, name=name, dim=dim
+    )
 
 
-def sparse_softmax_cross_entropy_with_logits(_sentinel: Any = None, labels: Any = None,
-                                             logits: Any = None,
-                                             name: str | None = None) -> Tensor:
+def sparse_softmax_cross_entropy_with_logits(
+    _sentinel: Any = None, labels: Any = None, logits: Any = None, name: str | None = None
+) -> Tensor:
     if labels is None or logits is None:
         raise GraphError("sparse_softmax_cross_entropy_with_logits: pass labels= and logits=")
-    return make("SparseSoftmaxCrossEntropyWithLogits", "kiln.sparse_softmax_cross_entropy",
-                [convert_to_tensor(logits), convert_to_tensor(labels)], name)
+    return make(
+        "SparseSoftmaxCrossEntropyWithLogits",
+        "kiln.sparse_softmax_cross_entropy",
+        [convert_to_tensor(logits), convert_to_tensor(labels)],
+        name,
+    )
 
 
 def l2_loss(t: Any, name: str | None = None) -> Tensor:
@@ -224,15 +297,24 @@ def l2_loss(t: Any, name: str | None = None) -> Tensor:
 
 # ------------------------------------------------------------------ more convolutions
 
+
 def _four(values: Any, name: str) -> Any:
     """None (TF's default for dilations) as 1."""
     return values if values is not None else 1
 
 
-def conv2d_transpose(value: Any = None, filter: Any = None, output_shape: Any = None,
-                     strides: Any = 1, padding: str = "SAME", data_format: str = "NHWC",
-                     name: str | None = None, input: Any = None, filters: Any = None,
-                     dilations: Any = None) -> Tensor:
+def conv2d_transpose(
+    value: Any = None,
+    filter: Any = None,
+    output_shape: Any = None,
+    strides: Any = 1,
+    padding: str = "SAME",
+    data_format: str = "NHWC",
+    name: str | None = None,
+    input: Any = None,
+    filters: Any = None,
+    dilations: Any = None,
+) -> Tensor:
     """The transpose (gradient) of conv2d with respect to its input
     (tf.nn.conv2d_transpose): filter [kh, kw, out_channels, in_channels];
     `output_shape` [batch, height, width, out_channels] in `data_format`, whose
@@ -243,8 +325,10 @@ def conv2d_transpose(value: Any = None, filter: Any = None, output_shape: Any = 
     if output_shape is None:
         raise GraphError("conv2d_transpose: output_shape is required")
     if isinstance(output_shape, Tensor):
-        raise GraphError("conv2d_transpose: output_shape must be a list of Python ints "
-                         "(kiln's spatial sizes are static)")
+        raise GraphError(
+            "conv2d_transpose: output_shape must be a list of Python ints "
+            "(kiln's spatial sizes are static)"
+        )
     dims = list(output_shape)
     if len(dims) != 4:
         raise GraphError(f"conv2d_transpose: output_shape must have 4 entries, got {dims}")
@@ -252,21 +336,35 @@ def conv2d_transpose(value: Any = None, filter: Any = None, output_shape: Any = 
         dims = [dims[0], dims[2], dims[3], dims[1]]
     size = [int(d) for d in dims[1:3]]
     channels = dims[3]
-    if not isinstance(channels, Tensor) and w.shape[2] is not None and \
-            int(channels) != w.shape[2]:
-        raise GraphError(f"conv2d_transpose: output_shape has {channels} channels, the "
-                         f"filter {w.shape[2]}")
-    y = make("Conv2DBackpropInput", "kiln.conv2d_transpose", [x, w], name,
-             strides=_window(_nchw_window(strides, data_format), "conv2d_transpose strides"),
-             dilations=_window(_nchw_window(_four(dilations, ""), data_format),
-                               "conv2d_transpose dilations"),
-             padding=padding.upper(), output_size=size)
+    if not isinstance(channels, Tensor) and w.shape[2] is not None and int(channels) != w.shape[2]:
+        raise GraphError(
+            f"conv2d_transpose: output_shape has {channels} channels, the filter {w.shape[2]}"
+        )
+    y = make(
+        "Conv2DBackpropInput",
+        "kiln.conv2d_transpose",
+        [x, w],
+        name,
+        strides=_window(_nchw_window(strides, data_format), "conv2d_transpose strides"),
+        dilations=_window(
+            _nchw_window(_four(dilations, ""), data_format), "conv2d_transpose dilations"
+        ),
+        padding=padding.upper(),
+        output_size=size,
+    )
     return _nchw_out(y, data_format)
 
 
-def depthwise_conv2d(input: Any, filter: Any, strides: Any, padding: str, rate: Any = None,
-                     name: str | None = None, data_format: str | None = None,
-                     dilations: Any = None) -> Tensor:
+def depthwise_conv2d(
+    input: Any,
+    filter: Any,
+    strides: Any,
+    padding: str,
+    rate: Any = None,
+    name: str | None = None,
+    data_format: str | None = None,
+    dilations: Any = None,
+) -> Tensor:
     """Each input channel convolved with its own `channel_multiplier` filters
     (tf.nn.depthwise_conv2d): filter [kh, kw, in_channels, multiplier], output
     channel c * multiplier + m. Built as one conv2d with a block-diagonal
@@ -276,21 +374,28 @@ def depthwise_conv2d(input: Any, filter: Any, strides: Any, padding: str, rate: 
     x = _nchw_in(convert_to_tensor(input), data_format)
     w = convert_to_tensor(filter, dtype=x.dtype)
     if w.shape.ndims != 4 or not w.shape.is_fully_defined():
-        raise GraphError(f"depthwise_conv2d: the filter must have a static 4-D shape, "
-                         f"got {w.shape}")
+        raise GraphError(
+            f"depthwise_conv2d: the filter must have a static 4-D shape, got {w.shape}"
+        )
     kh, kw, channels, multiplier = w.shape.as_list()
     if x.shape.ndims == 4 and x.shape[3] is not None and x.shape[3] != channels:
-        raise GraphError(f"depthwise_conv2d: input channels {x.shape[3]} differ from the "
-                         f"filter's {channels}")
+        raise GraphError(
+            f"depthwise_conv2d: input channels {x.shape[3]} differ from the filter's {channels}"
+        )
     dil = rate if rate is not None else _four(dilations, "")
     with get_default_graph().name_scope(name or "depthwise"):
         eye = np.eye(channels, dtype=w.dtype.ir.numpy)[:, :, None]
         blocks = multiply(expand_dims(w, 3), constant(eye))  # [kh, kw, C, C, M]
         full = reshape(blocks, [kh, kw, channels, channels * multiplier])
-        y = make("Conv2D", "kiln.conv2d", [x, full], "depthwise",
-                 strides=_window(_nchw_window(strides, data_format), "depthwise strides"),
-                 dilations=_window(_nchw_window(dil, data_format), "depthwise dilations"),
-                 padding=padding.upper())
+        y = make(
+            "Conv2D",
+            "kiln.conv2d",
+            [x, full],
+            "depthwise",
+            strides=_window(_nchw_window(strides, data_format), "depthwise strides"),
+            dilations=_window(_nchw_window(dil, data_format), "depthwise dilations"),
+            padding=padding.upper(),
+        )
     return _nchw_out(y, data_format)
 
 
@@ -305,8 +410,14 @@ def _frac(x: Tensor) -> Tensor:
     return x - cast(cast(x, int64), x.dtype)
 
 
-def dropout(x: Any, keep_prob: Any = None, noise_shape: Sequence[int] | None = None,
-            seed: int | None = None, name: str | None = None, rate: Any = None) -> Tensor:
+def dropout(
+    x: Any,
+    keep_prob: Any = None,
+    noise_shape: Sequence[int] | None = None,
+    seed: int | None = None,
+    name: str | None = None,
+    rate: Any = None,
+) -> Tensor:
     """Each element zeroed with probability `rate` (= 1 - keep_prob), the rest
     scaled by 1 / (1 - rate) (tf.nn.dropout; TF 1.x's keep_prob or TF 2's
     rate, a number or a tensor). With rate 0 it is the identity.
@@ -338,11 +449,22 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Sequence[int] | None = N
         runs = counter.assign_add(1.0)
         draws = []
         for k in range(2):
-            attrs = {"distribution": "uniform", "seed": (_op_seed(seed) + 7919 * k) % (2**31 - 1),
-                     "dtype": float64.ir}
+            attrs = {
+                "distribution": "uniform",
+                "seed": (_op_seed(seed) + 7919 * k) % (2**31 - 1),
+                "dtype": float64.ir,
+            }
             if noise_shape is not None:
-                draws.append(make("RandomUniform", "kiln.random", [], None,
-                                  shape=[int(d) for d in noise_shape], **attrs))
+                draws.append(
+                    make(
+                        "RandomUniform",
+                        "kiln.random",
+                        [],
+                        None,
+                        shape=[int(d) for d in noise_shape],
+                        **attrs,
+                    )
+                )
             else:
                 draws.append(make("RandomUniform", "kiln.random", [xt], None, **attrs))
         phase = _frac(draws[0] + runs * GOLDEN)
@@ -359,9 +481,15 @@ def _op_seed(seed: int | None) -> int:
 
 # ------------------------------------------------------------------ normalization
 
-def moments(x: Any, axes: Sequence[int], shift: Any = None, name: str | None = None,
-            keep_dims: bool | None = None, keepdims: bool | None = None
-            ) -> tuple[Tensor, Tensor]:
+
+def moments(
+    x: Any,
+    axes: Sequence[int],
+    shift: Any = None,
+    name: str | None = None,
+    keep_dims: bool | None = None,
+    keepdims: bool | None = None,
+) -> tuple[Tensor, Tensor]:
     """Mean and (biased) variance over `axes` (tf.nn.moments): the variance is
     taken around the mean with its gradient stopped, as TensorFlow does."""
     xt = convert_to_tensor(x)
@@ -369,29 +497,47 @@ def moments(x: Any, axes: Sequence[int], shift: Any = None, name: str | None = N
     axes = [int(a) for a in axes]
     with get_default_graph().name_scope(name or "moments"):
         mean = reduce_mean(xt, axis=axes, keepdims=True, name="mean")
-        variance = reduce_mean(square(xt - stop_gradient(mean)), axis=axes, keepdims=True,
-                               name="variance")
+        variance = reduce_mean(
+            square(xt - stop_gradient(mean)), axis=axes, keepdims=True, name="variance"
+        )
         if not keep:
             mean, variance = squeeze(mean, axis=axes), squeeze(variance, axis=axes)
     return mean, variance
 
 
-def batch_normalization(x: Any, mean: Any, variance: Any, offset: Any, scale: Any,
-                        variance_epsilon: float, name: str | None = None) -> Tensor:
+def batch_normalization(
+    x: Any,
+    mean: Any,
+    variance: Any,
+    offset: Any,
+    scale: Any,
+    variance_epsilon: float,
+    name: str | None = None,
+) -> Tensor:
     """(x - mean) / sqrt(variance + variance_epsilon) * scale + offset, every
     operand broadcasting (tf.nn.batch_normalization); offset or scale None
     means 0 or 1."""
     xt = convert_to_tensor(x)
     dt = xt.dtype
-    operands = [xt, convert_to_tensor(mean, dtype=dt), convert_to_tensor(variance, dtype=dt),
-                convert_to_tensor(0.0 if offset is None else offset, dtype=dt),
-                convert_to_tensor(1.0 if scale is None else scale, dtype=dt)]
-    return make("BatchNorm", "kiln.batch_norm", operands, name or "batchnorm",
-                epsilon=float(variance_epsilon))
+    operands = [
+        xt,
+        convert_to_tensor(mean, dtype=dt),
+        convert_to_tensor(variance, dtype=dt),
+        convert_to_tensor(0.0 if offset is None else offset, dtype=dt),
+        convert_to_tensor(1.0 if scale is None else scale, dtype=dt),
+    ]
+    return make(
+        "BatchNorm",
+        "kiln.batch_norm",
+        operands,
+        name or "batchnorm",
+        epsilon=float(variance_epsilon),
+    )
 
 
-def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None,
-                 dim: Any = None) -> Tensor:
+def l2_normalize(
+    x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None, dim: Any = None
+) -> Tensor:
     """x / sqrt(max(sum(x^2), epsilon)) over `axis` (tf.nn.l2_normalize)."""
     xt = convert_to_tensor(x)
     axis = axis if axis is not None else dim
@@ -402,16 +548,24 @@ def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | N
 
 # ------------------------------------------------------------------ lookups and rankings
 
-def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod",
-                     name: str | None = None, validate_indices: bool = True,
-                     max_norm: float | None = None) -> Tensor:
+
+def embedding_lookup(
+    params: Any,
+    ids: Any,
+    partition_strategy: str = "mod",
+    name: str | None = None,
+    validate_indices: bool = True,
+    max_norm: float | None = None,
+) -> Tensor:
     """Rows of `params` at `ids` (tf.nn.embedding_lookup); a list of
     params must hold one tensor (kiln does not shard). With max_norm, rows
     with a larger l2 norm are scaled down to it."""
     if isinstance(params, list | tuple):
         if len(params) != 1:
-            raise GraphError("embedding_lookup: sharded params (a list of several tensors) "
-                             "are not supported; concatenate them first")
+            raise GraphError(
+                "embedding_lookup: sharded params (a list of several tensors) "
+                "are not supported; concatenate them first"
+            )
         params = params[0]
     with get_default_graph().name_scope(name or "embedding_lookup"):
         rows = gather(params, ids)
@@ -435,8 +589,9 @@ def top_k(input: Any, k: int = 1, sorted: bool = True, name: str | None = None) 
     xt = convert_to_tensor(input)
     if isinstance(k, Tensor):
         raise GraphError("top_k: k must be a Python int")
-    op = get_default_graph().create_op("TopKV2", [xt], name=name, ir_op="kiln.top_k",
-                                       ir_attrs={"k": int(k)}, attrs={"k": int(k)})
+    op = get_default_graph().create_op(
+        "TopKV2", [xt], name=name, ir_op="kiln.top_k", ir_attrs={"k": int(k)}, attrs={"k": int(k)}
+    )
     return TopKV2(op.outputs)
 
 
@@ -446,17 +601,19 @@ def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) ->
     target. A target outside the classes, or a non-finite score, is False."""
     p, t = convert_to_tensor(predictions), convert_to_tensor(targets)
     if p.shape.ndims != 2 or p.shape[1] is None:
-        raise GraphError(f"in_top_k: predictions must be [batch, classes] with the classes "
-                         f"static, got {p.shape}")
+        raise GraphError(
+            f"in_top_k: predictions must be [batch, classes] with the classes static, got {p.shape}"
+        )
     if not t.dtype.is_integer:
         raise GraphError(f"in_top_k: targets {t.name} must be integers")
     classes = p.shape[1]
     with get_default_graph().name_scope(name or "in_top_k"):
-        picked = equal(expand_dims(t, 1), make("Range", "kiln.iota", [], None,
-                                                shape=[classes], dtype=t.dtype.ir))
+        picked = equal(
+            expand_dims(t, 1),
+            make("Range", "kiln.iota", [], None, shape=[classes], dtype=t.dtype.ir),
+        )
         score = reduce_sum(where(picked, p, zeros_like(p)), axis=1, keepdims=True)
         above = reduce_sum(cast(greater(p, score), int32), axis=1)
         finite = less(abs(score), float("inf"))
         inside = logical_and(greater_equal(t, 0), less(t, classes))
-        return logical_and(logical_and(less(above, int(k)), squeeze(finite, axis=[1])),
-                           inside)
+        return logical_and(logical_and(less(above, int(k)), squeeze(finite, axis=[1])), inside)

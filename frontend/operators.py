@@ -44,8 +44,15 @@ from .ops import (
 from .variables import Variable
 
 _BINARY = {
-    "add": add, "sub": subtract, "mul": multiply, "truediv": divide, "floordiv": floordiv,
-    "pow": pow, "matmul": matmul, "and": logical_and, "or": logical_or,
+    "add": add,
+    "sub": subtract,
+    "mul": multiply,
+    "truediv": divide,
+    "floordiv": floordiv,
+    "pow": pow,
+    "matmul": matmul,
+    "and": logical_and,
+    "or": logical_or,
 }
 _COMPARISONS = {"lt": less, "le": less_equal, "gt": greater, "ge": greater_equal}
 # the operators whose eager version takes a Python number straight to an eager tensor
@@ -94,8 +101,16 @@ def _getitem(self: Tensor, key: Any) -> Tensor:
         dim += 1
     x = self
     if axes:
-        x = make("StridedSlice", "kiln.slice", [x], None, axes=axes, starts=starts,
-                 stops=stops, steps=steps)
+        x = make(
+            "StridedSlice",
+            "kiln.slice",
+            [x],
+            None,
+            axes=axes,
+            starts=starts,
+            stops=stops,
+            steps=steps,
+        )
     if squeeze_axes:
         x = squeeze(x, axis=squeeze_axes)
     for pos in new_axes:
@@ -122,6 +137,7 @@ def _eager_operator(base: Any) -> Any:
         if type(other) in (float, int) and (self.dtype.is_floating or type(other) is int):
             other = EagerTensor(np.asarray(other, self._value.dtype), self.dtype)
         return base(self, other)
+
     return method
 
 

@@ -18,16 +18,23 @@ from .graph import GraphError, Operation, Tensor, TensorShape, get_default_graph
 
 # ------------------------------------------------------------------ conversion
 
+
 def _default_dtype(array: np.ndarray) -> DType:
     """TensorFlow's choice for Python values: int32, float32, bool."""
     if array.dtype.kind == "f" and array.dtype != np.float64:
         return as_dtype(array.dtype)
-    return {"i": int32, "u": int32, "f": float32, "b": bool_}.get(array.dtype.kind) or \
-        as_dtype(array.dtype)
+    return {"i": int32, "u": int32, "f": float32, "b": bool_}.get(array.dtype.kind) or as_dtype(
+        array.dtype
+    )
 
 
-def constant(value: Any, dtype: Any = None, shape: Sequence[int] | None = None,
-             name: str = "Const", verify_shape: bool = False) -> Tensor:
+def constant(
+    value: Any,
+    dtype: Any = None,
+    shape: Sequence[int] | None = None,
+    name: str = "Const",
+    verify_shape: bool = False,
+) -> Tensor:
     """A constant tensor (tf.constant): Python ints become int32 and floats
     float32 unless `dtype` says otherwise; numpy arrays keep their dtype."""
     if isinstance(value, Tensor):
@@ -53,8 +60,14 @@ def constant(value: Any, dtype: Any = None, shape: Sequence[int] | None = None,
         else:
             raise GraphError(f"kl.constant: {array.size} values do not fill shape {list(shape)}")
     dense = Dense(array, TensorType(dt.ir, array.shape))
-    op = get_default_graph().create_op("Const", [], name=name, attrs={"value": array, "dtype": dt},
-                                       ir_op="kiln.constant", ir_attrs={"value": dense})
+    op = get_default_graph().create_op(
+        "Const",
+        [],
+        name=name,
+        attrs={"value": array, "dtype": dt},
+        ir_op="kiln.constant",
+        ir_attrs={"value": dense},
+    )
     return op.outputs[0]
 
 
@@ -64,8 +77,9 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None) ->
         value = value._as_tensor()
     if isinstance(value, Tensor):
         if dtype is not None and as_dtype(dtype) is not value.dtype:
-            raise GraphError(f"tensor {value.name} has dtype {value.dtype.name}, "
-                             f"expected {as_dtype(dtype).name}")
+            raise GraphError(
+                f"tensor {value.name} has dtype {value.dtype.name}, expected {as_dtype(dtype).name}"
+            )
         return value
     return constant(value, dtype=dtype, name=name or "Const")
 
@@ -84,16 +98,20 @@ def _pair(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
         x = convert_to_tensor(x)
         y = convert_to_tensor(y, x.dtype)
     if x.dtype is not y.dtype:
-        raise GraphError(f"{op_type}: input y ({y.name}) has dtype {y.dtype.name} that does "
-                         f"not match x ({x.name}), {x.dtype.name}; cast one with kl.cast")
+        raise GraphError(
+            f"{op_type}: input y ({y.name}) has dtype {y.dtype.name} that does "
+            f"not match x ({x.name}), {x.dtype.name}; cast one with kl.cast"
+        )
     return x, y
 
 
-def make(op_type: str, ir_op: str, inputs: Sequence[Tensor], name: str | None = None,
-         **ir_attrs: Any) -> Tensor:
+def make(
+    op_type: str, ir_op: str, inputs: Sequence[Tensor], name: str | None = None, **ir_attrs: Any
+) -> Tensor:
     """One node lowering to `ir_op`; returns its (first) output."""
-    op = get_default_graph().create_op(op_type, list(inputs), name=name, ir_op=ir_op,
-                                       ir_attrs=ir_attrs, attrs=dict(ir_attrs))
+    op = get_default_graph().create_op(
+        op_type, list(inputs), name=name, ir_op=ir_op, ir_attrs=ir_attrs, attrs=dict(ir_attrs)
+    )
     return op.outputs[0]
 
 
@@ -181,8 +199,9 @@ def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
     return make("Cast", "kiln.cast", [x], name, dtype=dt.ir)
 
 
-def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
-           name: str | None = None) -> Tensor:
+def matmul(
+    a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False, name: str | None = None
+) -> Tensor:
     """Matrix product (tf.matmul), batched over leading dims; a vector operand
     is treated as a column (kiln accepts matrix @ vector, which TF does not)."""
     a, b = _pair(a, b, "MatMul")
@@ -203,8 +222,14 @@ def _axes(axis: Any) -> list[int] | None:
 
 
 def _reduce(op_type: str, ir_op: str):
-    def fn(input_tensor: Any, axis: Any = None, keepdims: bool = False,
-           name: str | None = None, reduction_indices: Any = None, keep_dims: Any = None):
+    def fn(
+        input_tensor: Any,
+        axis: Any = None,
+        keepdims: bool = False,
+        name: str | None = None,
+        reduction_indices: Any = None,
+        keep_dims: Any = None,
+    ):
         axes = _axes(axis if axis is not None else reduction_indices)
         x = convert_to_tensor(input_tensor)
         attrs: dict[str, Any] = {"keepdims": bool(keepdims or keep_dims)}
@@ -224,17 +249,31 @@ reduce_min = _reduce("Min", "kiln.reduce_min")
 reduce_prod = _reduce("Prod", "kiln.reduce_prod")
 
 
-def argmax(input: Any, axis: int | None = None, name: str | None = None,
-           output_type: Any = int64) -> Tensor:
+def argmax(
+    input: Any, axis: int | None = None, name: str | None = None, output_type: Any = int64
+) -> Tensor:
     """Index of the largest value along `axis` (default 0, as tf.argmax)."""
-    return make("ArgMax", "kiln.argmax", [convert_to_tensor(input)], name,
-                axis=0 if axis is None else int(axis), index_dtype=as_dtype(output_type).ir)
+    return make(
+        "ArgMax",
+        "kiln.argmax",
+        [convert_to_tensor(input)],
+        name,
+        axis=0 if axis is None else int(axis),
+        index_dtype=as_dtype(output_type).ir,
+    )
 
 
-def argmin(input: Any, axis: int | None = None, name: str | None = None,
-           output_type: Any = int64) -> Tensor:
-    return make("ArgMin", "kiln.argmin", [convert_to_tensor(input)], name,
-                axis=0 if axis is None else int(axis), index_dtype=as_dtype(output_type).ir)
+def argmin(
+    input: Any, axis: int | None = None, name: str | None = None, output_type: Any = int64
+) -> Tensor:
+    return make(
+        "ArgMin",
+        "kiln.argmin",
+        [convert_to_tensor(input)],
+        name,
+        axis=0 if axis is None else int(axis),
+        index_dtype=as_dtype(output_type).ir,
+    )
 
 
 def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
@@ -259,8 +298,9 @@ def where_indices(condition: Any, name: str | None = None) -> Tensor:
 def reshape(tensor: Any, shape: Sequence[int], name: str | None = None) -> Tensor:
     if isinstance(shape, Tensor):
         raise GraphError("kl.reshape needs a static shape (a list of ints, one may be -1)")
-    return make("Reshape", "kiln.reshape", [convert_to_tensor(tensor)], name,
-                shape=[int(d) for d in shape])
+    return make(
+        "Reshape", "kiln.reshape", [convert_to_tensor(tensor)], name, shape=[int(d) for d in shape]
+    )
 
 
 def transpose(a: Any, perm: Sequence[int] | None = None, name: str = "transpose") -> Tensor:
@@ -278,8 +318,7 @@ def concat(values: Sequence[Any], axis: int, name: str = "concat") -> Tensor:
 
 
 def expand_dims(input: Any, axis: int, name: str | None = None) -> Tensor:
-    return make("ExpandDims", "kiln.expand_dims", [convert_to_tensor(input)], name,
-                axis=int(axis))
+    return make("ExpandDims", "kiln.expand_dims", [convert_to_tensor(input)], name, axis=int(axis))
 
 
 def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Tensor:
@@ -312,8 +351,9 @@ def stop_gradient(input: Any, name: str | None = None) -> Tensor:
     return make("StopGradient", "kiln.stop_gradient", [convert_to_tensor(input)], name)
 
 
-def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any,
-                  name: str | None = None) -> Tensor:
+def clip_by_value(
+    t: Any, clip_value_min: Any, clip_value_max: Any, name: str | None = None
+) -> Tensor:
     """min(max(t, lo), hi) (tf.clip_by_value)."""
     x = convert_to_tensor(t)
     with get_default_graph().name_scope(name or "clip_by_value"):
@@ -364,21 +404,27 @@ def group(*inputs: Any, name: str | None = None) -> Operation:
     """An op that runs all of `inputs` (tf.group)."""
     ops = []
     for x in inputs:
-        for item in (x if isinstance(x, (list, tuple)) else [x]):
+        for item in x if isinstance(x, (list, tuple)) else [x]:
             ops.append(item.op if isinstance(item, Tensor) else item)
-    return get_default_graph().create_op("NoOp", [], name=name or "group_deps",
-                                         output_types=[], control_inputs=ops)
+    return get_default_graph().create_op(
+        "NoOp", [], name=name or "group_deps", output_types=[], control_inputs=ops
+    )
 
 
-def placeholder(dtype: Any, shape: Sequence[int | None] | None = None,
-                name: str | None = None) -> Tensor:
+def placeholder(
+    dtype: Any, shape: Sequence[int | None] | None = None, name: str | None = None
+) -> Tensor:
     """A tensor fed at run time (tf.placeholder); None dims take any size, and
     shape=None any rank."""
     dt = as_dtype(dtype)
     static = TensorShape(None if shape is None else list(shape))
-    op = get_default_graph().create_op("Placeholder", [], name=name or "Placeholder",
-                                       attrs={"dtype": dt, "shape": static},
-                                       output_types=[(dt, static)])
+    op = get_default_graph().create_op(
+        "Placeholder",
+        [],
+        name=name or "Placeholder",
+        attrs={"dtype": dt, "shape": static},
+        output_types=[(dt, static)],
+    )
     return op.outputs[0]
 
 
@@ -390,4 +436,3 @@ class GraphKeys:
     UPDATE_OPS = "update_ops"
     LOSSES = "losses"
     REGULARIZATION_LOSSES = "regularization_losses"
-

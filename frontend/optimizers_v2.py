@@ -39,32 +39,38 @@ class Optimizer:
         """How many updates were applied (an int64 variable)."""
         if self._iterations is None:
             with init_scope():
-                self._iterations = EagerVariable(0, trainable=False, dtype=int64,
-                                                 name=f"{self.name}/iter")
+                self._iterations = EagerVariable(
+                    0, trainable=False, dtype=int64, name=f"{self.name}/iter"
+                )
         return self._iterations
 
     def get_slot(self, var: EagerVariable, name: str) -> EagerVariable:
         key = (id(var), name)
         if key not in self._slots:
             with init_scope():
-                self._slots[key] = EagerVariable(zeros(var.shape.as_list(), var.dtype),
-                                                 trainable=False,
-                                                 name=f"{var._name}/{name}")
+                self._slots[key] = EagerVariable(
+                    zeros(var.shape.as_list(), var.dtype),
+                    trainable=False,
+                    name=f"{var._name}/{name}",
+                )
         return self._slots[key]
 
     def variables(self) -> list[EagerVariable]:
         return [self.iterations, *self._slots.values()]
 
-    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Any]], name: str | None = None,
-                        **_: Any) -> Any:
+    def apply_gradients(
+        self, grads_and_vars: Iterable[tuple[Any, Any]], name: str | None = None, **_: Any
+    ) -> Any:
         """Update each variable from its gradient (None gradients are skipped)."""
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             raise GraphError(f"{self.name}.apply_gradients: no gradients for any variable")
         for _, v in pairs:
             if not isinstance(v, EagerVariable):
-                raise GraphError(f"{self.name}: {v!r} is not an eager variable (TF 1.x graph "
-                                 "variables take kl.train optimizers)")
+                raise GraphError(
+                    f"{self.name}: {v!r} is not an eager variable (TF 1.x graph "
+                    "variables take kl.train optimizers)"
+                )
             self._create_slots(v)
         step = self.iterations.assign_add(1)
         for g, v in pairs:
@@ -78,8 +84,9 @@ class Optimizer:
             with GradientTape() as tape:
                 value = loss()
         elif tape is None:
-            raise GraphError(f"{self.name}.minimize: give a callable loss or the tape that "
-                             "recorded it")
+            raise GraphError(
+                f"{self.name}.minimize: give a callable loss or the tape that recorded it"
+            )
         else:
             value = loss
         return self.apply_gradients(zip(tape.gradient(value, variables), variables))
@@ -101,8 +108,14 @@ class Optimizer:
 class SGD(Optimizer):
     """Gradient descent with optional (Nesterov) momentum (keras SGD)."""
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, name: str | None = None, **kw: Any):
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        name: str | None = None,
+        **kw: Any,
+    ):
         super().__init__(learning_rate, name, **kw)
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
@@ -129,8 +142,15 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (keras): bias-corrected step size, epsilon outside the square root."""
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, name: str | None = None, **kw: Any):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        name: str | None = None,
+        **kw: Any,
+    ):
         super().__init__(learning_rate, name, **kw)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
@@ -140,23 +160,37 @@ class Adam(Optimizer):
 
     def _apply(self, grad, var, step):
         t = cast(step, var.dtype)
-        lr = self._lr(var.dtype) * sqrt(1.0 - pow(convert_to_tensor(self.beta_2, var.dtype), t)) \
+        lr = (
+            self._lr(var.dtype)
+            * sqrt(1.0 - pow(convert_to_tensor(self.beta_2, var.dtype), t))
             / (1.0 - pow(convert_to_tensor(self.beta_1, var.dtype), t))
+        )
         m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
         m_t = m.assign(m * self.beta_1 + grad * (1.0 - self.beta_1))
         v_t = v.assign(v * self.beta_2 + grad * grad * (1.0 - self.beta_2))
         var.assign_sub(lr * m_t / (sqrt(v_t) + self.epsilon))
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 class RMSprop(Optimizer):
     """RMSprop (keras): a moving mean square of gradients, optional momentum."""
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-7, name: str | None = None, **kw: Any):
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        name: str | None = None,
+        **kw: Any,
+    ):
         super().__init__(learning_rate, name, **kw)
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
 
@@ -176,8 +210,12 @@ class RMSprop(Optimizer):
         var.assign_sub(delta)
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+        }
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
@@ -190,4 +228,3 @@ def get(identifier: Any) -> Optimizer:
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()
     raise GraphError(f"unknown optimizer {identifier!r} (sgd, adam, rmsprop or an instance)")
-

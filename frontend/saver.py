@@ -37,8 +37,12 @@ class Saver:
     """Saves and restores variables (tf.train.Saver): `var_list` is a list of
     variables or a dict checkpoint name -> variable; default: all of them."""
 
-    def __init__(self, var_list: Sequence[Variable] | dict[str, Variable] | None = None,
-                 max_to_keep: int = 5, **_: Any):
+    def __init__(
+        self,
+        var_list: Sequence[Variable] | dict[str, Variable] | None = None,
+        max_to_keep: int = 5,
+        **_: Any,
+    ):
         if var_list is None:
             var_list = global_variables()
             if not var_list:
@@ -50,18 +54,26 @@ class Saver:
         self.max_to_keep = max_to_keep
         self._kept: list[str] = []
 
-    def save(self, sess: Any, save_path: str, global_step: Any = None,
-             write_meta_graph: bool = True, **_: Any) -> str:
+    def save(
+        self,
+        sess: Any,
+        save_path: str,
+        global_step: Any = None,
+        write_meta_graph: bool = True,
+        **_: Any,
+    ) -> str:
         """Write the checkpoint; returns its path prefix."""
         if global_step is not None:
-            step = global_step if isinstance(global_step, (int, np.integer)) else \
-                int(sess.run(global_step))
+            step = (
+                global_step
+                if isinstance(global_step, (int, np.integer))
+                else int(sess.run(global_step))
+            )
             save_path = f"{save_path}-{int(step)}"
         prefix = Path(save_path)
         prefix.parent.mkdir(parents=True, exist_ok=True)
         values = {name: sess.variable_value(v) for name, v in self.variables.items()}
-        _atomic_write(prefix.with_name(prefix.name + ".npz"),
-                      lambda f: np.savez(f, **values))
+        _atomic_write(prefix.with_name(prefix.name + ".npz"), lambda f: np.savez(f, **values))
         if write_meta_graph:
             meta = json.dumps(export_graph(sess.graph)).encode()
             _atomic_write(prefix.with_name(prefix.name + ".meta"), lambda f: f.write(meta))
@@ -85,9 +97,11 @@ class Saver:
                     raise GraphError(f"checkpoint {save_path} has no variable {name!r}")
                 value = data[name]
                 if list(value.shape) != var.shape.as_list():
-                    raise GraphError(f"checkpoint {save_path}: variable {name!r} has shape "
-                                     f"{list(value.shape)}, the graph's has "
-                                     f"{var.shape.as_list()}")
+                    raise GraphError(
+                        f"checkpoint {save_path}: variable {name!r} has shape "
+                        f"{list(value.shape)}, the graph's has "
+                        f"{var.shape.as_list()}"
+                    )
                 sess.set_variable(var, value)
 
 
@@ -116,10 +130,16 @@ def latest_checkpoint(checkpoint_dir: str) -> str | None:
 
 # ------------------------------------------------------------------ meta graph
 
+
 def _encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        return {"array": [value.dtype.str, list(value.shape),
-                          base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()]}
+        return {
+            "array": [
+                value.dtype.str,
+                list(value.shape),
+                base64.b64encode(np.ascontiguousarray(value).tobytes()).decode(),
+            ]
+        }
     if isinstance(value, Dense):
         return {"dense": [value.type.dtype.value, _encode(value.array)]}
     if isinstance(value, DType):
@@ -142,7 +162,7 @@ def _decode(value: Any) -> Any:
         return [_decode(v) for v in value]
     if not isinstance(value, dict):
         return value
-    (kind, body), = value.items()
+    ((kind, body),) = value.items()
     if kind == "array":
         dtype, shape, data = body
         return np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype)).reshape(shape)
@@ -163,20 +183,33 @@ def export_graph(graph: Graph) -> dict:
     """The graph as JSON-able data: every op, and the collections by name."""
     ops = []
     for op in graph.get_operations():
-        ops.append({
-            "name": op.name, "type": op.type, "inputs": [t.name for t in op.inputs],
-            "control_inputs": [c.name for c in op.control_inputs],
-            "attrs": {k: _encode(v) for k, v in op.attrs.items()},
-            "ir_op": op.ir_op, "ir_attrs": {k: _encode(v) for k, v in op.ir_attrs.items()},
-            "outputs": [[t.dtype.name, t.shape.dims] for t in op.outputs],
-        })
-    variables = [{"name": v.op.name, "initializer": v.initializer.name,
-                  "initial_value": v.initial_value.name, "trainable": v.trainable}
-                 for v in graph.variables.values()]
+        ops.append(
+            {
+                "name": op.name,
+                "type": op.type,
+                "inputs": [t.name for t in op.inputs],
+                "control_inputs": [c.name for c in op.control_inputs],
+                "attrs": {k: _encode(v) for k, v in op.attrs.items()},
+                "ir_op": op.ir_op,
+                "ir_attrs": {k: _encode(v) for k, v in op.ir_attrs.items()},
+                "outputs": [[t.dtype.name, t.shape.dims] for t in op.outputs],
+            }
+        )
+    variables = [
+        {
+            "name": v.op.name,
+            "initializer": v.initializer.name,
+            "initial_value": v.initial_value.name,
+            "trainable": v.trainable,
+        }
+        for v in graph.variables.values()
+    ]
     collections = {}
     for key in graph.get_all_collection_keys():
-        names = [x.op.name if isinstance(x, GraphVariable) else getattr(x, "name", None)
-                 for x in graph.get_collection(key)]
+        names = [
+            x.op.name if isinstance(x, GraphVariable) else getattr(x, "name", None)
+            for x in graph.get_collection(key)
+        ]
         if all(isinstance(n, str) for n in names):
             collections[key] = names
     return {"format": FORMAT, "ops": ops, "variables": variables, "collections": collections}
@@ -193,17 +226,25 @@ def import_meta_graph(meta_path: str, clear_devices: bool = False, **_: Any) -> 
     g = get_default_graph()
     for spec in data["ops"]:
         op = g.create_op(
-            spec["type"], [g.get_tensor_by_name(n) for n in spec["inputs"]], name=spec["name"],
-            unique=False, attrs={k: _decode(v) for k, v in spec["attrs"].items()},
-            ir_op=spec["ir_op"], ir_attrs={k: _decode(v) for k, v in spec["ir_attrs"].items()},
+            spec["type"],
+            [g.get_tensor_by_name(n) for n in spec["inputs"]],
+            name=spec["name"],
+            unique=False,
+            attrs={k: _decode(v) for k, v in spec["attrs"].items()},
+            ir_op=spec["ir_op"],
+            ir_attrs={k: _decode(v) for k, v in spec["ir_attrs"].items()},
             output_types=[(as_dtype(d), TensorShape(s)) for d, s in spec["outputs"]],
-            control_inputs=[g.get_operation_by_name(n) for n in spec["control_inputs"]])
+            control_inputs=[g.get_operation_by_name(n) for n in spec["control_inputs"]],
+        )
         g.unique_name(op.name)  # later ops get fresh names, as in TF
     by_name: dict[str, Variable] = {}
     for v in data["variables"]:
-        var = GraphVariable.from_graph(g.get_operation_by_name(v["name"]),
-                                       g.get_operation_by_name(v["initializer"]),
-                                       g.get_tensor_by_name(v["initial_value"]), v["trainable"])
+        var = GraphVariable.from_graph(
+            g.get_operation_by_name(v["name"]),
+            g.get_operation_by_name(v["initializer"]),
+            g.get_tensor_by_name(v["initial_value"]),
+            v["trainable"],
+        )
         by_name[var.op.name] = var
     for key, names in data["collections"].items():
         for n in names:
@@ -213,4 +254,3 @@ def import_meta_graph(meta_path: str, clear_devices: bool = False, **_: Any) -> 
             g.add_to_collection(key, item)
     variables = [by_name[n] for n in data["collections"].get(GLOBAL_VARIABLES, [])]
     return Saver(variables or list(by_name.values()))
-

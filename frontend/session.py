@@ -103,8 +103,14 @@ def register_run_hook(hook: SessionRunHook) -> SessionRunHook:
 class Session:
     """Runs graph fragments; holds variable values between runs."""
 
-    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
-                 backend: str | None = None, device: str | None = None):
+    def __init__(
+        self,
+        target: str = "",
+        graph: Graph | None = None,
+        config: Any = None,
+        backend: str | None = None,
+        device: str | None = None,
+    ):
         self.graph = graph or get_default_graph()
         self.backend = backend
         # the device asked for: this argument, else a kl.device scope around the
@@ -148,16 +154,20 @@ class Session:
         self._cache.clear()
 
     # ------------------------------------------------------------ running
-    def run(self, fetches: Any, feed_dict: Mapping | None = None, options: Any = None,
-            run_metadata: Any = None) -> Any:
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: Mapping | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
         """Values of `fetches` (a tensor, an op, or nested lists/tuples/dicts of
         them): numpy arrays in the same structure, None for ops."""
         if self._closed:
             raise GraphError("attempted to use a closed Session")
         leaves: list[Tensor | Operation] = []
         structure = self._flatten(fetches, leaves)
-        context = SessionRunContext(self, list(dict.fromkeys(leaves)),
-                                    self._feeds(feed_dict or {}))
+        context = SessionRunContext(self, list(dict.fromkeys(leaves)), self._feeds(feed_dict or {}))
         asked: list[SessionRunHook] = []
         provided: set = set()
         for hook in _RUN_HOOKS:
@@ -181,8 +191,11 @@ class Session:
     def _run(self, fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> dict:
         """One call of the compiled function for `fetches`: their values by element."""
         backend = self._backend()
-        key = (tuple(id(x) for x in fetches),
-               tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()), backend)
+        key = (
+            tuple(id(x) for x in fetches),
+            tuple((id(t), v.dtype.str, v.ndim) for t, v in feeds.items()),
+            backend,
+        )
         if key not in self._cache:
             lowered = lower(self.graph, fetches, feeds)
             self._cache[key] = (lowered, Executable(lowered.module, lowered.name, backend))
@@ -190,8 +203,10 @@ class Session:
         lowered, executable = self._cache[key]
         for var in lowered.reads:
             if var not in self._values:
-                raise GraphError(f"attempting to use uninitialized value {var.name} "
-                                 "(run kl.global_variables_initializer() first)")
+                raise GraphError(
+                    f"attempting to use uninitialized value {var.name} "
+                    "(run kl.global_variables_initializer() first)"
+                )
         args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
         outputs = executable.run_resident(*args)  # variables may stay on the device
         n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
@@ -222,8 +237,10 @@ class Session:
         """Set a variable's value directly (Variable.load, Saver.restore)."""
         array = np.asarray(value, dtype=var.dtype.ir.numpy)
         if list(array.shape) != var.shape.as_list():
-            raise GraphError(f"cannot load a value of shape {list(array.shape)} into "
-                             f"{var.name}, of shape {var.shape.as_list()}")
+            raise GraphError(
+                f"cannot load a value of shape {list(array.shape)} into "
+                f"{var.name}, of shape {var.shape.as_list()}"
+            )
         self._values[var.op] = array.copy()
 
     def variable_value(self, var: Any) -> np.ndarray:
@@ -251,9 +268,11 @@ class Session:
         if isinstance(structure, tuple) and len(structure) == 2 and isinstance(structure[0], type):
             kind, items = structure
             if isinstance(items, dict):
-                return kind({k: self._rebuild(v, values) for k, v in items.items()}) \
-                    if kind is not dict else {k: self._rebuild(v, values)
-                                              for k, v in items.items()}
+                return (
+                    kind({k: self._rebuild(v, values) for k, v in items.items()})
+                    if kind is not dict
+                    else {k: self._rebuild(v, values) for k, v in items.items()}
+                )
             rebuilt = [self._rebuild(v, values) for v in items]
             if kind is list:
                 return rebuilt
@@ -278,20 +297,27 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
     try:
         array = np.asarray(value)
     except ValueError:  # a ragged nested list (numpy >= 1.24 refuses it)
-        raise GraphError(f"cannot feed a ragged list to {t.name!r} (shape {t.shape}): its "
-                         "rows have different lengths") from None
+        raise GraphError(
+            f"cannot feed a ragged list to {t.name!r} (shape {t.shape}): its "
+            "rows have different lengths"
+        ) from None
     if array.dtype == object or array.dtype.kind in "USV":
-        raise GraphError(f"cannot feed {_short(value)} to {t.name!r} ({t.dtype.name}, shape "
-                         f"{t.shape}): kiln feeds numbers and booleans, not "
-                         f"{'strings' if array.dtype.kind in 'US' else 'these objects'}")
+        raise GraphError(
+            f"cannot feed {_short(value)} to {t.name!r} ({t.dtype.name}, shape "
+            f"{t.shape}): kiln feeds numbers and booleans, not "
+            f"{'strings' if array.dtype.kind in 'US' else 'these objects'}"
+        )
     if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
         raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
     array = np.array(array, dtype=want, order="C", copy=None)  # ascontiguousarray makes 0-d 1-d
     dims = t.shape.dims
-    if dims is not None and (len(dims) != array.ndim or any(
-            d is not None and d != n for d, n in zip(dims, array.shape))):
-        raise GraphError(f"cannot feed value of shape {array.shape} for tensor {t.name!r}, "
-                         f"which has shape {t.shape}")
+    if dims is not None and (
+        len(dims) != array.ndim or any(d is not None and d != n for d, n in zip(dims, array.shape))
+    ):
+        raise GraphError(
+            f"cannot feed value of shape {array.shape} for tensor {t.name!r}, "
+            f"which has shape {t.shape}"
+        )
     return array
 
 
@@ -311,7 +337,7 @@ def _current_device() -> str | None:
 
 
 def _device_backend(device: str) -> str | None:
-    """"/gpu:0", "/device:GPU:0", "gpu", "cuda" -> "gpu"; "/cpu:0" -> None (the default)."""
+    """ "/gpu:0", "/device:GPU:0", "gpu", "cuda" -> "gpu"; "/cpu:0" -> None (the default)."""
     name = device.lower()
     if "gpu" in name or "cuda" in name:
         return "gpu"
@@ -342,6 +368,7 @@ def device(device_name: str | None) -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ default session
+
 
 class InteractiveSession(Session):
     """A session that makes itself the default on creation (tf.InteractiveSession)."""

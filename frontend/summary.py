@@ -55,8 +55,9 @@ from .session import (
 )
 
 SUMMARIES = "summaries"  # the collection (tf.GraphKeys.SUMMARIES)
-SUMMARY_TYPES = frozenset({"ScalarSummary", "HistogramSummary", "ImageSummary",
-                           "TensorSummary", "MergeSummary"})
+SUMMARY_TYPES = frozenset(
+    {"ScalarSummary", "HistogramSummary", "ImageSummary", "TensorSummary", "MergeSummary"}
+)
 
 
 class DataLossError(KilnError):
@@ -68,8 +69,9 @@ def _tb():
     try:
         from tensorboard.compat.proto import event_pb2, graph_pb2, summary_pb2
     except ImportError:
-        raise KilnError("kl.summary needs the tensorboard package: "
-                        "pip install 'kiln[tensorboard]'") from None
+        raise KilnError(
+            "kl.summary needs the tensorboard package: pip install 'kiln[tensorboard]'"
+        ) from None
     return event_pb2, summary_pb2, graph_pb2
 
 
@@ -78,14 +80,19 @@ def _tb():
 _INVALID = re.compile(r"[^A-Za-z0-9_.\-/]")
 
 
-def _summary_op(type: str, name: str, inputs: Sequence[Tensor], attrs: dict[str, Any],
-                collections: Sequence[str] | None, family: str | None = None,
-                control_inputs: Sequence[Operation] = ()) -> Operation:
+def _summary_op(
+    type: str,
+    name: str,
+    inputs: Sequence[Tensor],
+    attrs: dict[str, Any],
+    collections: Sequence[str] | None,
+    family: str | None = None,
+    control_inputs: Sequence[Operation] = (),
+) -> Operation:
     g = inputs[0].graph if inputs else get_default_graph()
     clean = _INVALID.sub("_", name).lstrip("_/") or "summary"
     scope = f"{family}/{clean}" if family else clean
-    op = g.create_op(type, list(inputs), name=scope, output_types=[],
-                     control_inputs=control_inputs)
+    op = g.create_op(type, list(inputs), name=scope, output_types=[], control_inputs=control_inputs)
     op.attrs.update({"tag": op.name, **attrs})
     for key in [SUMMARIES] if collections is None else collections:
         g.add_to_collection(key, op)
@@ -100,9 +107,15 @@ def _as_tensor(value: Any) -> Tensor:
     return value._as_tensor() if hasattr(value, "_as_tensor") else value
 
 
-def scalar(name: str, tensor: Any = None, collections: Sequence[str] | None = None,
-           family: str | None = None, step: int | None = None, data: Any = None,
-           description: str | None = None) -> Operation | bool:
+def scalar(
+    name: str,
+    tensor: Any = None,
+    collections: Sequence[str] | None = None,
+    family: str | None = None,
+    step: int | None = None,
+    data: Any = None,
+    description: str | None = None,
+) -> Operation | bool:
     """A scalar summary: a graph op for a kl.Tensor (TF 1.x), else (TF 2 style,
     `scalar(name, value, step=...)`) written at once to the default writer."""
     value = data if tensor is None else tensor
@@ -111,73 +124,105 @@ def scalar(name: str, tensor: Any = None, collections: Sequence[str] | None = No
     return _write_now(name, value, step, _scalar_value)
 
 
-def histogram(name: str, values: Any = None, collections: Sequence[str] | None = None,
-              family: str | None = None, step: int | None = None, data: Any = None,
-              description: str | None = None) -> Operation | bool:
+def histogram(
+    name: str,
+    values: Any = None,
+    collections: Sequence[str] | None = None,
+    family: str | None = None,
+    step: int | None = None,
+    data: Any = None,
+    description: str | None = None,
+) -> Operation | bool:
     """A histogram of `values` (any shape), in TensorFlow's exponential buckets."""
     value = data if values is None else values
     if _graph_value(value):
-        return _summary_op("HistogramSummary", name, [_as_tensor(value)], {}, collections,
-                           family)
+        return _summary_op("HistogramSummary", name, [_as_tensor(value)], {}, collections, family)
     return _write_now(name, value, step, _histogram_value)
 
 
-def image(name: str, tensor: Any = None, max_outputs: int = 3,
-          collections: Sequence[str] | None = None, family: str | None = None,
-          step: int | None = None, data: Any = None,
-          description: str | None = None) -> Operation | bool:
+def image(
+    name: str,
+    tensor: Any = None,
+    max_outputs: int = 3,
+    collections: Sequence[str] | None = None,
+    family: str | None = None,
+    step: int | None = None,
+    data: Any = None,
+    description: str | None = None,
+) -> Operation | bool:
     """Images from a [batch, height, width, channels] tensor (channels 1, 3 or 4)."""
     value = data if tensor is None else tensor
     if _graph_value(value):
-        return _summary_op("ImageSummary", name, [_as_tensor(value)],
-                           {"max_outputs": int(max_outputs)}, collections, family)
-    return _write_now(name, value, step,
-                      lambda tag, v, op=None: _image_values(tag, v, int(max_outputs), op))
+        return _summary_op(
+            "ImageSummary",
+            name,
+            [_as_tensor(value)],
+            {"max_outputs": int(max_outputs)},
+            collections,
+            family,
+        )
+    return _write_now(
+        name, value, step, lambda tag, v, op=None: _image_values(tag, v, int(max_outputs), op)
+    )
 
 
-def text(name: str, tensor: Any = None, collections: Sequence[str] | None = None,
-         step: int | None = None, data: Any = None,
-         description: str | None = None) -> Operation | bool:
+def text(
+    name: str,
+    tensor: Any = None,
+    collections: Sequence[str] | None = None,
+    step: int | None = None,
+    data: Any = None,
+    description: str | None = None,
+) -> Operation | bool:
     """A text summary (markdown). kiln has no string tensors: the text is a Python
     str (or a list of them), fixed when the graph is built."""
     value = data if tensor is None else tensor
     if _graph_value(value):
-        raise KilnError(f"kl.summary.text({name!r}): kiln has no string tensors; "
-                        "pass the text as a Python str")
+        raise KilnError(
+            f"kl.summary.text({name!r}): kiln has no string tensors; pass the text as a Python str"
+        )
     strings = [value] if isinstance(value, (str, bytes)) else list(value)
     if not all(isinstance(s, (str, bytes)) for s in strings):
-        raise KilnError(f"kl.summary.text({name!r}): expected a str or a list of str, "
-                        f"got {value!r}")
+        raise KilnError(
+            f"kl.summary.text({name!r}): expected a str or a list of str, got {value!r}"
+        )
     if _default_writer() is not None and step is not None:
         return _write_now(name, strings, step, _text_value)
     texts = [s.decode() if isinstance(s, bytes) else s for s in strings]
     return _summary_op("TensorSummary", name, [], {"text": texts}, collections)
 
 
-def merge(inputs: Sequence[Operation], collections: Sequence[str] | None = None,
-          name: str | None = None) -> Operation:
+def merge(
+    inputs: Sequence[Operation], collections: Sequence[str] | None = None, name: str | None = None
+) -> Operation:
     """One summary op whose value holds every value of `inputs`."""
     ops = [x.op if isinstance(x, Tensor) else x for x in inputs]
     for op in ops:
         if not isinstance(op, Operation) or op.type not in SUMMARY_TYPES:
             raise KilnError(f"kl.summary.merge: {op!r} is not a summary op")
     g = ops[0].graph if ops else get_default_graph()
-    op = g.create_op("MergeSummary", [], name=name or "Merge/MergeSummary", output_types=[],
-                     control_inputs=ops)
+    op = g.create_op(
+        "MergeSummary", [], name=name or "Merge/MergeSummary", output_types=[], control_inputs=ops
+    )
     for key in collections or []:
         g.add_to_collection(key, op)
     return op
 
 
-def merge_all(key: str = SUMMARIES, scope: str | None = None,
-              name: str | None = None) -> Operation | None:
+def merge_all(
+    key: str = SUMMARIES, scope: str | None = None, name: str | None = None
+) -> Operation | None:
     """All summary ops of the collection `key` merged into one; None when there are none."""
-    ops = [op for op in get_default_graph().get_collection(key, scope)
-           if isinstance(op, Operation) and op.type in SUMMARY_TYPES]
+    ops = [
+        op
+        for op in get_default_graph().get_collection(key, scope)
+        if isinstance(op, Operation) and op.type in SUMMARY_TYPES
+    ]
     return merge(ops, name=name) if ops else None
 
 
 # ------------------------------------------------------------------ evaluation
+
 
 def _leaves(op: Operation, out: list[Operation]) -> None:
     if op.type == "MergeSummary":
@@ -193,8 +238,9 @@ class SummaryHook(SessionRunHook):
     fetched in the same run as the other fetches, then each proto is serialised."""
 
     def before_run(self, context: SessionRunContext) -> SessionRunArgs | None:
-        summary_ops = [x for x in context.fetches
-                       if type(x) is Operation and x.type in SUMMARY_TYPES]
+        summary_ops = [
+            x for x in context.fetches if type(x) is Operation and x.type in SUMMARY_TYPES
+        ]
         if not summary_ops:
             return None
         inputs = [t for op in summary_ops for s in _basic(op) for t in s.inputs]
@@ -241,8 +287,9 @@ def _scalar_value(tag: str, value: Any, op: Operation | None = None) -> list:
     _, summary_pb2, _ = _tb()
     array = np.asarray(value)
     if array.size != 1:
-        raise KilnError(f"{_where(tag, op)}: a scalar summary needs one value, got shape "
-                        f"{list(array.shape)}")
+        raise KilnError(
+            f"{_where(tag, op)}: a scalar summary needs one value, got shape {list(array.shape)}"
+        )
     return [summary_pb2.Summary.Value(tag=tag, simple_value=float(array.reshape(()).item()))]
 
 
@@ -253,8 +300,9 @@ def _bucket_limits() -> np.ndarray:
     while v < 1e20:
         positive.append(v)
         v *= 1.1
-    return np.array([-x for x in reversed(positive)] + [0.0] + positive +
-                    [np.finfo(np.float64).max])
+    return np.array(
+        [-x for x in reversed(positive)] + [0.0] + positive + [np.finfo(np.float64).max]
+    )
 
 
 _LIMITS = _bucket_limits()
@@ -267,15 +315,16 @@ def _histogram_value(tag: str, value: Any, op: Operation | None = None) -> list:
         raise KilnError(f"{_where(tag, op)}: the histogram's values hold NaN or infinity")
     histo = summary_pb2.HistogramProto()
     if data.size:
-        counts = np.bincount(np.searchsorted(_LIMITS, data, side="right"),
-                             minlength=len(_LIMITS))[:len(_LIMITS)]
+        counts = np.bincount(np.searchsorted(_LIMITS, data, side="right"), minlength=len(_LIMITS))[
+            : len(_LIMITS)
+        ]
         used = np.nonzero(counts)[0]
         lo, hi = max(int(used[0]) - 1, 0), int(used[-1])
         histo.min, histo.max = float(data.min()), float(data.max())
         histo.num, histo.sum = float(data.size), float(data.sum())
         histo.sum_squares = float(np.dot(data, data))
-        histo.bucket_limit.extend(_LIMITS[lo:hi + 1].tolist())
-        histo.bucket.extend(counts[lo:hi + 1].astype(float).tolist())
+        histo.bucket_limit.extend(_LIMITS[lo : hi + 1].tolist())
+        histo.bucket.extend(counts[lo : hi + 1].astype(float).tolist())
     return [summary_pb2.Summary.Value(tag=tag, histo=histo)]
 
 
@@ -283,8 +332,10 @@ def _image_values(tag: str, value: Any, max_outputs: int, op: Operation | None =
     _, summary_pb2, _ = _tb()
     array = np.asarray(value)
     if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
-        raise KilnError(f"{_where(tag, op)}: images must be [batch, height, width, channels] "
-                        f"with 1, 3 or 4 channels, got shape {list(array.shape)}")
+        raise KilnError(
+            f"{_where(tag, op)}: images must be [batch, height, width, channels] "
+            f"with 1, 3 or 4 channels, got shape {list(array.shape)}"
+        )
     images = array[:max_outputs]
     if images.dtype.kind == "f":
         # TensorFlow's rule: non-negative images are scaled so the largest value is 255;
@@ -302,8 +353,9 @@ def _image_values(tag: str, value: Any, max_outputs: int, op: Operation | None =
     for i, image in enumerate(pixels):
         h, w, c = image.shape
         name = f"{tag}/image/{i}" if max_outputs > 1 else f"{tag}/image"
-        encoded = summary_pb2.Summary.Image(height=h, width=w, colorspace=c,
-                                            encoded_image_string=encode_png(image))
+        encoded = summary_pb2.Summary.Image(
+            height=h, width=w, colorspace=c, encoded_image_string=encode_png(image)
+        )
         values.append(summary_pb2.Summary.Value(tag=name, image=encoded))
     return values
 
@@ -322,18 +374,34 @@ def encode_png(image: np.ndarray) -> bytes:
     rows = np.concatenate([np.zeros((h, 1), np.uint8), image.reshape(h, w * c)], axis=1)
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + \
-            struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + \
-        chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 # ------------------------------------------------------------------ GraphDef
 
-_DT = {"float32": 1, "float64": 2, "int32": 3, "int8": 6, "int64": 9, "bool": 10,
-       "bfloat16": 14, "float16": 19}
+_DT = {
+    "float32": 1,
+    "float64": 2,
+    "int32": 3,
+    "int8": 6,
+    "int64": 9,
+    "bool": 10,
+    "bfloat16": 14,
+    "float16": 19,
+}
 
 
 def to_graph_def(graph: Graph):
@@ -352,17 +420,22 @@ def to_graph_def(graph: Graph):
             node.attr["_kiln_op"].CopyFrom(AttrValue(s=op.ir_op.encode()))
         if op.outputs:
             node.attr["T" if op.inputs else "dtype"].CopyFrom(
-                AttrValue(type=_DT.get(op.outputs[0].dtype.name, 0)))
+                AttrValue(type=_DT.get(op.outputs[0].dtype.name, 0))
+            )
             shapes = []
             for t in op.outputs:
                 if t.shape.dims is None:
                     shapes.append(tensor_shape_pb2.TensorShapeProto(unknown_rank=True))
                 else:
-                    shapes.append(tensor_shape_pb2.TensorShapeProto(dim=[
-                        tensor_shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else d)
-                        for d in t.shape.dims]))
-            node.attr["_output_shapes"].CopyFrom(
-                AttrValue(list=AttrValue.ListValue(shape=shapes)))
+                    shapes.append(
+                        tensor_shape_pb2.TensorShapeProto(
+                            dim=[
+                                tensor_shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else d)
+                                for d in t.shape.dims
+                            ]
+                        )
+                    )
+            node.attr["_output_shapes"].CopyFrom(AttrValue(list=AttrValue.ListValue(shape=shapes)))
         for key, value in op.attrs.items():
             if key in ("dtype", "value") or key.startswith("_"):
                 continue
@@ -379,19 +452,26 @@ def to_graph_def(graph: Graph):
 
 # ------------------------------------------------------------------ writers
 
+
 class FileWriter:
     """Writes event files in `logdir` (tf.summary.FileWriter): the graph, if given,
     then summaries added with `add_summary(summary, global_step)`."""
 
-    def __init__(self, logdir: str, graph: Graph | None = None, max_queue: int = 10,
-                 flush_secs: float = 120, graph_def: Any = None,
-                 filename_suffix: str | None = None, session: Any = None):
+    def __init__(
+        self,
+        logdir: str,
+        graph: Graph | None = None,
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        graph_def: Any = None,
+        filename_suffix: str | None = None,
+        session: Any = None,
+    ):
         _tb()
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         self.logdir = str(logdir)
-        self._writer = EventFileWriter(self.logdir, max_queue, flush_secs,
-                                       filename_suffix or "")
+        self._writer = EventFileWriter(self.logdir, max_queue, flush_secs, filename_suffix or "")
         self._closed = False
         if graph is not None or graph_def is not None:
             self.add_graph(graph, graph_def=graph_def)
@@ -418,13 +498,17 @@ class FileWriter:
             except Exception as e:  # protobuf's DecodeError
                 raise KilnError(f"add_summary: not a serialized Summary proto: {e}") from None
         elif not isinstance(summary, summary_pb2.Summary):
-            raise KilnError(f"add_summary: expected bytes from a summary op or a Summary "
-                            f"proto, got {type(summary).__name__}")
-        self.add_event(event_pb2.Event(wall_time=time.time(), step=_step(global_step),
-                                       summary=summary))
+            raise KilnError(
+                f"add_summary: expected bytes from a summary op or a Summary "
+                f"proto, got {type(summary).__name__}"
+            )
+        self.add_event(
+            event_pb2.Event(wall_time=time.time(), step=_step(global_step), summary=summary)
+        )
 
-    def add_graph(self, graph: Graph | None, global_step: Any = None,
-                  graph_def: Any = None) -> None:
+    def add_graph(
+        self, graph: Graph | None, global_step: Any = None, graph_def: Any = None
+    ) -> None:
         """Write the graph (or a GraphDef proto) for TensorBoard's Graphs tab."""
         event_pb2, _, _ = _tb()
         if graph_def is None:
@@ -433,8 +517,13 @@ class FileWriter:
             if not isinstance(graph, Graph):
                 raise KilnError(f"add_graph: expected a kl.Graph, got {type(graph).__name__}")
             graph_def = to_graph_def(graph)
-        self.add_event(event_pb2.Event(wall_time=time.time(), step=_step(global_step),
-                                       graph_def=graph_def.SerializeToString()))
+        self.add_event(
+            event_pb2.Event(
+                wall_time=time.time(),
+                step=_step(global_step),
+                graph_def=graph_def.SerializeToString(),
+            )
+        )
 
     def flush(self) -> None:
         if not self._closed:
@@ -483,11 +572,16 @@ class SummaryWriter(FileWriter):
         self.add_summary(summary_pb2.Summary(value=values), step)
 
 
-def create_file_writer(logdir: str, max_queue: int = 10, flush_millis: int = 120_000,
-                       filename_suffix: str | None = None, name: str | None = None
-                       ) -> SummaryWriter:
-    return SummaryWriter(logdir, max_queue=max_queue, flush_secs=flush_millis / 1000,
-                         filename_suffix=filename_suffix)
+def create_file_writer(
+    logdir: str,
+    max_queue: int = 10,
+    flush_millis: int = 120_000,
+    filename_suffix: str | None = None,
+    name: str | None = None,
+) -> SummaryWriter:
+    return SummaryWriter(
+        logdir, max_queue=max_queue, flush_secs=flush_millis / 1000, filename_suffix=filename_suffix
+    )
 
 
 _local = threading.local()
@@ -512,8 +606,9 @@ def _write_now(name: str, value: Any, step: Any, make) -> bool:
     writer, default_step = default
     step = default_step if step is None else step
     if step is None:
-        raise KilnError(f"summary {name!r}: no step given (pass step= or "
-                        "writer.as_default(step=...))")
+        raise KilnError(
+            f"summary {name!r}: no step given (pass step= or writer.as_default(step=...))"
+        )
     if hasattr(value, "numpy"):
         value = value.numpy()
     writer.write(make(name, value), step)
@@ -527,6 +622,7 @@ def flush(writer: SummaryWriter | None = None) -> None:
 
 
 # ------------------------------------------------------------------ reading
+
 
 def summary_iterator(path: str) -> Iterator[Any]:
     """The Event protos of an event file, checking each record's length and data
@@ -543,19 +639,25 @@ def summary_iterator(path: str) -> Iterator[Any]:
     while offset < len(data):
         if offset + 12 > len(data):
             raise DataLossError(f"{path}: record {index} at byte {offset} is truncated")
-        header = data[offset:offset + 8]
-        (length,), (crc,) = struct.unpack("<Q", header), struct.unpack(
-            "<I", data[offset + 8:offset + 12])
+        header = data[offset : offset + 8]
+        (length,), (crc,) = (
+            struct.unpack("<Q", header),
+            struct.unpack("<I", data[offset + 8 : offset + 12]),
+        )
         if masked_crc32c(header) != crc:
-            raise DataLossError(f"{path}: record {index} at byte {offset}: the length's "
-                                "CRC does not match (corrupted file)")
+            raise DataLossError(
+                f"{path}: record {index} at byte {offset}: the length's "
+                "CRC does not match (corrupted file)"
+            )
         end = offset + 12 + length
         if end + 4 > len(data):
             raise DataLossError(f"{path}: record {index} at byte {offset} is truncated")
-        body = data[offset + 12:end]
-        (crc,) = struct.unpack("<I", data[end:end + 4])
+        body = data[offset + 12 : end]
+        (crc,) = struct.unpack("<I", data[end : end + 4])
         if masked_crc32c(body) != crc:
-            raise DataLossError(f"{path}: record {index} at byte {offset}: the data's CRC "
-                                "does not match (corrupted file)")
+            raise DataLossError(
+                f"{path}: record {index} at byte {offset}: the data's CRC "
+                "does not match (corrupted file)"
+            )
         yield event_pb2.Event.FromString(body)
         offset, index = end + 4, index + 1

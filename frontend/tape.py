@@ -53,6 +53,7 @@ class UnconnectedGradients:
 
 # ------------------------------------------------------------------ the tape
 
+
 class GradientTape:
     """Records eager ops for differentiation (tf.GradientTape).
 
@@ -139,45 +140,58 @@ class GradientTape:
                 self._var_reads.setdefault(var, []).append(read)
 
     # ------------------------------------------------------------ gradients
-    def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
-                 unconnected_gradients: str = UnconnectedGradients.NONE) -> Any:
+    def gradient(
+        self,
+        target: Any,
+        sources: Any,
+        output_gradients: Any = None,
+        unconnected_gradients: str = UnconnectedGradients.NONE,
+    ) -> Any:
         """d(sum of targets)/d(source) for each source, in `sources`' structure;
         `output_gradients` weights the targets (tf's GradientTape.gradient)."""
         if not executing_eagerly():
             return self._graph_gradient(target, sources, output_gradients)
         if self._used and not self._persistent:
-            raise GraphError("a non-persistent GradientTape can compute one gradient; "
-                             "use GradientTape(persistent=True) for more")
+            raise GraphError(
+                "a non-persistent GradientTape can compute one gradient; "
+                "use GradientTape(persistent=True) for more"
+            )
         ys = [_as_eager(y, "target") for y in flatten(target)]
         for y in ys:
             if not y.dtype.is_floating:
-                raise GraphError(f"GradientTape.gradient: the target is {y.dtype.name}; only "
-                                 "floating-point tensors can be differentiated")
+                raise GraphError(
+                    f"GradientTape.gradient: the target is {y.dtype.name}; only "
+                    "floating-point tensors can be differentiated"
+                )
         seeds = []
         if output_gradients is not None:
             seeds = [_as_eager(g, "output gradient") for g in flatten(output_gradients)]
             if len(seeds) != len(ys):
-                raise GraphError(f"GradientTape.gradient: {len(seeds)} output_gradients for "
-                                 f"{len(ys)} targets")
+                raise GraphError(
+                    f"GradientTape.gradient: {len(seeds)} output_gradients for {len(ys)} targets"
+                )
             seeds = [_cast_like(s, y) for s, y in zip(seeds, ys)]
         flat_sources = flatten(sources)
         for s in flat_sources:
             if not isinstance(s, (EagerTensor, EagerVariable)):
-                raise GraphError(f"GradientTape.gradient: source {s!r} is not an eager tensor "
-                                 "or variable")
-        per_source = [self._var_reads.get(s, []) if isinstance(s, EagerVariable) else [s]
-                      for s in flat_sources]
+                raise GraphError(
+                    f"GradientTape.gradient: source {s!r} is not an eager tensor or variable"
+                )
+        per_source = [
+            self._var_reads.get(s, []) if isinstance(s, EagerVariable) else [s]
+            for s in flat_sources
+        ]
         wanted = list({id(x): x for xs in per_source for x in xs}.values())
         reached = self._reached(ys)
         connected = [x for x in wanted if x.dtype.is_floating and id(x) in reached]
-        grads = dict(zip(connected, self._differentiate(ys, connected, seeds))) \
-            if connected else {}
+        grads = dict(zip(connected, self._differentiate(ys, connected, seeds))) if connected else {}
         results = []
         for s, xs in zip(flat_sources, per_source):
             parts = [grads[x] for x in xs if x in grads]
             if not parts:
-                results.append(_zeros_like(s) if unconnected_gradients ==
-                               UnconnectedGradients.ZERO else None)
+                results.append(
+                    _zeros_like(s) if unconnected_gradients == UnconnectedGradients.ZERO else None
+                )
             elif len(parts) == 1:
                 results.append(parts[0])
             else:
@@ -208,11 +222,19 @@ class GradientTape:
                 stack.extend(t.op.inputs)
         return seen
 
-    def _differentiate(self, ys: list[EagerTensor], xs: list[EagerTensor],
-                       seeds: list[EagerTensor]) -> list[EagerTensor]:
+    def _differentiate(
+        self, ys: list[EagerTensor], xs: list[EagerTensor], seeds: list[EagerTensor]
+    ) -> list[EagerTensor]:
         """Run a Gradients op over this tape's record; returns one tensor per x."""
-        op = EagerOperation(ys[0].graph, "Gradients", "gradients", [*ys, *xs, *seeds],
-                            {"n_ys": len(ys), "n_xs": len(xs)}, None, {})
+        op = EagerOperation(
+            ys[0].graph,
+            "Gradients",
+            "gradients",
+            [*ys, *xs, *seeds],
+            {"n_ys": len(ys), "n_xs": len(xs)},
+            None,
+            {},
+        )
         op.outputs = [EagerTensor(None, x.dtype, op, i) for i, x in enumerate(xs)]
         needed = self._needed(op)
         module = Module()
@@ -224,8 +246,10 @@ class GradientTape:
                     outside.setdefault(id(t), t)
         externals = list(outside.values())
         func = module.add_function(
-            "tape_gradient", [TensorType(t.dtype.ir, t._value.shape) for t in externals],
-            [f"in{i}" for i in range(len(externals))])
+            "tape_gradient",
+            [TensorType(t.dtype.ir, t._value.shape) for t in externals],
+            [f"in{i}" for i in range(len(externals))],
+        )
         env = dict(zip(externals, func.args))
         b = Builder.at_end(func.body)
         custom: dict = {}

@@ -33,19 +33,26 @@ class Optimizer:
         self._slots: dict[tuple[Variable, str], Variable] = {}
 
     # ------------------------------------------------------------ public
-    def minimize(self, loss: Any, global_step: Variable | None = None,
-                 var_list: Sequence[Variable] | None = None, name: str | None = None,
-                 **_: Any) -> Operation:
+    def minimize(
+        self,
+        loss: Any,
+        global_step: Variable | None = None,
+        var_list: Sequence[Variable] | None = None,
+        name: str | None = None,
+        **_: Any,
+    ) -> Operation:
         """compute_gradients then apply_gradients; returns the training op."""
         grads_and_vars = self.compute_gradients(loss, var_list)
         if not any(g is not None for g, _ in grads_and_vars):
             names = ", ".join(v.name for _, v in grads_and_vars)
-            raise GraphError(f"no gradients for any variable ({names}): the loss does not "
-                             "depend on them")
+            raise GraphError(
+                f"no gradients for any variable ({names}): the loss does not depend on them"
+            )
         return self.apply_gradients(grads_and_vars, global_step, name)
 
-    def compute_gradients(self, loss: Any, var_list: Sequence[Variable] | None = None,
-                          **_: Any) -> list[tuple[Tensor | None, Variable]]:
+    def compute_gradients(
+        self, loss: Any, var_list: Sequence[Variable] | None = None, **_: Any
+    ) -> list[tuple[Tensor | None, Variable]]:
         loss = convert_to_tensor(loss)
         variables = list(var_list) if var_list is not None else trainable_variables()
         if not variables:
@@ -54,8 +61,12 @@ class Optimizer:
             grads = gradients(loss, [v._as_tensor() for v in variables])
         return list(zip(grads, variables))
 
-    def apply_gradients(self, grads_and_vars: Sequence[tuple[Any, Variable]],
-                        global_step: Variable | None = None, name: str | None = None):
+    def apply_gradients(
+        self,
+        grads_and_vars: Sequence[tuple[Any, Variable]],
+        global_step: Variable | None = None,
+        name: str | None = None,
+    ):
         pairs = [(convert_to_tensor(g), v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             raise GraphError("apply_gradients: every gradient is None")
@@ -85,9 +96,11 @@ class Optimizer:
         if key not in self._slots:
             g = get_default_graph()
             with g.name_scope(None):
-                self._slots[key] = Variable(constant(value, dtype=var.dtype,
-                                                     shape=var.shape.as_list()),
-                                            trainable=False, name=f"{var.op.name}/{self.name}")
+                self._slots[key] = Variable(
+                    constant(value, dtype=var.dtype, shape=var.shape.as_list()),
+                    trainable=False,
+                    name=f"{var.op.name}/{self.name}",
+                )
         return self._slots[key]
 
     def get_slot(self, var: Variable, name: str) -> Variable | None:
@@ -97,8 +110,9 @@ class Optimizer:
         key = (None, name)
         if key not in self._slots:
             with get_default_graph().name_scope(None):
-                self._slots[key] = Variable(constant(value, dtype=like.dtype), trainable=False,
-                                            name=name)
+                self._slots[key] = Variable(
+                    constant(value, dtype=like.dtype), trainable=False, name=name
+                )
         return self._slots[key]
 
 
@@ -117,8 +131,14 @@ class MomentumOptimizer(Optimizer):
 
     name = "Momentum"
 
-    def __init__(self, learning_rate: Any, momentum: float, use_locking: bool = False,
-                 name: str | None = None, use_nesterov: bool = False):
+    def __init__(
+        self,
+        learning_rate: Any,
+        momentum: float,
+        use_locking: bool = False,
+        name: str | None = None,
+        use_nesterov: bool = False,
+    ):
         super().__init__(learning_rate, use_locking, name)
         self.momentum, self.use_nesterov = momentum, use_nesterov
 
@@ -139,8 +159,15 @@ class AdamOptimizer(Optimizer):
 
     name = "Adam"
 
-    def __init__(self, learning_rate: Any = 0.001, beta1: float = 0.9, beta2: float = 0.999,
-                 epsilon: float = 1e-8, use_locking: bool = False, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        use_locking: bool = False,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, use_locking, name)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
@@ -149,8 +176,11 @@ class AdamOptimizer(Optimizer):
         first = variables[0]
         self._beta1_power = self._scalar_variable("beta1_power", self.beta1, first)
         self._beta2_power = self._scalar_variable("beta2_power", self.beta2, first)
-        self._lr_t = self._lr * sqrt(1 - self._beta2_power._as_tensor()) / (
-            1 - self._beta1_power._as_tensor())
+        self._lr_t = (
+            self._lr
+            * sqrt(1 - self._beta2_power._as_tensor())
+            / (1 - self._beta1_power._as_tensor())
+        )
 
     def _apply(self, grad, var):
         m = self._slot(var, "m", 0.0)
@@ -161,8 +191,10 @@ class AdamOptimizer(Optimizer):
         return group(m.assign(new_m), v.assign(new_v), var.assign(var - update))
 
     def _finish(self):
-        return [self._beta1_power.assign(self._beta1_power * self.beta1),
-                self._beta2_power.assign(self._beta2_power * self.beta2)]
+        return [
+            self._beta1_power.assign(self._beta1_power * self.beta1),
+            self._beta2_power.assign(self._beta2_power * self.beta2),
+        ]
 
 
 class RMSPropOptimizer(Optimizer):
@@ -171,12 +203,18 @@ class RMSPropOptimizer(Optimizer):
 
     name = "RMSProp"
 
-    def __init__(self, learning_rate: Any, decay: float = 0.9, momentum: float = 0.0,
-                 epsilon: float = 1e-10, use_locking: bool = False, centered: bool = False,
-                 name: str | None = None):
+    def __init__(
+        self,
+        learning_rate: Any,
+        decay: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-10,
+        use_locking: bool = False,
+        centered: bool = False,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, use_locking, name)
-        self.decay, self.momentum, self.epsilon, self.centered = decay, momentum, epsilon, \
-            centered
+        self.decay, self.momentum, self.epsilon, self.centered = decay, momentum, epsilon, centered
 
     def _apply(self, grad, var):
         ms = self._slot(var, "rms", 1.0)
@@ -198,8 +236,13 @@ class AdagradOptimizer(Optimizer):
 
     name = "Adagrad"
 
-    def __init__(self, learning_rate: Any, initial_accumulator_value: float = 0.1,
-                 use_locking: bool = False, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate: Any,
+        initial_accumulator_value: float = 0.1,
+        use_locking: bool = False,
+        name: str | None = None,
+    ):
         super().__init__(learning_rate, use_locking, name)
         self.initial = initial_accumulator_value
 
@@ -210,6 +253,7 @@ class AdagradOptimizer(Optimizer):
 
 
 # ------------------------------------------------------------------ global step, decay
+
 
 def get_global_step(graph: Any = None) -> Variable | None:
     items = (graph or get_default_graph()).get_collection(GLOBAL_STEP)
@@ -222,16 +266,26 @@ def get_or_create_global_step(graph: Any = None) -> Variable:
     step = get_global_step(g)
     if step is None:
         with g.as_default(), g.name_scope(None):
-            step = Variable(constant(0, dtype=int64), trainable=False, name="global_step",
-                            collections=[GLOBAL_VARIABLES, GLOBAL_STEP])
+            step = Variable(
+                constant(0, dtype=int64),
+                trainable=False,
+                name="global_step",
+                collections=[GLOBAL_VARIABLES, GLOBAL_STEP],
+            )
     return step
 
 
 create_global_step = get_or_create_global_step
 
 
-def exponential_decay(learning_rate: Any, global_step: Any, decay_steps: int,
-                      decay_rate: float, staircase: bool = False, name: str | None = None):
+def exponential_decay(
+    learning_rate: Any,
+    global_step: Any,
+    decay_steps: int,
+    decay_rate: float,
+    staircase: bool = False,
+    name: str | None = None,
+):
     """lr * decay_rate ^ (global_step / decay_steps) (floored when staircase)."""
     with get_default_graph().name_scope(name or "ExponentialDecay"):
         lr = convert_to_tensor(learning_rate)

@@ -78,9 +78,15 @@ class GraphVariable(Variable):
     """A variable of a TF 1.x graph: a VariableV2 node whose value lives in a
     Session, with an Assign node as its initializer."""
 
-    def __init__(self, initial_value: Any = None, trainable: bool = True,
-                 name: str | None = None, dtype: Any = None,
-                 collections: Sequence[str] | None = None, validate_shape: bool = True):
+    def __init__(
+        self,
+        initial_value: Any = None,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        collections: Sequence[str] | None = None,
+        validate_shape: bool = True,
+    ):
         if initial_value is None:
             raise GraphError("kl.Variable needs an initial_value")
         g = get_default_graph()
@@ -90,17 +96,29 @@ class GraphVariable(Variable):
                 initial_value = initial_value()
             init = convert_to_tensor(initial_value, dtype=dtype, name="initial_value")
             if dtype is not None and init.dtype is not as_dtype(dtype):
-                raise GraphError(f"variable {op_name}: initial value is {init.dtype.name}, "
-                                 f"dtype says {as_dtype(dtype).name}")
+                raise GraphError(
+                    f"variable {op_name}: initial value is {init.dtype.name}, "
+                    f"dtype says {as_dtype(dtype).name}"
+                )
         if not init.shape.is_fully_defined():
-            raise GraphError(f"variable {op_name}: its initial value needs a static shape, "
-                             f"got {init.shape}")
-        op = g.create_op("VariableV2", [], name=op_name, unique=False,
-                         output_types=[(init.dtype, init.shape)],
-                         attrs={"dtype": init.dtype, "shape": init.shape.as_list()})
+            raise GraphError(
+                f"variable {op_name}: its initial value needs a static shape, got {init.shape}"
+            )
+        op = g.create_op(
+            "VariableV2",
+            [],
+            name=op_name,
+            unique=False,
+            output_types=[(init.dtype, init.shape)],
+            attrs={"dtype": init.dtype, "shape": init.shape.as_list()},
+        )
         with g.name_scope(op_name + "/"):
-            initializer = g.create_op("Assign", [op.outputs[0], init], name="Assign",
-                                      output_types=[(init.dtype, init.shape)])
+            initializer = g.create_op(
+                "Assign",
+                [op.outputs[0], init],
+                name="Assign",
+                output_types=[(init.dtype, init.shape)],
+            )
         self._bind(op, initializer, init, trainable)
         for key in collections or [GLOBAL_VARIABLES]:
             g.add_to_collection(key, self)
@@ -108,15 +126,17 @@ class GraphVariable(Variable):
             g.add_to_collection(TRAINABLE_VARIABLES, self)
 
     @classmethod
-    def from_graph(cls, op: Operation, initializer: Operation, initial_value: Tensor,
-                   trainable: bool) -> GraphVariable:
+    def from_graph(
+        cls, op: Operation, initializer: Operation, initial_value: Tensor, trainable: bool
+    ) -> GraphVariable:
         """The variable of existing nodes (a meta graph read back by import_meta_graph)."""
         var = object.__new__(cls)
         var._bind(op, initializer, initial_value, trainable)
         return var
 
-    def _bind(self, op: Operation, initializer: Operation, initial_value: Tensor,
-              trainable: bool) -> None:
+    def _bind(
+        self, op: Operation, initializer: Operation, initial_value: Tensor, trainable: bool
+    ) -> None:
         self.graph, self.op, self.initializer = op.graph, op, initializer
         self.initial_value, self.trainable = initial_value, trainable
         op.graph.variables[op] = self
@@ -145,8 +165,9 @@ class GraphVariable(Variable):
     # ------------------------------------------------------------ updates
     def _update(self, kind: str, value: Any, name: str | None) -> Tensor:
         v = convert_to_tensor(value, dtype=self.dtype)
-        return self.graph.create_op(kind, [self._as_tensor(), v], name=name or kind,
-                                    output_types=[(self.dtype, self.shape)]).outputs[0]
+        return self.graph.create_op(
+            kind, [self._as_tensor(), v], name=name or kind, output_types=[(self.dtype, self.shape)]
+        ).outputs[0]
 
     def load(self, value: Any, session: Any = None) -> None:
         """Set the variable's value in `session` directly (tf.Variable.load)."""
@@ -159,6 +180,7 @@ class GraphVariable(Variable):
 
 
 # ------------------------------------------------------------------ collections
+
 
 def global_variables(scope: str | None = None) -> list[Variable]:
     return get_default_graph().get_collection(GLOBAL_VARIABLES, scope)
@@ -193,6 +215,7 @@ def get_collection(name: str, scope: str | None = None) -> list:
 
 # ------------------------------------------------------------------ random
 
+
 def _seed(seed: int | None) -> int:
     """Op seed combined with the graph seed; a fresh one per op when not given."""
     g = get_default_graph()
@@ -205,17 +228,30 @@ def set_random_seed(seed: int) -> None:
     get_default_graph().seed = int(seed)
 
 
-def _draw(distribution: str, shape: Sequence[int], dtype: Any, seed: int | None,
-          name: str) -> Tensor:
+def _draw(
+    distribution: str, shape: Sequence[int], dtype: Any, seed: int | None, name: str
+) -> Tensor:
     dt = as_dtype(dtype)
-    return make("RandomStandardNormal" if distribution == "normal" else "RandomUniform",
-                "kiln.random", [], name, distribution=distribution, seed=_seed(seed),
-                dtype=dt.ir, shape=[int(d) for d in shape])
+    return make(
+        "RandomStandardNormal" if distribution == "normal" else "RandomUniform",
+        "kiln.random",
+        [],
+        name,
+        distribution=distribution,
+        seed=_seed(seed),
+        dtype=dt.ir,
+        shape=[int(d) for d in shape],
+    )
 
 
-def random_normal(shape: Sequence[int], mean: float = 0.0, stddev: float = 1.0,
-                  dtype: Any = float32, seed: int | None = None,
-                  name: str | None = None) -> Tensor:
+def random_normal(
+    shape: Sequence[int],
+    mean: float = 0.0,
+    stddev: float = 1.0,
+    dtype: Any = float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Tensor:
     """Normal samples (tf.random_normal); counter-based, so the same seed gives
     the same values every run."""
     with get_default_graph().name_scope(name or "random_normal"):
@@ -223,34 +259,58 @@ def random_normal(shape: Sequence[int], mean: float = 0.0, stddev: float = 1.0,
         return add(multiply(z, stddev), mean, name="random_normal")
 
 
-def random_uniform(shape: Sequence[int], minval: float = 0.0, maxval: float = 1.0,
-                   dtype: Any = float32, seed: int | None = None,
-                   name: str | None = None) -> Tensor:
+def random_uniform(
+    shape: Sequence[int],
+    minval: float = 0.0,
+    maxval: float = 1.0,
+    dtype: Any = float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Tensor:
     with get_default_graph().name_scope(name or "random_uniform"):
         u = _draw("uniform", shape, dtype, seed, "RandomUniform")
         return add(multiply(u, maxval - minval), minval, name="random_uniform")
 
 
-def truncated_normal(shape: Sequence[int], mean: float = 0.0, stddev: float = 1.0,
-                     dtype: Any = float32, seed: int | None = None,
-                     name: str | None = None) -> Tensor:
+def truncated_normal(
+    shape: Sequence[int],
+    mean: float = 0.0,
+    stddev: float = 1.0,
+    dtype: Any = float32,
+    seed: int | None = None,
+    name: str | None = None,
+) -> Tensor:
     """Normal samples redrawn while outside 2 stddev (tf.truncated_normal):
     four independent draws, the first inside wins (all four miss with
     probability 4e-6; then the value is clipped to the bound)."""
     with get_default_graph().name_scope(name or "truncated_normal"):
         base = _seed(seed)
-        draws = [make("RandomStandardNormal", "kiln.random", [], None, distribution="normal",
-                      seed=(base + 7919 * k) % (2**31 - 1), dtype=as_dtype(dtype).ir,
-                      shape=[int(d) for d in shape]) for k in range(4)]
+        draws = [
+            make(
+                "RandomStandardNormal",
+                "kiln.random",
+                [],
+                None,
+                distribution="normal",
+                seed=(base + 7919 * k) % (2**31 - 1),
+                dtype=as_dtype(dtype).ir,
+                shape=[int(d) for d in shape],
+            )
+            for k in range(4)
+        ]
         z = draws[-1]
-        z = make("Maximum", "kiln.max", [make("Minimum", "kiln.min",
-                 [z, constant(2.0, dtype)]), constant(-2.0, dtype)])
+        z = make(
+            "Maximum",
+            "kiln.max",
+            [make("Minimum", "kiln.min", [z, constant(2.0, dtype)]), constant(-2.0, dtype)],
+        )
         for d in reversed(draws[:-1]):
             z = where(less(make("Abs", "kiln.abs", [d]), 2.0), d, z)
         return add(multiply(z, stddev), mean, name="truncated_normal")
 
 
 # ------------------------------------------------------------------ initializers
+
 
 class Initializer:
     """Makes a variable's initial value: `init(shape, dtype)` -> a tensor."""
@@ -274,18 +334,21 @@ def ones_initializer(dtype: Any = float32) -> Initializer:
     return constant_initializer(1, dtype)
 
 
-def random_normal_initializer(mean: float = 0.0, stddev: float = 1.0, seed: int | None = None,
-                              dtype: Any = float32) -> Initializer:
+def random_normal_initializer(
+    mean: float = 0.0, stddev: float = 1.0, seed: int | None = None, dtype: Any = float32
+) -> Initializer:
     return Initializer(lambda s, dt: random_normal(s, mean, stddev, dt, seed), dtype)
 
 
-def truncated_normal_initializer(mean: float = 0.0, stddev: float = 1.0,
-                                 seed: int | None = None, dtype: Any = float32) -> Initializer:
+def truncated_normal_initializer(
+    mean: float = 0.0, stddev: float = 1.0, seed: int | None = None, dtype: Any = float32
+) -> Initializer:
     return Initializer(lambda s, dt: truncated_normal(s, mean, stddev, dt, seed), dtype)
 
 
-def random_uniform_initializer(minval: float = 0.0, maxval: float = 1.0,
-                               seed: int | None = None, dtype: Any = float32) -> Initializer:
+def random_uniform_initializer(
+    minval: float = 0.0, maxval: float = 1.0, seed: int | None = None, dtype: Any = float32
+) -> Initializer:
     return Initializer(lambda s, dt: random_uniform(s, minval, maxval, dt, seed), dtype)
 
 
@@ -300,18 +363,22 @@ def _fans(shape: Sequence[int]) -> tuple[float, float]:
 
 def glorot_uniform_initializer(seed: int | None = None, dtype: Any = float32) -> Initializer:
     """Uniform in +-sqrt(6 / (fan_in + fan_out)): get_variable's default, as TF."""
+
     def make_value(shape, dt):
         fan_in, fan_out = _fans(shape)
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         return random_uniform(shape, -limit, limit, dt, seed)
+
     return Initializer(make_value, dtype)
 
 
 def glorot_normal_initializer(seed: int | None = None, dtype: Any = float32) -> Initializer:
     def make_value(shape, dt):
         fan_in, fan_out = _fans(shape)
-        return truncated_normal(shape, 0.0, math.sqrt(2.0 / (fan_in + fan_out)) / .87962566,
-                                dt, seed)
+        return truncated_normal(
+            shape, 0.0, math.sqrt(2.0 / (fan_in + fan_out)) / 0.87962566, dt, seed
+        )
+
     return Initializer(make_value, dtype)
 
 
@@ -336,23 +403,37 @@ def get_variable_scope() -> _VarScope:
 
 
 @contextlib.contextmanager
-def variable_scope(name_or_scope: Any, default_name: str | None = None, values: Any = None,
-                   initializer: Any = None, reuse: Any = None, **_: Any) -> Iterator[_VarScope]:
+def variable_scope(
+    name_or_scope: Any,
+    default_name: str | None = None,
+    values: Any = None,
+    initializer: Any = None,
+    reuse: Any = None,
+    **_: Any,
+) -> Iterator[_VarScope]:
     """Prefix variable names made by get_variable (and op names) with the scope;
     `reuse=True` makes get_variable return existing variables (tf.variable_scope)."""
     g = get_default_graph()
     stack = _scopes(g)
     parent = stack[-1]
-    base = name_or_scope.name if isinstance(name_or_scope, _VarScope) else (
-        name_or_scope or default_name)
+    base = (
+        name_or_scope.name
+        if isinstance(name_or_scope, _VarScope)
+        else (name_or_scope or default_name)
+    )
     if base is None:
         raise GraphError("variable_scope needs a name or a default_name")
-    full = base if isinstance(name_or_scope, _VarScope) or not parent.name else \
-        f"{parent.name}/{base}"
-    inherited = reuse if reuse is not None else (
-        name_or_scope.reuse if isinstance(name_or_scope, _VarScope) else parent.reuse)
-    scope = _VarScope(full, True if parent.reuse is True else inherited,
-                      initializer or parent.initializer)
+    full = (
+        base if isinstance(name_or_scope, _VarScope) or not parent.name else f"{parent.name}/{base}"
+    )
+    inherited = (
+        reuse
+        if reuse is not None
+        else (name_or_scope.reuse if isinstance(name_or_scope, _VarScope) else parent.reuse)
+    )
+    scope = _VarScope(
+        full, True if parent.reuse is True else inherited, initializer or parent.initializer
+    )
     stack.append(scope)
     try:
         with g.name_scope(base if not isinstance(name_or_scope, _VarScope) else full):
@@ -361,9 +442,15 @@ def variable_scope(name_or_scope: Any, default_name: str | None = None, values: 
         stack.pop()
 
 
-def get_variable(name: str, shape: Sequence[int] | None = None, dtype: Any = None,
-                 initializer: Any = None, trainable: bool = True,
-                 collections: Sequence[str] | None = None, **_: Any) -> Variable:
+def get_variable(
+    name: str,
+    shape: Sequence[int] | None = None,
+    dtype: Any = None,
+    initializer: Any = None,
+    trainable: bool = True,
+    collections: Sequence[str] | None = None,
+    **_: Any,
+) -> Variable:
     """The variable `scope/name`: made when new, returned when the scope reuses
     (tf.get_variable). The default initializer is glorot_uniform, as TF's."""
     g = get_default_graph()
@@ -373,11 +460,15 @@ def get_variable(name: str, shape: Sequence[int] | None = None, dtype: Any = Non
     if full in store:
         if scope.reuse in (True, AUTO_REUSE):
             return store[full]
-        raise GraphError(f"variable {full} already exists, disallowed: did you mean to set "
-                         "reuse=True or reuse=kl.AUTO_REUSE in variable_scope?")
+        raise GraphError(
+            f"variable {full} already exists, disallowed: did you mean to set "
+            "reuse=True or reuse=kl.AUTO_REUSE in variable_scope?"
+        )
     if scope.reuse is True:
-        raise GraphError(f"variable {full} does not exist, or was not created with "
-                         "get_variable(): did you mean to set reuse=kl.AUTO_REUSE?")
+        raise GraphError(
+            f"variable {full} does not exist, or was not created with "
+            "get_variable(): did you mean to set reuse=kl.AUTO_REUSE?"
+        )
     init = initializer if initializer is not None else scope.initializer
     dt = as_dtype(dtype) if dtype is not None else float32
     if init is None:
@@ -391,10 +482,12 @@ def get_variable(name: str, shape: Sequence[int] | None = None, dtype: Any = Non
         return convert_to_tensor(init, dtype=dt)
 
     with g.name_scope(None):
-        var = Variable(make_value, trainable=trainable, name=full, dtype=dt,
-                       collections=collections)
+        var = Variable(
+            make_value, trainable=trainable, name=full, dtype=dt, collections=collections
+        )
     if shape is not None and var.shape.as_list() != list(shape):
-        raise GraphError(f"get_variable({full!r}): initial value has shape {var.shape}, "
-                         f"expected {list(shape)}")
+        raise GraphError(
+            f"get_variable({full!r}): initial value has shape {var.shape}, expected {list(shape)}"
+        )
     store[full] = var
     return var

@@ -55,8 +55,11 @@ class Dense:
         self.array, self.type = arr, type
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, Dense) and self.type == other.type
-                and self.array.tobytes() == other.array.tobytes())
+        return (
+            isinstance(other, Dense)
+            and self.type == other.type
+            and self.array.tobytes() == other.array.tobytes()
+        )
 
     def __hash__(self) -> int:
         return hash((self.type, self.array.tobytes()))
@@ -66,6 +69,7 @@ class Dense:
 
 
 # ---------------------------------------------------------------- text form
+
 
 def format_float(v: float, dtype: DType = DType.f64) -> str:
     """The shortest text that reads back as exactly `v` in `dtype`."""
@@ -106,8 +110,10 @@ def dense_bytes(d: Dense) -> bytes:
 
 def dense_from_bytes(data: bytes, type: TensorType) -> Dense:
     if len(data) != type.num_elements * type.dtype.itemsize:
-        raise KilnError(f"hex constant has {len(data)} bytes, {type} needs "
-                        f"{type.num_elements * type.dtype.itemsize}")
+        raise KilnError(
+            f"hex constant has {len(data)} bytes, {type} needs "
+            f"{type.num_elements * type.dtype.itemsize}"
+        )
     if type.dtype is DType.bf16:
         bits = np.frombuffer(data, "<u2").astype(np.uint32) << 16
         arr = bits.view(np.float32)
@@ -230,6 +236,7 @@ def one_of(*choices: str) -> Callable[[Any], str]:
         if v not in choices:
             raise KilnError(f"expected one of {', '.join(map(repr, choices))}, got {v!r}")
         return v
+
     return check
 
 

@@ -55,10 +55,15 @@ class Builder:
         """Insert `op` (in no block) at the insertion point."""
         return self.block.insert_before(self.anchor, op)
 
-    def create(self, name: str | type[Operation], *operands: Value,
-               result_types: Sequence[TensorType] | None = None,
-               regions: Sequence[Region] = (), loc: Location | str | None = None,
-               **attrs: Any) -> Operation:
+    def create(
+        self,
+        name: str | type[Operation],
+        *operands: Value,
+        result_types: Sequence[TensorType] | None = None,
+        regions: Sequence[Region] = (),
+        loc: Location | str | None = None,
+        **attrs: Any,
+    ) -> Operation:
         """Create and insert an op; result types come from its type rule unless given."""
         cls = lookup(name) if isinstance(name, str) else name
         if isinstance(loc, str):
@@ -77,8 +82,9 @@ class Builder:
         build.__doc__ = OPS[name].__doc__
         return build
 
-    def constant(self, value: Any, dtype: DType | str | None = None,
-                 loc: Location | str | None = None) -> Value:
+    def constant(
+        self, value: Any, dtype: DType | str | None = None, loc: Location | str | None = None
+    ) -> Value:
         """A kiln.constant holding `value` (numpy array, list or scalar)."""
         array = np.asarray(value)
         if dtype is None and array.dtype == np.float64 and not isinstance(value, np.ndarray):
@@ -91,8 +97,7 @@ class Builder:
         """Call `callee` (a function of the same module)."""
         if callee.result_types is None:
             raise KilnError(f"@{callee.name} has no result types yet; finish it first")
-        op = self.create("kiln.call", *args, result_types=callee.result_types,
-                         callee=callee.name)
+        op = self.create("kiln.call", *args, result_types=callee.result_types, callee=callee.name)
         return list(op.results)
 
     def ret(self, *values: Value) -> Operation:
@@ -104,6 +109,8 @@ class Builder:
             if func.result_types is None:
                 func.result_types = types
             elif func.result_types != types:
-                raise op.error(f"returns ({', '.join(map(str, types))}) but @{func.name} "
-                               f"declares ({', '.join(map(str, func.result_types))})")
+                raise op.error(
+                    f"returns ({', '.join(map(str, types))}) but @{func.name} "
+                    f"declares ({', '.join(map(str, func.result_types))})"
+                )
         return op

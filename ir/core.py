@@ -165,9 +165,14 @@ class Operation:
 
     __slots__ = ("operands", "results", "attrs", "regions", "loc", "parent")
 
-    def __init__(self, operands: Sequence[Value], attrs: dict[str, Any] | None = None,
-                 result_types: Sequence[TensorType] | None = None,
-                 regions: Sequence[Region] = (), loc: Location = UNKNOWN):
+    def __init__(
+        self,
+        operands: Sequence[Value],
+        attrs: dict[str, Any] | None = None,
+        result_types: Sequence[TensorType] | None = None,
+        regions: Sequence[Region] = (),
+        loc: Location = UNKNOWN,
+    ):
         self.loc = loc
         self.parent: Block | None = None
         self.operands: list[Value] = []
@@ -219,8 +224,11 @@ class Operation:
         keep the broadcast shape of the result (autodiff sums it back to the
         operand's, `unbroadcast`) or be a function of no arguments that builds
         it, called only when that operand needs it. Helpers: ir/gradient.py."""
-        raise self.error("has no gradient rule: give its class a `vjp` method, or set "
-                         "`not_differentiable` to the reason", KilnError)
+        raise self.error(
+            "has no gradient rule: give its class a `vjp` method, or set "
+            "`not_differentiable` to the reason",
+            KilnError,
+        )
 
     def scalar(self, k: Any, *operands: Any) -> Any:
         """This elementwise op on one element: the value it builds with `k`, a
@@ -229,11 +237,15 @@ class Operation:
         short = self.name.removeprefix("kiln.")
         if Trait.ELEMENTWISE in self.traits and short in INSTRUCTIONS:
             return k.emit(short, *operands)
-        raise self.error("has no scalar form, so it cannot be lowered into a kernel (not "
-                         "supported by codegen yet)", CompileError)
+        raise self.error(
+            "has no scalar form, so it cannot be lowered into a kernel (not "
+            "supported by codegen yet)",
+            CompileError,
+        )
 
-    def cost(self, operand_shapes: Sequence[Sequence[int]],
-             result_shapes: Sequence[Sequence[int]]) -> Cost:
+    def cost(
+        self, operand_shapes: Sequence[Sequence[int]], result_shapes: Sequence[Sequence[int]]
+    ) -> Cost:
         """What running the op once costs, for these concrete shapes. By default
         an op with a scalar form costs that per result element, and any other
         op only the bytes it moves."""
@@ -243,8 +255,11 @@ class Operation:
         tally = Tally(self.results[0].type.dtype, [v.type.dtype for v in self.operands])
         self.scalar(tally, *tally.operands)
         n = sum(elements(s) for s in result_shapes)
-        return Cost(n * sum(i.flops for i in tally.used if not i.transcendental),
-                    n * sum(i.transcendental for i in tally.used), nbytes)
+        return Cost(
+            n * sum(i.flops for i in tally.used if not i.transcendental),
+            n * sum(i.transcendental for i in tally.used),
+            nbytes,
+        )
 
     @classmethod
     def has_vjp(cls) -> bool:
@@ -255,7 +270,8 @@ class Operation:
     def has_scalar_form(cls) -> bool:
         """Whether the op can be computed element by element inside a kernel."""
         return cls.scalar is not Operation.scalar or (
-            Trait.ELEMENTWISE in cls.traits and cls.name.removeprefix("kiln.") in INSTRUCTIONS)
+            Trait.ELEMENTWISE in cls.traits and cls.name.removeprefix("kiln.") in INSTRUCTIONS
+        )
 
     # ------------------------------------------------------------ derived
     def infer_types(self) -> list[TensorType]:
@@ -333,8 +349,10 @@ class Operation:
         fixed = len(names) - variadic
         if len(operands) < fixed or (not variadic and len(operands) != fixed):
             want = f"at least {fixed}" if variadic else str(fixed)
-            raise self.error(f"expected {want} operands ({', '.join(names) or 'none'}), "
-                             f"got {len(operands)}", ShapeError)
+            raise self.error(
+                f"expected {want} operands ({', '.join(names) or 'none'}), got {len(operands)}",
+                ShapeError,
+            )
 
     def _check_attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -359,8 +377,8 @@ class Operation:
 
     def __repr__(self) -> str:
         from .printer import print_op
-        return print_op(self)
 
+        return print_op(self)
 
 
 def is_annotation(key: str) -> bool:
@@ -475,9 +493,11 @@ class Block:
             elif after is None or after.parent is self:
                 op = after
             else:
-                raise KilnError("a block was changed while it was iterated: the op after "
-                                "the one being visited was erased; iterate over "
-                                "list(block.ops) instead")
+                raise KilnError(
+                    "a block was changed while it was iterated: the op after "
+                    "the one being visited was erased; iterate over "
+                    "list(block.ops) instead"
+                )
 
     def __reversed__(self) -> Iterator[Operation]:
         op = self._last
@@ -489,8 +509,10 @@ class Block:
             elif before is None or before.parent is self:
                 op = before
             else:
-                raise KilnError("a block was changed while it was iterated in reverse: "
-                                "the op before the one being visited was erased")
+                raise KilnError(
+                    "a block was changed while it was iterated in reverse: "
+                    "the op before the one being visited was erased"
+                )
 
     @property
     def first(self) -> Operation | None:
@@ -562,8 +584,11 @@ class Block:
     def reorder(self, ops: Iterable[Operation]) -> None:
         """Put the block's ops in the order of `ops` (the same ops, permuted)."""
         ops = list(ops)
-        if len(ops) != len(self) or any(op.parent is not self for op in ops) or \
-                len(set(ops)) != len(ops):
+        if (
+            len(ops) != len(self)
+            or any(op.parent is not self for op in ops)
+            or len(set(ops)) != len(ops)
+        ):
             raise KilnError("Block.reorder needs a permutation of the block's own ops")
         self._first = self._last = None
         self._next.clear()
@@ -611,9 +636,13 @@ class Function:
 
     __slots__ = ("name", "body", "result_types", "module", "attrs")
 
-    def __init__(self, name: str, arg_types: Iterable[TensorType] = (),
-                 arg_names: Iterable[str | None] = (),
-                 result_types: Iterable[TensorType] | None = None):
+    def __init__(
+        self,
+        name: str,
+        arg_types: Iterable[TensorType] = (),
+        arg_names: Iterable[str | None] = (),
+        result_types: Iterable[TensorType] | None = None,
+    ):
         self.name = name
         self.body = Block(arg_types, arg_names)
         self.body.parent = self
@@ -643,6 +672,7 @@ class Function:
 
     def __str__(self) -> str:
         from .printer import print_function
+
         return print_function(self)
 
 
@@ -663,8 +693,9 @@ class Module:
         self.functions[func.name] = func
         return func
 
-    def add_function(self, name: str, arg_types: Iterable[TensorType] = (),
-                     arg_names: Iterable[str | None] = ()) -> Function:
+    def add_function(
+        self, name: str, arg_types: Iterable[TensorType] = (), arg_names: Iterable[str | None] = ()
+    ) -> Function:
         """A new empty function; build its body with `Builder.at_end(f.body)`."""
         return self.add(Function(name, arg_types, arg_names))
 
@@ -684,11 +715,13 @@ class Module:
     def verify(self) -> Module:
         """Check every invariant; raise VerifyError naming the op. Returns self."""
         from .verifier import verify
+
         verify(self)
         return self
 
     def __str__(self) -> str:
         from .printer import print_module
+
         return print_module(self)
 
     def __eq__(self, other: object) -> bool:

@@ -32,5 +32,7 @@ def elements(shape: Shape) -> int:
 def moved(op, operand_shapes: Sequence[Shape], result_shapes: Sequence[Shape]) -> int:
     """The bytes `op` must move: each operand read once, each result written once."""
     values = [*op.operands, *op.results]
-    return sum(elements(s) * v.type.dtype.numpy.itemsize
-               for s, v in zip([*operand_shapes, *result_shapes], values))
+    return sum(
+        elements(s) * v.type.dtype.numpy.itemsize
+        for s, v in zip([*operand_shapes, *result_shapes], values)
+    )

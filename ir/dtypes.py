@@ -90,8 +90,10 @@ def dtype_of(x: object) -> DType:
         raise KilnError(f"not a dtype: {x!r}") from e
     if npd in _FROM_NUMPY:
         return _FROM_NUMPY[npd]
-    raise KilnError(f"numpy dtype {npd} has no kiln counterpart (expected one of "
-                    f"{', '.join(d.value for d in DType)})")
+    raise KilnError(
+        f"numpy dtype {npd} has no kiln counterpart (expected one of "
+        f"{', '.join(d.value for d in DType)})"
+    )
 
 
 def round_to_bf16(a: np.ndarray) -> np.ndarray:

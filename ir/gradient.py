@@ -20,7 +20,7 @@ from .types import Dim, format_shape
 # A slice stop meaning "to the end of the axis" (Python's rules clamp it); on
 # a symbolic dim, a stop from FAR on is taken to mean the same.
 END = sys.maxsize
-FAR = 2 ** 31
+FAR = 2**31
 
 
 def scalar_like(b: Builder, value: float, like: Value) -> Value:
@@ -42,8 +42,10 @@ def declared_attrs(op: Operation) -> dict:
 def reshape_target(shape: Sequence[Dim], op: Operation) -> list[int]:
     """`shape` as a kiln.reshape target: its one symbolic dim, if any, as -1."""
     if sum(not isinstance(d, int) for d in shape) > 1:
-        raise op.error(f"its gradient reshapes to {format_shape(shape)}, which has more "
-                       "than one symbolic dim", KilnError)
+        raise op.error(
+            f"its gradient reshapes to {format_shape(shape)}, which has more than one symbolic dim",
+            KilnError,
+        )
     return [d if isinstance(d, int) else -1 for d in shape]
 
 
@@ -58,8 +60,7 @@ def interleave_zeros(b: Builder, x: Value, axis: int, step: int, op: Operation) 
     strided slice): n elements become (n - 1) * step + 1."""
     n = x.type.shape[axis]
     if not isinstance(n, int):
-        raise op.error(f"its gradient with step {step} needs a static dim, got {x.type}",
-                       KilnError)
+        raise op.error(f"its gradient with step {step} needs a static dim, got {x.type}", KilnError)
     high = [0] * (x.type.rank + 1)
     high[axis + 1] = step - 1
     spread = b.pad(b.expand_dims(x, axis=axis + 1), low=[0] * len(high), high=high)

@@ -36,8 +36,10 @@ class _Bindings:
     def check(self, type: TensorType, shape: tuple[int, ...], what) -> None:
         """Raise naming `what` (a string, or a function making one) on a mismatch."""
         if len(shape) != type.rank:
-            raise ExecutionError(f"{_text(what)}: expected rank {type.rank} ({type}), got shape "
-                                 f"{format_shape(shape)}")
+            raise ExecutionError(
+                f"{_text(what)}: expected rank {type.rank} ({type}), got shape "
+                f"{format_shape(shape)}"
+            )
         for d, n in zip(type.shape, shape):
             if isinstance(d, int):
                 ok = d == n
@@ -46,8 +48,9 @@ class _Bindings:
             else:
                 ok = self.sizes.setdefault(d.name, n) == n
             if not ok:
-                raise ExecutionError(f"{_text(what)}: expected {type}{self._said()}, got shape "
-                                     f"{format_shape(shape)}")
+                raise ExecutionError(
+                    f"{_text(what)}: expected {type}{self._said()}, got shape {format_shape(shape)}"
+                )
 
     def _said(self) -> str:
         if not self.sizes:
@@ -85,8 +88,9 @@ class Interpreter:
         bindings.check(arg.type, array.shape, what)
         return as_storage(array, want)
 
-    def run_block(self, block: Block, args: list[np.ndarray],
-                  bindings: _Bindings | None = None) -> list[np.ndarray]:
+    def run_block(
+        self, block: Block, args: list[np.ndarray], bindings: _Bindings | None = None
+    ) -> list[np.ndarray]:
         """Run a block's ops on its arguments; returns its terminator's operands."""
         bindings = bindings or _Bindings()
         env: dict[int, np.ndarray] = {id(a): v for a, v in zip(block.args, args)}
@@ -117,15 +121,14 @@ class Interpreter:
             raise op.error(str(e), ExecutionError) from None
         except (ValueError, IndexError, TypeError, ArithmeticError) as e:
             shapes = ", ".join(format_shape(x.shape) for x in inputs)
-            raise op.error(f"failed on operands of shapes {shapes}: {e}",
-                           ExecutionError) from None
+            raise op.error(f"failed on operands of shapes {shapes}: {e}", ExecutionError) from None
         if len(outs) != len(op.results):
-            raise op.error(f"reference gave {len(outs)} results for {len(op.results)}",
-                           ExecutionError)
+            raise op.error(
+                f"reference gave {len(outs)} results for {len(op.results)}", ExecutionError
+            )
         return outs
 
     def _result(self, op: Operation, r: Value, out: Any, bindings: _Bindings) -> np.ndarray:
         array = as_storage(np.asarray(out), r.type.dtype)
         bindings.check(r.type, array.shape, lambda: f"result of {op.describe()}")
         return array
-

@@ -23,12 +23,29 @@ from .registry import lookup
 from .types import TensorType, parse_type_body
 
 _FRIENDLY = {
-    "VALUE": "a value (%name)", "SYMBOL": "a function name (@name)", "OPNAME": "an op name",
-    "TYPE": "a type (tensor<...>)", "NAME": "an attribute name", "INT": "an integer",
-    "FLOAT": "a number", "STRING": "a string", "DTYPE": "an element type",
-    "BLOCK_LABEL": "a block label (^bb0)", "LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'",
-    "RBRACE": "'}'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "COLON": "':'",
-    "EQUAL": "'='", "MORETHAN": "'>'", "__ANON_0": "'->'", "FUNC": "'func'", "$END": "end of input",
+    "VALUE": "a value (%name)",
+    "SYMBOL": "a function name (@name)",
+    "OPNAME": "an op name",
+    "TYPE": "a type (tensor<...>)",
+    "NAME": "an attribute name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "DTYPE": "an element type",
+    "BLOCK_LABEL": "a block label (^bb0)",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "MORETHAN": "'>'",
+    "__ANON_0": "'->'",
+    "FUNC": "'func'",
+    "$END": "end of input",
 }
 
 
@@ -49,15 +66,21 @@ def parse(text: str, verify: bool = True) -> Module:
     try:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
-        raise ParseError(f"unexpected character {text[e.pos_in_stream]!r}; expected "
-                         f"{_expected(set(e.allowed or ()))}", e.line, e.column) from None
+        raise ParseError(
+            f"unexpected character {text[e.pos_in_stream]!r}; expected "
+            f"{_expected(set(e.allowed or ()))}",
+            e.line,
+            e.column,
+        ) from None
     except lark.exceptions.UnexpectedToken as e:
         got = "end of input" if e.token.type == "$END" else repr(str(e.token))
-        raise ParseError(f"unexpected {got}; expected {_expected(set(e.expected))}",
-                         e.line, e.column) from None
+        raise ParseError(
+            f"unexpected {got}; expected {_expected(set(e.expected))}", e.line, e.column
+        ) from None
     except lark.exceptions.UnexpectedEOF as e:
-        raise ParseError(f"unexpected end of input; expected {_expected(set(e.expected))}",
-                         e.line, e.column) from None
+        raise ParseError(
+            f"unexpected end of input; expected {_expected(set(e.expected))}", e.line, e.column
+        ) from None
     module = _ModuleBuilder().build(tree)
     if verify:
         module.verify()
@@ -74,7 +97,7 @@ def _fail(token: lark.Token, message: str) -> ParseError:
 
 def _type(token: lark.Token) -> TensorType:
     try:
-        return parse_type_body(str(token)[len("tensor<"):-1])
+        return parse_type_body(str(token)[len("tensor<") : -1])
     except KilnError as e:
         raise _fail(token, str(e)) from None
 
@@ -147,15 +170,22 @@ class _ModuleBuilder:
             operands.append(scope[str(t)])
         in_types, out_types = self.signature(node, cls, len(operands), name_tok)
         if len(in_types) != len(operands):
-            raise _fail(name_tok, f"{name_tok} has {len(operands)} operands but its signature "
-                                  f"lists {len(in_types)} types")
+            raise _fail(
+                name_tok,
+                f"{name_tok} has {len(operands)} operands but its signature "
+                f"lists {len(in_types)} types",
+            )
         for t, v, want in zip(uses, operands, in_types):
             if v.type != want:
-                raise _fail(t, f"{t} has type {v.type}, but the signature of {name_tok} says "
-                               f"{want}")
+                raise _fail(
+                    t, f"{t} has type {v.type}, but the signature of {name_tok} says {want}"
+                )
         if len(defs) != len(out_types):
-            raise _fail(name_tok, f"{name_tok} defines {len(defs)} values but its signature "
-                                  f"lists {len(out_types)} result types")
+            raise _fail(
+                name_tok,
+                f"{name_tok} defines {len(defs)} values but its signature "
+                f"lists {len(out_types)} result types",
+            )
         attrs = self.attr_dict(node)
         regions = [self.region(r) for rs in _trees(node, "regions") for r in rs.children]
         loc_name = None
@@ -165,20 +195,23 @@ class _ModuleBuilder:
         try:
             op = cls(operands, attrs, out_types, regions, Location(loc_name, line, column))
         except KilnError as e:  # the op's own check: its message without the location
-            raise ParseError(e.message if e.line is not None else str(e), line,
-                             column) from None
+            raise ParseError(e.message if e.line is not None else str(e), line, column) from None
         for t, r in zip(defs, op.results):
             r.name = _hint(t)
             self.define(scope, t, r)
         return op
 
     def signature(self, node: lark.Tree, cls: Any, n_operands: int, name_tok: lark.Token):
-        sig = next(c for c in node.children if isinstance(c, lark.Tree)
-                   and c.data in ("short_signature", "full_signature"))
+        sig = next(
+            c
+            for c in node.children
+            if isinstance(c, lark.Tree) and c.data in ("short_signature", "full_signature")
+        )
         if sig.data == "short_signature":
             if cls.num_results is None:
-                raise _fail(name_tok, f"{name_tok} needs a full signature: (operand types) -> "
-                                      "result types")
+                raise _fail(
+                    name_tok, f"{name_tok} needs a full signature: (operand types) -> result types"
+                )
             t = _type(sig.children[0])
             return [t] * n_operands, [t] * cls.num_results
         *ins, outs = sig.children
@@ -231,7 +264,7 @@ class _ModuleBuilder:
             if body.data == "string":
                 text = json.loads(str(body.children[0]))
                 if not text.startswith("0x"):
-                    raise KilnError(f"a string constant must be hex bytes \"0x...\", got {text!r}")
+                    raise KilnError(f'a string constant must be hex bytes "0x...", got {text!r}')
                 return dense_from_bytes(bytes.fromhex(text[2:]), type)
             value = np.array(self.attr_value(body), dtype=type.dtype.numpy)
             if value.ndim and value.shape != type.shape:

@@ -81,8 +81,9 @@ def _print_op(op: Operation, namer: Namer, indent: str, lines: list[str]) -> Non
     text = indent + head + op.name
     if op.operands:
         text += " " + ", ".join(namer(v) for v in op.operands)
-    shown = {k: v for k, v in op.attrs.items()
-             if k not in op.attr_specs or v != op.attr_specs[k].default}
+    shown = {
+        k: v for k, v in op.attrs.items() if k not in op.attr_specs or v != op.attr_specs[k].default
+    }
     text += format_attr_dict(shown)
     text += " : " + op_signature(op)
     if op.regions:  # MLIR's generic form: ({ ^bb0(...): ... }, { ... })

@@ -23,9 +23,17 @@ OPS: dict[str, type[Operation]] = {}
 _RESERVED = set(dir(Operation)) | {"operands", "results", "attrs", "regions", "loc", "parent"}
 
 
-def op(name: str, operands: Iterable[str] = (), attrs: dict[str, Attr] | None = None,
-       results: int | None = 1, regions: int = 0, traits: Iterable[Trait] = (),
-       tf: str = "", onnx: str = "", not_differentiable: str = ""):
+def op(
+    name: str,
+    operands: Iterable[str] = (),
+    attrs: dict[str, Attr] | None = None,
+    results: int | None = 1,
+    regions: int = 0,
+    traits: Iterable[Trait] = (),
+    tf: str = "",
+    onnx: str = "",
+    not_differentiable: str = "",
+):
     """Declare an op kind. Operand and attribute names become properties; `tf`
     and `onnx` name its op type there; `not_differentiable` gives the reason
     no gradient flows through it (its class then has no `vjp`)."""
@@ -44,7 +52,8 @@ def op(name: str, operands: Iterable[str] = (), attrs: dict[str, Attr] | None = 
         cls.num_results = results
         cls.num_regions = regions
         cls.traits = frozenset(traits) | frozenset(
-            t for base in cls.__mro__[1:] for t in getattr(base, "traits", ()))
+            t for base in cls.__mro__[1:] for t in getattr(base, "traits", ())
+        )
         for i, oname in enumerate(cls.operand_names):
             key = oname.lstrip("*")
             _check_free(cls, key)

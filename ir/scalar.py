@@ -46,15 +46,27 @@ def _table(*instructions: Instruction) -> dict[str, Instruction]:
 
 INSTRUCTIONS: dict[str, Instruction] = _table(
     *(Instruction(n, 1) for n in ("neg", "abs", "sign", "sqrt", "rsqrt")),
-    *(Instruction(n, 1, transcendental=True)
-      for n in ("exp", "expm1", "log", "tanh", "sigmoid", "erf")),
+    *(
+        Instruction(n, 1, transcendental=True)
+        for n in ("exp", "expm1", "log", "tanh", "sigmoid", "erf")
+    ),
     Instruction("logical_not", 1, "bool"),
     Instruction("cast", 1, "given", flops=0),
     *(Instruction(n, 2) for n in ("add", "sub", "mul", "div", "max", "min")),
     Instruction("pow", 2, transcendental=True),
-    *(Instruction(n, 2, "bool") for n in ("equal", "not_equal", "less", "less_equal",
-                                          "greater", "greater_equal", "logical_and",
-                                          "logical_or")),
+    *(
+        Instruction(n, 2, "bool")
+        for n in (
+            "equal",
+            "not_equal",
+            "less",
+            "less_equal",
+            "greater",
+            "greater_equal",
+            "logical_and",
+            "logical_or",
+        )
+    ),
     Instruction("select", 3, flops=0),
 )
 
@@ -88,8 +100,9 @@ class ScalarEmitter:
         """The instruction `name` applied to `args`."""
         instruction = INSTRUCTIONS.get(name)
         if instruction is None:
-            raise KilnError(f"{name!r} is not a scalar instruction of the kernel form "
-                            f"(ir/scalar.py lists them)")
+            raise KilnError(
+                f"{name!r} is not a scalar instruction of the kernel form (ir/scalar.py lists them)"
+            )
         if len(args) != instruction.arity:
             raise KilnError(f"scalar {name} takes {instruction.arity} operands, got {len(args)}")
         out = result_dtype(instruction, [self.dtype_of(a) for a in args], dtype)
@@ -103,8 +116,9 @@ class ScalarEmitter:
 
     def __getattr__(self, name: str):
         if name.startswith("_") or name not in INSTRUCTIONS:
-            raise AttributeError(f"{name!r} is not a scalar instruction of the kernel form "
-                                 "(ir/scalar.py lists them)")
+            raise AttributeError(
+                f"{name!r} is not a scalar instruction of the kernel form (ir/scalar.py lists them)"
+            )
         return lambda *args, dtype=None: self.emit(name, *args, dtype=dtype)
 
     # ------------------------------------------------------------ to implement

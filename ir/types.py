@@ -29,8 +29,10 @@ class Symbol:
 
     def __post_init__(self):
         if not _SYMBOL_NAME.fullmatch(self.name):
-            raise KilnError(f"bad symbolic dimension name {self.name!r}: expected '?' or an "
-                            "upper-case name such as N or BATCH_SIZE")
+            raise KilnError(
+                f"bad symbolic dimension name {self.name!r}: expected '?' or an "
+                "upper-case name such as N or BATCH_SIZE"
+            )
 
     @property
     def anonymous(self) -> bool:
@@ -119,8 +121,10 @@ def parse_type_body(body: str) -> TensorType:
     try:
         dtype = DType(dt)
     except ValueError:
-        raise KilnError(f"unknown element type {dt!r} in tensor<{body}> (expected one of "
-                        f"{', '.join(d.value for d in DType)})") from None
+        raise KilnError(
+            f"unknown element type {dt!r} in tensor<{body}> (expected one of "
+            f"{', '.join(d.value for d in DType)})"
+        ) from None
     shape = []
     for d in dims:
         if d.isdigit():
@@ -128,8 +132,10 @@ def parse_type_body(body: str) -> TensorType:
         elif _SYMBOL_NAME.fullmatch(d):
             shape.append(Symbol(d))
         else:
-            raise KilnError(f"bad dimension {d!r} in tensor<{body}>: expected an int, '?' or "
-                            "an upper-case symbol name")
+            raise KilnError(
+                f"bad dimension {d!r} in tensor<{body}>: expected an int, '?' or "
+                "an upper-case symbol name"
+            )
     return TensorType(dtype, shape)
 
 
@@ -162,8 +168,9 @@ def broadcast_shapes(*shapes: Sequence[Dim]) -> tuple[Dim, ...]:
                 try:
                     dim = broadcast_dim(dim, s[j])
                 except ShapeError:
-                    raise ShapeError("shapes " + ", ".join(_fmt_shape(s) for s in shapes)
-                                     + " do not broadcast") from None
+                    raise ShapeError(
+                        "shapes " + ", ".join(_fmt_shape(s) for s in shapes) + " do not broadcast"
+                    ) from None
         out.append(dim)
     return tuple(out)
 

@@ -29,8 +29,10 @@ def verify_function(func: Function, module: Module | None = None) -> None:
         raise VerifyError(f"{where} does not end with kiln.return")
     got = [v.type for v in ret.operands]
     if got != func.result_types:
-        raise ret.error(f"returns ({', '.join(map(str, got))}) but {where} declares "
-                        f"({', '.join(map(str, func.result_types))})")
+        raise ret.error(
+            f"returns ({', '.join(map(str, got))}) but {where} declares "
+            f"({', '.join(map(str, func.result_types))})"
+        )
     _verify_aliases(func, where)
 
 
@@ -41,8 +43,10 @@ def _verify_aliases(func: Function, where: str) -> None:
     if aliases is None:
         return
     if not isinstance(aliases, tuple) or len(aliases) != len(func.result_types):
-        raise VerifyError(f"{where}: aliases must list one argument index (or -1) per "
-                          f"result, got {aliases!r} for {len(func.result_types)} results")
+        raise VerifyError(
+            f"{where}: aliases must list one argument index (or -1) per "
+            f"result, got {aliases!r} for {len(func.result_types)} results"
+        )
     taken = set()
     for i, j in enumerate(aliases):
         if j == -1:
@@ -51,8 +55,10 @@ def _verify_aliases(func: Function, where: str) -> None:
             raise VerifyError(f"{where}: aliases[{i}] = {j!r} is not a free argument index")
         taken.add(j)
         if func.args[j].type != func.result_types[i]:
-            raise VerifyError(f"{where}: result {i} ({func.result_types[i]}) cannot alias "
-                              f"argument {j} ({func.args[j].type})")
+            raise VerifyError(
+                f"{where}: result {i} ({func.result_types[i]}) cannot alias "
+                f"argument {j} ({func.args[j].type})"
+            )
 
 
 def _verify_block(block: Block, module: Module | None, where: str) -> None:
@@ -62,8 +68,7 @@ def _verify_block(block: Block, module: Module | None, where: str) -> None:
             raise op.error(f"is in {where} but its parent link is wrong")
         for k, v in enumerate(op.operands):
             if id(v) not in visible:
-                raise op.error(f"operand {k} ({v.type}) is not defined before this use in "
-                               f"{where}")
+                raise op.error(f"operand {k} ({v.type}) is not defined before this use in {where}")
         if op.has_trait(Trait.TERMINATOR) and op is not block.last:
             raise op.error("is a terminator but is not last in its block")
         _verify_types(op)
@@ -81,5 +86,7 @@ def _verify_types(op: Operation) -> None:
     inferred = op.infer_types()
     declared = [r.type for r in op.results]
     if inferred != declared:
-        raise op.error(f"result types ({', '.join(map(str, declared))}) differ from the "
-                       f"inferred ({', '.join(map(str, inferred))})")
+        raise op.error(
+            f"result types ({', '.join(map(str, declared))}) differ from the "
+            f"inferred ({', '.join(map(str, inferred))})"
+        )

@@ -18,9 +18,18 @@ def softmax(x: Any) -> Any:
 
 
 _BY_NAME: dict[str, Callable] = {
-    "linear": linear, "relu": nn.relu, "elu": nn.elu, "selu": nn.selu, "sigmoid": nn.sigmoid,
-    "tanh": nn.tanh, "softmax": softmax, "softplus": nn.softplus, "relu6": nn.relu6,
-    "gelu": nn.gelu, "leaky_relu": nn.leaky_relu, "log_softmax": nn.log_softmax,
+    "linear": linear,
+    "relu": nn.relu,
+    "elu": nn.elu,
+    "selu": nn.selu,
+    "sigmoid": nn.sigmoid,
+    "tanh": nn.tanh,
+    "softmax": softmax,
+    "softplus": nn.softplus,
+    "relu6": nn.relu6,
+    "gelu": nn.gelu,
+    "leaky_relu": nn.leaky_relu,
+    "log_softmax": nn.log_softmax,
 }
 
 

@@ -43,14 +43,20 @@ def _snake(name: str) -> str:
 
 # ------------------------------------------------------------------ symbolic tensors
 
+
 class KerasTensor:
     """A symbolic tensor of a functional model: shape (None batch), dtype, and
     the node that makes it (None for an Input)."""
 
     _ids = itertools.count()
 
-    def __init__(self, shape: Sequence[int | None], dtype: Any, node: Node | None = None,
-                 name: str | None = None):
+    def __init__(
+        self,
+        shape: Sequence[int | None],
+        dtype: Any,
+        node: Node | None = None,
+        name: str | None = None,
+    ):
         self.shape = TensorShape(list(shape))
         self.dtype = as_dtype(dtype)
         self.node = node
@@ -68,9 +74,14 @@ class Node:
         self.layer, self.inputs, self.kwargs = layer, inputs, kwargs
 
 
-def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = None,
-          name: str | None = None, dtype: Any = None, batch_shape: Any = None,
-          **_: Any) -> KerasTensor:
+def Input(
+    shape: Sequence[int | None] | None = None,
+    batch_size: int | None = None,
+    name: str | None = None,
+    dtype: Any = None,
+    batch_shape: Any = None,
+    **_: Any,
+) -> KerasTensor:
     """A symbolic model input (keras.Input): `shape` excludes the batch."""
     full = list(batch_shape) if batch_shape is not None else [batch_size, *(shape or ())]
     return KerasTensor(full, dtype or float32, None, name or unique_layer_name("input"))
@@ -78,13 +89,20 @@ def Input(shape: Sequence[int | None] | None = None, batch_size: int | None = No
 
 # ------------------------------------------------------------------ layers
 
+
 class Layer:
     """A callable that owns weights (keras.layers.Layer). Subclasses write
     `build(input_shape)` (calling `add_weight`) and `call(inputs[, training])`."""
 
-    def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None,
-                 input_shape: Sequence[int | None] | None = None,
-                 input_dim: int | None = None, **_: Any):
+    def __init__(
+        self,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype: Any = None,
+        input_shape: Sequence[int | None] | None = None,
+        input_dim: int | None = None,
+        **_: Any,
+    ):
         self.name = name or unique_layer_name(_snake(type(self).__name__))
         self.trainable = trainable
         self.dtype = as_dtype(dtype) if dtype is not None else float32
@@ -99,21 +117,32 @@ class Layer:
         self._call_takes_training = "training" in inspect.signature(self.call).parameters
 
     # ------------------------------------------------------------ weights
-    def add_weight(self, name: str, shape: Sequence[int], initializer: Any = "zeros",
-                   trainable: bool = True, dtype: Any = None, **_: Any) -> EagerVariable:
+    def add_weight(
+        self,
+        name: str,
+        shape: Sequence[int],
+        initializer: Any = "zeros",
+        trainable: bool = True,
+        dtype: Any = None,
+        **_: Any,
+    ) -> EagerVariable:
         """A new eager variable of this layer, initialised by a numpy initializer."""
         dt = as_dtype(dtype) if dtype is not None else self.dtype
         value = get_initializer(initializer)(list(shape), dt)
         with init_scope():
-            var = EagerVariable(np.asarray(value, dt.ir.numpy), trainable=trainable,
-                                name=f"{self.name}/{name}", dtype=dt)
+            var = EagerVariable(
+                np.asarray(value, dt.ir.numpy),
+                trainable=trainable,
+                name=f"{self.name}/{name}",
+                dtype=dt,
+            )
         self._own_weights.append(var)
         return var
 
     def _sublayers(self) -> list[Layer]:
         found: list[Layer] = []
         for value in vars(self).values():
-            for item in (value if isinstance(value, (list, tuple)) else [value]):
+            for item in value if isinstance(value, (list, tuple)) else [value]:
                 if isinstance(item, Layer) and item is not self and item not in found:
                     found.append(item)
         return found
@@ -138,8 +167,11 @@ class Layer:
 
     @property
     def non_trainable_weights(self) -> list[EagerVariable]:
-        own = self._own_weights if not self.trainable else \
-            [w for w in self._own_weights if not w.trainable]
+        own = (
+            self._own_weights
+            if not self.trainable
+            else [w for w in self._own_weights if not w.trainable]
+        )
         out = list(own)
         for layer in self._sublayers():
             subs = layer.weights if not self.trainable else layer.non_trainable_weights
@@ -154,8 +186,9 @@ class Layer:
     def set_weights(self, values: Sequence[Any]) -> None:
         weights = self.weights
         if len(values) != len(weights):
-            raise GraphError(f"{self.name}.set_weights: {len(values)} arrays for "
-                             f"{len(weights)} weights")
+            raise GraphError(
+                f"{self.name}.set_weights: {len(values)} arrays for {len(weights)} weights"
+            )
         for w, v in zip(weights, values):
             w.assign(np.asarray(v))
 
@@ -187,8 +220,10 @@ class Layer:
             if getattr(e, "keras_layer", None) is not None:
                 raise
             shapes = ", ".join(str(tuple(_shape_of(x))) for x in leaves)
-            error = GraphError(f"layer {self.name!r} ({type(self).__name__}) called on an input "
-                               f"of shape {shapes}: {e}")
+            error = GraphError(
+                f"layer {self.name!r} ({type(self).__name__}) called on an input "
+                f"of shape {shapes}: {e}"
+            )
             error.keras_layer = self.name
             raise error from None
         out_leaves = flatten(out)

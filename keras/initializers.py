@@ -73,9 +73,19 @@ def _truncated(shape: Sequence[int], stddev: float) -> np.ndarray:
     return z * stddev / 0.87962566103423978
 
 
-_BY_NAME: dict[str, Callable] = {f.__name__: f for f in (
-    zeros, ones, glorot_uniform, glorot_normal, he_normal, he_uniform, random_uniform,
-    random_normal)}
+_BY_NAME: dict[str, Callable] = {
+    f.__name__: f
+    for f in (
+        zeros,
+        ones,
+        glorot_uniform,
+        glorot_normal,
+        he_normal,
+        he_uniform,
+        random_uniform,
+        random_normal,
+    )
+}
 
 
 def get(identifier: Any) -> Callable[[Sequence[int], Any], np.ndarray]:

@@ -14,8 +14,21 @@ from ..frontend.ops import cast, convert_to_tensor, matmul, reshape
 from . import activations
 from .engine import Input, InputLayer, Layer
 
-__all__ = ["Activation", "AveragePooling2D", "BatchNormalization", "Conv2D", "Dense", "Dropout",
-           "Embedding", "Flatten", "Input", "InputLayer", "Layer", "MaxPooling2D", "Reshape"]
+__all__ = [
+    "Activation",
+    "AveragePooling2D",
+    "BatchNormalization",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "MaxPooling2D",
+    "Reshape",
+]
 
 
 def _pair(value: int | Sequence[int], what: str) -> list[int]:
@@ -28,9 +41,15 @@ def _pair(value: int | Sequence[int], what: str) -> list[int]:
 class Dense(Layer):
     """activation(inputs @ kernel + bias) over the last axis."""
 
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 **kw: Any):
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.units, self.use_bias = int(units), use_bias
         self.activation = activations.get(activation)
@@ -39,18 +58,21 @@ class Dense(Layer):
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise GraphError(f"{self.name}: the last input dim must be known")
-        self.kernel = self.add_weight("kernel", [input_shape[-1], self.units],
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", [self.units], self.bias_initializer) \
-            if self.use_bias else None
+        self.kernel = self.add_weight(
+            "kernel", [input_shape[-1], self.units], self.kernel_initializer
+        )
+        self.bias = (
+            self.add_weight("bias", [self.units], self.bias_initializer) if self.use_bias else None
+        )
 
     def call(self, inputs):
         x = convert_to_tensor(inputs)
         rank = x.shape.ndims
         if rank is not None and rank > 2:
             dims = x.shape.as_list()
-            y = reshape(matmul(reshape(x, [-1, dims[-1]]), self.kernel),
-                        [-1, *dims[1:-1], self.units])
+            y = reshape(
+                matmul(reshape(x, [-1, dims[-1]]), self.kernel), [-1, *dims[1:-1], self.units]
+            )
         else:
             y = matmul(x, self.kernel)
         if self.bias is not None:
@@ -58,17 +80,29 @@ class Dense(Layer):
         return self.activation(y)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias,
-                "activation": activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "activation": activations.serialize(self.activation),
+        }
 
 
 class Conv2D(Layer):
     """2-D convolution over NHWC inputs with HWIO kernels."""
 
-    def __init__(self, filters: int, kernel_size: int | Sequence[int], strides: Any = (1, 1),
-                 padding: str = "valid", activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 **kw: Any):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | Sequence[int],
+        strides: Any = (1, 1),
+        padding: str = "valid",
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
@@ -80,12 +114,18 @@ class Conv2D(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] is None:
-            raise GraphError(f"{self.name}: Conv2D takes NHWC inputs with known channels, "
-                             f"got shape {input_shape}")
-        self.kernel = self.add_weight("kernel", [*self.kernel_size, input_shape[-1],
-                                                 self.filters], self.kernel_initializer)
-        self.bias = self.add_weight("bias", [self.filters], self.bias_initializer) \
-            if self.use_bias else None
+            raise GraphError(
+                f"{self.name}: Conv2D takes NHWC inputs with known channels, "
+                f"got shape {input_shape}"
+            )
+        self.kernel = self.add_weight(
+            "kernel", [*self.kernel_size, input_shape[-1], self.filters], self.kernel_initializer
+        )
+        self.bias = (
+            self.add_weight("bias", [self.filters], self.bias_initializer)
+            if self.use_bias
+            else None
+        )
 
     def call(self, inputs):
         y = nn.conv2d(inputs, self.kernel, strides=[1, *self.strides, 1], padding=self.padding)
@@ -94,29 +134,43 @@ class Conv2D(Layer):
         return self.activation(y)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "kernel_size": self.kernel_size, "strides": self.strides,
-                "padding": self.padding.lower(), "use_bias": self.use_bias,
-                "activation": activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding.lower(),
+            "use_bias": self.use_bias,
+            "activation": activations.serialize(self.activation),
+        }
 
 
 class _Pooling2D(Layer):
     pool = staticmethod(nn.max_pool)
 
-    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
-                 **kw: Any):
+    def __init__(
+        self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid", **kw: Any
+    ):
         super().__init__(**kw)
         self.pool_size = _pair(pool_size, f"{type(self).__name__} pool_size")
         self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
         self.padding = padding.upper()
 
     def call(self, inputs):
-        return self.pool(inputs, ksize=[1, *self.pool_size, 1], strides=[1, *self.strides, 1],
-                         padding=self.padding)
+        return self.pool(
+            inputs,
+            ksize=[1, *self.pool_size, 1],
+            strides=[1, *self.strides, 1],
+            padding=self.padding,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding.lower()}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding.lower(),
+        }
 
 
 class MaxPooling2D(_Pooling2D):
@@ -191,8 +245,15 @@ class BatchNormalization(Layer):
     """Normalise over the batch while training (moving statistics updated with
     `momentum`), with the moving statistics otherwise."""
 
-    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, **kw: Any):
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = center, scale
@@ -220,22 +281,34 @@ class BatchNormalization(Layer):
         return nn.batch_normalization(x, mean, variance, self.beta, self.gamma, self.epsilon)
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+        }
 
 
 class Embedding(Layer):
     """Rows of a (input_dim, output_dim) table looked up by integer ids."""
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any =
-                 "random_uniform", **kw: Any):
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "random_uniform",
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = embeddings_initializer
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight("embeddings", [self.input_dim, self.output_dim],
-                                          self.embeddings_initializer)
+        self.embeddings = self.add_weight(
+            "embeddings", [self.input_dim, self.output_dim], self.embeddings_initializer
+        )
 
     def call(self, inputs):
         ids = convert_to_tensor(inputs)
@@ -244,7 +317,4 @@ class Embedding(Layer):
         return array_ops.gather(self.embeddings, ids)
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim,
-                "output_dim": self.output_dim}
-
-
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}

@@ -84,14 +84,16 @@ class BinaryCrossentropy(Loss):
     def per_example(self, y_true, y_pred):
         y_true = cast(convert_to_tensor(y_true), y_pred.dtype)
         if self.from_logits:
-            return reduce_mean(nn.sigmoid_cross_entropy_with_logits(labels=y_true,
-                                                                    logits=y_pred), axis=-1)
+            return reduce_mean(
+                nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred), axis=-1
+            )
         p = clip_by_value(y_pred, EPS, 1.0 - EPS)
         return -reduce_mean(y_true * log(p) + (1.0 - y_true) * log(1.0 - p), axis=-1)
 
 
 _LOSSES: dict[str, type[Loss]] = {
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
@@ -110,8 +112,9 @@ def get(identifier: Any) -> Callable:
 def serialize(loss: Any) -> dict[str, Any]:
     if isinstance(loss, Loss):
         return {"class": type(loss).__name__, "from_logits": loss.from_logits}
-    raise GraphError(f"loss {loss!r} cannot be saved with the model (use a kl.keras.losses "
-                     "class or name)")
+    raise GraphError(
+        f"loss {loss!r} cannot be saved with the model (use a kl.keras.losses class or name)"
+    )
 
 
 def deserialize(config: dict[str, Any]) -> Loss:
@@ -121,24 +124,27 @@ def deserialize(config: dict[str, Any]) -> Loss:
 
 # ------------------------------------------------------------------ metrics
 
+
 def accuracy_fn(loss: Any) -> Callable[[Any, Any], Any]:
-    """"accuracy" as Keras picks it from the loss: sparse, categorical or binary."""
+    """ "accuracy" as Keras picks it from the loss: sparse, categorical or binary."""
+
     def sparse(y_true, y_pred):
         labels = cast(convert_to_tensor(y_true), int32)
         if labels.shape.ndims == y_pred.shape.ndims:
             labels = reshape(labels, [-1])
-        return reduce_mean(cast(equal(cast(argmax(y_pred, axis=-1), int32), labels),
-                                y_pred.dtype))
+        return reduce_mean(cast(equal(cast(argmax(y_pred, axis=-1), int32), labels), y_pred.dtype))
 
     def categorical(y_true, y_pred):
-        return reduce_mean(cast(equal(argmax(y_pred, axis=-1), argmax(y_true, axis=-1)),
-                                y_pred.dtype))
+        return reduce_mean(
+            cast(equal(argmax(y_pred, axis=-1), argmax(y_true, axis=-1)), y_pred.dtype)
+        )
 
     def binary(y_true, y_pred):
         threshold = 0.0 if getattr(loss, "from_logits", False) else 0.5
         y_true = cast(convert_to_tensor(y_true), y_pred.dtype)
-        return reduce_mean(cast(equal(cast(greater(y_pred, threshold), y_pred.dtype), y_true),
-                                y_pred.dtype))
+        return reduce_mean(
+            cast(equal(cast(greater(y_pred, threshold), y_pred.dtype), y_true), y_pred.dtype)
+        )
 
     if isinstance(loss, SparseCategoricalCrossentropy):
         return sparse

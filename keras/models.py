@@ -31,8 +31,7 @@ __all__ = ["Model", "Sequential", "load_model"]
 class Model(Layer, Trainer):
     """`Model(inputs, outputs)` over KerasTensors, or a subclass with `call`."""
 
-    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
-                 **kw: Any):
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None, **kw: Any):
         super().__init__(name=name, **kw)
         self._functional = inputs is not None
         if self._functional:
@@ -106,23 +105,41 @@ class Model(Layer, Trainer):
         inputs = getattr(self, "inputs", None)
         if inputs is None and getattr(self, "_input", None) is not None:
             inputs = [self._input]
-        specs = None if inputs is None else [
-            TensorSpec(t.shape.dims, t.dtype, name=_c_name(t.name)
-                       if getattr(t, "name", None) else None) for t in flatten(inputs)]
+        specs = (
+            None
+            if inputs is None
+            else [
+                TensorSpec(
+                    t.shape.dims,
+                    t.dtype,
+                    name=_c_name(t.name) if getattr(t, "name", None) else None,
+                )
+                for t in flatten(inputs)
+            ]
+        )
         return (lambda *xs: self(xs[0] if len(xs) == 1 else list(xs), training=False)), specs
 
     def summary(self, print_fn: Any = None) -> None:
         """A table of layers, output shapes and parameter counts."""
         out = print_fn or (lambda s: print(s, file=sys.stdout))
-        rows = [(f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape),
-                 f"{layer.count_params():,}") for layer in self.layers]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 if rows else len(h) + 2
-                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        rows = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                _shape_text(layer.output_shape),
+                f"{layer.count_params():,}",
+            )
+            for layer in self.layers
+        ]
+        widths = [
+            max(len(h), *(len(r[i]) for r in rows)) + 2 if rows else len(h) + 2
+            for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))
+        ]
         line = "=" * sum(widths)
         out(f'Model: "{self.name}"')
         out("_" * sum(widths))
-        out("".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"),
-                                                 widths)))
+        out(
+            "".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths))
+        )
         out(line)
         for r in rows:
             out("".join(c.ljust(w) for c, w in zip(r, widths)))
@@ -137,8 +154,7 @@ class Model(Layer, Trainer):
     # ------------------------------------------------------------ saving
     def save_weights(self, filepath: str) -> None:
         """The weights, in `weights` order with their names, in an npz file."""
-        _write_npz(filepath, {"__names__": np.array([w.name for w in self.weights])},
-                   self.weights)
+        _write_npz(filepath, {"__names__": np.array([w.name for w in self.weights])}, self.weights)
 
     def load_weights(self, filepath: str) -> None:
         """Weights saved by save_weights (or save) into this built model."""
@@ -146,19 +162,25 @@ class Model(Layer, Trainer):
             arrays = [data[f"w{i}"] for i in range(int(data["__count__"]))]
         weights = self.weights
         if len(arrays) != len(weights):
-            raise GraphError(f"{filepath}: {len(arrays)} weights for a model with "
-                             f"{len(weights)} (build the model first: call it once)")
+            raise GraphError(
+                f"{filepath}: {len(arrays)} weights for a model with "
+                f"{len(weights)} (build the model first: call it once)"
+            )
         for w, a in zip(weights, arrays):
             if list(a.shape) != w.shape.as_list():
-                raise GraphError(f"{filepath}: weight {w.name} has shape {w.shape.as_list()}, "
-                                 f"the file {list(a.shape)}")
+                raise GraphError(
+                    f"{filepath}: weight {w.name} has shape {w.shape.as_list()}, "
+                    f"the file {list(a.shape)}"
+                )
         for w, a in zip(weights, arrays):
             w.assign(a)
 
     def get_config(self) -> dict[str, Any]:
         if not getattr(self, "_functional", False):
-            raise GraphError(f"{type(self).__name__} is a subclassed model: its architecture "
-                             "is code; save_weights/load_weights into a new instance")
+            raise GraphError(
+                f"{type(self).__name__} is a subclassed model: its architecture "
+                "is code; save_weights/load_weights into a new instance"
+            )
         layers = [layer for layer in self.layers if not isinstance(layer, InputLayer)]
         tensors: dict[int, str] = {}
         for layer in self._input_layers:
@@ -169,25 +191,33 @@ class Model(Layer, Trainer):
         for k, node in enumerate(self._nodes):
             for j, t in enumerate(outputs_by_node[id(node)]):
                 tensors[t.id] = f"node:{k}:{j}"
-            nodes.append({"layer": layers.index(node.layer),
-                          "inputs": _encode(node.inputs, tensors)})
-        return {"name": self.name,
-                "inputs": [{"shape": t.input_tensor.shape.dims,
-                            "dtype": t.input_tensor.dtype.name} for t in self._input_layers],
-                "input_structure": _encode(self.inputs, {t.id: f"in:{i}" for i, t in
-                                                         enumerate(flatten(self.inputs))}),
-                "layers": [_layer_config(layer) for layer in layers], "nodes": nodes,
-                "outputs": _encode(self.outputs, tensors)}
+            nodes.append(
+                {"layer": layers.index(node.layer), "inputs": _encode(node.inputs, tensors)}
+            )
+        return {
+            "name": self.name,
+            "inputs": [
+                {"shape": t.input_tensor.shape.dims, "dtype": t.input_tensor.dtype.name}
+                for t in self._input_layers
+            ],
+            "input_structure": _encode(
+                self.inputs, {t.id: f"in:{i}" for i, t in enumerate(flatten(self.inputs))}
+            ),
+            "layers": [_layer_config(layer) for layer in layers],
+            "nodes": nodes,
+            "outputs": _encode(self.outputs, tensors),
+        }
 
     def save(self, filepath: str, **_: Any) -> None:
         """Architecture, compile settings and weights in one npz file."""
         config = {"class": type(self).__name__, "config": self.get_config()}
         if self.optimizer is not None and self.loss is not None:
-            config["compile"] = {"optimizer": type(self.optimizer).__name__,
-                                 "optimizer_config": self.optimizer.get_config(),
-                                 "loss": losses_module.serialize(self.loss),
-                                 "metrics": [m for m in self._metric_ids
-                                             if isinstance(m, str)]}
+            config["compile"] = {
+                "optimizer": type(self.optimizer).__name__,
+                "optimizer_config": self.optimizer.get_config(),
+                "loss": losses_module.serialize(self.loss),
+                "metrics": [m for m in self._metric_ids if isinstance(m, str)],
+            }
         _write_npz(filepath, {"__config__": np.array(json.dumps(config))}, self.weights)
 
 
@@ -229,8 +259,10 @@ class Sequential(Model):
         return x
 
     def get_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"name": self.name,
-                                  "layers": [_layer_config(layer) for layer in self._layers]}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "layers": [_layer_config(layer) for layer in self._layers],
+        }
         if self._input is not None:
             config["input_shape"] = self._input.shape.dims
             config["input_dtype"] = self._input.dtype.name
@@ -238,6 +270,7 @@ class Sequential(Model):
 
 
 # ------------------------------------------------------------------ helpers
+
 
 def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
     """The nodes that make `outputs`, in creation order (a valid order)."""
@@ -264,8 +297,11 @@ def _node_outputs(node: Node, by_node: dict[int, list[KerasTensor]]) -> list[Ker
 def _shape_text(shape: Any) -> str:
     if shape is None:
         return "?"
-    return str(tuple(shape)).replace("None", "None") if not isinstance(shape, list) else \
-        str([tuple(s) for s in shape])
+    return (
+        str(tuple(shape)).replace("None", "None")
+        if not isinstance(shape, list)
+        else str([tuple(s) for s in shape])
+    )
 
 
 def _layer_config(layer: Layer) -> dict[str, Any]:
@@ -307,8 +343,10 @@ def load_model(filepath: str, compile: bool = True) -> Model:
     """A model saved by `model.save` (kl.keras.models.load_model)."""
     with np.load(_npz_path(filepath)) as data:
         if "__config__" not in data:
-            raise GraphError(f"{filepath} holds weights only (save_weights); build the model "
-                             "and call load_weights")
+            raise GraphError(
+                f"{filepath} holds weights only (save_weights); build the model "
+                "and call load_weights"
+            )
         saved = json.loads(str(data["__config__"]))
     config = saved["config"]
     if saved["class"] == "Sequential":
@@ -325,14 +363,18 @@ def load_model(filepath: str, compile: bool = True) -> Model:
             args = pack_sequence_as(node["inputs"], [tensors[n] for n in flatten(node["inputs"])])
             for j, t in enumerate(flatten(layers[node["layer"]](args))):
                 tensors[f"node:{k}:{j}"] = t
-        outputs = pack_sequence_as(config["outputs"],
-                                   [tensors[n] for n in flatten(config["outputs"])])
-        inputs = pack_sequence_as(config["input_structure"],
-                                  [tensors[n] for n in flatten(config["input_structure"])])
+        outputs = pack_sequence_as(
+            config["outputs"], [tensors[n] for n in flatten(config["outputs"])]
+        )
+        inputs = pack_sequence_as(
+            config["input_structure"], [tensors[n] for n in flatten(config["input_structure"])]
+        )
         model = Model(inputs, outputs, name=config["name"])
     else:
-        raise GraphError(f"load_model: cannot rebuild a {saved['class']} (subclassed models "
-                         "load with load_weights)")
+        raise GraphError(
+            f"load_model: cannot rebuild a {saved['class']} (subclassed models "
+            "load with load_weights)"
+        )
     model.load_weights(filepath)
     if compile and "compile" in saved:
         c = saved["compile"]

@@ -43,8 +43,7 @@ class ProgressBar:
         if self.total:
             digits = len(str(self.total))
             done = int(self.width * step / self.total)
-            bar = "=" * max(done - 1, 0) + (">" if done < self.width else "=") \
-                if done else ""
+            bar = "=" * max(done - 1, 0) + (">" if done < self.width else "=") if done else ""
             head = f"{step:{digits}d}/{self.total} [{bar:<{self.width}}]"
         else:
             head = f"{step}/Unknown"
@@ -62,6 +61,7 @@ class ProgressBar:
 
 
 # ------------------------------------------------------------------ callbacks
+
 
 class Callback:
     """Hooks called by fit (keras.callbacks.Callback); `self.model` is set."""
@@ -95,8 +95,14 @@ class History(Callback):
 class EarlyStopping(Callback):
     """Stop when `monitor` has not improved by `min_delta` for `patience` epochs."""
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", restore_best_weights: bool = False):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ):
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
         self.sign = -1.0 if mode == "max" or (mode == "auto" and "acc" in monitor) else 1.0
         self.restore_best_weights = restore_best_weights
@@ -107,8 +113,9 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            raise GraphError(f"EarlyStopping: no {self.monitor!r} in the logs "
-                             f"({', '.join(logs or {})})")
+            raise GraphError(
+                f"EarlyStopping: no {self.monitor!r} in the logs ({', '.join(logs or {})})"
+            )
         if self.sign * value < self.best - self.min_delta:
             self.best, self.wait = self.sign * value, 0
             if self.restore_best_weights:
@@ -128,14 +135,21 @@ class TensorBoard(Callback):
     `update_freq` batches when that is "batch" or an int), `log_dir/validation`
     the `val_` ones; every `histogram_freq` epochs, a histogram per weight."""
 
-    def __init__(self, log_dir: str = "logs", histogram_freq: int = 0,
-                 update_freq: str | int = "epoch", **_: Any):
+    def __init__(
+        self,
+        log_dir: str = "logs",
+        histogram_freq: int = 0,
+        update_freq: str | int = "epoch",
+        **_: Any,
+    ):
         self.log_dir, self.histogram_freq = str(log_dir), int(histogram_freq)
         if update_freq not in ("epoch", "batch") and not isinstance(update_freq, int):
-            raise GraphError(f"TensorBoard: update_freq must be 'epoch', 'batch' or an int, "
-                             f"got {update_freq!r}")
-        self.every = 1 if update_freq == "batch" else update_freq if \
-            isinstance(update_freq, int) else 0
+            raise GraphError(
+                f"TensorBoard: update_freq must be 'epoch', 'batch' or an int, got {update_freq!r}"
+            )
+        self.every = (
+            1 if update_freq == "batch" else update_freq if isinstance(update_freq, int) else 0
+        )
         self.writers: dict = {}
         self.batches = 0
 
@@ -159,8 +173,9 @@ class TensorBoard(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self._write("train", {k: v for k, v in logs.items() if not k.startswith("val_")},
-                    epoch, "epoch_")
+        self._write(
+            "train", {k: v for k, v in logs.items() if not k.startswith("val_")}, epoch, "epoch_"
+        )
         validation = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
         if validation:
             self._write("validation", validation, epoch, "epoch_")
@@ -176,8 +191,12 @@ class TensorBoard(Callback):
 
 
 class LambdaCallback(Callback):
-    def __init__(self, on_epoch_end: Callable | None = None,
-                 on_train_batch_end: Callable | None = None, **_: Any):
+    def __init__(
+        self,
+        on_epoch_end: Callable | None = None,
+        on_train_batch_end: Callable | None = None,
+        **_: Any,
+    ):
         if on_epoch_end:
             self.on_epoch_end = on_epoch_end
         if on_train_batch_end:
@@ -185,6 +204,7 @@ class LambdaCallback(Callback):
 
 
 # ------------------------------------------------------------------ batches
+
 
 def _batches(x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Generator):
     """(x_batch, y_batch) pairs from arrays or a Dataset of (x, y) batches."""
@@ -197,7 +217,7 @@ def _batches(x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Gene
     n = len(x)
     order = rng.permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         yield x[idx], (None if y is None else y[idx])
 
 
@@ -217,6 +237,7 @@ def _array(a: Any) -> Any:
 
 # ------------------------------------------------------------------ the mixin
 
+
 class Trainer:
     """What Model adds for training; assumes `__call__` and `trainable_variables`."""
 
@@ -224,8 +245,13 @@ class Trainer:
     stop_training = False
     _train_fn = _eval_fn = _predict_fn = None  # kl.functions, made on first use
 
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
-                metrics: Sequence[Any] | None = None, **_: Any) -> None:
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        **_: Any,
+    ) -> None:
         """Choose the optimizer, loss and metrics (keras Model.compile)."""
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
@@ -260,10 +286,20 @@ class Trainer:
     def test_step(self, x, y):
         return self._loss_and_metrics(x, y, False)
 
-    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
-            verbose: int | str = "auto", callbacks: Sequence[Callback] | None = None,
-            validation_data: Any = None, shuffle: bool = True, initial_epoch: int = 0,
-            seed: int | None = None, **_: Any) -> History:
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        seed: int | None = None,
+        **_: Any,
+    ) -> History:
         """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
         with a progress bar on stderr (verbose=1), one line per epoch (2) or
         silence (0). Returns the History."""
@@ -305,8 +341,12 @@ class Trainer:
                     cb.on_train_batch_end(step - 1, logs)
             logs = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
             if validation_data is not None:
-                values = self.evaluate(*_split_validation(validation_data),
-                                       batch_size=batch_size, verbose=0, return_dict=True)
+                values = self.evaluate(
+                    *_split_validation(validation_data),
+                    batch_size=batch_size,
+                    verbose=0,
+                    return_dict=True,
+                )
                 logs.update({f"val_{k}": v for k, v in values.items()})
             if verbose and bar is not None:
                 if verbose == 2:
@@ -321,8 +361,15 @@ class Trainer:
             cb.on_train_end()
         return history
 
-    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
-                 verbose: int | str = "auto", return_dict: bool = False, **_: Any) -> Any:
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        return_dict: bool = False,
+        **_: Any,
+    ) -> Any:
         """The loss and metrics over (x, y), batch-size weighted means."""
         self._check_compiled("evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
@@ -348,8 +395,9 @@ class Trainer:
             return values
         return values["loss"] if len(values) == 1 else list(values.values())
 
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
-                **_: Any) -> np.ndarray:
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int | str = 0, **_: Any
+    ) -> np.ndarray:
         """The model's outputs over x (arrays or a Dataset), as numpy."""
         batch_size = batch_size or 32
         x = _array(x)
@@ -359,7 +407,7 @@ class Trainer:
         if isinstance(x, Dataset):
             batches = (e[0] if isinstance(e, tuple) else e for e in x.as_numpy_iterator())
         else:
-            batches = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+            batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
         for xb in batches:
             outs.append(np.asarray(self._predict_fn(xb)))
         return np.concatenate(outs) if outs else np.zeros((0,))

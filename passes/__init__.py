@@ -1,8 +1,8 @@
 """Passes: every IR-to-IR transform, run by name from a pipeline string.
 
-    from kiln.passes import run_pipeline
-    report = run_pipeline(module, "decompose,canonicalize,fold,cse,dce,fuse,plan")
-    print(report)          # per-pass time and statistics
+from kiln.passes import run_pipeline
+report = run_pipeline(module, "decompose,canonicalize,fold,cse,dce,fuse,plan")
+print(report)          # per-pass time and statistics
 """
 
 from . import (  # noqa: F401  (register the passes)
@@ -28,7 +28,17 @@ from .manager import (
 from .rewrite import Patterns, Rewriter, apply_patterns, constant_array, defining_op, splat_value
 
 __all__ = [
-    "DEFAULT_PIPELINE", "PASSES", "PassManager", "Patterns", "PipelineReport", "Rewriter",
-    "apply_patterns", "constant_array", "defining_op", "parse_pipeline", "register_pass",
-    "run_pipeline", "splat_value",
+    "DEFAULT_PIPELINE",
+    "PASSES",
+    "PassManager",
+    "Patterns",
+    "PipelineReport",
+    "Rewriter",
+    "apply_patterns",
+    "constant_array",
+    "defining_op",
+    "parse_pipeline",
+    "register_pass",
+    "run_pipeline",
+    "splat_value",
 ]

@@ -44,9 +44,14 @@ from ..ir.types import may_equal
 from .manager import register_pass
 
 
-def differentiate(module: Module, func_name: str, wrt: int | Sequence[int],
-                  of: int | Sequence[int] = (0,), seeds: bool = False,
-                  name: str | None = None) -> Function:
+def differentiate(
+    module: Module,
+    func_name: str,
+    wrt: int | Sequence[int],
+    of: int | Sequence[int] = (0,),
+    seeds: bool = False,
+    name: str | None = None,
+) -> Function:
     """Add the function `name` (default ``<func_name>_grad``) to `module` and return it.
 
     It takes `func_name`'s arguments and, when `seeds` is true, one cotangent
@@ -62,8 +67,9 @@ def differentiate(module: Module, func_name: str, wrt: int | Sequence[int],
     _check(module, func, wrt, of, seeds, name)
 
     seed_types = [func.result_types[i] for i in of] if seeds else []
-    grad = Function(name, func.arg_types + seed_types,
-                    [a.name for a in func.args] + [f"seed{i}" for i in of])
+    grad = Function(
+        name, func.arg_types + seed_types, [a.name for a in func.args] + [f"seed{i}" for i in of]
+    )
     b = Builder.at_end(grad.body)
     mapping: dict[Value, Value] = dict(zip(func.args, grad.args))
     for op in func.ops:
@@ -73,10 +79,12 @@ def differentiate(module: Module, func_name: str, wrt: int | Sequence[int],
     forward = list(grad.body.ops)
 
     if seeds:
-        seed_values = grad.args[len(func.args):]
+        seed_values = grad.args[len(func.args) :]
     else:
-        seed_values = [b.constant(np.ones(t.shape, t.dtype.numpy), t.dtype) for t in
-                       (results[i].type for i in of)]
+        seed_values = [
+            b.constant(np.ones(t.shape, t.dtype.numpy), t.dtype)
+            for t in (results[i].type for i in of)
+        ]
     wrt_args = [grad.args[i] for i in wrt]
     cotangents = backward(forward, b, wrt_args, [(results[i], s) for i, s in zip(of, seed_values)])
     gradients = [cotangents[a] if a in cotangents else zeros_like(b, a) for a in wrt_args]
@@ -85,9 +93,13 @@ def differentiate(module: Module, func_name: str, wrt: int | Sequence[int],
     return module.add(grad)
 
 
-def backward(ops: Sequence[Operation], b: Builder, wrt: Sequence[Value],
-             seeds: Sequence[tuple[Value, Value]],
-             overrides: dict[Operation, Any] | None = None) -> dict[Value, Value]:
+def backward(
+    ops: Sequence[Operation],
+    b: Builder,
+    wrt: Sequence[Value],
+    seeds: Sequence[tuple[Value, Value]],
+    overrides: dict[Operation, Any] | None = None,
+) -> dict[Value, Value]:
     """Cotangents of the values on a path from `wrt` to the seeded values: the
     ops of `ops` (one block, in order) differentiated in reverse, built with `b`.
     `overrides` maps an op to a rule used in place of its registered one (the
@@ -112,8 +124,10 @@ def backward(ops: Sequence[Operation], b: Builder, wrt: Sequence[Value],
         rule = overrides.get(op) if overrides else None
         inputs = rule(op, b, *outputs) if rule else _vjp(op, b, outputs)
         if len(inputs) != len(op.operands):
-            raise op.error(f"its gradient rule gave {len(inputs)} cotangents for "
-                           f"{len(op.operands)} operands", KilnError)
+            raise op.error(
+                f"its gradient rule gave {len(inputs)} cotangents for {len(op.operands)} operands",
+                KilnError,
+            )
         for operand, g in zip(op.operands, inputs):
             if g is not None and operand in varied:
                 accumulate(operand, unbroadcast(b, g() if callable(g) else g, operand, op))
@@ -132,8 +146,7 @@ def unbroadcast(b: Builder, g: Value, operand: Value, op: Operation) -> Value:
     want, have = operand.type, g.type
     lead = have.rank - want.rank
     if have.dtype != want.dtype or lead < 0:
-        raise op.error(f"its gradient rule gave {have} for an operand of type {want}",
-                       KilnError)
+        raise op.error(f"its gradient rule gave {have} for an operand of type {want}", KilnError)
     ones = [lead + i for i, d in enumerate(want.shape) if d == 1 and have.shape[lead + i] != 1]
     if ones:
         g = b.reduce_sum(g, axes=list(range(lead)) + ones, keepdims=True)
@@ -144,8 +157,7 @@ def unbroadcast(b: Builder, g: Value, operand: Value, op: Operation) -> Value:
     if g.type == want:
         return g
     if not all(may_equal(got, expected) for got, expected in zip(g.type.shape, want.shape)):
-        raise op.error(f"its gradient rule gave {have} for an operand of type {want}",
-                       KilnError)
+        raise op.error(f"its gradient rule gave {have} for an operand of type {want}", KilnError)
     return b.broadcast_like(g, operand)
 
 
@@ -153,8 +165,13 @@ def clone(op: Operation, b: Builder, mapping: dict[Value, Value]) -> Operation:
     """A copy of `op` inserted with `b`: its operands are looked up in `mapping`
     (old value -> new value), which then maps `op`'s results to the copy's."""
     regions = [_clone_region(r, mapping) for r in op.regions]
-    copy = type(op)([mapping[v] for v in op.operands], dict(op.attrs),
-                    [r.type for r in op.results], regions, op.loc)
+    copy = type(op)(
+        [mapping[v] for v in op.operands],
+        dict(op.attrs),
+        [r.type for r in op.results],
+        regions,
+        op.loc,
+    )
     b.insert(copy)
     for old, new in zip(op.results, copy.results):
         new.name = old.name
@@ -183,6 +200,7 @@ def inline(b: Builder, callee: Function, args: Sequence[Value]) -> list[Value]:
 
 # ------------------------------------------------------------------ steps
 
+
 def _indices(given: int | Sequence[int], count: int, what: str) -> list[int]:
     out = [given] if isinstance(given, int) else list(given)
     for i in out:
@@ -191,37 +209,45 @@ def _indices(given: int | Sequence[int], count: int, what: str) -> list[int]:
     return out
 
 
-def _check(module: Module, func: Function, wrt: list[int], of: list[int], seeds: bool,
-           name: str) -> None:
+def _check(
+    module: Module, func: Function, wrt: list[int], of: list[int], seeds: bool, name: str
+) -> None:
     where = f"differentiate @{func.name}"
     if name in module:
         raise KilnError(f"{where}: the module already has a function @{name}")
     for i in wrt:
         if not func.arg_types[i].dtype.is_float:
-            raise KilnError(f"{where}: argument {i} is {func.arg_types[i]}; only "
-                            "floating-point arguments have gradients")
+            raise KilnError(
+                f"{where}: argument {i} is {func.arg_types[i]}; only "
+                "floating-point arguments have gradients"
+            )
     for i in of:
         t = func.result_types[i]
         if not t.dtype.is_float:
-            raise KilnError(f"{where}: result {i} is {t}; only floating-point results can "
-                            "be differentiated")
+            raise KilnError(
+                f"{where}: result {i} is {t}; only floating-point results can be differentiated"
+            )
         if not seeds and t.num_elements != 1:
-            raise KilnError(f"{where}: result {i} is {t}, not a scalar; pass seeds=True to "
-                            "give its cotangent")
+            raise KilnError(
+                f"{where}: result {i} is {t}, not a scalar; pass seeds=True to give its cotangent"
+            )
     _check_not_recursive(module, func, where)
 
 
 def _check_not_recursive(module: Module, func: Function, where: str) -> None:
-    calls = nx.DiGraph((f.name, op.callee.name) for f in module for op in f.walk()
-                       if op.name == "kiln.call")
+    calls = nx.DiGraph(
+        (f.name, op.callee.name) for f in module for op in f.walk() if op.name == "kiln.call"
+    )
     if func.name not in calls:
         return
     try:
         cycle = nx.find_cycle(calls, source=func.name)
     except nx.NetworkXNoCycle:
         return
-    raise KilnError(f"{where}: calls are inlined, and @{cycle[0][0]} calls itself through "
-                    f"{' -> '.join('@' + caller for caller, _ in cycle)}")
+    raise KilnError(
+        f"{where}: calls are inlined, and @{cycle[0][0]} calls itself through "
+        f"{' -> '.join('@' + caller for caller, _ in cycle)}"
+    )
 
 
 def _expand(block: Block, module: Module) -> None:
@@ -242,8 +268,9 @@ def _expand(block: Block, module: Module) -> None:
             continue
         for result, value in zip(op.results, out if isinstance(out, (list, tuple)) else [out]):
             if value.type != result.type:
-                raise op.error(f"expanded to {value.type} for a result of type {result.type}",
-                               KilnError)
+                raise op.error(
+                    f"expanded to {value.type} for a result of type {result.type}", KilnError
+                )
             result.replace_all_uses_with(value)
         block.erase(op)
         op = block.first if before is None else before.next_op  # the first op it built
@@ -269,8 +296,10 @@ def _varied(ops: Sequence[Operation], wrt: Sequence[Value]) -> set[Value]:
 def _vjp(op: Operation, b: Builder, outputs: list[Value | None]) -> Sequence[Any]:
     """The cotangents of `op`'s operands by the rule its class declares."""
     if not op.has_vjp():
-        raise KilnError(f"{op.describe()} has no gradient rule: give its class a `vjp` "
-                        "method (ir/ops/), or declare it not_differentiable")
+        raise KilnError(
+            f"{op.describe()} has no gradient rule: give its class a `vjp` "
+            "method (ir/ops/), or declare it not_differentiable"
+        )
     return op.vjp(b, *outputs)
 
 
@@ -280,7 +309,6 @@ def _erase_unused(block: Block, start: int) -> None:
     for op in reversed(block.ops[start:-1]):
         if not any(r.uses for r in op.results):
             block.erase(op)
-
 
 
 @register_pass("autodiff")

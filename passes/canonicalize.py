@@ -25,14 +25,19 @@ def _same(v: Value, op: Operation) -> bool:
 
 # ------------------------------------------------------------ arithmetic
 
+
 @pattern("*")
 def constant_to_the_right(op: Operation, rw: Rewriter) -> None:
     """c + x -> x + c for commutative ops, so other patterns and CSE see one form."""
-    if (op.has_trait(Trait.COMMUTATIVE) and len(op.operands) == 2
-            and constant_array(op.operands[0]) is not None
-            and constant_array(op.operands[1]) is None):
-        swapped = rw.b.create(type(op), op.operands[1], op.operands[0],
-                              **_declared_attrs(op)).result
+    if (
+        op.has_trait(Trait.COMMUTATIVE)
+        and len(op.operands) == 2
+        and constant_array(op.operands[0]) is not None
+        and constant_array(op.operands[1]) is None
+    ):
+        swapped = rw.b.create(
+            type(op), op.operands[1], op.operands[0], **_declared_attrs(op)
+        ).result
         rw.replace(op, swapped)
 
 
@@ -72,15 +77,23 @@ def times_minus_one(op: Operation, rw: Rewriter) -> None:
 def int_self_difference(op: Operation, rw: Rewriter) -> None:
     """x - x -> 0 for integers with a static shape (for floats inf - inf is NaN)."""
     if op.lhs is op.rhs and op.type.dtype.is_int and op.type.is_static:
-        rw.replace(op, rw.b.constant(0, op.type.dtype) if op.type.rank == 0 else
-                   rw.b.broadcast_to(rw.constant(0, op.lhs), shape=op.type.shape))
+        rw.replace(
+            op,
+            rw.b.constant(0, op.type.dtype)
+            if op.type.rank == 0
+            else rw.b.broadcast_to(rw.constant(0, op.lhs), shape=op.type.shape),
+        )
 
 
 @pattern("kiln.mul")
 def int_times_zero(op: Operation, rw: Rewriter) -> None:
     """x * 0 -> 0 for integers with a static shape (for floats inf * 0 is NaN)."""
-    if (splat_value(op.rhs) == 0 and op.type.dtype.is_int and op.type.is_static
-            and op.type == op.rhs.type):
+    if (
+        splat_value(op.rhs) == 0
+        and op.type.dtype.is_int
+        and op.type.is_static
+        and op.type == op.rhs.type
+    ):
         rw.replace(op, op.rhs)
 
 
@@ -108,6 +121,7 @@ def extreme_of_self(op: Operation, rw: Rewriter) -> None:
 
 
 # ------------------------------------------------------------ involutions
+
 
 @pattern("kiln.neg", "kiln.logical_not")
 def double_negation(op: Operation, rw: Rewriter) -> None:
@@ -149,6 +163,7 @@ def cast_to_same(op: Operation, rw: Rewriter) -> None:
 
 
 # ------------------------------------------------------------ shapes
+
 
 @pattern("kiln.transpose")
 def transpose_of_transpose(op: Operation, rw: Rewriter) -> None:
@@ -242,16 +257,23 @@ def whole_slice_or_empty_pad(op: Operation, rw: Rewriter) -> None:
         rw.replace(op, op.x)
 
 
-@pattern("kiln.reduce_sum", "kiln.reduce_mean", "kiln.reduce_max", "kiln.reduce_min",
-         "kiln.reduce_prod")
+@pattern(
+    "kiln.reduce_sum", "kiln.reduce_mean", "kiln.reduce_max", "kiln.reduce_min", "kiln.reduce_prod"
+)
 def reduce_nothing(op: Operation, rw: Rewriter) -> None:
     """A reduction over no axes -> x."""
     if op.axes == () and _same(op.x, op):
         rw.replace(op, op.x)
 
 
-@pattern("kiln.reduce_sum", "kiln.reduce_mean", "kiln.reduce_max", "kiln.reduce_min",
-         "kiln.reduce_prod", "kiln.logsumexp")
+@pattern(
+    "kiln.reduce_sum",
+    "kiln.reduce_mean",
+    "kiln.reduce_max",
+    "kiln.reduce_min",
+    "kiln.reduce_prod",
+    "kiln.logsumexp",
+)
 def non_negative_axes(op: Operation, rw: Rewriter) -> None:
     """axes = [-1] -> axes = [rank - 1], so CSE and fusion see one spelling."""
     if op.axes is None or all(a >= 0 for a in op.axes):

@@ -26,8 +26,11 @@ class Effects:
             return False
         if op.name == "kiln.call":
             return self._function_pure(op.callee.name)
-        return all(self.is_pure(inner) for inner in op.walk() if inner is not op
-                   and not inner.has_trait(Trait.TERMINATOR))
+        return all(
+            self.is_pure(inner)
+            for inner in op.walk()
+            if inner is not op and not inner.has_trait(Trait.TERMINATOR)
+        )
 
     def _function_pure(self, name: str) -> bool:
         if self.module is None or name not in self.module:
@@ -36,5 +39,6 @@ class Effects:
             self._callee_pure[name] = False  # recursion: assume impure while looking
             func: Function = self.module[name]
             self._callee_pure[name] = all(
-                self.is_pure(op) for op in func.ops if not op.has_trait(Trait.TERMINATOR))
+                self.is_pure(op) for op in func.ops if not op.has_trait(Trait.TERMINATOR)
+            )
         return self._callee_pure[name]

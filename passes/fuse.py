@@ -56,8 +56,11 @@ def category(op: Operation) -> str | None:
         return "conv"
     if isinstance(op, (Reduce, ArgReduce)):
         return "reduce"
-    if op.has_trait(Trait.ELEMENTWISE) or op.name in ("kiln.broadcast_to", "kiln.broadcast_like",
-                                                      "kiln.iota"):
+    if op.has_trait(Trait.ELEMENTWISE) or op.name in (
+        "kiln.broadcast_to",
+        "kiln.broadcast_like",
+        "kiln.iota",
+    ):
         return "ew"
     return None
 
@@ -133,8 +136,11 @@ class Fuser:
             target = None
             if kind is not None:
                 for g in (p for p in producers if isinstance(p, Group)):
-                    if (len(g.members) < self.max_ops and self.fits(g, op)
-                            and not self.reaches_around(g, producers)):
+                    if (
+                        len(g.members) < self.max_ops
+                        and self.fits(g, op)
+                        and not self.reaches_around(g, producers)
+                    ):
                         target = g
                         break
                 if target is None:
@@ -234,12 +240,18 @@ class Fuser:
                     splats.setdefault(id(v), v.op)
                 else:
                     inputs.append(v)
-        outputs = [r for op in g.members for r in op.results
-                   if any(user not in members for user in r.uses)]
+        outputs = [
+            r for op in g.members for r in op.results if any(user not in members for user in r.uses)
+        ]
         body = Block([v.type for v in inputs])
         fused = Builder.before(g.members[-1]).create(
-            "kiln.fused", *inputs, result_types=[r.type for r in outputs],
-            regions=[Region([body])], kind=g.kind, loc=g.members[-1].loc)
+            "kiln.fused",
+            *inputs,
+            result_types=[r.type for r in outputs],
+            regions=[Region([body])],
+            kind=g.kind,
+            loc=g.members[-1].loc,
+        )
         for r, new in zip(outputs, fused.results):
             new.name = r.name
             for user in list(r.uses):

@@ -67,8 +67,10 @@ def parse_pipeline(text: str) -> list[PassStep]:
     while pos < len(text):
         m = _STEP.match(text, pos)
         if not m or m.end() == pos:
-            raise KilnError(f"bad pipeline {text!r} at column {pos + 1}: expected a pass name "
-                            "like 'fold' or 'fold{max_elements=64}'")
+            raise KilnError(
+                f"bad pipeline {text!r} at column {pos + 1}: expected a pass name "
+                "like 'fold' or 'fold{max_elements=64}'"
+            )
         name, options = m.group(1), m.group(2)
         if name not in PASSES:
             raise KilnError(f"unknown pass {name!r} (known: {', '.join(sorted(PASSES))})")
@@ -125,8 +127,9 @@ class PipelineReport:
         lines = ["pass               time (ms)      %   statistics"]
         for r in self.records:
             stats = ", ".join(f"{k}={v}" for k, v in r.stats.items())
-            lines.append(f"{str(r.step):<18} {r.seconds * 1e3:9.2f} {100 * r.seconds / total:6.1f}"
-                         f"   {stats}")
+            lines.append(
+                f"{str(r.step):<18} {r.seconds * 1e3:9.2f} {100 * r.seconds / total:6.1f}   {stats}"
+            )
         lines.append(f"{'total':<18} {total * 1e3:9.2f}")
         return "\n".join(lines)
 
@@ -140,15 +143,19 @@ class PassManager:
     out: where printed IR goes (stderr by default, as mlir-opt).
     """
 
-    def __init__(self, pipeline: str | Iterable[PassStep] = DEFAULT_PIPELINE,
-                 verify_each: bool = True, print_after: Iterable[str] | str = (),
-                 out: TextIO | None = None):
+    def __init__(
+        self,
+        pipeline: str | Iterable[PassStep] = DEFAULT_PIPELINE,
+        verify_each: bool = True,
+        print_after: Iterable[str] | str = (),
+        out: TextIO | None = None,
+    ):
         self.steps = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
         self.verify_each = verify_each
         if debug.level() >= debug.FORMS and not print_after:
             print_after = "all"
         self.print_after = print_after if print_after == "all" else set(print_after)
-        for name in (() if print_after == "all" else self.print_after):
+        for name in () if print_after == "all" else self.print_after:
             if name not in PASSES:
                 raise KilnError(f"--print-ir-after: unknown pass {name!r}")
         self.out = out
@@ -170,7 +177,8 @@ class PassManager:
         return report
 
 
-def run_pipeline(module: Module, pipeline: str = DEFAULT_PIPELINE,
-                 **options: Any) -> PipelineReport:
+def run_pipeline(
+    module: Module, pipeline: str = DEFAULT_PIPELINE, **options: Any
+) -> PipelineReport:
     """Run `pipeline` over `module` in place; options as `PassManager`'s."""
     return PassManager(pipeline, **options).run(module)

@@ -37,7 +37,8 @@ END = math.inf  # the last use of a returned value
 
 def _in_place_capable(op: Operation) -> bool:
     return (op.name == "kiln.fused" and op.kind == "pointwise") or (
-        op.has_trait(Trait.ELEMENTWISE) and not op.regions)
+        op.has_trait(Trait.ELEMENTWISE) and not op.regions
+    )
 
 
 def _storage(v: Value) -> Value:
@@ -70,8 +71,14 @@ class Planner:
         self.buffer_type = {j: a.type for j, a in enumerate(func.args)}
         self.free: list[int] = []
         self.count = len(func.args)
-        self.stats = {"values": 0, "buffers": 0, "reused": 0, "in place": 0,
-                      "variable updates in place": 0, "variable copies": 0}
+        self.stats = {
+            "values": 0,
+            "buffers": 0,
+            "reused": 0,
+            "in place": 0,
+            "variable updates in place": 0,
+            "variable copies": 0,
+        }
         ret = func.body.terminator
         aliases = func.attrs.get("aliases") or ()
         # id(storage of a returned value) -> the argument buffer it should overwrite
@@ -107,8 +114,13 @@ class Planner:
             for v in op.operands:
                 s = _storage(v)
                 b = self.buffer.get(id(s))
-                if (b is not None and b >= len(self.func.args) and b not in taken
-                        and self.last.get(id(s)) == i and self.overwritable(op, s, r)):
+                if (
+                    b is not None
+                    and b >= len(self.func.args)
+                    and b not in taken
+                    and self.last.get(id(s)) == i
+                    and self.overwritable(op, s, r)
+                ):
                     self.stats["in place"] += 1
                     return self.take(r, b, taken)
         for b in self.free:
@@ -126,8 +138,11 @@ class Planner:
     def overwritable(op: Operation, storage: Value, r: Value) -> bool:
         """Whether pointwise `op` may write `r` over `storage` while reading it: every
         read of that buffer is at the result's own index (the same type)."""
-        return _in_place_capable(op) and storage.type == r.type and all(
-            v.type == r.type for v in op.operands if _storage(v) is storage)
+        return (
+            _in_place_capable(op)
+            and storage.type == r.type
+            and all(v.type == r.type for v in op.operands if _storage(v) is storage)
+        )
 
     def take(self, r: Value, b: int, taken: set[int]) -> int:
         self.buffer[id(r)] = b
@@ -140,8 +155,13 @@ class Planner:
         for v in op.operands:
             s = _storage(v)
             b = self.buffer.get(id(s))
-            if (b is None or b < len(self.func.args) or self.last.get(id(s)) != i
-                    or b in written or b in self.free):
+            if (
+                b is None
+                or b < len(self.func.args)
+                or self.last.get(id(s)) != i
+                or b in written
+                or b in self.free
+            ):
                 continue
             self.free.append(b)
 
@@ -172,8 +192,10 @@ def check_plan(func: Function) -> None:
         for v in op.operands:
             s = _storage(v)
             if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:
-                raise KilnError(f"plan of @{func.name}: {op.describe()} reads a value whose "
-                                f"buffer {where.get(id(s))} was overwritten")
+                raise KilnError(
+                    f"plan of @{func.name}: {op.describe()} reads a value whose "
+                    f"buffer {where.get(id(s))} was overwritten"
+                )
         if op.name in VIEW_OPS:
             continue
         buffers = op.attrs.get("plan.buffers")
@@ -185,7 +207,7 @@ def check_plan(func: Function) -> None:
                 _check_overwrite(func, op, i, r, b, old, last, donated)
             occupant[b] = r
             where[id(r)] = b
-    for v in (ret.operands if ret is not None else ()):
+    for v in ret.operands if ret is not None else ():
         s = _storage(v)
         if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:
             raise KilnError(f"plan of @{func.name}: a returned value was overwritten")
@@ -194,13 +216,15 @@ def check_plan(func: Function) -> None:
 def _check_overwrite(func, op, i, r, b, old, last, donated) -> None:
     is_arg = b < len(func.args)
     if is_arg and donated.get(b) is not r:
-        raise KilnError(f"plan of @{func.name}: {op.describe()} writes argument {b}, "
-                        "which is not donated to this value")
+        raise KilnError(
+            f"plan of @{func.name}: {op.describe()} writes argument {b}, "
+            "which is not donated to this value"
+        )
     end = last.get(id(old), -1)
     if end < i:
         return
     if end == i and Planner.overwritable(op, old, r):
         return
-    raise KilnError(f"plan of @{func.name}: {op.describe()} writes buffer {b} while its "
-                    "value is still needed")
-
+    raise KilnError(
+        f"plan of @{func.name}: {op.describe()} writes buffer {b} while its value is still needed"
+    )

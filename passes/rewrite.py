@@ -86,8 +86,9 @@ class Rewriter:
     def replace(self, op: Operation, *values: Value) -> None:
         """Make every use of `op`'s results use `values`; the op is then erased."""
         if len(values) != len(op.results):
-            raise op.error(f"a rewrite gave {len(values)} values for {len(op.results)} results",
-                           KilnError)
+            raise op.error(
+                f"a rewrite gave {len(values)} values for {len(op.results)} results", KilnError
+            )
         for r, v in zip(op.results, values):
             if r.type != v.type:
                 raise op.error(f"a rewrite replaced {r.type} with {v.type}", KilnError)
@@ -186,8 +187,9 @@ def _erase(op: Operation, work: Worklist) -> None:
     work.push_dead_producers(operands)
 
 
-def apply_patterns(module: Module, patterns: Patterns,
-                   visits: dict[Operation, int] | None = None) -> dict[str, int]:
+def apply_patterns(
+    module: Module, patterns: Patterns, visits: dict[Operation, int] | None = None
+) -> dict[str, int]:
     """Apply `patterns` until none applies, erasing pure ops left unused.
 
     One worklist drives it (as MLIR's greedy rewrite driver): every op is
@@ -216,8 +218,11 @@ def apply_patterns(module: Module, patterns: Patterns,
                 continue
             rewrites += 1
             if rewrites > limit:
-                raise op.error(f"the {patterns.name} patterns do not reach a fixed point "
-                               f"(over {limit} rewrites)", KilnError)
+                raise op.error(
+                    f"the {patterns.name} patterns do not reach a fixed point "
+                    f"(over {limit} rewrites)",
+                    KilnError,
+                )
             for new_value in rw.values:  # their users now read the replacements
                 for user in new_value.uses:
                     work.push(user)

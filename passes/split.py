@@ -38,8 +38,9 @@ SPLIT_KINDS = {"kiln.reduce_sum", "kiln.reduce_max", "kiln.reduce_min", "kiln.re
 
 
 @register_pass("split-reductions")
-def split_reductions(module: Module, min_elements: int = 1 << 20,
-                     parts: int = 64) -> dict[str, int]:
+def split_reductions(
+    module: Module, min_elements: int = 1 << 20, parts: int = 64
+) -> dict[str, int]:
     """Split full reductions of at least `min_elements` into `parts` rows."""
     split = 0
     effects = Effects(module)
@@ -55,12 +56,10 @@ def split_reductions(module: Module, min_elements: int = 1 << 20,
     return {"reductions split": split}
 
 
-def _split(op: Reduce, min_elements: int, parts: int,
-           position: dict[Operation, int]) -> bool:
+def _split(op: Reduce, min_elements: int, parts: int, position: dict[Operation, int]) -> bool:
     x = op.operands[0]
     shape = x.type.shape
-    if not all(isinstance(d, int) for d in shape) or \
-            len(op.reduced_axes(len(shape))) != len(shape):
+    if not all(isinstance(d, int) for d in shape) or len(op.reduced_axes(len(shape))) != len(shape):
         return False
     n = math.prod(shape)
     rows = next((p for p in _halvings(parts) if n % p == 0), None)
@@ -99,8 +98,7 @@ def _halvings(parts: int):
         parts //= 2
 
 
-def _cone(x: Value, reduction: Operation,
-          position: dict[Operation, int]) -> list[Operation] | None:
+def _cone(x: Value, reduction: Operation, position: dict[Operation, int]) -> list[Operation] | None:
     """The elementwise ops computing `x` that nothing but the cone and the
     reduction uses, in program order; None when an operand of the cone is
     neither the full shape nor a scalar (it would not reshape)."""
@@ -110,8 +108,13 @@ def _cone(x: Value, reduction: Operation,
     while stack:
         v = stack.pop()
         producer = getattr(v, "op", None)
-        if producer is None or producer in inside or tuple(v.type.shape) != shape or \
-                not producer.has_trait(Trait.ELEMENTWISE) or len(producer.results) != 1:
+        if (
+            producer is None
+            or producer in inside
+            or tuple(v.type.shape) != shape
+            or not producer.has_trait(Trait.ELEMENTWISE)
+            or len(producer.results) != 1
+        ):
             continue
         if not set(v.uses) <= ({reduction} if v is x else inside | {reduction}):
             continue  # needed elsewhere too: a leaf, reshaped as it is

@@ -53,13 +53,20 @@ FORMAT = "kiln-aot-1"
 MAX_DIM = 2**31 - 1  # BLAS takes 32-bit ints; the glue rejects larger dims
 ALIGN = 64
 OK, BAD_DIMS, NO_MEMORY, NO_WEIGHTS = 0, 1, 2, 3
-C_TYPES = {"f32": "float", "f64": "double", "i8": "int8_t", "i32": "int32_t",
-           "i64": "int64_t", "bool": "uint8_t"}
+C_TYPES = {
+    "f32": "float",
+    "f64": "double",
+    "i8": "int8_t",
+    "i32": "int32_t",
+    "i64": "int64_t",
+    "bool": "uint8_t",
+}
 BASE = 3  # the fit's corner points: each dim at BASE or BASE + 1
 CHECK_VALUES = (1, 7, 33, 1000, 0)
 
 
 # ------------------------------------------------------------------ symbolic dims
+
 
 @dataclass(frozen=True)
 class Param:
@@ -87,8 +94,9 @@ def _params(program: CpuProgram) -> list[Param]:
                 named[d.name] = [(j, axis)]
                 params.append(Param(d.name, named[d.name]))
     if len({p.name for p in params}) != len(params):
-        raise CompileError(f"@{program.name}: two symbolic dims share the C name "
-                           f"{[p.name for p in params]}")
+        raise CompileError(
+            f"@{program.name}: two symbolic dims share the C name {[p.name for p in params]}"
+        )
     return params
 
 
@@ -132,18 +140,22 @@ def fit(program: CpuProgram) -> Fit:
         for bits in itertools.product((0, 1), repeat=k):
             corners[bits] = sample([BASE + b for b in bits])
     except KilnError as e:
-        raise CompileError(f"@{program.name}: the symbolic dims "
-                           f"({', '.join(p.name for p in params)}) cannot vary independently "
-                           f"({e}); give dims that must agree one symbol name (N)") from None
+        raise CompileError(
+            f"@{program.name}: the symbolic dims "
+            f"({', '.join(p.name for p in params)}) cannot vary independently "
+            f"({e}); give dims that must agree one symbol name (N)"
+        ) from None
     keys = corners[(0,) * k].keys()
     polys: dict[tuple, Poly] = {}
     for key in keys:
         poly: Poly = {}
         for subset in itertools.product((0, 1), repeat=k):
             # the Newton coefficient of prod_{i in subset} (p_i - BASE) ...
-            c = sum((-1) ** (sum(subset) - sum(t)) * corners[t][key]
-                    for t in itertools.product((0, 1), repeat=k)
-                    if all(a <= b for a, b in zip(t, subset)))
+            c = sum(
+                (-1) ** (sum(subset) - sum(t)) * corners[t][key]
+                for t in itertools.product((0, 1), repeat=k)
+                if all(a <= b for a, b in zip(t, subset))
+            )
             if c:  # ... expanded into monomials
                 chosen = [i for i in range(k) if subset[i]]
                 for r in range(len(chosen) + 1):
@@ -167,13 +179,15 @@ def fit(program: CpuProgram) -> Fit:
             raise CompileError(
                 f"@{program.name}: its kernels' sizes are not polynomials in the symbolic "
                 f"dims ({', '.join(p.name for p in params)}) at {point}; compile it with "
-                "static shapes")
+                "static shapes"
+            )
     return Fit(params, polys, min_dim)
 
 
 def evaluate(poly: Poly, values) -> int:
-    return sum(c * int(np.prod([values[i] for i in mono], dtype=object)) for mono, c in
-               poly.items())
+    return sum(
+        c * int(np.prod([values[i] for i in mono], dtype=object)) for mono, c in poly.items()
+    )
 
 
 def c_expr(poly: Poly, params: list[Param]) -> str:
@@ -197,6 +211,7 @@ def c_name(text: str) -> str:
 
 # ------------------------------------------------------------------ building
 
+
 @dataclass
 class Build:
     """What `build` wrote."""
@@ -207,9 +222,17 @@ class Build:
     seconds: dict[str, float]
 
 
-def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | None = None,
-          weights: str = "embed", threads: bool = True, input_names=None,
-          output_names=None) -> Build:
+def build(
+    module: Module,
+    func: str,
+    outdir: str | os.PathLike,
+    *,
+    name: str | None = None,
+    weights: str = "embed",
+    threads: bool = True,
+    input_names=None,
+    output_names=None,
+) -> Build:
     """Compile `func` of a module (after the CPU pipeline: fuse, plan) into OUTDIR."""
     import time
 
@@ -241,38 +264,71 @@ def build(module: Module, func: str, outdir: str | os.PathLike, *, name: str | N
     if weights == "embed":
         (out / f"{name}_weights.bin").write_bytes(blob)
         asm = out / f"{name}_weights.S"
-        asm.write_text(f'    .section .rodata\n    .balign {ALIGN}\n'
-                       f'    .globl kiln_{name}_weights\n    .hidden kiln_{name}_weights\n'
-                       f'kiln_{name}_weights:\n    .incbin "{name}_weights.bin"\n'
-                       f'    .section .note.GNU-stack,"",@progbits\n')
+        asm.write_text(
+            f"    .section .rodata\n    .balign {ALIGN}\n"
+            f"    .globl kiln_{name}_weights\n    .hidden kiln_{name}_weights\n"
+            f'kiln_{name}_weights:\n    .incbin "{name}_weights.bin"\n'
+            f'    .section .note.GNU-stack,"",@progbits\n'
+        )
         sources.append(str(asm))
         weights_file.unlink(missing_ok=True)
     else:
         weights_file.write_bytes(blob)
     library = out / f"{name}.so"
-    command = [cc, "-shared", "-fPIC", "-O3", "-march=native", "-o", str(library),
-               *sources, "-Wl,--no-undefined", "-lm", "-lc"]
+    command = [
+        cc,
+        "-shared",
+        "-fPIC",
+        "-O3",
+        "-march=native",
+        "-o",
+        str(library),
+        *sources,
+        "-Wl,--no-undefined",
+        "-lm",
+        "-lc",
+    ]
     if threads:
         command.insert(-2, "-lgomp")
     proc = subprocess.run(command, cwd=out, capture_output=True, text=True)
     (out / f"{name}_weights.bin").unlink(missing_ok=True)
     if proc.returncode:
-        raise CompileError(f"linking {library} failed ({' '.join(command)}): "
-                           + " ".join(proc.stderr.split())[:2000])
+        raise CompileError(
+            f"linking {library} failed ({' '.join(command)}): "
+            + " ".join(proc.stderr.split())[:2000]
+        )
     manifest = out / f"{name}.json"
-    manifest.write_text(json.dumps({
-        "format": FORMAT, "name": name, "function": func, "library": library.name,
-        "header": header.name, "dims": [{"name": p.name, "min": shape_fit.min_dim,
-                                         "max": MAX_DIM} for p in shape_fit.params],
-        "inputs": inputs, "outputs": outputs,
-        "weights": "embedded" if weights == "embed" else weights_file.name,
-        "weights_bytes": len(blob), "threads": "openmp" if threads else "serial",
-        "steps": [s.op.describe() for s in program.steps],
-        "target": {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name()},
-    }, indent=2) + "\n")
+    manifest.write_text(
+        json.dumps(
+            {
+                "format": FORMAT,
+                "name": name,
+                "function": func,
+                "library": library.name,
+                "header": header.name,
+                "dims": [
+                    {"name": p.name, "min": shape_fit.min_dim, "max": MAX_DIM}
+                    for p in shape_fit.params
+                ],
+                "inputs": inputs,
+                "outputs": outputs,
+                "weights": "embedded" if weights == "embed" else weights_file.name,
+                "weights_bytes": len(blob),
+                "threads": "openmp" if threads else "serial",
+                "steps": [s.op.describe() for s in program.steps],
+                "target": {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name()},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     t_end = time.perf_counter()
-    return Build(library, header, manifest, {"fit": t_fit - t0, "llvm": t_llvm - t_fit,
-                                             "link": t_end - t_llvm})
+    return Build(
+        library,
+        header,
+        manifest,
+        {"fit": t_fit - t0, "llvm": t_llvm - t_fit, "link": t_end - t_llvm},
+    )
 
 
 def find_compiler() -> str:
@@ -280,8 +336,10 @@ def find_compiler() -> str:
     for candidate in [os.environ.get("CC"), "cc", "gcc", "clang"]:
         if candidate and shutil.which(candidate):
             return shutil.which(candidate)
-    raise CompileError("kiln compile needs a C compiler to link the library and none was "
-                       "found (looked for $CC, cc, gcc, clang): install gcc or clang")
+    raise CompileError(
+        "kiln compile needs a C compiler to link the library and none was "
+        "found (looked for $CC, cc, gcc, clang): install gcc or clang"
+    )
 
 
 def _io(program: CpuProgram, shape_fit: Fit, names, kind: str) -> list[dict]:
@@ -300,10 +358,15 @@ def _io(program: CpuProgram, shape_fit: Fit, names, kind: str) -> list[dict]:
     else:
         values = func.body.terminator.operands
         default = [f"result{i}" for i in range(len(values))]
-        shapes = [[shape_fit.polys[("result", i, a)].get((), 0) if
-                   set(shape_fit.polys[("result", i, a)]) <= {()} else
-                   c_expr(shape_fit.polys[("result", i, a)], shape_fit.params)
-                   for a in range(v.type.rank)] for i, v in enumerate(values)]
+        shapes = [
+            [
+                shape_fit.polys[("result", i, a)].get((), 0)
+                if set(shape_fit.polys[("result", i, a)]) <= {()}
+                else c_expr(shape_fit.polys[("result", i, a)], shape_fit.params)
+                for a in range(v.type.rank)
+            ]
+            for i, v in enumerate(values)
+        ]
     names = list(names) if names else default
     if len(names) != len(values):
         raise CompileError(f"{len(names)} {kind} names for {len(values)} {kind}s")
@@ -311,14 +374,17 @@ def _io(program: CpuProgram, shape_fit: Fit, names, kind: str) -> list[dict]:
     for n, v, shape in zip(names, values, shapes):
         dtype = v.type.dtype.value
         if dtype not in C_TYPES:
-            raise CompileError(f"@{program.name}: {kind} {n} has dtype {dtype}, which the C "
-                               "entry does not take")
+            raise CompileError(
+                f"@{program.name}: {kind} {n} has dtype {dtype}, which the C entry does not take"
+            )
         c = c_name(n) if kind == "input" else c_name(f"out_{n}")
         ios.append({"name": n, "c_name": c, "dtype": dtype, "shape": shape})
     if len({x["c_name"] for x in ios}) != len(ios) or any(
-            x["c_name"].startswith("k_") for x in ios):
-        raise CompileError(f"{kind} C names must differ and not start with k_: "
-                           f"{[x['c_name'] for x in ios]}")
+        x["c_name"].startswith("k_") for x in ios
+    ):
+        raise CompileError(
+            f"{kind} C names must differ and not start with k_: {[x['c_name'] for x in ios]}"
+        )
     return ios
 
 
@@ -338,18 +404,25 @@ def _emit_object(program: CpuProgram) -> bytes:
     with jit.llvm_lock:
         main = program.linked_module()
         for fn in main.functions:
-            if not fn.is_declaration and fn.linkage not in (llvm.Linkage.internal,
-                                                             llvm.Linkage.private):
+            if not fn.is_declaration and fn.linkage not in (
+                llvm.Linkage.internal,
+                llvm.Linkage.private,
+            ):
                 fn.visibility = "hidden"
         jit.optimize(main)
         target = llvm.Target.from_default_triple()
-        tm = target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                          features=llvm.get_host_cpu_features().flatten(),
-                                          opt=3, reloc="pic", codemodel="default")
+        tm = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(),
+            features=llvm.get_host_cpu_features().flatten(),
+            opt=3,
+            reloc="pic",
+            codemodel="default",
+        )
         return tm.emit_object(main)
 
 
 # ------------------------------------------------------------------ C text
+
 
 def _signature(name: str, fit_: Fit, inputs, outputs) -> str:
     args = [f"const {C_TYPES[x['dtype']]} *{x['c_name']}" for x in inputs]
@@ -365,44 +438,68 @@ def _dims_args(fit_: Fit) -> str:
 def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
     guard = f"KILN_{name.upper()}_H"
     dims = ", ".join(p.name for p in fit_.params)
-    lines = [f"/* {name}.h: generated by `kiln compile` from @{program.name}. */",
-             f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
-             '#ifdef __cplusplus\nextern "C" {\n#endif', "",
-             "/* Return codes of the entry point. */", "#ifndef KILN_OK",
-             f"#define KILN_OK {OK}           /* success */",
-             f"#define KILN_ERR_DIMS {BAD_DIMS}     /* a symbolic dim is out of range */",
-             f"#define KILN_ERR_NOMEM {NO_MEMORY}    /* scratch memory could not be allocated */",
-             f"#define KILN_ERR_WEIGHTS {NO_WEIGHTS}  /* weights not loaded (weights file) */",
-             "/* A code >= 65536 is a kernel fault: code >> 16 is the kernel (1-based,",
-             "   see <name>_error) and code & 0xffff the fault bits (1: integer division",
-             "   by zero, 2: non-finite value cast to an integer, 4: negative integer",
-             "   power, 8: index out of range, 256: out of memory). */", "#endif", "",
-             "/*", f" * {_signature(name, fit_, inputs, outputs)};", " *",
-             " * Runs the model on C-contiguous (row-major) arrays. Inputs:"]
+    lines = [
+        f"/* {name}.h: generated by `kiln compile` from @{program.name}. */",
+        f"#ifndef {guard}",
+        f"#define {guard}",
+        "",
+        "#include <stdint.h>",
+        "",
+        '#ifdef __cplusplus\nextern "C" {\n#endif',
+        "",
+        "/* Return codes of the entry point. */",
+        "#ifndef KILN_OK",
+        f"#define KILN_OK {OK}           /* success */",
+        f"#define KILN_ERR_DIMS {BAD_DIMS}     /* a symbolic dim is out of range */",
+        f"#define KILN_ERR_NOMEM {NO_MEMORY}    /* scratch memory could not be allocated */",
+        f"#define KILN_ERR_WEIGHTS {NO_WEIGHTS}  /* weights not loaded (weights file) */",
+        "/* A code >= 65536 is a kernel fault: code >> 16 is the kernel (1-based,",
+        "   see <name>_error) and code & 0xffff the fault bits (1: integer division",
+        "   by zero, 2: non-finite value cast to an integer, 4: negative integer",
+        "   power, 8: index out of range, 256: out of memory). */",
+        "#endif",
+        "",
+        "/*",
+        f" * {_signature(name, fit_, inputs, outputs)};",
+        " *",
+        " * Runs the model on C-contiguous (row-major) arrays. Inputs:",
+    ]
     for x in inputs:
-        lines.append(f" *   {x['c_name']}: {x['dtype']}[{', '.join(map(str, x['shape']))}]"
-                     f"  ({x['name']})")
+        lines.append(
+            f" *   {x['c_name']}: {x['dtype']}[{', '.join(map(str, x['shape']))}]  ({x['name']})"
+        )
     lines.append(" * Outputs, allocated by the caller with the sizes below:")
     for x in outputs:
-        lines.append(f" *   {x['c_name']}: {x['dtype']}[{', '.join(map(str, x['shape']))}]"
-                     f"  ({x['name']})")
+        lines.append(
+            f" *   {x['c_name']}: {x['dtype']}[{', '.join(map(str, x['shape']))}]  ({x['name']})"
+        )
     if fit_.params:
-        lines.append(f" * Symbolic dims ({dims}): each in [{fit_.min_dim}, {MAX_DIM}], "
-                     "else KILN_ERR_DIMS.")
-    lines += [" * Thread-safe: each call allocates its own scratch memory (malloc) and",
-              " * frees it before returning. Returns KILN_OK or an error code above.", " */",
-              _signature(name, fit_, inputs, outputs) + ";", "",
-              "/* The shape of output `index` for these dims, written to `shape`;",
-              "   returns its rank, or -1 for a bad index. */",
-              f"int {name}_output_shape(int index{', ' if fit_.params else ''}"
-              f"{_dims_args(fit_)}, int64_t *shape);", "",
-              "/* A message for a return code (static storage). */",
-              f"const char *{name}_error(int code);", ""]
+        lines.append(
+            f" * Symbolic dims ({dims}): each in [{fit_.min_dim}, {MAX_DIM}], else KILN_ERR_DIMS."
+        )
+    lines += [
+        " * Thread-safe: each call allocates its own scratch memory (malloc) and",
+        " * frees it before returning. Returns KILN_OK or an error code above.",
+        " */",
+        _signature(name, fit_, inputs, outputs) + ";",
+        "",
+        "/* The shape of output `index` for these dims, written to `shape`;",
+        "   returns its rank, or -1 for a bad index. */",
+        f"int {name}_output_shape(int index{', ' if fit_.params else ''}"
+        f"{_dims_args(fit_)}, int64_t *shape);",
+        "",
+        "/* A message for a return code (static storage). */",
+        f"const char *{name}_error(int code);",
+        "",
+    ]
     if weights == "file":
-        lines += ["/* Load the weights file (OUTDIR/" + name + ".weights) once before the",
-                  "   first call; returns KILN_OK, or KILN_ERR_WEIGHTS when the file cannot be",
-                  "   read or has the wrong size. */",
-                  f"int {name}_load_weights(const char *path);", ""]
+        lines += [
+            "/* Load the weights file (OUTDIR/" + name + ".weights) once before the",
+            "   first call; returns KILN_OK, or KILN_ERR_WEIGHTS when the file cannot be",
+            "   read or has the wrong size. */",
+            f"int {name}_load_weights(const char *path);",
+            "",
+        ]
     lines += ["#ifdef __cplusplus\n}\n#endif", f"#endif /* {guard} */", ""]
     return "\n".join(lines)
 
@@ -488,45 +585,65 @@ static int kiln_threads(int64_t extent, int64_t elements) {
 """
 
 
-def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weights,
-          threads) -> str:
+def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weights, threads) -> str:
     P = fit_.params
 
     def e(key) -> str:
         return f"(int64_t)({c_expr(fit_.polys[key], P)})"
 
     n_steps = len(program.steps)
-    lines = ["/* Generated by `kiln compile`: the C entry of the library (see "
-             f"{name}.h). */", "#include <stdint.h>", "#include <stdio.h>",
-             "#include <stdlib.h>", "#include <string.h>", f'#include "{name}.h"', "",
-             "extern int64_t kiln_run(void **buffers, int64_t **dims, const int64_t *outer,",
-             "                        const int32_t *threads);", GEMM,
-             OPENMP % parallel.MIN_PARALLEL_ELEMENTS if threads else SERIAL_OPENMP]
+    lines = [
+        f"/* Generated by `kiln compile`: the C entry of the library (see {name}.h). */",
+        "#include <stdint.h>",
+        "#include <stdio.h>",
+        "#include <stdlib.h>",
+        "#include <string.h>",
+        f'#include "{name}.h"',
+        "",
+        "extern int64_t kiln_run(void **buffers, int64_t **dims, const int64_t *outer,",
+        "                        const int32_t *threads);",
+        GEMM,
+        OPENMP % parallel.MIN_PARALLEL_ELEMENTS if threads else SERIAL_OPENMP,
+    ]
     if weights == "embed":
-        lines += [f"extern const unsigned char kiln_{name}_weights[];",
-                  f"#define WEIGHTS kiln_{name}_weights"]
+        lines += [
+            f"extern const unsigned char kiln_{name}_weights[];",
+            f"#define WEIGHTS kiln_{name}_weights",
+        ]
     else:
         size = sum(((a.nbytes + ALIGN - 1) // ALIGN) * ALIGN for a in program.constants.values())
-        lines += ["static unsigned char *kiln_weights;", "#define WEIGHTS kiln_weights",
-                  f"int {name}_load_weights(const char *path) {{",
-                  '  FILE *f = fopen(path, "rb");', "  if (!f) return KILN_ERR_WEIGHTS;",
-                  f"  unsigned char *data = malloc({max(size, 1)});",
-                  f"  size_t got = data ? fread(data, 1, {size}, f) : 0;",
-                  "  int extra = fgetc(f) != EOF;", "  fclose(f);",
-                  f"  if (!data || got != {size} || extra) {{ free(data); "
-                  "return KILN_ERR_WEIGHTS; }",
-                  "  unsigned char *old = kiln_weights;", "  kiln_weights = data;",
-                  "  free(old);", "  return KILN_OK;", "}"]
+        lines += [
+            "static unsigned char *kiln_weights;",
+            "#define WEIGHTS kiln_weights",
+            f"int {name}_load_weights(const char *path) {{",
+            '  FILE *f = fopen(path, "rb");',
+            "  if (!f) return KILN_ERR_WEIGHTS;",
+            f"  unsigned char *data = malloc({max(size, 1)});",
+            f"  size_t got = data ? fread(data, 1, {size}, f) : 0;",
+            "  int extra = fgetc(f) != EOF;",
+            "  fclose(f);",
+            f"  if (!data || got != {size} || extra) {{ free(data); return KILN_ERR_WEIGHTS; }}",
+            "  unsigned char *old = kiln_weights;",
+            "  kiln_weights = data;",
+            "  free(old);",
+            "  return KILN_OK;",
+            "}",
+        ]
     # messages
     steps = [json.dumps(s.op.describe()) for s in program.steps]
-    lines += ["", f"static const char *const kiln_steps[] = {{{', '.join(steps) or '0'}}};",
-              f"const char *{name}_error(int code) {{",
-              '  if (code == KILN_OK) return "ok";',
-              '  if (code == KILN_ERR_DIMS) return "a symbolic dim is out of range";',
-              '  if (code == KILN_ERR_NOMEM) return "out of memory";',
-              '  if (code == KILN_ERR_WEIGHTS) return "weights not loaded";',
-              f"  if ((code >> 16) >= 1 && (code >> 16) <= {n_steps})",
-              "    return kiln_steps[(code >> 16) - 1];", '  return "unknown error code";', "}"]
+    lines += [
+        "",
+        f"static const char *const kiln_steps[] = {{{', '.join(steps) or '0'}}};",
+        f"const char *{name}_error(int code) {{",
+        '  if (code == KILN_OK) return "ok";',
+        '  if (code == KILN_ERR_DIMS) return "a symbolic dim is out of range";',
+        '  if (code == KILN_ERR_NOMEM) return "out of memory";',
+        '  if (code == KILN_ERR_WEIGHTS) return "weights not loaded";',
+        f"  if ((code >> 16) >= 1 && (code >> 16) <= {n_steps})",
+        "    return kiln_steps[(code >> 16) - 1];",
+        '  return "unknown error code";',
+        "}",
+    ]
     # output shapes
     comma = ", " if P else ""
     lines += [f"int {name}_output_shape(int index{comma}{_dims_args(fit_)}, int64_t *shape) {{"]
@@ -541,8 +658,9 @@ def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weight
     # the entry
     lines += [_signature(name, fit_, inputs, outputs) + " {"]
     for p in P:
-        lines.append(f"  if ({p.name} < {fit_.min_dim} || {p.name} > {MAX_DIM}) "
-                     "return KILN_ERR_DIMS;")
+        lines.append(
+            f"  if ({p.name} < {fit_.min_dim} || {p.name} > {MAX_DIM}) return KILN_ERR_DIMS;"
+        )
     if weights == "file" and program.constants:
         lines.append("  if (!WEIGHTS) return KILN_ERR_WEIGHTS;")
     lines.append(f"  int64_t *k_dims[{max(n_steps, 1)}];")
@@ -554,8 +672,14 @@ def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weight
         lines.append(f"  int64_t k_dims{i}[] = {{{values}}};")
         lines.append(f"  k_dims[{i}] = k_dims{i};")
         lines.append(f"  k_outer[{i}] = {e(('outer', i))};")
-        lines.append(f"  k_threads[{i}] = " + ("0;  /* BLAS */" if program.runs_blas(step) else
-                                            f"kiln_threads(k_outer[{i}], {e(('elements', i))});"))
+        lines.append(
+            f"  k_threads[{i}] = "
+            + (
+                "0;  /* BLAS */"
+                if program.runs_blas(step)
+                else f"kiln_threads(k_outer[{i}], {e(('elements', i))});"
+            )
+        )
     n_buf = max(program.n_buffers, 1)
     lines.append(f"  void *k_buffers[{n_buf}] = {{0}};")
     for j, x in enumerate(inputs):
@@ -578,44 +702,58 @@ def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weight
     lines.append(f"  int64_t k_at[{n_buf}] = {{0}};")
     for b in scratch:
         size = e(("size", b))
-        cond = (f"{size} > (int64_t)({out_bytes[direct[b]]})" if b in direct else "1")
-        lines.append(f"  if ({cond}) {{ k_at[{b}] = k_total + 1; "
-                     f"k_total += ({size} + {ALIGN - 1}) / {ALIGN} * {ALIGN}; }}")
+        cond = f"{size} > (int64_t)({out_bytes[direct[b]]})" if b in direct else "1"
+        lines.append(
+            f"  if ({cond}) {{ k_at[{b}] = k_total + 1; "
+            f"k_total += ({size} + {ALIGN - 1}) / {ALIGN} * {ALIGN}; }}"
+        )
         if b in direct:
             lines.append(f"  else k_buffers[{b}] = {outputs[direct[b]]['c_name']};")
     donated = sorted({j for j in program.aliases if j >= 0})
     for j in donated:  # a variable updated in place: work on a copy, never the caller's input
         x = inputs[j]
         item = np.dtype(program.func.args[j].type.dtype.numpy).itemsize
-        nbytes = "*".join([str(item)] + [
-            str(d) if isinstance(d, int) else d for d in x["shape"]])
-        lines.append(f"  int64_t k_copy{j} = k_total; k_total += ({nbytes} + {ALIGN - 1}) / "
-                     f"{ALIGN} * {ALIGN};")
-    lines += ["  unsigned char *k_arena = 0;", "  if (k_total) {",
-              f"    k_arena = malloc((size_t)k_total + {ALIGN});",
-              "    if (!k_arena) return KILN_ERR_NOMEM;", "  }",
-              f"  unsigned char *k_base = k_arena + (-(uintptr_t)k_arena & {ALIGN - 1});",
-              f"  for (int k_b = 0; k_b < {n_buf}; k_b++)",
-              "    if (k_at[k_b]) k_buffers[k_b] = k_base + k_at[k_b] - 1;"]
+        nbytes = "*".join([str(item)] + [str(d) if isinstance(d, int) else d for d in x["shape"]])
+        lines.append(
+            f"  int64_t k_copy{j} = k_total; k_total += ({nbytes} + {ALIGN - 1}) / "
+            f"{ALIGN} * {ALIGN};"
+        )
+    lines += [
+        "  unsigned char *k_arena = 0;",
+        "  if (k_total) {",
+        f"    k_arena = malloc((size_t)k_total + {ALIGN});",
+        "    if (!k_arena) return KILN_ERR_NOMEM;",
+        "  }",
+        f"  unsigned char *k_base = k_arena + (-(uintptr_t)k_arena & {ALIGN - 1});",
+        f"  for (int k_b = 0; k_b < {n_buf}; k_b++)",
+        "    if (k_at[k_b]) k_buffers[k_b] = k_base + k_at[k_b] - 1;",
+    ]
     for j in donated:
         x = inputs[j]
         item = np.dtype(program.func.args[j].type.dtype.numpy).itemsize
-        nbytes = "*".join([str(item)] + [
-            str(d) if isinstance(d, int) else d for d in x["shape"]])
+        nbytes = "*".join([str(item)] + [str(d) if isinstance(d, int) else d for d in x["shape"]])
         lines.append(f"  memcpy(k_base + k_copy{j}, {x['c_name']}, {nbytes});")
         lines.append(f"  k_buffers[{j}] = k_base + k_copy{j};")
     lines.append("  int64_t k_code = kiln_run(k_buffers, k_dims, k_outer, k_threads);")
     lines.append("  if (k_code == 0) {")
     for i, (x, b) in enumerate(zip(outputs, returned)):
-        lines.append(f"    if (k_buffers[{b}] != (void *){x['c_name']}) "
-                     f"memcpy({x['c_name']}, k_buffers[{b}], {out_bytes[i]});")
-    lines += ["  }", "  free(k_arena);",
-              "  if (k_code) return (int)(((k_code >> 32) << 16) | (k_code & 0xffff));",
-              "  return KILN_OK;", "}", ""]
+        lines.append(
+            f"    if (k_buffers[{b}] != (void *){x['c_name']}) "
+            f"memcpy({x['c_name']}, k_buffers[{b}], {out_bytes[i]});"
+        )
+    lines += [
+        "  }",
+        "  free(k_arena);",
+        "  if (k_code) return (int)(((k_code >> 32) << 16) | (k_code & 0xffff));",
+        "  return KILN_OK;",
+        "}",
+        "",
+    ]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ loading
+
 
 class Library:
     """A compiled library loaded with ctypes: call it with numpy arrays, as the
@@ -626,8 +764,10 @@ class Library:
         manifests = sorted(out.glob("*.json")) if out.is_dir() else []
         manifests = [m for m in manifests if _is_manifest(m)]
         if len(manifests) != 1:
-            raise KilnError(f"{outdir}: expected a directory made by `kiln compile` holding "
-                            f"one manifest, found {len(manifests)}")
+            raise KilnError(
+                f"{outdir}: expected a directory made by `kiln compile` holding "
+                f"one manifest, found {len(manifests)}"
+            )
         self.manifest = json.loads(manifests[0].read_text())
         m = self.manifest
         self.name = m["name"]
@@ -636,18 +776,27 @@ class Library:
         except OSError as e:
             raise KilnError(f"cannot load {out / m['library']}: {e}") from None
         self.inputs, self.outputs, self.dims = m["inputs"], m["outputs"], m["dims"]
-        self.signature = arguments.Signature(self.name, [
-            arguments.Param(f"{self.name} input {x['name']} ({x['dtype']}[{_dims(x)}])",
-                            DType(x["dtype"]), tuple(x["shape"])) for x in self.inputs],
-            noun="inputs")
+        self.signature = arguments.Signature(
+            self.name,
+            [
+                arguments.Param(
+                    f"{self.name} input {x['name']} ({x['dtype']}[{_dims(x)}])",
+                    DType(x["dtype"]),
+                    tuple(x["shape"]),
+                )
+                for x in self.inputs
+            ],
+            noun="inputs",
+        )
         n = len(self.inputs) + len(self.outputs)
         self._entry = getattr(self._lib, self.name)
         self._entry.restype = ctypes.c_int
         self._entry.argtypes = [ctypes.c_void_p] * n + [ctypes.c_int64] * len(self.dims)
         self._shape = getattr(self._lib, f"{self.name}_output_shape")
         self._shape.restype = ctypes.c_int
-        self._shape.argtypes = [ctypes.c_int] + [ctypes.c_int64] * len(self.dims) + [
-            ctypes.c_void_p]
+        self._shape.argtypes = (
+            [ctypes.c_int] + [ctypes.c_int64] * len(self.dims) + [ctypes.c_void_p]
+        )
         if m["weights"] != "embedded":
             load_weights = getattr(self._lib, f"{self.name}_load_weights")
             load_weights.argtypes = [ctypes.c_char_p]
@@ -659,16 +808,18 @@ class Library:
         for d in self.dims:
             n = bound[d["name"]]
             if not d["min"] <= n <= d["max"]:
-                raise ExecutionError(f"{self.name}: dim {d['name']} = {n} is outside "
-                                     f"[{d['min']}, {d['max']}]")
+                raise ExecutionError(
+                    f"{self.name}: dim {d['name']} = {n} is outside [{d['min']}, {d['max']}]"
+                )
         dims = [bound[d["name"]] for d in self.dims]
         results = []
         for i, x in enumerate(self.outputs):
             shape = (ctypes.c_int64 * max(1, len(x["shape"])))()
             rank = self._shape(i, *dims, shape)
             results.append(np.empty(tuple(shape[:rank]), _numpy_dtype(x["dtype"])))
-        code = self._entry(*[a.ctypes.data for a in arrays],
-                           *[r.ctypes.data for r in results], *dims)
+        code = self._entry(
+            *[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results], *dims
+        )
         if code:
             raise ExecutionError(self._describe(code))
         return results
@@ -677,8 +828,11 @@ class Library:
         if code >> 16:
             step = self.manifest["steps"][(code >> 16) - 1]
             return f"{step}: {Fault(code & 0xFFFF).describe()}"
-        messages = {BAD_DIMS: "a symbolic dim is out of range", NO_MEMORY: "out of memory",
-                    NO_WEIGHTS: "the weights are not loaded"}
+        messages = {
+            BAD_DIMS: "a symbolic dim is out of range",
+            NO_MEMORY: "out of memory",
+            NO_WEIGHTS: "the weights are not loaded",
+        }
         return f"{self.name}: {messages.get(code, f'error code {code}')}"
 
 
@@ -694,8 +848,16 @@ def _is_manifest(path: Path) -> bool:
 
 
 def _numpy_dtype(name: str) -> np.dtype:
-    return np.dtype({"f32": np.float32, "f64": np.float64, "i8": np.int8, "i32": np.int32,
-                     "i64": np.int64, "bool": np.bool_}[name])
+    return np.dtype(
+        {
+            "f32": np.float32,
+            "f64": np.float64,
+            "i8": np.int8,
+            "i32": np.int32,
+            "i64": np.int64,
+            "bool": np.bool_,
+        }[name]
+    )
 
 
 def load(outdir: str | os.PathLike) -> Library:

@@ -32,8 +32,9 @@ def code_digest() -> str:
     loaded for this code's."""
     root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted(p for d in ("ir", "passes", "codegen", "runtime")
-                       for p in root.glob(f"{d}/**/*.py")):
+    for path in sorted(
+        p for d in ("ir", "passes", "codegen", "runtime") for p in root.glob(f"{d}/**/*.py")
+    ):
         h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -44,8 +45,14 @@ def cache_key(ir_text: str, kernel_texts: Sequence[str]) -> str:
     is not a part: `code_digest` covers every line of code that makes object
     code, and reading the version would import the package root (the frontend)."""
     h = hashlib.sha256()
-    for part in (code_digest(), llvm.get_process_triple(), llvm.get_host_cpu_name(),
-                 llvm.get_host_cpu_features().flatten(), ir_text, *kernel_texts):
+    for part in (
+        code_digest(),
+        llvm.get_process_triple(),
+        llvm.get_host_cpu_name(),
+        llvm.get_host_cpu_features().flatten(),
+        ir_text,
+        *kernel_texts,
+    ):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()

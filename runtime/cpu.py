@@ -41,8 +41,9 @@ from .shapes import concrete_shapes
 
 ENTRY = "kiln_run"
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
-ENTRY_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
-                                   ctypes.c_void_p, ctypes.c_void_p)
+ENTRY_SIGNATURE = ctypes.CFUNCTYPE(
+    ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
+)
 
 
 @dataclass
@@ -55,8 +56,9 @@ class Step:
     seconds: float = 0.0  # spent building the kernel (lowering, rendering): KILN_DEBUG=1
 
 
-def kernel_ops(func: Function, buffer_of: dict[Value, int], constants: dict[int, np.ndarray]
-               ) -> tuple[list[tuple[str, Operation, list[int]]], int]:
+def kernel_ops(
+    func: Function, buffer_of: dict[Value, int], constants: dict[int, np.ndarray]
+) -> tuple[list[tuple[str, Operation, list[int]]], int]:
     """Walk a planned function (after `fuse,plan`): record every value's buffer
     in `buffer_of` and each constant's array in `constants` (constants get
     buffers after the plan's). Returns the ops that need a kernel, in order, as
@@ -78,8 +80,13 @@ def kernel_ops(func: Function, buffer_of: dict[Value, int], constants: dict[int,
         for r, b in zip(op.results, buffers):
             buffer_of[r] = b
         if op.name not in VIEW_OPS:
-            ops.append((f"k{i}_{op.name.split('.')[-1]}", op,
-                        [buffer_of[v] for v in op.operands] + list(buffers)))
+            ops.append(
+                (
+                    f"k{i}_{op.name.split('.')[-1]}",
+                    op,
+                    [buffer_of[v] for v in op.operands] + list(buffers),
+                )
+            )
     return ops, next_id
 
 
@@ -142,8 +149,10 @@ class CpuProgram:
         self.module, self.name = module, name
         self.func: Function = module[name]
         if "plan.buffers" not in self.func.attrs:
-            raise CompileError(f"@{name} has no memory plan: run the pipeline through "
-                               "'fuse,plan' before compiling for the CPU")
+            raise CompileError(
+                f"@{name} has no memory plan: run the pipeline through "
+                "'fuse,plan' before compiling for the CPU"
+            )
         self.n_args = len(self.func.args)
         self.aliases = tuple(self.func.attrs.get("aliases") or ())
         self.donated = {j for j in self.aliases if j >= 0}
@@ -172,8 +181,9 @@ class CpuProgram:
         for i, step in enumerate(self.steps):
             if probe:
                 probe(b, module, i)
-            kernel_fn = ir.Function(module, ir.FunctionType(I32, [PTR, PTR, I64, I64]),
-                                    step.kernel.name)
+            kernel_fn = ir.Function(
+                module, ir.FunctionType(I32, [PTR, PTR, I64, I64]), step.kernel.name
+            )
             worker = parallel.define_worker(module, kernel_fn)
             params = b.alloca(PTR, len(step.buffers) or 1)
             for j, buf in enumerate(step.buffers):
@@ -187,8 +197,7 @@ class CpuProgram:
                     direct = b.call(kernel_fn, [params, step_dims, ir.Constant(I64, 0), extent])
                     serial_block = b.block
                 with split:
-                    shared = parallel.call_parallel(b, module, worker, params, step_dims,
-                                                    extent, n)
+                    shared = parallel.call_parallel(b, module, worker, params, step_dims, extent, n)
                     split_block = b.block
             fault = b.phi(I32)
             fault.add_incoming(direct, serial_block)
@@ -217,8 +226,9 @@ class CpuProgram:
         """The disk cache's key of this program's object code (`variant` tells
         apart other builds of it, such as the profiler's timed entry)."""
         openmp = parallel.openmp_available()  # loads libgomp before linking against it
-        return cache_key(str(self.module) + variant, [s.kernel.text for s in self.steps] +
-                         [f"openmp={openmp}"])
+        return cache_key(
+            str(self.module) + variant, [s.kernel.text for s in self.steps] + [f"openmp={openmp}"]
+        )
 
     @staticmethod
     def runs_blas(step: Step) -> bool:
@@ -245,8 +255,14 @@ class CpuProgram:
             nbytes = int(np.prod(shapes[v], dtype=np.int64)) * v.type.dtype.numpy.itemsize
             sizes[b] = max(sizes.get(b, 0), nbytes)
             kinds.setdefault(b, (shapes[v], v.type.dtype.numpy))
-        return Layout(dims, outer, elements, sizes, kinds,
-                      [shapes[v] for v in self.func.body.terminator.operands])
+        return Layout(
+            dims,
+            outer,
+            elements,
+            sizes,
+            kinds,
+            [shapes[v] for v in self.func.body.terminator.operands],
+        )
 
 
 class CpuExecutable(CpuProgram):
@@ -263,6 +279,7 @@ class CpuExecutable(CpuProgram):
         self.plans: dict[tuple, ShapePlan] = {}
         if os.environ.get("KILN_PROFILE", "0") not in ("", "0"):
             from .profile import instrument
+
             instrument(self)  # time every kernel of every call; the table prints at exit
 
     def _compile(self) -> llvm.ExecutionEngine:
@@ -295,8 +312,9 @@ class CpuExecutable(CpuProgram):
         fresh = plan.result_arrays()
         for b, a in fresh.items():
             pointers[b] = a.ctypes.data
-        code = self.entry(pointers, plan.dims_table, plan.outer.ctypes.data,
-                          plan.threads.ctypes.data)
+        code = self.entry(
+            pointers, plan.dims_table, plan.outer.ctypes.data, plan.threads.ctypes.data
+        )
         if code:
             step = self.steps[(code >> 32) - 1]
             raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
@@ -320,20 +338,32 @@ class CpuExecutable(CpuProgram):
             dims += d
             threads.append(0 if self.runs_blas(step) else parallel.threads_for(n, elements))
         ret = self.func.body.terminator
-        returned = {self.buffer_of[v] for v in ret.operands} - set(range(self.n_args)) - \
-            set(self.constants)
+        returned = (
+            {self.buffer_of[v] for v in ret.operands}
+            - set(range(self.n_args))
+            - set(self.constants)
+        )
         fresh = {b: layout.kinds[b] for b in returned}
-        pooled = {b: np.empty(max(n, 1), np.uint8) for b, n in layout.sizes.items()
-                  if b not in fresh}
+        pooled = {
+            b: np.empty(max(n, 1), np.uint8) for b, n in layout.sizes.items() if b not in fresh
+        }
         pointers = (ctypes.c_void_p * max(1, self.n_buffers))()
         for b, a in [*pooled.items(), *self.constants.items()]:
             pointers[b] = a.ctypes.data
         flat = np.array(dims or [0], np.int64)
         table = (ctypes.c_void_p * max(1, len(offsets)))(
-            *(flat.ctypes.data + 8 * o for o in offsets))
-        return ShapePlan(flat, table, np.array(layout.outer or [0], np.int64),
-                         np.array(threads or [0], np.int32), pooled, fresh,
-                         layout.result_shapes, pointers)
+            *(flat.ctypes.data + 8 * o for o in offsets)
+        )
+        return ShapePlan(
+            flat,
+            table,
+            np.array(layout.outer or [0], np.int64),
+            np.array(threads or [0], np.int32),
+            pooled,
+            fresh,
+            layout.result_shapes,
+            pointers,
+        )
 
     def _results(self, arrays, fresh, plan: ShapePlan) -> list[np.ndarray]:
         out = []

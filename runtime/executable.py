@@ -42,8 +42,9 @@ def default_backend() -> str:
 class Executable:
     """A compiled function: call it with numpy arrays; returns a list of arrays."""
 
-    def __init__(self, module: Module, name: str, backend: str | None = None,
-                 pipeline: str | None = None):
+    def __init__(
+        self, module: Module, name: str, backend: str | None = None, pipeline: str | None = None
+    ):
         backend = backend or default_backend()
         if backend not in BACKENDS:
             raise KilnError(f"unknown backend {backend!r} (kiln has: {', '.join(BACKENDS)})")
@@ -57,8 +58,9 @@ class Executable:
                 self._run = GpuExecutable(module, name)
                 self.backend = "gpu"
                 return
-            warnings.warn(f"kiln: no GPU ({no_gpu_reason()}); running @{name} on the CPU",
-                          stacklevel=3)
+            warnings.warn(
+                f"kiln: no GPU ({no_gpu_reason()}); running @{name} on the CPU", stacklevel=3
+            )
             backend = "auto"
         if backend == "interpreter":
             self._use_interpreter(pipeline)
@@ -71,8 +73,7 @@ class Executable:
         except CompileError as e:
             if original is None:
                 raise
-            warnings.warn(f"kiln: running @{name} in the reference interpreter: {e}",
-                          stacklevel=3)
+            warnings.warn(f"kiln: running @{name} in the reference interpreter: {e}", stacklevel=3)
             self.module = parse(original)
             self._use_interpreter(pipeline)
 
@@ -114,7 +115,8 @@ def _optimise(module: Module, pipeline: str) -> PipelineReport:
     return report
 
 
-def compile(module: Module, name: str, backend: str | None = None,
-            pipeline: str | None = None) -> Executable:
+def compile(
+    module: Module, name: str, backend: str | None = None, pipeline: str | None = None
+) -> Executable:
     """Optimise `module` and return a callable for its function `name`."""
     return Executable(module, name, backend, pipeline)

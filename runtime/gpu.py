@@ -103,10 +103,15 @@ class HostTensor:
     """A numpy array as Triton's interpreter wants a tensor (data_ptr, dtype,
     untyped_storage, ...): the interpreter's device memory."""
 
-    _NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64",
-              np.dtype(np.int8): "int8", np.dtype(np.int32): "int32",
-              np.dtype(np.int64): "int64", np.dtype(np.bool_): "bool",
-              np.dtype(np.uint8): "uint8"}
+    _NAMES = {
+        np.dtype(np.float32): "float32",
+        np.dtype(np.float64): "float64",
+        np.dtype(np.int8): "int8",
+        np.dtype(np.int32): "int32",
+        np.dtype(np.int64): "int64",
+        np.dtype(np.bool_): "bool",
+        np.dtype(np.uint8): "uint8",
+    }
 
     def __init__(self, array: np.ndarray):
         self.array = array
@@ -175,10 +180,15 @@ class _CudaMemory:
         self.torch = torch
         self.device = torch.device("cuda")
         self.name = f"CUDA ({torch.cuda.get_device_name(0)})"
-        self._dtypes = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
-                        np.dtype(np.int8): torch.int8, np.dtype(np.int32): torch.int32,
-                        np.dtype(np.int64): torch.int64, np.dtype(np.bool_): torch.bool,
-                        np.dtype(np.uint8): torch.uint8}
+        self._dtypes = {
+            np.dtype(np.float32): torch.float32,
+            np.dtype(np.float64): torch.float64,
+            np.dtype(np.int8): torch.int8,
+            np.dtype(np.int32): torch.int32,
+            np.dtype(np.int64): torch.int64,
+            np.dtype(np.bool_): torch.bool,
+            np.dtype(np.uint8): torch.uint8,
+        }
 
     def empty(self, nbytes: int):
         return self.torch.empty(_round(nbytes), dtype=self.torch.uint8, device=self.device)
@@ -284,8 +294,10 @@ class GpuExecutable:
         self.module, self.name = module, name
         self.func: Function = module[name]
         if "plan.buffers" not in self.func.attrs:
-            raise CompileError(f"@{name} has no memory plan: run the pipeline through "
-                               "'fuse,plan' before compiling for the GPU")
+            raise CompileError(
+                f"@{name} has no memory plan: run the pipeline through "
+                "'fuse,plan' before compiling for the GPU"
+            )
         self.memory = device_memory()
         self.n_args = len(self.func.args)
         self.buffer_of: dict[Value, int] = {a: j for j, a in enumerate(self.func.args)}
@@ -302,8 +314,11 @@ class GpuExecutable:
                 self.host_ops.append(f"{op.describe()} ({e})")
             self.steps.append(Step(op, kernel, ids, kernel_name, time.perf_counter() - start))
         if self.host_ops:
-            warnings.warn(f"kiln: @{name} runs {len(self.host_ops)} op(s) on the host, "
-                          "without a GPU kernel: " + "; ".join(self.host_ops), stacklevel=3)
+            warnings.warn(
+                f"kiln: @{name} runs {len(self.host_ops)} op(s) on the host, "
+                "without a GPU kernel: " + "; ".join(self.host_ops),
+                stacklevel=3,
+            )
         if debug.level() >= debug.KERNELS:
             listing.show_gpu_program(self)
         self.signature = Signature.of_function(self.func)
@@ -313,35 +328,37 @@ class GpuExecutable:
         self._fault_slots = self._slot_views()
         self._may_fault = any(s.kernel is not None and s.kernel.may_fault for s in self.steps)
         self.plans: dict[tuple, _Plan] = {}  # per set of argument shapes called so far
-        self._interpreter = Interpreter(module) if any(s.kernel is None for s in self.steps) \
-            else None
+        self._interpreter = (
+            Interpreter(module) if any(s.kernel is None for s in self.steps) else None
+        )
 
     def _slot_views(self) -> list:
         """Per step: a one-int32 view of the fault words."""
         faults = self._faults
         if isinstance(faults, HostTensor):
-            return [HostTensor(faults.array[i:i + 1]) for i in range(len(self.steps))]
-        return [faults[i:i + 1] for i in range(len(self.steps))]
+            return [HostTensor(faults.array[i : i + 1]) for i in range(len(self.steps))]
+        return [faults[i : i + 1] for i in range(len(self.steps))]
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args) -> list[np.ndarray]:
-        return [np.asarray(r) if isinstance(r, DeviceArray) else r
-                for r in self.run_device(*args)]
+        return [np.asarray(r) if isinstance(r, DeviceArray) else r for r in self.run_device(*args)]
 
     def run_device(self, *args) -> list[DeviceArray]:
         """Run with numpy arrays or DeviceArrays; results stay on the device."""
         arrays, _ = self.signature.check(args, resident=DeviceArray)
         shapes = [tuple(a.shape) for a in arrays]
-        device_args = [a.data if isinstance(a, DeviceArray) else self.memory.upload(a)
-                       for a in arrays]
+        device_args = [
+            a.data if isinstance(a, DeviceArray) else self.memory.upload(a) for a in arrays
+        ]
         plan = self.plans.get(tuple(shapes))
         # KILN_DEBUG: time each kernel's first launch with new shapes (Triton
         # compiles it then), synchronising after each: only on that first call
         timed = plan is None and debug.level() >= debug.KERNELS
         if plan is None:
             plan = self.plans[tuple(shapes)] = self._plan(shapes)
-        results = {b: self.memory.empty(n * dtype.itemsize)
-                   for b, (_, dtype, n) in plan.fresh.items()}
+        results = {
+            b: self.memory.empty(n * dtype.itemsize) for b, (_, dtype, n) in plan.fresh.items()
+        }
         views = self._bind_views(plan, device_args, results)
         if self._may_fault:
             self.memory.zero(self._faults)
@@ -356,8 +373,9 @@ class GpuExecutable:
             if tune:
                 launch = plan.launches[i] = self._tune(step, plan, i, views[i], launch)
             start = time.perf_counter()
-            step.kernel.fn[launch.grid](*views[i], *launch.ints, self._fault_slots[i],
-                                        **launch.constants)
+            step.kernel.fn[launch.grid](
+                *views[i], *launch.ints, self._fault_slots[i], **launch.constants
+            )
             if timed:
                 self.memory.synchronize()
                 listing.show_first_launch(step, launch, time.perf_counter() - start)
@@ -374,8 +392,9 @@ class GpuExecutable:
             o_shapes = [shapes[r] for r in step.op.results]
             ins.append(i_shapes)
             outs.append(o_shapes)
-            launches.append(None if step.kernel is None else
-                            step.kernel.bind(i_shapes, o_shapes, None))
+            launches.append(
+                None if step.kernel is None else step.kernel.bind(i_shapes, o_shapes, None)
+            )
         sizes: dict[int, int] = {}
         kinds: dict[int, tuple] = {}
         for v, b in self.buffer_of.items():
@@ -413,8 +432,10 @@ class GpuExecutable:
 
     def _run_on_host(self, step: Step, plan: _Plan, i: int, views: list) -> None:
         n_in = len(step.op.operands)
-        inputs = [self.memory.download(t, s, v.type.dtype.numpy)
-                  for t, s, v in zip(views[:n_in], plan.in_shapes[i], step.op.operands)]
+        inputs = [
+            self.memory.download(t, s, v.type.dtype.numpy)
+            for t, s, v in zip(views[:n_in], plan.in_shapes[i], step.op.operands)
+        ]
         outputs = self._interpreter.evaluate_op(step.op, inputs)
         for t, out in zip(views[n_in:], outputs):
             self.memory.copy_into(t, np.ascontiguousarray(out))
@@ -452,8 +473,9 @@ class GpuExecutable:
 
     def _results(self, plan: _Plan, device_args: list, results: dict) -> list[DeviceArray]:
         out = []
-        for b, v, shape in zip(self._returned, self.func.body.terminator.operands,
-                               plan.result_shapes):
+        for b, v, shape in zip(
+            self._returned, self.func.body.terminator.operands, plan.result_shapes
+        ):
             dtype = v.type.dtype.numpy
             n = int(np.prod(shape, dtype=np.int64))
             if b in results:

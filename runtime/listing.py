@@ -35,8 +35,11 @@ def show_cpu_program(program, seconds: float, cached: bool, out: TextIO | None =
     out = out or debug.out()
     level = debug.level()
     how = "loaded from the disk cache" if cached else "compiled by LLVM"
-    print(f"// kiln: @{program.name} on the CPU: {len(program.steps)} kernels, object code "
-          f"{how} in {seconds * 1e3:.1f} ms", file=out)
+    print(
+        f"// kiln: @{program.name} on the CPU: {len(program.steps)} kernels, object code "
+        f"{how} in {seconds * 1e3:.1f} ms",
+        file=out,
+    )
     sections = llvm_listing.sections_for(level)
     for step in program.steps:
         print(_kernel_line(step.kernel.name, step.op, step.seconds), file=out)
@@ -51,8 +54,9 @@ def show_gpu_program(exe, out: TextIO | None = None) -> None:
 
     out = out or debug.out()
     sections = tuple(s for s in triton_listing.sections_for(debug.level()) if s != "ptx")
-    print(f"// kiln: @{exe.name} on the GPU ({exe.memory.name}): {len(exe.steps)} kernels",
-          file=out)
+    print(
+        f"// kiln: @{exe.name} on the GPU ({exe.memory.name}): {len(exe.steps)} kernels", file=out
+    )
     for step in exe.steps:
         if step.kernel is None:
             print(f"// kiln:   @{step.name} {_kind(step.op)}: runs on the host", file=out)
@@ -65,8 +69,11 @@ def show_gpu_program(exe, out: TextIO | None = None) -> None:
 def show_first_launch(step, launch, seconds: float, out: TextIO | None = None) -> None:
     """KILN_DEBUG=1 on the GPU: a kernel's first launch with new shapes (Triton's
     compile, or its load from Triton's cache, and one run)."""
-    print(f"// kiln:   kernel @{step.kernel.name} first launch, grid {list(launch.grid)}: "
-          f"{seconds * 1e3:.2f} ms (Triton compile + run)", file=out or debug.out())
+    print(
+        f"// kiln:   kernel @{step.kernel.name} first launch, grid {list(launch.grid)}: "
+        f"{seconds * 1e3:.2f} ms (Triton compile + run)",
+        file=out or debug.out(),
+    )
 
 
 def show_ptx(exe, launches, out: TextIO | None = None) -> None:
@@ -76,8 +83,7 @@ def show_ptx(exe, launches, out: TextIO | None = None) -> None:
     out = out or debug.out()
     for step, launch in zip(exe.steps, launches):
         if step.kernel is not None and launch is not None:
-            print(triton_listing.kernel_listing(step.kernel, ("ptx",), launch.constants),
-                  file=out)
+            print(triton_listing.kernel_listing(step.kernel, ("ptx",), launch.constants), file=out)
 
 
 def emit(module: Module, form: str, out: TextIO) -> None:

@@ -81,15 +81,19 @@ def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
     return fn
 
 
-def call_parallel(b: ir.IRBuilder, module: ir.Module, worker: ir.Function,
-                  params, dims, extent, threads) -> ir.Value:
+def call_parallel(
+    b: ir.IRBuilder, module: ir.Module, worker: ir.Function, params, dims, extent, threads
+) -> ir.Value:
     """Run `worker`'s kernel over [0, extent) on `threads` threads; returns the
     ORed faults."""
-    gomp = _declare(module, "GOMP_parallel",
-                    ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]))
+    gomp = _declare(module, "GOMP_parallel", ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]))
     task = b.alloca(I64, 4)
-    for i, value in [(PARAMS, b.ptrtoint(params, I64)), (DIMS, b.ptrtoint(dims, I64)),
-                     (EXTENT, extent), (FAULT, ir.Constant(I64, 0))]:
+    for i, value in [
+        (PARAMS, b.ptrtoint(params, I64)),
+        (DIMS, b.ptrtoint(dims, I64)),
+        (EXTENT, extent),
+        (FAULT, ir.Constant(I64, 0)),
+    ]:
         b.store(value, _word(b, task, i))
     b.call(gomp, [worker, task, threads, ir.Constant(I32, 0)])
     return b.trunc(b.load(_word(b, task, FAULT), typ=I64), I32)
@@ -97,4 +101,3 @@ def call_parallel(b: ir.IRBuilder, module: ir.Module, worker: ir.Function,
 
 def _word(b: ir.IRBuilder, task, i: int):
     return b.gep(task, [ir.Constant(I64, i)], source_etype=I64)
-

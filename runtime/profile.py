@@ -53,6 +53,7 @@ I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
 
 # ------------------------------------------------------------------ costs
 
+
 def op_flops(op: Operation, shapes: dict) -> int:
     """Floating-point (and integer) operations of one op: what the op declares
     (`Operation.cost`, ir/cost.py), a transcendental counting one; a fused
@@ -133,11 +134,14 @@ def _measure_ceilings() -> dict[str, float]:
     b = np.ones((1024, 1024), np.float32)
     out = np.empty((1024, 1024), np.float32)
     matmul_s = _best(lambda: np.matmul(a, b, out=out), 7)
-    return {"copy_gbps": round(2 * src.nbytes / copy_s / 1e9, 2),
-            "matmul_gflops": round(2 * 1024 ** 3 / matmul_s / 1e9, 2)}
+    return {
+        "copy_gbps": round(2 * src.nbytes / copy_s / 1e9, 2),
+        "matmul_gflops": round(2 * 1024**3 / matmul_s / 1e9, 2),
+    }
 
 
 # ------------------------------------------------------------------ the timed entry
+
 
 class _Probe:
     """Emits `table[i] = clock_gettime(CLOCK_MONOTONIC)` in nanoseconds."""
@@ -195,8 +199,11 @@ def timed_executable(exe) -> _Timed:
         # address, wherever the JIT maps the data section (the default small model's
         # 32-bit displacements do not always reach it: a crash, depending on ASLR)
         tm = llvm.Target.from_default_triple().create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-            opt=3, codemodel="large")
+            cpu=llvm.get_host_cpu_name(),
+            features=llvm.get_host_cpu_features().flatten(),
+            opt=3,
+            codemodel="large",
+        )
         obj = load_object(key)
         if obj is None:
             main = exe.linked_module(probe=_Probe(n))
@@ -216,6 +223,7 @@ def timed_executable(exe) -> _Timed:
 
 
 # ------------------------------------------------------------------ profiles
+
 
 @dataclass
 class KernelRow:
@@ -254,21 +262,26 @@ class Profile:
 
     def table(self, averaged: str = "medians") -> str:
         shapes = ", ".join("x".join(map(str, s)) or "scalar" for s in self.arg_shapes)
-        lines = [f"kiln profile: @{self.function}({shapes}); {averaged} of {self.calls} calls",
-                 f"ceilings (measured): copy {self.ceilings['copy_gbps']:.1f} GB/s, "
-                 f"matmul {self.ceilings['matmul_gflops']:.1f} GFLOP/s",
-                 f"{'#':>3} {'kernel':<20} {'kind':<17} {'where':<26} {'ms':>8} {'%':>5} "
-                 f"{'MB':>8} {'MFLOP':>9} {'GB/s':>7} {'%bw':>5} {'GFLOP/s':>8} {'%peak':>6}"]
+        lines = [
+            f"kiln profile: @{self.function}({shapes}); {averaged} of {self.calls} calls",
+            f"ceilings (measured): copy {self.ceilings['copy_gbps']:.1f} GB/s, "
+            f"matmul {self.ceilings['matmul_gflops']:.1f} GFLOP/s",
+            f"{'#':>3} {'kernel':<20} {'kind':<17} {'where':<26} {'ms':>8} {'%':>5} "
+            f"{'MB':>8} {'MFLOP':>9} {'GB/s':>7} {'%bw':>5} {'GFLOP/s':>8} {'%peak':>6}",
+        ]
         total = self.kernel_seconds or 1e-12
         for r in self.rows:
             lines.append(
                 f"{r.index:>3} {r.name:<20} {r.kind[:17]:<17} {r.where[-26:]:<26} "
                 f"{r.seconds * 1e3:>8.3f} {100 * r.seconds / total:>5.1f} "
                 f"{r.bytes / 1e6:>8.2f} {r.flops / 1e6:>9.2f} {r.gbps:>7.1f} "
-                f"{100 * r.bw_fraction:>5.1f} {r.gflops:>8.1f} {100 * r.flop_fraction:>6.1f}")
-        line = (f"rows sum to {self.kernel_seconds * 1e3:.3f} ms; per call, kernels "
-                f"{self.kernel_total * 1e3:.3f} ms of a {self.step_seconds * 1e3:.3f} ms step "
-                f"({100 * self.coverage:.1f}%; the rest is Python)")
+                f"{100 * r.bw_fraction:>5.1f} {r.gflops:>8.1f} {100 * r.flop_fraction:>6.1f}"
+            )
+        line = (
+            f"rows sum to {self.kernel_seconds * 1e3:.3f} ms; per call, kernels "
+            f"{self.kernel_total * 1e3:.3f} ms of a {self.step_seconds * 1e3:.3f} ms step "
+            f"({100 * self.coverage:.1f}%; the rest is Python)"
+        )
         if self.untimed_step_seconds is not None:
             line += f"; untimed step {self.untimed_step_seconds * 1e3:.3f} ms"
         lines.append(line)
@@ -291,14 +304,27 @@ def _cpu_executable(executable):
 def _rows(exe, arg_shapes, seconds: list[float], ceilings: dict) -> list[KernelRow]:
     rows = []
     for i, (step, s, (nbytes, flops)) in enumerate(
-            zip(exe.steps, seconds, kernel_costs(exe, arg_shapes))):
+        zip(exe.steps, seconds, kernel_costs(exe, arg_shapes))
+    ):
         op = step.op
         kind = f"fused:{op.kind}" if op.name == "kiln.fused" else op.name.split(".", 1)[-1]
         gbps = nbytes / s / 1e9 if s > 0 else 0.0
         gflops = flops / s / 1e9 if s > 0 else 0.0
-        rows.append(KernelRow(i, step.kernel.name, kind, op.loc.name or "", s, nbytes, flops,
-                              gbps, gflops, gbps / ceilings["copy_gbps"],
-                              gflops / ceilings["matmul_gflops"]))
+        rows.append(
+            KernelRow(
+                i,
+                step.kernel.name,
+                kind,
+                op.loc.name or "",
+                s,
+                nbytes,
+                flops,
+                gbps,
+                gflops,
+                gbps / ceilings["copy_gbps"],
+                gflops / ceilings["matmul_gflops"],
+            )
+        )
     return rows
 
 
@@ -330,9 +356,18 @@ def profile(executable, *args, repeat: int = 21, warmup: int = 3) -> Profile:
     if any(r.bw_fraction > 1.05 or r.flop_fraction > 1.05 for r in rows):
         ceilings = machine_ceilings(refresh=True)  # measured under load: measure again
         rows = _rows(exe, shapes, [r.seconds for r in rows], ceilings)
-    return Profile(exe.name, shapes, rows, statistics.median(walls), repeat, ceilings,
-                   float(np.median(sums)), float(np.median(sums / np.array(walls))),
-                   statistics.median(plain), walls)
+    return Profile(
+        exe.name,
+        shapes,
+        rows,
+        statistics.median(walls),
+        repeat,
+        ceilings,
+        float(np.median(sums)),
+        float(np.median(sums / np.array(walls))),
+        statistics.median(plain),
+        walls,
+    )
 
 
 # ------------------------------------------------------------------ spread
@@ -350,12 +385,16 @@ def spread_text(seconds) -> str:
     """`median M ms (p10-p90 A-B ms, N calls)`, and a warning when the spread is wide
     (a loaded machine: medians then swing between runs)."""
     median, p10, p90 = spread(seconds)
-    text = (f"median {median * 1e3:.4f} ms (p10-p90 {p10 * 1e3:.4f}-{p90 * 1e3:.4f} ms, "
-            f"{len(seconds)} calls)")
+    text = (
+        f"median {median * 1e3:.4f} ms (p10-p90 {p10 * 1e3:.4f}-{p90 * 1e3:.4f} ms, "
+        f"{len(seconds)} calls)"
+    )
     if median > 0 and (p90 - p10) / median > NOISY:
-        text += (f"\nwarning: the times vary widely (p90-p10 is {(p90 - p10) / median:.0%} of "
-                 "the median): the machine is busy or its clock changes; rerun with more "
-                 "--repeat on a quiet machine before trusting the median")
+        text += (
+            f"\nwarning: the times vary widely (p90-p10 is {(p90 - p10) / median:.0%} of "
+            "the median): the machine is busy or its clock changes; rerun with more "
+            "--repeat on a quiet machine before trusting the median"
+        )
     return text
 
 
@@ -408,8 +447,18 @@ class _Accumulator:
             seconds = list(totals * 1e-9 / n)
             rows = _rows(self.exe, key, seconds, ceilings) if key else []
             total = float(totals.sum()) * 1e-9 / n
-            out.append(Profile(self.exe.name, list(key), rows, self.wall[key] / n, n,
-                               ceilings, total, total / max(self.wall[key] / n, 1e-12)))
+            out.append(
+                Profile(
+                    self.exe.name,
+                    list(key),
+                    rows,
+                    self.wall[key] / n,
+                    n,
+                    ceilings,
+                    total,
+                    total / max(self.wall[key] / n, 1e-12),
+                )
+            )
         return out
 
 
@@ -431,6 +480,10 @@ def report(file=None) -> None:
         accumulators = list(_profiled)
     for accumulator in accumulators:
         for p in accumulator.profiles():
-            print(p.table("means").replace("ms step", "ms native call").replace(
-                "the rest is Python", "timed in native code"), file=file)
+            print(
+                p.table("means")
+                .replace("ms step", "ms native call")
+                .replace("the rest is Python", "timed in native code"),
+                file=file,
+            )
             print(file=file)

@@ -48,6 +48,7 @@ def _results(op: Operation, shapes: dict[Value, Shape]) -> list[Shape]:
     trial.drop_operands()
     for s in out:
         if not all(isinstance(d, int) for d in s):
-            raise op.error(f"result shape {s} is not known from the arguments' shapes",
-                           ExecutionError)
+            raise op.error(
+                f"result shape {s} is not known from the arguments' shapes", ExecutionError
+            )
     return out

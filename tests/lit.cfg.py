@@ -37,7 +37,8 @@ else:  # a checkout under another name: import it through a link named kiln
     if not (_import_root / "kiln").exists():
         (_import_root / "kiln").symlink_to(_repo, target_is_directory=True)
 config.environment["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(_import_root), os.environ.get("PYTHONPATH", "")) if p)
+    p for p in (str(_import_root), os.environ.get("PYTHONPATH", "")) if p
+)
 for _name in ("HOME", "KILN_CACHE_DIR", "KILN_DEBUG", "TMPDIR"):
     if _name in os.environ:
         config.environment[_name] = os.environ[_name]

@@ -37,23 +37,45 @@ def test_run_interprets_on_npy_inputs(module_file, tmp_path):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "k.npy", np.float32(2))
     out = tmp_path / "out"
-    assert main(["run", str(module_file), "--func", "scale", "--input", str(tmp_path / "x.npy"),
-                 "--input", str(tmp_path / "k.npy"), "--output-dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(module_file),
+                "--func",
+                "scale",
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--input",
+                str(tmp_path / "k.npy"),
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(np.load(out / "result0.npy"), x * 2)
 
 
 def test_errors_are_one_line_with_nonzero_exit(tmp_path):
     bad = tmp_path / "bad.kiln"
-    bad.write_text("func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n"
-                   "  kiln.return %y : tensor<3xf32>\n}\n")
-    proc = subprocess.run([sys.executable, "-m", "kiln.cli", "opt", str(bad)],
-                          capture_output=True, text=True)
+    bad.write_text(
+        "func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n  kiln.return %y : tensor<3xf32>\n}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiln.cli", "opt", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 1
-    assert proc.stderr == (f"{bad}:2:15: error: use of undefined value %y\n"
-                           "  kiln.return %y : tensor<3xf32>\n"
-                           "              ^\n")
-    missing = subprocess.run([sys.executable, "-m", "kiln.cli", "opt", str(tmp_path / "no.kiln")],
-                             capture_output=True, text=True)
+    assert proc.stderr == (
+        f"{bad}:2:15: error: use of undefined value %y\n"
+        "  kiln.return %y : tensor<3xf32>\n"
+        "              ^\n"
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "kiln.cli", "opt", str(tmp_path / "no.kiln")],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 1 and "cannot read" in missing.stderr
     assert "Traceback" not in proc.stderr + missing.stderr
 
@@ -61,14 +83,28 @@ def test_errors_are_one_line_with_nonzero_exit(tmp_path):
 def test_run_rejects_wrong_dtype_input(module_file, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 3), np.float64))
     np.save(tmp_path / "k.npy", np.float32(2))
-    assert main(["run", str(module_file), "--func", "scale", "--input", str(tmp_path / "x.npy"),
-                 "--input", str(tmp_path / "k.npy")]) == 1
+    assert (
+        main(
+            [
+                "run",
+                str(module_file),
+                "--func",
+                "scale",
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--input",
+                str(tmp_path / "k.npy"),
+            ]
+        )
+        == 1
+    )
     assert "expected dtype f32, got numpy float64" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_demo_trains(capsys):
     from kiln.examples.demo import main as demo
+
     assert demo(steps=60) == 0
     out = capsys.readouterr().out
     assert "round trip: parse(print(m)) prints identically" in out
@@ -76,12 +112,10 @@ def test_demo_trains(capsys):
 
 
 def _kiln(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True,
-                          text=True)
+    return subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("command", ["opt", "run", "compile", "bench", "demo", "viz",
-                                     "export"])
+@pytest.mark.parametrize("command", ["opt", "run", "compile", "bench", "demo", "viz", "export"])
 def test_every_subcommand_has_help(command):
     proc = _kiln(command, "--help")
     assert proc.returncode == 0
@@ -92,8 +126,10 @@ def test_compile_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.kiln"
     bad.write_text("func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n  kiln.return %x :\n}\n")
     cases = [
-        (["compile", str(tmp_path / "missing.kiln"), "-o", str(tmp_path / "o")],
-         "kiln compile: error: cannot read"),
+        (
+            ["compile", str(tmp_path / "missing.kiln"), "-o", str(tmp_path / "o")],
+            "kiln compile: error: cannot read",
+        ),
         (["compile", str(bad), "-o", str(tmp_path / "o")], f"{bad}:3:1: error: "),
     ]
     for args, start in cases:
@@ -121,6 +157,7 @@ def test_compile_unknown_fetch_name_is_one_line(tmp_path):
     proc = _kiln("compile", prefix, "--fetch", "y", "-o", str(tmp_path / "o"))
     assert proc.returncode == 0, proc.stderr
     from kiln import load
+
     out = load(tmp_path / "o")(np.array([[1, 1], [0, 3]], np.float32))[0]
     np.testing.assert_array_equal(out, [[3], [6]])
 
@@ -130,8 +167,23 @@ def test_run_with_the_cpu_backend(module_file, tmp_path, capsys):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "k.npy", np.float32(3))
     out = tmp_path / "out"
-    assert main(["run", str(module_file), "--backend", "cpu", "--input", str(tmp_path / "x.npy"),
-                 "--input", str(tmp_path / "k.npy"), "--output-dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(module_file),
+                "--backend",
+                "cpu",
+                "--input",
+                str(tmp_path / "x.npy"),
+                "--input",
+                str(tmp_path / "k.npy"),
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(np.load(out / "result0.npy"), x * 3)
 
 
@@ -152,12 +204,15 @@ def test_bench_profile_lists_every_kernel(module_file, capsys):
     assert main(["bench", str(module_file), "--dim", "?=64", "--repeat", "5", "--profile"]) == 0
     out = capsys.readouterr().out
     assert "kiln profile: @scale" in out and "GB/s" in out and "rows sum to" in out
-    assert main(["bench", str(module_file), "--dim", "?=64", "--backend", "interpreter",
-                 "--profile"]) == 1
+    assert (
+        main(["bench", str(module_file), "--dim", "?=64", "--backend", "interpreter", "--profile"])
+        == 1
+    )
     assert "--profile" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ conventions (mlir-opt's)
+
 
 def test_version_and_usage_exit_codes():
     import kiln
@@ -172,22 +227,31 @@ def test_version_and_usage_exit_codes():
 
 
 def test_opt_reads_stdin_and_writes_o(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "kiln.cli", "opt", "-", "-o",
-                           str(tmp_path / "out.kiln")], input=MODULE, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiln.cli", "opt", "-", "-o", str(tmp_path / "out.kiln")],
+        input=MODULE,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and proc.stdout == "", proc.stderr
     assert (tmp_path / "out.kiln").read_text() == MODULE
-    proc = subprocess.run([sys.executable, "-m", "kiln.cli", "opt", "-", "-o", "-",
-                           "--pass-pipeline=canonicalize"], input=MODULE, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiln.cli", "opt", "-", "-o", "-", "--pass-pipeline=canonicalize"],
+        input=MODULE,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0 and proc.stdout == MODULE
 
 
 def test_stdin_parse_errors_are_located_diagnostics():
-    proc = subprocess.run([sys.executable, "-m", "kiln.cli", "opt", "-"],
-                          input="func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n"
-                                "  %0 = kiln.nosuch %x : tensor<3xf32>\n}\n",
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kiln.cli", "opt", "-"],
+        input="func @f(%x: tensor<3xf32>) -> tensor<3xf32> {\n"
+        "  %0 = kiln.nosuch %x : tensor<3xf32>\n}\n",
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     first, line, caret = proc.stderr.splitlines()
     assert first.startswith("<stdin>:2:8: error: ") and "kiln.nosuch" in first
@@ -196,13 +260,16 @@ def test_stdin_parse_errors_are_located_diagnostics():
 
 def test_verify_errors_point_at_the_op(tmp_path):
     bad = tmp_path / "types.kiln"
-    bad.write_text("func @f(%x: tensor<3xf32>) -> tensor<4xf32> {\n"
-                   "  kiln.return %x : tensor<3xf32>\n}\n")
+    bad.write_text(
+        "func @f(%x: tensor<3xf32>) -> tensor<4xf32> {\n  kiln.return %x : tensor<3xf32>\n}\n"
+    )
     proc = _kiln("opt", str(bad))
     assert proc.returncode == 1
-    assert proc.stderr == (f"{bad}:2:3: error: kiln.return: returns (tensor<3xf32>) but "
-                           "function @f declares (tensor<4xf32>)\n"
-                           "  kiln.return %x : tensor<3xf32>\n  ^\n")
+    assert proc.stderr == (
+        f"{bad}:2:3: error: kiln.return: returns (tensor<3xf32>) but "
+        "function @f declares (tensor<4xf32>)\n"
+        "  kiln.return %x : tensor<3xf32>\n  ^\n"
+    )
 
 
 def test_raw_tracebacks_are_one_line_errors(tmp_path, module_file):
@@ -220,20 +287,36 @@ def test_raw_tracebacks_are_one_line_errors(tmp_path, module_file):
     a_file.write_text("x")
     bogus_cc = dict(os.environ, CC="/nonexistent/cc", PATH="/nonexistent")
     cases = [
-        (["compile", prefix, "--fetch", "y", "-o", str(tmp_path / "o")], None,
-         "kiln compile: error: cannot read checkpoint values"),
-        (["compile", str(module_file), "-o", str(a_file)], None,
-         f"kiln compile: error: -o {a_file}: it is a file"),
-        (["compile", str(module_file), "-o", str(tmp_path / "o2")], bogus_cc,
-         "kiln compile: error: kiln compile needs a C compiler"),
-        (["opt", str(module_file), "-o", str(tmp_path)], None,
-         f"kiln opt: error: cannot write {tmp_path}: it is a directory"),
-        (["run", str(module_file), "--input", str(a_file)], None,
-         f"kiln run: error: cannot load input {a_file}"),
+        (
+            ["compile", prefix, "--fetch", "y", "-o", str(tmp_path / "o")],
+            None,
+            "kiln compile: error: cannot read checkpoint values",
+        ),
+        (
+            ["compile", str(module_file), "-o", str(a_file)],
+            None,
+            f"kiln compile: error: -o {a_file}: it is a file",
+        ),
+        (
+            ["compile", str(module_file), "-o", str(tmp_path / "o2")],
+            bogus_cc,
+            "kiln compile: error: kiln compile needs a C compiler",
+        ),
+        (
+            ["opt", str(module_file), "-o", str(tmp_path)],
+            None,
+            f"kiln opt: error: cannot write {tmp_path}: it is a directory",
+        ),
+        (
+            ["run", str(module_file), "--input", str(a_file)],
+            None,
+            f"kiln run: error: cannot load input {a_file}",
+        ),
     ]
     for args, env, start in cases:
-        proc = subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True,
-                              text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "kiln.cli", *args], capture_output=True, text=True, env=env
+        )
         assert proc.returncode == 1, (args, proc.stderr)
         assert proc.stderr.startswith(start), proc.stderr
         assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -257,9 +340,10 @@ def test_export_a_checkpoint_then_run_it(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith(f"wrote {out}: @main (x:0) -> pred:0")
     from kiln.ir import interpret, parse
+
     module = parse(out.read_text())
     assert [tuple(a.type.shape[1:]) for a in module["main"].args] == [(2,)]  # w: a constant
-    result, = interpret(module, "main", np.array([[1, 1], [3, 0]], np.float32))
+    (result,) = interpret(module, "main", np.array([[1, 1], [3, 0]], np.float32))
     np.testing.assert_array_equal(result, [[1], [6]])
     # a training step keeps the variables as arguments and returns their new values
     proc = _kiln("export", prefix, "--fetch", train.name, "--fetch", "loss", "-o", "-")
@@ -278,8 +362,7 @@ def test_bench_warns_when_the_spread_is_wide(capsys):
 
 
 def test_viz_png_with_the_python_engine_says_why(module_file, tmp_path, capsys):
-    assert main(["viz", str(module_file), "--engine", "python", "-o",
-                 str(tmp_path / "x.png")]) == 1
+    assert main(["viz", str(module_file), "--engine", "python", "-o", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert "python engine draws SVG only" in err and "apt install" not in err
 
@@ -288,8 +371,9 @@ def test_demo_script_help_does_not_run_it():
     import kiln
 
     demo = Path(kiln.__file__).parent / "examples" / "demo.py"
-    proc = subprocess.run([sys.executable, str(demo), "--help"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(demo), "--help"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("usage:")
     assert "== training" not in proc.stdout and "accuracy" not in proc.stdout
 
@@ -306,6 +390,9 @@ def test_new_user_errors_name_the_tensor_and_the_layer():
                 s.run(x * 2, {x: [[1.0, 2.0], [3.0]]})
     with kl.eager_mode():
         model = kl.keras.Sequential([kl.keras.layers.Dense(4, input_shape=(3,), name="d1")])
-        with pytest.raises(kl.KilnError, match=r"layer 'd1' \(Dense\) called on an input of "
-                                               r"shape \(2, 5\)"):
+        with pytest.raises(
+            kl.KilnError,
+            match=r"layer 'd1' \(Dense\) called on an input of "
+            r"shape \(2, 5\)",
+        ):
             model(np.ones((2, 5), np.float32))

@@ -26,8 +26,12 @@ def test_golden_files_are_found():
 
 @pytest.mark.parametrize("path", GOLDEN, ids=lambda p: p.relative_to(TESTS).as_posix())
 def test_golden(path, tmp_path):
-    proc = subprocess.run([*LIT, "-v", "--param", f"exec_root={tmp_path}", str(path)],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [*LIT, "-v", "--param", f"exec_root={tmp_path}", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     report = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{path.relative_to(TESTS)} failed:\n{report}"
     # lit succeeds on a run of no tests too: this file must have run and passed

@@ -55,8 +55,11 @@ def workdir(tmp_path, tmp_path_factory, monkeypatch):
     `python` on PATH meaning this interpreter and this tree."""
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     bin_dir = tmp_path_factory.mktemp("bin")
-    for name, target in (("kiln", f'"{sys.executable}" -m kiln.cli'),
-                         ("python", f'"{sys.executable}"'), ("python3", f'"{sys.executable}"')):
+    for name, target in (
+        ("kiln", f'"{sys.executable}" -m kiln.cli'),
+        ("python", f'"{sys.executable}"'),
+        ("python3", f'"{sys.executable}"'),
+    ):
         shim = bin_dir / name
         shim.write_text(f'#!/bin/sh\nexec {target} "$@"\n')
         shim.chmod(0o755)
@@ -69,9 +72,16 @@ def workdir(tmp_path, tmp_path_factory, monkeypatch):
 
 
 def _run(command: list[str] | str, cwd: Path, env: dict, what: str) -> str:
-    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                          shell=isinstance(command, str), timeout=600,
-                          executable="/bin/bash" if isinstance(command, str) else None)
+    proc = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        shell=isinstance(command, str),
+        timeout=600,
+        executable="/bin/bash" if isinstance(command, str) else None,
+    )
     assert proc.returncode == 0, f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, f"{what}:\n{proc.stderr}"
     return proc.stdout

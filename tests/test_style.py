@@ -1,5 +1,5 @@
-"""The code is ruff clean (the rules are pyproject.toml's [tool.ruff]): CI runs only
-pytest, so the lint runs here."""
+"""The code is ruff clean and ruff formatted (the rules are pyproject.toml's
+[tool.ruff]; ruff is in the `test` extra). CI runs only pytest, so both run here."""
 
 import subprocess
 import sys
@@ -10,8 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_ruff_check_is_clean():
-    pytest.importorskip("ruff")  # in the `test` extra: CI installs it
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, f"ruff check found problems:\n{proc.stdout}{proc.stderr}"
+@pytest.mark.parametrize(
+    "command",
+    [["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]],
+    ids=["check", "format"],
+)
+def test_ruff(command):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"ruff {command[0]} found problems:\n{proc.stdout}{proc.stderr}"

@@ -61,21 +61,29 @@ def _quote(s: str) -> str:
 
 def to_dot(pic: Picture) -> str:
     """The picture in Graphviz's DOT language."""
-    lines = [f"digraph {_quote(pic.title)} {{", "  rankdir=TB; compound=true;",
-             '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
-             '  edge [fontname="Helvetica", fontsize=8, color="#5f6368"];']
+    lines = [
+        f"digraph {_quote(pic.title)} {{",
+        "  rankdir=TB; compound=true;",
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=8, color="#5f6368"];',
+    ]
     clustered = set()
     for i, c in enumerate(pic.clusters):
-        style = ('style="filled,rounded"; fillcolor="#fde7d9"; color="#e8710a"' if c.fused
-                 else 'style="rounded"; color="#9aa0a6"')
+        style = (
+            'style="filled,rounded"; fillcolor="#fde7d9"; color="#e8710a"'
+            if c.fused
+            else 'style="rounded"; color="#9aa0a6"'
+        )
         lines.append(f"  subgraph cluster_{i} {{ label={_quote(c.label)}; {style};")
         lines += [f"    {_quote(n)};" for n in c.nodes if n not in clustered]
         clustered.update(c.nodes)
         lines.append("  }")
     for n in pic.nodes:
-        lines.append(f"  {_quote(n.id)} [label={_quote(n.label)}, "
-                     f"fillcolor={_quote(_FILL.get(n.kind, '#ffffff'))}, "
-                     f"tooltip={_quote(n.tooltip or n.label)}];")
+        lines.append(
+            f"  {_quote(n.id)} [label={_quote(n.label)}, "
+            f"fillcolor={_quote(_FILL.get(n.kind, '#ffffff'))}, "
+            f"tooltip={_quote(n.tooltip or n.label)}];"
+        )
     for e in pic.edges:
         attrs = ['style="dashed"'] if e.control else []
         if e.label:
@@ -93,8 +101,13 @@ def _prepare(obj: Any, passes: str | None, func: str | None) -> Picture:
     return picture(obj, func)
 
 
-def render(obj: Any, format: str = "svg", passes: str | None = None,
-           engine: str = "auto", func: str | None = None) -> bytes:
+def render(
+    obj: Any,
+    format: str = "svg",
+    passes: str | None = None,
+    engine: str = "auto",
+    func: str | None = None,
+) -> bytes:
     """The picture of `obj` as SVG or PNG bytes."""
     if engine not in ENGINES:
         raise KilnError(f"unknown layout engine {engine!r} (kiln has: {', '.join(ENGINES)})")
@@ -106,10 +119,13 @@ def render(obj: Any, format: str = "svg", passes: str | None = None,
         raise KilnError(f"the graphviz engine needs {_graphviz_missing()}")
     if format == "png" and not use_graphviz:
         if engine == "python":  # Graphviz may well be installed: the choice is the problem
-            raise KilnError("PNG output needs the graphviz engine; the python engine draws "
-                            "SVG only (write .svg, or use --engine auto or graphviz)")
-        raise KilnError(f"PNG output needs Graphviz, which needs {_graphviz_missing()}; "
-                        "SVG works without it")
+            raise KilnError(
+                "PNG output needs the graphviz engine; the python engine draws "
+                "SVG only (write .svg, or use --engine auto or graphviz)"
+            )
+        raise KilnError(
+            f"PNG output needs Graphviz, which needs {_graphviz_missing()}; SVG works without it"
+        )
     if use_graphviz:
         import graphviz
 
@@ -120,13 +136,15 @@ def render(obj: Any, format: str = "svg", passes: str | None = None,
     return layout_svg(pic).encode()
 
 
-def viz(obj: Any, passes: str | None = None, engine: str = "auto",
-        func: str | None = None) -> SVG:
+def viz(obj: Any, passes: str | None = None, engine: str = "auto", func: str | None = None) -> SVG:
     """An SVG of a kl.Graph (or Session), or an IR Module/Function (after `passes`,
     run in place, when given): ops as nodes, dataflow as edges, fused groups as
     clusters."""
-    use = "graphviz" if engine == "graphviz" or (
-        engine == "auto" and graphviz_available()) else "python"
+    use = (
+        "graphviz"
+        if engine == "graphviz" or (engine == "auto" and graphviz_available())
+        else "python"
+    )
     return SVG(render(obj, "svg", passes, engine, func).decode(), use)
 
 

@@ -59,14 +59,20 @@ def layout_svg(pic: Picture) -> str:
         order = rows[1:] if sweep % 2 == 0 else rows[-2::-1]
         for row in order:
             near = preds if sweep % 2 == 0 else succs
-            key = {n: (sum(position[m] for m in near[n]) / len(near[n]) if near[n]
-                       else position[n]) for n in row}
+            key = {
+                n: (sum(position[m] for m in near[n]) / len(near[n]) if near[n] else position[n])
+                for n in row
+            }
             groups: dict[int, list[float]] = {}
             for n in row:
                 groups.setdefault(cluster_of.get(n, -1), []).append(key[n])
             group_key = {c: sum(v) / len(v) for c, v in groups.items()}
-            row.sort(key=lambda n: (group_key[cluster_of.get(n, -1)] if n in cluster_of
-                                    else key[n], key[n]))
+            row.sort(
+                key=lambda n: (
+                    group_key[cluster_of.get(n, -1)] if n in cluster_of else key[n],
+                    key[n],
+                )
+            )
             for i, n in enumerate(row):
                 position[n] = i
     sizes = {n: _size(nodes[n].label) for n in nodes}
@@ -82,13 +88,15 @@ def layout_svg(pic: Picture) -> str:
             x += sizes[n][0] + GAP_X
         y += height + GAP_Y
     total_h = y
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" '
-           f'height="{total_h:.0f}" viewBox="0 0 {total_w:.0f} {total_h:.0f}" '
-           f'font-family="Helvetica, Arial, sans-serif" font-size="{FONT}">',
-           f"<title>{escape(pic.title)}</title>",
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
-           'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
-           '<path d="M 0 0 L 10 5 L 0 10 z" fill="#5f6368"/></marker></defs>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" '
+        f'height="{total_h:.0f}" viewBox="0 0 {total_w:.0f} {total_h:.0f}" '
+        f'font-family="Helvetica, Arial, sans-serif" font-size="{FONT}">',
+        f"<title>{escape(pic.title)}</title>",
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+        'markerWidth="6" markerHeight="6" orient="auto-start-reverse">'
+        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#5f6368"/></marker></defs>',
+    ]
     for i, c in enumerate(pic.clusters):
         members = [n for n in c.nodes if n in xy]
         if not members:
@@ -98,11 +106,13 @@ def layout_svg(pic: Picture) -> str:
         x1 = max(xy[n][0] + sizes[n][0] for n in members) + 8
         y1 = max(xy[n][1] + sizes[n][1] for n in members) + 8
         fill, stroke = ("#fde7d9", "#e8710a") if c.fused else ("none", "#9aa0a6")
-        out.append(f'<g class="cluster" id="cluster_{i}"><title>{escape(c.label)}</title>'
-                   f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" '
-                   f'height="{y1 - y0:.1f}" rx="6" fill="{fill}" fill-opacity="0.6" '
-                   f'stroke="{stroke}"/><text x="{x0 + 6:.1f}" y="{y0 + 12:.1f}" '
-                   f'fill="{stroke}">{escape(c.label)}</text></g>')
+        out.append(
+            f'<g class="cluster" id="cluster_{i}"><title>{escape(c.label)}</title>'
+            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" '
+            f'height="{y1 - y0:.1f}" rx="6" fill="{fill}" fill-opacity="0.6" '
+            f'stroke="{stroke}"/><text x="{x0 + 6:.1f}" y="{y0 + 12:.1f}" '
+            f'fill="{stroke}">{escape(c.label)}</text></g>'
+        )
     for e in pic.edges:
         if e.src not in xy or e.dst not in xy:
             continue
@@ -111,10 +121,12 @@ def layout_svg(pic: Picture) -> str:
         x2, y2 = dx + sizes[e.dst][0] / 2, dy
         mid = (y1 + y2) / 2
         dash = ' stroke-dasharray="4 3"' if e.control else ""
-        out.append(f'<g class="edge"><title>{escape(e.src)}-&gt;{escape(e.dst)}</title>'
-                   f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {mid:.1f} {x2:.1f} {mid:.1f} '
-                   f'{x2:.1f} {y2:.1f}" fill="none" stroke="#5f6368"{dash} '
-                   f'marker-end="url(#arrow)"/></g>')
+        out.append(
+            f'<g class="edge"><title>{escape(e.src)}-&gt;{escape(e.dst)}</title>'
+            f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {mid:.1f} {x2:.1f} {mid:.1f} '
+            f'{x2:.1f} {y2:.1f}" fill="none" stroke="#5f6368"{dash} '
+            f'marker-end="url(#arrow)"/></g>'
+        )
     for n in pic.nodes:
         x, y = xy[n.id]
         w, h = sizes[n.id]
@@ -122,11 +134,14 @@ def layout_svg(pic: Picture) -> str:
         bold = ' font-weight="bold"'
         text = "".join(
             f'<tspan x="{x + w / 2:.1f}" dy="{0 if i == 0 else LINE}"'
-            f'{bold if i == 0 else ""}>{escape(s)}</tspan>'
-            for i, s in enumerate(lines))
-        out.append(f'<g class="node" id="{escape(n.id)}"><title>{escape(n.tooltip or n.id)}'
-                   f'</title><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
-                   f'rx="4" fill="{_FILL.get(n.kind, "#ffffff")}" stroke="#3c4043"/>'
-                   f'<text text-anchor="middle" y="{y + PAD + FONT - 1:.1f}">{text}</text></g>')
+            f"{bold if i == 0 else ''}>{escape(s)}</tspan>"
+            for i, s in enumerate(lines)
+        )
+        out.append(
+            f'<g class="node" id="{escape(n.id)}"><title>{escape(n.tooltip or n.id)}'
+            f'</title><rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" '
+            f'rx="4" fill="{_FILL.get(n.kind, "#ffffff")}" stroke="#3c4043"/>'
+            f'<text text-anchor="middle" y="{y + PAD + FONT - 1:.1f}">{text}</text></g>'
+        )
     out.append("</svg>")
     return "\n".join(out)

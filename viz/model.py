@@ -63,20 +63,30 @@ def picture(obj: Any, func: str | None = None) -> Picture:
         return first
     if isinstance(obj, Function):
         return _function_picture(obj)
-    raise KilnError(f"kl.viz: expected a kl.Graph, a Session, an IR Module or Function, "
-                    f"got {type(obj).__name__}")
+    raise KilnError(
+        f"kl.viz: expected a kl.Graph, a Session, an IR Module or Function, "
+        f"got {type(obj).__name__}"
+    )
 
 
 def _graph_picture(graph) -> Picture:
     pic = Picture("graph")
     scopes: dict[str, list[str]] = {}
     for op in graph.get_operations():
-        pic.nodes.append(Node(op.name, f"{op.name}\n{op.type}",
-                              "const" if op.type == "Const" else "op",
-                              op.ir_op or op.type))
+        pic.nodes.append(
+            Node(
+                op.name,
+                f"{op.name}\n{op.type}",
+                "const" if op.type == "Const" else "op",
+                op.ir_op or op.type,
+            )
+        )
         for t in op.inputs:
-            shape = "?" if t.shape.dims is None else "x".join(
-                "?" if d is None else str(d) for d in t.shape.dims)
+            shape = (
+                "?"
+                if t.shape.dims is None
+                else "x".join("?" if d is None else str(d) for d in t.shape.dims)
+            )
             pic.edges.append(Edge(t.op.name, op.name, f"{shape or 'scalar'} {t.dtype.name}"))
         for c in op.control_inputs:
             pic.edges.append(Edge(c.name, op.name, control=True))
@@ -116,9 +126,14 @@ def _function_picture(f: Function) -> Picture:
         label = op.name if op.name != "kiln.return" else "return"
         where = f" {op.loc.name}" if op.loc and op.loc.name else ""
         results = ", ".join(_short(r.type) for r in op.results)
-        pic.nodes.append(Node(nid, f"{label}\n{results}" if results else label,
-                              "return" if op.name == "kiln.return" else "op",
-                              f"{op.name}{where}"))
+        pic.nodes.append(
+            Node(
+                nid,
+                f"{label}\n{results}" if results else label,
+                "return" if op.name == "kiln.return" else "op",
+                f"{op.name}{where}",
+            )
+        )
         for v in op.operands:
             if v in outer:
                 pic.edges.append(Edge(outer[v], nid, _short(v.type)))
@@ -127,8 +142,9 @@ def _function_picture(f: Function) -> Picture:
 
     for op in f.ops:
         if op.name == "kiln.fused":
-            inner: dict[Value, str] = {a: source[v] for a, v in zip(op.body.args, op.operands)
-                                       if v in source}
+            inner: dict[Value, str] = {
+                a: source[v] for a, v in zip(op.body.args, op.operands) if v in source
+            }
             members = []
             for body_op in op.body.ops:
                 if body_op is op.body.terminator:
@@ -139,8 +155,9 @@ def _function_picture(f: Function) -> Picture:
                 if y in inner:
                     source[r] = inner[y]
             if members:
-                pic.clusters.append(Cluster(f"{node_id(op)}_fused",
-                                            f"kiln.fused ({op.kind})", members, fused=True))
+                pic.clusters.append(
+                    Cluster(f"{node_id(op)}_fused", f"kiln.fused ({op.kind})", members, fused=True)
+                )
         else:
             add_op(op, source)
     return pic

@@ -10,9 +10,21 @@ from .render import render
 from .run import compiled_kernel, kernel_asm, kernel_ir, run_kernel
 from .scalar import INSTRUCTIONS
 
-__all__ = ["BUILDERS", "INSTRUCTIONS", "INTERPRETED", "Compiled", "NativeKernel",
-           "compile_module", "compiled_kernel", "kernel_asm", "kernel_ir", "native_kernel",
-           "render", "run_kernel", "target_machine"]
+__all__ = [
+    "BUILDERS",
+    "INSTRUCTIONS",
+    "INTERPRETED",
+    "Compiled",
+    "NativeKernel",
+    "compile_module",
+    "compiled_kernel",
+    "kernel_asm",
+    "kernel_ir",
+    "native_kernel",
+    "render",
+    "run_kernel",
+    "target_machine",
+]
 
 # What this backend renders (tests/ir/test_coverage.py reads it): the scalar
 # instructions of `INSTRUCTIONS` (scalar.py) inside fused pointwise and

@@ -46,8 +46,9 @@ class _EpilogueRenderer(_BodyRenderer):
     def __init__(self, kernel: Kernel, module: ir.Module, same: dict[int, int]):
         self.k = kernel
         n = len(kernel.params)
-        fn = ir.Function(module, ir.FunctionType(I32, [PTR] * n + [I64] * (len(kernel.dims) + 2)),
-                         kernel.name)
+        fn = ir.Function(
+            module, ir.FunctionType(I32, [PTR] * n + [I64] * (len(kernel.dims) + 2)), kernel.name
+        )
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         fn.attributes.add("nounwind")
@@ -109,11 +110,17 @@ class Frame:
         self.slots, self.b = ir.IRBuilder(entry), ir.IRBuilder(start)
         self.start = start
         b = self.b
-        self.buffers = [b.load(b.gep(buffers, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR,
-                               name=f"buffer{i}") for i in range(group.n_buffers)]
+        self.buffers = [
+            b.load(
+                b.gep(buffers, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR, name=f"buffer{i}"
+            )
+            for i in range(group.n_buffers)
+        ]
         n_epilogue = len(group.epilogue.dims) if group.epilogue is not None else 0
-        loaded = [b.load(b.gep(dims, [ir.Constant(I64, j)], source_etype=I64), typ=I64,
-                         name=f"d{j}") for j in range(n_dims + n_epilogue)]
+        loaded = [
+            b.load(b.gep(dims, [ir.Constant(I64, j)], source_etype=I64), typ=I64, name=f"d{j}")
+            for j in range(n_dims + n_epilogue)
+        ]
         self.dims, self.epilogue_dims = loaded[:n_dims], loaded[n_dims:]
         self.fault = self.slots.alloca(I32, name="fault")
         b.store(ir.Constant(I32, 0), self.fault)
@@ -123,8 +130,11 @@ class Frame:
         self.epilogue_fn = None
         if group.epilogue is not None:
             acc = len(group.args)  # the epilogue's parameter of the contraction's result
-            same = ({acc + 1 + group.epilogue_results.index(group.acc_result): acc}
-                    if group.in_place else {})
+            same = (
+                {acc + 1 + group.epilogue_results.index(group.acc_result): acc}
+                if group.in_place
+                else {}
+            )
             self.epilogue_fn = _EpilogueRenderer(group.epilogue, module, same).function
 
     def operand(self, v: Value) -> ir.Value:
@@ -136,8 +146,9 @@ class Frame:
         if v not in self.constants:
             owner = getattr(v, "op", None)
             if owner is None or owner.name != "kiln.constant":
-                raise group.contraction.error("reads a value computed inside its own group",
-                                              CompileError)
+                raise group.contraction.error(
+                    "reads a value computed inside its own group", CompileError
+                )
             data = bytearray(np.ascontiguousarray(owner.value.array).tobytes()) or bytearray(1)
             t = ir.ArrayType(ir.IntType(8), len(data))
             g = ir.GlobalVariable(self.module, t, f"{group.name}.constant{len(self.constants)}")
@@ -174,8 +185,7 @@ class Frame:
         malloc = self.declare("malloc", PTR, [I64])
         # one byte more: malloc(0) may give NULL, which would read as a failure
         self.scratch = b.call(malloc, [b.add(total, ir.Constant(I64, 1))], name="scratch")
-        with b.if_then(b.icmp_unsigned("==", self.scratch, ir.Constant(PTR, None)),
-                       likely=False):
+        with b.if_then(b.icmp_unsigned("==", self.scratch, ir.Constant(PTR, None)), likely=False):
             b.ret(ir.Constant(I32, OUT_OF_MEMORY))
         return [b.gep(self.scratch, [at], source_etype=ir.IntType(8)) for at in offsets]
 
@@ -185,8 +195,14 @@ class Frame:
             return
         group = self.group
         results = [self.buffers[len(group.args) + i] for i in group.epilogue_results]
-        args = [*self.buffers[:len(group.args)], self.acc, *results, *self.epilogue_dims,
-                first, last]
+        args = [
+            *self.buffers[: len(group.args)],
+            self.acc,
+            *results,
+            *self.epilogue_dims,
+            first,
+            last,
+        ]
         fault = self.b.call(self.epilogue_fn, args)
         self.b.store(self.b.or_(self.b.load(self.fault, typ=I32), fault), self.fault)
 

@@ -60,12 +60,19 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
         (_emit_pointwise if window.is_pointwise() else _emit_im2col)(frame, window)
         return module
 
-    how = ("one GEMM on the input (a 1x1 filter, unit strides, no padding)"
-           if window.is_pointwise() else f"im2col in blocks of {BLOCK_BYTES >> 10} KiB + GEMM")
+    how = (
+        "one GEMM on the input (a 1x1 filter, unit strides, no padding)"
+        if window.is_pointwise()
+        else f"im2col in blocks of {BLOCK_BYTES >> 10} KiB + GEMM"
+    )
     x, f = conv.operands
-    text = group.describe([f"  conv2d {x.type} * {f.type}, strides {list(conv.strides)}, "
-                           f"dilations {list(conv.dilations)}, {conv.padding}: {how}, "
-                           "pixels [begin, end)"])
+    text = group.describe(
+        [
+            f"  conv2d {x.type} * {f.type}, strides {list(conv.strides)}, "
+            f"dilations {list(conv.dilations)}, {conv.padding}: {how}, "
+            "pixels [begin, end)"
+        ]
+    )
     return NativeKernel(name, build, _blas_binder(group), text)
 
 
@@ -95,9 +102,14 @@ def _emit_pointwise(frame: Frame, window: _Window) -> None:
     begin, end = frame.begin, frame.end
     with b.if_then(b.icmp_signed("<", begin, end)):
         a = b.gep(frame.operand(x), [b.mul(begin, c)], source_etype=t)
-        Gemm(b, frame.slots, group.dtype)(Operand(a, c), Operand(frame.operand(f), o),
-                                          b.gep(frame.acc, [b.mul(begin, o)], source_etype=t),
-                                          b.sub(end, begin), o, c)
+        Gemm(b, frame.slots, group.dtype)(
+            Operand(a, c),
+            Operand(frame.operand(f), o),
+            b.gep(frame.acc, [b.mul(begin, o)], source_etype=t),
+            b.sub(end, begin),
+            o,
+            c,
+        )
         frame.epilogue(b.mul(begin, o), b.mul(end, o))
     frame.finish()
 
@@ -129,8 +141,14 @@ def _emit_im2col(frame: Frame, window: _Window) -> None:
             p0 = b.add(begin, b.mul(j, rows))
             p1 = frame.min(b.add(p0, rows), end)
             im2col.rows(x_data, col, p0, p1, depth)
-            gemm(Operand(col, depth), Operand(f_data, o),
-                 b.gep(frame.acc, [b.mul(p0, o)], source_etype=t), b.sub(p1, p0), o, depth)
+            gemm(
+                Operand(col, depth),
+                Operand(f_data, o),
+                b.gep(frame.acc, [b.mul(p0, o)], source_etype=t),
+                b.sub(p1, p0),
+                o,
+                depth,
+            )
             frame.epilogue(b.mul(p0, o), b.mul(p1, o))
     frame.finish()
 
@@ -147,8 +165,7 @@ class _Im2col:
         self.memcpy = frame.declare("llvm.memcpy.p0.p0.i64", ir.VoidType(), [PTR, PTR, I64, I1])
         self.memset = frame.declare("llvm.memset.p0.i64", ir.VoidType(), [PTR, I8, I64, I1])
 
-    def rows(self, x: ir.Value, col: ir.Value, p0: ir.Value, p1: ir.Value,
-             depth: ir.Value) -> None:
+    def rows(self, x: ir.Value, col: ir.Value, p0: ir.Value, p1: ir.Value, depth: ir.Value) -> None:
         """Rows p0..p1 (pixels) of the im2col matrix into `col` (from its row 0)."""
         b, w = self.b, self.window
         h, width, _, oh, ow, _, pad_top, pad_left = self.frame.dims
@@ -161,13 +178,19 @@ class _Im2col:
             for i in range(w.kh):
                 ih = b.add(top, ir.Constant(I64, i * w.dh))
                 row_src = b.gep(src, [b.mul(b.mul(ih, width), self.c)], source_etype=self.t)
-                row_dst = b.gep(dst, [b.mul(self.c, ir.Constant(I64, i * w.kw))],
-                                source_etype=self.t)
+                row_dst = b.gep(
+                    dst, [b.mul(self.c, ir.Constant(I64, i * w.kw))], source_etype=self.t
+                )
                 inside = b.icmp_unsigned("<", ih, h)
                 if w.dw == 1 and w.kw > 1:  # the whole run of taps is contiguous
                     last = b.add(left, ir.Constant(I64, w.kw))
-                    whole = b.and_(inside, b.and_(b.icmp_signed(">=", left, ir.Constant(I64, 0)),
-                                                  b.icmp_signed("<=", last, width)))
+                    whole = b.and_(
+                        inside,
+                        b.and_(
+                            b.icmp_signed(">=", left, ir.Constant(I64, 0)),
+                            b.icmp_signed("<=", last, width),
+                        ),
+                    )
                     with b.if_else(whole, likely=True) as (run, taps):
                         with run:
                             self.copy(row_dst, row_src, left, self.run_bytes)
@@ -176,8 +199,9 @@ class _Im2col:
                 else:
                     self.taps(row_dst, row_src, inside, left, width)
 
-    def taps(self, dst: ir.Value, src: ir.Value, row_inside: ir.Value, left: ir.Value,
-             width: ir.Value) -> None:
+    def taps(
+        self, dst: ir.Value, src: ir.Value, row_inside: ir.Value, left: ir.Value, width: ir.Value
+    ) -> None:
         """One window row, tap by tap: a copy where inside the image, else zeros."""
         b, w = self.b, self.window
         for j in range(w.kw):
@@ -188,8 +212,9 @@ class _Im2col:
                 with copy:
                     self.copy(tap, src, iw, self.tap_bytes)
                 with zero:
-                    b.call(self.memset, [tap, ir.Constant(I8, 0), self.tap_bytes,
-                                         ir.Constant(I1, 0)])
+                    b.call(
+                        self.memset, [tap, ir.Constant(I8, 0), self.tap_bytes, ir.Constant(I1, 0)]
+                    )
 
     def copy(self, dst: ir.Value, row_src: ir.Value, iw: ir.Value, nbytes: ir.Value) -> None:
         src = self.b.gep(row_src, [self.b.mul(iw, self.c)], source_etype=self.t)

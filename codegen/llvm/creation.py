@@ -50,8 +50,11 @@ def random(op: Operation, name: str) -> NativeKernel:
     f = Frame(name, [f"like{i}" for i in range(len(op.operands))] + ["out"], ["count"])
     with f.loop(f.begin, f.end, "i") as i:
         streams = philox(f.b, i, op.seed)
-        value = (uniform(f, streams[0]) if op.distribution == "uniform"
-                 else normal(f, streams[0], streams[1]))
+        value = (
+            uniform(f, streams[0])
+            if op.distribution == "uniform"
+            else normal(f, streams[0], streams[1])
+        )
         f.store(f.scalars.cast(value, DType.f32, dtype), len(op.operands), i)
 
     def bind(operands, results):
@@ -64,14 +67,22 @@ def random(op: Operation, name: str) -> NativeKernel:
 def philox(b: ir.IRBuilder, offset: ir.Value, seed: int) -> list[ir.Value]:
     """The four i32 outputs of Philox 4x32-10 for the counter `offset` (i64)."""
     seed &= (1 << 64) - 1
-    c = [b.trunc(offset, I32), b.trunc(b.lshr(offset, const(32)), I32),
-         ir.Constant(I32, 0), ir.Constant(I32, 0)]
+    c = [
+        b.trunc(offset, I32),
+        b.trunc(b.lshr(offset, const(32)), I32),
+        ir.Constant(I32, 0),
+        ir.Constant(I32, 0),
+    ]
     k0, k1 = seed & 0xFFFFFFFF, seed >> 32
     for _ in range(ROUNDS):
         high0, low0 = _wide_product(b, ROUND_MULTIPLIERS[1], c[2])
         high1, low1 = _wide_product(b, ROUND_MULTIPLIERS[0], c[0])
-        c = [b.xor(b.xor(high0, c[1]), ir.Constant(I32, k0)), low0,
-             b.xor(b.xor(high1, c[3]), ir.Constant(I32, k1)), low1]
+        c = [
+            b.xor(b.xor(high0, c[1]), ir.Constant(I32, k0)),
+            low0,
+            b.xor(b.xor(high1, c[3]), ir.Constant(I32, k1)),
+            low1,
+        ]
         k0 = (k0 + KEY_STEP[0]) & 0xFFFFFFFF
         k1 = (k1 + KEY_STEP[1]) & 0xFFFFFFFF
     return c
@@ -93,9 +104,9 @@ def uniform(f: Frame, bits: ir.Value) -> ir.Value:
 def normal(f: Frame, first: ir.Value, second: ir.Value) -> ir.Value:
     """Box-Muller on two uniform streams, in float32, as philox.normal."""
     b, s = f.b, f.scalars
-    u1 = s.compute("max", [ir.Constant(F32, 1.0e-7), uniform(f, first)], [DType.f32] * 2,
-                   DType.f32)
+    u1 = s.compute("max", [ir.Constant(F32, 1.0e-7), uniform(f, first)], [DType.f32] * 2, DType.f32)
     theta = b.fmul(ir.Constant(F32, 6.283185307179586), uniform(f, second))
-    radius = s.intrinsic("llvm.sqrt", [b.fmul(ir.Constant(F32, -2.0), s.intrinsic("llvm.log",
-                                                                                   [u1]))])
+    radius = s.intrinsic(
+        "llvm.sqrt", [b.fmul(ir.Constant(F32, -2.0), s.intrinsic("llvm.log", [u1]))]
+    )
     return b.fmul(radius, s.intrinsic("llvm.cos", [theta]))

@@ -53,10 +53,10 @@ class Frame:
         body.attributes.add("nounwind")
         for arg, label in zip(body.args, [*buffers, *dims, "begin", "end"]):
             arg.name = label
-        for arg in body.args[:len(buffers)]:
+        for arg in body.args[: len(buffers)]:
             arg.add_attribute("noalias")
-        self.buffers = list(body.args[:len(buffers)])
-        self.dims = list(body.args[len(buffers):-2])
+        self.buffers = list(body.args[: len(buffers)])
+        self.dims = list(body.args[len(buffers) : -2])
         self.begin, self.end = body.args[-2:]
         entry, start = body.append_basic_block("entry"), body.append_basic_block("start")
         self._slots, self._start = ir.IRBuilder(entry), start
@@ -70,10 +70,14 @@ class Frame:
         buffers, dims, begin, end = fn.args
         buffers.name, dims.name, begin.name, end.name = "buffers", "dims", "begin", "end"
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        args = [b.load(b.gep(buffers, [const(i)], inbounds=True, source_etype=PTR), typ=PTR)
-                for i in range(n_buffers)]
-        args += [b.load(b.gep(dims, [const(j)], inbounds=True, source_etype=I64), typ=I64)
-                 for j in range(n_dims)]
+        args = [
+            b.load(b.gep(buffers, [const(i)], inbounds=True, source_etype=PTR), typ=PTR)
+            for i in range(n_buffers)
+        ]
+        args += [
+            b.load(b.gep(dims, [const(j)], inbounds=True, source_etype=I64), typ=I64)
+            for j in range(n_dims)
+        ]
         b.ret(b.call(body, [*args, begin, end]))
 
     def finish(self) -> ir.Module:
@@ -118,8 +122,9 @@ class Frame:
 
     def clamp(self, x: ir.Value, low: ir.Value, high: ir.Value) -> ir.Value:
         """min(max(x, low), high) on i64."""
-        return self.scalars.intrinsic("llvm.smin", [
-            self.scalars.intrinsic("llvm.smax", [x, low]), high])
+        return self.scalars.intrinsic(
+            "llvm.smin", [self.scalars.intrinsic("llvm.smax", [x, low]), high]
+        )
 
     def outside(self, index: ir.Value, size: ir.Value) -> ir.Value:
         """Whether `index` lies outside [0, size) (one unsigned compare)."""
@@ -176,6 +181,7 @@ def _align(t: ir.Type) -> int:
 
 # ------------------------------------------------------------------ dtypes
 
+
 def element_type(op: Operation, dtype: DType) -> ir.Type:
     """The LLVM type of one stored element of `dtype` (bool is a byte)."""
     if dtype in (DType.f16, DType.bf16):
@@ -192,6 +198,7 @@ def bits_type(op: Operation, dtype: DType) -> ir.IntType:
 
 # ------------------------------------------------------------------ binding
 
+
 def c_strides(shape: Shape) -> list[int]:
     """Element strides of a C-contiguous array of `shape`."""
     strides, step = [], 1
@@ -204,19 +211,26 @@ def c_strides(shape: Shape) -> list[int]:
 def check_shapes(op: Operation, operands: Sequence[Shape], results: Sequence[Shape]) -> None:
     """ExecutionError naming `op` unless the concrete shapes fit its types and
     its type rule gives `results` from `operands`."""
-    for what, values, shapes in (("operand", op.operands, operands),
-                                 ("result", op.results, results)):
+    for what, values, shapes in (
+        ("operand", op.operands, operands),
+        ("result", op.results, results),
+    ):
         for i, (v, shape) in enumerate(zip(values, shapes, strict=True)):
             want = v.type.shape
             if len(shape) != len(want) or any(
-                    isinstance(d, int) and d != n for d, n in zip(want, shape)):
-                raise op.error(f"{what} {i} should be {v.type}, got shape {list(shape)}",
-                               ExecutionError)
+                isinstance(d, int) and d != n for d, n in zip(want, shape)
+            ):
+                raise op.error(
+                    f"{what} {i} should be {v.type}, got shape {list(shape)}", ExecutionError
+                )
     expected = _inferred(op, operands)
     if [tuple(s) for s in results] != expected:
-        raise op.error(f"results of shapes {[list(s) for s in results]} do not follow from "
-                       f"operands of shapes {[list(s) for s in operands]}: expected "
-                       f"{[list(s) for s in expected]}", ExecutionError)
+        raise op.error(
+            f"results of shapes {[list(s) for s in results]} do not follow from "
+            f"operands of shapes {[list(s) for s in operands]}: expected "
+            f"{[list(s) for s in expected]}",
+            ExecutionError,
+        )
 
 
 def _inferred(op: Operation, operands: Sequence[Shape]) -> list[Shape]:
@@ -227,8 +241,9 @@ def _inferred(op: Operation, operands: Sequence[Shape]) -> list[Shape]:
     try:
         trial = type(op)(stand_ins, {k: v for k, v in op.attrs.items() if k in op.attr_specs})
     except KilnError as e:
-        raise op.error(f"does not fit the operand shapes {[list(s) for s in operands]}: {e}",
-                       ExecutionError) from None
+        raise op.error(
+            f"does not fit the operand shapes {[list(s) for s in operands]}: {e}", ExecutionError
+        ) from None
     trial.drop_operands()
     return [tuple(r.type.shape) for r in trial.results]
 

@@ -84,8 +84,9 @@ def check_int32(op, **extents: int) -> None:
     """Raise ExecutionError naming `op` when an extent exceeds BLAS's 32-bit ints."""
     for what, n in extents.items():
         if n > INT32_MAX:
-            raise op.error(f"{what} = {n} is too large for the BLAS call (at most {INT32_MAX})",
-                           ExecutionError)
+            raise op.error(
+                f"{what} = {n} is too large for the BLAS call (at most {INT32_MAX})", ExecutionError
+            )
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ class Gemm:
             return
         name = blas_symbol(dtype)
         self.blas = b.module.globals.get(name) or ir.Function(
-            b.module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name)
+            b.module, ir.FunctionType(ir.VoidType(), [PTR] * 13), name
+        )
         self.ints = {k: slots.alloca(I32, name=k) for k in ("m", "n", "k", "lda", "ldb", "ldc")}
         self.chars = {c: slots.alloca(I8, name=f"char.{c}") for c in "NT"}
         self.one, self.zero = slots.alloca(self.t, name="one"), slots.alloca(self.t, name="zero")
@@ -122,29 +124,46 @@ class Gemm:
         slots.store(ir.Constant(self.t, 1.0), self.one)
         slots.store(ir.Constant(self.t, 0.0), self.zero)
 
-    def __call__(self, a: Operand, b_: Operand, c: ir.Value, m: ir.Value, n: ir.Value,
-                 k: ir.Value) -> None:
+    def __call__(
+        self, a: Operand, b_: Operand, c: ir.Value, m: ir.Value, n: ir.Value, k: ir.Value
+    ) -> None:
         """C = op(A) op(B) with m, n, k (i64)."""
         if not self.dtype.is_float:
             one = ir.Constant(I64, 1)
             a_rows, a_cols = (one, a.ld) if a.transposed else (a.ld, one)  # strides of i, l
             b_rows, b_cols = (one, b_.ld) if b_.transposed else (b_.ld, one)  # of l, j
-            self.b.call(self.loop, [a.pointer, b_.pointer, c, m, n, k, a_rows, a_cols, b_rows,
-                                    b_cols])
+            self.b.call(
+                self.loop, [a.pointer, b_.pointer, c, m, n, k, a_rows, a_cols, b_rows, b_cols]
+            )
             return
         # Column-major C^T[n, m] = B^T A^T: B is Fortran's first operand (keys are
         # Fortran's argument names), and a leading dim must be >= 1 even when empty.
         b = self.b
         for name, value in {"m": n, "n": m, "k": k, "lda": b_.ld, "ldb": a.ld, "ldc": n}.items():
             if name.startswith("ld"):
-                value = b.select(b.icmp_signed("<", value, ir.Constant(I64, 1)),
-                                 ir.Constant(I64, 1), value)
+                value = b.select(
+                    b.icmp_signed("<", value, ir.Constant(I64, 1)), ir.Constant(I64, 1), value
+                )
             b.store(b.trunc(value, I32), self.ints[name])
         ints = self.ints
-        b.call(self.blas, [self.chars["T" if b_.transposed else "N"],
-                           self.chars["T" if a.transposed else "N"], ints["m"], ints["n"],
-                           ints["k"], self.one, b_.pointer, ints["lda"], a.pointer, ints["ldb"],
-                           self.zero, c, ints["ldc"]])
+        b.call(
+            self.blas,
+            [
+                self.chars["T" if b_.transposed else "N"],
+                self.chars["T" if a.transposed else "N"],
+                ints["m"],
+                ints["n"],
+                ints["k"],
+                self.one,
+                b_.pointer,
+                ints["lda"],
+                a.pointer,
+                ints["ldb"],
+                self.zero,
+                c,
+                ints["ldc"],
+            ],
+        )
 
 
 def _int_gemm(module: ir.Module, t: ir.Type) -> ir.Function:
@@ -158,8 +177,7 @@ def _int_gemm(module: ir.Module, t: ir.Type) -> ir.Function:
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
     a, b_, c, m, n, k, sa_i, sa_l, sb_l, sb_j = fn.args
-    for arg, text in zip(fn.args, ("a", "b", "c", "m", "n", "k", "sa_i", "sa_l", "sb_l",
-                                   "sb_j")):
+    for arg, text in zip(fn.args, ("a", "b", "c", "m", "n", "k", "sa_i", "sa_l", "sb_l", "sb_j")):
         arg.name = text
     for pointer in (a, b_, c):
         pointer.add_attribute("noalias")
@@ -174,8 +192,9 @@ def _int_gemm(module: ir.Module, t: ir.Type) -> ir.Function:
             x = b.load(b.gep(a, [at], inbounds=True, source_etype=t), typ=t)
             b_row = b.mul(l_, sb_l)
             with counted_loop(b, zero, n, "j") as j:
-                y = b.load(b.gep(b_, [b.add(b_row, b.mul(j, sb_j))], inbounds=True,
-                                 source_etype=t), typ=t)
+                y = b.load(
+                    b.gep(b_, [b.add(b_row, b.mul(j, sb_j))], inbounds=True, source_etype=t), typ=t
+                )
                 out = b.gep(row, [j], inbounds=True, source_etype=t)
                 b.store(b.add(b.load(out, typ=t), b.mul(x, y)), out)
     b.ret_void()

@@ -25,7 +25,7 @@ DIMS = ["P", "A", "I", "J"]
 def _grid(op: Operation, shape) -> tuple[int, int, int]:
     """(P, A, I) of `shape` around the op's axis."""
     axis = normalize_axis(op.axis, len(shape))
-    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
+    return math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
 
 
 def _index(f: Frame, buffer: int, j: ir.Value, op: Operation) -> ir.Value:
@@ -86,8 +86,9 @@ def scatter_add(op: Operation, name: str) -> NativeKernel:
                 write = f.mul(f.linear([p, index], [None, A]), I)
                 read = f.mul(f.linear([p, j], [None, J]), I)
                 with f.loop(const(0), I, "i") as i:
-                    total = _add(f, f.load(3, f.add(write, i), t), f.load(2, f.add(read, i), t),
-                                 dtype)
+                    total = _add(
+                        f, f.load(3, f.add(write, i), t), f.load(2, f.add(read, i), t), dtype
+                    )
                     f.store(total, 3, f.add(write, i))
 
     def bind(operands, results):

@@ -20,8 +20,9 @@ from llvmlite import ir
 from ..kernel import CompileError
 
 # The kernel ABI: int32 kernel(void **buffers, int64 *dims, int64 begin, int64 end).
-KERNEL_SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p,
-                                    ctypes.c_int64, ctypes.c_int64)
+KERNEL_SIGNATURE = ctypes.CFUNCTYPE(
+    ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64
+)
 
 llvm_lock = threading.Lock()  # LLVM's JIT objects are not safe to build concurrently: hold it
 
@@ -31,9 +32,9 @@ def new_target_machine() -> llvm.TargetMachine:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                        features=llvm.get_host_cpu_features().flatten(),
-                                        opt=3)
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
+    )
 
 
 @functools.cache

@@ -33,5 +33,8 @@ __all__ = ["creation", "indexing", "movement", "window"]
 @native("kiln.print")
 def print_(op: Operation, name: str) -> NativeKernel:
     """Refused: printing from native code would need a callback into Python."""
-    raise op.error("kiln.print is not supported by the CPU backend (printing from native "
-                   "code needs a callback); run with backend='interpreter'", CompileError)
+    raise op.error(
+        "kiln.print is not supported by the CPU backend (printing from native "
+        "code needs a callback); run with backend='interpreter'",
+        CompileError,
+    )

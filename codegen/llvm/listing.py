@@ -15,7 +15,7 @@ SECTIONS = ("kernel", "llvm", "asm")
 def sections_for(level: int) -> tuple[str, ...]:
     """The sections a KILN_DEBUG level shows: the kernel form from 2, the LLVM IR
     from 3, the assembly from 4."""
-    return SECTIONS[:max(0, level - debug.KERNELS)]
+    return SECTIONS[: max(0, level - debug.KERNELS)]
 
 
 def kernel_listing(kernel: NativeKernel, sections: tuple[str, ...]) -> str:

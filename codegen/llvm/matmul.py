@@ -47,18 +47,25 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
         _emit(Frame(group, module, n_dims=3 + 3 * batch_rank), mm, batch_rank)
         return module
 
-    how = (f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm" if group.dtype.is_float
-           else "a loop nest")
-    text = group.describe([f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
-                           f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
-                           f"{'^T' if mm.transpose_b else ''} by {how}, rows [begin, end)"])
+    how = (
+        f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm"
+        if group.dtype.is_float
+        else "a loop nest"
+    )
+    text = group.describe(
+        [
+            f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
+            f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
+            f"{'^T' if mm.transpose_b else ''} by {how}, rows [begin, end)"
+        ]
+    )
     return NativeKernel(name, build, _blas_binder(group), text)
 
 
 def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
     b, group = frame.b, frame.group
     m, n, k = frame.dims[:3]
-    batch = [frame.dims[3 + 3 * i: 6 + 3 * i] for i in range(batch_rank)]
+    batch = [frame.dims[3 + 3 * i : 6 + 3 * i] for i in range(batch_rank)]
     t = storage_type(group.dtype)
     gemm = Gemm(b, frame.slots, group.dtype)
     a_data, b_data = frame.operand(mm.lhs), frame.operand(mm.rhs)
@@ -76,9 +83,14 @@ def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
             a_at, b_at = _batch_offsets(b, i, batch)
             row = b.sub(r0, start)
             a_at = b.add(a_at, row if mm.transpose_a else b.mul(row, k))
-            gemm(Operand(b.gep(a_data, [a_at], source_etype=t), lda, mm.transpose_a),
-                 Operand(b.gep(b_data, [b_at], source_etype=t), ldb, mm.transpose_b),
-                 b.gep(frame.acc, [b.mul(r0, n)], source_etype=t), b.sub(r1, r0), n, k)
+            gemm(
+                Operand(b.gep(a_data, [a_at], source_etype=t), lda, mm.transpose_a),
+                Operand(b.gep(b_data, [b_at], source_etype=t), ldb, mm.transpose_b),
+                b.gep(frame.acc, [b.mul(r0, n)], source_etype=t),
+                b.sub(r1, r0),
+                n,
+                k,
+            )
             frame.epilogue(b.mul(r0, n), b.mul(r1, n))
     frame.finish()
 

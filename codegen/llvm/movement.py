@@ -27,6 +27,7 @@ TILE_BYTES = 256  # a transpose tile is this many bytes wide and as many element
 
 # ------------------------------------------------------------------ strided copy
 
+
 def strided_copy(op: Operation, name: str, rank: int, bind, way: str) -> NativeKernel:
     """A kernel writing the result (the last buffer) from operand 0 read at
     base + sum(i_k * stride_k) over `rank` result axes. `bind(operands, results)`
@@ -35,7 +36,7 @@ def strided_copy(op: Operation, name: str, rank: int, bind, way: str) -> NativeK
     names = [f"x{i}" for i in range(len(op.operands))] + ["out"]
     dims = [f"n{k}" for k in range(rank)] + [f"s{k}" for k in range(rank)] + ["base"]
     f = Frame(name, names, dims)
-    sizes, strides, base = f.dims[:rank], f.dims[rank:2 * rank], f.dims[-1]
+    sizes, strides, base = f.dims[:rank], f.dims[rank : 2 * rank], f.dims[-1]
     with f.nest(sizes) as index:
         source = f.add(base, *[f.mul(i, s) for i, s in zip(index, strides)])
         f.store(f.load(0, source, t), len(names) - 1, f.linear(index, sizes))
@@ -56,8 +57,7 @@ def _at_least_one_axis(sizes: list[int], strides: list[int]) -> tuple[list[int],
 def stop_gradient(op: Operation, name: str) -> NativeKernel:
     """A flat copy (fuse puts stop_gradient into pointwise kernels; this is
     for one left on its own)."""
-    return strided_copy(op, name, 1, lambda ins, outs: ([math.prod(ins[0])], [1], 0),
-                        "flat copy")
+    return strided_copy(op, name, 1, lambda ins, outs: ([math.prod(ins[0])], [1], 0), "flat copy")
 
 
 @native("kiln.slice")
@@ -98,6 +98,7 @@ def broadcast(op: Operation, name: str) -> NativeKernel:
 
 
 # ------------------------------------------------------------------ transpose
+
 
 def transpose_groups(op: Operation) -> list[tuple[int, ...]]:
     """The operand axes in result order, merged where they stay adjacent and in
@@ -167,6 +168,7 @@ def _tiled_transpose(op: Operation, name: str, batch_of) -> NativeKernel:
 
 # ------------------------------------------------------------------ pad
 
+
 @native("kiln.pad")
 def pad(op: Operation, name: str) -> NativeKernel:
     """Row by row over the result's last axis: a row outside the operand is
@@ -216,14 +218,18 @@ def _fill(f: Frame, value: ir.Constant, row: ir.Value, start: ir.Value, stop: ir
 
 # ------------------------------------------------------------------ concat
 
+
 @native("kiln.concat")
 def concat(op: Operation, name: str) -> NativeKernel:
     """Seen as (P, L_j) arrays, P the product of the dims before the axis,
     each operand's row p goes to its place in the result's row p."""
     t = bits_type(op, op.results[0].type.dtype)
     count = len(op.operands)
-    f = Frame(name, [f"x{j}" for j in range(count)] + ["out"],
-              ["rows"] + [f"width{j}" for j in range(count)])
+    f = Frame(
+        name,
+        [f"x{j}" for j in range(count)] + ["out"],
+        ["rows"] + [f"width{j}" for j in range(count)],
+    )
     widths = f.dims[1:]
     total = f.add(*widths)
     with f.loop(f.begin, f.end, "p") as p:
@@ -237,7 +243,7 @@ def concat(op: Operation, name: str) -> NativeKernel:
     def bind(operands, results):
         out = results[0]
         axis = normalize_axis(op.axis, len(out))
-        rows, inner = math.prod(out[:axis]), math.prod(out[axis + 1:])
+        rows, inner = math.prod(out[:axis]), math.prod(out[axis + 1 :])
         return [rows] + [s[axis] * inner for s in operands], rows
 
     return assemble(op, f, bind, "row by row, each operand's part in turn")

@@ -41,8 +41,9 @@ class NativeKernel:
     never renders its kernels (`text`, which the cache key hashes, is cheap;
     KILN_DEBUG=3 renders them again to show their LLVM IR)."""
 
-    def __init__(self, name: str, module: ir.Module | Callable[[], ir.Module], bind: Binder,
-                 text: str = ""):
+    def __init__(
+        self, name: str, module: ir.Module | Callable[[], ir.Module], bind: Binder, text: str = ""
+    ):
         self.name = name
         self._module = module
         self.bind = bind  # (operand shapes, result shapes) -> (dims, outer extent)
@@ -76,8 +77,7 @@ def native_kernel(op: Operation, name: str) -> NativeKernel:
     key = f"kiln.fused:{op.kind}" if op.name == "kiln.fused" else op.name
     build = BUILDERS.get(key)
     if build is None:
-        raise CompileError(f"{op.describe()}: the CPU backend has no kernel for "
-                           f"{key} yet")
+        raise CompileError(f"{op.describe()}: the CPU backend has no kernel for {key} yet")
     return build(op, name)
 
 

@@ -70,16 +70,27 @@ def _define_entry(kernel: Kernel, module: ir.Module, body: ir.Function) -> None:
     buffers, dims, begin, end = fn.args
     buffers.name, dims.name, begin.name, end.name = "buffers", "dims", "begin", "end"
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    args = [b.load(b.gep(buffers, [ir.Constant(I64, i)], inbounds=True, source_etype=PTR),
-                   name=p.name, typ=PTR) for i, p in enumerate(kernel.params)]
-    args += [b.load(b.gep(dims, [ir.Constant(I64, j)], inbounds=True, source_etype=I64),
-                    name=f"d{j}", typ=I64) for j in range(len(kernel.dims))]
+    args = [
+        b.load(
+            b.gep(buffers, [ir.Constant(I64, i)], inbounds=True, source_etype=PTR),
+            name=p.name,
+            typ=PTR,
+        )
+        for i, p in enumerate(kernel.params)
+    ]
+    args += [
+        b.load(
+            b.gep(dims, [ir.Constant(I64, j)], inbounds=True, source_etype=I64),
+            name=f"d{j}",
+            typ=I64,
+        )
+        for j in range(len(kernel.dims))
+    ]
     b.ret(b.call(body, args + [begin, end]))
 
 
 @contextmanager
-def counted_loop(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str,
-                 step: int = 1):
+def counted_loop(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str, step: int = 1):
     """`for (i = start; i < stop; i += step)`; yields i with the builder in the body."""
     before = b.block
     head = b.append_basic_block(f"{name}.head")
@@ -120,12 +131,12 @@ class _BodyRenderer:
         for arg, p in zip(fn.args, kernel.params):
             arg.name = p.name
             arg.add_attribute("noalias")
-        *dims, begin, end = fn.args[len(kernel.params):]
+        *dims, begin, end = fn.args[len(kernel.params) :]
         for j, d in enumerate(dims):
             d.name = f"d{j}"
         begin.name, end.name = "begin", "end"
         self.function = fn
-        self.pointers = fn.args[:len(kernel.params)]
+        self.pointers = fn.args[: len(kernel.params)]
         entry, start = fn.append_basic_block("entry"), fn.append_basic_block("start")
         self.slots = ir.IRBuilder(entry)  # stack slots go in the entry block
         self.b = b = ir.IRBuilder(start)
@@ -144,13 +155,19 @@ class _BodyRenderer:
                 low, high = (begin, end) if n == 0 else (ir.Constant(I64, 0), self.sizes[a])
                 if a is not None and a == self.column:
                     block = loops.enter_context(
-                        counted_loop(b, low, high, "block", step=COLUMN_BLOCK))
+                        counted_loop(b, low, high, "block", step=COLUMN_BLOCK)
+                    )
                     self.block = block
-                    self.width = b.sub(self.scalars.intrinsic(
-                        "llvm.smin", [b.add(block, ir.Constant(I64, COLUMN_BLOCK)), high]), block)
+                    self.width = b.sub(
+                        self.scalars.intrinsic(
+                            "llvm.smin", [b.add(block, ir.Constant(I64, COLUMN_BLOCK)), high]
+                        ),
+                        block,
+                    )
                     continue
-                index = loops.enter_context(counted_loop(b, low, high, "row" if n == 0
-                                                         else f"i{a}"))
+                index = loops.enter_context(
+                    counted_loop(b, low, high, "row" if n == 0 else f"i{a}")
+                )
                 if a is not None:
                     self.index[a] = index
             if self.column is None:
@@ -257,8 +274,9 @@ class _BodyRenderer:
         about as accurate as numpy's pairwise sums, at the same speed."""
         reduced = self.k.reduced_axes
         dtypes = self.sweep_dtypes(sweep)
-        accumulators = [self.accumulator(r, dtypes[r.value], bool(reduced))
-                        for r in sweep.reductions]
+        accumulators = [
+            self.accumulator(r, dtypes[r.value], bool(reduced)) for r in sweep.reductions
+        ]
         chunked = [acc for acc in accumulators if acc.total is not None]
 
         def start_chunk():
@@ -266,8 +284,9 @@ class _BodyRenderer:
                 self.b.store(acc.identity, acc.value)
 
         with ExitStack() as loops:
-            self.reduced_loops(loops, SUM_CHUNK if chunked else 0, start_chunk,
-                               lambda: self.add_chunks(chunked))
+            self.reduced_loops(
+                loops, SUM_CHUNK if chunked else 0, start_chunk, lambda: self.add_chunks(chunked)
+            )
             for x in sweep.body:
                 self.instr(x)
             for r, acc in zip(sweep.reductions, accumulators):
@@ -288,8 +307,9 @@ class _BodyRenderer:
         for a in reduced:
             start, stop = ir.Constant(I64, 0), self.sizes[a]
             if a == reduced[-1] and chunk:
-                start = loops.enter_context(counted_loop(
-                    self.b, start, stop, f"k{a}.chunk", step=chunk))
+                start = loops.enter_context(
+                    counted_loop(self.b, start, stop, f"k{a}.chunk", step=chunk)
+                )
                 start_chunk()
                 loops.callback(end_chunk)  # after the inner loop
                 chunk_end = self.b.add(start, ir.Constant(I64, chunk))
@@ -317,7 +337,7 @@ class _BodyRenderer:
             else:
                 groups.append([statement])
         for n, group in enumerate(groups):
-            later = _uses(groups[n + 1:])
+            later = _uses(groups[n + 1 :])
             if isinstance(group, Sweep):
                 self.blocked_sweep(group, later)
                 continue
@@ -369,8 +389,12 @@ class _BodyRenderer:
                     self.reset(acc, j, totals=False)
 
         with ExitStack() as loops:
-            self.reduced_loops(loops, COLUMN_SUM_CHUNK if chunked else 0, start_chunk,
-                               lambda: self.add_column_chunks(chunked))
+            self.reduced_loops(
+                loops,
+                COLUMN_SUM_CHUNK if chunked else 0,
+                start_chunk,
+                lambda: self.add_column_chunks(chunked),
+            )
             j = loops.enter_context(self.columns("lane"))
             for x in sweep.body:
                 self.instr(x)
@@ -396,9 +420,11 @@ class _BodyRenderer:
         """Column j's slots of the accumulator arrays `acc`."""
         t = acc.identity.type
         return _Accumulator(
-            self.lane(acc.value, t, j), acc.identity,
+            self.lane(acc.value, t, j),
+            acc.identity,
             None if acc.position is None else self.lane(acc.position, I64, j),
-            None if acc.total is None else self.lane(acc.total, F64, j))
+            None if acc.total is None else self.lane(acc.total, F64, j),
+        )
 
     def reset(self, acc: _Accumulator, j: ir.Value, totals: bool) -> None:
         at = self.at(acc, j)
@@ -456,8 +482,12 @@ class _BodyRenderer:
 
 def column_blocked(kernel: Kernel) -> bool:
     """Does `kernel` run its innermost (row) axis in blocks of columns?"""
-    return (kernel.kind == "reduction" and bool(kernel.reduced_axes) and
-            bool(kernel.domain) and not kernel.domain[-1].reduced)
+    return (
+        kernel.kind == "reduction"
+        and bool(kernel.reduced_axes)
+        and bool(kernel.domain)
+        and not kernel.domain[-1].reduced
+    )
 
 
 def _uses(groups: list) -> set[int]:
@@ -476,7 +506,7 @@ def _uses(groups: list) -> set[int]:
                 used.add(r.value)
 
     for group in groups:
-        for x in ([group] if isinstance(group, Sweep) else group):
+        for x in [group] if isinstance(group, Sweep) else group:
             add(x)
     return used
 
@@ -488,11 +518,23 @@ def _is_one(x: ir.Value) -> bool:
 def _identity(kind: str, dtype: DType, t: ir.Type) -> ir.Constant:
     """The value a reduction starts from."""
     if dtype.is_float:
-        start = {"sum": -0.0, "prod": 1.0, "max": float("-inf"), "min": float("inf"),
-                 "argmax": float("-inf"), "argmin": float("inf")}[kind]
+        start = {
+            "sum": -0.0,
+            "prod": 1.0,
+            "max": float("-inf"),
+            "min": float("inf"),
+            "argmax": float("-inf"),
+            "argmin": float("inf"),
+        }[kind]
         return ir.Constant(t, start)
     bits = t.width
     lowest, highest = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    start = {"sum": 0, "prod": 1, "max": lowest, "min": highest, "argmax": lowest,
-             "argmin": highest}[kind]
+    start = {
+        "sum": 0,
+        "prod": 1,
+        "max": lowest,
+        "min": highest,
+        "argmax": lowest,
+        "argmin": highest,
+    }[kind]
     return ir.Constant(t, start)

@@ -43,8 +43,11 @@ def compiled_kernel(fused: Operation) -> tuple[Kernel, Compiled]:
         native = _compiled[text] = compile_module(module)
         if debug.level() >= debug.KERNELS:
             shown = NativeKernel(kernel.name, module, None, text)
-            print(f"// kiln: kernel @{kernel.name} ({kernel.kind}) compiled in "
-                  f"{(time.perf_counter() - start) * 1e3:.1f} ms", file=debug.out())
+            print(
+                f"// kiln: kernel @{kernel.name} ({kernel.kind}) compiled in "
+                f"{(time.perf_counter() - start) * 1e3:.1f} ms",
+                file=debug.out(),
+            )
             listing = kernel_listing(shown, sections_for(debug.level()))
             if listing:
                 print(listing, file=debug.out())
@@ -58,12 +61,15 @@ def run_kernel(fused: Operation, *arrays) -> list[np.ndarray]:
     (integer division by zero, ...)."""
     kernel, native = compiled_kernel(fused)
     inputs = [_contiguous(a, p.dtype.numpy) for a, p in zip(arrays, kernel.inputs)]
-    inputs += list(arrays[len(inputs):])
+    inputs += list(arrays[len(inputs) :])
     binding = bind(kernel, inputs)
-    outputs = [np.empty(shape, dtype=p.dtype.numpy)
-               for shape, p in zip(binding.output_shapes, kernel.outputs)]
+    outputs = [
+        np.empty(shape, dtype=p.dtype.numpy)
+        for shape, p in zip(binding.output_shapes, kernel.outputs)
+    ]
     buffers = (ctypes.c_void_p * max(1, len(kernel.params)))(
-        *(a.ctypes.data for a in inputs + outputs))
+        *(a.ctypes.data for a in inputs + outputs)
+    )
     dims = (ctypes.c_int64 * max(1, len(binding.dims)))(*binding.dims)
     faults = native.function(kernel.name)(buffers, dims, 0, binding.outer)
     if faults:

@@ -27,8 +27,14 @@ from . import vecmath
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 
-_TYPES = {DType.f32: ir.FloatType(), DType.f64: ir.DoubleType(), DType.i8: I8,
-          DType.i32: I32, DType.i64: I64, DType.bool: I1}
+_TYPES = {
+    DType.f32: ir.FloatType(),
+    DType.f64: ir.DoubleType(),
+    DType.i8: I8,
+    DType.i32: I32,
+    DType.i64: I64,
+    DType.bool: I1,
+}
 
 
 def value_type(dtype: DType) -> ir.Type:
@@ -46,8 +52,13 @@ def storage_type(dtype: DType) -> ir.Type:
 
 _LIBM = {"erf": "erf"}  # the f64 name; f32 adds "f"
 
-_FLOAT_COMPARE = {"equal": "==", "less": "<", "less_equal": "<=", "greater": ">",
-                  "greater_equal": ">="}
+_FLOAT_COMPARE = {
+    "equal": "==",
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+}
 _INT_COMPARE = {**_FLOAT_COMPARE, "not_equal": "!="}
 
 
@@ -88,8 +99,7 @@ class Scalars:
         self.b.store(self.b.or_(self.b.load(self.fault_slot, typ=I32), bit), self.fault_slot)
 
     # ------------------------------------------------------------ dispatch
-    def compute(self, op: str, args: list[ir.Value], dtypes: list[DType],
-                dtype: DType) -> ir.Value:
+    def compute(self, op: str, args: list[ir.Value], dtypes: list[DType], dtype: DType) -> ir.Value:
         """`op(*args)` where args have `dtypes` and the result has `dtype`."""
         src = dtypes[0] if dtypes else dtype
         floats, others = INSTRUCTIONS.get(op, (None, None))
@@ -104,10 +114,10 @@ class Scalars:
 
     def float_sign(self, x):
         one = ir.Constant(x.type, 1.0)
-        negative = self.b.select(self.b.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)),
-                                 ir.Constant(x.type, -1.0), x)  # NaN and +-0 stay as they are
-        return self.b.select(self.b.fcmp_ordered(">", x, ir.Constant(x.type, 0.0)), one,
-                             negative)
+        negative = self.b.select(
+            self.b.fcmp_ordered("<", x, ir.Constant(x.type, 0.0)), ir.Constant(x.type, -1.0), x
+        )  # NaN and +-0 stay as they are
+        return self.b.select(self.b.fcmp_ordered(">", x, ir.Constant(x.type, 0.0)), one, negative)
 
     def float_rsqrt(self, x):
         return self.b.fdiv(ir.Constant(x.type, 1.0), self.intrinsic("llvm.sqrt", [x]))
@@ -125,8 +135,10 @@ class Scalars:
 
     def int_sign(self, x):
         zero = ir.Constant(x.type, 0)
-        return self.b.sub(self.b.zext(self.b.icmp_signed(">", x, zero), x.type),
-                          self.b.zext(self.b.icmp_signed("<", x, zero), x.type))
+        return self.b.sub(
+            self.b.zext(self.b.icmp_signed(">", x, zero), x.type),
+            self.b.zext(self.b.icmp_signed("<", x, zero), x.type),
+        )
 
     def int_div(self, x, y):
         """Truncating division; by zero is a fault, and MIN / -1 wraps (as numpy)."""
@@ -134,8 +146,9 @@ class Scalars:
         zero = self.b.icmp_signed("==", y, ir.Constant(t, 0))
         self.raise_if(zero, Fault.INT_DIVISION_BY_ZERO)
         lowest = ir.Constant(t, -(1 << (t.width - 1)))
-        overflow = self.b.and_(self.b.icmp_signed("==", x, lowest),
-                               self.b.icmp_signed("==", y, ir.Constant(t, -1)))
+        overflow = self.b.and_(
+            self.b.icmp_signed("==", x, lowest), self.b.icmp_signed("==", y, ir.Constant(t, -1))
+        )
         safe = self.b.select(self.b.or_(zero, overflow), ir.Constant(t, 1), y)
         quotient = self.b.sdiv(x, safe)
         return self.b.select(overflow, x, quotient)
@@ -203,8 +216,9 @@ class Scalars:
             finite = b.fcmp_ordered("<", magnitude, ir.Constant(x.type, float("inf")))
             self.raise_if(b.not_(finite), Fault.NONFINITE_TO_INT)
             safe = b.select(finite, x, ir.Constant(x.type, 0.0))
-            fn = self.function(f"llvm.fptosi.sat.{t.intrinsic_name}.{x.type.intrinsic_name}",
-                               t, [x.type])
+            fn = self.function(
+                f"llvm.fptosi.sat.{t.intrinsic_name}.{x.type.intrinsic_name}", t, [x.type]
+            )
             return b.call(fn, [safe])
         if t.width > x.type.width:
             return b.sext(x, t)

@@ -96,12 +96,30 @@ class Format:
         return hi, self.round(float(ln2 - Decimal(hi)))
 
 
-F32 = Format("f32", ir.FloatType(), I32, 23, taylor_degree=7, atanh_terms=4,
-             exp_range=(-104.0, 89.0), expm1_range=(-18.0, 89.0), tanh_limit=10.0,
-             ln2_bits=16)
-F64 = Format("f64", ir.DoubleType(), I64, 52, taylor_degree=13, atanh_terms=10,
-             exp_range=(-746.0, 710.0), expm1_range=(-40.0, 710.0), tanh_limit=20.0,
-             ln2_bits=32)
+F32 = Format(
+    "f32",
+    ir.FloatType(),
+    I32,
+    23,
+    taylor_degree=7,
+    atanh_terms=4,
+    exp_range=(-104.0, 89.0),
+    expm1_range=(-18.0, 89.0),
+    tanh_limit=10.0,
+    ln2_bits=16,
+)
+F64 = Format(
+    "f64",
+    ir.DoubleType(),
+    I64,
+    52,
+    taylor_degree=13,
+    atanh_terms=10,
+    exp_range=(-746.0, 710.0),
+    expm1_range=(-40.0, 710.0),
+    tanh_limit=20.0,
+    ln2_bits=32,
+)
 
 
 def format_of(t: ir.Type) -> Format:
@@ -113,6 +131,7 @@ def format_of(t: ir.Type) -> Format:
 
 
 # ------------------------------------------------------------------ the public face
+
 
 def call(builder: ir.IRBuilder, name: str, x: ir.Value) -> ir.Value:
     """`name(x)` at the builder's position, `x` a float or double; the function
@@ -139,6 +158,7 @@ def function(module: ir.Module, name: str, t: ir.Type) -> ir.Function:
 
 
 # ------------------------------------------------------------------ building blocks
+
 
 class _Emitter:
     """Float and integer arithmetic of one format at a builder's position,
@@ -170,7 +190,8 @@ class _Emitter:
         t = args[0].type
         symbol = f"{name}.{t.intrinsic_name}"
         fn = self.b.module.globals.get(symbol) or ir.Function(
-            self.b.module, ir.FunctionType(t, [a.type for a in args]), symbol)
+            self.b.module, ir.FunctionType(t, [a.type for a in args]), symbol
+        )
         return self.b.call(fn, list(args))
 
     def fma(self, x, y, z):
@@ -211,7 +232,7 @@ class _Emitter:
     def shifter(self) -> float:
         """1.5 * 2^mantissa: adding it rounds |t| < 2^(mantissa-1) to an integer,
         which then sits in the low bits of the sum."""
-        return 1.5 * 2.0 ** self.fmt.mantissa
+        return 1.5 * 2.0**self.fmt.mantissa
 
     def round_to_int(self, t: ir.Value) -> tuple[ir.Value, ir.Value]:
         """(n, k): t rounded to the nearest integer, as a float and as an int."""
@@ -252,6 +273,7 @@ class _Emitter:
 
 # ------------------------------------------------------------------ the functions
 
+
 def exp(m: _Emitter, x: ir.Value) -> ir.Value:
     lo, hi = m.fmt.exp_range  # e^lo rounds to 0, e^hi overflows
     r, _, k = m.reduce_ln2(m.clamp(x, lo, hi))
@@ -264,8 +286,9 @@ def expm1(m: _Emitter, x: ir.Value) -> ir.Value:
     e = m.expm1_taylor(r)
     # 2^k (e + 1) - 1 = 2^k e + (2^k - 1), 2^k - 1 exact for the k where it
     # matters; k may be one past the largest exponent: 2^k = 2^(k-1) * 2.
-    capped = m.b.select(m.b.icmp_signed(">", k, m.int(m.fmt.max_exponent)),
-                        m.int(m.fmt.max_exponent), k)
+    capped = m.b.select(
+        m.b.icmp_signed(">", k, m.int(m.fmt.max_exponent)), m.int(m.fmt.max_exponent), k
+    )
     s = m.pow2(capped)
     y = m.mul(m.fma(s, e, m.sub(s, 1.0)), m.pow2(m.b.sub(k, capped)))
     zero_or_nan = m.b.fcmp_unordered("==", x, m.f(0.0))
@@ -277,7 +300,7 @@ def log(m: _Emitter, x: ir.Value) -> ir.Value:
     # subnormals: scale into the normal range first
     extra = fmt.mantissa + 2
     tiny = m.less(x, 2.0 ** (1 - fmt.bias))
-    x_normal = m.select(tiny, m.mul(x, 2.0 ** extra), x)
+    x_normal = m.select(tiny, m.mul(x, 2.0**extra), x)
     # x = 2^k * m with m in [sqrt(1/2), sqrt(2)): offset the bits so that the
     # exponent field steps at sqrt(1/2) instead of 1
     sqrt_half = fmt.pack(math.sqrt(0.5))
@@ -319,4 +342,9 @@ def sigmoid(m: _Emitter, x: ir.Value) -> ir.Value:
 
 
 FUNCTIONS: dict[str, Callable[[_Emitter, ir.Value], ir.Value]] = {
-    "exp": exp, "expm1": expm1, "log": log, "tanh": tanh, "sigmoid": sigmoid}
+    "exp": exp,
+    "expm1": expm1,
+    "log": log,
+    "tanh": tanh,
+    "sigmoid": sigmoid,
+}

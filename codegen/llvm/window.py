@@ -41,8 +41,10 @@ class Pool:
     def corner(self, oh: ir.Value, ow: ir.Value) -> tuple[ir.Value, ir.Value]:
         """The input position of a window's first pixel (negative in padding)."""
         b = self.f.b
-        return (b.sub(self.f.mul(oh, const(self.sh)), self.top),
-                b.sub(self.f.mul(ow, const(self.sw)), self.left))
+        return (
+            b.sub(self.f.mul(oh, const(self.sh)), self.top),
+            b.sub(self.f.mul(ow, const(self.sw)), self.left),
+        )
 
     def span(self, start: ir.Value, extent: int, size: ir.Value) -> tuple[ir.Value, ir.Value]:
         """The part [lo, hi) of [start, start + extent) inside [0, size)."""
@@ -71,8 +73,10 @@ class Pool:
         best = f.slot(self.t, "best", self.lowest())
         where = [f.slot(I64, f"best.{a}", const(0)) for a in "ij"]
         value = f.slot(self.t, "value")
-        with f.loop(const(0), const(self.kh), "wi") as i, \
-                f.loop(const(0), const(self.kw), "wj") as j:
+        with (
+            f.loop(const(0), const(self.kh), "wi") as i,
+            f.loop(const(0), const(self.kw), "wj") as j,
+        ):
             h, w = b.add(h0, i), b.add(w0, j)
             inside = b.not_(b.or_(f.outside(h, self.H), f.outside(w, self.W)))
             b.store(self.lowest(), value)
@@ -81,8 +85,9 @@ class Pool:
             x, top = b.load(value, typ=self.t), b.load(best, typ=self.t)
             better = s.compare("greater", [x, top], self.dtype)
             if self.dtype.is_float:
-                better = b.or_(better, b.and_(b.fcmp_unordered("uno", x, x),
-                                              b.fcmp_ordered("ord", top, top)))
+                better = b.or_(
+                    better, b.and_(b.fcmp_unordered("uno", x, x), b.fcmp_ordered("ord", top, top))
+                )
             b.store(b.select(better, x, top), best)
             for slot, k in zip(where, (i, j)):
                 b.store(b.select(better, k, b.load(slot, typ=k.type)), slot)
@@ -185,8 +190,12 @@ def max_pool_grad(op: Operation, name: str) -> NativeKernel:
                 inside, h, w = p.first_max(n, h0, w0, c)
                 with b.if_then(inside):
                     at = f.add(p.pixel(n, h, w), c)
-                    total = s.compute("add", [f.load(2, at, p.t), f.load(1, f.add(cell, c), p.t)],
-                                      [p.dtype] * 2, p.dtype)
+                    total = s.compute(
+                        "add",
+                        [f.load(2, at, p.t), f.load(1, f.add(cell, c), p.t)],
+                        [p.dtype] * 2,
+                        p.dtype,
+                    )
                     f.store(total, 2, at)
     return p.build("images", "per image: zero, then each window's grad to its first maximum")
 

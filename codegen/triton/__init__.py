@@ -15,8 +15,17 @@ from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
 from .render import INSTRUCTIONS, render
 
-__all__ = ["BUILDERS", "COPY_OPS", "HOST_OPS", "INSTRUCTIONS", "Launch", "TritonKernel",
-           "compile_ptx", "render", "triton_kernel"]
+__all__ = [
+    "BUILDERS",
+    "COPY_OPS",
+    "HOST_OPS",
+    "INSTRUCTIONS",
+    "Launch",
+    "TritonKernel",
+    "compile_ptx",
+    "render",
+    "triton_kernel",
+]
 
 
 def _loop_kernel(op: Operation, name: str) -> TritonKernel:
@@ -38,8 +47,16 @@ BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
 # reference interpreter, their operands copied up and their results down
 # (runtime/gpu.py warns and lists them in `host_ops`): the declared fallback.
 HOST_OPS: dict[str, str] = {
-    **dict.fromkeys(["kiln.max_pool", "kiln.avg_pool", "kiln.max_pool_grad",
-                     "kiln.max_pool_grad_grad", "kiln.avg_pool_grad"], "no window kernels yet"),
+    **dict.fromkeys(
+        [
+            "kiln.max_pool",
+            "kiln.avg_pool",
+            "kiln.max_pool_grad",
+            "kiln.max_pool_grad_grad",
+            "kiln.avg_pool_grad",
+        ],
+        "no window kernels yet",
+    ),
     **dict.fromkeys(["kiln.concat", "kiln.pad"], "no copy kernel for it yet"),
     **dict.fromkeys(["kiln.gather", "kiln.scatter_add"], "no indexing kernels yet"),
     "kiln.random": "no Philox kernel yet",

@@ -35,8 +35,14 @@ from ..kernel import Load
 from .program import HEADER, Launch, TritonKernel, next_power_of_2, tl_dtype
 from .render import _Pointwise
 
-MATMUL_TILES = ((64, 64, 32, 4), (128, 128, 32, 8), (128, 64, 32, 4), (64, 128, 32, 4),
-                (32, 64, 32, 4), (32, 32, 32, 4))  # BLOCK_M, BLOCK_N, BLOCK_K, warps
+MATMUL_TILES = (
+    (64, 64, 32, 4),
+    (128, 128, 32, 8),
+    (128, 64, 32, 4),
+    (64, 128, 32, 4),
+    (32, 64, 32, 4),
+    (32, 32, 32, 4),
+)  # BLOCK_M, BLOCK_N, BLOCK_K, warps
 
 
 def _precision() -> str:
@@ -61,8 +67,9 @@ class _Epilogue(_Pointwise):
     def instr(self, x, mask, offsets) -> None:
         if isinstance(x, Load) and x.param == self.n_args:
             if not all(x.map):
-                raise CompileError(f"kernel @{self.k.name}: the epilogue reads the "
-                                   "contraction's result broadcast")
+                raise CompileError(
+                    f"kernel @{self.k.name}: the epilogue reads the contraction's result broadcast"
+                )
             self.line(f"v{x.id} = acc.to({tl_dtype(x.dtype)})")
             self.dtypes[x.id] = x.dtype
             return
@@ -92,9 +99,11 @@ def _finish(group: ContractionGroup, lines: list[str], dim_base: int) -> list[st
 
 def _operand(group: ContractionGroup, v) -> int:
     if v not in group.args:
-        raise group.contraction.error("the Triton backend needs the contraction's operands "
-                                      "as kernel inputs (not constants of the group)",
-                                      CompileError)
+        raise group.contraction.error(
+            "the Triton backend needs the contraction's operands "
+            "as kernel inputs (not constants of the group)",
+            CompileError,
+        )
     return group.args.index(v)
 
 
@@ -111,8 +120,12 @@ def _acc(dtype: DType) -> str:
 
 def _signature(name: str, n_buffers: int, n_ints: int, constexprs: list[str]) -> str:
     ints = [f"i{j}" for j in range(n_ints)]
-    names = [f"p{i}" for i in range(n_buffers)] + ints + ["fault"] + \
-        [f"{c}: tl.constexpr" for c in constexprs]
+    names = (
+        [f"p{i}" for i in range(n_buffers)]
+        + ints
+        + ["fault"]
+        + [f"{c}: tl.constexpr" for c in constexprs]
+    )
     keep = ", ".join(repr(n) for n in ints)
     return f"@triton.jit(do_not_specialize=[{keep}])\ndef {name}({', '.join(names)}):"
 
@@ -122,14 +135,25 @@ def _tile_configs(m: int, n: int, k: int, dtype: DType) -> list[dict[str, int]]:
     if not dtype.is_float:  # the int product is a [BM, BK, BN] broadcast: keep it small
         return [{"BLOCK_M": 16, "BLOCK_N": 16, "BLOCK_K": 16, "GROUP_M": 8, "num_warps": 4}]
     bk_cap = 32 if dtype == DType.f32 else 16
-    first = (min(128, max(16, next_power_of_2(m))), min(128, max(16, next_power_of_2(n))),
-             min(bk_cap, max(16, next_power_of_2(k))))
-    tiles = [first] + [(bm, bn, min(bk, bk_cap)) for bm, bn, bk, _ in MATMUL_TILES
-                       if bm <= max(16, next_power_of_2(m)) and bn <= max(16, next_power_of_2(n))]
+    first = (
+        min(128, max(16, next_power_of_2(m))),
+        min(128, max(16, next_power_of_2(n))),
+        min(bk_cap, max(16, next_power_of_2(k))),
+    )
+    tiles = [first] + [
+        (bm, bn, min(bk, bk_cap))
+        for bm, bn, bk, _ in MATMUL_TILES
+        if bm <= max(16, next_power_of_2(m)) and bn <= max(16, next_power_of_2(n))
+    ]
     out = []
     for bm, bn, bk in tiles:
-        c = {"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk, "GROUP_M": 8,
-             "num_warps": 8 if bm * bn >= 128 * 128 else 4}
+        c = {
+            "BLOCK_M": bm,
+            "BLOCK_N": bn,
+            "BLOCK_K": bk,
+            "GROUP_M": 8,
+            "num_warps": 8 if bm * bn >= 128 * 128 else 4,
+        }
         if c not in out:
             out.append(c)
     return out
@@ -150,23 +174,33 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
     n_buffers = group.n_buffers
     a_strides = ("1", "M") if mm.transpose_a else ("K", "1")  # (along M, along K)
     b_strides = ("1", "K") if mm.transpose_b else ("N", "1")  # (along K, along N)
-    lines = [_signature(name, n_buffers, base + n_epi,
-                        ["BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"]),
-             "    flt = tl.zeros([], tl.int32)",
-             "    M = i0.to(tl.int64)", "    N = i1.to(tl.int64)", "    K = i2.to(tl.int64)",
-             "    pid = tl.program_id(0)",
-             "    bat = tl.program_id(1).to(tl.int64)",
-             "    num_m = tl.cdiv(M, BLOCK_M)", "    num_n = tl.cdiv(N, BLOCK_N)",
-             "    per_group = GROUP_M * num_n",
-             "    first_m = (pid // per_group) * GROUP_M",
-             "    size_m = tl.minimum(num_m - first_m, GROUP_M)",
-             "    pid_m = first_m + (pid % per_group) % size_m",
-             "    pid_n = (pid % per_group) // size_m",
-             "    a_at = bat * 0", "    b_at = bat * 0", "    rest = bat"]
+    lines = [
+        _signature(name, n_buffers, base + n_epi, ["BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"]),
+        "    flt = tl.zeros([], tl.int32)",
+        "    M = i0.to(tl.int64)",
+        "    N = i1.to(tl.int64)",
+        "    K = i2.to(tl.int64)",
+        "    pid = tl.program_id(0)",
+        "    bat = tl.program_id(1).to(tl.int64)",
+        "    num_m = tl.cdiv(M, BLOCK_M)",
+        "    num_n = tl.cdiv(N, BLOCK_N)",
+        "    per_group = GROUP_M * num_n",
+        "    first_m = (pid // per_group) * GROUP_M",
+        "    size_m = tl.minimum(num_m - first_m, GROUP_M)",
+        "    pid_m = first_m + (pid % per_group) % size_m",
+        "    pid_n = (pid % per_group) // size_m",
+        "    a_at = bat * 0",
+        "    b_at = bat * 0",
+        "    rest = bat",
+    ]
     for i in reversed(range(batch_rank)):
         e, sa, sb = (f"i{3 + 3 * i + j}" for j in range(3))
-        lines += [f"    ib = rest % {e}", f"    rest = rest // {e}",
-                  f"    a_at += ib * {sa}", f"    b_at += ib * {sb}"]
+        lines += [
+            f"    ib = rest % {e}",
+            f"    rest = rest // {e}",
+            f"    a_at += ib * {sa}",
+            f"    b_at += ib * {sb}",
+        ]
     lines += [
         "    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
         "    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
@@ -199,11 +233,16 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
         tiles = math.ceil(m / config["BLOCK_M"]) * math.ceil(n / config["BLOCK_N"])
         return Launch((tiles, batch), tuple(dims), config)
 
-    text = group.describe([f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
-                           f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
-                           f"{'^T' if mm.transpose_b else ''}: Triton tl.dot tiles"])
+    text = group.describe(
+        [
+            f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
+            f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
+            f"{'^T' if mm.transpose_b else ''}: Triton tl.dot tiles"
+        ]
+    )
     dtypes = tuple(a.type.dtype for a in group.args) + tuple(
-        v.type.dtype for v in fused.body.terminator.operands)
+        v.type.dtype for v in fused.body.terminator.operands
+    )
     return TritonKernel(name, source, bind, configs, dtypes, base + n_epi, text)
 
 
@@ -220,41 +259,51 @@ def conv_kernel(fused: Operation, name: str) -> TritonKernel:
     (sh, sw), (dh, dw) = conv.strides, conv.dilations
     base = 9  # P, then the shared binder's h, w, c, oh, ow, o, top, left
     n_epi = len(group.epilogue.dims) if group.epilogue is not None else 0
-    lines = [_signature(name, group.n_buffers, base + n_epi,
-                        ["BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"]),
-             "    flt = tl.zeros([], tl.int32)",
-             "    P = i0.to(tl.int64)", "    H = i1.to(tl.int64)", "    W = i2.to(tl.int64)",
-             "    C = i3.to(tl.int64)", "    OH = i4.to(tl.int64)", "    OW = i5.to(tl.int64)",
-             "    N = i6.to(tl.int64)", "    TOP = i7.to(tl.int64)", "    LEFT = i8.to(tl.int64)",
-             f"    K = {kh * kw} * C",
-             "    pid = tl.program_id(0)",
-             "    num_m = tl.cdiv(P, BLOCK_M)", "    num_n = tl.cdiv(N, BLOCK_N)",
-             "    per_group = GROUP_M * num_n",
-             "    first_m = (pid // per_group) * GROUP_M",
-             "    size_m = tl.minimum(num_m - first_m, GROUP_M)",
-             "    pid_m = first_m + (pid % per_group) % size_m",
-             "    pid_n = (pid % per_group) // size_m",
-             "    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
-             "    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
-             "    img = rm // (OH * OW)",
-             "    oy = (rm // OW) % OH",
-             "    ox = rm % OW",
-             f"    acc = tl.zeros([BLOCK_M, BLOCK_N], {_acc(group.dtype)})",
-             "    for k0 in range(0, K, BLOCK_K):",
-             "        kk = k0 + tl.arange(0, BLOCK_K).to(tl.int64)",
-             "        tap = kk // C",
-             "        ch = kk % C",
-             f"        iy = oy[:, None] * {sh} - TOP + (tap // {kw})[None, :] * {dh}",
-             f"        ix = ox[:, None] * {sw} - LEFT + (tap % {kw})[None, :] * {dw}",
-             "        inside = (iy >= 0) & (iy < H) & (ix >= 0) & (ix < W)",
-             "        ok = (rm[:, None] < P) & (kk[None, :] < K) & inside",
-             f"        a = tl.load(p{px} + ((img[:, None] * H + iy) * W + ix) * C + ch[None, :], "
-             "mask=ok, other=0)",
-             f"        b = tl.load(p{pf} + kk[:, None] * N + rn[None, :], "
-             "mask=(kk[:, None] < K) & (rn[None, :] < N), other=0)",
-             f"        {_dot(group.dtype)}",
-             "    offs = rm[:, None] * N + rn[None, :]",
-             "    mask = (rm[:, None] < P) & (rn[None, :] < N)"]
+    lines = [
+        _signature(
+            name, group.n_buffers, base + n_epi, ["BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"]
+        ),
+        "    flt = tl.zeros([], tl.int32)",
+        "    P = i0.to(tl.int64)",
+        "    H = i1.to(tl.int64)",
+        "    W = i2.to(tl.int64)",
+        "    C = i3.to(tl.int64)",
+        "    OH = i4.to(tl.int64)",
+        "    OW = i5.to(tl.int64)",
+        "    N = i6.to(tl.int64)",
+        "    TOP = i7.to(tl.int64)",
+        "    LEFT = i8.to(tl.int64)",
+        f"    K = {kh * kw} * C",
+        "    pid = tl.program_id(0)",
+        "    num_m = tl.cdiv(P, BLOCK_M)",
+        "    num_n = tl.cdiv(N, BLOCK_N)",
+        "    per_group = GROUP_M * num_n",
+        "    first_m = (pid // per_group) * GROUP_M",
+        "    size_m = tl.minimum(num_m - first_m, GROUP_M)",
+        "    pid_m = first_m + (pid % per_group) % size_m",
+        "    pid_n = (pid % per_group) // size_m",
+        "    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)",
+        "    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N).to(tl.int64)",
+        "    img = rm // (OH * OW)",
+        "    oy = (rm // OW) % OH",
+        "    ox = rm % OW",
+        f"    acc = tl.zeros([BLOCK_M, BLOCK_N], {_acc(group.dtype)})",
+        "    for k0 in range(0, K, BLOCK_K):",
+        "        kk = k0 + tl.arange(0, BLOCK_K).to(tl.int64)",
+        "        tap = kk // C",
+        "        ch = kk % C",
+        f"        iy = oy[:, None] * {sh} - TOP + (tap // {kw})[None, :] * {dh}",
+        f"        ix = ox[:, None] * {sw} - LEFT + (tap % {kw})[None, :] * {dw}",
+        "        inside = (iy >= 0) & (iy < H) & (ix >= 0) & (ix < W)",
+        "        ok = (rm[:, None] < P) & (kk[None, :] < K) & inside",
+        f"        a = tl.load(p{px} + ((img[:, None] * H + iy) * W + ix) * C + ch[None, :], "
+        "mask=ok, other=0)",
+        f"        b = tl.load(p{pf} + kk[:, None] * N + rn[None, :], "
+        "mask=(kk[:, None] < K) & (rn[None, :] < N), other=0)",
+        f"        {_dot(group.dtype)}",
+        "    offs = rm[:, None] * N + rn[None, :]",
+        "    mask = (rm[:, None] < P) & (rn[None, :] < N)",
+    ]
     lines += _finish(group, lines, base)
     source = HEADER + "\n\n" + "\n".join(lines) + "\n"
     shared_bind = conv_binder(group)
@@ -269,9 +318,14 @@ def conv_kernel(fused: Operation, name: str) -> TritonKernel:
         tiles = math.ceil(rows / config["BLOCK_M"]) * math.ceil(dims[5] / config["BLOCK_N"])
         return Launch((tiles,), (rows, *dims), config)
 
-    text = group.describe([f"  conv2d {x.type} * {f.type}, strides {list(conv.strides)}, "
-                           f"dilations {list(conv.dilations)}, {conv.padding}: Triton "
-                           "implicit GEMM"])
+    text = group.describe(
+        [
+            f"  conv2d {x.type} * {f.type}, strides {list(conv.strides)}, "
+            f"dilations {list(conv.dilations)}, {conv.padding}: Triton "
+            "implicit GEMM"
+        ]
+    )
     dtypes = tuple(a.type.dtype for a in group.args) + tuple(
-        v.type.dtype for v in fused.body.terminator.operands)
+        v.type.dtype for v in fused.body.terminator.operands
+    )
     return TritonKernel(name, source, bind, configs, dtypes, base + n_epi, text)

@@ -13,11 +13,12 @@ SECTIONS = ("kernel", "triton", "ptx")
 def sections_for(level: int) -> tuple[str, ...]:
     """The sections a KILN_DEBUG level shows: the kernel form from 2, the source
     from 3, the PTX from 4."""
-    return SECTIONS[:max(0, level - debug.KERNELS)]
+    return SECTIONS[: max(0, level - debug.KERNELS)]
 
 
-def kernel_listing(kernel: TritonKernel, sections: tuple[str, ...],
-                   config: dict[str, int] | None = None) -> str:
+def kernel_listing(
+    kernel: TritonKernel, sections: tuple[str, ...], config: dict[str, int] | None = None
+) -> str:
     """The chosen `sections` of `kernel`, each under a `// kiln:` header (the PTX
     only with a `config`: block sizes are compile-time constants)."""
     parts = []

@@ -15,8 +15,13 @@ from collections.abc import Sequence
 from ...ir import CompileError, Operation
 from .program import HEADER, Launch, Shape, TritonKernel
 
-COPY_OPS = ("kiln.broadcast_to", "kiln.broadcast_like", "kiln.stop_gradient",
-            "kiln.transpose", "kiln.slice")
+COPY_OPS = (
+    "kiln.broadcast_to",
+    "kiln.broadcast_like",
+    "kiln.stop_gradient",
+    "kiln.transpose",
+    "kiln.slice",
+)
 BLOCKS = (1024, 512, 2048)
 
 
@@ -55,16 +60,17 @@ def copy_kernel(op: Operation, name: str) -> TritonKernel:
     # i0: base offset; then the output's sizes; then x's strides per output axis
     keep = ", ".join(repr(n) for n in ints)
     total = " * ".join(f"i{1 + a}.to(tl.int64)" for a in range(rank)) or "1"
-    lines = [f"@triton.jit(do_not_specialize=[{keep}])",
-             f"def {name}({', '.join([f'p{i}' for i in range(n_buffers)] + ints)}, fault, "
-             "BLOCK: tl.constexpr):",
-             "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
-             f"    mask = offs < {total}",
-             "    src = i0.to(tl.int64) + offs * 0",
-             "    rest = offs"]
+    lines = [
+        f"@triton.jit(do_not_specialize=[{keep}])",
+        f"def {name}({', '.join([f'p{i}' for i in range(n_buffers)] + ints)}, fault, "
+        "BLOCK: tl.constexpr):",
+        "    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)",
+        f"    mask = offs < {total}",
+        "    src = i0.to(tl.int64) + offs * 0",
+        "    rest = offs",
+    ]
     for a in reversed(range(rank)):
-        lines += [f"    src += (rest % i{1 + a}) * i{1 + rank + a}",
-                  f"    rest = rest // i{1 + a}"]
+        lines += [f"    src += (rest % i{1 + a}) * i{1 + rank + a}", f"    rest = rest // i{1 + a}"]
     lines += ["    tl.store(" + out + " + offs, tl.load(p0 + src, mask=mask), mask=mask)"]
     source = HEADER + "\n\n" + "\n".join(lines) + "\n"
 
@@ -80,5 +86,12 @@ def copy_kernel(op: Operation, name: str) -> TritonKernel:
 
     dtype = op.result.type.dtype
     text = f"kernel @{name} strided copy for {op.name}: {op.operands[0].type} -> {op.result.type}"
-    return TritonKernel(name, source, bind, configs,
-                        tuple(v.type.dtype for v in op.operands) + (dtype,), 1 + 2 * rank, text)
+    return TritonKernel(
+        name,
+        source,
+        bind,
+        configs,
+        tuple(v.type.dtype for v in op.operands) + (dtype,),
+        1 + 2 * rank,
+        text,
+    )

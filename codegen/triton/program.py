@@ -35,12 +35,24 @@ from ..kernel import CompileError
 Shape = tuple[int, ...]
 
 # tl types of kiln dtypes (bool is int1: Triton stores it as a byte, as numpy)
-TL_DTYPES = {DType.f32: "tl.float32", DType.f64: "tl.float64", DType.i8: "tl.int8",
-             DType.i32: "tl.int32", DType.i64: "tl.int64", DType.bool: "tl.int1"}
+TL_DTYPES = {
+    DType.f32: "tl.float32",
+    DType.f64: "tl.float64",
+    DType.i8: "tl.int8",
+    DType.i32: "tl.int32",
+    DType.i64: "tl.int64",
+    DType.bool: "tl.int1",
+}
 
 # Triton signature strings (for triton.compile without a GPU)
-SIGNATURE_TYPES = {DType.f32: "*fp32", DType.f64: "*fp64", DType.i8: "*i8",
-                   DType.i32: "*i32", DType.i64: "*i64", DType.bool: "*i1"}
+SIGNATURE_TYPES = {
+    DType.f32: "*fp32",
+    DType.f64: "*fp64",
+    DType.i8: "*i8",
+    DType.i32: "*i32",
+    DType.i64: "*i64",
+    DType.bool: "*i1",
+}
 
 HEADER = "import triton\nimport triton.language as tl\n\nfrom kiln.codegen.triton import tlmath\n"
 
@@ -134,7 +146,9 @@ def compile_ptx(kernel: TritonKernel, config: dict[str, int], arch: int = 90) ->
     from triton.compiler import ASTSource
 
     sig, constants = kernel.signature(config)
-    compiled = triton.compile(ASTSource(fn=kernel.fn, signature=sig, constexprs=constants),
-                              target=GPUTarget("cuda", arch, 32),
-                              options={"num_warps": config.get("num_warps", 4)})
+    compiled = triton.compile(
+        ASTSource(fn=kernel.fn, signature=sig, constexprs=constants),
+        target=GPUTarget("cuda", arch, 32),
+        options={"num_warps": config.get("num_warps", 4)},
+    )
     return compiled.asm["ptx"]

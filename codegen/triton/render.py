@@ -52,8 +52,14 @@ WHOLE_ROW_LIMIT = 8192  # reduced elements a program holds as one block
 POINTWISE_BLOCKS = (1024, 2048, 512, 4096)  # the first is the untuned choice
 TILE = 4096  # elements per [BLOCK_R, BLOCK_K] tile of a reduction
 
-_COMPARE = {"equal": "==", "not_equal": "!=", "less": "<", "less_equal": "<=",
-            "greater": ">", "greater_equal": ">="}
+_COMPARE = {
+    "equal": "==",
+    "not_equal": "!=",
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+}
 
 
 def render(kernel: Kernel) -> TritonKernel:
@@ -68,8 +74,9 @@ def render(kernel: Kernel) -> TritonKernel:
 def size_expr(size: Size, base: int = 0) -> str:
     """An extent as Triton code: a literal, or a product of the int arguments
     (the kernel's dim j is argument i{base + j})."""
-    parts = [f"i{base + j}" for j in size.dims] + ([str(size.static)] if size.static != 1
-                                             or not size.dims else [])
+    parts = [f"i{base + j}" for j in size.dims] + (
+        [str(size.static)] if size.static != 1 or not size.dims else []
+    )
     return " * ".join(parts) if len(parts) == 1 else "(" + " * ".join(parts) + ")"
 
 
@@ -109,8 +116,7 @@ class _Emitter:
         ints = [f"i{j}" for j in range(len(self.k.dims))]
         names = params + ints + ["fault"] + [f"{c}: tl.constexpr" for c in constexprs]
         keep = ", ".join(repr(n) for n in ints)
-        return (f"@triton.jit(do_not_specialize=[{keep}])\n"
-                f"def {self.k.name}({', '.join(names)}):")
+        return f"@triton.jit(do_not_specialize=[{keep}])\ndef {self.k.name}({', '.join(names)}):"
 
     def widen_ints(self) -> None:
         for j in range(self.dim_base, self.dim_base + len(self.k.dims)):
@@ -138,24 +144,29 @@ class _Emitter:
             if off == "0":
                 self.line(f"v{x.id} = tl.load({ptr})")
             else:
-                self.line(f"v{x.id} = tl.load({ptr} + ({off}), "
-                          f"mask={self.mask_for(x.map, mask)}, other=0)")
+                self.line(
+                    f"v{x.id} = tl.load({ptr} + ({off}), "
+                    f"mask={self.mask_for(x.map, mask)}, other=0)"
+                )
             self.dtypes[x.id] = p.dtype
         elif isinstance(x, Store):
             off = offsets(x.map, store=True)
             self.line(f"tl.store({self.buffer(x.param)} + ({off}), v{x.value}, mask={mask})")
         elif isinstance(x, Index):
             off = offsets(x.map)
-            self.line(f"v{x.id} = tl.full([], 0, {tl_dtype(x.dtype)})" if off == "0" else
-                      f"v{x.id} = ({off}).to({tl_dtype(x.dtype)})")
+            self.line(
+                f"v{x.id} = tl.full([], 0, {tl_dtype(x.dtype)})"
+                if off == "0"
+                else f"v{x.id} = ({off}).to({tl_dtype(x.dtype)})"
+            )
             self.dtypes[x.id] = x.dtype
         elif isinstance(x, Extent):
-            self.line(f"v{x.id} = ({self.extent()} + tl.zeros([], tl.int64)).to("
-                      f"{tl_dtype(x.dtype)})")
+            self.line(
+                f"v{x.id} = ({self.extent()} + tl.zeros([], tl.int64)).to({tl_dtype(x.dtype)})"
+            )
             self.dtypes[x.id] = x.dtype
         elif isinstance(x, Const):
-            self.line(f"v{x.id} = tl.full([], {_literal(x.value, x.dtype)}, "
-                      f"{tl_dtype(x.dtype)})")
+            self.line(f"v{x.id} = tl.full([], {_literal(x.value, x.dtype)}, {tl_dtype(x.dtype)})")
             self.dtypes[x.id] = x.dtype
         elif isinstance(x, Compute):
             self.line(f"v{x.id} = {self.compute(x, mask)}")
@@ -179,8 +190,7 @@ class _Emitter:
         render = INSTRUCTIONS.get(x.op)
         code = render(self, args, src, x.dtype, mask) if render else None
         if code is None:
-            raise CompileError(f"kernel @{self.k.name}: the Triton backend has no {x.op} "
-                               f"for {src}")
+            raise CompileError(f"kernel @{self.k.name}: the Triton backend has no {x.op} for {src}")
         return code
 
     def cast(self, a: str, src: DType, dst: DType, mask: str) -> str:
@@ -211,16 +221,24 @@ class _Emitter:
 
     def blocks_over(self, size, block: str, configs):
         """A bind launching one program per `config[block]` of `size` (a Size)."""
+
         def bind(in_shapes, out_shapes, config=None):
             dims = self.bind_dims(in_shapes).dims
             config = config or configs(in_shapes, out_shapes)[0]
             return Launch((math.ceil(size.value(dims) / config[block]),), dims, config)
+
         return bind
 
     def kernel(self, source: str, bind, configs) -> TritonKernel:
-        return TritonKernel(self.k.name, source, bind, configs,
-                            tuple(p.dtype for p in self.k.params), len(self.k.dims),
-                            str(self.k))
+        return TritonKernel(
+            self.k.name,
+            source,
+            bind,
+            configs,
+            tuple(p.dtype for p in self.k.params),
+            len(self.k.dims),
+            str(self.k),
+        )
 
 
 def _literal(value, dtype: DType) -> str:
@@ -317,8 +335,10 @@ class _Reduction(_Emitter):
         self.whole = not red_size.dims and red_size.static <= WHOLE_ROW_LIMIT
         self.line("flt = tl.zeros([], tl.int32)")
         self.widen_ints()
-        self.line("r = tl.program_id(0).to(tl.int64) * BLOCK_R + "
-                  "tl.arange(0, BLOCK_R).to(tl.int64)[:, None]")
+        self.line(
+            "r = tl.program_id(0).to(tl.int64) * BLOCK_R + "
+            "tl.arange(0, BLOCK_R).to(tl.int64)[:, None]"
+        )
         self.line(f"rmask = r < {self.size(rows_size)}")
         self.line("zr = r * 0")
         self.index: list[str] = ["0"] * len(k.domain)
@@ -336,8 +356,11 @@ class _Reduction(_Emitter):
             dims = self.bind_dims(in_shapes).dims
             n_rows, n_red = rows_size.value(dims), red_size.value(dims)
             out = []
-            ks = [whole_k] if whole_k else [b for b in (1024, 2048, 512)
-                                            if b <= max(next_power_of_2(n_red), 64)] or [64]
+            ks = (
+                [whole_k]
+                if whole_k
+                else [b for b in (1024, 2048, 512) if b <= max(next_power_of_2(n_red), 64)] or [64]
+            )
             for bk in ks:
                 for tile in (TILE, 2 * TILE, TILE // 2):
                     br = min(max(1, tile // bk), next_power_of_2(n_rows))
@@ -388,9 +411,11 @@ class _Reduction(_Emitter):
             init = _identity(red.kind, red.dtype)
             self.line(f"a{red.id} = tl.full([BLOCK_R, BLOCK_K], {init}, {dt})")
             if red.kind in ("argmax", "argmin"):
-                self.line(f"a{red.id}v = tl.full([BLOCK_R, BLOCK_K], "
-                          f"{_identity(red.kind[3:], self.value_dtype(s, red.value))}, "
-                          f"{tl_dtype(self.value_dtype(s, red.value))})")
+                self.line(
+                    f"a{red.id}v = tl.full([BLOCK_R, BLOCK_K], "
+                    f"{_identity(red.kind[3:], self.value_dtype(s, red.value))}, "
+                    f"{tl_dtype(self.value_dtype(s, red.value))})"
+                )
             accs.append(red)
         if self.whole:
             self.line("k = tl.arange(0, BLOCK_K).to(tl.int64)[None, :]")
@@ -415,8 +440,10 @@ class _Reduction(_Emitter):
                 else:
                     self.line(f"v{red.id} = tl.{red.kind}({a}, axis=1, keep_dims=True)")
             else:
-                self.line(f"_, v{red.id} = tl.reduce(({a}v, {a}), 1, "
-                          f"tlmath.{red.kind}_combine, keep_dims=True)")
+                self.line(
+                    f"_, v{red.id} = tl.reduce(({a}v, {a}), 1, "
+                    f"tlmath.{red.kind}_combine, keep_dims=True)"
+                )
                 self.line(f"v{red.id} = v{red.id}.to({dt})")
             self.dtypes[red.id] = red.dtype
 
@@ -452,9 +479,11 @@ class _Reduction(_Emitter):
             else:  # argmax / argmin: keep (value, index) per lane, first index wins
                 vdt = self.dtypes[red.value]
                 ident = _identity(red.kind[3:], vdt)
-                self.line(f"{a}v, {a} = tlmath.{red.kind}_combine({a}v, {a}, "
-                          f"tl.where(mask, {v}, {ident}), "
-                          f"tl.where(mask, v{red.index}, 2**62).to(tl.int64))")
+                self.line(
+                    f"{a}v, {a} = tlmath.{red.kind}_combine({a}v, {a}, "
+                    f"tl.where(mask, {v}, {ident}), "
+                    f"tl.where(mask, v{red.index}, 2**62).to(tl.int64))"
+                )
         self.index = saved
 
 
@@ -485,8 +514,9 @@ Render = Callable[["_Emitter", list, DType, DType, str], "str | None"]
 
 def _float_only(template: str) -> Render:
     """A float function: `template` formatted with the operand and the result dtype."""
-    return lambda e, a, src, dst, mask: (template.format(*a, dt=tl_dtype(dst))
-                                         if src.is_float else None)
+    return lambda e, a, src, dst, mask: (
+        template.format(*a, dt=tl_dtype(dst)) if src.is_float else None
+    )
 
 
 def _any_dtype(template: str) -> Render:
@@ -495,19 +525,23 @@ def _any_dtype(template: str) -> Render:
 
 def _arithmetic(symbol: str, bool_symbol: str | None) -> Render:
     """+, - or *: on bools, | or & (numpy's bool arithmetic)."""
+
     def render(e, a, src, dst, mask):
         return f"({a[0]} {bool_symbol if src.is_bool and bool_symbol else symbol} {a[1]})"
+
     return render
 
 
 def _extreme(name: str) -> Render:
     """max or min: NaN wins on floats; on bools, | or &."""
+
     def render(e, a, src, dst, mask):
         if src.is_bool:
             return f"({a[0]} {'|' if name == 'max' else '&'} {a[1]})"
         if src.is_float:
             return f"tlmath.{name}_nan({a[0]}, {a[1]})"
         return f"tl.{'maximum' if name == 'max' else 'minimum'}({a[0]}, {a[1]})"
+
     return render
 
 
@@ -540,7 +574,8 @@ INSTRUCTIONS: dict[str, Render] = {
     "neg": _any_dtype("-{0}"),
     "abs": _any_dtype("tl.abs({0})"),
     "sign": lambda e, a, src, dst, mask: (
-        f"tlmath.sign_{'float' if src.is_float else 'int'}({a[0]})"),
+        f"tlmath.sign_{'float' if src.is_float else 'int'}({a[0]})"
+    ),
     "exp": _float_only("tl.exp({0})"),
     "expm1": _float_only("tlmath.expm1({0})"),
     "log": _float_only("tl.log({0})"),

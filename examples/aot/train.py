@@ -19,8 +19,9 @@ import numpy as np
 import kiln as kl
 
 
-def train(directory: str, steps: int = 2000,
-          inputs: np.ndarray | None = None) -> tuple[str, np.ndarray, np.ndarray]:
+def train(
+    directory: str, steps: int = 2000, inputs: np.ndarray | None = None
+) -> tuple[str, np.ndarray, np.ndarray]:
     """Train in a fresh graph; returns (checkpoint prefix, the inputs (`inputs`, else
     the training data), the Session's outputs on them)."""
     with kl.Graph().as_default():
@@ -33,8 +34,7 @@ def train(directory: str, steps: int = 2000,
         a = kl.nn.relu(kl.matmul(x, w1) + b1)
         logits = kl.matmul(a, w2) + b2
         y = kl.sigmoid(logits, name="y")
-        loss = kl.reduce_mean(kl.nn.sigmoid_cross_entropy_with_logits(labels=y_,
-                                                                      logits=logits))
+        loss = kl.reduce_mean(kl.nn.sigmoid_cross_entropy_with_logits(labels=y_, logits=logits))
         train_step = kl.train.AdamOptimizer(0.05).minimize(loss)
         rdm = np.random.RandomState(1)
         X = rdm.rand(516, 2).astype(np.float32)

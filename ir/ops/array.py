@@ -17,8 +17,13 @@ from ..types import ANY, TensorType
 from .reduce import normalize_axis
 
 
-@op("kiln.cumsum", ["x"], {"axis": Attr(int_, 0), "exclusive": Attr(bool_, False),
-                           "reverse": Attr(bool_, False)}, tf="Cumsum", onnx="CumSum")
+@op(
+    "kiln.cumsum",
+    ["x"],
+    {"axis": Attr(int_, 0), "exclusive": Attr(bool_, False), "reverse": Attr(bool_, False)},
+    tf="Cumsum",
+    onnx="CumSum",
+)
 class Cumsum(Operation):
     """Running sums along `axis` (tf.math.cumsum): `exclusive` leaves the
     element itself out, `reverse` sums from the end."""
@@ -68,8 +73,14 @@ class Cumsum(Operation):
         return [b.cumsum(g, axis=self.axis, exclusive=self.exclusive, reverse=not self.reverse)]
 
 
-@op("kiln.top_k", ["x"], {"k": Attr(int_), "index_dtype": Attr(dtype_, "i32")}, results=2,
-    tf="TopKV2", onnx="TopK")
+@op(
+    "kiln.top_k",
+    ["x"],
+    {"k": Attr(int_), "index_dtype": Attr(dtype_, "i32")},
+    results=2,
+    tf="TopKV2",
+    onnx="TopK",
+)
 class TopK(Operation):
     """The k largest values along the last axis, largest first, and their
     indices (tf.nn.top_k with sorted=True); on ties the lower index first."""
@@ -90,8 +101,9 @@ class TopK(Operation):
     def reference(self, x):
         if x.shape[-1] < self.k:
             raise ExecutionError(f"k = {self.k} is larger than the last dim of shape {x.shape}")
-        order = np.argsort(-x if x.dtype.kind == "f" else -x.astype(np.int64), axis=-1,
-                           kind="stable")[..., :self.k]
+        order = np.argsort(
+            -x if x.dtype.kind == "f" else -x.astype(np.int64), axis=-1, kind="stable"
+        )[..., : self.k]
         return np.take_along_axis(x, order, -1), order.astype(self.index_dtype.numpy)
 
     def vjp(self, b, g_values, g_indices=None):
@@ -108,8 +120,14 @@ class TopK(Operation):
         return [b.reduce_sum(b.mul(picked, b.expand_dims(g_values, axis=-1)), axes=[-2])]
 
 
-@op("kiln.nonzero", ["x"], {"index_dtype": Attr(dtype_, "i64")},
-    not_differentiable="indices: constant almost everywhere", tf="Where", onnx="NonZero")
+@op(
+    "kiln.nonzero",
+    ["x"],
+    {"index_dtype": Attr(dtype_, "i64")},
+    not_differentiable="indices: constant almost everywhere",
+    tf="Where",
+    onnx="NonZero",
+)
 class Nonzero(Operation):
     """The coordinates of x's non-zero (true) elements, one row each, in row-major
     order (tf.where with one argument, numpy.argwhere): [count, rank], where the
@@ -124,8 +142,14 @@ class Nonzero(Operation):
         return np.argwhere(x).astype(self.index_dtype.numpy).reshape(-1, x.ndim)
 
 
-@op("kiln.shape", ["x"], {"dtype": Attr(dtype_, "i32")},
-    not_differentiable="its operand gives only its shape", tf="Shape", onnx="Shape")
+@op(
+    "kiln.shape",
+    ["x"],
+    {"dtype": Attr(dtype_, "i32")},
+    not_differentiable="its operand gives only its shape",
+    tf="Shape",
+    onnx="Shape",
+)
 class Shape(Operation):
     """x's shape as a 1-D integer tensor (tf.shape); x's values are not read."""
 

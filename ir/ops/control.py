@@ -27,12 +27,17 @@ class Call(Operation):
         callee = module[name]
         got = [v.type for v in self.operands]
         if got != callee.arg_types:
-            raise self.error(f"@{name} takes ({', '.join(map(str, callee.arg_types))}), "
-                             f"got ({', '.join(map(str, got))})")
+            raise self.error(
+                f"@{name} takes ({', '.join(map(str, callee.arg_types))}), "
+                f"got ({', '.join(map(str, got))})"
+            )
         results = [r.type for r in self.results]
         if results != (callee.result_types or []):
-            raise self.error(f"@{name} returns ({', '.join(map(str, callee.result_types))}), "
-                             f"the call says ({', '.join(map(str, results))})", VerifyError)
+            raise self.error(
+                f"@{name} returns ({', '.join(map(str, callee.result_types))}), "
+                f"the call says ({', '.join(map(str, results))})",
+                VerifyError,
+            )
 
     def evaluate(self, interpreter, args):
         return interpreter.call(self.callee.name, args)
@@ -71,16 +76,20 @@ class Fused(Operation):
         got = [a.type for a in body.args]
         want = [v.type for v in self.operands]
         if got != want:
-            raise self.error(f"region arguments ({', '.join(map(str, got))}) differ from the "
-                             f"inputs ({', '.join(map(str, want))})")
+            raise self.error(
+                f"region arguments ({', '.join(map(str, got))}) differ from the "
+                f"inputs ({', '.join(map(str, want))})"
+            )
         end = body.terminator
         if end is None or end.name != "kiln.yield":
             raise self.error("its region must end with kiln.yield")
         yielded = [v.type for v in end.operands]
         results = [r.type for r in self.results]
         if yielded != results:
-            raise self.error(f"yields ({', '.join(map(str, yielded))}) but its results are "
-                             f"({', '.join(map(str, results))})")
+            raise self.error(
+                f"yields ({', '.join(map(str, yielded))}) but its results are "
+                f"({', '.join(map(str, results))})"
+            )
         for inner in body.ops:
             if inner.regions or inner.name == "kiln.call":
                 raise self.error(f"cannot hold {inner.name}")

@@ -18,12 +18,16 @@ from ..registry import op
 from ..types import TensorType, may_equal
 from .linalg import WINDOW_ATTRS, _pairs, conv_filter_vjp, window_out, window_padding
 
-END = 2 ** 62  # a slice stop meaning "to the end"
+END = 2**62  # a slice stop meaning "to the end"
 
 
-@op("kiln.conv2d_transpose", ["value", "filter"],
+@op(
+    "kiln.conv2d_transpose",
+    ["value", "filter"],
     {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1)), "output_size": Attr(ints)},
-    tf="Conv2DBackpropInput", onnx="ConvTranspose")
+    tf="Conv2DBackpropInput",
+    onnx="ConvTranspose",
+)
 class Conv2DTranspose(Operation):
     """tf.nn.conv2d_transpose: NHWC `value`, filter [kh, kw, out_channels,
     in_channels]; `output_size` is the spatial [height, width] of the result,
@@ -34,22 +38,26 @@ class Conv2DTranspose(Operation):
         if v.dtype != w.dtype or not v.dtype.is_float:
             raise ShapeError(f"expected floating-point operands of one dtype, got {v} and {w}")
         if v.rank != 4 or w.rank != 4:
-            raise ShapeError(f"expected an NHWC value and a [kh, kw, out, in] filter, got {v} "
-                             f"and {w}")
+            raise ShapeError(
+                f"expected an NHWC value and a [kh, kw, out, in] filter, got {v} and {w}"
+            )
         strides = _pairs(self.strides, "strides")
         dilations = _pairs(self.dilations, "dilations")
         size = _pairs(self.output_size, "output_size")
         if not all(isinstance(d, int) for d in w.shape[:2]):
             raise ShapeError(f"the filter's spatial dims must be static, got {w}")
         if not may_equal(v.shape[3], w.shape[3]):
-            raise ShapeError(f"value channels {v.shape[3]} differ from the filter's in "
-                             f"channels {w.shape[3]}")
+            raise ShapeError(
+                f"value channels {v.shape[3]} differ from the filter's in channels {w.shape[3]}"
+            )
         for axis in (0, 1):
             extent = (w.shape[axis] - 1) * dilations[axis] + 1
             want = window_out(self, size[axis], extent, strides[axis], axis)
             if not may_equal(want, v.shape[1 + axis]):
-                raise ShapeError(f"output_size {list(size)} convolves to spatial dim {axis} "
-                                 f"of {want}, but the value {v} has {v.shape[1 + axis]}")
+                raise ShapeError(
+                    f"output_size {list(size)} convolves to spatial dim {axis} "
+                    f"of {want}, but the value {v} has {v.shape[1 + axis]}"
+                )
         return TensorType(v.dtype, [v.shape[0], size[0], size[1], w.shape[2]])
 
     def pads(self, axis: int, kernel: int) -> tuple[int, int, int]:
@@ -64,15 +72,20 @@ class Conv2DTranspose(Operation):
         (sh, sw), (dh, dw) = self.strides, self.dilations
         (top, bottom, _), (left, right, _) = self.pads(0, kh), self.pads(1, kw)
         height, width = self.output_size
-        out = np.zeros((v.shape[0], height + top + bottom, width + left + right, w.shape[2]),
-                       np.result_type(v, w))
+        out = np.zeros(
+            (v.shape[0], height + top + bottom, width + left + right, w.shape[2]),
+            np.result_type(v, w),
+        )
         oh, ow = v.shape[1:3]
         for i in range(kh):
             for j in range(kw):
-                out[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
-                    j * dw: j * dw + (ow - 1) * sw + 1: sw, :] += \
-                    np.tensordot(v, w[i, j], axes=([3], [1]))
-        return out[:, top: top + height, left: left + width, :]
+                out[
+                    :,
+                    i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                    j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+                    :,
+                ] += np.tensordot(v, w[i, j], axes=([3], [1]))
+        return out[:, top : top + height, left : left + width, :]
 
     def decompose(self, b):
         """A full correlation of the stride-spread value with the reversed,
@@ -94,8 +107,9 @@ class Conv2DTranspose(Operation):
             pads += [max(before, 0), max(after, 0)]
             crop_low.append(max(-before, 0))
             crop_high.append(after if after < 0 else END)
-        out = b.conv2d(v, flipped, dilations=self.dilations, padding="EXPLICIT",
-                       explicit_padding=pads)
+        out = b.conv2d(
+            v, flipped, dilations=self.dilations, padding="EXPLICIT", explicit_padding=pads
+        )
         if crop_low != [0, 0] or crop_high != [END, END]:
             out = b.slice(out, axes=[1, 2], starts=crop_low, stops=crop_high)
         return out
@@ -117,8 +131,11 @@ class Conv2DTranspose(Operation):
     def cost(self, operand_shapes, result_shapes) -> Cost:
         """2 per multiply-add: KH KW C_out of them per element of `value`."""
         kh, kw, cout = operand_shapes[1][:3]
-        return Cost(2 * elements(operand_shapes[0]) * int(kh * kw * cout), 0,
-                    moved(self, operand_shapes, result_shapes))
+        return Cost(
+            2 * elements(operand_shapes[0]) * int(kh * kw * cout),
+            0,
+            moved(self, operand_shapes, result_shapes),
+        )
 
 
 def _spread(b, x, axis: int, step: int):

@@ -13,8 +13,14 @@ from ..types import TensorType
 from .reduce import normalize_axis
 
 
-@op("kiln.constant", [], {"value": Attr(dense)},
-    not_differentiable="a constant", tf="Const", onnx="Constant")
+@op(
+    "kiln.constant",
+    [],
+    {"value": Attr(dense)},
+    not_differentiable="a constant",
+    tf="Const",
+    onnx="Constant",
+)
 class Constant(Operation):
     """A constant tensor; its type is its value's."""
 
@@ -25,9 +31,12 @@ class Constant(Operation):
         return self.value.array
 
 
-@op("kiln.iota", [], {"shape": Attr(ints), "dtype": Attr(dtype_, "i64"),
-                      "dimension": Attr(int_, 0)},
-    not_differentiable="a constant (it counts)")
+@op(
+    "kiln.iota",
+    [],
+    {"shape": Attr(ints), "dtype": Attr(dtype_, "i64"), "dimension": Attr(int_, 0)},
+    not_differentiable="a constant (it counts)",
+)
 class Iota(Operation):
     """Counts 0, 1, 2, ... along `dimension`, constant along the others (XLA iota)."""
 
@@ -50,10 +59,19 @@ class Iota(Operation):
         return k.position(normalize_axis(self.dimension, len(self.shape)))
 
 
-@op("kiln.random", ["*like"], {"distribution": Attr(one_of("uniform", "normal")),
-                               "seed": Attr(int_), "dtype": Attr(dtype_, "f32"),
-                               "shape": Attr(optional(ints), None)},
-    not_differentiable="its operands give only the shape", tf="RandomUniform", onnx="RandomUniform")
+@op(
+    "kiln.random",
+    ["*like"],
+    {
+        "distribution": Attr(one_of("uniform", "normal")),
+        "seed": Attr(int_),
+        "dtype": Attr(dtype_, "f32"),
+        "shape": Attr(optional(ints), None),
+    },
+    not_differentiable="its operands give only the shape",
+    tf="RandomUniform",
+    onnx="RandomUniform",
+)
 class Random(Operation):
     """Counter-based random numbers (Philox 4x32-10, see ir/philox.py).
 

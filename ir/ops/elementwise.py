@@ -57,6 +57,7 @@ class Binary(Operation):
 
 # ------------------------------------------------------------------ unary
 
+
 @op("kiln.neg", ["x"], traits=[EW], tf="Neg", onnx="Neg")
 class Neg(Unary):
     def reference(self, x):
@@ -188,6 +189,7 @@ class Elu(Unary):
 
 # ------------------------------------------------------------------ binary
 
+
 @op("kiln.add", ["lhs", "rhs"], traits=[EW, COMM], tf="AddV2", onnx="Add")
 class Add(Binary):
     def reference(self, x, y):
@@ -274,6 +276,7 @@ class Min(Binary):
 
 # ------------------------------------------------------------------ logic
 
+
 class Compare(Operation):
     """(x, y) -> bool, one dtype, shapes broadcast."""
 
@@ -282,43 +285,71 @@ class Compare(Operation):
         return TensorType(DType.bool, broadcast_shapes(x.shape, y.shape))
 
 
-@op("kiln.equal", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=COMPARISON, tf="Equal", onnx="Equal")
+@op(
+    "kiln.equal",
+    ["lhs", "rhs"],
+    traits=[EW, COMM],
+    not_differentiable=COMPARISON,
+    tf="Equal",
+    onnx="Equal",
+)
 class Equal(Compare):
     def reference(self, x, y):
         return np.equal(x, y)
 
 
-@op("kiln.not_equal", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=COMPARISON, tf="NotEqual")
+@op(
+    "kiln.not_equal",
+    ["lhs", "rhs"],
+    traits=[EW, COMM],
+    not_differentiable=COMPARISON,
+    tf="NotEqual",
+)
 class NotEqual(Compare):
     def reference(self, x, y):
         return np.not_equal(x, y)
 
 
-@op("kiln.less", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON, tf="Less", onnx="Less")
+@op("kiln.less", ["lhs", "rhs"], traits=[EW], not_differentiable=COMPARISON, tf="Less", onnx="Less")
 class Less(Compare):
     def reference(self, x, y):
         return np.less(x, y)
 
 
-@op("kiln.less_equal", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON, tf="LessEqual", onnx="LessOrEqual")
+@op(
+    "kiln.less_equal",
+    ["lhs", "rhs"],
+    traits=[EW],
+    not_differentiable=COMPARISON,
+    tf="LessEqual",
+    onnx="LessOrEqual",
+)
 class LessEqual(Compare):
     def reference(self, x, y):
         return np.less_equal(x, y)
 
 
-@op("kiln.greater", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON, tf="Greater", onnx="Greater")
+@op(
+    "kiln.greater",
+    ["lhs", "rhs"],
+    traits=[EW],
+    not_differentiable=COMPARISON,
+    tf="Greater",
+    onnx="Greater",
+)
 class Greater(Compare):
     def reference(self, x, y):
         return np.greater(x, y)
 
 
-@op("kiln.greater_equal", ["lhs", "rhs"], traits=[EW],
-    not_differentiable=COMPARISON, tf="GreaterEqual", onnx="GreaterOrEqual")
+@op(
+    "kiln.greater_equal",
+    ["lhs", "rhs"],
+    traits=[EW],
+    not_differentiable=COMPARISON,
+    tf="GreaterEqual",
+    onnx="GreaterOrEqual",
+)
 class GreaterEqual(Compare):
     def reference(self, x, y):
         return np.greater_equal(x, y)
@@ -332,22 +363,33 @@ class Logical(Operation):
         return TensorType(DType.bool, broadcast_shapes(*(t.shape for t in types)))
 
 
-@op("kiln.logical_and", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=LOGIC, tf="LogicalAnd", onnx="And")
+@op(
+    "kiln.logical_and",
+    ["lhs", "rhs"],
+    traits=[EW, COMM],
+    not_differentiable=LOGIC,
+    tf="LogicalAnd",
+    onnx="And",
+)
 class LogicalAnd(Logical):
     def reference(self, x, y):
         return np.logical_and(x, y)
 
 
-@op("kiln.logical_or", ["lhs", "rhs"], traits=[EW, COMM],
-    not_differentiable=LOGIC, tf="LogicalOr", onnx="Or")
+@op(
+    "kiln.logical_or",
+    ["lhs", "rhs"],
+    traits=[EW, COMM],
+    not_differentiable=LOGIC,
+    tf="LogicalOr",
+    onnx="Or",
+)
 class LogicalOr(Logical):
     def reference(self, x, y):
         return np.logical_or(x, y)
 
 
-@op("kiln.logical_not", ["x"], traits=[EW],
-    not_differentiable=LOGIC, tf="LogicalNot", onnx="Not")
+@op("kiln.logical_not", ["x"], traits=[EW], not_differentiable=LOGIC, tf="LogicalNot", onnx="Not")
 class LogicalNot(Logical):
     def reference(self, x):
         return np.logical_not(x)
@@ -394,9 +436,13 @@ class Cast(Operation):
         return [b.cast(g, dtype=source) if source.is_float else None]
 
 
-@op("kiln.stop_gradient", ["x"], traits=[EW],
+@op(
+    "kiln.stop_gradient",
+    ["x"],
+    traits=[EW],
     not_differentiable="it is the identity that tf.stop_gradient hides from the gradient",
-    tf="StopGradient")
+    tf="StopGradient",
+)
 class StopGradient(Operation):
     """x itself; autodiff treats it as a constant (tf.stop_gradient)."""
 

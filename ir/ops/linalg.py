@@ -23,9 +23,13 @@ def _same_dtype(a: TensorType, b: TensorType) -> None:
         raise ShapeError(f"operands must have one dtype, got {a} and {b}")
 
 
-@op("kiln.matmul", ["lhs", "rhs"],
+@op(
+    "kiln.matmul",
+    ["lhs", "rhs"],
     {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)},
-    tf="BatchMatMulV2", onnx="MatMul")
+    tf="BatchMatMulV2",
+    onnx="MatMul",
+)
 class MatMul(Operation):
     """numpy.matmul with optional transposes of the two innermost dims.
 
@@ -89,8 +93,9 @@ class MatMul(Operation):
         """2 M N K per batch: a multiply and an add per term."""
         lhs = operand_shapes[0]
         k = lhs[-2] if self.transpose_a and len(lhs) > 1 else lhs[-1]
-        return Cost(2 * elements(result_shapes[0]) * int(k), 0,
-                    moved(self, operand_shapes, result_shapes))
+        return Cost(
+            2 * elements(result_shapes[0]) * int(k), 0, moved(self, operand_shapes, result_shapes)
+        )
 
 
 def _mat(shape: tuple[Dim, ...], transpose: bool) -> tuple[Dim, ...]:
@@ -104,21 +109,25 @@ WINDOW_PADDING = one_of("SAME", "VALID", "EXPLICIT")
 
 def _pairs(values: tuple[int, ...], what: str, positive: bool = True) -> tuple[int, int]:
     if len(values) != 2 or any(v < 1 if positive else v < 0 for v in values):
-        raise ShapeError(f"{what} must be two {'positive' if positive else 'non-negative'} "
-                         f"ints, got {list(values)}")
+        raise ShapeError(
+            f"{what} must be two {'positive' if positive else 'non-negative'} "
+            f"ints, got {list(values)}"
+        )
     return values[0], values[1]
 
 
-def window_padding(op_: Operation, size: Dim, window: int, stride: int, axis: int
-                   ) -> tuple[int, int] | None:
+def window_padding(
+    op_: Operation, size: Dim, window: int, stride: int, axis: int
+) -> tuple[int, int] | None:
     """(before, after) padding of one spatial axis; None if `size` is symbolic under SAME."""
     if op_.padding == "VALID":
         return 0, 0
     if op_.padding == "EXPLICIT":
         pads = op_.explicit_padding
         if pads is None or len(pads) != 4 or min(pads) < 0:
-            raise ShapeError("padding EXPLICIT needs explicit_padding = "
-                             "[top, bottom, left, right], non-negative")
+            raise ShapeError(
+                "padding EXPLICIT needs explicit_padding = [top, bottom, left, right], non-negative"
+            )
         return pads[2 * axis], pads[2 * axis + 1]
     if not isinstance(size, int):
         return None
@@ -147,8 +156,9 @@ def pad_spatial(x: np.ndarray, pads: list[tuple[int, int]], value: float) -> np.
     return np.pad(x, [(0, 0), pads[0], pads[1], (0, 0)], constant_values=value)
 
 
-def spatial_pads(op_: Operation, x: np.ndarray, windows: tuple[int, int],
-                 strides: tuple[int, int]) -> list[tuple[int, int]]:
+def spatial_pads(
+    op_: Operation, x: np.ndarray, windows: tuple[int, int], strides: tuple[int, int]
+) -> list[tuple[int, int]]:
     return [window_padding(op_, x.shape[1 + i], windows[i], strides[i], i) for i in range(2)]
 
 
@@ -159,8 +169,13 @@ WINDOW_ATTRS = {
 }
 
 
-@op("kiln.conv2d", ["input", "filter"], {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))},
-    tf="Conv2D", onnx="Conv")
+@op(
+    "kiln.conv2d",
+    ["input", "filter"],
+    {**WINDOW_ATTRS, "dilations": Attr(ints, (1, 1))},
+    tf="Conv2D",
+    onnx="Conv",
+)
 class Conv2D(Operation):
     """2-D convolution (cross-correlation, as tf.nn.conv2d): NHWC input, HWIO filter."""
 
@@ -169,19 +184,24 @@ class Conv2D(Operation):
         if not x.dtype.is_float:
             raise ShapeError(f"expected floating-point operands, got {x}")
         if x.rank != 4 or w.rank != 4:
-            raise ShapeError(f"expected an NHWC input and an HWIO filter (rank 4), got {x} "
-                             f"and {w}")
+            raise ShapeError(f"expected an NHWC input and an HWIO filter (rank 4), got {x} and {w}")
         sh, sw = _pairs(self.strides, "strides")
         dh, dw = _pairs(self.dilations, "dilations")
         kh, kw = w.shape[0], w.shape[1]
         if not (isinstance(kh, int) and isinstance(kw, int)):
             raise ShapeError(f"the filter's spatial dims must be static, got {w}")
         if not may_equal(x.shape[3], w.shape[2]):
-            raise ShapeError(f"input channels {x.shape[3]} differ from the filter's "
-                             f"{w.shape[2]}")
+            raise ShapeError(f"input channels {x.shape[3]} differ from the filter's {w.shape[2]}")
         eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
-        return TensorType(x.dtype, [x.shape[0], window_out(self, x.shape[1], eh, sh, 0),
-                                    window_out(self, x.shape[2], ew, sw, 1), w.shape[3]])
+        return TensorType(
+            x.dtype,
+            [
+                x.shape[0],
+                window_out(self, x.shape[1], eh, sh, 0),
+                window_out(self, x.shape[2], ew, sw, 1),
+                w.shape[3],
+            ],
+        )
 
     def reference(self, x, w):
         kh, kw = w.shape[:2]
@@ -193,8 +213,12 @@ class Conv2D(Operation):
         out = np.zeros((x.shape[0], oh, ow, w.shape[3]), np.result_type(x, w))
         for i in range(kh):
             for j in range(kw):
-                patch = xp[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
-                           j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
+                patch = xp[
+                    :,
+                    i * dh : i * dh + (oh - 1) * sh + 1 : sh,
+                    j * dw : j * dw + (ow - 1) * sw + 1 : sw,
+                    :,
+                ]
                 out += np.tensordot(patch, w[i, j], axes=([3], [0]))
         return out
 
@@ -204,8 +228,11 @@ class Conv2D(Operation):
     def cost(self, operand_shapes, result_shapes) -> Cost:
         """2 per multiply-add: KH KW C_in of them per output element."""
         kh, kw, cin = operand_shapes[1][:3]
-        return Cost(2 * elements(result_shapes[0]) * int(kh * kw * cin), 0,
-                    moved(self, operand_shapes, result_shapes))
+        return Cost(
+            2 * elements(result_shapes[0]) * int(kh * kw * cin),
+            0,
+            moved(self, operand_shapes, result_shapes),
+        )
 
 
 class Pool(Operation):
@@ -218,22 +245,34 @@ class Pool(Operation):
             raise ShapeError(f"expected a numeric input, got {x}")
         kh, kw = _pairs(self.ksize, "ksize")
         sh, sw = _pairs(self.strides, "strides")
-        return x.with_shape([x.shape[0], window_out(self, x.shape[1], kh, sh, 0),
-                             window_out(self, x.shape[2], kw, sw, 1), x.shape[3]])
+        return x.with_shape(
+            [
+                x.shape[0],
+                window_out(self, x.shape[1], kh, sh, 0),
+                window_out(self, x.shape[2], kw, sw, 1),
+                x.shape[3],
+            ]
+        )
 
     def windows(self, x: np.ndarray, fill: float) -> np.ndarray:
         """All windows as an array [N, OH, OW, C, KH*KW]."""
         (kh, kw), (sh, sw) = self.ksize, self.strides
         xp = pad_spatial(x, spatial_pads(self, x, (kh, kw), (sh, sw)), fill)
         oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
-        views = [xp[:, i: i + (oh - 1) * sh + 1: sh, j: j + (ow - 1) * sw + 1: sw, :]
-                 for i in range(kh) for j in range(kw)]
+        views = [
+            xp[:, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw, :]
+            for i in range(kh)
+            for j in range(kw)
+        ]
         return np.stack(views, axis=-1)
 
     def cost(self, operand_shapes, result_shapes) -> Cost:
         """One operation per window element of each result element."""
-        return Cost(elements(result_shapes[0]) * elements(self.ksize), 0,
-                    moved(self, operand_shapes, result_shapes))
+        return Cost(
+            elements(result_shapes[0]) * elements(self.ksize),
+            0,
+            moved(self, operand_shapes, result_shapes),
+        )
 
 
 POOL_ATTRS = {"ksize": Attr(ints), **WINDOW_ATTRS}
@@ -272,15 +311,18 @@ class AvgPool(Pool):
 # AvgPoolGrad. Each is linear in its second operand, and each pair is the
 # other's transpose, so gradients of gradients stay inside this set.
 
+
 class PoolGradient(Pool):
     """(input, operand) with the pool attributes of the pool they belong to."""
 
-    def pool_type(self, x: TensorType, other: TensorType, other_like_output: bool
-                  ) -> TensorType:
+    def pool_type(self, x: TensorType, other: TensorType, other_like_output: bool) -> TensorType:
         out = Pool.infer(self, x)
         want = out if other_like_output else x
-        if other.dtype != x.dtype or other.rank != 4 or not all(
-                may_equal(a, b) for a, b in zip(other.shape, want.shape)):
+        if (
+            other.dtype != x.dtype
+            or other.rank != 4
+            or not all(may_equal(a, b) for a, b in zip(other.shape, want.shape))
+        ):
             raise ShapeError(f"the second operand must be {want}, got {other}")
         return out
 
@@ -288,14 +330,17 @@ class PoolGradient(Pool):
         """Sum `per_window` [N, OH, OW, C, KH*KW] into the input positions it came from."""
         (kh, kw), (sh, sw) = self.ksize, self.strides
         (top, bottom), (left, right) = spatial_pads(self, x, (kh, kw), (sh, sw))
-        out = np.zeros((x.shape[0], x.shape[1] + top + bottom, x.shape[2] + left + right,
-                        x.shape[3]), per_window.dtype)
+        out = np.zeros(
+            (x.shape[0], x.shape[1] + top + bottom, x.shape[2] + left + right, x.shape[3]),
+            per_window.dtype,
+        )
         oh, ow = per_window.shape[1:3]
         for i in range(kh):
             for j in range(kw):
-                out[:, i: i + (oh - 1) * sh + 1: sh, j: j + (ow - 1) * sw + 1: sw, :] += \
+                out[:, i : i + (oh - 1) * sh + 1 : sh, j : j + (ow - 1) * sw + 1 : sw, :] += (
                     per_window[..., i * kw + j]
-        return out[:, top: top + x.shape[1], left: left + x.shape[2], :]
+                )
+        return out[:, top : top + x.shape[1], left : left + x.shape[2], :]
 
     @property
     def positions(self) -> int:
@@ -367,6 +412,7 @@ class AvgPoolGrad(PoolGradient):
 # and zeros between the output gradient's elements for a stride), so a backend
 # that runs conv2d runs its gradients, and gradients of gradients.
 
+
 def conv_axis(op: Operation, axis: int) -> tuple[int, int, int]:
     """(low pad, high pad, unused tail) of spatial `axis` of a conv2d: the tail is
     the input the last window leaves out when the stride does not divide evenly."""
@@ -377,8 +423,10 @@ def conv_axis(op: Operation, axis: int) -> tuple[int, int, int]:
         low, high = window_padding(op, size, extent, stride, axis)
         return low, high, (size + low + high - extent) % stride
     if stride != 1:
-        raise op.error(f"the gradient of a strided convolution needs static spatial dims, "
-                       f"got {op.input.type}", KilnError)
+        raise op.error(
+            f"the gradient of a strided convolution needs static spatial dims, got {op.input.type}",
+            KilnError,
+        )
     if op.padding == "SAME":  # stride 1: the padding does not depend on the size
         return (extent - 1) // 2, extent // 2, 0
     low, high = window_padding(op, size, extent, stride, axis)
@@ -400,8 +448,7 @@ def conv_input_vjp(op: Operation, b: Builder, g: Value) -> Value:
         pads += [max(before, 0), max(after, 0)]
         crop_low.append(max(-before, 0))
         crop_high.append(after if after < 0 else END)
-    dx = b.conv2d(g, flipped, dilations=op.dilations, padding="EXPLICIT",
-                  explicit_padding=pads)
+    dx = b.conv2d(g, flipped, dilations=op.dilations, padding="EXPLICIT", explicit_padding=pads)
     if crop_low != [0, 0] or crop_high != [END, END]:  # padding wider than the window
         dx = b.slice(dx, axes=[1, 2], starts=crop_low, stops=crop_high)
     return dx
@@ -412,15 +459,22 @@ def conv_filter_vjp(op: Operation, b: Builder, g: Value) -> Value:
     channels) as the filter: strides and dilations trade places."""
     kh, kw = op.filter.type.shape[:2]
     if not all(isinstance(d, int) for d in g.type.shape[1:3]):
-        raise op.error(f"its filter gradient needs static output spatial dims, got {g.type}",
-                       KilnError)
+        raise op.error(
+            f"its filter gradient needs static output spatial dims, got {g.type}", KilnError
+        )
     pads = []
     for axis in (0, 1):
         low, high, tail = conv_axis(op, axis)
         pads += [low, max(high - tail, 0)]
     images = b.transpose(op.input, perm=[3, 1, 2, 0])
-    dw = b.conv2d(images, b.transpose(g, perm=[1, 2, 0, 3]), strides=op.dilations,
-                  dilations=op.strides, padding="EXPLICIT", explicit_padding=pads)
+    dw = b.conv2d(
+        images,
+        b.transpose(g, perm=[1, 2, 0, 3]),
+        strides=op.dilations,
+        dilations=op.strides,
+        padding="EXPLICIT",
+        explicit_padding=pads,
+    )
     if dw.type.shape[1:3] != (kh, kw):  # an unused tail wider than the high padding
         dw = b.slice(dw, axes=[1, 2], starts=[0, 0], stops=[kh, kw])
     return b.transpose(dw, perm=[1, 2, 0, 3])

@@ -49,6 +49,7 @@ SQRT_HALF = math.sqrt(0.5)
 
 # ------------------------------------------------------------------ shared pieces
 
+
 class PerInputElement:
     """A composite's cost: `flops_per_element` operations per element of its
     first operand (a rough count of its decomposition; the cost model sees a
@@ -57,8 +58,11 @@ class PerInputElement:
     flops_per_element = 1
 
     def cost(self, operand_shapes, result_shapes) -> Cost:
-        return Cost(self.flops_per_element * elements(operand_shapes[0]), 0,
-                    moved(self, operand_shapes, result_shapes))
+        return Cost(
+            self.flops_per_element * elements(operand_shapes[0]),
+            0,
+            moved(self, operand_shapes, result_shapes),
+        )
 
 
 def _float_operands(*types: TensorType) -> None:
@@ -93,8 +97,9 @@ def _log_softmax(b: Builder, x: Value, axis: int) -> Value:
     return b.sub(shifted, b.log(b.reduce_sum(b.exp(shifted), axes=[axis], keepdims=True)))
 
 
-def _normalize(b: Builder, centered: Value, variance: Value, epsilon: float,
-               scale: Value, offset: Value) -> Value:
+def _normalize(
+    b: Builder, centered: Value, variance: Value, epsilon: float, scale: Value, offset: Value
+) -> Value:
     """centered * (rsqrt(variance + epsilon) * scale) + offset: in batch norm
     the factor is per channel, so only two ops touch every element of x."""
     factor = b.mul(b.rsqrt(b.add(variance, _scalar(b, epsilon, variance))), scale)
@@ -120,6 +125,7 @@ def _np_normalize(centered, variance, epsilon, scale, offset) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ softmax family
+
 
 class AlongAxis(Operation):
     """A float op of x along one `axis` whose result has x's type."""
@@ -207,8 +213,13 @@ class LogSumExp(PerInputElement, Reduce):
 
 # ------------------------------------------------------------------ losses
 
-@op("kiln.softmax_cross_entropy", ["logits", "labels"], {"axis": Attr(int_, -1)},
-    tf="SoftmaxCrossEntropyWithLogits")
+
+@op(
+    "kiln.softmax_cross_entropy",
+    ["logits", "labels"],
+    {"axis": Attr(int_, -1)},
+    tf="SoftmaxCrossEntropyWithLogits",
+)
 class SoftmaxCrossEntropy(PerInputElement, Operation):
     """-sum(labels * log_softmax(logits)) along `axis`: one loss per example
     (tf.nn.softmax_cross_entropy_with_logits, v2: labels are not treated as
@@ -222,7 +233,7 @@ class SoftmaxCrossEntropy(PerInputElement, Operation):
             raise ShapeError(f"logits and labels must have one rank, got {logits} and {labels}")
         shape = broadcast_shapes(logits.shape, labels.shape)
         axis = normalize_axis(self.axis, len(shape))
-        return logits.with_shape(shape[:axis] + shape[axis + 1:])
+        return logits.with_shape(shape[:axis] + shape[axis + 1 :])
 
     def reference(self, logits, labels):
         return -np.sum(labels * _np_log_softmax(logits, self.axis), axis=self.axis)
@@ -242,8 +253,11 @@ class SoftmaxCrossEntropy(PerInputElement, Operation):
         return [d_logits, b.neg(b.mul(g, log_p))]
 
 
-@op("kiln.sparse_softmax_cross_entropy", ["logits", "labels"],
-    tf="SparseSoftmaxCrossEntropyWithLogits")
+@op(
+    "kiln.sparse_softmax_cross_entropy",
+    ["logits", "labels"],
+    tf="SparseSoftmaxCrossEntropyWithLogits",
+)
 class SparseSoftmaxCrossEntropy(PerInputElement, Operation):
     """logsumexp(logits) - logits[label] over the last axis (the classes):
     one loss per example (tf.nn.sparse_softmax_cross_entropy_with_logits).
@@ -260,8 +274,10 @@ class SparseSoftmaxCrossEntropy(PerInputElement, Operation):
         if not labels.dtype.is_int:
             raise ShapeError(f"labels must be integers (class indices), got {labels}")
         if logits.rank < 1 or labels.rank != logits.rank - 1:
-            raise ShapeError(f"labels must have the shape of logits less its last dim, "
-                             f"got logits {logits} and labels {labels}")
+            raise ShapeError(
+                f"labels must have the shape of logits less its last dim, "
+                f"got logits {logits} and labels {labels}"
+            )
         batch = logits.shape[:-1]
         for d, e in zip(batch, labels.shape):
             if isinstance(d, int) and isinstance(e, int) and d != e:
@@ -295,8 +311,9 @@ class SparseSoftmaxCrossEntropy(PerInputElement, Operation):
         logits, labels = self.logits, self.labels
         classes = logits.type.shape[-1]
         if not isinstance(classes, int):
-            raise self.error(f"its gradient needs a static number of classes, got {logits.type}",
-                           KilnError)
+            raise self.error(
+                f"its gradient needs a static number of classes, got {logits.type}", KilnError
+            )
         class_ids = b.iota(shape=[classes], dtype=labels.type.dtype)
         hits = b.equal(b.expand_dims(labels, axis=-1), class_ids)
         one_hot = b.cast(hits, dtype=logits.type.dtype)
@@ -341,8 +358,13 @@ class L2Loss(PerInputElement, Operation):
 
 # ------------------------------------------------------------------ normalization
 
-@op("kiln.layer_norm", ["x", "scale", "offset"],
-    {"axes": Attr(ints, (-1,)), "epsilon": Attr(float_, 1e-3)}, onnx="LayerNormalization")
+
+@op(
+    "kiln.layer_norm",
+    ["x", "scale", "offset"],
+    {"axes": Attr(ints, (-1,)), "epsilon": Attr(float_, 1e-3)},
+    onnx="LayerNormalization",
+)
 class LayerNorm(PerInputElement, Operation):
     """(x - mean) * rsqrt(variance + epsilon) * scale + offset, the moments
     taken over `axes` (biased variance), as tf.keras.layers.LayerNormalization
@@ -369,8 +391,12 @@ class LayerNorm(PerInputElement, Operation):
         return _normalize(b, centered, variance, self.epsilon, self.scale, self.offset)
 
 
-@op("kiln.batch_norm", ["x", "mean", "variance", "offset", "scale"],
-    {"epsilon": Attr(float_, 1e-3)}, onnx="BatchNormalization")
+@op(
+    "kiln.batch_norm",
+    ["x", "mean", "variance", "offset", "scale"],
+    {"epsilon": Attr(float_, 1e-3)},
+    onnx="BatchNormalization",
+)
 class BatchNorm(PerInputElement, Operation):
     """(x - mean) * rsqrt(variance + epsilon) * scale + offset, every operand
     broadcasting (tf.nn.batch_normalization, whose variance_epsilon is
@@ -387,11 +413,13 @@ class BatchNorm(PerInputElement, Operation):
         return _np_normalize(x - mean, variance, self.epsilon, scale, offset)
 
     def decompose(self, b):
-        return _normalize(b, b.sub(self.x, self.mean), self.variance, self.epsilon,
-                          self.scale, self.offset)
+        return _normalize(
+            b, b.sub(self.x, self.mean), self.variance, self.epsilon, self.scale, self.offset
+        )
 
 
 # ------------------------------------------------------------------ activations
+
 
 @op("kiln.softplus", ["x"], traits=[EW, FLOAT], tf="Softplus", onnx="Softplus")
 class Softplus(Unary):
@@ -425,8 +453,14 @@ class Relu6(Unary):
         return b.min(b.relu(self.x), _scalar(b, 6.0, self.x))
 
 
-@op("kiln.leaky_relu", ["x"], {"alpha": Attr(float_, 0.2)}, traits=[EW, FLOAT],
-    tf="LeakyRelu", onnx="LeakyRelu")
+@op(
+    "kiln.leaky_relu",
+    ["x"],
+    {"alpha": Attr(float_, 0.2)},
+    traits=[EW, FLOAT],
+    tf="LeakyRelu",
+    onnx="LeakyRelu",
+)
 class LeakyRelu(Unary):
     """x if x > 0 else alpha * x (tf.nn.leaky_relu, alpha 0.2)."""
 
@@ -470,8 +504,14 @@ class Erf(Unary):
         return [b.mul(g, b.mul(bell, scalar_like(b, 2 / np.sqrt(np.pi), g)))]
 
 
-@op("kiln.gelu", ["x"], {"approximate": Attr(bool_, False)}, traits=[EW, FLOAT],
-    tf="Gelu", onnx="Gelu")
+@op(
+    "kiln.gelu",
+    ["x"],
+    {"approximate": Attr(bool_, False)},
+    traits=[EW, FLOAT],
+    tf="Gelu",
+    onnx="Gelu",
+)
 class Gelu(Unary):
     """x * P(X <= x) for a standard normal X (tf.nn.gelu): exactly
     0.5 * x * (1 + erf(x / sqrt(2))), or with `approximate` the tanh form
@@ -479,7 +519,7 @@ class Gelu(Unary):
 
     def reference(self, x):
         if self.approximate:
-            cdf = 1 + np.tanh(SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x ** 3))
+            cdf = 1 + np.tanh(SQRT_2_OVER_PI * (x + GELU_TANH_COEFF * x**3))
         else:
             cdf = 1 + _np_erf(x * SQRT_HALF)
         return 0.5 * x * cdf

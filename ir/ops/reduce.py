@@ -164,21 +164,34 @@ class ArgReduce(Operation):
         return Cost(elements(operand_shapes[0]), 0, moved(self, operand_shapes, result_shapes))
 
 
-@op("kiln.argmax", ["x"], ARG_ATTRS,
-    not_differentiable="an index: constant almost everywhere", tf="ArgMax", onnx="ArgMax")
+@op(
+    "kiln.argmax",
+    ["x"],
+    ARG_ATTRS,
+    not_differentiable="an index: constant almost everywhere",
+    tf="ArgMax",
+    onnx="ArgMax",
+)
 class ArgMax(ArgReduce):
     fold = "argmax"
     numpy_arg = staticmethod(np.argmax)
 
 
-@op("kiln.argmin", ["x"], ARG_ATTRS,
-    not_differentiable="an index: constant almost everywhere", tf="ArgMin", onnx="ArgMin")
+@op(
+    "kiln.argmin",
+    ["x"],
+    ARG_ATTRS,
+    not_differentiable="an index: constant almost everywhere",
+    tf="ArgMin",
+    onnx="ArgMin",
+)
 class ArgMin(ArgReduce):
     fold = "argmin"
     numpy_arg = staticmethod(np.argmin)
 
 
 # ------------------------------------------------------------------ gradient helpers
+
 
 def keep_reduced(op: Operation, b: Builder, v: Value) -> Value:
     """A reduction's result (or its cotangent) `v` with the reduced axes kept as 1,

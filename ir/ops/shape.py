@@ -32,13 +32,17 @@ class Reshape(Operation):
         symbols = [d for d in x.shape if not isinstance(d, int)]
         if -1 not in target:
             if not symbols and static_in != known:
-                raise ShapeError(f"cannot reshape {x} ({static_in} elements) to "
-                                 f"{format_shape(target)} ({known} elements)")
+                raise ShapeError(
+                    f"cannot reshape {x} ({static_in} elements) to "
+                    f"{format_shape(target)} ({known} elements)"
+                )
             return x.with_shape(target)
         if not symbols:
             if known == 0 or static_in % known:
-                raise ShapeError(f"cannot reshape {x} to {format_shape(target)}: "
-                                 f"{static_in} elements do not divide into {known}")
+                raise ShapeError(
+                    f"cannot reshape {x} to {format_shape(target)}: "
+                    f"{static_in} elements do not divide into {known}"
+                )
             inferred: Dim = static_in // known
         elif len(symbols) == 1 and static_in == known:
             inferred = symbols[0]  # e.g. Nx28x28 -> [-1, 784] is Nx784
@@ -102,12 +106,24 @@ class Concat(Operation):
     def vjp(self, b, g):
         axis = normalize_axis(self.axis, g.type.rank)
         sizes = [v.type.shape[axis] for v in self.inputs]
-        return [b.slice(g, axes=[axis], starts=[start], stops=[stop])
-                for start, stop in concat_pieces(sizes, self)]
+        return [
+            b.slice(g, axes=[axis], starts=[start], stops=[stop])
+            for start, stop in concat_pieces(sizes, self)
+        ]
 
 
-@op("kiln.slice", ["x"], {"axes": Attr(ints), "starts": Attr(ints), "stops": Attr(ints),
-                          "steps": Attr(optional(ints), None)}, tf="StridedSlice", onnx="Slice")
+@op(
+    "kiln.slice",
+    ["x"],
+    {
+        "axes": Attr(ints),
+        "starts": Attr(ints),
+        "stops": Attr(ints),
+        "steps": Attr(optional(ints), None),
+    },
+    tf="StridedSlice",
+    onnx="Slice",
+)
 class Slice(Operation):
     """x[start:stop:step] on each of `axes`, with Python's rules (negative
     indices count from the end, bounds clamp)."""
@@ -149,15 +165,21 @@ class Slice(Operation):
         return [g]
 
 
-@op("kiln.pad", ["x"], {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)},
-    tf="PadV2", onnx="Pad")
+@op(
+    "kiln.pad",
+    ["x"],
+    {"low": Attr(ints), "high": Attr(ints), "value": Attr(float_, 0.0)},
+    tf="PadV2",
+    onnx="Pad",
+)
 class Pad(Operation):
     """Constant padding: `low[i]` before and `high[i]` after dim i."""
 
     def infer(self, x: TensorType) -> TensorType:
         if len(self.low) != x.rank or len(self.high) != x.rank:
-            raise ShapeError(f"low and high need {x.rank} entries, got {list(self.low)} "
-                             f"and {list(self.high)}")
+            raise ShapeError(
+                f"low and high need {x.rank} entries, got {list(self.low)} and {list(self.high)}"
+            )
         if min(self.low + self.high, default=0) < 0:
             raise ShapeError("padding must be non-negative")
         shape = []
@@ -171,10 +193,13 @@ class Pad(Operation):
     def vjp(self, b, g):
         shape = self.x.type.shape
         axes = [i for i in range(len(shape)) if self.low[i] or self.high[i]]
-        stops = [self.low[i] + shape[i] if isinstance(shape[i], int) else -self.high[i] or END
-                 for i in axes]
-        return [b.slice(g, axes=axes, starts=[self.low[i] for i in axes], stops=stops)
-                if axes else g]
+        stops = [
+            self.low[i] + shape[i] if isinstance(shape[i], int) else -self.high[i] or END
+            for i in axes
+        ]
+        return [
+            b.slice(g, axes=axes, starts=[self.low[i] for i in axes], stops=stops) if axes else g
+        ]
 
 
 @op("kiln.gather", ["params", "indices"], {"axis": Attr(int_, 0)}, tf="GatherV2", onnx="Gather")
@@ -191,7 +216,7 @@ class Gather(Operation):
         if params.rank == 0:
             raise ShapeError("cannot gather from a scalar")
         axis = normalize_axis(self.axis, params.rank)
-        return params.with_shape(params.shape[:axis] + indices.shape + params.shape[axis + 1:])
+        return params.with_shape(params.shape[:axis] + indices.shape + params.shape[axis + 1 :])
 
     def reference(self, params, indices):
         axis = normalize_axis(self.axis, params.ndim)
@@ -294,8 +319,9 @@ class BroadcastLike(Operation):
 
     def infer(self, x: TensorType, like: TensorType) -> TensorType:
         lead = like.rank - x.rank
-        if lead < 0 or not all(d == 1 or may_equal(d, t)
-                               for d, t in zip(x.shape, like.shape[lead:])):
+        if lead < 0 or not all(
+            d == 1 or may_equal(d, t) for d, t in zip(x.shape, like.shape[lead:])
+        ):
             raise ShapeError(f"cannot broadcast {x} to the shape of {like}")
         return TensorType(x.dtype, like.shape)
 
@@ -321,11 +347,16 @@ class ScatterAdd(Operation):
         if x.rank == 0:
             raise ShapeError("cannot scatter into a scalar")
         axis = normalize_axis(self.axis, x.rank)
-        want = x.shape[:axis] + indices.shape + x.shape[axis + 1:]
-        if (updates.dtype != x.dtype or updates.rank != len(want)
-                or not all(may_equal(a, b) for a, b in zip(updates.shape, want))):
-            raise ShapeError(f"updates must be {x.with_shape(want)} to scatter into {x} at "
-                             f"{indices}, got {updates}")
+        want = x.shape[:axis] + indices.shape + x.shape[axis + 1 :]
+        if (
+            updates.dtype != x.dtype
+            or updates.rank != len(want)
+            or not all(may_equal(a, b) for a, b in zip(updates.shape, want))
+        ):
+            raise ShapeError(
+                f"updates must be {x.with_shape(want)} to scatter into {x} at "
+                f"{indices}, got {updates}"
+            )
         return x
 
     def reference(self, x, indices, updates):
@@ -347,36 +378,44 @@ class ScatterAdd(Operation):
 
 # ------------------------------------------------------------------ gradient helpers
 
+
 def concat_pieces(sizes: Sequence[Dim], op: Operation) -> list[tuple[int, int]]:
     """(start, stop) of each operand of a concatenation along its axis. One size
     may be symbolic: the pieces after it are counted from the end."""
     symbolic = [i for i, n in enumerate(sizes) if not isinstance(n, int)]
     if len(symbolic) > 1:
-        raise op.error("its gradient needs all but one operand static along the axis, got "
-                       f"sizes {format_shape(sizes)}", KilnError)
+        raise op.error(
+            "its gradient needs all but one operand static along the axis, got "
+            f"sizes {format_shape(sizes)}",
+            KilnError,
+        )
     cut = symbolic[0] if symbolic else len(sizes)
     pieces, start = [], 0
     for n in sizes[:cut]:
         pieces.append((start, start + n))
         start += n
     if symbolic:
-        end = -sum(sizes[cut + 1:])
+        end = -sum(sizes[cut + 1 :])
         pieces.append((start, end or END))
-        for n in sizes[cut + 1:]:
+        for n in sizes[cut + 1 :]:
             pieces.append((end, end + n or END))
             end += n
     return pieces
 
 
-def unslice_axis(op: Operation, b: Builder, g: Value, axis: int, size: Dim,
-                 taken: slice) -> Value | None:
+def unslice_axis(
+    op: Operation, b: Builder, g: Value, axis: int, size: Dim, taken: slice
+) -> Value | None:
     """The cotangent `g` of what `taken` took from an axis of `size`, put back
     in place; None when the slice took nothing."""
     if not isinstance(size, int):
         start, stop, step = taken.start, taken.stop, taken.step
         if step != 1 or start < 0 or not (stop < 0 or stop >= FAR):
-            raise op.error(f"its gradient on symbolic dim {axis} needs step 1, a start >= 0 "
-                           "and a stop counted from the end", KilnError)
+            raise op.error(
+                f"its gradient on symbolic dim {axis} needs step 1, a start >= 0 "
+                "and a stop counted from the end",
+                KilnError,
+            )
         return pad_axis(b, g, axis, start, -stop if stop < 0 else 0)
     start, stop, step = taken.indices(size)
     n = len(range(start, stop, step))

@@ -29,8 +29,13 @@ def own_cache(tmp_path_factory, monkeypatch):
 
 
 def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kiln.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, env=os.environ.copy())
+    return subprocess.run(
+        [sys.executable, "-m", "kiln.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=os.environ.copy(),
+    )
 
 
 def _libraries(so: Path) -> list[str]:
@@ -46,8 +51,7 @@ def test_the_classifier_from_c_and_from_a_second_process(tmp_path):
     prefix, _, expected = train(str(tmp_path / "ckpt"), steps=600, inputs=inputs)
     assert (expected > 0.5).any() and (expected <= 0.5).any()  # both classes occur
     build = tmp_path / "build"
-    proc = _cli("compile", prefix, "--fetch", "y", "--name", "classifier", "-o",
-                str(build))
+    proc = _cli("compile", prefix, "--fetch", "y", "--name", "classifier", "-o", str(build))
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((build / "classifier.json").read_text())
     assert manifest["inputs"][0]["shape"] == ["x_input_dim0", 2]
@@ -57,12 +61,24 @@ def test_the_classifier_from_c_and_from_a_second_process(tmp_path):
     assert all(x.startswith(ALLOWED_LIBS) for x in libs), libs
 
     exe = tmp_path / "classify"
-    subprocess.run([aot.find_compiler(), "-O2", "-I", str(build), str(EXAMPLE / "main.c"),
-                    str(build / "classifier.so"), f"-Wl,-rpath,{build}", "-o", str(exe)],
-                   check=True)
+    subprocess.run(
+        [
+            aot.find_compiler(),
+            "-O2",
+            "-I",
+            str(build),
+            str(EXAMPLE / "main.c"),
+            str(build / "classifier.so"),
+            f"-Wl,-rpath,{build}",
+            "-o",
+            str(exe),
+        ],
+        check=True,
+    )
     data = tmp_path / "inputs.txt"
-    data.write_text(f"{len(inputs)}\n" + "\n".join(f"{a:.9g} {b:.9g}" for a, b in
-                                                   inputs.astype(float)) + "\n")
+    data.write_text(
+        f"{len(inputs)}\n" + "\n".join(f"{a:.9g} {b:.9g}" for a, b in inputs.astype(float)) + "\n"
+    )
     run = subprocess.run([str(exe), str(data)], capture_output=True, text=True, check=True)
     rows = [line.split() for line in run.stdout.splitlines()]
     values = np.array([float(v) for v, _ in rows], np.float32)
@@ -71,11 +87,22 @@ def test_the_classifier_from_c_and_from_a_second_process(tmp_path):
     np.testing.assert_array_equal(classes, (expected[:, 0] > 0.5).astype(int))
 
     np.save(tmp_path / "x.npy", inputs)
-    second = subprocess.run([sys.executable, "-c", (
-        "import sys, numpy as np, kiln; f = kiln.load(sys.argv[1]); "
-        "np.save(sys.argv[3], f(np.load(sys.argv[2]))[0])"),
-        str(build), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
-        capture_output=True, text=True, env=os.environ.copy())
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, numpy as np, kiln; f = kiln.load(sys.argv[1]); "
+                "np.save(sys.argv[3], f(np.load(sys.argv[2]))[0])"
+            ),
+            str(build),
+            str(tmp_path / "x.npy"),
+            str(tmp_path / "y.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
     assert second.returncode == 0, second.stderr
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
 
@@ -114,8 +141,7 @@ def test_library_matches_the_interpreter_over_batch_sizes(tmp_path, options):
         assert "libgomp" in " ".join(_libraries(tmp_path / "out" / "dense.so"))
     else:
         assert "libgomp" not in " ".join(_libraries(tmp_path / "out" / "dense.so"))
-        assert (tmp_path / "out" / "dense.weights").exists() or not lib.manifest[
-            "weights_bytes"]
+        assert (tmp_path / "out" / "dense.weights").exists() or not lib.manifest["weights_bytes"]
 
 
 def _constant_mlp() -> str:
@@ -126,10 +152,14 @@ def _constant_mlp() -> str:
     module = Module()
     func = module.add_function("mlp", [TensorType("f32", ["?", 64])], ["x"])
     b = Builder.at_end(func.body)
-    h = b.relu(b.matmul(func.args[0], b.constant(rng.standard_normal((64, 200)).astype(
-        np.float32) * 0.1)))
-    b.ret(b.softmax(b.matmul(h, b.constant(rng.standard_normal((200, 10)).astype(
-        np.float32) * 0.1)), axis=1))
+    h = b.relu(
+        b.matmul(func.args[0], b.constant(rng.standard_normal((64, 200)).astype(np.float32) * 0.1))
+    )
+    b.ret(
+        b.softmax(
+            b.matmul(h, b.constant(rng.standard_normal((200, 10)).astype(np.float32) * 0.1)), axis=1
+        )
+    )
     return str(module)
 
 
@@ -150,8 +180,11 @@ def test_weights_embedded_or_beside_give_the_same_results(tmp_path):
 
 def test_argument_checks_name_what_is_wrong(tmp_path):
     lib = _build(DENSE, "dense", tmp_path / "out")
-    x, w, v = (np.zeros((4, 5), np.float32), np.zeros((7, 5), np.float32),
-               np.zeros((4, 3), np.float32))
+    x, w, v = (
+        np.zeros((4, 5), np.float32),
+        np.zeros((7, 5), np.float32),
+        np.zeros((4, 3), np.float32),
+    )
     with pytest.raises(ExecutionError, match="expected dtype f32, got numpy float64"):
         lib(x.astype(np.float64), w, v)
     with pytest.raises(ExecutionError, match="expected rank 2"):
@@ -197,7 +230,6 @@ def test_shape_fit_is_exact_polynomials(tmp_path):
     assert aot.c_expr(fit.polys[("result", 0, 0)], fit.params) == "N"
     sizes = [aot.c_expr(p, fit.params) for k, p in fit.polys.items() if k[0] == "size"]
     assert "28*N" in sizes  # the f32 [N, 7] buffer
-
 
 
 def test_kiln_debug_lists_the_kernels_of_a_build(tmp_path, monkeypatch, capsys):

@@ -25,9 +25,11 @@ from kiln.ir import (
 from kiln.passes import run_pipeline
 
 
-def make_fused(arg_types: Sequence[str | TensorType],
-               build: Callable[[Builder, list[Value]], Sequence[Value]],
-               kind: str = "pointwise") -> tuple[Module, Operation]:
+def make_fused(
+    arg_types: Sequence[str | TensorType],
+    build: Callable[[Builder, list[Value]], Sequence[Value]],
+    kind: str = "pointwise",
+) -> tuple[Module, Operation]:
     """A module whose function @f is one kiln.fused op of `kind` with the body
     `build(builder, args)` (the values it returns are yielded)."""
     types = [t if isinstance(t, TensorType) else _type(t) for t in arg_types]
@@ -36,9 +38,13 @@ def make_fused(arg_types: Sequence[str | TensorType],
     body = Block(types)
     outs = list(build(Builder.at_end(body), body.args))
     Builder.at_end(body).create("kiln.yield", *outs)
-    fused = Builder.at_end(f.body).create("kiln.fused", *f.args,
-                                          result_types=[v.type for v in outs],
-                                          regions=[Region([body])], kind=kind)
+    fused = Builder.at_end(f.body).create(
+        "kiln.fused",
+        *f.args,
+        result_types=[v.type for v in outs],
+        regions=[Region([body])],
+        kind=kind,
+    )
     Builder.at_end(f.body).ret(*fused.results)
     return m.verify(), fused
 
@@ -56,8 +62,14 @@ def _type(text: str) -> TensorType:
     return TensorType(dtype, [d if d in ("?",) or d.isupper() else int(d) for d in dims])
 
 
-def check(m: Module, op: Operation, *arrays: np.ndarray, rtol: float = 1e-6,
-          atol: float = 0.0, names: Sequence[str] = ()) -> list[np.ndarray]:
+def check(
+    m: Module,
+    op: Operation,
+    *arrays: np.ndarray,
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+    names: Sequence[str] = (),
+) -> list[np.ndarray]:
     """Run `op` natively and in the interpreter on `arrays`; assert they agree
     (NaN equals NaN; integers and bools exactly)."""
     got = run_kernel(op, *arrays)
@@ -67,8 +79,7 @@ def check(m: Module, op: Operation, *arrays: np.ndarray, rtol: float = 1e-6,
         what = names[i] if i < len(names) else f"result {i}"
         assert g.shape == w.shape and g.dtype == w.dtype, (what, g.shape, w.shape)
         if g.dtype.kind == "f":
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, equal_nan=True,
-                                       err_msg=what)
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
         else:
             np.testing.assert_array_equal(g, w, err_msg=what)
     return got
@@ -92,5 +103,6 @@ def rng() -> np.random.Generator:
 def kernels() -> SimpleNamespace:
     """The helpers above, for the test modules (pytest's importlib mode keeps
     conftest off sys.path, so they come as a fixture)."""
-    return SimpleNamespace(make_fused=make_fused, fused_from_text=fused_from_text, check=check,
-                           floats=floats)
+    return SimpleNamespace(
+        make_fused=make_fused, fused_from_text=fused_from_text, check=check, floats=floats
+    )

@@ -48,7 +48,8 @@ class Native:
         dims, outer = self.kernel.bind([a.shape for a in arrays], result_shapes)
         outputs = [_garbage(s, r.type.dtype.numpy) for s, r in zip(result_shapes, self.op.results)]
         buffers = (ctypes.c_void_p * (len(arrays) + len(outputs)))(
-            *(a.ctypes.data for a in [*arrays, *outputs]))
+            *(a.ctypes.data for a in [*arrays, *outputs])
+        )
         ints = (ctypes.c_int64 * max(1, len(dims)))(*dims)
         cuts = np.linspace(0, outer, parts + 1).astype(int)
         faults = 0
@@ -122,6 +123,7 @@ def rng() -> np.random.Generator:
 
 # ------------------------------------------------------------------ transpose
 
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_transpose_2d_is_tiled_and_exact(rng, dtype):
     n = native("transpose", f"?x?x{dtype}", perm=[1, 0])
@@ -166,8 +168,10 @@ def test_slice(rng, attrs):
 
 
 def test_slice_other_ranks(rng):
-    check(native("slice", "?x4x?xi8", axes=[2], starts=[1], stops=[9], steps=[3]),
-          data(rng, (3, 4, 10), "i8"))
+    check(
+        native("slice", "?x4x?xi8", axes=[2], starts=[1], stops=[9], steps=[3]),
+        data(rng, (3, 4, 10), "i8"),
+    )
     check(native("slice", "bool", axes=[], starts=[], stops=[]), np.array(True))
 
 
@@ -196,19 +200,27 @@ def test_concat(rng, axis):
 
 
 def test_concat_bools_and_one_operand(rng):
-    check(native("concat", "?x2xbool", "3x2xbool", axis=0), data(rng, (4, 2), "bool"),
-          data(rng, (3, 2), "bool"))
+    check(
+        native("concat", "?x2xbool", "3x2xbool", axis=0),
+        data(rng, (4, 2), "bool"),
+        data(rng, (3, 2), "bool"),
+    )
     check(native("concat", "?xi8", axis=0), data(rng, (5,), "i8"))
 
 
 # ------------------------------------------------------------------ gather, scatter_add
 
+
 @pytest.mark.parametrize("axis", [0, 1, 2])
 @pytest.mark.parametrize("index", ["i32", "i64"])
 def test_gather(rng, axis, index):
     n = native("gather", "?x?x?xf32", f"?x?x{index}", axis=axis)
-    for shape, indices in [((4, 5, 6), (3, 2)), ((2, 1, 3), (0, 4)), ((1, 3, 1), (1, 1)),
-                           ((0, 3, 3), (2, 2))]:
+    for shape, indices in [
+        ((4, 5, 6), (3, 2)),
+        ((2, 1, 3), (0, 4)),
+        ((1, 3, 1), (1, 1)),
+        ((0, 3, 3), (2, 2)),
+    ]:
         if shape[axis] == 0:
             indices = (0, 2)  # nothing to pick from
         idx = rng.integers(0, max(shape[axis], 1), indices).astype(dtype_of(index).numpy)
@@ -249,6 +261,7 @@ def test_scatter_add_out_of_range_is_a_fault(rng):
 
 # ------------------------------------------------------------------ broadcasts, copies
 
+
 def test_broadcast_to_and_like(rng):
     n = native("broadcast_to", "3x1xi8", shape=[2, 3, 4])
     check(n, data(rng, (3, 1), "i8"))
@@ -265,6 +278,7 @@ def test_stop_gradient_copies(rng):
 
 
 # ------------------------------------------------------------------ iota, random
+
 
 @pytest.mark.parametrize("dtype, dimension", [("i32", 0), ("f32", 1), ("i64", -1)])
 def test_iota(dtype, dimension):
@@ -309,8 +323,10 @@ def test_pools(rng, pool, attrs):
 
 
 def test_max_pool_of_integers_and_empty_windows(rng):
-    check(native("max_pool", "?x?x?x2xi32", ksize=[2, 2], strides=[2, 2], padding="SAME"),
-          data(rng, (2, 5, 3, 2), "i32"))
+    check(
+        native("max_pool", "?x?x?x2xi32", ksize=[2, 2], strides=[2, 2], padding="SAME"),
+        data(rng, (2, 5, 3, 2), "i32"),
+    )
     lost = dict(ksize=[1, 1], strides=[1, 1], padding="EXPLICIT", explicit_padding=[1, 0, 0, 1])
     check(native("max_pool", "1x2x2x1xf64", **lost), data(rng, (1, 2, 2, 1), "f64"))
 
@@ -332,6 +348,7 @@ def test_pool_gradients_are_bit_exact(rng, grad, attrs):
 
 
 # ------------------------------------------------------------------ errors and the runtime
+
 
 def test_bind_rejects_shapes_that_do_not_fit():
     n = native("transpose", "?x4xf32", perm=[1, 0])

@@ -39,7 +39,7 @@ def test_float_pointwise_kernel_is_vectorised(kernels):
 def test_kernel_ir_before_and_after_optimisation(kernels):
     m, op = kernels.make_fused(["?xf32"], chain)
     rendered = kernel_ir(op, optimized=False)
-    assert "define internal i32 @\"kernel.body\"" in rendered and "noalias" in rendered
+    assert 'define internal i32 @"kernel.body"' in rendered and "noalias" in rendered
     assert "llvm.maximum.f32" in rendered
     optimized = kernel_ir(op)
     assert "<8 x float>" in optimized or "<16 x float>" in optimized
@@ -64,13 +64,16 @@ def test_non_contiguous_input_is_copied(kernels, rng):
     np.testing.assert_array_equal(run_kernel(op, x.T, y)[0], x.T - y)
 
 
-@pytest.mark.parametrize("arrays, message", [
-    (lambda: [np.zeros((2, 5), np.float64), np.zeros(5, np.float32)], "expected dtype f32"),
-    (lambda: [np.zeros(10, np.float32), np.zeros(5, np.float32)], "expected rank 2"),
-    (lambda: [np.zeros((2, 4), np.float32), np.zeros(5, np.float32)], "does not fit"),
-    (lambda: [np.zeros((2, 5), np.float32), np.zeros(4, np.float32)], "does not fit"),
-    (lambda: [np.zeros((2, 5), np.float32)], "takes 2 inputs, got 1"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (lambda: [np.zeros((2, 5), np.float64), np.zeros(5, np.float32)], "expected dtype f32"),
+        (lambda: [np.zeros(10, np.float32), np.zeros(5, np.float32)], "expected rank 2"),
+        (lambda: [np.zeros((2, 4), np.float32), np.zeros(5, np.float32)], "does not fit"),
+        (lambda: [np.zeros((2, 5), np.float32), np.zeros(4, np.float32)], "does not fit"),
+        (lambda: [np.zeros((2, 5), np.float32)], "takes 2 inputs, got 1"),
+    ],
+)
 def test_bad_arguments_are_kiln_errors(kernels, arrays, message):
     m, op = kernels.make_fused(["?x5xf32", "5xf32"], lambda b, a: [b.add(*a)])
     with pytest.raises(ExecutionError, match=message):

@@ -11,8 +11,9 @@ from kiln.ir import Builder, Module, TensorType
 
 
 def test_full_shape_operands_make_one_flat_axis(kernels):
-    m, op = kernels.make_fused(["?x10x3xf32", "?x10x3xf32", "f32"],
-                               lambda b, a: [b.relu(b.add(b.mul(a[0], a[2]), a[1]))])
+    m, op = kernels.make_fused(
+        ["?x10x3xf32", "?x10x3xf32", "f32"], lambda b, a: [b.relu(b.add(b.mul(a[0], a[2]), a[1]))]
+    )
     k = lower(op)
     assert len(k.domain) == 1 and k.domain[0].origin == (0, 1, 2)
     assert str(k.domain[0].size) == "d0*30"
@@ -33,6 +34,7 @@ def test_broadcast_axes_stay_apart(kernels):
 def test_softmax_computes_exp_once_storing_it_in_the_output(kernels):
     """Three sweeps (max; sum of exp; exp / sum): exp is stored into the output
     by the second sweep and read back by the third instead of recomputed."""
+
     def softmax(b, a):
         e = b.exp(b.sub(a[0], b.reduce_max(a[0], axes=[1], keepdims=True)))
         return [b.div(e, b.reduce_sum(e, axes=[1], keepdims=True))]
@@ -55,6 +57,7 @@ def test_softmax_computes_exp_once_storing_it_in_the_output(kernels):
 def test_cheap_element_values_are_recomputed_not_stored(kernels):
     """x - mean is needed by two sweeps (variance, then the normalised output):
     recomputing a subtraction is cheaper than a store and a load."""
+
     def normalise(b, a):
         centred = b.sub(a[0], b.reduce_mean(a[0], axes=[1], keepdims=True))
         var = b.reduce_mean(b.square(centred), axes=[1], keepdims=True)
@@ -67,8 +70,9 @@ def test_cheap_element_values_are_recomputed_not_stored(kernels):
 
 
 def test_row_values_are_computed_once_per_row(kernels):
-    m, op = kernels.make_fused(["?x8xf32"], lambda b, a: [
-        b.sqrt(b.reduce_sum(b.square(a[0]), axes=[1]))], "reduction")
+    m, op = kernels.make_fused(
+        ["?x8xf32"], lambda b, a: [b.sqrt(b.reduce_sum(b.square(a[0]), axes=[1]))], "reduction"
+    )
     k = lower(op)
     assert isinstance(k.body[0], Sweep)
     assert [x.op for x in k.body[1:] if isinstance(x, Compute)] == ["sqrt"]

@@ -21,20 +21,26 @@ TOLERANCE = {np.float32: 1e-4, np.float64: 1e-11}
 
 # ------------------------------------------------------------------ helpers
 
+
 def result_type(op: str, a: str, b: str, attrs: str = "") -> str:
     """The type of `op`'s result on operands typed `a` and `b`, by its type rule
     (parsed unverified with a stand-in result type, then inferred)."""
-    m = parse(f"func @g(%a: {a}, %b: {b}) {{\n  %c = {op} %a, %b {attrs} : ({a}, {b}) -> "
-              f"tensor<f32>\n  kiln.return : () -> ()\n}}", verify=False)
+    m = parse(
+        f"func @g(%a: {a}, %b: {b}) {{\n  %c = {op} %a, %b {attrs} : ({a}, {b}) -> "
+        f"tensor<f32>\n  kiln.return : () -> ()\n}}",
+        verify=False,
+    )
     return str(m["g"].ops[0].infer_types()[0])
 
 
 def single(op: str, a: str, b: str, attrs: str = "") -> str:
     """A function computing one `op` of two arguments typed `a` and `b`."""
     t = result_type(op, a, b, attrs)
-    return (f"func @f(%a: {a}, %b: {b}) -> {t} {{\n"
-            f"  %c = {op} %a, %b {attrs} : ({a}, {b}) -> {t}\n"
-            f"  kiln.return %c : {t}\n}}")
+    return (
+        f"func @f(%a: {a}, %b: {b}) -> {t} {{\n"
+        f"  %c = {op} %a, %b {attrs} : ({a}, {b}) -> {t}\n"
+        f"  kiln.return %c : {t}\n}}"
+    )
 
 
 def compiled(text: str):
@@ -42,8 +48,12 @@ def compiled(text: str):
     entry (which holds its compiled module: the engine must outlive the calls)."""
     m = parse(text)
     run_pipeline(m, "fuse")
-    [op] = [op for f in m for op in f.walk()
-            if op.name == "kiln.fused" and op.kind in ("matmul", "conv")]
+    [op] = [
+        op
+        for f in m
+        for op in f.walk()
+        if op.name == "kiln.fused" and op.kind in ("matmul", "conv")
+    ]
     kernel = native_kernel(op, "k")
     native = compile_module(kernel.module)
     entry = native.function("k")
@@ -57,7 +67,8 @@ def call(kernel, entry, arrays, outputs, ranges=None) -> list[np.ndarray]:
     outs = [np.full_like(o, 7) for o in outputs]  # not zero: unwritten elements show
     dims, outer = kernel.bind([a.shape for a in arrays], [o.shape for o in outs])
     pointers = (ctypes.c_void_p * (len(arrays) + len(outs)))(
-        *(a.ctypes.data for a in [*arrays, *outs]))
+        *(a.ctypes.data for a in [*arrays, *outs])
+    )
     ints = (ctypes.c_int64 * max(1, len(dims)))(*dims)
     for begin, end in ranges or [(0, outer)]:
         fault = entry(pointers, ints, begin, min(end, outer))
@@ -94,8 +105,9 @@ def check(text: str, *args: np.ndarray) -> list[np.ndarray]:
 
 def normal(rng, shape, dtype="f32") -> np.ndarray:
     if dtype.startswith("i"):
-        return rng.integers(-9, 9, shape).astype({"i8": np.int8, "i32": np.int32,
-                                                   "i64": np.int64}[dtype])
+        return rng.integers(-9, 9, shape).astype(
+            {"i8": np.int8, "i32": np.int32, "i64": np.int64}[dtype]
+        )
     return rng.standard_normal(shape).astype({"f32": np.float32, "f64": np.float64}[dtype])
 
 
@@ -143,19 +155,27 @@ def test_matmul_forms(rng, lhs, rhs, attrs, a_shape, b_shape, dtype):
 def test_integer_matmul(rng, dtype, attrs):
     a = (9, 13) if "transpose_a" in attrs else (13, 9)
     b = (5, 9) if "transpose_b" in attrs else (9, 5)
-    check(single("kiln.matmul", tensor(("?", a[1]), dtype), tensor(b, dtype), attrs),
-          normal(rng, a, dtype), normal(rng, b, dtype))
+    check(
+        single("kiln.matmul", tensor(("?", a[1]), dtype), tensor(b, dtype), attrs),
+        normal(rng, a, dtype),
+        normal(rng, b, dtype),
+    )
 
 
 def test_integer_batched_and_vectors(rng):
-    check(single("kiln.matmul", tensor((2, 1, 3, 4), "i32"), tensor((3, 4, 5), "i32")),
-          normal(rng, (2, 1, 3, 4), "i32"), normal(rng, (3, 4, 5), "i32"))
-    check(single("kiln.matmul", tensor((4,), "i64"), tensor((4,), "i64")),
-          normal(rng, (4,), "i64"), normal(rng, (4,), "i64"))
+    check(
+        single("kiln.matmul", tensor((2, 1, 3, 4), "i32"), tensor((3, 4, 5), "i32")),
+        normal(rng, (2, 1, 3, 4), "i32"),
+        normal(rng, (3, 4, 5), "i32"),
+    )
+    check(
+        single("kiln.matmul", tensor((4,), "i64"), tensor((4,), "i64")),
+        normal(rng, (4,), "i64"),
+        normal(rng, (4,), "i64"),
+    )
 
 
-@pytest.mark.parametrize("a_shape, b_shape", [((0, 7), (7, 3)), ((5, 0), (0, 3)),
-                                              ((5, 7), (7, 0))])
+@pytest.mark.parametrize("a_shape, b_shape", [((0, 7), (7, 3)), ((5, 0), (0, 3)), ((5, 7), (7, 0))])
 def test_empty_matmul(rng, a_shape, b_shape):
     text = single("kiln.matmul", tensor(("?", "?")), tensor(("?", "?")))
     got = check(text, normal(rng, a_shape), normal(rng, b_shape))[0]
@@ -183,8 +203,12 @@ DENSE = """func @f(%x: tensor<?x{k}x{t}>, %w: tensor<{k}x{n}x{t}>, %b: tensor<{n
 def test_dense_bias_relu(rng, rows, dtype):
     _, _, kernel, _ = compiled(DENSE.format(k=19, n=23, t=dtype))
     assert "epilogue" in kernel.text and "in place" in kernel.text
-    got = check(DENSE.format(k=19, n=23, t=dtype), normal(rng, (rows, 19), dtype),
-                normal(rng, (19, 23), dtype), normal(rng, 23, dtype))[0]
+    got = check(
+        DENSE.format(k=19, n=23, t=dtype),
+        normal(rng, (rows, 19), dtype),
+        normal(rng, (19, 23), dtype),
+        normal(rng, 23, dtype),
+    )[0]
     assert (got >= 0).all() and (got == 0).any()
 
 
@@ -240,8 +264,13 @@ def test_batched_epilogue_broadcasts_over_batch_and_rows(rng):
   %e = kiln.elu %m : tensor<Bx5x7xf32>
   kiln.return %e : tensor<Bx5x7xf32>
 }"""
-    check(text, normal(rng, (3, 5, 6)), normal(rng, (3, 6, 7)), normal(rng, (5, 7)),
-          normal(rng, (3, 1, 1)))
+    check(
+        text,
+        normal(rng, (3, 5, 6)),
+        normal(rng, (3, 6, 7)),
+        normal(rng, (5, 7)),
+        normal(rng, (3, 1, 1)),
+    )
 
 
 def test_vector_result_epilogue(rng):
@@ -273,8 +302,7 @@ def test_epilogue_faults_are_reported(rng):
   kiln.return %q : tensor<3x2xi32>
 }"""
     _, _, kernel, entry = compiled(text)
-    arrays = [normal(rng, (3, 4), "i32"), normal(rng, (4, 2), "i32"),
-              np.zeros((3, 2), np.int32)]
+    arrays = [normal(rng, (3, 4), "i32"), normal(rng, (4, 2), "i32"), np.zeros((3, 2), np.int32)]
     dims, outer = kernel.bind([a.shape for a in arrays], [(3, 2)])
     out = np.empty((3, 2), np.int32)
     pointers = (ctypes.c_void_p * 4)(*(a.ctypes.data for a in [*arrays, out]))
@@ -305,9 +333,11 @@ CONVS = [
 def conv_text(x: str, f: str, attrs: str) -> str:
     """A function computing one kiln.conv2d of %x (typed `x`) and %w (typed `f`)."""
     t = result_type("kiln.conv2d", x, f, attrs)
-    return (f"func @f(%x: {x}, %w: {f}) -> {t} {{\n"
-            f"  %c = kiln.conv2d %x, %w {attrs} : ({x}, {f}) -> {t}\n"
-            f"  kiln.return %c : {t}\n}}")
+    return (
+        f"func @f(%x: {x}, %w: {f}) -> {t} {{\n"
+        f"  %c = kiln.conv2d %x, %w {attrs} : ({x}, {f}) -> {t}\n"
+        f"  kiln.return %c : {t}\n}}"
+    )
 
 
 @pytest.mark.parametrize("x, f, attrs", CONVS)
@@ -334,12 +364,18 @@ CONV_BIAS_RELU = """func @f(%x: tensor<?x11x9x5xf32>, %w: tensor<3x3x5x6xf32>,
 def test_conv_bias_residual_relu_in_blocks(rng, monkeypatch, block_bytes):
     """Blocks of one row, of a few rows (a partial last block), and one block."""
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
-    got = check(CONV_BIAS_RELU, normal(rng, (3, 11, 9, 5)), normal(rng, (3, 3, 5, 6)),
-                normal(rng, 6), normal(rng, (3, 6, 5, 6)))[0]
+    got = check(
+        CONV_BIAS_RELU,
+        normal(rng, (3, 11, 9, 5)),
+        normal(rng, (3, 3, 5, 6)),
+        normal(rng, 6),
+        normal(rng, (3, 6, 5, 6)),
+    )[0]
     assert (got == 0).any() and (got > 0).any()
 
 
 # ------------------------------------------------------------------ binding and errors
+
 
 def test_unsupported_dtype_is_a_compile_error():
     with pytest.raises(CompileError, match=r"kiln.matmul.*f16 is not supported"):

@@ -48,8 +48,11 @@ def run_natively(m: Module, args: list[np.ndarray]) -> list[np.ndarray]:
         inputs = [env[id(v)] for v in op.operands]
         if op is f.body.terminator:
             return inputs
-        outs = (run_kernel(op, *inputs) if op.name == "kiln.fused"
-                else interpreter.evaluate_op(op, inputs))
+        outs = (
+            run_kernel(op, *inputs)
+            if op.name == "kiln.fused"
+            else interpreter.evaluate_op(op, inputs)
+        )
         env.update({id(r): v for r, v in zip(op.results, outs)})
     raise AssertionError("no return")
 
@@ -58,9 +61,11 @@ def run_natively(m: Module, args: list[np.ndarray]) -> list[np.ndarray]:
 def test_random_graph(seed):
     rng = np.random.default_rng(seed)
     m = random_function(rng)
-    args = [rng.standard_normal((5, 12)).astype(np.float32),
-            rng.standard_normal(12).astype(np.float32),
-            rng.standard_normal((5, 1)).astype(np.float32)]
+    args = [
+        rng.standard_normal((5, 12)).astype(np.float32),
+        rng.standard_normal(12).astype(np.float32),
+        rng.standard_normal((5, 1)).astype(np.float32),
+    ]
     want = Interpreter(m).call("f", args)
     run_pipeline(m, "decompose,canonicalize,fold,cse,dce,fuse")
     assert any(op.name == "kiln.fused" for op in m["f"].ops)

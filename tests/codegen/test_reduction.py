@@ -12,14 +12,16 @@ from kiln.ir import OPS, ExecutionError, dtype_of
 from kiln.ir.ops.reduce import Reduce
 
 # every registered reduction a kernel folds (argmax/argmin take an axis: tested apart)
-REDUCTIONS = [name.removeprefix("kiln.") for name, cls in OPS.items()
-              if issubclass(cls, Reduce) and cls.fold]
+REDUCTIONS = [
+    name.removeprefix("kiln.") for name, cls in OPS.items() if issubclass(cls, Reduce) and cls.fold
+]
 AXES = [(0,), (1,), (2,), (0, 1), (1, 2), (0, 2), None]
 
 
 def all_reductions(axes, keepdims=(False,)):
     def build(b, a):
         return [getattr(b, n)(a[0], axes=axes, keepdims=k) for k in keepdims for n in REDUCTIONS]
+
     return build
 
 
@@ -66,24 +68,37 @@ def test_argmax_argmin(kernels, rng, dtype, axis):
 
 
 def test_nan_wins_in_max_and_min(kernels):
-    m, op = kernels.make_fused(["?x5xf32"], lambda b, a: [
-        b.reduce_max(a[0], axes=[1]), b.reduce_min(a[0], axes=[1]),
-        b.argmax(a[0], axis=1), b.argmin(a[0], axis=1)], "reduction")
+    m, op = kernels.make_fused(
+        ["?x5xf32"],
+        lambda b, a: [
+            b.reduce_max(a[0], axes=[1]),
+            b.reduce_min(a[0], axes=[1]),
+            b.argmax(a[0], axis=1),
+            b.argmin(a[0], axis=1),
+        ],
+        "reduction",
+    )
     nan = np.nan
-    x = np.array([[1, nan, 3, 4, 5], [nan, 1, 2, 3, nan], [1, 2, 3, 4, 5],
-                  [-np.inf] * 5, [1, 2, 3, 4, nan]], np.float32)
+    x = np.array(
+        [[1, nan, 3, 4, 5], [nan, 1, 2, 3, nan], [1, 2, 3, 4, 5], [-np.inf] * 5, [1, 2, 3, 4, nan]],
+        np.float32,
+    )
     got = kernels.check(m, op, x)
     assert np.isnan(got[0][[0, 1, 4]]).all() and got[0][2] == 5
     assert got[2].tolist() == [1, 0, 4, 0, 4]
 
 
 def test_empty_extents(kernels):
-    m, op = kernels.make_fused(["?x?xf32"], lambda b, a: [
-        b.reduce_sum(a[0], axes=[1]), b.reduce_prod(a[0], axes=[1])], "reduction")
+    m, op = kernels.make_fused(
+        ["?x?xf32"],
+        lambda b, a: [b.reduce_sum(a[0], axes=[1]), b.reduce_prod(a[0], axes=[1])],
+        "reduction",
+    )
     kernels.check(m, op, np.zeros((3, 0), np.float32))  # sum 0, prod 1
     kernels.check(m, op, np.zeros((0, 4), np.float32))  # no rows
-    m, op = kernels.make_fused(["?x?xf32"], lambda b, a: [b.reduce_max(a[0], axes=[1])],
-                               "reduction")
+    m, op = kernels.make_fused(
+        ["?x?xf32"], lambda b, a: [b.reduce_max(a[0], axes=[1])], "reduction"
+    )
     kernels.check(m, op, np.zeros((0, 4), np.float32))
     with pytest.raises(ExecutionError, match="empty"):
         kernels.check(m, op, np.zeros((3, 0), np.float32))
@@ -136,21 +151,29 @@ def test_layer_norm_reuses_row_values(kernels, rng):
     sweeps = [s for s in lower(fused[0]).body if type(s).__name__ == "Sweep"]
     assert len(sweeps) == 3  # mean; variance; normalise, store and sum
     x = rng.standard_normal((6, 33)).astype(np.float32)
-    kernels.check(m, fused[0], x, rng.standard_normal(33).astype(np.float32), rtol=1e-5,
-                  atol=1e-6)
+    kernels.check(m, fused[0], x, rng.standard_normal(33).astype(np.float32), rtol=1e-5, atol=1e-6)
 
 
 def test_mean_over_symbolic_extent(kernels, rng):
-    m, op = kernels.make_fused(["3x?xf32", "3x?xi32"], lambda b, a: [
-        b.reduce_mean(a[0], axes=[1]), b.reduce_mean(a[1], axes=[1])], "reduction")
+    m, op = kernels.make_fused(
+        ["3x?xf32", "3x?xi32"],
+        lambda b, a: [b.reduce_mean(a[0], axes=[1]), b.reduce_mean(a[1], axes=[1])],
+        "reduction",
+    )
     for n in (1, 5, 64):
-        kernels.check(m, op, rng.standard_normal((3, n)).astype(np.float32),
-                      rng.integers(-9, 10, (3, n)).astype(np.int32), rtol=1e-6)
+        kernels.check(
+            m,
+            op,
+            rng.standard_normal((3, n)).astype(np.float32),
+            rng.integers(-9, 10, (3, n)).astype(np.int32),
+            rtol=1e-6,
+        )
 
 
 def test_column_reduction_with_broadcast_inputs(kernels, rng):
     """Reduce over the leading axis; inputs broadcast along rows and columns,
     a row-level input, and both a full and a row result."""
+
     def build(b, a):
         x, bias, scale = a
         y = b.mul(b.add(x, bias), b.constant(0.5))
@@ -159,16 +182,25 @@ def test_column_reduction_with_broadcast_inputs(kernels, rng):
 
     m, op = kernels.make_fused(["?x9xf32", "9xf32", "9xf32"], build, "reduction")
     for rows in (1, 2, 17):
-        kernels.check(m, op, rng.standard_normal((rows, 9)).astype(np.float32),
-                      rng.standard_normal(9).astype(np.float32),
-                      rng.standard_normal(9).astype(np.float32), rtol=1e-5, atol=1e-6)
+        kernels.check(
+            m,
+            op,
+            rng.standard_normal((rows, 9)).astype(np.float32),
+            rng.standard_normal(9).astype(np.float32),
+            rng.standard_normal(9).astype(np.float32),
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 def test_long_float_sums_are_accurate(kernels, rng):
     """Sums run in chunks added up in f64: close to the exact sum, where one
     float32 accumulator would be off by ~1e-4."""
-    m, op = kernels.make_fused(["?x?xf32"], lambda b, a: [
-        b.reduce_sum(a[0], axes=[1]), b.reduce_mean(a[0], axes=[1])], "reduction")
+    m, op = kernels.make_fused(
+        ["?x?xf32"],
+        lambda b, a: [b.reduce_sum(a[0], axes=[1]), b.reduce_mean(a[0], axes=[1])],
+        "reduction",
+    )
     for columns in (4096, 2 * 4096 + 17, 300_001):
         x = rng.random((2, columns)).astype(np.float32)
         total, mean = kernels.check(m, op, x, rtol=1e-6)
@@ -181,20 +213,35 @@ def test_long_float_sums_are_accurate(kernels, rng):
 def test_column_blocks_every_reduction_and_width(kernels, rng, columns):
     """Reductions over the leading axes run in blocks of columns (the innermost
     row axis); widths around the block size, ragged last blocks."""
-    m, op = kernels.make_fused([f"?x{columns}xf32"], lambda b, a: [
-        *(getattr(b, n)(a[0], axes=[0]) for n in REDUCTIONS), b.argmax(a[0], axis=0),
-        b.argmin(a[0], axis=0)], "reduction")
-    mi, opi = kernels.make_fused([f"?x3x{columns}xi32"], lambda b, a: [
-        b.reduce_sum(a[0], axes=[0, 1]), b.reduce_max(a[0], axes=[0, 1])], "reduction")
+    m, op = kernels.make_fused(
+        [f"?x{columns}xf32"],
+        lambda b, a: [
+            *(getattr(b, n)(a[0], axes=[0]) for n in REDUCTIONS),
+            b.argmax(a[0], axis=0),
+            b.argmin(a[0], axis=0),
+        ],
+        "reduction",
+    )
+    mi, opi = kernels.make_fused(
+        [f"?x3x{columns}xi32"],
+        lambda b, a: [b.reduce_sum(a[0], axes=[0, 1]), b.reduce_max(a[0], axes=[0, 1])],
+        "reduction",
+    )
     for rows in (1, 5, 70):
-        kernels.check(m, op, near_one(rng, (rows, columns), "f32"), rtol=1e-5,
-                      names=REDUCTIONS + ["argmax", "argmin"])
+        kernels.check(
+            m,
+            op,
+            near_one(rng, (rows, columns), "f32"),
+            rtol=1e-5,
+            names=REDUCTIONS + ["argmax", "argmin"],
+        )
         kernels.check(mi, opi, rng.integers(-3, 4, (rows, 3, columns)).astype(np.int32))
 
 
 def test_column_blocks_keep_row_values_between_sweeps(kernels, rng):
     """Variance over axis 0 (batch norm's moments): the mean found by one sweep
     is read by the next sweep and by the stores after it."""
+
     def build(b, a):
         x = a[0]
         mean = b.reduce_mean(x, axes=[0])
@@ -204,13 +251,15 @@ def test_column_blocks_keep_row_values_between_sweeps(kernels, rng):
 
     m, op = kernels.make_fused(["?x300xf32"], build, "reduction")
     for rows in (1, 3, 129):
-        kernels.check(m, op, rng.standard_normal((rows, 300)).astype(np.float32) + 3,
-                      rtol=1e-4, atol=1e-5)
+        kernels.check(
+            m, op, rng.standard_normal((rows, 300)).astype(np.float32) + 3, rtol=1e-4, atol=1e-5
+        )
 
 
 def test_long_column_sums_are_accurate(kernels, rng):
-    m, op = kernels.make_fused(["?x3xf32"], lambda b, a: [b.reduce_sum(a[0], axes=[0])],
-                               "reduction")
+    m, op = kernels.make_fused(
+        ["?x3xf32"], lambda b, a: [b.reduce_sum(a[0], axes=[0])], "reduction"
+    )
     """numpy adds the rows of a column one at a time in float32 (off by ~1e-5
     here); kiln's chunked f64 totals stay within 2e-7 of the exact sum."""
     x = rng.random((200_001, 3)).astype(np.float32)

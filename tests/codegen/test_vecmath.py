@@ -66,10 +66,27 @@ def test_special_values_as_numpy(fn, dt):
     dtype = DTYPES[dt]
     info = np.finfo(dtype)
     overflow = np.log(float(info.max))
-    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, float(info.smallest_subnormal),
-                  -float(info.smallest_subnormal), float(info.tiny), float(info.max),
-                  -float(info.max), overflow, np.nextafter(overflow, np.inf), -overflow,
-                  -overflow - 30, 1.0, -1.0], dtype=dtype)
+    x = np.array(
+        [
+            0.0,
+            -0.0,
+            np.inf,
+            -np.inf,
+            np.nan,
+            float(info.smallest_subnormal),
+            -float(info.smallest_subnormal),
+            float(info.tiny),
+            float(info.max),
+            -float(info.max),
+            overflow,
+            np.nextafter(overflow, np.inf),
+            -overflow,
+            -overflow - 30,
+            1.0,
+            -1.0,
+        ],
+        dtype=dtype,
+    )
     got = compiled(fn, dt)(x)
     with np.errstate(all="ignore"):
         want = FUNCTIONS[fn](x.astype(np.longdouble)).astype(dtype)

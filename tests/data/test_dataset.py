@@ -9,8 +9,10 @@ from kiln.frontend.graph import GraphError
 
 
 def _values(ds):
-    return [tuple(np.asarray(c).tolist() for c in e) if isinstance(e, tuple)
-            else np.asarray(e).tolist() for e in ds]
+    return [
+        tuple(np.asarray(c).tolist() for c in e) if isinstance(e, tuple) else np.asarray(e).tolist()
+        for e in ds
+    ]
 
 
 def test_shuffle_batch_prefetch_yields_every_element_once_per_epoch():
@@ -30,9 +32,11 @@ def test_shuffle_batch_prefetch_yields_every_element_once_per_epoch():
 def test_tuples_map_filter_take_repeat_zip_range():
     xs = np.arange(6, dtype=np.float32)
     ys = np.arange(6) % 2
-    ds = (kl.data.Dataset.from_tensor_slices((xs, ys))
-          .map(lambda x, y: (x * 2.0, y))
-          .filter(lambda x, y: kl.equal(y, 1)))
+    ds = (
+        kl.data.Dataset.from_tensor_slices((xs, ys))
+        .map(lambda x, y: (x * 2.0, y))
+        .filter(lambda x, y: kl.equal(y, 1))
+    )
     assert _values(ds) == [(2.0, 1), (6.0, 1), (10.0, 1)]
     assert _values(kl.data.Dataset.range(3).repeat(2)) == [0, 1, 2, 0, 1, 2]
     assert _values(kl.data.Dataset.range(10).repeat().take(4)) == [0, 1, 2, 3]

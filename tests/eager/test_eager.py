@@ -15,9 +15,11 @@ def test_ops_run_at_once_and_convert_to_numpy():
         b = kl.matmul(a, a) + 1.0
         assert isinstance(b, kl.EagerTensor)
         np.testing.assert_allclose(b.numpy(), [[8.0, 11.0], [16.0, 23.0]])
-        np.testing.assert_allclose(np.asarray(kl.nn.softmax(a)),
-                                   np.exp([[1, 2], [3, 4]]) / np.exp([[1, 2], [3, 4]]).sum(
-                                       1, keepdims=True), rtol=1e-6)
+        np.testing.assert_allclose(
+            np.asarray(kl.nn.softmax(a)),
+            np.exp([[1, 2], [3, 4]]) / np.exp([[1, 2], [3, 4]]).sum(1, keepdims=True),
+            rtol=1e-6,
+        )
         assert b.shape == [2, 2] and b.dtype is kl.float32
         assert "kl.Tensor([[ 8., 11.]" in repr(b) and "shape=(2, 2)" in str(b)
         assert [float(r[0]) for r in b] == [8.0, 16.0]
@@ -64,8 +66,9 @@ def test_compiled_kernels_agree_with_the_reference():
     finally:
         eager.set_eager_backend("auto")
     np.testing.assert_allclose(results["compiled"], results["reference"], rtol=1e-5)
-    np.testing.assert_allclose(results["reference"],
-                               np.maximum(a_np @ w_np - 0.1, 0).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(
+        results["reference"], np.maximum(a_np @ w_np - 0.1, 0).mean(0), rtol=1e-5
+    )
 
 
 def test_eager_errors_name_the_op():

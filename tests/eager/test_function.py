@@ -86,14 +86,19 @@ def test_eager_tensors_are_captured_as_constants():
 
 
 def _mlp_params(rng):
-    return [rng.standard_normal((4, 8)).astype(np.float32) * 0.5, np.zeros(8, np.float32),
-            rng.standard_normal((8, 3)).astype(np.float32) * 0.5, np.zeros(3, np.float32)]
+    return [
+        rng.standard_normal((4, 8)).astype(np.float32) * 0.5,
+        np.zeros(8, np.float32),
+        rng.standard_normal((8, 3)).astype(np.float32) * 0.5,
+        np.zeros(3, np.float32),
+    ]
 
 
 def _mlp_loss(x, y, w1, b1, w2, b2):
     h = kl.nn.relu(kl.matmul(x, w1) + b1)
-    return kl.reduce_mean(kl.nn.softmax_cross_entropy_with_logits_v2(
-        labels=y, logits=kl.matmul(h, w2) + b2))
+    return kl.reduce_mean(
+        kl.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=kl.matmul(h, w2) + b2)
+    )
 
 
 @pytest.mark.slow

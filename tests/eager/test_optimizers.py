@@ -19,7 +19,7 @@ def _numpy_steps(name, w, grads_fn, steps, **kw):
         elif name == "adam":
             m = 0.9 * m + 0.1 * g
             v = 0.999 * v + 0.001 * g * g
-            lr = kw["lr"] * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+            lr = kw["lr"] * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
             w = w - lr * m / (np.sqrt(v) + 1e-7)
         else:
             v = 0.9 * v + 0.1 * g * g
@@ -28,8 +28,10 @@ def _numpy_steps(name, w, grads_fn, steps, **kw):
 
 
 CASES = {
-    "sgd": (lambda: kl.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
-            {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+    "sgd": (
+        lambda: kl.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+        {"lr": 0.1, "momentum": 0.9, "nesterov": True},
+    ),
     "adam": (lambda: kl.optimizers.Adam(0.05), {"lr": 0.05}),
     "rmsprop": (lambda: kl.optimizers.RMSprop(0.01), {"lr": 0.01}),
 }

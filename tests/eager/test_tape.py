@@ -10,13 +10,18 @@ from kiln.frontend.graph import GraphError
 FUNCTIONS = {
     "poly": (lambda x: kl.reduce_sum(x * x * x - 2.0 * x), (3,)),
     "tanh_sigmoid": (lambda x: kl.reduce_sum(kl.tanh(x) * kl.sigmoid(x)), (2, 3)),
-    "softmax_ce": (lambda x: kl.reduce_mean(kl.nn.softmax_cross_entropy_with_logits_v2(
-        labels=np.eye(3)[[0, 2]], logits=x)), (2, 3)),
+    "softmax_ce": (
+        lambda x: kl.reduce_mean(
+            kl.nn.softmax_cross_entropy_with_logits_v2(labels=np.eye(3)[[0, 2]], logits=x)
+        ),
+        (2, 3),
+    ),
     "matmul_relu": (lambda x: kl.reduce_sum(kl.nn.relu(kl.matmul(x, kl.transpose(x)))), (3, 2)),
-    "slices_concat": (lambda x: kl.reduce_max(kl.concat([x[:, :1] * 3.0, kl.exp(x)], 1)),
-                      (2, 3)),
-    "broadcast": (lambda x: kl.reduce_sum(kl.log(1.0 + x * x) / (1.0 + kl.reduce_mean(x, 0))),
-                  (4, 2)),
+    "slices_concat": (lambda x: kl.reduce_max(kl.concat([x[:, :1] * 3.0, kl.exp(x)], 1)), (2, 3)),
+    "broadcast": (
+        lambda x: kl.reduce_sum(kl.log(1.0 + x * x) / (1.0 + kl.reduce_mean(x, 0))),
+        (4, 2),
+    ),
 }
 
 
@@ -36,7 +41,7 @@ def test_tape_equals_graph_gradients_and_finite_differences(name):
     graph = kl.Graph()
     with graph.as_default():
         x = kl.placeholder(kl.float64, shape)
-        graph_grad, = kl.gradients(f(x), x)
+        (graph_grad,) = kl.gradients(f(x), x)
         with kl.Session() as s:
             expected = s.run(graph_grad, {x: value})
     with kl.eager_mode():
@@ -49,8 +54,9 @@ def test_tape_equals_graph_gradients_and_finite_differences(name):
         for i in np.ndindex(shape):
             d = np.zeros_like(value)
             d[i] = eps
-            numeric[i] = (float(f(kl.constant(value + d))) - float(f(kl.constant(value - d)))) \
-                / (2 * eps)
+            numeric[i] = (float(f(kl.constant(value + d))) - float(f(kl.constant(value - d)))) / (
+                2 * eps
+            )
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-7)
 
@@ -68,8 +74,9 @@ def test_second_derivatives_by_nesting():
             d2 = outer.gradient(dy, x)
             t = np.tanh(v)
             np.testing.assert_allclose(float(dy), t + v * (1 - t * t), rtol=1e-12)
-            np.testing.assert_allclose(float(d2), 2 * (1 - t * t) - 2 * v * t * (1 - t * t),
-                                       rtol=1e-10)
+            np.testing.assert_allclose(
+                float(d2), 2 * (1 - t * t) - 2 * v * t * (1 - t * t), rtol=1e-10
+            )
 
 
 def test_third_derivative_and_persistent_tapes():

@@ -40,8 +40,7 @@ def test_reset_default_graph_keeps_eager_execution_on():
     finally:
         kl.disable_eager_execution()
     assert not kl.executing_eagerly()
-    assert isinstance(kl.constant(1.0), Tensor) and \
-        not isinstance(kl.constant(1.0), kl.EagerTensor)
+    assert isinstance(kl.constant(1.0), Tensor) and not isinstance(kl.constant(1.0), kl.EagerTensor)
 
 
 def test_variable_is_a_factory_of_both_kinds():
@@ -72,8 +71,12 @@ def test_a_graph_has_only_the_stores_it_declares():
             w = kl.get_variable("w", [2], initializer=kl.zeros_initializer())
         with kl.device("/cpu:0"):
             v = kl.Variable([1.0, 2.0])
-        batch = kl.data.Dataset.from_tensor_slices(np.ones((4, 2), np.float32)) \
-            .batch(2).make_one_shot_iterator().get_next()
+        batch = (
+            kl.data.Dataset.from_tensor_slices(np.ones((4, 2), np.float32))
+            .batch(2)
+            .make_one_shot_iterator()
+            .get_next()
+        )
         kl.summary.scalar("total", kl.reduce_sum(batch + w + v))
     assert set(vars(g)) == declared
     assert g.variable_store == {"scope/w": w} and list(g.variables.values()) == [w, v]
@@ -102,8 +105,12 @@ def test_summary_of_an_iterator_tensor_runs_in_one_step():
     the iterator) and the iterator hook then feeds it once."""
     summary_pb2 = pytest.importorskip("tensorboard.compat.proto.summary_pb2")
     with kl.Graph().as_default():
-        batch = kl.data.Dataset.from_tensor_slices(np.arange(6, dtype=np.float32)) \
-            .batch(2).make_one_shot_iterator().get_next()
+        batch = (
+            kl.data.Dataset.from_tensor_slices(np.arange(6, dtype=np.float32))
+            .batch(2)
+            .make_one_shot_iterator()
+            .get_next()
+        )
         mean = kl.reduce_mean(batch)
         summary = kl.summary.scalar("batch_mean", mean)
         with kl.Session() as s:

@@ -14,9 +14,12 @@ def _run(module, *args):
 
 def test_keras_model_forward_matches_predict(tmp_path):
     with kl.eager_mode():
-        model = kl.keras.Sequential([kl.keras.layers.Dense(5, activation="relu",
-                                                           input_shape=(3,)),
-                                     kl.keras.layers.Dense(2)])
+        model = kl.keras.Sequential(
+            [
+                kl.keras.layers.Dense(5, activation="relu", input_shape=(3,)),
+                kl.keras.layers.Dense(2),
+            ]
+        )
         x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
         want = model.predict(x)
         path = tmp_path / "model.kiln"

@@ -138,8 +138,9 @@ def test_operators_and_dtype_errors():
     with pytest.raises(kl.GraphError, match="does not match"):
         kl.constant(1) + kl.constant(1.0)
     with pytest.raises(kl.GraphError, match="MatMul"):
-        kl.matmul(kl.constant(np.ones((2, 3), np.float32)), kl.constant(np.ones((2, 3),
-                                                                                np.float32)))
+        kl.matmul(
+            kl.constant(np.ones((2, 3), np.float32)), kl.constant(np.ones((2, 3), np.float32))
+        )
 
 
 def test_random_initializers_are_reproducible():

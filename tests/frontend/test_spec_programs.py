@@ -131,21 +131,22 @@ def test_program_7_crash_while_saving_keeps_old_checkpoint(tmp_path, monkeypatch
         monkeypatch.undo()
         saver.restore(s, path)
         assert s.run(v) == 1.0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "model.meta",
-                                                            "model.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "model.meta", "model.npz"]
 
 
 def test_program_8_frozen_base_with_stop_gradient():
     x = kl.placeholder(kl.float32, (None, 8, 8, 3))
     labels = kl.placeholder(kl.float32, (None, 4, 4, 2))
     W = kl.Variable(kl.random_normal([3, 3, 3, 4], stddev=0.1, seed=5), name="base_w")
-    features = kl.nn.max_pool(kl.nn.relu(kl.nn.conv2d(x, W, strides=[1, 1, 1, 1],
-                                                       padding="SAME")),
-                              ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+    features = kl.nn.max_pool(
+        kl.nn.relu(kl.nn.conv2d(x, W, strides=[1, 1, 1, 1], padding="SAME")),
+        ksize=[1, 2, 2, 1],
+        strides=[1, 2, 2, 1],
+        padding="SAME",
+    )
     frozen = kl.stop_gradient(features)
     with kl.variable_scope("head"):
-        w = kl.get_variable("w", [1, 1, 4, 2],
-                            initializer=kl.random_normal_initializer(stddev=0.1))
+        w = kl.get_variable("w", [1, 1, 4, 2], initializer=kl.random_normal_initializer(stddev=0.1))
         b = kl.get_variable("b", [2], initializer=kl.constant_initializer(0.1))
     out = kl.nn.conv2d(frozen, w, strides=[1, 1, 1, 1], padding="SAME") + b
     loss = kl.reduce_mean(kl.square(out - labels))
@@ -182,8 +183,9 @@ def test_program_9_gan_updates_only_its_own_variables():
     d_real = discriminator(real)
     d_fake = discriminator(fake, reuse=True)
     xent = kl.nn.sigmoid_cross_entropy_with_logits
-    d_loss = kl.reduce_mean(xent(logits=d_real, labels=kl.ones_like(d_real))) + \
-        kl.reduce_mean(xent(logits=d_fake, labels=kl.zeros_like(d_fake)))
+    d_loss = kl.reduce_mean(xent(logits=d_real, labels=kl.ones_like(d_real))) + kl.reduce_mean(
+        xent(logits=d_fake, labels=kl.zeros_like(d_fake))
+    )
     g_loss = kl.reduce_mean(xent(logits=d_fake, labels=kl.ones_like(d_fake)))
     d_vars = kl.trainable_variables(scope="discriminator")
     g_vars = kl.trainable_variables(scope="generator")

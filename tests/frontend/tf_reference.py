@@ -59,12 +59,14 @@ def main():
             h = tf.tanh(tf.matmul(x, w1) + b1)
             logits = tf.matmul(h, w2) + b2
             loss = tf.reduce_mean(
-                tf1.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=logits))
+                tf1.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=logits)
+            )
             if make is None:
                 global_step = tf1.train.get_or_create_global_step()
                 lr = tf1.train.exponential_decay(0.1, global_step, 5, 0.5, staircase=True)
                 train = tf1.train.GradientDescentOptimizer(lr).minimize(
-                    loss, global_step=global_step)
+                    loss, global_step=global_step
+                )
             else:
                 train = make().minimize(loss)
             feed = {x: x_np, y: labels_np}
@@ -84,7 +86,7 @@ def main():
     for key, losses in results.items():
         print(f"    {key!r}: [")
         for i in range(0, len(losses), 3):
-            print("        " + " ".join(f"{v!r}," for v in losses[i:i + 3]))
+            print("        " + " ".join(f"{v!r}," for v in losses[i : i + 3]))
         print("    ],")
     print("}")
 

@@ -28,8 +28,9 @@ def compare(text: str, *arrays, name: str = "f", rtol: float = 1e-5, atol: float
     for i, (g, w) in enumerate(zip(got, want)):
         assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, g.dtype, w.dtype)
         if g.dtype.kind == "f":
-            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, equal_nan=True,
-                                       err_msg=f"result {i}")
+            np.testing.assert_allclose(
+                g, w, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"result {i}"
+            )
         else:
             np.testing.assert_array_equal(g, w, err_msg=f"result {i}")
     return exe
@@ -40,8 +41,9 @@ def _quiet_interpreter():
     # numpy's warnings from inside the interpreter (log(0) in masked lanes,
     # 0 * inf) are values under test, not problems
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=RuntimeWarning,
-                                module="triton.runtime.interpreter")
+        warnings.filterwarnings(
+            "ignore", category=RuntimeWarning, module="triton.runtime.interpreter"
+        )
         yield
 
 

@@ -17,8 +17,9 @@ def test_matmul_bias_relu_with_ragged_edges(gpu, rng):
 }"""
     w = rng.standard_normal((37, 21)).astype(np.float32)
     b = rng.standard_normal(21).astype(np.float32)
-    exe = gpu.compare(text, rng.standard_normal((19, 37)).astype(np.float32), w, b, rtol=1e-4,
-                      atol=1e-5)
+    exe = gpu.compare(
+        text, rng.standard_normal((19, 37)).astype(np.float32), w, b, rtol=1e-4, atol=1e-5
+    )
     [step] = exe.compiled.steps
     assert "tl.dot" in step.kernel.source
     gpu.compare(text, rng.standard_normal((1, 37)).astype(np.float32), w, b, rtol=1e-4, atol=1e-5)
@@ -32,10 +33,15 @@ def test_transposed_and_batched_matmul(gpu, rng):
   %t = kiln.add %n, %s : tensor<2x3x5x4xf64>
   kiln.return %m, %t : (tensor<3x9x17xf32>, tensor<2x3x5x4xf64>) -> ()
 }"""
-    gpu.compare(text, rng.standard_normal((3, 20, 9)).astype(np.float32),
-                rng.standard_normal((17, 20)).astype(np.float32),
-                rng.standard_normal((2, 1, 5, 6)), rng.standard_normal((3, 6, 4)),
-                rtol=1e-4, atol=1e-5)
+    gpu.compare(
+        text,
+        rng.standard_normal((3, 20, 9)).astype(np.float32),
+        rng.standard_normal((17, 20)).astype(np.float32),
+        rng.standard_normal((2, 1, 5, 6)),
+        rng.standard_normal((3, 6, 4)),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_integer_matmul_and_vector_operands(gpu, rng):
@@ -44,10 +50,15 @@ def test_integer_matmul_and_vector_operands(gpu, rng):
   %n = kiln.matmul %v, %w : (tensor<7xf32>, tensor<7x4xf32>) -> tensor<4xf32>
   kiln.return %m, %n : (tensor<5x3xi32>, tensor<4xf32>) -> ()
 }"""
-    gpu.compare(text, rng.integers(-9, 9, (5, 7)).astype(np.int32),
-                rng.integers(-9, 9, (7, 3)).astype(np.int32),
-                rng.standard_normal(7).astype(np.float32),
-                rng.standard_normal((7, 4)).astype(np.float32), rtol=1e-4, atol=1e-5)
+    gpu.compare(
+        text,
+        rng.integers(-9, 9, (5, 7)).astype(np.int32),
+        rng.integers(-9, 9, (7, 3)).astype(np.int32),
+        rng.standard_normal(7).astype(np.float32),
+        rng.standard_normal((7, 4)).astype(np.float32),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 def test_conv_with_padding_strides_and_epilogue(gpu, rng):
@@ -58,9 +69,14 @@ def test_conv_with_padding_strides_and_epilogue(gpu, rng):
   %d = kiln.conv2d %x, %k {strides = [2, 2], padding = "VALID"} : (tensor<?x7x6x3xf32>, tensor<3x3x3x5xf32>) -> tensor<?x3x2x5xf32>
   kiln.return %r, %d : (tensor<?x7x6x5xf32>, tensor<?x3x2x5xf32>) -> ()
 }"""
-    exe = gpu.compare(text, rng.standard_normal((2, 7, 6, 3)).astype(np.float32),
-                      rng.standard_normal((3, 3, 3, 5)).astype(np.float32),
-                      rng.standard_normal(5).astype(np.float32), rtol=1e-4, atol=1e-5)
+    exe = gpu.compare(
+        text,
+        rng.standard_normal((2, 7, 6, 3)).astype(np.float32),
+        rng.standard_normal((3, 3, 3, 5)).astype(np.float32),
+        rng.standard_normal(5).astype(np.float32),
+        rtol=1e-4,
+        atol=1e-5,
+    )
     kinds = [s.op.kind for s in exe.compiled.steps if s.op.name == "kiln.fused"]
     assert kinds.count("conv") == 2
 
@@ -72,6 +88,9 @@ def test_strided_copies(gpu, rng):
   %b = kiln.broadcast_to %v {shape = [3, 5, 4]} : (tensor<5x1xf32>) -> tensor<3x5x4xf32>
   kiln.return %t, %s, %b : (tensor<6x4x5xf32>, tensor<2x5x3xf32>, tensor<3x5x4xf32>) -> ()
 }"""
-    exe = gpu.compare(text, rng.standard_normal((4, 5, 6)).astype(np.float32),
-                      rng.standard_normal((5, 1)).astype(np.float32))
+    exe = gpu.compare(
+        text,
+        rng.standard_normal((4, 5, 6)).astype(np.float32),
+        rng.standard_normal((5, 1)).astype(np.float32),
+    )
     assert not exe.compiled.host_ops

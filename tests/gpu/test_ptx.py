@@ -52,8 +52,9 @@ json.dump({k: [p for p in v] for k, v in out.items()}, sys.stdout)
 def test_generated_triton_compiles_to_sm90_ptx(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_CACHE_DIR"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                          env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     ptx = json.loads(done.stdout)
     assert set(ptx) >= {"matmul", "reduction", "pointwise", "conv"}, set(ptx)

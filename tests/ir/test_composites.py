@@ -26,8 +26,11 @@ from kiln.ir import (
 
 # every op that declares a decomposition (reduce_mean keeps itself where its
 # count is symbolic: `_remaining_means_are_symbolic` checks that apart)
-COMPOSITES = {name for name, cls in OPS.items()
-              if cls.decompose is not Operation.decompose and name != "kiln.reduce_mean"}
+COMPOSITES = {
+    name
+    for name, cls in OPS.items()
+    if cls.decompose is not Operation.decompose and name != "kiln.reduce_mean"
+}
 TOLERANCE = {"float32": {"rtol": 2e-5, "atol": 2e-5}, "float64": {"rtol": 1e-10, "atol": 1e-12}}
 BATCH = 4  # the size every symbolic batch dim has at run time
 
@@ -86,6 +89,7 @@ def assert_close(got: np.ndarray, want: np.ndarray, dtype: str) -> None:
 
 # ------------------------------------------------------------------ references
 
+
 def lse(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     return np.logaddexp.reduce(x.astype(np.float64), axis=axis, keepdims=keepdims)
 
@@ -140,7 +144,8 @@ def test_normalization_references(dtype):
     x64 = x.astype(np.float64)
     for axes, eps in (((1, 2), 1e-3), ((-1,), 1e-5)):
         norm = (x64 - x64.mean(axis=axes, keepdims=True)) / np.sqrt(
-            x64.var(axis=axes, keepdims=True) + eps)
+            x64.var(axis=axes, keepdims=True) + eps
+        )
         got = apply("layer_norm", x, scale, offset, axes=axes, epsilon=eps)
         assert_close(got, norm * scale + offset, dtype)
     mean, var = normal((5,), dtype, rng), positive((5,), dtype, rng)
@@ -155,7 +160,7 @@ def test_activation_references(dtype):
     erfc = np.vectorize(math.erfc)
     with np.errstate(over="ignore"):
         selu = 1.0507009873554805 * np.where(x64 > 0, x64, 1.6732632423543772 * np.expm1(x64))
-    tanh_form = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64 ** 3)))
+    tanh_form = 0.5 * x64 * (1 + np.tanh(math.sqrt(2 / math.pi) * (x64 + 0.044715 * x64**3)))
     assert_close(apply("softplus", x), np.logaddexp(0, x64), dtype)
     assert_close(apply("relu6", x), np.clip(x64, 0, 6), dtype)
     assert_close(apply("leaky_relu", x), np.maximum(0.2 * x64, x64), dtype)
@@ -168,12 +173,14 @@ def test_activation_references(dtype):
 def test_erf_reference():
     x = np.array([0.0, 1.0, -1.0, 0.5, np.inf, -np.inf], np.float64)
     got = apply("erf", x)
-    np.testing.assert_allclose(got, [0, 0.8427007929497149, -0.8427007929497149,
-                                     0.5204998778130465, 1, -1], rtol=1e-15)
+    np.testing.assert_allclose(
+        got, [0, 0.8427007929497149, -0.8427007929497149, 0.5204998778130465, 1, -1], rtol=1e-15
+    )
     assert apply("erf", np.float32(1.0)).dtype == np.float32
 
 
 # ------------------------------------------------------------------ decompositions
+
 
 @dataclass
 class Case:
@@ -207,12 +214,20 @@ CASES = [
     Case("sigmoid_cross_entropy", [("B", 10), (10,)], [wide, unit]),
     Case("l2_loss", [("B", 10)], [normal]),
     Case("layer_norm", [("B", 10), (10,), (10,)], [normal, positive, normal]),
-    Case("layer_norm", [("B", 3, 10), (3, 10), (10,)], [normal, positive, normal],
-         {"axes": [1, 2], "epsilon": 1e-5}),
+    Case(
+        "layer_norm",
+        [("B", 3, 10), (3, 10), (10,)],
+        [normal, positive, normal],
+        {"axes": [1, 2], "epsilon": 1e-5},
+    ),
     Case("layer_norm", [("B", 10), (10,), (1,)], [normal, positive, normal], {"axes": [0]}),
     Case("batch_norm", [("B", 10)] + [(10,)] * 4, [normal, normal, positive, normal, positive]),
-    Case("batch_norm", [("B", 10), ("B", 1), ("B", 1), (), ()],
-         [normal, normal, positive, normal, positive], {"epsilon": 0.5}),
+    Case(
+        "batch_norm",
+        [("B", 10), ("B", 1), ("B", 1), (), ()],
+        [normal, normal, positive, normal, positive],
+        {"epsilon": 0.5},
+    ),
     Case("relu6", [("B", 10)], [wide]),
     Case("leaky_relu", [("B", 10)], [wide]),
     Case("leaky_relu", [("B", 10)], [wide], {"alpha": 0.01}),
@@ -239,9 +254,10 @@ def decompose_all(m: Module) -> Module:
 
 def _case_module(case: Case, dtype: str, batch) -> Module:
     m = Module()
-    types = [TensorType("i32" if make is class_ids else dtype,
-                        [batch if d == "B" else d for d in shape])
-             for shape, make in zip(case.shapes, case.makers)]
+    types = [
+        TensorType("i32" if make is class_ids else dtype, [batch if d == "B" else d for d in shape])
+        for shape, make in zip(case.shapes, case.makers)
+    ]
     f = m.add_function("f", types)
     b = Builder.at_end(f.body)
     b.ret(getattr(b, case.op)(*f.args, **case.attrs))
@@ -263,8 +279,10 @@ def _remaining_means_are_symbolic(m: Module) -> bool:
 def test_decomposition_matches_the_op(case, dtype, batch):
     m = _case_module(case, dtype, batch)
     rng = _rng(7)
-    args = [make([BATCH if d == "B" else d for d in shape], dtype, rng)
-            for shape, make in zip(case.shapes, case.makers)]
+    args = [
+        make([BATCH if d == "B" else d for d in shape], dtype, rng)
+        for shape, make in zip(case.shapes, case.makers)
+    ]
     (want,) = interpret(m, "f", *args)
 
     lowered = decompose_all(parse(str(m)))
@@ -297,15 +315,22 @@ def test_decomposed_losses_keep_edge_cases():
 
 def test_ops_are_kept_where_they_cannot_decompose():
     m = Module()
-    f = m.add_function("f", [TensorType("f32", [3, "C"]), TensorType("i32", [3]),
-                             TensorType("i32", [3, 5])])
+    f = m.add_function(
+        "f", [TensorType("f32", [3, "C"]), TensorType("i32", [3]), TensorType("i32", [3, 5])]
+    )
     b = Builder.at_end(f.body)
-    b.ret(b.sparse_softmax_cross_entropy(f.args[0], f.args[1]),  # symbolic class dim
-          b.reduce_mean(f.args[0], axes=[1]),  # symbolic count
-          b.reduce_mean(f.args[2], axes=[1]))  # integer mean
+    b.ret(
+        b.sparse_softmax_cross_entropy(f.args[0], f.args[1]),  # symbolic class dim
+        b.reduce_mean(f.args[0], axes=[1]),  # symbolic count
+        b.reduce_mean(f.args[2], axes=[1]),
+    )  # integer mean
     kept = [op.name for op in decompose_all(m)["f"].ops]
-    assert kept == ["kiln.sparse_softmax_cross_entropy", "kiln.reduce_mean",
-                    "kiln.reduce_mean", "kiln.return"]
+    assert kept == [
+        "kiln.sparse_softmax_cross_entropy",
+        "kiln.reduce_mean",
+        "kiln.reduce_mean",
+        "kiln.return",
+    ]
 
 
 def test_mean_decomposes_to_sum_times_reciprocal():
@@ -320,6 +345,7 @@ def test_mean_decomposes_to_sum_times_reciprocal():
 
 # ------------------------------------------------------------------ type errors
 
+
 def _build(name: str, types: list[TensorType], **attrs) -> None:
     m = Module()
     f = m.add_function("f", types)
@@ -330,33 +356,64 @@ def _build(name: str, types: list[TensorType], **attrs) -> None:
 F = TensorType("f32", ["?", 10])
 
 
-@pytest.mark.parametrize("name, types, attrs, message", [
-    ("softmax", [F], {"axis": 2}, "kiln.softmax: axis 2 is out of range for rank 2"),
-    ("log_softmax", [F], {"axis": -3}, "kiln.log_softmax: axis -3 is out of range"),
-    ("logsumexp", [TensorType("i32", [3])], {}, "kiln.logsumexp: expected floating-point"),
-    ("logsumexp", [F], {"axes": [1, -1]}, r"kiln.logsumexp: repeated axis in \[1, -1\]"),
-    ("softmax_cross_entropy", [F, TensorType("f32", [4, 9])], {},
-     "kiln.softmax_cross_entropy: shapes .* do not broadcast"),
-    ("softmax_cross_entropy", [F, TensorType("f32", [10])], {}, "must have one rank"),
-    ("softmax_cross_entropy", [F, TensorType("f64", ["?", 10])], {}, "one dtype"),
-    ("sparse_softmax_cross_entropy", [F, TensorType("f32", ["?"])], {},
-     "kiln.sparse_softmax_cross_entropy: labels must be integers"),
-    ("sparse_softmax_cross_entropy", [F, TensorType("i32", ["?", 10])], {},
-     "shape of logits less its last dim"),
-    ("sparse_softmax_cross_entropy", [TensorType("f32", [4, 10]), TensorType("i32", [5])], {},
-     "do not match logits"),
-    ("sigmoid_cross_entropy", [TensorType("i32", [3])] * 2, {},
-     "kiln.sigmoid_cross_entropy: expected a floating-point"),
-    ("layer_norm", [F, TensorType("f32", [10]), TensorType("f32", [10])], {"axes": [2]},
-     "kiln.layer_norm: axis 2 is out of range"),
-    ("layer_norm", [F, TensorType("f32", [9]), TensorType("f32", [10])], {},
-     "kiln.layer_norm: shapes .* do not broadcast"),
-    ("batch_norm", [F] * 4 + [TensorType("f64", [10])], {}, "kiln.batch_norm: .*one dtype"),
-    ("gelu", [TensorType("i32", [3])], {}, "kiln.gelu: expected a floating-point"),
-    ("erf", [TensorType("bool", [3])], {}, "kiln.erf: expected a floating-point"),
-    ("l2_loss", [TensorType("i64", [3])], {}, "kiln.l2_loss: expected floating-point"),
-    ("leaky_relu", [F], {"alpha": "big"}, "kiln.leaky_relu: attribute 'alpha'"),
-])
+@pytest.mark.parametrize(
+    "name, types, attrs, message",
+    [
+        ("softmax", [F], {"axis": 2}, "kiln.softmax: axis 2 is out of range for rank 2"),
+        ("log_softmax", [F], {"axis": -3}, "kiln.log_softmax: axis -3 is out of range"),
+        ("logsumexp", [TensorType("i32", [3])], {}, "kiln.logsumexp: expected floating-point"),
+        ("logsumexp", [F], {"axes": [1, -1]}, r"kiln.logsumexp: repeated axis in \[1, -1\]"),
+        (
+            "softmax_cross_entropy",
+            [F, TensorType("f32", [4, 9])],
+            {},
+            "kiln.softmax_cross_entropy: shapes .* do not broadcast",
+        ),
+        ("softmax_cross_entropy", [F, TensorType("f32", [10])], {}, "must have one rank"),
+        ("softmax_cross_entropy", [F, TensorType("f64", ["?", 10])], {}, "one dtype"),
+        (
+            "sparse_softmax_cross_entropy",
+            [F, TensorType("f32", ["?"])],
+            {},
+            "kiln.sparse_softmax_cross_entropy: labels must be integers",
+        ),
+        (
+            "sparse_softmax_cross_entropy",
+            [F, TensorType("i32", ["?", 10])],
+            {},
+            "shape of logits less its last dim",
+        ),
+        (
+            "sparse_softmax_cross_entropy",
+            [TensorType("f32", [4, 10]), TensorType("i32", [5])],
+            {},
+            "do not match logits",
+        ),
+        (
+            "sigmoid_cross_entropy",
+            [TensorType("i32", [3])] * 2,
+            {},
+            "kiln.sigmoid_cross_entropy: expected a floating-point",
+        ),
+        (
+            "layer_norm",
+            [F, TensorType("f32", [10]), TensorType("f32", [10])],
+            {"axes": [2]},
+            "kiln.layer_norm: axis 2 is out of range",
+        ),
+        (
+            "layer_norm",
+            [F, TensorType("f32", [9]), TensorType("f32", [10])],
+            {},
+            "kiln.layer_norm: shapes .* do not broadcast",
+        ),
+        ("batch_norm", [F] * 4 + [TensorType("f64", [10])], {}, "kiln.batch_norm: .*one dtype"),
+        ("gelu", [TensorType("i32", [3])], {}, "kiln.gelu: expected a floating-point"),
+        ("erf", [TensorType("bool", [3])], {}, "kiln.erf: expected a floating-point"),
+        ("l2_loss", [TensorType("i64", [3])], {}, "kiln.l2_loss: expected floating-point"),
+        ("leaky_relu", [F], {"alpha": "big"}, "kiln.leaky_relu: attribute 'alpha'"),
+    ],
+)
 def test_type_rule_errors_name_the_op(name, types, attrs, message):
     with pytest.raises(ShapeError, match=message):
         _build(name, types, **attrs)

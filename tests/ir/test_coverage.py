@@ -51,6 +51,7 @@ TESTS = Path(__file__).resolve().parents[1]
 def rng():
     return np.random.default_rng(16)
 
+
 # Ops that are the IR's structure rather than computations; why each needs no
 # gradient rule and no kernel of its own.
 STRUCTURE = {
@@ -76,8 +77,11 @@ def is_composite(cls: type[Operation]) -> bool:
 def sample(cls: type[Operation], shape=(7,)) -> Operation | None:
     """`cls` built in a fresh block on operands of one of SAMPLE_DTYPES (select:
     a bool condition), or None when no sample applies."""
-    attrs = {k: SAMPLE_ATTRS[k] for k, spec in cls.attr_specs.items()
-             if spec.required and k in SAMPLE_ATTRS}
+    attrs = {
+        k: SAMPLE_ATTRS[k]
+        for k, spec in cls.attr_specs.items()
+        if spec.required and k in SAMPLE_ATTRS
+    }
     count = len(cls.operand_names)
     for dtype in SAMPLE_DTYPES:
         dtypes = [dtype] * count
@@ -99,12 +103,17 @@ def one_op_kernel(cls: type[Operation], kind: str, shape=(7,)):
     m = Module()
     f = m.add_function("f", types)
     body = Block(types)
-    inner = Builder.at_end(body).create(cls, *body.args, **{
-        k: v for k, v in op.attrs.items() if k in cls.attr_specs})
+    inner = Builder.at_end(body).create(
+        cls, *body.args, **{k: v for k, v in op.attrs.items() if k in cls.attr_specs}
+    )
     Builder.at_end(body).create("kiln.yield", *inner.results)
-    fused = Builder.at_end(f.body).create("kiln.fused", *f.args,
-                                          result_types=[r.type for r in inner.results],
-                                          regions=[Region([body])], kind=kind)
+    fused = Builder.at_end(f.body).create(
+        "kiln.fused",
+        *f.args,
+        result_types=[r.type for r in inner.results],
+        regions=[Region([body])],
+        kind=kind,
+    )
     Builder.at_end(f.body).ret(*fused.results)
     return m.verify(), fused
 
@@ -136,11 +145,13 @@ FOLDS = [n for n in NAMES if OPS[n].fold]
 
 # ------------------------------------------------------------------ reference, gradient
 
+
 @pytest.mark.parametrize("name", NAMES)
 def test_reference(name):
     cls = OPS[name]
-    assert declares(cls, "reference") or declares(cls, "evaluate") or \
-        Trait.TERMINATOR in cls.traits, f"{name} has no reference implementation"
+    assert (
+        declares(cls, "reference") or declares(cls, "evaluate") or Trait.TERMINATOR in cls.traits
+    ), f"{name} has no reference implementation"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -148,13 +159,16 @@ def test_gradient_rule_or_reason(name):
     cls = OPS[name]
     assert has_gradient_rule(cls) or is_composite(cls) or name in STRUCTURE, (
         f"{name} has no gradient rule: give it a vjp, declare it not_differentiable with "
-        "the reason, or make it a composite (decompose)")
+        "the reason, or make it a composite (decompose)"
+    )
 
 
 # ------------------------------------------------------------------ lowering
 
+
 def test_every_renderer_implements_every_instruction():
     from kiln.ir.scalar import INSTRUCTIONS
+
     assert set(INSTRUCTIONS) == set(cpu.INSTRUCTIONS) == set(gpu.INSTRUCTIONS)
 
 
@@ -166,10 +180,12 @@ def test_lowering_declared(name):
     if cls.has_scalar_form():
         for instruction, dtype in instructions_used(cls):
             floats, others = cpu.INSTRUCTIONS.get(instruction, (None, None))
-            assert (floats if dtype.is_float else others) is not None, \
+            assert (floats if dtype.is_float else others) is not None, (
                 f"{name}: the LLVM renderer has no {instruction} for {dtype}"
-            assert instruction in gpu.INSTRUCTIONS, \
+            )
+            assert instruction in gpu.INSTRUCTIONS, (
                 f"{name}: the Triton renderer has no {instruction}"
+            )
         return
     if cls.fold:
         assert cls.fold in REDUCTION_KINDS, f"{name}: no kernel-form reduction {cls.fold!r}"
@@ -178,10 +194,12 @@ def test_lowering_declared(name):
         return
     kind = category(object.__new__(cls))  # reads only the class: its name, traits, base
     key = f"kiln.fused:{kind}" if kind in ("matmul", "conv") else name
-    assert key in cpu.BUILDERS or name in cpu.INTERPRETED, \
+    assert key in cpu.BUILDERS or name in cpu.INTERPRETED, (
         f"{name}: the CPU backend has no kernel for it and no declared fallback"
-    assert (key in gpu.BUILDERS or name in gpu.BUILDERS or name in gpu.HOST_OPS), \
+    )
+    assert key in gpu.BUILDERS or name in gpu.BUILDERS or name in gpu.HOST_OPS, (
         f"{name}: the GPU backend has no kernel for it and does not declare it host-run"
+    )
 
 
 @pytest.mark.parametrize("name", SCALAR)
@@ -191,8 +209,7 @@ def test_scalar_form_runs_on_llvm_and_renders_for_triton(name, rng):
     want = Interpreter(m).run_block(fused.body, arrays)
     got = _run_llvm(fused, arrays)
     for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-300, equal_nan=True,
-                                   err_msg=name)
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-300, equal_nan=True, err_msg=name)
     _render_triton(fused)
 
 
@@ -217,10 +234,14 @@ def _render_triton(fused):
 
 # ------------------------------------------------------------------ tests of its own
 
+
 @pytest.fixture(scope="module")
 def test_text() -> str:
-    files = [p for p in TESTS.rglob("*") if p.suffix in (".py", ".kiln")
-             and p.name != Path(__file__).name]
+    files = [
+        p
+        for p in TESTS.rglob("*")
+        if p.suffix in (".py", ".kiln") and p.name != Path(__file__).name
+    ]
     return "\n".join(p.read_text() for p in files)
 
 

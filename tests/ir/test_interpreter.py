@@ -21,8 +21,11 @@ def test_runs_and_binds_named_symbols():
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     (out,) = interpret(m, "f", x, x)
     np.testing.assert_array_equal(out, x * x)
-    with pytest.raises(ExecutionError, match=r"argument 1 \(%y\): expected tensor<Nx3xf32> "
-                                             r"with N=2, got shape \(4, 3\)"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"argument 1 \(%y\): expected tensor<Nx3xf32> "
+        r"with N=2, got shape \(4, 3\)",
+    ):
         interpret(m, "f", x, np.zeros((4, 3), np.float32))
 
 
@@ -45,9 +48,9 @@ def test_python_lists_are_converted():
 
 
 def test_bf16_results_are_rounded_after_every_op():
-    (out,) = interpret(_scale_module((1,), "bf16"), "f", [1.0 + 2 ** -7], [1.0 + 2 ** -7])
-    exact = (1.0 + 2 ** -7) ** 2  # 1 + 2^-6 + 2^-14: the 2^-14 is below bf16's precision
-    assert out[0] == np.float32(1.0 + 2 ** -6) and out[0] != np.float32(exact)
+    (out,) = interpret(_scale_module((1,), "bf16"), "f", [1.0 + 2**-7], [1.0 + 2**-7])
+    exact = (1.0 + 2**-7) ** 2  # 1 + 2^-6 + 2^-14: the 2^-14 is below bf16's precision
+    assert out[0] == np.float32(1.0 + 2**-6) and out[0] != np.float32(exact)
 
 
 def test_run_time_shape_mismatch_names_the_op():

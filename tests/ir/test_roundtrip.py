@@ -45,8 +45,9 @@ def _scalar_values(dtype: DType):
         return st.booleans()
     if dtype.is_int:
         return st.integers(-(2**31), 2**31 - 1) if dtype is DType.i32 else st.integers(-5, 5)
-    return st.one_of(st.sampled_from(SPECIAL_FLOATS),
-                     st.floats(allow_nan=True, allow_infinity=True, width=32))
+    return st.one_of(
+        st.sampled_from(SPECIAL_FLOATS), st.floats(allow_nan=True, allow_infinity=True, width=32)
+    )
 
 
 @st.composite
@@ -82,9 +83,23 @@ class _Gen:
 
     def step(self) -> None:
         draw, b = self.draw, self.b
-        kind = draw(st.sampled_from(["unary", "binary", "binary", "reduce", "reshape",
-                                     "transpose", "concat", "constant", "big_constant",
-                                     "select", "cast"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "unary",
+                    "binary",
+                    "binary",
+                    "reduce",
+                    "reshape",
+                    "transpose",
+                    "concat",
+                    "constant",
+                    "big_constant",
+                    "select",
+                    "cast",
+                ]
+            )
+        )
         x = self.pick(self.dtype)
         if x is None:
             return
@@ -101,17 +116,29 @@ class _Gen:
             y = self.pick(self.dtype)
             self.try_op(lambda: getattr(b, name)(x, y))
         elif kind == "reduce":
-            name = draw(st.sampled_from(["reduce_sum", "reduce_max", "reduce_min"]
-                                        + (["reduce_mean"] if float_ else [])))
+            name = draw(
+                st.sampled_from(
+                    ["reduce_sum", "reduce_max", "reduce_min"] + (["reduce_mean"] if float_ else [])
+                )
+            )
             axes = None
             if x.type.rank and draw(st.booleans()):
-                axes = tuple(draw(st.lists(st.integers(-x.type.rank, x.type.rank - 1),
-                                           min_size=1, max_size=x.type.rank, unique=True)))
+                axes = tuple(
+                    draw(
+                        st.lists(
+                            st.integers(-x.type.rank, x.type.rank - 1),
+                            min_size=1,
+                            max_size=x.type.rank,
+                            unique=True,
+                        )
+                    )
+                )
             keepdims = draw(st.booleans())
             self.try_op(lambda: getattr(b, name)(x, axes=axes, keepdims=keepdims))
         elif kind == "reshape":
-            shape = tuple(draw(st.sampled_from([(-1,), (3, -1), (-1, 3), (1, -1, 3), (6,),
-                                                (2, 3), (3, 2)])))
+            shape = tuple(
+                draw(st.sampled_from([(-1,), (3, -1), (-1, 3), (1, -1, 3), (6,), (2, 3), (3, 2)]))
+            )
             self.try_op(lambda: b.reshape(x, shape=shape))
         elif kind == "transpose":
             perm = tuple(draw(st.permutations(range(x.type.rank))))
@@ -121,10 +148,24 @@ class _Gen:
             axis = draw(st.integers(-2, 1))
             self.try_op(lambda: b.concat(x, *others, axis=axis))
         elif kind in ("constant", "big_constant"):
-            shape = ((4, 5) if kind == "big_constant"
-                     else draw(st.sampled_from([(), (1,), (3,), (1, 3), (2, 1)])))
-            dtype = draw(st.sampled_from([self.dtype, self.dtype, DType.f32, DType.f64,
-                                          DType.i32, DType.bool, DType.bf16]))
+            shape = (
+                (4, 5)
+                if kind == "big_constant"
+                else draw(st.sampled_from([(), (1,), (3,), (1, 3), (2, 1)]))
+            )
+            dtype = draw(
+                st.sampled_from(
+                    [
+                        self.dtype,
+                        self.dtype,
+                        DType.f32,
+                        DType.f64,
+                        DType.i32,
+                        DType.bool,
+                        DType.bf16,
+                    ]
+                )
+            )
             value = draw(constant_arrays(dtype, shape))
             self.try_op(lambda: b.constant(value, dtype))
         elif kind == "select":
@@ -141,8 +182,9 @@ class _Gen:
 
 def _arg_types(draw, dtype: DType, n: int) -> list[TensorType]:
     dims = st.sampled_from([RUNTIME_SIZE, "N", "?"])
-    shapes = st.sampled_from([lambda d: (d, 3), lambda d: (1, 3), lambda d: (3,),
-                              lambda d: (), lambda d: (d, 1)])
+    shapes = st.sampled_from(
+        [lambda d: (d, 3), lambda d: (1, 3), lambda d: (3,), lambda d: (), lambda d: (d, 1)]
+    )
     return [TensorType(dtype, draw(shapes)(draw(dims))) for _ in range(n)]
 
 
@@ -213,8 +255,9 @@ def _assert_same(a, b) -> None:
         assert x.dtype == y.dtype and x.shape == y.shape
         np.testing.assert_array_equal(x, y)  # NaNs in the same places compare equal
         if x.dtype.kind == "f":
-            np.testing.assert_array_equal(np.signbit(x) | np.isnan(x),
-                                          np.signbit(y) | np.isnan(y))  # -0.0 stays -0.0
+            np.testing.assert_array_equal(
+                np.signbit(x) | np.isnan(x), np.signbit(y) | np.isnan(y)
+            )  # -0.0 stays -0.0
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

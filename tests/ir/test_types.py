@@ -12,10 +12,18 @@ from kiln.ir.dtypes import round_to_bf16
 from kiln.ir.types import parse_type_body
 
 
-@pytest.mark.parametrize("text", ["tensor<?x784xf32>", "tensor<f64>", "tensor<Nx3x1xbf16>",
-                                  "tensor<0xi8>", "tensor<BATCH_SIZExSEQxbool>"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tensor<?x784xf32>",
+        "tensor<f64>",
+        "tensor<Nx3x1xbf16>",
+        "tensor<0xi8>",
+        "tensor<BATCH_SIZExSEQxbool>",
+    ],
+)
 def test_type_text_round_trips(text):
-    t = parse_type_body(text[len("tensor<"):-1])
+    t = parse_type_body(text[len("tensor<") : -1])
     assert str(t) == text
 
 
@@ -24,9 +32,14 @@ def test_scalar_has_rank_zero():
     assert t.rank == 0 and t.num_elements == 1 and str(t) == "tensor<f32>"
 
 
-@pytest.mark.parametrize("body, message", [("3xf17", "unknown element type 'f17'"),
-                                           ("3xyxf32", "bad dimension 'y'"),
-                                           ("-1xf32", "bad dimension '-1'")])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("3xf17", "unknown element type 'f17'"),
+        ("3xyxf32", "bad dimension 'y'"),
+        ("-1xf32", "bad dimension '-1'"),
+    ],
+)
 def test_malformed_types_are_errors(body, message):
     with pytest.raises(KilnError, match=message):
         parse_type_body(body)
@@ -68,12 +81,11 @@ def test_dtypes_map_to_numpy():
 
 
 def test_bf16_rounds_to_nearest_even():
-    x = np.array([1.0, 1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, 3.14159, -2.5e-3, np.inf, np.nan],
-                 np.float32)
+    x = np.array([1.0, 1.0 + 2**-8, 1.0 + 3 * 2**-8, 3.14159, -2.5e-3, np.inf, np.nan], np.float32)
     r = round_to_bf16(x)
     bits = r.view(np.uint32)
     assert np.all(bits[:-1] & 0xFFFF == 0)  # only 8 mantissa bits remain
     assert r[1] == 1.0  # a tie rounds to even
-    assert r[2] == 1.0 + 4 * 2 ** -8  # a tie rounds to even (up)
-    assert abs(r[3] - 3.14159) < 2 ** -7 * 4
+    assert r[2] == 1.0 + 4 * 2**-8  # a tie rounds to even (up)
+    assert abs(r[3] - 3.14159) < 2**-7 * 4
     assert np.isinf(r[5]) and np.isnan(r[6])

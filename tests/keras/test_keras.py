@@ -23,14 +23,21 @@ def _blobs(n=240, seed=0):
 def test_sequential_fit_evaluate_predict_with_the_progress_bar(capsys):
     kl.keras.utils.set_random_seed(1)
     x, y = _blobs()
-    model = kl.keras.Sequential([layers.Dense(16, activation="relu", input_shape=(2,)),
-                                 layers.BatchNormalization(), layers.Dropout(0.1),
-                                 layers.Dense(3)])
+    model = kl.keras.Sequential(
+        [
+            layers.Dense(16, activation="relu", input_shape=(2,)),
+            layers.BatchNormalization(),
+            layers.Dropout(0.1),
+            layers.Dense(3),
+        ]
+    )
     assert [len(layer.weights) for layer in model.layers] == [2, 4, 0, 2]
     assert len(model.trainable_variables) == 6 and len(model.weights) == 8
-    model.compile(kl.keras.optimizers.Adam(0.02),
-                  kl.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        kl.keras.optimizers.Adam(0.02),
+        kl.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     history = model.fit(x, y, batch_size=32, epochs=4, validation_data=(x[:60], y[:60]))
     err = capsys.readouterr().err
     assert "Epoch 4/4" in err and "8/8 [==============================]" in err
@@ -109,17 +116,18 @@ def test_the_spec_gan_with_keras_models():
     """SPEC program 9 with kl.keras: the discriminator is one Model called on
     real and fake data; each optimizer step changes only its own model."""
     kl.keras.utils.set_random_seed(0)
-    generator = kl.keras.Sequential([layers.Dense(16, activation="elu", input_shape=(4,)),
-                                     layers.Dense(2)])
-    discriminator = kl.keras.Sequential([layers.Dense(16, activation="elu", input_shape=(2,)),
-                                         layers.Dense(1)])
+    generator = kl.keras.Sequential(
+        [layers.Dense(16, activation="elu", input_shape=(4,)), layers.Dense(2)]
+    )
+    discriminator = kl.keras.Sequential(
+        [layers.Dense(16, activation="elu", input_shape=(2,)), layers.Dense(1)]
+    )
     g_opt, d_opt = kl.optimizers.Adam(1e-3), kl.optimizers.Adam(1e-3)
     rng = np.random.default_rng(0)
 
     def ce(labels_like, logits, one):
         labels = kl.ones_like(logits) if one else kl.zeros_like(logits)
-        return kl.reduce_mean(kl.nn.sigmoid_cross_entropy_with_logits(labels=labels,
-                                                                      logits=logits))
+        return kl.reduce_mean(kl.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
 
     @kl.function
     def d_step(real, z):
@@ -176,14 +184,24 @@ def test_tensorboard_callback_writes_what_tensorboard_reads(tmp_path):
 
     kl.keras.utils.set_random_seed(2)
     x, y = _blobs(96)
-    model = kl.keras.Sequential([layers.Dense(8, activation="relu", input_shape=(2,)),
-                                 layers.Dense(3)])
-    model.compile(kl.keras.optimizers.SGD(0.1),
-                  kl.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model = kl.keras.Sequential(
+        [layers.Dense(8, activation="relu", input_shape=(2,)), layers.Dense(3)]
+    )
+    model.compile(
+        kl.keras.optimizers.SGD(0.1),
+        kl.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     board = kl.keras.callbacks.TensorBoard(tmp_path, histogram_freq=1, update_freq=2)
-    history = model.fit(x, y, batch_size=32, epochs=3, validation_data=(x[:30], y[:30]),
-                        callbacks=[board], verbose=0)
+    history = model.fit(
+        x,
+        y,
+        batch_size=32,
+        epochs=3,
+        validation_data=(x[:30], y[:30]),
+        callbacks=[board],
+        verbose=0,
+    )
     train = accumulator(str(tmp_path / "train"), size_guidance={"histograms": 0})
     train.Reload()
     tags = train.Tags()

@@ -26,8 +26,7 @@ def _load(name: str, path: Path):
 
 
 autodiff_helpers = _load("kiln_tests_autodiff", TESTS / "passes" / "test_autodiff.py")
-frontend_helpers = _load("kiln_tests_frontend_gradients",
-                         TESTS / "frontend" / "test_gradients.py")
+frontend_helpers = _load("kiln_tests_frontend_gradients", TESTS / "frontend" / "test_gradients.py")
 
 
 @pytest.fixture

@@ -12,8 +12,12 @@ import pytest
 from kiln.ir import Builder, Module, ShapeError, TensorType, interpret
 
 autodiff = sys.modules["kiln_tests_autodiff"]
-build, check_gradients, normal, distinct = (autodiff.build, autodiff.check_gradients,
-                                           autodiff.normal, autodiff.distinct)
+build, check_gradients, normal, distinct = (
+    autodiff.build,
+    autodiff.check_gradients,
+    autodiff.normal,
+    autodiff.distinct,
+)
 
 
 def apply(name, *arrays, **attrs):
@@ -43,36 +47,47 @@ def decomposed(name, *arrays, **attrs):
 
 # ------------------------------------------------------------------ cumsum
 
+
 def np_cumsum(x, axis, exclusive, reverse):
     y = np.flip(x, axis) if reverse else x
     out = np.cumsum(y, axis=axis)
     if exclusive:
-        out = np.concatenate([np.zeros_like(np.take(out, [0], axis)),
-                              np.take(out, range(out.shape[axis] - 1), axis)], axis)
+        out = np.concatenate(
+            [
+                np.zeros_like(np.take(out, [0], axis)),
+                np.take(out, range(out.shape[axis] - 1), axis),
+            ],
+            axis,
+        )
     return np.flip(out, axis) if reverse else out
 
 
 @pytest.mark.parametrize("exclusive", [False, True])
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("shape, axis", [((5,), 0), ((3, 4), 1), ((2, 3, 4), 1), ((1, 6), 0),
-                                         ((0, 3), 1)])
+@pytest.mark.parametrize(
+    "shape, axis", [((5,), 0), ((3, 4), 1), ((2, 3, 4), 1), ((1, 6), 0), ((0, 3), 1)]
+)
 def test_cumsum(shape, axis, exclusive, reverse):
     x = normal(*shape)
     want = np_cumsum(x, axis, exclusive, reverse)
     (got,) = apply("cumsum", x, axis=axis, exclusive=exclusive, reverse=reverse)
     np.testing.assert_allclose(got, want, atol=1e-12)
-    np.testing.assert_allclose(decomposed("cumsum", x, axis=axis, exclusive=exclusive,
-                                          reverse=reverse), want, atol=1e-12)
+    np.testing.assert_allclose(
+        decomposed("cumsum", x, axis=axis, exclusive=exclusive, reverse=reverse), want, atol=1e-12
+    )
     ints = np.arange(int(np.prod(shape)), dtype=np.int32).reshape(shape)
     (got,) = apply("cumsum", ints, axis=axis, exclusive=exclusive, reverse=reverse)
     np.testing.assert_array_equal(got, np_cumsum(ints, axis, exclusive, reverse))
     assert decomposed("cumsum", ints, axis=axis) is None  # integers stay a cumsum
     if x.size:
-        check_gradients(build([x], lambda b, v: b.cumsum(v, axis=axis, exclusive=exclusive,
-                                                          reverse=reverse)), [x])
+        check_gradients(
+            build([x], lambda b, v: b.cumsum(v, axis=axis, exclusive=exclusive, reverse=reverse)),
+            [x],
+        )
 
 
 # ------------------------------------------------------------------ top_k, nonzero, shape
+
 
 def test_top_k_orders_and_breaks_ties_by_index():
     x = np.array([[1.0, 3.0, 3.0, -2.0], [0.5, 0.5, 0.5, 0.5]])
@@ -114,6 +129,7 @@ def test_type_errors():
 
 # ------------------------------------------------------------------ conv2d_transpose
 
+
 def np_conv2d_transpose(v, w, size, strides, padding):
     """Scatter each input pixel times the filter into the (padded) output."""
     n, oh, ow, _ = v.shape
@@ -131,16 +147,16 @@ def np_conv2d_transpose(v, w, size, strides, padding):
             for a in range(kh):
                 for c in range(kw):
                     big[:, i * strides[0] + a, j * strides[1] + c] += v[:, i, j] @ w[a, c].T
-    return big[:, pads[0]:pads[0] + size[0], pads[1]:pads[1] + size[1]]
+    return big[:, pads[0] : pads[0] + size[0], pads[1] : pads[1] + size[1]]
 
 
 CONV_T = [  # value spatial, filter, output size, strides, padding
     ((3, 3), (3, 3), (5, 5), (2, 2), "SAME"),
-    ((3, 4), (3, 2), (6, 7), (2, 2), "SAME"),     # odd sizes under SAME
-    ((2, 2), (2, 2), (6, 6), (3, 3), "VALID"),    # stride > kernel: gaps
+    ((3, 4), (3, 2), (6, 7), (2, 2), "SAME"),  # odd sizes under SAME
+    ((2, 2), (2, 2), (6, 6), (3, 3), "VALID"),  # stride > kernel: gaps
     ((4, 4), (3, 3), (6, 6), (1, 1), "VALID"),
-    ((1, 1), (1, 1), (1, 1), (1, 1), "SAME"),     # size-1 everything
-    ((2, 2), (2, 2), (7, 7), (3, 3), "VALID"),    # stride > kernel, an unused tail
+    ((1, 1), (1, 1), (1, 1), (1, 1), "SAME"),  # size-1 everything
+    ((2, 2), (2, 2), (7, 7), (3, 3), "VALID"),  # stride > kernel, an unused tail
 ]
 
 
@@ -151,8 +167,7 @@ def test_conv2d_transpose(spatial, kernel, size, strides, padding):
     w = rng.standard_normal((*kernel, 4, 3))
     attrs = dict(output_size=list(size), strides=list(strides), padding=padding)
     (got,) = apply("conv2d_transpose", v, w, **attrs)
-    np.testing.assert_allclose(got, np_conv2d_transpose(v, w, size, strides, padding),
-                               atol=1e-12)
+    np.testing.assert_allclose(got, np_conv2d_transpose(v, w, size, strides, padding), atol=1e-12)
     np.testing.assert_allclose(decomposed("conv2d_transpose", v, w, **attrs), got, atol=1e-12)
     # the adjoint of conv2d: <conv2d(x, w), v> == <x, conv2d_transpose(v, w)>
     x = rng.standard_normal(got.shape)
@@ -163,6 +178,5 @@ def test_conv2d_transpose(spatial, kernel, size, strides, padding):
 
 def test_conv2d_transpose_empty_batch():
     v, w = np.zeros((0, 3, 3, 2)), normal(3, 3, 1, 2)
-    (got,) = apply("conv2d_transpose", v, w, output_size=[6, 6], strides=[2, 2],
-                   padding="SAME")
+    (got,) = apply("conv2d_transpose", v, w, output_size=[6, 6], strides=[2, 2], padding="SAME")
     assert got.shape == (0, 6, 6, 1)

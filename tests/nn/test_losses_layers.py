@@ -51,37 +51,59 @@ def test_losses_match_numpy(reduction, weights):
     p = rng.uniform(0.05, 0.95, (4, 3))
     x = rng.standard_normal((4, 3)) * 3
     ids = np.array([2, 0, 1, 1])
-    w = {"per_example": np.array([[1.0], [0.0], [2.0], [0.5]]),
-         "per_element": rng.choice([0.0, 1.0, 3.0], (4, 3))}.get(weights, weights)
+    w = {
+        "per_example": np.array([[1.0], [0.0], [2.0], [0.5]]),
+        "per_element": rng.choice([0.0, 1.0, 3.0], (4, 3)),
+    }.get(weights, weights)
     w_ex = w[:, 0] if isinstance(w, np.ndarray) else w
     err = p - z
-    huber = np.where(np.abs(err) <= 0.4, 0.5 * err ** 2, 0.4 * (np.abs(err) - 0.2))
+    huber = np.where(np.abs(err) <= 0.4, 0.5 * err**2, 0.4 * (np.abs(err) - 0.2))
     log_p = x - np.log(np.exp(x).sum(1, keepdims=True))
     onehot = np.eye(3)[ids]
     cases = {
-        "mse": (kl.losses.mean_squared_error(z, p, w, reduction=reduction), err ** 2, w),
+        "mse": (kl.losses.mean_squared_error(z, p, w, reduction=reduction), err**2, w),
         "abs": (kl.losses.absolute_difference(z, p, w, reduction=reduction), np.abs(err), w),
         "huber": (kl.losses.huber_loss(z, p, w, delta=0.4, reduction=reduction), huber, w),
-        "log": (kl.losses.log_loss(z, p, w, reduction=reduction),
-                -z * np.log(p + 1e-7) - (1 - z) * np.log(1 - p + 1e-7), w),
-        "sigmoid": (kl.losses.sigmoid_cross_entropy(z, x, w, reduction=reduction),
-                    np.logaddexp(0, x) - x * z, w),
-        "sigmoid_smooth": (kl.losses.sigmoid_cross_entropy(z, x, w, label_smoothing=0.2,
-                                                           reduction=reduction),
-                           np.logaddexp(0, x) - x * (z * 0.8 + 0.1), w),
-        "softmax": (kl.losses.softmax_cross_entropy(onehot, x, w_ex, reduction=reduction),
-                    -(onehot * log_p).sum(1), w_ex),
-        "softmax_smooth": (kl.losses.softmax_cross_entropy(onehot, x, w_ex, label_smoothing=0.3,
-                                                           reduction=reduction),
-                           -((onehot * 0.7 + 0.1) * log_p).sum(1), w_ex),
-        "sparse": (kl.losses.sparse_softmax_cross_entropy(ids.astype(np.int32), x, w_ex,
-                                                          reduction=reduction),
-                   -log_p[np.arange(4), ids], w_ex),
+        "log": (
+            kl.losses.log_loss(z, p, w, reduction=reduction),
+            -z * np.log(p + 1e-7) - (1 - z) * np.log(1 - p + 1e-7),
+            w,
+        ),
+        "sigmoid": (
+            kl.losses.sigmoid_cross_entropy(z, x, w, reduction=reduction),
+            np.logaddexp(0, x) - x * z,
+            w,
+        ),
+        "sigmoid_smooth": (
+            kl.losses.sigmoid_cross_entropy(z, x, w, label_smoothing=0.2, reduction=reduction),
+            np.logaddexp(0, x) - x * (z * 0.8 + 0.1),
+            w,
+        ),
+        "softmax": (
+            kl.losses.softmax_cross_entropy(onehot, x, w_ex, reduction=reduction),
+            -(onehot * log_p).sum(1),
+            w_ex,
+        ),
+        "softmax_smooth": (
+            kl.losses.softmax_cross_entropy(
+                onehot, x, w_ex, label_smoothing=0.3, reduction=reduction
+            ),
+            -((onehot * 0.7 + 0.1) * log_p).sum(1),
+            w_ex,
+        ),
+        "sparse": (
+            kl.losses.sparse_softmax_cross_entropy(
+                ids.astype(np.int32), x, w_ex, reduction=reduction
+            ),
+            -log_p[np.arange(4), ids],
+            w_ex,
+        ),
     }
     got = run({k: v[0] for k, v in cases.items()})
     for k, (_, losses, weight) in cases.items():
-        np.testing.assert_allclose(got[k], reduce(losses, weight, reduction), rtol=1e-5,
-                                   atol=1e-6, err_msg=k)
+        np.testing.assert_allclose(
+            got[k], reduce(losses, weight, reduction), rtol=1e-5, atol=1e-6, err_msg=k
+        )
     assert len(kl.losses.get_losses()) == len(cases)
 
 
@@ -95,23 +117,36 @@ def test_total_loss_and_errors():
 
 
 def test_loss_gradients():
-    fd_check(lambda p, z, w: kl.losses.huber_loss(z, p, w, delta=0.5)
-             + kl.losses.log_loss(kl.sigmoid(z), kl.sigmoid(p), w)
-             # labels are constants to softmax_cross_entropy's gradient (TF 1.x): fixed ones
-             + kl.losses.softmax_cross_entropy(np.eye(4)[[0, 3, 1]], p, kl.reshape(w, [3]),
-                                               label_smoothing=0.1),
-             [(3, 4), (3, 4), (3, 1)], seed=4)
+    fd_check(
+        lambda p, z, w: (
+            kl.losses.huber_loss(z, p, w, delta=0.5)
+            + kl.losses.log_loss(kl.sigmoid(z), kl.sigmoid(p), w)
+            # labels are constants to softmax_cross_entropy's gradient (TF 1.x): fixed ones
+            + kl.losses.softmax_cross_entropy(
+                np.eye(4)[[0, 3, 1]], p, kl.reshape(w, [3]), label_smoothing=0.1
+            )
+        ),
+        [(3, 4), (3, 4), (3, 1)],
+        seed=4,
+    )
 
 
 # ------------------------------------------------------------------ layers
 
+
 def test_conv_layers_variables_and_reuse():
     x = kl.placeholder(kl.float32, (None, 8, 8, 3))
-    y = kl.layers.conv2d(x, 4, 3, strides=2, padding="same", activation=kl.nn.relu,
-                         name="c1")
+    y = kl.layers.conv2d(x, 4, 3, strides=2, padding="same", activation=kl.nn.relu, name="c1")
     y2 = kl.layers.conv2d(x, 4, 3, strides=2, padding="same", name="c1", reuse=True)
-    frozen = kl.layers.conv2d(kl.transpose(x, [0, 3, 1, 2]), 2, [1, 2], use_bias=False,
-                              data_format="channels_first", trainable=False, name="c2")
+    frozen = kl.layers.conv2d(
+        kl.transpose(x, [0, 3, 1, 2]),
+        2,
+        [1, 2],
+        use_bias=False,
+        data_format="channels_first",
+        trainable=False,
+        name="c2",
+    )
     pooled = kl.layers.max_pooling2d(y, 2, 2)
     averaged = kl.layers.average_pooling2d(y, 3, 1, padding="same")
     names = [v.op.name for v in kl.global_variables()]
@@ -148,10 +183,10 @@ def test_batch_normalization_layer(training_kind):
             assert np.allclose(s.run(mean_var), moving[0])  # no update at inference
             m, v = moving
             np.testing.assert_allclose(
-                inference, (xv - m[:, None]) / np.sqrt(v[:, None] + 1e-3), rtol=1e-10)
+                inference, (xv - m[:, None]) / np.sqrt(v[:, None] + 1e-3), rtol=1e-10
+            )
     mean, var = xv.mean(axis=(0, 2)), xv.var(axis=(0, 2))
-    np.testing.assert_allclose(out, (xv - mean[:, None]) / np.sqrt(var[:, None] + 1e-3),
-                               rtol=1e-10)
+    np.testing.assert_allclose(out, (xv - mean[:, None]) / np.sqrt(var[:, None] + 1e-3), rtol=1e-10)
     np.testing.assert_allclose(moving[0], 0.1 * mean)
     np.testing.assert_allclose(moving[1], 0.9 + 0.1 * var)
 
@@ -170,4 +205,4 @@ def test_batch_normalization_trains_with_update_ops():
             s.run(train, {x: xv})
         moving = s.run(kl.global_variables()[2])
         assert s.run(loss, {x: xv}) < before
-    np.testing.assert_allclose(moving, xv.mean(0) * (1 - 0.99 ** 20), rtol=1e-4)
+    np.testing.assert_allclose(moving, xv.mean(0) * (1 - 0.99**20), rtol=1e-4)

@@ -23,8 +23,9 @@ func @f(%x: tensor<?x8xf32>, %w: tensor<8x4xf32>) -> tensor<?x4xf32> {
 ASSEMBLY = re.compile(r"^\s+(ret|vmovups|vmovaps|movq|movl)\b", re.M)
 
 
-@pytest.mark.parametrize("value, want", [("", 0), ("0", 0), ("1", 1), ("3", 3), ("yes", 1),
-                                         (" 4 ", 4)])
+@pytest.mark.parametrize(
+    "value, want", [("", 0), ("0", 0), ("1", 1), ("3", 3), ("yes", 1), (" 4 ", 4)]
+)
 def test_level_reads_kiln_debug(monkeypatch, value, want):
     monkeypatch.setenv("KILN_DEBUG", value)
     assert debug.level() == want
@@ -44,8 +45,7 @@ def _compile_and_run(monkeypatch, capsys, level: int) -> str:
 
 
 @pytest.mark.parametrize("level", [1, 2, 3, 4])
-def test_each_level_shows_its_part_on_a_miss_and_on_a_hit(monkeypatch, capsys, tmp_path,
-                                                           level):
+def test_each_level_shows_its_part_on_a_miss_and_on_a_hit(monkeypatch, capsys, tmp_path, level):
     monkeypatch.setenv("KILN_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("KILN_NO_CACHE", raising=False)
     miss = _compile_and_run(monkeypatch, capsys, level)
@@ -78,12 +78,15 @@ def module_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("form, expected, absent", [
-    ("kernel", ["kernel form of @k", "domain:", "by BLAS sgemm"], ["define ", "@triton.jit"]),
-    ("llvm", ["LLVM IR of @k", "define i32 @"], ["domain:", "@triton.jit"]),
-    ("asm", ["assembly of @k"], ["define ", "domain:"]),
-    ("triton", ["Triton source of @k", "@triton.jit", "tl.dot(", "tl.load("], ["define "]),
-])
+@pytest.mark.parametrize(
+    "form, expected, absent",
+    [
+        ("kernel", ["kernel form of @k", "domain:", "by BLAS sgemm"], ["define ", "@triton.jit"]),
+        ("llvm", ["LLVM IR of @k", "define i32 @"], ["domain:", "@triton.jit"]),
+        ("asm", ["assembly of @k"], ["define ", "domain:"]),
+        ("triton", ["Triton source of @k", "@triton.jit", "tl.dot(", "tl.load("], ["define "]),
+    ],
+)
 def test_opt_emit_prints_every_kernel_in_a_form(module_file, capsys, form, expected, absent):
     assert main(["opt", "--emit", form, str(module_file)]) == 0
     out = capsys.readouterr().out

@@ -23,15 +23,18 @@ def mlp_training_step(batch: int):
         h = kl.layers.dense(h, 512, activation=kl.nn.relu, name="dense2")
         logits = kl.layers.dense(h, 10, name="dense3")
         with kl.name_scope("loss"):
-            loss = kl.reduce_mean(kl.nn.softmax_cross_entropy_with_logits_v2(
-                labels=y, logits=logits))
+            loss = kl.reduce_mean(
+                kl.nn.softmax_cross_entropy_with_logits_v2(labels=y, logits=logits)
+            )
         train = kl.train.GradientDescentOptimizer(0.01).minimize(loss)
         rng = np.random.default_rng(0)
         X = rng.standard_normal((batch, 784)).astype(np.float32)
         Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
         lowered = lower(g, [train, loss], {x: X, y: Y}, name="step")
-    params = [(rng.standard_normal(a.type.shape) * 0.05).astype(np.float32)
-              for a in lowered.module["step"].args[2:]]
+    params = [
+        (rng.standard_normal(a.type.shape) * 0.05).astype(np.float32)
+        for a in lowered.module["step"].args[2:]
+    ]
     return lowered.module, [X, Y, *params]
 
 
@@ -105,8 +108,9 @@ for _ in range(5):
     f(np.ones(4096, np.float32))
 """
     env = dict(os.environ, KILN_PROFILE="1", KILN_CACHE_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "kiln profile: @f(4096); means of 5 calls" in done.stderr
     assert "fused:reduction" in done.stderr and "GFLOP/s" in done.stderr

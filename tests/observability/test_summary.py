@@ -37,8 +37,9 @@ def build_program_4():
 
 
 def accumulate(logdir):
-    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0,
-                                                       "images": 0, "tensors": 0})
+    acc = EventAccumulator(
+        str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0}
+    )
     acc.Reload()
     return acc
 
@@ -85,6 +86,7 @@ def test_graph_and_100_scalar_steps_read_back_by_tensorboard(tmp_path):
     assert any(name.startswith("Adam/") for name in nodes)
     # one summary op alone gives its own proto
     from tensorboard.compat.proto import summary_pb2
+
     assert summary_pb2.Summary.FromString(single).value[0].tag == "summaries/cross_entropy"
 
 
@@ -94,8 +96,9 @@ def test_eager_writer_images_and_text(tmp_path):
     with writer.as_default():
         for step in range(5):
             assert kl.summary.scalar("lr", 0.1 * step, step=step)
-        kl.summary.image("img", np.linspace(0, 1, 2 * 4 * 5 * 3).reshape(2, 4, 5, 3),
-                         step=0, max_outputs=2)
+        kl.summary.image(
+            "img", np.linspace(0, 1, 2 * 4 * 5 * 3).reshape(2, 4, 5, 3), step=0, max_outputs=2
+        )
         kl.summary.text("note", "hello *kiln*", step=0)
         kl.summary.histogram("h", np.arange(100.0), step=1)
     writer.close()

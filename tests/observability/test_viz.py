@@ -72,8 +72,21 @@ def test_ir_after_fuse_shows_fused_groups_as_clusters(tmp_path, engine):
     path = tmp_path / "mlp.kiln"
     path.write_text(str(mlp_forward()))
     out = tmp_path / "fused.svg"
-    assert main(["viz", str(path), "--passes", "decompose,canonicalize,fold,cse,dce,fuse",
-                 "--engine", engine, "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "viz",
+                str(path),
+                "--passes",
+                "decompose,canonicalize,fold,cse,dce,fuse",
+                "--engine",
+                engine,
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     svg = html.unescape(out.read_text())
     assert svg.count("kiln.fused (matmul)") >= 3  # one cluster per matmul group
     assert len(re.findall(r"kiln\.fused \((reduction|pointwise)\)", svg)) >= 2
@@ -94,8 +107,9 @@ def test_kl_viz_object_for_jupyter():
 
 def test_png_needs_graphviz(tmp_path):
     program_4()
-    with pytest.raises(KilnError, match="PNG output needs the graphviz engine; the python "
-                                        "engine draws SVG only"):
+    with pytest.raises(
+        KilnError, match="PNG output needs the graphviz engine; the python engine draws SVG only"
+    ):
         render(kl.get_default_graph(), "png", engine="python")
     if not graphviz_available():
         with pytest.raises(KilnError, match="PNG output needs Graphviz, which needs"):

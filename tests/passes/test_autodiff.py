@@ -46,8 +46,7 @@ def distinct(*shape):
     return (rng.permutation(int(np.prod(shape))) * 0.1 - 1.0).reshape(shape)
 
 
-def build(args: Sequence[np.ndarray], body: Callable, types: Sequence[TensorType] = ()
-          ) -> Module:
+def build(args: Sequence[np.ndarray], body: Callable, types: Sequence[TensorType] = ()) -> Module:
     """A module with @f(args...) = body(builder, *arguments); `types`, when given,
     are the argument types instead of the arrays'."""
     m = Module()
@@ -71,8 +70,14 @@ def numeric_gradient(loss: Callable, args: list[np.ndarray], i: int, eps: float)
     return out
 
 
-def check_gradients(m: Module, args: Sequence[np.ndarray], wrt: Sequence[int] | None = None,
-                    eps: float = 1e-6, tol: float = 1e-6, name: str = "f") -> Module:
+def check_gradients(
+    m: Module,
+    args: Sequence[np.ndarray],
+    wrt: Sequence[int] | None = None,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+    name: str = "f",
+) -> Module:
     """@<name>_grad, seeded with random cotangents v, against central differences of
     sum(v * <name>(args)); also checks that the module verifies and round-trips."""
     args = list(args)
@@ -91,8 +96,13 @@ def check_gradients(m: Module, args: Sequence[np.ndarray], wrt: Sequence[int] | 
         return sum(float(np.sum(s * o)) for s, o in zip(seeds, interpret(m, name, *xs)))
 
     for k, i in enumerate(wrt):
-        np.testing.assert_allclose(got[len(outs) + k], numeric_gradient(loss, args, i, eps),
-                                   rtol=tol, atol=tol, err_msg=f"gradient of argument {i}")
+        np.testing.assert_allclose(
+            got[len(outs) + k],
+            numeric_gradient(loss, args, i, eps),
+            rtol=tol,
+            atol=tol,
+            err_msg=f"gradient of argument {i}",
+        )
     return m
 
 
@@ -159,23 +169,42 @@ CASES = [
     Case("pow", [positive(2, 3), normal(3)], lambda b, x, y: b.pow(x, y)),
     Case("max", near_pair(3, 4), lambda b, x, y: b.max(x, y)),
     Case("min", near_pair(3, 4), lambda b, x, y: b.min(x, y)),
-    Case("select", [normal(3, 4) > 0, normal(3, 4), normal(4)],
-         lambda b, c, x, y: b.select(c, x, y)),
-    Case("cast f64 -> f32 -> f64", [normal(3)], tol=1e-4, eps=1e-3,
-         body=lambda b, x: b.cast(b.mul(b.cast(x, dtype="f32"), b.constant(3.0)), dtype="f64")),
+    Case(
+        "select", [normal(3, 4) > 0, normal(3, 4), normal(4)], lambda b, c, x, y: b.select(c, x, y)
+    ),
+    Case(
+        "cast f64 -> f32 -> f64",
+        [normal(3)],
+        tol=1e-4,
+        eps=1e-3,
+        body=lambda b, x: b.cast(b.mul(b.cast(x, dtype="f32"), b.constant(3.0)), dtype="f64"),
+    ),
     Case("reduce_sum axis", [normal(3, 4)], lambda b, x: b.reduce_sum(x, axes=[1])),
-    Case("reduce_sum keepdims", [normal(2, 3, 4)],
-         lambda b, x: b.reduce_sum(x, axes=[0, 2], keepdims=True)),
+    Case(
+        "reduce_sum keepdims",
+        [normal(2, 3, 4)],
+        lambda b, x: b.reduce_sum(x, axes=[0, 2], keepdims=True),
+    ),
     Case("reduce_sum all", [normal(3, 4)], lambda b, x: b.reduce_sum(x)),
     Case("reduce_mean", [normal(2, 3, 4)], lambda b, x: b.reduce_mean(x, axes=[0, 2])),
     Case("reduce_max", [distinct(3, 4)], lambda b, x: b.reduce_max(x, axes=[1])),
-    Case("reduce_min keepdims", [distinct(3, 4)],
-         lambda b, x: b.reduce_min(x, axes=[0], keepdims=True)),
+    Case(
+        "reduce_min keepdims",
+        [distinct(3, 4)],
+        lambda b, x: b.reduce_min(x, axes=[0], keepdims=True),
+    ),
     Case("reduce_prod", [positive(3, 4)], lambda b, x: b.reduce_prod(x, axes=[1])),
-    Case("reduce_prod one zero", [with_zeros((0, 1), (2, 3))],
-         lambda b, x: b.reduce_prod(x, axes=[1])),
-    Case("reduce_prod two zeros", [with_zeros((1, 0), (1, 2))], second_order=False,
-         body=lambda b, x: b.reduce_prod(x, axes=[1])),
+    Case(
+        "reduce_prod one zero",
+        [with_zeros((0, 1), (2, 3))],
+        lambda b, x: b.reduce_prod(x, axes=[1]),
+    ),
+    Case(
+        "reduce_prod two zeros",
+        [with_zeros((1, 0), (1, 2))],
+        second_order=False,
+        body=lambda b, x: b.reduce_prod(x, axes=[1]),
+    ),
     matmul((3, 4), (4, 2)),
     matmul((4, 3), (4, 2), transpose_a=True),
     matmul((3, 4), (2, 4), transpose_b=True),
@@ -189,30 +218,52 @@ CASES = [
     matmul((4,), (2, 4, 3)),
     Case("reshape", [normal(2, 3, 4)], lambda b, x: b.reshape(x, shape=[4, -1])),
     Case("transpose", [normal(2, 3, 4)], lambda b, x: b.transpose(x, perm=[2, 0, 1])),
-    Case("concat", [normal(2, 1), normal(2, 3), normal(2, 2)],
-         lambda b, *xs: b.concat(*xs, axis=1)),
-    Case("slice steps", [normal(5, 7)],
-         lambda b, x: b.slice(x, axes=[0, 1], starts=[1, -6], stops=[4, 100], steps=[1, 2])),
-    Case("slice negative step", [normal(7, 2)],
-         lambda b, x: b.slice(x, axes=[0], starts=[5], stops=[0], steps=[-2])),
+    Case(
+        "concat", [normal(2, 1), normal(2, 3), normal(2, 2)], lambda b, *xs: b.concat(*xs, axis=1)
+    ),
+    Case(
+        "slice steps",
+        [normal(5, 7)],
+        lambda b, x: b.slice(x, axes=[0, 1], starts=[1, -6], stops=[4, 100], steps=[1, 2]),
+    ),
+    Case(
+        "slice negative step",
+        [normal(7, 2)],
+        lambda b, x: b.slice(x, axes=[0], starts=[5], stops=[0], steps=[-2]),
+    ),
     Case("pad", [normal(2, 3)], lambda b, x: b.pad(x, low=[1, 0], high=[0, 2], value=3.0)),
-    Case("gather repeated", [normal(5, 3), np.array([[0, 2], [2, 4]])],
-         lambda b, p, i: b.gather(p, i)),
-    Case("gather axis 1", [normal(2, 4), np.array([3, 0, 3])],
-         lambda b, p, i: b.gather(p, i, axis=1)),
-    Case("scatter_add", [normal(5, 3), np.array([1, 1, 4]), normal(3, 3)],
-         lambda b, x, i, u: b.scatter_add(x, i, u)),
+    Case(
+        "gather repeated",
+        [normal(5, 3), np.array([[0, 2], [2, 4]])],
+        lambda b, p, i: b.gather(p, i),
+    ),
+    Case(
+        "gather axis 1", [normal(2, 4), np.array([3, 0, 3])], lambda b, p, i: b.gather(p, i, axis=1)
+    ),
+    Case(
+        "scatter_add",
+        [normal(5, 3), np.array([1, 1, 4]), normal(3, 3)],
+        lambda b, x, i, u: b.scatter_add(x, i, u),
+    ),
     Case("expand_dims", [normal(3, 4)], lambda b, x: b.expand_dims(x, axis=-1)),
     Case("squeeze", [normal(3, 1, 4, 1)], lambda b, x: b.squeeze(x, axes=[1, -1])),
     Case("broadcast_to", [normal(4, 1)], lambda b, x: b.broadcast_to(x, shape=[2, 4, 3])),
     Case("broadcast_like", [normal(3), normal(2, 3)], lambda b, x, y: b.broadcast_like(x, y)),
-    Case("random like", [normal(3, 4)],
-         lambda b, x: b.mul(x, b.random(x, distribution="normal", seed=7, dtype="f64"))),
+    Case(
+        "random like",
+        [normal(3, 4)],
+        lambda b, x: b.mul(x, b.random(x, distribution="normal", seed=7, dtype="f64")),
+    ),
     conv((2, 5, 6, 3), (3, 2, 3, 2)),
     conv((2, 5, 6, 3), (3, 3, 3, 2), strides=[2, 2], padding="SAME"),
     conv((1, 7, 6, 2), (2, 3, 2, 2), dilations=[2, 1], strides=[1, 2]),
-    conv((1, 6, 7, 2), (3, 2, 2, 3), strides=[2, 3], padding="EXPLICIT",
-         explicit_padding=[1, 2, 0, 1]),
+    conv(
+        (1, 6, 7, 2),
+        (3, 2, 2, 3),
+        strides=[2, 3],
+        padding="EXPLICIT",
+        explicit_padding=[1, 2, 0, 1],
+    ),
     conv((1, 4, 4, 1), (2, 2, 1, 1), padding="EXPLICIT", explicit_padding=[3, 0, 0, 2]),
     pool("max_pool", ksize=[2, 2], strides=[2, 2]),
     pool("max_pool", **POOL),
@@ -254,13 +305,18 @@ def test_rule_matches_finite_differences(case: Case):
 
 def test_every_op_has_a_rule_or_is_marked():
     driver = {"kiln.call", "kiln.return", "kiln.yield", "kiln.fused"}  # inlined, ends, after fuse
-    missing = [name for name, cls in OPS.items()
-               if not has_gradient_rule(cls)
-               and name not in driver and cls.decompose is Operation.decompose]
+    missing = [
+        name
+        for name, cls in OPS.items()
+        if not has_gradient_rule(cls)
+        and name not in driver
+        and cls.decompose is Operation.decompose
+    ]
     assert not missing, f"ops without a gradient rule: {missing}"
 
 
 # ------------------------------------------------------------------ graphs
+
 
 def test_symbolic_batch_dims():
     m = parse("""
@@ -302,7 +358,9 @@ func @f(%x: tensor<Nx3xf32>, %b: tensor<3xf32>, %s: tensor<1x3xf32>) -> tensor<N
   kiln.return %1 : tensor<Nx3xf32>
 }""")
     differentiate(m, "f", [0, 1, 2], seeds=True)
-    assert str(m["f_grad"]).splitlines()[3:] == """\
+    assert (
+        str(m["f_grad"]).splitlines()[3:]
+        == """\
   %2 = kiln.mul %seed0, %s : (tensor<Nx3xf32>, tensor<1x3xf32>) -> tensor<Nx3xf32>
   %3 = kiln.mul %seed0, %0 : tensor<Nx3xf32>
   %4 = kiln.reduce_sum %3 {axes = [0], keepdims = true} : (tensor<Nx3xf32>) -> tensor<1x3xf32>
@@ -310,6 +368,7 @@ func @f(%x: tensor<Nx3xf32>, %b: tensor<3xf32>, %s: tensor<1x3xf32>) -> tensor<N
   kiln.return %1, %2, %5, %4 : (tensor<Nx3xf32>, tensor<Nx3xf32>, tensor<3xf32>, \
 tensor<1x3xf32>) -> ()
 }""".splitlines()
+    )
 
 
 def test_value_used_twice():
@@ -331,7 +390,7 @@ def test_deep_chain_does_not_recurse():
     differentiate(m, "f", [0])
     m.verify()
     (_, grad) = interpret(m, "f_grad", np.ones(2))
-    np.testing.assert_allclose(grad, np.full(2, 1.0005 ** 1000), rtol=1e-9)
+    np.testing.assert_allclose(grad, np.full(2, 1.0005**1000), rtol=1e-9)
 
 
 def test_second_derivative_of_tanh():
@@ -344,28 +403,36 @@ def test_second_derivative_of_tanh():
     np.testing.assert_allclose([y, dy, d2y], [t, 1 - t * t, -2 * t * (1 - t * t)], rtol=1e-12)
 
 
-@pytest.mark.parametrize("cube", [
-    lambda b, x: b.pow(x, f64(b, 3.0)),
-    lambda b, x: b.mul(b.mul(x, x), x),
-], ids=["pow", "mul"])
+@pytest.mark.parametrize(
+    "cube",
+    [
+        lambda b, x: b.pow(x, f64(b, 3.0)),
+        lambda b, x: b.mul(b.mul(x, x), x),
+    ],
+    ids=["pow", "mul"],
+)
 def test_second_and_third_derivative_of_cube(cube):
     m = build([normal()], cube)
     differentiate(m, "f", [0])
     differentiate(m, "f_grad", [0], of=[1])
     differentiate(m, "f_grad_grad", [0], of=[2])
     x = 1.3
-    assert np.allclose(interpret(m, "f_grad_grad_grad", np.float64(x)),
-                       [x ** 3, 3 * x * x, 6 * x, 6.0], rtol=1e-12)
+    assert np.allclose(
+        interpret(m, "f_grad_grad_grad", np.float64(x)), [x**3, 3 * x * x, 6 * x, 6.0], rtol=1e-12
+    )
 
 
 def test_hessian_vector_product_of_a_layer():
     """Second order through matmul, broadcasting and reductions, against differences
     of the first-order gradient."""
-    m = build([normal(4, 3), normal(3, 2), normal(2)],
-              lambda b, x, w, c: b.reduce_mean(b.sigmoid(b.add(b.matmul(x, w), c))))
+    m = build(
+        [normal(4, 3), normal(3, 2), normal(2)],
+        lambda b, x, w, c: b.reduce_mean(b.sigmoid(b.add(b.matmul(x, w), c))),
+    )
     differentiate(m, "f", [1, 2])
-    check_gradients(m, [normal(4, 3), normal(3, 2), normal(2)], wrt=[0, 1, 2], tol=1e-5,
-                    name="f_grad")
+    check_gradients(
+        m, [normal(4, 3), normal(3, 2), normal(2)], wrt=[0, 1, 2], tol=1e-5, name="f_grad"
+    )
 
 
 def test_unused_argument_gets_zeros():
@@ -386,12 +453,13 @@ def test_only_ops_on_a_path_are_differentiated():
     """d/dx sum(x * exp(c)): no cotangent for c, nothing built for exp."""
     m = build([normal(3), normal(3)], lambda b, x, c: b.reduce_sum(b.mul(x, b.exp(c))))
     grad = differentiate(m, "f", [0])
-    backward = [op.name for op in grad.ops[len(m["f"].ops) - 1:]]
+    backward = [op.name for op in grad.ops[len(m["f"].ops) - 1 :]]
     assert backward == ["kiln.constant", "kiln.broadcast_like", "kiln.mul", "kiln.return"]
 
 
 def test_integer_paths_carry_no_gradient():
     """argmax and a cast to an integer are not differentiated; gather still is."""
+
     def body(b, x):
         picked = b.gather(x, b.argmax(x, axis=0))
         as_int = b.cast(b.cast(x, dtype="i64"), dtype="f64")
@@ -414,8 +482,9 @@ def test_stop_gradient_is_a_constant():
 def test_reduce_max_shares_ties():
     m = build([normal(3)], lambda b, x: b.reduce_max(x))
     differentiate(m, "f", [0])
-    np.testing.assert_array_equal(interpret(m, "f_grad", np.array([1.0, 3.0, 3.0]))[1],
-                                  [0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(
+        interpret(m, "f_grad", np.array([1.0, 3.0, 3.0]))[1], [0.0, 0.5, 0.5]
+    )
 
 
 def test_calls_are_inlined():
@@ -497,15 +566,26 @@ func @f(%x: tensor<f64>) -> tensor<f64> {
         differentiate(m, "f", [0])
 
 
-@pytest.mark.parametrize("case", [c for c in CASES + COMPOSITES if c.second_order],
-                         ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES + COMPOSITES if c.second_order], ids=lambda c: c.name
+)
 def test_gradient_of_gradient_matches_finite_differences(case: Case):
     """Every op a rule builds has a rule: differentiate @f_grad (arguments and
     seeds) and check it against differences of @f_grad itself (cases whose
     gradient has a kink at their inputs say second_order=False)."""
     m = build(case.args, case.body)
     outs = interpret(m, "f", *case.args)
-    differentiate(m, "f", [i for i, a in enumerate(case.args) if a.dtype.kind == "f"],
-                  of=range(len(outs)), seeds=True)
-    check_gradients(m, [*case.args, *(normal(*o.shape) for o in outs)], name="f_grad",
-                    eps=case.eps, tol=10 * case.tol)
+    differentiate(
+        m,
+        "f",
+        [i for i, a in enumerate(case.args) if a.dtype.kind == "f"],
+        of=range(len(outs)),
+        seeds=True,
+    )
+    check_gradients(
+        m,
+        [*case.args, *(normal(*o.shape) for o in outs)],
+        name="f_grad",
+        eps=case.eps,
+        tol=10 * case.tol,
+    )

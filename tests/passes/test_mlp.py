@@ -40,11 +40,15 @@ def test_mlp_forward_kernels(batch):
     m = mlp_forward(batch)
     before_ops = _count(m)
     rng = np.random.default_rng(0)
-    args = [rng.standard_normal((32, 784)).astype(np.float32),
-            np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]]
+    args = [
+        rng.standard_normal((32, 784)).astype(np.float32),
+        np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)],
+    ]
     for n_in, n_out in [(784, 512), (512, 512), (512, 10)]:
-        args += [(rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32),
-                 rng.standard_normal(n_out).astype(np.float32) * 0.1]
+        args += [
+            (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32),
+            rng.standard_normal(n_out).astype(np.float32) * 0.1,
+        ]
     want = interpret(m, "forward", *args)[0]
     report = run_pipeline(m, DEFAULT_PIPELINE)
     check_plan(m["forward"])
@@ -52,8 +56,10 @@ def test_mlp_forward_kernels(batch):
     np.testing.assert_allclose(got, want, rtol=1e-5)
     kernels = report.stat("kernels")
     top_level = [op.name for op in m["forward"].ops]
-    print(f"batch {batch}: {before_ops} ops before, {_count(m)} after (nested), "
-          f"{len(top_level)} top level, {kernels} kernels\n{report}")
+    print(
+        f"batch {batch}: {before_ops} ops before, {_count(m)} after (nested), "
+        f"{len(top_level)} top level, {kernels} kernels\n{report}"
+    )
     # 3 matmul kernels (bias, relu fused), the softmax cross-entropy row
     # kernel, and the mean over the batch
     assert kernels == 5

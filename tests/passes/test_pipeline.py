@@ -33,8 +33,11 @@ def _broadcastable(a: tuple, b: tuple) -> bool:
 def graphs(draw):
     batch = draw(st.sampled_from([B, "?", "N"]))
     m = Module()
-    f = m.add_function("f", [TensorType("f32", [batch, F]), TensorType("f32", [F]),
-                             TensorType("f32", [F, F])], ["x", "v", "w"])
+    f = m.add_function(
+        "f",
+        [TensorType("f32", [batch, F]), TensorType("f32", [F]), TensorType("f32", [F, F])],
+        ["x", "v", "w"],
+    )
     b = Builder.at_end(f.body)
     pool = list(f.args)
 
@@ -42,14 +45,30 @@ def graphs(draw):
         return tuple(B if not isinstance(d, int) else d for d in v.type.shape)
 
     for _ in range(draw(st.integers(3, 14))):
-        kind = draw(st.sampled_from(["unary", "binary", "binary", "const", "repeat",
-                                     "reduce", "matmul", "reshape", "identity"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "unary",
+                    "binary",
+                    "binary",
+                    "const",
+                    "repeat",
+                    "reduce",
+                    "matmul",
+                    "reshape",
+                    "identity",
+                ]
+            )
+        )
         x = draw(st.sampled_from(pool))
         if kind == "unary":
             pool.append(getattr(b, draw(st.sampled_from(UNARY)))(x))
         elif kind == "binary":
-            ys = [y for y in pool if _broadcastable(shape(x), shape(y))
-                  and y.type.dtype == x.type.dtype]
+            ys = [
+                y
+                for y in pool
+                if _broadcastable(shape(x), shape(y)) and y.type.dtype == x.type.dtype
+            ]
             pool.append(getattr(b, draw(st.sampled_from(BINARY)))(x, draw(st.sampled_from(ys))))
         elif kind == "const":
             c1 = b.constant(np.float32(draw(st.sampled_from([0.0, 1.0, 2.0, -0.5]))))
@@ -79,9 +98,11 @@ def graphs(draw):
 
 def _args(seed: int):
     rng = np.random.default_rng(seed)
-    return [rng.uniform(-2, 2, (B, F)).astype(np.float32),
-            rng.uniform(-2, 2, F).astype(np.float32),
-            rng.uniform(-1, 1, (F, F)).astype(np.float32)]
+    return [
+        rng.uniform(-2, 2, (B, F)).astype(np.float32),
+        rng.uniform(-2, 2, F).astype(np.float32),
+        rng.uniform(-1, 1, (F, F)).astype(np.float32),
+    ]
 
 
 PIPELINES = [DEFAULT_PIPELINE, "canonicalize,cse,plan"]  # the second plans many small ops
@@ -105,9 +126,11 @@ def test_pipeline_preserves_results(module, seed, pipeline):
 
 
 def test_pipeline_strings_and_errors():
-    m = parse("func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
-              "  %a = kiln.neg %x : tensor<2xf32>\n  %b = kiln.neg %a : tensor<2xf32>\n"
-              "  kiln.return %b : tensor<2xf32>\n}\n")
+    m = parse(
+        "func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
+        "  %a = kiln.neg %x : tensor<2xf32>\n  %b = kiln.neg %a : tensor<2xf32>\n"
+        "  kiln.return %b : tensor<2xf32>\n}\n"
+    )
     report = run_pipeline(m, " canonicalize , dce ")
     assert [str(r.step) for r in report.records] == ["canonicalize", "dce"]
     assert report.stat("rewrites") == 1 and "kiln.neg" not in str(m)
@@ -124,8 +147,10 @@ def test_print_ir_after(capsys):
     import io
 
     out = io.StringIO()
-    m = parse("func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
-              "  %a = kiln.exp %x : tensor<2xf32>\n  kiln.return %a : tensor<2xf32>\n}\n")
+    m = parse(
+        "func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
+        "  %a = kiln.exp %x : tensor<2xf32>\n  kiln.return %a : tensor<2xf32>\n}\n"
+    )
     PassManager("canonicalize,fuse", print_after=["fuse"], out=out).run(m)
     assert out.getvalue().count("IR after") == 1 and "kiln.fused" in out.getvalue()
 
@@ -139,8 +164,9 @@ def test_a_broken_pass_is_named_by_the_verifier():
         func.result_types = []  # now the return disagrees with the signature
 
     try:
-        m = parse("func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n"
-                  "  kiln.return %x : tensor<2xf32>\n}\n")
+        m = parse(
+            "func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n  kiln.return %x : tensor<2xf32>\n}\n"
+        )
         with pytest.raises(KilnError, match="after pass test-break"):
             run_pipeline(m, "test-break")
     finally:

@@ -99,14 +99,16 @@ func @f(%x: tensor<4xi32>, %y: tensor<4xi32>) -> tensor<4xi32> {
   %a = kiln.div %x, %y : tensor<4xi32>
   kiln.return %a : tensor<4xi32>
 }""")
-    np.testing.assert_array_equal(exe(np.array([7, -7, 9, 1], np.int32),
-                                      np.array([2, 2, -4, 1], np.int32))[0], [3, -3, -2, 1])
+    np.testing.assert_array_equal(
+        exe(np.array([7, -7, 9, 1], np.int32), np.array([2, 2, -4, 1], np.int32))[0], [3, -3, -2, 1]
+    )
     with pytest.raises(ExecutionError, match="integer division by zero"):
         exe(np.array([1, 2, 3, 4], np.int32), np.array([1, 0, 1, 1], np.int32))
 
 
 def test_variable_update_is_written_in_place():
-    exe = _compile("""
+    exe = _compile(
+        """
 func @step(%w: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>)
     attributes {aliases = [-1, 0]} {
   %c = kiln.constant {value = dense<0.5> : tensor<f32>} : tensor<f32>
@@ -114,7 +116,9 @@ func @step(%w: tensor<4xf32>, %g: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>)
   %w2 = kiln.sub %w, %d : tensor<4xf32>
   %s = kiln.reduce_sum %w : (tensor<4xf32>) -> tensor<f32>
   kiln.return %s, %w2 : (tensor<f32>, tensor<4xf32>) -> ()
-}""", "step")
+}""",
+        "step",
+    )
     w = np.arange(4, dtype=np.float32)
     s, w2 = exe(w, np.ones(4, np.float32))
     assert s == 6.0 and w2 is w  # the old value was read before the update
@@ -132,8 +136,9 @@ def test_auto_falls_back_to_the_interpreter_with_a_warning(monkeypatch):
         exe = kiln.compile(parse(SOFTMAX_MODULE), "f", backend="auto")
     assert exe.backend == "interpreter" and "no kernel" in str(caught[0].message)
     x = np.ones((2, 10), np.float32)
-    np.testing.assert_allclose(exe(x, np.zeros(10, np.float32))[0], np.full((2, 10), 0.1),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        exe(x, np.zeros(10, np.float32))[0], np.full((2, 10), 0.1), rtol=1e-6
+    )
     with pytest.raises(kiln.KilnError, match="no kernel"):
         kiln.compile(parse(SOFTMAX_MODULE), "f", backend="cpu")
 
@@ -175,12 +180,18 @@ def test_second_process_loads_the_object_code_from_the_disk_cache(tmp_path):
         " ((10, 4), 'f4'), ((2, 5, 5, 3), 'f8'), ((3, 3, 3, 2), 'f8')]]\n"
         f"want = interpret(parse({CACHED_MODULE!r}), 'f', *args)\n"
         "for g, w in zip(exe(*args), want): np.testing.assert_allclose(g, w, rtol=1e-5)\n"
-        "print('hit' if hits[0] else 'miss')\n")
+        "print('hit' if hits[0] else 'miss')\n"
+    )
     env = {"KILN_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     import os
+
     env = {**os.environ, **env}
-    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                           text=True, check=True).stdout.strip() for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
     assert runs == ["miss", "hit"]
     assert len(list(tmp_path.glob("*.o"))) == 1
 
@@ -204,8 +215,9 @@ func @f(%x: tensor<?x1000xf32>) -> tensor<?x1000xf32> {
         if threads == "2" and parallel.openmp_available():
             assert plan_threads.max() == 2  # the big kernel is split
     np.testing.assert_array_equal(results["1"], results["2"])
-    np.testing.assert_allclose(results["2"], interpret(parse(text), "f", x)[0], rtol=1e-5,
-                               atol=1e-7)
+    np.testing.assert_allclose(
+        results["2"], interpret(parse(text), "f", x)[0], rtol=1e-5, atol=1e-7
+    )
 
 
 def test_large_full_reductions_are_split_across_rows():

@@ -23,8 +23,7 @@ def signature() -> Signature:
 
 
 def args(n=2, m=5):
-    return [np.ones((n, 3), np.float32), np.arange(m, dtype=np.int32),
-            np.zeros((n, 3), np.float32)]
+    return [np.ones((n, 3), np.float32), np.arange(m, dtype=np.int32), np.zeros((n, 3), np.float32)]
 
 
 def test_good_arguments_pass_and_bind_symbols(signature):
@@ -43,22 +42,40 @@ def test_non_contiguous_inputs_are_copied_but_in_place_ones_refused(signature):
     strided = np.arange(6, dtype=np.float32).reshape(3, 2).T  # (2, 3), not C-contiguous
     arrays, _ = signature.check([strided, y, w])
     assert arrays[0].flags.c_contiguous and np.array_equal(arrays[0], strided)
-    with pytest.raises(ExecutionError, match=r"argument 2 \(%w: .*\): a variable updated in "
-                                             "place must be C-contiguous"):
+    with pytest.raises(
+        ExecutionError,
+        match=r"argument 2 \(%w: .*\): a variable updated in "
+        "place must be C-contiguous",
+    ):
         signature.check([x, y, np.ones((3, 2), np.float32).T])
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: a[:2], r"@f takes 3 arguments, got 2"),
-    (lambda a: [a[0].astype(np.float64), *a[1:]],
-     r"@f argument 0 \(%x: tensor<Nx3xf32>\): wrong dtype: expected dtype f32, got numpy float64"),
-    (lambda a: [a[0][0], *a[1:]], r"argument 0 .*: wrong rank: expected rank 2, got shape \(3,\)"),
-    (lambda a: [np.ones((2, 4), np.float32), *a[1:]],
-     r"argument 0 .*: got shape \(2, 4\), which does not fit: wrong shape at dim 1 \(expected 3\)"),
-    (lambda a: [*a[:2], np.zeros((4, 3), np.float32)],
-     r"argument 2 .*: got shape \(4, 3\), which does not fit: wrong shape at dim 0 \(expected N, "
-     r"with N = 2 from @f argument 0\)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: a[:2], r"@f takes 3 arguments, got 2"),
+        (
+            lambda a: [a[0].astype(np.float64), *a[1:]],
+            r"@f argument 0 \(%x: tensor<Nx3xf32>\): wrong dtype: "
+            r"expected dtype f32, got numpy float64",
+        ),
+        (
+            lambda a: [a[0][0], *a[1:]],
+            r"argument 0 .*: wrong rank: expected rank 2, got shape \(3,\)",
+        ),
+        (
+            lambda a: [np.ones((2, 4), np.float32), *a[1:]],
+            r"argument 0 .*: got shape \(2, 4\), which does not fit: "
+            r"wrong shape at dim 1 \(expected 3\)",
+        ),
+        (
+            lambda a: [*a[:2], np.zeros((4, 3), np.float32)],
+            r"argument 2 .*: got shape \(4, 3\), which does not fit: "
+            r"wrong shape at dim 0 \(expected N, "
+            r"with N = 2 from @f argument 0\)",
+        ),
+    ],
+)
 def test_each_way_to_be_wrong_names_the_argument(signature, change, message):
     with pytest.raises(ExecutionError, match=message):
         signature.check(change(args()))
