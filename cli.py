@@ -80,7 +80,11 @@ def cmd_opt(args: argparse.Namespace) -> int:
     else:
         _write_output(args.output, str(module))
     if args.stats:
+        from .runtime.listing import fallbacks
+
         print(report, file=sys.stderr)
+        for line in fallbacks(module):
+            print(f"fallback: {line}", file=sys.stderr)
     return 0
 
 

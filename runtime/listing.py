@@ -125,3 +125,25 @@ def _emit_triton(module: Module, func, out: TextIO) -> None:
             continue
         print(_kernel_line(name, op, None), file=out)
         print(triton_listing.kernel_listing(kernel, ("triton",)), file=out)
+
+
+def fallbacks(module: Module) -> list[str]:
+    """One line per op of `module` that a backend does not compile but runs
+    another way (the declared fallbacks: codegen.llvm.INTERPRETED,
+    codegen.triton.HOST_OPS), with the reason; `kiln opt --stats` prints them."""
+    from ..codegen import llvm, triton
+
+    lines = []
+    for func in module:
+        for op in func.walk():
+            where = f"@{func.name}: {op.describe()}"
+            if op.name in llvm.INTERPRETED:
+                lines.append(
+                    f"{where}: the CPU backend runs it in the reference interpreter "
+                    f"({llvm.INTERPRETED[op.name]})"
+                )
+            if op.name in triton.HOST_OPS:
+                lines.append(
+                    f"{where}: the GPU backend runs it on the host ({triton.HOST_OPS[op.name]})"
+                )
+    return lines

@@ -396,3 +396,19 @@ def test_new_user_errors_name_the_tensor_and_the_layer():
             r"shape \(2, 5\)",
         ):
             model(np.ones((2, 5), np.float32))
+
+
+def test_opt_stats_names_the_declared_fallbacks(tmp_path):
+    """--stats lists the ops a backend runs another way, with the reason."""
+    path = tmp_path / "topk.kiln"
+    path.write_text(
+        "func @f(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {\n"
+        "  %v, %i = kiln.top_k %x {k = 2} : (tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x2xi32>)\n"
+        "  kiln.return %v : tensor<4x2xf32>\n"
+        "}\n"
+    )
+    proc = _kiln("opt", str(path), "--stats")
+    assert proc.returncode == 0, proc.stderr
+    assert "fallback: @f: kiln.top_k" in proc.stderr
+    assert "the CPU backend runs it in the reference interpreter" in proc.stderr
+    assert "the GPU backend runs it on the host (no sorting kernel yet)" in proc.stderr
