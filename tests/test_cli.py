@@ -403,7 +403,8 @@ def test_opt_stats_names_the_declared_fallbacks(tmp_path):
     path = tmp_path / "topk.kiln"
     path.write_text(
         "func @f(%x: tensor<4x8xf32>) -> tensor<4x2xf32> {\n"
-        "  %v, %i = kiln.top_k %x {k = 2} : (tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x2xi32>)\n"
+        "  %v, %i = kiln.top_k %x {k = 2} : "
+        "(tensor<4x8xf32>) -> (tensor<4x2xf32>, tensor<4x2xi32>)\n"
         "  kiln.return %v : tensor<4x2xf32>\n"
         "}\n"
     )
