@@ -277,6 +277,12 @@ class CpuExecutable(CpuProgram):
         self._engine = self._compile()
         self.entry = ENTRY_SIGNATURE(self._engine.get_function_address(ENTRY))
         self.plans: dict[tuple, ShapePlan] = {}
+        # Plans no call is using, per shapes. A call takes one for itself: while
+        # the native code runs (without the GIL) its pointer array and scratch
+        # buffers are that call's alone, so calls from several threads never share
+        # them. A second plan for the same shapes exists only while calls overlap.
+        self._idle: dict[tuple, list[ShapePlan]] = {}
+        self._spares: list[tuple[tuple, ShapePlan]] = []
         if os.environ.get("KILN_PROFILE", "0") not in ("", "0"):
             from .profile import instrument
 
@@ -305,20 +311,46 @@ class CpuExecutable(CpuProgram):
     def __call__(self, *args) -> list[np.ndarray]:
         arrays, _ = self.signature.check(args)
         shapes = tuple([a.shape for a in arrays])
-        plan = self.plans.get(shapes) or self.plan(shapes)
-        pointers = plan.pointers
-        for j, a in enumerate(arrays):
-            pointers[j] = a.ctypes.data
-        fresh = plan.result_arrays()
-        for b, a in fresh.items():
-            pointers[b] = a.ctypes.data
-        code = self.entry(
-            pointers, plan.dims_table, plan.outer.ctypes.data, plan.threads.ctypes.data
-        )
+        plan = self._checkout(shapes)
+        try:
+            pointers = plan.pointers
+            for j, a in enumerate(arrays):
+                pointers[j] = a.ctypes.data
+            fresh = plan.result_arrays()
+            for b, a in fresh.items():
+                pointers[b] = a.ctypes.data
+            code = self.entry(
+                pointers, plan.dims_table, plan.outer.ctypes.data, plan.threads.ctypes.data
+            )
+        finally:
+            self._idle[shapes].append(plan)
         if code:
             step = self.steps[(code >> 32) - 1]
             raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
         return self._results(arrays, fresh, plan)
+
+    def _checkout(self, shapes: tuple) -> ShapePlan:
+        """A plan for these shapes that no running call uses (list.pop and append
+        are atomic under the GIL): the first one, or a spare while calls overlap."""
+        idle = self._idle.get(shapes)
+        while True:
+            if idle:
+                try:
+                    return idle.pop()
+                except IndexError:  # another thread took the last one
+                    pass
+            if shapes not in self.plans:
+                self.plan(shapes)  # the first plan for these shapes, idle
+                idle = self._idle[shapes]
+                continue
+            spare = self._plan(shapes)
+            self._spares.append((shapes, spare))
+            return spare
+
+    def all_plans(self):
+        """(shapes, plan) of every plan made, spares for overlapping calls included."""
+        yield from self.plans.items()
+        yield from self._spares
 
     def plan(self, arg_shapes) -> ShapePlan:
         """The plan of a call with arguments of these (checked) shapes, made once."""
@@ -326,6 +358,7 @@ class CpuExecutable(CpuProgram):
         plan = self.plans.get(key)
         if plan is None:
             plan = self.plans[key] = self._plan(key)
+            self._idle.setdefault(key, []).append(plan)
         return plan
 
     def _plan(self, arg_shapes) -> ShapePlan:

@@ -417,7 +417,7 @@ class _Accumulator:
     def shapes(self, dims_table) -> tuple:
         key = self._shapes_of.get(id(dims_table))
         if key is None:
-            for shapes, plan in self.exe.plans.items():
+            for shapes, plan in self.exe.all_plans():
                 if plan.dims_table is dims_table:
                     key = self._shapes_of[id(dims_table)] = shapes
                     break

@@ -1,0 +1,69 @@
+"""Calls from several threads at once get their own answers: a compiled function
+and a Session serve a thread pool (as TensorFlow's Session does). Every thread
+checks each of its results against numpy, with inputs no other thread uses."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+import kiln
+import kiln as kl
+from kiln.ir import parse
+
+SOURCE = """
+func @f(%x: tensor<?x256xf32>, %w: tensor<256x64xf32>) -> (tensor<?x64xf32>, tensor<?xf32>) {
+  %h = kiln.matmul %x, %w : (tensor<?x256xf32>, tensor<256x64xf32>) -> tensor<?x64xf32>
+  %t = kiln.tanh %h : tensor<?x64xf32>
+  %s = kiln.reduce_sum %t {axes = [1]} : (tensor<?x64xf32>) -> tensor<?xf32>
+  kiln.return %t, %s : (tensor<?x64xf32>, tensor<?xf32>) -> ()
+}
+"""
+
+
+def _hammer(call, want, threads=3, calls=40):
+    """Run `call(seed)` from `threads` threads; return the seeds whose result
+    differs from `want(seed)`."""
+
+    def work(thread):
+        bad = []
+        for i in range(calls):
+            seed = thread * calls + i
+            for got, expected in zip(call(seed), want(seed)):
+                if not np.allclose(got, expected, rtol=1e-4, atol=1e-4):
+                    bad.append(seed)
+        return bad
+
+    with ThreadPoolExecutor(threads) as pool:
+        return [s for bad in pool.map(work, range(threads)) for s in bad]
+
+
+def _inputs(seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((64, 256), np.float32)
+
+
+def test_compiled_function_from_threads():
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
+    w = np.random.default_rng(10**6).standard_normal((256, 64), np.float32) / 16
+
+    def want(seed):
+        t = np.tanh(_inputs(seed) @ w)
+        return t, t.sum(1)
+
+    assert _hammer(lambda seed: exe(_inputs(seed), w), want) == []
+
+
+def test_session_inference_from_threads():
+    g = kl.Graph()
+    with g.as_default():
+        x = kl.placeholder(kl.float32, (None, 256), name="x")
+        w0 = np.random.default_rng(10**6 + 1).standard_normal((256, 64), np.float32) / 16
+        w = kl.Variable(w0, name="w")
+        y = kl.reduce_sum(kl.tanh(kl.matmul(x, w)), axis=1)
+        sess = kl.Session(graph=g, backend="cpu")
+        sess.run(kl.global_variables_initializer())
+
+    def want(seed):
+        return [np.tanh(_inputs(seed) @ w0).sum(1)]
+
+    assert _hammer(lambda seed: [sess.run(y, {x: _inputs(seed)})], want) == []
