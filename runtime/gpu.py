@@ -33,6 +33,7 @@ the first configuration, chosen from the shapes, runs.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -328,6 +329,9 @@ class GpuExecutable:
         self._fault_slots = self._slot_views()
         self._may_fault = any(s.kernel is not None and s.kernel.may_fault for s in self.steps)
         self.plans: dict[tuple, _Plan] = {}  # per set of argument shapes called so far
+        # one call at a time: a plan's scratch and the fault slots are shared, and
+        # the launches go to one stream in order anyway
+        self._calls = threading.Lock()
         self._interpreter = (
             Interpreter(module) if any(s.kernel is None for s in self.steps) else None
         )
@@ -344,7 +348,12 @@ class GpuExecutable:
         return [np.asarray(r) if isinstance(r, DeviceArray) else r for r in self.run_device(*args)]
 
     def run_device(self, *args) -> list[DeviceArray]:
-        """Run with numpy arrays or DeviceArrays; results stay on the device."""
+        """Run with numpy arrays or DeviceArrays; results stay on the device.
+        Safe to call from several threads (one call runs at a time)."""
+        with self._calls:
+            return self._run_device(*args)
+
+    def _run_device(self, *args) -> list[DeviceArray]:
         arrays, _ = self.signature.check(args, resident=DeviceArray)
         shapes = [tuple(a.shape) for a in arrays]
         device_args = [
