@@ -216,6 +216,11 @@ def _model_module(model: Any, args: tuple, name: str | None, freeze: bool | None
             f"export_ir: model {model.name} has no input shape yet; give one "
             "(input_shape= on its first layer) or an example input"
         )
+    else:  # the model's own input names, made fit for IR argument names
+        specs = [
+            TensorSpec(s.shape.dims, s.dtype, name=_c_like(s.name) if s.name else None)
+            for s in specs
+        ]
     return _trace(fn, specs, _c_like(name or model.name), freeze)
 
 

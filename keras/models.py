@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..frontend import optimizers_v2
+from ..frontend.function import TensorSpec
 from ..frontend.graph import GraphError
 from ..frontend.nest import flatten, pack_sequence_as
 from . import layers as layers_module
@@ -100,8 +101,6 @@ class Model(Layer, Trainer):
     def __kiln_function__(self):
         """(forward pass in inference mode, input TensorSpecs or None when the
         model has no input shape yet): how kl.export_ir traces a model."""
-        from ..frontend.function import TensorSpec
-
         inputs = getattr(self, "inputs", None)
         if inputs is None and getattr(self, "_input", None) is not None:
             inputs = [self._input]
@@ -109,11 +108,7 @@ class Model(Layer, Trainer):
             None
             if inputs is None
             else [
-                TensorSpec(
-                    t.shape.dims,
-                    t.dtype,
-                    name=_c_name(t.name) if getattr(t, "name", None) else None,
-                )
+                TensorSpec(t.shape.dims, t.dtype, name=getattr(t, "name", None))
                 for t in flatten(inputs)
             ]
         )
@@ -383,7 +378,3 @@ def load_model(filepath: str, compile: bool = True) -> Model:
         optimizer = getattr(optimizers_v2, c["optimizer"])(**opt_config)
         model.compile(optimizer, losses_module.deserialize(c["loss"]), c["metrics"])
     return model
-
-
-def _c_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name).lstrip("_") or "input"
