@@ -332,17 +332,11 @@ class CpuExecutable(CpuProgram):
     def _checkout(self, shapes: tuple) -> ShapePlan:
         """A plan for these shapes that no running call uses (list.pop and append
         are atomic under the GIL): the first one, or a spare while calls overlap."""
-        idle = self._idle.get(shapes)
-        while True:
-            if idle:
-                try:
-                    return idle.pop()
-                except IndexError:  # another thread took the last one
-                    pass
-            if shapes not in self.plans:
-                self.plan(shapes)  # the first plan for these shapes, idle
-                idle = self._idle[shapes]
-                continue
+        if shapes not in self.plans:
+            self.plan(shapes)  # the first plan for these shapes, idle
+        try:
+            return self._idle.setdefault(shapes, []).pop()
+        except IndexError:  # every plan for these shapes is in a call
             spare = self._plan(shapes)
             self._spares.append((shapes, spare))
             return spare
