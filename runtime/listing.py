@@ -133,17 +133,14 @@ def fallbacks(module: Module) -> list[str]:
     codegen.triton.HOST_OPS), with the reason; `kiln opt --stats` prints them."""
     from ..codegen import llvm, triton
 
-    lines = []
-    for func in module:
-        for op in func.walk():
-            where = f"@{func.name}: {op.describe()}"
-            if op.name in llvm.INTERPRETED:
-                lines.append(
-                    f"{where}: the CPU backend runs it in the reference interpreter "
-                    f"({llvm.INTERPRETED[op.name]})"
-                )
-            if op.name in triton.HOST_OPS:
-                lines.append(
-                    f"{where}: the GPU backend runs it on the host ({triton.HOST_OPS[op.name]})"
-                )
-    return lines
+    declared = [
+        (llvm.INTERPRETED, "the CPU backend runs it in the reference interpreter"),
+        (triton.HOST_OPS, "the GPU backend runs it on the host"),
+    ]
+    return [
+        f"@{func.name}: {op.describe()}: {how} ({reasons[op.name]})"
+        for func in module
+        for op in func.walk()
+        for reasons, how in declared
+        if op.name in reasons
+    ]
