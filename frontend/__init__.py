@@ -24,8 +24,14 @@ from .dtypes import (
     float64,
     half,
     int8,
+    int16,
     int32,
     int64,
+    string,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from .eager import (
     EagerTensor,
