@@ -19,3 +19,8 @@ from .runtime.executable import Executable, compile  # noqa: A004
 from .viz import viz  # kl.viz(graph_or_module): an SVG picture (the package is kiln.viz)
 
 __all__ = ["ExecutionError", "KilnError", "ParseError", "ShapeError", "VerifyError", "__version__"]
+
+# ---- TensorFlow's namespaces (tf-core): kl.strings is tf.strings (the
+# frontend module of that name holds the host ops), kl.compat.v1 / v2.
+from . import compat  # noqa: E402
+from .frontend.namespaces import strings_namespace as strings  # noqa: E402

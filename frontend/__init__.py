@@ -89,3 +89,65 @@ from .variables import (
 )
 
 bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
+
+# TensorFlow's sub-namespaces and the TF 1.x top-level names built on them
+# (namespaces.py); kiln's root package binds kl.strings, kl.math, ...
+from . import namespaces  # noqa: E402
+from .namespaces import (  # noqa: E402
+    FLAGS,
+    ConfigProto,
+    GPUOptions,
+    GraphOptions,
+    OptimizerOptions,
+    RunMetadata,
+    RunOptions,
+    app,
+    arg_max,
+    arg_min,
+    ceil,
+    count_nonzero,
+    div,
+    erf,
+    expm1,
+    flags,
+    floor,
+    floormod,
+    io,
+    is_finite,
+    is_inf,
+    is_nan,
+    log1p,
+    log_sigmoid,
+    logging,
+    logical_xor,
+    math,
+    mod,
+    multinomial,
+    newaxis,
+    random,
+    random_shuffle,
+    realdiv,
+    reciprocal,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    rint,
+    round,
+    scalar_mul,
+    squared_difference,
+    to_float,
+    to_int32,
+    to_int64,
+    truncatediv,
+)
+from .namespaces import gfile_v1 as gfile  # noqa: E402
+from .strings import (  # noqa: E402
+    as_string,
+    decode_csv,
+    matching_files,
+    read_file,
+    write_file,
+)
+from .strings import join as string_join  # noqa: E402
+from .strings import split as string_split  # noqa: E402
+from .strings import to_number as string_to_number  # noqa: E402

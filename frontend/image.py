@@ -20,11 +20,131 @@ from typing import Any
 import numpy as np
 
 from .array_ops import gather
-from .dtypes import float32
-from .graph import GraphError, Tensor, get_default_graph
+from .dtypes import as_dtype, float32, uint8, uint16
+from .graph import GraphError, Tensor, TensorShape, get_default_graph
 from .ops import add, cast, constant, convert_to_tensor, expand_dims, multiply, squeeze, subtract
+from .strings import _strings, host_op
 
-__all__ = ["ResizeMethod", "resize", "resize_bilinear", "resize_images", "resize_nearest_neighbor"]
+__all__ = [
+    "ResizeMethod",
+    "convert_image_dtype",
+    "decode_bmp",
+    "decode_gif",
+    "decode_image",
+    "decode_jpeg",
+    "decode_png",
+    "resize",
+    "resize_bilinear",
+    "resize_images",
+    "resize_nearest_neighbor",
+]
+
+# ------------------------------------------------------------------ decoding (host ops, Pillow)
+
+_MODES = {0: None, 1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise GraphError(
+            "decoding images needs Pillow: pip install 'kiln[images]' (or pillow)"
+        ) from None
+    return Image
+
+
+def _decoder(op_type: str, contents: Any, channels: int, dtype: Any, name: str | None):
+    if channels not in _MODES:
+        raise GraphError(f"kl.image.{op_type}: channels must be 0, 1, 3 or 4, not {channels}")
+    t = _strings(contents, f"kl.image.{op_type}")
+    out = as_dtype(dtype)
+    if out not in (uint8, uint16):
+        raise GraphError(f"kl.image.{op_type}: dtype must be uint8 or uint16, not {out.name}")
+
+    def run(a):
+        import io
+
+        image = _pillow().open(io.BytesIO(a.item()))
+        wide = image.mode in ("I", "I;16", "I;16B") and out is uint16
+        if _MODES[channels] is not None and not wide:
+            image = image.convert(_MODES[channels])
+        elif image.mode not in ("L", "RGB", "RGBA", "LA") and not wide:
+            image = image.convert(
+                "RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"
+            )
+        array = np.asarray(image)
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if out is uint16 and array.dtype == np.uint8:
+            array = array.astype(np.uint16) * 257  # TF scales 8-bit PNGs to the 16-bit range
+        return [array.astype(out.ir.numpy)]
+
+    shape = TensorShape([None, None, channels or None])
+    return host_op(op_type, [t], run, [(out, shape)], name, {"channels": channels})[0]
+
+
+def decode_jpeg(
+    contents: Any,
+    channels: int = 0,
+    ratio: int = 1,
+    fancy_upscaling: bool = True,
+    try_recover_truncated: bool = False,
+    acceptable_fraction: float = 1,
+    dct_method: str = "",
+    name: str | None = None,
+) -> Tensor:
+    """A JPEG's pixels, HxWxC uint8 (tf.image.decode_jpeg; Pillow's decoder,
+    whose rounding may differ from libjpeg-turbo's by a level or two)."""
+    return _decoder("DecodeJpeg", contents, channels, uint8, name)
+
+
+def decode_png(contents: Any, channels: int = 0, dtype: Any = uint8, name: str | None = None):
+    """A PNG's pixels, HxWxC uint8 or uint16 (tf.image.decode_png)."""
+    return _decoder("DecodePng", contents, channels, dtype, name)
+
+
+def decode_bmp(contents: Any, channels: int = 0, name: str | None = None) -> Tensor:
+    """A BMP's pixels, HxWxC uint8 (tf.image.decode_bmp)."""
+    return _decoder("DecodeBmp", contents, channels, uint8, name)
+
+
+def decode_gif(contents: Any, name: str | None = None) -> Tensor:
+    """A GIF's first frame as 1xHxWx3 uint8 (tf.image.decode_gif gives every frame)."""
+    t = _decoder("DecodeGif", contents, 3, uint8, name)
+    return expand_dims(t, 0)
+
+
+def decode_image(
+    contents: Any,
+    channels: int | None = None,
+    dtype: Any = uint8,
+    name: str | None = None,
+    expand_animations: bool = True,
+) -> Tensor:
+    """Any of JPEG, PNG, BMP, GIF (first frame), HxWxC (tf.image.decode_image);
+    a float dtype scales to [0, 1] as convert_image_dtype does."""
+    want = as_dtype(dtype)
+    storage = uint16 if want is uint16 else uint8
+    t = _decoder("DecodeImage", contents, channels or 0, storage, name)
+    return t if want is storage else convert_image_dtype(t, want)
+
+
+def convert_image_dtype(image: Any, dtype: Any, saturate: bool = False, name: str | None = None):
+    """Integers scale to [0, 1] floats (x / MAX) and floats to integers (x * MAX)
+    (tf.image.convert_image_dtype)."""
+    x = convert_to_tensor(image)
+    want = as_dtype(dtype)
+    if want is x.dtype:
+        return x
+    if x.dtype.is_integer and want.is_floating:
+        return multiply(cast(x, want), constant(1.0 / float(x.dtype.max), want), name=name)
+    if x.dtype.is_floating and want.is_integer:
+        scaled = multiply(x, constant(float(want.max) + 0.5, x.dtype))
+        return cast(scaled, want, name=name)
+    if x.dtype.is_floating and want.is_floating:
+        return cast(x, want, name=name)
+    raise GraphError(f"kl.image.convert_image_dtype: {x.dtype.name} to {want.name}")
 
 
 class ResizeMethod:
