@@ -257,6 +257,64 @@ def to_int64(x: Any, name: str = "ToInt64") -> Tensor:
     return ops.cast(x, int64, name=name)
 
 
+def assign(ref: Any, value: Any, validate_shape: bool = True, use_locking=None, name=None):
+    """tf.assign(ref, value): ref.assign(value)."""
+    return ref.assign(value, name=name)
+
+
+def assign_add(ref: Any, value: Any, use_locking=None, name=None):
+    return ref.assign_add(value, name=name)
+
+
+def assign_sub(ref: Any, value: Any, use_locking=None, name=None):
+    return ref.assign_sub(value, name=name)
+
+
+def slice(input_: Any, begin: Sequence[int], size: Sequence[int], name=None) -> Tensor:  # noqa: A001
+    """input_[begin : begin + size] on every axis; size -1 means to the end (tf.slice)."""
+    x = _x(input_)
+    dims = x.shape.dims
+    begin, size = [int(b) for b in begin], [int(n) for n in size]
+    if dims is None or len(begin) != len(dims) or len(size) != len(dims):
+        raise GraphError(f"kl.slice: begin and size need one entry per axis of {x.name}")
+    stops = []
+    for k, (b, n) in enumerate(zip(begin, size)):
+        if n == -1:
+            if dims[k] is None:
+                raise GraphError(f"kl.slice: size -1 on axis {k} of unknown length")
+            n = dims[k] - b
+        stops.append(b + n)
+    return ops.make(
+        "Slice",
+        "kiln.slice",
+        [x],
+        name,
+        axes=list(range(len(dims))),
+        starts=begin,
+        stops=stops,
+        steps=[1] * len(dims),
+    )
+
+
+def placeholder_with_default(input: Any, shape: Sequence[int | None], name=None) -> Tensor:
+    """A tensor that is `input` unless fed (tf.placeholder_with_default)."""
+    return ops.identity(ops.convert_to_tensor(input), name=name or "PlaceholderWithDefault")
+
+
+def disable_v2_behavior() -> None:
+    """tf.compat.v1.disable_v2_behavior: graph mode (kiln's default already)."""
+    from .eager import disable_eager_execution
+
+    disable_eager_execution()
+
+
+def enable_v2_behavior() -> None:
+    """tf.compat.v1.enable_v2_behavior: eager execution, as TF 2."""
+    from .eager import enable_eager_execution
+
+    enable_eager_execution()
+
+
 # ------------------------------------------------------------------ random (host draws)
 
 
@@ -276,6 +334,45 @@ def random_shuffle(value: Any, seed: int | None = None, name: str | None = None)
         return [a[rng.permutation(a.shape[0])] if a.ndim else a]
 
     return strings.host_op("RandomShuffle", [x], run, [(x.dtype, x.shape)], name)[0]
+
+
+def _random_flip(axis: int, op_type: str):
+    def flip(image: Any, seed: int | None = None) -> Tensor:
+        x = _x(image)
+        rng = _numpy_rng(seed)
+        rank = len(x.shape.dims) if x.shape.dims is not None else 3
+
+        def run(a):
+            if a.ndim == 4:  # a batch: each image on its own
+                flips = rng.random(a.shape[0]) < 0.5
+                return [np.where(flips[:, None, None, None], np.flip(a, axis + 1), a)]
+            return [np.flip(a, axis).copy() if rng.random() < 0.5 else a]
+
+        if rank not in (3, 4):
+            raise GraphError(f"kl.image.{op_type}: expected an HxWxC image or a batch")
+        return strings.host_op(op_type, [x], run, [(x.dtype, x.shape)])[0]
+
+    flip.__doc__ = f"Flip each image along axis {axis} with probability 1/2 (tf.image)."
+    return flip
+
+
+random_flip_left_right = _random_flip(1, "RandomFlipLeftRight")
+random_flip_up_down = _random_flip(0, "RandomFlipUpDown")
+
+
+def random_crop(value: Any, size: Sequence[int], seed: int | None = None, name=None) -> Tensor:
+    """A random `size` window of `value`, new each run (tf.image.random_crop)."""
+    x = _x(value)
+    rng = _numpy_rng(seed)
+    size = [int(n) for n in size]
+
+    def run(a):
+        if a.ndim != len(size) or any(n > d for n, d in zip(size, a.shape)):
+            raise GraphError(f"RandomCrop: cannot crop {list(size)} from shape {list(a.shape)}")
+        corner = [int(rng.integers(0, d - n + 1)) for n, d in zip(size, a.shape)]
+        return [a[tuple(np.s_[c : c + n] for c, n in zip(corner, size))]]
+
+    return strings.host_op("RandomCrop", [x], run, [(x.dtype, TensorShape(size))], name)[0]
 
 
 def categorical(
@@ -655,4 +752,34 @@ __all__ = [
     "to_int32",
     "to_int64",
     "truncatediv",
+]
+
+_image.random_flip_left_right = random_flip_left_right
+_image.random_flip_up_down = random_flip_up_down
+_image.random_crop = random_crop
+
+initializers = namespace(
+    "kiln.initializers",
+    "TF 1.x's tf.initializers.",
+    global_variables=variables.global_variables_initializer,
+    variables=variables.variables_initializer,
+    constant=variables.constant_initializer,
+    zeros=variables.zeros_initializer,
+    ones=variables.ones_initializer,
+    random_normal=variables.random_normal_initializer,
+    random_uniform=variables.random_uniform_initializer,
+    truncated_normal=variables.truncated_normal_initializer,
+    glorot_uniform=variables.glorot_uniform_initializer,
+    glorot_normal=variables.glorot_normal_initializer,
+)
+__all__ += [
+    "assign",
+    "assign_add",
+    "assign_sub",
+    "disable_v2_behavior",
+    "enable_v2_behavior",
+    "initializers",
+    "placeholder_with_default",
+    "random_crop",
+    "slice",
 ]
