@@ -23,6 +23,10 @@ def _default_dtype(array: np.ndarray) -> DType:
     """TensorFlow's choice for Python values: int32, float32, bool."""
     if array.dtype.kind == "f" and array.dtype != np.float64:
         return as_dtype(array.dtype)
+    if array.dtype.kind in "iu" and array.size:  # ints beyond int32 are int64, as in TF
+        info = np.iinfo(np.int32)
+        if array.min() < info.min or array.max() > info.max:
+            return int64
     return {"i": int32, "u": int32, "f": float32, "b": bool_}.get(array.dtype.kind) or as_dtype(
         array.dtype
     )

@@ -275,3 +275,10 @@ def test_the_api_document_is_current():
         name = r[2].strip().strip("`").removeprefix("tf.")
         if r[5].strip() == "yes":  # what the document says kiln has, it has
             assert kiln_has(name), name
+
+
+def test_operator_nodes_take_tensorflows_names():
+    a, b = tf.constant(1.0), tf.constant(2.0)
+    assert (a + b).name == "add:0" and (a + b).name == "add_1:0"
+    assert (a * b).name == "mul:0" and (a - b).name == "sub:0" and (a / b).name == "truediv:0"
+    assert tf.constant(2**40).dtype is tf.int64 and tf.constant([1, 2.5]).dtype is tf.float32
