@@ -204,3 +204,61 @@ def test_convert_image_dtype_matches_tensorflow():
     )
     np.testing.assert_allclose(got[0], [0.0, 0.5019608, 1.0], rtol=1e-6)
     assert got[1].tolist() == [0, 127, 255]
+
+
+def test_colour_adjustments_match_tensorflow():
+    img = np.arange(18).reshape(2, 3, 3).astype(np.float32) / 20
+    u = (np.arange(18).reshape(2, 3, 3) * 14).astype(np.uint8)
+    got = run(
+        [
+            tf.image.adjust_brightness(img, 0.1),
+            tf.image.adjust_contrast(img, 2.0),
+            tf.image.adjust_saturation(img, 0.5),
+            tf.image.adjust_hue(img, 0.2),
+            tf.image.adjust_brightness(u, 0.1),
+            tf.image.adjust_contrast(u, 2.0),
+            tf.image.rgb_to_grayscale(img),
+            tf.image.per_image_standardization(img),
+            tf.image.flip_left_right(img),
+        ]
+    )
+    close = np.testing.assert_allclose
+    close(got[0].ravel()[:4], [0.1, 0.15, 0.2, 0.25], rtol=1e-6)
+    close(got[1].ravel()[:6], [-0.375, -0.325, -0.275, -0.075, -0.025, 0.025], atol=1e-6)
+    close(
+        got[2].ravel(),
+        [0.05, 0.075, 0.1, 0.2, 0.225, 0.25, 0.35, 0.375, 0.4]
+        + [0.5, 0.525, 0.55, 0.65, 0.675, 0.7, 0.8, 0.825, 0.85],
+        atol=2e-6,
+    )
+    close(
+        got[3].ravel(),
+        [0.07, 0.0, 0.1, 0.22, 0.15, 0.25, 0.37, 0.3, 0.4]
+        + [0.52, 0.45, 0.55, 0.67, 0.6, 0.7, 0.82, 0.75, 0.85],
+        atol=2e-6,
+    )
+    assert got[4].ravel().tolist() == [25, 39, 53, 67, 81, 95, 109, 123, 137] + [
+        151,
+        165,
+        179,
+        193,
+        207,
+        221,
+        235,
+        249,
+        255,
+    ]
+    assert got[5].ravel().tolist() == [0, 0, 0, 0, 0, 7, 63, 77, 91] + [
+        147,
+        161,
+        175,
+        231,
+        245,
+        255,
+        255,
+        255,
+        255,
+    ]
+    close(got[6].ravel(), [0.04075, 0.190735, 0.34072, 0.490705, 0.64069, 0.790675], rtol=1e-5)
+    close(got[7].ravel()[:4], [-1.638356, -1.4456081, -1.2528605, -1.0601127], rtol=1e-5)
+    assert np.array_equal(got[8], img[:, ::-1])
