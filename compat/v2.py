@@ -12,7 +12,14 @@ from typing import Any
 
 import kiln as _kiln
 
-from ._v2 import disable_v2_behavior, enable_v2_behavior
+from ._v2 import (
+    disable_v2_behavior,
+    enable_v2_behavior,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+)
 
 _kiln.enable_eager_execution()
 
@@ -22,8 +29,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(dir(_kiln)) | {"disable_v2_behavior", "enable_v2_behavior"})
+    return sorted(set(dir(_kiln)) | set(globals()) - {"annotations", "Any"})
 
 
 __all__: list[str] = []  # `from kiln.compat.v2 import *` is not a TF idiom
-_ = (disable_v2_behavior, enable_v2_behavior)
+_ = (disable_v2_behavior, enable_v2_behavior, initializers, losses, metrics, optimizers)

@@ -42,6 +42,7 @@ from .graph import (
     Operation,
     Tensor,
     TensorShape,
+    check_numeric_inputs,
     get_default_graph,
     get_process_default,
     pop_process_default,
@@ -101,6 +102,7 @@ class EagerGraph(Graph):
             raise GraphError(
                 _NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager mode")
             )
+        check_numeric_inputs(name or type, type, inputs)
         try:
             arrays = [t._value for t in inputs]
         except AttributeError:

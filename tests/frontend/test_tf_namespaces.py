@@ -218,6 +218,8 @@ def test_compat_v2_import_is_eager_by_default():
         "    y = x * x\n"
         "assert float(g.gradient(y, x)) == 6.0\n"
         "assert float(tf.random.normal([3]).numpy().shape[0]) == 3\n"
+        "assert tf.losses.SparseCategoricalCrossentropy and tf.optimizers.Adam\n"
+        "assert tf.metrics is k.keras.metrics\n"
         "tf.compat.v1.disable_eager_execution()\n"
         "assert not tf.executing_eagerly()\n"
     )

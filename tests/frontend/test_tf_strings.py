@@ -262,3 +262,10 @@ def test_colour_adjustments_match_tensorflow():
     close(got[6].ravel(), [0.04075, 0.190735, 0.34072, 0.490705, 0.64069, 0.790675], rtol=1e-5)
     close(got[7].ravel()[:4], [-1.638356, -1.4456081, -1.2528605, -1.0601127], rtol=1e-5)
     assert np.array_equal(got[8], img[:, ::-1])
+
+
+def test_eager_numeric_kernels_refuse_strings():
+    with tf.eager_mode():
+        s = tf.constant(["a"])
+        with pytest.raises(GraphError, match="numeric kernel"):
+            tf.add(s, s)
