@@ -153,8 +153,10 @@ from .namespaces import gfile_v1 as gfile  # noqa: E402
 from .strings import (  # noqa: E402
     as_string,
     decode_csv,
+    decode_raw,
     matching_files,
     read_file,
+    reduce_join,  # noqa: E402
     write_file,
 )
 from .strings import join as string_join  # noqa: E402

@@ -456,7 +456,7 @@ strings_namespace = namespace(
     "tf.strings: string ops (host ops, see frontend/strings.py).",
     **_pick(
         "join length to_number as_string upper lower strip substr regex_replace format "
-        "split".split(),
+        "split reduce_join".split(),
         strings,
     ),
 )
@@ -505,6 +505,7 @@ io = namespace(
     write_file=strings.write_file,
     matching_files=strings.matching_files,
     decode_csv=strings.decode_csv,
+    decode_raw=strings.decode_raw,
     decode_jpeg=_image.decode_jpeg,
     decode_png=_image.decode_png,
     decode_bmp=_image.decode_bmp,

@@ -43,7 +43,7 @@ def constant(
     float32 unless `dtype` says otherwise; numpy arrays keep their dtype."""
     if isinstance(value, Tensor):
         raise GraphError(f"kl.constant({value.name}): the value is already a tensor")
-    array = np.asarray(value)
+    array = np.asarray(value, dtype=object) if _first_leaf_is_text(value) else np.asarray(value)
     if (dtype is not None and as_dtype(dtype).is_string) or (dtype is None and _is_text(array)):
         return _string_constant(array, shape, name)
     if array.dtype == object:
@@ -75,6 +75,14 @@ def constant(
         ir_attrs={"value": dense},
     )
     return op.outputs[0]
+
+
+def _first_leaf_is_text(value: Any) -> bool:
+    """Whether a (nested) list holds strings: numpy's "S" dtype would drop their
+    trailing NUL bytes, so such lists become object arrays."""
+    while isinstance(value, list | tuple) and value:
+        value = value[0]
+    return isinstance(value, str | bytes)
 
 
 def _is_text(array: np.ndarray) -> bool:

@@ -472,3 +472,68 @@ def rename(src: str, dst: str, overwrite: bool = False) -> None:
 
 def walk(top: str, topdown: bool = True):
     yield from os.walk(top, topdown=topdown)
+
+
+def decode_raw(
+    input_bytes: Any,
+    out_type: Any,
+    little_endian: bool = True,
+    fixed_length: int | None = None,
+    name: str | None = None,
+) -> Tensor:
+    """The bytes of every string as numbers of `out_type` (tf.io.decode_raw): the
+    result has one more axis, the element count of each string (all equal)."""
+    t = _strings(input_bytes, "kl.decode_raw")
+    dtype = as_dtype(out_type)
+    if dtype.is_string:
+        raise GraphError("kl.decode_raw: out_type must be a numeric dtype")
+    np_dtype = dtype.ir.numpy.newbyteorder("<" if little_endian else ">")
+
+    def run(a):
+        rows = [np.frombuffer(v[:fixed_length] if fixed_length else v, np_dtype) for v in a.flat]
+        sizes = {r.size for r in rows}
+        if len(sizes) > 1:
+            raise GraphError(f"DecodeRaw: the strings decode to different lengths {sorted(sizes)}")
+        width = sizes.pop() if sizes else 0
+        out = np.array(rows, dtype=dtype.ir.numpy).reshape(*a.shape, width)
+        return [out]
+
+    dims = t.shape.dims
+    shape = TensorShape(None if dims is None else [*dims, None])
+    return host_op("DecodeRaw", [t], run, [(dtype, shape)], name)[0]
+
+
+def reduce_join(
+    inputs: Any, axis: Any = None, keepdims: bool = False, separator: str = "", name=None
+) -> Tensor:
+    """Join the strings along `axis` (all axes by default) (tf.strings.reduce_join)."""
+    t = _strings(inputs, "kl.strings.reduce_join")
+    sep = to_bytes(separator).item()
+
+    def run(a):
+        axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
+        moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
+        lead = moved.shape[: a.ndim - len(axes)]
+        flat = moved.reshape(*lead, -1)
+        out = np.empty(lead, dtype=object)
+        for i in np.ndindex(lead):
+            out[i] = sep.join(flat[i])
+        if keepdims:
+            out = out.reshape([1 if k in axes else d for k, d in enumerate(a.shape)])
+        return [out]
+
+    dims = t.shape.dims
+    if dims is None:
+        shape = TensorShape(None)
+    else:
+        axes = (
+            set(range(len(dims)))
+            if axis is None
+            else {int(k) % len(dims) for k in np.atleast_1d(axis)}
+        )
+        shape = TensorShape(
+            [1 if k in axes else d for k, d in enumerate(dims)]
+            if keepdims
+            else [d for k, d in enumerate(dims) if k not in axes]
+        )
+    return host_op("ReduceJoin", [t], run, [(string, shape)], name)[0]

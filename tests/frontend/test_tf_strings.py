@@ -269,3 +269,19 @@ def test_eager_numeric_kernels_refuse_strings():
         s = tf.constant(["a"])
         with pytest.raises(GraphError, match="numeric kernel"):
             tf.add(s, s)
+
+
+def test_decode_raw_and_reduce_join_match_tensorflow():
+    raw = [np.arange(3, dtype=np.int16).tobytes(), np.array([7, 8, 9], np.int16).tobytes()]
+    words = tf.constant([["a", "b"], ["c", "d"]])
+    got = run(
+        [
+            tf.decode_raw(tf.constant(raw), tf.int16),
+            tf.strings.reduce_join(words, axis=1, separator="-"),
+            tf.strings.reduce_join(words),
+            tf.strings.reduce_join(words, axis=0, keepdims=True),
+        ]
+    )
+    assert got[0].dtype == np.int16 and got[0].tolist() == [[0, 1, 2], [7, 8, 9]]
+    assert got[1].tolist() == [b"a-b", b"c-d"] and got[2] == b"abcd"
+    assert got[3].tolist() == [[b"ac", b"bd"]]
