@@ -400,13 +400,21 @@ def multinomial(logits, num_samples, seed=None, name=None, output_dtype=None):
     return categorical(logits, num_samples, output_dtype or int64, seed, name)
 
 
+def set_seed(seed: int) -> None:
+    """tf.random.set_seed: the graph-level seed, and the op seeds start over, so
+    the same program after the same set_seed draws the same values (TF 2)."""
+    g = get_default_graph()
+    variables.set_random_seed(seed)
+    g._seed_counter = 0
+
+
 random = namespace(
     "kiln.random",
     "tf.random: draws (normal, uniform, truncated_normal, shuffle, categorical).",
     normal=variables.random_normal,
     uniform=variables.random_uniform,
     truncated_normal=variables.truncated_normal,
-    set_seed=variables.set_random_seed,
+    set_seed=set_seed,
     set_random_seed=variables.set_random_seed,
     shuffle=random_shuffle,
     categorical=categorical,

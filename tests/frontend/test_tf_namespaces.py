@@ -284,3 +284,17 @@ def test_operator_nodes_take_tensorflows_names():
     assert (a + b).name == "add:0" and (a + b).name == "add_1:0"
     assert (a * b).name == "mul:0" and (a - b).name == "sub:0" and (a / b).name == "truediv:0"
     assert tf.constant(2**40).dtype is tf.int64 and tf.constant([1, 2.5]).dtype is tf.float32
+
+
+def test_set_seed_repeats_eager_draws_as_tf2():
+    with tf.eager_mode():
+        g = tf.get_default_graph()
+        saved = g.seed, g._seed_counter  # the eager context lives on: leave it as found
+        try:
+            tf.random.set_seed(1)
+            a = tf.random.normal([3]).numpy()
+            tf.random.set_seed(1)
+            b = tf.random.normal([3]).numpy()
+        finally:
+            g.seed, g._seed_counter = saved
+    assert np.array_equal(a, b)
