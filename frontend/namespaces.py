@@ -400,6 +400,65 @@ def multinomial(logits, num_samples, seed=None, name=None, output_dtype=None):
     return categorical(logits, num_samples, output_dtype or int64, seed, name)
 
 
+def _dynamic(shape: Any) -> bool:
+    if isinstance(shape, Tensor) or hasattr(shape, "_as_tensor"):
+        return True
+    return isinstance(shape, list | tuple) and any(isinstance(d, Tensor) for d in shape)
+
+
+def _host_draw(kind: str, shape: Any, dtype: Any, seed: int | None, args: tuple, name: str):
+    """A draw whose shape is known at run time only (tf.random_normal(tf.shape(x))):
+    a host op with numpy's generator, a new draw every run."""
+    dims = ops.convert_to_tensor(shape) if not isinstance(shape, list | tuple) else None
+    if dims is None:
+        dims = array_ops.stack([ops.cast(ops.convert_to_tensor(d), int64) for d in shape])
+    dt = as_dtype(dtype)
+    rng = _numpy_rng(seed)
+
+    def run(d):
+        size = tuple(int(n) for n in np.asarray(d).reshape(-1))
+        if kind == "normal":
+            v = rng.normal(args[0], args[1], size)
+        elif kind == "uniform":
+            v = rng.uniform(args[0], args[1], size)
+        else:  # truncated normal: redraw beyond two standard deviations
+            v = rng.standard_normal(size)
+            bad = np.abs(v) > 2
+            while bad.any():
+                v[bad] = rng.standard_normal(int(bad.sum()))
+                bad = np.abs(v) > 2
+            v = args[0] + args[1] * v
+        return [np.asarray(v, dtype=dt.ir.numpy)]
+
+    rank = dims.shape.dims[0] if dims.shape.dims else None
+    out = TensorShape(None if rank is None else [None] * rank)
+    return strings.host_op(name, [dims], run, [(dt, out)])[0]
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name=None) -> Tensor:
+    """Normal samples (tf.random.normal); a shape known only at run time is drawn
+    on the host (_host_draw)."""
+    if _dynamic(shape):
+        return _host_draw("normal", shape, dtype, seed, (mean, stddev), name or "random_normal")
+    return variables.random_normal(shape, mean, stddev, dtype, seed, name)
+
+
+def random_uniform(shape, minval=0.0, maxval=1.0, dtype=float32, seed=None, name=None):
+    """Uniform samples in [minval, maxval) (tf.random.uniform)."""
+    if _dynamic(shape):
+        return _host_draw("uniform", shape, dtype, seed, (minval, maxval), name or "random_uniform")
+    return variables.random_uniform(shape, minval, maxval, dtype, seed, name)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=float32, seed=None, name=None):
+    """Normal samples redrawn beyond two standard deviations (tf.random.truncated_normal)."""
+    if _dynamic(shape):
+        return _host_draw(
+            "truncated", shape, dtype, seed, (mean, stddev), name or "truncated_normal"
+        )
+    return variables.truncated_normal(shape, mean, stddev, dtype, seed, name)
+
+
 def set_seed(seed: int) -> None:
     """tf.random.set_seed: the graph-level seed, and the op seeds start over, so
     the same program after the same set_seed draws the same values (TF 2)."""
@@ -411,9 +470,9 @@ def set_seed(seed: int) -> None:
 random = namespace(
     "kiln.random",
     "tf.random: draws (normal, uniform, truncated_normal, shuffle, categorical).",
-    normal=variables.random_normal,
-    uniform=variables.random_uniform,
-    truncated_normal=variables.truncated_normal,
+    normal=random_normal,
+    uniform=random_uniform,
+    truncated_normal=truncated_normal,
     set_seed=set_seed,
     set_random_seed=variables.set_random_seed,
     shuffle=random_shuffle,
@@ -782,6 +841,9 @@ initializers = namespace(
     glorot_normal=variables.glorot_normal_initializer,
 )
 __all__ += [
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
     "assign",
     "assign_add",
     "assign_sub",

@@ -298,3 +298,16 @@ def test_set_seed_repeats_eager_draws_as_tf2():
         finally:
             g.seed, g._seed_counter = saved
     assert np.array_equal(a, b)
+
+
+def test_draws_with_a_shape_known_at_run_time():
+    z = tf.placeholder(tf.float32, [None, 2])
+    eps = tf.random_normal(tf.shape(z), mean=0.0, stddev=1.0, seed=1)  # the VAE idiom
+    u = tf.random.uniform(tf.shape(z), minval=-1.0, maxval=1.0)
+    t = tf.random.truncated_normal(tf.shape(z))
+    y = z + eps
+    got = run([eps, u, t, y], {z: np.zeros((500, 2), np.float32)})
+    assert got[0].shape == (500, 2) and got[0].dtype == np.float32
+    assert abs(got[0].mean()) < 0.15 and abs(got[0].std() - 1) < 0.15
+    assert -1 <= got[1].min() and got[1].max() < 1 and np.abs(got[2]).max() <= 2
+    assert got[3].shape == (500, 2)
