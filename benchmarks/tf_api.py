@@ -220,6 +220,13 @@ def write_doc(
         + (", ".join(f"`tf.{n}`" for n in missing_above) if missing_above else "none")
         + ".",
         "",
+        "Why the cut is not met yet: the RNN (`nn.dynamic_rnn`, `nn.rnn_cell`) names wait on"
+        " control flow, and the metrics, checkpoint-state and queue names (`train.batch`,"
+        " `start_queue_runners`, `slice_input_producer`) are input-pipeline work under way"
+        " in parallel; `GraphDef`, `NodeDef`, `import_graph_def` and `train.Example` with its"
+        " `Feature`/`BytesList`/`Int64List` (and `data.TFRecordDataset`) are TensorFlow's"
+        " protocol buffers for graph import and TFRecord files, which kiln does not read.",
+        "",
         "## Ranked names",
         "",
         "| rank | name | files | uses | kiln |",
