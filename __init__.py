@@ -19,3 +19,38 @@ from .runtime.executable import Executable, compile  # noqa: A004
 from .viz import viz  # kl.viz(graph_or_module): an SVG picture (the package is kiln.viz)
 
 __all__ = ["ExecutionError", "KilnError", "ParseError", "ShapeError", "VerifyError", "__version__"]
+
+# ---- TensorFlow's namespaces (tf-core): kl.strings is tf.strings (the
+# frontend module of that name holds the host ops), kl.compat.v1 / v2.
+from . import compat, frontend  # noqa: E402
+from .compat.missing import install as _install_missing  # noqa: E402
+from .compat.missing import missing as _missing  # noqa: E402
+from .frontend.namespaces import strings_namespace as strings  # noqa: E402
+
+
+def __getattr__(name: str):
+    """A TensorFlow name kiln lacks: "kiln does not implement tf.X yet"."""
+    raise _missing("", "kiln", name)
+
+
+for _prefix, _module in [
+    ("nn.", frontend.nn),
+    ("train.", frontend.train),
+    ("image.", frontend.image),
+    ("layers.", frontend.layers),
+    ("losses.", frontend.losses),
+    ("summary.", frontend.summary),
+    ("dtypes.", frontend.dtypes),
+    ("math.", frontend.math),
+    ("random.", frontend.random),
+    ("io.", frontend.io),
+    ("io.gfile.", frontend.io.gfile),
+    ("gfile.", frontend.gfile),
+    ("strings.", strings),
+    ("logging.", frontend.logging),
+    ("app.", frontend.app),
+    ("flags.", frontend.flags),
+    ("data.", data),
+]:
+    _install_missing(_module, _prefix)
+del _prefix, _module

@@ -63,7 +63,19 @@ def fold_of(op: Operation) -> str:
     return op.fold
 
 
-SUPPORTED_DTYPES = (DType.f32, DType.f64, DType.i8, DType.i32, DType.i64, DType.bool)
+SUPPORTED_DTYPES = (
+    DType.f32,
+    DType.f64,
+    DType.i8,
+    DType.i16,
+    DType.i32,
+    DType.i64,
+    DType.u8,
+    DType.u16,
+    DType.u32,
+    DType.u64,
+    DType.bool,
+)
 
 
 def lower(fused: Operation, name: str = "kernel") -> Kernel:

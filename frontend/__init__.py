@@ -24,8 +24,14 @@ from .dtypes import (
     float64,
     half,
     int8,
+    int16,
     int32,
     int64,
+    string,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from .eager import (
     EagerTensor,
@@ -69,13 +75,10 @@ from .variables import (
     glorot_uniform_initializer,
     initialize_all_variables,
     ones_initializer,
-    random_normal,
     random_normal_initializer,
-    random_uniform,
     random_uniform_initializer,
     set_random_seed,
     trainable_variables,
-    truncated_normal,
     truncated_normal_initializer,
     variable_scope,
     variables_initializer,
@@ -83,3 +86,79 @@ from .variables import (
 )
 
 bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
+
+# TensorFlow's sub-namespaces and the TF 1.x top-level names built on them
+# (namespaces.py); kiln's root package binds kl.strings, kl.math, ...
+from . import namespaces  # noqa: E402
+from .namespaces import (  # noqa: E402
+    FLAGS,
+    ConfigProto,
+    GPUOptions,
+    GraphOptions,
+    OptimizerOptions,
+    RunMetadata,
+    RunOptions,
+    app,
+    arg_max,
+    arg_min,
+    assign,
+    assign_add,
+    assign_sub,
+    ceil,
+    count_nonzero,
+    disable_v2_behavior,
+    div,
+    enable_v2_behavior,
+    erf,
+    expm1,
+    flags,
+    floor,
+    floormod,
+    initializers,
+    io,
+    is_finite,
+    is_inf,
+    is_nan,
+    log1p,
+    log_sigmoid,
+    logging,
+    logical_xor,
+    math,
+    mod,
+    multinomial,
+    newaxis,
+    placeholder_with_default,
+    random,
+    random_crop,
+    random_normal,
+    random_shuffle,
+    random_uniform,
+    realdiv,
+    reciprocal,
+    reduce_all,
+    reduce_any,
+    reduce_logsumexp,
+    rint,
+    round,
+    scalar_mul,
+    slice,
+    squared_difference,
+    to_float,
+    to_int32,
+    to_int64,
+    truncated_normal,
+    truncatediv,
+)
+from .namespaces import gfile_v1 as gfile  # noqa: E402
+from .strings import (  # noqa: E402
+    as_string,
+    decode_csv,
+    decode_raw,
+    matching_files,
+    read_file,
+    reduce_join,  # noqa: E402
+    write_file,
+)
+from .strings import join as string_join  # noqa: E402
+from .strings import split as string_split  # noqa: E402
+from .strings import to_number as string_to_number  # noqa: E402

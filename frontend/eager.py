@@ -42,6 +42,7 @@ from .graph import (
     Operation,
     Tensor,
     TensorShape,
+    check_numeric_inputs,
     get_default_graph,
     get_process_default,
     pop_process_default,
@@ -88,10 +89,20 @@ class EagerGraph(Graph):
             value = attrs["value"]
             op.outputs = [EagerTensor(np.asarray(value), attrs["dtype"], op)]
             return op
+        if attrs and "_host_fn" in attrs:  # a host op (strings, files): run it now
+            full = f"{self._name_stack}/{name or type}" if self._name_stack else (name or type)
+            op = EagerOperation(self, type, full, [], attrs, None, {})
+            values = attrs["_host_fn"](*[np.asarray(t._value) for t in inputs])
+            op.outputs = [
+                EagerTensor(np.asarray(v), d, op, i)
+                for i, (v, (d, _)) in enumerate(zip(values, output_types or ()))
+            ]
+            return op
         if ir_op is None:
             raise GraphError(
                 _NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager mode")
             )
+        check_numeric_inputs(name or type, type, inputs)
         try:
             arrays = [t._value for t in inputs]
         except AttributeError:

@@ -84,8 +84,9 @@ class TensorShape:
 
 
 def ir_type(dtype: DType, shape: TensorShape) -> TensorType | None:
-    """The IR type of a static shape (None dims become `?`); None for an unknown rank."""
-    if shape.dims is None:
+    """The IR type of a static shape (None dims become `?`); None for an unknown rank
+    or a string (a host dtype: strings never enter the IR)."""
+    if shape.dims is None or dtype.ir is None:
         return None
     return TensorType(dtype.ir, [Symbol("?") if d is None else d for d in shape.dims])
 
@@ -218,6 +219,13 @@ class Operation:
                 f"operation {self.name} ({self.type}) has no attribute {name!r}"
             ) from None
 
+    @property
+    def host_fn(self) -> Any:
+        """A host op's Python function (numpy arrays in, a list of arrays out), or
+        None. Host ops (strings, files, image decoding: frontend/strings.py) run
+        on the Python side of a Session, never in IR (session.py)."""
+        return self.attrs.get("_host_fn")
+
     def run(self, feed_dict: dict | None = None, session: Any = None) -> None:
         """Run this op in `session` (default: the default session)."""
         (session or get_default_session()).run(self, feed_dict)
@@ -329,6 +337,8 @@ class Graph:
             raise GraphError(f"the graph already has an operation named {op_name!r}")
         if not _VALID_NAME.match(op_name):
             raise GraphError(f"{op_name!r} is not a valid op name")
+        if ir_op is not None:
+            check_numeric_inputs(op_name, type, inputs)
         if output_types is None:
             output_types = infer_outputs(op_name, type, ir_op, ir_attrs or {}, inputs)
         attrs = dict(attrs or {})
@@ -437,6 +447,18 @@ class Graph:
         return self._seed_counter
 
 
+def check_numeric_inputs(name: str, type: str, inputs: Sequence[Tensor]) -> None:
+    """A clear error when a string tensor reaches an op that lowers to IR (a
+    numeric kernel): strings are a host dtype (frontend/strings.py)."""
+    for t in inputs:
+        if t.dtype.ir is None:
+            raise GraphError(
+                f"{name} ({type}): input {t.name} is a {t.dtype.name} tensor, but {type} is "
+                "a numeric kernel; kiln keeps strings on the host (use kl.strings.* ops, "
+                "e.g. kl.strings.to_number, to turn them into numbers)"
+            )
+
+
 def infer_outputs(
     name: str, type: str, ir_op: str | None, ir_attrs: dict[str, Any], inputs: Sequence[Tensor]
 ) -> list[tuple[DType, TensorShape]]:
@@ -477,7 +499,31 @@ def infer_outputs(
     message = str(error)
     if message.startswith(ir_op):
         message = message.split(": ", 1)[-1]
+    if "do not broadcast" in message:
+        raise GraphError(_broadcast_message(name, type, inputs) or f"{name} ({type}): {message}")
     raise GraphError(f"{name} ({type}): {message}")
+
+
+def _broadcast_message(name: str, type: str, inputs: Sequence[Tensor]) -> str | None:
+    """TensorFlow's wording for shapes that do not broadcast."""
+    shapes = [t.shape.dims for t in inputs]
+    if any(s is None for s in shapes):
+        return None
+    rank = max(len(s) for s in shapes)
+    for i in range(1, rank + 1):
+        dims = {s[-i] for s in shapes if len(s) >= i and s[-i] not in (None, 1)}
+        if len(dims) > 1:
+            a, b = sorted(
+                dims, key=lambda d: [s[-i] if len(s) >= i else 1 for s in shapes].index(d)
+            )[:2]
+            listed = ", ".join(
+                "[" + ", ".join("?" if d is None else str(d) for d in s) + "]" for s in shapes
+            )
+            return (
+                f"Dimensions must be equal, but are {a} and {b} for '{name}' (op: '{type}') "
+                f"with input shapes: {listed}."
+            )
+    return None
 
 
 # ------------------------------------------------------------------ default contexts

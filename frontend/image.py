@@ -20,11 +20,131 @@ from typing import Any
 import numpy as np
 
 from .array_ops import gather
-from .dtypes import float32
-from .graph import GraphError, Tensor, get_default_graph
+from .dtypes import as_dtype, float32, uint8, uint16
+from .graph import GraphError, Tensor, TensorShape, get_default_graph
 from .ops import add, cast, constant, convert_to_tensor, expand_dims, multiply, squeeze, subtract
+from .strings import _strings, host_op
 
-__all__ = ["ResizeMethod", "resize", "resize_bilinear", "resize_images", "resize_nearest_neighbor"]
+__all__ = [
+    "ResizeMethod",
+    "convert_image_dtype",
+    "decode_bmp",
+    "decode_gif",
+    "decode_image",
+    "decode_jpeg",
+    "decode_png",
+    "resize",
+    "resize_bilinear",
+    "resize_images",
+    "resize_nearest_neighbor",
+]
+
+# ------------------------------------------------------------------ decoding (host ops, Pillow)
+
+_MODES = {0: None, 1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise GraphError(
+            "decoding images needs Pillow: pip install 'kiln[images]' (or pillow)"
+        ) from None
+    return Image
+
+
+def _decoder(op_type: str, contents: Any, channels: int, dtype: Any, name: str | None):
+    if channels not in _MODES:
+        raise GraphError(f"kl.image.{op_type}: channels must be 0, 1, 3 or 4, not {channels}")
+    t = _strings(contents, f"kl.image.{op_type}")
+    out = as_dtype(dtype)
+    if out not in (uint8, uint16):
+        raise GraphError(f"kl.image.{op_type}: dtype must be uint8 or uint16, not {out.name}")
+
+    def run(a):
+        import io
+
+        image = _pillow().open(io.BytesIO(a.item()))
+        wide = image.mode in ("I", "I;16", "I;16B") and out is uint16
+        if _MODES[channels] is not None and not wide:
+            image = image.convert(_MODES[channels])
+        elif image.mode not in ("L", "RGB", "RGBA", "LA") and not wide:
+            image = image.convert(
+                "RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"
+            )
+        array = np.asarray(image)
+        if array.ndim == 2:
+            array = array[:, :, None]
+        if out is uint16 and array.dtype == np.uint8:
+            array = array.astype(np.uint16) * 257  # TF scales 8-bit PNGs to the 16-bit range
+        return [array.astype(out.ir.numpy)]
+
+    shape = TensorShape([None, None, channels or None])
+    return host_op(op_type, [t], run, [(out, shape)], name, {"channels": channels})[0]
+
+
+def decode_jpeg(
+    contents: Any,
+    channels: int = 0,
+    ratio: int = 1,
+    fancy_upscaling: bool = True,
+    try_recover_truncated: bool = False,
+    acceptable_fraction: float = 1,
+    dct_method: str = "",
+    name: str | None = None,
+) -> Tensor:
+    """A JPEG's pixels, HxWxC uint8 (tf.image.decode_jpeg; Pillow's decoder,
+    whose rounding may differ from libjpeg-turbo's by a level or two)."""
+    return _decoder("DecodeJpeg", contents, channels, uint8, name)
+
+
+def decode_png(contents: Any, channels: int = 0, dtype: Any = uint8, name: str | None = None):
+    """A PNG's pixels, HxWxC uint8 or uint16 (tf.image.decode_png)."""
+    return _decoder("DecodePng", contents, channels, dtype, name)
+
+
+def decode_bmp(contents: Any, channels: int = 0, name: str | None = None) -> Tensor:
+    """A BMP's pixels, HxWxC uint8 (tf.image.decode_bmp)."""
+    return _decoder("DecodeBmp", contents, channels, uint8, name)
+
+
+def decode_gif(contents: Any, name: str | None = None) -> Tensor:
+    """A GIF's first frame as 1xHxWx3 uint8 (tf.image.decode_gif gives every frame)."""
+    t = _decoder("DecodeGif", contents, 3, uint8, name)
+    return expand_dims(t, 0)
+
+
+def decode_image(
+    contents: Any,
+    channels: int | None = None,
+    dtype: Any = uint8,
+    name: str | None = None,
+    expand_animations: bool = True,
+) -> Tensor:
+    """Any of JPEG, PNG, BMP, GIF (first frame), HxWxC (tf.image.decode_image);
+    a float dtype scales to [0, 1] as convert_image_dtype does."""
+    want = as_dtype(dtype)
+    storage = uint16 if want is uint16 else uint8
+    t = _decoder("DecodeImage", contents, channels or 0, storage, name)
+    return t if want is storage else convert_image_dtype(t, want)
+
+
+def convert_image_dtype(image: Any, dtype: Any, saturate: bool = False, name: str | None = None):
+    """Integers scale to [0, 1] floats (x / MAX) and floats to integers (x * MAX)
+    (tf.image.convert_image_dtype)."""
+    x = convert_to_tensor(image)
+    want = as_dtype(dtype)
+    if want is x.dtype:
+        return x
+    if x.dtype.is_integer and want.is_floating:
+        return multiply(cast(x, want), constant(1.0 / float(x.dtype.max), want), name=name)
+    if x.dtype.is_floating and want.is_integer:
+        scaled = multiply(x, constant(float(want.max) + 0.5, x.dtype))
+        return cast(scaled, want, name=name)
+    if x.dtype.is_floating and want.is_floating:
+        return cast(x, want, name=name)
+    raise GraphError(f"kl.image.convert_image_dtype: {x.dtype.name} to {want.name}")
 
 
 class ResizeMethod:
@@ -180,3 +300,158 @@ def resize(
     if kind == "nearest":
         return resize_nearest_neighbor(images, size, align_corners, name, half_pixel_centers)
     raise GraphError(f"resize: method {method!r} is not supported (bilinear, nearest)")
+
+
+# ------------------------------------------------------------------ colour adjustments (host ops)
+#
+# Augmentation ops as TensorFlow computes them, on the host with numpy: an
+# integer image goes to [0, 1] floats and back (saturating), as TF's
+# convert_image_dtype does. They are not differentiable (nor, in practice,
+# differentiated: they feed training, they are not trained through).
+
+
+def _to_float(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind in "iu":
+        return a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
+    return a.astype(np.float32, copy=False)
+
+
+def _back(f: np.ndarray, like: np.ndarray) -> np.ndarray:
+    if like.dtype.kind in "iu":
+        top = np.iinfo(like.dtype).max
+        return np.clip(f.astype(np.float32) * np.float32(top + 0.5), 0, top).astype(like.dtype)
+    return f.astype(like.dtype)
+
+
+def _pixelwise(op_type: str, image: Any, fn, name: str | None = None) -> Tensor:
+    x = convert_to_tensor(image)
+    if x.dtype.is_string:
+        raise GraphError(f"kl.image.{op_type}: {x.name} is a string tensor, not an image")
+
+    def run(a):
+        return [_back(fn(_to_float(a)), a)]
+
+    return host_op(op_type, [x], run, [(x.dtype, x.shape)], name)[0]
+
+
+def adjust_brightness(image: Any, delta: float) -> Tensor:
+    """image + delta, in [0, 1] units for integer images (tf.image.adjust_brightness)."""
+    return _pixelwise("AdjustBrightness", image, lambda f: f + np.float32(delta))
+
+
+def adjust_contrast(images: Any, contrast_factor: float) -> Tensor:
+    """(x - mean) * factor + mean, the mean per channel over each image's pixels."""
+
+    def fn(f):
+        mean = f.mean(axis=(-3, -2), keepdims=True, dtype=np.float32)
+        return (f - mean) * np.float32(contrast_factor) + mean
+
+    return _pixelwise("AdjustContrast", images, fn)
+
+
+def _rgb_to_hsv(f: np.ndarray) -> np.ndarray:
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    v = f.max(axis=-1)
+    delta = v - f.min(axis=-1)
+    s = np.where(v > 0, delta / np.where(v > 0, v, 1), 0)
+    safe = np.where(delta > 0, delta, 1)
+    h = np.where(v == r, (g - b) / safe, np.where(v == g, 2 + (b - r) / safe, 4 + (r - g) / safe))
+    h = np.where(delta > 0, (h / 6) % 1.0, 0)
+    return np.stack([h, s, v], axis=-1).astype(np.float32)
+
+
+def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    h6 = (h % 1.0) * 6
+    i = np.floor(h6).astype(int) % 6
+    f = h6 - np.floor(h6)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    out = [np.choose(i, [c[k] for c in choices]) for k in range(3)]
+    return np.stack(out, axis=-1).astype(np.float32)
+
+
+def rgb_to_hsv(images: Any, name: str | None = None) -> Tensor:
+    """RGB in [0, 1] to HSV in [0, 1] (tf.image.rgb_to_hsv)."""
+    return _pixelwise("RGBToHSV", images, _rgb_to_hsv, name)
+
+
+def hsv_to_rgb(images: Any, name: str | None = None) -> Tensor:
+    return _pixelwise("HSVToRGB", images, _hsv_to_rgb, name)
+
+
+def adjust_saturation(image: Any, saturation_factor: float, name: str | None = None) -> Tensor:
+    """Saturation scaled by the factor, clipped to [0, 1] (tf.image.adjust_saturation)."""
+
+    def fn(f):
+        hsv = _rgb_to_hsv(f)
+        hsv[..., 1] = np.clip(hsv[..., 1] * np.float32(saturation_factor), 0, 1)
+        return _hsv_to_rgb(hsv)
+
+    return _pixelwise("AdjustSaturation", image, fn, name)
+
+
+def adjust_hue(image: Any, delta: float, name: str | None = None) -> Tensor:
+    """Hue rotated by delta (in turns, -1..1) (tf.image.adjust_hue)."""
+
+    def fn(f):
+        hsv = _rgb_to_hsv(f)
+        hsv[..., 0] = (hsv[..., 0] + np.float32(delta)) % 1.0
+        return _hsv_to_rgb(hsv)
+
+    return _pixelwise("AdjustHue", image, fn, name)
+
+
+def rgb_to_grayscale(images: Any, name: str | None = None) -> Tensor:
+    """The luma 0.2989 R + 0.5870 G + 0.1140 B, keeping a channel axis of 1."""
+    x = convert_to_tensor(images)
+    weights = np.array([0.2989, 0.5870, 0.1140], np.float32)
+
+    def run(a):
+        gray = (_to_float(a) @ weights)[..., None]
+        return [_back(gray, a)]
+
+    dims = x.shape.dims
+    shape = TensorShape(None if dims is None else [*dims[:-1], 1])
+    return host_op("RGBToGrayscale", [x], run, [(x.dtype, shape)], name)[0]
+
+
+def per_image_standardization(image: Any) -> Tensor:
+    """(x - mean) / max(stddev, 1 / sqrt(pixels)) per image, float32."""
+    x = convert_to_tensor(image)
+
+    def run(a):
+        f = a.astype(np.float32)
+        axes = tuple(range(f.ndim - 3, f.ndim))
+        n = np.prod([f.shape[k] for k in axes])
+        mean = f.mean(axis=axes, keepdims=True)
+        std = np.maximum(f.std(axis=axes, keepdims=True), np.float32(1 / np.sqrt(n)))
+        return [((f - mean) / std).astype(np.float32)]
+
+    return host_op("PerImageStandardization", [x], run, [(float32, x.shape)])[0]
+
+
+def flip_left_right(image: Any) -> Tensor:
+    """The columns reversed (tf.image.flip_left_right)."""
+    x = convert_to_tensor(image)
+    return host_op("FlipLeftRight", [x], lambda a: [np.flip(a, -2).copy()], [(x.dtype, x.shape)])[0]
+
+
+def flip_up_down(image: Any) -> Tensor:
+    """The rows reversed (tf.image.flip_up_down)."""
+    x = convert_to_tensor(image)
+    return host_op("FlipUpDown", [x], lambda a: [np.flip(a, -3).copy()], [(x.dtype, x.shape)])[0]
+
+
+__all__ += [
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_hue",
+    "adjust_saturation",
+    "flip_left_right",
+    "flip_up_down",
+    "hsv_to_rgb",
+    "per_image_standardization",
+    "rgb_to_grayscale",
+    "rgb_to_hsv",
+]

@@ -223,7 +223,9 @@ def lower_gradients(
     """Build the gradient ops of a Gradients node after the forward ops in `b`'s block."""
     n_ys, n_xs = op.attrs["n_ys"], op.attrs["n_xs"]
     ys, xs, seeds = op.inputs[:n_ys], op.inputs[n_ys : n_ys + n_xs], op.inputs[n_ys + n_xs :]
-    forward = list(b.block.ops)
+    # ops without operands (constants, draws) pass no gradient on: left out, so
+    # an x that is a constant is differentiated like any tensor (as in TF)
+    forward = [o for o in b.block.ops if o.operands]
     if seeds:
         seed_values = [env[s] for s in seeds]
     else:

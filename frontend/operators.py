@@ -54,6 +54,15 @@ _BINARY = {
     "and": logical_and,
     "or": logical_or,
 }
+# the op names TensorFlow gives the operators' nodes (`a + b` is "add", tf.add is "Add")
+_NAMES = {
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "truediv": "truediv",
+    "floordiv": "floordiv",
+    "pow": "pow",
+}
 _COMPARISONS = {"lt": less, "le": less_equal, "gt": greater, "ge": greater_equal}
 # the operators whose eager version takes a Python number straight to an eager tensor
 _EAGER_FAST = ("add", "sub", "mul", "truediv", "pow", "lt", "le", "gt", "ge")
@@ -105,7 +114,7 @@ def _getitem(self: Tensor, key: Any) -> Tensor:
             "StridedSlice",
             "kiln.slice",
             [x],
-            None,
+            "strided_slice",
             axes=axes,
             starts=starts,
             stops=stops,
@@ -121,8 +130,9 @@ def _getitem(self: Tensor, key: Any) -> Tensor:
 def _tensor_operators() -> dict[str, Any]:
     table: dict[str, Any] = {}
     for name, fn in _BINARY.items():
-        table[f"__{name}__"] = lambda self, other, fn=fn: fn(self, other)
-        table[f"__r{name}__"] = lambda self, other, fn=fn: fn(other, self)
+        op_name = _NAMES.get(name)
+        table[f"__{name}__"] = lambda self, other, fn=fn, n=op_name: fn(self, other, name=n)
+        table[f"__r{name}__"] = lambda self, other, fn=fn, n=op_name: fn(other, self, name=n)
     for name, fn in _COMPARISONS.items():
         table[f"__{name}__"] = lambda self, other, fn=fn: fn(self, other)
     table["__neg__"] = lambda self: negative(self)

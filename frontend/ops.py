@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Dense, TensorType
-from .dtypes import DType, as_dtype, bool_, float32, float64, int32, int64
+from .dtypes import DType, as_dtype, bool_, float32, float64, int32, int64, string
 from .graph import GraphError, Operation, Tensor, TensorShape, get_default_graph
 
 # ------------------------------------------------------------------ conversion
@@ -23,6 +23,10 @@ def _default_dtype(array: np.ndarray) -> DType:
     """TensorFlow's choice for Python values: int32, float32, bool."""
     if array.dtype.kind == "f" and array.dtype != np.float64:
         return as_dtype(array.dtype)
+    if array.dtype.kind in "iu" and array.size:  # ints beyond int32 are int64, as in TF
+        info = np.iinfo(np.int32)
+        if array.min() < info.min or array.max() > info.max:
+            return int64
     return {"i": int32, "u": int32, "f": float32, "b": bool_}.get(array.dtype.kind) or as_dtype(
         array.dtype
     )
@@ -39,7 +43,9 @@ def constant(
     float32 unless `dtype` says otherwise; numpy arrays keep their dtype."""
     if isinstance(value, Tensor):
         raise GraphError(f"kl.constant({value.name}): the value is already a tensor")
-    array = np.asarray(value)
+    array = np.asarray(value, dtype=object) if _first_leaf_is_text(value) else np.asarray(value)
+    if (dtype is not None and as_dtype(dtype).is_string) or (dtype is None and _is_text(array)):
+        return _string_constant(array, shape, name)
     if array.dtype == object:
         raise GraphError(f"kl.constant: cannot make a tensor from {value!r}")
     if dtype is not None:
@@ -67,6 +73,53 @@ def constant(
         attrs={"value": array, "dtype": dt},
         ir_op="kiln.constant",
         ir_attrs={"value": dense},
+    )
+    return op.outputs[0]
+
+
+def _first_leaf_is_text(value: Any) -> bool:
+    """Whether a (nested) list holds strings: numpy's "S" dtype would drop their
+    trailing NUL bytes, so such lists become object arrays."""
+    while isinstance(value, list | tuple) and value:
+        value = value[0]
+    return isinstance(value, str | bytes)
+
+
+def _is_text(array: np.ndarray) -> bool:
+    if array.dtype.kind in "US":
+        return True
+    return array.dtype == object and all(isinstance(v, str | bytes) for v in array.flat)
+
+
+def to_bytes(value: Any, what: str = "kl.constant") -> np.ndarray:
+    """`value` as TensorFlow holds strings: an object array of bytes (str as UTF-8)."""
+    array = np.asarray(value, dtype=object)
+    out = np.empty(array.shape, dtype=object)
+    for i, v in np.ndenumerate(array):
+        if isinstance(v, np.str_ | str):
+            v = str(v).encode()
+        elif isinstance(v, np.bytes_ | bytes):
+            v = bytes(v)
+        else:
+            raise GraphError(f"{what}: {v!r} is not a string (a tf.string holds str or bytes)")
+        out[i] = v
+    return out
+
+
+def _string_constant(array: np.ndarray, shape: Sequence[int] | None, name: str) -> Tensor:
+    """A string Const: a host op (strings never enter the IR; see session.py)."""
+    value = to_bytes(array)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        value = np.broadcast_to(value.reshape(()), shape).copy() if value.size == 1 else value
+        if value.shape != shape:
+            raise GraphError(f"kl.constant: {value.size} strings do not fill shape {list(shape)}")
+    op = get_default_graph().create_op(
+        "Const",
+        [],
+        name=name,
+        attrs={"value": value, "dtype": string, "_host_fn": lambda: [value]},
+        output_types=[(string, TensorShape(value.shape))],
     )
     return op.outputs[0]
 
@@ -166,7 +219,7 @@ def divide(x: Any, y: Any, name: str | None = None) -> Tensor:
     x, y = _pair(x, y, "RealDiv")
     if x.dtype.is_integer:
         x, y = cast(x, float64), cast(y, float64)
-    return make("RealDiv", "kiln.div", [x, y], name)
+    return make("RealDiv", "kiln.div", [x, y], name or "truediv")
 
 
 truediv = div = divide
@@ -177,11 +230,13 @@ def floordiv(x: Any, y: Any, name: str | None = None) -> Tensor:
     x, y = _pair(x, y, "FloorDiv")
     if x.dtype.is_floating:
         q = make("RealDiv", "kiln.div", [x, y])
-        return make("Floor", "kiln.sub", [q, _fmod_part(q)], name)
-    q = make("Div", "kiln.div", [x, y])  # toward zero
+        return make("Floor", "kiln.sub", [q, _fmod_part(q)], name or "floordiv")
+    q = make("TruncateDiv", "kiln.div", [x, y])  # toward zero
+    if x.dtype.is_unsigned:
+        return identity(q, name=name or "floordiv")
     rem = subtract(x, multiply(q, y))
     adjust = logical_and(not_equal(rem, 0), not_equal(less(rem, 0), less(y, 0)))
-    return subtract(q, cast(adjust, x.dtype), name=name)
+    return subtract(q, cast(adjust, x.dtype), name=name or "floordiv")
 
 
 def _fmod_part(q: Tensor) -> Tensor:

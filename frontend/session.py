@@ -18,6 +18,17 @@ feeds (`before_run`) and hands it their values (`after_run`). Summaries
 (summary.py) fetch their inputs this way and serialise them; kiln.data's
 one-shot iterators feed their next element. So `run` has no special cases
 and never calls itself.
+
+Host ops (strings, files, image decoding: frontend/strings.py) never enter
+the IR. A run that needs one evaluates the needed host ops on the Python
+side first, in graph order: each host op's numeric inputs come from one
+compiled call, and its outputs are then fed, like placeholders, to the
+compiled function of the remaining numeric fetches (a numeric op that
+consumes a host op's number sees a fed value). String values are numpy
+object arrays of bytes; a fetched scalar string is `bytes`, as in
+TensorFlow. (A numeric input of a host op is thus computed in a call of
+its own: side effects there, such as an assign, are not shared with the
+final call.)
 """
 
 from __future__ import annotations
@@ -40,7 +51,8 @@ from .graph import (
     push_default_session,
     remove_default_session,
 )
-from .lowering import Lowered, lower
+from .lowering import Lowered, lower, needed_ops
+from .ops import to_bytes
 
 # ------------------------------------------------------------------ run hooks
 
@@ -189,6 +201,32 @@ class Session:
         return self._rebuild(structure, values)
 
     def _run(self, fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> dict:
+        """The values of `fetches` by element: host ops first, then one compiled call."""
+        host = _host_ops(self.graph, fetches, feeds)
+        if not host and not any(t.dtype.is_string for t in feeds):
+            return self._call(fetches, feeds)
+        feeds = dict(feeds)
+        for op in host:
+            missing = [t for t in op.inputs if t not in feeds]
+            if missing:
+                feeds.update(self._call(missing, _numeric(feeds)))
+            try:
+                outs = op.host_fn(*[feeds[t] for t in op.inputs])
+            except GraphError:
+                raise
+            except (OSError, ValueError, TypeError, UnicodeError) as e:
+                raise GraphError(f"{op.name} ({op.type}): {e}") from None
+            for t, v in zip(op.outputs, outs):
+                feeds[t] = _host_value(t, v)
+        rest = [f for f in fetches if not (isinstance(f, Tensor) and f in feeds)]
+        rest = [f for f in rest if not (isinstance(f, Operation) and f.host_fn is not None)]
+        values = self._call(rest, _numeric(feeds)) if rest else {}
+        for f in fetches:
+            if f not in values:
+                values[f] = _fetched(feeds[f]) if isinstance(f, Tensor) else None
+        return values
+
+    def _call(self, fetches: list[Tensor | Operation], feeds: dict[Tensor, np.ndarray]) -> dict:
         """One call of the compiled function for `fetches`: their values by element."""
         backend = self._backend()
         key = (
@@ -291,8 +329,39 @@ class Session:
         return feeds
 
 
+def _host_ops(graph: Graph, fetches: list, feeds: dict) -> list[Operation]:
+    """The host ops the fetches need, in graph order."""
+    needed = needed_ops(fetches, set(feeds))
+    if not any(op.host_fn is not None for op in needed):
+        return []
+    return [op for op in graph.get_operations() if op in needed and op.host_fn is not None]
+
+
+def _numeric(feeds: dict[Tensor, np.ndarray]) -> dict[Tensor, np.ndarray]:
+    """The feeds a compiled function takes: strings stay on the host."""
+    return {t: v for t, v in feeds.items() if not t.dtype.is_string}
+
+
+def _host_value(t: Tensor, value: Any) -> np.ndarray:
+    """A host op's output as the array its tensor's dtype holds."""
+    if t.dtype.is_string:
+        return to_bytes(value, t.name)
+    return np.asarray(value, dtype=t.dtype.ir.numpy)
+
+
+def _fetched(value: np.ndarray) -> Any:
+    """A fetched value as TensorFlow returns it: a scalar string is bytes."""
+    if value.dtype == object and value.ndim == 0:
+        return value.item()
+    return value
+
+
 def _feed_value(t: Tensor, value: Any) -> np.ndarray:
     """`value` as an array of `t`'s dtype, checked against its static shape."""
+    if t.dtype.is_string:
+        array = to_bytes(value, f"feeding {t.name}")
+        _check_fed_shape(t, array)
+        return array
     want = t.dtype.ir.numpy
     try:
         array = np.asarray(value)
@@ -310,6 +379,11 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
     if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
         raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
     array = np.array(array, dtype=want, order="C", copy=None)  # ascontiguousarray makes 0-d 1-d
+    _check_fed_shape(t, array)
+    return array
+
+
+def _check_fed_shape(t: Tensor, array: np.ndarray) -> None:
     dims = t.shape.dims
     if dims is not None and (
         len(dims) != array.ndim or any(d is not None and d != n for d, n in zip(dims, array.shape))
@@ -318,7 +392,6 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
             f"cannot feed value of shape {array.shape} for tensor {t.name!r}, "
             f"which has shape {t.shape}"
         )
-    return array
 
 
 def _short(value: Any) -> str:

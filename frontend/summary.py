@@ -174,13 +174,16 @@ def text(
     data: Any = None,
     description: str | None = None,
 ) -> Operation | bool:
-    """A text summary (markdown). kiln has no string tensors: the text is a Python
-    str (or a list of them), fixed when the graph is built."""
+    """A text summary (markdown): a string tensor (its value at each run), or a
+    Python str (or a list of them) fixed when the graph is built."""
     value = data if tensor is None else tensor
     if _graph_value(value):
-        raise KilnError(
-            f"kl.summary.text({name!r}): kiln has no string tensors; pass the text as a Python str"
-        )
+        t = _as_tensor(value)
+        if not t.dtype.is_string:
+            raise KilnError(
+                f"kl.summary.text({name!r}): {t.name} is {t.dtype.name}, not a string tensor"
+            )
+        return _summary_op("TensorSummary", name, [t], {}, collections)
     strings = [value] if isinstance(value, (str, bytes)) else list(value)
     if not all(isinstance(s, (str, bytes)) for s in strings):
         raise KilnError(
@@ -276,6 +279,9 @@ def _serialise(op: Operation, inputs: list[np.ndarray]) -> list:
         return _histogram_value(tag, inputs[0], op)
     if op.type == "ImageSummary":
         return _image_values(tag, inputs[0], op.attrs["max_outputs"], op)
+    if "text" not in op.attrs:  # a string tensor's value at this run
+        texts = [v.decode() for v in np.asarray(inputs[0], dtype=object).reshape(-1)]
+        return _text_value(tag, texts, op)
     return _text_value(tag, op.attrs["text"], op)
 
 

@@ -471,6 +471,10 @@ def get_variable(
         )
     init = initializer if initializer is not None else scope.initializer
     dt = as_dtype(dtype) if dtype is not None else float32
+    if dtype is None and init is not None and not callable(init):
+        # a value (a tensor, a list, an array) gives its own dtype, as in TF
+        init = convert_to_tensor(init)
+        dt = init.dtype
     if init is None:
         init = glorot_uniform_initializer()
     if callable(init) and shape is None:

@@ -16,7 +16,23 @@ from .core import (
     Trait,
     Value,
 )
-from .dtypes import DType, bf16, bool_, dtype_of, f16, f32, f64, i8, i32, i64
+from .dtypes import (
+    DType,
+    bf16,
+    bool_,
+    dtype_of,
+    f16,
+    f32,
+    f64,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+)
 from .errors import (
     CompileError,
     ExecutionError,
@@ -67,8 +83,13 @@ __all__ = [
     "f32",
     "f64",
     "i8",
+    "i16",
     "i32",
     "i64",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
     "interpret",
     "lookup",
     "op",

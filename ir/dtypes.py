@@ -22,8 +22,13 @@ class DType(enum.Enum):
     f32 = "f32"
     f64 = "f64"
     i8 = "i8"
+    i16 = "i16"
     i32 = "i32"
     i64 = "i64"
+    u8 = "u8"
+    u16 = "u16"
+    u32 = "u32"
+    u64 = "u64"
     bool = "bool"
 
     def __repr__(self) -> str:
@@ -38,7 +43,12 @@ class DType(enum.Enum):
 
     @property
     def is_int(self) -> bool:
-        return self in (DType.i8, DType.i32, DType.i64)
+        return self in _SIGNED or self in _UNSIGNED
+
+    @property
+    def is_unsigned(self) -> bool:
+        """u8, u16, u32, u64: integers without a sign (wrapping modulo 2**bits)."""
+        return self in _UNSIGNED
 
     @property
     def is_bool(self) -> bool:
@@ -56,6 +66,8 @@ class DType(enum.Enum):
 
 
 _FLOATS = frozenset({DType.f16, DType.bf16, DType.f32, DType.f64})
+_SIGNED = frozenset({DType.i8, DType.i16, DType.i32, DType.i64})
+_UNSIGNED = frozenset({DType.u8, DType.u16, DType.u32, DType.u64})
 
 _TO_NUMPY = {
     DType.f16: np.dtype(np.float16),
@@ -63,15 +75,21 @@ _TO_NUMPY = {
     DType.f32: np.dtype(np.float32),
     DType.f64: np.dtype(np.float64),
     DType.i8: np.dtype(np.int8),
+    DType.i16: np.dtype(np.int16),
     DType.i32: np.dtype(np.int32),
     DType.i64: np.dtype(np.int64),
+    DType.u8: np.dtype(np.uint8),
+    DType.u16: np.dtype(np.uint16),
+    DType.u32: np.dtype(np.uint32),
+    DType.u64: np.dtype(np.uint64),
     DType.bool: np.dtype(np.bool_),
 }
 
 _FROM_NUMPY = {v: k for k, v in _TO_NUMPY.items() if k is not DType.bf16}
 
 f16, bf16, f32, f64 = DType.f16, DType.bf16, DType.f32, DType.f64
-i8, i32, i64 = DType.i8, DType.i32, DType.i64
+i8, i16, i32, i64 = DType.i8, DType.i16, DType.i32, DType.i64
+u8, u16, u32, u64 = DType.u8, DType.u16, DType.u32, DType.u64
 bool_ = DType.bool
 
 

@@ -57,8 +57,13 @@ C_TYPES = {
     "f32": "float",
     "f64": "double",
     "i8": "int8_t",
+    "i16": "int16_t",
     "i32": "int32_t",
     "i64": "int64_t",
+    "u8": "uint8_t",
+    "u16": "uint16_t",
+    "u32": "uint32_t",
+    "u64": "uint64_t",
     "bool": "uint8_t",
 }
 BASE = 3  # the fit's corner points: each dim at BASE or BASE + 1
@@ -853,8 +858,13 @@ def _numpy_dtype(name: str) -> np.dtype:
             "f32": np.float32,
             "f64": np.float64,
             "i8": np.int8,
+            "i16": np.int16,
             "i32": np.int32,
             "i64": np.int64,
+            "u8": np.uint8,
+            "u16": np.uint16,
+            "u32": np.uint32,
+            "u64": np.uint64,
             "bool": np.bool_,
         }[name]
     )

@@ -32,7 +32,10 @@ def _index(f: Frame, buffer: int, j: ir.Value, op: Operation) -> ir.Value:
     """Index j of the indices buffer, as i64."""
     t = element_type(op, op.operands[1].type.dtype)
     index = f.load(buffer, j, t)
-    return f.b.sext(index, I64) if t.width < 64 else index
+    if t.width == 64:
+        return index
+    unsigned = op.operands[1].type.dtype.is_unsigned
+    return f.b.zext(index, I64) if unsigned else f.b.sext(index, I64)
 
 
 @native("kiln.gather")

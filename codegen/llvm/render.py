@@ -529,6 +529,8 @@ def _identity(kind: str, dtype: DType, t: ir.Type) -> ir.Constant:
         return ir.Constant(t, start)
     bits = t.width
     lowest, highest = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if dtype.is_unsigned:
+        lowest, highest = 0, (1 << bits) - 1
     start = {
         "sum": 0,
         "prod": 1,

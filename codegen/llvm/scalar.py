@@ -25,14 +25,22 @@ from ...ir.dtypes import DType
 from ..kernel import CompileError, Fault
 from . import vecmath
 
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+I1, I8, I16 = ir.IntType(1), ir.IntType(8), ir.IntType(16)
+I32, I64 = ir.IntType(32), ir.IntType(64)
 
+# LLVM integers have no sign: i8 and u8 are both i8, and the instructions
+# (sdiv/udiv, smax/umax, sext/zext, sitofp/uitofp, ...) say which it is.
 _TYPES = {
     DType.f32: ir.FloatType(),
     DType.f64: ir.DoubleType(),
     DType.i8: I8,
+    DType.i16: I16,
     DType.i32: I32,
     DType.i64: I64,
+    DType.u8: I8,
+    DType.u16: I16,
+    DType.u32: I32,
+    DType.u64: I64,
     DType.bool: I1,
 }
 
@@ -130,21 +138,27 @@ class Scalars:
     def int_neg(self, x):
         return self.b.sub(ir.Constant(x.type, 0), x)
 
-    def int_abs(self, x):
+    def int_abs(self, x, dtype: DType):
+        if dtype.is_unsigned:
+            return x
         return self.intrinsic("llvm.abs", [x, ir.Constant(I1, 0)])
 
-    def int_sign(self, x):
+    def int_sign(self, x, dtype: DType):
         zero = ir.Constant(x.type, 0)
+        if dtype.is_unsigned:
+            return self.b.zext(self.b.icmp_unsigned("!=", x, zero), x.type)
         return self.b.sub(
             self.b.zext(self.b.icmp_signed(">", x, zero), x.type),
             self.b.zext(self.b.icmp_signed("<", x, zero), x.type),
         )
 
-    def int_div(self, x, y):
+    def int_div(self, x, y, dtype: DType):
         """Truncating division; by zero is a fault, and MIN / -1 wraps (as numpy)."""
         t = x.type
         zero = self.b.icmp_signed("==", y, ir.Constant(t, 0))
         self.raise_if(zero, Fault.INT_DIVISION_BY_ZERO)
+        if dtype.is_unsigned:
+            return self.b.udiv(x, self.b.select(zero, ir.Constant(t, 1), y))
         lowest = ir.Constant(t, -(1 << (t.width - 1)))
         overflow = self.b.and_(
             self.b.icmp_signed("==", x, lowest), self.b.icmp_signed("==", y, ir.Constant(t, -1))
@@ -153,10 +167,12 @@ class Scalars:
         quotient = self.b.sdiv(x, safe)
         return self.b.select(overflow, x, quotient)
 
-    def int_pow(self, x, y):
+    def int_pow(self, x, y, dtype: DType):
         """Exponentiation by squaring, wrapping as numpy does; y < 0 is a fault."""
         b, t = self.b, x.type
         negative = b.icmp_signed("<", y, ir.Constant(t, 0))
+        if dtype.is_unsigned:
+            negative = ir.Constant(I1, 0)
         self.raise_if(negative, Fault.NEGATIVE_INT_POWER)
         exponent = b.select(negative, ir.Constant(t, 0), y)
         before = b.block
@@ -186,7 +202,7 @@ class Scalars:
             if op == "not_equal":
                 return self.b.fcmp_unordered("!=", x, y)  # NaN != anything
             return self.b.fcmp_ordered(_FLOAT_COMPARE[op], x, y)
-        if dtype.is_bool:
+        if dtype.is_bool or dtype.is_unsigned:
             return self.b.icmp_unsigned(_INT_COMPARE[op], x, y)
         return self.b.icmp_signed(_INT_COMPARE[op], x, y)
 
@@ -210,18 +226,23 @@ class Scalars:
             wider = isinstance(t, ir.DoubleType)
             return b.fpext(x, t) if wider else b.fptrunc(x, t)
         if dst.is_float:
-            return b.sitofp(x, t)
+            return b.uitofp(x, t) if src.is_unsigned else b.sitofp(x, t)
         if src.is_float:
             magnitude = self.intrinsic("llvm.fabs", [x])
             finite = b.fcmp_ordered("<", magnitude, ir.Constant(x.type, float("inf")))
             self.raise_if(b.not_(finite), Fault.NONFINITE_TO_INT)
             safe = b.select(finite, x, ir.Constant(x.type, 0.0))
+            if dst.is_unsigned:  # numpy wraps: through i64 (u64 saturates above 2**63)
+                wide = self.function(f"llvm.fptosi.sat.i64.{x.type.intrinsic_name}", I64, [x.type])
+                return self.cast(b.call(wide, [safe]), DType.i64, dst)
             fn = self.function(
                 f"llvm.fptosi.sat.{t.intrinsic_name}.{x.type.intrinsic_name}", t, [x.type]
             )
             return b.call(fn, [safe])
         if t.width > x.type.width:
-            return b.sext(x, t)
+            return b.zext(x, t) if src.is_unsigned else b.sext(x, t)
+        if t.width == x.type.width:
+            return x  # same bits, another sign
         return b.trunc(x, t)
 
 
@@ -243,6 +264,18 @@ def _intrinsic(name: str) -> Emit:
 def _method(name: str) -> Emit:
     """A method of `Scalars` taking the operands."""
     return lambda s, args, src, dst: getattr(s, name)(*args)
+
+
+def _signed(name: str) -> Emit:
+    """A method of `Scalars` taking the operands and their dtype (signed or not)."""
+    return lambda s, args, src, dst: getattr(s, name)(*args, src)
+
+
+def _int_extreme(name: str) -> Emit:
+    """llvm.smax/umax or llvm.smin/umin, by the operands' sign."""
+    return lambda s, args, src, dst: s.intrinsic(
+        f"llvm.{'u' if src.is_unsigned else 's'}{name}", args
+    )
 
 
 def _vecmath(name: str) -> Emit:
@@ -284,13 +317,13 @@ INSTRUCTIONS: dict[str, tuple[Emit | None, Emit | None]] = {
     "add": (_instruction("fadd"), _instruction("add")),
     "sub": (_instruction("fsub"), _instruction("sub")),
     "mul": (_instruction("fmul"), _instruction("mul")),
-    "div": (_instruction("fdiv"), _method("int_div")),
-    "max": (_intrinsic("llvm.maximum"), _intrinsic("llvm.smax")),
-    "min": (_intrinsic("llvm.minimum"), _intrinsic("llvm.smin")),
-    "pow": (_intrinsic("llvm.pow"), _method("int_pow")),
+    "div": (_instruction("fdiv"), _signed("int_div")),
+    "max": (_intrinsic("llvm.maximum"), _int_extreme("max")),
+    "min": (_intrinsic("llvm.minimum"), _int_extreme("min")),
+    "pow": (_intrinsic("llvm.pow"), _signed("int_pow")),
     "neg": (_method("float_neg"), _method("int_neg")),
-    "abs": (_intrinsic("llvm.fabs"), _method("int_abs")),
-    "sign": (_method("float_sign"), _method("int_sign")),
+    "abs": (_intrinsic("llvm.fabs"), _signed("int_abs")),
+    "sign": (_method("float_sign"), _signed("int_sign")),
     "sqrt": (_intrinsic("llvm.sqrt"), None),
     "rsqrt": (_method("float_rsqrt"), None),
     **{name: (_vecmath(name), None) for name in vecmath.FUNCTIONS},  # exp, expm1, log, ...

@@ -64,6 +64,8 @@ class Pool:
         """What padding reads as when a window looks for its maximum."""
         if self.dtype.is_float:
             return ir.Constant(self.t, float("-inf"))
+        if self.dtype.is_unsigned:
+            return ir.Constant(self.t, 0)
         return ir.Constant(self.t, -(1 << (self.t.width - 1)))
 
     def first_max(self, n: ir.Value, h0: ir.Value, w0: ir.Value, c: ir.Value):

@@ -39,8 +39,13 @@ TL_DTYPES = {
     DType.f32: "tl.float32",
     DType.f64: "tl.float64",
     DType.i8: "tl.int8",
+    DType.i16: "tl.int16",
     DType.i32: "tl.int32",
     DType.i64: "tl.int64",
+    DType.u8: "tl.uint8",
+    DType.u16: "tl.uint16",
+    DType.u32: "tl.uint32",
+    DType.u64: "tl.uint64",
     DType.bool: "tl.int1",
 }
 
@@ -49,8 +54,13 @@ SIGNATURE_TYPES = {
     DType.f32: "*fp32",
     DType.f64: "*fp64",
     DType.i8: "*i8",
+    DType.i16: "*i16",
     DType.i32: "*i32",
     DType.i64: "*i64",
+    DType.u8: "*u8",
+    DType.u16: "*u16",
+    DType.u32: "*u32",
+    DType.u64: "*u64",
     DType.bool: "*i1",
 }
 

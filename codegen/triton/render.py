@@ -499,6 +499,8 @@ def _identity(kind: str, dtype: DType) -> str:
     if dtype.is_bool:
         return "0" if kind == "max" else "1"
     bits = dtype.itemsize * 8
+    if dtype.is_unsigned:
+        return "0" if kind == "max" else str((1 << bits) - 1)
     return str(-(1 << (bits - 1))) if kind == "max" else str((1 << (bits - 1)) - 1)
 
 

@@ -107,13 +107,15 @@ def data(rng, shape, dtype: str = "f32") -> np.ndarray:
         return rng.random(shape) < 0.5
     if dtype.startswith("i"):
         return rng.integers(-100, 100, shape).astype(numpy_dtype)
+    if dtype.startswith("u"):
+        return rng.integers(0, 200, shape).astype(numpy_dtype)
     x = rng.standard_normal(shape).astype(numpy_dtype)
     x.reshape(-1)[::7] = np.nan
     x.reshape(-1)[3::7] = -0.0
     return x
 
 
-DTYPES = ["f32", "f64", "i8", "i32", "i64", "bool"]
+DTYPES = ["f32", "f64", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool"]
 
 
 @pytest.fixture
@@ -212,7 +214,7 @@ def test_concat_bools_and_one_operand(rng):
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
-@pytest.mark.parametrize("index", ["i32", "i64"])
+@pytest.mark.parametrize("index", ["i32", "i64", "u8"])
 def test_gather(rng, axis, index):
     n = native("gather", "?x?x?xf32", f"?x?x{index}", axis=axis)
     for shape, indices in [

@@ -31,11 +31,14 @@ BINARY_FLOAT = _registered(Binary)
 # pow is left out: a negative integer exponent faults (test_int_power_wraps_like_numpy)
 BINARY_INT = [n for n in _registered(Binary, float_only=False) if n != "pow"]
 COMPARE = _registered(Compare)
-DTYPES = ["f32", "f64", "i8", "i32", "i64", "bool"]
+DTYPES = ["f32", "f64", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool"]
+UNSIGNED = ["u8", "u16", "u32", "u64"]
 TOLERANCE = {"f32": 2e-6, "f64": 1e-13}
 
 
 def ints(rng, shape, dtype, low=-100, high=100):
+    if dtype in UNSIGNED:  # unsigned: the same spread, above zero
+        low, high = max(low, 0), high - min(low, 0)
     return rng.integers(low, high, shape).astype(dtype_of(dtype).numpy)
 
 
@@ -64,7 +67,7 @@ def test_float_binary_ops(kernels, rng, dtype):
         kernels.check(m, op, x, y, rtol=TOLERANCE[dtype], names=BINARY_FLOAT)
 
 
-@pytest.mark.parametrize("dtype", ["i8", "i32", "i64"])
+@pytest.mark.parametrize("dtype", ["i8", "i16", "i32", "i64", *UNSIGNED])
 def test_int_ops(kernels, rng, dtype):
     names = UNARY_INT + BINARY_INT
     m, op = kernels.make_fused(
@@ -77,6 +80,8 @@ def test_int_ops(kernels, rng, dtype):
         x = ints(rng, n, dtype)
         y = ints(rng, n, dtype, -9, 9)
         y[y == 0] = 3
+        if dtype in UNSIGNED and n > 2:
+            x[:2] = np.iinfo(x.dtype).max  # above the signed range: compares and divides unsigned
         kernels.check(m, op, x, y, names=names)
 
 
@@ -96,7 +101,7 @@ def test_int_division_rounds_toward_zero(kernels):
     assert got.tolist() == [3, -3, -3, 3, 0, 2, 2, -(2**31), -(2**31 - 1)]
 
 
-@pytest.mark.parametrize("dtype", ["f32", "i32", "bool"])
+@pytest.mark.parametrize("dtype", ["f32", "i32", "u32", "bool"])
 def test_compares(kernels, rng, dtype):
     m, op = kernels.make_fused(
         [f"?x{dtype}", f"?x{dtype}"], lambda b, a: [getattr(b, n)(*a) for n in COMPARE]
@@ -148,6 +153,18 @@ def test_casts(kernels, rng, source):
         else:
             x = ints(rng, n, source, -128, 128)
         kernels.check(m, op, x, names=DTYPES)
+
+
+def test_unsigned_casts_wrap_like_numpy(kernels):
+    m, op = kernels.make_fused(
+        ["?xi64"], lambda b, a: [b.cast(a[0], dtype=d) for d in ("u8", "u16", "u32", "u64")]
+    )
+    kernels.check(m, op, np.array([-1, 255, 256, 70000, -(2**40), 2**40 + 3], np.int64))
+    m, op = kernels.make_fused(
+        ["?xu8"], lambda b, a: [b.cast(a[0], dtype=d) for d in ("i8", "i32", "f32", "u64")]
+    )
+    got = kernels.check(m, op, np.array([0, 127, 128, 255], np.uint8))
+    assert got[2].tolist() == [0.0, 127.0, 128.0, 255.0]
 
 
 def test_wrapping_int_casts(kernels):

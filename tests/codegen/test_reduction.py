@@ -40,19 +40,22 @@ def test_float_reductions(kernels, rng, axes):
         kernels.check(m, op, near_one(rng, (rows, 4, 7), "f32"), rtol=1e-5, names=names)
 
 
-@pytest.mark.parametrize("dtype", ["i32", "i64", "f64"])
+@pytest.mark.parametrize("dtype", ["i32", "i64", "f64", "i16", "u8", "u32"])
 @pytest.mark.parametrize("axes", [(1,), (0, 2)])
 def test_other_dtypes(kernels, rng, dtype, axes):
     m, op = kernels.make_fused([f"3x?x5x{dtype}"], all_reductions(axes), "reduction")
     for n in (1, 4, 9):
-        if dtype.startswith("i"):
+        if dtype.startswith("u"):  # max above the signed range, min at zero
+            x = rng.integers(0, 5, (3, n, 5)).astype(dtype_of(dtype).numpy)
+            x[0, 0, 0] = np.iinfo(x.dtype).max
+        elif dtype.startswith("i"):
             x = rng.integers(-4, 5, (3, n, 5)).astype(dtype_of(dtype).numpy)
         else:
             x = near_one(rng, (3, n, 5), dtype)
         kernels.check(m, op, x, rtol=1e-12, names=REDUCTIONS)
 
 
-@pytest.mark.parametrize("dtype", ["f32", "i32"])
+@pytest.mark.parametrize("dtype", ["f32", "i32", "u8"])
 @pytest.mark.parametrize("axis", [0, 1, 2])
 def test_argmax_argmin(kernels, rng, dtype, axis):
     def build(b, a):

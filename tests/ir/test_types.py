@@ -19,6 +19,11 @@ from kiln.ir.types import parse_type_body
         "tensor<f64>",
         "tensor<Nx3x1xbf16>",
         "tensor<0xi8>",
+        "tensor<2xi16>",
+        "tensor<28x28xu8>",
+        "tensor<u16>",
+        "tensor<?xu32>",
+        "tensor<3xu64>",
         "tensor<BATCH_SIZExSEQxbool>",
     ],
 )
@@ -78,6 +83,23 @@ def test_dtypes_map_to_numpy():
     assert DType.f32.numpy == np.float32 and DType.i64.numpy == np.int64
     assert DType.bf16.numpy == np.float32 and DType.bf16.itemsize == 2
     assert DType.bool.is_bool and DType.i8.is_int and DType.f16.is_float
+    assert DType.u8.numpy == np.uint8 and DType.i16.numpy == np.int16
+    assert DType.u64.is_int and DType.u64.is_unsigned and not DType.i64.is_unsigned
+    assert DType.u16.itemsize == 2 and not DType.u32.is_float
+
+
+def test_interpreter_runs_unsigned_types():
+    from kiln.ir import interpret, parse
+
+    m = parse(
+        "func @f(%x: tensor<3xu8>, %y: tensor<3xu8>) -> tensor<3xu8> {\n"
+        "  %z = kiln.add %x, %y : (tensor<3xu8>, tensor<3xu8>) -> tensor<3xu8>\n"
+        "  kiln.return %z : (tensor<3xu8>) -> ()\n"
+        "}\n"
+    )
+    x, y = np.array([250, 1, 7], np.uint8), np.array([10, 2, 7], np.uint8)
+    (z,) = interpret(m, "f", x, y)
+    assert z.dtype == np.uint8 and z.tolist() == [4, 3, 14]  # wraps modulo 256
 
 
 def test_bf16_rounds_to_nearest_even():
