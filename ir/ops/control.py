@@ -7,7 +7,7 @@ import numpy as np
 
 from ..attributes import Attr, bool_, int_, one_of, str_, symbol
 from ..core import Operation, Trait
-from ..errors import ExecutionError, VerifyError
+from ..errors import ExecutionError, KilnError, VerifyError
 from ..registry import op
 from ..types import may_equal
 
@@ -259,6 +259,75 @@ class While(Operation):
             trips += 1
         return values
 
+    def vjp(self, b, *cotangents):
+        """Needs `max_iterations` (M >= 0): a forward loop like this one that also
+        counts its trips n and stores each trip's carried inputs into buffers
+        of M slots (as TF's while-loop gradient stacks them), then a loop of n
+        trips from the last to the first that takes each trip's inputs from
+        the buffers and runs the body's adjoint on them."""
+        from ..control_flow import build_while
+        from ..gradient import region_adjoint, zeros_like
+
+        n = len(self.operands)
+        init = list(self.init)
+        floats = [k for k in range(n) if init[k].type.dtype.is_float]
+        if not floats or all(g is None for g in cotangents):
+            return [None] * n
+        bound = self.max_iterations
+        if bound < 0:
+            raise self.error(
+                "its gradient needs max_iterations (the forward loop stores each trip's "
+                "carried values in buffers of that many slots); give the loop a bound, "
+                "as tf.while_loop's maximum_iterations",
+                KilnError,
+            )
+        cond, body = self.cond_block, self.body_block
+
+        def buffer(x):
+            slots = b.expand_dims(zeros_like(b, x), axis=0)
+            return b.broadcast_to(slots, shape=[bound] + [-1] * x.type.rank)
+
+        def run(bb, block, values):
+            mapping = dict(zip(block.args, values))
+            for inner in list(block.ops)[:-1]:
+                copy = _copy_op(inner, mapping)
+                bb.insert(copy)
+            return [mapping[v] for v in block.terminator.operands]
+
+        def fwd_cond(bb, i, *rest):
+            return run(bb, cond, rest[:n])
+
+        def fwd_body(bb, i, *rest):
+            cs, bufs = rest[:n], rest[n:]
+            stored = [bb.scatter_add(buf, i, c) for buf, c in zip(bufs, cs)]
+            return [bb.add(i, bb.constant(1, "i32")), *run(bb, body, cs), *stored]
+
+        zero = b.constant(0, "i32")
+        forward = build_while(
+            b, [zero, *init, *(buffer(x) for x in init)], fwd_cond, fwd_body, bound
+        )
+        trips, bufs = forward[0], forward[1 + n :]
+
+        def bwd_cond(bb, j, *rest):
+            return [bb.less(bb.constant(-1, "i32"), j)]
+
+        def bwd_body(bb, j, *rest):
+            gs, stored = rest[: len(floats)], rest[len(floats) :]
+            cs = [bb.gather(buf, j) for buf in stored]
+            out = region_adjoint(bb, body, cs, dict(zip(floats, gs)))
+            new = [out[k] if out[k] is not None else zeros_like(bb, cs[k]) for k in floats]
+            return [bb.sub(j, bb.constant(1, "i32")), *new, *stored]
+
+        seeds = [
+            cotangents[k] if cotangents[k] is not None else zeros_like(b, init[k]) for k in floats
+        ]
+        last = b.sub(trips, b.constant(1, "i32"))
+        back = build_while(b, [last, *seeds, *bufs], bwd_cond, bwd_body, bound)
+        grads: list = [None] * n
+        for i, k in enumerate(floats):
+            grads[k] = back[1 + i]
+        return grads
+
 
 @op(
     "kiln.scan",
@@ -410,15 +479,7 @@ class Scan(Operation):
         def step(bb, *values):
             mapping = dict(zip(body.args, values))
             for inner in list(body.ops)[:-1]:
-                copy = type(inner)(
-                    [mapping[v] for v in inner.operands],
-                    dict(inner.attrs),
-                    [r.type for r in inner.results],
-                    [_copy_region(r, mapping) for r in inner.regions],
-                    inner.loc,
-                )
-                bb.insert(copy)
-                mapping.update(zip(inner.results, copy.results))
+                bb.insert(_copy_op(inner, mapping))
             out = [mapping[v] for v in body.terminator.operands]
             return [*out, *values[:n]]
 
@@ -437,13 +498,19 @@ def _copy_region(region, mapping):
         mapping.update(zip(block.args, new.args))
         bb = Builder.at_end(new)
         for inner in block.ops:
-            copy = type(inner)(
-                [mapping[v] for v in inner.operands],
-                dict(inner.attrs),
-                [r.type for r in inner.results],
-                [_copy_region(r, mapping) for r in inner.regions],
-                inner.loc,
-            )
-            bb.insert(copy)
-            mapping.update(zip(inner.results, copy.results))
+            bb.insert(_copy_op(inner, mapping))
     return out
+
+
+def _copy_op(op, mapping):
+    """A copy of `op` (in no block) on the values `mapping` gives for its
+    operands; its results are added to `mapping`."""
+    copy = type(op)(
+        [mapping[v] for v in op.operands],
+        dict(op.attrs),
+        [r.type for r in op.results],
+        [_copy_region(r, mapping) for r in op.regions],
+        op.loc,
+    )
+    mapping.update(zip(op.results, copy.results))
+    return copy
