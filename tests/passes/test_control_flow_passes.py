@@ -202,3 +202,27 @@ def test_default_pipeline_with_control_flow():
             rng.standard_normal((3, 3)) * 0.3,
         )
         same_results(before, m, np.bool_(p), xs, h0, w)
+
+
+def test_fuse_groups_ops_inside_loop_bodies():
+    def body(b, xs, h0, w):
+        def step(b, h, w, x):
+            h2 = b.tanh(b.add(b.matmul(h, w), x))
+            return [h2, w, b.mul(b.sigmoid(h2), b.exp(x))]
+
+        return build_scan(b, [h0, w], [xs], step)
+
+    m = module([TensorType("f64", ["T", 2, 3]), F, W], body)
+    before = parse(str(m))
+    run_pipeline(m, "fuse")
+    m.verify()
+    scan = [op for op in m["f"].ops if op.name == "kiln.scan"][0]
+    inner = [op.name for op in scan.body.ops]
+    assert inner == ["kiln.fused", "kiln.yield"]  # the matmul with its whole epilogue
+    assert scan.body.first.kind == "matmul"
+    xs, h0, w = (
+        rng.standard_normal((4, 2, 3)),
+        rng.standard_normal((2, 3)),
+        rng.standard_normal((3, 3)),
+    )
+    same_results(before, m, xs, h0, w)
