@@ -4,6 +4,7 @@ the numpy reference interpreter. Imports nothing else of kiln."""
 from . import ops as _ops  # noqa: F401  (registers every op)
 from .attributes import Attr, Dense, SymbolRef
 from .builder import Builder
+from .control_flow import build_if, build_scan, build_while
 from .core import (
     Block,
     BlockArgument,
@@ -62,6 +63,9 @@ __all__ = [
     "bf16",
     "bool_",
     "broadcast_shapes",
+    "build_if",
+    "build_scan",
+    "build_while",
     "dtype_of",
     "f16",
     "f32",

@@ -38,4 +38,8 @@ INTERPRETED: dict[str, str] = {
     "kiln.nonzero": "no native kernel yet: its result's size depends on the values",
     "kiln.shape": "no native kernel yet (its value is the run-time shape)",
     "kiln.print": "refused: printing from native code needs a callback into Python",
+    **dict.fromkeys(
+        ["kiln.if", "kiln.while", "kiln.scan"],
+        "no native control flow yet: the function runs in the reference interpreter",
+    ),
 }

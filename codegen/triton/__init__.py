@@ -64,6 +64,10 @@ HOST_OPS: dict[str, str] = {
     "kiln.nonzero": "its result's size depends on the values",
     "kiln.shape": "its value is the run-time shape",
     "kiln.print": "printing is a host side effect",
+    **dict.fromkeys(
+        ["kiln.if", "kiln.while", "kiln.scan"],
+        "no device-side control flow yet: the op and its regions run on the host",
+    ),
 }
 
 

@@ -1,11 +1,15 @@
-"""Calls, returns, fused groups (an op whose region is a kernel's body), print."""
+"""Calls, returns, fused groups (an op whose region is a kernel's body), print,
+and the control-flow region ops kiln.if, kiln.while, kiln.scan."""
 
 from __future__ import annotations
 
-from ..attributes import Attr, one_of, str_, symbol
+import numpy as np
+
+from ..attributes import Attr, bool_, int_, one_of, str_, symbol
 from ..core import Operation, Trait
-from ..errors import VerifyError
+from ..errors import ExecutionError, VerifyError
 from ..registry import op
+from ..types import may_equal
 
 
 @op("kiln.return", ["*values"], results=0, traits=[Trait.TERMINATOR])
@@ -114,3 +118,199 @@ class Print(Operation):
     def vjp(self, b, g):
         """The identity to the gradient (the backward pass prints nothing)."""
         return [g]
+
+
+# ------------------------------------------------------------------ control flow
+# Region ops, isolated from above: every value a region uses comes in as a
+# block argument (the op's operands), each region is one block ending in
+# kiln.yield. Their result types follow from the regions (`infer` reads the
+# yields), so the verifier checks them as any other op's.
+
+
+def _types(values) -> str:
+    return "(" + ", ".join(str(v.type if hasattr(v, "type") else v) for v in values) + ")"
+
+
+def _region_block(op: Operation, index: int, what: str, arg_types, yields=None) -> list:
+    """The one block of region `index`, checked: its arguments have `arg_types`
+    and it ends in kiln.yield; returns the yielded values' types, checked
+    against `yields` when given."""
+    region = op.regions[index]
+    if len(region.blocks) != 1:
+        raise op.error(f"its {what} region must hold exactly one block", VerifyError)
+    block = region.blocks[0]
+    got = [a.type for a in block.args]
+    if got != list(arg_types):
+        raise op.error(
+            f"its {what} region takes {_types(got)}, expected {_types(arg_types)}", VerifyError
+        )
+    end = block.terminator
+    if end is None or end.name != "kiln.yield":
+        raise op.error(f"its {what} region must end with kiln.yield", VerifyError)
+    yielded = [v.type for v in end.operands]
+    if yields is not None and yielded != list(yields):
+        raise op.error(
+            f"its {what} region yields {_types(yielded)}, expected {_types(yields)}", VerifyError
+        )
+    return yielded
+
+
+def _scalar_bool(op: Operation, t, what: str) -> None:
+    if t.rank != 0 or not t.dtype.is_bool:
+        raise op.error(f"{what} must be a rank-0 bool tensor, got {t}", VerifyError)
+
+
+@op("kiln.if", ["pred", "*args"], results=None, regions=2, tf="If", onnx="If")
+class If(Operation):
+    """`then` (region 0) or `else` (region 1) on `args`, as `pred` says.
+
+    Both regions take the types of `args` and yield the op's result types."""
+
+    @property
+    def then_block(self):
+        return self.regions[0].blocks[0]
+
+    @property
+    def else_block(self):
+        return self.regions[1].blocks[0]
+
+    def infer(self, pred, *args):
+        _scalar_bool(self, pred, "the predicate")
+        then = _region_block(self, 0, "then", args)
+        _region_block(self, 1, "else", args, then)
+        return tuple(then)
+
+    def evaluate(self, interpreter, args):
+        block = self.then_block if bool(args[0]) else self.else_block
+        return interpreter.run_block(block, args[1:])
+
+
+@op(
+    "kiln.while",
+    ["*init"],
+    {"max_iterations": Attr(int_, -1)},
+    results=None,
+    regions=2,
+    tf="While",
+    onnx="Loop",
+)
+class While(Operation):
+    """Loop-carried values: while `cond` (region 0) yields true on them, `body`
+    (region 1) maps them to their next values; the results are the last ones.
+    `max_iterations` (>= 0) stops the loop after that many trips, as
+    tf.while_loop's maximum_iterations; -1: no bound."""
+
+    @property
+    def cond_block(self):
+        return self.regions[0].blocks[0]
+
+    @property
+    def body_block(self):
+        return self.regions[1].blocks[0]
+
+    def infer(self, *init):
+        if self.max_iterations < -1:
+            raise self.error(f"max_iterations must be >= -1, got {self.max_iterations}")
+        cond = _region_block(self, 0, "cond", init)
+        if len(cond) != 1:
+            raise self.error(f"its cond region must yield one value, got {_types(cond)}")
+        _scalar_bool(self, cond[0], "the cond region's yield")
+        _region_block(self, 1, "body", init, init)
+        return tuple(init)
+
+    def evaluate(self, interpreter, args):
+        values, trips = list(args), 0
+        while self.max_iterations < 0 or trips < self.max_iterations:
+            (go,) = interpreter.run_block(self.cond_block, values)
+            if not bool(go):
+                break
+            values = interpreter.run_block(self.body_block, values)
+            trips += 1
+        return values
+
+
+@op(
+    "kiln.scan",
+    ["*inputs"],
+    {"num_carried": Attr(int_), "reverse": Attr(bool_, False)},
+    results=None,
+    regions=1,
+    tf="Scan",
+    onnx="Scan",
+)
+class Scan(Operation):
+    """A loop over the leading dim T of `xs`: the operands are `num_carried`
+    initial carried values, then the xs (at least one, all of length T). The
+    body takes the carried values and one slice of each xs and yields the next
+    carried values and the step's outputs. Results: the final carried values,
+    then each step output stacked on a new leading dim T. `reverse` walks the
+    slices from T-1 down to 0 (outputs stay at their step's index), as
+    jax.lax.scan's reverse."""
+
+    @property
+    def body(self):
+        return self.regions[0].blocks[0]
+
+    @property
+    def init(self):
+        return self.operands[: self.num_carried]
+
+    @property
+    def xs(self):
+        return self.operands[self.num_carried :]
+
+    @property
+    def length(self):
+        """The trip count T: the leading dim of the xs (an int or a Symbol)."""
+        return self.operands[self.num_carried].type.shape[0]
+
+    def infer(self, *types):
+        n = self.num_carried
+        if not 0 <= n < len(types):
+            raise self.error(
+                f"num_carried={n} must leave at least one xs among its {len(types)} operands"
+            )
+        carried, xs = types[:n], types[n:]
+        for k, t in enumerate(xs):
+            if t.rank == 0:
+                raise self.error(f"xs {k} is a scalar ({t}); a scanned input needs a leading dim")
+        length = xs[0].shape[0]
+        for k, t in enumerate(xs[1:], 1):
+            if not may_equal(t.shape[0], length) or (
+                not isinstance(length, int) and not length.anonymous and t.shape[0] != length
+            ):
+                raise self.error(
+                    f"xs {k} ({t}) has a leading dim other than xs 0's ({xs[0]}); "
+                    "all xs must have the same length"
+                )
+        slices = [t.with_shape(t.shape[1:]) for t in xs]
+        yielded = _region_block(self, 0, "body", [*carried, *slices])
+        if [*yielded[:n]] != list(carried):
+            raise self.error(
+                f"its body yields carried values {_types(yielded[:n])}, expected {_types(carried)}"
+            )
+        stacked = [t.with_shape((length, *t.shape)) for t in yielded[n:]]
+        return (*carried, *stacked)
+
+    def evaluate(self, interpreter, args):
+        n = self.num_carried
+        carried, xs = list(args[:n]), args[n:]
+        length = xs[0].shape[0]
+        for k, x in enumerate(xs[1:], 1):
+            if x.shape[0] != length:
+                raise self.error(
+                    f"xs {k} has length {x.shape[0]}, xs 0 has {length}", ExecutionError
+                )
+        steps = range(length - 1, -1, -1) if self.reverse else range(length)
+        ys: list = [None] * length
+        for t in steps:
+            out = interpreter.run_block(self.body, [*carried, *(x[t] for x in xs)])
+            carried, ys[t] = out[:n], out[n:]
+        stacked = []
+        for k, r in enumerate(self.results[n:]):
+            if length:
+                stacked.append(np.stack([y[k] for y in ys]))
+            else:
+                shape = [0] + [d if isinstance(d, int) else 0 for d in r.type.shape[1:]]
+                stacked.append(np.zeros(shape, r.type.dtype.numpy))
+        return [*carried, *stacked]
