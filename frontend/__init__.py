@@ -13,6 +13,7 @@ beside it as kl.keras, kl.data and kl.viz.
 from . import image, layers, losses, nn, operators, summary, train
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
+from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
 from .dtypes import (
     DType,
     as_dtype,

@@ -170,9 +170,7 @@ def _check_pred(p: Tensor, label: str) -> None:
     if p.dtype is not bool_:
         raise GraphError(f"{label}: the predicate {p.name} is {p.dtype.name}, expected bool")
     if p.shape.dims is not None and len(p.shape.dims) != 0:
-        raise GraphError(
-            f"{label}: the predicate {p.name} has shape {p.shape}, expected a scalar"
-        )
+        raise GraphError(f"{label}: the predicate {p.name} has shape {p.shape}, expected a scalar")
 
 
 def _unpack(out: Any, strict: bool) -> Any:
@@ -263,9 +261,7 @@ def while_loop(
     else:
         inv = flatten(shape_invariants)
         if len(inv) != len(init):
-            raise GraphError(
-                f"{label}: {len(inv)} shape invariants for {len(init)} loop variables"
-            )
+            raise GraphError(f"{label}: {len(inv)} shape invariants for {len(init)} loop variables")
         invariants = [v if isinstance(v, TensorShape) else TensorShape(v) for v in inv]
     for k, (t, s) in enumerate(zip(init, invariants)):
         if not _compatible(t.shape, s):
@@ -284,9 +280,7 @@ def while_loop(
         def trace(fn: Callable[[list[Tensor]], list[Tensor]], which: str):
             start = len(g.get_operations())
             with g.name_scope(which):
-                args = [
-                    _region_arg(g, t, t.shape, f"loop_var_{k}") for k, t in enumerate(init)
-                ]
+                args = [_region_arg(g, t, t.shape, f"loop_var_{k}") for k, t in enumerate(init)]
                 outs = fn(args)
             ops, caps = _collect(g, start, args, outs, label)
             return Region(args, ops, outs), caps
@@ -397,8 +391,7 @@ def scan_loop(
         start = len(g.get_operations())
         carry_args = [_region_arg(g, t, t.shape, f"carry_{k}") for k, t in enumerate(init)]
         x_args = [
-            _region_arg(g, x, TensorShape(x.shape.dims[1:]), f"elem_{k}")
-            for k, x in enumerate(xs)
+            _region_arg(g, x, TensorShape(x.shape.dims[1:]), f"elem_{k}") for k, x in enumerate(xs)
         ]
         new, ys = body(list(carry_args), list(x_args))
         if len(new) != len(init):
@@ -413,9 +406,7 @@ def scan_loop(
                 )
         args = [*carry_args, *x_args]
         ops, caps = _collect(g, start, args, [*new, *ys], label)
-        region = Region(
-            [*carry_args, *caps, *x_args], ops, [*new, *caps, *ys]
-        )
+        region = Region([*carry_args, *caps, *x_args], ops, [*new, *caps, *ys])
         op = g.create_op(
             "Scan",
             [*init, *caps, *xs],
@@ -520,4 +511,3 @@ def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
           swap_memory=False, name=None) -> Any:  # fmt: skip
     """foldl from the last element to the first (tf.foldr)."""
     return _fold(fn, elems, initializer, True, name or "foldr")
-
