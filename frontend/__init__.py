@@ -10,7 +10,7 @@ kiln.data and kiln.viz build on this package; kiln's own __init__ puts them
 beside it as kl.keras, kl.data and kl.viz.
 """
 
-from . import image, layers, losses, nn, operators, summary, train
+from . import image, layers, losses, nn, operators, rnn, summary, train
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
@@ -84,3 +84,9 @@ from .variables import (
 )
 
 bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
+
+# kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
+nn.rnn_cell = rnn
+nn.dynamic_rnn = rnn.dynamic_rnn
+nn.static_rnn = rnn.static_rnn
+nn.bidirectional_dynamic_rnn = rnn.bidirectional_dynamic_rnn
