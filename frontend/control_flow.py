@@ -246,7 +246,7 @@ def while_loop(
         return out
 
     if _is_eager(g):
-        vs = structure
+        vs = pack_sequence_as(structure, [convert_to_tensor(v) for v in flatten(structure)])
         i = 0
         while (maximum_iterations is None or i < int(maximum_iterations)) and bool(
             convert_to_tensor(cond(*as_args(vs)))
