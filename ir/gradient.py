@@ -75,3 +75,24 @@ def pad_axis(b: Builder, x: Value, axis: int, low: int, high: int) -> Value:
     lows, highs = [0] * x.type.rank, [0] * x.type.rank
     lows[axis], highs[axis] = low, high
     return b.pad(x, low=lows, high=highs)
+
+
+# The region ops (kiln.if, kiln.scan, kiln.while) differentiate their regions
+# with autodiff's own reverse walk, which lives in passes/autodiff.py (ir/
+# imports nothing else of kiln): importing that module registers it here.
+_REGION_ADJOINT: list = []
+
+
+def set_region_adjoint(fn) -> None:
+    """Called by passes.autodiff: `fn(b, block, args, seeds)` copies `block`'s
+    ops (its terminator excepted) with `b`, its arguments bound to `args`, and
+    returns the cotangent of each of `args` (None where none flows) given
+    `seeds`: yield position -> cotangent of that yielded value."""
+    _REGION_ADJOINT[:] = [fn]
+
+
+def region_adjoint(b: Builder, block, args: Sequence[Value], seeds: dict) -> list:
+    """The cotangents of a region's arguments (see `set_region_adjoint`)."""
+    if not _REGION_ADJOINT:
+        raise KilnError("differentiating a region needs kiln.passes.autodiff (import it)")
+    return _REGION_ADJOINT[0](b, block, list(args), seeds)

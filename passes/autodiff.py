@@ -38,7 +38,7 @@ from ..ir import (
     Region,
     Value,
 )
-from ..ir.gradient import zeros_like
+from ..ir.gradient import set_region_adjoint, zeros_like
 from ..ir.registry import has_gradient_rule
 from ..ir.types import may_equal
 from .manager import register_pass
@@ -132,6 +132,23 @@ def backward(
             if g is not None and operand in varied:
                 accumulate(operand, unbroadcast(b, g() if callable(g) else g, operand, op))
     return cotangents
+
+
+def region_adjoint(
+    b: Builder, block: Block, args: Sequence[Value], seeds: dict[int, Value]
+) -> list[Value | None]:
+    """The reverse walk inside a region op's rule (ir.gradient.region_adjoint):
+    `block`'s ops copied with `b` onto `args`, then differentiated from
+    `seeds` (yield position -> cotangent); the cotangent of each of `args`."""
+    mapping: dict[Value, Value] = dict(zip(block.args, args))
+    copied = [clone(op, b, mapping) for op in block.ops[:-1]]
+    yielded = [mapping[v] for v in block.terminator.operands]
+    wrt = [a for a in args if a.type.dtype.is_float]
+    cotangents = backward(copied, b, wrt, [(yielded[k], g) for k, g in seeds.items()])
+    return [cotangents.get(a) if a.type.dtype.is_float else None for a in args]
+
+
+set_region_adjoint(region_adjoint)
 
 
 def unbroadcast(b: Builder, g: Value, operand: Value, op: Operation) -> Value:

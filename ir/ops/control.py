@@ -7,7 +7,7 @@ import numpy as np
 
 from ..attributes import Attr, bool_, int_, one_of, str_, symbol
 from ..core import Operation, Trait
-from ..errors import ExecutionError, VerifyError
+from ..errors import ExecutionError, KilnError, VerifyError
 from ..registry import op
 from ..types import may_equal
 
@@ -184,6 +184,37 @@ class If(Operation):
         block = self.then_block if bool(args[0]) else self.else_block
         return interpreter.run_block(block, args[1:])
 
+    def vjp(self, b, *cotangents):
+        """A kiln.if on the same predicate over the two branches' adjoints: each
+        takes the args and the results' cotangents and yields the cotangents of
+        the floating-point args (the adjoint of the branch taken)."""
+        from ..control_flow import build_if
+        from ..gradient import region_adjoint, zeros_like
+
+        args = list(self.args)
+        floats = [k for k, a in enumerate(args) if a.type.dtype.is_float]
+        seeded = [(k, g) for k, g in enumerate(cotangents) if g is not None]
+        if not floats or not seeded:
+            return [None] * len(self.operands)
+
+        def adjoint(block):
+            def build(bb, *values):
+                xs, gs = values[: len(args)], values[len(args) :]
+                seeds = {k: g for (k, _), g in zip(seeded, gs)}
+                out = region_adjoint(bb, block, xs, seeds)
+                return [out[k] if out[k] is not None else zeros_like(bb, xs[k]) for k in floats]
+
+            return build
+
+        operands = [*args, *(g for _, g in seeded)]
+        results = build_if(
+            b, self.pred, operands, adjoint(self.then_block), adjoint(self.else_block)
+        )
+        grads: list = [None] * len(self.operands)
+        for k, r in zip(floats, results):
+            grads[1 + k] = r
+        return grads
+
 
 @op(
     "kiln.while",
@@ -227,6 +258,75 @@ class While(Operation):
             values = interpreter.run_block(self.body_block, values)
             trips += 1
         return values
+
+    def vjp(self, b, *cotangents):
+        """Needs `max_iterations` (M >= 0): a forward loop like this one that also
+        counts its trips n and stores each trip's carried inputs into buffers
+        of M slots (as TF's while-loop gradient stacks them), then a loop of n
+        trips from the last to the first that takes each trip's inputs from
+        the buffers and runs the body's adjoint on them."""
+        from ..control_flow import build_while
+        from ..gradient import region_adjoint, zeros_like
+
+        n = len(self.operands)
+        init = list(self.init)
+        floats = [k for k in range(n) if init[k].type.dtype.is_float]
+        if not floats or all(g is None for g in cotangents):
+            return [None] * n
+        bound = self.max_iterations
+        if bound < 0:
+            raise self.error(
+                "its gradient needs max_iterations (the forward loop stores each trip's "
+                "carried values in buffers of that many slots); give the loop a bound, "
+                "as tf.while_loop's maximum_iterations",
+                KilnError,
+            )
+        cond, body = self.cond_block, self.body_block
+
+        def buffer(x):
+            slots = b.expand_dims(zeros_like(b, x), axis=0)
+            return b.broadcast_to(slots, shape=[bound] + [-1] * x.type.rank)
+
+        def run(bb, block, values):
+            mapping = dict(zip(block.args, values))
+            for inner in list(block.ops)[:-1]:
+                copy = _copy_op(inner, mapping)
+                bb.insert(copy)
+            return [mapping[v] for v in block.terminator.operands]
+
+        def fwd_cond(bb, i, *rest):
+            return run(bb, cond, rest[:n])
+
+        def fwd_body(bb, i, *rest):
+            cs, bufs = rest[:n], rest[n:]
+            stored = [bb.scatter_add(buf, i, c) for buf, c in zip(bufs, cs)]
+            return [bb.add(i, bb.constant(1, "i32")), *run(bb, body, cs), *stored]
+
+        zero = b.constant(0, "i32")
+        forward = build_while(
+            b, [zero, *init, *(buffer(x) for x in init)], fwd_cond, fwd_body, bound
+        )
+        trips, bufs = forward[0], forward[1 + n :]
+
+        def bwd_cond(bb, j, *rest):
+            return [bb.less(bb.constant(-1, "i32"), j)]
+
+        def bwd_body(bb, j, *rest):
+            gs, stored = rest[: len(floats)], rest[len(floats) :]
+            cs = [bb.gather(buf, j) for buf in stored]
+            out = region_adjoint(bb, body, cs, dict(zip(floats, gs)))
+            new = [out[k] if out[k] is not None else zeros_like(bb, cs[k]) for k in floats]
+            return [bb.sub(j, bb.constant(1, "i32")), *new, *stored]
+
+        seeds = [
+            cotangents[k] if cotangents[k] is not None else zeros_like(b, init[k]) for k in floats
+        ]
+        last = b.sub(trips, b.constant(1, "i32"))
+        back = build_while(b, [last, *seeds, *bufs], bwd_cond, bwd_body, bound)
+        grads: list = [None] * n
+        for i, k in enumerate(floats):
+            grads[k] = back[1 + i]
+        return grads
 
 
 @op(
@@ -314,3 +414,103 @@ class Scan(Operation):
                 shape = [0] + [d if isinstance(d, int) else 0 for d in r.type.shape[1:]]
                 stacked.append(np.zeros(shape, r.type.dtype.numpy))
         return [*carried, *stacked]
+
+    def vjp(self, b, *cotangents):
+        """As jax.lax.scan's transpose: a forward scan that also stacks each
+        step's carried inputs (the residuals the backward needs), then a scan
+        in the other direction over them, the xs and the outputs' cotangents,
+        carrying the carried values' cotangents and giving the xs' per step.
+
+        The residual scan is built here, next to the original one (which the
+        function's results keep using; `fuse_scans` in canonicalize merges
+        the two into one loop)."""
+        from ..control_flow import build_if, build_scan  # noqa: F401
+        from ..gradient import region_adjoint, zeros_like
+
+        n = self.num_carried
+        init, xs = list(self.init), list(self.xs)
+        carry_floats = [k for k in range(n) if init[k].type.dtype.is_float]
+        x_floats = [k for k, x in enumerate(xs) if x.type.dtype.is_float]
+        ys = range(len(self.results) - n)
+        if not any(g is not None for g in cotangents):
+            return [None] * len(self.operands)
+        residuals = self.residuals(b) if n else []
+
+        g_final = [cotangents[k] for k in carry_floats]
+        g_final = [
+            g if g is not None else zeros_like(b, init[k]) for g, k in zip(g_final, carry_floats)
+        ]
+        g_ys = [(j, cotangents[n + j]) for j in ys if cotangents[n + j] is not None]
+        body = self.body
+
+        def step(bb, *values):
+            gc = values[: len(carry_floats)]
+            rest = values[len(carry_floats) :]
+            cs, xt = rest[:n], rest[n : n + len(xs)]
+            gy = rest[n + len(xs) :]
+            seeds = {k: g for k, g in zip(carry_floats, gc)}
+            seeds.update({n + j: g for (j, _), g in zip(g_ys, gy)})
+            out = region_adjoint(bb, body, [*cs, *xt], seeds)
+            carried = [
+                out[k] if out[k] is not None else zeros_like(bb, cs[k]) for k in carry_floats
+            ]
+            per_step = [
+                out[n + k] if out[n + k] is not None else zeros_like(bb, xt[k]) for k in x_floats
+            ]
+            return [*carried, *per_step]
+
+        results = build_scan(
+            b, g_final, [*residuals, *xs, *(g for _, g in g_ys)], step, reverse=not self.reverse
+        )
+        grads: list = [None] * len(self.operands)
+        for i, k in enumerate(carry_floats):
+            grads[k] = results[i]
+        for i, k in enumerate(x_floats):
+            grads[n + k] = results[len(carry_floats) + i]
+        return grads
+
+    def residuals(self, b):
+        """Each step's carried inputs, stacked: a scan like this one whose body
+        also yields its carried arguments (built with `b`)."""
+        from ..control_flow import build_scan
+
+        n, body = self.num_carried, self.body
+
+        def step(bb, *values):
+            mapping = dict(zip(body.args, values))
+            for inner in list(body.ops)[:-1]:
+                bb.insert(_copy_op(inner, mapping))
+            out = [mapping[v] for v in body.terminator.operands]
+            return [*out, *values[:n]]
+
+        results = build_scan(b, list(self.init), list(self.xs), step, reverse=self.reverse)
+        return results[len(self.results) :]
+
+
+def _copy_region(region, mapping):
+    """A copy of `region` (its values added to `mapping`)."""
+    from ..builder import Builder
+    from ..core import Block, Region
+
+    out = Region()
+    for block in region.blocks:
+        new = out.add_block(Block([a.type for a in block.args], [a.name for a in block.args]))
+        mapping.update(zip(block.args, new.args))
+        bb = Builder.at_end(new)
+        for inner in block.ops:
+            bb.insert(_copy_op(inner, mapping))
+    return out
+
+
+def _copy_op(op, mapping):
+    """A copy of `op` (in no block) on the values `mapping` gives for its
+    operands; its results are added to `mapping`."""
+    copy = type(op)(
+        [mapping[v] for v in op.operands],
+        dict(op.attrs),
+        [r.type for r in op.results],
+        [_copy_region(r, mapping) for r in op.regions],
+        op.loc,
+    )
+    mapping.update(zip(op.results, copy.results))
+    return copy
