@@ -96,6 +96,17 @@ def _compatible(shape: TensorShape, invariant: TensorShape) -> bool:
     return all(i is None or s == i for s, i in zip(shape.dims, invariant.dims))
 
 
+def _flatten_up_to(structure: Any, values: Any) -> list:
+    """The parts of `values` at the leaves of `structure` (a shape invariant is
+    itself a list: it is a leaf where the loop variable is one)."""
+    if isinstance(structure, dict) and isinstance(values, dict):
+        return [x for k in sorted(structure) for x in _flatten_up_to(structure[k], values[k])]
+    if isinstance(structure, (list, tuple)) and isinstance(values, (list, tuple)):
+        if len(structure) == len(values):
+            return [x for s, v in zip(structure, values) for x in _flatten_up_to(s, v)]
+    return [values]
+
+
 def _is_eager(g: Graph) -> bool:
     return g.executes_eagerly
 
@@ -259,7 +270,7 @@ def while_loop(
     if shape_invariants is None:
         invariants = [t.shape for t in init]
     else:
-        inv = flatten(shape_invariants)
+        inv = _flatten_up_to(structure, shape_invariants)
         if len(inv) != len(init):
             raise GraphError(f"{label}: {len(inv)} shape invariants for {len(init)} loop variables")
         invariants = [v if isinstance(v, TensorShape) else TensorShape(v) for v in inv]
@@ -270,6 +281,11 @@ def while_loop(
                 f"which is not within its shape invariant {s}"
             )
     counted = maximum_iterations is not None
+    # a Python bound is also the IR's max_iterations (what the loop's gradient needs)
+    bound = -1
+    if isinstance(maximum_iterations, int) or hasattr(maximum_iterations, "__index__"):
+        if not isinstance(maximum_iterations, Tensor):
+            bound = max(int(maximum_iterations), 0)
     with g.name_scope(name or "while"):
         if counted:
             limit = convert_to_tensor(maximum_iterations, dtype=int32)
@@ -300,7 +316,10 @@ def while_loop(
                     f"{label}: body yields {len(leaves)} tensors for {len(init) - user} "
                     "loop variables"
                 )
-            new = [_as_tensor_like(v, t, label) for v, t in zip(leaves, init[user:])]
+            new = [
+                v if isinstance(v, Tensor) else _as_tensor_like(v, t, label)
+                for v, t in zip(leaves, init[user:])
+            ]
             if counted:
                 new = [args[0] + 1, args[1], *new]
             return new
@@ -335,7 +354,7 @@ def while_loop(
             "While",
             carried,
             name="While",
-            attrs={"regions": [cond_region, body_region], "n_vars": n},
+            attrs={"regions": [cond_region, body_region], "n_vars": n, "max_iterations": bound},
             output_types=[(t.dtype, t.shape) for t in carried],
         )
     results = op.outputs[user:n]

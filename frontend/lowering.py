@@ -264,7 +264,9 @@ def lower_region_op(
         results = build_if(b, operands[0], operands[1:], fns[0], fns[1])
     elif op.type == "While":
         fns = [_region_fn(r, custom) for r in regions]
-        results = build_while(b, operands, fns[0], fns[1])
+        results = build_while(
+            b, operands, fns[0], fns[1], max_iterations=op.attrs.get("max_iterations", -1)
+        )
     else:
         n = op.attrs["num_carried"]
         fn = _region_fn(regions[0], custom)
