@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (register the passes)
     decompose,
     fold,
     fuse,
+    licm,
     plan,
     split,
 )

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from ..ir import KilnError, Module, Operation, Trait, Value
 from .manager import register_pass
-from .rewrite import Patterns, Rewriter, apply_patterns, constant_array, defining_op, splat_value
+from .rewrite import (
+    Patterns,
+    Rewriter,
+    apply_patterns,
+    constant_array,
+    defining_op,
+    inline_block,
+    same_body,
+    splat_value,
+)
 
 CANONICAL = Patterns("canonicalize")
 pattern = CANONICAL.pattern
@@ -280,6 +289,53 @@ def non_negative_axes(op: Operation, rw: Rewriter) -> None:
         return
     axes = sorted(a % op.x.type.rank for a in op.axes)
     rw.replace(op, rw.b.create(type(op), op.x, **{**_declared_attrs(op), "axes": axes}).result)
+
+
+# ------------------------------------------------------------ control flow
+
+
+@pattern("kiln.if")
+def if_constant_predicate(op: Operation, rw: Rewriter) -> None:
+    """kiln.if on a constant predicate -> the branch it takes, inlined."""
+    pred = splat_value(op.pred)
+    if pred is None:
+        return
+    block = op.then_block if bool(pred) else op.else_block
+    rw.replace(op, *inline_block(rw.b, block, list(op.args)))
+
+
+@pattern("kiln.while")
+def while_never_runs(op: Operation, rw: Rewriter) -> None:
+    """A kiln.while whose cond yields a constant false, or bounded to 0 trips,
+    -> its initial values."""
+    go = splat_value(op.cond_block.terminator.operands[0])
+    if op.max_iterations == 0 or (go is not None and not bool(go)):
+        rw.replace(op, *op.init)
+
+
+@pattern("kiln.scan")
+def merge_scans(op: Operation, rw: Rewriter) -> None:
+    """Two scans over the same operands, the other's body computing this one's
+    and yielding more (the residual scan a gradient builds, which also stacks
+    each step's carried inputs) -> one loop: the other moves here and this
+    one's results are the first of its results."""
+    for user in op.operands[op.num_carried].uses:
+        other = user
+        if (
+            other is op
+            or other.name != "kiln.scan"
+            or other.parent is not op.parent
+            or other.operands != op.operands
+            or other.attrs != op.attrs
+            or len(other.results) <= len(op.results)
+            or not same_body(op.body, other.body)
+        ):
+            continue
+        block = op.parent
+        block.detach(other)
+        block.insert_before(op, other)
+        rw.replace(op, *other.results[: len(op.results)])
+        return
 
 
 @register_pass("canonicalize")

@@ -307,6 +307,21 @@ def kernel_count(block: Block) -> int:
     return sum(op.name not in FREE_OPS for op in block.ops)
 
 
+CONTROL_OPS = ("kiln.if", "kiln.while", "kiln.scan")
+
+
+def _loop_blocks(block: Block) -> list[Block]:
+    """The region blocks of the control-flow ops in `block`, innermost first."""
+    out = []
+    for op in block.ops:
+        if op.name in CONTROL_OPS:
+            for region in op.regions:
+                for inner in region.blocks:
+                    out += _loop_blocks(inner)
+                    out.append(inner)
+    return out
+
+
 @register_pass("fuse")
 def fuse(module: Module, max_ops: int = 0) -> dict[str, int]:
     """Group every function's ops into kiln.fused kernels of at most `max_ops`
@@ -321,4 +336,13 @@ def fuse(module: Module, max_ops: int = 0) -> dict[str, int]:
         reorder(func.body, _updates(func))
         erase_dead(func.body, Effects(module))  # constants now copied into kernels
         kernels += kernel_count(func.body)
+        for block in _loop_blocks(func.body):  # inside control flow: the same grouping
+            fuser = Fuser(block, max_ops)
+            for g in fuser.form_groups():
+                fused_ops += len(g.members)
+                fuser.outline(g)
+                groups += 1
+            reorder(block)
+            erase_dead(block, Effects(module))
+            kernels += kernel_count(block)
     return {"groups formed": groups, "ops fused": fused_ops, "kernels": kernels}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from ..ir import Block, Builder, KilnError, Module, Operation, Value
+from ..ir import Block, Builder, KilnError, Module, Operation, Region, Value
 from .effects import Effects
 
 Pattern = Callable[[Operation, "Rewriter"], None]
@@ -230,3 +230,70 @@ def apply_patterns(
                 _erase(op, work)
             break
     return {"rewrites": rewrites, "ops removed": removed}
+
+
+def inline_block(b: Builder, block: Block, args: list[Value]) -> list[Value]:
+    """Copy `block`'s ops (its terminator excepted) with `b`, its arguments bound
+    to `args`; returns the values its terminator yields (for inlining a region)."""
+    mapping: dict[Value, Value] = dict(zip(block.args, args))
+    for op in block.ops[:-1]:
+        b.insert(copy_op(op, mapping))
+    return [mapping[v] for v in block.terminator.operands]
+
+
+def copy_op(op: Operation, mapping: dict[Value, Value]) -> Operation:
+    """A copy of `op`, in no block, on `mapping`'s values for its operands; its
+    results (and the values of its regions) are added to `mapping`."""
+    regions = []
+    for region in op.regions:
+        new = Region()
+        for block in region.blocks:
+            inner = new.add_block(Block([a.type for a in block.args], [a.name for a in block.args]))
+            mapping.update(zip(block.args, inner.args))
+            for nested in block.ops:
+                inner.append(copy_op(nested, mapping))
+        regions.append(new)
+    copy = type(op)(
+        [mapping[v] for v in op.operands],
+        dict(op.attrs),
+        [r.type for r in op.results],
+        regions,
+        op.loc,
+    )
+    for old, new_value in zip(op.results, copy.results):
+        new_value.name = old.name
+        mapping[old] = new_value
+    return copy
+
+
+def same_body(a: Block, b: Block, mapping: dict[Value, Value] | None = None) -> bool:
+    """Whether block `b` computes what block `a` does: the same ops in order
+    (names, attributes, result types, operands up to `mapping`, regions alike),
+    and its terminator's operands start with those of `a`'s (it may yield more)."""
+    mapping = dict(mapping or {})
+    if [x.type for x in a.args] != [y.type for y in b.args] or len(a) != len(b):
+        return False
+    mapping.update(zip(a.args, b.args))
+    for x, y in zip(a.ops, b.ops):
+        if x.name != y.name or len(x.regions) != len(y.regions):
+            return False
+        if [mapping.get(v) for v in x.operands] != y.operands[: len(x.operands)]:
+            return False
+        if x is a.last:
+            return True  # the terminator: b may yield more
+        if (
+            len(x.operands) != len(y.operands)
+            or x.attrs != y.attrs
+            or [r.type for r in x.results] != [r.type for r in y.results]
+        ):
+            return False
+        for rx, ry in zip(x.regions, y.regions):
+            if len(rx.blocks) != 1 or len(ry.blocks) != 1:
+                return False
+            if not same_body(rx.blocks[0], ry.blocks[0], mapping):
+                return False
+            inner_x, inner_y = rx.blocks[0].last, ry.blocks[0].last
+            if len(inner_x.operands) != len(inner_y.operands):
+                return False
+        mapping.update(zip(x.results, y.results))
+    return True

@@ -31,3 +31,11 @@ def test_compile_scaling_quick():
     assert [r["n"] for r in out["rows"]] == [4, 9]
     assert all(r["kiln_s"] > 0 and r["kiln_cpu_s"] > 0 for r in out["rows"])
     assert math.isfinite(out["kiln_exponent"])
+
+
+def test_while_loop_benchmark_quick():
+    from kiln.benchmarks import while_loop
+
+    out = while_loop.main(["--iterations", "50", "--repeat", "1"])
+    assert out["iterations"] == 50 and out["per_iteration_us"] >= 0
+    assert out["backend"] in ("cpu", "interpreter")
