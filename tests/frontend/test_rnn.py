@@ -267,3 +267,29 @@ def test_gradient_through_dynamic_rnn_matches_finite_differences():
                 num[i] = (s.run(loss, {xp: x + d}) - s.run(loss, {xp: x - d})) / (2 * eps)
     np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(analytic[1, 2], 0.0)  # past the end: no gradient
+
+
+def test_unknown_batch_and_time_run_in_one_graph():
+    """Batch and time known only at run time: one kiln.scan for every T."""
+    rng = np.random.RandomState(6)
+    with kl.Graph().as_default():
+        xp = kl.placeholder(kl.float32, [None, None, D])
+        lp = kl.placeholder(kl.int32, [None])
+        cell = rnn.LSTMCell(H)
+        out, st = kl.nn.dynamic_rnn(cell, xp, sequence_length=lp, dtype=kl.float32)
+        assert out.shape == [None, None, H]
+        grads = kl.gradients(kl.reduce_sum(out), cell.variables)
+        with kl.Session() as s:
+            s.run(kl.global_variables_initializer())
+            k, b = (v.eval() for v in cell.variables)
+            for steps, batch in ((5, 2), (7, 3)):
+                x = rng.randn(batch, steps, D).astype(np.float32)
+                lens = np.arange(batch, dtype=np.int32) + 2
+                o, h, g = s.run([out, st.h, grads], {xp: x, lp: lens})
+                assert [a.shape for a in g] == [(D + H, 4 * H), (4 * H,)]
+                for n in range(batch):
+                    z = np.zeros((1, H), np.float32)
+                    want, _, wh = _np_lstm(x[n, : lens[n], None], k, b, z, z)
+                    np.testing.assert_allclose(o[n, : lens[n]], want[:, 0], rtol=1e-5, atol=1e-6)
+                    np.testing.assert_array_equal(o[n, lens[n] :], 0.0)
+                    np.testing.assert_allclose(h[n], wh[0], rtol=1e-5, atol=1e-6)
