@@ -234,3 +234,34 @@ def test_gradients_through_cond_scan_and_bounded_while(sign):
         (g,) = kl.gradients(loss, [x])
         with kl.Session() as s:
             np.testing.assert_allclose(s.run(g, {x: v}), _fd(s, loss, x, v), rtol=1e-6, atol=1e-8)
+
+
+def test_while_loop_nested_loop_vars_and_region_errors():
+    State = collections.namedtuple("State", "step total")
+    with kl.Graph().as_default():
+        v = kl.Variable(np.float32(2.0))
+        out = kl.while_loop(
+            lambda s: s.step < 4,
+            lambda s: State(s.step + 1, {"a": s.total["a"] * v, "b": s.total["b"] + 1.0}),
+            [State(0, {"a": kl.constant(1.0), "b": kl.constant(0.0)})],
+        )
+        assert isinstance(out, State)
+        with kl.Session() as s:
+            s.run(kl.global_variables_initializer())
+            got = s.run([out.step, out.total["a"], out.total["b"]])
+        assert got == [4, 16.0, 4.0]
+        with pytest.raises(GraphError, match=r"updates variable .* inside the region"):
+            kl.cond(kl.constant(True) & (v > 0), lambda: v.assign(1.0), lambda: v + 0.0)
+        with pytest.raises(GraphError, match="body yields 1 tensors for 2 loop variables"):
+            kl.while_loop(lambda i, x: i < 2, lambda i, x: [i + 1], [0, 1.0])
+
+
+def test_the_regions_lower_to_kiln_region_ops():
+    with kl.Graph().as_default():
+        x = kl.placeholder(kl.float32, [None])
+        y = kl.cond(x[0] > 0, lambda: x, lambda: -x)
+        z = kl.while_loop(lambda i: i < 3, lambda i: i + 1, [0])
+        w = kl.map_fn(lambda e: e * 2.0, y)
+        text = str(kl.export_ir([y, z, w], feeds=[x]))
+    for name in ("kiln.if", "kiln.while", "kiln.scan", "kiln.yield"):
+        assert name in text
