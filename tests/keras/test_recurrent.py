@@ -235,3 +235,22 @@ def test_fit_trains_a_gru_sequence_model():
     losses = history.history["loss"]
     assert losses[-1] < 0.25 * losses[0]
     assert pred.shape == (32, 1)
+
+
+def test_bidirectional_return_state_and_merge_modes():
+    x, mask = problem()
+    with kl.eager_mode():
+        bi = L.Bidirectional(L.LSTM(U, return_state=True), merge_mode="sum")
+        out, fh, fc, bh, bc = bi(kl.constant(x), mask=kl.constant(mask))
+        fw = L.LSTM(U, return_state=True)
+        bw = L.LSTM(U, return_state=True, go_backwards=True)
+        fw(kl.constant(x[:, :1]))
+        bw(kl.constant(x[:, :1]))
+        fw.set_weights(bi.get_weights()[:3])
+        bw.set_weights(bi.get_weights()[3:])
+        f_out, f_h, f_c = fw(kl.constant(x), mask=kl.constant(mask))
+        b_out, b_h, b_c = bw(kl.constant(x), mask=kl.constant(mask))
+    np.testing.assert_allclose(out.numpy(), f_out.numpy() + b_out.numpy(), rtol=1e-6)
+    for got, want in ((fh, f_h), (fc, f_c), (bh, b_h), (bc, b_c)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    assert bi.forward_layer.weights[0].shape.as_list() == [D, 4 * U]
