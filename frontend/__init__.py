@@ -10,9 +10,10 @@ kiln.data and kiln.viz build on this package; kiln's own __init__ puts them
 beside it as kl.keras, kl.data and kl.viz.
 """
 
-from . import image, layers, losses, nn, operators, summary, train
+from . import image, layers, losses, nn, operators, rnn, summary, train
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
+from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
 from .dtypes import (
     DType,
     as_dtype,
@@ -162,3 +163,8 @@ from .strings import (  # noqa: E402
 from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
+# kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
+nn.rnn_cell = rnn
+nn.dynamic_rnn = rnn.dynamic_rnn
+nn.static_rnn = rnn.static_rnn
+nn.bidirectional_dynamic_rnn = rnn.bidirectional_dynamic_rnn

@@ -21,7 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Builder, KilnError, Location, Module, TensorType, Value
+from ..ir import (
+    Builder,
+    KilnError,
+    Location,
+    Module,
+    TensorType,
+    Value,
+    build_if,
+    build_scan,
+    build_while,
+)
 from ..ir.registry import has_gradient_rule
 from ..ir.types import Symbol
 from ..passes.autodiff import backward
@@ -37,6 +47,10 @@ FRONTEND_KINDS = {
     "AssignSub",
     "NoOp",
     "Gradients",
+    "RegionArg",
+    "If",
+    "While",
+    "Scan",
 }
 
 
@@ -193,6 +207,14 @@ def lower_node(
     if kind == "Gradients":
         lower_gradients(op, b, env, custom or {})
         return
+    if kind == "RegionArg":
+        raise GraphError(
+            f"{op.name} stands for a loop variable or argument of a control-flow "
+            "region; it has no value outside the region"
+        )
+    if kind in ("If", "While", "Scan"):
+        lower_region_op(op, b, env, custom)
+        return
     if op.ir_op is None:
         raise GraphError(f"{op.name}: kiln cannot lower ops of type {kind}")
     inputs = [env[t] for t in op.inputs]
@@ -209,6 +231,46 @@ def lower_node(
             for old, value in zip(new.results, results):
                 old.replace_all_uses_with(value)
             b.block.erase(new)
+    for t, r in zip(op.outputs, results):
+        r.name = _ir_name(op.name)
+        env[t] = r
+
+
+# ------------------------------------------------------------------ control flow
+
+
+def _region_fn(region: Any, custom: dict | None) -> Callable[..., list[Value]]:
+    """A build_* region function that lowers a traced region's graph ops."""
+
+    def fn(rb: Builder, *block_args: Value) -> list[Value]:
+        local: dict[Tensor, Value] = dict(zip(region.args, block_args))
+        for inner in region.ops:
+            rb.loc = Location(inner.name)
+            lower_node(inner, rb, local, {}, [], custom)
+        return [local[t] for t in region.outputs]
+
+    return fn
+
+
+def lower_region_op(
+    op: Operation, b: Builder, env: dict[Tensor, Value], custom: dict | None = None
+) -> None:
+    """An If / While / Scan node (frontend/control_flow.py) as kiln.if / kiln.while /
+    kiln.scan; its regions' graph ops are lowered into the region blocks."""
+    regions = op.attrs["regions"]
+    operands = [env[t] for t in op.inputs]
+    if op.type == "If":
+        fns = [_region_fn(r, custom) for r in regions]
+        results = build_if(b, operands[0], operands[1:], fns[0], fns[1])
+    elif op.type == "While":
+        fns = [_region_fn(r, custom) for r in regions]
+        results = build_while(
+            b, operands, fns[0], fns[1], max_iterations=op.attrs.get("max_iterations", -1)
+        )
+    else:
+        n = op.attrs["num_carried"]
+        fn = _region_fn(regions[0], custom)
+        results = build_scan(b, operands[:n], operands[n:], fn, reverse=op.attrs["reverse"])
     for t, r in zip(op.outputs, results):
         r.name = _ir_name(op.name)
         env[t] = r

@@ -13,9 +13,14 @@ from ..frontend.graph import GraphError
 from ..frontend.ops import cast, convert_to_tensor, matmul, reshape
 from . import activations
 from .engine import Input, InputLayer, Layer
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
 __all__ = [
     "Activation",
+    "Bidirectional",
+    "GRU",
+    "LSTM",
+    "SimpleRNN",
     "AveragePooling2D",
     "BatchNormalization",
     "Conv2D",
