@@ -1,5 +1,272 @@
-"""Placeholder, replaced in the next commit."""
+"""ONNX models to kiln IR: one function whose arguments are the graph inputs.
+
+    module = import_model("model.onnx")          # a path, bytes or a ModelProto
+    module["main"]                               # graph inputs -> graph outputs
+
+Each node goes through the converter of its op type for the model's opset
+(onnx/convert/). Initializers become constants (or, with
+`initializers_as_args=True`, trailing function arguments that can be fed or
+trained). A `dim_param` of an input becomes a named symbolic dim, so one
+import serves every batch size. Values computed from constants only (the
+shape arithmetic exporters emit) are folded by converters that need them
+(`Context.value_of`), and by the fold pass otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from ..ir.builder import Builder
+from ..ir.core import Location, Module, Value
+from ..ir.errors import KilnError
+from ..ir.types import ANY, Symbol, TensorType
+from .convert import Context, ImportError_, Node, dtype_of_elem, lookup
+
+FUNCTION = "main"
 
 
-def import_model(model, *, initializers_as_args=False):
-    raise NotImplementedError
+def _onnx():
+    try:
+        import onnx
+    except ModuleNotFoundError as e:  # pragma: no cover (onnx is in the test extra)
+        raise KilnError("ONNX import needs the onnx package: pip install 'kiln[onnx]'") from e
+    return onnx
+
+
+def load(model: Any):
+    """A ModelProto from a path, bytes or a ModelProto; a kiln error for a file
+    that is missing, truncated or not an ONNX model."""
+    onnx = _onnx()
+    if isinstance(model, onnx.ModelProto):
+        return model
+    if isinstance(model, (bytes, bytearray)):
+        data, where = bytes(model), "the given bytes"
+    else:
+        path = os.fspath(model)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise ImportError_(f"cannot read ONNX model {path}: {e.strerror}") from None
+        where = path
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except Exception as e:  # google.protobuf.message.DecodeError and kin
+        raise ImportError_(
+            f"{where} is not a valid ONNX model (truncated or corrupt): {e}"
+        ) from None
+    if not proto.HasField("graph") or (not proto.graph.node and not proto.graph.output):
+        raise ImportError_(f"{where} is not an ONNX model: it has no graph")
+    if proto.graph.initializer and any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer
+    ):
+        if isinstance(model, (bytes, bytearray)):
+            raise ImportError_(f"{where}: external tensor data needs the model's path")
+        try:
+            onnx.load_external_data_for_model(proto, os.path.dirname(os.fspath(model)) or ".")
+        except Exception as e:
+            raise ImportError_(f"{where}: cannot load external tensor data: {e}") from None
+    return proto
+
+
+def default_opset(proto) -> int:
+    for entry in proto.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            return int(entry.version)
+    if proto.opset_import:
+        return 1
+    return 1
+
+
+def _symbol(name: str) -> Symbol:
+    """A kiln dim symbol for an ONNX dim_param (upper-case letters, digits, _)."""
+    text = re.sub(r"[^A-Z0-9_]", "_", name.upper())
+    if not text or not text[0].isalpha():
+        text = "D" + text
+    return Symbol(text)
+
+
+def value_type(info, where: str) -> TensorType:
+    """The kiln type of an ONNX ValueInfoProto (a tensor)."""
+    t = info.type
+    if t.WhichOneof("value") != "tensor_type":
+        raise ImportError_(
+            f"{where} '{info.name}': only tensors are supported, got {t.WhichOneof('value')}"
+        )
+    dtype = dtype_of_elem(t.tensor_type.elem_type, f"{where} '{info.name}'")
+    if not t.tensor_type.HasField("shape"):
+        raise ImportError_(f"{where} '{info.name}' has no shape (kiln needs the rank)")
+    dims = []
+    for d in t.tensor_type.shape.dim:
+        kind = d.WhichOneof("value")
+        if kind == "dim_value" and d.dim_value >= 0:
+            dims.append(int(d.dim_value))
+        elif kind == "dim_param" and d.dim_param:
+            dims.append(_symbol(d.dim_param))
+        else:
+            dims.append(ANY)
+    return TensorType(dtype, dims)
+
+
+def _arg_name(name: str, taken: set[str]) -> str:
+    text = re.sub(r"[^A-Za-z0-9_]", "_", name) or "input"
+    if not (text[0].isalpha() or text[0] == "_"):
+        text = "v" + text
+    base, k = text, 1
+    while text in taken:
+        text, k = f"{base}_{k}", k + 1
+    taken.add(text)
+    return text
+
+
+def attributes(proto, where: str) -> dict[str, Any]:
+    """A node's attributes as python values."""
+    onnx = _onnx()
+    from onnx import helper, numpy_helper
+
+    out: dict[str, Any] = {}
+    A = onnx.AttributeProto
+    for a in proto.attribute:
+        if a.ref_attr_name:
+            raise ImportError_(f"{where}: attribute '{a.name}' refers to a function attribute")
+        if a.type == A.TENSOR:
+            out[a.name] = numpy_helper.to_array(a.t)
+        elif a.type == A.TENSORS:
+            out[a.name] = [numpy_helper.to_array(t) for t in a.tensors]
+        elif a.type == A.STRING:
+            out[a.name] = a.s.decode("utf-8", "replace")
+        elif a.type == A.STRINGS:
+            out[a.name] = [s.decode("utf-8", "replace") for s in a.strings]
+        elif a.type == A.GRAPH:
+            out[a.name] = a.g
+        else:
+            out[a.name] = helper.get_attribute_value(a)
+    return out
+
+
+def tensor_array(t, where: str) -> np.ndarray:
+    from onnx import numpy_helper
+
+    dtype_of_elem(t.data_type, where)
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:
+        raise ImportError_(f"{where}: cannot read tensor '{t.name}': {e}") from None
+
+
+class Importer:
+    """Converts one graph: fills `values` (ONNX name -> kiln Value) node by node."""
+
+    def __init__(
+        self, proto, initializers_as_args: bool = False, name: str = FUNCTION,
+        constants: dict[str, np.ndarray] | None = None,
+    ):  # fmt: skip
+        self.proto = proto
+        self.constants = dict(constants or {})
+        self.opset = default_opset(proto)
+        self.initializers_as_args = initializers_as_args
+        self.name = name
+
+    def run(self) -> Module:
+        graph = self.proto.graph
+        inits = {t.name: t for t in graph.initializer}
+        for name in self.constants:
+            if name not in {i.name for i in graph.input}:
+                raise ImportError_(f"'{name}' (given as a constant) is not a graph input")
+        inputs = [i for i in graph.input if i.name not in inits and i.name not in self.constants]
+        arg_types = [value_type(i, "graph input") for i in inputs]
+        taken: set[str] = set()
+        names = [_arg_name(i.name, taken) for i in inputs]
+        init_args = list(inits.values()) if self.initializers_as_args else []
+        arrays = {n: tensor_array(t, f"initializer '{n}'") for n, t in inits.items()}
+        for t in init_args:
+            a = arrays[t.name]
+            arg_types.append(TensorType(dtype_of_elem(t.data_type, t.name), a.shape))
+            names.append(_arg_name(t.name, taken))
+        module = Module()
+        func = module.add_function(self.name, arg_types, names)
+        b = Builder.at_end(func.body)
+        ctx = Context(
+            b, self.opset, {e.domain or "": int(e.version) for e in self.proto.opset_import}
+        )
+        values: dict[str, Value | None] = {"": None}
+        for i, arg in zip(inputs, func.args):
+            values[i.name] = arg
+        for t, arg in zip(init_args, func.args[len(inputs) :]):
+            values[t.name] = arg
+        for i in graph.input:
+            if i.name in self.constants:
+                t = value_type(i, "graph input")
+                b.loc = Location(i.name)
+                values[i.name] = ctx.constant(np.asarray(self.constants[i.name]), t.dtype)
+        if not self.initializers_as_args:
+            for n, a in arrays.items():
+                b.loc = Location(n)
+                values[n] = ctx.constant(a, dtype_of_elem(inits[n].data_type, n))
+        for node_proto in graph.node:
+            self.convert_node(ctx, node_proto, values)
+        b.loc = Location("return")
+        outs = []
+        for o in graph.output:
+            if o.name not in values or values[o.name] is None:
+                raise ImportError_(f"graph output '{o.name}' is not computed by any node")
+            outs.append(values[o.name])
+        b.ret(*outs)
+        return module
+
+    def convert_node(self, ctx: Context, proto, values: dict[str, Value | None]) -> None:
+        domain = proto.domain
+        where = f"node '{proto.name or proto.op_type}' ({proto.op_type}, opset {self.opset})"
+        if domain not in ("", "ai.onnx"):
+            raise ImportError_(f"{where}: operator domain '{domain}' is not supported")
+        inputs = []
+        for name in proto.input:
+            if name not in values:
+                raise ImportError_(f"{where}: input '{name}' is not defined before the node")
+            inputs.append(values[name])
+        node = Node(proto, inputs, attributes(proto, where))
+        fn = lookup(proto.op_type, self.opset)
+        if fn is None:
+            raise ctx.error(node, "this op type is not supported by kiln's ONNX importer")
+        ctx.b.loc = Location(node.name)
+        ctx.node = node
+        try:
+            results = fn(ctx, node)
+        except ImportError_:
+            raise
+        except KilnError as e:
+            raise ctx.error(node, str(e)) from e
+        except Exception as e:  # a converter's bug or a malformed node: still a kiln error
+            raise ctx.error(node, f"{type(e).__name__}: {e}") from e
+        finally:
+            ctx.node = None
+        results = list(results)
+        if len(results) < node.num_outputs:
+            needed = [n for n, r in zip(proto.output[len(results) :], [None] * 99) if n]
+            if needed:
+                raise ctx.error(node, f"output {len(results)} is not supported")
+        for name, value in zip(proto.output, results):
+            if name:
+                values[name] = value
+
+
+def import_model(
+    model: Any,
+    *,
+    initializers_as_args: bool = False,
+    constants: dict[str, np.ndarray] | None = None,
+) -> Module:
+    """Import an ONNX model (a path, bytes or an onnx.ModelProto) as a kiln module
+    with one function @main: the graph inputs (less initializers) in, outputs out.
+
+    `initializers_as_args`: the initializers become trailing arguments (in the
+    graph's order) instead of constants. `constants`: graph inputs given values at
+    import (name -> array), e.g. a shape or axes fed as an input: specialising on
+    them lets the converters that need them known at import run."""
+    proto = load(model)
+    return Importer(proto, initializers_as_args, constants=constants).run()

@@ -43,6 +43,50 @@ class ImportError_(KilnError):
 OnnxImportError = ImportError_
 
 
+class UnknownAtImport(ImportError_):
+    """A value a converter needs at import time (a shape, axes, pads) is computed at
+    run time. kiln.onnx.backend then specialises the model on its integer inputs."""
+
+
+# ONNX TensorProto element types -> kiln dtypes (the ones kiln has)
+_ELEM = {
+    1: DType.f32,
+    3: DType.i8,
+    6: DType.i32,
+    7: DType.i64,
+    9: DType.bool,
+    10: DType.f16,
+    11: DType.f64,
+    16: DType.bf16,
+}
+_ELEM_NAMES = {
+    0: "undefined",
+    2: "uint8",
+    4: "uint16",
+    5: "int16",
+    8: "string",
+    12: "uint32",
+    13: "uint64",
+    14: "complex64",
+    15: "complex128",
+    17: "float8e4m3fn",
+    18: "float8e4m3fnuz",
+    19: "float8e5m2",
+    20: "float8e5m2fnuz",
+    21: "uint4",
+    22: "int4",
+    23: "float4e2m1",
+}
+
+
+def dtype_of_elem(elem: int, where: str) -> DType:
+    """The kiln dtype of an ONNX element type."""
+    if elem in _ELEM:
+        return _ELEM[elem]
+    name = _ELEM_NAMES.get(elem, str(elem))
+    raise ImportError_(f"{where}: element type {name} is not supported by kiln")
+
+
 def converter(op_type: str, since: int = 1) -> Callable[[Callable], Callable]:
     """Register `fn` as the converter of `op_type` from opset `since` on."""
 
@@ -123,12 +167,19 @@ class Context:
         self._known[v] = np.asarray(array, dtype=v.type.dtype.numpy)
         return v
 
-    def error(self, node: Node | None, message: str) -> KilnError:
+    def error(self, node: Node | None, message: str, cls: type = ImportError_) -> KilnError:
         """An import error naming the node, its op type and the opset."""
         node = node or self.node
         if node is None:
-            return ImportError_(message)
-        return ImportError_(f"node '{node.name}' ({node.op_type}, opset {self.opset}): {message}")
+            return cls(message)
+        return cls(f"node '{node.name}' ({node.op_type}, opset {self.opset}): {message}")
+
+    def unknown(self, node: Node | None, what: str) -> KilnError:
+        """The error for an input that must be known at import time and is not."""
+        return self.error(
+            node, f"{what} must be known at import time (a constant or computed from constants)",
+            UnknownAtImport,
+        )  # fmt: skip
 
     # -- known values ----------------------------------------------------
     def set_value(self, v: Value, value: np.ndarray) -> None:
@@ -175,9 +226,7 @@ class Context:
         """The value of `v` as a list of ints; an import error when not known."""
         value = self.value_of(v)
         if value is None:
-            raise self.error(
-                node, f"{what} must be known at import time (a constant or computed from constants)"
-            )
+            raise self.unknown(node, what)
         return [int(x) for x in np.asarray(value).reshape(-1)]
 
     def set_dims(self, v: Value, dims: list[Dim]) -> None:

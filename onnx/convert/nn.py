@@ -1,0 +1,345 @@
+"""Converters of ONNX's network ops: Conv, ConvTranspose, Gemm, MatMul, the
+pools, the normalisations and Softmax/LogSoftmax.
+
+ONNX is channels-first (NCHW, OIHW filters); kiln's convolutions and pools are
+TensorFlow's NHWC with HWIO filters, so a converter transposes around them
+(the transposes of a filter that is a constant fold at compile time). A 1-D
+convolution or pool runs as a 2-D one over a height of 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir.core import Value
+from . import Context, Node, converter
+from .elementwise import like
+
+TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
+
+
+def _spatial(ctx: Context, node: Node, x: Value) -> int:
+    """The number of spatial dims (1 or 2: what kiln's 2-D kernels serve)."""
+    n = x.type.rank - 2
+    if n not in (1, 2):
+        raise ctx.error(node, f"{n}-D spatial input {x.type} is not supported (1-D and 2-D are)")
+    return n
+
+
+def _to_2d(ctx: Context, x: Value, n: int) -> Value:
+    return x if n == 2 else ctx.b.expand_dims(x, axis=2)
+
+
+def _ints(node: Node, name: str, n: int, default: int) -> list[int]:
+    value = node.attr(name, None)
+    return [default] * n if value is None else [int(v) for v in value]
+
+
+def window_pads(
+    ctx: Context, node: Node, sizes: list, kernels: list[int], strides: list[int],
+    dilations: list[int],
+) -> list[tuple[int, int]]:  # fmt: skip
+    """(before, after) padding per spatial dim from pads / auto_pad."""
+    n = len(kernels)
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", ""):
+        pads = _ints(node, "pads", 2 * n, 0)
+        if len(pads) != 2 * n:
+            raise ctx.error(node, f"pads {pads} must hold {2 * n} entries")
+        return [(pads[i], pads[i + n]) for i in range(n)]
+    if auto == "VALID":
+        return [(0, 0)] * n
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        raise ctx.error(node, f"auto_pad={auto!r} is not supported")
+    out = []
+    for size, k, s, d in zip(sizes, kernels, strides, dilations):
+        if not isinstance(size, int):
+            raise ctx.error(node, f"auto_pad={auto!r} over the run-time dim {size}")
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small, big = total // 2, total - total // 2
+        out.append((small, big) if auto == "SAME_UPPER" else (big, small))
+    return out
+
+
+def _explicit(pads: list[tuple[int, int]]) -> dict:
+    if len(pads) == 1:
+        pads = [(0, 0)] + pads
+    flat = [p for pair in pads for p in pair]
+    if not any(flat):
+        return {"padding": "VALID"}
+    return {"padding": "EXPLICIT", "explicit_padding": flat}
+
+
+def _pair(values: list[int], n: int, fill: int) -> list[int]:
+    return [fill] + values if n == 1 else values
+
+
+@converter("Conv")
+def conv(ctx: Context, node: Node) -> list[Value]:
+    x, w = node.inputs[0], node.inputs[1]
+    bias = node.input(2)
+    n = _spatial(ctx, node, x)
+    kernels = [int(k) for k in w.type.shape[2:]]
+    strides = _ints(node, "strides", n, 1)
+    dilations = _ints(node, "dilations", n, 1)
+    pads = window_pads(ctx, node, list(x.type.shape[2:]), kernels, strides, dilations)
+    group = int(node.attr("group", 1))
+    b = ctx.b
+    xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
+    wh = b.transpose(_to_2d(ctx, w, n), perm=[2, 3, 1, 0])  # OIHW -> HWIO
+    attrs = dict(strides=_pair(strides, n, 1), dilations=_pair(dilations, n, 1), **_explicit(pads))
+    if group == 1:
+        y = b.conv2d(xh, wh, **attrs)
+    else:
+        cin, cout = x.type.shape[1], w.type.shape[0]
+        if not isinstance(cin, int) or cin % group or cout % group:
+            raise ctx.error(node, f"group={group} does not divide the channels of {x.type}")
+        gi, go = cin // group, cout // group
+        parts = []
+        for g in range(group):
+            xg = b.slice(xh, axes=[3], starts=[g * gi], stops=[(g + 1) * gi])
+            wg = b.slice(wh, axes=[3], starts=[g * go], stops=[(g + 1) * go])
+            parts.append(b.conv2d(xg, wg, **attrs))
+        y = b.concat(*parts, axis=3)
+    if bias is not None:
+        y = b.add(y, bias)
+    y = b.transpose(y, perm=TO_NCHW)
+    return [y if n == 2 else b.squeeze(y, axes=[2])]
+
+
+@converter("ConvTranspose")
+def conv_transpose(ctx: Context, node: Node) -> list[Value]:
+    x, w = node.inputs[0], node.inputs[1]
+    bias = node.input(2)
+    n = _spatial(ctx, node, x)
+    kernels = [int(k) for k in w.type.shape[2:]]
+    strides = _ints(node, "strides", n, 1)
+    dilations = _ints(node, "dilations", n, 1)
+    out_pad = _ints(node, "output_padding", n, 0)
+    group = int(node.attr("group", 1))
+    sizes = list(x.type.shape[2:])
+    if not all(isinstance(s, int) for s in sizes):
+        raise ctx.error(node, f"the spatial dims of {x.type} must be static")
+    eff = [(k - 1) * d + 1 for k, d in zip(kernels, dilations)]
+    full = [s * (i - 1) + p + e for s, i, p, e in zip(strides, sizes, out_pad, eff)]
+    output_shape = node.attr("output_shape", None)
+    auto = node.attr("auto_pad", "NOTSET")
+    if output_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+        target = (
+            [int(v) for v in output_shape][-n:]
+            if output_shape is not None
+            else [i * s for i, s in zip(sizes, strides)]
+        )
+        pads = []
+        for f, t in zip(full, target):
+            total = f - t
+            if total < 0:
+                raise ctx.error(node, f"output_shape {target} is larger than the full {full}")
+            pads.append((total // 2, total - total // 2) if auto == "SAME_UPPER"
+                        else (total - total // 2, total // 2))  # fmt: skip
+    elif auto == "VALID":
+        pads = [(0, 0)] * n
+    else:
+        pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
+    outs = [f - p0 - p1 for f, (p0, p1) in zip(full, pads)]
+    b = ctx.b
+    xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
+    wh = b.transpose(
+        _to_2d(ctx, w, n), perm=[2, 3, 1, 0]
+    )  # [in, out/g, kh, kw] -> [kh, kw, out, in]
+    attrs = dict(
+        strides=_pair(strides, n, 1), dilations=_pair(dilations, n, 1),
+        output_size=_pair(outs, n, 1), **_explicit(pads),
+    )  # fmt: skip
+    if group == 1:
+        y = b.conv2d_transpose(xh, wh, **attrs)
+    else:
+        cin, go = x.type.shape[1], w.type.shape[1]
+        if not isinstance(cin, int) or cin % group:
+            raise ctx.error(node, f"group={group} does not divide the channels of {x.type}")
+        gi = cin // group
+        parts = []
+        for g in range(group):
+            xg = b.slice(xh, axes=[3], starts=[g * gi], stops=[(g + 1) * gi])
+            wg = b.slice(wh, axes=[3], starts=[g * gi], stops=[(g + 1) * gi])
+            parts.append(b.conv2d_transpose(xg, wg, **attrs))
+        y = b.concat(*parts, axis=3)
+        _ = go
+    if bias is not None:
+        y = b.add(y, bias)
+    y = b.transpose(y, perm=TO_NCHW)
+    return [y if n == 2 else b.squeeze(y, axes=[2])]
+
+
+# ------------------------------------------------------------------ pools
+
+
+def _pool(ctx: Context, node: Node, kind: str) -> list[Value]:
+    x = node.inputs[0]
+    if node.num_outputs > 1 and node.output_names[1]:
+        raise ctx.error(node, "the Indices output is not supported")
+    n = _spatial(ctx, node, x)
+    kernels = [int(k) for k in node.attr("kernel_shape")]
+    strides = _ints(node, "strides", n, 1)
+    dilations = _ints(node, "dilations", n, 1)
+    if any(d != 1 for d in dilations):
+        raise ctx.error(node, f"dilations={dilations} are not supported")
+    sizes = list(x.type.shape[2:])
+    pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
+    b = ctx.b
+    xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
+    if kind == "avg" and node.attr("count_include_pad", 0) and any(p for pr in pads for p in pr):
+        low = [0] + _pair([p for p, _ in pads], n, 0) + [0]
+        high = [0] + _pair([p for _, p in pads], n, 0) + [0]
+        xh = b.pad(xh, low=low, high=high, value=0.0)
+        sizes = [s + p0 + p1 if isinstance(s, int) else s for s, (p0, p1) in zip(sizes, pads)]
+        pads = [(0, 0)] * n
+    if node.attr("ceil_mode", 0):
+        grown = []
+        for s, k, st, (p0, p1) in zip(sizes, kernels, strides, pads):
+            if not isinstance(s, int):
+                raise ctx.error(node, f"ceil_mode over the run-time dim {s}")
+            out = -(-(s + p0 + p1 - k) // st) + 1
+            if (out - 1) * st >= s + p0:
+                out -= 1
+            grown.append((p0, max(p1, (out - 1) * st + k - s - p0)))
+        pads = grown
+    attrs = dict(ksize=_pair(kernels, n, 1), strides=_pair(strides, n, 1), **_explicit(pads))
+    y = b.max_pool(xh, **attrs) if kind == "max" else b.avg_pool(xh, **attrs)
+    y = b.transpose(y, perm=TO_NCHW)
+    return [y if n == 2 else b.squeeze(y, axes=[2])]
+
+
+@converter("MaxPool")
+def max_pool(ctx: Context, node: Node) -> list[Value]:
+    return _pool(ctx, node, "max")
+
+
+@converter("AveragePool")
+def average_pool(ctx: Context, node: Node) -> list[Value]:
+    return _pool(ctx, node, "avg")
+
+
+@converter("GlobalAveragePool")
+def global_average_pool(ctx: Context, node: Node) -> list[Value]:
+    x = node.inputs[0]
+    return [ctx.b.reduce_mean(x, axes=list(range(2, x.type.rank)), keepdims=True)]
+
+
+@converter("GlobalMaxPool")
+def global_max_pool(ctx: Context, node: Node) -> list[Value]:
+    x = node.inputs[0]
+    return [ctx.b.reduce_max(x, axes=list(range(2, x.type.rank)), keepdims=True)]
+
+
+# ------------------------------------------------------------------ matmuls
+
+
+@converter("MatMul")
+def matmul(ctx: Context, node: Node) -> list[Value]:
+    return [ctx.b.matmul(*node.inputs)]
+
+
+@converter("Gemm")
+def gemm(ctx: Context, node: Node) -> list[Value]:
+    a, w = node.inputs[0], node.inputs[1]
+    c = node.input(2)
+    b = ctx.b
+    alpha, beta = float(node.attr("alpha", 1.0)), float(node.attr("beta", 1.0))
+    y = b.matmul(
+        a, w, transpose_a=bool(node.attr("transA", 0)), transpose_b=bool(node.attr("transB", 0))
+    )
+    if alpha != 1.0:
+        y = b.mul(y, like(ctx, y, alpha))
+    if c is not None and beta != 0.0:
+        if beta != 1.0:
+            c = b.mul(c, like(ctx, c, beta))
+        y = b.add(y, c)
+    return [y]
+
+
+# ------------------------------------------------------------------ normalisations
+
+
+def _per_channel(ctx: Context, v: Value, rank: int) -> Value:
+    """A [C] parameter shaped [C, 1, ...] to broadcast against NC... input."""
+    if rank <= 2:
+        return v
+    return ctx.b.reshape(v, shape=[-1] + [1] * (rank - 2))
+
+
+@converter("BatchNormalization")
+def batch_norm(ctx: Context, node: Node) -> list[Value]:
+    x, scale, offset, mean, var = node.inputs[:5]
+    if node.attr("training_mode", 0) or (ctx.opset < 7 and not node.attr("is_test", 0)
+                                         and node.num_outputs > 1):  # fmt: skip
+        raise ctx.error(node, "training mode is not supported (inference only)")
+    eps = float(node.attr("epsilon", 1e-5))
+    r = x.type.rank
+    args = [_per_channel(ctx, v, r) for v in (mean, var, offset, scale)]
+    return [ctx.b.batch_norm(x, *args, epsilon=eps)]
+
+
+@converter("InstanceNormalization", 6)
+def instance_norm(ctx: Context, node: Node) -> list[Value]:
+    x, scale, offset = node.inputs
+    eps = float(node.attr("epsilon", 1e-5))
+    r = x.type.rank
+    return [
+        ctx.b.layer_norm(
+            x,
+            _per_channel(ctx, scale, r),
+            _per_channel(ctx, offset, r),
+            axes=list(range(2, r)),
+            epsilon=eps,
+        )  # fmt: skip
+    ]
+
+
+@converter("LayerNormalization", 17)
+def layer_norm(ctx: Context, node: Node) -> list[Value]:
+    x, scale = node.inputs[0], node.inputs[1]
+    offset = node.input(2)
+    if any(node.output_names[1:]):
+        raise ctx.error(node, "the Mean and InvStdDev outputs are not supported")
+    r = x.type.rank
+    axis = int(node.attr("axis", -1))
+    axis = axis + r if axis < 0 else axis
+    eps = float(node.attr("epsilon", 1e-5))
+    if offset is None:
+        offset = like(ctx, x, 0)
+    return [ctx.b.layer_norm(x, scale, offset, axes=list(range(axis, r)), epsilon=eps)]
+
+
+def _softmax(ctx: Context, node: Node, kiln_name: str) -> list[Value]:
+    x = node.inputs[0]
+    r = x.type.rank
+    fn = getattr(ctx.b, kiln_name)
+    if ctx.opset >= 13:
+        return [fn(x, axis=int(node.attr("axis", -1)))]
+    axis = int(node.attr("axis", 1))
+    axis = axis + r if axis < 0 else axis
+    if axis == r - 1:
+        return [fn(x, axis=-1)]
+    shape = x.type.shape
+    head, tail = shape[:axis], shape[axis:]
+    if not all(isinstance(d, int) for d in tail):
+        raise ctx.error(node, f"axis {axis} of {x.type} needs static trailing dims")
+    flat = ctx.b.reshape(x, shape=[-1, math.prod(tail)])
+    y = fn(flat, axis=-1)
+    return [ctx.b.reshape(y, shape=[d if isinstance(d, int) else -1 for d in head] + list(tail))]
+
+
+@converter("Softmax")
+def softmax(ctx: Context, node: Node) -> list[Value]:
+    return _softmax(ctx, node, "softmax")
+
+
+@converter("LogSoftmax")
+def log_softmax(ctx: Context, node: Node) -> list[Value]:
+    return _softmax(ctx, node, "log_softmax")
+
+
+_ = np
