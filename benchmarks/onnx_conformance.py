@@ -77,9 +77,21 @@ def collect():
         return collect_testcases(None)
 
 
+def _array(x):
+    """A numpy array of a stored input or output (some cases store TensorProtos)."""
+    from onnx import TensorProto, numpy_helper
+
+    if isinstance(x, TensorProto):
+        x = numpy_helper.to_array(x)
+    x = np.asarray(x)
+    if x.dtype.name == "bfloat16":
+        x = x.astype(np.float32)
+    return x
+
+
 def _close(expected, got, rtol: float, atol: float) -> str | None:
     """None when `got` matches `expected` as onnx's runner checks it, else why not."""
-    expected, got = np.asarray(expected), np.asarray(got)
+    expected, got = _array(expected), np.asarray(got)
     if expected.dtype == object or got.dtype == object:
         return "object outputs"
     if expected.shape != got.shape:
@@ -103,7 +115,7 @@ def run_case(case, backend: str = "auto") -> tuple[bool, str]:
             warnings.simplefilter("ignore")
             rep = KilnRep(case.model, backend=backend)
             for inputs, outputs in case.data_sets:
-                got = rep.run(list(inputs))
+                got = rep.run([_array(x) for x in inputs])
                 if len(got) != len(outputs):
                     return False, f"Mismatch: {len(got)} outputs, expected {len(outputs)}"
                 for e, g in zip(outputs, got):
@@ -126,8 +138,15 @@ def run(cases, backend: str = "auto", progress: bool = False) -> list[dict]:
     for i, case in enumerate(cases):
         t0 = time.perf_counter()
         ok, cause = run_case(case, backend)
-        rows.append(dict(name=case.name, op=case_op(case), ok=ok, cause=cause,
-                         seconds=time.perf_counter() - t0))  # fmt: skip
+        rows.append(
+            dict(
+                name=case.name,
+                op=case_op(case),
+                ok=ok,
+                cause=cause,
+                seconds=time.perf_counter() - t0,
+            )
+        )
         if progress and i % 100 == 99:
             print(f"  {i + 1}/{len(cases)}", file=sys.stderr, flush=True)
     return rows

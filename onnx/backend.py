@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.errors import ExecutionError, KilnError
-from .convert import UnknownAtImport
+from .convert import WIDENED, UnknownAtImport
 from .importer import FUNCTION, import_model, load
 
 try:  # the base classes, when onnx is installed (it is whenever this module is used)
@@ -79,9 +79,10 @@ class KilnRep(_BackendRep):
 
     def _specialise(self, arrays: list[np.ndarray]):
         constants = {
-            n: a for n, a in zip(self.input_names, arrays)
+            n: a
+            for n, a in zip(self.input_names, arrays)
             if a.dtype.kind in "iu" and a.size <= self.SPECIALISE_LIMIT
-        }  # fmt: skip
+        }
         key = tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in constants.items())
         if key not in self._specialised:
             module = import_model(self.proto, constants=constants)
@@ -98,12 +99,28 @@ class KilnRep(_BackendRep):
             module, executable = self.module, self.executable
         args = []
         for a, t in zip(arrays, module[FUNCTION].arg_types):
-            if a.dtype != t.dtype.numpy and a.dtype.kind == np.dtype(t.dtype.numpy).kind:
-                a = a.astype(t.dtype.numpy)
+            want = np.dtype(t.dtype.numpy)
+            if a.dtype != want and (
+                a.dtype.kind == want.kind
+                or {a.dtype.kind, want.kind} <= set("iu")
+                or a.dtype.name == "bfloat16"
+            ):
+                a = a.astype(want)  # widened integers; bf16 travels as float32
             args.append(a)
-        outputs = executable(*args)
+        outputs = [np.asarray(o) for o in executable(*args)]
+        outputs = [_declared(o, info) for o, info in zip(outputs, self.proto.graph.output)]
         names = [_field(n, i) for i, n in enumerate(self.output_names)]
-        return namedtuple("Outputs", names, rename=True)(*[np.asarray(o) for o in outputs])
+        return namedtuple("Outputs", names, rename=True)(*outputs)
+
+
+def _declared(a: np.ndarray, info) -> np.ndarray:
+    """A result in the ONNX output's declared integer type, when kiln carried it wider."""
+    from onnx import helper
+
+    elem = info.type.tensor_type.elem_type
+    if elem in WIDENED:
+        return a.astype(helper.tensor_dtype_to_np_dtype(elem))
+    return a
 
 
 def _field(name: str, i: int) -> str:
@@ -150,8 +167,9 @@ class KilnBackend(_Backend):
         names = [n for n in node.input]
         value_infos = [
             helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
-            for n, a in zip(names, inputs) if n
-        ]  # fmt: skip
+            for n, a in zip(names, inputs)
+            if n
+        ]
         outs = [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in node.output]
         graph = helper.make_graph([node], "run_node", value_infos, outs)
         opset = kwargs.get("opset_version")

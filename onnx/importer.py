@@ -163,9 +163,12 @@ class Importer:
     """Converts one graph: fills `values` (ONNX name -> kiln Value) node by node."""
 
     def __init__(
-        self, proto, initializers_as_args: bool = False, name: str = FUNCTION,
+        self,
+        proto,
+        initializers_as_args: bool = False,
+        name: str = FUNCTION,
         constants: dict[str, np.ndarray] | None = None,
-    ):  # fmt: skip
+    ):
         self.proto = proto
         self.constants = dict(constants or {})
         self.opset = default_opset(proto)

@@ -79,10 +79,20 @@ _ELEM_NAMES = {
 }
 
 
+# integer types kiln lacks are carried in a wider kiln type (values, not wrap-around,
+# are kept: a model that relies on uint8 overflow computes differently); the
+# backend casts results back to the declared ONNX type
+_OWN = {2: "u8", 4: "u16", 5: "i16", 12: "u32", 13: "u64"}
+WIDENED = {2: "i32", 4: "i32", 5: "i32", 12: "i64", 13: "i64"}
+
+
 def dtype_of_elem(elem: int, where: str) -> DType:
     """The kiln dtype of an ONNX element type."""
     if elem in _ELEM:
         return _ELEM[elem]
+    if elem in _OWN:
+        own = getattr(DType, _OWN[elem], None)
+        return own if own is not None else DType(WIDENED[elem])
     name = _ELEM_NAMES.get(elem, str(elem))
     raise ImportError_(f"{where}: element type {name} is not supported by kiln")
 
@@ -177,9 +187,10 @@ class Context:
     def unknown(self, node: Node | None, what: str) -> KilnError:
         """The error for an input that must be known at import time and is not."""
         return self.error(
-            node, f"{what} must be known at import time (a constant or computed from constants)",
+            node,
+            f"{what} must be known at import time (a constant or computed from constants)",
             UnknownAtImport,
-        )  # fmt: skip
+        )
 
     # -- known values ----------------------------------------------------
     def set_value(self, v: Value, value: np.ndarray) -> None:

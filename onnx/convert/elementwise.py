@@ -23,10 +23,19 @@ def _unary(onnx_name: str, kiln_name: str, since: int = 1) -> None:
 
 
 for _onnx_name, _kiln_name in [
-    ("Abs", "abs"), ("Neg", "neg"), ("Sign", "sign"), ("Relu", "relu"), ("Exp", "exp"),
-    ("Log", "log"), ("Sqrt", "sqrt"), ("Tanh", "tanh"), ("Sigmoid", "sigmoid"),
-    ("Erf", "erf"), ("Softplus", "softplus"), ("Not", "logical_not"),
-]:  # fmt: skip
+    ("Abs", "abs"),
+    ("Neg", "neg"),
+    ("Sign", "sign"),
+    ("Relu", "relu"),
+    ("Exp", "exp"),
+    ("Log", "log"),
+    ("Sqrt", "sqrt"),
+    ("Tanh", "tanh"),
+    ("Sigmoid", "sigmoid"),
+    ("Erf", "erf"),
+    ("Softplus", "softplus"),
+    ("Not", "logical_not"),
+]:
     _unary(_onnx_name, _kiln_name)
 
 
@@ -40,10 +49,18 @@ def _binary(onnx_name: str, kiln_name: str) -> None:
 
 
 for _onnx_name, _kiln_name in [
-    ("Add", "add"), ("Sub", "sub"), ("Mul", "mul"), ("Equal", "equal"), ("Less", "less"),
-    ("Greater", "greater"), ("LessOrEqual", "less_equal"), ("GreaterOrEqual", "greater_equal"),
-    ("And", "logical_and"), ("Or", "logical_or"), ("Xor", "not_equal"),
-]:  # fmt: skip
+    ("Add", "add"),
+    ("Sub", "sub"),
+    ("Mul", "mul"),
+    ("Equal", "equal"),
+    ("Less", "less"),
+    ("Greater", "greater"),
+    ("LessOrEqual", "less_equal"),
+    ("GreaterOrEqual", "greater_equal"),
+    ("And", "logical_and"),
+    ("Or", "logical_or"),
+    ("Xor", "not_equal"),
+]:
     _binary(_onnx_name, _kiln_name)
 
 

@@ -38,9 +38,13 @@ def _ints(node: Node, name: str, n: int, default: int) -> list[int]:
 
 
 def window_pads(
-    ctx: Context, node: Node, sizes: list, kernels: list[int], strides: list[int],
+    ctx: Context,
+    node: Node,
+    sizes: list,
+    kernels: list[int],
+    strides: list[int],
     dilations: list[int],
-) -> list[tuple[int, int]]:  # fmt: skip
+) -> list[tuple[int, int]]:
     """(before, after) padding per spatial dim from pads / auto_pad."""
     n = len(kernels)
     auto = node.attr("auto_pad", "NOTSET")
@@ -137,8 +141,11 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
             total = f - t
             if total < 0:
                 raise ctx.error(node, f"output_shape {target} is larger than the full {full}")
-            pads.append((total // 2, total - total // 2) if auto == "SAME_UPPER"
-                        else (total - total // 2, total // 2))  # fmt: skip
+            pads.append(
+                (total // 2, total - total // 2)
+                if auto == "SAME_UPPER"
+                else (total - total // 2, total // 2)
+            )
     elif auto == "VALID":
         pads = [(0, 0)] * n
     else:
@@ -150,9 +157,11 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
         _to_2d(ctx, w, n), perm=[2, 3, 1, 0]
     )  # [in, out/g, kh, kw] -> [kh, kw, out, in]
     attrs = dict(
-        strides=_pair(strides, n, 1), dilations=_pair(dilations, n, 1),
-        output_size=_pair(outs, n, 1), **_explicit(pads),
-    )  # fmt: skip
+        strides=_pair(strides, n, 1),
+        dilations=_pair(dilations, n, 1),
+        output_size=_pair(outs, n, 1),
+        **_explicit(pads),
+    )
     if group == 1:
         y = b.conv2d_transpose(xh, wh, **attrs)
     else:
@@ -273,8 +282,9 @@ def _per_channel(ctx: Context, v: Value, rank: int) -> Value:
 @converter("BatchNormalization")
 def batch_norm(ctx: Context, node: Node) -> list[Value]:
     x, scale, offset, mean, var = node.inputs[:5]
-    if node.attr("training_mode", 0) or (ctx.opset < 7 and not node.attr("is_test", 0)
-                                         and node.num_outputs > 1):  # fmt: skip
+    if node.attr("training_mode", 0) or (
+        ctx.opset < 7 and not node.attr("is_test", 0) and node.num_outputs > 1
+    ):
         raise ctx.error(node, "training mode is not supported (inference only)")
     eps = float(node.attr("epsilon", 1e-5))
     r = x.type.rank
@@ -294,7 +304,7 @@ def instance_norm(ctx: Context, node: Node) -> list[Value]:
             _per_channel(ctx, offset, r),
             axes=list(range(2, r)),
             epsilon=eps,
-        )  # fmt: skip
+        )
     ]
 
 

@@ -62,8 +62,9 @@ def shape(ctx: Context, node: Node) -> list[Value]:
         if all(isinstance(d, int) for d in dims):
             return [ctx.constant(np.array(dims, np.int64), DType.i64)]
         full = ctx.b.shape(x, dtype="i64")
-        out = ctx.b.slice(full, axes=[0], starts=[max(min(start, BIG), -BIG)],
-                          stops=[max(min(end, BIG), -BIG)])  # fmt: skip
+        out = ctx.b.slice(
+            full, axes=[0], starts=[max(min(start, BIG), -BIG)], stops=[max(min(end, BIG), -BIG)]
+        )
     else:
         if all(isinstance(d, int) for d in dims):
             return [ctx.constant(np.array(dims, np.int64), DType.i64)]
@@ -284,9 +285,12 @@ def slice_(ctx: Context, node: Node) -> list[Value]:
     if 0 in steps:
         raise ctx.error(node, "a step cannot be 0")
     out = ctx.b.slice(
-        x, axes=axes, starts=[_clamp(s) for s in starts], stops=[_clamp(e) for e in ends],
+        x,
+        axes=axes,
+        starts=[_clamp(s) for s in starts],
+        stops=[_clamp(e) for e in ends],
         steps=steps,
-    )  # fmt: skip
+    )
     if rank == 1 and len(axes) == 1:
         s, e, st = starts[0], ends[0], steps[0]
         same_dims(ctx, x, out, lambda d: d[slice(_clamp(s), _clamp(e), st)])
@@ -314,8 +318,11 @@ def pad(ctx: Context, node: Node) -> list[Value]:
                 raise ctx.unknown(node, "constant_value")
             value = float(np.asarray(known).reshape(-1)[0]) if known.size else 0.0
         axes = node.input(3)
-        axes = list(range(rank)) if axes is None else [
-            _axis(ctx, node, a, rank) for a in ctx.ints_of(axes, node, "axes")]  # fmt: skip
+        axes = (
+            list(range(rank))
+            if axes is None
+            else [_axis(ctx, node, a, rank) for a in ctx.ints_of(axes, node, "axes")]
+        )
     if len(pads) != 2 * len(axes):
         raise ctx.error(node, f"pads {pads} must hold 2 x {len(axes)} entries")
     low, high = [0] * rank, [0] * rank
@@ -324,9 +331,11 @@ def pad(ctx: Context, node: Node) -> list[Value]:
     if any(p < 0 for p in low + high):  # negative pads crop
         crop_axes = [a for a in range(rank) if low[a] < 0 or high[a] < 0]
         x = ctx.b.slice(
-            x, axes=crop_axes, starts=[max(-low[a], 0) for a in crop_axes],
+            x,
+            axes=crop_axes,
+            starts=[max(-low[a], 0) for a in crop_axes],
             stops=[high[a] if high[a] < 0 else BIG for a in crop_axes],
-        )  # fmt: skip
+        )
         low, high = [max(p, 0) for p in low], [max(p, 0) for p in high]
     if not any(low + high):
         return [x]
