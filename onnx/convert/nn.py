@@ -337,6 +337,22 @@ def layer_norm(ctx: Context, node: Node) -> list[Value]:
     return [y, mean, inv]
 
 
+@converter("RMSNormalization", 23)
+def rms_norm(ctx: Context, node: Node) -> list[Value]:
+    x, scale = node.inputs[0], node.inputs[1]
+    r = x.type.rank
+    axis = int(node.attr("axis", -1))
+    axis = axis + r if axis < 0 else axis
+    eps = float(node.attr("epsilon", 1e-5))
+    b = ctx.b
+    wide = x if x.type.dtype.is_float and x.type.dtype.itemsize >= 4 else b.cast(x, dtype="f32")
+    ms = b.reduce_mean(b.mul(wide, wide), axes=list(range(axis, r)), keepdims=True)
+    y = b.mul(wide, b.rsqrt(b.add(ms, like(ctx, wide, eps))))
+    if y.type.dtype != x.type.dtype:
+        y = b.cast(y, dtype=x.type.dtype)
+    return [b.mul(y, scale)]
+
+
 def _softmax(ctx: Context, node: Node, kiln_name: str) -> list[Value]:
     x = node.inputs[0]
     r = x.type.rank
