@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from ..ir.builder import Builder
-from ..ir.core import Location, Module, Value
+from ..ir.core import Location, Module, Operation, Value
 from ..ir.errors import KilnError
 from ..ir.types import ANY, Symbol, TensorType
 from .convert import Context, ImportError_, Node, dtype_of_elem, lookup
+from .layout import sink_transposes
 
 FUNCTION = "main"
 
@@ -220,6 +221,8 @@ class Importer:
                 raise ImportError_(f"graph output '{o.name}' is not computed by any node")
             outs.append(values[o.name])
         b.ret(*outs)
+        sink_transposes(func)
+        fold_weights(func)
         return module
 
     def convert_node(self, ctx: Context, proto, values: dict[str, Value | None]) -> None:
@@ -268,6 +271,43 @@ class Importer:
         for name, value in zip(proto.output, results):
             if name:
                 values[name] = value
+
+
+# ops that only move or convert a constant's elements: folded at import whatever the
+# size (the fold pass leaves constants over 64K elements alone, and the weights'
+# layout changes (OIHW -> HWIO) would otherwise run at every call)
+_MOVES = {
+    "kiln.transpose",
+    "kiln.reshape",
+    "kiln.expand_dims",
+    "kiln.squeeze",
+    "kiln.cast",
+    "kiln.slice",
+    "kiln.broadcast_to",
+}
+
+
+def fold_weights(func) -> int:
+    """Replace data-movement ops on constants by constants; returns how many."""
+    folded = 0
+    for op in list(func.ops):
+        if op.name not in _MOVES or not all(
+            isinstance(x.owner, Operation) and x.owner.name == "kiln.constant" for x in op.operands
+        ):
+            continue
+        value = op.reference(*[x.owner.value.array for x in op.operands])
+        b = Builder.before(op)
+        const = b.constant(
+            np.asarray(value, dtype=op.result.type.dtype.numpy), op.result.type.dtype
+        )
+        op.result.replace_all_uses_with(const)
+        inputs = [x.owner for x in op.operands]
+        op.parent.erase(op)
+        for producer in inputs:
+            if producer.parent is not None and not producer.result.uses:
+                producer.parent.erase(producer)
+        folded += 1
+    return folded
 
 
 def _type_proto(v: Value | None):
