@@ -269,8 +269,16 @@ class Importer:
             if needed:
                 raise ctx.error(node, f"output {len(results)} is not supported")
         for name, value in zip(proto.output, results):
-            if name:
-                values[name] = value
+            if not name:
+                continue
+            known = ctx._known.get(value) if value is not None else None
+            if (
+                known is not None
+                and known.size <= 1024
+                and not (isinstance(value.owner, Operation) and value.owner.name == "kiln.constant")
+            ):  # a shape computation that came out static: a constant from here on
+                value = ctx.constant(known.reshape(value.type.shape), value.type.dtype)
+            values[name] = value
 
 
 # ops that only move or convert a constant's elements: folded at import whatever the

@@ -253,6 +253,8 @@ class Context:
             return None
         if v in self._dims:
             return self._dims[v]
+        if not v.type.dtype.is_int or v.type.rank > 1:
+            return None
         value = self.value_of(v)
         if value is None:
             return None

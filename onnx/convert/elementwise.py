@@ -7,6 +7,7 @@ import numpy as np
 
 from ...ir.core import Value
 from ...ir.dtypes import DType
+from ...ir.types import ANY
 from . import Context, Node, converter, dtype_of_elem
 from .shape import same_dims
 
@@ -39,13 +40,54 @@ for _onnx_name, _kiln_name in [
     _unary(_onnx_name, _kiln_name)
 
 
+_DIM_ARITHMETIC = {
+    "Add": lambda x, y: x + y,
+    "Sub": lambda x, y: x - y,
+    "Mul": lambda x, y: x * y,
+    "Div": lambda x, y: int(x / y),
+    "Equal": lambda x, y: int(x == y),
+}
+
+
+def shape_arithmetic(ctx: Context, node: Node, out: Value) -> None:
+    """Arithmetic on shapes that hold run-time dims: an entry computed from a symbol
+    is a run-time dim (an anonymous one), except that a dim is never -1 or less."""
+    a, b = node.inputs[0], node.inputs[1]
+    if a.type.rank > 1 or b.type.rank > 1 or node.op_type not in _DIM_ARITHMETIC:
+        return
+    da, db = ctx.dims_of(a), ctx.dims_of(b)
+    if da is None or db is None or (a in ctx._known and b in ctx._known):
+        return
+    n = max(len(da), len(db))
+    if len(da) not in (1, n) or len(db) not in (1, n):
+        return
+    da, db = da * (n // len(da)), db * (n // len(db))
+    fn = _DIM_ARITHMETIC[node.op_type]
+    dims = []
+    for x, y in zip(da, db):
+        if isinstance(x, int) and isinstance(y, int):
+            dims.append(fn(x, y))
+        elif node.op_type == "Equal":
+            other = x if isinstance(x, int) else y
+            if not isinstance(other, int) or other >= 0:
+                return  # a symbol may equal a non-negative int
+            dims.append(0)
+        elif node.op_type == "Mul" and (x == 1 or y == 1):
+            dims.append(y if x == 1 else x)
+        else:
+            dims.append(ANY)
+    ctx.set_dims(out, dims)
+
+
 def _binary(onnx_name: str, kiln_name: str) -> None:
     @converter(onnx_name)
     def convert(ctx: Context, node: Node) -> list[Value]:
         if ctx.opset < 7 and node.attr("broadcast", 0) and node.attr("axis", None) is not None:
             raise ctx.error(node, "legacy broadcast with an axis is not supported")
         a, b = node.inputs
-        return [getattr(ctx.b, kiln_name)(a, b)]
+        out = getattr(ctx.b, kiln_name)(a, b)
+        shape_arithmetic(ctx, node, out)
+        return [out]
 
 
 for _onnx_name, _kiln_name in [
@@ -67,7 +109,9 @@ for _onnx_name, _kiln_name in [
 @converter("Div")
 def div(ctx: Context, node: Node) -> list[Value]:
     a, b = node.inputs  # kiln's integer division truncates toward zero, as ONNX's
-    return [ctx.b.div(a, b)]
+    out = ctx.b.div(a, b)
+    shape_arithmetic(ctx, node, out)
+    return [out]
 
 
 @converter("Mod", 10)
@@ -125,7 +169,16 @@ _variadic("Min", "min")
 
 @converter("Where", 9)
 def where(ctx: Context, node: Node) -> list[Value]:
-    return [ctx.b.select(*node.inputs)]
+    out = ctx.b.select(*node.inputs)
+    cond = ctx.value_of(node.inputs[0])
+    picks = [ctx.dims_of(v) for v in node.inputs[1:]]
+    if cond is not None and cond.ndim <= 1 and all(p is not None for p in picks):
+        n = max(cond.size, len(picks[0]), len(picks[1]))
+        c = np.broadcast_to(cond.reshape(-1), n)
+        t, f = (p * (n // len(p)) if len(p) in (1, n) else None for p in picks)
+        if t is not None and f is not None:
+            ctx.set_dims(out, [t[i] if c[i] else f[i] for i in range(n)])
+    return [out]
 
 
 @converter("Cast", 6)
