@@ -313,8 +313,8 @@ def pad(ctx: Context, node: Node) -> list[Value]:
     x = node.inputs[0]
     rank = x.type.rank
     mode = node.attr("mode", "constant")
-    if mode != "constant":
-        raise ctx.error(node, f"mode={mode!r} is not supported (constant only)")
+    if mode not in ("constant", "edge", "reflect", "wrap"):
+        raise ctx.error(node, f"mode={mode!r} is not supported")
     if ctx.opset < 11:
         pads = [int(p) for p in node.attr("pads" if ctx.opset >= 2 else "paddings")]
         value = float(node.attr("value", 0.0))
@@ -350,7 +350,47 @@ def pad(ctx: Context, node: Node) -> list[Value]:
         low, high = [max(p, 0) for p in low], [max(p, 0) for p in high]
     if not any(low + high):
         return [x]
+    if mode != "constant":
+        return [_pad_from_edges(ctx, node, x, low, high, mode)]
     return [ctx.b.pad(x, low=low, high=high, value=value)]
+
+
+def _pad_from_edges(ctx: Context, node: Node, x: Value, low: list, high: list, mode: str) -> Value:
+    """edge / reflect / wrap padding: slices of x concatenated around it, axis by axis."""
+    b = ctx.b
+    for axis, (p0, p1) in enumerate(zip(low, high)):
+        if not (p0 or p1):
+            continue
+        n = x.type.shape[axis]
+        if not isinstance(n, int):
+            raise ctx.error(node, f"mode={mode!r} over the run-time dim {n}")
+        if mode == "reflect" and (p0 >= n or p1 >= n):
+            raise ctx.error(node, f"reflect pads {p0}, {p1} must be below the dim {n}")
+
+        def take(start, stop, step=1, x=x, axis=axis):
+            return b.slice(x, axes=[axis], starts=[start], stops=[stop], steps=[step])
+
+        parts = []
+        if p0:
+            if mode == "edge":
+                parts.append(b.concat(*[take(0, 1)] * p0, axis=axis) if p0 > 1 else take(0, 1))
+            elif mode == "reflect":
+                parts.append(take(p0, 0, -1))
+            else:
+                parts.append(take(n - p0, n))
+        parts.append(x)
+        if p1:
+            if mode == "edge":
+                parts.append(
+                    b.concat(*[take(n - 1, n)] * p1, axis=axis) if p1 > 1 else take(n - 1, n)
+                )
+            elif mode == "reflect":
+                stop = n - 2 - p1
+                parts.append(take(n - 2, stop if stop >= 0 else -BIG, -1))
+            else:
+                parts.append(take(0, p1))
+        x = b.concat(*parts, axis=axis)
+    return x
 
 
 # ------------------------------------------------------------------ broadcasts

@@ -233,9 +233,15 @@ def test_unsupported_op_names_node_op_and_opset():
         import_model(model)
 
 
+@pytest.mark.parametrize("mode", ["edge", "reflect", "wrap"])
+def test_pad_modes(mode):
+    m, f = single("Pad", [rand(3, 4)], mode=mode, inits=[("p", np.array([2, 1, 1, 3]))])
+    check_against_ort(m, f)
+
+
 def test_unsupported_attribute_is_an_import_error():
-    model, _ = single("Pad", [rand(2, 3)], mode="reflect", inits=[("p", np.zeros(4, np.int64))])
-    with pytest.raises(ImportError_, match=r"\(Pad, opset 17\): mode='reflect' is not supported"):
+    model, _ = single("Pad", [rand(2, 3)], mode="mirror", inits=[("p", np.zeros(4, np.int64))])
+    with pytest.raises(ImportError_, match=r"\(Pad, opset 17\): mode='mirror' is not supported"):
         import_model(model)
     assert not KilnBackend.is_compatible(model)
 
