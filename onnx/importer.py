@@ -271,7 +271,7 @@ class Importer:
         for name, value in zip(proto.output, results):
             if not name:
                 continue
-            known = ctx._known.get(value) if value is not None else None
+            known = ctx.known_value(value) if value is not None else None
             if (
                 known is not None
                 and known.size <= 1024

@@ -193,6 +193,14 @@ class Context:
         )
 
     # -- known values ----------------------------------------------------
+    def is_known(self, v: Value) -> bool:
+        """Whether v's value is already known (without folding anything to find out)."""
+        return v in self._known
+
+    def known_value(self, v: Value) -> np.ndarray | None:
+        """v's value if it is already known (without folding anything to find out)."""
+        return self._known.get(v)
+
     def set_value(self, v: Value, value: np.ndarray) -> None:
         self._known[v] = np.asarray(value)
 

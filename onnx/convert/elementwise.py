@@ -56,7 +56,7 @@ def shape_arithmetic(ctx: Context, node: Node, out: Value) -> None:
     if a.type.rank > 1 or b.type.rank > 1 or node.op_type not in _DIM_ARITHMETIC:
         return
     da, db = ctx.dims_of(a), ctx.dims_of(b)
-    if da is None or db is None or (a in ctx._known and b in ctx._known):
+    if da is None or db is None or (ctx.is_known(a) and ctx.is_known(b)):
         return
     n = max(len(da), len(db))
     if len(da) not in (1, n) or len(db) not in (1, n):

@@ -40,7 +40,7 @@ def _input_or_attr(ctx: Context, node: Node, since: int, index: int, name: str):
 
 def same_dims(ctx: Context, src: Value | None, dst: Value, fn) -> None:
     dims = ctx.dims_of(src) if src is not None else None
-    if dims is not None and src not in ctx._known:
+    if dims is not None and not ctx.is_known(src):
         try:
             ctx.set_dims(dst, fn(dims))
         except (IndexError, ValueError, TypeError):
@@ -247,7 +247,7 @@ def concat(ctx: Context, node: Node) -> list[Value]:
     out = xs[0] if len(xs) == 1 else ctx.b.concat(*xs, axis=axis)
     if rank == 1:
         parts = [ctx.dims_of(x) for x in xs]
-        if all(p is not None for p in parts) and any(x not in ctx._known for x in xs):
+        if all(p is not None for p in parts) and any(not ctx.is_known(x) for x in xs):
             ctx.set_dims(out, [d for p in parts for d in p])
     return [out]
 

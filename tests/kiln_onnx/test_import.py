@@ -268,3 +268,29 @@ def test_the_imported_text_round_trips():
     module = import_model(model)
     text = str(module)
     assert str(kiln.ir.parse(text)) == text
+
+
+def test_an_op_onnx_defines_as_a_function_is_expanded():
+    """MeanVarianceNormalization has no converter: its function body is imported."""
+    model, feeds = single("MeanVarianceNormalization", [rand(2, 3, 4, 4)], opset=13)
+    check_against_ort(model, feeds)
+
+
+def test_lrn_mod_and_losses():
+    m, f = single("LRN", [rand(1, 6, 3, 3)], size=3, alpha=0.01, beta=0.7, bias=1.5)
+    check_against_ort(m, f)
+    a = np.array([[-7, 7, -3, 5]], np.int64)
+    d = np.array([[3, -3, 2, 2]], np.int64)
+    for fmod in (0, 1):
+        node = helper.make_node("Mod", ["a", "d"], ["y"], fmod=fmod)
+        model = make_model([node], [("a", I64, [1, 4]), ("d", I64, [1, 4])], [("y", I64, None)])
+        check_against_ort(model, {"a": a, "d": d})
+    scores, labels = rand(4, 5, 2), np.array([[0, 4], [1, 1], [2, 3], [4, 0]], np.int64)
+    for reduction in ("mean", "none"):
+        node = helper.make_node(
+            "SoftmaxCrossEntropyLoss", ["s", "t"], ["loss"], reduction=reduction, ignore_index=1
+        )
+        model = make_model(
+            [node], [("s", F, [4, 5, 2]), ("t", I64, [4, 2])], [("loss", F, None)], opset=13
+        )
+        check_against_ort(model, {"s": scores, "t": labels})
