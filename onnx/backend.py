@@ -35,8 +35,9 @@ class KilnRep(_BackendRep):
 
     A model that computes a shape, axes or pads from a graph input (onnx's node
     tests feed them as inputs) cannot be imported ahead of its values: such a
-    model is specialised at run time on its integer inputs, one compiled
-    executable per distinct set of their values (a cache)."""
+    model is specialised at run time on its integer inputs (and its small 1-D
+    float ones: Resize's scales, OneHot's depth), one compiled executable per
+    distinct set of their values (a cache)."""
 
     SPECIALISE_LIMIT = 4096  # integer inputs up to this many elements become constants
 
@@ -81,7 +82,8 @@ class KilnRep(_BackendRep):
         constants = {
             n: a
             for n, a in zip(self.input_names, arrays)
-            if a.dtype.kind in "iu" and a.size <= self.SPECIALISE_LIMIT
+            if (a.dtype.kind in "iu" and a.size <= self.SPECIALISE_LIMIT)
+            or (a.dtype.kind == "f" and a.ndim <= 1 and a.size <= 16)  # scales, roi, depth
         }
         key = tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in constants.items())
         if key not in self._specialised:

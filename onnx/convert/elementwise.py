@@ -121,10 +121,15 @@ def mod(ctx: Context, node: Node) -> list[Value]:
     b = ctx.b
     if a.type.dtype.is_int:
         r = b.sub(a, b.mul(b.div(a, d), d))
-    else:  # a - trunc(a / d) * d
+    else:  # a - trunc(a / d) * d; a quotient beyond the mantissa is integral already
         q = b.div(a, d)
-        t = b.mul(b.sign(q), b.cast(b.cast(b.abs(q), dtype="i64"), dtype=a.type.dtype))
-        r = b.sub(a, b.mul(t, d))
+        big = like(ctx, q, 2.0 ** {"f16": 10, "bf16": 7, "f32": 23}.get(str(a.type.dtype), 52))
+        small = b.less(b.abs(q), big)
+        cut = b.cast(b.cast(b.select(small, q, like(ctx, q, 0)), dtype="i64"), dtype=a.type.dtype)
+        r = b.sub(a, b.mul(b.select(small, cut, q), d))
+        inf = like(ctx, a, np.inf)  # x mod inf is x (x - 0 * inf would be NaN)
+        finite_by_inf = b.logical_and(b.equal(b.abs(d), inf), b.less(b.abs(a), inf))
+        r = b.select(finite_by_inf, a, r)
     if not node.attr("fmod", 0):
         zero = like(ctx, r, 0)
         wrong_sign = b.logical_and(
