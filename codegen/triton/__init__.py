@@ -58,7 +58,17 @@ HOST_OPS: dict[str, str] = {
         "no window kernels yet",
     ),
     **dict.fromkeys(["kiln.concat", "kiln.pad"], "no copy kernel for it yet"),
-    **dict.fromkeys(["kiln.gather", "kiln.scatter_add"], "no indexing kernels yet"),
+    **dict.fromkeys(
+        [
+            "kiln.gather",
+            "kiln.scatter_add",
+            "kiln.gather_elements",
+            "kiln.scatter_elements",
+            "kiln.gather_nd",
+            "kiln.scatter_nd",
+        ],
+        "no indexing kernels yet",
+    ),
     "kiln.random": "no Philox kernel yet",
     "kiln.top_k": "no sorting kernel yet",
     "kiln.nonzero": "its result's size depends on the values",
