@@ -139,8 +139,9 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
         pads = []
         for f, t in zip(full, target):
             total = f - t
-            if total < 0:
-                raise ctx.error(node, f"output_shape {target} is larger than the full {full}")
+            if total < 0:  # an output_padding implied by output_shape
+                pads.append((0, total))
+                continue
             pads.append(
                 (total // 2, total - total // 2)
                 if auto == "SAME_UPPER"
@@ -151,6 +152,7 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
     else:
         pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
     outs = [f - p0 - p1 for f, (p0, p1) in zip(full, pads)]
+    pads = [(p0, max(p1, 0)) for p0, p1 in pads]
     b = ctx.b
     xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
     wh = b.transpose(
@@ -197,24 +199,27 @@ def _pool(ctx: Context, node: Node, kind: str) -> list[Value]:
         raise ctx.error(node, f"dilations={dilations} are not supported")
     sizes = list(x.type.shape[2:])
     pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
+    if node.attr("ceil_mode", 0):  # the last windows may start in the end padding
+        grown = []
+        for size, k, st, (p0, p1) in zip(sizes, kernels, strides, pads):
+            if not isinstance(size, int):
+                raise ctx.error(node, f"ceil_mode over the run-time dim {size}")
+            out = -(-(size + p0 + p1 - k) // st) + 1
+            if (out - 1) * st >= size + p0:
+                out -= 1
+            grown.append((p0, p1, max(0, (out - 1) * st + k - size - p0 - p1)))
+    else:
+        grown = [(p0, p1, 0) for p0, p1 in pads]
     b = ctx.b
     xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
     if kind == "avg" and node.attr("count_include_pad", 0) and any(p for pr in pads for p in pr):
-        low = [0] + _pair([p for p, _ in pads], n, 0) + [0]
-        high = [0] + _pair([p for _, p in pads], n, 0) + [0]
+        # the pads count as zeros; the ceil_mode extension does not count
+        low = [0] + _pair([p0 for p0, _, _ in grown], n, 0) + [0]
+        high = [0] + _pair([p1 for _, p1, _ in grown], n, 0) + [0]
         xh = b.pad(xh, low=low, high=high, value=0.0)
-        sizes = [s + p0 + p1 if isinstance(s, int) else s for s, (p0, p1) in zip(sizes, pads)]
-        pads = [(0, 0)] * n
-    if node.attr("ceil_mode", 0):
-        grown = []
-        for s, k, st, (p0, p1) in zip(sizes, kernels, strides, pads):
-            if not isinstance(s, int):
-                raise ctx.error(node, f"ceil_mode over the run-time dim {s}")
-            out = -(-(s + p0 + p1 - k) // st) + 1
-            if (out - 1) * st >= s + p0:
-                out -= 1
-            grown.append((p0, max(p1, (out - 1) * st + k - s - p0)))
-        pads = grown
+        pads = [(0, extra) for _, _, extra in grown]
+    else:
+        pads = [(p0, p1 + extra) for p0, p1, extra in grown]
     attrs = dict(ksize=_pair(kernels, n, 1), strides=_pair(strides, n, 1), **_explicit(pads))
     y = b.max_pool(xh, **attrs) if kind == "max" else b.avg_pool(xh, **attrs)
     y = b.transpose(y, perm=TO_NCHW)
@@ -312,15 +317,24 @@ def instance_norm(ctx: Context, node: Node) -> list[Value]:
 def layer_norm(ctx: Context, node: Node) -> list[Value]:
     x, scale = node.inputs[0], node.inputs[1]
     offset = node.input(2)
-    if any(node.output_names[1:]):
-        raise ctx.error(node, "the Mean and InvStdDev outputs are not supported")
     r = x.type.rank
     axis = int(node.attr("axis", -1))
     axis = axis + r if axis < 0 else axis
+    axes = list(range(axis, r))
     eps = float(node.attr("epsilon", 1e-5))
-    if offset is None:
-        offset = like(ctx, x, 0)
-    return [ctx.b.layer_norm(x, scale, offset, axes=list(range(axis, r)), epsilon=eps)]
+    b = ctx.b
+    if not any(node.output_names[1:]):
+        offset = like(ctx, x, 0) if offset is None else offset
+        return [b.layer_norm(x, scale, offset, axes=axes, epsilon=eps)]
+    # Mean and InvStdDev asked for too: the moments spelled out
+    mean = b.reduce_mean(x, axes=axes, keepdims=True)
+    centered = b.sub(x, mean)
+    variance = b.reduce_mean(b.mul(centered, centered), axes=axes, keepdims=True)
+    inv = b.rsqrt(b.add(variance, like(ctx, x, eps)))
+    y = b.mul(b.mul(centered, inv), scale)
+    if offset is not None:
+        y = b.add(y, offset)
+    return [y, mean, inv]
 
 
 def _softmax(ctx: Context, node: Node, kiln_name: str) -> list[Value]:

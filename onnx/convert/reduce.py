@@ -4,6 +4,8 @@ attribute, an input from opset 13 for ReduceSum and 18 for the others)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...ir.core import Value
 from . import Context, Node, converter
 
@@ -30,6 +32,27 @@ def reduce_axes(ctx: Context, node: Node, since: int) -> list[int] | None:
     return sorted({a % rank for a in axes})
 
 
+# what a reduction over no elements gives
+_EMPTY = {"ReduceSum": 0, "ReduceMean": np.nan, "ReduceMax": -np.inf, "ReduceMin": np.inf,
+          "ReduceProd": 1, "ReduceLogSumExp": -np.inf, "ReduceL1": 0, "ReduceL2": 0,
+          "ReduceSumSquare": 0, "ReduceLogSum": -np.inf}  # fmt: skip
+
+
+def _empty(ctx: Context, node: Node, x: Value, axes: list[int] | None, keep: bool):
+    """The constant result of reducing an axis of size 0 (static shapes)."""
+    shape = x.type.shape
+    reduced = range(len(shape)) if axes is None else axes
+    if not all(isinstance(d, int) for d in shape) or all(shape[a] for a in reduced):
+        return None
+    out = [1 if i in reduced else d for i, d in enumerate(shape) if keep or i not in reduced]
+    fill = _EMPTY[node.op_type]
+    dt = x.type.dtype
+    if dt.is_int and not np.isfinite(fill):
+        info = np.iinfo(dt.numpy)
+        fill = info.min if fill < 0 else info.max
+    return ctx.constant(np.full(out, fill, dtype=dt.numpy), dt)
+
+
 def _reduction(onnx_name: str, build, since: int) -> None:
     @converter(onnx_name)
     def convert(ctx: Context, node: Node) -> list[Value]:
@@ -38,6 +61,12 @@ def _reduction(onnx_name: str, build, since: int) -> None:
         if axes == []:
             return [x]
         keep = bool(node.attr("keepdims", 1))
+        empty = _empty(ctx, node, x, axes, keep)
+        if empty is not None:
+            return [empty]
+        if x.type.dtype.is_bool:  # max is any, min is all
+            wide = ctx.b.cast(x, dtype="i32")
+            return [ctx.b.cast(build(ctx, wide, axes, keep), dtype="bool")]
         return [build(ctx, x, axes, keep)]
 
 
@@ -99,7 +128,7 @@ def _arg(onnx_name: str, kiln_name: str) -> None:
                 raise ctx.error(node, "select_last_index over a run-time dim is not supported")
             flipped = b.slice(x, axes=[axis], starts=[-1], stops=[-(2**62)], steps=[-1])
             idx = getattr(b, kiln_name)(flipped, axis=axis, index_dtype="i64")
-            idx = b.sub(ctx.constant(__import__("numpy").array(dim - 1, "int64")), idx)
+            idx = b.sub(ctx.constant(np.array(dim - 1, np.int64)), idx)
         else:
             idx = getattr(b, kiln_name)(x, axis=axis, index_dtype="i64")
         if node.attr("keepdims", 1):

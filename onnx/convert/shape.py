@@ -134,9 +134,20 @@ def reshape_target(ctx: Context, node: Node, x: Value, dims: list, allowzero: bo
                 raise ctx.error(node, f"shape entry {i} is 0 (copy) past the input's rank")
             d = x.type.shape[i]
         out.append(d)
+    if -1 in out and any(not isinstance(d, int) for d in out):
+        # a symbol of the target that is a symbol of the input cancels; if the input
+        # has no other run-time dim, the -1 is a static size
+        rest = [d for d in x.type.shape if not isinstance(d, int)]
+        for d in out:
+            if not isinstance(d, int) and not d.anonymous and d in rest:
+                rest.remove(d)
+        if not rest:
+            known = math.prod(d for d in out if isinstance(d, int) and d != -1)
+            total = math.prod(d for d in x.type.shape if isinstance(d, int))
+            if known and total % known == 0:
+                out = [total // known if d == -1 else d for d in out]
     unknown = [i for i, d in enumerate(out) if not isinstance(d, int) or d == -1]
     if len(unknown) > 1:
-        # a symbol that is the input's dim at the same place and all else static
         raise ctx.error(
             node,
             f"target shape {[str(d) for d in out]} of {x.type} has more than one dim "
