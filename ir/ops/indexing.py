@@ -176,9 +176,10 @@ def nd_positions(op: Operation, shape: tuple, indices: np.ndarray, batch_dims: i
     sizes = np.array(shape[batch_dims : batch_dims + q], dtype=np.int64)
     wrapped = wrap_indices(indices, sizes, op, f"{batch_dims}..{batch_dims + q - 1}")
     lead = indices.shape[:-1]
-    batch = [np.broadcast_to(g, lead) for g in np.indices(lead[:batch_dims], sparse=True)]
-    batch = [g.reshape(g.shape + (1,) * (len(lead) - batch_dims)) for g in batch]
-    batch = [np.broadcast_to(g, lead) for g in batch]
+    rest = (1,) * (len(lead) - batch_dims)
+    batch = [
+        np.broadcast_to(g.reshape(g.shape + rest), lead) for g in np.indices(lead[:batch_dims])
+    ]
     return tuple(batch) + tuple(wrapped[..., k] for k in range(q))
 
 
