@@ -20,7 +20,7 @@ import numpy as np
 
 from ..attributes import Attr, bool_, float_, ints, one_of
 from ..core import Operation
-from ..errors import KilnError, ShapeError
+from ..errors import ExecutionError, KilnError, ShapeError
 from ..registry import op
 from ..types import TensorType
 
@@ -164,6 +164,8 @@ class Resize(Operation):
                 raise ShapeError(f"sizes[{d}] = {m} is negative")
             if m != -1 and not isinstance(n, int) and self.resizes(d, n, m):
                 raise ShapeError(f"dim {d} of {x} is resized, so it must be static")
+            if n == 0 and m > 0:
+                raise ShapeError(f"cannot resize the empty dim {d} of {x} to {m}")
             shape.append(n if m == -1 else m)
         return x.with_shape(shape)
 
@@ -201,24 +203,18 @@ class Resize(Operation):
             elif taps is not None:
                 y = taps.apply(y, d, self.extrapolation_value)
             elif x.shape[d] == 0 and self.axis_map(d, 0)[0] != 0:
-                raise self.error(f"cannot resize the empty dim {d}", KilnError)
-        if x.dtype.kind in "iu":
-            info = np.iinfo(x.dtype)
-            y = np.clip(np.rint(y), info.min, info.max)
-        return y.astype(x.dtype)
+                raise self.error(f"cannot resize the empty dim {d}", ExecutionError)
+        return y if nearest else y.astype(x.dtype)
 
     def decompose(self, b):
         """One gather per tap along each resized dim, times constant weights,
-        summed (a nearest dim is one gather); None (the op is kept) when a
-        resized dim is empty."""
+        summed (a nearest dim is one gather)."""
         x = self.x
         dtype = x.type.dtype
         y = x
         for d, n_in in enumerate(x.type.shape):
             if not isinstance(n_in, int):
                 continue
-            if n_in == 0 and self.axis_map(d, 0)[0] != 0:
-                return None
             taps = self.taps(d, n_in)
             if taps is None:
                 continue
