@@ -5,6 +5,7 @@ tf_half_pixel_for_nn, negative indices), and the import errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -66,7 +67,7 @@ def frozen(case):
                 fed.append(value)
         del graph.input[:]
         graph.input.extend(keep)
-        yield type(case)(case.name, model, [(fed, outputs)], case.rtol, case.atol, case.kind)
+        yield dataclasses.replace(case, model=model, data_sets=[(fed, outputs)])
 
 
 @pytest.mark.slow
