@@ -72,6 +72,7 @@ HOST_OPS: dict[str, str] = {
     "kiln.random": "no Philox kernel yet",
     "kiln.top_k": "no sorting kernel yet",
     "kiln.nonzero": "its result's size depends on the values",
+    "kiln.non_max_suppression": "its result's size depends on the values",
     "kiln.shape": "its value is the run-time shape",
     "kiln.print": "printing is a host side effect",
 }

@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     control,
     conv,
     creation,
+    detection,
     elementwise,
     indexing,
     linalg,
