@@ -36,6 +36,7 @@ __all__ = [
 INTERPRETED: dict[str, str] = {
     "kiln.nonzero": "no native kernel yet: its result's size depends on the values",
     "kiln.non_max_suppression": "no native kernel: its result's size depends on the values",
+    "kiln.unique": "no native kernel: its results' sizes depend on the values",
     "kiln.shape": "no native kernel yet (its value is the run-time shape)",
     "kiln.print": "refused: printing from native code needs a callback into Python",
 }

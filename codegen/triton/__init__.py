@@ -73,6 +73,7 @@ HOST_OPS: dict[str, str] = {
     "kiln.top_k": "no sorting kernel yet",
     "kiln.nonzero": "its result's size depends on the values",
     "kiln.non_max_suppression": "its result's size depends on the values",
+    "kiln.unique": "its results' sizes depend on the values",
     "kiln.shape": "its value is the run-time shape",
     "kiln.print": "printing is a host side effect",
 }

@@ -1,16 +1,21 @@
-"""kiln.non_max_suppression: ONNX NonMaxSuppression (tf.image.non_max_suppression
-over a batch and classes). Its result's length depends on the values, so the
-backends run it in the reference interpreter (their declared fallbacks)."""
+"""Ops whose results' lengths depend on the values: kiln.non_max_suppression
+(ONNX NonMaxSuppression, tf.image.non_max_suppression over a batch and
+classes) and kiln.unique (ONNX Unique). The backends run them in the
+reference interpreter (their declared fallbacks)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ..attributes import Attr, float_, int_, optional
+from ..attributes import Attr, bool_, float_, int_, optional
 from ..core import Operation
+from ..dtypes import DType
 from ..errors import ShapeError
 from ..registry import op
 from ..types import ANY, TensorType, may_equal
+from .reduce import normalize_axis
 
 
 def corners(boxes: np.ndarray, center_point_box: int) -> np.ndarray:
@@ -98,3 +103,50 @@ class NonMaxSuppression(Operation):
                     kept.append(int(i))
                 rows += [(batch, cls, i) for i in kept]
         return np.array(rows, np.int64).reshape(-1, 3)
+
+
+@op(
+    "kiln.unique",
+    ["x"],
+    {"axis": Attr(optional(int_), None), "sorted": Attr(bool_, True)},
+    results=4,
+    not_differentiable="its results are picked elements and indices",
+    tf="UniqueV2",
+    onnx="Unique",
+)
+class Unique(Operation):
+    """The distinct elements of x (flattened), or its distinct slices along
+    `axis`, sorted or in order of first appearance; with the index of each's
+    first appearance, the index into them of every element (or slice), and
+    their counts (ONNX Unique, numpy.unique). Their number is known only at
+    run time."""
+
+    def infer(self, x: TensorType):
+        if self.axis is None:
+            shape, n = [ANY], math.prod(x.shape) if x.is_static else ANY
+        else:
+            axis = normalize_axis(self.axis, x.rank)
+            shape, n = list(x.shape), x.shape[axis]
+            shape[axis] = ANY
+        i64 = DType.i64
+        return (
+            x.with_shape(shape),
+            TensorType(i64, [ANY]),
+            TensorType(i64, [n]),
+            TensorType(i64, [ANY]),
+        )
+
+    def reference(self, x):
+        axis = None if self.axis is None else normalize_axis(self.axis, x.ndim)
+        values, first, inverse, counts = np.unique(
+            x, return_index=True, return_inverse=True, return_counts=True, axis=axis
+        )
+        inverse = inverse.reshape(-1)
+        if not self.sorted:  # in order of first appearance
+            order = np.argsort(first, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            values = np.take(values, order, axis=0 if axis is None else axis)
+            first, counts, inverse = first[order], counts[order], rank[inverse]
+        i64 = np.int64
+        return values, first.astype(i64), inverse.astype(i64), counts.astype(i64)

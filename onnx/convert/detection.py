@@ -40,3 +40,13 @@ def non_max_suppression(ctx: Context, node: Node) -> list[Value]:
             center_point_box=center,
         )
     ]
+
+
+@converter("Unique", 11)
+def unique(ctx: Context, node: Node) -> list[Value]:
+    axis = node.attr("axis", None)
+    x = node.inputs[0]
+    if axis is not None and not -x.type.rank <= axis < x.type.rank:
+        raise ctx.error(node, f"axis {axis} is out of range for {x.type}")
+    op = ctx.b.create("kiln.unique", x, axis=axis, sorted=bool(node.attr("sorted", 1)))
+    return list(op.results[: node.num_outputs])

@@ -104,3 +104,42 @@ def test_type_errors():
         nms_module("2x5x4xf32", "2x1x6xf32")
     with pytest.raises(ShapeError, match="center_point_box"):
         nms_module(center_point_box=2)
+
+
+# ------------------------------------------------------------------ unique
+
+
+def unique_module(type_: str, **attrs) -> Module:
+    m = Module()
+    f = m.add_function("f", [parse_type_body(type_)])
+    b = Builder.at_end(f.body)
+    b.ret(*b.create("kiln.unique", f.args[0], **attrs).results)
+    return m.verify()
+
+
+def test_unique_sorted_and_in_order_of_appearance():
+    x = np.array([2, 1, 1, 3, 4, 3], np.float32)
+    values, first, inverse, counts = interpret(unique_module("6xf32"), "f", x)
+    np.testing.assert_array_equal(values, [1, 2, 3, 4])
+    np.testing.assert_array_equal(first, [1, 0, 3, 4])
+    np.testing.assert_array_equal(inverse, [1, 0, 0, 2, 3, 2])
+    np.testing.assert_array_equal(counts, [2, 1, 2, 1])
+    values, first, inverse, counts = interpret(unique_module("6xf32", sorted=False), "f", x)
+    np.testing.assert_array_equal(values, [2, 1, 3, 4])
+    np.testing.assert_array_equal(first, [0, 1, 3, 4])
+    np.testing.assert_array_equal(inverse, [0, 1, 1, 2, 3, 2])
+    np.testing.assert_array_equal(values[inverse], x)
+
+
+def test_unique_slices_along_an_axis():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 2, (3, 6)).astype(np.int32)
+    for sorted_ in (True, False):
+        m = unique_module("3x?xi32", axis=1, sorted=sorted_)
+        values, first, inverse, counts = interpret(m, "f", x)
+        np.testing.assert_array_equal(values[:, inverse], x)  # the slices rebuild x
+        np.testing.assert_array_equal(x[:, first], values)
+        assert counts.sum() == 6 and len(set(map(tuple, values.T))) == values.shape[1]
+    assert parse(str(m)) == m
+    with pytest.raises(CompileError):
+        kiln.compile(m, "f", backend="cpu")
