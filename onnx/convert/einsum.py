@@ -4,14 +4,16 @@ transpose, reduce_sum, reshape and matmul (batched), two operands at a time.
 For a pair, every letter is a batch letter (in both and kept), a contracted
 one (in both, not needed later), or belongs to one side; each side is summed
 over the letters nothing else needs, transposed to (batch, own, contracted)
-and reshaped to 3-D, so one kiln.matmul does the work. Repeated letters in
-one operand (a diagonal) are not supported. The dims of the letters that a
-reshape merges must be static.
+and reshaped to 3-D, so one kiln.matmul does the work. A letter repeated in
+one operand (a diagonal) is first reduced to one axis with an identity mask.
+The dims of the letters that a reshape merges must be static.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ...ir.core import Value
 from . import Context, Node, converter
@@ -38,8 +40,6 @@ def _parse(ctx: Context, node: Node, equation: str, ranks: list[int]):
             term = term.replace("...", dots)
         if len(term) != rank:
             raise ctx.error(node, f"term {term!r} does not fit an operand of rank {rank}")
-        if len(set(term)) != len(term):
-            raise ctx.error(node, f"a repeated letter in {term!r} (a diagonal) is not supported")
         spelled.append(term)
     if arrow:
         out = out.replace("...", ellipsis)
@@ -50,6 +50,24 @@ def _parse(ctx: Context, node: Node, equation: str, ranks: list[int]):
                 counts[c] = counts.get(c, 0) + 1
         out = ellipsis + "".join(sorted(c for c, n in counts.items() if n == 1 and c.islower()))
     return spelled, out
+
+
+def _diagonals(ctx: Context, node: Node, x: Value, term: str) -> tuple[Value, str]:
+    """x with each letter repeated in its term reduced to one axis: the entries
+    where the repeated indices agree (an identity mask, then a sum)."""
+    b = ctx.b
+    while len(set(term)) != len(term):
+        c = next(c for c in term if term.count(c) > 1)
+        p, q = term.index(c), term.index(c, term.index(c) + 1)
+        n, m = x.type.shape[p], x.type.shape[q]
+        if not isinstance(n, int) or n != m:
+            raise ctx.error(node, f"the diagonal of {c!r} needs equal static dims, got {n} and {m}")
+        shape = [1] * len(term)
+        shape[p] = shape[q] = n
+        eye = np.eye(n, dtype=x.type.dtype.numpy).reshape(shape)
+        x = b.reduce_sum(b.mul(x, ctx.constant(eye, x.type.dtype)), axes=[q])
+        term = term[:q] + term[q + 1 :]
+    return x, term
 
 
 def _sum_out(b, x: Value, term: str, keep: set) -> tuple[Value, str]:
@@ -117,6 +135,8 @@ def einsum(ctx: Context, node: Node) -> list[Value]:
     missing = [c for c in out if c not in dims]
     if missing:
         raise ctx.error(node, f"output letters {missing} appear in no operand")
+    for k, (v, term) in enumerate(zip(operands, terms)):
+        operands[k], terms[k] = _diagonals(ctx, node, v, term)
     x, xt = operands[0], terms[0]
     for k in range(1, len(operands)):
         later = set(out).union(*terms[k + 1 :])
