@@ -3,7 +3,7 @@
 `native_kernel(op, name)` is the backend's entry for the runtime: it looks the
 op up in `BUILDERS` (native.py), which the builder modules imported below fill."""
 
-from . import conv, coordinates, library, matmul, selection  # noqa: F401  (register builders)
+from . import conv, coordinates, library, matmul, scan, selection  # noqa: F401  (builders)
 from .jit import Compiled, compile_module, target_machine
 from .native import BUILDERS, NativeKernel, native_kernel
 from .render import render
