@@ -36,6 +36,12 @@ def _read_text(path: str) -> str:
 
 
 def _read_module(path: str):
+    """A .kiln text file (or standard input), or an ONNX model (.onnx: imported)."""
+    if path != STDIN and path.lower().endswith(".onnx"):
+        from .onnx import import_model
+
+        _Source.name, _Source.text = path, None
+        return import_model(path)
     return parse(_read_text(path))
 
 
@@ -371,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "opt", help="run passes over a .kiln module and print it", description=cmd_opt.__doc__
     )
-    p.add_argument("file", help="a .kiln text file, or - for standard input")
+    p.add_argument("file", help="a .kiln text file or an ONNX model (.onnx), or - for stdin")
     p.add_argument(
         "--passes",
         "-p",
@@ -413,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run", help="interpret a function on .npy inputs", description=cmd_run.__doc__
     )
-    p.add_argument("file", help="a .kiln text file, or - for standard input")
+    p.add_argument("file", help="a .kiln text file or an ONNX model (.onnx), or - for stdin")
     p.add_argument(
         "--func", help="the function to run (without @); needed when the module has several"
     )
@@ -435,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "model",
-        help="a .kiln file (- for standard input), or a Saver checkpoint "
+        help="a .kiln file (- for standard input), an ONNX model (.onnx), or a Saver checkpoint "
         "prefix (dir/model-7, with dir/model-7.meta and .npz) or its "
         "directory",
     )
@@ -484,7 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="time a function or a compiled library", description=cmd_bench.__doc__
     )
     p.add_argument(
-        "model", help="a .kiln file (- for standard input), or an OUTDIR made by `kiln compile`"
+        "model",
+        help="a .kiln file (- for standard input), an ONNX model (.onnx), or an OUTDIR made "
+        "by `kiln compile`",
     )
     p.add_argument("--func", help="the function to time (needed when the module has several)")
     p.add_argument(
@@ -523,7 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "viz", help="draw a graph or the IR after passes as SVG or PNG", description=cmd_viz.__doc__
     )
-    p.add_argument("file", help="a .kiln module (- for standard input) or a saved graph (.meta)")
+    p.add_argument(
+        "file", help="a .kiln module (- for standard input), an ONNX model or a saved graph (.meta)"
+    )
     p.add_argument("--passes", "-p", default="", help="run this pipeline first (.kiln only)")
     p.add_argument("--func", help="draw only this function (default: all)")
     p.add_argument(

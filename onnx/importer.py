@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from ..ir.builder import Builder
-from ..ir.core import Location, Module, Value
+from ..ir.core import Location, Module, Operation, Value
 from ..ir.errors import KilnError
 from ..ir.types import ANY, Symbol, TensorType
 from .convert import Context, ImportError_, Node, dtype_of_elem, lookup
+from .layout import sink_transposes
 
 FUNCTION = "main"
 
@@ -220,11 +221,13 @@ class Importer:
                 raise ImportError_(f"graph output '{o.name}' is not computed by any node")
             outs.append(values[o.name])
         b.ret(*outs)
+        sink_transposes(func)
+        fold_weights(func)
         return module
 
     def convert_node(self, ctx: Context, proto, values: dict[str, Value | None]) -> None:
         domain = proto.domain
-        where = f"node '{proto.name or proto.op_type}' ({proto.op_type}, opset {self.opset})"
+        where = f"node '{proto.name or proto.op_type}' ({proto.op_type}, opset {ctx.opset})"
         if domain not in ("", "ai.onnx"):
             raise ImportError_(f"{where}: operator domain '{domain}' is not supported")
         inputs = []
@@ -232,8 +235,20 @@ class Importer:
             if name not in values:
                 raise ImportError_(f"{where}: input '{name}' is not defined before the node")
             inputs.append(values[name])
+        fn = lookup(proto.op_type, ctx.opset)
+        if fn is None:
+            body = function_body(proto, inputs, ctx.opset)
+            if body is not None:  # an op onnx defines as a function of other ops
+                nodes, opset = body
+                saved = ctx.opset
+                ctx.opset = opset
+                try:
+                    for inner in nodes:
+                        self.convert_node(ctx, inner, values)
+                finally:
+                    ctx.opset = saved
+                return
         node = Node(proto, inputs, attributes(proto, where))
-        fn = lookup(proto.op_type, self.opset)
         if fn is None:
             raise ctx.error(node, "this op type is not supported by kiln's ONNX importer")
         ctx.b.loc = Location(node.name)
@@ -256,6 +271,120 @@ class Importer:
         for name, value in zip(proto.output, results):
             if name:
                 values[name] = value
+
+
+# ops that only move or convert a constant's elements: folded at import whatever the
+# size (the fold pass leaves constants over 64K elements alone, and the weights'
+# layout changes (OIHW -> HWIO) would otherwise run at every call)
+_MOVES = {
+    "kiln.transpose",
+    "kiln.reshape",
+    "kiln.expand_dims",
+    "kiln.squeeze",
+    "kiln.cast",
+    "kiln.slice",
+    "kiln.broadcast_to",
+}
+
+
+def fold_weights(func) -> int:
+    """Replace data-movement ops on constants by constants; returns how many."""
+    folded = 0
+    for op in list(func.ops):
+        if op.name not in _MOVES or not all(
+            isinstance(x.owner, Operation) and x.owner.name == "kiln.constant" for x in op.operands
+        ):
+            continue
+        value = op.reference(*[x.owner.value.array for x in op.operands])
+        b = Builder.before(op)
+        const = b.constant(
+            np.asarray(value, dtype=op.result.type.dtype.numpy), op.result.type.dtype
+        )
+        op.result.replace_all_uses_with(const)
+        inputs = [x.owner for x in op.operands]
+        op.parent.erase(op)
+        for producer in inputs:
+            if producer.parent is not None and not producer.result.uses:
+                producer.parent.erase(producer)
+        folded += 1
+    return folded
+
+
+def _type_proto(v: Value | None):
+    from onnx import TypeProto, helper
+
+    if v is None:
+        return TypeProto()
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(v.type.dtype.numpy))
+    shape = [d if isinstance(d, int) else None for d in v.type.shape]
+    return helper.make_tensor_type_proto(elem, shape)
+
+
+def function_body(proto, inputs: list[Value | None], opset: int):
+    """The nodes of the function body onnx defines for `proto`'s op (at the largest
+    version <= opset), renamed into the graph, and the opset they use; None when
+    the op has no function body."""
+    from onnx import AttributeProto, FunctionProto, defs
+
+    try:
+        schema = defs.get_schema(proto.op_type, opset, proto.domain)
+    except Exception:  # onnx.defs.SchemaError: no such op
+        return None
+    function = None
+    versions = [v for v in schema.function_opset_versions if v <= opset]
+    context = [v for v in schema.context_dependent_function_opset_versions if v <= opset]
+    try:
+        if versions:
+            function = FunctionProto.FromString(
+                schema.get_function_with_opset_version(max(versions))
+            )
+        elif context:
+            types = [_type_proto(v).SerializeToString() for v in inputs]
+            function = FunctionProto.FromString(
+                schema.get_context_dependent_function_with_opset_version(
+                    max(context), proto.SerializeToString(), types
+                )
+            )
+    except Exception:
+        return None
+    if function is None or not function.node:
+        return None
+    prefix = f"{proto.name or proto.op_type}__{proto.output[0]}__"
+    names = {"": ""}
+    for i, name in enumerate(function.input):
+        names[name] = proto.input[i] if i < len(proto.input) else ""
+    for i, name in enumerate(function.output):
+        if i < len(proto.output) and proto.output[i]:
+            names[name] = proto.output[i]
+    given = {a.name: a for a in proto.attribute}
+    for name, spec in schema.attributes.items():
+        if name not in given and spec.default_value and spec.default_value.name:
+            given[name] = spec.default_value
+    nodes = []
+    for inner in function.node:
+        node = type(inner)()
+        node.CopyFrom(inner)
+        del node.input[:]
+        del node.output[:]
+        del node.attribute[:]
+        node.input.extend(names.get(n, prefix + n) for n in inner.input)
+        node.output.extend(names.get(n, prefix + n) for n in inner.output)
+        node.name = prefix + (inner.name or inner.op_type)
+        for a in inner.attribute:
+            if a.ref_attr_name:
+                if a.ref_attr_name in given:
+                    ref = AttributeProto()
+                    ref.CopyFrom(given[a.ref_attr_name])
+                    ref.name = a.name
+                    node.attribute.append(ref)
+            else:
+                node.attribute.append(a)
+        nodes.append(node)
+    inner_opset = opset
+    for entry in function.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            inner_opset = int(entry.version)
+    return nodes, inner_opset
 
 
 def import_model(

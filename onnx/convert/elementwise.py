@@ -66,12 +66,28 @@ for _onnx_name, _kiln_name in [
 
 @converter("Div")
 def div(ctx: Context, node: Node) -> list[Value]:
-    a, b = node.inputs
-    if a.type.dtype.is_int:  # ONNX integer division truncates toward zero
-        q = ctx.b.div(ctx.b.cast(a, dtype="f64"), ctx.b.cast(b, dtype="f64"))
-        t = ctx.b.mul(ctx.b.sign(q), ctx.b.cast(ctx.b.cast(ctx.b.abs(q), dtype="i64"), dtype="f64"))
-        return [ctx.b.cast(t, dtype=a.type.dtype)]
+    a, b = node.inputs  # kiln's integer division truncates toward zero, as ONNX's
     return [ctx.b.div(a, b)]
+
+
+@converter("Mod", 10)
+def mod(ctx: Context, node: Node) -> list[Value]:
+    """fmod=1: C's fmod (the sign of the dividend); fmod=0: Python's % (of the divisor)."""
+    a, d = node.inputs
+    b = ctx.b
+    if a.type.dtype.is_int:
+        r = b.sub(a, b.mul(b.div(a, d), d))
+    else:  # a - trunc(a / d) * d
+        q = b.div(a, d)
+        t = b.mul(b.sign(q), b.cast(b.cast(b.abs(q), dtype="i64"), dtype=a.type.dtype))
+        r = b.sub(a, b.mul(t, d))
+    if not node.attr("fmod", 0):
+        zero = like(ctx, r, 0)
+        wrong_sign = b.logical_and(
+            b.not_equal(r, zero), b.not_equal(b.less(r, zero), b.less(d, zero))
+        )
+        r = b.select(wrong_sign, b.add(r, d), r)
+    return [r]
 
 
 @converter("Pow")

@@ -91,6 +91,8 @@ def conv(ctx: Context, node: Node) -> list[Value]:
     pads = window_pads(ctx, node, list(x.type.shape[2:]), kernels, strides, dilations)
     group = int(node.attr("group", 1))
     b = ctx.b
+    if group > 1 and group == x.type.shape[1] == w.type.shape[0] and n == 2:
+        return [_depthwise(ctx, node, x, w, bias, strides, dilations, pads)]
     xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
     wh = b.transpose(_to_2d(ctx, w, n), perm=[2, 3, 1, 0])  # OIHW -> HWIO
     attrs = dict(strides=_pair(strides, n, 1), dilations=_pair(dilations, n, 1), **_explicit(pads))
@@ -111,6 +113,36 @@ def conv(ctx: Context, node: Node) -> list[Value]:
         y = b.add(y, bias)
     y = b.transpose(y, perm=TO_NCHW)
     return [y if n == 2 else b.squeeze(y, axes=[2])]
+
+
+def _depthwise(ctx, node, x, w, bias, strides, dilations, pads) -> Value:
+    """A depthwise convolution (one filter per channel) as a sum over the kernel's
+    taps of strided slices of the padded input times that tap's weights: elementwise
+    work that fuses into one kernel, instead of a convolution per channel."""
+    b = ctx.b
+    sizes = list(x.type.shape[2:])
+    if not all(isinstance(d, int) for d in sizes):
+        raise ctx.error(node, f"a depthwise convolution needs static spatial dims, got {x.type}")
+    kh, kw = (int(k) for k in w.type.shape[2:])
+    low, high = [0, 0] + [p0 for p0, _ in pads], [0, 0] + [p1 for _, p1 in pads]
+    xp = b.pad(x, low=low, high=high, value=0.0) if any(low + high) else x
+    padded = [sz + p0 + p1 for sz, (p0, p1) in zip(sizes, pads)]
+    extent = [(k - 1) * d + 1 for k, d in zip((kh, kw), dilations)]
+    outs = [(p - e) // s + 1 for p, e, s in zip(padded, extent, strides)]
+    c = x.type.shape[1]
+    taps = b.reshape(w, shape=[c, kh * kw])
+    total = None
+    for i in range(kh):
+        for j in range(kw):
+            starts = [i * dilations[0], j * dilations[1]]
+            stops = [st + (o - 1) * s + 1 for st, o, s in zip(starts, outs, strides)]
+            window = b.slice(xp, axes=[2, 3], starts=starts, stops=stops, steps=list(strides))
+            tap = b.slice(taps, axes=[1], starts=[i * kw + j], stops=[i * kw + j + 1])
+            term = b.mul(window, b.reshape(tap, shape=[c, 1, 1]))
+            total = term if total is None else b.add(total, term)
+    if bias is not None:
+        total = b.add(total, b.reshape(bias, shape=[c, 1, 1]))
+    return total
 
 
 @converter("ConvTranspose")
@@ -335,6 +367,45 @@ def layer_norm(ctx: Context, node: Node) -> list[Value]:
     if offset is not None:
         y = b.add(y, offset)
     return [y, mean, inv]
+
+
+@converter("LRN")
+def lrn(ctx: Context, node: Node) -> list[Value]:
+    """x / (bias + alpha / size * (sum of x^2 over `size` neighbouring channels))^beta."""
+    x = node.inputs[0]
+    size = int(node.attr("size"))
+    alpha, beta = float(node.attr("alpha", 1e-4)), float(node.attr("beta", 0.75))
+    bias = float(node.attr("bias", 1.0))
+    b = ctx.b
+    c = x.type.shape[1]
+    if not isinstance(c, int):
+        raise ctx.error(node, f"the channel dim of {x.type} must be static")
+    before, after = (size - 1) // 2, size - 1 - (size - 1) // 2
+    r = x.type.rank
+    sq = b.mul(x, x)
+    padded = b.pad(sq, low=[0, before] + [0] * (r - 2), high=[0, after] + [0] * (r - 2), value=0.0)
+    total = None
+    for k in range(size):
+        part = b.slice(padded, axes=[1], starts=[k], stops=[k + c])
+        total = part if total is None else b.add(total, part)
+    scale = b.add(like(ctx, x, bias), b.mul(total, like(ctx, x, alpha / size)))
+    return [b.div(x, b.pow(scale, like(ctx, x, beta)))]
+
+
+@converter("RMSNormalization", 23)
+def rms_norm(ctx: Context, node: Node) -> list[Value]:
+    x, scale = node.inputs[0], node.inputs[1]
+    r = x.type.rank
+    axis = int(node.attr("axis", -1))
+    axis = axis + r if axis < 0 else axis
+    eps = float(node.attr("epsilon", 1e-5))
+    b = ctx.b
+    wide = x if x.type.dtype.is_float and x.type.dtype.itemsize >= 4 else b.cast(x, dtype="f32")
+    ms = b.reduce_mean(b.mul(wide, wide), axes=list(range(axis, r)), keepdims=True)
+    y = b.mul(wide, b.rsqrt(b.add(ms, like(ctx, wide, eps))))
+    if y.type.dtype != x.type.dtype:
+        y = b.cast(y, dtype=x.type.dtype)
+    return [b.mul(y, scale)]
 
 
 def _softmax(ctx: Context, node: Node, kiln_name: str) -> list[Value]:

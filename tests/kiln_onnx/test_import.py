@@ -66,6 +66,12 @@ CASES = [
     ("Conv", [rand(2, 3, 9, 9), rand(4, 3, 3, 3)], {"pads": [1, 0, 1, 2], "strides": [2, 1]}),
     ("Conv", [rand(1, 4, 8, 8), rand(4, 2, 3, 3)], {"group": 2, "dilations": [2, 1]}),
     ("Conv", [rand(1, 3, 7, 7), rand(2, 3, 2, 2)], {"auto_pad": "SAME_LOWER"}),
+    (
+        "Conv",
+        [rand(2, 4, 9, 9), rand(4, 1, 3, 3), rand(4)],
+        {"group": 4, "pads": [1, 1, 1, 1], "strides": [2, 2]},
+    ),
+    ("Conv", [rand(1, 3, 8, 8), rand(3, 1, 3, 3)], {"group": 3, "dilations": [2, 2]}),
     ("Conv", [rand(2, 3, 10), rand(5, 3, 3)], {"strides": [2]}),
     (
         "ConvTranspose",

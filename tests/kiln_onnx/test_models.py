@@ -24,7 +24,5 @@ backend_test = backend_test_module.BackendTest(kiln.onnx.backend, __name__)
 for _name in MODELS:
     backend_test.include(f"^{_name}_cpu$")
 
-_cases = backend_test.test_cases  # {"OnnxBackendRealModelTest": class}
-for _cls in _cases.values():
-    _cls = pytest.mark.slow(_cls)
-globals().update(_cases)
+# the real-model class only (the node cases are tests/kiln_onnx/test_node_conformance.py)
+OnnxBackendRealModelTest = pytest.mark.slow(backend_test.test_cases["OnnxBackendRealModelTest"])
