@@ -3,7 +3,7 @@
 `native_kernel(op, name)` is the backend's entry for the runtime: it looks the
 op up in `BUILDERS` (native.py), which the builder modules imported below fill."""
 
-from . import conv, library, matmul  # noqa: F401  (they register their builders)
+from . import conv, coordinates, library, matmul, scan, selection  # noqa: F401  (builders)
 from .jit import Compiled, compile_module, target_machine
 from .native import BUILDERS, NativeKernel, native_kernel
 from .render import render
@@ -34,8 +34,9 @@ __all__ = [
 # backend="cpu", and backend="auto" (kiln.compile's default) runs it in the
 # reference interpreter instead, with a warning: the declared fallback.
 INTERPRETED: dict[str, str] = {
-    "kiln.top_k": "no native kernel yet (a partial sort per row)",
     "kiln.nonzero": "no native kernel yet: its result's size depends on the values",
+    "kiln.non_max_suppression": "no native kernel: its result's size depends on the values",
+    "kiln.unique": "no native kernel: its results' sizes depend on the values",
     "kiln.shape": "no native kernel yet (its value is the run-time shape)",
     "kiln.print": "refused: printing from native code needs a callback into Python",
     **dict.fromkeys(

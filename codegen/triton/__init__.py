@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ...ir import CompileError, Operation
 from ..lower import lower
 from .contraction import conv_kernel, matmul_kernel
+from .indexing import GATHERS, gather_kernel
 from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
 from .render import INSTRUCTIONS, render
@@ -34,13 +35,15 @@ def _loop_kernel(op: Operation, name: str) -> TritonKernel:
 
 # What this backend renders (tests/ir/test_coverage.py reads it): the scalar
 # instructions of `INSTRUCTIONS` (render.py) inside fused pointwise and
-# reduction kernels, the contraction templates, and the copies of COPY_OPS.
+# reduction kernels, the contraction templates, the copies of COPY_OPS and the
+# gathers of GATHERS (indexing.py).
 BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
     "kiln.fused:pointwise": _loop_kernel,
     "kiln.fused:reduction": _loop_kernel,
     "kiln.fused:matmul": matmul_kernel,
     "kiln.fused:conv": conv_kernel,
     **dict.fromkeys(COPY_OPS, copy_kernel),
+    **dict.fromkeys(GATHERS, gather_kernel),
 }
 
 # The ops below have no Triton kernel yet: they run on the host, in the
@@ -58,10 +61,15 @@ HOST_OPS: dict[str, str] = {
         "no window kernels yet",
     ),
     **dict.fromkeys(["kiln.concat", "kiln.pad"], "no copy kernel for it yet"),
-    **dict.fromkeys(["kiln.gather", "kiln.scatter_add"], "no indexing kernels yet"),
+    **dict.fromkeys(
+        ["kiln.scatter_add", "kiln.scatter_elements", "kiln.scatter_nd"],
+        "no scatter kernels yet (repeated indices need ordered updates)",
+    ),
     "kiln.random": "no Philox kernel yet",
     "kiln.top_k": "no sorting kernel yet",
     "kiln.nonzero": "its result's size depends on the values",
+    "kiln.non_max_suppression": "its result's size depends on the values",
+    "kiln.unique": "its results' sizes depend on the values",
     "kiln.shape": "its value is the run-time shape",
     "kiln.print": "printing is a host side effect",
     **dict.fromkeys(

@@ -1,3 +1,16 @@
 """Every op kind kiln knows, grouped by family. Importing this registers them."""
 
-from . import array, control, conv, creation, elementwise, linalg, nn, reduce, shape  # noqa: F401
+from . import (  # noqa: F401
+    array,
+    control,
+    conv,
+    creation,
+    detection,
+    elementwise,
+    indexing,
+    linalg,
+    nn,
+    reduce,
+    resize,
+    shape,
+)
