@@ -163,6 +163,7 @@ from .strings import (  # noqa: E402
 from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
+
 # kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
 nn.rnn_cell = rnn
 nn.dynamic_rnn = rnn.dynamic_rnn
