@@ -30,18 +30,15 @@ import numpy as np
 
 from ..frontend.dtypes import as_dtype
 from ..frontend.eager import EagerTensor, eager_mode
+from ..frontend.errors import OutOfRangeError
 from ..frontend.graph import GraphError, Tensor, executing_eagerly, get_default_graph
 from ..frontend.lowering import needed_ops
 from ..frontend.nest import flatten, pack_sequence_as
 from ..frontend.ops import _default_dtype, placeholder
 from ..frontend.session import SessionRunArgs, SessionRunContext, SessionRunHook, register_run_hook
-from ..ir import KilnError
+from ..ir import KilnError  # noqa: F401
 
 __all__ = ["Dataset", "OutOfRangeError", "Iterator"]
-
-
-class OutOfRangeError(KilnError):
-    """The iterator has no more elements (tf.errors.OutOfRangeError)."""
 
 
 def _to_numpy(structure: Any) -> Any:
