@@ -110,10 +110,7 @@ def _variables_of(name: str, obj: Any, out: dict[str, Any]) -> None:
     if _is_variable(obj):
         out[name] = obj
     elif _is_optimizer(obj):
-        out[f"{name}/iter"] = obj.iterations
-        for (_, slot), var in obj._slots.items():
-            owner = var._name[: -len(slot) - 1]
-            out[f"{name}/slot/{owner}/{slot}"] = var
+        out[f"{name}/iter"] = obj.iterations  # its slots: _slots_of, once every owner has a key
     elif isinstance(obj, Checkpoint):
         for key, child in obj._objects.items():
             _variables_of(f"{name}/{key}", child, out)
@@ -201,6 +198,12 @@ class Checkpoint:
         out: dict[str, Any] = {}
         for key, obj in self._objects.items():
             _variables_of(key, obj, out)
+        keys = {id(v): k for k, v in out.items()}
+        for key, obj in self._objects.items():
+            if _is_optimizer(obj):  # a slot by the key of the variable it belongs to
+                for (owner, slot), var in obj._slots.items():
+                    if owner in keys:
+                        out[f"{key}/slot/{keys[owner]}/{slot}"] = var
         out["save_counter"] = self.save_counter
         return out
 
@@ -239,7 +242,7 @@ class Checkpoint:
         with np.load(path, allow_pickle=False) as data:
             saved = {str(k): data[str(k).replace("/", "__")] for k in data["__keys__"]}
         variables = self._variables()
-        by_name = {getattr(v, "_name", None): v for k, v in variables.items() if "/slot/" not in k}
+        by_key = {k: v for k, v in variables.items() if "/slot/" not in k}
         missing, used = [], set()
         for key, var in variables.items():
             if key in saved:
@@ -253,8 +256,8 @@ class Checkpoint:
             opt_key, rest = key.split("/slot/", 1)
             owner, slot = rest.rsplit("/", 1)
             opt = self._objects.get(opt_key)
-            if opt is not None and _is_optimizer(opt) and owner in by_name:
-                _assign(opt.get_slot(by_name[owner], slot), value, key, save_path)
+            if opt is not None and _is_optimizer(opt) and owner in by_key:
+                _assign(opt.get_slot(by_key[owner], slot), value, key, save_path)
                 used.add(key)
         unused = [k for k in saved if k not in used]
         return _LoadStatus(str(save_path), missing, unused)

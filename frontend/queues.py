@@ -289,11 +289,11 @@ class QueueBase:
         want = 1 if n is None else n
         with state.cond:
             while not self._ready(state, want):
-                if state.closed:
-                    if up_to and state.items:
+                if state.closed:  # a closed queue gives what it holds (no min_after_dequeue)
+                    if len(state.items) >= want or (up_to and state.items):
                         break
                     raise OutOfRangeError(
-                        f"FIFOQueue '{self.name}' is closed and has insufficient elements "
+                        f"{type(self).__name__} '{self.name}' is closed and has insufficient elements "
                         f"(requested {want}, current size {len(state.items)})"
                     )
                 _check_session(session)
@@ -741,8 +741,8 @@ def _as_list(tensors: Any) -> tuple[list, Callable[[list], Any]]:
     if isinstance(tensors, Mapping):
         keys = list(tensors)
         return [tensors[k] for k in keys], lambda xs: dict(zip(keys, xs))
-    if isinstance(tensors, (list, tuple)):
-        return list(tensors), lambda xs: list(xs)
+    if isinstance(tensors, (list, tuple)):  # a list of one gives one tensor, as TF
+        return list(tensors), lambda xs: xs[0] if len(xs) == 1 else list(xs)
     return [tensors], lambda xs: xs[0]
 
 
