@@ -293,7 +293,8 @@ class QueueBase:
                     if len(state.items) >= want or (up_to and state.items):
                         break
                     raise OutOfRangeError(
-                        f"{type(self).__name__} '{self.name}' is closed and has insufficient elements "
+                        f"{type(self).__name__} '{self.name}' is closed and has "
+                        "insufficient elements "
                         f"(requested {want}, current size {len(state.items)})"
                     )
                 _check_session(session)
