@@ -14,6 +14,7 @@ from . import (
     errors,  # tf.errors (OutOfRangeError, ...)
     image,
     layers,
+    metrics,  # tf.metrics (streaming metrics in local variables)
     losses,
     nn,
     operators,

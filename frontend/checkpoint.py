@@ -215,10 +215,12 @@ class Checkpoint:
         keys = {k.replace("/", "__"): k for k in values}
         _atomic_write(
             prefix.with_name(prefix.name + ".npz"),
-            lambda f: np.savez(f, __keys__=np.array(list(keys.values())), **{
-                safe: values[k] for safe, k in keys.items()
-            }),
-        )  # fmt: skip
+            lambda f: np.savez(
+                f,
+                __keys__=np.array(list(keys.values())),
+                **{safe: values[k] for safe, k in keys.items()},
+            ),
+        )
         return str(prefix)
 
     def save(self, file_prefix: str, options: Any = None) -> str:

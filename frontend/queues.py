@@ -329,8 +329,15 @@ class PaddingFIFOQueue(QueueBase):
     """A FIFO queue whose dequeue_many pads each component with zeros to the
     largest shape in the batch (tf.PaddingFIFOQueue); None dims vary."""
 
-    def __init__(self, capacity: int, dtypes: Any, shapes: Any, names=None, shared_name=None,
-                 name: str = "padding_fifo_queue"):  # fmt: skip
+    def __init__(
+        self,
+        capacity: int,
+        dtypes: Any,
+        shapes: Any,
+        names=None,
+        shared_name=None,
+        name: str = "padding_fifo_queue",
+    ):
         super().__init__(capacity, dtypes, shapes, names, shared_name, name)
 
     def _combine(self, items: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
@@ -510,8 +517,14 @@ class Coordinator:
 class LooperThread(threading.Thread):
     """A thread that calls `target(*args)` until the coordinator stops."""
 
-    def __init__(self, coord: Coordinator, timer_interval_secs: float | None, target=None,
-                 args=None, kwargs=None):  # fmt: skip
+    def __init__(
+        self,
+        coord: Coordinator,
+        timer_interval_secs: float | None,
+        target=None,
+        args=None,
+        kwargs=None,
+    ):
         super().__init__(daemon=True)
         self._coord, self._interval = coord, timer_interval_secs
         self._target_fn, self._args, self._kwargs = target, args or (), kwargs or {}
@@ -559,9 +572,12 @@ class QueueRunner:
         return self.queue.name
 
     def create_threads(
-        self, sess: Any, coord: Coordinator | None = None, daemon: bool = False,
+        self,
+        sess: Any,
+        coord: Coordinator | None = None,
+        daemon: bool = False,
         start: bool = False,
-    ) -> list[threading.Thread]:  # fmt: skip
+    ) -> list[threading.Thread]:
         with self._lock:
             self._running[id(sess)] = len(self.enqueue_ops)
         threads = [
@@ -650,7 +666,7 @@ class _EpochEnqueue(_Enqueue):
     """enqueue_many of a whole tensor once per epoch, shuffled if asked; the
     epochs counter is a local variable (as TF's limit_epochs)."""
 
-    def __init__(self, queue, tensor, num_epochs, shuffle, seed, counter):  # fmt: skip
+    def __init__(self, queue, tensor, num_epochs, shuffle, seed, counter):
         super().__init__(queue, [tensor], True)
         self.num_epochs, self.shuffle, self.seed, self.counter = num_epochs, shuffle, seed, counter
         self._lock = threading.Lock()
@@ -708,21 +724,45 @@ def input_producer(
     return q
 
 
-def range_input_producer(limit: int, num_epochs=None, shuffle=True, seed=None, capacity=32,
-                         shared_name=None, name=None) -> QueueBase:  # fmt: skip
-    return input_producer(np.arange(int(limit), dtype=np.int32), [], num_epochs, shuffle, seed,
-                          capacity, name=name or "input_producer")  # fmt: skip
+def range_input_producer(
+    limit: int, num_epochs=None, shuffle=True, seed=None, capacity=32, shared_name=None, name=None
+) -> QueueBase:
+    return input_producer(
+        np.arange(int(limit), dtype=np.int32),
+        [],
+        num_epochs,
+        shuffle,
+        seed,
+        capacity,
+        name=name or "input_producer",
+    )
 
 
-def string_input_producer(string_tensor: Any, num_epochs=None, shuffle=True, seed=None,
-                          capacity=32, shared_name=None, name=None, cancel_op=None):  # fmt: skip
+def string_input_producer(
+    string_tensor: Any,
+    num_epochs=None,
+    shuffle=True,
+    seed=None,
+    capacity=32,
+    shared_name=None,
+    name=None,
+    cancel_op=None,
+):
     """A queue of file names (tf.train.string_input_producer)."""
-    return input_producer(string_tensor, [], num_epochs, shuffle, seed, capacity,
-                          name=name or "input_producer")  # fmt: skip
+    return input_producer(
+        string_tensor, [], num_epochs, shuffle, seed, capacity, name=name or "input_producer"
+    )
 
 
-def slice_input_producer(tensor_list: Sequence[Any], num_epochs=None, shuffle=True, seed=None,
-                         capacity=32, shared_name=None, name=None) -> list[Tensor]:  # fmt: skip
+def slice_input_producer(
+    tensor_list: Sequence[Any],
+    num_epochs=None,
+    shuffle=True,
+    seed=None,
+    capacity=32,
+    shared_name=None,
+    name=None,
+) -> list[Tensor]:
     """One row of every tensor per dequeue, the same row of each
     (tf.train.slice_input_producer): a queue of row indices and a gather."""
     from .array_ops import gather
@@ -747,9 +787,17 @@ def _as_list(tensors: Any) -> tuple[list, Callable[[list], Any]]:
     return [tensors], lambda xs: xs[0]
 
 
-def _batch(queue_fn, tensors_list: list, batch_size: int, enqueue_many: bool, shapes: Any,
-           allow_smaller_final_batch: bool, num_threads: int, dynamic_pad: bool,
-           name: str):  # fmt: skip
+def _batch(
+    queue_fn,
+    tensors_list: list,
+    batch_size: int,
+    enqueue_many: bool,
+    shapes: Any,
+    allow_smaller_final_batch: bool,
+    num_threads: int,
+    dynamic_pad: bool,
+    name: str,
+):
     g = get_default_graph()
     flats = []
     for tensors in tensors_list:
@@ -777,57 +825,124 @@ def _batch(queue_fn, tensors_list: list, batch_size: int, enqueue_many: bool, sh
     return pack(out)
 
 
-def batch(tensors: Any, batch_size: int, num_threads: int = 1, capacity: int = 32,
-          enqueue_many: bool = False, shapes: Any = None, dynamic_pad: bool = False,
-          allow_smaller_final_batch: bool = False, shared_name: str | None = None,
-          name: str | None = None) -> Any:  # fmt: skip
+def batch(
+    tensors: Any,
+    batch_size: int,
+    num_threads: int = 1,
+    capacity: int = 32,
+    enqueue_many: bool = False,
+    shapes: Any = None,
+    dynamic_pad: bool = False,
+    allow_smaller_final_batch: bool = False,
+    shared_name: str | None = None,
+    name: str | None = None,
+) -> Any:
     """Batches of `tensors` from a FIFO queue a runner fills (tf.train.batch)."""
 
     def make(dtypes, shp):
         cls = PaddingFIFOQueue if dynamic_pad else FIFOQueue
         return cls(capacity, dtypes, shapes=shp)
 
-    return _batch(make, [tensors], batch_size, enqueue_many, shapes, allow_smaller_final_batch,
-                  num_threads, dynamic_pad, name or "batch")  # fmt: skip
+    return _batch(
+        make,
+        [tensors],
+        batch_size,
+        enqueue_many,
+        shapes,
+        allow_smaller_final_batch,
+        num_threads,
+        dynamic_pad,
+        name or "batch",
+    )
 
 
-def batch_join(tensors_list: Sequence[Any], batch_size: int, capacity: int = 32,
-               enqueue_many: bool = False, shapes: Any = None, dynamic_pad: bool = False,
-               allow_smaller_final_batch: bool = False, shared_name: str | None = None,
-               name: str | None = None) -> Any:  # fmt: skip
+def batch_join(
+    tensors_list: Sequence[Any],
+    batch_size: int,
+    capacity: int = 32,
+    enqueue_many: bool = False,
+    shapes: Any = None,
+    dynamic_pad: bool = False,
+    allow_smaller_final_batch: bool = False,
+    shared_name: str | None = None,
+    name: str | None = None,
+) -> Any:
     """Batches from several lists of tensors, one enqueue thread each (tf.train.batch_join)."""
 
     def make(dtypes, shp):
         cls = PaddingFIFOQueue if dynamic_pad else FIFOQueue
         return cls(capacity, dtypes, shapes=shp)
 
-    return _batch(make, list(tensors_list), batch_size, enqueue_many, shapes,
-                  allow_smaller_final_batch, 1, dynamic_pad, name or "batch_join")  # fmt: skip
+    return _batch(
+        make,
+        list(tensors_list),
+        batch_size,
+        enqueue_many,
+        shapes,
+        allow_smaller_final_batch,
+        1,
+        dynamic_pad,
+        name or "batch_join",
+    )
 
 
-def shuffle_batch(tensors: Any, batch_size: int, capacity: int, min_after_dequeue: int,
-                  num_threads: int = 1, seed: int | None = None, enqueue_many: bool = False,
-                  shapes: Any = None, allow_smaller_final_batch: bool = False,
-                  shared_name: str | None = None, name: str | None = None) -> Any:  # fmt: skip
+def shuffle_batch(
+    tensors: Any,
+    batch_size: int,
+    capacity: int,
+    min_after_dequeue: int,
+    num_threads: int = 1,
+    seed: int | None = None,
+    enqueue_many: bool = False,
+    shapes: Any = None,
+    allow_smaller_final_batch: bool = False,
+    shared_name: str | None = None,
+    name: str | None = None,
+) -> Any:
     """Shuffled batches from a RandomShuffleQueue a runner fills (tf.train.shuffle_batch)."""
 
     def make(dtypes, shp):
         return RandomShuffleQueue(capacity, min_after_dequeue, dtypes, shapes=shp, seed=seed)
 
-    return _batch(make, [tensors], batch_size, enqueue_many, shapes, allow_smaller_final_batch,
-                  num_threads, False, name or "shuffle_batch")  # fmt: skip
+    return _batch(
+        make,
+        [tensors],
+        batch_size,
+        enqueue_many,
+        shapes,
+        allow_smaller_final_batch,
+        num_threads,
+        False,
+        name or "shuffle_batch",
+    )
 
 
-def shuffle_batch_join(tensors_list: Sequence[Any], batch_size: int, capacity: int,
-                       min_after_dequeue: int, seed: int | None = None,
-                       enqueue_many: bool = False, shapes: Any = None,
-                       allow_smaller_final_batch: bool = False, shared_name=None,
-                       name: str | None = None) -> Any:  # fmt: skip
+def shuffle_batch_join(
+    tensors_list: Sequence[Any],
+    batch_size: int,
+    capacity: int,
+    min_after_dequeue: int,
+    seed: int | None = None,
+    enqueue_many: bool = False,
+    shapes: Any = None,
+    allow_smaller_final_batch: bool = False,
+    shared_name=None,
+    name: str | None = None,
+) -> Any:
     def make(dtypes, shp):
         return RandomShuffleQueue(capacity, min_after_dequeue, dtypes, shapes=shp, seed=seed)
 
-    return _batch(make, list(tensors_list), batch_size, enqueue_many, shapes,
-                  allow_smaller_final_batch, 1, False, name or "shuffle_batch_join")  # fmt: skip
+    return _batch(
+        make,
+        list(tensors_list),
+        batch_size,
+        enqueue_many,
+        shapes,
+        allow_smaller_final_batch,
+        1,
+        False,
+        name or "shuffle_batch_join",
+    )
 
 
 __all__ = [

@@ -85,8 +85,9 @@ def test_checkpoint_of_a_keras_model_and_optimizer(tmp_path):
         x = np.ones((4, 2), np.float32)
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(model(x))
-        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                model.trainable_variables))  # fmt: skip
+        opt.apply_gradients(
+            zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        )
         before = [w.copy() for w in model.get_weights()]
         slot = opt.get_slot(model.trainable_variables[0], "m").numpy()
         path = tf.train.Checkpoint(model=model, optimizer=opt).save(str(tmp_path / "ck"))

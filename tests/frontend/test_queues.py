@@ -149,7 +149,12 @@ def test_batch_of_a_one_element_list_is_a_tensor_and_batch_join():
         coord = tf.train.Coordinator()
         threads = tf.train.start_queue_runners(s, coord)
         rows = s.run(joined)
-        assert sorted(rows[:, 0].tolist()) in ([1, 1, 1, 1], [1, 1, 1, 3], [1, 1, 3, 3],
-                                               [1, 3, 3, 3], [3, 3, 3, 3])  # fmt: skip
+        assert sorted(rows[:, 0].tolist()) in (
+            [1, 1, 1, 1],
+            [1, 1, 1, 3],
+            [1, 1, 3, 3],
+            [1, 3, 3, 3],
+            [3, 3, 3, 3],
+        )
         coord.request_stop()
         coord.join(threads, stop_grace_period_secs=10)
