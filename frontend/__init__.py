@@ -14,8 +14,8 @@ from . import (
     errors,  # tf.errors (OutOfRangeError, ...)
     image,
     layers,
-    metrics,  # tf.metrics (streaming metrics in local variables)
     losses,
+    metrics,  # tf.metrics (streaming metrics in local variables)
     nn,
     operators,
     summary,
