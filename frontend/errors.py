@@ -26,8 +26,18 @@ class CancelledError(OpError):
     """A pending queue operation was cancelled (tf.errors.CancelledError)."""
 
 
+class FailedPreconditionError(OpError):
+    """An iterator was read before its initializer ran (tf.errors.FailedPreconditionError)."""
+
+
 class NotFoundError(OpError):
     """A file or checkpoint does not exist (tf.errors.NotFoundError)."""
 
 
-__all__ = ["CancelledError", "NotFoundError", "OpError", "OutOfRangeError"]
+__all__ = [
+    "CancelledError",
+    "FailedPreconditionError",
+    "NotFoundError",
+    "OpError",
+    "OutOfRangeError",
+]
