@@ -135,3 +135,10 @@ def test_kmeans_training_graph_finds_the_blobs(metric, mini):
         assert d < 0.5
     else:
         assert d < 0.05
+
+
+def test_contrib_rnn_names_what_it_lacks():
+    if hasattr(tf.nn, "rnn_cell"):
+        assert tf.contrib.rnn.BasicLSTMCell is tf.nn.rnn_cell.BasicLSTMCell
+    with pytest.raises(AttributeError, match="kiln does not implement tf.contrib.rnn.NoSuchCell"):
+        tf.contrib.rnn.NoSuchCell  # noqa: B018
