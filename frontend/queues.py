@@ -78,27 +78,46 @@ def _register(op: Operation, host: _HostOp) -> None:
 class QueueHook(SessionRunHook):
     """Runs the queue operations a Session.run needs (see the module docstring)."""
 
+    def __init__(self) -> None:
+        self._plans: dict[tuple, tuple[list, list, list]] = {}
+
+    def _plan(self, context: SessionRunContext, hosts: dict) -> tuple[list, list, list]:
+        """(provided ops, their inputs to fetch, the hosts to feed) for these fetches."""
+        graph = context.graph
+        key = (
+            id(graph),
+            graph.version,
+            tuple(id(f) for f in context.fetches),
+            tuple(id(t) for t in context.feeds),
+        )
+        plan = self._plans.get(key)
+        if plan is None:
+            provided = [f for f in context.fetches if isinstance(f, Operation) and f in hosts]
+            ids = {id(op) for op in provided}
+            extra = [t for op in provided for t in hosts[op].inputs]
+            fetches = [f for f in context.fetches if id(f) not in ids] + extra
+            feeding: list[_HostOp] = []
+            for op in needed_ops(fetches, set(context.feeds)):
+                host = hosts.get(op)
+                if host is None or not host.outputs or host in feeding:
+                    continue
+                if not any(t in context.feeds for t in host.outputs):  # else the caller fed it
+                    feeding.append(host)
+            if len(self._plans) > 256:
+                self._plans.clear()
+            plan = self._plans[key] = (provided, extra, feeding)
+        return plan
+
     def before_run(self, context: SessionRunContext) -> SessionRunArgs | None:
         hosts = _HOST_OPS.get(context.graph)
         if not hosts:
             return None
-        provided = [f for f in context.fetches if isinstance(f, Operation) and f in hosts]
-        ids = {id(op) for op in provided}
-        extra = [t for op in provided for t in hosts[op].inputs]
-        fetches = [f for f in context.fetches if id(f) not in ids] + extra
-        needed = needed_ops(fetches, set(context.feeds))
-        feeds: dict[Tensor, np.ndarray] = {}
-        done: set[int] = set()
-        for op in needed:
-            host = hosts.get(op)
-            if host is None or not host.outputs or id(host) in done:
-                continue
-            done.add(id(host))
-            if any(t in context.feeds for t in host.outputs):
-                continue  # the caller fed it
-            feeds.update(host.feed(context.session))
-        if not (provided or feeds):
+        provided, extra, feeding = self._plan(context, hosts)
+        if not (provided or feeding):
             return None
+        feeds: dict[Tensor, np.ndarray] = {}
+        for host in feeding:
+            feeds.update(host.feed(context.session))
         context._queue_provided = provided  # type: ignore[attr-defined]
         return SessionRunArgs(fetches=extra, feed_dict=feeds, provides=provided)
 
