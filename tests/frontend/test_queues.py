@@ -158,3 +158,40 @@ def test_batch_of_a_one_element_list_is_a_tensor_and_batch_join():
         )
         coord.request_stop()
         coord.join(threads, stop_grace_period_secs=10)
+
+
+@pytest.mark.slow
+def test_training_from_a_shuffle_batch_pipeline_until_the_epochs_end():
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(64, 3)).astype(np.float32)
+    ys = (xs @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3).astype(np.float32)
+    x, y = tf.train.slice_input_producer([xs, ys], num_epochs=20, seed=1)
+    xb, yb = tf.train.shuffle_batch(
+        [x, y],
+        batch_size=16,
+        capacity=64,
+        min_after_dequeue=16,
+        seed=2,
+        allow_smaller_final_batch=True,
+    )
+    w = tf.Variable(tf.zeros([3, 1]))
+    b = tf.Variable(0.0)
+    loss = tf.reduce_mean(tf.square(tf.matmul(xb, w) + b - yb))
+    step = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    losses = []
+    with tf.Session() as s:
+        s.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+        coord = tf.train.Coordinator()
+        threads = tf.train.start_queue_runners(sess=s, coord=coord)
+        try:
+            while not coord.should_stop():
+                losses.append(s.run([step, loss])[1])
+        except tf.errors.OutOfRangeError:
+            pass
+        finally:
+            coord.request_stop()
+        coord.join(threads, stop_grace_period_secs=10)
+        w_value = s.run(w)
+    assert len(losses) == 20 * 64 // 16  # every example of every epoch, once
+    assert losses[-1] < 0.01 * losses[0]
+    np.testing.assert_allclose(w_value[:, 0], [1.0, -2.0, 0.5], atol=0.05)
