@@ -9,7 +9,12 @@ TensorFlow API, and beside it what builds on the frontend (kl.keras,
 kl.data, kl.viz), which the frontend itself never imports.
 """
 
-from . import data, keras  # kl.data, kl.keras (tf.data and tf.keras)
+from . import (
+    contrib,
+    data,
+    estimator,
+    keras,
+)  # kl.contrib, kl.data, kl.keras (tf.contrib, tf.data, tf.keras)
 from ._version import __version__
 from .frontend import *  # noqa: F403  (kl.constant, kl.Session, ...: TensorFlow 1.x's API)
 from .frontend import summary  # kl.summary (TensorBoard event files)

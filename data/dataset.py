@@ -30,18 +30,15 @@ import numpy as np
 
 from ..frontend.dtypes import as_dtype
 from ..frontend.eager import EagerTensor, eager_mode
+from ..frontend.errors import OutOfRangeError
 from ..frontend.graph import GraphError, Tensor, executing_eagerly, get_default_graph
 from ..frontend.lowering import needed_ops
 from ..frontend.nest import flatten, pack_sequence_as
 from ..frontend.ops import _default_dtype, placeholder
 from ..frontend.session import SessionRunArgs, SessionRunContext, SessionRunHook, register_run_hook
-from ..ir import KilnError
+from ..ir import KilnError  # noqa: F401
 
 __all__ = ["Dataset", "OutOfRangeError", "Iterator"]
-
-
-class OutOfRangeError(KilnError):
-    """The iterator has no more elements (tf.errors.OutOfRangeError)."""
 
 
 def _to_numpy(structure: Any) -> Any:
@@ -79,11 +76,21 @@ class Dataset:
     def __init__(self, make_iterator: Callable[[], abc.Iterator[Any]], length: int | None = None):
         self._make = make_iterator
         self._length = length
+        # what the parents (the datasets this one's recipe closes over) carry: the graph
+        # tensors an initializable iterator's initializer binds, and whether it is batched
+        parents = _parents(make_iterator)
+        self._sources: list[_GraphSource] = list(
+            dict.fromkeys(s for p in parents for s in p._sources)
+        )
+        self._batched = any(p._batched for p in parents)
 
     # ------------------------------------------------------------ sources
     @staticmethod
     def from_tensor_slices(tensors: Any) -> Dataset:
-        """One element per index of the first axis of every component."""
+        """One element per index of the first axis of every component (graph
+        tensors too: an initializable iterator's initializer reads them)."""
+        if _has_graph_tensor(tensors):
+            return _GraphSource(tensors, sliced=True).dataset()
         data = _to_numpy(tensors)
         leaves = flatten(data)
         if not leaves or any(np.ndim(x) == 0 for x in leaves):
@@ -102,6 +109,8 @@ class Dataset:
 
     @staticmethod
     def from_tensors(tensors: Any) -> Dataset:
+        if _has_graph_tensor(tensors):
+            return _GraphSource(tensors, sliced=False).dataset()
         data = _to_numpy(tensors)
         return Dataset(lambda: iter([data]), 1)
 
@@ -212,7 +221,9 @@ class Dataset:
 
         n = self._length
         length = None if n is None else (n // size if drop_remainder else -(-n // size))
-        return Dataset(make, length)
+        batched = Dataset(make, length)
+        batched._batched = True
+        return batched
 
     def repeat(self, count: int | None = None) -> Dataset:
         """The input `count` times (forever with None)."""
@@ -287,10 +298,109 @@ class Dataset:
         return -2 if self._length is None else self._length
 
     def make_one_shot_iterator(self) -> Iterator:
+        if self._sources:
+            raise GraphError(
+                "make_one_shot_iterator: this dataset reads graph tensors "
+                f"({', '.join(t.name for s in self._sources for t in s.tensors)}); use "
+                "make_initializable_iterator() and run its initializer with their feeds"
+            )
         return Iterator(self)
+
+    def make_initializable_iterator(self, shared_name: str | None = None) -> Any:
+        """An iterator that starts (again) each time `iterator.initializer` runs."""
+        from .iterators import InitializableIterator
+
+        return InitializableIterator.of(self)
+
+    @property
+    def output_types(self) -> Any:
+        from .iterators import element_spec
+
+        return element_spec(self)[0]
+
+    @property
+    def output_shapes(self) -> Any:
+        from .iterators import element_spec
+
+        return element_spec(self)[1]
+
+    @property
+    def element_spec(self) -> Any:
+        from ..frontend.function import TensorSpec
+        from .iterators import element_spec
+
+        types, shapes = element_spec(self)
+        return pack_sequence_as(
+            types, [TensorSpec(s, t) for t, s in zip(flatten(types), flatten(shapes))]
+        )
 
     def __repr__(self) -> str:
         return f"<kl.data.Dataset cardinality={self.cardinality()}>"
+
+
+def _parents(make: Callable) -> list[Dataset]:
+    """The datasets a recipe closes over (`self`, or zip's tuple of them)."""
+    found: list[Dataset] = []
+    for cell in getattr(make, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        found.extend(x for x in items if isinstance(x, Dataset))
+    return found
+
+
+def _has_graph_tensor(structure: Any) -> bool:
+    return any(
+        (isinstance(x, Tensor) and not isinstance(x, EagerTensor))
+        or (hasattr(x, "_as_tensor") and not executing_eagerly())
+        for x in flatten(structure)
+    )
+
+
+class _GraphSource:
+    """A dataset source made of graph tensors (a placeholder fed to the
+    initializer, as TF 1.x programs do): its values are bound when an
+    initializable iterator's initializer runs."""
+
+    def __init__(self, tensors: Any, sliced: bool):
+        from ..frontend.ops import convert_to_tensor
+
+        self.structure = tensors
+        self.tensors = [
+            convert_to_tensor(x._as_tensor() if hasattr(x, "_as_tensor") else x)
+            for x in flatten(tensors)
+        ]
+        self.sliced = sliced
+        self.values: list[np.ndarray] | None = None
+
+    def dataset(self) -> Dataset:
+        source = self
+
+        def make():
+            if source.values is None:
+                raise GraphError(
+                    "GetNext() failed because the iterator has not been initialized: run "
+                    "its initializer first (feeding "
+                    f"{', '.join(t.name for t in source.tensors)})"
+                )
+            values = [np.asarray(v) for v in source.values]
+            if not source.sliced:
+                yield pack_sequence_as(source.structure, values)
+                return
+            n = len(values[0])
+            if any(len(v) != n for v in values):
+                raise GraphError(
+                    f"from_tensor_slices: components have different lengths "
+                    f"{[len(v) for v in values]}"
+                )
+            for i in range(n):
+                yield pack_sequence_as(source.structure, [v[i] for v in values])
+
+        ds = Dataset(make)
+        ds._sources = [self]
+        return ds
 
 
 class _Prefetcher:
@@ -391,6 +501,21 @@ class Iterator:
             return _to_eager(self.next_value())
         except OutOfRangeError:
             raise StopIteration from None
+
+    @staticmethod
+    def from_structure(output_types: Any, output_shapes: Any = None, **_: Any) -> Any:
+        """A reinitializable iterator any dataset of this structure can start
+        (tf.data.Iterator.from_structure; see iterators.py)."""
+        from .iterators import InitializableIterator
+
+        return InitializableIterator(output_types, output_shapes)
+
+    @staticmethod
+    def from_string_handle(string_handle: Any, output_types: Any, output_shapes: Any = None):
+        raise GraphError(
+            "feedable iterators (Iterator.from_string_handle) need string tensors; use "
+            "Iterator.from_structure and make_initializer to switch datasets"
+        )
 
 
 class IteratorFeedHook(SessionRunHook):

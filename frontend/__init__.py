@@ -10,7 +10,18 @@ kiln.data and kiln.viz build on this package; kiln's own __init__ puts them
 beside it as kl.keras, kl.data and kl.viz.
 """
 
-from . import image, layers, losses, nn, operators, rnn, summary, train
+from . import (
+    errors,  # tf.errors (OutOfRangeError, ...)
+    image,
+    layers,
+    losses,
+    metrics,  # tf.metrics (streaming metrics in local variables)
+    nn,
+    operators,
+    rnn,
+    summary,
+    train,
+)
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
@@ -57,8 +68,10 @@ from .graph import (
     name_scope,
     reset_default_graph,
 )
+from .local import initialize_local_variables, local_variables, local_variables_initializer
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
+from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from .session import InteractiveSession, Session, device
 from .tape import GradientTape, UnconnectedGradients
 from .variables import (

@@ -15,6 +15,7 @@ from .nn import dropout as nn_dropout
 from .ops import GraphKeys, add, cast, convert_to_tensor, matmul, reshape, where
 from .variables import (
     get_variable,
+    get_variable_scope,
     glorot_uniform_initializer,
     ones_initializer,
     variable_scope,
@@ -293,3 +294,168 @@ def batch_normalization(
         for var, batch in ((moving_mean, mean), (moving_var, variance)):
             g.add_to_collection(GraphKeys.UPDATE_OPS, var.assign_sub((var - batch) * decay).op)
     return y
+
+
+# ------------------------------------------------------------------ transposed convolution
+
+
+def conv2d_transpose(
+    inputs: Any,
+    filters: int,
+    kernel_size: int | Sequence[int],
+    strides: int | Sequence[int] = (1, 1),
+    padding: str = "valid",
+    data_format: str = "channels_last",
+    activation: Any = None,
+    use_bias: bool = True,
+    kernel_initializer: Any = None,
+    bias_initializer: Any = None,
+    trainable: bool = True,
+    name: str | None = None,
+    reuse: Any = None,
+) -> Tensor:
+    """A transposed convolution (tf.layers.conv2d_transpose): kernel
+    [kh, kw, filters, in]; output size in * stride ("same") or
+    (in - 1) * stride + k ("valid")."""
+    from .nn import conv2d_transpose as nn_conv2d_transpose
+
+    x = convert_to_tensor(inputs)
+    fmt = _format(data_format)
+    if x.shape.ndims != 4:
+        raise GraphError(f"conv2d_transpose: expected a 4-D input, got {x.name} {x.shape}")
+    h_axis, c_axis = (1, 3) if fmt == "NHWC" else (2, 1)
+    channels, h, w = x.shape[c_axis], x.shape[h_axis], x.shape[h_axis + 1]
+    if channels is None or h is None or w is None:
+        raise GraphError(f"conv2d_transpose: {x.name} needs known spatial and channel dims")
+    kh, kw = _two(kernel_size, "conv2d_transpose kernel_size")
+    sh, sw = _two(strides, "conv2d_transpose strides")
+    if padding.lower() == "same":
+        out_h, out_w = h * sh, w * sw
+    else:
+        out_h, out_w = (h - 1) * sh + max(kh, sh), (w - 1) * sw + max(kw, sw)
+    with variable_scope(_scope_name(name, "conv2d_transpose"), reuse=reuse):
+        kernel = get_variable(
+            "kernel",
+            [kh, kw, filters, channels],
+            dtype=x.dtype,
+            initializer=kernel_initializer or glorot_uniform_initializer(),
+            trainable=trainable,
+        )
+        shape = [0, out_h, out_w, filters] if fmt == "NHWC" else [0, filters, out_h, out_w]
+        window = [1, sh, sw, 1] if fmt == "NHWC" else [1, 1, sh, sw]
+        y = nn_conv2d_transpose(x, kernel, shape, window, padding.upper(), data_format=fmt)
+        if use_bias:
+            bias = get_variable(
+                "bias",
+                [filters],
+                dtype=x.dtype,
+                initializer=bias_initializer or zeros_initializer(),
+                trainable=trainable,
+            )
+            y = bias_add(y, bias, data_format=fmt)
+        if activation is not None:
+            y = activation(y)
+    return y
+
+
+# ------------------------------------------------------------------ layer objects
+
+
+class Layer:
+    """TF 1.x's layer objects (tf.layers.Dense, ...): the functional layer
+    with its arguments kept; the first call makes the variables under the
+    layer's scope, later calls reuse them."""
+
+    _function: Any = None
+    _default = "layer"
+
+    def __init__(self, *args: Any, name: str | None = None, **kwargs: Any):
+        self._args, self._kwargs = args, kwargs
+        self.name = name
+        self._built = False
+        self._scope: str | None = None
+        self.variables: list = []
+
+    def __call__(self, inputs: Any, **call_kwargs: Any) -> Tensor:
+        from .variables import global_variables
+
+        if self._scope is None:
+            self._scope = self.name or _layer_name(self._default)
+            self.name = self._scope
+        before = set(map(id, global_variables()))
+        kwargs = {**self._kwargs, **call_kwargs, "name": self._scope}
+        if self._takes_variables:
+            kwargs["reuse"] = True if self._built else kwargs.get("reuse")
+        out = type(self)._function(inputs, *self._args, **kwargs)
+        if not self._built:
+            self.variables = [v for v in global_variables() if id(v) not in before]
+            self._built = True
+        return out
+
+    _takes_variables = True
+
+    @property
+    def trainable_variables(self) -> list:
+        return [v for v in self.variables if getattr(v, "trainable", True)]
+
+    trainable_weights = trainable_variables
+    weights = property(lambda self: list(self.variables))
+
+    def _var(self, suffix: str) -> Any:
+        for v in self.variables:
+            if v.op.name.endswith("/" + suffix):
+                return v
+        raise GraphError(f"layer {self.name!r} has no {suffix} (call it on an input first)")
+
+    kernel = property(lambda self: self._var("kernel"))
+    bias = property(lambda self: self._var("bias"))
+
+
+def _layer_name(default: str) -> str:
+    """`default`, `default_1`, ...: the first no variable scope of the graph uses
+    yet (TF names layer objects by a per-graph count of each kind)."""
+    g = get_default_graph()
+    scope = get_variable_scope().name
+    taken = {name.split("/")[len(scope.split("/")) if scope else 0] for name in g.variable_store}
+    i = 0
+    while (name := default if i == 0 else f"{default}_{i}") in taken:
+        i += 1
+    return name
+
+
+def _layer_class(name: str, function: Any, default: str, variables: bool = True) -> type:
+    return type(
+        name,
+        (Layer,),
+        {
+            "_function": staticmethod(function),
+            "_default": default,
+            "_takes_variables": variables,
+            "__doc__": f"tf.layers.{name}: the object form of tf.layers.{function.__name__}.",
+        },
+    )
+
+
+Dense = _layer_class("Dense", dense, "dense")
+Conv2D = _layer_class("Conv2D", conv2d, "conv2d")
+Conv2DTranspose = _layer_class("Conv2DTranspose", conv2d_transpose, "conv2d_transpose")
+BatchNormalization = _layer_class("BatchNormalization", batch_normalization, "batch_normalization")
+Flatten = _layer_class("Flatten", flatten, "flatten", variables=False)
+Dropout = _layer_class("Dropout", dropout, "dropout", variables=False)
+MaxPooling2D = _layer_class("MaxPooling2D", max_pooling2d, "max_pooling2d", variables=False)
+AveragePooling2D = _layer_class(
+    "AveragePooling2D", average_pooling2d, "average_pooling2d", variables=False
+)
+MaxPool2D, AveragePool2D = MaxPooling2D, AveragePooling2D
+__all__ += [
+    "AveragePooling2D",
+    "BatchNormalization",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "Layer",
+    "MaxPooling2D",
+    "conv2d_transpose",
+]

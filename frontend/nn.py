@@ -617,3 +617,187 @@ def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) ->
         finite = less(abs(score), float("inf"))
         inside = logical_and(greater_equal(t, 0), less(t, classes))
         return logical_and(logical_and(less(above, int(k)), squeeze(finite, axis=[1])), inside)
+
+
+# ------------------------------------------------------------------ sampled losses
+
+
+class CandidateSamples(tuple):
+    """(sampled_candidates, true_expected_count, sampled_expected_count), as TF's samplers."""
+
+    sampled_candidates = property(lambda self: self[0])
+    true_expected_count = property(lambda self: self[1])
+    sampled_expected_count = property(lambda self: self[2])
+
+
+def log_uniform_candidate_sampler(
+    true_classes: Any,
+    num_true: int,
+    num_sampled: int,
+    unique: bool,
+    range_max: int,
+    seed: int | None = None,
+    name: str | None = None,
+) -> CandidateSamples:
+    """`num_sampled` classes from the log-uniform (Zipfian) distribution
+    P(c) = log((c + 2) / (c + 1)) / log(range_max + 1), new ones every run
+    (tf.nn.log_uniform_candidate_sampler). kiln samples with replacement (a
+    run counter and the dropout hash give fresh uniforms per run; inverse
+    CDF c = floor(exp(u log(range_max + 1))) - 1) and reports TF's expected
+    counts for that: num_sampled * P(c). `unique=True` is accepted and drawn
+    the same way (TF then rejects repeats; the NCE and sampled-softmax
+    estimates stay consistent with the expected counts given)."""
+    from .ops import exp, log
+
+    g = get_default_graph()
+    with g.name_scope(name or "LogUniformCandidateSampler"):
+        counter = Variable(0.0, trainable=False, name="counter", dtype=float64)
+        runs = counter.assign_add(1.0)
+        draws = [
+            make(
+                "RandomUniform",
+                "kiln.random",
+                [],
+                None,
+                shape=[int(num_sampled)],
+                distribution="uniform",
+                seed=(_op_seed(seed) + 7919 * k) % (2**31 - 1),
+                dtype=float64.ir,
+            )
+            for k in range(2)
+        ]
+        u = _frac(square(_frac(draws[0] + runs * GOLDEN) + draws[1]) * MIX)
+        span = float(np.log(range_max + 1.0))
+        value = exp(u * span) - 1.0
+        sampled = cast(value, int64)
+        sampled = where(greater_equal(sampled, range_max), sampled * 0 + (range_max - 1), sampled)
+
+        def expected(classes: Tensor) -> Tensor:
+            c = cast(classes, float64)
+            p = (log(c + 2.0) - log(c + 1.0)) / span
+            return cast(p * float(num_sampled), "float32")
+
+        true = cast(convert_to_tensor(true_classes), int64)
+        return CandidateSamples((stop_gradient(sampled), expected(true), expected(sampled)))
+
+
+def _compute_sampled_logits(
+    weights,
+    biases,
+    labels,
+    inputs,
+    num_sampled,
+    num_classes,
+    num_true,
+    sampled_values,
+    subtract_log_q,
+    remove_accidental_hits,
+    seed=None,
+):
+    from .ops import concat, log, matmul, ones_like
+
+    if isinstance(weights, (list, tuple)):
+        if len(weights) != 1:
+            raise GraphError("sampled losses: partitioned weights are not supported")
+        weights = weights[0]
+    x = convert_to_tensor(inputs)
+    labels = cast(convert_to_tensor(labels), int64)
+    if labels.shape.ndims == 1:
+        labels = expand_dims(labels, 1)
+    if sampled_values is None:
+        sampled_values = log_uniform_candidate_sampler(
+            labels, num_true, num_sampled, True, num_classes, seed=seed
+        )
+    sampled, true_expected, sampled_expected = sampled_values
+    sampled = cast(convert_to_tensor(sampled), int64)
+    flat = reshape(labels, [-1])
+    dim = x.shape[-1]
+    true_w = reshape(embedding_lookup(weights, flat), [-1, num_true, dim])
+    true_b = reshape(embedding_lookup(biases, flat), [-1, num_true])
+    sampled_w = embedding_lookup(weights, sampled)
+    sampled_b = embedding_lookup(biases, sampled)
+    true_logits = reduce_sum(multiply(expand_dims(x, 1), true_w), axis=2) + true_b
+    sampled_logits = matmul(x, sampled_w, transpose_b=True) + sampled_b
+    if remove_accidental_hits:
+        hits = reduce_sum(
+            cast(equal(expand_dims(labels, 2), reshape(sampled, [1, 1, -1])), "float32"), axis=1
+        )
+        sampled_logits = where(
+            greater(hits, 0.0), sampled_logits * 0.0 - 3.4028235e38, sampled_logits
+        )
+    if subtract_log_q:
+        true_logits = true_logits - log(cast(convert_to_tensor(true_expected), x.dtype))
+        sampled_logits = sampled_logits - log(cast(convert_to_tensor(sampled_expected), x.dtype))
+    logits = concat([true_logits, sampled_logits], 1)
+    targets = concat([ones_like(true_logits) / float(num_true), zeros_like(sampled_logits)], 1)
+    return logits, targets
+
+
+def nce_loss(
+    weights: Any,
+    biases: Any,
+    labels: Any,
+    inputs: Any,
+    num_sampled: int,
+    num_classes: int,
+    num_true: int = 1,
+    sampled_values: Any = None,
+    remove_accidental_hits: bool = False,
+    partition_strategy: str = "mod",
+    name: str = "nce_loss",
+    seed: int | None = None,
+) -> Tensor:
+    """Noise-contrastive estimation's loss per example (tf.nn.nce_loss): the
+    sigmoid cross entropy of the true classes against `num_sampled` sampled
+    ones, logits corrected by log(expected count), summed over them."""
+    with get_default_graph().name_scope(name):
+        logits, targets = _compute_sampled_logits(
+            weights,
+            biases,
+            labels,
+            inputs,
+            num_sampled,
+            num_classes,
+            num_true,
+            sampled_values,
+            True,
+            remove_accidental_hits,
+            seed,
+        )
+        return reduce_sum(sigmoid_cross_entropy_with_logits(labels=targets, logits=logits), 1)
+
+
+def sampled_softmax_loss(
+    weights: Any,
+    biases: Any,
+    labels: Any,
+    inputs: Any,
+    num_sampled: int,
+    num_classes: int,
+    num_true: int = 1,
+    sampled_values: Any = None,
+    remove_accidental_hits: bool = True,
+    partition_strategy: str = "mod",
+    name: str = "sampled_softmax_loss",
+    seed: int | None = None,
+) -> Tensor:
+    """The softmax cross entropy over the true classes and `num_sampled`
+    sampled ones, per example (tf.nn.sampled_softmax_loss)."""
+    with get_default_graph().name_scope(name):
+        logits, targets = _compute_sampled_logits(
+            weights,
+            biases,
+            labels,
+            inputs,
+            num_sampled,
+            num_classes,
+            num_true,
+            sampled_values,
+            True,
+            remove_accidental_hits,
+            seed,
+        )
+        return softmax_cross_entropy_with_logits_v2(labels=targets, logits=logits)
+
+
+__all__ += ["log_uniform_candidate_sampler", "nce_loss", "sampled_softmax_loss"]

@@ -77,13 +77,14 @@ class Saver:
         if write_meta_graph:
             meta = json.dumps(export_graph(sess.graph)).encode()
             _atomic_write(prefix.with_name(prefix.name + ".meta"), lambda f: f.write(meta))
-        record = f'model_checkpoint_path: "{prefix.name}"\n'.encode()
-        _atomic_write(prefix.parent / "checkpoint", lambda f: f.write(record))
-        self._kept.append(str(prefix))
+        self._kept = [p for p in self._kept if p != str(prefix)] + [str(prefix)]
         while self.max_to_keep and len(self._kept) > self.max_to_keep:
             old = self._kept.pop(0)
             for suffix in (".npz", ".meta"):
                 Path(old + suffix).unlink(missing_ok=True)
+        kept = "".join(f'all_model_checkpoint_paths: "{Path(p).name}"\n' for p in self._kept)
+        record = f'model_checkpoint_path: "{prefix.name}"\n{kept}'.encode()
+        _atomic_write(prefix.parent / "checkpoint", lambda f: f.write(record))
         return str(prefix)
 
     def restore(self, sess: Any, save_path: str) -> None:

@@ -12,10 +12,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .checkpoint import (  # noqa: F401  (kl.train.*: checkpoint bookkeeping, TF 2 checkpoints)
+    Checkpoint,
+    CheckpointManager,
+    CheckpointState,
+    checkpoint_exists,
+    get_checkpoint_state,
+    update_checkpoint_state,
+)
 from .dtypes import int64
 from .gradients import gradients
 from .graph import GraphError, Operation, Tensor, get_default_graph
 from .ops import cast, constant, convert_to_tensor, divide, floordiv, group, multiply, pow, sqrt
+from .queues import (  # noqa: F401  (kl.train.*: queue runners and input producers)
+    QUEUE_RUNNERS,
+    Coordinator,
+    LooperThread,
+    QueueRunner,
+    add_queue_runner,
+    batch,
+    batch_join,
+    input_producer,
+    range_input_producer,
+    shuffle_batch,
+    shuffle_batch_join,
+    slice_input_producer,
+    start_queue_runners,
+    string_input_producer,
+)
 from .saver import Saver, import_meta_graph, latest_checkpoint  # noqa: F401  (kl.train.*)
 from .variables import GLOBAL_VARIABLES, Variable, trainable_variables
 

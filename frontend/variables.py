@@ -391,6 +391,10 @@ class _VarScope:
     def __init__(self, name: str, reuse: Any, initializer: Any):
         self.name, self.reuse, self.initializer = name, reuse, initializer
 
+    def reuse_variables(self) -> None:
+        """From here on get_variable in this scope returns existing variables."""
+        self.reuse = True
+
 
 def _scopes(g: Graph) -> list[_VarScope]:
     if not g.variable_scopes:

@@ -11,7 +11,7 @@ model.fit(x, y, batch_size=32, epochs=5, validation_data=(xv, yv))
 from types import SimpleNamespace
 
 from ..frontend import optimizers_v2 as optimizers
-from . import activations, initializers, layers, losses, models, training
+from . import activations, initializers, layers, losses, metrics, models, training
 from .engine import Input, KerasTensor, Layer
 from .models import Model, Sequential
 from .training import Callback, EarlyStopping, History, LambdaCallback, ProgressBar, TensorBoard
@@ -24,8 +24,9 @@ callbacks = SimpleNamespace(
     ProgressBar=ProgressBar,
     TensorBoard=TensorBoard,
 )
-utils = SimpleNamespace(set_random_seed=initializers.set_random_seed)
-metrics = SimpleNamespace(accuracy="accuracy")
+utils = SimpleNamespace(
+    set_random_seed=initializers.set_random_seed, to_categorical=metrics.to_categorical
+)
 
 __all__ = [
     "Input",

@@ -323,3 +323,23 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim}
+
+
+class Softmax(Layer):
+    """softmax over `axis` as a layer (tf.keras.layers.Softmax)."""
+
+    def __init__(self, axis: int = -1, **kw: Any):
+        super().__init__(**kw)
+        self.axis = int(axis)
+
+    def call(self, inputs):
+        return nn.softmax(inputs, axis=self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+# Keras's short aliases (tf.keras.layers.MaxPool2D is MaxPooling2D)
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+__all__ += ["AvgPool2D", "MaxPool2D", "Softmax"]
