@@ -125,7 +125,7 @@ def main() -> int:
     lic.mkdir(parents=True, exist_ok=True)
     entries = []
     commits = {}
-    for repo, (licence, licfile) in SOURCES.items():
+    for repo, (_licence, licfile) in SOURCES.items():
         commits[repo] = git(repo, "rev-parse", "HEAD").strip()
         (lic / repo.replace("/", "+")).write_text(git(repo, "show", f"HEAD:{licfile}"))
 
