@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 
@@ -59,6 +60,7 @@ BARE_RE = r"^\s*(?:\d+\s+)?" + NUM + r"\s*$"
 # "none" (programs that do not train: run to the end). loss_re / acc_re override the patterns.
 ACC_FLOOR = 0.3
 SETTINGS = {
+    "aym_v1_linear_regression": {"epochs": 100},  # 17 points: an epoch is one pass of 17 steps
     "aym_v1_gan": {"check": "finite"},
     "aym_v1_dcgan": {"check": "finite"},
     "aym_v2_dcgan": {"check": "finite"},
@@ -100,7 +102,7 @@ def _cap(src: str, names, cap) -> str:
     )
 
 
-def rewrite(src: str, framework: str, api: str, kiln_v2: bool) -> str:
+def rewrite(src: str, framework: str, api: str, kiln_v2: bool, steps=STEP_CAP, epochs=EPOCH_CAP):
     """The corpus program with only the import, the dataset loading and its length changed."""
     # (b) datasets
     src = re.sub(
@@ -127,9 +129,9 @@ def rewrite(src: str, framework: str, api: str, kiln_v2: bool) -> str:
         src,
     )
     # (c) length
-    src = _cap(src, STEP_NAMES, STEP_CAP)
-    src = _cap(src, EPOCH_NAMES, EPOCH_CAP)
-    src = _cap(src, DISPLAY_NAMES, max(1, STEP_CAP // 4))
+    src = _cap(src, STEP_NAMES, steps)
+    src = _cap(src, EPOCH_NAMES, epochs)
+    src = _cap(src, DISPLAY_NAMES, max(1, max(steps, epochs) // 4))
     # (a) import
     if framework == "kiln":
         if api == "v2" and kiln_v2:
@@ -161,9 +163,12 @@ def write_text8(path: pathlib.Path, n_words=60000, seed=0):
         z.writestr("text8", " ".join(vocab[i] for i in words))
 
 
-def _floats(pattern, text):
+def _floats(pattern, text, skip=r"(?i)\btest|valid"):
+    """The first number matched on each line (lines about test/validation sets skipped)."""
     out = []
     for line in text.splitlines():
+        if skip and re.search(skip, line):
+            continue
         m = re.search(pattern, line, re.M)
         if m:
             try:
@@ -190,7 +195,7 @@ def classify(prog, rc, stdout, stderr, timed_out):
     st = SETTINGS.get(prog["name"], {})
     check = st.get("check", "loss" if prog["trains"] else "none")
     losses = _floats(st.get("loss_re", LOSS_RE), stdout)
-    accs = _floats(st.get("acc_re", ACC_RE), stdout)
+    accs = _floats(st.get("acc_re", ACC_RE), stdout, skip=None)
     res = {"losses": losses, "accuracy": accs[-1] if accs else None, "check": check}
     res["final_loss"] = losses[-1] if losses else None
     if timed_out:
@@ -212,11 +217,65 @@ def classify(prog, rc, stdout, stderr, timed_out):
     return {**res, "outcome": "pass" if ok else "check-failed", "detail": why}
 
 
-def run_one(prog, framework, python, timeout, kiln_v2, keep=None):
+class ForkServer:
+    """A forkserver.py process for one worker thread (see forkserver.py)."""
+
+    def __init__(self, python, modules, env):
+        self.proc = subprocess.Popen(
+            [python, str(HERE / "forkserver.py"), *modules],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert json.loads(self.proc.stdout.readline())["ready"]
+
+    def run(self, cwd, timeout):
+        self.proc.stdin.write(json.dumps({"cwd": str(cwd), "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        ans = json.loads(self.proc.stdout.readline())
+        out = (cwd / "stdout.txt").read_text(errors="replace")
+        err = (cwd / "stderr.txt").read_text(errors="replace")
+        return ans["rc"], out, err, ans["timed_out"]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def environment(framework):
+    env = dict(os.environ)
+    paths = [str(SHIM)]
+    if framework == "kiln":
+        paths.append(str(KILN_PARENT))
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["MPLBACKEND"] = "Agg"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["PYTHONHASHSEED"] = "0"
+    if framework == "tf":
+        env["TF_USE_LEGACY_KERAS"] = "1"  # TF 1.x rnn cells / tf.layers need Keras 2 (tf-keras)
+    return env
+
+
+def _subprocess(python, work, env, timeout):
+    try:
+        p = subprocess.run(
+            [python, "main.py"], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        return p.returncode, p.stdout, p.stderr, False
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return None, out, err, True
+
+
+def run_one(prog, framework, python, timeout, kiln_v2, keep=None, server=None):
     work = pathlib.Path(tempfile.mkdtemp(prefix=f"tfc_{prog['name']}_"))
     try:
         src = (PROGRAMS / prog["file"]).read_text()
-        (work / "main.py").write_text(rewrite(src, framework, prog["api"], kiln_v2))
+        st = SETTINGS.get(prog["name"], {})
+        caps = {"steps": st.get("steps", STEP_CAP), "epochs": st.get("epochs", EPOCH_CAP)}
+        (work / "main.py").write_text(rewrite(src, framework, prog["api"], kiln_v2, **caps))
         libs = PROGRAMS / "libs"
         if prog["name"].startswith("pkm_"):
             (work / "libs").mkdir()
@@ -226,31 +285,12 @@ def run_one(prog, framework, python, timeout, kiln_v2, keep=None):
                 )
         if "word2vec" in prog["name"]:
             write_text8(work / "text8.zip")
-        env = dict(os.environ)
-        paths = [str(SHIM)]
-        if framework == "kiln":
-            paths.append(str(KILN_PARENT))
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-        env["MPLBACKEND"] = "Agg"
-        env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-        env["PYTHONHASHSEED"] = "0"
-        if framework == "tf" and prog["api"] == "v1":
-            env["TF_USE_LEGACY_KERAS"] = "1"
+        env = environment(framework)
         t0 = time.time()
-        try:
-            p = subprocess.run(
-                [python, "main.py"],
-                cwd=work,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-            rc, out, err, to = p.returncode, p.stdout, p.stderr, False
-        except subprocess.TimeoutExpired as e:
-            rc, to = None, True
-            out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
-            err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        if server is not None:
+            rc, out, err, to = server.run(work, timeout)
+        else:
+            rc, out, err, to = _subprocess(python, work, env, timeout)
         res = classify(prog, rc, out, err, to)
         res["seconds"] = round(time.time() - t0, 1)
         res["name"] = prog["name"]
@@ -285,6 +325,11 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument(
+        "--fork",
+        action="store_true",
+        help="fork each program from one interpreter that imported the framework",
+    )
     ap.add_argument("--out", default=None, help="write the results here (json)")
     ap.add_argument("--logs", default=None, help="keep each program's output in this folder")
     ap.add_argument("--compare", default=str(HERE / "results_tf.json"))
@@ -305,11 +350,26 @@ def main(argv=None) -> int:
         kiln_v2 = probe.returncode == 0
     if args.logs:
         pathlib.Path(args.logs).mkdir(parents=True, exist_ok=True)
+    local = threading.local()
+    servers = []
+    modules = ["tensorflow", "tf_keras"] if args.framework == "tf" else ["kiln"]
+
+    def job(p):
+        if args.fork and getattr(local, "server", None) is None:
+            local.server = ForkServer(python, modules, environment(args.framework))
+            servers.append(local.server)
+        return run_one(
+            p,
+            args.framework,
+            python,
+            args.timeout,
+            kiln_v2,
+            args.logs,
+            getattr(local, "server", None),
+        )
+
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
-        futs = [
-            ex.submit(run_one, p, args.framework, python, args.timeout, kiln_v2, args.logs)
-            for p in progs
-        ]
+        futs = [ex.submit(job, p) for p in progs]
         results = []
         for f in concurrent.futures.as_completed(futs):
             r = f.result()
@@ -320,6 +380,8 @@ def main(argv=None) -> int:
                 f"loss={fl if fl is None else f'{fl:.4g}'} {r['detail']}",
                 flush=True,
             )
+    for srv in servers:
+        srv.close()
     results.sort(key=lambda r: r["name"])
     n_pass = sum(r["outcome"] == "pass" for r in results)
     print(f"{args.framework}: {n_pass} of {len(results)} programs pass")
