@@ -88,7 +88,10 @@ PKM = [
     ("python/10_residual_network.py", True),
     ("python/11_variational_autoencoder.py", True),
 ]
-PKM_LIBS = ["__init__.py", "activations.py", "batch_norm.py", "connections.py", "utils.py"]
+PKM_LIBS = [
+    "__init__.py", "activations.py", "batch_norm.py", "connections.py", "utils.py",
+    "datasets.py", "dataset_utils.py",
+]
 
 
 def git(repo: str, *args: str) -> str:

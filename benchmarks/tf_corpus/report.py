@@ -25,6 +25,17 @@ CAUSES = [
         "'float' dtype string -> float64 (TF: float32)",
         "tf-core",
     ),
+    (
+        r"'Tensor' object has no attribute 'numpy'|is not an eager variable",
+        "TF 2 program: eager by default (import kiln.compat.v2)",
+        "tf-core",
+    ),
+    (r"not iterable", "shape given as a tensor (tf.random_normal(tf.shape(x)), ...)", "tf-core"),
+    (
+        r"conv2d_transpose|Conv2DTranspose",
+        "conv2d_transpose (tf.layers / tf.nn / keras)",
+        "tf-pipelines",
+    ),
     (r"rnn|LSTM|GRU|dynamic_rnn|while_loop|\bcond\b", "RNN / control flow", "cf-frontend"),
     (r"contrib", "tf.contrib", "tf-pipelines"),
     (
@@ -38,6 +49,9 @@ CAUSES = [
         "tf.math/random/compat/eager",
         "tf-core",
     ),
+    (r"kiln\.keras", "tf.keras names", "unowned (keras)"),
+    (r"module 'kiln(\.frontend\.nn)?' has no attribute", "missing tf.* / tf.nn.* names", "tf-core"),
+    (r"No module named 'libs", "corpus harness (pkm libs)", "tf-corpus"),
 ]
 
 

@@ -62,6 +62,9 @@ ACC_FLOOR = 0.3
 SETTINGS = {
     "aym_v1_linear_regression": {"epochs": 100},  # 17 points: an epoch is one pass of 17 steps
     "aym_v1_gan": {"check": "finite"},
+    "aym_v1_autoencoder": {"steps": 200},  # RMSProp needs more than 40 steps to move the loss
+    "aym_v2_autoencoder": {"steps": 200},
+    "aym_v1_variational_autoencoder": {"check": "finite"},  # prints at step 1 and every 1000
     "aym_v1_dcgan": {"check": "finite"},
     "aym_v2_dcgan": {"check": "finite"},
     "aym_v1_kmeans": {"check": "acc"},
