@@ -89,8 +89,13 @@ PKM = [
     ("python/11_variational_autoencoder.py", True),
 ]
 PKM_LIBS = [
-    "__init__.py", "activations.py", "batch_norm.py", "connections.py", "utils.py",
-    "datasets.py", "dataset_utils.py",
+    "__init__.py",
+    "activations.py",
+    "batch_norm.py",
+    "connections.py",
+    "utils.py",
+    "datasets.py",
+    "dataset_utils.py",
 ]
 
 

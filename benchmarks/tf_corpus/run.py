@@ -333,6 +333,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="fork each program from one interpreter that imported the framework",
     )
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only the programs run in an existing --out file",
+    )
     ap.add_argument("--out", default=None, help="write the results here (json)")
     ap.add_argument("--logs", default=None, help="keep each program's output in this folder")
     ap.add_argument("--compare", default=str(HERE / "results_tf.json"))
@@ -385,6 +390,10 @@ def main(argv=None) -> int:
             )
     for srv in servers:
         srv.close()
+    if args.update and args.out and pathlib.Path(args.out).exists():
+        ran = {r["name"] for r in results}
+        old = json.loads(pathlib.Path(args.out).read_text())["results"]
+        results += [r for r in old if r["name"] not in ran]
     results.sort(key=lambda r: r["name"])
     n_pass = sum(r["outcome"] == "pass" for r in results)
     print(f"{args.framework}: {n_pass} of {len(results)} programs pass")
