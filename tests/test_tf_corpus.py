@@ -17,8 +17,10 @@ import pytest
 
 from kiln.benchmarks.tf_corpus import report, run
 
-# kiln on main (6e22f2c) passes this many programs of the corpus; raise it as fixes land
-PASS_FLOOR = 6
+# kiln on main (6e22f2c) passed 6 of 58 (logistic_regression, tensorboard_basic/advanced,
+# pkm 02/03/04); pkm_04's accuracy after 2 epochs is a coin flip (TF's own run got 0.09), so
+# the floor is 5. Raise it as fixes land (main + tf-core/tf-pipelines/cf-frontend: 15+).
+PASS_FLOOR = 5
 # of the programs passing under both kiln and TensorFlow, this many end within 10% of TF
 CLOSE_FLOOR = 0
 
