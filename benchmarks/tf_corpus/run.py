@@ -1,0 +1,422 @@
+"""Run the TF tutorial corpus under kiln or under real TensorFlow and classify each outcome.
+
+Each program in programs.json is copied to a scratch directory with only these changes:
+  (a) the import: ``import tensorflow as tf`` -> ``import kiln as tf`` (TF 1.x programs;
+      ``tensorflow.X`` -> ``kiln.X`` in every import), TF 2 programs -> ``kiln.compat.v2``
+      where kiln has it (else ``kiln``). Under TensorFlow 2.x itself a TF 1.x program gets
+      ``import tensorflow.compat.v1 as tf; tf.disable_v2_behavior()`` (not for programs that
+      call ``enable_eager_execution``), the substitute import TF documents for 1.x code;
+  (b) dataset loading -> shim/tf_corpus_shim (sklearn digits as MNIST, sklearn diabetes as
+      boston_housing, a generated text8.zip for word2vec);
+  (c) training length: integer constants named like num_steps / training_epochs /
+      display_step are capped (STEP_CAP, EPOCH_CAP) so each program runs in seconds.
+The program then runs in a subprocess with a timeout; the printed loss trajectory (or accuracy)
+is parsed from stdout and the outcome classified:
+  pass           ran to the end and its check held (loss fell, accuracy above a floor, or for
+                 programs that do not train: ran to the end)
+  check-failed   ran to the end, but the loss did not fall / no loss was printed
+  error          raised: exception type and the first line of its message
+  timeout        ran past the timeout
+
+  python benchmarks/tf_corpus/run.py --framework kiln [--only NAME ...] [--out results.json]
+  /work/tfenv/bin/python benchmarks/tf_corpus/run.py --framework tf --out results_tf.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import math
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+PROGRAMS = HERE / "programs"
+SHIM = HERE / "shim"
+KILN_PARENT = HERE.parent.parent.parent  # the directory holding the kiln package
+
+STEP_CAP = 40
+EPOCH_CAP = 2
+STEP_NAMES = ("num_steps", "training_steps", "training_iters", "max_steps")
+EPOCH_NAMES = ("training_epochs", "n_epochs", "num_epochs")
+DISPLAY_NAMES = ("display_step", "display_epoch", "eval_step")
+
+NUM = r"(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)"
+LOSS_RE = r"(?i)(?:loss|cost)[^0-9a-z\-]*" + NUM
+ACC_RE = r"(?i)accuracy[^0-9a-z\-]*" + NUM
+BARE_RE = r"^\s*(?:\d+\s+)?" + NUM + r"\s*$"
+
+# Per-program checks: "loss" (default for training programs: last loss < first),
+# "finite" (GANs: losses printed and finite), "acc" (accuracy printed, final above ACC_FLOOR),
+# "none" (programs that do not train: run to the end). loss_re / acc_re override the patterns.
+ACC_FLOOR = 0.3
+SETTINGS = {
+    "aym_v1_linear_regression": {"epochs": 100},  # 17 points: an epoch is one pass of 17 steps
+    "aym_v1_gan": {"check": "finite"},
+    "aym_v1_autoencoder": {"steps": 200},  # RMSProp needs more than 40 steps to move the loss
+    "aym_v2_autoencoder": {"steps": 200},
+    "aym_v1_variational_autoencoder": {"check": "finite"},  # prints at step 1 and every 1000
+    "aym_v1_dcgan": {"check": "finite"},
+    "aym_v2_dcgan": {"check": "finite"},
+    "aym_v1_kmeans": {"check": "acc"},
+    "aym_v1_random_forest": {"check": "acc"},
+    "aym_v1_gradient_boosted_decision_tree": {"check": "acc"},
+    "aym_v1_convolutional_network": {"check": "acc"},
+    "aym_v2_gradient_boosted_trees": {"check": "none"},
+    "aym_v1_word2vec": {"check": "loss", "loss_re": r"(?i)average loss[^0-9\-]*" + NUM},
+    "aym_v2_word2vec": {"check": "loss", "loss_re": r"(?i)loss[^0-9\-]*" + NUM},
+    "pkm_02_linear_regression": {"loss_re": BARE_RE},
+    "pkm_03_polynomial_regression": {"loss_re": BARE_RE},
+    "pkm_04_logistic_regression": {"check": "acc", "acc_re": BARE_RE},
+    "pkm_05_basic_convnet": {"check": "acc", "acc_re": BARE_RE},
+    "pkm_06_modern_convnet": {"check": "acc", "acc_re": BARE_RE},
+    "pkm_07_autoencoder": {"loss_re": BARE_RE},
+    "pkm_08_denoising_autoencoder": {"loss_re": BARE_RE},
+    "pkm_09_convolutional_autoencoder": {"loss_re": BARE_RE},
+    "pkm_10_residual_network": {"check": "acc", "acc_re": r"(?i)valid(?:ation)?:?\s*" + NUM},
+    "pkm_11_variational_autoencoder": {"loss_re": r"(?i)train cost:\s*" + NUM},
+}
+
+WORDS = (
+    "the of and one in a to zero nine two is as eight for s five three was by that four six "
+    "seven with on are it from or his an be this which at he also not have were has but "
+    "first who other american they their been its all new more most time after had some "
+    "state going hardware britain computer war city people world system between used years"
+).split()
+
+
+def load_programs():
+    return json.loads((HERE / "programs.json").read_text())
+
+
+def _cap(src: str, names, cap) -> str:
+    pat = re.compile(r"^(\s*)(" + "|".join(names) + r")(\s*=\s*)(\d+)", re.M)
+    return pat.sub(
+        lambda m: m.group(1) + m.group(2) + m.group(3) + str(min(int(m.group(4)), cap)), src
+    )
+
+
+def rewrite(src: str, framework: str, api: str, kiln_v2: bool, steps=STEP_CAP, epochs=EPOCH_CAP):
+    """The corpus program with only the import, the dataset loading and its length changed."""
+    # (b) datasets
+    src = re.sub(
+        r"^(\s*)from tensorflow\.examples\.tutorials\.mnist import input_data\b",
+        r"\1from tf_corpus_shim import input_data",
+        src,
+        flags=re.M,
+    )
+    src = re.sub(
+        r"^(\s*)import tensorflow\.examples\.tutorials\.mnist\.input_data as input_data\b",
+        r"\1from tf_corpus_shim import input_data",
+        src,
+        flags=re.M,
+    )
+    src = re.sub(
+        r"^(\s*)from tensorflow\.keras\.datasets import",
+        r"\1from tf_corpus_shim import",
+        src,
+        flags=re.M,
+    )
+    src = re.sub(
+        r"f\.read\(f\.namelist\(\)\[0\]\)\.lower\(\)\.split\(\)",
+        "__import__('tf_corpus_shim').text8_words(f)",
+        src,
+    )
+    # (c) length
+    src = _cap(src, STEP_NAMES, steps)
+    src = _cap(src, EPOCH_NAMES, epochs)
+    src = _cap(src, DISPLAY_NAMES, max(1, max(steps, epochs) // 4))
+    # (a) import
+    if framework == "kiln":
+        if api == "v2" and kiln_v2:
+            src = re.sub(
+                r"^(\s*)import tensorflow as tf\b",
+                r"\1import kiln.compat.v2 as tf",
+                src,
+                flags=re.M,
+            )
+        src = re.sub(r"^(\s*)import tensorflow\b", r"\1import kiln", src, flags=re.M)
+        src = re.sub(r"^(\s*)from tensorflow\b", r"\1from kiln", src, flags=re.M)
+    elif api == "v1":
+        sub = "import tensorflow.compat.v1 as tf"
+        if "enable_eager_execution" not in src:
+            sub += "; tf.disable_v2_behavior()"
+        src = re.sub(r"^(\s*)import tensorflow as tf\b", r"\1" + sub, src, flags=re.M)
+    return src
+
+
+def write_text8(path: pathlib.Path, n_words=60000, seed=0):
+    """A generated stand-in for text8.zip: Zipf-distributed words over a small vocabulary."""
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    vocab = WORDS + [f"w{i}" for i in range(400)]
+    p = 1.0 / np.arange(1, len(vocab) + 1)
+    words = rng.choice(len(vocab), size=n_words, p=p / p.sum())
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("text8", " ".join(vocab[i] for i in words))
+
+
+def _floats(pattern, text, skip=r"(?i)\btest|valid"):
+    """The first number matched on each line (lines about test/validation sets skipped)."""
+    out = []
+    for line in text.splitlines():
+        if skip and re.search(skip, line):
+            continue
+        m = re.search(pattern, line, re.M)
+        if m:
+            try:
+                out.append(float(m.group(1)))
+            except ValueError:
+                pass
+    return out
+
+
+def exception_of(stderr: str) -> str:
+    """'Type: first line of message' of the last exception in a traceback."""
+    lines = stderr.splitlines()
+    for i in range(len(lines) - 1, -1, -1):
+        m = re.match(
+            r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))(?::\s*(.*))?$", lines[i]
+        )
+        if m:
+            return f"{m.group(1).split('.')[-1]}: {(m.group(2) or '').strip()}"[:300]
+    tail = [ln for ln in lines if ln.strip()]
+    return (tail[-1] if tail else "no output")[:300]
+
+
+def classify(prog, rc, stdout, stderr, timed_out):
+    st = SETTINGS.get(prog["name"], {})
+    check = st.get("check", "loss" if prog["trains"] else "none")
+    losses = _floats(st.get("loss_re", LOSS_RE), stdout)
+    accs = _floats(st.get("acc_re", ACC_RE), stdout, skip=None)
+    res = {"losses": losses, "accuracy": accs[-1] if accs else None, "check": check}
+    res["final_loss"] = losses[-1] if losses else None
+    if timed_out:
+        return {**res, "outcome": "timeout", "detail": ""}
+    if rc != 0:
+        return {**res, "outcome": "error", "detail": exception_of(stderr)}
+    ok, why = True, ""
+    if check == "loss":
+        if len(losses) < 2:
+            ok, why = False, f"{len(losses)} loss value(s) printed"
+        elif not all(math.isfinite(v) for v in losses) or not losses[-1] < losses[0]:
+            ok, why = False, f"loss did not fall: {losses[0]:.4g} -> {losses[-1]:.4g}"
+    elif check == "finite":
+        if not losses or not all(math.isfinite(v) for v in losses):
+            ok, why = False, "no finite losses printed"
+    elif check == "acc":
+        if not accs or not accs[-1] > ACC_FLOOR:
+            ok, why = False, f"accuracy {accs[-1] if accs else None} not above {ACC_FLOOR}"
+    return {**res, "outcome": "pass" if ok else "check-failed", "detail": why}
+
+
+class ForkServer:
+    """A forkserver.py process for one worker thread (see forkserver.py)."""
+
+    def __init__(self, python, modules, env):
+        self.proc = subprocess.Popen(
+            [python, str(HERE / "forkserver.py"), *modules],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert json.loads(self.proc.stdout.readline())["ready"]
+
+    def run(self, cwd, timeout):
+        self.proc.stdin.write(json.dumps({"cwd": str(cwd), "timeout": timeout}) + "\n")
+        self.proc.stdin.flush()
+        ans = json.loads(self.proc.stdout.readline())
+        out = (cwd / "stdout.txt").read_text(errors="replace")
+        err = (cwd / "stderr.txt").read_text(errors="replace")
+        return ans["rc"], out, err, ans["timed_out"]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def environment(framework):
+    env = dict(os.environ)
+    paths = [str(SHIM)]
+    if framework == "kiln":
+        paths.append(str(KILN_PARENT))
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["MPLBACKEND"] = "Agg"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["PYTHONHASHSEED"] = "0"
+    if framework == "tf":
+        env["TF_USE_LEGACY_KERAS"] = "1"  # TF 1.x rnn cells / tf.layers need Keras 2 (tf-keras)
+    return env
+
+
+def _subprocess(python, work, env, timeout):
+    try:
+        p = subprocess.run(
+            [python, "main.py"], cwd=work, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        return p.returncode, p.stdout, p.stderr, False
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        return None, out, err, True
+
+
+def run_one(prog, framework, python, timeout, kiln_v2, keep=None, server=None):
+    work = pathlib.Path(tempfile.mkdtemp(prefix=f"tfc_{prog['name']}_"))
+    try:
+        src = (PROGRAMS / prog["file"]).read_text()
+        st = SETTINGS.get(prog["name"], {})
+        caps = {"steps": st.get("steps", STEP_CAP), "epochs": st.get("epochs", EPOCH_CAP)}
+        (work / "main.py").write_text(rewrite(src, framework, prog["api"], kiln_v2, **caps))
+        libs = PROGRAMS / "libs"
+        if prog["name"].startswith("pkm_"):
+            (work / "libs").mkdir()
+            for f in libs.glob("*.py"):
+                (work / "libs" / f.name).write_text(
+                    rewrite(f.read_text(), framework, "v1", kiln_v2)
+                )
+        if "word2vec" in prog["name"]:
+            write_text8(work / "text8.zip")
+        env = environment(framework)
+        t0 = time.time()
+        if server is not None:
+            rc, out, err, to = server.run(work, timeout)
+        else:
+            rc, out, err, to = _subprocess(python, work, env, timeout)
+        res = classify(prog, rc, out, err, to)
+        res["seconds"] = round(time.time() - t0, 1)
+        res["name"] = prog["name"]
+        if keep:
+            (pathlib.Path(keep) / f"{prog['name']}.log").write_text(
+                f"--- stdout\n{out}\n--- stderr\n{err}\n"
+            )
+        return res
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(results, reference, tol=0.10):
+    """Programs passing under both whose final loss (or accuracy) is within tol of the reference."""
+    close = []
+    for r in results:
+        ref = reference.get(r["name"])
+        if not ref or r["outcome"] != "pass" or ref["outcome"] != "pass":
+            continue
+        for key in ("final_loss", "accuracy"):
+            a, b = r.get(key), ref.get(key)
+            if a is not None and b is not None:
+                close.append((r["name"], key, a, b, abs(a - b) <= tol * max(abs(b), 1e-6)))
+                break
+    return close
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--framework", choices=("kiln", "tf"), default="kiln")
+    ap.add_argument("--python", default=None, help="interpreter for the programs")
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument(
+        "--fork",
+        action="store_true",
+        help="fork each program from one interpreter that imported the framework",
+    )
+    ap.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only the programs run in an existing --out file",
+    )
+    ap.add_argument("--out", default=None, help="write the results here (json)")
+    ap.add_argument("--logs", default=None, help="keep each program's output in this folder")
+    ap.add_argument("--compare", default=str(HERE / "results_tf.json"))
+    args = ap.parse_args(argv)
+    python = args.python or (
+        sys.executable if args.framework == "kiln" else "/work/tfenv/bin/python"
+    )
+    progs = load_programs()
+    if args.only:
+        progs = [p for p in progs if p["name"] in args.only or p["file"] in args.only]
+    kiln_v2 = False
+    if args.framework == "kiln":
+        probe = subprocess.run(
+            [python, "-c", "import kiln.compat.v2"],
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(KILN_PARENT)},
+        )
+        kiln_v2 = probe.returncode == 0
+    if args.logs:
+        pathlib.Path(args.logs).mkdir(parents=True, exist_ok=True)
+    local = threading.local()
+    servers = []
+    modules = ["tensorflow", "tf_keras"] if args.framework == "tf" else ["kiln"]
+
+    def job(p):
+        if args.fork and getattr(local, "server", None) is None:
+            local.server = ForkServer(python, modules, environment(args.framework))
+            servers.append(local.server)
+        return run_one(
+            p,
+            args.framework,
+            python,
+            args.timeout,
+            kiln_v2,
+            args.logs,
+            getattr(local, "server", None),
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as ex:
+        futs = [ex.submit(job, p) for p in progs]
+        results = []
+        for f in concurrent.futures.as_completed(futs):
+            r = f.result()
+            results.append(r)
+            fl = r["final_loss"]
+            print(
+                f"{r['outcome']:13s} {r['name']:42s} {r['seconds']:6.1f}s "
+                f"loss={fl if fl is None else f'{fl:.4g}'} {r['detail']}",
+                flush=True,
+            )
+    for srv in servers:
+        srv.close()
+    if args.update and args.out and pathlib.Path(args.out).exists():
+        ran = {r["name"] for r in results}
+        old = json.loads(pathlib.Path(args.out).read_text())["results"]
+        results += [r for r in old if r["name"] not in ran]
+    results.sort(key=lambda r: r["name"])
+    n_pass = sum(r["outcome"] == "pass" for r in results)
+    print(f"{args.framework}: {n_pass} of {len(results)} programs pass")
+    summary = {
+        "framework": args.framework,
+        "kiln_v2_import": kiln_v2,
+        "pass": n_pass,
+        "total": len(results),
+        "results": results,
+    }
+    ref_path = pathlib.Path(args.compare)
+    if ref_path.exists() and args.framework == "kiln":
+        ref = {r["name"]: r for r in json.loads(ref_path.read_text())["results"]}
+        close = compare(results, ref)
+        summary["within_10pct"] = sum(c[-1] for c in close)
+        print(
+            f"within 10% of TensorFlow's final value: {summary['within_10pct']} of {len(close)}"
+            " programs passing under both"
+        )
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(summary, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
