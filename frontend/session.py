@@ -118,6 +118,8 @@ class Session:
         self.device = device or _current_device() or self.graph.device
         self._values: dict[Operation, np.ndarray] = {}
         self._cache: dict[tuple, tuple[Lowered, Executable]] = {}
+        self._compile_lock = threading.Lock()
+        self._variables = _VariableLocks()
         self._closed = False
         self._default_ctx: list = []
         self.compiles = 0  # how many executables this session built (tests read it)
@@ -197,25 +199,32 @@ class Session:
             backend,
         )
         if key not in self._cache:
-            lowered = lower(self.graph, fetches, feeds)
-            self._cache[key] = (lowered, Executable(lowered.module, lowered.name, backend))
-            self.compiles += 1
+            with self._compile_lock:  # threads asking for the same fetches compile once
+                if key not in self._cache:
+                    lowered = lower(self.graph, fetches, feeds)
+                    built = Executable(lowered.module, lowered.name, backend)
+                    self._cache[key] = (lowered, built)
+                    self.compiles += 1
         lowered, executable = self._cache[key]
-        for var in lowered.reads:
-            if var not in self._values:
-                raise GraphError(
-                    f"attempting to use uninitialized value {var.name} "
-                    "(run kl.global_variables_initializer() first)"
-                )
-        args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
-        outputs = executable.run_resident(*args)  # variables may stay on the device
-        n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
+        # the variables this run updates (in place: their buffers are donated) are
+        # its alone until their new values are stored; those it only reads are
+        # shared with other readers (docs/reliability.md)
+        with self._variables.hold(lowered.reads, lowered.writes):
+            for var in lowered.reads:
+                if var not in self._values:
+                    raise GraphError(
+                        f"attempting to use uninitialized value {var.name} "
+                        "(run kl.global_variables_initializer() first)"
+                    )
+            args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
+            outputs = executable.run_resident(*args)  # variables may stay on the device
+            n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
+            for var, value in zip(lowered.writes, outputs[n_fetched:]):
+                self._values[var] = value
         values: dict[Any, Any] = {}
         it = iter(outputs[:n_fetched])
         for f in lowered.fetches:
             values[f] = np.asarray(next(it)) if isinstance(f, Tensor) else None
-        for var, value in zip(lowered.writes, outputs[n_fetched:]):
-            self._values[var] = value
         return values
 
     def _backend(self) -> str | None:
@@ -289,6 +298,44 @@ class Session:
                 raise GraphError(f"cannot feed {t.name}: it is an operation, not a tensor")
             feeds[t] = _feed_value(t, value)
         return feeds
+
+
+class _VariableLocks:
+    """Readers-writer locking per variable, the way TF's resource variables
+    serialise updates: a run that writes a variable waits until no other run
+    reads or writes it; runs that only read a variable share it. A run takes
+    all its variables at once (never one by one), so two runs cannot deadlock."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._readers: dict[Any, int] = {}
+        self._writers: set = set()
+
+    @contextlib.contextmanager
+    def hold(self, reads: Sequence, writes: Sequence):
+        writes = set(writes)
+        reads = set(reads) - writes
+        if not reads and not writes:
+            yield
+            return
+        with self._changed:
+            self._changed.wait_for(
+                lambda: (
+                    not any(v in self._writers for v in (*reads, *writes))
+                    and not any(self._readers.get(v) for v in writes)
+                )
+            )
+            self._writers |= writes
+            for v in reads:
+                self._readers[v] = self._readers.get(v, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writers -= writes
+                for v in reads:
+                    self._readers[v] -= 1
+                self._changed.notify_all()
 
 
 def _feed_value(t: Tensor, value: Any) -> np.ndarray:
