@@ -296,6 +296,8 @@ class Session:
             t = self._element(key)
             if not isinstance(t, Tensor):
                 raise GraphError(f"cannot feed {t.name}: it is an operation, not a tensor")
+            if t in feeds:
+                raise GraphError(f"{t.name!r} is fed twice in one feed_dict (as {key!r} too)")
             feeds[t] = _feed_value(t, value)
         return feeds
 
@@ -354,8 +356,22 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
             f"{t.shape}): kiln feeds numbers and booleans, not "
             f"{'strings' if array.dtype.kind in 'US' else 'these objects'}"
         )
-    if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
-        raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
+    if array.dtype.kind == "c" and np.dtype(want).kind != "c":
+        raise GraphError(
+            f"cannot feed complex values to {t.name!r} ({t.dtype.name}): the imaginary "
+            "part would be lost"
+        )
+    if np.dtype(want).kind in "iu" and array.dtype.kind in "iuf" and array.size:
+        if array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+            raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
+        # compare as Python ints: numpy would wrap 2**40+5 to 5 and 3e9 to -2**31
+        lo, hi = int(array.min()), int(array.max())
+        info = np.iinfo(want)
+        if lo < info.min or hi > info.max:
+            bad = lo if lo < info.min else hi
+            raise GraphError(
+                f"cannot feed {bad} to {t.name!r} ({t.dtype.name}): it holds {info.min}..{info.max}"
+            )
     array = np.array(array, dtype=want, order="C", copy=None)  # ascontiguousarray makes 0-d 1-d
     dims = t.shape.dims
     if dims is not None and (

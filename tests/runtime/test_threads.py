@@ -103,3 +103,22 @@ def test_concurrent_training_steps_neither_tear_nor_lose_updates():
         torn = [t for j in jobs for t in j.result()]
     assert torn == []
     np.testing.assert_array_equal(sess.run(v), np.full(1 << 18, 10_000.0 - threads * steps))
+
+
+def test_plans_are_bounded_per_executable():
+    """Every batch size gets a plan, but only the most recent PLANS_KEPT stay
+    (benchmarks: 10,000 sizes grow RSS by a few MB, docs/reliability.md)."""
+    from kiln.runtime import cpu
+
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
+    w = np.ones((256, 64), np.float32) / 256
+    xs = np.ones((cpu.PLANS_KEPT + 40, 256), np.float32)
+    for b in range(1, len(xs) + 1):
+        t, s = exe(xs[:b], w)
+        assert t.shape == (b, 64)
+    plans = exe.compiled.plans
+    assert len(plans) == cpu.PLANS_KEPT
+    assert next(reversed(plans)) == ((len(xs), 256), (256, 64))
+    # an evicted shape is planned again, and still right
+    t, s = exe(xs[:1], w)
+    np.testing.assert_allclose(s, np.tanh(np.ones(64) * 1.0).sum(keepdims=True) * 1, rtol=1e-5)
