@@ -8,15 +8,24 @@
 
 and returns "dir/model-7". Each file is written to a temporary name and
 renamed into place, so a crash while saving leaves the old checkpoint
-whole, never a mix. `restore` checks every variable is present with its
-shape and names the first that is not.
+whole, never a mix; the temporary files a killed save left are removed by
+the next save to that directory (a writer holds a lock on its own while
+writing, so a live one is never touched). `checkpoint` also lists every
+kept checkpoint (`all_model_checkpoint_paths`, as TensorFlow's), so
+`max_to_keep` counts the complete checkpoints of earlier processes too.
+`restore` checks every variable is present with its shape and dtype and
+names the first that is not; an unreadable or corrupted file is a
+GraphError naming it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Dense, TensorType
+from ..ir import Dense, KilnError, TensorType
 from ..ir import DType as IRType
 from .dtypes import DType, as_dtype
 from .graph import Graph, GraphError, TensorShape, get_default_graph
@@ -72,19 +81,29 @@ class Saver:
             save_path = f"{save_path}-{int(step)}"
         prefix = Path(save_path)
         prefix.parent.mkdir(parents=True, exist_ok=True)
+        _remove_debris(prefix.parent)
         values = {name: sess.variable_value(v) for name, v in self.variables.items()}
         _atomic_write(prefix.with_name(prefix.name + ".npz"), lambda f: np.savez(f, **values))
         if write_meta_graph:
             meta = json.dumps(export_graph(sess.graph)).encode()
             _atomic_write(prefix.with_name(prefix.name + ".meta"), lambda f: f.write(meta))
-        self._kept = [p for p in self._kept if p != str(prefix)] + [str(prefix)]
-        while self.max_to_keep and len(self._kept) > self.max_to_keep:
-            old = self._kept.pop(0)
+        # the complete checkpoints kept so far (by any process), oldest first
+        kept = [
+            n
+            for n in _kept_names(prefix.parent)
+            if n != prefix.name and (prefix.parent / f"{n}.npz").exists()
+        ]
+        kept.append(prefix.name)
+        dropped = kept[: -self.max_to_keep] if self.max_to_keep else []
+        kept = kept[len(dropped) :]
+        record = f'model_checkpoint_path: "{prefix.name}"\n' + "".join(
+            f'all_model_checkpoint_paths: "{n}"\n' for n in kept
+        )
+        _atomic_write(prefix.parent / "checkpoint", lambda f: f.write(record.encode()))
+        for old in dropped:
             for suffix in (".npz", ".meta"):
-                Path(old + suffix).unlink(missing_ok=True)
-        kept = "".join(f'all_model_checkpoint_paths: "{Path(p).name}"\n' for p in self._kept)
-        record = f'model_checkpoint_path: "{prefix.name}"\n{kept}'.encode()
-        _atomic_write(prefix.parent / "checkpoint", lambda f: f.write(record))
+                (prefix.parent / f"{old}{suffix}").unlink(missing_ok=True)
+        self._kept = [str(prefix.parent / n) for n in kept]
         return str(prefix)
 
     def restore(self, sess: Any, save_path: str) -> None:
@@ -92,22 +111,76 @@ class Saver:
         path = Path(str(save_path) + ".npz")
         if not path.exists():
             raise GraphError(f"no checkpoint at {save_path} ({path} does not exist)")
-        with np.load(path, allow_pickle=False) as data:
-            for name, var in self.variables.items():
-                if name not in data.files:
-                    raise GraphError(f"checkpoint {save_path} has no variable {name!r}")
-                value = data[name]
-                if list(value.shape) != var.shape.as_list():
-                    raise GraphError(
-                        f"checkpoint {save_path}: variable {name!r} has shape "
-                        f"{list(value.shape)}, the graph's has "
-                        f"{var.shape.as_list()}"
-                    )
-                sess.set_variable(var, value)
+        values = {}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not hasattr(data, "files"):
+                    raise ValueError("not an archive of named arrays")
+                for name in self.variables:
+                    if name not in data.files:
+                        raise GraphError(f"checkpoint {save_path} has no variable {name!r}")
+                    values[name] = data[name]
+        except GraphError:
+            raise
+        except Exception as e:  # noqa: BLE001 - zipfile and numpy raise a dozen kinds
+            # (BadZipFile, NotImplementedError, zlib.error, struct.error, ...)
+            raise GraphError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
+        for name, var in self.variables.items():  # all checked before any is loaded
+            value = values[name]
+            if list(value.shape) != var.shape.as_list():
+                raise GraphError(
+                    f"checkpoint {save_path}: variable {name!r} has shape "
+                    f"{list(value.shape)}, the graph's has {var.shape.as_list()}"
+                )
+            if value.dtype != np.dtype(var.dtype.ir.numpy):
+                raise GraphError(
+                    f"checkpoint {save_path}: variable {name!r} holds {value.dtype}, the "
+                    f"graph's is {var.dtype.name}"
+                )
+        for name, var in self.variables.items():
+            sess.set_variable(var, values[name])
+
+
+_DEBRIS = re.compile(r"\..+\.(npz|meta)\..+|\.checkpoint\..+")
+
+
+def _remove_debris(directory: Path) -> None:
+    """Remove temporary files that killed saves left in `directory` (a file a
+    live save is writing is locked, and kept)."""
+    try:
+        names = [p for p in directory.iterdir() if _DEBRIS.fullmatch(p.name)]
+    except OSError:
+        return
+    for path in names:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # locked: a save in progress
+        finally:
+            os.close(fd)
+
+
+def _kept_names(directory: Path) -> list[str]:
+    """The checkpoints the `checkpoint` record lists, oldest first."""
+    try:
+        text = (directory / "checkpoint").read_text()
+    except (OSError, ValueError):
+        return []
+    names = re.findall(r'^all_model_checkpoint_paths: "([^"/]+)"$', text, re.M)
+    if not names:  # a record of an older kiln, or TensorFlow's first line only
+        names = re.findall(r'^model_checkpoint_path: "([^"/]+)"$', text, re.M)
+    return list(dict.fromkeys(names))
 
 
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed: _remove_debris spares it
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -124,7 +197,10 @@ def latest_checkpoint(checkpoint_dir: str) -> str | None:
     record = Path(checkpoint_dir) / "checkpoint"
     if not record.exists():
         return None
-    text = record.read_text()
+    try:
+        text = record.read_text()
+    except (OSError, ValueError):
+        return None
     name = text.split('"')[1] if '"' in text else None
     return str(Path(checkpoint_dir) / name) if name else None
 
@@ -222,10 +298,37 @@ def import_meta_graph(meta_path: str, clear_devices: bool = False, **_: Any) -> 
         data = json.loads(Path(meta_path).read_text())
     except (OSError, ValueError) as e:
         raise GraphError(f"cannot read meta graph {meta_path}: {e}") from None
-    if data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GraphError(f"{meta_path} is not a kiln meta graph")
+    try:
+        return _import(data)
+    except KilnError as e:
+        raise GraphError(f"meta graph {meta_path}: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+        raise GraphError(f"meta graph {meta_path} is malformed ({type(e).__name__}: {e})") from None
+
+
+_OP_FIELDS = {"name": str, "type": str, "inputs": list, "control_inputs": list}
+_OP_FIELDS |= {"attrs": dict, "ir_attrs": dict, "outputs": list}
+
+
+def _check_op(i: int, spec: Any) -> None:
+    """The fields of op spec `i` have the types export_graph writes."""
+    if not isinstance(spec, dict):
+        raise GraphError(f"ops[{i}] is not an object")
+    for key, kind in _OP_FIELDS.items():
+        if not isinstance(spec.get(key), kind):
+            raise GraphError(f"ops[{i}].{key} is missing or not a {kind.__name__}")
+    if not (spec.get("ir_op") is None or isinstance(spec["ir_op"], str)):
+        raise GraphError(f"ops[{i}].ir_op is not a string")
+    if not all(isinstance(n, str) for n in spec["inputs"] + spec["control_inputs"]):
+        raise GraphError(f"ops[{i}] names an input that is not a string")
+
+
+def _import(data: dict) -> Saver:
     g = get_default_graph()
-    for spec in data["ops"]:
+    for i, spec in enumerate(data["ops"]):
+        _check_op(i, spec)
         op = g.create_op(
             spec["type"],
             [g.get_tensor_by_name(n) for n in spec["inputs"]],

@@ -130,6 +130,8 @@ class Session:
         self.device = device or _current_device() or self.graph.device
         self._values: dict[Operation, np.ndarray] = {}
         self._cache: dict[tuple, tuple[Lowered, Executable]] = {}
+        self._compile_lock = threading.Lock()
+        self._variables = _VariableLocks()
         self._closed = False
         self._default_ctx: list = []
         self.compiles = 0  # how many executables this session built (tests read it)
@@ -235,25 +237,32 @@ class Session:
             backend,
         )
         if key not in self._cache:
-            lowered = lower(self.graph, fetches, feeds)
-            self._cache[key] = (lowered, Executable(lowered.module, lowered.name, backend))
-            self.compiles += 1
+            with self._compile_lock:  # threads asking for the same fetches compile once
+                if key not in self._cache:
+                    lowered = lower(self.graph, fetches, feeds)
+                    built = Executable(lowered.module, lowered.name, backend)
+                    self._cache[key] = (lowered, built)
+                    self.compiles += 1
         lowered, executable = self._cache[key]
-        for var in lowered.reads:
-            if var not in self._values:
-                raise GraphError(
-                    f"attempting to use uninitialized value {var.name} "
-                    "(run kl.global_variables_initializer() first)"
-                )
-        args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
-        outputs = executable.run_resident(*args)  # variables may stay on the device
-        n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
+        # the variables this run updates (in place: their buffers are donated) are
+        # its alone until their new values are stored; those it only reads are
+        # shared with other readers (docs/reliability.md)
+        with self._variables.hold(lowered.reads, lowered.writes):
+            for var in lowered.reads:
+                if var not in self._values:
+                    raise GraphError(
+                        f"attempting to use uninitialized value {var.name} "
+                        "(run kl.global_variables_initializer() first)"
+                    )
+            args = [feeds[t] for t in lowered.feeds] + [self._values[v] for v in lowered.reads]
+            outputs = executable.run_resident(*args)  # variables may stay on the device
+            n_fetched = sum(isinstance(f, Tensor) for f in lowered.fetches)
+            for var, value in zip(lowered.writes, outputs[n_fetched:]):
+                self._values[var] = value
         values: dict[Any, Any] = {}
         it = iter(outputs[:n_fetched])
         for f in lowered.fetches:
             values[f] = np.asarray(next(it)) if isinstance(f, Tensor) else None
-        for var, value in zip(lowered.writes, outputs[n_fetched:]):
-            self._values[var] = value
         return values
 
     def _backend(self) -> str | None:
@@ -325,6 +334,8 @@ class Session:
             t = self._element(key)
             if not isinstance(t, Tensor):
                 raise GraphError(f"cannot feed {t.name}: it is an operation, not a tensor")
+            if t in feeds:
+                raise GraphError(f"{t.name!r} is fed twice in one feed_dict (as {key!r} too)")
             feeds[t] = _feed_value(t, value)
         return feeds
 
@@ -356,6 +367,44 @@ def _fetched(value: np.ndarray) -> Any:
     return value
 
 
+class _VariableLocks:
+    """Readers-writer locking per variable, the way TF's resource variables
+    serialise updates: a run that writes a variable waits until no other run
+    reads or writes it; runs that only read a variable share it. A run takes
+    all its variables at once (never one by one), so two runs cannot deadlock."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._readers: dict[Any, int] = {}
+        self._writers: set = set()
+
+    @contextlib.contextmanager
+    def hold(self, reads: Sequence, writes: Sequence):
+        writes = set(writes)
+        reads = set(reads) - writes
+        if not reads and not writes:
+            yield
+            return
+        with self._changed:
+            self._changed.wait_for(
+                lambda: (
+                    not any(v in self._writers for v in (*reads, *writes))
+                    and not any(self._readers.get(v) for v in writes)
+                )
+            )
+            self._writers |= writes
+            for v in reads:
+                self._readers[v] = self._readers.get(v, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writers -= writes
+                for v in reads:
+                    self._readers[v] -= 1
+                self._changed.notify_all()
+
+
 def _feed_value(t: Tensor, value: Any) -> np.ndarray:
     """`value` as an array of `t`'s dtype, checked against its static shape."""
     if t.dtype.is_string:
@@ -376,8 +425,22 @@ def _feed_value(t: Tensor, value: Any) -> np.ndarray:
             f"{t.shape}): kiln feeds numbers and booleans, not "
             f"{'strings' if array.dtype.kind in 'US' else 'these objects'}"
         )
-    if t.dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
-        raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
+    if array.dtype.kind == "c" and np.dtype(want).kind != "c":
+        raise GraphError(
+            f"cannot feed complex values to {t.name!r} ({t.dtype.name}): the imaginary "
+            "part would be lost"
+        )
+    if np.dtype(want).kind in "iu" and array.dtype.kind in "iuf" and array.size:
+        if array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+            raise GraphError(f"cannot feed non-integer values to {t.name} ({t.dtype.name})")
+        # compare as Python ints: numpy would wrap 2**40+5 to 5 and 3e9 to -2**31
+        lo, hi = int(array.min()), int(array.max())
+        info = np.iinfo(want)
+        if lo < info.min or hi > info.max:
+            bad = lo if lo < info.min else hi
+            raise GraphError(
+                f"cannot feed {bad} to {t.name!r} ({t.dtype.name}): it holds {info.min}..{info.max}"
+            )
     array = np.array(array, dtype=want, order="C", copy=None)  # ascontiguousarray makes 0-d 1-d
     _check_fed_shape(t, array)
     return array

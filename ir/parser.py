@@ -8,6 +8,7 @@ disagrees with its value says so at the token.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -61,8 +62,59 @@ def _expected(names: set[str]) -> str:
     return ", ".join(words) if words else "nothing more"
 
 
+# Bounds on what text may ask for, checked before anything is built: brackets
+# nested deeper than MAX_NESTING, a dim above MAX_DIM, a type of more than
+# MAX_ELEMENTS elements or a constant of more than MAX_CONSTANT_BYTES are
+# ParseErrors at their line:column (never a RecursionError or a huge allocation)
+MAX_NESTING = 64
+MAX_DIM = 2**40
+MAX_ELEMENTS = 2**48
+MAX_CONSTANT_BYTES = 1 << 30
+_BRACKETS = re.compile(r'"(?:[^"\\\n]|\\.)*"|[(\[{]|[)\]}]')
+
+
+def _check_nesting(text: str) -> None:
+    depth = 0
+    for m in _BRACKETS.finditer(text):
+        c = m.group()
+        if c in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, m.start()) + 1
+                column = m.start() - text.rfind("\n", 0, m.start())
+                raise ParseError(f"brackets nested deeper than {MAX_NESTING} levels", line, column)
+        elif c in ")]}":
+            depth -= 1
+
+
 def parse(text: str, verify: bool = True) -> Module:
-    """Parse IR text into a Module (verified unless `verify=False`)."""
+    """Parse IR text into a Module (verified unless `verify=False`). Any
+    malformed text is a KilnError, with line:column where it has a place."""
+    if not isinstance(text, str):
+        raise ParseError(f"IR text must be a str, got {type(text).__name__}")
+    _check_nesting(text)
+    builder = _ModuleBuilder()
+    try:
+        return _parse(text, verify, builder)
+    except KilnError:
+        raise
+    except (
+        RecursionError,
+        MemoryError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+    ) as e:
+        # a case no check above foresaw: still a kiln error, at the op being read
+        line, column = _at(builder.at) if builder.at is not None else (None, None)
+        raise ParseError(f"cannot read this: {type(e).__name__}: {e}", line, column) from e
+
+
+def _parse(text: str, verify: bool, builder: _ModuleBuilder) -> Module:
     try:
         tree = _lark().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
@@ -81,7 +133,7 @@ def parse(text: str, verify: bool = True) -> Module:
         raise ParseError(
             f"unexpected end of input; expected {_expected(set(e.expected))}", e.line, e.column
         ) from None
-    module = _ModuleBuilder().build(tree)
+    module = builder.build(tree)
     if verify:
         module.verify()
     return module
@@ -97,9 +149,18 @@ def _fail(token: lark.Token, message: str) -> ParseError:
 
 def _type(token: lark.Token) -> TensorType:
     try:
-        return parse_type_body(str(token)[len("tensor<") : -1])
+        t = parse_type_body(str(token)[len("tensor<") : -1])
     except KilnError as e:
         raise _fail(token, str(e)) from None
+    n = 1
+    for d in t.shape:
+        if isinstance(d, int):
+            if d > MAX_DIM:
+                raise _fail(token, f"dimension {d} in {token} is above the limit {MAX_DIM}")
+            n *= d
+    if n > MAX_ELEMENTS:
+        raise _fail(token, f"{token} has {n} elements, above the limit {MAX_ELEMENTS}")
+    return t
 
 
 def _hint(token: lark.Token) -> str | None:
@@ -116,10 +177,12 @@ def _tokens(node: lark.Tree, kind: str) -> list[lark.Token]:
 
 
 class _ModuleBuilder:
+    at: lark.Token | None = None  # the op (or function) being built: where errors point
+
     def build(self, tree: lark.Tree) -> Module:
         module = Module()
         for f in tree.children:
-            name_tok = _tokens(f, "SYMBOL")[0]
+            name_tok = self.at = _tokens(f, "SYMBOL")[0]
             if str(name_tok)[1:] in module:
                 raise _fail(name_tok, f"function {name_tok} is defined twice")
             module.add(self.function(f))
@@ -156,7 +219,7 @@ class _ModuleBuilder:
             block.append(self.op(node, scope))
 
     def op(self, node: lark.Tree, scope: dict[str, Value]):
-        name_tok = _tokens(node, "OPNAME")[0]
+        name_tok = self.at = _tokens(node, "OPNAME")[0]
         try:
             cls = lookup(str(name_tok))
         except KilnError as e:
@@ -260,6 +323,11 @@ class _ModuleBuilder:
     def dense(self, body: Any, type: TensorType, at: lark.Token) -> Dense:
         if not type.is_static:
             raise _fail(at, f"a constant needs a static shape, got {type}")
+        size = type.num_elements * type.dtype.itemsize
+        if size > MAX_CONSTANT_BYTES:
+            raise _fail(
+                at, f"a constant of {size} bytes ({type}) is above the limit {MAX_CONSTANT_BYTES}"
+            )
         try:
             if body.data == "string":
                 text = json.loads(str(body.children[0]))
@@ -267,6 +335,8 @@ class _ModuleBuilder:
                     raise KilnError(f'a string constant must be hex bytes "0x...", got {text!r}')
                 return dense_from_bytes(bytes.fromhex(text[2:]), type)
             value = np.array(self.attr_value(body), dtype=type.dtype.numpy)
+            if value.size == 0 and type.num_elements == 0:  # dense<[]> of any empty shape
+                value = value.reshape(type.shape)
             if value.ndim and value.shape != type.shape:
                 raise KilnError(f"constant of shape {value.shape} does not match {type}")
             return Dense(value, type)

@@ -127,7 +127,7 @@ def parse_type_body(body: str) -> TensorType:
         ) from None
     shape = []
     for d in dims:
-        if d.isdigit():
+        if d.isascii() and d.isdigit():  # '²' is a digit to str.isdigit
             shape.append(int(d))
         elif _SYMBOL_NAME.fullmatch(d):
             shape.append(Symbol(d))

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from .core import Block, Function, Module, Operation, Trait
-from .errors import VerifyError
+from .errors import KilnError, VerifyError
 
 
 def verify(module: Module) -> None:
@@ -71,9 +71,16 @@ def _verify_block(block: Block, module: Module | None, where: str) -> None:
                 raise op.error(f"operand {k} ({v.type}) is not defined before this use in {where}")
         if op.has_trait(Trait.TERMINATOR) and op is not block.last:
             raise op.error("is a terminator but is not last in its block")
-        _verify_types(op)
-        if module is not None:
-            op.verify_in(module)
+        try:
+            _verify_types(op)
+            if module is not None:
+                op.verify_in(module)
+        except KilnError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+            # a type rule tripped over attributes it did not expect (text from
+            # elsewhere): still a VerifyError naming the op and its place
+            raise op.error(f"has attributes or operands its type rule cannot read ({e})") from e
         for region in op.regions:
             for inner in region.blocks:
                 _verify_block(inner, module, f"a region of {op.name}")

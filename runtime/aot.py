@@ -30,6 +30,7 @@ static shapes. The link uses the system C compiler (`cc`, or `$CC`).
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import itertools
 import json
 import os
@@ -52,7 +53,11 @@ from .cpu import CpuProgram, Layout
 FORMAT = "kiln-aot-1"
 MAX_DIM = 2**31 - 1  # BLAS takes 32-bit ints; the glue rejects larger dims
 ALIGN = 64
-OK, BAD_DIMS, NO_MEMORY, NO_WEIGHTS = 0, 1, 2, 3
+OK, BAD_DIMS, NO_MEMORY, NO_WEIGHTS, NULL_BUFFER = 0, 1, 2, 3, 4
+MAX_BYTES = 2**62  # no buffer, nor the scratch of a call, may need more (else KILN_ERR_DIMS)
+# what the library's <name>_contract() digest covers: kiln.load checks the
+# manifest's copy of these against the library it opens
+CONTRACT = ("format", "name", "dims", "inputs", "outputs", "weights", "weights_bytes", "steps")
 C_TYPES = {
     "f32": "float",
     "f64": "double",
@@ -263,9 +268,30 @@ def build(
     glue = out / f"{name}_glue.c"
     header = out / f"{name}.h"
     header.write_text(_header(name, program, shape_fit, inputs, outputs, weights))
-    glue.write_text(_glue(name, program, shape_fit, inputs, outputs, offsets, weights, threads))
-    sources = [str(glue), str(out / f"{name}_kernels.o")]
     weights_file = out / f"{name}.weights"
+    library = out / f"{name}.so"
+    contents = {
+        "format": FORMAT,
+        "name": name,
+        "function": func,
+        "library": library.name,
+        "header": header.name,
+        "dims": [
+            {"name": p.name, "min": shape_fit.min_dim, "max": MAX_DIM} for p in shape_fit.params
+        ],
+        "inputs": inputs,
+        "outputs": outputs,
+        "weights": "embedded" if weights == "embed" else weights_file.name,
+        "weights_bytes": len(blob),
+        "threads": "openmp" if threads else "serial",
+        "steps": [s.op.describe() for s in program.steps],
+        "target": {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name()},
+    }
+    contract = contract_digest(contents)
+    glue.write_text(
+        _glue(name, program, shape_fit, inputs, outputs, offsets, weights, threads, contract)
+    )
+    sources = [str(glue), str(out / f"{name}_kernels.o")]
     if weights == "embed":
         (out / f"{name}_weights.bin").write_bytes(blob)
         asm = out / f"{name}_weights.S"
@@ -279,7 +305,6 @@ def build(
         weights_file.unlink(missing_ok=True)
     else:
         weights_file.write_bytes(blob)
-    library = out / f"{name}.so"
     command = [
         cc,
         "-shared",
@@ -303,30 +328,7 @@ def build(
             + " ".join(proc.stderr.split())[:2000]
         )
     manifest = out / f"{name}.json"
-    manifest.write_text(
-        json.dumps(
-            {
-                "format": FORMAT,
-                "name": name,
-                "function": func,
-                "library": library.name,
-                "header": header.name,
-                "dims": [
-                    {"name": p.name, "min": shape_fit.min_dim, "max": MAX_DIM}
-                    for p in shape_fit.params
-                ],
-                "inputs": inputs,
-                "outputs": outputs,
-                "weights": "embedded" if weights == "embed" else weights_file.name,
-                "weights_bytes": len(blob),
-                "threads": "openmp" if threads else "serial",
-                "steps": [s.op.describe() for s in program.steps],
-                "target": {"triple": llvm.get_process_triple(), "cpu": llvm.get_host_cpu_name()},
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    manifest.write_text(json.dumps(contents, indent=2) + "\n")
     t_end = time.perf_counter()
     return Build(
         library,
@@ -458,6 +460,7 @@ def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
         f"#define KILN_ERR_DIMS {BAD_DIMS}     /* a symbolic dim is out of range */",
         f"#define KILN_ERR_NOMEM {NO_MEMORY}    /* scratch memory could not be allocated */",
         f"#define KILN_ERR_WEIGHTS {NO_WEIGHTS}  /* weights not loaded (weights file) */",
+        f"#define KILN_ERR_NULL {NULL_BUFFER}     /* an input or output pointer is NULL */",
         "/* A code >= 65536 is a kernel fault: code >> 16 is the kernel (1-based,",
         "   see <name>_error) and code & 0xffff the fault bits (1: integer division",
         "   by zero, 2: non-finite value cast to an integer, 4: negative integer",
@@ -480,8 +483,9 @@ def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
         )
     if fit_.params:
         lines.append(
-            f" * Symbolic dims ({dims}): each in [{fit_.min_dim}, {MAX_DIM}], else KILN_ERR_DIMS."
+            f" * Symbolic dims ({dims}): each in [{fit_.min_dim}, {MAX_DIM}], and no buffer"
         )
+        lines.append(" * or scratch area they imply above 2^62 bytes, else KILN_ERR_DIMS.")
     lines += [
         " * Thread-safe: each call allocates its own scratch memory (malloc) and",
         " * frees it before returning. Returns KILN_OK or an error code above.",
@@ -495,6 +499,9 @@ def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
         "",
         "/* A message for a return code (static storage). */",
         f"const char *{name}_error(int code);",
+        "",
+        "/* The SHA-256 (hex) of the manifest's contract: kiln.load compares it. */",
+        f"const char *{name}_contract(void);",
         "",
     ]
     if weights == "file":
@@ -590,7 +597,37 @@ static int kiln_threads(int64_t extent, int64_t elements) {
 """
 
 
-def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weights, threads) -> str:
+def contract_digest(manifest: dict) -> str:
+    """The SHA-256 of the manifest's entries the library was built for."""
+    contract = {k: manifest.get(k) for k in CONTRACT}
+    return hashlib.sha256(json.dumps(contract, sort_keys=True).encode()).hexdigest()
+
+
+def _size_checks(fit_: Fit, program: CpuProgram, inputs) -> list[str]:
+    """C lines that reject dims whose sizes would overflow int64 arithmetic:
+    every size, extent and element count is evaluated in long double first."""
+    P = fit_.params
+    wide = {p.name: f"(long double){p.name}" for p in P}
+
+    def widen(expr: str) -> str:
+        return re.sub(r"\b\w+\b", lambda m: wide.get(m.group(), m.group()), expr)
+
+    exprs = [c_expr(poly, P) for poly in fit_.polys.values()]
+    for x in inputs:  # the donated copies' bytes
+        exprs.append("*".join(["8"] + [str(d) if isinstance(d, int) else d for d in x["shape"]]))
+    lines = ["  long double k_sum = 0, k_v;"]
+    for expr in dict.fromkeys(exprs):
+        lines.append(
+            f"  k_v = {widen(expr)}; if (k_v < 0 || k_v > {float(MAX_BYTES)!r}L) "
+            "return KILN_ERR_DIMS; k_sum += k_v;"
+        )
+    lines.append(f"  if (k_sum > {float(MAX_BYTES)!r}L) return KILN_ERR_DIMS;")
+    return lines
+
+
+def _glue(
+    name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weights, threads, contract=""
+) -> str:
     P = fit_.params
 
     def e(key) -> str:
@@ -646,14 +683,24 @@ def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weight
         '  if (code == KILN_ERR_WEIGHTS) return "weights not loaded";',
         f"  if ((code >> 16) >= 1 && (code >> 16) <= {n_steps})",
         "    return kiln_steps[(code >> 16) - 1];",
+        '  if (code == KILN_ERR_NULL) return "an input or output pointer is NULL";',
         '  return "unknown error code";',
         "}",
+        f'const char *{name}_contract(void) {{ return "{contract}"; }}',
     ]
+    # dims: ranges, then the sizes they imply (no int64 overflow below)
+    lines += [f"static int kiln_check_dims({_dims_args(fit_) or 'void'}) {{"]
+    for p in P:
+        lines.append(
+            f"  if ({p.name} < {fit_.min_dim} || {p.name} > {MAX_DIM}) return KILN_ERR_DIMS;"
+        )
+    lines += _size_checks(fit_, program, inputs) if P else []
+    lines += ["  return KILN_OK;", "}", ""]
     # output shapes
     comma = ", " if P else ""
     lines += [f"int {name}_output_shape(int index{comma}{_dims_args(fit_)}, int64_t *shape) {{"]
-    for p in P:
-        lines.append(f"  (void){p.name};")
+    names = ", ".join(p.name for p in P)
+    lines.append(f"  if (!shape || kiln_check_dims({names}) != KILN_OK) return -1;")
     lines.append("  switch (index) {")
     for i, x in enumerate(outputs):
         rank = len(x["shape"])
@@ -662,10 +709,9 @@ def _glue(name, program: CpuProgram, fit_: Fit, inputs, outputs, offsets, weight
     lines += ["  default: return -1;", "  }", "}", ""]
     # the entry
     lines += [_signature(name, fit_, inputs, outputs) + " {"]
-    for p in P:
-        lines.append(
-            f"  if ({p.name} < {fit_.min_dim} || {p.name} > {MAX_DIM}) return KILN_ERR_DIMS;"
-        )
+    for x in [*inputs, *outputs]:
+        lines.append(f"  if (!{x['c_name']}) return KILN_ERR_NULL;")
+    lines.append(f"  if (kiln_check_dims({names}) != KILN_OK) return KILN_ERR_DIMS;")
     if weights == "file" and program.constants:
         lines.append("  if (!WEIGHTS) return KILN_ERR_WEIGHTS;")
     lines.append(f"  int64_t *k_dims[{max(n_steps, 1)}];")
@@ -773,13 +819,24 @@ class Library:
                 f"{outdir}: expected a directory made by `kiln compile` holding "
                 f"one manifest, found {len(manifests)}"
             )
-        self.manifest = json.loads(manifests[0].read_text())
-        m = self.manifest
+        path = manifests[0]
+        self.manifest = m = _checked_manifest(path)
         self.name = m["name"]
+        library = out / m["library"]
         try:
-            self._lib = ctypes.CDLL(str(out / m["library"]))
+            self._lib = ctypes.CDLL(str(library.resolve()))
         except OSError as e:
-            raise KilnError(f"cannot load {out / m['library']}: {e}") from None
+            raise KilnError(f"cannot load {library}: {e}") from None
+        try:
+            signed = getattr(self._lib, f"{self.name}_contract")
+        except AttributeError:
+            raise KilnError(f"{library} has no {self.name}_contract: not a kiln library") from None
+        signed.restype = ctypes.c_char_p
+        if signed() != contract_digest(m).encode():
+            raise KilnError(
+                f"{path} does not describe {library}: its inputs, outputs, dims, weights "
+                "or steps differ from what the library was built with"
+            )
         self.inputs, self.outputs, self.dims = m["inputs"], m["outputs"], m["dims"]
         self.signature = arguments.Signature(
             self.name,
@@ -821,6 +878,11 @@ class Library:
         for i, x in enumerate(self.outputs):
             shape = (ctypes.c_int64 * max(1, len(x["shape"])))()
             rank = self._shape(i, *dims, shape)
+            if rank != len(x["shape"]):
+                raise ExecutionError(
+                    f"{self.name}: dims {dict(zip((d['name'] for d in self.dims), dims))} "
+                    f"need buffers above {MAX_BYTES} bytes (the sizes would overflow)"
+                )
             results.append(np.empty(tuple(shape[:rank]), _numpy_dtype(x["dtype"])))
         code = self._entry(
             *[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results], *dims
@@ -839,6 +901,62 @@ class Library:
             NO_WEIGHTS: "the weights are not loaded",
         }
         return f"{self.name}: {messages.get(code, f'error code {code}')}"
+
+
+_DIM = {"name": str, "min": int, "max": int}
+_IO = {"name": str, "c_name": str, "dtype": str, "shape": list}
+
+
+def _checked_manifest(path: Path) -> dict:
+    """The manifest at `path`, checked against its schema: the keys and their
+    types, dtypes kiln knows, dims in the documented range, and a library that
+    is a file name in the manifest's own directory."""
+
+    def fail(what: str) -> KilnError:
+        return KilnError(f"{path}: not a valid kiln library manifest: {what}")
+
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise fail(str(e)) from None
+    top = {"name": str, "library": str, "dims": list, "inputs": list, "outputs": list}
+    top |= {"weights": str, "weights_bytes": int, "steps": list}
+    if not isinstance(m, dict):
+        raise fail("not a JSON object")
+    for key, kind in top.items():
+        if not isinstance(m.get(key), kind):
+            raise fail(f"{key!r} is missing or not a {kind.__name__}")
+    for key, items, schema in [
+        ("dims", m["dims"], _DIM),
+        ("inputs", m["inputs"], _IO),
+        ("outputs", m["outputs"], _IO),
+    ]:
+        for i, x in enumerate(items):
+            if not isinstance(x, dict) or any(
+                not isinstance(x.get(k), t) for k, t in schema.items()
+            ):
+                raise fail(f"{key}[{i}] needs {', '.join(schema)}")
+    for d in m["dims"]:
+        if not 0 <= d["min"] <= d["max"] <= MAX_DIM:
+            raise fail(
+                f"dim {d['name']!r} range [{d['min']}, {d['max']}] is not within [0, {MAX_DIM}]"
+            )
+    names = {d["name"] for d in m["dims"]}
+    for x in [*m["inputs"], *m["outputs"]]:
+        if x["dtype"] not in C_TYPES:
+            raise fail(f"{x['name']!r} has dtype {x['dtype']!r}")
+        for d in x["shape"]:
+            if not (isinstance(d, str) and d in names) and not (
+                isinstance(d, int) and 0 <= d <= MAX_DIM
+            ):
+                raise fail(f"{x['name']!r} has dim {d!r}")
+    if Path(m["library"]).name != m["library"] or m["library"] in ("", ".", ".."):
+        raise fail(f"library {m['library']!r} is not a file in {path.parent}")
+    if m["weights"] != "embedded" and Path(m["weights"]).name != m["weights"]:
+        raise fail(f"weights {m['weights']!r} is not a file in {path.parent}")
+    if not re.fullmatch(r"[A-Za-z_]\w*", m["name"]):
+        raise fail(f"name {m['name']!r} is not a C identifier")
+    return m
 
 
 def _dims(x: dict) -> str:

@@ -22,7 +22,9 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
@@ -91,6 +93,12 @@ def kernel_ops(
 
 
 RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next is made
+# The plans an executable keeps, least recently used first out: at most this many
+# sets of argument shapes, and beyond the most recent one no more than this many
+# bytes of scratch and recycled results (a server seeing every batch size stays
+# bounded: docs/reliability.md)
+PLANS_KEPT = 32
+PLAN_BYTES = 16 << 20
 
 
 @dataclass
@@ -107,6 +115,16 @@ class ShapePlan:
     pointers: ctypes.Array = field(repr=False, default=None)
     # per result buffer: the arrays handed out lately, reused once nobody holds them
     recycled: dict[int, list[np.ndarray]] = field(repr=False, default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory this plan holds at most: scratch and recycled results."""
+        scratch = sum(a.nbytes for a in self.pooled.values())
+        results = sum(
+            int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            for shape, dtype in self.fresh.values()
+        )
+        return scratch + RECYCLED_PER_RESULT * results
 
     def result_arrays(self) -> dict[int, np.ndarray]:
         """An array for each result buffer: one handed out by an earlier call
@@ -276,7 +294,10 @@ class CpuExecutable(CpuProgram):
         super().__init__(module, name)
         self._engine = self._compile()
         self.entry = ENTRY_SIGNATURE(self._engine.get_function_address(ENTRY))
-        self.plans: dict[tuple, ShapePlan] = {}
+        # the first plan of each set of shapes called lately, least recent first
+        # (PLANS_KEPT, PLAN_BYTES bound them); `_lock` guards this bookkeeping only
+        self.plans: OrderedDict[tuple, ShapePlan] = OrderedDict()
+        self._lock = threading.Lock()
         # Plans no call is using, per shapes. A call takes one for itself: while
         # the native code runs (without the GIL) its pointer array and scratch
         # buffers are that call's alone, so calls from several threads never share
@@ -323,7 +344,9 @@ class CpuExecutable(CpuProgram):
                 pointers, plan.dims_table, plan.outer.ctypes.data, plan.threads.ctypes.data
             )
         finally:
-            self._idle[shapes].append(plan)
+            idle = self._idle.get(shapes)
+            if idle is not None:  # else its shapes were evicted meanwhile: dropped
+                idle.append(plan)
         if code:
             step = self.steps[(code >> 32) - 1]
             raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
@@ -332,14 +355,15 @@ class CpuExecutable(CpuProgram):
     def _checkout(self, shapes: tuple) -> ShapePlan:
         """A plan for these shapes that no running call uses (list.pop and append
         are atomic under the GIL): the first one, or a spare while calls overlap."""
-        if shapes not in self.plans:
-            self.plan(shapes)  # the first plan for these shapes, idle
-        try:
-            return self._idle.setdefault(shapes, []).pop()
-        except IndexError:  # every plan for these shapes is in a call
-            spare = self._plan(shapes)
+        self.plan(shapes)  # the first plan for these shapes (idle), now the most recent
+        with self._lock:
+            idle = self._idle.setdefault(shapes, [])
+            if idle:
+                return idle.pop()
+        spare = self._plan(shapes)  # every plan for these shapes is in a call
+        with self._lock:
             self._spares.append((shapes, spare))
-            return spare
+        return spare
 
     def all_plans(self):
         """(shapes, plan) of every plan made, spares for overlapping calls included."""
@@ -349,11 +373,30 @@ class CpuExecutable(CpuProgram):
     def plan(self, arg_shapes) -> ShapePlan:
         """The plan of a call with arguments of these (checked) shapes, made once."""
         key = tuple(tuple(s) for s in arg_shapes)
-        plan = self.plans.get(key)
-        if plan is None:
-            plan = self.plans[key] = self._plan(key)
+        with self._lock:
+            plan = self.plans.get(key)
+            if plan is not None:
+                self.plans.move_to_end(key)
+                return plan
+        plan = self._plan(key)
+        with self._lock:
+            if key in self.plans:  # another thread made one meanwhile
+                self.plans.move_to_end(key)
+                return self.plans[key]
+            self.plans[key] = plan
             self._idle.setdefault(key, []).append(plan)
+            self._evict()
         return plan
+
+    def _evict(self) -> None:
+        """Drop the least recently used shapes' plans beyond the bounds (the most
+        recent is always kept); a call holding one finishes with it, then drops it."""
+        held = sum(p.nbytes for p in self.plans.values())
+        while len(self.plans) > 1 and (len(self.plans) > PLANS_KEPT or held > PLAN_BYTES):
+            key, old = self.plans.popitem(last=False)
+            held -= old.nbytes
+            self._idle.pop(key, None)
+            self._spares = [(k, p) for k, p in self._spares if k != key]
 
     def _plan(self, arg_shapes) -> ShapePlan:
         layout = self.layout(arg_shapes)

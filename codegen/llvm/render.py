@@ -466,7 +466,9 @@ class _BodyRenderer:
         if r.kind == "sum":
             new = b.fadd(acc, x, flags=["reassoc"]) if dtype.is_float else b.add(acc, x)
         elif r.kind == "prod":
-            new = b.fmul(acc, x, flags=["reassoc"]) if dtype.is_float else b.mul(acc, x)
+            # in order, not reassociated: [3.4e38, 0, 2] is 0 as in the interpreter,
+            # where a vectorised order overflows to inf first and gives inf * 0 = NaN
+            new = b.fmul(acc, x) if dtype.is_float else b.mul(acc, x)
         elif r.kind in ("max", "min"):
             new = s.compute(r.kind, [acc, x], [dtype, dtype], dtype)
         else:  # argmax / argmin: the first extreme value; the first NaN beats everything

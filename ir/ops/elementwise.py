@@ -415,7 +415,9 @@ class Select(Operation):
 
 @op("kiln.cast", ["x"], {"dtype": Attr(dtype_)}, traits=[EW], tf="Cast", onnx="Cast")
 class Cast(Operation):
-    """Convert to `dtype`; float to int truncates toward zero, to bool tests != 0."""
+    """Convert to `dtype`; float to int truncates toward zero and saturates at the
+    integer type's range (XLA's convert; the native code's fptosi.sat), to bool
+    tests != 0."""
 
     def infer(self, x: TensorType) -> TensorType:
         return x.with_dtype(self.dtype)
@@ -424,7 +426,14 @@ class Cast(Operation):
         if x.dtype.kind == "f" and self.dtype.is_int:
             if not np.all(np.isfinite(x)):
                 raise ExecutionError(f"cannot cast non-finite values to {self.dtype}")
-            return np.trunc(x).astype(self.dtype.numpy)
+            info = np.iinfo(self.dtype.numpy)
+            # the bounds as floats: -2**31 is exact, 2**31 - 1 rounds up to 2**31
+            low, high = float(info.min), float(info.max) + 1
+            with np.errstate(invalid="ignore"):
+                out = np.trunc(np.clip(x, low, None)).astype(self.dtype.numpy)
+            out = np.asarray(out)
+            out[np.asarray(x) >= high] = info.max
+            return out
         return x.astype(self.dtype.numpy)
 
     def scalar(self, k, x):

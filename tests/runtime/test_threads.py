@@ -20,7 +20,7 @@ func @f(%x: tensor<?x256xf32>, %w: tensor<256x64xf32>) -> (tensor<?x64xf32>, ten
 """
 
 
-def _hammer(call, want, threads=3, calls=40):
+def _hammer(call, want, threads=8, calls=12):
     """Run `call(seed)` from `threads` threads; return the seeds whose result
     differs from `want(seed)`."""
 
@@ -67,3 +67,58 @@ def test_session_inference_from_threads():
         return [np.tanh(_inputs(seed) @ w0).sum(1)]
 
     assert _hammer(lambda seed: [sess.run(y, {x: _inputs(seed)})], want) == []
+
+
+def test_concurrent_training_steps_neither_tear_nor_lose_updates():
+    """8 threads run SGD steps on one variable while 2 more read it: each step
+    subtracts exactly 1 from every element (float32 integers are exact), so the
+    end value counts the steps (no lost update) and every value read is one
+    vector of equal elements (no torn update)."""
+    g = kl.Graph()
+    with g.as_default():
+        v = kl.Variable(np.full(1 << 18, 10_000.0, np.float32), name="v")
+        loss = kl.reduce_sum(v)  # d loss / d v = 1
+        step = kl.train.GradientDescentOptimizer(1.0).minimize(loss)
+        read = v * 1.0
+        sess = kl.Session(graph=g, backend="cpu")
+        sess.run(kl.global_variables_initializer())
+    threads, steps = 8, 25
+
+    def train(_):
+        for _ in range(steps):
+            sess.run(step)
+        return []
+
+    def watch(_):
+        torn = []
+        for _ in range(steps):
+            value = sess.run(read)
+            if not np.all(value == value[0]):
+                torn.append(value)
+        return torn
+
+    with ThreadPoolExecutor(threads + 2) as pool:
+        jobs = [pool.submit(train, i) for i in range(threads)]
+        jobs += [pool.submit(watch, i) for i in range(2)]
+        torn = [t for j in jobs for t in j.result()]
+    assert torn == []
+    np.testing.assert_array_equal(sess.run(v), np.full(1 << 18, 10_000.0 - threads * steps))
+
+
+def test_plans_are_bounded_per_executable():
+    """Every batch size gets a plan, but only the most recent PLANS_KEPT stay
+    (benchmarks: 10,000 sizes grow RSS by a few MB, docs/reliability.md)."""
+    from kiln.runtime import cpu
+
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
+    w = np.ones((256, 64), np.float32) / 256
+    xs = np.ones((cpu.PLANS_KEPT + 40, 256), np.float32)
+    for b in range(1, len(xs) + 1):
+        t, s = exe(xs[:b], w)
+        assert t.shape == (b, 64)
+    plans = exe.compiled.plans
+    assert len(plans) == cpu.PLANS_KEPT
+    assert next(reversed(plans)) == ((len(xs), 256), (256, 64))
+    # an evicted shape is planned again, and still right
+    t, s = exe(xs[:1], w)
+    np.testing.assert_allclose(s, np.tanh(np.ones(64) * 1.0).sum(keepdims=True) * 1, rtol=1e-5)

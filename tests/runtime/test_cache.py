@@ -1,0 +1,103 @@
+"""The disk compile cache checks what it loads: a truncated, byte-flipped or
+foreign entry is discarded and recompiled, never executed; the directory is
+private to the user; the size is capped; writers never expose half an entry."""
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from kiln.runtime import cache
+
+# Compiles one graph, then corrupts its cache entry in each way and compiles it
+# again in the same process (a crash fails the test: it runs in a subprocess).
+SCRIPT = r"""
+import os, pathlib, numpy as np, kiln
+from kiln.ir import parse
+src = '''
+func @f(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %t = kiln.tanh %x : tensor<?x8xf32>
+  %e = kiln.exp %t : tensor<?x8xf32>
+  kiln.return %e : tensor<?x8xf32>
+}'''
+x = np.linspace(-2, 2, 48, dtype=np.float32).reshape(6, 8)
+want = np.exp(np.tanh(x))
+d = pathlib.Path(os.environ["KILN_CACHE_DIR"])
+kiln.compile(parse(src), "f", backend="cpu")
+[entry] = d.glob("*.o")
+good = entry.read_bytes()
+n = len(good)
+variants = [good[:k] for k in (0, 5, 20, 46, n // 2, n - 1)]
+for pos in (0, 15, 30, 47, 200, n // 2, n - 1):
+    flipped = bytearray(good)
+    flipped[pos] ^= 0x41
+    variants.append(bytes(flipped))
+variants.append(good + b"junk")
+for i, blob in enumerate(variants):
+    entry.write_bytes(blob)
+    got = kiln.compile(parse(src), "f", backend="cpu")(x)[0]
+    assert np.allclose(got, want, rtol=1e-5), i
+    assert entry.read_bytes() == good, i  # the bad entry was replaced by a sound one
+print("ok", len(variants))
+"""
+
+
+@pytest.mark.slow
+def test_corrupted_entries_are_recompiled_not_run(tmp_path):
+    env = {**os.environ, "KILN_CACHE_DIR": str(tmp_path / "c")}
+    env.pop("KILN_NO_CACHE", None)
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["ok", "14"]
+
+
+@pytest.fixture
+def cache_at(tmp_path, monkeypatch):
+    d = tmp_path / "kiln-cache"
+    monkeypatch.setenv("KILN_CACHE_DIR", str(d))
+    monkeypatch.delenv("KILN_NO_CACHE", raising=False)
+    return d
+
+
+def test_directory_is_created_private(cache_at):
+    cache.store_object("k", b"code")
+    assert stat.S_IMODE(cache_at.stat().st_mode) == 0o700
+    assert cache.load_object("k") == b"code"
+
+
+def test_entry_under_another_key_is_refused(cache_at):
+    cache.store_object("a", b"code of a")
+    os.replace(cache_at / "a.o", cache_at / "b.o")  # a sound entry, renamed
+    assert cache.load_object("b") is None
+    assert not (cache_at / "b.o").exists()
+
+
+def test_a_directory_others_can_write_is_not_used(cache_at):
+    cache.store_object("k", b"code")
+    cache_at.chmod(0o777)
+    assert cache.load_object("k") is None
+    cache.store_object("j", b"more")
+    assert not (cache_at / "j.o").exists()
+
+
+def test_size_cap_evicts_least_recently_used(cache_at, monkeypatch):
+    monkeypatch.setenv("KILN_CACHE_MAX_BYTES", "2500")
+    for i, key in enumerate("abc"):
+        cache.store_object(key, bytes(1000))
+        os.utime(cache_at / f"{key}.o", (1000 + i, 1000 + i))
+    assert cache.load_object("a") is None  # evicted when c came
+    assert cache.load_object("b") == bytes(1000)
+    assert cache.load_object("c") == bytes(1000)
+
+
+def test_stale_temporary_files_are_removed(cache_at):
+    cache.store_object("k", b"code")
+    tmp = cache_at / ".k.dead"
+    tmp.write_bytes(b"half")
+    os.utime(tmp, (0, 0))
+    cache.store_object("j", b"code")
+    assert not tmp.exists()
