@@ -1,7 +1,6 @@
 """The converter of ONNX BitShift, written with kiln's integer division,
 multiplication and power (kiln has no shift instruction): x * 2^y or the
-floor of x / 2^y. The unsigned types are carried in a wider kiln integer; the
-backend casts the result back, which wraps as the shift would. (Mod's
+floor of x / 2^y, in x's own signed or unsigned integer type. (Mod's
 converter is in elementwise.py.)
 """
 
@@ -28,15 +27,17 @@ def bit_shift(ctx: Context, node: Node) -> list[Value]:
     if direction not in ("LEFT", "RIGHT"):
         raise ctx.error(node, f"direction={direction!r} must be LEFT or RIGHT")
     b = ctx.b
+    unsigned = x.type.dtype.is_unsigned
     width = 8 * x.type.dtype.numpy.itemsize
     zero = _scalar(ctx, 0, x)
-    inside = b.logical_and(
-        b.greater_equal(y, zero), b.less(y, _scalar(ctx, width - (direction == "RIGHT"), y))
-    )
+    last = width - (direction == "RIGHT" and not unsigned)
+    inside = b.logical_and(b.greater_equal(y, zero), b.less(y, _scalar(ctx, last, y)))
     power = b.pow(_scalar(ctx, 2, x), b.select(inside, y, zero))
     if direction == "LEFT":
         return [b.select(inside, b.mul(x, power), zero)]
     quotient = b.div(x, power)
+    if unsigned:  # no sign: the quotient is the floor, and shifting everything out gives 0
+        return [b.select(inside, quotient, zero)]
     floor = b.sub(
         quotient,
         b.cast(
