@@ -100,6 +100,11 @@ class Saver:
             f'all_model_checkpoint_paths: "{n}"\n' for n in kept
         )
         _atomic_write(prefix.parent / "checkpoint", lambda f: f.write(record.encode()))
+        if self.max_to_keep and global_step is not None:
+            # a save killed after writing its data but before the record, or after the
+            # record but before deleting what it dropped, left files no record lists
+            base = prefix.name[: prefix.name.rindex("-")]
+            dropped += _unlisted_steps(prefix.parent, base, set(kept))
         for old in dropped:
             for suffix in (".npz", ".meta"):
                 (prefix.parent / f"{old}{suffix}").unlink(missing_ok=True)
@@ -163,6 +168,14 @@ def _remove_debris(directory: Path) -> None:
             pass  # locked: a save in progress
         finally:
             os.close(fd)
+
+
+def _unlisted_steps(directory: Path, base: str, kept: set[str]) -> list[str]:
+    """The `base-STEP` checkpoints in `directory` that the record does not list."""
+    step = re.compile(re.escape(base) + r"-\d+")
+    names = {p.name.rsplit(".", 1)[0] for p in directory.glob(f"{base}-*.npz")}
+    names |= {p.name.rsplit(".", 1)[0] for p in directory.glob(f"{base}-*.meta")}
+    return sorted(n for n in names if step.fullmatch(n) and n not in kept)
 
 
 def _kept_names(directory: Path) -> list[str]:

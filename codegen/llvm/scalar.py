@@ -212,7 +212,8 @@ class Scalars:
         return (self.b.and_ if op == "logical_and" else self.b.or_)(*args)
 
     def cast(self, x: ir.Value, src: DType, dst: DType) -> ir.Value:
-        """numpy's astype, with float -> int truncating and non-finite a fault."""
+        """numpy's astype, with float -> int truncating toward zero and saturating, and
+        non-finite a fault."""
         b, t = self.b, value_type(dst)
         if src == dst:
             return x
@@ -232,11 +233,10 @@ class Scalars:
             finite = b.fcmp_ordered("<", magnitude, ir.Constant(x.type, float("inf")))
             self.raise_if(b.not_(finite), Fault.NONFINITE_TO_INT)
             safe = b.select(finite, x, ir.Constant(x.type, 0.0))
-            if dst.is_unsigned:  # numpy wraps: through i64 (u64 saturates above 2**63)
-                wide = self.function(f"llvm.fptosi.sat.i64.{x.type.intrinsic_name}", I64, [x.type])
-                return self.cast(b.call(wide, [safe]), DType.i64, dst)
+            # saturating at the integer type's range, as the interpreter (kiln.cast)
+            convert = "fptoui" if dst.is_unsigned else "fptosi"
             fn = self.function(
-                f"llvm.fptosi.sat.{t.intrinsic_name}.{x.type.intrinsic_name}", t, [x.type]
+                f"llvm.{convert}.sat.{t.intrinsic_name}.{x.type.intrinsic_name}", t, [x.type]
             )
             return b.call(fn, [safe])
         if t.width > x.type.width:
