@@ -18,19 +18,12 @@ from collections.abc import Sequence
 from ...ir import Operation
 from ...ir.ops.reduce import normalize_axis
 from ..kernel import Fault
+from .movement import _strides
 from .program import HEADER, Launch, Shape, TritonKernel
 
 GATHERS = ("kiln.gather", "kiln.gather_elements", "kiln.gather_nd")
 BLOCKS = (1024, 256)
 BAD = int(Fault.INDEX_OUT_OF_RANGE)
-
-
-def _strides(shape: Shape) -> list[int]:
-    out, s = [], 1
-    for d in reversed(shape):
-        out.append(s)
-        s *= d
-    return list(reversed(out))
 
 
 def _source(name: str, n_ints: int, body: list[str]) -> str:
