@@ -140,10 +140,8 @@ def precision(
     name: str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """tp / (tp + fp) over every batch seen (tf.metrics.precision)."""
-    (tp, fp), (utp, ufp) = _counts(labels, predictions, weights, ["tp", "fp"], name or "precision")
-    value = _div_no_nan(tp._as_tensor(), add(tp._as_tensor(), fp._as_tensor()))
-    update = _div_no_nan(utp, add(utp, ufp))
-    return _collect(name, value, update, metrics_collections, updates_collections)
+    counts = _counts(labels, predictions, weights, ["tp", "fp"], name or "precision")
+    return _collect(name, *_share_of_tp(*counts), metrics_collections, updates_collections)
 
 
 def recall(
@@ -155,10 +153,15 @@ def recall(
     name: str | None = None,
 ) -> tuple[Tensor, Tensor]:
     """tp / (tp + fn) over every batch seen (tf.metrics.recall)."""
-    (tp, fn), (utp, ufn) = _counts(labels, predictions, weights, ["tp", "fn"], name or "recall")
-    value = _div_no_nan(tp._as_tensor(), add(tp._as_tensor(), fn._as_tensor()))
-    update = _div_no_nan(utp, add(utp, ufn))
-    return _collect(name, value, update, metrics_collections, updates_collections)
+    counts = _counts(labels, predictions, weights, ["tp", "fn"], name or "recall")
+    return _collect(name, *_share_of_tp(*counts), metrics_collections, updates_collections)
+
+
+def _share_of_tp(variables, updates) -> tuple[Tensor, Tensor]:
+    """tp / (tp + other) from the two count variables, and after their updates."""
+    (tp, other), (utp, uother) = variables, updates
+    value = _div_no_nan(tp._as_tensor(), add(tp._as_tensor(), other._as_tensor()))
+    return value, _div_no_nan(utp, add(utp, uother))
 
 
 def auc(
