@@ -198,6 +198,7 @@ class Importer:
         ctx = Context(
             b, self.opset, {e.domain or "": int(e.version) for e in self.proto.opset_import}
         )
+        ctx.importer = self
         values: dict[str, Value | None] = {"": None}
         for i, arg in zip(inputs, func.args):
             values[i.name] = arg
@@ -253,6 +254,7 @@ class Importer:
             raise ctx.error(node, "this op type is not supported by kiln's ONNX importer")
         ctx.b.loc = Location(node.name)
         ctx.node = node
+        ctx.values = values
         try:
             results = fn(ctx, node)
         except ImportError_:

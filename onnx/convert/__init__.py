@@ -166,6 +166,10 @@ class Context:
         # 1-D integer tensors that hold a shape with symbolic entries
         self._dims: dict[Value, list[Dim]] = {}
         self.node: Node | None = None  # the node being converted
+        # for converters of ops with subgraphs (onnx/convert/control.py): the
+        # importer (its convert_node) and the ONNX name -> Value map in scope
+        self.importer: Any = None
+        self.values: dict[str, Value | None] | None = None
 
     # -- building --------------------------------------------------------
     def constant(self, value: Any, dtype: DType | str | None = None) -> Value:
