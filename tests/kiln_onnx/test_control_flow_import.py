@@ -1,0 +1,475 @@
+"""ONNX If, Loop, Scan, LSTM, GRU and RNN imported onto kiln.if / kiln.while /
+kiln.scan, compiled (backend="auto") and compared with ONNX Runtime's numbers,
+computed live (onnxruntime is in the test extra)."""
+
+import io
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+import kiln.onnx.backend as backend  # noqa: E402
+from kiln.onnx import import_model  # noqa: E402
+from kiln.onnx.convert import OnnxImportError  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+
+F = TensorProto.FLOAT
+
+
+def _ort(model, feeds: dict) -> list:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds)
+
+
+def _kiln(model, feeds: dict) -> list:
+    rep = backend.prepare(model)
+    return [np.asarray(o) for o in rep.run(feeds)]
+
+
+def _agree(model, feeds: dict, rtol=1e-5, atol=1e-5) -> list:
+    want, got = _ort(model, feeds), _kiln(model, feeds)
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g.shape == w.shape, (k, g.shape, w.shape)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"output {k}")
+    return got
+
+
+def _ops(module) -> set[str]:
+    names = set()
+
+    def walk(block):
+        for op in block.ops:
+            names.add(op.name)
+            for region in op.regions:
+                for inner in region.blocks:
+                    walk(inner)
+
+    walk(module["main"].body)
+    return names
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def _init(name, array):
+    return onnx.numpy_helper.from_array(np.asarray(array), name)
+
+
+# ---------------------------------------------------------------- torch exports
+
+
+def _torch_export(module, args, names, out_names):
+    torch = pytest.importorskip("torch")
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            args,
+            buf,
+            dynamo=False,
+            opset_version=17,
+            input_names=names,
+            output_names=out_names,
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+def test_torch_lstm_of_two_layers_gives_onnxruntimes_numbers():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(input_size=5, hidden_size=8, num_layers=2, batch_first=True).eval()
+    x = torch.randn(3, 7, 5)
+    h0, c0 = torch.randn(2, 3, 8), torch.randn(2, 3, 8)
+    model = _torch_export(lstm, (x, (h0, c0)), ["x", "h0", "c0"], ["y", "hn", "cn"])
+    assert [n.op_type for n in model.graph.node].count("LSTM") == 2
+    module = import_model(model)
+    assert "kiln.scan" in _ops(module)
+    feeds = {"x": x.numpy(), "h0": h0.numpy(), "c0": c0.numpy()}
+    got = _agree(model, feeds)
+    with torch.no_grad():
+        y, (hn, cn) = lstm(x, (h0, c0))
+    np.testing.assert_allclose(got[0], y.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[2], cn.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_bidirectional_gru_gives_onnxruntimes_numbers():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    gru = torch.nn.GRU(input_size=4, hidden_size=6, num_layers=2, bidirectional=True).eval()
+    x = torch.randn(5, 2, 4)
+    model = _torch_export(gru, (x,), ["x"], ["y", "hn"])
+    gru_nodes = [n for n in model.graph.node if n.op_type == "GRU"]
+    assert gru_nodes and any(
+        a.name == "linear_before_reset" and a.i == 1 for a in gru_nodes[0].attribute
+    )
+    _agree(model, {"x": x.numpy()})
+
+
+# ---------------------------------------------------------------- RNN op features
+
+
+def _rnn_model(op, gates, *, dirs, layout=0, extra_inputs=(), **attrs):
+    T, B, I, H = 4, 3, 2, 3
+    rng = np.random.default_rng(7)
+    w = rng.normal(size=(dirs, gates * H, I)).astype(np.float32)
+    r = rng.normal(size=(dirs, gates * H, H)).astype(np.float32) * 0.5
+    bias = rng.normal(size=(dirs, 2 * gates * H)).astype(np.float32)
+    x_shape = [B, T, I] if layout else [T, B, I]
+    state = [B, dirs, H] if layout else [dirs, B, H]
+    inputs = [helper.make_tensor_value_info("X", F, x_shape)]
+    feeds = {"X": rng.normal(size=x_shape).astype(np.float32)}
+    names = ["X", "W", "R", "B"]
+    for name in extra_inputs:
+        if name == "sequence_lens":
+            inputs.append(helper.make_tensor_value_info(name, TensorProto.INT32, [B]))
+            feeds[name] = np.array([T, 1, 2], np.int32)
+        elif name == "P":
+            inputs.append(helper.make_tensor_value_info(name, F, [dirs, 3 * H]))
+            feeds[name] = rng.normal(size=(dirs, 3 * H)).astype(np.float32)
+        elif name:
+            inputs.append(helper.make_tensor_value_info(name, F, state))
+            feeds[name] = rng.normal(size=state).astype(np.float32)
+        names.append(name)
+    outs = ["Y", "Y_h"] + (["Y_c"] if op == "LSTM" else [])
+    node = helper.make_node(op, names, outs, hidden_size=H, layout=layout, **attrs)
+    y_shape = [B, T, dirs, H] if layout else [T, dirs, B, H]
+    outputs = [helper.make_tensor_value_info("Y", F, y_shape)] + [
+        helper.make_tensor_value_info(o, F, state) for o in outs[1:]
+    ]
+    inits = [_init("W", w), _init("R", r), _init("B", bias)]
+    return _model([node], inputs, outputs, inits), feeds
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_lstm_with_sequence_lens_peepholes_and_clip_gives_onnxruntimes_numbers(direction):
+    dirs = 2 if direction == "bidirectional" else 1
+    model, feeds = _rnn_model(
+        "LSTM",
+        4,
+        dirs=dirs,
+        extra_inputs=("sequence_lens", "initial_h", "initial_c", "P"),
+        direction=direction,
+        clip=1.5,
+    )
+    got = _agree(model, feeds)
+    # past a sequence's end Y is zero
+    assert np.all(got[0][1:, :, 1] == 0) and np.all(got[0][2:, :, 2] == 0)
+
+
+def test_lstm_batch_major_layout_gives_onnxruntimes_numbers_of_the_time_major_one():
+    # ONNX Runtime does not run layout=1: its numbers for layout 0, transposed
+    kw = dict(dirs=2, extra_inputs=("", "initial_h"), direction="bidirectional")
+    time_major, feeds = _rnn_model("LSTM", 4, **kw)
+    batch_major, _ = _rnn_model("LSTM", 4, layout=1, **kw)
+    want = _ort(time_major, feeds)
+    got = _kiln(
+        batch_major,
+        {
+            "X": feeds["X"].transpose(1, 0, 2),
+            "initial_h": feeds["initial_h"].transpose(1, 0, 2),
+        },
+    )
+    np.testing.assert_allclose(got[0], want[0].transpose(2, 0, 1, 3), rtol=1e-5, atol=1e-5)
+    for g, w in zip(got[1:], want[1:]):
+        np.testing.assert_allclose(g, w.transpose(1, 0, 2), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("before_reset", [0, 1])
+def test_gru_with_sequence_lens_gives_onnxruntimes_numbers(before_reset):
+    model, feeds = _rnn_model(
+        "GRU",
+        3,
+        dirs=2,
+        extra_inputs=("sequence_lens", "initial_h"),
+        direction="bidirectional",
+        linear_before_reset=before_reset,
+    )
+    _agree(model, feeds)
+
+
+def test_rnn_activation_with_alpha_gives_onnxruntimes_numbers():
+    model, feeds = _rnn_model(
+        "RNN",
+        1,
+        dirs=2,
+        direction="bidirectional",
+        activations=["LeakyRelu", "HardSigmoid"],
+        activation_alpha=[0.3, 0.4],
+        activation_beta=[0.6],
+    )
+    _agree(model, feeds)
+
+
+def test_an_unknown_activation_is_an_import_error_naming_the_node():
+    model, _ = _rnn_model("RNN", 1, dirs=1, activations=["Swish"])
+    with pytest.raises(OnnxImportError, match=r"\(RNN, opset 17\): activation 'Swish'"):
+        import_model(model)
+
+
+# ---------------------------------------------------------------- Loop
+
+
+def _while_doubling_model():
+    """x doubled (times an outer-scope factor) while its sum is below a limit:
+    a while loop (no trip count), its condition computed in the body."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Mul", ["x_in", "factor"], ["x_out"]),
+            helper.make_node("ReduceSum", ["x_out"], ["total"], keepdims=0),
+            helper.make_node("Less", ["total", "limit"], ["cond_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_in", F, [3]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x_out", F, [3]),
+        ],
+    )
+    loop = helper.make_node("Loop", ["", "go", "x"], ["x_final"], body=body)
+    return _model(
+        [loop],
+        [
+            helper.make_tensor_value_info("go", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", F, [3]),
+            helper.make_tensor_value_info("factor", F, [3]),
+        ],
+        [helper.make_tensor_value_info("x_final", F, [3])],
+        [_init("limit", np.float32(100.0))],
+    )
+
+
+def test_a_while_loop_with_an_outer_scope_value_gives_onnxruntimes_numbers():
+    model = _while_doubling_model()
+    assert "kiln.while" in _ops(import_model(model))
+    for go in (True, False):
+        feeds = {
+            "go": np.array(go),
+            "x": np.array([1.0, 2.0, 3.0], np.float32),
+            "factor": np.array([2.0, 1.5, 1.0], np.float32),
+        }
+        got = _agree(model, feeds)
+        assert go or np.array_equal(got[0], feeds["x"])
+
+
+def _early_exit_model(trips=10):
+    """acc += x[i] for i < M while acc stays under a limit, each acc a scan
+    output; with a nested If on an outer-scope value in the body."""
+    then_g = helper.make_graph(
+        [helper.make_node("Add", ["acc_next0", "bonus"], ["picked"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("picked", F, [1])],
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Identity", ["acc_next0"], ["kept"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("kept", F, [1])],
+    )
+    body = helper.make_graph(
+        [
+            helper.make_node("Unsqueeze", ["i", "zero_axis"], ["i1"]),
+            helper.make_node("Gather", ["xs", "i1"], ["xi"], axis=0),
+            helper.make_node("Add", ["acc_in", "xi"], ["acc_next0"]),
+            helper.make_node(
+                "If", ["use_bonus"], ["acc_out"], then_branch=then_g, else_branch=else_g
+            ),
+            helper.make_node("ReduceSum", ["acc_out"], ["total"], keepdims=0),
+            helper.make_node("Less", ["total", "limit"], ["cond_out"]),
+            helper.make_node("Identity", ["acc_out"], ["row"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", F, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", F, [1]),
+            helper.make_tensor_value_info("row", F, [1]),
+        ],
+    )
+    loop = helper.make_node("Loop", ["M", "go", "acc0"], ["acc", "rows"], body=body)
+    return _model(
+        [loop],
+        [
+            helper.make_tensor_value_info("go", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc0", F, [1]),
+            helper.make_tensor_value_info("xs", F, [trips]),
+            helper.make_tensor_value_info("use_bonus", TensorProto.BOOL, []),
+        ],
+        [
+            helper.make_tensor_value_info("acc", F, [1]),
+            helper.make_tensor_value_info("rows", F, [None, 1]),
+        ],
+        [
+            _init("M", np.int64(trips)),
+            _init("limit", np.float32(20.0)),
+            _init("bonus", np.array([0.5], np.float32)),
+            _init("zero_axis", np.array([0], np.int64)),
+        ],
+    )
+
+
+@pytest.mark.parametrize("bonus", [False, True])
+def test_a_loop_that_ends_early_keeps_the_scan_rows_of_the_trips_that_ran(bonus):
+    model = _early_exit_model()
+    ops = _ops(import_model(model))
+    assert {"kiln.scan", "kiln.if"} <= ops
+    feeds = {
+        "go": np.array(True),
+        "acc0": np.array([1.0], np.float32),
+        "xs": np.arange(1, 11, dtype=np.float32),
+        "use_bonus": np.array(bonus),
+    }
+    got = _agree(model, feeds)
+    assert 1 < got[1].shape[0] < 10  # the loop stopped before M trips
+
+
+def test_a_for_loop_with_scan_outputs_has_m_rows():
+    body = helper.make_graph(
+        [
+            helper.make_node("Cast", ["i"], ["fi"], to=F),
+            helper.make_node("Mul", ["y_in", "fi"], ["prod"]),
+            helper.make_node("Add", ["prod", "y_in"], ["y_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("y_in", F, [2]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("y_out", F, [2]),
+            helper.make_tensor_value_info("prod", F, [2]),
+        ],
+    )
+    loop = helper.make_node("Loop", ["M", "", "y"], ["y_final", "prods"], body=body)
+    model = _model(
+        [loop],
+        [helper.make_tensor_value_info("y", F, [2])],
+        [
+            helper.make_tensor_value_info("y_final", F, [2]),
+            helper.make_tensor_value_info("prods", F, [6, 2]),
+        ],
+        [_init("M", np.int64(6))],
+    )
+    module = import_model(model)
+    assert "kiln.scan" in _ops(module) and "kiln.nonzero" not in _ops(module)
+    got = _agree(model, {"y": np.array([0.5, -1.0], np.float32)})
+    assert got[1].shape == (6, 2)
+
+
+# ---------------------------------------------------------------- Scan and If
+
+
+def test_scan_along_axis_1_in_reverse_gives_onnxruntimes_numbers():
+    body = helper.make_graph(
+        [
+            helper.make_node("Add", ["s_in", "x_t"], ["s_out"]),
+            helper.make_node("Mul", ["s_out", "w"], ["y_t"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("s_in", F, [2]),
+            helper.make_tensor_value_info("x_t", F, [2]),
+        ],
+        [
+            helper.make_tensor_value_info("s_out", F, [2]),
+            helper.make_tensor_value_info("y_t", F, [2]),
+        ],
+    )
+    node = helper.make_node(
+        "Scan",
+        ["s0", "x"],
+        ["s", "ys"],
+        body=body,
+        num_scan_inputs=1,
+        scan_input_axes=[1],
+        scan_input_directions=[1],
+        scan_output_axes=[1],
+    )
+    model = _model(
+        [node],
+        [
+            helper.make_tensor_value_info("s0", F, [2]),
+            helper.make_tensor_value_info("x", F, [2, 4]),
+            helper.make_tensor_value_info("w", F, [2]),
+        ],
+        [
+            helper.make_tensor_value_info("s", F, [2]),
+            helper.make_tensor_value_info("ys", F, [2, 4]),
+        ],
+    )
+    rng = np.random.default_rng(3)
+    feeds = {
+        "s0": rng.normal(size=2).astype(np.float32),
+        "x": rng.normal(size=(2, 4)).astype(np.float32),
+        "w": rng.normal(size=2).astype(np.float32),
+    }
+    _agree(model, feeds)
+
+
+def _if_model(pred_value=None, out_type=None):
+    def branch(name, values):
+        out = helper.make_tensor_value_info(f"{name}_out", F, [3])
+        if out_type is not None:
+            out = helper.make_value_info(f"{name}_out", out_type)
+        return helper.make_graph(
+            [helper.make_node("Mul", ["x", name + "_k"], [f"{name}_out"])],
+            name,
+            [],
+            [out],
+            [_init(name + "_k", np.asarray(values, np.float32))],
+        )
+
+    node = helper.make_node(
+        "If",
+        ["p"],
+        ["y"],
+        then_branch=branch("then", [2, 2, 2]),
+        else_branch=branch("else", [-1, 0, 1]),
+    )
+    inputs = [helper.make_tensor_value_info("x", F, [3])]
+    inits = []
+    if pred_value is None:
+        inputs.append(helper.make_tensor_value_info("p", TensorProto.BOOL, []))
+    else:
+        inits.append(_init("p", np.array(pred_value)))
+    return _model([node], inputs, [helper.make_tensor_value_info("y", F, [3])], inits)
+
+
+def test_if_on_a_run_time_predicate_gives_onnxruntimes_numbers():
+    model = _if_model()
+    assert "kiln.if" in _ops(import_model(model))
+    for p in (True, False):
+        _agree(model, {"x": np.array([1.0, 2.0, 3.0], np.float32), "p": np.array(p)})
+
+
+def test_if_on_a_known_predicate_imports_only_its_branch():
+    model = _if_model(pred_value=False)
+    assert "kiln.if" not in _ops(import_model(model))
+    got = _agree(model, {"x": np.array([1.0, 2.0, 3.0], np.float32)})
+    np.testing.assert_array_equal(got[0], [-1.0, 0.0, 3.0])
+
+
+def test_a_sequence_valued_branch_is_a_clear_import_error():
+    seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(F, [3]))
+    with pytest.raises(OnnxImportError, match="Sequence and Optional values are not supported"):
+        import_model(_if_model(out_type=seq))
