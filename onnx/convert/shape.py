@@ -106,9 +106,31 @@ def constant_of_shape(ctx: Context, node: Node) -> list[Value]:
     dims = ctx.dims_of(node.inputs[0])
     value = node.attr("value", None)
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
-    if dims is None or not all(isinstance(d, int) for d in dims):
+    if dims is None:
         raise ctx.unknown(node, "the shape")
-    return [ctx.constant(np.full(dims, value[0], dtype=value.dtype))]
+    full = ctx.constant(np.full([d if isinstance(d, int) else 1 for d in dims], value[0]))
+    if all(isinstance(d, int) for d in dims):
+        return [full]
+    # symbolic dims (torch's zero initial states of an RNN: [layers, batch, hidden]):
+    # the constant broadcast against zeros shaped like a value in scope with that dim
+    if value.dtype == np.bool_:
+        raise ctx.unknown(node, "the shape of a bool ConstantOfShape")
+    for axis, d in enumerate(dims):
+        if isinstance(d, int):
+            continue
+        src = next(
+            (v for v in (ctx.values or {}).values() if v is not None and d in v.type.shape), None
+        )
+        if src is None:
+            raise ctx.unknown(node, f"the shape (no value in scope has its dim {d})")
+        k = src.type.shape.index(d)
+        others = [a for a in range(src.type.rank) if a != k]
+        if others:
+            n = len(others)
+            src = ctx.b.slice(src, axes=others, starts=[0] * n, stops=[1] * n)
+        line = ctx.b.reshape(src, shape=[1] * axis + [-1] + [1] * (len(dims) - axis - 1))
+        full = ctx.b.add(full, ctx.b.broadcast_like(ctx.constant(np.zeros((), value.dtype)), line))
+    return [full]
 
 
 @converter("Range", 11)

@@ -67,7 +67,7 @@ def _init(name, array):
 # ---------------------------------------------------------------- torch exports
 
 
-def _torch_export(module, args, names, out_names):
+def _torch_export(module, args, names, out_names, dynamic_axes=None):
     torch = pytest.importorskip("torch")
     buf = io.BytesIO()
     with torch.no_grad():
@@ -79,6 +79,7 @@ def _torch_export(module, args, names, out_names):
             opset_version=17,
             input_names=names,
             output_names=out_names,
+            dynamic_axes=dynamic_axes,
         )
     return onnx.load_from_string(buf.getvalue())
 
@@ -99,6 +100,23 @@ def test_torch_lstm_of_two_layers_gives_onnxruntimes_numbers():
         y, (hn, cn) = lstm(x, (h0, c0))
     np.testing.assert_allclose(got[0], y.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[2], cn.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_lstm_with_a_dynamic_batch_imports_once_for_every_batch_size():
+    # torch builds the zero initial states with Shape/Gather/Concat/ConstantOfShape
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(2)
+    lstm = torch.nn.LSTM(input_size=4, hidden_size=5, num_layers=2, batch_first=True).eval()
+    axes = {"x": {0: "batch", 1: "steps"}, "y": {0: "batch", 1: "steps"}}
+    model = _torch_export(lstm, (torch.randn(2, 3, 4),), ["x"], ["y"], axes)
+    module = import_model(model)
+    assert [str(d) for d in module["main"].arg_types[0].shape[:2]] == ["BATCH", "STEPS"]
+    rep = backend.prepare(model)
+    rng = np.random.default_rng(0)
+    for shape in [(2, 3, 4), (5, 7, 4)]:
+        x = rng.normal(size=shape).astype(np.float32)
+        (want, *_), got = _ort(model, {"x": x}), np.asarray(rep.run([x])[0])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_torch_bidirectional_gru_gives_onnxruntimes_numbers():
