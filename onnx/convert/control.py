@@ -164,7 +164,7 @@ def _scalar(ctx: Context, node: Node, v: Value, what: str) -> Value:
     if v.type.rank:
         if any(d != 1 for d in v.type.shape):
             raise ctx.error(node, f"{what} must hold one element, got {v.type}")
-        v = ctx.b.reshape(v, shape=[]) if ctx.b is not None else v
+        v = ctx.b.reshape(v, shape=[])
     return v
 
 
@@ -403,9 +403,7 @@ class _Loop:
             c2, v2, ys = self.guarded(bb, slices[0], c, vs, inner)
             return [c2, *v2], [*ys, c]
 
-        final, stacked = scan_with(
-            self.ctx, [c0, *self.init], [steps], self.scope.values, lambda *a: body(*a)
-        )
+        final, stacked = scan_with(self.ctx, [c0, *self.init], [steps], self.scope.values, body)
         return [*final[1:], *self.taken(stacked[:-1], stacked[-1])]
 
     def unrolled(self) -> list[Value]:

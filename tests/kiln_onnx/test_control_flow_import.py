@@ -236,25 +236,35 @@ def test_an_unknown_activation_is_an_import_error_naming_the_node():
 # ---------------------------------------------------------------- Loop
 
 
+def _loop_body(nodes, carried, outs):
+    """A Loop body: (i, cond_in, *carried) -> (cond_out, *outs); (name, shape)
+    pairs of float tensors."""
+    return helper.make_graph(
+        nodes,
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            *(helper.make_tensor_value_info(n, F, shape) for n, shape in carried),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            *(helper.make_tensor_value_info(n, F, shape) for n, shape in outs),
+        ],
+    )
+
+
 def _while_doubling_model():
     """x doubled (times an outer-scope factor) while its sum is below a limit:
     a while loop (no trip count), its condition computed in the body."""
-    body = helper.make_graph(
+    body = _loop_body(
         [
             helper.make_node("Mul", ["x_in", "factor"], ["x_out"]),
             helper.make_node("ReduceSum", ["x_out"], ["total"], keepdims=0),
             helper.make_node("Less", ["total", "limit"], ["cond_out"]),
         ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("x_in", F, [3]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("x_out", F, [3]),
-        ],
+        [("x_in", [3])],
+        [("x_out", [3])],
     )
     loop = helper.make_node("Loop", ["", "go", "x"], ["x_final"], body=body)
     return _model(
@@ -297,7 +307,7 @@ def _early_exit_model(trips=10):
         [],
         [helper.make_tensor_value_info("kept", F, [1])],
     )
-    body = helper.make_graph(
+    body = _loop_body(
         [
             helper.make_node("Unsqueeze", ["i", "zero_axis"], ["i1"]),
             helper.make_node("Gather", ["xs", "i1"], ["xi"], axis=0),
@@ -309,17 +319,8 @@ def _early_exit_model(trips=10):
             helper.make_node("Less", ["total", "limit"], ["cond_out"]),
             helper.make_node("Identity", ["acc_out"], ["row"]),
         ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_in", F, [1]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("acc_out", F, [1]),
-            helper.make_tensor_value_info("row", F, [1]),
-        ],
+        [("acc_in", [1])],
+        [("acc_out", [1]), ("row", [1])],
     )
     loop = helper.make_node("Loop", ["M", "go", "acc0"], ["acc", "rows"], body=body)
     return _model(
@@ -359,24 +360,15 @@ def test_a_loop_that_ends_early_keeps_the_scan_rows_of_the_trips_that_ran(bonus)
 
 
 def test_a_for_loop_with_scan_outputs_has_m_rows():
-    body = helper.make_graph(
+    body = _loop_body(
         [
             helper.make_node("Cast", ["i"], ["fi"], to=F),
             helper.make_node("Mul", ["y_in", "fi"], ["prod"]),
             helper.make_node("Add", ["prod", "y_in"], ["y_out"]),
             helper.make_node("Identity", ["cond_in"], ["cond_out"]),
         ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("y_in", F, [2]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("y_out", F, [2]),
-            helper.make_tensor_value_info("prod", F, [2]),
-        ],
+        [("y_in", [2])],
+        [("y_out", [2]), ("prod", [2])],
     )
     loop = helper.make_node("Loop", ["M", "", "y"], ["y_final", "prods"], body=body)
     model = _model(
