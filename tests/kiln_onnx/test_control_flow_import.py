@@ -483,3 +483,56 @@ def test_a_sequence_valued_branch_is_a_clear_import_error():
     seq = helper.make_sequence_type_proto(helper.make_tensor_type_proto(F, [3]))
     with pytest.raises(OnnxImportError, match="Sequence and Optional values are not supported"):
         import_model(_if_model(out_type=seq))
+
+
+# ---------------------------------------------------------------- gradients
+
+
+def test_gradients_through_an_imported_lstm_match_finite_differences():
+    from kiln.ir.interpreter import Interpreter
+    from kiln.passes.autodiff import differentiate
+
+    model, feeds = _rnn_model(
+        "LSTM",
+        4,
+        dirs=2,
+        extra_inputs=("sequence_lens", "initial_h", "initial_c", "P"),
+        direction="bidirectional",
+        clip=1.5,
+    )
+    module = import_model(
+        model, initializers_as_args=True, constants={"sequence_lens": feeds["sequence_lens"]}
+    )
+    assert [a.name for a in module["main"].args] == [
+        "X",
+        "initial_h",
+        "initial_c",
+        "P",
+        "W",
+        "R",
+        "B",
+    ]
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    args = [feeds[n] for n in ("X", "initial_h", "initial_c", "P")]
+    args += [weights[n] for n in ("W", "R", "B")]
+    rng = np.random.default_rng(0)
+    seed = rng.normal(size=(2, 3, 3)).astype(np.float32)
+    wrt = [0, 1, 3, 4, 5, 6]
+    differentiate(module, "main", wrt=wrt, of=[1], seeds=True)  # of Y_h
+    interp = Interpreter(module)
+    grads = interp.call("main_grad", [*args, seed])[3:]
+
+    def loss(values):
+        y_h = np.asarray(interp.call("main", values)[1], np.float64)
+        return float(np.sum(y_h * seed))
+
+    eps = 1e-2
+    for k, grad in zip(wrt, grads):
+        for _ in range(3):
+            idx = tuple(int(rng.integers(0, s)) for s in args[k].shape)
+            up = [a.copy() for a in args]
+            down = [a.copy() for a in args]
+            up[k][idx] += eps
+            down[k][idx] -= eps
+            fd = (loss(up) - loss(down)) / (2 * eps)
+            assert abs(np.asarray(grad)[idx] - fd) <= 1e-3 * abs(fd) + 1e-4, (k, idx)
