@@ -292,6 +292,34 @@ def test_a_while_loop_with_an_outer_scope_value_gives_onnxruntimes_numbers():
         assert go or np.array_equal(got[0], feeds["x"])
 
 
+def test_a_loop_with_a_run_time_trip_count_compiles_once_for_every_count():
+    from kiln.runtime.executable import compile as kiln_compile
+
+    body = _loop_body(
+        [
+            helper.make_node("Add", ["y_in", "y_in"], ["y_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        [("y_in", [2])],
+        [("y_out", [2])],
+    )
+    model = _model(
+        [helper.make_node("Loop", ["M", "", "y"], ["y_final"], body=body)],
+        [
+            helper.make_tensor_value_info("M", TensorProto.INT64, []),
+            helper.make_tensor_value_info("y", F, [2]),
+        ],
+        [helper.make_tensor_value_info("y_final", F, [2])],
+    )
+    module = import_model(model)  # M stays an argument (kiln.onnx.backend would specialise)
+    assert "kiln.while" in _ops(module)
+    run = kiln_compile(module, "main")
+    y = np.array([1.0, -2.0], np.float32)
+    for m in (0, 3, 5):
+        (want,) = _ort(model, {"M": np.array(m), "y": y})
+        np.testing.assert_array_equal(run(np.array(m), y)[0], want)
+
+
 def _early_exit_model(trips=10):
     """acc += x[i] for i < M while acc stays under a limit, each acc a scan
     output; with a nested If on an outer-scope value in the body."""
