@@ -330,6 +330,18 @@ def _type_proto(v: Value | None):
     return helper.make_tensor_type_proto(elem, shape)
 
 
+def _rename_graph(graph, rename) -> None:
+    """Rename every value name of `graph` (and of its subgraphs) in place."""
+    for v in [*graph.input, *graph.output, *graph.value_info, *graph.initializer]:
+        v.name = rename(v.name)
+    for node in graph.node:
+        node.input[:] = [rename(n) if n else n for n in node.input]
+        node.output[:] = [rename(n) if n else n for n in node.output]
+        for a in node.attribute:
+            for g in [a.g] if a.HasField("g") else list(a.graphs):
+                _rename_graph(g, rename)
+
+
 def function_body(proto, inputs: list[Value | None], opset: int):
     """The nodes of the function body onnx defines for `proto`'s op (at the largest
     version <= opset), renamed into the graph, and the opset they use; None when
@@ -389,6 +401,9 @@ def function_body(proto, inputs: list[Value | None], opset: int):
                     node.attribute.append(ref)
             else:
                 node.attribute.append(a)
+        for a in node.attribute:  # a subgraph (Scan's body) uses the body's names too
+            for g in [a.g] if a.HasField("g") else list(a.graphs):
+                _rename_graph(g, lambda n: names.get(n, prefix + n))
         nodes.append(node)
     inner_opset = opset
     for entry in function.opset_import:
