@@ -564,3 +564,16 @@ def test_gradients_through_an_imported_lstm_match_finite_differences():
             down[k][idx] -= eps
             fd = (loss(up) - loss(down)) / (2 * eps)
             assert abs(np.asarray(grad)[idx] - fd) <= 1e-3 * abs(fd) + 1e-4, (k, idx)
+
+
+@pytest.mark.slow  # collecting onnx's node cases takes ~10 s
+def test_function_ops_whose_bodies_hold_a_scan_pass_onnxs_cases():
+    # LinearAttention expands to a function body with a Scan whose subgraph uses
+    # the body's (renamed) values
+    from kiln.benchmarks import onnx_conformance
+
+    cases = [c for c in onnx_conformance.collect() if c.name.startswith("test_linear_attention")]
+    assert len(cases) >= 2
+    for case in cases[:4]:
+        ok, cause = onnx_conformance.run_case(case)
+        assert ok, (case.name, cause)
