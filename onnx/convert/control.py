@@ -284,19 +284,28 @@ UNROLL_LIMIT = 256  # trips of a Loop unrolled when its body needs the iteration
 
 
 def _always_true(ctx: Context, node: Node, body) -> bool:
-    """Whether the loop condition can never turn false: no `cond` input (the body's
-    cond output is then ignored), or one known true that the body passes on."""
+    """Whether the loop condition can never turn false: it starts true (no `cond`
+    input, or one known true) and the body passes it on (through Identity) or
+    yields a constant true. (ONNX Runtime and onnx's reference read the body's
+    cond output even when the node has no `cond` input.)"""
     cond = node.input(1)
-    if cond is None:
-        return True
-    known = ctx.value_of(cond)
-    if known is None or not bool(np.asarray(known).reshape(-1)[0]):
-        return False
+    if cond is not None:
+        known = ctx.value_of(cond)
+        if known is None or not bool(np.asarray(known).reshape(-1)[0]):
+            return False
     producers = {o: n for n in body.node for o in n.output}
     name = body.output[0].name
     while name in producers and producers[name].op_type == "Identity":
         name = producers[name].input[0]
-    return name == body.input[1].name
+    if name == body.input[1].name:
+        return True
+    const = producers.get(name)
+    if const is None or const.op_type != "Constant":
+        return False
+    from onnx import numpy_helper
+
+    values = [numpy_helper.to_array(a.t) for a in const.attribute if a.name == "value"]
+    return bool(values) and values[0].size == 1 and bool(values[0].reshape(-1)[0])
 
 
 class _Loop:
@@ -331,7 +340,7 @@ class _Loop:
         bound = dict(zip(self.names, [i, c, *vs]))
         bound.update(self.scope.bind(inner))
         outs = import_graph(self.ctx, self.body, bb, bound, self.scope.known)
-        c_next = c if self.cond is None else outs[0]
+        c_next = outs[0]
         if c_next.type.rank:
             c_next = bb.reshape(c_next, shape=[])
         return c_next, outs[1 : 1 + self.nv], outs[1 + self.nv :]

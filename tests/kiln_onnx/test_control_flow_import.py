@@ -320,6 +320,26 @@ def test_a_loop_with_a_run_time_trip_count_compiles_once_for_every_count():
         np.testing.assert_array_equal(run(np.array(m), y)[0], want)
 
 
+def test_the_body_condition_ends_a_loop_without_a_cond_input_as_in_onnxruntime():
+    stop = helper.make_tensor("stop", TensorProto.BOOL, [], [False])
+    body = _loop_body(
+        [
+            helper.make_node("Add", ["y_in", "y_in"], ["y_out"]),
+            helper.make_node("Constant", [], ["cond_out"], value=stop),
+        ],
+        [("y_in", [2])],
+        [("y_out", [2])],
+    )
+    model = _model(
+        [helper.make_node("Loop", ["M", "", "y"], ["y_final"], body=body)],
+        [helper.make_tensor_value_info("y", F, [2])],
+        [helper.make_tensor_value_info("y_final", F, [2])],
+        [_init("M", np.int64(5))],
+    )
+    got = _agree(model, {"y": np.array([1.0, 2.0], np.float32)})
+    np.testing.assert_array_equal(got[0], [2.0, 4.0])  # one trip, not M
+
+
 def _early_exit_model(trips=10):
     """acc += x[i] for i < M while acc stays under a limit, each acc a scan
     output; with a nested If on an outer-scope value in the body."""
