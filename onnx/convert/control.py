@@ -280,6 +280,7 @@ def scan8(ctx: Context, node: Node) -> list[Value]:
     ]
 
 
+SCAN_LIMIT = 1 << 24  # trips of a Loop with scan outputs (a kiln.scan over M numbers)
 UNROLL_LIMIT = 256  # trips of a Loop unrolled when its body needs the iteration number
 
 
@@ -459,6 +460,12 @@ def loop(ctx: Context, node: Node) -> list[Value]:
             return lp.while_()
         if lp.trips is None:
             raise ctx.unknown(node, "the trip count M of a Loop with scan outputs")
+        if lp.trips > SCAN_LIMIT:
+            raise ctx.error(
+                node,
+                f"scan outputs of a Loop of up to M={lp.trips} trips: kiln stacks M rows, "
+                f"at most {SCAN_LIMIT}",
+            )
         return lp.scan_()
     except UnknownAtImport:
         if lp.trips is None or lp.trips > UNROLL_LIMIT:

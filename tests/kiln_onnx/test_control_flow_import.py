@@ -597,3 +597,10 @@ def test_function_ops_whose_bodies_hold_a_scan_pass_onnxs_cases():
     for case in cases[:4]:
         ok, cause = onnx_conformance.run_case(case)
         assert ok, (case.name, cause)
+
+
+def test_scan_outputs_of_an_unbounded_loop_are_an_import_error_naming_the_node():
+    model = _early_exit_model()
+    model.graph.initializer[0].CopyFrom(_init("M", np.int64(2**62)))
+    with pytest.raises(OnnxImportError, match=r"\(Loop, opset 17\): scan outputs of a Loop"):
+        import_model(model)
