@@ -604,3 +604,22 @@ def test_scan_outputs_of_an_unbounded_loop_are_an_import_error_naming_the_node()
     model.graph.initializer[0].CopyFrom(_init("M", np.int64(2**62)))
     with pytest.raises(OnnxImportError, match=r"\(Loop, opset 17\): scan outputs of a Loop"):
         import_model(model)
+
+
+def test_imported_region_ops_print_parse_and_verify():
+    from kiln.ir import parse
+
+    model, feeds = _rnn_model(
+        "GRU", 3, dirs=2, extra_inputs=("sequence_lens", "initial_h"), direction="bidirectional"
+    )
+    modules = [
+        import_model(model, constants={"sequence_lens": feeds["sequence_lens"]}),
+        import_model(_early_exit_model()),
+        import_model(_while_doubling_model()),
+    ]
+    for module in modules:
+        module.verify()
+        text = str(module)
+        again = parse(text)
+        again.verify()
+        assert str(again) == text
