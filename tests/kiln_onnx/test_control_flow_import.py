@@ -201,6 +201,13 @@ def test_lstm_batch_major_layout_gives_onnxruntimes_numbers_of_the_time_major_on
         np.testing.assert_allclose(g, w.transpose(1, 0, 2), rtol=1e-5, atol=1e-5)
 
 
+def test_lstm_input_forget_gives_onnxruntimes_numbers():
+    model, feeds = _rnn_model(
+        "LSTM", 4, dirs=1, extra_inputs=("", "initial_h", "initial_c"), input_forget=1
+    )
+    _agree(model, feeds)
+
+
 @pytest.mark.parametrize("before_reset", [0, 1])
 def test_gru_with_sequence_lens_gives_onnxruntimes_numbers(before_reset):
     model, feeds = _rnn_model(
