@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ir import KilnError, interpret, parse
+from .ir import KilnError, interpret, parse, print_module
 from .ir.errors import diagnostic
 
 STDIN = "-"  # a file argument of "-" reads standard input; "-o -" writes standard output
@@ -84,7 +84,7 @@ def cmd_opt(args: argparse.Namespace) -> int:
         emit(module, args.emit, text)
         _write_output(args.output, text.getvalue())
     else:
-        _write_output(args.output, str(module))
+        _write_output(args.output, print_module(module, args.large_constants))
     if args.stats:
         from .runtime.listing import fallbacks
 
@@ -414,6 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print every kernel (its form, LLVM IR, host assembly or Triton "
         "source) instead of the module; runs the default pipeline first "
         "when the module is not planned yet",
+    )
+    p.add_argument(
+        "--large-constants",
+        choices=("resources", "elide", "inline"),
+        default="resources",
+        help="constants of more than 32 elements: by reference with their bytes in "
+        "a resource section at the end (default), by reference only (to read; "
+        "does not parse back), or inline",
     )
     p.set_defaults(run=cmd_opt)
     p = sub.add_parser(
