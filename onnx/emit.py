@@ -357,3 +357,19 @@ def _shape(g, op):
 @emits("kiln.iota")
 def _iota(g, op):
     return [g.const(op.reference())]
+
+
+# ------------------------------------------------------------------ control flow
+
+
+@emits("kiln.scan")
+def _scan(g, op):
+    """ONNX's Scan is kiln's: carried values then scanned inputs, the body a subgraph;
+    reverse walks the inputs from the end and fills the outputs from the end too."""
+    scanned, stacked = len(op.xs), len(op.results) - op.num_carried
+    attrs = {"num_scan_inputs": scanned}
+    if op.reverse:
+        attrs["scan_input_directions"] = [1] * scanned
+        attrs["scan_output_directions"] = [1] * stacked
+    body = g.subgraph(op.body, g.fresh("scan_body"))
+    return g.node("Scan", g.inputs(op), outputs=len(op.results), body=body, **attrs)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..frontend.export import export_ir
-from ..ir.core import Function, Module, Operation, Value
+from ..ir.core import Block, Function, Module, Operation, Value
 from ..ir.dtypes import DType
 from ..ir.errors import KilnError
 from ..ir.types import TensorType
@@ -122,12 +122,13 @@ def _copy(func: Function) -> Function:
 class OnnxGraph:
     """The ONNX graph being written: nodes, initializers and a name for each kiln value."""
 
-    def __init__(self, onnx: Any, opset: int):
+    def __init__(self, onnx: Any, opset: int, taken: set[str] | None = None, nested=False):
         self.onnx, self.opset = onnx, opset
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.names: dict[Value, str] = {}
-        self.taken: set[str] = set()
+        self.taken: set[str] = set() if taken is None else taken  # one namespace per model
+        self.nested = nested  # a subgraph (a loop body): constants are Constant nodes
         self._cache: dict[tuple, str] = {}
 
     def fresh(self, hint: str) -> str:
@@ -153,7 +154,11 @@ class OnnxGraph:
 
     def const(self, array: np.ndarray, hint: str = "const") -> str:
         name = self.fresh(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array), name))
+        tensor = self.onnx.numpy_helper.from_array(np.asarray(array), name)
+        if self.nested:
+            self.nodes.append(self.onnx.helper.make_node("Constant", [], [name], value=tensor))
+        else:
+            self.initializers.append(tensor)
         return name
 
     def ints(self, values: Sequence[int]) -> str:
@@ -186,37 +191,48 @@ class OnnxGraph:
                 dims.append(anonymous(i) if d.anonymous else d.name)
         return self.onnx.helper.make_tensor_value_info(name, self.onnx_dtype(t.dtype), dims)
 
+    def subgraph(self, block: Block, name: str):
+        """A region's block as an ONNX GraphProto (a Scan's body)."""
+        sub = OnnxGraph(self.onnx, self.opset, self.taken, nested=True)
+        return sub.graph(block, name, lambda i, n: None)
+
+    def graph(self, block: Block, name: str, anonymous: Callable[[int, str], str | None]):
+        """The GraphProto of a block: its arguments in, its terminator's operands out."""
+        inputs = []
+        for arg in block.args:
+            arg_name = self.fresh(arg.name or f"input{len(inputs)}")
+            self.names[arg] = arg_name
+            inputs.append(
+                self.value_info(arg_name, arg.type, lambda i, n=arg_name: anonymous(i, n))
+            )
+        ops = list(block)
+        for op in ops[:-1]:
+            if op.name == "kiln.constant":
+                continue  # written where it is used
+            write = emitter(op, self.opset)
+            if write is None:
+                raise op.error(
+                    f"onnx export: {op.name} has no ONNX form (opset {self.opset})"
+                    + (f" at {op.loc.name!r}" if op.loc.name else ""),
+                    KilnError,
+                )
+            for result, out in zip(op.results, write(self, op)):
+                self.names[result] = out
+        outputs = []
+        for v in ops[-1].operands:
+            out = self.name(v)
+            if out in {x.name for x in inputs} or out in {o.name for o in outputs}:
+                out = self.node("Identity", [out])[0]  # an output of its own
+            outputs.append(self.value_info(out, v.type, lambda i: None))
+        return self.onnx.helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+
 
 def to_onnx(func: Function, opset: int = DEFAULT_OPSET):
     """The ONNX ModelProto of an IR function (which it may rewrite: pass a copy)."""
     onnx = _onnx()
     _decompose_unwritable(func, opset)
     g = OnnxGraph(onnx, opset)
-    inputs = []
-    for arg in func.args:
-        name = g.fresh(arg.name or f"input{len(inputs)}")
-        g.names[arg] = name
-        inputs.append(g.value_info(name, arg.type, lambda i, n=name: f"{n}_dim{i}"))
-    body = list(func.body)
-    for op in body[:-1]:
-        if op.name == "kiln.constant":
-            continue  # written where it is used
-        write = emitter(op, opset)
-        if write is None:
-            raise op.error(
-                f"onnx export: {op.name} has no ONNX form (opset {opset})"
-                + (f" at {op.loc.name!r}" if op.loc.name else ""),
-                KilnError,
-            )
-        for result, out in zip(op.results, write(g, op)):
-            g.names[result] = out
-    outputs = []
-    for v in body[-1].operands:
-        name = g.name(v)
-        if name in {x.name for x in inputs} or name in {o.name for o in outputs}:
-            name = g.node("Identity", [name])[0]  # an output of its own
-        outputs.append(g.value_info(name, v.type, lambda i: None))
-    graph = onnx.helper.make_graph(g.nodes, func.name, inputs, outputs, g.initializers)
+    graph = g.graph(func.body, func.name, lambda i, name: f"{name}_dim{i}")
     opsets = [onnx.helper.make_opsetid("", opset)]
     model = onnx.helper.make_model(
         graph,

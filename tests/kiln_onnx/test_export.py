@@ -278,3 +278,40 @@ def test_bad_requests_are_kiln_errors(tmp_path):
     assert [n.op_type for n in proto.graph.node] == ["Identity"]
     x = np.array([1.0, 2.0], np.float32)
     np.testing.assert_array_equal(_ort(proto, {"x": x})[0], x)
+
+
+def test_keras_lstm_is_an_onnx_scan_with_the_outputs_of_predict():
+    with kl.eager_mode():
+        model = kl.keras.Sequential([kl.keras.layers.LSTM(4, input_shape=(5, 3))])
+        xs = {n: RNG.normal(size=(n, 5, 3)).astype(np.float32) for n in (2, 7)}
+        want = {n: model.predict(x) for n, x in xs.items()}
+        proto = kiln.onnx.export(model)
+    onnx.checker.check_model(proto, full_check=True)
+    assert "Scan" in {n.op_type for n in proto.graph.node}
+    (name,) = [i.name for i in proto.graph.input]
+    for n, x in xs.items():
+        (got,) = _ort(proto, {name: x})
+        np.testing.assert_allclose(got, want[n], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_forward_and_reverse_with_constants_in_its_body(reverse):
+    from kiln.ir import Builder, DType, Module, TensorType, build_scan
+
+    module = Module()
+    f = module.add_function("f", [TensorType(DType.f32, [6, 3])])
+    b = Builder.at_end(f.body)
+    (xs,) = f.args
+    init = b.constant(np.zeros(3, np.float32))
+
+    def body(rb, total, x):
+        total = rb.add(rb.mul(total, rb.constant(np.full(3, 0.5, np.float32))), x)
+        return [total, rb.tanh(total)]
+
+    b.ret(*build_scan(b, [init], [xs], body, reverse=reverse))
+    x = RNG.normal(size=(6, 3)).astype(np.float32)
+    want = interpret(module, "f", x)
+    proto = kiln.onnx.export(module)
+    got = _ort(proto, {proto.graph.input[0].name: x})
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
