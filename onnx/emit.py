@@ -6,7 +6,8 @@ elementwise ops) is written under the type its declaration names
 (`@op(..., onnx="Relu")`); the others say here how their attributes become
 ONNX attributes and inputs. kiln's images are NHWC and its filters HWIO, ONNX's
 NCHW and OIHW: a convolution or pool is written between two Transposes (one
-of which cancels against a transpose that the ONNX importer put there). A
+of which cancels against a transpose that the ONNX importer put there). kiln.scan,
+kiln.while and kiln.if become ONNX Scan, Loop and If, their regions subgraphs. A
 composite op with no entry here is decomposed first (its `decompose`).
 """
 
@@ -20,6 +21,7 @@ from ..ir.core import Operation, Value
 from ..ir.dtypes import DType
 from ..ir.ops.reduce import normalize_axes, normalize_axis
 from ..ir.registry import OPS
+from ..ir.types import TensorType
 from ..passes.rewrite import constant_array, defining_op
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
@@ -373,3 +375,38 @@ def _scan(g, op):
         attrs["scan_output_directions"] = [1] * stacked
     body = g.subgraph(op.body, g.fresh("scan_body"))
     return g.node("Scan", g.inputs(op), outputs=len(op.results), body=body, **attrs)
+
+
+@emits("kiln.if")
+def _if(g, op):
+    """ONNX's branches take no inputs: they see the args in the enclosing scope."""
+    args = g.inputs(op)[1:]
+    branches = {}
+    for key, block in (("then_branch", op.then_block), ("else_branch", op.else_block)):
+        sub = g.child()
+        branches[key] = sub.finish(
+            g.fresh(key), [], sub.inline(block, args), [r.type for r in op.results]
+        )
+    return g.node("If", [g.name(op.pred)], outputs=len(op.results), **branches)
+
+
+@emits("kiln.while")
+def _while(g, op):
+    """ONNX's Loop tests its condition after each trip (and once before, here): its
+    body is kiln's body then kiln's cond on the new values."""
+    init = g.inputs(op)
+    (first,) = g.inline(op.cond_block, init)
+    sub = g.child()
+    trip, keep_going = sub.fresh("trip"), sub.fresh("cond")
+    carried = [sub.fresh(v.name or "carried") for v in op.init]
+    inputs = [
+        sub.onnx.helper.make_tensor_value_info(trip, sub.onnx.TensorProto.INT64, []),
+        sub.onnx.helper.make_tensor_value_info(keep_going, sub.onnx.TensorProto.BOOL, []),
+        *(sub.value_info(n, v.type, lambda i: None) for n, v in zip(carried, op.init)),
+    ]
+    after = sub.inline(op.body_block, carried)
+    (again,) = sub.inline(op.cond_block, after)
+    types = [TensorType(DType.bool, []), *(v.type for v in op.init)]
+    body = sub.finish(g.fresh("loop_body"), inputs, [again, *after], types)
+    bound = "" if op.max_iterations < 0 else g.const(np.array(op.max_iterations, np.int64))
+    return g.node("Loop", [bound, first, *init], outputs=len(op.results), body=body)

@@ -192,19 +192,39 @@ class OnnxGraph:
         return self.onnx.helper.make_tensor_value_info(name, self.onnx_dtype(t.dtype), dims)
 
     def subgraph(self, block: Block, name: str):
-        """A region's block as an ONNX GraphProto (a Scan's body)."""
-        sub = OnnxGraph(self.onnx, self.opset, self.taken, nested=True)
+        """A region's block as an ONNX GraphProto (a Scan's body), its arguments inputs."""
+        sub = self.child()
         return sub.graph(block, name, lambda i, n: None)
+
+    def child(self) -> OnnxGraph:
+        """A subgraph in this model's namespace."""
+        return OnnxGraph(self.onnx, self.opset, self.taken, nested=True)
 
     def graph(self, block: Block, name: str, anonymous: Callable[[int, str], str | None]):
         """The GraphProto of a block: its arguments in, its terminator's operands out."""
         inputs = []
         for arg in block.args:
             arg_name = self.fresh(arg.name or f"input{len(inputs)}")
-            self.names[arg] = arg_name
             inputs.append(
                 self.value_info(arg_name, arg.type, lambda i, n=arg_name: anonymous(i, n))
             )
+        yielded = self.inline(block, [i.name for i in inputs])
+        return self.finish(name, inputs, yielded, [v.type for v in list(block)[-1].operands])
+
+    def finish(self, name: str, inputs: list, outputs: list[str], types: Sequence[TensorType]):
+        """The GraphProto of what was written, `outputs` (of `types`) out."""
+        made = {out for node in self.nodes for out in node.output}
+        infos: list = []
+        for out, t in zip(outputs, types):
+            if out not in made or out in {i.name for i in infos}:
+                out = self.node("Identity", [out])[0]  # an input, or an earlier output
+            infos.append(self.value_info(out, t, lambda i: None))
+        return self.onnx.helper.make_graph(self.nodes, name, inputs, infos, self.initializers)
+
+    def inline(self, block: Block, args: Sequence[str]) -> list[str]:
+        """Write a block's ops here, its arguments bound to `args`; the names it yields."""
+        for arg, name in zip(block.args, args):
+            self.names[arg] = name
         ops = list(block)
         for op in ops[:-1]:
             if op.name == "kiln.constant":
@@ -218,13 +238,7 @@ class OnnxGraph:
                 )
             for result, out in zip(op.results, write(self, op)):
                 self.names[result] = out
-        outputs = []
-        for v in ops[-1].operands:
-            out = self.name(v)
-            if out in {x.name for x in inputs} or out in {o.name for o in outputs}:
-                out = self.node("Identity", [out])[0]  # an output of its own
-            outputs.append(self.value_info(out, v.type, lambda i: None))
-        return self.onnx.helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+        return [self.name(v) for v in ops[-1].operands]
 
 
 def to_onnx(func: Function, opset: int = DEFAULT_OPSET):

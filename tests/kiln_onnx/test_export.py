@@ -315,3 +315,33 @@ def test_scan_forward_and_reverse_with_constants_in_its_body(reverse):
     got = _ort(proto, {proto.graph.input[0].name: x})
     for a, w in zip(got, want):
         np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bound", [-1, 2])
+def test_while_and_if_are_onnx_loop_and_if(bound):
+    from kiln.ir import Builder, DType, Module, TensorType, build_if, build_while
+
+    module = Module()
+    f = module.add_function("f", [TensorType(DType.f32, [4]), TensorType(DType.f32, [])])
+    b = Builder.at_end(f.body)
+    x, step = f.args
+
+    def cond(rb, v, n):  # regions see only their arguments: the limit is a constant there
+        return [rb.less(rb.reduce_sum(v), rb.constant(np.array(20.0, np.float32)))]
+
+    def body(rb, v, n):
+        return [rb.add(rb.mul(v, rb.constant(np.array(1.5, np.float32))), n), n]
+
+    v, n = build_while(b, [x, step], cond, body, max_iterations=bound)
+    positive = b.greater(b.reduce_sum(v), b.constant(np.array(0.0, np.float32)))
+    (picked,) = build_if(b, positive, [v, n], lambda rb, a, c: [rb.sub(a, c)], lambda rb, a, c: [a])
+    b.ret(picked, v)
+    proto = kiln.onnx.export(module)
+    onnx.checker.check_model(proto, full_check=True)
+    assert {"Loop", "If"} <= {node.op_type for node in proto.graph.node}
+    for xv, lv in ((np.ones(4), 0.5), (-np.ones(4), 1.0), (np.full(4, 9.0), 2.0)):
+        args = [xv.astype(np.float32), np.array(lv, np.float32)]
+        want = interpret(module, "f", *args)
+        got = _ort(proto, {proto.graph.input[0].name: args[0], proto.graph.input[1].name: args[1]})
+        for a, w in zip(got, want):
+            np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
