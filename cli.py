@@ -341,7 +341,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     --feed (default: the placeholders they need), in a Saver checkpoint (PREFIX.meta
     and PREFIX.npz; the variables frozen to their saved values unless --no-freeze or
     the fetches update them) or a saved graph (.meta alone: the variables are
-    arguments). From Python: kl.export_ir (Sessions, kl.function, Keras models)."""
+    arguments). `-o model.onnx` writes an ONNX model instead (kiln.onnx.export).
+    From Python: kl.export_ir (Sessions, kl.function, Keras models)."""
     from .frontend.export import checkpoint_module
 
     model = args.model
@@ -352,7 +353,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     module, inputs, outputs = checkpoint_module(
         model, args.fetch, args.feed, args.name or "main", freeze=freeze
     )
-    _write_output(args.output, str(module))
+    if args.output not in (None, STDIN) and args.output.endswith(".onnx"):
+        from .onnx.export import export as export_onnx  # -o model.onnx: an ONNX model
+
+        export_onnx(module, path=args.output, name=args.name or "main")
+    else:
+        _write_output(args.output, str(module))
     func = module[args.name or "main"]
     if args.output not in (None, STDIN):
         print(

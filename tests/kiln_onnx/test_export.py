@@ -345,3 +345,25 @@ def test_while_and_if_are_onnx_loop_and_if(bound):
         got = _ort(proto, {proto.graph.input[0].name: args[0], proto.graph.input[1].name: args[1]})
         for a, w in zip(got, want):
             np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+
+
+def test_kiln_export_of_a_checkpoint_to_onnx(tmp_path, capsys):
+    from kiln.cli import main
+
+    g = kl.Graph()
+    with g.as_default():
+        x = kl.placeholder(kl.float32, [None, 3], name="x")
+        w = kl.Variable(RNG.normal(size=(3, 2)).astype("f"), name="w")
+        kl.nn.relu(kl.matmul(x, w), name="pred")
+        with kl.Session() as sess:
+            sess.run(kl.global_variables_initializer())
+            prefix = kl.train.Saver().save(sess, str(tmp_path / "model"))
+            weights = sess.run(w)
+    out = tmp_path / "pred.onnx"
+    assert main(["export", prefix, "--fetch", "pred", "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    proto = onnx.load(str(out))
+    onnx.checker.check_model(proto)
+    xv = RNG.normal(size=(4, 3)).astype("f")
+    (got,) = _ort(proto, {proto.graph.input[0].name: xv})
+    np.testing.assert_allclose(got, np.maximum(xv @ weights, 0), rtol=1e-5, atol=1e-6)
