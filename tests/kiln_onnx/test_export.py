@@ -367,3 +367,20 @@ def test_kiln_export_of_a_checkpoint_to_onnx(tmp_path, capsys):
     xv = RNG.normal(size=(4, 3)).astype("f")
     (got,) = _ort(proto, {proto.graph.input[0].name: xv})
     np.testing.assert_allclose(got, np.maximum(xv @ weights, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_embedding_traced_on_integer_example_inputs():
+    with kl.eager_mode():
+        model = kl.keras.Sequential(
+            [
+                kl.keras.layers.Embedding(50, 8, input_shape=(5,)),
+                kl.keras.layers.Flatten(),
+                kl.keras.layers.Dense(4, activation="softmax"),
+            ]
+        )
+        ids = RNG.integers(0, 50, size=(3, 5)).astype(np.int32)
+        want = model.predict(ids)
+        proto = kiln.onnx.export(model, args=[ids])
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    (got,) = _ort(proto, {proto.graph.input[0].name: ids})
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
