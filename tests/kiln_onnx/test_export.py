@@ -219,13 +219,14 @@ def _arg(spec, i):
     return (RNG.normal(size=spec) * 2).astype(np.float32)
 
 
+@pytest.mark.parametrize("opset", [17, 18])  # 18: the reductions' axes became inputs
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_ir_ops_run_in_onnxruntime_as_the_interpreter(case):
+def test_ir_ops_run_in_onnxruntime_as_the_interpreter(case, opset):
     text, specs = CASES[case]
     module = parse(text)
     args = [_arg(s, i) for i, s in enumerate(specs)]
     want = interpret(module, "f", *args)
-    proto = kiln.onnx.export(module)
+    proto = kiln.onnx.export(module, opset=opset)
     onnx.checker.check_model(proto, full_check=True)
     names = [i.name for i in proto.graph.input]
     got = _ort(proto, dict(zip(names, args)))
