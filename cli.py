@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .ir import KilnError, interpret, parse
+from .ir import KilnError, interpret, parse, print_module
 from .ir.errors import diagnostic
 
 STDIN = "-"  # a file argument of "-" reads standard input; "-o -" writes standard output
@@ -84,7 +84,7 @@ def cmd_opt(args: argparse.Namespace) -> int:
         emit(module, args.emit, text)
         _write_output(args.output, text.getvalue())
     else:
-        _write_output(args.output, str(module))
+        _write_output(args.output, print_module(module, args.large_constants))
     if args.stats:
         from .runtime.listing import fallbacks
 
@@ -341,7 +341,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     --feed (default: the placeholders they need), in a Saver checkpoint (PREFIX.meta
     and PREFIX.npz; the variables frozen to their saved values unless --no-freeze or
     the fetches update them) or a saved graph (.meta alone: the variables are
-    arguments). From Python: kl.export_ir (Sessions, kl.function, Keras models)."""
+    arguments). `-o model.onnx` writes an ONNX model instead (kiln.onnx.export).
+    From Python: kl.export_ir (Sessions, kl.function, Keras models)."""
     from .frontend.export import checkpoint_module
 
     model = args.model
@@ -352,7 +353,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     module, inputs, outputs = checkpoint_module(
         model, args.fetch, args.feed, args.name or "main", freeze=freeze
     )
-    _write_output(args.output, str(module))
+    if args.output not in (None, STDIN) and args.output.endswith(".onnx"):
+        from .onnx.export import export as export_onnx  # -o model.onnx: an ONNX model
+
+        export_onnx(module, path=args.output, name=args.name or "main")
+    else:
+        _write_output(args.output, str(module))
     func = module[args.name or "main"]
     if args.output not in (None, STDIN):
         print(
@@ -414,6 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print every kernel (its form, LLVM IR, host assembly or Triton "
         "source) instead of the module; runs the default pipeline first "
         "when the module is not planned yet",
+    )
+    p.add_argument(
+        "--large-constants",
+        choices=("resources", "elide", "inline"),
+        default="resources",
+        help="constants of more than 32 elements: by reference with their bytes in "
+        "a resource section at the end (default), by reference only (to read; "
+        "does not parse back), or inline",
     )
     p.set_defaults(run=cmd_opt)
     p = sub.add_parser(

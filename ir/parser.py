@@ -3,6 +3,12 @@
 Errors are `ParseError`s with line:column: malformed text says what was
 expected there; a use of an undefined value, an unknown op or a type that
 disagrees with its value says so at the token.
+
+The resource section the printer puts at the end (the bytes of large
+constants, referenced in the ops as `dense_resource<name>`) is read apart
+from the grammar, with one regular expression: hex of many megabytes never
+goes through the LALR lexer. `parse(text, resources={name: array or bytes})`
+gives the data of references whose section was left out (printed elided).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from .attributes import Dense, SymbolRef, dense_from_bytes
 from .core import Block, Function, Location, Module, Region, Value
 from .dtypes import DType
 from .errors import KilnError, ParseError
+from .printer import RESOURCES_CLOSE, RESOURCES_OPEN
 from .registry import lookup
 from .types import TensorType, parse_type_body
 
@@ -87,13 +94,42 @@ def _check_nesting(text: str) -> None:
             depth -= 1
 
 
-def parse(text: str, verify: bool = True) -> Module:
+_SECTION = re.compile(
+    "^" + re.escape(RESOURCES_OPEN) + r"[ \t]*\n(.*?)^" + re.escape(RESOURCES_CLOSE) + r"\s*\Z",
+    re.MULTILINE | re.DOTALL,
+)
+_ENTRY = re.compile(r'[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*:[ \t]*"0x([0-9A-Fa-f]*)"[ \t]*\Z')
+
+
+def split_resources(text: str) -> tuple[str, dict[str, bytes]]:
+    """The text without its resource section, and the section's blobs by name."""
+    m = _SECTION.search(text)
+    if m is None:
+        return text, {}
+    blobs: dict[str, bytes] = {}
+    first_line = text.count("\n", 0, m.start(1)) + 1
+    for i, line in enumerate(m.group(1).splitlines()):
+        if not line.strip():
+            continue
+        entry = _ENTRY.match(line)
+        if entry is None:
+            raise ParseError('expected a resource: name: "0x<hex bytes>"', first_line + i, 1)
+        if entry.group(1) in blobs:
+            raise ParseError(f"resource {entry.group(1)} is given twice", first_line + i, 1)
+        blobs[entry.group(1)] = bytes.fromhex(entry.group(2))
+    return text[: m.start()], blobs
+
+
+def parse(text: str, verify: bool = True, resources: dict[str, Any] | None = None) -> Module:
     """Parse IR text into a Module (verified unless `verify=False`). Any
-    malformed text is a KilnError, with line:column where it has a place."""
+    malformed text is a KilnError, with line:column where it has a place.
+    `resources` gives the data (arrays or bytes) of `dense_resource<name>`
+    constants the text has no resource section for."""
     if not isinstance(text, str):
         raise ParseError(f"IR text must be a str, got {type(text).__name__}")
+    text, blobs = split_resources(text)
     _check_nesting(text)
-    builder = _ModuleBuilder()
+    builder = _ModuleBuilder({**(resources or {}), **blobs})
     try:
         return _parse(text, verify, builder)
     except KilnError:
@@ -178,6 +214,9 @@ def _tokens(node: lark.Tree, kind: str) -> list[lark.Token]:
 
 class _ModuleBuilder:
     at: lark.Token | None = None  # the op (or function) being built: where errors point
+
+    def __init__(self, resources: dict[str, Any]):
+        self.resources = resources
 
     def build(self, tree: lark.Tree) -> Module:
         module = Module()
@@ -303,6 +342,9 @@ class _ModuleBuilder:
         if kind == "dense":
             body, type_tok = node.children
             return self.dense(body, _type(type_tok), type_tok)
+        if kind == "dense_resource":
+            name, type_tok = node.children
+            return self.resource(name, _type(type_tok), type_tok)
         if kind in ("true", "false"):
             return kind == "true"
         tok = node.children[0]
@@ -320,7 +362,26 @@ class _ModuleBuilder:
             return SymbolRef(str(tok)[1:])
         raise _fail(tok, f"unknown attribute value {tok}")  # unreachable with the grammar
 
-    def dense(self, body: Any, type: TensorType, at: lark.Token) -> Dense:
+    def resource(self, name: lark.Token, type: TensorType, at: lark.Token) -> Dense:
+        self._check_constant(type, at)
+        if str(name) not in self.resources:
+            raise _fail(
+                name,
+                f"constant resource {name} is not in the text (printed with its data "
+                "elided?): give its data with parse(text, resources={...})",
+            )
+        data = self.resources[str(name)]
+        try:
+            if isinstance(data, (bytes, bytearray, memoryview)):
+                return dense_from_bytes(bytes(data), type)
+            array = data.array if isinstance(data, Dense) else np.asarray(data)
+            if array.shape != type.shape:
+                raise KilnError(f"resource {name} has shape {array.shape}, not that of {type}")
+            return Dense(array, type)
+        except (KilnError, ValueError, TypeError) as e:
+            raise _fail(name, str(e)) from None
+
+    def _check_constant(self, type: TensorType, at: lark.Token) -> None:
         if not type.is_static:
             raise _fail(at, f"a constant needs a static shape, got {type}")
         size = type.num_elements * type.dtype.itemsize
@@ -328,6 +389,9 @@ class _ModuleBuilder:
             raise _fail(
                 at, f"a constant of {size} bytes ({type}) is above the limit {MAX_CONSTANT_BYTES}"
             )
+
+    def dense(self, body: Any, type: TensorType, at: lark.Token) -> Dense:
+        self._check_constant(type, at)
         try:
             if body.data == "string":
                 text = json.loads(str(body.children[0]))

@@ -5,8 +5,10 @@
     run = kiln.compile(module)
 
 Needs the `onnx` package (`pip install kiln[onnx]`) for its protos, checker and
-shape inference. `kiln.onnx.backend` is onnx's Backend interface over kiln, so
-onnx's own conformance tests run against kiln.
+shape inference. `kiln.onnx.export(sess, fetches, feeds, path)` writes a kiln
+graph, Keras model or IR module the other way, as an ONNX model.
+`kiln.onnx.backend` is onnx's Backend interface over kiln, so onnx's own
+conformance tests run against kiln.
 """
 
 if __name__ == "onnx":  # pragma: no cover
@@ -26,6 +28,7 @@ if __name__ == "onnx":  # pragma: no cover
     finally:
         _sys.path[:] = _saved
 else:
+    from .export import export
     from .importer import import_model
 
-    __all__ = ["import_model"]
+    __all__ = ["export", "import_model"]
