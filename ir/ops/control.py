@@ -407,11 +407,19 @@ class Scan(Operation):
             out = interpreter.run_block(self.body, [*carried, *(x[t] for x in xs)])
             carried, ys[t] = out[:n], out[n:]
         stacked = []
+        named = {}  # the named dims the operands bind (the empty outputs' other dims)
+        for v, a in zip(self.operands, args):
+            for d, size in zip(v.type.shape, np.shape(a)):
+                if not isinstance(d, int) and not d.anonymous:
+                    named[d.name] = size
         for k, r in enumerate(self.results[n:]):
             if length:
                 stacked.append(np.stack([y[k] for y in ys]))
             else:
-                shape = [0] + [d if isinstance(d, int) else 0 for d in r.type.shape[1:]]
+                shape = [0] + [
+                    d if isinstance(d, int) else (0 if d.anonymous else named.get(d.name, 0))
+                    for d in r.type.shape[1:]
+                ]
                 stacked.append(np.zeros(shape, r.type.dtype.numpy))
         return [*carried, *stacked]
 
