@@ -330,3 +330,40 @@ def test_an_aot_library_of_a_while_loop(tmp_path):
     aot.build(m, "collatz", tmp_path / "lib")
     lib = kiln.load(tmp_path / "lib")
     assert [int(v) for v in lib(np.int32(27))] == [111, 1]
+
+
+# ------------------------------------------------------------------ the benchmarks' programs
+
+
+def test_the_while_benchmark_runs_natively():
+    from kiln.benchmarks import while_loop
+
+    m = while_loop.build()
+    exe, oracle = compiled(m, "loop")
+    for n in (0, 1, 300):
+        agree(exe, oracle, "loop", np.int32(n), np.float32(1.0), rtol=1e-4)
+
+
+def test_a_dynamic_rnn_training_step_runs_natively():
+    import warnings
+
+    from kiln import frontend as kl
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no function falls back to the interpreter
+        with kl.Graph().as_default():
+            xp = kl.placeholder(kl.float32, [3, None, 4])
+            cell = kl.nn.rnn_cell.MultiRNNCell([kl.nn.rnn_cell.BasicLSTMCell(6) for _ in range(2)])
+            out, _ = kl.nn.dynamic_rnn(cell, xp, dtype=kl.float32)
+            loss = kl.reduce_mean(kl.square(out))
+            train = kl.train.GradientDescentOptimizer(0.5).minimize(loss)
+            with kl.Session(backend="cpu") as s:
+                s.run(kl.global_variables_initializer())
+                losses = []
+                for _ in range(3):
+                    losses.append(float(s.run(loss, {xp: x})))
+                    s.run(train, {xp: x})
+                s.run(out, {xp: x[:, :2]})  # another length T, the same program
+    assert losses[2] < losses[1] < losses[0]
