@@ -442,7 +442,11 @@ class Scan(Operation):
         ys = range(len(self.results) - n)
         if not any(g is not None for g in cotangents):
             return [None] * len(self.operands)
-        residuals = self.residuals(b) if n else []
+        # carried values the body passes through unchanged (weights): the backward
+        # scan carries them too instead of a stack of T copies
+        fixed = self.invariant()
+        varying = [k for k in range(n) if k not in fixed]
+        residuals = self.residuals(b) if varying else []
 
         g_final = [cotangents[k] for k in carry_floats]
         g_final = [
@@ -450,12 +454,15 @@ class Scan(Operation):
         ]
         g_ys = [(j, cotangents[n + j]) for j in ys if cotangents[n + j] is not None]
         body = self.body
+        n_g, n_fixed = len(carry_floats), len(fixed)
 
         def step(bb, *values):
-            gc = values[: len(carry_floats)]
-            rest = values[len(carry_floats) :]
-            cs, xt = rest[:n], rest[n : n + len(xs)]
-            gy = rest[n + len(xs) :]
+            gc = values[:n_g]
+            kept = dict(zip(fixed, values[n_g : n_g + n_fixed]))
+            rest = values[n_g + n_fixed :]
+            stacked, rest = rest[: len(varying)], rest[len(varying) :]
+            cs = [kept[k] if k in kept else stacked[varying.index(k)] for k in range(n)]
+            xt, gy = rest[: len(xs)], rest[len(xs) :]
             seeds = {k: g for k, g in zip(carry_floats, gc)}
             seeds.update({n + j: g for (j, _), g in zip(g_ys, gy)})
             out = region_adjoint(bb, body, [*cs, *xt], seeds)
@@ -465,31 +472,42 @@ class Scan(Operation):
             per_step = [
                 out[n + k] if out[n + k] is not None else zeros_like(bb, xt[k]) for k in x_floats
             ]
-            return [*carried, *per_step]
+            return [*carried, *(kept[k] for k in fixed), *per_step]
 
         results = build_scan(
-            b, g_final, [*residuals, *xs, *(g for _, g in g_ys)], step, reverse=not self.reverse
+            b,
+            [*g_final, *(init[k] for k in fixed)],
+            [*residuals, *xs, *(g for _, g in g_ys)],
+            step,
+            reverse=not self.reverse,
         )
         grads: list = [None] * len(self.operands)
         for i, k in enumerate(carry_floats):
             grads[k] = results[i]
         for i, k in enumerate(x_floats):
-            grads[n + k] = results[len(carry_floats) + i]
+            grads[n + k] = results[n_g + n_fixed + i]
         return grads
 
+    def invariant(self) -> list[int]:
+        """The carried values the body yields unchanged (its argument k as yield k)."""
+        body = self.body
+        yielded = body.terminator.operands
+        return [k for k in range(self.num_carried) if yielded[k] is body.args[k]]
+
     def residuals(self, b):
-        """Each step's carried inputs, stacked: a scan like this one whose body
-        also yields its carried arguments (built with `b`)."""
+        """Each step's carried inputs but the invariant ones, stacked: a scan like
+        this one whose body also yields those carried arguments (built with `b`)."""
         from ..control_flow import build_scan
 
         n, body = self.num_carried, self.body
+        fixed = set(self.invariant())
 
         def step(bb, *values):
             mapping = dict(zip(body.args, values))
             for inner in list(body.ops)[:-1]:
                 bb.insert(_copy_op(inner, mapping))
             out = [mapping[v] for v in body.terminator.operands]
-            return [*out, *values[:n]]
+            return [*out, *(values[k] for k in range(n) if k not in fixed)]
 
         results = build_scan(b, list(self.init), list(self.xs), step, reverse=self.reverse)
         return results[len(self.results) :]
