@@ -118,10 +118,19 @@ class Planner:
         """Buffers for a control op's regions, each planned as a block of its own
         (`plan.args`: the buffers of the regions' arguments, one region after
         another). A loop's carried values live in the op's result buffers (the
-        body's yields are copied there after each trip); an if's arguments and
-        a scan's slices get buffers of their own that the runtime points at the
-        operands' memory (no copy)."""
+        body's yields are copied there after each trip); an if's arguments, a
+        scan's slices and a loop's invariant carried values get buffers of
+        their own that the runtime points at the operands' memory (no copy)."""
         results = list(op.attrs["plan.buffers"])
+        if op.name in ("kiln.while", "kiln.scan"):
+            # a carried value the body yields unchanged (a weight) is read where it
+            # is: its argument gets a buffer of its own pointing at the operand
+            body = op.regions[-1].blocks[0]
+            yielded = body.terminator.operands
+            for k in range(len(results) if op.name == "kiln.while" else op.num_carried):
+                if yielded[k] is body.args[k]:
+                    results[k] = self.count
+                    self.count += 1
         if op.name == "kiln.while":
             per_region = [results, results]
         elif op.name == "kiln.scan":

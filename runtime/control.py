@@ -155,11 +155,16 @@ class Walker:
             )
             return [*points, If(operands[0], then, other)]
         carried = len(op.operands) if op.name == "kiln.while" else op.num_carried
-        init = [
-            Copy(r, s, self.extra("bytes", v))
-            for r, s, v in zip(results[:carried], operands[:carried], op.results)
-            if r != s
-        ]
+        init = []
+        for k in range(carried):
+            if args[k] != results[k]:  # invariant (plan.py): the argument points at the operand
+                self.tree.pointers.add(args[k])
+                init.append(Point(args[k], operands[k]))
+                if op.results[k].uses:  # the result is the operand's value
+                    init.append(Copy(results[k], operands[k], self.extra("bytes", op.results[k])))
+            elif results[k] != operands[k]:
+                init.append(Copy(results[k], operands[k], self.extra("bytes", op.results[k])))
+        results = list(args[:carried]) + results[carried:]  # where the loop keeps them
         if op.name == "kiln.while":
             cond, body = blocks
             cond_nodes = self.block(cond, f"{prefix}0_")
