@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kiln
 from kiln.ir import (
@@ -284,7 +286,7 @@ def finite_differences(fn, args, k, eps=1e-6):
     return grad
 
 
-@pytest.mark.parametrize("kind", ["scan", "while"])
+@pytest.mark.parametrize("kind", ["scan", pytest.param("while", marks=pytest.mark.slow)])
 def test_gradients_of_loops_natively_match_finite_differences(kind):
     from kiln.passes.autodiff import differentiate
 
@@ -344,6 +346,7 @@ def test_the_while_benchmark_runs_natively():
         agree(exe, oracle, "loop", np.int32(n), np.float32(1.0), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_dynamic_rnn_training_step_runs_natively():
     import warnings
 
@@ -367,3 +370,62 @@ def test_a_dynamic_rnn_training_step_runs_natively():
                     s.run(train, {xp: x})
                 s.run(out, {xp: x[:, :2]})  # another length T, the same program
     assert losses[2] < losses[1] < losses[0]
+
+
+# ------------------------------------------------------------------ random programs
+
+UNARY = ["tanh", "neg", "abs", "sigmoid", "relu"]
+BINARY = ["add", "sub", "mul", "max", "min"]
+
+
+@st.composite
+def loop_programs(draw):
+    """A scan over xs[T, B] whose body is a random chain of ops on its carried
+    value, the slice and the chain so far, then a kiln.if on the final carried
+    value whose branches are random chains: (module, xs, h0)."""
+    chain = draw(
+        st.lists(st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 2)), max_size=5)
+    )
+    picks = draw(st.tuples(st.integers(0, 2), st.integers(0, 2)))  # what the step yields
+    branches = [draw(st.lists(st.sampled_from(UNARY), max_size=3)) for _ in range(2)]
+    reverse = draw(st.booleans())
+    T, B = draw(st.integers(0, 4)), draw(st.integers(1, 4))
+
+    m = Module()
+    f = m.add_function("f", [TensorType("f32", ["T", B]), TensorType("f32", [B])])
+    b = Builder.at_end(f.body)
+
+    def step(b, h, x):
+        values = [h, x, h]
+        for name, k in chain:
+            cur = values[-1]
+            cur = getattr(b, name)(cur) if name in UNARY else getattr(b, name)(cur, values[k])
+            values.append(cur)
+        out = values[-1]
+        return [out, values[picks[0]] if picks[0] < 2 else out, values[picks[1]]]
+
+    h, ys, zs = build_scan(b, [f.args[1]], [f.args[0]], step, reverse=reverse)
+
+    def branch(names):
+        def build(b, h):
+            for name in names:
+                h = getattr(b, name)(h)
+            return [h]
+
+        return build
+
+    positive = b.less(b.constant(0.0), b.reduce_sum(h, axes=[0]))
+    (out,) = build_if(b, positive, [h], branch(branches[0]), branch(branches[1]))
+    b.ret(out, ys, zs)
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    xs = rng.uniform(-2, 2, (T, B)).astype(np.float32)
+    h0 = rng.uniform(-2, 2, B).astype(np.float32)
+    return m.verify(), xs, h0
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(loop_programs())
+def test_random_programs_with_scans_and_ifs_agree(program):
+    m, xs, h0 = program
+    exe, oracle = compiled(m, "f")
+    agree(exe, oracle, "f", xs, h0)
