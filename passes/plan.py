@@ -229,14 +229,22 @@ def plan(module: Module) -> dict[str, int]:
 
 
 def check_plan(func: Function) -> None:
-    """Replay `func`'s plan; raise KilnError if a value is overwritten while needed."""
-    last = last_uses(func)
-    occupant: dict[int, Value] = {j: a for j, a in enumerate(func.args)}
-    where: dict[int, int] = {id(a): j for j, a in enumerate(func.args)}
+    """Replay `func`'s plan, regions included; raise KilnError if a value is
+    overwritten while needed, a region writes its arguments' buffers, or two
+    blocks write the same buffer (each region has buffers of its own)."""
     aliases = func.attrs.get("aliases") or ()
     ret = func.body.terminator
     donated = {j: _storage(ret.operands[k]) for k, j in enumerate(aliases) if j >= 0}
-    for i, op in enumerate(func.ops):
+    writers: dict[int, int] = {}  # buffer -> id of the block writing it
+    _check_block(func, func.body, list(range(len(func.args))), donated, writers)
+
+
+def _check_block(func, block, arg_ids, donated, writers) -> None:
+    last = last_uses(block)
+    occupant: dict[int, Value] = dict(zip(arg_ids, block.args))
+    where: dict[int, int] = {id(a): j for a, j in zip(block.args, arg_ids)}
+    ret = block.terminator
+    for i, op in enumerate(block.ops):
         if op is ret or op.name == "kiln.constant":
             continue
         for v in op.operands:
@@ -252,19 +260,30 @@ def check_plan(func: Function) -> None:
         if buffers is None or len(buffers) != len(op.results):
             raise KilnError(f"plan of @{func.name}: {op.describe()} has no plan.buffers")
         for r, b in zip(op.results, buffers):
+            if writers.setdefault(b, id(block)) != id(block):
+                raise KilnError(
+                    f"plan of @{func.name}: {op.describe()} writes buffer {b}, "
+                    "which another block writes too"
+                )
             old = occupant.get(b)
             if old is not None:
-                _check_overwrite(func, op, i, r, b, old, last, donated)
+                _check_overwrite(func, op, i, r, b, old, last, donated, set(arg_ids))
             occupant[b] = r
             where[id(r)] = b
+        if op.name in CONTROL_OPS:
+            args = list(op.attrs.get("plan.args") or ())
+            for region in op.regions:
+                inner = region.blocks[0]
+                ids, args = args[: len(inner.args)], args[len(inner.args) :]
+                _check_block(func, inner, ids, {}, writers)
     for v in ret.operands if ret is not None else ():
         s = _storage(v)
         if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:
             raise KilnError(f"plan of @{func.name}: a returned value was overwritten")
 
 
-def _check_overwrite(func, op, i, r, b, old, last, donated) -> None:
-    is_arg = b < len(func.args)
+def _check_overwrite(func, op, i, r, b, old, last, donated, args) -> None:
+    is_arg = b in args
     if is_arg and donated.get(b) is not r:
         raise KilnError(
             f"plan of @{func.name}: {op.describe()} writes argument {b}, "

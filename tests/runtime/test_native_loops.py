@@ -31,6 +31,7 @@ def compiled(m: Module, name: str):
     oracle = parse(str(m))
     exe = kiln.compile(m, name, backend="cpu")
     assert exe.backend == "cpu"
+    check_plan(m[name])  # the plan inside every region, replayed
     return exe, oracle
 
 
