@@ -12,16 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import kiln
-from kiln.ir import (
-    Builder,
-    Module,
-    TensorType,
-    build_if,
-    build_scan,
-    build_while,
-    interpret,
-    parse,
-)
+from kiln.ir import Builder, Module, TensorType, interpret, parse
+from kiln.ir.control_flow import build_if, build_scan, build_while
 from kiln.passes import DEFAULT_PIPELINE, run_pipeline
 from kiln.passes.plan import check_plan
 
