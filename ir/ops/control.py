@@ -472,8 +472,19 @@ class Scan(Operation):
             per_step = [
                 out[n + k] if out[n + k] is not None else zeros_like(bb, xt[k]) for k in x_floats
             ]
-            return [*carried, *(kept[k] for k in fixed), *per_step]
+            # an invariant weight's cotangent grows by A_t^T G_t per step: the step
+            # yields A_t and G_t instead, summed after the loop as one matmul
+            # (K = T M: as PyTorch's LSTM backward), and carries its cotangent unchanged
+            terms = []
+            for i, k in enumerate(carry_floats):
+                term = _matmul_term(carried[i], gc[i]) if k in kept else None
+                if term is not None:
+                    hoisted.append(i)
+                    terms += term
+                    carried[i] = gc[i]
+            return [*carried, *(kept[k] for k in fixed), *per_step, *terms]
 
+        hoisted: list[int] = []  # positions in carry_floats, filled by `step`
         results = build_scan(
             b,
             [*g_final, *(init[k] for k in fixed)],
@@ -486,6 +497,13 @@ class Scan(Operation):
             grads[k] = results[i]
         for i, k in enumerate(x_floats):
             grads[n + k] = results[n_g + n_fixed + i]
+        stacks = results[n_g + n_fixed + len(x_floats) :]
+        for j, i in enumerate(hoisted):
+            a, g = stacks[2 * j : 2 * j + 2]
+            rows_a = b.reshape(a, shape=[-1, a.type.shape[-1]])
+            rows_g = b.reshape(g, shape=[-1, g.type.shape[-1]])
+            k = carry_floats[i]
+            grads[k] = b.add(results[i], b.matmul(rows_a, rows_g, transpose_a=True))
         return grads
 
     def invariant(self) -> list[int]:
@@ -511,6 +529,27 @@ class Scan(Operation):
 
         results = build_scan(b, list(self.init), list(self.xs), step, reverse=self.reverse)
         return results[len(self.results) :]
+
+
+def _matmul_term(total, carried):
+    """(A, G) when `total` is `carried + matmul(A, G, transpose_a)` of matrices
+    with static columns (an RNN weight's cotangent in one step), else None."""
+    op = getattr(total, "op", None)
+    if op is None or op.name != "kiln.add" or carried not in op.operands:
+        return None
+    x, y = op.operands
+    other = y if x is carried else x
+    mm = getattr(other, "op", None)
+    if (
+        mm is None
+        or mm.name != "kiln.matmul"
+        or not mm.transpose_a
+        or mm.transpose_b
+        or x.type != y.type
+        or any(v.type.rank != 2 or not isinstance(v.type.shape[1], int) for v in mm.operands)
+    ):
+        return None
+    return list(mm.operands)
 
 
 def _copy_region(region, mapping):
