@@ -422,3 +422,40 @@ def test_random_programs_with_scans_and_ifs_agree(program):
     m, xs, h0 = program
     exe, oracle = compiled(m, "f")
     agree(exe, oracle, "f", xs, h0)
+
+
+def test_a_hoisted_weight_gradient_for_every_length_and_zero_trips():
+    """The weight's cotangent summed after the backward scan as one matmul over
+    the T*B rows (ir/ops/control.py's _matmul_term), T = 0 included."""
+    from kiln.passes.autodiff import differentiate
+
+    m = Module()
+    f = m.add_function("loss", [TensorType("f64", ["T", 2, 3]), TensorType("f64", [3, 3])])
+    b = Builder.at_end(f.body)
+    xs, w = f.args
+
+    def step(b, h, w, x):
+        h2 = b.tanh(b.add(b.matmul(h, w), x))
+        return [h2, w, b.mul(h2, h2)]
+
+    h0 = b.broadcast_to(b.constant(0.3, "f64"), shape=[2, 3])
+    h, _, ys = build_scan(b, [h0, w], [xs], step)
+    b.ret(b.add(b.reduce_sum(h, axes=[0, 1]), b.reduce_sum(ys, axes=[0, 1, 2])))
+    m.verify()
+    differentiate(m, "loss", wrt=[0, 1], name="dloss")
+    text = str(m)
+    backward = kiln.compile(m, "dloss", backend="cpu")
+    assert "transpose_a = true" in str(m["dloss"])  # the matmul after the loop
+    forward = kiln.compile(parse(text), "loss", backend="cpu")
+    rng = np.random.default_rng(8)
+    w_ = rng.standard_normal((3, 3)) * 0.5
+    for T in (0, 1, 4):
+        xs_ = rng.standard_normal((T, 2, 3)) * 0.5
+        got = backward(xs_, w_)
+        np.testing.assert_allclose(got[-1], finite_differences(forward, [xs_, w_], 1), atol=1e-7)
+        if T:
+            np.testing.assert_allclose(
+                got[-2], finite_differences(forward, [xs_, w_], 0), atol=1e-7
+            )
+        else:
+            assert not got[-1].any()
