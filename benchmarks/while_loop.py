@@ -5,10 +5,10 @@ kiln.compile with backend="auto".
 The loop is counted by N and timed per call; the overhead per iteration is
 (time of N iterations - time of 0 iterations) / N, so the call's own cost
 is taken out. A jax.jit of lax.while_loop on the same update is the peer
-when jax is installed. The result says which backend ran the loop: until
-the CPU backend compiles control flow natively (codegen.llvm.INTERPRETED
-declares kiln.while), backend="auto" runs it in the reference interpreter,
-and this measures that.
+when jax is installed. The result says which backend ran the loop: the CPU
+backend emits kiln.while as a loop inside its native entry (runtime/control.py:
+the cond's and body's kernels, the predicate, the carried copies), so no
+Python runs per iteration (the target: under 1 µs per iteration).
 
     python -m kiln.benchmarks.while_loop               # N = 10000
     python -m kiln.benchmarks.while_loop --iterations 1000 --repeat 3

@@ -46,7 +46,7 @@ def orthogonal(shape, dtype=None) -> np.ndarray:
     q = q * np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return q[:rows, :cols].reshape(shape)
+    return np.ascontiguousarray(q[:rows, :cols].reshape(shape))  # a variable updated in place
 
 
 def _init(identifier: Any):

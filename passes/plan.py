@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 from ..ir import Function, KilnError, Module, Operation, Trait, Value
-from .fuse import VIEW_OPS
+from .fuse import CONTROL_OPS, VIEW_OPS
 from .manager import register_pass
 
 END = math.inf  # the last use of a returned value
@@ -52,11 +52,13 @@ def _is_constant(v: Value) -> bool:
     return getattr(v, "op", None) is not None and v.op.name == "kiln.constant"
 
 
-def last_uses(func: Function) -> dict[int, float]:
-    """id(storage value) -> index of the last op reading it (END if returned)."""
+def last_uses(block) -> dict[int, float]:
+    """id(storage value) -> index of the last op of `block` (a Block, or a
+    Function: its body) reading it (END if returned or yielded)."""
+    block = getattr(block, "body", block)
     last: dict[int, float] = {}
-    for i, op in enumerate(func.ops):
-        end = END if op is func.body.terminator else i
+    for i, op in enumerate(block.ops):
+        end = END if op is block.terminator else i
         for v in op.operands:
             key = id(_storage(v))
             last[key] = max(last.get(key, -1), end)
@@ -64,13 +66,21 @@ def last_uses(func: Function) -> dict[int, float]:
 
 
 class Planner:
-    def __init__(self, func: Function):
+    """Plans one block: a function's body, or (with `args` and `start`) a region
+    whose arguments already have buffers (`args`) and whose new buffers are
+    numbered from `start` on, so no buffer is shared between regions."""
+
+    def __init__(self, func: Function, block=None, args=None, start: int | None = None):
         self.func = func
-        self.last = last_uses(func)
-        self.buffer: dict[int, int] = {id(a): j for j, a in enumerate(func.args)}
-        self.buffer_type = {j: a.type for j, a in enumerate(func.args)}
+        self.block = block if block is not None else func.body
+        self.args = list(self.block.args)
+        arg_ids = list(args) if args is not None else list(range(len(func.args)))
+        self.last = last_uses(self.block)
+        self.buffer: dict[int, int] = {id(a): j for a, j in zip(self.args, arg_ids)}
+        self.buffer_type = {j: a.type for a, j in zip(self.args, arg_ids)}
+        self.protected = set(arg_ids)  # never written (a region's arguments)
         self.free: list[int] = []
-        self.count = len(func.args)
+        self.count = len(func.args) if start is None else start
         self.stats = {
             "values": 0,
             "buffers": 0,
@@ -79,8 +89,8 @@ class Planner:
             "variable updates in place": 0,
             "variable copies": 0,
         }
-        ret = func.body.terminator
-        aliases = func.attrs.get("aliases") or ()
+        ret = self.block.terminator
+        aliases = (func.attrs.get("aliases") or ()) if block is None else ()
         # id(storage of a returned value) -> the argument buffer it should overwrite
         self.donations: dict[int, int] = {}
         if ret is not None:
@@ -89,8 +99,8 @@ class Planner:
                     self.donations.setdefault(id(_storage(ret.operands[k])), j)
 
     def run(self) -> None:
-        for i, op in enumerate(self.func.ops):
-            if op is self.func.body.terminator or op.name == "kiln.constant":
+        for i, op in enumerate(self.block.ops):
+            if op is self.block.terminator or op.name == "kiln.constant":
                 continue
             if op.name in VIEW_OPS:
                 op.attrs["plan.buffers"] = (self.buffer[id(_storage(op.operands[0]))],)
@@ -98,13 +108,53 @@ class Planner:
             taken: set[int] = set()
             op.attrs["plan.buffers"] = tuple(self.place(op, i, r, taken) for r in op.results)
             self.release(op, i)
-        self.func.attrs["plan.buffers"] = self.count
+        for op in self.block.ops:
+            if op.name in CONTROL_OPS:
+                self.plan_regions(op)
+        if self.block is self.func.body:
+            self.func.attrs["plan.buffers"] = self.count
+
+    def plan_regions(self, op: Operation) -> None:
+        """Buffers for a control op's regions, each planned as a block of its own
+        (`plan.args`: the buffers of the regions' arguments, one region after
+        another). A loop's carried values live in the op's result buffers (the
+        body's yields are copied there after each trip); an if's arguments, a
+        scan's slices and a loop's invariant carried values get buffers of
+        their own that the runtime points at the operands' memory (no copy)."""
+        results = list(op.attrs["plan.buffers"])
+        if op.name in ("kiln.while", "kiln.scan"):
+            # a carried value the body yields unchanged (a weight) is read where it
+            # is: its argument gets a buffer of its own pointing at the operand
+            body = op.regions[-1].blocks[0]
+            yielded = body.terminator.operands
+            for k in range(len(results) if op.name == "kiln.while" else op.num_carried):
+                if yielded[k] is body.args[k]:
+                    results[k] = self.count
+                    self.count += 1
+        if op.name == "kiln.while":
+            per_region = [results, results]
+        elif op.name == "kiln.scan":
+            n = op.num_carried
+            slices = list(range(self.count, self.count + len(op.operands) - n))
+            self.count += len(slices)
+            per_region = [results[:n] + slices]
+        else:
+            pointers = list(range(self.count, self.count + len(op.operands) - 1))
+            self.count += len(pointers)
+            per_region = [pointers, pointers]
+        op.attrs["plan.args"] = tuple(b for ids in per_region for b in ids)
+        for region, ids in zip(op.regions, per_region):
+            inner = Planner(self.func, region.blocks[0], ids, self.count)
+            inner.run()
+            self.count = inner.count
+            for k, n in inner.stats.items():
+                self.stats[k] += n
 
     def place(self, op: Operation, i: int, r: Value, taken: set[int]) -> int:
         self.stats["values"] += 1
         j = self.donations.get(id(r))
-        if j is not None and r.type == self.func.args[j].type:
-            arg = self.func.args[j]
+        if j is not None and r.type == self.args[j].type:
+            arg = self.args[j]
             end = self.last.get(id(arg), -1)
             if end < i or (end == i and self.overwritable(op, arg, r)):
                 self.stats["variable updates in place"] += 1
@@ -116,7 +166,7 @@ class Planner:
                 b = self.buffer.get(id(s))
                 if (
                     b is not None
-                    and b >= len(self.func.args)
+                    and b not in self.protected
                     and b not in taken
                     and self.last.get(id(s)) == i
                     and self.overwritable(op, s, r)
@@ -157,7 +207,7 @@ class Planner:
             b = self.buffer.get(id(s))
             if (
                 b is None
-                or b < len(self.func.args)
+                or b in self.protected
                 or self.last.get(id(s)) != i
                 or b in written
                 or b in self.free
@@ -179,14 +229,22 @@ def plan(module: Module) -> dict[str, int]:
 
 
 def check_plan(func: Function) -> None:
-    """Replay `func`'s plan; raise KilnError if a value is overwritten while needed."""
-    last = last_uses(func)
-    occupant: dict[int, Value] = {j: a for j, a in enumerate(func.args)}
-    where: dict[int, int] = {id(a): j for j, a in enumerate(func.args)}
+    """Replay `func`'s plan, regions included; raise KilnError if a value is
+    overwritten while needed, a region writes its arguments' buffers, or two
+    blocks write the same buffer (each region has buffers of its own)."""
     aliases = func.attrs.get("aliases") or ()
     ret = func.body.terminator
     donated = {j: _storage(ret.operands[k]) for k, j in enumerate(aliases) if j >= 0}
-    for i, op in enumerate(func.ops):
+    writers: dict[int, int] = {}  # buffer -> id of the block writing it
+    _check_block(func, func.body, list(range(len(func.args))), donated, writers)
+
+
+def _check_block(func, block, arg_ids, donated, writers) -> None:
+    last = last_uses(block)
+    occupant: dict[int, Value] = dict(zip(arg_ids, block.args))
+    where: dict[int, int] = {id(a): j for a, j in zip(block.args, arg_ids)}
+    ret = block.terminator
+    for i, op in enumerate(block.ops):
         if op is ret or op.name == "kiln.constant":
             continue
         for v in op.operands:
@@ -202,19 +260,30 @@ def check_plan(func: Function) -> None:
         if buffers is None or len(buffers) != len(op.results):
             raise KilnError(f"plan of @{func.name}: {op.describe()} has no plan.buffers")
         for r, b in zip(op.results, buffers):
+            if writers.setdefault(b, id(block)) != id(block):
+                raise KilnError(
+                    f"plan of @{func.name}: {op.describe()} writes buffer {b}, "
+                    "which another block writes too"
+                )
             old = occupant.get(b)
             if old is not None:
-                _check_overwrite(func, op, i, r, b, old, last, donated)
+                _check_overwrite(func, op, i, r, b, old, last, donated, set(arg_ids))
             occupant[b] = r
             where[id(r)] = b
+        if op.name in CONTROL_OPS:
+            args = list(op.attrs.get("plan.args") or ())
+            for region in op.regions:
+                inner = region.blocks[0]
+                ids, args = args[: len(inner.args)], args[len(inner.args) :]
+                _check_block(func, inner, ids, {}, writers)
     for v in ret.operands if ret is not None else ():
         s = _storage(v)
         if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:
             raise KilnError(f"plan of @{func.name}: a returned value was overwritten")
 
 
-def _check_overwrite(func, op, i, r, b, old, last, donated) -> None:
-    is_arg = b < len(func.args)
+def _check_overwrite(func, op, i, r, b, old, last, donated, args) -> None:
+    is_arg = b in args
     if is_arg and donated.get(b) is not r:
         raise KilnError(
             f"plan of @{func.name}: {op.describe()} writes argument {b}, "

@@ -116,6 +116,7 @@ def _flatten(layout: Layout) -> dict[tuple, int]:
         flat.update({("dims", i, j): d for j, d in enumerate(dims)})
         flat[("outer", i)] = outer
         flat[("elements", i)] = elements
+    flat.update({("extra", k): n for k, n in enumerate(layout.extras)})  # control flow
     flat.update({("size", b): n for b, n in layout.sizes.items()})
     for i, shape in enumerate(layout.result_shapes):
         flat.update({("result", i, a): n for a, n in enumerate(shape)})
@@ -715,7 +716,10 @@ def _glue(
     if weights == "file" and program.constants:
         lines.append("  if (!WEIGHTS) return KILN_ERR_WEIGHTS;")
     lines.append(f"  int64_t *k_dims[{max(n_steps, 1)}];")
-    lines.append(f"  int64_t k_outer[{max(n_steps, 1)}];")
+    n_extras = len(program.tree.extras)  # the control flow's sizes, after the extents
+    lines.append(f"  int64_t k_outer[{max(n_steps + n_extras, 1)}];")
+    for k in range(n_extras):
+        lines.append(f"  k_outer[{n_steps + k}] = {e(('extra', k))};")
     lines.append(f"  int32_t k_threads[{max(n_steps, 1)}];")
     for i, step in enumerate(program.steps):
         n = len([k for k in fit_.polys if k[:2] == ("dims", i)])

@@ -39,6 +39,7 @@ from ..ir import CompileError, ExecutionError, Function, Module, Operation, Valu
 from ..passes.fuse import VIEW_OPS
 from . import listing, parallel
 from .cache import cache_key, load_object, store_object
+from .control import Emitter, Walker, extra_values
 from .shapes import concrete_shapes
 
 ENTRY = "kiln_run"
@@ -157,6 +158,9 @@ class Layout:
     sizes: dict[int, int]  # buffer id -> bytes (intermediates and results)
     kinds: dict[int, tuple]  # buffer id -> (shape, numpy dtype) of its first value
     result_shapes: list[tuple[int, ...]]
+    # the control flow's sizes (runtime/control.py): bytes copied, scan lengths;
+    # the entry reads them from `outer` after the steps' extents
+    extras: list[int] = field(default_factory=list)
 
 
 class CpuProgram:
@@ -183,8 +187,9 @@ class CpuProgram:
 
     # ------------------------------------------------------------ compiling
     def _collect(self) -> None:
-        ops, self.n_buffers = kernel_ops(self.func, self.buffer_of, self.constants)
-        for name, op, ids in ops:
+        self.tree = Walker(self.func, self.buffer_of, self.constants).tree
+        self.n_buffers = self.tree.count
+        for name, op, ids in self.tree.kernels:
             start = time.perf_counter()
             kernel = native_kernel(op, name)
             self.steps.append(Step(op, kernel, ids, time.perf_counter() - start))
@@ -194,39 +199,14 @@ class CpuProgram:
         and (i = len(steps)) after the last (runtime/profile.py: timestamps)."""
         module = ir.Module(name=f"{self.name}_entry")
         fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR, PTR]), ENTRY)
-        buffers, dims, outer, threads = fn.args
-        b = ir.IRBuilder(fn.append_basic_block("entry"))
-        for i, step in enumerate(self.steps):
-            if probe:
-                probe(b, module, i)
-            kernel_fn = ir.Function(
-                module, ir.FunctionType(I32, [PTR, PTR, I64, I64]), step.kernel.name
-            )
-            worker = parallel.define_worker(module, kernel_fn)
-            params = b.alloca(PTR, len(step.buffers) or 1)
-            for j, buf in enumerate(step.buffers):
-                src = b.load(b.gep(buffers, [ir.Constant(I64, buf)], source_etype=PTR), typ=PTR)
-                b.store(src, b.gep(params, [ir.Constant(I64, j)], source_etype=PTR))
-            extent = b.load(b.gep(outer, [ir.Constant(I64, i)], source_etype=I64), typ=I64)
-            step_dims = b.load(b.gep(dims, [ir.Constant(I64, i)], source_etype=PTR), typ=PTR)
-            n = b.load(b.gep(threads, [ir.Constant(I64, i)], source_etype=I32), typ=I32)
-            with b.if_else(b.icmp_unsigned("==", n, ir.Constant(I32, 0))) as (serial, split):
-                with serial:
-                    direct = b.call(kernel_fn, [params, step_dims, ir.Constant(I64, 0), extent])
-                    serial_block = b.block
-                with split:
-                    shared = parallel.call_parallel(b, module, worker, params, step_dims, extent, n)
-                    split_block = b.block
-            fault = b.phi(I32)
-            fault.add_incoming(direct, serial_block)
-            fault.add_incoming(shared, split_block)
-            failed = b.icmp_unsigned("!=", fault, ir.Constant(I32, 0))
-            with b.if_then(failed, likely=False):
-                code = b.or_(b.zext(fault, I64), ir.Constant(I64, (i + 1) << 32))
-                b.ret(code)
+        emitter = Emitter(self, module, fn, probe)
+        if probe and self.steps:
+            probe(emitter.b, module, 0)  # its setup in the first block, outside any loop
+        emitter.emit(self.tree.nodes)
         if probe:
-            probe(b, module, len(self.steps))
-        b.ret(ir.Constant(I64, 0))
+            probe(emitter.b, module, len(self.steps))
+        emitter.b.ret(ir.Constant(I64, 0))
+        emitter.finish()
         return module
 
     def linked_module(self, probe=None) -> llvm.ModuleRef:
@@ -267,12 +247,18 @@ class CpuProgram:
             elements.append(sum(int(np.prod(s)) for s in [*ins, *outs]))
         sizes: dict[int, int] = {}
         kinds: dict[int, tuple] = {}
-        for v, b in self.buffer_of.items():
-            if b < self.n_args or b in self.constants or v not in shapes:
+        skip = self.tree.pointers
+        scratch = [(v, b) for b, v in self.tree.scratch.items()]
+        for v, b in [*self.buffer_of.items(), *scratch]:
+            if b < self.n_args or b in self.constants or b in skip or v not in shapes:
                 continue
             nbytes = int(np.prod(shapes[v], dtype=np.int64)) * v.type.dtype.numpy.itemsize
             sizes[b] = max(sizes.get(b, 0), nbytes)
             kinds.setdefault(b, (shapes[v], v.type.dtype.numpy))
+        for v in self.func.body.terminator.operands:  # a result's array has its shape
+            b = self.buffer_of[v]  # (a buffer reused across `?` dims holds other sizes too)
+            if b in kinds:
+                kinds[b] = (shapes[v], v.type.dtype.numpy)
         return Layout(
             dims,
             outer,
@@ -280,6 +266,7 @@ class CpuProgram:
             sizes,
             kinds,
             [shapes[v] for v in self.func.body.terminator.operands],
+            extra_values(self.tree.extras, shapes),
         )
 
 
@@ -427,7 +414,7 @@ class CpuExecutable(CpuProgram):
         return ShapePlan(
             flat,
             table,
-            np.array(layout.outer or [0], np.int64),
+            np.array(layout.outer + layout.extras or [0], np.int64),
             np.array(threads or [0], np.int32),
             pooled,
             fresh,

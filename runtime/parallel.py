@@ -82,12 +82,20 @@ def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
 
 
 def call_parallel(
-    b: ir.IRBuilder, module: ir.Module, worker: ir.Function, params, dims, extent, threads
+    b: ir.IRBuilder,
+    module: ir.Module,
+    worker: ir.Function,
+    params,
+    dims,
+    extent,
+    threads,
+    task=None,
 ) -> ir.Value:
     """Run `worker`'s kernel over [0, extent) on `threads` threads; returns the
-    ORed faults."""
+    ORed faults. `task`: four i64 words to use (an alloca made in the entry
+    block, so a call inside a loop does not grow the stack), else one here."""
     gomp = _declare(module, "GOMP_parallel", ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]))
-    task = b.alloca(I64, 4)
+    task = task if task is not None else b.alloca(I64, 4)
     for i, value in [
         (PARAMS, b.ptrtoint(params, I64)),
         (DIMS, b.ptrtoint(dims, I64)),

@@ -12,6 +12,7 @@ from .scalar import INSTRUCTIONS
 
 __all__ = [
     "BUILDERS",
+    "CONTROL",
     "INSTRUCTIONS",
     "INTERPRETED",
     "Compiled",
@@ -39,8 +40,10 @@ INTERPRETED: dict[str, str] = {
     "kiln.unique": "no native kernel: its results' sizes depend on the values",
     "kiln.shape": "no native kernel yet (its value is the run-time shape)",
     "kiln.print": "refused: printing from native code needs a callback into Python",
-    **dict.fromkeys(
-        ["kiln.if", "kiln.while", "kiln.scan"],
-        "no native control flow yet: the function runs in the reference interpreter",
-    ),
 }
+# Region ops that have no kernel of their own: the CPU entry (runtime/cpu.py,
+# runtime/control.py) emits them as branches and loops calling their regions' kernels.
+CONTROL: dict[str, str] = dict.fromkeys(
+    ["kiln.if", "kiln.while", "kiln.scan"],
+    "emitted by the native entry: a branch or loop calling the regions' kernels",
+)

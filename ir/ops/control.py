@@ -407,11 +407,19 @@ class Scan(Operation):
             out = interpreter.run_block(self.body, [*carried, *(x[t] for x in xs)])
             carried, ys[t] = out[:n], out[n:]
         stacked = []
+        named = {}  # the named dims the operands bind (the empty outputs' other dims)
+        for v, a in zip(self.operands, args):
+            for d, size in zip(v.type.shape, np.shape(a)):
+                if not isinstance(d, int) and not d.anonymous:
+                    named[d.name] = size
         for k, r in enumerate(self.results[n:]):
             if length:
                 stacked.append(np.stack([y[k] for y in ys]))
             else:
-                shape = [0] + [d if isinstance(d, int) else 0 for d in r.type.shape[1:]]
+                shape = [0] + [
+                    d if isinstance(d, int) else (0 if d.anonymous else named.get(d.name, 0))
+                    for d in r.type.shape[1:]
+                ]
                 stacked.append(np.zeros(shape, r.type.dtype.numpy))
         return [*carried, *stacked]
 
@@ -434,7 +442,11 @@ class Scan(Operation):
         ys = range(len(self.results) - n)
         if not any(g is not None for g in cotangents):
             return [None] * len(self.operands)
-        residuals = self.residuals(b) if n else []
+        # carried values the body passes through unchanged (weights): the backward
+        # scan carries them too instead of a stack of T copies
+        fixed = self.invariant()
+        varying = [k for k in range(n) if k not in fixed]
+        residuals = self.residuals(b) if varying else []
 
         g_final = [cotangents[k] for k in carry_floats]
         g_final = [
@@ -442,12 +454,15 @@ class Scan(Operation):
         ]
         g_ys = [(j, cotangents[n + j]) for j in ys if cotangents[n + j] is not None]
         body = self.body
+        n_g, n_fixed = len(carry_floats), len(fixed)
 
         def step(bb, *values):
-            gc = values[: len(carry_floats)]
-            rest = values[len(carry_floats) :]
-            cs, xt = rest[:n], rest[n : n + len(xs)]
-            gy = rest[n + len(xs) :]
+            gc = values[:n_g]
+            kept = dict(zip(fixed, values[n_g : n_g + n_fixed]))
+            rest = values[n_g + n_fixed :]
+            stacked, rest = rest[: len(varying)], rest[len(varying) :]
+            cs = [kept[k] if k in kept else stacked[varying.index(k)] for k in range(n)]
+            xt, gy = rest[: len(xs)], rest[len(xs) :]
             seeds = {k: g for k, g in zip(carry_floats, gc)}
             seeds.update({n + j: g for (j, _), g in zip(g_ys, gy)})
             out = region_adjoint(bb, body, [*cs, *xt], seeds)
@@ -457,34 +472,84 @@ class Scan(Operation):
             per_step = [
                 out[n + k] if out[n + k] is not None else zeros_like(bb, xt[k]) for k in x_floats
             ]
-            return [*carried, *per_step]
+            # an invariant weight's cotangent grows by A_t^T G_t per step: the step
+            # yields A_t and G_t instead, summed after the loop as one matmul
+            # (K = T M: as PyTorch's LSTM backward), and carries its cotangent unchanged
+            terms = []
+            for i, k in enumerate(carry_floats):
+                term = _matmul_term(carried[i], gc[i]) if k in kept else None
+                if term is not None:
+                    hoisted.append(i)
+                    terms += term
+                    carried[i] = gc[i]
+            return [*carried, *(kept[k] for k in fixed), *per_step, *terms]
 
+        hoisted: list[int] = []  # positions in carry_floats, filled by `step`
         results = build_scan(
-            b, g_final, [*residuals, *xs, *(g for _, g in g_ys)], step, reverse=not self.reverse
+            b,
+            [*g_final, *(init[k] for k in fixed)],
+            [*residuals, *xs, *(g for _, g in g_ys)],
+            step,
+            reverse=not self.reverse,
         )
         grads: list = [None] * len(self.operands)
         for i, k in enumerate(carry_floats):
             grads[k] = results[i]
         for i, k in enumerate(x_floats):
-            grads[n + k] = results[len(carry_floats) + i]
+            grads[n + k] = results[n_g + n_fixed + i]
+        stacks = results[n_g + n_fixed + len(x_floats) :]
+        for j, i in enumerate(hoisted):
+            a, g = stacks[2 * j : 2 * j + 2]
+            rows_a = b.reshape(a, shape=[-1, a.type.shape[-1]])
+            rows_g = b.reshape(g, shape=[-1, g.type.shape[-1]])
+            k = carry_floats[i]
+            grads[k] = b.add(results[i], b.matmul(rows_a, rows_g, transpose_a=True))
         return grads
 
+    def invariant(self) -> list[int]:
+        """The carried values the body yields unchanged (its argument k as yield k)."""
+        body = self.body
+        yielded = body.terminator.operands
+        return [k for k in range(self.num_carried) if yielded[k] is body.args[k]]
+
     def residuals(self, b):
-        """Each step's carried inputs, stacked: a scan like this one whose body
-        also yields its carried arguments (built with `b`)."""
+        """Each step's carried inputs but the invariant ones, stacked: a scan like
+        this one whose body also yields those carried arguments (built with `b`)."""
         from ..control_flow import build_scan
 
         n, body = self.num_carried, self.body
+        fixed = set(self.invariant())
 
         def step(bb, *values):
             mapping = dict(zip(body.args, values))
             for inner in list(body.ops)[:-1]:
                 bb.insert(_copy_op(inner, mapping))
             out = [mapping[v] for v in body.terminator.operands]
-            return [*out, *values[:n]]
+            return [*out, *(values[k] for k in range(n) if k not in fixed)]
 
         results = build_scan(b, list(self.init), list(self.xs), step, reverse=self.reverse)
         return results[len(self.results) :]
+
+
+def _matmul_term(total, carried):
+    """(A, G) when `total` is `carried + matmul(A, G, transpose_a)` of matrices
+    with static columns (an RNN weight's cotangent in one step), else None."""
+    op = getattr(total, "op", None)
+    if op is None or op.name != "kiln.add" or carried not in op.operands:
+        return None
+    x, y = op.operands
+    other = y if x is carried else x
+    mm = getattr(other, "op", None)
+    if (
+        mm is None
+        or mm.name != "kiln.matmul"
+        or not mm.transpose_a
+        or mm.transpose_b
+        or x.type != y.type
+        or any(v.type.rank != 2 or not isinstance(v.type.shape[1], int) for v in mm.operands)
+    ):
+        return None
+    return list(mm.operands)
 
 
 def _copy_region(region, mapping):

@@ -1,10 +1,11 @@
 """Functions with kiln.if / kiln.while / kiln.scan through kiln.compile: the
-CPU backend declares them (codegen.llvm.INTERPRETED), so backend="auto"
-runs them in the reference interpreter with a warning, for every scan
-length T of one compiled function; backend="cpu" and AOT libraries refuse
-them with a CompileError naming the op."""
+CPU entry runs them natively (codegen.llvm.CONTROL; runtime/control.py),
+for every scan length T of one compiled function, and AOT libraries hold
+them too (tests/runtime/test_native_loops.py has the rest)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import kiln
 from kiln.codegen import llvm, triton
 from kiln.ir import (
     Builder,
-    CompileError,
+    ExecutionError,
     Module,
     TensorType,
     build_if,
@@ -44,39 +45,44 @@ def rnn(reverse=False):
     return m.verify()
 
 
-def test_control_flow_ops_are_declared_fallbacks():
+def test_control_flow_ops_are_declared_native():
     for name in ("kiln.if", "kiln.while", "kiln.scan"):
-        assert name in llvm.INTERPRETED and name in triton.HOST_OPS
+        assert name in llvm.CONTROL and name not in llvm.INTERPRETED
+        assert name in triton.HOST_OPS
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_auto_runs_the_interpreter_for_every_length(reverse):
+def test_auto_runs_natively_for_every_length(reverse):
     m = rnn(reverse)
     oracle = parse(str(m))
-    with pytest.warns(UserWarning, match="kiln.scan"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning
         exe = kiln.compile(m, "rnn")
-    assert exe.backend == "interpreter"
+    assert exe.backend == "cpu"
     rng = np.random.default_rng(3)
     w = (rng.standard_normal((4, 4)) * 0.5).astype(np.float32)
-    for T, p in ((1, True), (6, False), (11, True)):
+    for T, p in ((0, True), (1, True), (6, False), (11, True)):
         xs = rng.standard_normal((T, 2, 4)).astype(np.float32)
         got = exe(np.bool_(p), xs, w)
         want = interpret(oracle, "rnn", np.bool_(p), xs, w)
         assert got[1].shape == (T, 2, 4)
         for g, v in zip(got, want):
-            np.testing.assert_allclose(g, v, rtol=1e-6)
+            np.testing.assert_allclose(g, v, rtol=1e-5, atol=1e-6)
+    assert len(exe.compiled.plans) == 4  # one compiled function, a plan per length
 
 
-def test_cpu_backend_refuses_naming_the_op():
-    with pytest.raises(CompileError, match=r"kiln\.(scan|if).*no kernel"):
-        kiln.compile(rnn(), "rnn", backend="cpu")
+def test_cpu_backend_compiles_the_regions_kernels():
+    exe = kiln.compile(rnn(), "rnn", backend="cpu")
+    names = [s.kernel.name for s in exe.compiled.steps]
+    assert any("r0_" in n for n in names), names  # kernels inside the scan's body
 
 
-def test_aot_refuses_naming_the_op(tmp_path):
-    from kiln.passes import DEFAULT_PIPELINE, run_pipeline
-    from kiln.runtime import aot
-
-    m = rnn()
-    run_pipeline(m, DEFAULT_PIPELINE)
-    with pytest.raises(CompileError, match=r"kiln\.(scan|if)"):
-        aot.build(m, "rnn", tmp_path)
+def test_mismatched_lengths_are_an_execution_error():
+    m = Module()
+    f = m.add_function("two", [TensorType("f32", ["?", 3]), TensorType("f32", ["?", 3])])
+    b = Builder.at_end(f.body)
+    (ys,) = build_scan(b, [], list(f.args), lambda b, x, y: [b.add(x, y)])
+    b.ret(ys)
+    exe = kiln.compile(m.verify(), "two", backend="cpu")
+    with pytest.raises(ExecutionError, match=r"kiln\.scan.*xs 1 has length 2, xs 0 has 3"):
+        exe(np.zeros((3, 3), np.float32), np.zeros((2, 3), np.float32))
