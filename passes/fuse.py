@@ -236,7 +236,7 @@ class Fuser:
             for v in op.operands:
                 if self.inside(v, g) or v in inputs:
                     continue
-                if _is_splat_constant(v):
+                if _is_splat_constant(v) and (category(op) not in CONTRACTIONS or _small(v)):
                     splats.setdefault(id(v), v.op)
                 else:
                     inputs.append(v)
@@ -273,6 +273,19 @@ class Fuser:
                     op.set_operand(i, local[id(v)])
         inner.create("kiln.yield", *outputs)
         return fused
+
+
+# A splat a contraction reads (a weight filled by ConstantOfShape, say) is a
+# matrix to its kernel: copied in, it becomes a global of the kernel's module,
+# every element printed in its LLVM IR and stored in its object code (ONNX's
+# light ResNet-50 spent 10 of its 12 s of LLVM IR building there). Beyond this
+# many elements it stays an input: the runtime's constant buffer.
+CONTRACTIONS = ("matmul", "conv")
+SPLAT_COPY_ELEMENTS = 1024
+
+
+def _small(v: Value) -> bool:
+    return constant_array(v).size <= SPLAT_COPY_ELEMENTS
 
 
 def _is_splat_constant(v: Value) -> bool:
