@@ -290,7 +290,10 @@ def _small(v: Value) -> bool:
 
 def _is_splat_constant(v: Value) -> bool:
     array = constant_array(v)
-    return array is not None and (array.size <= 1 or bool((array == array.flat[0]).all()))
+    if array is None:
+        return False
+    # a broadcast element (all strides 0) is a splat without comparing its 10^6 copies
+    return array.size <= 1 or not any(array.strides) or bool((array == array.flat[0]).all())
 
 
 def reorder(block: Block, late: set[Operation] = frozenset()) -> None:

@@ -59,15 +59,29 @@ def optimize(module: llvm.ModuleRef) -> None:
 
 def to_llvm(module: ir.Module) -> llvm.ModuleRef:
     """The builder's module parsed and verified, set up for the host target."""
-    tm = target_machine()
     module.triple = llvm.get_process_triple()
-    module.data_layout = str(tm.target_data)
+    module.data_layout = str(target_machine().target_data)
+    return parse(str(module), module.name)
+
+
+def parse(text: str, name: str) -> llvm.ModuleRef:
+    """LLVM IR text parsed and verified (module `name`, for the message)."""
     try:
-        parsed = llvm.parse_assembly(str(module))
+        parsed = llvm.parse_assembly(text)
         parsed.verify()
     except RuntimeError as e:  # a renderer bug, never a user's mistake
-        raise CompileError(f"LLVM rejected the generated module {module.name!r}: {e}") from None
+        raise CompileError(f"LLVM rejected the generated module {name!r}: {e}") from None
     return parsed
+
+
+def link(objects: list[bytes]) -> llvm.ExecutionEngine:
+    """An engine holding these object files, their calls of each other resolved.
+    Hold `llvm_lock`."""
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
+    for data in objects:
+        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+    engine.finalize_object()
+    return engine
 
 
 @dataclass

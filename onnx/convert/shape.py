@@ -108,7 +108,7 @@ def constant_of_shape(ctx: Context, node: Node) -> list[Value]:
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     if dims is None or not all(isinstance(d, int) for d in dims):
         raise ctx.unknown(node, "the shape")
-    return [ctx.constant(np.full(dims, value[0], dtype=value.dtype))]
+    return [ctx.constant(np.broadcast_to(value[0], dims))]  # a splat, kept as one element
 
 
 @converter("Range", 11)
