@@ -330,11 +330,10 @@ class CpuExecutable(CpuProgram):
             kernels.append(objects.KernelObject(step.kernel.module, step.kernel.name))
             step.seconds += time.perf_counter() - start
         distinct = {k.key: k for k in kernels}
-        code = [k.compile() for k in distinct.values()]
+        code = objects.compile_all(list(distinct.values()))
         entry = jit.to_llvm(self.entry_module())
         entry = objects.rename_calls(entry, {k.name: k.symbol for k in kernels})
-        jit.optimize(entry)
-        entry_object = jit.target_machine().emit_object(entry)
+        entry_object = jit.glue_machine().emit_object(entry)  # calls only: not optimised
         objects.store_program(key, entry_object, list(distinct))
         return [entry_object, *code]
 

@@ -18,10 +18,12 @@ or bad is compiled again from its IR, never run.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -66,10 +68,8 @@ class KernelObject:
         self.key = cache_key(self.text, ["kernel object"])
         self.symbol = "kiln_" + self.key[:32]
 
-    def compile(self) -> bytes:
-        """Its object code: kept in memory, else from the disk cache, else compiled
-        now (and stored in both). Hold `jit.llvm_lock`."""
-        return object_code(self.key, lambda: self.text.replace(HOLE, self.symbol), self.name)
+    def llvm_text(self) -> str:
+        return self.text.replace(HOLE, self.symbol)
 
 
 def forget() -> None:
@@ -88,10 +88,9 @@ def _keep(key: str, data: bytes) -> None:
             held -= len(old)
 
 
-def object_code(key: str, llvm_text=None, name: str = "kernel") -> bytes | None:
-    """The object code of the kernel stored under `key`; `llvm_text()` gives its
-    LLVM IR when it has to be compiled (without it: None when not stored).
-    Hold `jit.llvm_lock`."""
+def stored(key: str) -> bytes | None:
+    """The object code stored under `key`: kept in this process, else from the
+    disk cache (its digest checked), else None."""
     with _kept_lock:
         data = _kept.get(key)
         if data is not None:
@@ -101,15 +100,50 @@ def object_code(key: str, llvm_text=None, name: str = "kernel") -> bytes | None:
     data = load_object(key)
     if data is not None:
         stats["from_disk"] += 1
-    elif llvm_text is None:
-        return None
+        _keep(key, data)
+    return data
+
+
+def compile_all(kernels: Sequence[KernelObject]) -> list[bytes]:
+    """The object code of each kernel: stored, or compiled now (and stored), those
+    to compile on up to `threads()` threads (LLVM works without the GIL, each
+    thread in an LLVM context and with a target machine of its own)."""
+    found = {k.key: stored(k.key) for k in kernels}
+    missing = list({k.key: k for k in kernels if found[k.key] is None}.values())
+    n = min(threads(), len(missing))
+    if n > 1:
+        with ThreadPoolExecutor(n) as pool:
+            made = list(pool.map(_compile, missing))
     else:
+        made = [_compile(k) for k in missing]
+    for k, data in zip(missing, made):
         stats["compiled"] += 1
-        parsed = jit.parse(llvm_text(), name)
-        jit.optimize(parsed)
-        data = jit.target_machine().emit_object(parsed)
-        store_object(key, data)
-    _keep(key, data)
+        store_object(k.key, data)
+        _keep(k.key, data)
+        found[k.key] = data
+    return [found[k.key] for k in kernels]
+
+
+def threads() -> int:
+    """Compile threads: `KILN_COMPILE_THREADS`, else one per CPU."""
+    try:
+        return max(1, int(os.environ.get("KILN_COMPILE_THREADS") or os.cpu_count() or 1))
+    except ValueError:
+        return 1
+
+
+_local = threading.local()
+
+
+def _compile(kernel: KernelObject) -> bytes:
+    """Optimise and emit one kernel in this thread's own LLVM context."""
+    if not hasattr(_local, "machine"):
+        _local.machine = jit.new_target_machine()
+    context = llvm.create_context()
+    parsed = jit.parse(kernel.llvm_text(), kernel.name, context)
+    jit.optimize(parsed, _local.machine)
+    data = _local.machine.emit_object(parsed)
+    del parsed  # before its context
     return data
 
 
@@ -136,7 +170,7 @@ def load_program(key: str) -> list[bytes] | None:
     if program is None:
         return None
     entry_object, kernel_keys = program
-    kernels = [object_code(k) for k in kernel_keys]
+    kernels = [stored(k) for k in kernel_keys]
     return None if None in kernels else [entry_object, *kernels]
 
 
