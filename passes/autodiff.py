@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from ..ir import (
@@ -252,6 +251,8 @@ def _check(
 
 
 def _check_not_recursive(module: Module, func: Function, where: str) -> None:
+    import networkx as nx  # lazy: import kiln does not need it
+
     calls = nx.DiGraph(
         (f.name, op.callee.name) for f in module for op in f.walk() if op.name == "kiln.call"
     )
