@@ -28,14 +28,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import count
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ..ir import Block, Builder, Module, Operation, Region, Trait, Value
 from ..ir.ops.reduce import ArgReduce, Reduce, normalize_axis
 from .effects import Effects
 from .manager import register_pass
 from .rewrite import constant_array, erase_dead
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+def _networkx():
+    """networkx, imported by the first fuse (not by `import kiln`: 0.1 s)."""
+    import networkx
+
+    return networkx
+
 
 VIEW_OPS = {"kiln.reshape", "kiln.expand_dims", "kiln.squeeze"}  # no kernel: a new shape only
 FREE_OPS = VIEW_OPS | {"kiln.constant", "kiln.return"}
@@ -109,7 +119,8 @@ class Fuser:
         self.max_ops = max_ops or DEFAULT_MAX_OPS
         self.position = {op: i for i, op in enumerate(block.ops)}
         self.group_of: dict[Operation, Group] = {}
-        self.graph = nx.DiGraph()  # nodes: groups and ungrouped ops
+        self.nx = _networkx()
+        self.graph: nx.DiGraph = self.nx.DiGraph()  # nodes: groups and ungrouped ops
         self.numbers = count()
 
     # ------------------------------------------------------------ grouping
@@ -203,7 +214,7 @@ class Fuser:
     def reaches_around(self, g: Group, producers: list) -> bool:
         """Whether a path leads from `g` to one of `producers` other than `g`
         (then putting their consumer into `g` would make a cycle)."""
-        return any(p is not g and nx.has_path(self.graph, g, p) for p in producers)
+        return any(p is not g and self.nx.has_path(self.graph, g, p) for p in producers)
 
     def mergeable(self, g: Group, h: Group) -> bool:
         """Whether pointwise group `h` can move into `g` (a sibling or producer)."""
@@ -217,14 +228,15 @@ class Fuser:
         return not (self._long_path(g, h) or self._long_path(h, g))
 
     def _long_path(self, a: Group, b: Group) -> bool:
-        return any(s is not b and nx.has_path(self.graph, s, b) for s in self.graph.successors(a))
+        has_path = self.nx.has_path
+        return any(s is not b and has_path(self.graph, s, b) for s in self.graph.successors(a))
 
     def merge(self, g: Group, h: Group) -> None:
         for op in h.members:
             self.group_of[op] = g
         g.members.extend(h.members)
         g.members.sort(key=self.position.__getitem__)
-        nx.contracted_nodes(self.graph, g, h, self_loops=False, copy=False)
+        self.nx.contracted_nodes(self.graph, g, h, self_loops=False, copy=False)
 
     # ------------------------------------------------------------ rewriting
     def outline(self, g: Group) -> Operation:
@@ -300,6 +312,7 @@ def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
     """Put `block`'s ops in a topological order that stays close to the old one,
     the ops in `late` as late as their uses allow (a variable's update goes after
     every read of the old value, so the plan can write it in place)."""
+    nx = _networkx()
     order = {op: (op in late, i) for i, op in enumerate(block.ops)}
     graph = nx.DiGraph()
     graph.add_nodes_from(block.ops)
