@@ -63,3 +63,26 @@ def test_fuse_bounds_a_kernel_and_keeps_a_short_chain_whole():
     long = _chain(200, step)
     groups = Fuser(long["f"].body, max_ops=64).form_groups()
     assert [len(g.members) for g in groups] == [64, 64, 64, 8]
+
+
+def test_a_large_splat_a_conv_reads_stays_an_input_not_a_kernel_global():
+    """A filter filled by one value (ONNX's ConstantOfShape weights) is a matrix
+    to the conv kernel: copied into the group it became a global whose every
+    byte was printed into the kernel's LLVM IR (ResNet-50: 10 s of 27). It stays
+    a group input, held once by the runtime; a small splat (the bias) is copied."""
+    from kiln.passes import run_pipeline
+    from kiln.runtime.cpu import CpuProgram
+
+    m = Module()
+    f = m.add_function("f", [TensorType("f32", [1, 8, 8, 64])], ["x"])
+    b = Builder.at_end(f.body)
+    w = b.constant(np.broadcast_to(np.float32(0.01), (3, 3, 64, 64)))
+    bias = b.constant(np.broadcast_to(np.float32(0.5), (64,)))
+    y = b.relu(b.add(b.conv2d(f.args[0], w, padding="SAME"), bias))
+    b.ret(y)
+    assert w.op.value.array.strides == (0, 0, 0, 0)  # kept as one element, not 147 KB
+    run_pipeline(m, "fuse,plan")
+    [fused] = [op for op in m["f"].ops if op.name == "kiln.fused"]
+    assert w in fused.operands and bias not in fused.operands
+    [step] = CpuProgram(m, "f").steps
+    assert len(str(step.kernel.module)) < 20_000  # no 36,864-element global
