@@ -18,8 +18,8 @@ joins the group of one of its operands when the group's template can hold
 it, else it starts its own group. It never duplicates work (every op is in
 at most one group; only splat constants are copied into the groups that
 read them) and never creates a cycle: an op joins a group only when no path
-leads from the group to the op through another group or op, checked with
-networkx on the graph of groups. Ops of no group (gather, concat, pooling,
+leads from the group to the op through another group or op, checked on
+the graph of groups (dag.py). Ops of no group (gather, concat, pooling,
 transpose, calls, ...) stay as they are; codegen gives each its own kernel,
 and reshapes are views that cost nothing.
 """
@@ -28,24 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import count
-from typing import TYPE_CHECKING
 
 from ..ir import Block, Builder, Module, Operation, Region, Trait, Value
 from ..ir.ops.reduce import ArgReduce, Reduce, normalize_axis
+from .dag import Dag, topological_order
 from .effects import Effects
 from .manager import register_pass
 from .rewrite import constant_array, erase_dead
-
-if TYPE_CHECKING:
-    import networkx as nx
-
-
-def _networkx():
-    """networkx, imported by the first fuse (not by `import kiln`: 0.1 s)."""
-    import networkx
-
-    return networkx
-
 
 VIEW_OPS = {"kiln.reshape", "kiln.expand_dims", "kiln.squeeze"}  # no kernel: a new shape only
 FREE_OPS = VIEW_OPS | {"kiln.constant", "kiln.return"}
@@ -119,8 +108,7 @@ class Fuser:
         self.max_ops = max_ops or DEFAULT_MAX_OPS
         self.position = {op: i for i, op in enumerate(block.ops)}
         self.group_of: dict[Operation, Group] = {}
-        self.nx = _networkx()
-        self.graph: nx.DiGraph = self.nx.DiGraph()  # nodes: groups and ungrouped ops
+        self.graph = Dag()  # nodes: groups and ungrouped ops
         self.numbers = count()
 
     # ------------------------------------------------------------ grouping
@@ -214,7 +202,7 @@ class Fuser:
     def reaches_around(self, g: Group, producers: list) -> bool:
         """Whether a path leads from `g` to one of `producers` other than `g`
         (then putting their consumer into `g` would make a cycle)."""
-        return any(p is not g and self.nx.has_path(self.graph, g, p) for p in producers)
+        return any(p is not g and self.graph.has_path(g, p) for p in producers)
 
     def mergeable(self, g: Group, h: Group) -> bool:
         """Whether pointwise group `h` can move into `g` (a sibling or producer)."""
@@ -228,15 +216,14 @@ class Fuser:
         return not (self._long_path(g, h) or self._long_path(h, g))
 
     def _long_path(self, a: Group, b: Group) -> bool:
-        has_path = self.nx.has_path
-        return any(s is not b and has_path(self.graph, s, b) for s in self.graph.successors(a))
+        return any(s is not b and self.graph.has_path(s, b) for s in self.graph.successors(a))
 
     def merge(self, g: Group, h: Group) -> None:
         for op in h.members:
             self.group_of[op] = g
         g.members.extend(h.members)
         g.members.sort(key=self.position.__getitem__)
-        self.nx.contracted_nodes(self.graph, g, h, self_loops=False, copy=False)
+        self.graph.contract(g, h)
 
     # ------------------------------------------------------------ rewriting
     def outline(self, g: Group) -> Operation:
@@ -312,16 +299,14 @@ def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
     """Put `block`'s ops in a topological order that stays close to the old one,
     the ops in `late` as late as their uses allow (a variable's update goes after
     every read of the old value, so the plan can write it in place)."""
-    nx = _networkx()
     order = {op: (op in late, i) for i, op in enumerate(block.ops)}
-    graph = nx.DiGraph()
-    graph.add_nodes_from(block.ops)
-    for op in block.ops:
-        for v in op.operands:
-            owner = getattr(v, "op", None)
-            if owner is not None and owner.parent is block:
-                graph.add_edge(owner, op)
-    block.reorder(nx.lexicographical_topological_sort(graph, key=order.__getitem__))
+    edges = [
+        (owner, op)
+        for op in block.ops
+        for v in op.operands
+        if (owner := getattr(v, "op", None)) is not None and owner.parent is block
+    ]
+    block.reorder(topological_order(block.ops, edges, key=order.__getitem__))
 
 
 def _updates(func) -> set[Operation]:
