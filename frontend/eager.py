@@ -34,7 +34,6 @@ import numpy as np
 
 from ..ir import Builder, Interpreter, KilnError, Module, TensorType, Value, lookup
 from ..ir.dtypes import as_storage
-from ..runtime.executable import Executable
 from .dtypes import DType, as_dtype
 from .graph import (
     Graph,
@@ -378,6 +377,8 @@ def _compile_one(ir_op: str, attrs: dict[str, Any], types: list[TensorType]):
     new = b.create(ir_op, *func.args, **attrs)
     b.ret(*new.results)
     try:
+        from ..runtime.executable import Executable  # lazy: import kiln stays light
+
         return Executable(module, "op", "cpu")
     except KilnError:
         return None

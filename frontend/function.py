@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 
 from ..ir import KilnError
-from ..runtime.executable import Executable
 from .dtypes import as_dtype
 from .eager import EagerTensor, EagerVariable
 from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
@@ -160,6 +159,8 @@ class _Concrete:
                 {p: None for p in self.placeholders},
                 name=_ir_name(name),
             )
+            from ..runtime.executable import Executable  # lazy: import kiln stays light
+
             self.executable = Executable(self.lowered.module, self.lowered.name, backend)
         except KilnError as e:
             raise GraphError(f"kl.function {name}: {e}") from None

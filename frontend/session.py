@@ -37,11 +37,13 @@ import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..runtime.executable import Executable
+if TYPE_CHECKING:
+    from ..runtime.executable import Executable
+
 from .graph import (
     Graph,
     GraphError,
@@ -240,6 +242,8 @@ class Session:
             with self._compile_lock:  # threads asking for the same fetches compile once
                 if key not in self._cache:
                     lowered = lower(self.graph, fetches, feeds)
+                    from ..runtime.executable import Executable  # lazy: import kiln stays light
+
                     built = Executable(lowered.module, lowered.name, backend)
                     self._cache[key] = (lowered, built)
                     self.compiles += 1

@@ -50,19 +50,33 @@ class Dense:
             arr = np.broadcast_to(as_storage(arr, type.dtype), type.shape)
         except ValueError:
             raise KilnError(f"constant of shape {arr.shape} does not fit {type}") from None
-        arr = np.array(arr, copy=True, order="C")  # ascontiguousarray would make 0-d 1-d
-        arr.flags.writeable = False
+        if arr.size > 1 and not any(arr.strides):
+            # a splat given as a broadcast (ConstantOfShape's weights): kept as one
+            # element broadcast, read-only, not as a dense copy of 100 MB
+            arr = np.broadcast_to(np.array(arr[(0,) * arr.ndim]), arr.shape)
+        else:
+            arr = np.array(arr, copy=True, order="C")  # ascontiguousarray would make 0-d 1-d
+            arr.flags.writeable = False
         self.array, self.type = arr, type
 
+    @property
+    def is_broadcast(self) -> bool:
+        """Whether the array is one element broadcast (all its strides 0)."""
+        return self.array.size > 1 and not any(self.array.strides)
+
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Dense)
-            and self.type == other.type
-            and self.array.tobytes() == other.array.tobytes()
-        )
+        if not isinstance(other, Dense) or self.type != other.type:
+            return False
+        if self.is_broadcast and other.is_broadcast:
+            return self.array.flat[0].tobytes() == other.array.flat[0].tobytes()
+        return self.array.tobytes() == other.array.tobytes()
 
     def __hash__(self) -> int:
-        return hash((self.type, self.array.tobytes()))
+        # the type and a few elements: O(1) for large constants (CSE hashes every one);
+        # equal constants have equal bytes, so equal first and last elements
+        a = self.array
+        ends = (a.flat[0].tobytes(), a.flat[-1].tobytes()) if a.size else ()
+        return hash((self.type, ends))
 
     def __repr__(self) -> str:
         return f"Dense({format_value(self)})"
@@ -124,8 +138,11 @@ def dense_from_bytes(data: bytes, type: TensorType) -> Dense:
 
 def _is_splat(a: np.ndarray) -> bool:
     """True when every element has the same bits (so -0.0 and 0.0 differ)."""
+    if not any(a.strides):
+        return True
     raw = a.reshape(-1).view(np.uint8).reshape(a.size, -1)
-    return bool((raw == raw[0]).all())
+    head = raw[:64]  # most arrays that are not splats differ early: no full scan
+    return bool((head == raw[0]).all()) and bool((raw == raw[0]).all())
 
 
 def format_dense(d: Dense) -> str:

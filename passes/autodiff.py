@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from ..ir import (
@@ -252,11 +251,12 @@ def _check(
 
 
 def _check_not_recursive(module: Module, func: Function, where: str) -> None:
-    calls = nx.DiGraph(
-        (f.name, op.callee.name) for f in module for op in f.walk() if op.name == "kiln.call"
-    )
-    if func.name not in calls:
-        return
+    edges = [(f.name, op.callee.name) for f in module for op in f.walk() if op.name == "kiln.call"]
+    if not any(caller == func.name for caller, _ in edges):
+        return  # no calls: networkx (0.1 s to import) is not needed
+    import networkx as nx
+
+    calls = nx.DiGraph(edges)
     try:
         cycle = nx.find_cycle(calls, source=func.name)
     except nx.NetworkXNoCycle:

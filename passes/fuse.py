@@ -18,8 +18,8 @@ joins the group of one of its operands when the group's template can hold
 it, else it starts its own group. It never duplicates work (every op is in
 at most one group; only splat constants are copied into the groups that
 read them) and never creates a cycle: an op joins a group only when no path
-leads from the group to the op through another group or op, checked with
-networkx on the graph of groups. Ops of no group (gather, concat, pooling,
+leads from the group to the op through another group or op, checked on
+the graph of groups (dag.py). Ops of no group (gather, concat, pooling,
 transpose, calls, ...) stay as they are; codegen gives each its own kernel,
 and reshapes are views that cost nothing.
 """
@@ -29,10 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 
-import networkx as nx
-
 from ..ir import Block, Builder, Module, Operation, Region, Trait, Value
 from ..ir.ops.reduce import ArgReduce, Reduce, normalize_axis
+from .dag import Dag, topological_order
 from .effects import Effects
 from .manager import register_pass
 from .rewrite import constant_array, erase_dead
@@ -109,7 +108,7 @@ class Fuser:
         self.max_ops = max_ops or DEFAULT_MAX_OPS
         self.position = {op: i for i, op in enumerate(block.ops)}
         self.group_of: dict[Operation, Group] = {}
-        self.graph = nx.DiGraph()  # nodes: groups and ungrouped ops
+        self.graph = Dag()  # nodes: groups and ungrouped ops
         self.numbers = count()
 
     # ------------------------------------------------------------ grouping
@@ -203,7 +202,7 @@ class Fuser:
     def reaches_around(self, g: Group, producers: list) -> bool:
         """Whether a path leads from `g` to one of `producers` other than `g`
         (then putting their consumer into `g` would make a cycle)."""
-        return any(p is not g and nx.has_path(self.graph, g, p) for p in producers)
+        return any(p is not g and self.graph.has_path(g, p) for p in producers)
 
     def mergeable(self, g: Group, h: Group) -> bool:
         """Whether pointwise group `h` can move into `g` (a sibling or producer)."""
@@ -217,14 +216,14 @@ class Fuser:
         return not (self._long_path(g, h) or self._long_path(h, g))
 
     def _long_path(self, a: Group, b: Group) -> bool:
-        return any(s is not b and nx.has_path(self.graph, s, b) for s in self.graph.successors(a))
+        return any(s is not b and self.graph.has_path(s, b) for s in self.graph.successors(a))
 
     def merge(self, g: Group, h: Group) -> None:
         for op in h.members:
             self.group_of[op] = g
         g.members.extend(h.members)
         g.members.sort(key=self.position.__getitem__)
-        nx.contracted_nodes(self.graph, g, h, self_loops=False, copy=False)
+        self.graph.contract(g, h)
 
     # ------------------------------------------------------------ rewriting
     def outline(self, g: Group) -> Operation:
@@ -236,7 +235,7 @@ class Fuser:
             for v in op.operands:
                 if self.inside(v, g) or v in inputs:
                     continue
-                if _is_splat_constant(v):
+                if _is_splat_constant(v) and (category(op) not in CONTRACTIONS or _small(v)):
                     splats.setdefault(id(v), v.op)
                 else:
                     inputs.append(v)
@@ -275,9 +274,25 @@ class Fuser:
         return fused
 
 
+# A splat a contraction reads (a weight filled by ConstantOfShape, say) is a
+# matrix to its kernel: copied in, it becomes a global of the kernel's module,
+# every element printed in its LLVM IR and stored in its object code (ONNX's
+# light ResNet-50 spent 10 of its 12 s of LLVM IR building there). Beyond this
+# many elements it stays an input: the runtime's constant buffer.
+CONTRACTIONS = ("matmul", "conv")
+SPLAT_COPY_ELEMENTS = 1024
+
+
+def _small(v: Value) -> bool:
+    return constant_array(v).size <= SPLAT_COPY_ELEMENTS
+
+
 def _is_splat_constant(v: Value) -> bool:
     array = constant_array(v)
-    return array is not None and (array.size <= 1 or bool((array == array.flat[0]).all()))
+    if array is None:
+        return False
+    # a broadcast element (all strides 0) is a splat without comparing its 10^6 copies
+    return array.size <= 1 or not any(array.strides) or bool((array == array.flat[0]).all())
 
 
 def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
@@ -285,14 +300,13 @@ def reorder(block: Block, late: set[Operation] = frozenset()) -> None:
     the ops in `late` as late as their uses allow (a variable's update goes after
     every read of the old value, so the plan can write it in place)."""
     order = {op: (op in late, i) for i, op in enumerate(block.ops)}
-    graph = nx.DiGraph()
-    graph.add_nodes_from(block.ops)
-    for op in block.ops:
-        for v in op.operands:
-            owner = getattr(v, "op", None)
-            if owner is not None and owner.parent is block:
-                graph.add_edge(owner, op)
-    block.reorder(nx.lexicographical_topological_sort(graph, key=order.__getitem__))
+    edges = [
+        (owner, op)
+        for op in block.ops
+        for v in op.operands
+        if (owner := getattr(v, "op", None)) is not None and owner.parent is block
+    ]
+    block.reorder(topological_order(block.ops, edges, key=order.__getitem__))
 
 
 def _updates(func) -> set[Operation]:

@@ -122,7 +122,8 @@ def splat_value(v: Value) -> float | int | bool | None:
     if array is None or array.size == 0:
         return None
     first = array.flat[0]
-    if not np.all(array == first):
+    # strides all 0: one element broadcast, no need to compare its copies (NaN aside)
+    if (any(array.strides) or first != first) and not np.all(array == first):
         return None
     return first.item()
 

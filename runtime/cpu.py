@@ -37,8 +37,8 @@ from ..codegen.llvm import jit
 from ..codegen.llvm.native import NativeKernel, native_kernel
 from ..ir import CompileError, ExecutionError, Function, Module, Operation, Value, debug
 from ..passes.fuse import VIEW_OPS
-from . import listing, parallel
-from .cache import cache_key, load_object, store_object
+from . import listing, objects, parallel
+from .cache import cache_key
 from .control import Emitter, Walker, extra_values
 from .shapes import concrete_shapes
 
@@ -300,20 +300,29 @@ class CpuExecutable(CpuProgram):
         start = time.perf_counter()
         key = self.cache_key()
         with jit.llvm_lock:
-            tm = jit.new_target_machine()
-            obj = load_object(key)
-            cached = obj is not None
-            if obj is None:  # the entry and the kernels are built only now
-                main = self.linked_module()
-                jit.optimize(main)
-                obj = tm.emit_object(main)
-                store_object(key, obj)
-            engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-            engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-            engine.finalize_object()
+            found = objects.load_program(key)
+            self.from_cache = cached = found is not None  # nothing compiled
+            engine = jit.link(found or self._compile_objects(key))
         if debug.level() >= debug.KERNELS:
             listing.show_cpu_program(self, time.perf_counter() - start, cached)
         return engine
+
+    def _compile_objects(self, key: str) -> list[bytes]:
+        """The object files of the entry and of each distinct kernel (runtime/objects.py:
+        a kernel compiled before, by any program, is not compiled again), stored under
+        `key`. The kernels are rendered only now. Hold `jit.llvm_lock`."""
+        kernels = []
+        for step in self.steps:
+            start = time.perf_counter()
+            kernels.append(objects.KernelObject(step.kernel.module, step.kernel.name))
+            step.seconds += time.perf_counter() - start
+        distinct = {k.key: k for k in kernels}
+        code = objects.compile_all(list(distinct.values()))
+        entry = jit.to_llvm(self.entry_module())
+        entry = objects.rename_calls(entry, {k.name: k.symbol for k in kernels})
+        entry_object = jit.glue_machine().emit_object(entry)  # calls only: not optimised
+        objects.store_program(key, entry_object, list(distinct))
+        return [entry_object, *code]
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args) -> list[np.ndarray]:

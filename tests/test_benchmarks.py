@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from kiln.benchmarks import compile_scaling, cpu, session_overhead
+from kiln.benchmarks import compile_scaling, compile_time, cpu, session_overhead
 
 
 @pytest.mark.slow
@@ -24,6 +24,16 @@ def test_cpu_benchmark_quick_mode_runs_and_checks_results(tmp_path):
 def test_session_overhead_quick():
     out = session_overhead.main(["--steps", "300", "--points", "1000"])
     assert out["steps_per_second"] > 0 and abs(out["m"] - 2.5) < 0.5
+
+
+def test_compile_time_quick():
+    out = compile_time.main(
+        ["--models", "mlp", "--sizes", "4,9", "--peers", "none", "--repeat", "1"]
+    )
+    cold, cached = out["mlp_step"]["cold"], out["mlp_step"]["cached"]
+    assert cold["kernels"] > 0 and cold["compiled"] > 0 and cold["from_disk"] == 0
+    assert cached["compiled"] == 0 and cached["from_disk"] > 0  # its program's kernels
+    assert abs(cold["loss"] - cached["loss"]) < 1e-6 and out["import"]["seconds"] > 0
 
 
 def test_compile_scaling_quick():

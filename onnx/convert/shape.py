@@ -108,9 +108,9 @@ def constant_of_shape(ctx: Context, node: Node) -> list[Value]:
     value = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
     if dims is None:
         raise ctx.unknown(node, "the shape")
-    full = ctx.constant(np.full([d if isinstance(d, int) else 1 for d in dims], value[0]))
     if all(isinstance(d, int) for d in dims):
-        return [full]
+        return [ctx.constant(np.broadcast_to(value[0], dims))]  # a splat, kept as one element
+    full = ctx.constant(np.full([d if isinstance(d, int) else 1 for d in dims], value[0]))
     # symbolic dims (torch's zero initial states of an RNN: [layers, batch, hidden]):
     # the constant broadcast against zeros shaped like a value in scope with that dim
     if value.dtype == np.bool_:

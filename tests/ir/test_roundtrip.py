@@ -320,3 +320,28 @@ def test_bf16_scalar_results_keep_rank_zero():
     (out,) = interpret(parse(str(m.verify())), "f", np.array([1.0, 2.0, 0.00390625], np.float32))
     assert out.shape == () and out.dtype == np.float32
     assert out == 3.0  # 3.00390625 rounds to bf16 3.0
+
+
+def test_a_broadcast_constant_is_kept_as_one_element_and_equals_its_dense_copy():
+    """A splat given as a broadcast stays one element (strides 0: ONNX's
+    ConstantOfShape weights are 100 MB otherwise); it equals, hashes like and
+    prints like the same values given densely, and round-trips through the text."""
+    from kiln.ir import Builder, Module, TensorType
+    from kiln.ir.attributes import Dense
+
+    t = TensorType("f32", [256, 3, 3, 64])
+    splat = Dense(np.broadcast_to(np.float32(0.25), t.shape), t)
+    dense = Dense(np.full(t.shape, 0.25, np.float32), t)
+    assert splat.array.strides == (0, 0, 0, 0) and dense.array.flags.c_contiguous
+    assert splat == dense and hash(splat) == hash(dense)
+    assert splat != Dense(np.full(t.shape, 0.5, np.float32), t)
+    other = np.full(t.shape, 0.25, np.float32)
+    other[-1, -1, -1, -1] = 1
+    assert splat != Dense(other, t) and Dense(other, t) != splat
+    m = Module()
+    f = m.add_function("f", [], [])
+    b = Builder.at_end(f.body)
+    b.ret(b.constant(np.broadcast_to(np.float32(0.25), t.shape)))
+    text = str(m)
+    assert "dense<2.500000e-01>" in text or "dense<0.25>" in text, text
+    assert str(parse(text)) == text

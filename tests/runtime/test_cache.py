@@ -7,15 +7,19 @@ import stat
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from kiln.runtime import cache
+import kiln
+from kiln.ir import parse
+from kiln.runtime import cache, objects
 
 # Compiles one graph, then corrupts its cache entry in each way and compiles it
 # again in the same process (a crash fails the test: it runs in a subprocess).
 SCRIPT = r"""
 import os, pathlib, numpy as np, kiln
 from kiln.ir import parse
+from kiln.runtime import objects
 src = '''
 func @f(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %t = kiln.tanh %x : tensor<?x8xf32>
@@ -26,21 +30,25 @@ x = np.linspace(-2, 2, 48, dtype=np.float32).reshape(6, 8)
 want = np.exp(np.tanh(x))
 d = pathlib.Path(os.environ["KILN_CACHE_DIR"])
 kiln.compile(parse(src), "f", backend="cpu")
-[entry] = d.glob("*.o")
-good = entry.read_bytes()
-n = len(good)
-variants = [good[:k] for k in (0, 5, 20, 46, n // 2, n - 1)]
-for pos in (0, 15, 30, 47, 200, n // 2, n - 1):
-    flipped = bytearray(good)
-    flipped[pos] ^= 0x41
-    variants.append(bytes(flipped))
-variants.append(good + b"junk")
-for i, blob in enumerate(variants):
-    entry.write_bytes(blob)
-    got = kiln.compile(parse(src), "f", backend="cpu")(x)[0]
-    assert np.allclose(got, want, rtol=1e-5), i
-    assert entry.read_bytes() == good, i  # the bad entry was replaced by a sound one
-print("ok", len(variants))
+entries = sorted(d.glob("*.o"))  # the program's, and its kernel's
+count = 0
+for entry in entries:
+    good = entry.read_bytes()
+    n = len(good)
+    variants = [good[:k] for k in (0, 5, 20, 46, n // 2, n - 1)]
+    for pos in (0, 15, 30, 47, 200, n // 2, n - 1):
+        flipped = bytearray(good)
+        flipped[pos] ^= 0x41
+        variants.append(bytes(flipped))
+    variants.append(good + b"junk")
+    for i, blob in enumerate(variants):
+        entry.write_bytes(blob)
+        objects.forget()  # read the kernels from the disk, not from this process
+        got = kiln.compile(parse(src), "f", backend="cpu")(x)[0]
+        assert np.allclose(got, want, rtol=1e-5), i
+        assert entry.read_bytes() == good, i  # the bad entry was replaced by a sound one
+        count += 1
+print("ok", len(entries), count)
 """
 
 
@@ -52,7 +60,7 @@ def test_corrupted_entries_are_recompiled_not_run(tmp_path):
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["ok", "14"]
+    assert run.stdout.split() == ["ok", "2", "28"]
 
 
 @pytest.fixture
@@ -101,3 +109,85 @@ def test_stale_temporary_files_are_removed(cache_at):
     os.utime(tmp, (0, 0))
     cache.store_object("j", b"code")
     assert not tmp.exists()
+
+
+# Two functions whose tanh-exp chains are the same kernel (an f32 row of 8),
+# the second with a transpose and a chain of its own besides.
+SHARED = """
+func @f(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %t = kiln.tanh %x : tensor<?x8xf32>
+  %e = kiln.exp %t : tensor<?x8xf32>
+  kiln.return %e : tensor<?x8xf32>
+}
+
+func @g(%x: tensor<?x8xf32>, %y: tensor<8x4xf32>) -> (tensor<?x8xf32>, tensor<4x8xf32>) {
+  %t = kiln.tanh %x : tensor<?x8xf32>
+  %e = kiln.exp %t : tensor<?x8xf32>
+  %z = kiln.transpose %y {perm = [1, 0]} : (tensor<8x4xf32>) -> tensor<4x8xf32>
+  %s = kiln.sigmoid %z : tensor<4x8xf32>
+  kiln.return %e, %s : (tensor<?x8xf32>, tensor<4x8xf32>) -> ()
+}
+"""
+
+
+def _compile(name: str, src: str = SHARED):
+    return kiln.compile(parse(src), name, backend="cpu")
+
+
+@pytest.fixture
+def fresh(cache_at):
+    objects.forget()
+    before = dict(objects.stats)
+    yield lambda: {k: objects.stats[k] - before[k] for k in before}
+    objects.forget()
+
+
+def test_a_kernel_shared_between_two_modules_compiles_once(fresh):
+    x = np.linspace(-2, 2, 24, dtype=np.float32).reshape(3, 8)
+    y = np.arange(32, dtype=np.float32).reshape(8, 4)
+    np.testing.assert_allclose(_compile("f")(x)[0], np.exp(np.tanh(x)), rtol=1e-5)
+    assert fresh() == {"compiled": 1, "from_memory": 0, "from_disk": 0}
+    e, s = _compile("g")(x, y)
+    np.testing.assert_allclose(e, np.exp(np.tanh(x)), rtol=1e-5)
+    np.testing.assert_allclose(s, 1 / (1 + np.exp(-y.T)), rtol=1e-5)
+    # g's tanh-exp is f's kernel: only its transpose and sigmoid are compiled
+    assert fresh() == {"compiled": 3, "from_memory": 1, "from_disk": 0}
+
+
+def test_identical_kernels_of_one_function_compile_once(fresh):
+    src = """
+func @h(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {
+  %a = kiln.tanh %x : tensor<8x8xf32>
+  %b = kiln.transpose %a {perm = [1, 0]} : tensor<8x8xf32>
+  %c = kiln.tanh %b : tensor<8x8xf32>
+  %d = kiln.transpose %c {perm = [1, 0]} : tensor<8x8xf32>
+  kiln.return %d : tensor<8x8xf32>
+}"""
+    exe = _compile("h", src)
+    x = np.linspace(-2, 2, 64, dtype=np.float32).reshape(8, 8)
+    np.testing.assert_allclose(exe(x)[0], np.tanh(np.tanh(x).T).T, rtol=1e-5)
+    assert len(exe.compiled.steps) == 4
+    assert fresh()["compiled"] == 2  # one tanh kernel, one transpose kernel
+
+
+def test_a_corrupted_kernel_entry_is_recompiled_not_run(fresh, cache_at):
+    x = np.linspace(-2, 2, 24, dtype=np.float32).reshape(3, 8)
+    _compile("f")
+    program, kernel = _entries(cache_at)
+    good = kernel.read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10  # in the object code, past the header
+    kernel.write_bytes(bytes(flipped))
+    objects.forget()
+    np.testing.assert_allclose(_compile("f")(x)[0], np.exp(np.tanh(x)), rtol=1e-5)
+    assert fresh()["compiled"] == 2  # compiled again, not loaded
+    assert kernel.read_bytes() == good
+
+
+def _entries(directory):
+    """(the program's entry, its kernel's): the program's names its kernel's key."""
+    entries = sorted(directory.glob("*.o"))
+    programs = [p for p in entries if objects.unpack_program(cache.load_object(p.stem) or b"")]
+    [program] = programs
+    [kernel] = [p for p in entries if p != program]
+    return program, kernel
