@@ -11,7 +11,7 @@ model.fit(x, y, batch_size=32, epochs=5, validation_data=(xv, yv))
 from types import SimpleNamespace
 
 from ..frontend import optimizers_v2 as optimizers
-from . import activations, initializers, layers, losses, metrics, models, training
+from . import activations, initializers, layers, losses, metrics, models, regularizers, training
 from .engine import Input, KerasTensor, Layer
 from .models import Model, Sequential
 from .training import Callback, EarlyStopping, History, LambdaCallback, ProgressBar, TensorBoard
@@ -42,6 +42,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "training",
     "utils",
 ]
