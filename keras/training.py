@@ -21,9 +21,10 @@ from ..frontend import optimizers_v2 as optimizers
 from ..frontend import summary
 from ..frontend.function import function
 from ..frontend.graph import GraphError
-from ..frontend.ops import add_n, convert_to_tensor
+from ..frontend.ops import add_n, cast, convert_to_tensor, reduce_mean
 from ..frontend.tape import GradientTape
 from . import losses as losses_module
+from . import metrics as metrics_module
 
 # ------------------------------------------------------------------ progress bar
 
@@ -255,9 +256,27 @@ class Trainer:
         """Choose the optimizer, loss and metrics (keras Model.compile)."""
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
-        self.compiled_metrics = [losses_module.metric_fn(m, self.loss) for m in metrics or []]
+        self.compiled_metrics, self._finishers = [], []
+        for m in _metric_list(metrics):
+            found = metrics_module.compiled(m) if m not in ("accuracy", "acc") else None
+            if found is not None:
+                name, values, finish = found
+                self.compiled_metrics.append((name, _batch_mean(values)))
+                self._finishers.append(finish)
+            else:
+                self.compiled_metrics.append(losses_module.metric_fn(m, self.loss))
+                self._finishers.append(None)
         self._metric_ids = list(metrics or [])
         self._train_fn = self._eval_fn = self._predict_fn = None
+
+    def _logs(self, totals: np.ndarray, seen: int) -> dict[str, float]:
+        """The epoch's logs from batch-size-weighted sums of the batch values."""
+        means = (totals / max(seen, 1)).tolist()
+        out = dict(zip(self.metrics_names, means))
+        for (name, _), finish, value in zip(self.compiled_metrics, self._finishers, means[1:]):
+            if finish is not None:
+                out[name] = float(np.asarray(finish(np.float32(value))))
+        return out
 
     @property
     def metrics_names(self) -> list[str]:
@@ -334,12 +353,12 @@ class Trainer:
                 n = len(xb)
                 totals += n * np.array([float(loss), *[float(m) for m in metrics]])
                 seen += n
-                logs = dict(zip(self.metrics_names, totals / seen))
+                logs = self._logs(totals, seen)
                 if verbose == 1 and bar is not None:
                     bar.update(step, logs)
                 for cb in cbs:
                     cb.on_train_batch_end(step - 1, logs)
-            logs = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
+            logs = self._logs(totals, seen)
             if validation_data is not None:
                 values = self.evaluate(
                     *_split_validation(validation_data),
@@ -386,8 +405,8 @@ class Trainer:
             totals += len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
             seen += len(xb)
             if bar is not None:
-                bar.update(step, dict(zip(self.metrics_names, totals / seen)))
-        values = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
+                bar.update(step, self._logs(totals, seen))
+        values = self._logs(totals, seen)
         if bar is not None:
             bar.total = bar.total or step
             bar.update(step, values, final=True)
@@ -414,6 +433,26 @@ class Trainer:
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         return self.predict(x, batch_size=len(x))
+
+
+def _metric_list(metrics: Any) -> list[Any]:
+    """compile's metrics: a list, or a dict / nested list per output (flattened:
+    kiln's compiled models have one output)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        metrics = list(metrics.values())
+    out: list[Any] = []
+    for m in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        out.extend(m if isinstance(m, (list, tuple)) else [m])
+    return out
+
+
+def _batch_mean(values: Callable) -> Callable:
+    def fn(y_true: Any, y_pred: Any) -> Any:
+        return reduce_mean(cast(values(y_true, y_pred), "float32"))
+
+    return fn
 
 
 def _split_validation(data: Any) -> tuple[Any, Any]:
