@@ -10,8 +10,17 @@ model.fit(x, y, batch_size=32, epochs=5, validation_data=(xv, yv))
 
 from types import SimpleNamespace
 
-from ..frontend import optimizers_v2 as optimizers
-from . import activations, initializers, layers, losses, metrics, models, regularizers, training
+from . import (
+    activations,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    training,
+)
 from .engine import Input, KerasTensor, Layer
 from .models import Model, Sequential
 from .training import Callback, EarlyStopping, History, LambdaCallback, ProgressBar, TensorBoard
