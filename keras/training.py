@@ -192,16 +192,18 @@ class TensorBoard(Callback):
 
 
 class LambdaCallback(Callback):
-    def __init__(
-        self,
-        on_epoch_end: Callable | None = None,
-        on_train_batch_end: Callable | None = None,
-        **_: Any,
-    ):
-        if on_epoch_end:
-            self.on_epoch_end = on_epoch_end
-        if on_train_batch_end:
-            self.on_train_batch_end = on_train_batch_end
+    """A callback from functions: on_epoch_begin/end(epoch, logs),
+    on_batch_begin/end(batch, logs) (also as on_train_batch_*), on_train_begin/end(logs)."""
+
+    def __init__(self, **hooks: Callable | None):
+        aliases = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+        for name, fn in hooks.items():
+            name = aliases.get(name, name)
+            if fn is None:
+                continue
+            if not hasattr(Callback, name):
+                raise GraphError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)
 
 
 # ------------------------------------------------------------------ batches
@@ -215,23 +217,73 @@ def _batches(x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Gene
                 raise GraphError("fit/evaluate on a Dataset needs (x, y) elements")
             yield element
         return
-    n = len(x)
+    n = _len(x)
     order = rng.permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
-        yield x[idx], (None if y is None else y[idx])
+        yield _take(x, idx), (None if y is None else _take(y, idx))
+
+
+def _epochs(x, y, batch_size, shuffle, rng, steps_per_epoch):
+    """One iterable of batches per epoch: whole passes, or with steps_per_epoch
+    that many batches each, drawn from passes restarted as needed (a repeated
+    Dataset runs on across epochs, as in Keras)."""
+    if steps_per_epoch is None:
+        while True:
+            yield _batches(x, y, batch_size, shuffle, rng)
+    source = iter(())
+
+    def take(n: int):
+        nonlocal source
+        restarted = False
+        for _ in range(n):
+            try:
+                yield next(source)
+                restarted = False
+            except StopIteration:
+                if restarted:
+                    return
+                source, restarted = iter(_batches(x, y, batch_size, shuffle, rng)), True
+                try:
+                    yield next(source)
+                except StopIteration:
+                    return
+
+    while True:
+        yield take(int(steps_per_epoch))
 
 
 def _count(x: Any, batch_size: int) -> int | None:
     if isinstance(x, Dataset):
         c = x.cardinality()
         return None if c < 0 else c
-    return -(-len(x) // batch_size)
+    return -(-_len(x) // batch_size)
+
+
+def _len(x: Any) -> int:
+    """The number of examples of an array or of a list/dict of arrays (multi-input)."""
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    if isinstance(x, list):
+        return len(x[0])
+    return len(x)
+
+
+def _take(x: Any, idx: np.ndarray) -> Any:
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    if isinstance(x, list):
+        return [v[idx] for v in x]
+    return x[idx]
 
 
 def _array(a: Any) -> Any:
     if a is None or isinstance(a, Dataset):
         return a
+    if isinstance(a, dict):
+        return {k: _array(v) for k, v in a.items()}
+    if isinstance(a, (list, tuple)) and a and all(hasattr(v, "shape") for v in a):
+        return [_array(v) for v in a]  # one array per model input
     out = np.asarray(a)
     return out.astype(np.float32) if out.dtype == np.float64 else out
 
@@ -317,6 +369,8 @@ class Trainer:
         shuffle: bool = True,
         initial_epoch: int = 0,
         seed: int | None = None,
+        validation_split: float = 0.0,
+        steps_per_epoch: int | None = None,
         **_: Any,
     ) -> History:
         """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
@@ -326,17 +380,25 @@ class Trainer:
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
         x, y = _array(x), _array(y)
+        if validation_split and validation_data is None:
+            if isinstance(x, Dataset):
+                raise GraphError("fit: validation_split needs arrays, not a Dataset")
+            cut = int(_len(x) * (1.0 - float(validation_split)))
+            head, tail = np.arange(cut), np.arange(cut, _len(x))
+            validation_data = (_take(x, tail), _take(y, tail))
+            x, y = _take(x, head), _take(y, head)
         if self._train_fn is None:
             self._train_fn = function(self.train_step, name="train_step")
         history = History()
-        cbs = [history, *(callbacks or [])]
+        cbs = [*(callbacks or []), history]  # History last, as Keras: it sees every log
         for cb in cbs:
             cb.set_model(self)
         self.stop_training = False
         rng = np.random.default_rng(seed)
         for cb in cbs:
             cb.on_train_begin()
-        steps = _count(x, batch_size)
+        steps = steps_per_epoch or _count(x, batch_size)
+        stream = _epochs(x, y, batch_size, shuffle, rng, steps_per_epoch)
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
@@ -346,11 +408,11 @@ class Trainer:
             totals = np.zeros(1 + len(self.compiled_metrics))
             seen = 0
             step = 0
-            for step, (xb, yb) in enumerate(_batches(x, y, batch_size, shuffle, rng), 1):
+            for step, (xb, yb) in enumerate(next(stream), 1):
                 for cb in cbs:
                     cb.on_train_batch_begin(step - 1)
                 loss, metrics = self._train_fn(xb, yb)
-                n = len(xb)
+                n = _len(xb)
                 totals += n * np.array([float(loss), *[float(m) for m in metrics]])
                 seen += n
                 logs = self._logs(totals, seen)
@@ -402,8 +464,8 @@ class Trainer:
         step = 0
         for step, (xb, yb) in enumerate(_batches(x, y, batch_size, False, None), 1):
             loss, metrics = self._eval_fn(xb, yb)
-            totals += len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
-            seen += len(xb)
+            totals += _len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
+            seen += _len(xb)
             if bar is not None:
                 bar.update(step, self._logs(totals, seen))
         values = self._logs(totals, seen)
@@ -426,13 +488,16 @@ class Trainer:
         if isinstance(x, Dataset):
             batches = (e[0] if isinstance(e, tuple) else e for e in x.as_numpy_iterator())
         else:
-            batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+            batches = (
+                _take(x, np.arange(i, min(i + batch_size, _len(x))))
+                for i in range(0, _len(x), batch_size)
+            )
         for xb in batches:
             outs.append(np.asarray(self._predict_fn(xb)))
         return np.concatenate(outs) if outs else np.zeros((0,))
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self.predict(x, batch_size=len(x))
+        return self.predict(x, batch_size=_len(_array(x)))
 
 
 def _metric_list(metrics: Any) -> list[Any]:
