@@ -98,6 +98,10 @@ class EagerGraph(Graph):
                 for i, (v, (d, _)) in enumerate(zip(values, output_types or ()))
             ]
             return op
+        if type == "NoOp":  # tf.group / control_dependencies: its inputs already ran
+            op = EagerOperation(self, type, name or type, [], attrs or {}, None, {})
+            op.outputs = []
+            return op
         if ir_op is None:
             raise GraphError(
                 _NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager mode")
@@ -137,7 +141,6 @@ _NOT_EAGER = {
     "directly, or trace a kl.function)",
     "Gradients": "kl.gradients is not supported when eager execution is enabled; use "
     "kl.GradientTape instead",
-    "NoOp": "",
 }
 
 _EAGER = EagerGraph()
