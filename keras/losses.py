@@ -19,6 +19,7 @@ from ..frontend.ops import (
     clip_by_value,
     convert_to_tensor,
     equal,
+    expand_dims,
     greater,
     less_equal,
     log,
@@ -27,6 +28,7 @@ from ..frontend.ops import (
     reduce_sum,
     reshape,
     square,
+    squeeze,
     where,
 )
 
@@ -38,6 +40,20 @@ class Reduction:
     """keras.losses.Reduction's names."""
 
     AUTO, NONE, SUM, SUM_OVER_BATCH_SIZE = "auto", "none", "sum", "sum_over_batch_size"
+
+
+def _float_pair(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+    """y_true cast to y_pred's dtype, with a missing or extra trailing dim of 1
+    matched to y_pred's (Keras's squeeze_or_expand_dimensions: labels of shape
+    [batch] against predictions [batch, 1] do not broadcast to [batch, batch])."""
+    t = cast(convert_to_tensor(y_true), y_pred.dtype)
+    rt, rp = t.shape.ndims, y_pred.shape.ndims
+    if rt is not None and rp is not None:
+        if rp == rt + 1 and y_pred.shape.as_list()[-1] == 1:
+            t = expand_dims(t, -1)
+        elif rt == rp + 1 and t.shape.as_list()[-1] == 1:
+            t = squeeze(t, [-1])
+    return t, y_pred
 
 
 class Loss:
@@ -83,7 +99,7 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
     def per_example(self, y_true, y_pred):
-        y_true = cast(convert_to_tensor(y_true), y_pred.dtype)
+        y_true, y_pred = _float_pair(y_true, y_pred)
         return reduce_mean(square(y_pred - y_true), axis=-1)
 
 
@@ -105,7 +121,7 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
 
     def per_example(self, y_true, y_pred):
-        y_true = cast(convert_to_tensor(y_true), y_pred.dtype)
+        y_true, y_pred = _float_pair(y_true, y_pred)
         if self.from_logits:
             return nn.softmax_cross_entropy_with_logits_v2(labels=y_true, logits=y_pred)
         p = clip_by_value(y_pred / reduce_sum(y_pred, axis=-1, keepdims=True), EPS, 1.0 - EPS)
@@ -116,17 +132,13 @@ class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
 
     def per_example(self, y_true, y_pred):
-        y_true = cast(convert_to_tensor(y_true), y_pred.dtype)
+        y_true, y_pred = _float_pair(y_true, y_pred)
         if self.from_logits:
             return reduce_mean(
                 nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred), axis=-1
             )
         p = clip_by_value(y_pred, EPS, 1.0 - EPS)
         return -reduce_mean(y_true * log(p) + (1.0 - y_true) * log(1.0 - p), axis=-1)
-
-
-def _float_pair(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
-    return cast(convert_to_tensor(y_true), y_pred.dtype), y_pred
 
 
 class MeanAbsoluteError(Loss):
@@ -335,7 +347,7 @@ def accuracy_fn(loss: Any) -> Callable[[Any, Any], Any]:
 
     def binary(y_true, y_pred):
         threshold = 0.0 if getattr(loss, "from_logits", False) else 0.5
-        y_true = cast(convert_to_tensor(y_true), y_pred.dtype)
+        y_true, y_pred = _float_pair(y_true, y_pred)
         return reduce_mean(
             cast(equal(cast(greater(y_pred, threshold), y_pred.dtype), y_true), y_pred.dtype)
         )
