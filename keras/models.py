@@ -321,6 +321,7 @@ def _write_npz(filepath: str, extra: dict[str, np.ndarray], weights: list) -> No
     arrays["__count__"] = np.array(len(weights))
     arrays.update(extra)
     path = os.fspath(filepath)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # "ckpt/weights", as TF
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:  # a file object: numpy adds no .npz suffix
         np.savez(f, **arrays)

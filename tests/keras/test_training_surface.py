@@ -185,3 +185,29 @@ def test_backend_and_learning_rate_settable():
     assert float(opt.learning_rate) == pytest.approx(0.01)
     K.set_value(opt.lr, 0.5)
     assert float(K.get_value(opt.learning_rate)) == 0.5
+
+
+def test_activations_by_name_and_save_load_roundtrip(tmp_path):
+    x = np.array([-3.0, -0.5, 0.0, 0.5, 3.0], np.float32)
+    np.testing.assert_allclose(
+        tf.keras.activations.get("swish")(x).numpy(), x / (1 + np.exp(-x)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        tf.keras.activations.hard_sigmoid(x).numpy(), np.clip(0.2 * x + 0.5, 0, 1), rtol=1e-6
+    )
+    model = tf.keras.Sequential(
+        [
+            L.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
+            L.MaxPool2D(),
+            L.Conv2DTranspose(2, 3, strides=2, padding="same"),
+            L.GlobalAveragePooling2D(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(tf.keras.optimizers.RMSprop(1e-3), "categorical_crossentropy")
+    images = np.random.RandomState(1).rand(2, 8, 8, 1).astype("float32")
+    model.save(str(tmp_path / "m.h5"))
+    again = tf.keras.models.load_model(str(tmp_path / "m.h5"))
+    np.testing.assert_array_equal(model.predict(images), again.predict(images))
+    model.save_weights(str(tmp_path / "ckpt" / "weights"))  # a new folder, as TF makes it
+    again.load_weights(str(tmp_path / "ckpt" / "weights"))
