@@ -249,6 +249,8 @@ class Layer:
         if not executing_eagerly() and not isinstance(get_default_graph(), FuncGraph):
             with eager_mode():  # outside kl.function a layer computes at once, as in TF 2
                 return self(inputs, *args, training=training, **kwargs)
+        leaves = [_autocast(x, self.dtype) for x in leaves]
+        inputs = pack_sequence_as(inputs, leaves)
         if not self.built:
             self.build(pack_sequence_as(inputs, [_shape_of(x) for x in leaves]))
             self.built = True
@@ -306,6 +308,19 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _autocast(x: Any, dtype: Any) -> Any:
+    """A floating input in the layer's dtype, as Keras casts them (numpy's
+    float64 images / 255.0 into a float32 model); other inputs pass."""
+    if isinstance(x, (np.ndarray, float, list)) and not isinstance(x, Layer):
+        array = np.asarray(x)
+        if array.dtype.kind == "f" and array.dtype != dtype.ir.numpy:
+            return array.astype(dtype.ir.numpy)
+        return x
+    x_dtype = getattr(x, "dtype", None)
+    floating = getattr(x_dtype, "is_floating", False) and dtype.is_floating
+    return cast(x, dtype) if floating and x_dtype != dtype else x
 
 
 def _shape_of(x: Any) -> list[int | None]:

@@ -216,19 +216,21 @@ class Hinge(Loss):
 
     name = "hinge"
 
+    @staticmethod
+    def shape(margin: Any) -> Any:
+        return margin
+
     def per_example(self, y_true, y_pred):
         t, p = _float_pair(y_true, y_pred)
         t = where(equal(t, 0.0), t - 1.0, t)
-        return reduce_mean(maximum(1.0 - t * p, 0.0), axis=-1)
+        return reduce_mean(self.shape(maximum(1.0 - t * p, 0.0)), axis=-1)
 
 
 class SquaredHinge(Hinge):
-    name = "squared_hinge"
+    """max(1 - t p, 0) squared."""
 
-    def per_example(self, y_true, y_pred):
-        t, p = _float_pair(y_true, y_pred)
-        t = where(equal(t, 0.0), t - 1.0, t)
-        return reduce_mean(square(maximum(1.0 - t * p, 0.0)), axis=-1)
+    name = "squared_hinge"
+    shape = staticmethod(square)
 
 
 class CosineSimilarity(Loss):

@@ -174,8 +174,9 @@ class BinaryAccuracy(Metric):
         super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):
+        y_true, y_pred = losses_module._float_pair(y_true, y_pred)
         hit = cast(greater(y_pred, self.threshold), y_pred.dtype)
-        return cast(equal(hit, cast(convert_to_tensor(y_true), y_pred.dtype)), float32)
+        return cast(equal(hit, y_true), float32)
 
 
 class SparseTopKCategoricalAccuracy(Metric):
@@ -309,27 +310,14 @@ class Recall(_Confusion):
         return (1.0 - p) * t
 
 
-# names model.compile(metrics=[...]) takes, to their classes (Keras 2's log names)
+# names model.compile(metrics=[...]) takes, to their classes (Keras 2's log names);
+# a loss's name ("mae", "mse", ...) is taken by losses.metric_fn
 BY_NAME: dict[str, type] = {
     "sparse_categorical_accuracy": SparseCategoricalAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
     "binary_accuracy": BinaryAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "mape": MeanAbsolutePercentageError,
-    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
-    "msle": MeanSquaredLogarithmicError,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "binary_crossentropy": BinaryCrossentropy,
-    "kld": KLDivergence,
-    "poisson": Poisson,
-    "hinge": Hinge,
-    "logcosh": LogCoshError,
     "rmse": RootMeanSquaredError,
 }
 

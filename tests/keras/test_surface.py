@@ -232,9 +232,10 @@ def run(tf):
 
 @pytest.fixture(scope="module")
 def kiln_numbers():
-    import kiln.compat.v2 as tf
+    import kiln as tf
 
-    return run(tf)
+    with tf.eager_mode():  # TF 2's default, without switching the whole process
+        return run(tf)
 
 
 def _cases():
