@@ -145,7 +145,7 @@ class Masking(Layer):
         differs = cast(not_equal(x, self.mask_value), x.dtype)
         return reduce_max(differs, axis=-1, keepdims=keepdims)
 
-    def compute_mask(self, inputs: Any) -> Any:
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """[batch, time] bool: True where a step has a feature != mask_value."""
         return greater(self._keep(convert_to_tensor(inputs), False), 0.0)
 

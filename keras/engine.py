@@ -293,6 +293,10 @@ class Layer:
         self.output_shape = pack_sequence_as(out, [tuple(o.shape.dims) for o in out_leaves])
         return pack_sequence_as(out, results)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of this layer's output (Keras's default: the input's)."""
+        return mask
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         return KerasTensor(input_shape, self.dtype).shape
 

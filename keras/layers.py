@@ -213,7 +213,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = embeddings_regularizer
         self.mask_zero = bool(mask_zero)
 
-    def compute_mask(self, inputs: Any) -> Any:
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """[batch, time] bool, False at id 0 when mask_zero (else None)."""
         if not self.mask_zero:
             return None

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..frontend import nn
-from ..frontend.ops import convert_to_tensor, expand_dims, reduce_max, reduce_mean, squeeze
+from ..frontend.ops import (
+    cast,
+    convert_to_tensor,
+    expand_dims,
+    maximum,
+    reduce_max,
+    reduce_mean,
+    reduce_sum,
+    squeeze,
+)
 from .conv import _channels_last, _padding, as_tuple
 from .engine import Layer
 
@@ -106,9 +115,21 @@ class GlobalMaxPooling2D(_Global):
 
 
 class GlobalAveragePooling1D(_Global):
-    """The mean over the steps: (batch, channels)."""
+    """The mean over the steps: (batch, channels); with a [batch, time] mask
+    the mean of the unmasked steps, as Keras."""
 
     rank = 1
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        x = convert_to_tensor(inputs)
+        w = expand_dims(cast(mask, x.dtype), -1)
+        total = reduce_sum(x * w, axis=[1], keepdims=self.keepdims)
+        return total / maximum(reduce_sum(w, axis=[1], keepdims=self.keepdims), 1e-30)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalMaxPooling1D(_Global):

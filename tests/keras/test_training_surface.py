@@ -233,3 +233,29 @@ def test_float64_inputs_and_1d_labels_as_keras_takes_them():
     acc = tf.keras.metrics.BinaryAccuracy()
     acc.update_state(y_true, y_pred)
     assert float(acc.result()) == pytest.approx(2.0 / 3.0)
+
+
+# TF 2.21 / tf-keras outputs for the same layers and weights (linspace(-1, 1) per weight)
+MASKED_TF = {
+    "lstm": [[0.074146, 0.198498], [0.041096, 0.086709], [0.091872, 0.279436]],
+    "gap": [[-0.862069], [-0.862069], [-0.862069]],
+    "masking_gru": [[0.592695, 0.796951], [0.289627, 0.463704], [0.725431, 0.952522]],
+}
+
+
+@pytest.mark.parametrize("name", list(MASKED_TF))
+def test_sequential_propagates_masks_as_keras(name):
+    ids = np.array([[3, 5, 0, 0], [2, 0, 0, 0], [1, 4, 6, 7]])
+    layers = {
+        "lstm": lambda: [L.Embedding(10, 3, mask_zero=True), L.LSTM(2)],
+        "gap": lambda: [L.Embedding(10, 3, mask_zero=True), L.GlobalAveragePooling1D(), L.Dense(1)],
+        "masking_gru": lambda: [L.Masking(0.0), L.GRU(2, return_sequences=True), L.GRU(2)],
+    }[name]()
+    model = tf.keras.Sequential(layers)
+    inputs = ids if name != "masking_gru" else (ids[..., None] / 7.0).astype("float32")
+    model(inputs)
+    for layer in model.layers:
+        layer.set_weights(
+            [np.linspace(-1, 1, int(np.prod(v.shape))).reshape(v.shape) for v in layer.weights]
+        )
+    np.testing.assert_allclose(np.asarray(model(inputs)), MASKED_TF[name], atol=2e-6)
