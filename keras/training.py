@@ -319,7 +319,7 @@ class Trainer:
                 self.compiled_metrics.append(losses_module.metric_fn(m, self.loss))
                 self._finishers.append(None)
         self._metric_ids = list(metrics or [])
-        self._train_fn = self._eval_fn = self._predict_fn = None
+        self._train_fn = self._eval_fn = self._predict_fn = self._weighted_fn = None
 
     def _logs(self, totals: np.ndarray, seen: int) -> dict[str, float]:
         """The epoch's logs from batch-size-weighted sums of the batch values."""
@@ -338,9 +338,9 @@ class Trainer:
         if self.optimizer is None or self.loss is None:
             raise GraphError(f"{what}: compile the model first (model.compile(optimizer, loss))")
 
-    def _loss_and_metrics(self, x, y, training: bool):
+    def _loss_and_metrics(self, x, y, training: bool, sample_weight=None):
         pred = self(x, training=training)
-        loss = self.loss(y, pred)
+        loss = self.loss(y, pred) if sample_weight is None else self.loss(y, pred, sample_weight)
         extra = list(getattr(self, "losses", []) or [])
         if extra:
             loss = add_n([loss, *[convert_to_tensor(e) for e in extra]])
@@ -350,6 +350,14 @@ class Trainer:
         """One step: forward, gradients, update; returns (loss, metrics)."""
         with GradientTape() as tape:
             loss, metrics = self._loss_and_metrics(x, y, True)
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss, metrics
+
+    def _weighted_train_step(self, x, y, sample_weight):
+        """train_step with per-example loss weights (fit's sample_weight / class_weight)."""
+        with GradientTape() as tape:
+            loss, metrics = self._loss_and_metrics(x, y, True, sample_weight)
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss, metrics
@@ -371,6 +379,8 @@ class Trainer:
         seed: int | None = None,
         validation_split: float = 0.0,
         steps_per_epoch: int | None = None,
+        sample_weight: Any = None,
+        class_weight: dict | None = None,
         **_: Any,
     ) -> History:
         """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
@@ -387,6 +397,11 @@ class Trainer:
             head, tail = np.arange(cut), np.arange(cut, _len(x))
             validation_data = (_take(x, tail), _take(y, tail))
             x, y = _take(x, head), _take(y, head)
+        weights = _example_weights(y, sample_weight, class_weight)
+        if weights is not None:
+            y = [y, weights]  # batched together; unpacked for the weighted step
+            if getattr(self, "_weighted_fn", None) is None:
+                self._weighted_fn = function(self._weighted_train_step, name="train_step_w")
         if self._train_fn is None:
             self._train_fn = function(self.train_step, name="train_step")
         history = History()
@@ -411,7 +426,10 @@ class Trainer:
             for step, (xb, yb) in enumerate(next(stream), 1):
                 for cb in cbs:
                     cb.on_train_batch_begin(step - 1)
-                loss, metrics = self._train_fn(xb, yb)
+                if weights is not None:
+                    loss, metrics = self._weighted_fn(xb, yb[0], yb[1])
+                else:
+                    loss, metrics = self._train_fn(xb, yb)
                 n = _len(xb)
                 totals += n * np.array([float(loss), *[float(m) for m in metrics]])
                 seen += n
@@ -498,6 +516,26 @@ class Trainer:
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         return self.predict(x, batch_size=_len(_array(x)))
+
+
+def _example_weights(y: Any, sample_weight: Any, class_weight: dict | None) -> Any:
+    """One float32 loss weight per example from fit's sample_weight and/or
+    class_weight ({class: weight}, looked up by the integer label or the
+    argmax of a one-hot one), or None when neither is given."""
+    if sample_weight is None and class_weight is None:
+        return None
+    if isinstance(y, (Dataset, list, dict)) or y is None:
+        raise GraphError("fit: sample_weight/class_weight need one array of labels")
+    w = np.ones(len(y), np.float32)
+    if sample_weight is not None:
+        w = w * np.asarray(sample_weight, np.float32).reshape(len(y))
+    if class_weight is not None:
+        labels = np.asarray(y)
+        labels = (
+            labels.argmax(-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
+        )
+        w = w * np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
+    return w
 
 
 def _metric_list(metrics: Any) -> list[Any]:

@@ -259,3 +259,36 @@ def test_sequential_propagates_masks_as_keras(name):
             [np.linspace(-1, 1, int(np.prod(v.shape))).reshape(v.shape) for v in layer.weights]
         )
     np.testing.assert_allclose(np.asarray(model(inputs)), MASKED_TF[name], atol=2e-6)
+
+
+# TF 2.21 / tf-keras: kernel after 2 epochs and the epoch losses, for the same call
+WEIGHTED_TF = {
+    "class_weight": (
+        [[0.123502, 0.076498], [0.150393, 0.049607]],
+        [0.924196, 0.829358],
+    ),
+    "sample_weight": (
+        [[-0.194713, 0.394713], [-0.21984, 0.41984]],
+        [2.426015, 1.939169],
+    ),
+}
+
+
+@pytest.mark.parametrize("which", list(WEIGHTED_TF))
+def test_fit_class_weight_and_sample_weight_match_tf(which):
+    x = np.arange(12, dtype="float32").reshape(6, 2) / 10.0
+    y = np.array([0, 1, 1, 0, 1, 1])
+    kw = (
+        {"class_weight": {0: 3.0, 1: 0.5}}
+        if which == "class_weight"
+        else {"sample_weight": np.array([1, 2, 3, 4, 5, 6.0])}
+    )
+    model = tf.keras.Sequential([L.Dense(2, kernel_initializer=I.Constant(0.1), input_shape=(2,))])
+    model.compile(
+        tf.keras.optimizers.SGD(0.5),
+        tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    h = model.fit(x, y, batch_size=6, epochs=2, shuffle=False, verbose=0, **kw)
+    kernel, losses = WEIGHTED_TF[which]
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), kernel, atol=2e-6)
+    np.testing.assert_allclose(h.history["loss"], losses, rtol=2e-6)
