@@ -9,6 +9,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..frontend import nn
 from ..frontend.array_ops import shape as tensor_shape
 from ..frontend.graph import GraphError
@@ -23,6 +25,7 @@ from ..frontend.ops import (
     ones,
     reduce_max,
     reshape,
+    sqrt,
     where,
 )
 from .engine import Layer
@@ -271,6 +274,60 @@ class TimeDistributed(Layer):
         return reshape(y, [-1, dims[1], *y.shape.as_list()[1:]])
 
 
+class Normalization(Layer):
+    """(x - mean) / max(sqrt(variance), 1e-7) per feature of `axis`, the
+    statistics given or learned by `adapt(data)` (keras.layers.Normalization)."""
+
+    def __init__(self, axis: Any = -1, mean: Any = None, variance: Any = None, **kw: Any):
+        super().__init__(**kw)
+        self.axis = axis
+        self._given = None if mean is None else (np.asarray(mean), np.asarray(variance))
+
+    def _feature_shape(self, shape: list) -> list[int]:
+        axis = self.axis % len(shape)
+        return [1 if i != axis else int(d) for i, d in enumerate(shape)]  # as Keras: [1, d]
+
+    def adapt(self, data: Any, batch_size: Any = None, steps: Any = None) -> None:
+        """Learn the mean and variance of `data` (an array) over all but `axis`."""
+        values = np.asarray(data.numpy() if hasattr(data, "numpy") else data, np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        axes = tuple(i for i in range(values.ndim) if i != self.axis % values.ndim)
+        mean = values.mean(axis=axes, keepdims=True)
+        variance = values.var(axis=axes, keepdims=True)
+        if not self.built:
+            self.build([None, *values.shape[1:]])
+            self.built = True
+        self.mean.assign(mean.astype(np.float32))
+        self.variance.assign(variance.astype(np.float32))
+
+    def build(self, input_shape):
+        shape = self._feature_shape(list(input_shape))
+        self.mean = self.add_weight("mean", shape, "zeros", trainable=False)
+        self.variance = self.add_weight("variance", shape, "ones", trainable=False)
+        if self._given is not None:
+            self.mean.assign(np.broadcast_to(self._given[0], shape).astype(np.float32))
+            self.variance.assign(np.broadcast_to(self._given[1], shape).astype(np.float32))
+
+    def call(self, inputs):
+        x = convert_to_tensor(inputs)
+        return (x - self.mean) / maximum(sqrt(self.variance), 1e-7)
+
+
+class Rescaling(Layer):
+    """x * scale + offset (keras.layers.Rescaling, e.g. 1/255 for images)."""
+
+    def __init__(self, scale: float, offset: float = 0.0, **kw: Any):
+        super().__init__(**kw)
+        self.scale, self.offset = float(scale), float(offset)
+
+    def call(self, inputs):
+        return convert_to_tensor(inputs) * self.scale + self.offset
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale, "offset": self.offset}
+
+
 class ActivityRegularization(Layer):
     """The identity, adding l1 * sum|x| + l2 * sum x^2 (over the batch size) to losses."""
 
@@ -284,6 +341,8 @@ class ActivityRegularization(Layer):
 __all__ = [
     "ELU",
     "ActivityRegularization",
+    "Normalization",
+    "Rescaling",
     "GaussianDropout",
     "GaussianNoise",
     "LayerNormalization",

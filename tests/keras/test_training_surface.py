@@ -292,3 +292,23 @@ def test_fit_class_weight_and_sample_weight_match_tf(which):
     kernel, losses = WEIGHTED_TF[which]
     np.testing.assert_allclose(model.layers[0].kernel.numpy(), kernel, atol=2e-6)
     np.testing.assert_allclose(h.history["loss"], losses, rtol=2e-6)
+
+
+def test_normalization_adapt_and_rescaling_match_tf():
+    data = np.array([[1.0, 10.0, 5.0], [2.0, 20.0, 5.0], [4.0, 60.0, 5.0]], "float32")
+    norm = L.Normalization(axis=-1)
+    norm.adapt(data)
+    # TF 2.21 / tf-keras for the same calls
+    np.testing.assert_allclose(
+        np.asarray(norm(data)),
+        [[-1.06904, -0.92582, 0.0], [-0.26726, -0.46291, 0.0], [1.33631, 1.38873, 0.0]],
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(np.asarray(norm.mean), [[2.33333, 30.0, 5.0]], atol=1e-5)
+    given = L.Normalization(mean=3.0, variance=4.0)
+    assert np.asarray(given(np.array([[1.0], [5.0]], "float32"))).tolist() == [[-1.0], [1.0]]
+    scaled = L.Rescaling(1 / 127.5, offset=-1)(np.array([0.0, 255.0], "float32"))
+    np.testing.assert_allclose(np.asarray(scaled), [-1.0, 1.0])
+    model = tf.keras.Sequential([norm, L.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(data, np.array([1.0, 2.0, 3.0]), epochs=1, verbose=0)
