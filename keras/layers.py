@@ -5,6 +5,7 @@ the small ones in core.py, recurrent ones in recurrent.py."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from ..frontend import array_ops, nn
@@ -249,3 +250,9 @@ class Softmax(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+# TF 2.3-2.5's home of the preprocessing layers (tf.keras.layers.experimental.preprocessing)
+experimental = SimpleNamespace(
+    preprocessing=SimpleNamespace(Normalization=Normalization, Rescaling=Rescaling)  # noqa: F405
+)
