@@ -280,10 +280,10 @@ class Dataset:
     def _elements(self) -> abc.Iterator[Any]:
         return iter(self._make())
 
-    def __iter__(self) -> abc.Iterator[Any]:
-        """One epoch of eager tensors."""
-        for e in self._elements():
-            yield _to_eager(e)
+    def __iter__(self) -> OwnedIterator:
+        """One epoch of eager tensors (TF 2's iter(dataset): also `.next()`,
+        `.get_next()`, which raises OutOfRangeError at the end)."""
+        return OwnedIterator(self._elements())
 
     def as_numpy_iterator(self) -> abc.Iterator[Any]:
         return self._elements()
@@ -545,3 +545,25 @@ class IteratorFeedHook(SessionRunHook):
 
 
 register_run_hook(IteratorFeedHook())
+
+
+class OwnedIterator:
+    """An eager iterator over one epoch of a Dataset (TF 2's OwnedIterator and
+    TF 1.x eager's tfe.Iterator): next(it), it.next(), it.get_next()."""
+
+    def __init__(self, elements: abc.Iterator[Any]):
+        self._elements = elements
+
+    def __iter__(self) -> OwnedIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return _to_eager(next(self._elements))
+
+    next = __next__
+
+    def get_next(self, name: str | None = None) -> Any:
+        try:
+            return next(self)
+        except StopIteration:
+            raise OutOfRangeError("End of sequence (the dataset is exhausted)") from None

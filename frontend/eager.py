@@ -97,6 +97,10 @@ class EagerGraph(Graph):
                 for i, (v, (d, _)) in enumerate(zip(values, output_types or ()))
             ]
             return op
+        if type == "NoOp":  # tf.group / control_dependencies: its inputs already ran
+            op = EagerOperation(self, type, name or type, [], attrs or {}, None, {})
+            op.outputs = []
+            return op
         if ir_op is None:
             raise GraphError(
                 _NOT_EAGER.get(type, f"{name or type} ({type}) cannot run in eager mode")
@@ -136,7 +140,6 @@ _NOT_EAGER = {
     "directly, or trace a kl.function)",
     "Gradients": "kl.gradients is not supported when eager execution is enabled; use "
     "kl.GradientTape instead",
-    "NoOp": "",
 }
 
 _EAGER = EagerGraph()
@@ -521,6 +524,15 @@ class EagerVariable(Variable):
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self._value if dtype is None else self._value.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __index__(self) -> int:
+        return int(self._value)
 
     @property
     def name(self) -> str:

@@ -8,25 +8,25 @@ model.compile("adam", kl.keras.losses.SparseCategoricalCrossentropy(from_logits=
 model.fit(x, y, batch_size=32, epochs=5, validation_data=(xv, yv))
 """
 
-from types import SimpleNamespace
-
-from ..frontend import optimizers_v2 as optimizers
-from . import activations, initializers, layers, losses, metrics, models, training
+from . import (
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    training,
+    utils,
+)
 from .engine import Input, KerasTensor, Layer
 from .models import Model, Sequential
 from .training import Callback, EarlyStopping, History, LambdaCallback, ProgressBar, TensorBoard
 
-callbacks = SimpleNamespace(
-    Callback=Callback,
-    History=History,
-    EarlyStopping=EarlyStopping,
-    LambdaCallback=LambdaCallback,
-    ProgressBar=ProgressBar,
-    TensorBoard=TensorBoard,
-)
-utils = SimpleNamespace(
-    set_random_seed=initializers.set_random_seed, to_categorical=metrics.to_categorical
-)
+preprocessing = utils.preprocessing
 
 __all__ = [
     "Input",
@@ -35,6 +35,8 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "backend",
+    "preprocessing",
     "callbacks",
     "initializers",
     "layers",
@@ -42,6 +44,7 @@ __all__ = [
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
     "training",
     "utils",
 ]

@@ -7,14 +7,33 @@ from typing import Any
 
 from ..frontend import nn
 from ..frontend.graph import GraphError
+from ..frontend.ops import clip_by_value, exp
 
 
 def linear(x: Any) -> Any:
     return x
 
 
-def softmax(x: Any) -> Any:
-    return nn.softmax(x, axis=-1)
+def softmax(x: Any, axis: int = -1) -> Any:
+    return nn.softmax(x, axis=axis)
+
+
+def swish(x: Any) -> Any:
+    """x * sigmoid(x) (also "silu")."""
+    return x * nn.sigmoid(x)
+
+
+def hard_sigmoid(x: Any) -> Any:
+    """clip(0.2 x + 0.5, 0, 1) (Keras 2's piecewise-linear sigmoid)."""
+    return clip_by_value(x * 0.2 + 0.5, 0.0, 1.0)
+
+
+def exponential(x: Any) -> Any:
+    return exp(x)
+
+
+relu, elu, selu, sigmoid, tanh = nn.relu, nn.elu, nn.selu, nn.sigmoid, nn.tanh
+softplus, gelu, relu6 = nn.softplus, nn.gelu, nn.relu6
 
 
 _BY_NAME: dict[str, Callable] = {
@@ -30,6 +49,10 @@ _BY_NAME: dict[str, Callable] = {
     "gelu": nn.gelu,
     "leaky_relu": nn.leaky_relu,
     "log_softmax": nn.log_softmax,
+    "swish": swish,
+    "silu": swish,
+    "hard_sigmoid": hard_sigmoid,
+    "exponential": exponential,
 }
 
 

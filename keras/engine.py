@@ -18,16 +18,25 @@ from typing import Any
 
 import numpy as np
 
+from ..frontend.array_ops import shape as tensor_shape
 from ..frontend.dtypes import as_dtype, float32
 from ..frontend.eager import EagerTensor, EagerVariable, eager_mode, init_scope
 from ..frontend.function import FuncGraph
 from ..frontend.graph import GraphError, TensorShape, executing_eagerly, get_default_graph
 from ..frontend.nest import flatten, pack_sequence_as
-from ..frontend.ops import placeholder
+from ..frontend.ops import cast, placeholder
 from ..ir import KilnError
 from .initializers import get as get_initializer
+from .regularizers import get as get_regularizer
+
+
+def reduce_mean_batch(penalty: Any, output: Any) -> Any:
+    """An activity penalty divided by the batch size, as Keras does."""
+    return penalty / cast(tensor_shape(output)[0], penalty.dtype)
+
 
 _names: dict[str, itertools.count] = {}
+_call_depth = [0]  # layers being called now (losses of the latest call are kept)
 
 
 def unique_layer_name(base: str) -> str:
@@ -101,6 +110,7 @@ class Layer:
         dtype: Any = None,
         input_shape: Sequence[int | None] | None = None,
         input_dim: int | None = None,
+        activity_regularizer: Any = None,
         **_: Any,
     ):
         self.name = name or unique_layer_name(_snake(type(self).__name__))
@@ -108,6 +118,9 @@ class Layer:
         self.dtype = as_dtype(dtype) if dtype is not None else float32
         self.built = False
         self._own_weights: list[EagerVariable] = []
+        self._weight_losses: list[Any] = []  # callables: regularizer(weight)
+        self._call_losses: list[Any] = []  # add_loss tensors of the latest call
+        self.activity_regularizer = get_regularizer(activity_regularizer)
         self.output_shape: Any = None
         self._batch_input_shape = None
         if input_shape is not None:
@@ -124,11 +137,12 @@ class Layer:
         initializer: Any = "zeros",
         trainable: bool = True,
         dtype: Any = None,
+        regularizer: Any = None,
         **_: Any,
     ) -> EagerVariable:
         """A new eager variable of this layer, initialised by a numpy initializer."""
         dt = as_dtype(dtype) if dtype is not None else self.dtype
-        value = get_initializer(initializer)(list(shape), dt)
+        value = get_initializer(initializer).value(list(shape), dt)
         with init_scope():
             var = EagerVariable(
                 np.asarray(value, dt.ir.numpy),
@@ -137,7 +151,33 @@ class Layer:
                 dtype=dt,
             )
         self._own_weights.append(var)
+        penalty = get_regularizer(regularizer)
+        if penalty is not None:
+            self._weight_losses.append(lambda: penalty(var))
         return var
+
+    # ------------------------------------------------------------ losses
+    def add_loss(self, loss: Any, inputs: Any = None) -> None:
+        """Add a term to `losses`: a tensor made in this call (cleared at the
+        next outermost call) or a zero-argument callable (kept)."""
+        if callable(loss):
+            self._weight_losses.append(loss)
+        else:
+            self._call_losses.append(loss)
+
+    @property
+    def losses(self) -> list[Any]:
+        """The regularization penalties and add_loss terms of this layer and
+        its sublayers (weight penalties computed now, from the weights)."""
+        out = [f() for f in self._weight_losses] + list(self._call_losses)
+        for layer in self._sublayers():
+            out += layer.losses
+        return out
+
+    def _clear_call_losses(self) -> None:
+        self._call_losses = []
+        for layer in self._sublayers():
+            layer._clear_call_losses()
 
     def _sublayers(self) -> list[Layer]:
         found: list[Layer] = []
@@ -209,11 +249,16 @@ class Layer:
         if not executing_eagerly() and not isinstance(get_default_graph(), FuncGraph):
             with eager_mode():  # outside kl.function a layer computes at once, as in TF 2
                 return self(inputs, *args, training=training, **kwargs)
+        leaves = [_autocast(x, self.dtype) for x in leaves]
+        inputs = pack_sequence_as(inputs, leaves)
         if not self.built:
             self.build(pack_sequence_as(inputs, [_shape_of(x) for x in leaves]))
             self.built = True
         if self._call_takes_training:
             kwargs["training"] = bool(training) if training is not None else False
+        if _call_depth[0] == 0:
+            self._clear_call_losses()
+        _call_depth[0] += 1
         try:
             out = self.call(inputs, *args, **kwargs)
         except KilnError as e:  # name the layer and what it was given (innermost layer)
@@ -226,6 +271,11 @@ class Layer:
             )
             error.keras_layer = self.name
             raise error from None
+        finally:
+            _call_depth[0] -= 1
+        if self.activity_regularizer is not None:
+            for o in flatten(out):
+                self.add_loss(reduce_mean_batch(self.activity_regularizer(o), o))
         out_leaves = flatten(out)
         self.output_shape = pack_sequence_as(out, [tuple(_shape_of(o)) for o in out_leaves])
         return out
@@ -243,6 +293,10 @@ class Layer:
         self.output_shape = pack_sequence_as(out, [tuple(o.shape.dims) for o in out_leaves])
         return pack_sequence_as(out, results)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The mask of this layer's output (Keras's default: the input's)."""
+        return mask
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         return KerasTensor(input_shape, self.dtype).shape
 
@@ -258,6 +312,19 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _autocast(x: Any, dtype: Any) -> Any:
+    """A floating input in the layer's dtype, as Keras casts them (numpy's
+    float64 images / 255.0 into a float32 model); other inputs pass."""
+    if isinstance(x, (np.ndarray, float, list)) and not isinstance(x, Layer):
+        array = np.asarray(x)
+        if array.dtype.kind == "f" and array.dtype != dtype.ir.numpy:
+            return array.astype(dtype.ir.numpy)
+        return x
+    x_dtype = getattr(x, "dtype", None)
+    floating = getattr(x_dtype, "is_floating", False) and dtype.is_floating
+    return cast(x, dtype) if floating and x_dtype != dtype else x
 
 
 def _shape_of(x: Any) -> list[int | None]:

@@ -1,46 +1,51 @@
-"""Keras layers written with kl ops (keras.layers): Dense, Conv2D, pools,
-Flatten, Dropout, BatchNormalization, Activation, Embedding, Reshape."""
+"""Keras layers written with kl ops (keras.layers): Dense, Dropout,
+BatchNormalization, Activation, Embedding, Softmax here; convolutions in
+conv.py, pooling in pooling.py, reshaping in reshaping.py, merging in merge.py,
+the small ones in core.py, recurrent ones in recurrent.py."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from ..frontend import array_ops, nn
 from ..frontend.dtypes import int32
 from ..frontend.graph import GraphError
-from ..frontend.ops import cast, convert_to_tensor, matmul, reshape
+from ..frontend.ops import cast, convert_to_tensor, matmul, not_equal, reshape
 from . import activations
+from .conv import *  # noqa: F403
+from .conv import __all__ as _conv
+from .core import *  # noqa: F403
+from .core import __all__ as _core
 from .engine import Input, InputLayer, Layer
+from .merge import *  # noqa: F403
+from .merge import __all__ as _merge
+from .pooling import *  # noqa: F403
+from .pooling import __all__ as _pooling
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from .reshaping import *  # noqa: F403
+from .reshaping import __all__ as _reshaping
 
 __all__ = [
     "Activation",
-    "Bidirectional",
-    "GRU",
-    "LSTM",
-    "SimpleRNN",
-    "AveragePooling2D",
     "BatchNormalization",
-    "Conv2D",
+    "Bidirectional",
     "Dense",
     "Dropout",
     "Embedding",
-    "Flatten",
+    "GRU",
     "Input",
     "InputLayer",
+    "LSTM",
     "Layer",
-    "MaxPooling2D",
-    "Reshape",
+    "SimpleRNN",
+    "Softmax",
+    *_conv,
+    *_core,
+    *_merge,
+    *_pooling,
+    *_reshaping,
 ]
-
-
-def _pair(value: int | Sequence[int], what: str) -> list[int]:
-    v = [int(value)] * 2 if isinstance(value, int) else [int(x) for x in value]
-    if len(v) != 2:
-        raise GraphError(f"{what} needs one int or two, got {value!r}")
-    return v
 
 
 class Dense(Layer):
@@ -53,21 +58,31 @@ class Dense(Layer):
         use_bias: bool = True,
         kernel_initializer: Any = "glorot_uniform",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
         **kw: Any,
     ):
         super().__init__(**kw)
         self.units, self.use_bias = int(units), use_bias
         self.activation = activations.get(activation)
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
 
     def build(self, input_shape):
         if input_shape[-1] is None:
             raise GraphError(f"{self.name}: the last input dim must be known")
         self.kernel = self.add_weight(
-            "kernel", [input_shape[-1], self.units], self.kernel_initializer
+            "kernel",
+            [input_shape[-1], self.units],
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         self.bias = (
-            self.add_weight("bias", [self.units], self.bias_initializer) if self.use_bias else None
+            self.add_weight(
+                "bias", [self.units], self.bias_initializer, regularizer=self.bias_regularizer
+            )
+            if self.use_bias
+            else None
         )
 
     def call(self, inputs):
@@ -91,128 +106,6 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "activation": activations.serialize(self.activation),
         }
-
-
-class Conv2D(Layer):
-    """2-D convolution over NHWC inputs with HWIO kernels."""
-
-    def __init__(
-        self,
-        filters: int,
-        kernel_size: int | Sequence[int],
-        strides: Any = (1, 1),
-        padding: str = "valid",
-        activation: Any = None,
-        use_bias: bool = True,
-        kernel_initializer: Any = "glorot_uniform",
-        bias_initializer: Any = "zeros",
-        **kw: Any,
-    ):
-        super().__init__(**kw)
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "Conv2D kernel_size")
-        self.strides = _pair(strides, "Conv2D strides")
-        self.padding = padding.upper()
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
-
-    def build(self, input_shape):
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise GraphError(
-                f"{self.name}: Conv2D takes NHWC inputs with known channels, "
-                f"got shape {input_shape}"
-            )
-        self.kernel = self.add_weight(
-            "kernel", [*self.kernel_size, input_shape[-1], self.filters], self.kernel_initializer
-        )
-        self.bias = (
-            self.add_weight("bias", [self.filters], self.bias_initializer)
-            if self.use_bias
-            else None
-        )
-
-    def call(self, inputs):
-        y = nn.conv2d(inputs, self.kernel, strides=[1, *self.strides, 1], padding=self.padding)
-        if self.bias is not None:
-            y = nn.bias_add(y, self.bias)
-        return self.activation(y)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding.lower(),
-            "use_bias": self.use_bias,
-            "activation": activations.serialize(self.activation),
-        }
-
-
-class _Pooling2D(Layer):
-    pool = staticmethod(nn.max_pool)
-
-    def __init__(
-        self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid", **kw: Any
-    ):
-        super().__init__(**kw)
-        self.pool_size = _pair(pool_size, f"{type(self).__name__} pool_size")
-        self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
-        self.padding = padding.upper()
-
-    def call(self, inputs):
-        return self.pool(
-            inputs,
-            ksize=[1, *self.pool_size, 1],
-            strides=[1, *self.strides, 1],
-            padding=self.padding,
-        )
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "pool_size": self.pool_size,
-            "strides": self.strides,
-            "padding": self.padding.lower(),
-        }
-
-
-class MaxPooling2D(_Pooling2D):
-    """The largest value of each window (NHWC)."""
-
-    pool = staticmethod(nn.max_pool)
-
-
-class AveragePooling2D(_Pooling2D):
-    """The mean of each window (NHWC)."""
-
-    pool = staticmethod(nn.avg_pool)
-
-
-class Flatten(Layer):
-    """(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)."""
-
-    def call(self, inputs):
-        x = convert_to_tensor(inputs)
-        dims = x.shape.as_list()[1:]
-        if None in dims:
-            raise GraphError(f"{self.name}: Flatten needs known non-batch dims, got {x.shape}")
-        return reshape(x, [-1, math.prod(dims)])
-
-
-class Reshape(Layer):
-    """Reshape the non-batch dims to `target_shape` (one may be -1)."""
-
-    def __init__(self, target_shape: Sequence[int], **kw: Any):
-        super().__init__(**kw)
-        self.target_shape = [int(d) for d in target_shape]
-
-    def call(self, inputs):
-        return reshape(inputs, [-1, *self.target_shape])
-
-    def get_config(self):
-        return {**super().get_config(), "target_shape": self.target_shape}
 
 
 class Activation(Layer):
@@ -257,11 +150,15 @@ class BatchNormalization(Layer):
         epsilon: float = 1e-3,
         center: bool = True,
         scale: bool = True,
+        beta_initializer: Any = "zeros",
+        gamma_initializer: Any = "ones",
         **kw: Any,
     ):
         super().__init__(**kw)
+        axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
         self.axis, self.momentum, self.epsilon = int(axis), float(momentum), float(epsilon)
         self.center, self.scale = center, scale
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
 
     def build(self, input_shape):
         self.rank = len(input_shape)
@@ -269,8 +166,8 @@ class BatchNormalization(Layer):
         if axis != self.rank - 1:
             raise GraphError(f"{self.name}: BatchNormalization supports the last axis only")
         n = [input_shape[axis]]
-        self.gamma = self.add_weight("gamma", n, "ones") if self.scale else None
-        self.beta = self.add_weight("beta", n, "zeros") if self.center else None
+        self.gamma = self.add_weight("gamma", n, self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", n, self.beta_initializer) if self.center else None
         self.moving_mean = self.add_weight("moving_mean", n, "zeros", trainable=False)
         self.moving_variance = self.add_weight("moving_variance", n, "ones", trainable=False)
 
@@ -304,15 +201,31 @@ class Embedding(Layer):
         input_dim: int,
         output_dim: int,
         embeddings_initializer: Any = "random_uniform",
+        embeddings_regularizer: Any = None,
+        mask_zero: bool = False,
+        input_length: int | None = None,
         **kw: Any,
     ):
+        if input_length is not None and "input_shape" not in kw:
+            kw["input_shape"] = [input_length]
         super().__init__(**kw)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.embeddings_initializer = embeddings_initializer
+        self.embeddings_regularizer = embeddings_regularizer
+        self.mask_zero = bool(mask_zero)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """[batch, time] bool, False at id 0 when mask_zero (else None)."""
+        if not self.mask_zero:
+            return None
+        return not_equal(convert_to_tensor(inputs), 0)
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            "embeddings", [self.input_dim, self.output_dim], self.embeddings_initializer
+            "embeddings",
+            [self.input_dim, self.output_dim],
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
         )
 
     def call(self, inputs):
@@ -339,7 +252,7 @@ class Softmax(Layer):
         return {**super().get_config(), "axis": self.axis}
 
 
-# Keras's short aliases (tf.keras.layers.MaxPool2D is MaxPooling2D)
-MaxPool2D = MaxPooling2D
-AvgPool2D = AveragePooling2D
-__all__ += ["AvgPool2D", "MaxPool2D", "Softmax"]
+# TF 2.3-2.5's home of the preprocessing layers (tf.keras.layers.experimental.preprocessing)
+experimental = SimpleNamespace(
+    preprocessing=SimpleNamespace(Normalization=Normalization, Rescaling=Rescaling)  # noqa: F405
+)

@@ -9,6 +9,7 @@ load_weights into a new instance instead, as Keras does).
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -248,9 +249,16 @@ class Sequential(Model):
         return list(self._layers)
 
     def call(self, inputs: Any, training: bool = False) -> Any:
-        x = inputs
+        """The layers in turn, with Keras's mask propagation: a layer with
+        compute_mask (Embedding(mask_zero=True), Masking) makes a [batch, time]
+        mask, layers whose call takes `mask` (recurrent ones, 1-D global
+        pooling) get it, and it is kept while the time axis is."""
+        x, mask = inputs, None
         for layer in self._layers:
-            x = layer(x, training=training)
+            kwargs = {"mask": mask} if mask is not None and _takes_mask(layer) else {}
+            new_mask = layer.compute_mask(x, mask)
+            x = layer(x, training=training, **kwargs)
+            mask = new_mask if _keeps_time(x, new_mask) else None
         return x
 
     def get_config(self) -> dict[str, Any]:
@@ -265,6 +273,17 @@ class Sequential(Model):
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _takes_mask(layer: Layer) -> bool:
+    return "mask" in inspect.signature(layer.call).parameters
+
+
+def _keeps_time(x: Any, mask: Any) -> bool:
+    if mask is None or isinstance(x, (list, tuple)):
+        return False
+    dims, mdims = x.shape.as_list(), mask.shape.as_list()
+    return len(dims) >= 3 and dims[:2] == mdims[:2]
 
 
 def _topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
@@ -321,6 +340,7 @@ def _write_npz(filepath: str, extra: dict[str, np.ndarray], weights: list) -> No
     arrays["__count__"] = np.array(len(weights))
     arrays.update(extra)
     path = os.fspath(filepath)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # "ckpt/weights", as TF
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:  # a file object: numpy adds no .npz suffix
         np.savez(f, **arrays)

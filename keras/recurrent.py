@@ -32,26 +32,12 @@ from ..frontend.ops import (
 )
 from . import activations
 from .engine import Layer
-from .initializers import _rng
 from .initializers import get as get_initializer
 
 __all__ = ["GRU", "LSTM", "Bidirectional", "SimpleRNN"]
 
 
-def orthogonal(shape, dtype=None) -> np.ndarray:
-    """An orthogonal matrix (keras's recurrent_initializer default)."""
-    rows, cols = int(np.prod(shape[:-1])), int(shape[-1])
-    a = _rng[0].standard_normal((max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(a)
-    q = q * np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return np.ascontiguousarray(q[:rows, :cols].reshape(shape))  # a variable updated in place
-
-
 def _init(identifier: Any):
-    if isinstance(identifier, str) and identifier.lower() == "orthogonal":
-        return orthogonal
     return get_initializer(identifier)
 
 
@@ -182,8 +168,8 @@ class LSTM(_Recurrent):
         u = self.units
 
         def init(shape, dtype=None):
-            b = np.asarray(base([u], dtype))
-            return np.concatenate([b, np.ones(u), np.asarray(base([2 * u], dtype))])
+            b = base.value([u], dtype)
+            return np.concatenate([b, np.ones(u), base.value([2 * u], dtype)])
 
         return init
 

@@ -21,9 +21,10 @@ from ..frontend import optimizers_v2 as optimizers
 from ..frontend import summary
 from ..frontend.function import function
 from ..frontend.graph import GraphError
-from ..frontend.ops import add_n, convert_to_tensor
+from ..frontend.ops import add_n, cast, convert_to_tensor, reduce_mean
 from ..frontend.tape import GradientTape
 from . import losses as losses_module
+from . import metrics as metrics_module
 
 # ------------------------------------------------------------------ progress bar
 
@@ -191,16 +192,18 @@ class TensorBoard(Callback):
 
 
 class LambdaCallback(Callback):
-    def __init__(
-        self,
-        on_epoch_end: Callable | None = None,
-        on_train_batch_end: Callable | None = None,
-        **_: Any,
-    ):
-        if on_epoch_end:
-            self.on_epoch_end = on_epoch_end
-        if on_train_batch_end:
-            self.on_train_batch_end = on_train_batch_end
+    """A callback from functions: on_epoch_begin/end(epoch, logs),
+    on_batch_begin/end(batch, logs) (also as on_train_batch_*), on_train_begin/end(logs)."""
+
+    def __init__(self, **hooks: Callable | None):
+        aliases = {"on_batch_begin": "on_train_batch_begin", "on_batch_end": "on_train_batch_end"}
+        for name, fn in hooks.items():
+            name = aliases.get(name, name)
+            if fn is None:
+                continue
+            if not hasattr(Callback, name):
+                raise GraphError(f"LambdaCallback: unknown hook {name!r}")
+            setattr(self, name, fn)
 
 
 # ------------------------------------------------------------------ batches
@@ -214,23 +217,73 @@ def _batches(x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Gene
                 raise GraphError("fit/evaluate on a Dataset needs (x, y) elements")
             yield element
         return
-    n = len(x)
+    n = _len(x)
     order = rng.permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
-        yield x[idx], (None if y is None else y[idx])
+        yield _take(x, idx), (None if y is None else _take(y, idx))
+
+
+def _epochs(x, y, batch_size, shuffle, rng, steps_per_epoch):
+    """One iterable of batches per epoch: whole passes, or with steps_per_epoch
+    that many batches each, drawn from passes restarted as needed (a repeated
+    Dataset runs on across epochs, as in Keras)."""
+    if steps_per_epoch is None:
+        while True:
+            yield _batches(x, y, batch_size, shuffle, rng)
+    source = iter(())
+
+    def take(n: int):
+        nonlocal source
+        restarted = False
+        for _ in range(n):
+            try:
+                yield next(source)
+                restarted = False
+            except StopIteration:
+                if restarted:
+                    return
+                source, restarted = iter(_batches(x, y, batch_size, shuffle, rng)), True
+                try:
+                    yield next(source)
+                except StopIteration:
+                    return
+
+    while True:
+        yield take(int(steps_per_epoch))
 
 
 def _count(x: Any, batch_size: int) -> int | None:
     if isinstance(x, Dataset):
         c = x.cardinality()
         return None if c < 0 else c
-    return -(-len(x) // batch_size)
+    return -(-_len(x) // batch_size)
+
+
+def _len(x: Any) -> int:
+    """The number of examples of an array or of a list/dict of arrays (multi-input)."""
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    if isinstance(x, list):
+        return len(x[0])
+    return len(x)
+
+
+def _take(x: Any, idx: np.ndarray) -> Any:
+    if isinstance(x, dict):
+        return {k: v[idx] for k, v in x.items()}
+    if isinstance(x, list):
+        return [v[idx] for v in x]
+    return x[idx]
 
 
 def _array(a: Any) -> Any:
     if a is None or isinstance(a, Dataset):
         return a
+    if isinstance(a, dict):
+        return {k: _array(v) for k, v in a.items()}
+    if isinstance(a, (list, tuple)) and a and all(hasattr(v, "shape") for v in a):
+        return [_array(v) for v in a]  # one array per model input
     out = np.asarray(a)
     return out.astype(np.float32) if out.dtype == np.float64 else out
 
@@ -255,9 +308,27 @@ class Trainer:
         """Choose the optimizer, loss and metrics (keras Model.compile)."""
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
-        self.compiled_metrics = [losses_module.metric_fn(m, self.loss) for m in metrics or []]
+        self.compiled_metrics, self._finishers = [], []
+        for m in _metric_list(metrics):
+            found = metrics_module.compiled(m) if m not in ("accuracy", "acc") else None
+            if found is not None:
+                name, values, finish = found
+                self.compiled_metrics.append((name, _batch_mean(values)))
+                self._finishers.append(finish)
+            else:
+                self.compiled_metrics.append(losses_module.metric_fn(m, self.loss))
+                self._finishers.append(None)
         self._metric_ids = list(metrics or [])
-        self._train_fn = self._eval_fn = self._predict_fn = None
+        self._train_fn = self._eval_fn = self._predict_fn = self._weighted_fn = None
+
+    def _logs(self, totals: np.ndarray, seen: int) -> dict[str, float]:
+        """The epoch's logs from batch-size-weighted sums of the batch values."""
+        means = (totals / max(seen, 1)).tolist()
+        out = dict(zip(self.metrics_names, means))
+        for (name, _), finish, value in zip(self.compiled_metrics, self._finishers, means[1:]):
+            if finish is not None:
+                out[name] = float(np.asarray(finish(np.float32(value))))
+        return out
 
     @property
     def metrics_names(self) -> list[str]:
@@ -267,9 +338,9 @@ class Trainer:
         if self.optimizer is None or self.loss is None:
             raise GraphError(f"{what}: compile the model first (model.compile(optimizer, loss))")
 
-    def _loss_and_metrics(self, x, y, training: bool):
+    def _loss_and_metrics(self, x, y, training: bool, sample_weight=None):
         pred = self(x, training=training)
-        loss = self.loss(y, pred)
+        loss = self.loss(y, pred) if sample_weight is None else self.loss(y, pred, sample_weight)
         extra = list(getattr(self, "losses", []) or [])
         if extra:
             loss = add_n([loss, *[convert_to_tensor(e) for e in extra]])
@@ -279,6 +350,14 @@ class Trainer:
         """One step: forward, gradients, update; returns (loss, metrics)."""
         with GradientTape() as tape:
             loss, metrics = self._loss_and_metrics(x, y, True)
+        variables = self.trainable_variables
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss, metrics
+
+    def _weighted_train_step(self, x, y, sample_weight):
+        """train_step with per-example loss weights (fit's sample_weight / class_weight)."""
+        with GradientTape() as tape:
+            loss, metrics = self._loss_and_metrics(x, y, True, sample_weight)
         variables = self.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss, metrics
@@ -298,6 +377,10 @@ class Trainer:
         shuffle: bool = True,
         initial_epoch: int = 0,
         seed: int | None = None,
+        validation_split: float = 0.0,
+        steps_per_epoch: int | None = None,
+        sample_weight: Any = None,
+        class_weight: dict | None = None,
         **_: Any,
     ) -> History:
         """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
@@ -307,17 +390,30 @@ class Trainer:
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
         x, y = _array(x), _array(y)
+        if validation_split and validation_data is None:
+            if isinstance(x, Dataset):
+                raise GraphError("fit: validation_split needs arrays, not a Dataset")
+            cut = int(_len(x) * (1.0 - float(validation_split)))
+            head, tail = np.arange(cut), np.arange(cut, _len(x))
+            validation_data = (_take(x, tail), _take(y, tail))
+            x, y = _take(x, head), _take(y, head)
+        weights = _example_weights(y, sample_weight, class_weight)
+        if weights is not None:
+            y = [y, weights]  # batched together; unpacked for the weighted step
+            if getattr(self, "_weighted_fn", None) is None:
+                self._weighted_fn = function(self._weighted_train_step, name="train_step_w")
         if self._train_fn is None:
             self._train_fn = function(self.train_step, name="train_step")
         history = History()
-        cbs = [history, *(callbacks or [])]
+        cbs = [*(callbacks or []), history]  # History last, as Keras: it sees every log
         for cb in cbs:
             cb.set_model(self)
         self.stop_training = False
         rng = np.random.default_rng(seed)
         for cb in cbs:
             cb.on_train_begin()
-        steps = _count(x, batch_size)
+        steps = steps_per_epoch or _count(x, batch_size)
+        stream = _epochs(x, y, batch_size, shuffle, rng, steps_per_epoch)
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
@@ -327,19 +423,22 @@ class Trainer:
             totals = np.zeros(1 + len(self.compiled_metrics))
             seen = 0
             step = 0
-            for step, (xb, yb) in enumerate(_batches(x, y, batch_size, shuffle, rng), 1):
+            for step, (xb, yb) in enumerate(next(stream), 1):
                 for cb in cbs:
                     cb.on_train_batch_begin(step - 1)
-                loss, metrics = self._train_fn(xb, yb)
-                n = len(xb)
+                if weights is not None:
+                    loss, metrics = self._weighted_fn(xb, yb[0], yb[1])
+                else:
+                    loss, metrics = self._train_fn(xb, yb)
+                n = _len(xb)
                 totals += n * np.array([float(loss), *[float(m) for m in metrics]])
                 seen += n
-                logs = dict(zip(self.metrics_names, totals / seen))
+                logs = self._logs(totals, seen)
                 if verbose == 1 and bar is not None:
                     bar.update(step, logs)
                 for cb in cbs:
                     cb.on_train_batch_end(step - 1, logs)
-            logs = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
+            logs = self._logs(totals, seen)
             if validation_data is not None:
                 values = self.evaluate(
                     *_split_validation(validation_data),
@@ -383,11 +482,11 @@ class Trainer:
         step = 0
         for step, (xb, yb) in enumerate(_batches(x, y, batch_size, False, None), 1):
             loss, metrics = self._eval_fn(xb, yb)
-            totals += len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
-            seen += len(xb)
+            totals += _len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
+            seen += _len(xb)
             if bar is not None:
-                bar.update(step, dict(zip(self.metrics_names, totals / seen)))
-        values = dict(zip(self.metrics_names, (totals / max(seen, 1)).tolist()))
+                bar.update(step, self._logs(totals, seen))
+        values = self._logs(totals, seen)
         if bar is not None:
             bar.total = bar.total or step
             bar.update(step, values, final=True)
@@ -407,13 +506,56 @@ class Trainer:
         if isinstance(x, Dataset):
             batches = (e[0] if isinstance(e, tuple) else e for e in x.as_numpy_iterator())
         else:
-            batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+            batches = (
+                _take(x, np.arange(i, min(i + batch_size, _len(x))))
+                for i in range(0, _len(x), batch_size)
+            )
         for xb in batches:
             outs.append(np.asarray(self._predict_fn(xb)))
         return np.concatenate(outs) if outs else np.zeros((0,))
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self.predict(x, batch_size=len(x))
+        return self.predict(x, batch_size=_len(_array(x)))
+
+
+def _example_weights(y: Any, sample_weight: Any, class_weight: dict | None) -> Any:
+    """One float32 loss weight per example from fit's sample_weight and/or
+    class_weight ({class: weight}, looked up by the integer label or the
+    argmax of a one-hot one), or None when neither is given."""
+    if sample_weight is None and class_weight is None:
+        return None
+    if isinstance(y, (Dataset, list, dict)) or y is None:
+        raise GraphError("fit: sample_weight/class_weight need one array of labels")
+    w = np.ones(len(y), np.float32)
+    if sample_weight is not None:
+        w = w * np.asarray(sample_weight, np.float32).reshape(len(y))
+    if class_weight is not None:
+        labels = np.asarray(y)
+        labels = (
+            labels.argmax(-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
+        )
+        w = w * np.array([class_weight.get(int(c), 1.0) for c in labels], np.float32)
+    return w
+
+
+def _metric_list(metrics: Any) -> list[Any]:
+    """compile's metrics: a list, or a dict / nested list per output (flattened:
+    kiln's compiled models have one output)."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        metrics = list(metrics.values())
+    out: list[Any] = []
+    for m in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
+        out.extend(m if isinstance(m, (list, tuple)) else [m])
+    return out
+
+
+def _batch_mean(values: Callable) -> Callable:
+    def fn(y_true: Any, y_pred: Any) -> Any:
+        return reduce_mean(cast(values(y_true, y_pred), "float32"))
+
+    return fn
 
 
 def _split_validation(data: Any) -> tuple[Any, Any]:
