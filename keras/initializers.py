@@ -235,7 +235,7 @@ class Orthogonal(Initializer):
         q = q * np.sign(np.diag(r))
         if rows < cols:
             q = q.T
-        return np.ascontiguousarray(self.gain * q[:rows, :cols].reshape(shape))  # updated in place natively
+        return np.ascontiguousarray(self.gain * q[:rows, :cols].reshape(shape))  # in-place updates
 
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}
