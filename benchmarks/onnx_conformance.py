@@ -96,6 +96,11 @@ def _close(expected, got, rtol: float, atol: float) -> str | None:
         return "object outputs"
     if expected.shape != got.shape:
         return f"shape {got.shape} != {expected.shape}"
+    if expected.dtype.kind == "V":  # float8, float4, int4, int2 (ml_dtypes): exact
+        if got.dtype != expected.dtype:
+            return f"dtype {got.dtype} != {expected.dtype}"
+        e32, g32 = expected.astype(np.float32), got.astype(np.float32)
+        return None if np.array_equal(e32, g32, equal_nan=True) else "values differ"
     if expected.dtype.kind in "fc":
         if got.dtype.kind not in "fc":
             return f"dtype {got.dtype} != {expected.dtype}"

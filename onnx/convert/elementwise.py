@@ -8,8 +8,7 @@ import numpy as np
 from ...ir.core import Value
 from ...ir.dtypes import DType
 from ...ir.types import ANY
-from . import Context, Node, converter, dtype_of_elem
-from .shape import same_dims
+from . import Context, Node, converter
 
 
 def like(ctx: Context, x: Value, value: float) -> Value:
@@ -184,24 +183,6 @@ def where(ctx: Context, node: Node) -> list[Value]:
         if t is not None and f is not None:
             ctx.set_dims(out, [t[i] if c[i] else f[i] for i in range(n)])
     return [out]
-
-
-@converter("Cast", 6)
-def cast(ctx: Context, node: Node) -> list[Value]:
-    to = dtype_of_elem(node.attr("to"), f"node '{node.name}' (Cast, opset {ctx.opset})")
-    x = node.inputs[0]
-    if x.type.dtype == to:
-        return [x]
-    out = ctx.b.cast(x, dtype=to)
-    if to.is_int:
-        same_dims(ctx, x, out, lambda d: d)
-    return [out]
-
-
-@converter("CastLike", 15)
-def cast_like(ctx: Context, node: Node) -> list[Value]:
-    x, target = node.inputs
-    return [x if x.type.dtype == target.type.dtype else ctx.b.cast(x, dtype=target.type.dtype)]
 
 
 @converter("Identity")
