@@ -16,6 +16,7 @@ import numpy as np
 from ...ir.core import Value
 from . import Context, Node, converter
 from .elementwise import like
+from .pool_taps import needs_taps, tap_pool
 
 TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
@@ -221,14 +222,12 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
 
 def _pool(ctx: Context, node: Node, kind: str) -> list[Value]:
     x = node.inputs[0]
-    if node.num_outputs > 1 and node.output_names[1]:
-        raise ctx.error(node, "the Indices output is not supported")
+    if needs_taps(node, x):  # 3-D, dilated, with Indices
+        return tap_pool(ctx, node, kind)
     n = _spatial(ctx, node, x)
     kernels = [int(k) for k in node.attr("kernel_shape")]
     strides = _ints(node, "strides", n, 1)
     dilations = _ints(node, "dilations", n, 1)
-    if any(d != 1 for d in dilations):
-        raise ctx.error(node, f"dilations={dilations} are not supported")
     sizes = list(x.type.shape[2:])
     pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
     if node.attr("ceil_mode", 0):  # the last windows may start in the end padding

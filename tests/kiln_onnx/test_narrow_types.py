@@ -9,9 +9,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
-from onnx import TensorProto, helper  # noqa: E402
-
 from kiln.onnx.backend import KilnRep  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
 
 
 def _one_node(op, x, out_elem, opset=23, **attrs):
