@@ -336,3 +336,12 @@ def is_inf(ctx: Context, node: Node) -> list[Value]:
     if not checks:
         return [b.less(x, x)]  # all false
     return [checks[0] if len(checks) == 1 else b.logical_or(*checks)]
+
+
+@converter("Shrink", 9)
+def shrink(ctx: Context, node: Node) -> list[Value]:
+    """x + bias below -lambd, x - bias above lambd, 0 between."""
+    x, b = node.inputs[0], ctx.b
+    lambd, bias = float(node.attr("lambd", 0.5)), float(node.attr("bias", 0.0))
+    low = b.select(b.less(x, like(ctx, x, -lambd)), b.add(x, like(ctx, x, bias)), like(ctx, x, 0))
+    return [b.select(b.greater(x, like(ctx, x, lambd)), b.sub(x, like(ctx, x, bias)), low)]

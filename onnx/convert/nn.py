@@ -318,14 +318,48 @@ def _per_channel(ctx: Context, v: Value, rank: int) -> Value:
 @converter("BatchNormalization")
 def batch_norm(ctx: Context, node: Node) -> list[Value]:
     x, scale, offset, mean, var = node.inputs[:5]
-    if node.attr("training_mode", 0) or (
-        ctx.opset < 7 and not node.attr("is_test", 0) and node.num_outputs > 1
-    ):
-        raise ctx.error(node, "training mode is not supported (inference only)")
+    if ctx.opset < 7 and not node.attr("is_test", 0) and node.num_outputs > 1:
+        raise ctx.error(node, "training mode (is_test=0) is not supported before opset 7")
     eps = float(node.attr("epsilon", 1e-5))
     r = x.type.rank
+    if node.attr("training_mode", 0):
+        return _batch_norm_training(ctx, node, x, scale, offset, mean, var, eps)
     args = [_per_channel(ctx, v, r) for v in (mean, var, offset, scale)]
     return [ctx.b.batch_norm(x, *args, epsilon=eps)]
+
+
+def _batch_norm_training(ctx, node, x, scale, offset, mean, var, eps) -> list[Value]:
+    """Training mode: normalised with the batch's moments (the population
+    variance), and the running statistics moved toward them by `momentum`."""
+    b = ctx.b
+    r = x.type.rank
+    axes = [0] + list(range(2, r))
+    batch_mean = b.reduce_mean(x, axes=axes, keepdims=True)
+    centered = b.sub(x, batch_mean)
+    batch_var = b.reduce_mean(b.mul(centered, centered), axes=axes, keepdims=True)
+    y = b.mul(b.mul(centered, b.rsqrt(b.add(batch_var, like(ctx, x, eps)))),
+              _per_channel(ctx, scale, r))  # fmt: skip
+    y = b.add(y, _per_channel(ctx, offset, r))
+    momentum = float(node.attr("momentum", 0.9))
+    flat_mean, flat_var = (b.reshape(v, shape=[-1]) for v in (batch_mean, batch_var))
+    keep, move = like(ctx, mean, momentum), like(ctx, mean, 1 - momentum)
+    running_mean = b.add(b.mul(mean, keep), b.mul(flat_mean, move))
+    running_var = b.add(b.mul(var, keep), b.mul(flat_var, move))
+    return [y, running_mean, running_var]
+
+
+@converter("LpNormalization")
+def lp_normalization(ctx: Context, node: Node) -> list[Value]:
+    """x / ||x||_p along `axis` (p 1 or 2); a zero norm gives 0, as onnx's reference."""
+    x, b = node.inputs[0], ctx.b
+    axis, p = int(node.attr("axis", -1)), int(node.attr("p", 2))
+    if p not in (1, 2):
+        raise ctx.error(node, f"p={p} is not supported (1 or 2)")
+    parts = b.abs(x) if p == 1 else b.mul(x, x)
+    norm = b.reduce_sum(parts, axes=[axis], keepdims=True)
+    norm = norm if p == 1 else b.sqrt(norm)
+    zero = b.equal(norm, like(ctx, norm, 0))
+    return [b.select(zero, like(ctx, x, 0), b.div(x, b.select(zero, like(ctx, norm, 1), norm)))]
 
 
 @converter("InstanceNormalization", 6)

@@ -1,0 +1,64 @@
+"""Shrink, LpNormalization, EyeLike and BatchNormalization's training mode
+against onnx's reference evaluator."""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+from kiln.onnx.backend import KilnRep  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+
+def _check(node, x, n_out=1, inits=(), opset=15, rtol=1e-6):
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in node.output[:n_out]],
+        [numpy_helper.from_array(a, n) for n, a in inits],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    got = KilnRep(model).run([x])
+    want = ReferenceEvaluator(model).run(None, {"x": x})
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=1e-6)
+
+
+X = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("lambd,bias", [(0.5, 0.0), (0.7, 0.3)])
+def test_shrink(lambd, bias):
+    _check(helper.make_node("Shrink", ["x"], ["y"], lambd=lambd, bias=bias), X)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_l2_normalization_with_a_zero_norm(axis):
+    x = X.copy()
+    x[:, 0, :] = 0  # zero norms along axis 0 and 2
+    _check(helper.make_node("LpNormalization", ["x"], ["y"], axis=axis, p=2), x)
+
+
+@pytest.mark.parametrize("k", [-2, 0, 3])
+def test_eye_like(k):
+    _check(helper.make_node("EyeLike", ["x"], ["y"], k=k), X[0])
+
+
+def test_batch_norm_training_mode():
+    c = X.shape[1]
+    rng = np.random.default_rng(1)
+    inits = [(n, rng.uniform(0.5, 1.5, c).astype(np.float32)) for n in ("s", "b", "m", "v")]
+    node = helper.make_node(
+        "BatchNormalization",
+        ["x", "s", "b", "m", "v"],
+        ["y", "rm", "rv"],
+        training_mode=1,
+        momentum=0.8,
+        epsilon=1e-3,
+    )
+    _check(node, X, n_out=3, inits=inits, rtol=1e-5)
