@@ -87,6 +87,43 @@ def cumsum(ctx: Context, node: Node) -> list[Value]:
     ]
 
 
+@converter("CumProd", 26)
+def cumprod(ctx: Context, node: Node) -> list[Value]:
+    """The running product along `axis` by doubling: log2(n) steps, each one
+    multiplying by the product so far shifted by 1, 2, 4, ... (padded with ones)."""
+    x, b = node.inputs[0], ctx.b
+    axis = _known_int(ctx, node, 1, "'axis' (input 1)")
+    if not -x.type.rank <= axis < x.type.rank:
+        raise ctx.error(node, f"axis {axis} is out of range for {x.type}")
+    axis %= x.type.rank
+    n = x.type.shape[axis]
+    if not isinstance(n, int):
+        raise ctx.error(node, f"axis {axis} of {x.type} must be static")
+    reverse = bool(node.attr("reverse", 0))
+    one = ctx.constant(np.asarray(1, x.type.dtype.numpy), x.type.dtype)
+    low, high = [0] * x.type.rank, [0] * x.type.rank
+
+    def shifted(v: Value, k: int) -> Value:  # v moved k along axis, ones coming in
+        if k >= n:  # everything shifted out: ones of v's shape
+            return b.broadcast_to(
+                one, shape=[d if isinstance(d, int) else -1 for d in v.type.shape]
+            )
+        (high if reverse else low)[axis] = k
+        kept = b.slice(
+            v, axes=[axis], starts=[k if reverse else 0], stops=[n if reverse else n - k]
+        )
+        out = b.pad(kept, low=list(low), high=list(high), value=1.0)
+        low[axis] = high[axis] = 0
+        return out
+
+    y = shifted(x, 1) if node.attr("exclusive", 0) else x
+    k = 1
+    while k < n:
+        y = b.mul(y, shifted(y, k))
+        k *= 2
+    return [y]
+
+
 def _move_last(ctx: Context, x: Value, axis: int) -> tuple[Value, list[int] | None]:
     """x with `axis` moved last, and the permutation that moves it back."""
     rank = x.type.rank

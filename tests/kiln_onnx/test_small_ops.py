@@ -62,3 +62,33 @@ def test_batch_norm_training_mode():
         epsilon=1e-3,
     )
     _check(node, X, n_out=3, inits=inits, rtol=1e-5)
+
+
+def _np_cumprod(x, axis, exclusive, reverse):
+    if reverse:
+        x = np.flip(x, axis)
+    y = np.cumprod(x, axis=axis)
+    if exclusive:
+        y = np.concatenate([np.ones_like(np.take(y, [0], axis)), np.delete(y, -1, axis)], axis)
+    return np.flip(y, axis) if reverse else y
+
+
+@pytest.mark.parametrize(
+    "shape,axis,dtype",
+    [((7, 3), 0, np.float32), ((2, 5), -1, np.int64), ((4, 1), 1, np.float32), ((9,), 0, np.int64)],
+)
+@pytest.mark.parametrize("exclusive,reverse", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cum_prod_as_numpy(shape, axis, exclusive, reverse, dtype):
+    x = np.random.default_rng(3).integers(-3, 4, shape).astype(dtype)
+    node = helper.make_node("CumProd", ["x", "axis"], ["y"], exclusive=exclusive, reverse=reverse)
+    elem = helper.np_dtype_to_tensor_dtype(x.dtype)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", elem, x.shape)],
+        [helper.make_tensor_value_info("y", elem, None)],
+        [numpy_helper.from_array(np.array(axis, np.int64), "axis")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 26)])
+    got = KilnRep(model).run([x])[0]
+    np.testing.assert_array_equal(got, _np_cumprod(x, axis % x.ndim, exclusive, reverse))
