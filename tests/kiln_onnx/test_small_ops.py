@@ -92,3 +92,39 @@ def test_cum_prod_as_numpy(shape, axis, exclusive, reverse, dtype):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 26)])
     got = KilnRep(model).run([x])[0]
     np.testing.assert_array_equal(got, _np_cumprod(x, axis % x.ndim, exclusive, reverse))
+
+
+def _model_of(node, feeds, opset=13):
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(a.dtype), a.shape)
+            for n, a in feeds.items()
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1])
+def test_compress_with_a_run_time_condition(axis):
+    cond = np.array([True, False, True])
+    attrs = {} if axis is None else {"axis": axis}
+    model = _model_of(helper.make_node("Compress", ["x", "c"], ["y"], **attrs), {"x": X, "c": cond})
+    got = KilnRep(model).run([X, cond])[0]
+    np.testing.assert_array_equal(got, np.compress(cond, X, axis=axis))
+
+
+@pytest.mark.parametrize("time_axis", [0, 1])
+def test_reverse_sequence(time_axis):
+    x = X[:, :3, 0] if time_axis == 0 else X[:, :3, 0].T.copy()  # time 3 x batch 3
+    lens = np.array([1, 3, 2], np.int64)
+    node = helper.make_node(
+        "ReverseSequence", ["x", "l"], ["y"], time_axis=time_axis, batch_axis=1 - time_axis
+    )
+    got = KilnRep(_model_of(node, {"x": x, "l": lens})).run([x, lens])[0]
+    want = x.copy() if time_axis == 0 else x.T.copy()
+    for i, n in enumerate(lens):
+        want[:n, i] = want[:n, i][::-1]
+    np.testing.assert_array_equal(got, want if time_axis == 0 else want.T)
