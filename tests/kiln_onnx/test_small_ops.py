@@ -128,3 +128,27 @@ def test_reverse_sequence(time_axis):
     for i, n in enumerate(lens):
         want[:n, i] = want[:n, i][::-1]
     np.testing.assert_array_equal(got, want if time_axis == 0 else want.T)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint8, np.uint16, np.uint64])
+@pytest.mark.parametrize(
+    "op,fn",
+    [("BitwiseAnd", np.bitwise_and), ("BitwiseOr", np.bitwise_or), ("BitwiseXor", np.bitwise_xor)],
+)
+def test_bitwise_binary_as_numpy(op, fn, dtype):
+    info = np.iinfo(dtype)
+    edges = np.array([info.min, info.max, 0, 1, info.max // 3, info.min // 2 + 1], dtype)
+    rng = np.random.default_rng(4)
+    a = np.concatenate([edges, rng.integers(info.min, info.max, 10, dtype=dtype, endpoint=True)])
+    c = np.concatenate([edges[::-1], rng.integers(info.min, info.max, 10, dtype=dtype)])
+    elem = helper.np_dtype_to_tensor_dtype(a.dtype)
+    graph = helper.make_graph(
+        [helper.make_node(op, ["a", "c"], ["y"]), helper.make_node("BitwiseNot", ["a"], ["n"])],
+        "g",
+        [helper.make_tensor_value_info(n, elem, a.shape) for n in ("a", "c")],
+        [helper.make_tensor_value_info(n, elem, None) for n in ("y", "n")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    got, inverted = KilnRep(model).run([a, c])
+    np.testing.assert_array_equal(got, fn(a, c))
+    np.testing.assert_array_equal(inverted, np.invert(a))
