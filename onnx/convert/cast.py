@@ -1,5 +1,6 @@
 """The converters of ONNX Cast and CastLike, with the narrow types kiln has no
-dtype for (float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz, float4 e2m1, 4- and 2-bit
+dtype for (float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz, the power-of-two float8e8m0,
+float4 e2m1, 4- and 2-bit
 integers), carried in f32 or i8/u8 (convert.CARRIED).
 
 A cast into a narrow float rounds the value to the nearest one of the format
@@ -22,7 +23,7 @@ from ...ir.core import Value
 from ...ir.dtypes import DType
 from . import CARRIED, Context, Node, converter, dtype_of_elem
 from .elementwise import like
-from .rounding import round_half_even
+from .rounding import floor, round_half_even
 from .shape import same_dims
 
 
@@ -78,6 +79,40 @@ def to_float_format(ctx: Context, x: Value, fmt: FloatFormat, saturate: bool) ->
     return y
 
 
+def to_e8m0(ctx: Context, x: Value, mode: str, saturate: bool) -> Value:
+    """|x| as a power of two 2^-127 .. 2^127 (float8e8m0: no sign, no zero),
+    rounding the exponent as onnx's to_float8e8m0: up when x is not a power of
+    two, down, or to nearest (up from 1.5 * 2^e); f32's subnormals count as
+    exponent -127; inf and NaN give NaN, beyond 2^127 saturates or gives NaN."""
+    b = ctx.b
+    a = b.abs(b.cast(x, dtype="f64"))
+    tiny = 2.0**-126  # below it f32 is subnormal: its exponent field is 0
+    safe = b.select(b.logical_and(b.greater_equal(a, like(ctx, a, tiny)),
+                                  b.less(a, like(ctx, a, np.inf))), a, like(ctx, a, 1))  # fmt: skip
+    e = floor(ctx, b.div(b.log(safe), like(ctx, a, np.log(2.0))))
+    two = like(ctx, a, 2)
+    e = b.sub(e, b.cast(b.greater(b.pow(two, e), safe), dtype="f64"))  # log's rounding
+    e = b.add(e, b.cast(b.less_equal(b.pow(two, b.add(e, like(ctx, e, 1))), safe), dtype="f64"))
+    power = b.pow(two, e)
+    if mode == "up":
+        e = b.add(e, b.cast(b.greater(safe, power), dtype="f64"))
+        sub = b.select(b.greater(a, like(ctx, a, 0)), like(ctx, a, -126), like(ctx, a, -127))
+    elif mode == "nearest":
+        e = b.add(e, b.cast(b.greater_equal(safe, b.mul(power, like(ctx, a, 1.5))), dtype="f64"))
+        sub = b.select(b.greater(a, like(ctx, a, 2.0**-127)), like(ctx, a, -126),
+                       like(ctx, a, -127))  # fmt: skip
+    else:
+        sub = like(ctx, a, -127)
+    e = b.select(b.less(a, like(ctx, a, tiny)), sub, e)
+    over = b.greater(e, like(ctx, e, 127))
+    y = b.pow(two, b.select(over, like(ctx, e, 127), e))
+    if not saturate:
+        y = b.select(over, like(ctx, y, np.nan), y)
+    y = b.select(b.logical_or(b.not_equal(a, a), b.equal(a, like(ctx, a, np.inf))),
+                 like(ctx, y, np.nan), y)  # fmt: skip
+    return b.cast(y, dtype="f32")
+
+
 def to_int_range(ctx: Context, x: Value, lo: int, hi: int, carrier: DType) -> Value:
     """x as an integer of [lo, hi]: a float truncated (0 out of range or NaN),
     an integer wrapped modulo the range's size."""
@@ -105,7 +140,12 @@ def cast_to(ctx: Context, node: Node, x: Value, to: int) -> Value:
     if to not in CARRIED and x in ctx.elems and x.type.dtype == dtype_of_elem(to, ""):
         return ctx.b.add(x, like(ctx, x, 0))  # a value of its own (x's is recorded narrow)
     if to == 24:
-        raise ctx.error(node, "a cast to float8e8m0 is not supported")
+        mode = node.attr("round_mode", "up")
+        if mode not in ("up", "down", "nearest"):
+            raise ctx.error(node, f"round_mode={mode!r} is not supported (up, down, nearest)")
+        out = to_e8m0(ctx, x, mode, saturate)
+        ctx.elems[out] = to
+        return out
     if to in FLOATS:
         if not x.type.dtype.is_float:
             x = ctx.b.cast(x, dtype="f32")

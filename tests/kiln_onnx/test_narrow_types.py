@@ -93,10 +93,27 @@ def test_cast_to_a_narrow_integer_as_ml_dtypes(elem, fmt):
     np.testing.assert_array_equal(got.astype(np.int32), ints.astype(fmt).astype(np.int32))
 
 
-def test_cast_to_float8e8m0_is_an_import_error():
+@pytest.mark.parametrize("mode", ["up", "down", "nearest"])
+@pytest.mark.parametrize("saturate", [0, 1])
+def test_cast_to_float8e8m0_as_onnx_reference(mode, saturate):
+    from onnx.numpy_helper import to_float8e8m0
+
+    x = np.array([0.0, -0.0, 1e-45, 2.0**-127, 3 * 2.0**-128, 2.0**-126, 0.124, 0.25, 0.375,
+                  0.376, -1.1, 1.5, 1.4999, 2.0, 3.0, 1000.0, 2.0**127, 1.1 * 2.0**127, 3e38,
+                  np.inf, -np.inf, np.nan], np.float32)  # fmt: skip
+    got = _one_node(
+        "Cast", x, TensorProto.FLOAT8E8M0, to=TensorProto.FLOAT8E8M0, saturate=saturate,
+        round_mode=mode,
+    )  # fmt: skip
+    want = to_float8e8m0(x, saturate=bool(saturate), round_mode=mode)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32))
+
+
+def test_an_unknown_round_mode_is_an_import_error():
     x = np.ones(3, np.float32)
-    with pytest.raises(Exception, match=r"\(Cast, opset 23\): a cast to float8e8m0"):
-        _one_node("Cast", x, TensorProto.FLOAT8E8M0, to=TensorProto.FLOAT8E8M0)
+    with pytest.raises(Exception, match=r"\(Cast, opset 23\): round_mode='odd' is not supported"):
+        _one_node("Cast", x, TensorProto.FLOAT8E8M0, to=TensorProto.FLOAT8E8M0, round_mode="odd")
 
 
 @pytest.mark.parametrize("op,fn", [("Floor", np.floor), ("Ceil", np.ceil), ("Round", np.rint)])
