@@ -1,7 +1,6 @@
 """The converters of ONNX Cast and CastLike, with the narrow types kiln has no
 dtype for (float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz, the power-of-two float8e8m0,
-float4 e2m1, 4- and 2-bit
-integers), carried in f32 or i8/u8 (convert.CARRIED).
+float4 e2m1, 4- and 2-bit integers), carried in f32 or i8/u8 (convert.CARRIED).
 
 A cast into a narrow float rounds the value to the nearest one of the format
 (ties to even), with the format's subnormals; out of range it saturates to the

@@ -176,3 +176,34 @@ def global_lp_pool(ctx: Context, node: Node) -> list[Value]:
     powered = b.mul(x, x) if p == 2 else b.pow(b.abs(x), like(ctx, x, p))
     total = b.reduce_sum(powered, axes=axes, keepdims=True)
     return [b.sqrt(total) if p == 2 else b.pow(total, like(ctx, total, 1.0 / p))]
+
+
+@converter("MaxUnpool", 9)
+def max_unpool(ctx: Context, node: Node) -> list[Value]:
+    """X's values put at their MaxPool Indices (flat over the output) in zeros of
+    the output's shape: output_shape, else (in - 1) * stride + kernel - pads."""
+    x, indices = node.inputs[:2]
+    b = ctx.b
+    n = x.type.rank - 2
+    shape = list(x.type.shape)
+    if not all(isinstance(d, int) for d in shape):
+        raise ctx.error(node, f"the input must have a static shape, got {x.type}")
+    kernels = [int(k) for k in node.attr("kernel_shape")]
+    strides = _ints(node, "strides", n, 1)
+    pads = _ints(node, "pads", 2 * n, 0)
+    out = shape[:2] + [(size - 1) * s + k - pads[i] - pads[i + n] for i, (size, s, k) in
+                       enumerate(zip(shape[2:], strides, kernels))]  # fmt: skip
+    zeros = ctx.constant(np.zeros(math.prod(out), x.type.dtype.numpy), x.type.dtype)
+    flat = b.scatter_elements(
+        zeros, b.reshape(indices, shape=[-1]), b.reshape(x, shape=[-1]), axis=0
+    )
+    y = b.reshape(flat, shape=out)
+    if node.input(2) is None:
+        return [y]
+    # a larger output_shape: the indices still count in the inferred shape, and
+    # the extra rows and columns come at the end (as onnx's reference)
+    wanted = ctx.ints_of(node.input(2), node, "output_shape")
+    if len(wanted) != len(out) or any(w < o for w, o in zip(wanted, out)):
+        raise ctx.error(node, f"output_shape {wanted} is smaller than the inferred {out}")
+    grow = [w - o for w, o in zip(wanted, out)]
+    return [b.pad(y, low=[0] * len(out), high=grow, value=0.0) if any(grow) else y]

@@ -66,3 +66,23 @@ def test_global_lp_pool_matches_onnxruntime(p):
     x = np.random.default_rng(2).standard_normal((2, 3, 4, 5)).astype(np.float32)
     got, want = _run_both("GlobalLpPool", x, p=p)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-6)
+
+
+def test_max_unpool_of_max_pool_matches_onnxruntime():
+    x = np.random.default_rng(3).standard_normal((2, 3, 6, 8)).astype(np.float32)
+    pool = dict(kernel_shape=[2, 2], strides=[2, 2])
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["p", "i"], **pool),
+        helper.make_node("MaxUnpool", ["p", "i"], ["y"], **pool),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = KilnRep(model).run([x])[0]
+    np.testing.assert_array_equal(got, session.run(None, {"x": x})[0])
