@@ -9,6 +9,7 @@ convolution or pool runs as a 2-D one over a height of 1.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -471,3 +472,28 @@ def log_softmax(ctx: Context, node: Node) -> list[Value]:
 
 
 _ = np
+
+
+@converter("Det", 11)
+def det(ctx: Context, node: Node) -> list[Value]:
+    """The determinant of [..., M, M] by Leibniz's formula (M <= 4: at most 24
+    products of M entries, no pivots to choose)."""
+    x, b = node.inputs[0], ctx.b
+    m = x.type.shape[-1]
+    if x.type.rank < 2 or m != x.type.shape[-2] or not isinstance(m, int) or m > 4:
+        raise ctx.error(node, f"needs square matrices of a static size up to 4, got {x.type}")
+    r = x.type.rank
+    entry = [[b.reshape(b.slice(x, axes=[r - 2, r - 1], starts=[i, j], stops=[i + 1, j + 1]),
+                        shape=[d if isinstance(d, int) else -1 for d in x.type.shape[:-2]])
+              for j in range(m)] for i in range(m)]  # fmt: skip
+    total = None
+    for perm in itertools.permutations(range(m)):
+        term = entry[0][perm[0]]
+        for i in range(1, m):
+            term = b.mul(term, entry[i][perm[i]])
+        inversions = sum(perm[i] > perm[j] for i in range(m) for j in range(i + 1, m))
+        if total is None:
+            total = term if inversions % 2 == 0 else b.neg(term)
+        else:
+            total = b.sub(total, term) if inversions % 2 else b.add(total, term)
+    return [total]

@@ -152,3 +152,12 @@ def test_bitwise_binary_as_numpy(op, fn, dtype):
     got, inverted = KilnRep(model).run([a, c])
     np.testing.assert_array_equal(got, fn(a, c))
     np.testing.assert_array_equal(inverted, np.invert(a))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 3, 3), (2, 2, 4, 4)])
+def test_det_as_numpy(shape):
+    x = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    x[..., 0, 0] = 0  # a zero where elimination would pivot
+    model = _model_of(helper.make_node("Det", ["x"], ["y"]), {"x": x})
+    got = KilnRep(model).run([x])[0]
+    np.testing.assert_allclose(got, np.linalg.det(x), rtol=1e-5, atol=1e-6)
