@@ -51,15 +51,21 @@ def round_half_even(ctx: Context, x: Value) -> Value:
     return b.select(small, rounded, x)
 
 
-def _rounding(onnx_name: str, fn, since: int) -> None:
+def float_unary(onnx_name: str, fn, since: int, in_f64: bool = False) -> None:
+    """Register fn(ctx, x) as the converter of a unary op on floats (computed in
+    f64 and cast back with `in_f64`)."""
+
     @converter(onnx_name, since)
     def convert(ctx: Context, node: Node) -> list[Value]:
         x = node.inputs[0]
         if not x.type.dtype.is_float:
             raise ctx.error(node, f"expected a float tensor, got {x.type}")
-        return [fn(ctx, x)]
+        if not in_f64 or x.type.dtype.value == "f64":
+            return [fn(ctx, x)]
+        y = fn(ctx, ctx.b.cast(x, dtype="f64"))
+        return [ctx.b.cast(y, dtype=x.type.dtype)]
 
 
-_rounding("Floor", floor, 1)
-_rounding("Ceil", ceil, 1)
-_rounding("Round", round_half_even, 11)
+float_unary("Floor", floor, 1)
+float_unary("Ceil", ceil, 1)
+float_unary("Round", round_half_even, 11)

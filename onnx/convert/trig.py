@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 from ...ir.core import Value
-from . import Context, Node, converter
+from . import Context
 from .elementwise import like
-from .rounding import round_half_even
+from .rounding import float_unary, round_half_even
 
 # pi/2 in three parts whose products with a small integer are exact (Cody-Waite)
 _PIO2 = (1.5707963267341256e00, 6.077100506506192e-11, 2.0222662487959506e-21)
@@ -143,16 +143,5 @@ _FUNCTIONS = {
 }
 
 
-def _trig(onnx_name: str, fn, since: int) -> None:
-    @converter(onnx_name, since)
-    def convert(ctx: Context, node: Node) -> list[Value]:
-        x = node.inputs[0]
-        if not x.type.dtype.is_float:
-            raise ctx.error(node, f"expected a float tensor, got {x.type}")
-        wide = x if x.type.dtype.value == "f64" else ctx.b.cast(x, dtype="f64")
-        y = fn(ctx, wide)
-        return [y if y.type.dtype == x.type.dtype else ctx.b.cast(y, dtype=x.type.dtype)]
-
-
 for _name, _fn in _FUNCTIONS.items():
-    _trig(_name, _fn, 9 if _name.endswith("h") else 7)
+    float_unary(_name, _fn, 9 if _name.endswith("h") else 7, in_f64=True)

@@ -40,16 +40,19 @@ def _probe(fmt) -> np.ndarray:
     return np.concatenate([x, -x])
 
 
-@pytest.mark.parametrize(
-    "elem,fmt",
-    [
-        (TensorProto.FLOAT8E4M3FN, ml_dtypes.float8_e4m3fn),
-        (TensorProto.FLOAT8E4M3FNUZ, ml_dtypes.float8_e4m3fnuz),
-        (TensorProto.FLOAT8E5M2, ml_dtypes.float8_e5m2),
-        (TensorProto.FLOAT8E5M2FNUZ, ml_dtypes.float8_e5m2fnuz),
-        (TensorProto.FLOAT4E2M1, ml_dtypes.float4_e2m1fn),
-    ],
-)
+# the narrow ONNX types kiln carries, and ml_dtypes' type of each
+NARROW = {
+    name: getattr(ml_dtypes, dtype)
+    for name, dtype in [("FLOAT8E4M3FN", "float8_e4m3fn"), ("FLOAT8E4M3FNUZ", "float8_e4m3fnuz"),
+                        ("FLOAT8E5M2", "float8_e5m2"), ("FLOAT8E5M2FNUZ", "float8_e5m2fnuz"),
+                        ("FLOAT4E2M1", "float4_e2m1fn"), ("INT4", "int4"), ("UINT4", "uint4"),
+                        ("INT2", "int2"), ("UINT2", "uint2")]
+}  # fmt: skip
+FLOATS = [(getattr(TensorProto, n), t) for n, t in NARROW.items() if n.startswith("FLOAT")]
+INTS = [(getattr(TensorProto, n), t) for n, t in NARROW.items() if "INT" in n]
+
+
+@pytest.mark.parametrize("elem,fmt", FLOATS)
 @pytest.mark.parametrize("saturate", [0, 1])
 def test_cast_to_a_narrow_float_rounds_as_ml_dtypes(elem, fmt, saturate):
     x = _probe(fmt)
@@ -73,15 +76,7 @@ def test_narrow_floats_come_in_and_go_out_carried():
     np.testing.assert_array_equal(got, values.astype(np.float16))
 
 
-@pytest.mark.parametrize(
-    "elem,fmt",
-    [
-        (TensorProto.INT4, ml_dtypes.int4),
-        (TensorProto.UINT4, ml_dtypes.uint4),
-        (TensorProto.INT2, ml_dtypes.int2),
-        (TensorProto.UINT2, ml_dtypes.uint2),
-    ],
-)
+@pytest.mark.parametrize("elem,fmt", INTS)
 def test_cast_to_a_narrow_integer_as_ml_dtypes(elem, fmt):
     floats = np.array([-17.5, -9, -8.7, -2.5, -1, -0.4, 0, 0.6, 1.9, 3.5, 7.9, 8, 15.2, 16, 99],
                       np.float32)  # fmt: skip
