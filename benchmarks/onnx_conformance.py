@@ -89,13 +89,29 @@ def _array(x):
     return x
 
 
+def _raw_dtype_name(x) -> str:
+    from onnx import TensorProto, helper
+
+    if isinstance(x, TensorProto):
+        return np.dtype(helper.tensor_dtype_to_np_dtype(x.data_type)).name
+    return np.asarray(x).dtype.name
+
+
 def _close(expected, got, rtol: float, atol: float) -> str | None:
-    """None when `got` matches `expected` as onnx's runner checks it, else why not."""
+    """None when `got` matches `expected` as onnx's runner checks it, else why not
+    (a bfloat16 output with rtol at least two bfloat16 ulps, 2^-6, as the runner)."""
+    if _raw_dtype_name(expected) == "bfloat16":
+        rtol = max(rtol, 2**-6)
     expected, got = _array(expected), np.asarray(got)
     if expected.dtype == object or got.dtype == object:
         return "object outputs"
     if expected.shape != got.shape:
         return f"shape {got.shape} != {expected.shape}"
+    if expected.dtype.kind == "V":  # float8, float4, int4, int2 (ml_dtypes): exact
+        if got.dtype != expected.dtype:
+            return f"dtype {got.dtype} != {expected.dtype}"
+        e32, g32 = expected.astype(np.float32), got.astype(np.float32)
+        return None if np.array_equal(e32, g32, equal_nan=True) else "values differ"
     if expected.dtype.kind in "fc":
         if got.dtype.kind not in "fc":
             return f"dtype {got.dtype} != {expected.dtype}"

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..ir.errors import ExecutionError, KilnError
-from .convert import WIDENED, UnknownAtImport
+from .convert import CARRIED, WIDENED, UnknownAtImport
 from .importer import FUNCTION, import_model, load
 
 try:  # the base classes, when onnx is installed (it is whenever this module is used)
@@ -106,6 +106,7 @@ class KilnRep(_BackendRep):
                 a.dtype.kind == want.kind
                 or {a.dtype.kind, want.kind} <= set("iu")
                 or a.dtype.name == "bfloat16"
+                or a.dtype.kind == "V"  # float8, int4 and kin (ml_dtypes) travel carried
             ):
                 a = a.astype(want)  # widened integers; bf16 travels as float32
             args.append(a)
@@ -120,7 +121,7 @@ def _declared(a: np.ndarray, info) -> np.ndarray:
     from onnx import helper
 
     elem = info.type.tensor_type.elem_type
-    if elem in WIDENED:
+    if elem in WIDENED or elem in CARRIED:
         return a.astype(helper.tensor_dtype_to_np_dtype(elem))
     return a
 

@@ -24,7 +24,7 @@ from ..ir.builder import Builder
 from ..ir.core import Location, Module, Operation, Value
 from ..ir.errors import KilnError
 from ..ir.types import ANY, Symbol, TensorType
-from .convert import Context, ImportError_, Node, dtype_of_elem, lookup
+from .convert import CARRIED, Context, ImportError_, Node, dtype_of_elem, lookup
 from .layout import sink_transposes
 
 FUNCTION = "main"
@@ -202,8 +202,12 @@ class Importer:
         values: dict[str, Value | None] = {"": None}
         for i, arg in zip(inputs, func.args):
             values[i.name] = arg
+            if i.type.tensor_type.elem_type in CARRIED:
+                ctx.elems[arg] = i.type.tensor_type.elem_type
         for t, arg in zip(init_args, func.args[len(inputs) :]):
             values[t.name] = arg
+            if t.data_type in CARRIED:
+                ctx.elems[arg] = t.data_type
         for i in graph.input:
             if i.name in self.constants:
                 t = value_type(i, "graph input")
@@ -213,6 +217,8 @@ class Importer:
             for n, a in arrays.items():
                 b.loc = Location(n)
                 values[n] = ctx.constant(a, dtype_of_elem(inits[n].data_type, n))
+                if inits[n].data_type in CARRIED:
+                    ctx.elems[values[n]] = inits[n].data_type
         for node_proto in graph.node:
             self.convert_node(ctx, node_proto, values)
         b.loc = Location("return")
@@ -238,7 +244,8 @@ class Importer:
             inputs.append(values[name])
         fn = lookup(proto.op_type, ctx.opset)
         if fn is None:
-            body = function_body(proto, inputs, ctx.opset)
+            elems = [None if v is None else ctx.elem_of(v) for v in inputs]
+            body = function_body(proto, inputs, ctx.opset, elems)
             if body is not None:  # an op onnx defines as a function of other ops
                 nodes, opset = body
                 saved = ctx.opset
@@ -320,12 +327,13 @@ def fold_weights(func) -> int:
     return folded
 
 
-def _type_proto(v: Value | None):
+def _type_proto(v: Value | None, elem: int | None = None):
     from onnx import TypeProto, helper
 
     if v is None:
         return TypeProto()
-    elem = helper.np_dtype_to_tensor_dtype(np.dtype(v.type.dtype.numpy))
+    if elem is None:
+        elem = helper.np_dtype_to_tensor_dtype(np.dtype(v.type.dtype.numpy))
     shape = [d if isinstance(d, int) else None for d in v.type.shape]
     return helper.make_tensor_type_proto(elem, shape)
 
@@ -342,7 +350,9 @@ def _rename_graph(graph, rename) -> None:
                 _rename_graph(g, rename)
 
 
-def function_body(proto, inputs: list[Value | None], opset: int):
+def function_body(
+    proto, inputs: list[Value | None], opset: int, elems: list[int | None] | None = None
+):
     """The nodes of the function body onnx defines for `proto`'s op (at the largest
     version <= opset), renamed into the graph, and the opset they use; None when
     the op has no function body."""
@@ -361,7 +371,8 @@ def function_body(proto, inputs: list[Value | None], opset: int):
                 schema.get_function_with_opset_version(max(versions))
             )
         elif context:
-            types = [_type_proto(v).SerializeToString() for v in inputs]
+            elems = elems or [None] * len(inputs)
+            types = [_type_proto(v, e).SerializeToString() for v, e in zip(inputs, elems)]
             function = FunctionProto.FromString(
                 schema.get_context_dependent_function_with_opset_version(
                     max(context), proto.SerializeToString(), types

@@ -76,7 +76,17 @@ _ELEM_NAMES = {
     21: "uint4",
     22: "int4",
     23: "float4e2m1",
+    24: "float8e8m0",
+    25: "uint2",
+    26: "int2",
 }
+
+# the narrow types kiln has no dtype for, carried in one it has: every float8 and
+# float4 value is exact in f32, every 4- and 2-bit integer in i8/u8. A Cast into
+# one rounds to its values (convert/cast.py); the backend hands results back in
+# the declared type. Context.elem_of keeps the ONNX type a carried value has.
+CARRIED = {17: "f32", 18: "f32", 19: "f32", 20: "f32", 23: "f32", 24: "f32",
+           21: "u8", 22: "i8", 25: "u8", 26: "i8"}  # fmt: skip
 
 
 # integer types kiln lacks are carried in a wider kiln type (values, not wrap-around,
@@ -90,11 +100,21 @@ def dtype_of_elem(elem: int, where: str) -> DType:
     """The kiln dtype of an ONNX element type."""
     if elem in _ELEM:
         return _ELEM[elem]
+    if elem in CARRIED:
+        return DType(CARRIED[elem])
     if elem in _OWN:
         own = getattr(DType, _OWN[elem], None)
         return own if own is not None else DType(WIDENED[elem])
     name = _ELEM_NAMES.get(elem, str(elem))
     raise ImportError_(f"{where}: element type {name} is not supported by kiln")
+
+
+def elem_of_dtype(dtype: DType) -> int:
+    """The ONNX element type of a kiln dtype."""
+    for elem, d in [*_ELEM.items(), *_OWN.items()]:
+        if DType(d) == dtype:
+            return elem
+    raise KilnError(f"kiln dtype {dtype} has no ONNX element type")
 
 
 def converter(op_type: str, since: int = 1) -> Callable[[Callable], Callable]:
@@ -170,6 +190,8 @@ class Context:
         # importer (its convert_node) and the ONNX name -> Value map in scope
         self.importer: Any = None
         self.values: dict[str, Value | None] | None = None
+        # the ONNX element type of values carried in a wider kiln dtype (CARRIED)
+        self.elems: dict[Value, int] = {}
 
     # -- building --------------------------------------------------------
     def constant(self, value: Any, dtype: DType | str | None = None) -> Value:
@@ -195,6 +217,10 @@ class Context:
             f"{what} must be known at import time (a constant or computed from constants)",
             UnknownAtImport,
         )
+
+    def elem_of(self, v: Value) -> int:
+        """The ONNX element type of `v` (a carried narrow type where it has one)."""
+        return self.elems.get(v) or elem_of_dtype(v.type.dtype)
 
     # -- known values ----------------------------------------------------
     def is_known(self, v: Value) -> bool:

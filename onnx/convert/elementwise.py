@@ -8,8 +8,7 @@ import numpy as np
 from ...ir.core import Value
 from ...ir.dtypes import DType
 from ...ir.types import ANY
-from . import Context, Node, converter, dtype_of_elem
-from .shape import same_dims
+from . import Context, Node, converter
 
 
 def like(ctx: Context, x: Value, value: float) -> Value:
@@ -186,24 +185,6 @@ def where(ctx: Context, node: Node) -> list[Value]:
     return [out]
 
 
-@converter("Cast", 6)
-def cast(ctx: Context, node: Node) -> list[Value]:
-    to = dtype_of_elem(node.attr("to"), f"node '{node.name}' (Cast, opset {ctx.opset})")
-    x = node.inputs[0]
-    if x.type.dtype == to:
-        return [x]
-    out = ctx.b.cast(x, dtype=to)
-    if to.is_int:
-        same_dims(ctx, x, out, lambda d: d)
-    return [out]
-
-
-@converter("CastLike", 15)
-def cast_like(ctx: Context, node: Node) -> list[Value]:
-    x, target = node.inputs
-    return [x if x.type.dtype == target.type.dtype else ctx.b.cast(x, dtype=target.type.dtype)]
-
-
 @converter("Identity")
 def identity(ctx: Context, node: Node) -> list[Value]:
 
@@ -355,3 +336,12 @@ def is_inf(ctx: Context, node: Node) -> list[Value]:
     if not checks:
         return [b.less(x, x)]  # all false
     return [checks[0] if len(checks) == 1 else b.logical_or(*checks)]
+
+
+@converter("Shrink", 9)
+def shrink(ctx: Context, node: Node) -> list[Value]:
+    """x + bias below -lambd, x - bias above lambd, 0 between."""
+    x, b = node.inputs[0], ctx.b
+    lambd, bias = float(node.attr("lambd", 0.5)), float(node.attr("bias", 0.0))
+    low = b.select(b.less(x, like(ctx, x, -lambd)), b.add(x, like(ctx, x, bias)), like(ctx, x, 0))
+    return [b.select(b.greater(x, like(ctx, x, lambd)), b.sub(x, like(ctx, x, bias)), low)]

@@ -87,6 +87,43 @@ def cumsum(ctx: Context, node: Node) -> list[Value]:
     ]
 
 
+@converter("CumProd", 26)
+def cumprod(ctx: Context, node: Node) -> list[Value]:
+    """The running product along `axis` by doubling: log2(n) steps, each one
+    multiplying by the product so far shifted by 1, 2, 4, ... (padded with ones)."""
+    x, b = node.inputs[0], ctx.b
+    axis = _known_int(ctx, node, 1, "'axis' (input 1)")
+    if not -x.type.rank <= axis < x.type.rank:
+        raise ctx.error(node, f"axis {axis} is out of range for {x.type}")
+    axis %= x.type.rank
+    n = x.type.shape[axis]
+    if not isinstance(n, int):
+        raise ctx.error(node, f"axis {axis} of {x.type} must be static")
+    reverse = bool(node.attr("reverse", 0))
+    one = ctx.constant(np.asarray(1, x.type.dtype.numpy), x.type.dtype)
+    low, high = [0] * x.type.rank, [0] * x.type.rank
+
+    def shifted(v: Value, k: int) -> Value:  # v moved k along axis, ones coming in
+        if k >= n:  # everything shifted out: ones of v's shape
+            return b.broadcast_to(
+                one, shape=[d if isinstance(d, int) else -1 for d in v.type.shape]
+            )
+        (high if reverse else low)[axis] = k
+        kept = b.slice(
+            v, axes=[axis], starts=[k if reverse else 0], stops=[n if reverse else n - k]
+        )
+        out = b.pad(kept, low=list(low), high=list(high), value=1.0)
+        low[axis] = high[axis] = 0
+        return out
+
+    y = shifted(x, 1) if node.attr("exclusive", 0) else x
+    k = 1
+    while k < n:
+        y = b.mul(y, shifted(y, k))
+        k *= 2
+    return [y]
+
+
 def _move_last(ctx: Context, x: Value, axis: int) -> tuple[Value, list[int] | None]:
     """x with `axis` moved last, and the permutation that moves it back."""
     rank = x.type.rank
@@ -209,3 +246,45 @@ def hardmax(ctx: Context, node: Node) -> list[Value]:
     if ctx.opset < 13:
         out = b.reshape(out, shape=[d if isinstance(d, int) else -1 for d in shape])
     return [out]
+
+
+@converter("Compress", 9)
+def compress(ctx: Context, node: Node) -> list[Value]:
+    """The slices of x along `axis` (x flattened when absent) where the 1-D
+    condition holds: a gather at the condition's nonzero positions."""
+    x, cond = node.inputs[:2]
+    b = ctx.b
+    axis = node.attr("axis", None)
+    if axis is None:
+        x, axis = b.reshape(x, shape=[-1]), 0
+    axis = int(axis)
+    if not -x.type.rank <= axis < x.type.rank:
+        raise ctx.error(node, f"axis {axis} is out of range for {x.type}")
+    if cond.type.rank != 1:
+        raise ctx.error(node, f"the condition must be 1-D, got {cond.type}")
+    known = ctx.value_of(cond)
+    if known is not None:
+        picks = ctx.constant(np.flatnonzero(known).astype(np.int64), "i64")
+    else:
+        picks = b.reshape(b.nonzero(cond, index_dtype="i64"), shape=[-1])
+    return [b.gather(x, picks, axis=axis % x.type.rank)]
+
+
+@converter("ReverseSequence", 10)
+def reverse_sequence(ctx: Context, node: Node) -> list[Value]:
+    """The first sequence_lens[i] steps along time_axis of each batch entry i
+    reversed: a gather_elements with import-time indices (the lengths must be
+    known; kiln.onnx.backend specialises on them when they are an input)."""
+    x = node.inputs[0]
+    lens = ctx.ints_of(node.input(1), node, "sequence_lens")
+    time, batch = int(node.attr("time_axis", 0)), int(node.attr("batch_axis", 1))
+    shape = list(x.type.shape)
+    if not all(isinstance(d, int) for d in shape) or sorted((time, batch)) != [0, 1]:
+        raise ctx.error(node, f"needs a static shape and time/batch axes 0 and 1, got {x.type}")
+    steps = np.arange(shape[time])[:, None]
+    lengths = np.asarray(lens, np.int64)[None, :]
+    order = np.where(steps < lengths, lengths - 1 - steps, steps)  # [time, batch]
+    if time == 1:
+        order = order.T
+    index = np.broadcast_to(order.reshape(order.shape + (1,) * (len(shape) - 2)), shape)
+    return [ctx.b.gather_elements(x, ctx.constant(index.astype(np.int64), "i64"), axis=time)]

@@ -9,6 +9,7 @@ convolution or pool runs as a 2-D one over a height of 1.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from ...ir.core import Value
 from . import Context, Node, converter
 from .elementwise import like
+from .pool_taps import needs_taps, tap_pool
 
 TO_NHWC, TO_NCHW = [0, 2, 3, 1], [0, 3, 1, 2]
 
@@ -221,14 +223,12 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
 
 def _pool(ctx: Context, node: Node, kind: str) -> list[Value]:
     x = node.inputs[0]
-    if node.num_outputs > 1 and node.output_names[1]:
-        raise ctx.error(node, "the Indices output is not supported")
+    if needs_taps(node, x):  # 3-D, dilated, with Indices
+        return tap_pool(ctx, node, kind)
     n = _spatial(ctx, node, x)
     kernels = [int(k) for k in node.attr("kernel_shape")]
     strides = _ints(node, "strides", n, 1)
     dilations = _ints(node, "dilations", n, 1)
-    if any(d != 1 for d in dilations):
-        raise ctx.error(node, f"dilations={dilations} are not supported")
     sizes = list(x.type.shape[2:])
     pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
     if node.attr("ceil_mode", 0):  # the last windows may start in the end padding
@@ -319,14 +319,48 @@ def _per_channel(ctx: Context, v: Value, rank: int) -> Value:
 @converter("BatchNormalization")
 def batch_norm(ctx: Context, node: Node) -> list[Value]:
     x, scale, offset, mean, var = node.inputs[:5]
-    if node.attr("training_mode", 0) or (
-        ctx.opset < 7 and not node.attr("is_test", 0) and node.num_outputs > 1
-    ):
-        raise ctx.error(node, "training mode is not supported (inference only)")
+    if ctx.opset < 7 and not node.attr("is_test", 0) and node.num_outputs > 1:
+        raise ctx.error(node, "training mode (is_test=0) is not supported before opset 7")
     eps = float(node.attr("epsilon", 1e-5))
     r = x.type.rank
+    if node.attr("training_mode", 0):
+        return _batch_norm_training(ctx, node, x, scale, offset, mean, var, eps)
     args = [_per_channel(ctx, v, r) for v in (mean, var, offset, scale)]
     return [ctx.b.batch_norm(x, *args, epsilon=eps)]
+
+
+def _batch_norm_training(ctx, node, x, scale, offset, mean, var, eps) -> list[Value]:
+    """Training mode: normalised with the batch's moments (the population
+    variance), and the running statistics moved toward them by `momentum`."""
+    b = ctx.b
+    r = x.type.rank
+    axes = [0] + list(range(2, r))
+    batch_mean = b.reduce_mean(x, axes=axes, keepdims=True)
+    centered = b.sub(x, batch_mean)
+    batch_var = b.reduce_mean(b.mul(centered, centered), axes=axes, keepdims=True)
+    y = b.mul(b.mul(centered, b.rsqrt(b.add(batch_var, like(ctx, x, eps)))),
+              _per_channel(ctx, scale, r))  # fmt: skip
+    y = b.add(y, _per_channel(ctx, offset, r))
+    momentum = float(node.attr("momentum", 0.9))
+    flat_mean, flat_var = (b.reshape(v, shape=[-1]) for v in (batch_mean, batch_var))
+    keep, move = like(ctx, mean, momentum), like(ctx, mean, 1 - momentum)
+    running_mean = b.add(b.mul(mean, keep), b.mul(flat_mean, move))
+    running_var = b.add(b.mul(var, keep), b.mul(flat_var, move))
+    return [y, running_mean, running_var]
+
+
+@converter("LpNormalization")
+def lp_normalization(ctx: Context, node: Node) -> list[Value]:
+    """x / ||x||_p along `axis` (p 1 or 2); a zero norm gives 0, as onnx's reference."""
+    x, b = node.inputs[0], ctx.b
+    axis, p = int(node.attr("axis", -1)), int(node.attr("p", 2))
+    if p not in (1, 2):
+        raise ctx.error(node, f"p={p} is not supported (1 or 2)")
+    parts = b.abs(x) if p == 1 else b.mul(x, x)
+    norm = b.reduce_sum(parts, axes=[axis], keepdims=True)
+    norm = norm if p == 1 else b.sqrt(norm)
+    zero = b.equal(norm, like(ctx, norm, 0))
+    return [b.select(zero, like(ctx, x, 0), b.div(x, b.select(zero, like(ctx, norm, 1), norm)))]
 
 
 @converter("InstanceNormalization", 6)
@@ -438,3 +472,28 @@ def log_softmax(ctx: Context, node: Node) -> list[Value]:
 
 
 _ = np
+
+
+@converter("Det", 11)
+def det(ctx: Context, node: Node) -> list[Value]:
+    """The determinant of [..., M, M] by Leibniz's formula (M <= 4: at most 24
+    products of M entries, no pivots to choose)."""
+    x, b = node.inputs[0], ctx.b
+    m = x.type.shape[-1]
+    if x.type.rank < 2 or m != x.type.shape[-2] or not isinstance(m, int) or m > 4:
+        raise ctx.error(node, f"needs square matrices of a static size up to 4, got {x.type}")
+    r = x.type.rank
+    entry = [[b.reshape(b.slice(x, axes=[r - 2, r - 1], starts=[i, j], stops=[i + 1, j + 1]),
+                        shape=[d if isinstance(d, int) else -1 for d in x.type.shape[:-2]])
+              for j in range(m)] for i in range(m)]  # fmt: skip
+    total = None
+    for perm in itertools.permutations(range(m)):
+        term = entry[0][perm[0]]
+        for i in range(1, m):
+            term = b.mul(term, entry[i][perm[i]])
+        inversions = sum(perm[i] > perm[j] for i in range(m) for j in range(i + 1, m))
+        if total is None:
+            total = term if inversions % 2 == 0 else b.neg(term)
+        else:
+            total = b.sub(total, term) if inversions % 2 else b.add(total, term)
+    return [total]

@@ -47,7 +47,9 @@ def _empty(ctx: Context, node: Node, x: Value, axes: list[int] | None, keep: boo
     out = [1 if i in reduced else d for i, d in enumerate(shape) if keep or i not in reduced]
     fill = _EMPTY[node.op_type]
     dt = x.type.dtype
-    if dt.is_int and not np.isfinite(fill):
+    if dt.is_bool:  # max is any (False over nothing), min is all (True)
+        fill = bool(fill > 0)
+    elif dt.is_int and not np.isfinite(fill):
         info = np.iinfo(dt.numpy)
         fill = info.min if fill < 0 else info.max
     return ctx.constant(np.full(out, fill, dtype=dt.numpy), dt)

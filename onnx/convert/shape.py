@@ -16,7 +16,7 @@ import numpy as np
 
 from ...ir.core import Value
 from ...ir.dtypes import DType
-from . import Context, Node, converter
+from . import Context, Node, converter, dtype_of_elem
 
 BIG = 2**62  # bounds beyond it clamp the same way
 
@@ -485,3 +485,15 @@ def gather(ctx: Context, node: Node) -> list[Value]:
         picks = [int(i) for i in np.asarray(known).reshape(-1)]
         same_dims(ctx, params, out, lambda d: [d[i] for i in picks])
     return [out]
+
+
+@converter("EyeLike", 9)
+def eye_like(ctx: Context, node: Node) -> list[Value]:
+    """Ones on diagonal `k` of a matrix shaped as the 2-D input (a constant)."""
+    x = node.inputs[0]
+    shape = list(x.type.shape)
+    if x.type.rank != 2 or not all(isinstance(d, int) for d in shape):
+        raise ctx.error(node, f"the input must be a static 2-D tensor, got {x.type}")
+    elem = node.attr("dtype", None)
+    dtype = x.type.dtype if elem is None else dtype_of_elem(int(elem), node.name)
+    return [ctx.constant(np.eye(*shape, k=int(node.attr("k", 0)), dtype=dtype.numpy), dtype)]
