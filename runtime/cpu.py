@@ -99,7 +99,7 @@ RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next 
 # sets of argument shapes and this many bytes of their integers (the most recent
 # is always kept). Plans hold no memory for tensors: that is in the workspaces
 # (docs/reliability.md), so a server seeing every batch size stays bounded.
-PLANS_KEPT = 512
+PLANS_KEPT = 256
 PLAN_BYTES = 1 << 20
 
 
