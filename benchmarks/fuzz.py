@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -368,6 +370,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def _instrument(atheris) -> None:
+    """Coverage of kiln.ir's code and of lark (its parser) guides the mutations
+    (instrument_all takes many minutes: numpy, hypothesis, everything)."""
+    import inspect
+
+    from .. import ir
+
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] != "lark" and not (name + ".").startswith(ir.__name__ + "."):
+            continue
+        for obj in list(vars(module).values()):
+            if getattr(obj, "__module__", None) != name:
+                continue
+            functions = [obj] if inspect.isfunction(obj) else []
+            if inspect.isclass(obj):
+                functions = [f for f in vars(obj).values() if inspect.isfunction(f)]
+            for f in functions:
+                atheris.instrument_func(f)
+
+
 def _atheris(budget: float) -> int:
     import atheris  # optional: not a kiln dependency
 
@@ -377,10 +399,15 @@ def _atheris(budget: float) -> int:
     def one(data: bytes) -> None:
         if time.monotonic() - start > budget:
             print(json.dumps({"probe": "atheris", "runs": sum(counts.values()), **counts}))
-            raise SystemExit(0)
+            sys.stdout.flush()
+            os._exit(0)  # libFuzzer would call SystemExit a crash
         counts[check(data.decode("utf-8", "replace"))] += 1
 
-    atheris.Setup(sys.argv[:1], one)
+    corpus = tempfile.mkdtemp(prefix="kiln-atheris-")  # the seeds start the corpus
+    for i, seed in enumerate(SEEDS):
+        Path(corpus, f"seed{i}").write_text(seed)
+    _instrument(atheris)
+    atheris.Setup([sys.argv[0], corpus], one)
     atheris.Fuzz()
     return 0
 
