@@ -118,20 +118,34 @@ def threads(calls: int = 100_000, n_threads: int = 8, steps: int = 400) -> dict:
     }
 
 
+def saving_graph():
+    """A Session with one 4 MB variable, a Saver keeping 2, and `put(k)` that sets
+    every element to k (so a checkpoint is one step's values or it is torn)."""
+    import kiln as kl
+
+    g = kl.Graph()
+    with g.as_default():
+        v = kl.Variable(np.zeros(1_000_000, np.float32), name="v")
+        session = kl.Session(graph=g, backend="cpu")
+        session.run(kl.global_variables_initializer())
+        mark = kl.placeholder(kl.float32, (), name="mark")
+        assign = v.assign(kl.zeros_like(v) + mark)
+    return (
+        session,
+        kl.train.Saver(var_list=[v], max_to_keep=2),
+        v,
+        lambda k: session.run(assign, {mark: float(k)}),
+    )
+
+
 SAVING = r"""
-import sys, numpy as np, kiln as kl
-g = kl.Graph()
-with g.as_default():
-    v = kl.Variable(np.zeros(1_000_000, np.float32), name="v")
-    sess = kl.Session(graph=g, backend="cpu")
-    sess.run(kl.global_variables_initializer())
-    saver = kl.train.Saver(max_to_keep=2)
-    step = kl.placeholder(kl.float32, (), name="s")
-    put = v.assign(kl.zeros_like(v) + step)
+import sys
+from kiln.benchmarks.probes import saving_graph
+session, saver, _, put = saving_graph()
 print("ready", flush=True)
 for k in range(int(sys.argv[2]), 10**9):
-    sess.run(put, {step: float(k)})
-    saver.save(sess, sys.argv[1], global_step=k)
+    put(k)
+    saver.save(session, sys.argv[1], global_step=k)
 """
 
 
@@ -145,14 +159,7 @@ def kills(n: int = 100, seed: int = 0) -> dict:
     rng = random.Random(seed)
     directory = Path(tempfile.mkdtemp(prefix="kiln-kills-"))
     prefix = str(directory / "m")
-    g = kl.Graph()
-    with g.as_default():
-        v = kl.Variable(np.zeros(1_000_000, np.float32), name="v")
-        sess = kl.Session(graph=g, backend="cpu")
-        sess.run(kl.global_variables_initializer())
-        saver = kl.train.Saver(max_to_keep=2)
-        mark = kl.placeholder(kl.float32, (), name="s")
-        put = v.assign(kl.zeros_like(v) + mark)
+    sess, saver, v, put = saving_graph()
     mixed = debris = unreadable = 0
     for i in range(n):
         proc = subprocess.Popen(
@@ -171,7 +178,7 @@ def kills(n: int = 100, seed: int = 0) -> dict:
                 mixed += not np.all(value == np.float32(step))
             except KilnError:
                 unreadable += 1
-        sess.run(put, {mark: float(10**6 + i)})  # every checkpoint: its step's values
+        put(10**6 + i)  # every checkpoint: its step's values
         saver.save(sess, prefix, global_step=10**6 + i)  # the next save ...
         left = [p.name for p in directory.iterdir() if p.name.startswith(".")]
         debris += bool(left)  # ... leaves no temporary file
@@ -201,33 +208,24 @@ def _flips(blob: bytes, rng: random.Random) -> bytes:
 
 
 def _mutate_json(value, rng: random.Random):
-    """A random structural change somewhere in a JSON value."""
+    """A random structural change somewhere in a JSON value: an entry of an
+    object or array deleted, duplicated (arrays), replaced by junk, or changed
+    further down; anything else replaced by junk."""
     junk = [None, 7, -1, 2**70, "x", [], {}, [1, {"y": 2}], 1.5, True]
-    if isinstance(value, dict) and value and rng.random() < 0.8:
-        key = rng.choice(list(value))
-        out = dict(value)
-        r = rng.random()
-        if r < 0.2:
-            del out[key]
-        elif r < 0.4:
-            out[key] = rng.choice(junk)
-        else:
-            out[key] = _mutate_json(value[key], rng)
-        return out
-    if isinstance(value, list) and value and rng.random() < 0.8:
-        i = rng.randrange(len(value))
-        out = list(value)
-        r = rng.random()
-        if r < 0.2:
-            del out[i]
-        elif r < 0.3:
-            out.insert(i, out[i])
-        elif r < 0.5:
-            out[i] = rng.choice(junk)
-        else:
-            out[i] = _mutate_json(value[i], rng)
-        return out
-    return rng.choice(junk)
+    if not (isinstance(value, (dict, list)) and value and rng.random() < 0.8):
+        return rng.choice(junk)
+    out = dict(value) if isinstance(value, dict) else list(value)
+    key = rng.choice(list(out) if isinstance(out, dict) else range(len(out)))
+    r = rng.random()
+    if r < 0.2:
+        del out[key]
+    elif r < 0.3 and isinstance(out, list):
+        out.insert(key, out[key])
+    elif r < 0.5:
+        out[key] = rng.choice(junk)
+    else:
+        out[key] = _mutate_json(value[key], rng)
+    return out
 
 
 def checkpoints(n: int = 1000, seed: int = 0) -> dict:
@@ -327,15 +325,17 @@ CACHE = r"""
 import os, pathlib, random, sys, numpy as np, kiln
 from kiln.ir import parse
 src = '''
-func @f(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
-  %t = kiln.tanh %x : tensor<?x8xf32>
-  %e = kiln.exp %t : tensor<?x8xf32>
-  kiln.return %e : tensor<?x8xf32>
+func @g(%x: tensor<?x5xf32>, %y: tensor<5xf32>) -> tensor<?xf32> {
+  %m = kiln.mul %x, %y : (tensor<?x5xf32>, tensor<5xf32>) -> tensor<?x5xf32>
+  %s = kiln.sigmoid %m : tensor<?x5xf32>
+  %r = kiln.reduce_max %s {axes = [1]} : (tensor<?x5xf32>) -> tensor<?xf32>
+  kiln.return %r : tensor<?xf32>
 }'''
-x = np.linspace(-2, 2, 48, dtype=np.float32).reshape(6, 8)
-want = np.exp(np.tanh(x))
+x = np.linspace(-3, 3, 35, dtype=np.float32).reshape(7, 5)
+y = np.array([1, -2, 0.5, 3, -1], np.float32)
+want = (1 / (1 + np.exp(-x * y))).max(1)
 d = pathlib.Path(os.environ["KILN_CACHE_DIR"])
-kiln.compile(parse(src), "f", backend="cpu")
+kiln.compile(parse(src), "g", backend="cpu")
 [entry] = d.glob("*.o")
 good = entry.read_bytes()
 rng = random.Random(int(sys.argv[2]))
@@ -351,7 +351,7 @@ for i in range(int(sys.argv[1])):
     else:
         b[rng.randrange(len(b)):] = bytes(rng.randrange(256) for _ in range(64))
     entry.write_bytes(bytes(b))
-    got = kiln.compile(parse(src), "f", backend="cpu")(x)[0]
+    got = kiln.compile(parse(src), "g", backend="cpu")(x, y)[0]
     wrong += not np.allclose(got, want, rtol=1e-5)
 print("wrong", wrong, flush=True)
 """

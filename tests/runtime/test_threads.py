@@ -8,16 +8,8 @@ import numpy as np
 
 import kiln
 import kiln as kl
+from kiln.benchmarks.probes import SOURCE
 from kiln.ir import parse
-
-SOURCE = """
-func @f(%x: tensor<?x256xf32>, %w: tensor<256x64xf32>) -> (tensor<?x64xf32>, tensor<?xf32>) {
-  %h = kiln.matmul %x, %w : (tensor<?x256xf32>, tensor<256x64xf32>) -> tensor<?x64xf32>
-  %t = kiln.tanh %h : tensor<?x64xf32>
-  %s = kiln.reduce_sum %t {axes = [1]} : (tensor<?x64xf32>) -> tensor<?xf32>
-  kiln.return %t, %s : (tensor<?x64xf32>, tensor<?xf32>) -> ()
-}
-"""
 
 
 def _hammer(call, want, threads=8, calls=12):
