@@ -186,10 +186,13 @@ class Workspace:
         to any more and that is not much larger (reusing it spares the page faults
         of fresh memory: FACTS.md), else a new one."""
         kept = self.recycled.setdefault(b, [])
-        for a in kept:
-            # references: the list, the loop variable, getrefcount's argument
-            if sys.getrefcount(a) == 3 and n <= a.nbytes <= 2 * n + 64:
+        # references: the list, the comprehension's variable, getrefcount's argument
+        free = [a for a in kept if sys.getrefcount(a) == 3]
+        for a in free:
+            if n <= a.nbytes <= 2 * n + 64:
                 return a
+        # a free one of another size is dropped, not kept beside the new one
+        kept[:] = [a for a in kept if not any(a is f for f in free)]
         a = _allocate(n)
         kept.append(a)
         if len(kept) > RECYCLED_PER_RESULT:
