@@ -85,7 +85,8 @@ class Saver:
         values = {name: sess.variable_value(v) for name, v in self.variables.items()}
         _atomic_write(prefix.with_name(prefix.name + ".npz"), lambda f: np.savez(f, **values))
         if write_meta_graph:
-            meta = json.dumps(export_graph(sess.graph)).encode()
+            names = {v.op: name for name, v in self.variables.items()}
+            meta = json.dumps(export_graph(sess.graph, names)).encode()
             _atomic_write(prefix.with_name(prefix.name + ".meta"), lambda f: f.write(meta))
         # the complete checkpoints kept so far (by any process), oldest first
         kept = [
@@ -113,37 +114,47 @@ class Saver:
 
     def restore(self, sess: Any, save_path: str) -> None:
         """Load every variable of this saver from `save_path` into `sess`."""
-        path = Path(str(save_path) + ".npz")
-        if not path.exists():
-            raise GraphError(f"no checkpoint at {save_path} ({path} does not exist)")
-        values = {}
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if not hasattr(data, "files"):
-                    raise ValueError("not an archive of named arrays")
-                for name in self.variables:
-                    if name not in data.files:
-                        raise GraphError(f"checkpoint {save_path} has no variable {name!r}")
-                    values[name] = data[name]
-        except GraphError:
-            raise
-        except Exception as e:  # noqa: BLE001 - zipfile and numpy raise a dozen kinds
-            # (BadZipFile, NotImplementedError, zlib.error, struct.error, ...)
-            raise GraphError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
+        values = _read_checkpoint(save_path, list(self.variables))
         for name, var in self.variables.items():  # all checked before any is loaded
-            value = values[name]
-            if list(value.shape) != var.shape.as_list():
-                raise GraphError(
-                    f"checkpoint {save_path}: variable {name!r} has shape "
-                    f"{list(value.shape)}, the graph's has {var.shape.as_list()}"
-                )
-            if value.dtype != np.dtype(var.dtype.ir.numpy):
-                raise GraphError(
-                    f"checkpoint {save_path}: variable {name!r} holds {value.dtype}, the "
-                    f"graph's is {var.dtype.name}"
-                )
+            _check_value(save_path, name, values[name], var.shape.as_list(), var.dtype)
         for name, var in self.variables.items():
             sess.set_variable(var, values[name])
+
+
+def _read_checkpoint(save_path: str, names: list[str]) -> dict[str, np.ndarray]:
+    """The arrays `names` of checkpoint `save_path` (a GraphError naming the file
+    if it is missing, unreadable or lacks one)."""
+    path = Path(str(save_path) + ".npz")
+    if not path.exists():
+        raise GraphError(f"no checkpoint at {save_path} ({path} does not exist)")
+    values = {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("not an archive of named arrays")
+            for name in names:
+                if name not in data.files:
+                    raise GraphError(f"checkpoint {save_path} has no variable {name!r}")
+                values[name] = data[name]
+    except GraphError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile and numpy raise a dozen kinds
+        # (BadZipFile, NotImplementedError, zlib.error, struct.error, ...)
+        raise GraphError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from None
+    return values
+
+
+def _check_value(save_path: str, name: str, value: np.ndarray, shape: list, dtype: DType) -> None:
+    if list(value.shape) != list(shape):
+        raise GraphError(
+            f"checkpoint {save_path}: variable {name!r} has shape "
+            f"{list(value.shape)}, the graph's has {list(shape)}"
+        )
+    if value.dtype != np.dtype(dtype.ir.numpy):
+        raise GraphError(
+            f"checkpoint {save_path}: variable {name!r} holds {value.dtype}, the "
+            f"graph's is {dtype.name}"
+        )
 
 
 _DEBRIS = re.compile(r"\..+\.(npz|meta)\..+|\.checkpoint\..+")
@@ -269,22 +280,78 @@ def _decode(value: Any) -> Any:
     raise GraphError(f"unknown value kind {kind!r} in a meta graph")
 
 
-def export_graph(graph: Graph) -> dict:
-    """The graph as JSON-able data: every op, and the collections by name."""
+# A variable's initial value that is a constant above this many bytes is not
+# written into the .meta: it becomes a CHECKPOINT_VALUE op reading the variable
+# from the checkpoint saved with the .meta (TF's values live in the checkpoint).
+INLINE_BYTES = 1 << 16
+CHECKPOINT_VALUE = "KilnCheckpointValue"
+
+
+def _same_bytes(a: np.ndarray, b: Any) -> bool:
+    if not isinstance(b, np.ndarray) or a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    flat = [np.ascontiguousarray(x).reshape(-1).view(np.uint8) for x in (a, b)]
+    return bool(np.array_equal(*flat))
+
+
+def _op_spec(op: Any) -> dict:
+    attrs = {k: _encode(v) for k, v in op.attrs.items()}
+    ir_attrs = {}
+    for k, v in op.ir_attrs.items():
+        # a Const's array is its attribute and its IR attribute's: written once
+        same = isinstance(v, Dense) and _same_bytes(v.array, op.attrs.get(k))
+        ir_attrs[k] = {"dense_of": [v.type.dtype.value, k]} if same else _encode(v)
+    return {
+        "name": op.name,
+        "type": op.type,
+        "inputs": [t.name for t in op.inputs],
+        "control_inputs": [c.name for c in op.control_inputs],
+        "attrs": attrs,
+        "ir_op": op.ir_op,
+        "ir_attrs": ir_attrs,
+        "outputs": [[t.dtype.name, t.shape.dims] for t in op.outputs],
+    }
+
+
+def _by_reference(graph: Graph, names: dict) -> dict:
+    """initial-value op -> the checkpoint name of its variable, for every variable
+    saved under `names` whose initial value is a large constant (or was one)."""
+    out = {}
+    for var in graph.variables.values():
+        init = getattr(var, "initial_value", None)
+        if var.op not in names or init is None or init.op.inputs:
+            continue
+        value = init.op.attrs.get("value")
+        large = init.op.type == "Const" and isinstance(value, np.ndarray)
+        if init.op.type == CHECKPOINT_VALUE or (large and value.nbytes > INLINE_BYTES):
+            out[init.op] = names[var.op]
+    return out
+
+
+def export_graph(graph: Graph, names: dict | None = None) -> dict:
+    """The graph as JSON-able data: every op, and the collections by name.
+    `names` (variable op -> checkpoint name) says which variables the checkpoint
+    next to the .meta holds: their large constant initial values are read from
+    it, not written (CHECKPOINT_VALUE)."""
+    referenced = _by_reference(graph, names or {})
     ops = []
     for op in graph.get_operations():
-        ops.append(
-            {
-                "name": op.name,
-                "type": op.type,
-                "inputs": [t.name for t in op.inputs],
-                "control_inputs": [c.name for c in op.control_inputs],
-                "attrs": {k: _encode(v) for k, v in op.attrs.items()},
-                "ir_op": op.ir_op,
-                "ir_attrs": {k: _encode(v) for k, v in op.ir_attrs.items()},
-                "outputs": [[t.dtype.name, t.shape.dims] for t in op.outputs],
-            }
-        )
+        if op in referenced:
+            (t,) = op.outputs
+            ops.append(
+                {
+                    "name": op.name,
+                    "type": CHECKPOINT_VALUE,
+                    "inputs": [],
+                    "control_inputs": [c.name for c in op.control_inputs],
+                    "attrs": {"key": referenced[op], "dtype": {"kl_dtype": t.dtype.name}},
+                    "ir_op": None,
+                    "ir_attrs": {},
+                    "outputs": [[t.dtype.name, t.shape.dims]],
+                }
+            )
+        else:
+            ops.append(_op_spec(op))
     variables = [
         {
             "name": v.op.name,
@@ -314,7 +381,7 @@ def import_meta_graph(meta_path: str, clear_devices: bool = False, **_: Any) -> 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise GraphError(f"{meta_path} is not a kiln meta graph")
     try:
-        return _import(data)
+        return _import(data, meta_path)
     except KilnError as e:
         raise GraphError(f"meta graph {meta_path}: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
@@ -338,18 +405,50 @@ def _check_op(i: int, spec: Any) -> None:
         raise GraphError(f"ops[{i}] names an input that is not a string")
 
 
-def _import(data: dict) -> Saver:
+def _decode_ir(value: Any, attrs: dict) -> Any:
+    """An IR attribute: `{"dense_of": [dtype, name]}` is attribute `name` as a Dense."""
+    if not (isinstance(value, dict) and list(value) == ["dense_of"]):
+        return _decode(value)
+    dt, name = value["dense_of"]
+    array = attrs.get(name)
+    if not isinstance(array, np.ndarray):
+        raise GraphError(f"dense_of names {name!r}, which is not an array attribute")
+    return Dense(array, TensorType(IRType(dt), array.shape))
+
+
+def _checkpoint_value(prefix: str, spec: dict, attrs: dict) -> Any:
+    """The host function of a CHECKPOINT_VALUE op: the variable's value in the
+    checkpoint saved with the .meta (`prefix`.npz), read when the op runs."""
+    key, dtype = attrs.get("key"), attrs.get("dtype")
+    if not isinstance(key, str) or not isinstance(dtype, DType) or len(spec["outputs"]) != 1:
+        raise GraphError(f"{spec['name']}: a {CHECKPOINT_VALUE} needs a key, a dtype, one output")
+    shape = spec["outputs"][0][1]
+
+    def load() -> list[np.ndarray]:
+        value = _read_checkpoint(prefix, [key])[key]
+        _check_value(prefix, key, value, shape, dtype)
+        return [value]
+
+    return load
+
+
+def _import(data: dict, meta_path: str) -> Saver:
     g = get_default_graph()
+    meta_path = str(meta_path)
+    prefix = meta_path[: -len(".meta")] if meta_path.endswith(".meta") else meta_path
     for i, spec in enumerate(data["ops"]):
         _check_op(i, spec)
+        attrs = {k: _decode(v) for k, v in spec["attrs"].items()}
+        if spec["type"] == CHECKPOINT_VALUE:
+            attrs["_host_fn"] = _checkpoint_value(prefix, spec, attrs)
         op = g.create_op(
             spec["type"],
             [g.get_tensor_by_name(n) for n in spec["inputs"]],
             name=spec["name"],
             unique=False,
-            attrs={k: _decode(v) for k, v in spec["attrs"].items()},
+            attrs=attrs,
             ir_op=spec["ir_op"],
-            ir_attrs={k: _decode(v) for k, v in spec["ir_attrs"].items()},
+            ir_attrs={k: _decode_ir(v, attrs) for k, v in spec["ir_attrs"].items()},
             output_types=[(as_dtype(d), TensorShape(s)) for d, s in spec["outputs"]],
             control_inputs=[g.get_operation_by_name(n) for n in spec["control_inputs"]],
         )

@@ -11,21 +11,23 @@ linked module is optimised and JIT-compiled, or loaded from the disk cache.
 
 Calling: the arguments are checked (`Signature.check`: dtype, rank, static
 dims, named symbols, contiguity) before any native code runs. A new set of argument
-shapes is planned once (concrete shapes, each kernel's run-time dims,
-buffer sizes) and reused: scratch buffers are pooled per shape set, results
-get fresh arrays. A kernel fault (integer division by zero, ...) is an
-ExecutionError naming the op.
+shapes is planned once (concrete shapes, each kernel's run-time dims, buffer
+sizes: integers only) and kept in an LRU. Memory is not per shape: a call
+borrows a workspace (pointer array, scratch grown to the largest call so far,
+recycled result arrays) that no other running call uses. A kernel fault
+(integer division by zero, ...) is an ExecutionError naming the op.
 """
 
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -95,56 +97,108 @@ def kernel_ops(
 
 RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next is made
 # The plans an executable keeps, least recently used first out: at most this many
-# sets of argument shapes, and beyond the most recent one no more than this many
-# bytes of scratch and recycled results (a server seeing every batch size stays
-# bounded: docs/reliability.md)
-PLANS_KEPT = 32
-PLAN_BYTES = 16 << 20
+# sets of argument shapes and this many bytes of their integers (the most recent
+# is always kept). Plans hold no memory for tensors: that is in the workspaces
+# (docs/reliability.md), so a server seeing every batch size stays bounded.
+PLANS_KEPT = 256
+PLAN_BYTES = 1 << 20
 
 
 @dataclass
 class ShapePlan:
-    """What one set of argument shapes needs: dims, extents, buffers, result shapes."""
+    """The integers one set of argument shapes fixes, ready for the entry: each
+    kernel's run-time dims, extents and threads, the bytes of each buffer and the
+    results' shapes. No tensor memory: a call borrows a `Workspace` for that."""
 
     dims: np.ndarray  # every kernel's run-time ints, one after another
     dims_table: ctypes.Array  # kernel i's ints start at dims_table[i]
     outer: np.ndarray
     threads: np.ndarray  # per kernel: 0 = run directly, else split over this many threads
-    pooled: dict[int, np.ndarray]
-    fresh: dict[int, tuple[tuple[int, ...], np.dtype]]
+    scratch: dict[int, int]  # intermediate buffer -> bytes
+    fresh: dict[int, tuple[tuple[int, ...], np.dtype, int]]  # result buffer -> shape, dtype, bytes
     result_shapes: list[tuple[int, ...]]
-    pointers: ctypes.Array = field(repr=False, default=None)
-    # per result buffer: the arrays handed out lately, reused once nobody holds them
-    recycled: dict[int, list[np.ndarray]] = field(repr=False, default_factory=dict)
 
     @property
     def nbytes(self) -> int:
-        """The memory this plan holds at most: scratch and recycled results."""
-        scratch = sum(a.nbytes for a in self.pooled.values())
-        results = sum(
-            int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-            for shape, dtype in self.fresh.values()
-        )
-        return scratch + RECYCLED_PER_RESULT * results
+        """About what this plan itself holds (its arrays and tables)."""
+        tables = self.dims.nbytes + self.outer.nbytes + self.threads.nbytes
+        return 512 + tables + 8 * len(self.dims_table) + 96 * (len(self.scratch) + len(self.fresh))
 
-    def result_arrays(self) -> dict[int, np.ndarray]:
-        """An array for each result buffer: one handed out by an earlier call
-        that nothing refers to any more (reusing it spares the page faults of
-        fresh memory: FACTS.md), else a new one."""
+
+def _capacity(n: int) -> int:
+    """`n` bytes rounded up to the next of 1, 1.25, 1.5, 1.75 times a power of two
+    (at most 25% over): neighbouring sizes share an allocation."""
+    if n <= 64:
+        return 64
+    quarter = 1 << max(0, n.bit_length() - 3)
+    return -(-n // quarter) * quarter
+
+
+MAPPED_BYTES = 256 << 10  # buffers from this size up are mapped pages of their own
+
+
+def _allocate(n: int) -> np.ndarray:
+    """`_capacity(n)` bytes. Large ones are mapped from the OS directly and go back
+    to it when dropped: through malloc, a buffer that grows step by step would leave
+    each old size behind as a hole the next, larger one does not fit (RSS grows)."""
+    n = _capacity(n)
+    if n < MAPPED_BYTES:
+        return np.empty(n, np.uint8)
+    return np.frombuffer(mmap.mmap(-1, n), np.uint8)
+
+
+class Workspace:
+    """The memory of one running call, whatever its shapes: the pointer array the
+    entry reads, a scratch buffer per intermediate (grown when a larger call comes,
+    never per shape) and the result arrays handed out lately. A call has it alone
+    while the native code runs without the GIL."""
+
+    def __init__(self, n_buffers: int, constants: dict[int, np.ndarray]):
+        self.pointers = (ctypes.c_void_p * max(1, n_buffers))()
+        for b, a in constants.items():
+            self.pointers[b] = a.ctypes.data
+        self.scratch: dict[int, np.ndarray] = {}
+        # per result buffer: byte arrays whose views were handed out lately
+        self.recycled: dict[int, list[np.ndarray]] = {}
+
+    @property
+    def nbytes(self) -> int:
+        held = [*self.scratch.values(), *(a for k in self.recycled.values() for a in k)]
+        return sum(a.nbytes for a in held)
+
+    def bind(self, plan: ShapePlan) -> dict[int, np.ndarray]:
+        """Point every intermediate at a buffer big enough for `plan`; returns an
+        array for each result buffer (pointed at too)."""
+        for b, n in plan.scratch.items():
+            a = self.scratch.get(b)
+            if a is None or a.nbytes < n:
+                a = self.scratch[b] = _allocate(n)
+                self.pointers[b] = a.ctypes.data
         out = {}
-        for b, (shape, dtype) in self.fresh.items():
-            kept = self.recycled.setdefault(b, [])
-            for a in kept:
-                # references: the list, the loop variable, getrefcount's argument
-                if sys.getrefcount(a) == 3:
-                    break
-            else:
-                a = np.empty(shape, dtype)
-                kept.append(a)
-                if len(kept) > RECYCLED_PER_RESULT:
-                    kept.pop(0)
-            out[b] = a
+        for b, (shape, dtype, n) in plan.fresh.items():
+            base = self._result_base(b, n)
+            out[b] = base[: int(np.prod(shape, dtype=np.int64)) * dtype.itemsize].view(dtype)
+            out[b] = out[b].reshape(shape)
+            self.pointers[b] = base.ctypes.data
         return out
+
+    def _result_base(self, b: int, n: int) -> np.ndarray:
+        """Bytes for result buffer `b`: one handed out earlier that nothing refers
+        to any more and that is not much larger (reusing it spares the page faults
+        of fresh memory: FACTS.md), else a new one."""
+        kept = self.recycled.setdefault(b, [])
+        # references: the list, the comprehension's variable, getrefcount's argument
+        free = [a for a in kept if sys.getrefcount(a) == 3]
+        for a in free:
+            if n <= a.nbytes <= 2 * n + 64:
+                return a
+        # a free one of another size is dropped, not kept beside the new one
+        kept[:] = [a for a in kept if not any(a is f for f in free)]
+        a = _allocate(n)
+        kept.append(a)
+        if len(kept) > RECYCLED_PER_RESULT:
+            kept.pop(0)
+        return a
 
 
 @dataclass
@@ -281,16 +335,14 @@ class CpuExecutable(CpuProgram):
         super().__init__(module, name)
         self._engine = self._compile()
         self.entry = ENTRY_SIGNATURE(self._engine.get_function_address(ENTRY))
-        # the first plan of each set of shapes called lately, least recent first
-        # (PLANS_KEPT, PLAN_BYTES bound them); `_lock` guards this bookkeeping only
+        # the plan of each set of shapes called lately, least recent first (PLANS_KEPT,
+        # PLAN_BYTES bound them); `_lock` guards this bookkeeping only
         self.plans: OrderedDict[tuple, ShapePlan] = OrderedDict()
         self._lock = threading.Lock()
-        # Plans no call is using, per shapes. A call takes one for itself: while
-        # the native code runs (without the GIL) its pointer array and scratch
-        # buffers are that call's alone, so calls from several threads never share
-        # them. A second plan for the same shapes exists only while calls overlap.
-        self._idle: dict[tuple, list[ShapePlan]] = {}
-        self._spares: list[tuple[tuple, ShapePlan]] = []
+        # Workspaces no call is using (list.pop and append are atomic under the
+        # GIL): a call takes one for itself, so calls from several threads never
+        # share pointers or scratch; there are as many as calls ever overlapped.
+        self._idle: list[Workspace] = []
         if os.environ.get("KILN_PROFILE", "0") not in ("", "0"):
             from .profile import instrument
 
@@ -327,47 +379,34 @@ class CpuExecutable(CpuProgram):
     # ------------------------------------------------------------ calling
     def __call__(self, *args) -> list[np.ndarray]:
         arrays, _ = self.signature.check(args)
-        shapes = tuple([a.shape for a in arrays])
-        plan = self._checkout(shapes)
+        plan = self.plan([a.shape for a in arrays])
         try:
-            pointers = plan.pointers
+            ws = self._idle.pop()
+        except IndexError:  # every workspace is in a call
+            ws = Workspace(self.n_buffers, self.constants)
+        try:
+            fresh = ws.bind(plan)
+            pointers = ws.pointers
             for j, a in enumerate(arrays):
                 pointers[j] = a.ctypes.data
-            fresh = plan.result_arrays()
-            for b, a in fresh.items():
-                pointers[b] = a.ctypes.data
             code = self.entry(
                 pointers, plan.dims_table, plan.outer.ctypes.data, plan.threads.ctypes.data
             )
         finally:
-            idle = self._idle.get(shapes)
-            if idle is not None:  # else its shapes were evicted meanwhile: dropped
-                idle.append(plan)
+            self._idle.append(ws)
         if code:
             step = self.steps[(code >> 32) - 1]
             raise step.op.error(Fault(code & 0xFFFFFFFF).describe(), ExecutionError)
         return self._results(arrays, fresh, plan)
 
-    def _checkout(self, shapes: tuple) -> ShapePlan:
-        """A plan for these shapes that no running call uses (list.pop and append
-        are atomic under the GIL): the first one, or a spare while calls overlap."""
-        self.plan(shapes)  # the first plan for these shapes (idle), now the most recent
-        with self._lock:
-            idle = self._idle.setdefault(shapes, [])
-            if idle:
-                return idle.pop()
-        spare = self._plan(shapes)  # every plan for these shapes is in a call
-        with self._lock:
-            self._spares.append((shapes, spare))
-        return spare
-
     def all_plans(self):
-        """(shapes, plan) of every plan made, spares for overlapping calls included."""
-        yield from self.plans.items()
-        yield from self._spares
+        """(shapes, plan) of every plan kept."""
+        with self._lock:
+            return list(self.plans.items())
 
     def plan(self, arg_shapes) -> ShapePlan:
-        """The plan of a call with arguments of these (checked) shapes, made once."""
+        """The plan of a call with arguments of these (checked) shapes, made once
+        while it stays among the most recent."""
         key = tuple(tuple(s) for s in arg_shapes)
         with self._lock:
             plan = self.plans.get(key)
@@ -380,19 +419,16 @@ class CpuExecutable(CpuProgram):
                 self.plans.move_to_end(key)
                 return self.plans[key]
             self.plans[key] = plan
-            self._idle.setdefault(key, []).append(plan)
             self._evict()
         return plan
 
     def _evict(self) -> None:
         """Drop the least recently used shapes' plans beyond the bounds (the most
-        recent is always kept); a call holding one finishes with it, then drops it."""
+        recent is always kept); a call holding one finishes with it."""
         held = sum(p.nbytes for p in self.plans.values())
         while len(self.plans) > 1 and (len(self.plans) > PLANS_KEPT or held > PLAN_BYTES):
-            key, old = self.plans.popitem(last=False)
+            _, old = self.plans.popitem(last=False)
             held -= old.nbytes
-            self._idle.pop(key, None)
-            self._spares = [(k, p) for k, p in self._spares if k != key]
 
     def _plan(self, arg_shapes) -> ShapePlan:
         layout = self.layout(arg_shapes)
@@ -409,13 +445,12 @@ class CpuExecutable(CpuProgram):
             - set(range(self.n_args))
             - set(self.constants)
         )
-        fresh = {b: layout.kinds[b] for b in returned}
-        pooled = {
-            b: np.empty(max(n, 1), np.uint8) for b, n in layout.sizes.items() if b not in fresh
-        }
-        pointers = (ctypes.c_void_p * max(1, self.n_buffers))()
-        for b, a in [*pooled.items(), *self.constants.items()]:
-            pointers[b] = a.ctypes.data
+        fresh = {}
+        for b in returned:
+            shape, dtype = layout.kinds[b]
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            fresh[b] = (shape, np.dtype(dtype), max(nbytes, layout.sizes.get(b, 0)))
+        scratch = {b: max(n, 1) for b, n in layout.sizes.items() if b not in fresh}
         flat = np.array(dims or [0], np.int64)
         table = (ctypes.c_void_p * max(1, len(offsets)))(
             *(flat.ctypes.data + 8 * o for o in offsets)
@@ -425,10 +460,9 @@ class CpuExecutable(CpuProgram):
             table,
             np.array(layout.outer + layout.extras or [0], np.int64),
             np.array(threads or [0], np.int32),
-            pooled,
+            scratch,
             fresh,
             layout.result_shapes,
-            pointers,
         )
 
     def _results(self, arrays, fresh, plan: ShapePlan) -> list[np.ndarray]:

@@ -8,16 +8,8 @@ import numpy as np
 
 import kiln
 import kiln as kl
+from kiln.benchmarks.probes import SOURCE
 from kiln.ir import parse
-
-SOURCE = """
-func @f(%x: tensor<?x256xf32>, %w: tensor<256x64xf32>) -> (tensor<?x64xf32>, tensor<?xf32>) {
-  %h = kiln.matmul %x, %w : (tensor<?x256xf32>, tensor<256x64xf32>) -> tensor<?x64xf32>
-  %t = kiln.tanh %h : tensor<?x64xf32>
-  %s = kiln.reduce_sum %t {axes = [1]} : (tensor<?x64xf32>) -> tensor<?xf32>
-  kiln.return %t, %s : (tensor<?x64xf32>, tensor<?xf32>) -> ()
-}
-"""
 
 
 def _hammer(call, want, threads=8, calls=12):
@@ -105,20 +97,40 @@ def test_concurrent_training_steps_neither_tear_nor_lose_updates():
     np.testing.assert_array_equal(sess.run(v), np.full(1 << 18, 10_000.0 - threads * steps))
 
 
-def test_plans_are_bounded_per_executable():
-    """Every batch size gets a plan, but only the most recent PLANS_KEPT stay
-    (benchmarks: 10,000 sizes grow RSS by a few MB, docs/reliability.md)."""
+def test_plans_are_bounded_per_executable(monkeypatch):
+    """Every batch size gets a plan (integers only), but only the most recent
+    PLANS_KEPT stay; memory is in workspaces shared by every shape, grown to the
+    largest call (benchmarks/fuzz.py --probe memory: 10,000 sizes)."""
     from kiln.runtime import cpu
 
+    monkeypatch.setattr(cpu, "PLANS_KEPT", 16)
     exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
     w = np.ones((256, 64), np.float32) / 256
     xs = np.ones((cpu.PLANS_KEPT + 40, 256), np.float32)
     for b in range(1, len(xs) + 1):
         t, s = exe(xs[:b], w)
         assert t.shape == (b, 64)
+        np.testing.assert_allclose(s, np.full(b, np.tanh(1.0) * 64), rtol=1e-5)
     plans = exe.compiled.plans
     assert len(plans) == cpu.PLANS_KEPT
     assert next(reversed(plans)) == ((len(xs), 256), (256, 64))
+    assert all(p.nbytes < 4096 for p in plans.values())
+    (ws,) = exe.compiled._idle  # one caller: one workspace, of about the largest call
+    largest = len(xs) * 64 * 4
+    assert ws.nbytes < 8 * largest
     # an evicted shape is planned again, and still right
     t, s = exe(xs[:1], w)
     np.testing.assert_allclose(s, np.tanh(np.ones(64) * 1.0).sum(keepdims=True) * 1, rtol=1e-5)
+
+
+def test_results_held_by_the_caller_are_never_reused():
+    """A result array still referenced is never handed out again (recycling
+    takes only arrays nobody holds), whatever sizes come between."""
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
+    w = np.eye(256, 64, dtype=np.float32)
+    held = []
+    for b in [5, 3, 5, 9, 4, 5, 1, 5]:
+        x = np.full((b, 256), float(len(held)) / 10, np.float32)
+        held.append((len(held), exe(x, w)))
+    for k, (t, _) in held:
+        np.testing.assert_allclose(t, np.tanh(np.full(t.shape, k / 10)), rtol=1e-5)
