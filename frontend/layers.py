@@ -377,18 +377,18 @@ class Layer:
         self.variables: list = []
 
     def __call__(self, inputs: Any, **call_kwargs: Any) -> Tensor:
-        from .variables import global_variables
-
         if self._scope is None:
             self._scope = self.name or _layer_name(self._default)
             self.name = self._scope
-        before = set(map(id, global_variables()))
+        # the variable store, not the collections: eagerly there are no collections
+        store = get_default_graph().variable_store
+        before = set(store)
         kwargs = {**self._kwargs, **call_kwargs, "name": self._scope}
         if self._takes_variables:
             kwargs["reuse"] = True if self._built else kwargs.get("reuse")
         out = type(self)._function(inputs, *self._args, **kwargs)
         if not self._built:
-            self.variables = [v for v in global_variables() if id(v) not in before]
+            self.variables = [v for k, v in store.items() if k not in before]
             self._built = True
         return out
 

@@ -134,7 +134,33 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None) ->
                 f"tensor {value.name} has dtype {value.dtype.name}, expected {as_dtype(dtype).name}"
             )
         return value
+    if isinstance(value, list | tuple) and _holds_tensor(value):
+        return _autopack(value, dtype, name or "packed")
     return constant(value, dtype=dtype, name=name or "Const")
+
+
+def _holds_tensor(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_tensor(v) for v in value)
+    return isinstance(value, Tensor) or hasattr(value, "_as_tensor")
+
+
+def _first_tensor_dtype(value: Any) -> DType | None:
+    if isinstance(value, list | tuple):
+        return next((d for v in value if (d := _first_tensor_dtype(v)) is not None), None)
+    return convert_to_tensor(value).dtype if _holds_tensor(value) else None
+
+
+def _autopack(value: list | tuple, dtype: Any, name: str) -> Tensor:
+    """A (nested) list holding tensors, stacked into one tensor as TF does
+    (`tf.reduce_mean([t1, t2])`); plain numbers in it take the tensors' dtype."""
+    dt = as_dtype(dtype) if dtype is not None else _first_tensor_dtype(value)
+    parts = [
+        _autopack(v, dt, name) if isinstance(v, list | tuple) else convert_to_tensor(v, dtype=dt)
+        for v in value
+    ]
+    with get_default_graph().name_scope(name):  # tf.stack's graph: the parts on a new axis 0
+        return concat([expand_dims(p, 0) for p in parts], axis=0)
 
 
 def _pair(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
@@ -451,12 +477,19 @@ def add_n(inputs: Sequence[Any], name: str | None = None) -> Tensor:
     return identity(total, name=name or "AddN") if len(tensors) == 1 else total
 
 
-def no_op(name: str | None = None) -> Operation:
-    return get_default_graph().create_op("NoOp", [], name=name, output_types=[])
+def no_op(name: str | None = None) -> Operation | None:
+    """An op that does nothing (tf.no_op); None when executing eagerly, as in TF."""
+    g = get_default_graph()
+    if g.executes_eagerly:
+        return None
+    return g.create_op("NoOp", [], name=name, output_types=[])
 
 
-def group(*inputs: Any, name: str | None = None) -> Operation:
-    """An op that runs all of `inputs` (tf.group)."""
+def group(*inputs: Any, name: str | None = None) -> Operation | None:
+    """An op that runs all of `inputs` (tf.group). Eagerly the inputs have
+    already run, and tf.group returns None, as in TF."""
+    if get_default_graph().executes_eagerly:
+        return None
     ops = []
     for x in inputs:
         for item in x if isinstance(x, (list, tuple)) else [x]:

@@ -123,7 +123,7 @@ class Optimizer:
                 self._slots[key] = Variable(
                     constant(value, dtype=var.dtype, shape=var.shape.as_list()),
                     trainable=False,
-                    name=f"{var.op.name}/{self.name}",
+                    name=f"{var.name.rsplit(':', 1)[0]}/{self.name}",
                 )
         return self._slots[key]
 
