@@ -182,3 +182,4 @@ nn.rnn_cell = rnn
 nn.dynamic_rnn = rnn.dynamic_rnn
 nn.static_rnn = rnn.static_rnn
 nn.bidirectional_dynamic_rnn = rnn.bidirectional_dynamic_rnn
+nn.static_bidirectional_rnn = rnn.static_bidirectional_rnn

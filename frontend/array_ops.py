@@ -30,6 +30,7 @@ from .ops import (
     divide,
     equal,
     expand_dims,
+    less,
     make,
     maximum,
     multiply,
@@ -56,6 +57,7 @@ __all__ = [
     "range",
     "rank",
     "reverse",
+    "reverse_sequence",
     "reverse_v2",
     "shape",
     "size",
@@ -339,6 +341,45 @@ def reverse(tensor: Any, axis: Sequence[int] | int, name: str | None = None) -> 
 
 
 reverse_v2 = reverse
+
+
+def reverse_sequence(
+    input: Any,
+    seq_lengths: Any,
+    seq_axis: int | None = None,
+    batch_axis: int | None = None,
+    name: str | None = None,
+    seq_dim: int | None = None,
+    batch_dim: int | None = None,
+) -> Tensor:
+    """Each batch entry's first seq_lengths[b] steps along `seq_axis` reversed,
+    the rest left in place (tf.reverse_sequence); the seq dim must be static."""
+    x = convert_to_tensor(input)
+    rank = _rank(x, "reverse_sequence")
+    seq = _axis(seq_axis if seq_axis is not None else seq_dim, rank, "reverse_sequence")
+    bat = _axis(
+        batch_axis if batch_axis is not None else (batch_dim or 0), rank, "reverse_sequence"
+    )
+    steps = x.shape[seq]
+    if steps is None or seq == bat:
+        raise GraphError(
+            f"reverse_sequence: {x.name} {x.shape} needs a static seq dim {seq} apart from "
+            f"the batch dim {bat}"
+        )
+    with get_default_graph().name_scope(name or "ReverseSequence"):
+        lens = convert_to_tensor(seq_lengths)
+        if not lens.dtype.is_integer:
+            raise GraphError(f"reverse_sequence: seq_lengths {lens.name} must be integers")
+        lens = cast(lens, int32)
+        view = [1] * rank
+        view[seq] = steps
+        t = constant(np.arange(steps).reshape(view), dtype=int32)
+        view = [1] * rank
+        view[bat] = -1
+        n = reshape(lens, view)
+        index = where(less(t, n), n - 1 - t, t)  # broadcast [.., B, .., T, ..]
+        index = make("BroadcastTo", "kiln.broadcast_like", [index, x], None)
+        return make("ReverseSequence", "kiln.gather_elements", [x, index], None, axis=seq)
 
 
 # ------------------------------------------------------------------ sequences

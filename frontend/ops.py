@@ -163,6 +163,41 @@ def _autopack(value: list | tuple, dtype: Any, name: str) -> Tensor:
         return concat([expand_dims(p, 0) for p in parts], axis=0)
 
 
+def shape_entries(value: Any) -> list[int | Tensor] | None:
+    """A 1-D shape argument as its entries: Python ints where they are known
+    when the graph is built, the scalar tensors where not (a tf.stack of
+    tf.shape(x)[0] and ints, a list holding tensors, a constant). None when
+    `value` is a tensor whose entries cannot be told apart (a whole tf.shape)."""
+    if hasattr(value, "_as_tensor") and not isinstance(value, Tensor):
+        value = value._as_tensor()
+    if isinstance(value, list | tuple):
+        return [e for v in value for e in (shape_entries(v) if _is_vector(v) else [_entry(v)])]
+    if not isinstance(value, Tensor):
+        return [int(d) for d in np.asarray(value).reshape(-1)]
+    op = value.op
+    if op.type == "Const":
+        return [int(d) for d in np.asarray(op.attrs["value"]).reshape(-1)]
+    if op.type == "ConcatV2" and op.ir_attrs.get("axis") == 0:
+        parts = [
+            [_entry(p.op.inputs[0])]
+            if p.op.type == "ExpandDims" and p.shape.ndims == 1
+            else shape_entries(p)
+            for p in op.inputs
+        ]
+        return None if any(p is None for p in parts) else [e for p in parts for e in p]
+    return None
+
+
+def _is_vector(v: Any) -> bool:
+    return isinstance(v, list | tuple) or (isinstance(v, Tensor) and v.shape.ndims == 1)
+
+
+def _entry(v: Any) -> int | Tensor:
+    if isinstance(v, Tensor) and v.op.type == "Const":
+        v = v.op.attrs["value"]
+    return v if isinstance(v, Tensor) else int(v)
+
+
 def _pair(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
     """Two operands of one dtype: a Python value takes the other's dtype (as TF)."""
     xt = x if isinstance(x, Tensor) or hasattr(x, "_as_tensor") else None
@@ -376,12 +411,42 @@ def where_indices(condition: Any, name: str | None = None) -> Tensor:
     return make("Where", "kiln.nonzero", [cond], name)
 
 
-def reshape(tensor: Any, shape: Sequence[int], name: str | None = None) -> Tensor:
-    if isinstance(shape, Tensor):
-        raise GraphError("kl.reshape needs a static shape (a list of ints, one may be -1)")
-    return make(
-        "Reshape", "kiln.reshape", [convert_to_tensor(tensor)], name, shape=[int(d) for d in shape]
-    )
+def reshape(tensor: Any, shape: Any, name: str | None = None) -> Tensor:
+    """tf.reshape. The shape's entries are ints (one may be -1), or one entry
+    may be a tensor known only at run time (`[tf.shape(x)[0], 7, 7, 64]`):
+    that one becomes the -1 when no other entry is."""
+    x = convert_to_tensor(tensor)
+    entries = shape_entries(shape)
+    dynamic = [] if entries is None else [e for e in entries if isinstance(e, Tensor)]
+    if len(dynamic) == 1 and -1 in entries:  # [tf.shape(x)[0], -1] of x itself
+        entries = _fill_minus_one(x, entries, dynamic[0])
+    if entries is None or len(dynamic) > 1 or (dynamic and -1 in entries):
+        raise GraphError(
+            "kl.reshape needs a static shape: ints, one of them -1 or one a tensor known "
+            f"at run time (got {shape!r})"
+        )
+    dims = [-1 if isinstance(e, Tensor) else e for e in entries]
+    return make("Reshape", "kiln.reshape", [x], name, shape=dims)
+
+
+def _fill_minus_one(x: Tensor, entries: list, dim: Tensor) -> list:
+    """`entries` with the -1 worked out when the one run-time entry is a dim of
+    x itself whose other dims are static (tf.reshape(x, [tf.shape(x)[0], -1]))."""
+    op = dim.op
+    if op.type != "Squeeze" or op.inputs[0].op.ir_op != "kiln.slice":
+        return entries
+    sl = op.inputs[0].op
+    if sl.inputs[0].op.type != "Shape" or sl.inputs[0].op.inputs[0] is not x:
+        return entries
+    k = sl.ir_attrs["starts"][0]
+    rest = [d for i, d in enumerate(x.shape.as_list() or []) if i != k]
+    known = [e for e in entries if isinstance(e, int) and e != -1]
+    if None in rest or sl.ir_attrs["stops"][0] != k + 1:
+        return entries
+    size, fixed = int(np.prod(rest)), int(np.prod(known))
+    if fixed == 0 or size % fixed:
+        return entries
+    return [size // fixed if isinstance(e, int) and e == -1 else e for e in entries]
 
 
 def transpose(a: Any, perm: Sequence[int] | None = None, name: str = "transpose") -> Tensor:

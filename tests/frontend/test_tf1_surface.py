@@ -65,7 +65,7 @@ def test_tf1_adam_updates_eager_variables():
     from kiln.frontend.eager import eager_mode
 
     with eager_mode():
-        w = tf.Variable([1.0, -2.0])
+        w = tf.Variable([1.0, -2.0], name="w")
         opt = tf.train.AdamOptimizer(0.1)
         for _ in range(2):
             with tf.GradientTape() as t:
@@ -73,7 +73,7 @@ def test_tf1_adam_updates_eager_variables():
             opt.apply_gradients([(t.gradient(loss, w), w)])
         # TF 1.15 eager, same program: [0.8004126, -1.8001668]
         np.testing.assert_allclose(w.numpy(), [0.8004126, -1.8001668], rtol=1e-5)
-        assert opt.get_slot(w, "m").name == "Variable/Adam:0"
+        assert opt.get_slot(w, "m").name == "w/Adam:0"  # TF: w/Adam:0
 
 
 def test_tfe_iterator_next_and_network_variables():
@@ -104,3 +104,75 @@ def test_tfe_iterator_next_and_network_variables():
         assert {id(v) for _, v in grads} == {id(v) for v in net.trainable_variables}
         y2 = net(tf.constant(np.ones((3, 2), np.float32)))
         np.testing.assert_array_equal(y.numpy(), y2.numpy())  # the second call reuses them
+
+
+def test_reverse_sequence_and_static_bidirectional_rnn_match_tf():
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    rs = tf.reverse_sequence(tf.constant(x), [2, 4], seq_axis=1, batch_axis=0)
+    rs0 = tf.reverse_sequence(
+        tf.constant(x.transpose(1, 0, 2)), tf.constant([3, 1], tf.int64), seq_axis=0, batch_axis=1
+    )
+    xs = [tf.constant(x[:, t]) for t in range(4)]
+    cell = tf.nn.rnn_cell.BasicRNNCell
+    with tf.variable_scope("m", initializer=tf.constant_initializer(0.1)):
+        outs, _, sb = tf.nn.static_bidirectional_rnn(
+            cell(2), cell(2), xs, dtype=tf.float32, sequence_length=[2, 4]
+        )
+    with tf.variable_scope("n", initializer=tf.constant_initializer(0.1)):
+        outs2, _, _ = tf.contrib.rnn.static_bidirectional_rnn(
+            cell(2), cell(2), [v * 0.01 for v in xs], dtype=tf.float32
+        )
+    assert sorted(v.name for v in tf.trainable_variables())[:4] == [
+        "m/bidirectional_rnn/bw/basic_rnn_cell/bias:0",
+        "m/bidirectional_rnn/bw/basic_rnn_cell/kernel:0",
+        "m/bidirectional_rnn/fw/basic_rnn_cell/bias:0",
+        "m/bidirectional_rnn/fw/basic_rnn_cell/kernel:0",
+    ]
+    loss = tf.reduce_sum(tf.stack(outs)) + tf.reduce_sum(tf.stack(outs2) ** 2)
+    (g,) = tf.gradients(loss, [xs[0]])
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        got = s.run([rs, rs0, outs[0], outs[3], sb, outs2[1], g])
+    # tensorflow-cpu (tf.compat.v1, tf-keras cells), the same program
+    want = [
+        [
+            [[3, 4, 5], [0, 1, 2], [6, 7, 8], [9, 10, 11]],
+            [[21, 22, 23], [18, 19, 20], [15, 16, 17], [12, 13, 14]],
+        ],
+        [
+            [[6, 7, 8], [12, 13, 14]],
+            [[3, 4, 5], [15, 16, 17]],
+            [[0, 1, 2], [18, 19, 20]],
+            [[9, 10, 11], [21, 22, 23]],
+        ],  # fmt: skip
+        [[0.291313, 0.291313, 0.435554, 0.435554], [0.999181, 0.999181, 0.999451, 0.999451]],
+        [[0.0, 0.0, 0.0, 0.0], [0.999998, 0.999998, 0.999996, 0.999996]],
+        [[0.435554, 0.435554], [0.999451, 0.999451]],
+        [[0.012599, 0.012599, 0.017397, 0.017397], [0.055738, 0.055738, 0.061934, 0.061934]],
+        [[0.35526, 0.35526, 0.35526], [0.000965, 0.000965, 0.000965]],
+    ]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_shapes_with_a_run_time_batch_entry():
+    x = tf.placeholder(tf.float32, [None, 4, 4, 2])
+    w = tf.Variable(tf.ones([3, 3, 2, 2]))
+    out_shape = tf.stack([tf.shape(x)[0], 8, 8, 2])
+    y = tf.nn.conv2d_transpose(x, w, out_shape, strides=[1, 2, 2, 1], padding="SAME")
+    z = tf.reshape(y, [tf.shape(x)[0], 8 * 8 * 2])
+    z2 = tf.reshape(y, tf.stack([tf.shape(x)[0], 128]))
+    assert y.shape.as_list() == [None, 8, 8, 2] and z.shape.as_list() == [None, 128]
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        a, b = s.run([z, z2], {x: np.ones((3, 4, 4, 2), np.float32)})
+    # TF: shape (3, 128), sum 1452.0, first row starts [2 2 2 2 4 4]
+    assert a.shape == (3, 128) and a.sum() == 1452.0
+    np.testing.assert_array_equal(a[0, :6], [2, 2, 2, 2, 4, 4])
+    np.testing.assert_array_equal(a, b)
+    flat = tf.reshape(y, [tf.shape(y)[0], -1])  # the -1 of y itself is known: 128
+    assert flat.shape.as_list() == [None, 128]
+    with pytest.raises(tf.GraphError, match="reshape"):
+        tf.reshape(y, [tf.shape(x)[0], -1])  # x's batch need not be y's
+    with pytest.raises(tf.GraphError, match="conv2d_transpose"):
+        tf.nn.conv2d_transpose(x, w, tf.shape(y), strides=[1, 2, 2, 1])
