@@ -23,6 +23,7 @@ from .checkpoint import (  # noqa: F401  (kl.train.*: checkpoint bookkeeping, TF
 from .dtypes import int64
 from .gradients import gradients
 from .graph import GraphError, Operation, Tensor, get_default_graph
+from .moving_averages import ExponentialMovingAverage  # noqa: F401  (kl.train.*)
 from .ops import cast, constant, convert_to_tensor, divide, floordiv, group, multiply, pow, sqrt
 from .queues import (  # noqa: F401  (kl.train.*: queue runners and input producers)
     QUEUE_RUNNERS,

@@ -176,3 +176,50 @@ def test_shapes_with_a_run_time_batch_entry():
         tf.reshape(y, [tf.shape(x)[0], -1])  # x's batch need not be y's
     with pytest.raises(tf.GraphError, match="conv2d_transpose"):
         tf.nn.conv2d_transpose(x, w, tf.shape(y), strides=[1, 2, 2, 1])
+
+
+def test_exponential_moving_average_names_and_values_match_tf():
+    v = tf.Variable([1.0, 2.0], name="v")
+    x = tf.placeholder(tf.float32, [None, 2])
+    with tf.variable_scope("bn"):
+        m, var = tf.nn.moments(x, [0])
+        ema = tf.train.ExponentialMovingAverage(decay=0.9)
+        up = ema.apply([m, var, v])
+    ema2 = tf.train.ExponentialMovingAverage(
+        0.99, num_updates=tf.constant(3), zero_debias=True, name="E2"
+    )
+    up2 = ema2.apply([m])
+    # TF's names for the same program
+    assert ema.average(m).name == "bn/bn/moments/Squeeze/ExponentialMovingAverage:0"
+    assert ema.average(v).name == "bn/v/ExponentialMovingAverage:0"
+    assert up.name == "bn/ExponentialMovingAverage"
+    assert ema2.average(m).name == "bn/moments/Squeeze/E2:0"
+    assert ema2.average(v) is None
+    assert [t.name for t in tf.moving_average_variables()] == ["v:0"]
+    assert len(tf.global_variables()) == 7 and [t.name for t in tf.trainable_variables()] == ["v:0"]
+    keys = sorted(ema2.variables_to_restore())[:6]
+    assert keys == [
+        "bn/bn/moments/Squeeze/ExponentialMovingAverage",
+        "bn/bn/moments/Squeeze_1/ExponentialMovingAverage",
+        "bn/moments/Squeeze/E2",
+        "bn/moments/Squeeze/E2/biased",
+        "bn/moments/Squeeze/E2/local_step",
+        "bn/v/ExponentialMovingAverage",
+    ]
+    step = v.assign(v * 2.0)
+    got = []
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(s.run(ema.average(v)), [1.0, 2.0])
+        for i in range(3):
+            s.run(step)
+            s.run([up, up2], {x: np.array([[1.0, 2.0], [3.0, 6.0 + i]], np.float32)})
+            got.append(s.run([ema.average(m), ema.average(var), ema.average(v), ema2.average(m)]))
+    want = [  # TF 1.x (tf.compat.v1), the same program
+        [[0.2, 0.4], [0.1, 0.4], [1.1, 2.2], [2.0, 4.0]],
+        [[0.38, 0.81], [0.19, 0.985], [1.39, 2.78], [2.0, 4.382353]],
+        [[0.542, 1.229], [0.271, 1.7865], [2.051, 4.102], [2.0, 4.822785]],
+    ]
+    np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-5)
+    with pytest.raises(tf.GraphError, match="already has an average"):
+        ema.apply([m])
