@@ -223,3 +223,20 @@ def test_exponential_moving_average_names_and_values_match_tf():
     np.testing.assert_allclose(np.array(got), np.array(want), rtol=1e-5)
     with pytest.raises(tf.GraphError, match="already has an average"):
         ema.apply([m])
+
+
+@pytest.mark.parametrize("backend", ["cpu", "interpreter"])
+def test_sin_cos_and_their_gradients_match_tf(backend):
+    x = tf.placeholder(tf.float32, [None])
+    y = tf.sin(x) * tf.math.cos(x * 2.0)
+    (g,) = tf.gradients(tf.reduce_sum(y), x)
+    xs = np.linspace(-3, 3, 7).astype(np.float32)
+    with tf.Session(config=tf.ConfigProto(), backend=backend) as s:
+        a, b = s.run([y, g], {x: xs})
+    # tensorflow-cpu, the same graph
+    np.testing.assert_allclose(
+        a, [-0.135499, 0.594356, 0.350175, 0.0, -0.350175, -0.594356, 0.135499], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        b, [-0.871699, 1.648329, -1.75514, 1.0, -1.75514, 1.648329, -0.871699], atol=1e-5
+    )
