@@ -240,3 +240,72 @@ def test_sin_cos_and_their_gradients_match_tf(backend):
     np.testing.assert_allclose(
         b, [-0.871699, 1.648329, -1.75514, 1.0, -1.75514, 1.648329, -0.871699], atol=1e-5
     )
+
+
+# three steps on sum(w^2 * [1, 0.5, 3]) from w = [1, -2, 0.05]: tensorflow-cpu (tf.compat.v1)
+OPTIMIZER_CASES = {
+    "adadelta": (
+        lambda: tf.train.AdadeltaOptimizer(1.0, rho=0.9, epsilon=1e-6),
+        [0.990309, -1.990301, 0.040642],
+        ["w/Adadelta:0", "w/Adadelta_1:0", "w:0"],
+    ),
+    "ftrl": (
+        lambda: tf.train.FtrlOptimizer(
+            0.5, l1_regularization_strength=0.01, l2_regularization_strength=0.1
+        ),
+        [0.101898, -0.726927, -0.079499],
+        ["w/Ftrl:0", "w/Ftrl_1:0", "w:0"],
+    ),
+    "ftrl_plain": (
+        lambda: tf.train.FtrlOptimizer(0.5),
+        [0.1008, -0.754219, -0.053581],
+        ["w/Ftrl:0", "w/Ftrl_1:0", "w:0"],
+    ),
+    "proximal": (
+        lambda: tf.train.ProximalGradientDescentOptimizer(
+            0.1, l1_regularization_strength=0.5, l2_regularization_strength=0.2
+        ),
+        [0.364848, -1.24347, 0.0],
+        ["w:0"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPTIMIZER_CASES))
+def test_tf1_optimizers_match_tf(case):
+    make, want, names = OPTIMIZER_CASES[case]
+    w = tf.Variable([1.0, -2.0, 0.05], name="w")
+    step = make().minimize(tf.reduce_sum(w * w * tf.constant([1.0, 0.5, 3.0])))
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        for _ in range(3):
+            s.run(step)
+        np.testing.assert_allclose(s.run(w), want, rtol=2e-5, atol=1e-6)
+    assert sorted(v.name for v in tf.global_variables()) == names
+
+
+def test_learning_rate_schedules_match_tf():
+    g = tf.placeholder(tf.int64, [])
+    lrs = [
+        tf.train.piecewise_constant(g, [10, 20], [1.0, 0.5, 0.1]),
+        tf.train.polynomial_decay(0.1, g, 20, end_learning_rate=0.01, power=2.0),
+        tf.train.polynomial_decay(0.1, g, 20, cycle=True),
+        tf.train.inverse_time_decay(0.1, g, 10, 0.5),
+        tf.train.inverse_time_decay(0.1, g, 10, 0.5, staircase=True),
+        tf.train.natural_exp_decay(0.1, g, 10, 0.5),
+        tf.train.natural_exp_decay(0.1, g, 10, 0.5, staircase=True),
+        tf.train.cosine_decay(0.1, g, 20, alpha=0.1),
+        tf.train.exponential_decay(0.1, g, 10, 0.5, staircase=True),
+    ]
+    want = {  # tensorflow-cpu, the same schedules (the last: 0.1 * 0.5 ** (step // 10))
+        0: [1.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+        5: [1.0, 0.060625, 0.075025, 0.08, 0.1, 0.0778801, 0.1, 0.0868198, 0.1],
+        10: [1.0, 0.0325, 0.05005, 0.0666667, 0.0666667, 0.0606531, 0.0606531, 0.055, 0.05],
+        15: [0.5, 0.015625, 0.025075, 0.0571429, 0.0666667, 0.0472367, 0.0606531, 0.0231802, 0.05],
+        25: [0.1, 0.01, 0.0375625, 0.0444444, 0.05, 0.0286505, 0.0367879, 0.01, 0.025],
+    }
+    with tf.Session() as s:
+        for step, expected in want.items():
+            np.testing.assert_allclose(s.run(lrs, {g: step}), expected, rtol=1e-5)
+    with pytest.raises(tf.GraphError, match="piecewise_constant"):
+        tf.train.piecewise_constant(g, [10], [1.0])
