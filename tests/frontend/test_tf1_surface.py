@@ -309,3 +309,29 @@ def test_learning_rate_schedules_match_tf():
             np.testing.assert_allclose(s.run(lrs, {g: step}), expected, rtol=1e-5)
     with pytest.raises(tf.GraphError, match="piecewise_constant"):
         tf.train.piecewise_constant(g, [10], [1.0])
+
+
+def test_layer_and_get_variable_regularizers_match_tf():
+    x = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3) / 10)
+
+    def reg(scale):
+        return lambda w: scale * tf.reduce_sum(tf.square(w)) / 2
+
+    tf.layers.dense(
+        x,
+        2,
+        kernel_initializer=tf.constant_initializer(0.5),
+        bias_initializer=tf.constant_initializer(0.1),
+        kernel_regularizer=reg(0.1),
+        bias_regularizer=reg(1.0),
+        activity_regularizer=reg(0.01),
+    )
+    tf.get_variable("w", [2, 2], initializer=tf.ones_initializer(), regularizer=reg(0.3))
+    losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    total = tf.losses.get_regularization_loss()
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        got, tot = s.run(losses), s.run(total)
+    # tensorflow-cpu: kernel, bias, activity, get_variable's regularizer; their sum
+    np.testing.assert_allclose(got, [0.075, 0.01, 0.005525, 0.6], rtol=1e-5)
+    assert tot == pytest.approx(0.690525, rel=1e-5)
