@@ -67,9 +67,56 @@ def implicit_gradients(f: Callable) -> Callable:
     return grad
 
 
-def Iterator(dataset: Any):  # noqa: N802  (tfe.Iterator(dataset) is a class in TF)
-    """An iterator over a kl.data.Dataset in eager mode (tfe.Iterator)."""
-    return iter(dataset)
+class Iterator:
+    """An iterator over a kl.data.Dataset in eager mode (tfe.Iterator): Python
+    iteration, and TF 1.x's `.next()` / `get_next()`."""
+
+    def __init__(self, dataset: Any):
+        self._it = iter(dataset)
+
+    def __iter__(self) -> Iterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    next = get_next = __next__
+
+
+class Network:
+    """TF 1.x's eager model container (tfe.Network): a subclass builds layers in
+    __init__ with `track_layer` and runs them in `call`; `variables` are the
+    tracked layers' variables, made on the first call."""
+
+    def __init__(self, name: str | None = None):
+        self.name = name or type(self).__name__.lower()
+        self._layers: list = []
+
+    def track_layer(self, layer: Any) -> Any:
+        self._layers.append(layer)
+        return layer
+
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}: a tfe.Network subclass defines call()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.call(*args, **kwargs)
+
+    @property
+    def layers(self) -> list:
+        return list(self._layers)
+
+    @property
+    def variables(self) -> list:
+        return [v for layer in self._layers for v in layer.variables]
+
+    weights = variables
+
+    @property
+    def trainable_variables(self) -> list:
+        return [v for v in self.variables if getattr(v, "trainable", True)]
+
+    trainable_weights = trainable_variables
 
 
 def num_gpus() -> int:
@@ -78,6 +125,7 @@ def num_gpus() -> int:
 
 __all__ = [
     "Iterator",
+    "Network",
     "Variable",
     "enable_eager_execution",
     "executing_eagerly",

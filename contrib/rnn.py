@@ -11,6 +11,7 @@ from ..frontend.rnn import (  # noqa: F401
     MultiRNNCell,
     RNNCell,
     bidirectional_dynamic_rnn,
+    static_bidirectional_rnn,
     static_rnn,
 )
 

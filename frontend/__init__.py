@@ -69,6 +69,7 @@ from .graph import (
     reset_default_graph,
 )
 from .local import initialize_local_variables, local_variables, local_variables_initializer
+from .moving_averages import moving_average_variables
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
@@ -182,3 +183,4 @@ nn.rnn_cell = rnn
 nn.dynamic_rnn = rnn.dynamic_rnn
 nn.static_rnn = rnn.static_rnn
 nn.bidirectional_dynamic_rnn = rnn.bidirectional_dynamic_rnn
+nn.static_bidirectional_rnn = rnn.static_bidirectional_rnn

@@ -30,6 +30,7 @@ from .ops import (
     divide,
     equal,
     expand_dims,
+    less,
     make,
     maximum,
     multiply,
@@ -56,6 +57,7 @@ __all__ = [
     "range",
     "rank",
     "reverse",
+    "reverse_sequence",
     "reverse_v2",
     "shape",
     "size",
@@ -341,6 +343,45 @@ def reverse(tensor: Any, axis: Sequence[int] | int, name: str | None = None) -> 
 reverse_v2 = reverse
 
 
+def reverse_sequence(
+    input: Any,
+    seq_lengths: Any,
+    seq_axis: int | None = None,
+    batch_axis: int | None = None,
+    name: str | None = None,
+    seq_dim: int | None = None,
+    batch_dim: int | None = None,
+) -> Tensor:
+    """Each batch entry's first seq_lengths[b] steps along `seq_axis` reversed,
+    the rest left in place (tf.reverse_sequence); the seq dim must be static."""
+    x = convert_to_tensor(input)
+    rank = _rank(x, "reverse_sequence")
+    seq = _axis(seq_axis if seq_axis is not None else seq_dim, rank, "reverse_sequence")
+    bat = _axis(
+        batch_axis if batch_axis is not None else (batch_dim or 0), rank, "reverse_sequence"
+    )
+    steps = x.shape[seq]
+    if steps is None or seq == bat:
+        raise GraphError(
+            f"reverse_sequence: {x.name} {x.shape} needs a static seq dim {seq} apart from "
+            f"the batch dim {bat}"
+        )
+    with get_default_graph().name_scope(name or "ReverseSequence"):
+        lens = convert_to_tensor(seq_lengths)
+        if not lens.dtype.is_integer:
+            raise GraphError(f"reverse_sequence: seq_lengths {lens.name} must be integers")
+        lens = cast(lens, int32)
+        view = [1] * rank
+        view[seq] = steps
+        t = constant(np.arange(steps).reshape(view), dtype=int32)
+        view = [1] * rank
+        view[bat] = -1
+        n = reshape(lens, view)
+        index = where(less(t, n), n - 1 - t, t)  # broadcast [.., B, .., T, ..]
+        index = make("BroadcastTo", "kiln.broadcast_like", [index, x], None)
+        return make("ReverseSequence", "kiln.gather_elements", [x, index], None, axis=seq)
+
+
 # ------------------------------------------------------------------ sequences
 
 
@@ -353,13 +394,54 @@ def range(
         start, limit = 0, start
     bounds = (start, limit, delta)
     if builtins.any(isinstance(v, Tensor) or hasattr(v, "_as_tensor") for v in bounds):
-        raise GraphError("kl.range needs Python numbers: kiln's shapes are static")
+        dim = _dim_of(limit) if isinstance(limit, Tensor) else None
+        if dim is None or not (_is_python_int(start, 0) and _is_python_int(delta, 1)):
+            raise GraphError(
+                "kl.range needs Python numbers, or range(tf.shape(x)[k]) (a run-time dim of a "
+                "tensor): kiln's shapes are static"
+            )
+        return _count_along(*dim, as_dtype(dtype) if dtype is not None else limit.dtype, name)
     if delta == 0:
         raise GraphError("kl.range: delta must not be 0")
     floating = builtins.any(isinstance(v, float | np.floating) for v in bounds)
     dt = as_dtype(dtype) if dtype is not None else (float32 if floating else int32)
     values = np.arange(start, limit, delta).astype(dt.ir.numpy)
     return constant(values, dtype=dt, name=name)
+
+
+def _is_python_int(value: Any, want: int) -> bool:
+    return isinstance(value, int | np.integer) and int(value) == want
+
+
+def _dim_of(t: Tensor) -> tuple[Tensor, int] | None:
+    """(x, k) when `t` is tf.shape(x)[k] (Squeeze of a one-element slice of a
+    Shape op), else None."""
+    if t.op.type != "Squeeze" or t.shape.ndims != 0:
+        return None
+    sl = t.op.inputs[0]
+    a = sl.op.ir_attrs
+    if sl.op.ir_op != "kiln.slice" or a.get("steps") != [1] or sl.op.inputs[0].op.type != "Shape":
+        return None
+    start, stop = a["starts"][0], a["stops"][0]
+    if stop != start + 1 or start < 0:
+        return None
+    return sl.op.inputs[0].op.inputs[0], start
+
+
+def _count_along(x: Tensor, axis: int, dt: Any, name: str) -> Tensor:
+    """0, 1, ..., n-1 for n = x's dim `axis` (symbolic): an exclusive running
+    sum of ones over that dim of x's first slice along every other dim."""
+    rank = _rank(x, "range")
+    if x.shape[axis] is not None:
+        return constant(np.arange(x.shape[axis]), dtype=dt, name=name)
+    with get_default_graph().name_scope(name):
+        line = x
+        for k in builtins.range(rank):
+            if k != axis:
+                line = _slice(line, k, 0, 1)
+        line = reshape(line, [-1])
+        ones = make("OnesLike", "kiln.broadcast_like", [constant(1, dtype=dt), line], None)
+        return cumsum(ones, exclusive=True)
 
 
 def linspace(start: Any, stop: Any, num: int, name: str | None = None) -> Tensor:

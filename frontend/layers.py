@@ -45,6 +45,9 @@ def dense(
     use_bias: bool = True,
     kernel_initializer: Any = None,
     bias_initializer: Any = None,
+    kernel_regularizer: Any = None,
+    bias_regularizer: Any = None,
+    activity_regularizer: Any = None,
     trainable: bool = True,
     name: str | None = None,
     reuse: Any = None,
@@ -60,6 +63,7 @@ def dense(
             [x.shape[-1], units],
             dtype=x.dtype,
             initializer=kernel_initializer or glorot_uniform_initializer(),
+            regularizer=kernel_regularizer,
             trainable=trainable,
         )
         y = matmul(x, kernel) if x.shape.ndims == 2 else _matmul_last(x, kernel, units)
@@ -69,12 +73,23 @@ def dense(
                 [units],
                 dtype=x.dtype,
                 initializer=bias_initializer or zeros_initializer(),
+                regularizer=bias_regularizer,
                 trainable=trainable,
             )
             y = add(y, bias)
         if activation is not None:
             y = activation(y)
+        _regularize_activity(activity_regularizer, y)
     return y
+
+
+def _regularize_activity(regularizer: Any, y: Tensor) -> None:
+    """activity_regularizer(output) into REGULARIZATION_LOSSES, as TF's layers."""
+    if regularizer is not None:
+        with get_default_graph().name_scope("ActivityRegularizer"):
+            loss = regularizer(y)
+        if loss is not None:
+            get_default_graph().add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
 
 
 def _matmul_last(x: Tensor, kernel: Any, units: int) -> Tensor:
@@ -125,6 +140,9 @@ def conv2d(
     use_bias: bool = True,
     kernel_initializer: Any = None,
     bias_initializer: Any = None,
+    kernel_regularizer: Any = None,
+    bias_regularizer: Any = None,
+    activity_regularizer: Any = None,
     trainable: bool = True,
     name: str | None = None,
     reuse: Any = None,
@@ -145,6 +163,7 @@ def conv2d(
             [kh, kw, channels, filters],
             dtype=x.dtype,
             initializer=kernel_initializer or glorot_uniform_initializer(),
+            regularizer=kernel_regularizer,
             trainable=trainable,
         )
         y = nn_conv2d(
@@ -161,11 +180,13 @@ def conv2d(
                 [filters],
                 dtype=x.dtype,
                 initializer=bias_initializer or zeros_initializer(),
+                regularizer=bias_regularizer,
                 trainable=trainable,
             )
             y = bias_add(y, bias, data_format=fmt)
         if activation is not None:
             y = activation(y)
+        _regularize_activity(activity_regularizer, y)
     return y
 
 
@@ -310,6 +331,9 @@ def conv2d_transpose(
     use_bias: bool = True,
     kernel_initializer: Any = None,
     bias_initializer: Any = None,
+    kernel_regularizer: Any = None,
+    bias_regularizer: Any = None,
+    activity_regularizer: Any = None,
     trainable: bool = True,
     name: str | None = None,
     reuse: Any = None,
@@ -339,6 +363,7 @@ def conv2d_transpose(
             [kh, kw, filters, channels],
             dtype=x.dtype,
             initializer=kernel_initializer or glorot_uniform_initializer(),
+            regularizer=kernel_regularizer,
             trainable=trainable,
         )
         shape = [0, out_h, out_w, filters] if fmt == "NHWC" else [0, filters, out_h, out_w]
@@ -350,11 +375,13 @@ def conv2d_transpose(
                 [filters],
                 dtype=x.dtype,
                 initializer=bias_initializer or zeros_initializer(),
+                regularizer=bias_regularizer,
                 trainable=trainable,
             )
             y = bias_add(y, bias, data_format=fmt)
         if activation is not None:
             y = activation(y)
+        _regularize_activity(activity_regularizer, y)
     return y
 
 
@@ -377,18 +404,18 @@ class Layer:
         self.variables: list = []
 
     def __call__(self, inputs: Any, **call_kwargs: Any) -> Tensor:
-        from .variables import global_variables
-
         if self._scope is None:
             self._scope = self.name or _layer_name(self._default)
             self.name = self._scope
-        before = set(map(id, global_variables()))
+        # the variable store, not the collections: eagerly there are no collections
+        store = get_default_graph().variable_store
+        before = set(store)
         kwargs = {**self._kwargs, **call_kwargs, "name": self._scope}
         if self._takes_variables:
             kwargs["reuse"] = True if self._built else kwargs.get("reuse")
         out = type(self)._function(inputs, *self._args, **kwargs)
         if not self._built:
-            self.variables = [v for v in global_variables() if id(v) not in before]
+            self.variables = [v for k, v in store.items() if k not in before]
             self._built = True
         return out
 

@@ -487,7 +487,7 @@ _MATH_FROM_OPS = (
     "abs add add_n argmax argmin cumsum divide equal exp floordiv greater greater_equal "
     "less less_equal log logical_and logical_not logical_or maximum minimum multiply "
     "negative not_equal pow reduce_max reduce_mean reduce_min reduce_prod reduce_sum rsqrt "
-    "sigmoid sign sqrt square subtract tanh truediv"
+    "sigmoid sign sin cos sqrt square subtract tanh truediv"
 ).split()
 _MATH_FROM_NN = "in_top_k l2_normalize log_softmax softmax softplus top_k".split()
 _MATH_HERE = (

@@ -31,6 +31,7 @@ from .ops import (
     reduce_sum,
     reshape,
     rsqrt,
+    shape_entries,
     sigmoid,
     square,
     squeeze,
@@ -324,12 +325,12 @@ def conv2d_transpose(
     w = convert_to_tensor(filter if filter is not None else filters, dtype=x.dtype)
     if output_shape is None:
         raise GraphError("conv2d_transpose: output_shape is required")
-    if isinstance(output_shape, Tensor):
+    dims = shape_entries(output_shape)
+    if dims is None or any(isinstance(d, Tensor) for d in dims[1:]):
         raise GraphError(
-            "conv2d_transpose: output_shape must be a list of Python ints "
-            "(kiln's spatial sizes are static)"
+            "conv2d_transpose: output_shape's spatial sizes and channels must be Python ints "
+            "(kiln's spatial sizes are static; the batch may be a tensor)"
         )
-    dims = list(output_shape)
     if len(dims) != 4:
         raise GraphError(f"conv2d_transpose: output_shape must have 4 entries, got {dims}")
     if data_format == "NCHW":

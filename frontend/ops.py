@@ -134,7 +134,68 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: str | None = None) ->
                 f"tensor {value.name} has dtype {value.dtype.name}, expected {as_dtype(dtype).name}"
             )
         return value
+    if isinstance(value, list | tuple) and _holds_tensor(value):
+        return _autopack(value, dtype, name or "packed")
     return constant(value, dtype=dtype, name=name or "Const")
+
+
+def _holds_tensor(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_holds_tensor(v) for v in value)
+    return isinstance(value, Tensor) or hasattr(value, "_as_tensor")
+
+
+def _first_tensor_dtype(value: Any) -> DType | None:
+    if isinstance(value, list | tuple):
+        return next((d for v in value if (d := _first_tensor_dtype(v)) is not None), None)
+    return convert_to_tensor(value).dtype if _holds_tensor(value) else None
+
+
+def _autopack(value: list | tuple, dtype: Any, name: str) -> Tensor:
+    """A (nested) list holding tensors, stacked into one tensor as TF does
+    (`tf.reduce_mean([t1, t2])`); plain numbers in it take the tensors' dtype."""
+    dt = as_dtype(dtype) if dtype is not None else _first_tensor_dtype(value)
+    parts = [
+        _autopack(v, dt, name) if isinstance(v, list | tuple) else convert_to_tensor(v, dtype=dt)
+        for v in value
+    ]
+    with get_default_graph().name_scope(name):  # tf.stack's graph: the parts on a new axis 0
+        return concat([expand_dims(p, 0) for p in parts], axis=0)
+
+
+def shape_entries(value: Any) -> list[int | Tensor] | None:
+    """A 1-D shape argument as its entries: Python ints where they are known
+    when the graph is built, the scalar tensors where not (a tf.stack of
+    tf.shape(x)[0] and ints, a list holding tensors, a constant). None when
+    `value` is a tensor whose entries cannot be told apart (a whole tf.shape)."""
+    if hasattr(value, "_as_tensor") and not isinstance(value, Tensor):
+        value = value._as_tensor()
+    if isinstance(value, list | tuple):
+        return [e for v in value for e in (shape_entries(v) if _is_vector(v) else [_entry(v)])]
+    if not isinstance(value, Tensor):
+        return [int(d) for d in np.asarray(value).reshape(-1)]
+    op = value.op
+    if op.type == "Const":
+        return [int(d) for d in np.asarray(op.attrs["value"]).reshape(-1)]
+    if op.type == "ConcatV2" and op.ir_attrs.get("axis") == 0:
+        parts = [
+            [_entry(p.op.inputs[0])]
+            if p.op.type == "ExpandDims" and p.shape.ndims == 1
+            else shape_entries(p)
+            for p in op.inputs
+        ]
+        return None if any(p is None for p in parts) else [e for p in parts for e in p]
+    return None
+
+
+def _is_vector(v: Any) -> bool:
+    return isinstance(v, list | tuple) or (isinstance(v, Tensor) and v.shape.ndims == 1)
+
+
+def _entry(v: Any) -> int | Tensor:
+    if isinstance(v, Tensor) and v.op.type == "Const":
+        v = v.op.attrs["value"]
+    return v if isinstance(v, Tensor) else int(v)
 
 
 def _pair(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
@@ -195,6 +256,8 @@ rsqrt = _unary("Rsqrt", "kiln.rsqrt")
 exp = _unary("Exp", "kiln.exp")
 log = _unary("Log", "kiln.log")
 tanh = _unary("Tanh", "kiln.tanh")
+sin = _unary("Sin", "kiln.sin")
+cos = _unary("Cos", "kiln.cos")
 sigmoid = _unary("Sigmoid", "kiln.sigmoid")
 logical_not = _unary("LogicalNot", "kiln.logical_not")
 add = _binary("Add", "kiln.add")
@@ -350,12 +413,42 @@ def where_indices(condition: Any, name: str | None = None) -> Tensor:
     return make("Where", "kiln.nonzero", [cond], name)
 
 
-def reshape(tensor: Any, shape: Sequence[int], name: str | None = None) -> Tensor:
-    if isinstance(shape, Tensor):
-        raise GraphError("kl.reshape needs a static shape (a list of ints, one may be -1)")
-    return make(
-        "Reshape", "kiln.reshape", [convert_to_tensor(tensor)], name, shape=[int(d) for d in shape]
-    )
+def reshape(tensor: Any, shape: Any, name: str | None = None) -> Tensor:
+    """tf.reshape. The shape's entries are ints (one may be -1), or one entry
+    may be a tensor known only at run time (`[tf.shape(x)[0], 7, 7, 64]`):
+    that one becomes the -1 when no other entry is."""
+    x = convert_to_tensor(tensor)
+    entries = shape_entries(shape)
+    dynamic = [] if entries is None else [e for e in entries if isinstance(e, Tensor)]
+    if len(dynamic) == 1 and -1 in entries:  # [tf.shape(x)[0], -1] of x itself
+        entries = _fill_minus_one(x, entries, dynamic[0])
+    if entries is None or len(dynamic) > 1 or (dynamic and -1 in entries):
+        raise GraphError(
+            "kl.reshape needs a static shape: ints, one of them -1 or one a tensor known "
+            f"at run time (got {shape!r})"
+        )
+    dims = [-1 if isinstance(e, Tensor) else e for e in entries]
+    return make("Reshape", "kiln.reshape", [x], name, shape=dims)
+
+
+def _fill_minus_one(x: Tensor, entries: list, dim: Tensor) -> list:
+    """`entries` with the -1 worked out when the one run-time entry is a dim of
+    x itself whose other dims are static (tf.reshape(x, [tf.shape(x)[0], -1]))."""
+    op = dim.op
+    if op.type != "Squeeze" or op.inputs[0].op.ir_op != "kiln.slice":
+        return entries
+    sl = op.inputs[0].op
+    if sl.inputs[0].op.type != "Shape" or sl.inputs[0].op.inputs[0] is not x:
+        return entries
+    k = sl.ir_attrs["starts"][0]
+    rest = [d for i, d in enumerate(x.shape.as_list() or []) if i != k]
+    known = [e for e in entries if isinstance(e, int) and e != -1]
+    if None in rest or sl.ir_attrs["stops"][0] != k + 1:
+        return entries
+    size, fixed = int(np.prod(rest)), int(np.prod(known))
+    if fixed == 0 or size % fixed:
+        return entries
+    return [size // fixed if isinstance(e, int) and e == -1 else e for e in entries]
 
 
 def transpose(a: Any, perm: Sequence[int] | None = None, name: str = "transpose") -> Tensor:
@@ -451,12 +544,19 @@ def add_n(inputs: Sequence[Any], name: str | None = None) -> Tensor:
     return identity(total, name=name or "AddN") if len(tensors) == 1 else total
 
 
-def no_op(name: str | None = None) -> Operation:
-    return get_default_graph().create_op("NoOp", [], name=name, output_types=[])
+def no_op(name: str | None = None) -> Operation | None:
+    """An op that does nothing (tf.no_op); None when executing eagerly, as in TF."""
+    g = get_default_graph()
+    if g.executes_eagerly:
+        return None
+    return g.create_op("NoOp", [], name=name, output_types=[])
 
 
-def group(*inputs: Any, name: str | None = None) -> Operation:
-    """An op that runs all of `inputs` (tf.group)."""
+def group(*inputs: Any, name: str | None = None) -> Operation | None:
+    """An op that runs all of `inputs` (tf.group). Eagerly the inputs have
+    already run, and tf.group returns None, as in TF."""
+    if get_default_graph().executes_eagerly:
+        return None
     ops = []
     for x in inputs:
         for item in x if isinstance(x, (list, tuple)) else [x]:
@@ -491,3 +591,9 @@ class GraphKeys:
     UPDATE_OPS = "update_ops"
     LOSSES = "losses"
     REGULARIZATION_LOSSES = "regularization_losses"
+    # the names the modules above keep their collections under (TF's strings)
+    LOCAL_VARIABLES = "local_variables"
+    MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+    SUMMARIES = "summaries"
+    QUEUE_RUNNERS = "queue_runners"
+    GLOBAL_STEP = "global_step"

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import nn
-from .array_ops import cumsum, split
+from .array_ops import cumsum, reverse_sequence, split, stack, unstack
 from .control_flow import scan_loop
 from .dtypes import as_dtype, float32, int32
 from .graph import GraphError, Tensor
@@ -510,3 +510,32 @@ def bidirectional_dynamic_rnn(cell_fw: RNNCell, cell_bw: RNNCell, inputs: Any,
         out_bw, st_bw = _dynamic(cell_bw, inputs, sequence_length, initial_state_bw, dtype,
                                  time_major, "bw", reverse=True)  # fmt: skip
     return (out_fw, out_bw), (st_fw, st_bw)
+
+
+def static_bidirectional_rnn(cell_fw: RNNCell, cell_bw: RNNCell, inputs: Sequence[Any],
+                             initial_state_fw: Any = None, initial_state_bw: Any = None,
+                             dtype: Any = None, sequence_length: Any = None,
+                             scope: Any = None) -> tuple[list[Tensor], Any, Any]:  # fmt: skip
+    """A forward static_rnn and a backward one over the reversed list (each
+    sequence reversed within its length): (outputs, state_fw, state_bw), each
+    output the two directions' outputs joined on the last dim
+    (tf.nn.static_bidirectional_rnn; variables under bidirectional_rnn/fw, /bw)."""
+    xs = [convert_to_tensor(x) for x in inputs]
+    if not xs:
+        raise GraphError("static_bidirectional_rnn: inputs must be a non-empty list")
+    with variable_scope(scope or "bidirectional_rnn"):
+        out_fw, st_fw = static_rnn(cell_fw, xs, initial_state_fw, dtype, sequence_length, "fw")
+        out_bw, st_bw = static_rnn(
+            cell_bw, _reverse_list(xs, sequence_length), initial_state_bw, dtype,
+            sequence_length, "bw",
+        )  # fmt: skip
+    out_bw = _reverse_list(out_bw, sequence_length)
+    return [concat([f, b], 1) for f, b in zip(out_fw, out_bw)], st_fw, st_bw
+
+
+def _reverse_list(xs: list[Tensor], sequence_length: Any) -> list[Tensor]:
+    """The steps in reverse order, or each sequence reversed within its length."""
+    if sequence_length is None:
+        return xs[::-1]
+    both = reverse_sequence(stack(xs), sequence_length, seq_axis=0, batch_axis=1)
+    return unstack(both, len(xs))

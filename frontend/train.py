@@ -23,7 +23,28 @@ from .checkpoint import (  # noqa: F401  (kl.train.*: checkpoint bookkeeping, TF
 from .dtypes import int64
 from .gradients import gradients
 from .graph import GraphError, Operation, Tensor, get_default_graph
-from .ops import cast, constant, convert_to_tensor, divide, floordiv, group, multiply, pow, sqrt
+from .learning_rates import (  # noqa: F401  (kl.train.*: learning-rate schedules)
+    cosine_decay,
+    exponential_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
+)
+from .moving_averages import ExponentialMovingAverage  # noqa: F401  (kl.train.*)
+from .ops import (
+    abs,
+    constant,
+    convert_to_tensor,
+    greater,
+    group,
+    maximum,
+    pow,
+    sign,
+    sqrt,
+    where,
+    zeros_like,
+)
 from .queues import (  # noqa: F401  (kl.train.*: queue runners and input producers)
     QUEUE_RUNNERS,
     Coordinator,
@@ -123,7 +144,7 @@ class Optimizer:
                 self._slots[key] = Variable(
                     constant(value, dtype=var.dtype, shape=var.shape.as_list()),
                     trainable=False,
-                    name=f"{var.op.name}/{self.name}",
+                    name=f"{var.name.rsplit(':', 1)[0]}/{self.name}",
                 )
         return self._slots[key]
 
@@ -276,6 +297,103 @@ class AdagradOptimizer(Optimizer):
         return group(accum.assign(new_accum), var.assign(var - self._lr * grad / sqrt(new_accum)))
 
 
+class AdadeltaOptimizer(Optimizer):
+    """TF 1.x Adadelta: accum = rho accum + (1 - rho) g^2; update =
+    sqrt(accum_update + eps) / sqrt(accum + eps) g; accum_update = rho
+    accum_update + (1 - rho) update^2; var -= lr update."""
+
+    name = "Adadelta"
+
+    def __init__(
+        self,
+        learning_rate: Any = 0.001,
+        rho: float = 0.95,
+        epsilon: float = 1e-8,
+        use_locking: bool = False,
+        name: str | None = None,
+    ):
+        super().__init__(learning_rate, use_locking, name)
+        self.rho, self.epsilon = rho, epsilon
+
+    def _apply(self, grad, var):
+        accum = self._slot(var, "accum", 0.0)
+        accum_update = self._slot(var, "accum_update", 0.0)
+        new_accum = accum * self.rho + grad * grad * (1 - self.rho)
+        update = sqrt(accum_update + self.epsilon) / sqrt(new_accum + self.epsilon) * grad
+        new_update = accum_update * self.rho + update * update * (1 - self.rho)
+        return group(
+            accum.assign(new_accum),
+            accum_update.assign(new_update),
+            var.assign(var - self._lr * update),
+        )
+
+
+class FtrlOptimizer(Optimizer):
+    """TF 1.x FTRL-Proximal (McMahan et al. 2013), as TF's ApplyFtrl:
+    n' = n + g^2; z += g - (n'^-p - n^-p) / lr var (p = learning_rate_power);
+    var = (sign(z) l1 - z) / (n'^-p / lr + 2 l2) where |z| > l1, else 0."""
+
+    name = "Ftrl"
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        learning_rate_power: float = -0.5,
+        initial_accumulator_value: float = 0.1,
+        l1_regularization_strength: float = 0.0,
+        l2_regularization_strength: float = 0.0,
+        use_locking: bool = False,
+        name: str | None = None,
+        accum_name: str | None = None,
+        linear_name: str | None = None,
+        l2_shrinkage_regularization_strength: float = 0.0,
+    ):
+        super().__init__(learning_rate, use_locking, name)
+        if learning_rate_power > 0 or initial_accumulator_value < 0:
+            raise GraphError(
+                "FtrlOptimizer: learning_rate_power must be <= 0 and initial_accumulator_value >= 0"
+            )
+        if l2_shrinkage_regularization_strength:
+            raise GraphError("FtrlOptimizer: l2_shrinkage_regularization_strength is not supported")
+        self.power, self.initial = learning_rate_power, initial_accumulator_value
+        self.l1, self.l2 = l1_regularization_strength, l2_regularization_strength
+
+    def _apply(self, grad, var):
+        accum = self._slot(var, "accum", self.initial)
+        linear = self._slot(var, "linear", 0.0)
+        new_accum = accum + grad * grad
+        p = -self.power
+        sigma = (pow(new_accum, p) - pow(accum._as_tensor(), p)) / self._lr
+        new_linear = linear + grad - sigma * var
+        quadratic = pow(new_accum, p) / self._lr + 2 * self.l2
+        shrunk = (sign(new_linear) * self.l1 - new_linear) / quadratic
+        new_var = where(greater(abs(new_linear), self.l1), shrunk, zeros_like(shrunk))
+        return group(accum.assign(new_accum), linear.assign(new_linear), var.assign(new_var))
+
+
+class ProximalGradientDescentOptimizer(Optimizer):
+    """A gradient step then the l1/l2 proximal map (TF's ApplyProximalGradientDescent):
+    v = var - lr g; var = sign(v) max(|v| - lr l1, 0) / (1 + lr l2)."""
+
+    name = "ProximalGradientDescent"
+
+    def __init__(
+        self,
+        learning_rate: Any,
+        l1_regularization_strength: float = 0.0,
+        l2_regularization_strength: float = 0.0,
+        use_locking: bool = False,
+        name: str | None = None,
+    ):
+        super().__init__(learning_rate, use_locking, name)
+        self.l1, self.l2 = l1_regularization_strength, l2_regularization_strength
+
+    def _apply(self, grad, var):
+        v = var - self._lr * grad
+        shrunk = maximum(abs(v) - self._lr * self.l1, 0.0)
+        return var.assign(sign(v) * shrunk / (1.0 + self._lr * self.l2))
+
+
 # ------------------------------------------------------------------ global step, decay
 
 
@@ -300,22 +418,3 @@ def get_or_create_global_step(graph: Any = None) -> Variable:
 
 
 create_global_step = get_or_create_global_step
-
-
-def exponential_decay(
-    learning_rate: Any,
-    global_step: Any,
-    decay_steps: int,
-    decay_rate: float,
-    staircase: bool = False,
-    name: str | None = None,
-):
-    """lr * decay_rate ^ (global_step / decay_steps) (floored when staircase)."""
-    with get_default_graph().name_scope(name or "ExponentialDecay"):
-        lr = convert_to_tensor(learning_rate)
-        step = convert_to_tensor(global_step)
-        if staircase:
-            exponent = cast(floordiv(step, cast(constant(decay_steps), step.dtype)), lr.dtype)
-        else:
-            exponent = divide(cast(step, lr.dtype), float(decay_steps))
-        return multiply(lr, pow(constant(decay_rate, dtype=lr.dtype), exponent))

@@ -25,7 +25,7 @@ from .graph import (
     get_default_graph,
     get_default_session,
 )
-from .ops import add, constant, convert_to_tensor, group, less, make, multiply, where
+from .ops import GraphKeys, add, constant, convert_to_tensor, group, less, make, multiply, where
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
@@ -451,6 +451,7 @@ def get_variable(
     shape: Sequence[int] | None = None,
     dtype: Any = None,
     initializer: Any = None,
+    regularizer: Any = None,
     trainable: bool = True,
     collections: Sequence[str] | None = None,
     **_: Any,
@@ -498,4 +499,9 @@ def get_variable(
             f"get_variable({full!r}): initial value has shape {var.shape}, expected {list(shape)}"
         )
     store[full] = var
+    if regularizer is not None:  # TF: the loss `<var>/Regularizer/...` in REGULARIZATION_LOSSES
+        with g.name_scope(None), g.name_scope(full + "/Regularizer"):
+            loss = regularizer(var)
+        if loss is not None:
+            g.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
     return var

@@ -48,7 +48,7 @@ INSTRUCTIONS: dict[str, Instruction] = _table(
     *(Instruction(n, 1) for n in ("neg", "abs", "sign", "sqrt", "rsqrt")),
     *(
         Instruction(n, 1, transcendental=True)
-        for n in ("exp", "expm1", "log", "tanh", "sigmoid", "erf")
+        for n in ("exp", "expm1", "log", "tanh", "sigmoid", "erf", "sin", "cos")
     ),
     Instruction("logical_not", 1, "bool"),
     Instruction("cast", 1, "given", flops=0),

@@ -17,12 +17,19 @@ import pytest
 
 from kiln.benchmarks.tf_corpus import report, run
 
-# kiln on main (6e22f2c) passed 6 of 58 (logistic_regression, tensorboard_basic/advanced,
-# pkm 02/03/04); pkm_04's accuracy after 2 epochs is a coin flip (TF's own run got 0.09), so
-# the floor is 5. Raise it as fixes land (main + tf-core/tf-pipelines/cf-frontend: 15+).
-PASS_FLOOR = 5
+# kiln on main (6e22f2c) passed 6 of 58; main at 5898f6b 31 of 58; branch tfv1 38 of 58
+# (2 Dec 2026, 2 cores shared by 8 jobs; re-run with --update: the five that timed out under
+# that load, and pkm_01 once tf.sin had landed mid-run). The floor leaves 4 for programs
+# that flake: pkm_04's accuracy after 2 epochs is a coin flip (TF's own run got 0.09);
+# aym_v1_dynamic_rnn (93 s: its scan runs in the reference interpreter until the CPU
+# backend emits kiln.scan), aym_v1_convolutional_network (68 s) and
+# aym_v1_neural_network_eager_api (51 s) come near the 120 s timeout on a loaded machine;
+# aym_v1_convolutional_network_raw (117 s on main) is already counted as failing.
+PASS_FLOOR = 34
 # of the programs passing under both kiln and TensorFlow, this many end within 10% of TF
-CLOSE_FLOOR = 0
+# (measured 17 of 23 on branch tfv1; aym_v2_convolutional_network (timed out once under load),
+# aym_v2_bidirectional_rnn and pkm_09 among them take 30-65 s: the margin is 3)
+CLOSE_FLOOR = 14
 
 
 def _programs():

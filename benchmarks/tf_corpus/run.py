@@ -71,6 +71,7 @@ SETTINGS = {
     "aym_v1_random_forest": {"check": "acc"},
     "aym_v1_gradient_boosted_decision_tree": {"check": "acc"},
     "aym_v1_convolutional_network": {"check": "acc"},
+    "aym_v1_neural_network": {"check": "acc"},  # an Estimator: prints only the test accuracy
     "aym_v2_gradient_boosted_trees": {"check": "none"},
     "aym_v1_word2vec": {"check": "loss", "loss_re": r"(?i)average loss[^0-9\-]*" + NUM},
     "aym_v2_word2vec": {"check": "loss", "loss_re": r"(?i)loss[^0-9\-]*" + NUM},

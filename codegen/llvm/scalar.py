@@ -58,7 +58,7 @@ def storage_type(dtype: DType) -> ir.Type:
     return I8 if dtype is DType.bool else value_type(dtype)
 
 
-_LIBM = {"erf": "erf"}  # the f64 name; f32 adds "f"
+_LIBM = {"erf": "erf", "sin": "sin", "cos": "cos"}  # the f64 names; f32 adds "f"
 
 _FLOAT_COMPARE = {
     "equal": "==",
@@ -327,7 +327,7 @@ INSTRUCTIONS: dict[str, tuple[Emit | None, Emit | None]] = {
     "sqrt": (_intrinsic("llvm.sqrt"), None),
     "rsqrt": (_method("float_rsqrt"), None),
     **{name: (_vecmath(name), None) for name in vecmath.FUNCTIONS},  # exp, expm1, log, ...
-    **{name: (_libm(name), None) for name in _LIBM},  # erf
+    **{name: (_libm(name), None) for name in _LIBM},  # erf, sin, cos
     **{name: _both(_comparison(name)) for name in _INT_COMPARE},
     **{name: _both(_logical(name)) for name in ("logical_and", "logical_or", "logical_not")},
     "select": _both(_select),

@@ -586,6 +586,8 @@ INSTRUCTIONS: dict[str, Render] = {
     "tanh": _float_only("tlmath.tanh({0})"),
     "sigmoid": _float_only("tlmath.sigmoid({0})"),
     "erf": _float_only("tl.erf({0})"),
+    "sin": _float_only("tl.sin({0})"),
+    "cos": _float_only("tl.cos({0})"),
     **{op: _compare(op) for op in _COMPARE},
     "logical_and": _any_dtype("({0} & {1})"),
     "logical_or": _any_dtype("({0} | {1})"),

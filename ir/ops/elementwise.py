@@ -157,6 +157,24 @@ class Tanh(Unary):
         return [b.mul(g, b.sub(scalar_like(b, 1, g), b.square(self.result)))]
 
 
+@op("kiln.sin", ["x"], traits=[EW, FLOAT], tf="Sin", onnx="Sin")
+class Sin(Unary):
+    def reference(self, x):
+        return np.sin(x)
+
+    def vjp(self, b, g):
+        return [b.mul(g, b.cos(self.x))]
+
+
+@op("kiln.cos", ["x"], traits=[EW, FLOAT], tf="Cos", onnx="Cos")
+class Cos(Unary):
+    def reference(self, x):
+        return np.cos(x)
+
+    def vjp(self, b, g):
+        return [b.mul(g, b.neg(b.sin(self.x)))]
+
+
 @op("kiln.sigmoid", ["x"], traits=[EW, FLOAT], tf="Sigmoid", onnx="Sigmoid")
 class Sigmoid(Unary):
     def reference(self, x):
