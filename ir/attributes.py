@@ -136,7 +136,7 @@ def dense_from_bytes(data: bytes, type: TensorType) -> Dense:
     return Dense(arr.reshape(type.shape).astype(type.dtype.numpy), type)
 
 
-def _is_splat(a: np.ndarray) -> bool:
+def is_splat(a: np.ndarray) -> bool:
     """True when every element has the same bits (so -0.0 and 0.0 differ)."""
     if not any(a.strides):
         return True
@@ -147,7 +147,7 @@ def _is_splat(a: np.ndarray) -> bool:
 
 def format_dense(d: Dense) -> str:
     a = d.array
-    if a.ndim == 0 or (a.size > 1 and _is_splat(a)):
+    if a.ndim == 0 or (a.size > 1 and is_splat(a)):
         body = _format_scalar(a.flat[0], d.type.dtype)
     elif a.size > DENSE_LITERAL_LIMIT:
         body = '"0x' + dense_bytes(d).hex().upper() + '"'

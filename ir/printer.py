@@ -32,7 +32,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from .attributes import Dense, dense_bytes, format_value
+from .attributes import Dense, dense_bytes, format_value, is_splat
 from .core import Block, Function, Module, Operation, Value
 from .errors import KilnError
 from .types import TensorType
@@ -59,6 +59,7 @@ class Resources:
             self.mode == "inline"
             or not isinstance(value, Dense)
             or value.array.size <= RESOURCE_LIMIT
+            or is_splat(value.array)  # one element, printed as dense<v>
         ):
             return format_value(value)
         name = self.names.get(id(value))

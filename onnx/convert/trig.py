@@ -1,9 +1,7 @@
 """The converters of ONNX's trigonometric and hyperbolic ops (Sin, Cos, Tan,
-Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh), written with kiln's
-elementwise ops: kiln has no sin/cos instruction, so they are computed in f64
-(whatever the input's float type) by range reduction and polynomials, and cast
-back. Sin/Cos reduce x by the nearest multiple of pi/2 (accurate to ~1e-15
-relative for |x| below ~1e6); Atan reduces to |u| <= tan(pi/8) and sums its
+Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh), computed in f64
+(whatever the input's float type) and cast back. Sin and Cos are kiln.sin and
+kiln.cos (libm's), Tan their quotient; Atan reduces to |u| <= tan(pi/8) and sums its
 series; the inverse and hyperbolic functions are formulas over Atan, exp, log
 and sqrt."""
 
@@ -14,10 +12,7 @@ import math
 from ...ir.core import Value
 from . import Context
 from .elementwise import like
-from .rounding import float_unary, round_half_even
-
-# pi/2 in three parts whose products with a small integer are exact (Cody-Waite)
-_PIO2 = (1.5707963267341256e00, 6.077100506506192e-11, 2.0222662487959506e-21)
+from .rounding import float_unary
 
 
 def _horner(ctx: Context, x: Value, coefficients: list[float]) -> Value:
@@ -27,37 +22,6 @@ def _horner(ctx: Context, x: Value, coefficients: list[float]) -> Value:
     for c in reversed(coefficients[:-1]):
         acc = b.add(b.mul(acc, x), like(ctx, x, c))
     return acc
-
-
-def _sin_cos_reduced(ctx: Context, r: Value) -> tuple[Value, Value]:
-    """sin(r), cos(r) for |r| <= pi/4 (Taylor series to r^19 / r^20)."""
-    b = ctx.b
-    r2 = b.mul(r, r)
-    s = _horner(ctx, r2, [(-1) ** k / math.factorial(2 * k + 1) for k in range(10)])
-    c = _horner(ctx, r2, [(-1) ** k / math.factorial(2 * k) for k in range(11)])
-    return b.mul(r, s), c
-
-
-def _sin(ctx: Context, x: Value, quarter_turns: int) -> Value:
-    """sin(x + quarter_turns * pi/2), x in f64."""
-    b = ctx.b
-    k = round_half_even(ctx, b.mul(x, like(ctx, x, 2 / math.pi)))
-    r = x
-    for part in _PIO2:
-        r = b.sub(r, b.mul(k, like(ctx, x, part)))
-    s, c = _sin_cos_reduced(ctx, r)
-    finite = b.less(b.abs(k), like(ctx, k, 2.0**52))
-    q = b.cast(b.select(finite, k, like(ctx, k, 0)), dtype="i64")
-    four = ctx.constant(4, "i64")
-    q = b.add(q, ctx.constant(quarter_turns, "i64"))
-    q = b.sub(q, b.mul(b.div(q, four), four))
-    q = b.select(b.less(q, ctx.constant(0, "i64")), b.add(q, four), q)
-
-    def is_(n):
-        return b.equal(q, ctx.constant(n, "i64"))
-
-    y = b.select(is_(0), s, b.select(is_(1), c, b.select(is_(2), b.neg(s), b.neg(c))))
-    return b.select(finite, y, like(ctx, x, math.nan))  # inf and NaN give NaN
 
 
 def _atan(ctx: Context, x: Value) -> Value:
@@ -125,12 +89,12 @@ def _atanh(ctx: Context, x: Value) -> Value:
 
 
 def _tan(ctx: Context, x: Value) -> Value:
-    return ctx.b.div(_sin(ctx, x, 0), _sin(ctx, x, 1))
+    return ctx.b.div(ctx.b.sin(x), ctx.b.cos(x))
 
 
 _FUNCTIONS = {
-    "Sin": lambda ctx, x: _sin(ctx, x, 0),
-    "Cos": lambda ctx, x: _sin(ctx, x, 1),
+    "Sin": lambda ctx, x: ctx.b.sin(x),
+    "Cos": lambda ctx, x: ctx.b.cos(x),
     "Tan": _tan,
     "Atan": _atan,
     "Asin": _asin,
