@@ -2,7 +2,7 @@
 kiln.scan, compiled (backend="auto") and compared with ONNX Runtime's numbers,
 computed live (onnxruntime is in the test extra)."""
 
-import io
+import pathlib
 
 import numpy as np
 import pytest
@@ -67,51 +67,32 @@ def _init(name, array):
 # ---------------------------------------------------------------- torch exports
 
 
-def _torch_export(module, args, names, out_names, dynamic_axes=None):
-    torch = pytest.importorskip("torch")
-    buf = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(
-            module,
-            args,
-            buf,
-            dynamo=False,
-            opset_version=17,
-            input_names=names,
-            output_names=out_names,
-            dynamic_axes=dynamic_axes,
-        )
-    return onnx.load_from_string(buf.getvalue())
+DATA = pathlib.Path(__file__).parent / "data"  # written by data/make_torch_exports.py
+
+
+def _torch_export(name):
+    """A model torch.onnx.export wrote (stored: torch is not a test dependency) and the
+    inputs and torch's own outputs it was exported with."""
+    return onnx.load(str(DATA / f"{name}.onnx")), dict(np.load(DATA / f"{name}.npz"))
 
 
 def test_torch_lstm_of_two_layers_gives_onnxruntimes_numbers():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    lstm = torch.nn.LSTM(input_size=5, hidden_size=8, num_layers=2, batch_first=True).eval()
-    x = torch.randn(3, 7, 5)
-    h0, c0 = torch.randn(2, 3, 8), torch.randn(2, 3, 8)
-    model = _torch_export(lstm, (x, (h0, c0)), ["x", "h0", "c0"], ["y", "hn", "cn"])
+    model, data = _torch_export("torch_lstm2")
     assert [n.op_type for n in model.graph.node].count("LSTM") == 2
     module = import_model(model)
     assert "kiln.scan" in _ops(module)
-    feeds = {"x": x.numpy(), "h0": h0.numpy(), "c0": c0.numpy()}
-    got = _agree(model, feeds)
-    with torch.no_grad():
-        y, (hn, cn) = lstm(x, (h0, c0))
-    np.testing.assert_allclose(got[0], y.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(got[2], cn.numpy(), rtol=1e-5, atol=1e-5)
+    got = _agree(model, {k: data[k] for k in ("x", "h0", "c0")})
+    np.testing.assert_allclose(got[0], data["torch_y"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[2], data["torch_cn"], rtol=1e-5, atol=1e-5)
 
 
 def test_torch_lstm_with_a_dynamic_batch_imports_once_for_every_batch_size():
     # torch builds the zero initial states with Shape/Gather/Concat/ConstantOfShape
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(2)
-    lstm = torch.nn.LSTM(input_size=4, hidden_size=5, num_layers=2, batch_first=True).eval()
-    axes = {"x": {0: "batch", 1: "steps"}, "y": {0: "batch", 1: "steps"}}
-    model = _torch_export(lstm, (torch.randn(2, 3, 4),), ["x"], ["y"], axes)
+    model, data = _torch_export("torch_lstm_dynamic")
     module = import_model(model)
     assert [str(d) for d in module["main"].arg_types[0].shape[:2]] == ["BATCH", "STEPS"]
     rep = backend.prepare(model)
+    np.testing.assert_allclose(rep.run([data["x"]])[0], data["torch_y"], rtol=1e-5, atol=1e-5)
     rng = np.random.default_rng(0)
     for shape in [(2, 3, 4), (5, 7, 4)]:
         x = rng.normal(size=shape).astype(np.float32)
@@ -120,16 +101,13 @@ def test_torch_lstm_with_a_dynamic_batch_imports_once_for_every_batch_size():
 
 
 def test_torch_bidirectional_gru_gives_onnxruntimes_numbers():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(1)
-    gru = torch.nn.GRU(input_size=4, hidden_size=6, num_layers=2, bidirectional=True).eval()
-    x = torch.randn(5, 2, 4)
-    model = _torch_export(gru, (x,), ["x"], ["y", "hn"])
+    model, data = _torch_export("torch_bigru2")
     gru_nodes = [n for n in model.graph.node if n.op_type == "GRU"]
     assert gru_nodes and any(
         a.name == "linear_before_reset" and a.i == 1 for a in gru_nodes[0].attribute
     )
-    _agree(model, {"x": x.numpy()})
+    got = _agree(model, {"x": data["x"]})
+    np.testing.assert_allclose(got[0], data["torch_y"], rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------- RNN op features
