@@ -15,6 +15,11 @@ import torch
 HERE = pathlib.Path(__file__).parent
 
 
+def _flat(x):
+    """The tensors of a nest of tuples, in order (an LSTM's (y, (h, c)))."""
+    return [t for y in x for t in _flat(y)] if isinstance(x, (tuple, list)) else [x]
+
+
 def export(name, module, args, names, out_names, dynamic_axes=None):
     buf = io.BytesIO()
     with torch.no_grad():
@@ -30,11 +35,8 @@ def export(name, module, args, names, out_names, dynamic_axes=None):
         )
         outs = module(*args)
     (HERE / f"{name}.onnx").write_bytes(buf.getvalue())
-    flat = [outs[0], *outs[1]] if isinstance(outs[1], tuple) else list(outs)
-    arrays = {
-        n: a.numpy() for n, a in zip(names, args[:1] + tuple(args[1]) if len(args) > 1 else args)
-    }
-    arrays.update({f"torch_{n}": o.numpy() for n, o in zip(out_names, flat)})
+    arrays = {n: a.numpy() for n, a in zip(names, _flat(args))}
+    arrays.update({f"torch_{n}": o.numpy() for n, o in zip(out_names, _flat(outs))})
     np.savez(HERE / f"{name}.npz", **arrays)
 
 
