@@ -334,6 +334,7 @@ class CpuExecutable(CpuProgram):
     def __init__(self, module: Module, name: str):
         super().__init__(module, name)
         self._engine = self._compile()
+        self._split_blas = self._cap_blas()
         self.entry = ENTRY_SIGNATURE(self._engine.get_function_address(ENTRY))
         # the plan of each set of shapes called lately, least recent first (PLANS_KEPT,
         # PLAN_BYTES bound them); `_lock` guards this bookkeeping only
@@ -438,7 +439,7 @@ class CpuExecutable(CpuProgram):
         for step, d, n, elements in zip(self.steps, layout.dims, layout.outer, layout.elements):
             offsets.append(len(dims))
             dims += d
-            threads.append(0 if self.runs_blas(step) else parallel.threads_for(n, elements))
+            threads.append(self._threads(step, n, elements))
         ret = self.func.body.terminator
         returned = (
             {self.buffer_of[v] for v in ret.operands}
@@ -464,6 +465,29 @@ class CpuExecutable(CpuProgram):
             fresh,
             layout.result_shapes,
         )
+
+    def _threads(self, step: Step, extent: int, elements: int) -> int:
+        """Kiln's threads for a step: a BLAS step's rows are split over kiln's pool
+        only while that BLAS is capped at one thread (`parallel.blas_steps_split`),
+        so BLAS's threads and kiln's never run side by side."""
+        if self.runs_blas(step) and not self._split_blas:
+            return 0
+        return parallel.threads_for(extent, elements)
+
+    def _cap_blas(self) -> bool:
+        """Cap the BLAS this program calls at `parallel.blas_threads()` (once per
+        process); True when its steps may be split over kiln's pool."""
+        from ..codegen.llvm.gemm import blas_symbol
+
+        dtypes = {
+            op.result.type.dtype
+            for step in self.steps
+            if self.runs_blas(step)
+            for op in step.op.body.ops
+            if op.name in ("kiln.matmul", "kiln.conv2d") and op.result.type.dtype.is_float
+        }
+        caps = [parallel.cap_blas(llvm.address_of_symbol(blas_symbol(d))) for d in dtypes]
+        return parallel.blas_steps_split() and all(c == 1 for c in caps)
 
     def _results(self, arrays, fresh, plan: ShapePlan) -> list[np.ndarray]:
         out = []

@@ -9,12 +9,27 @@ kernels or threads. Without libgomp, kernels run on one thread.
 The runtime asks for threads only for kernels with enough work (see
 `threads_for`): on a 2-vCPU machine whose second core is shared, small
 kernels lose more to the fork/join than they gain.
+
+One pool, and it yields (docs/reliability.md, "Threads and cores"):
+
+- libgomp's idle workers spin for `GOMP_SPINCOUNT` iterations before they sleep
+  on a futex (300,000 by default: milliseconds of a core per kernel, taken from
+  BLAS and from other processes). libgomp reads the setting once, when it is
+  loaded, so `openmp_available` sets a bounded spin (`SPIN_COUNT`) in the
+  environment first, unless the user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`.
+- BLAS runs no threads of its own beside kiln's: the OpenBLAS that kiln's GEMM
+  calls is capped at `blas_threads()` threads (threadpoolctl), 1 by default, and
+  kiln splits each BLAS step's rows over its own pool instead (each thread one
+  single-threaded GEMM on its rows). `KILN_BLAS_THREADS=n` (n > 1) gives the
+  cores to BLAS instead: BLAS steps then run on one kiln thread, and BLAS uses n.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
+import threading
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -25,10 +40,22 @@ KERNEL_TYPE = ir.FunctionType(I32, [PTR, PTR, I64, I64])
 # integers), extent, and the faults the workers OR in
 PARAMS, DIMS, EXTENT, FAULT = range(4)
 MIN_PARALLEL_ELEMENTS = 1 << 18  # elements read + written; below this, one thread
+# libgomp's busy-wait before an idle worker sleeps (its default: 300,000); see
+# docs/reliability.md for the measurements that chose it
+SPIN_COUNT = "1000"
+
+
+def bounded_spin() -> None:
+    """Put a bounded spin for libgomp's idle workers in the environment, unless the
+    user chose one (`GOMP_SPINCOUNT`, `OMP_WAIT_POLICY`). Only effective before
+    libgomp is loaded (it reads them once)."""
+    if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
 
 
 @functools.cache
 def openmp_available() -> bool:
+    bounded_spin()
     try:
         llvm.load_library_permanently("libgomp.so.1")
     except RuntimeError:
@@ -109,3 +136,67 @@ def call_parallel(
 
 def _word(b: ir.IRBuilder, task, i: int):
     return b.gep(task, [ir.Constant(I64, i)], source_etype=I64)
+
+
+# ------------------------------------------------------------------ BLAS's threads
+
+
+def blas_threads() -> int:
+    """The threads the OpenBLAS kiln calls may use: `KILN_BLAS_THREADS`, else 1
+    (kiln's pool splits BLAS steps instead; see the module doc)."""
+    try:
+        return max(1, int(os.environ.get("KILN_BLAS_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+def blas_steps_split() -> bool:
+    """Whether kiln's pool splits BLAS steps' rows (BLAS single-threaded), or
+    leaves them whole to BLAS's own threads."""
+    return blas_threads() == 1
+
+
+@functools.cache
+def _blas_library(address: int) -> str | None:
+    """The path of the shared library holding the function at `address` (dladdr)."""
+
+    class DlInfo(ctypes.Structure):
+        _fields_ = [
+            ("fname", ctypes.c_char_p),
+            ("fbase", ctypes.c_void_p),
+            ("sname", ctypes.c_char_p),
+            ("saddr", ctypes.c_void_p),
+        ]
+
+    info = DlInfo()
+    libc = ctypes.CDLL(None)
+    if not libc.dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.fname:
+        return None
+    return os.path.realpath(info.fname.decode())
+
+
+_capped: set[str] = set()
+_cap_lock = threading.Lock()
+
+
+def cap_blas(address: int) -> int | None:
+    """Cap the BLAS library holding `address` (the GEMM kiln calls) at
+    `blas_threads()` threads, once per library; returns the cap, or None when
+    threadpoolctl does not find that library (then BLAS keeps its threads)."""
+    path = _blas_library(address)
+    if path is None:
+        return None
+    with _cap_lock:
+        if path in _capped:
+            return blas_threads()
+        from threadpoolctl import ThreadpoolController
+
+        found = [
+            c
+            for c in ThreadpoolController().lib_controllers
+            if os.path.realpath(c.filepath) == path
+        ]
+        for c in found:
+            c.set_num_threads(blas_threads())
+        _capped.add(path)
+        return blas_threads() if found else None
