@@ -21,6 +21,7 @@ recycled result arrays) that no other running call uses. A kernel fault
 from __future__ import annotations
 
 import ctypes
+import functools
 import mmap
 import os
 import sys
@@ -37,12 +38,21 @@ from ..codegen.arguments import Signature
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
 from ..codegen.llvm.native import NativeKernel, native_kernel
-from ..ir import CompileError, ExecutionError, Function, Module, Operation, Value, debug
+from ..ir import (
+    CompileError,
+    ExecutionError,
+    Function,
+    KilnError,
+    Module,
+    Operation,
+    Value,
+    debug,
+)
 from ..passes.fuse import VIEW_OPS
 from . import listing, objects, parallel
 from .cache import cache_key
 from .control import Emitter, Walker, extra_values
-from .shapes import concrete_shapes
+from .shapes import SymbolicLayout, concrete_shapes
 
 ENTRY = "kiln_run"
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
@@ -102,6 +112,9 @@ RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next 
 # (docs/reliability.md), so a server seeing every batch size stays bounded.
 PLANS_KEPT = 256
 PLAN_BYTES = 1 << 20
+# of the shapes planned from the symbolic layout (`SymbolicLayout`), every this
+# many is checked against its computed layout; a difference retires the symbolic one
+SYMBOLIC_CHECK_EVERY = 64
 
 
 @dataclass
@@ -118,7 +131,7 @@ class ShapePlan:
     fresh: dict[int, tuple[tuple[int, ...], np.dtype, int]]  # result buffer -> shape, dtype, bytes
     result_shapes: list[tuple[int, ...]]
 
-    @property
+    @functools.cached_property
     def nbytes(self) -> int:
         """About what this plan itself holds (its arrays and tables)."""
         tables = self.dims.nbytes + self.outer.nbytes + self.threads.nbytes
@@ -335,10 +348,17 @@ class CpuExecutable(CpuProgram):
         super().__init__(module, name)
         self._engine = self._compile()
         self._split_blas = self._cap_blas()
+        # Layouts computed (concrete shapes, each kernel's bind): the per-shape cost.
+        # From the second set of shapes on, the layout comes from one symbolic layout
+        # fitted then (None: not fitted yet, False: none holds; docs/reliability.md).
+        self.layouts = 0
+        self.symbolic: SymbolicLayout | None | bool = None
+        self.from_symbolic = 0  # plans made from it
         self.entry = ENTRY_SIGNATURE(self._engine.get_function_address(ENTRY))
         # the plan of each set of shapes called lately, least recent first (PLANS_KEPT,
         # PLAN_BYTES bound them); `_lock` guards this bookkeeping only
         self.plans: OrderedDict[tuple, ShapePlan] = OrderedDict()
+        self._plan_bytes = 0  # the plans' nbytes, summed
         self._lock = threading.Lock()
         # Workspaces no call is using (list.pop and append are atomic under the
         # GIL): a call takes one for itself, so calls from several threads never
@@ -414,25 +434,87 @@ class CpuExecutable(CpuProgram):
             if plan is not None:
                 self.plans.move_to_end(key)
                 return plan
-        plan = self._plan(key)
+        plan = self._plan(self._layout_for(key))
         with self._lock:
             if key in self.plans:  # another thread made one meanwhile
                 self.plans.move_to_end(key)
                 return self.plans[key]
             self.plans[key] = plan
+            self._plan_bytes += plan.nbytes
             self._evict()
         return plan
 
     def _evict(self) -> None:
         """Drop the least recently used shapes' plans beyond the bounds (the most
-        recent is always kept); a call holding one finishes with it."""
-        held = sum(p.nbytes for p in self.plans.values())
-        while len(self.plans) > 1 and (len(self.plans) > PLANS_KEPT or held > PLAN_BYTES):
+        recent is always kept); a call holding one finishes with it. Hold `_lock`."""
+        while len(self.plans) > 1 and (
+            len(self.plans) > PLANS_KEPT or self._plan_bytes > PLAN_BYTES
+        ):
             _, old = self.plans.popitem(last=False)
-            held -= old.nbytes
+            self._plan_bytes -= old.nbytes
 
-    def _plan(self, arg_shapes) -> ShapePlan:
-        layout = self.layout(arg_shapes)
+    def layout(self, arg_shapes) -> Layout:
+        self.layouts += 1
+        return super().layout(arg_shapes)
+
+    def _layout_for(self, key) -> Layout:
+        """The layout of a new set of shapes: evaluated from the symbolic layout
+        where it holds, else computed (and counted in `layouts`)."""
+        symbolic = self._symbolic_layout()
+        values = symbolic.values(key) if symbolic else None
+        if values is None:
+            return self.layout(key)
+        self.from_symbolic += 1
+        layout = self._layout_of(values)
+        if self.from_symbolic % SYMBOLIC_CHECK_EVERY == 0:
+            from .aot import _flatten
+
+            computed = self.layout(key)
+            if _flatten(computed) != values:
+                self.symbolic = False  # piecewise after all: every shape computes its own
+                return computed
+        return layout
+
+    def _symbolic_layout(self) -> SymbolicLayout | None:
+        """The symbolic layout, fitted on the second set of shapes planned (a
+        function called with one set only never pays for the fit)."""
+        if self.symbolic is None and self.layouts >= 1:
+            from .aot import fit  # the fit AOT compiles into its C glue
+
+            with self._lock:
+                if self.symbolic is not None:
+                    return self.symbolic or None
+                self.symbolic = False  # meanwhile, and if no fit holds
+            try:
+                self.symbolic = SymbolicLayout(fit(self))
+            except (KilnError, ArithmeticError, ValueError):
+                pass  # no fit: every new set of shapes computes its layout
+        return self.symbolic or None
+
+    def _layout_of(self, values: dict[tuple, int]) -> Layout:
+        """A `Layout` from the symbolic layout's integers (keyed as aot's `_flatten`)."""
+        ret = self.func.body.terminator.operands
+        result_shapes = [
+            tuple(values[("result", i, a)] for a in range(v.type.rank)) for i, v in enumerate(ret)
+        ]
+        kinds = {}
+        for k, v in enumerate(ret):
+            b = self.buffer_of[v]
+            if b >= self.n_args and b not in self.constants:
+                kinds[b] = (result_shapes[k], v.type.dtype.numpy)
+        per_step = self.symbolic.dims_count
+        steps = range(len(self.steps))
+        return Layout(
+            [[values[("dims", i, j)] for j in range(per_step[i])] for i in steps],
+            [values[("outer", i)] for i in steps],
+            [values[("elements", i)] for i in steps],
+            {k[1]: n for k, n in values.items() if k[0] == "size"},
+            kinds,
+            result_shapes,
+            [values[("extra", k)] for k in range(self.symbolic.n_extras)],
+        )
+
+    def _plan(self, layout: Layout) -> ShapePlan:
         dims: list[int] = []
         offsets: list[int] = []
         threads: list[int] = []
