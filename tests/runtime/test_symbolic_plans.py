@@ -1,0 +1,123 @@
+"""One layout per executable for every shape: from the second set of argument
+shapes on, a plan's integers are the symbolic layout's polynomials evaluated
+(runtime/shapes.py `SymbolicLayout`, fitted as AOT fits its C glue), so a new
+batch size computes no layout; where the fit does not hold, each shape computes
+its own. Every result is checked against the reference interpreter."""
+
+import numpy as np
+
+import kiln
+from kiln.benchmarks.probes import SOURCE
+from kiln.ir import Interpreter, parse
+from kiln.runtime import cpu
+from kiln.runtime.shapes import SymbolicLayout
+
+TWO_DIMS = """
+func @f(%x: tensor<BxDxf32>, %y: tensor<Dxf32>) -> (tensor<BxDxf32>, tensor<Dxf32>) {
+  %m = kiln.mul %x, %y : (tensor<BxDxf32>, tensor<Dxf32>) -> tensor<BxDxf32>
+  %t = kiln.tanh %m : tensor<BxDxf32>
+  %s = kiln.reduce_sum %t {axes = [0]} : (tensor<BxDxf32>) -> tensor<Dxf32>
+  kiln.return %t, %s : (tensor<BxDxf32>, tensor<Dxf32>) -> ()
+}
+"""
+
+X, K, Y = "tensor<?x?x?x3xf32>", "tensor<3x3x3x4xf32>", "tensor<?x?x?x4xf32>"
+STRIDED = f"""
+func @f(%x: {X}, %k: {K}) -> {Y} {{
+  %c = kiln.conv2d %x, %k {{strides = [2, 2], padding = "SAME"}} : ({X}, {K}) -> {Y}
+  %r = kiln.relu %c : {Y}
+  kiln.return %r : {Y}
+}}
+"""
+
+
+def _agree(source, calls):
+    """Compile `source`'s @f, call it on each argument list, compare each result
+    with the interpreter's; returns the executable's CpuExecutable."""
+    exe = kiln.compile(parse(source), "f", backend="cpu")
+    reference = Interpreter(parse(source))
+    for args in calls:
+        got = exe(*args)
+        want = reference.call("f", list(args))
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape, [a.shape for a in args]
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    return exe.compiled
+
+
+def test_new_batch_sizes_compute_no_layout(monkeypatch):
+    """300 batch sizes (0, 1, odd ones, a large one): the layouts computed are the
+    first call's and the fit's samples; every later plan comes from the polynomials."""
+    monkeypatch.setattr(cpu, "SYMBOLIC_CHECK_EVERY", 10**9)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((256, 64), np.float32) / 16
+    sizes = [1, 0, 2, 3, 5, 7, 1000, *range(8, 301)]  # 300 distinct
+    calls = [(rng.standard_normal((b, 256), np.float32), w) for b in sizes]
+    exe = _agree(SOURCE, calls[:2])
+    assert isinstance(exe.symbolic, SymbolicLayout)
+    fitted = exe.layouts
+    for args in calls[2:]:
+        (t, s) = exe(*args)
+        np.testing.assert_allclose(t, np.tanh(args[0] @ w), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(s, np.tanh(args[0] @ w).sum(1), rtol=1e-4, atol=1e-4)
+    assert exe.layouts == fitted  # no new layout for any new shape
+    assert exe.from_symbolic == len(sizes) - 1
+    assert len(exe.plans) == cpu.PLANS_KEPT  # the LRU still bounds the integers kept
+
+
+def test_two_symbolic_dims_and_sizes_zero_and_one():
+    rng = np.random.default_rng(1)
+    shapes = [(3, 4), (1, 1), (0, 5), (5, 0), (1, 9), (17, 1), (31, 33), (2, 1000), (0, 0)]
+    calls = [
+        (rng.standard_normal(s, np.float32), rng.standard_normal(s[1], np.float32)) for s in shapes
+    ]
+    exe = _agree(TWO_DIMS, calls)
+    assert isinstance(exe.symbolic, SymbolicLayout)
+    # one computed layout, the fit's samples, and shapes below the fit's min_dim
+    below = sum(min(s) < exe.symbolic.fit.min_dim for s in shapes[1:])
+    assert exe.from_symbolic == len(shapes) - 1 - below
+
+
+def test_sizes_that_are_not_polynomials_plan_per_shape():
+    """A stride-2 SAME conv's output is ceil(h / 2): no polynomial, so no symbolic
+    layout; every shape computes its own and is still right."""
+    rng = np.random.default_rng(2)
+    k = rng.standard_normal((3, 3, 3, 4), np.float32)
+    calls = [
+        (rng.standard_normal((n, h, w, 3), np.float32), k)
+        for n, h, w in [(1, 5, 6), (2, 7, 7), (1, 8, 3), (3, 1, 1), (1, 9, 10)]
+    ]
+    exe = _agree(STRIDED, calls)
+    assert exe.symbolic is False
+    assert exe.from_symbolic == 0
+
+
+def test_a_check_that_differs_retires_the_symbolic_layout(monkeypatch):
+    """Every SYMBOLIC_CHECK_EVERY-th plan from the polynomials is compared with a
+    computed layout; one that differs (here: a fit made wrong on purpose) retires
+    the symbolic layout, and that call and every later one use computed layouts."""
+    monkeypatch.setattr(cpu, "SYMBOLIC_CHECK_EVERY", 3)
+    real = SymbolicLayout.values
+
+    def wrong(self, arg_shapes):
+        values = real(self, arg_shapes)
+        if values is not None:
+            values[("result", 0, 0)] += 1  # a row too many
+        return values
+
+    monkeypatch.setattr(SymbolicLayout, "values", wrong)
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((256, 64), np.float32) / 16
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu").compiled
+    for b in (1, 2):
+        exe(rng.standard_normal((b, 256), np.float32), w)
+    for b in range(3, 12):
+        x = rng.standard_normal((b, 256), np.float32)
+        if exe.symbolic is False:  # retired: results right again
+            (t, _) = exe(x, w)
+            np.testing.assert_allclose(t, np.tanh(x @ w), rtol=1e-4, atol=1e-5)
+        else:
+            exe(x, w)
+    assert exe.symbolic is False
+    assert exe.from_symbolic == 3
