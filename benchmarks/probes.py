@@ -54,10 +54,15 @@ def memory(sizes: int = 10_000) -> dict:
         t, s = exe(xs[:b], w)
         wrong += t.shape != (b, 64) or not np.allclose(s[:1], np.tanh(1.0) * 64, rtol=1e-5)
     grown = _rss_mb() - start
+    compiled = exe.compiled
     return {
         "sizes": sizes,
         "rss_growth_mb": round(grown, 1),
         "of_which_the_largest_call_mb": round(largest, 1),
+        # the layouts computed (the first call's, the fit's samples, the checks) and
+        # the plans evaluated from the symbolic layout instead (runtime/shapes.py)
+        "layouts_computed": compiled.layouts,
+        "plans_from_symbolic_layout": compiled.from_symbolic,
         "wrong": wrong,
         "ok": grown < 20 and wrong == 0,
     }

@@ -12,10 +12,12 @@ linked module is optimised and JIT-compiled, or loaded from the disk cache.
 Calling: the arguments are checked (`Signature.check`: dtype, rank, static
 dims, named symbols, contiguity) before any native code runs. A new set of argument
 shapes is planned once (concrete shapes, each kernel's run-time dims, buffer
-sizes: integers only) and kept in an LRU. Memory is not per shape: a call
-borrows a workspace (pointer array, scratch grown to the largest call so far,
-recycled result arrays) that no other running call uses. A kernel fault
-(integer division by zero, ...) is an ExecutionError naming the op.
+sizes: integers only) and kept in an LRU; from the second set on, those integers
+are the symbolic layout's polynomials evaluated (runtime/shapes.py), not
+computed. Memory is not per shape: a call borrows a workspace (pointer array,
+scratch grown to the largest call so far, recycled result arrays) that no other
+running call uses. A kernel fault (integer division by zero, ...) is an
+ExecutionError naming the op.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ PLAN_BYTES = 1 << 20
 # of the shapes planned from the symbolic layout (`SymbolicLayout`), every this
 # many is checked against its computed layout; a difference retires the symbolic one
 SYMBOLIC_CHECK_EVERY = 64
+SYMBOLIC_MAX_DIMS = 4  # the fit computes 2^k layouts once; beyond this, plans per shape
 
 
 @dataclass
@@ -479,14 +482,15 @@ class CpuExecutable(CpuProgram):
         """The symbolic layout, fitted on the second set of shapes planned (a
         function called with one set only never pays for the fit)."""
         if self.symbolic is None and self.layouts >= 1:
-            from .aot import fit  # the fit AOT compiles into its C glue
+            from .aot import _params, fit  # the fit AOT compiles into its C glue
 
             with self._lock:
                 if self.symbolic is not None:
                     return self.symbolic or None
                 self.symbolic = False  # meanwhile, and if no fit holds
             try:
-                self.symbolic = SymbolicLayout(fit(self))
+                if len(_params(self)) <= SYMBOLIC_MAX_DIMS:  # 2^k corner layouts
+                    self.symbolic = SymbolicLayout(fit(self))
             except (KilnError, ArithmeticError, ValueError):
                 pass  # no fit: every new set of shapes computes its layout
         return self.symbolic or None

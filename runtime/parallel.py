@@ -152,8 +152,8 @@ def blas_threads() -> int:
 
 def blas_steps_split() -> bool:
     """Whether kiln's pool splits BLAS steps' rows (BLAS single-threaded), or
-    leaves them whole to BLAS's own threads."""
-    return blas_threads() == 1
+    leaves them whole to BLAS's own threads (asked for, or no libgomp)."""
+    return blas_threads() == 1 and openmp_available()
 
 
 @functools.cache
@@ -175,7 +175,7 @@ def _blas_library(address: int) -> str | None:
     return os.path.realpath(info.fname.decode())
 
 
-_capped: set[str] = set()
+_capped: dict[str, int | None] = {}  # library path -> its cap (None: not found)
 _cap_lock = threading.Lock()
 
 
@@ -184,19 +184,22 @@ def cap_blas(address: int) -> int | None:
     `blas_threads()` threads, once per library; returns the cap, or None when
     threadpoolctl does not find that library (then BLAS keeps its threads)."""
     path = _blas_library(address)
-    if path is None:
+    if path is None or not openmp_available():  # no pool of kiln's to give the cores to
         return None
     with _cap_lock:
-        if path in _capped:
-            return blas_threads()
-        from threadpoolctl import ThreadpoolController
+        if path not in _capped:
+            _capped[path] = _set_blas_threads(path, blas_threads())
+        return _capped[path]
 
-        found = [
-            c
-            for c in ThreadpoolController().lib_controllers
-            if os.path.realpath(c.filepath) == path
-        ]
-        for c in found:
-            c.set_num_threads(blas_threads())
-        _capped.add(path)
-        return blas_threads() if found else None
+
+def _set_blas_threads(path: str, threads: int) -> int | None:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # a dependency; without it BLAS keeps its threads
+        return None
+    found = [
+        c for c in ThreadpoolController().lib_controllers if os.path.realpath(c.filepath) == path
+    ]
+    for c in found:
+        c.set_num_threads(threads)
+    return threads if found else None
