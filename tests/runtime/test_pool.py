@@ -20,7 +20,7 @@ import json, os
 import numpy as np
 import threadpoolctl
 import kiln
-from kiln.ir import parse
+from kiln.ir import Interpreter, parse
 from kiln.runtime import parallel
 src = '''
 func @f(%x: tensor<?x256xf32>, %w: tensor<256x64xf32>) -> tensor<?x64xf32> {
@@ -35,6 +35,18 @@ w = rng.standard_normal((256, 64), np.float32) / 16
 (t,) = exe(x, w)
 ok = bool(np.allclose(t, np.tanh(x @ w), rtol=1e-4, atol=1e-5))
 (plan,) = [p for _, p in exe.compiled.all_plans()]
+T = 'tensor<?x32x32x32xf32>'
+K = 'tensor<3x3x32x32xf32>'
+conv = (f'func @g(%x: {T}, %k: {K}) -> {T} {{\n'
+        f'  %c = kiln.conv2d %x, %k {{strides = [1, 1], padding = "SAME"}} : ({T}, {K}) -> {T}\n'
+        f'  %r = kiln.relu %c : {T}\n  kiln.return %r : {T}\n}}')
+cexe = kiln.compile(parse(conv), 'g', backend='cpu')
+cx = rng.standard_normal((4, 32, 32, 32), np.float32)
+ck = rng.standard_normal((3, 3, 32, 32), np.float32) / 16
+(cy,) = cexe(cx, ck)
+(want,) = Interpreter(parse(conv)).call('g', [cx, ck])
+conv_ok = bool(np.allclose(cy, want, rtol=1e-4, atol=1e-4))
+(cplan,) = [p for _, p in cexe.compiled.all_plans()]
 import llvmlite.binding as llvm
 from kiln.codegen.llvm.gemm import blas_symbol
 from kiln.ir import DType
@@ -43,7 +55,8 @@ libs = threadpoolctl.ThreadpoolController().lib_controllers
 blas = [c.num_threads for c in libs if os.path.realpath(c.filepath) == mine]
 other = [c.num_threads for c in libs
          if c.internal_api == "openblas" and os.path.realpath(c.filepath) != mine]
-print(json.dumps({"ok": ok, "spin": os.environ.get("GOMP_SPINCOUNT"),
+print(json.dumps({"ok": ok, "conv_ok": conv_ok, "conv_threads": cplan.threads.tolist(),
+                  "spin": os.environ.get("GOMP_SPINCOUNT"),
                   "threads": plan.threads.tolist(), "blas": blas, "other": other,
                   "openmp": parallel.openmp_available()}))
 """
@@ -80,21 +93,23 @@ def test_blas_is_capped_and_its_steps_split_over_kilns_pool():
     OpenBLAS, another library, keeps its threads), the spin is bounded before
     libgomp loads, and the matmul step's 4,099 rows go to kiln's threads."""
     got = _probe()
-    assert got["ok"]
+    assert got["ok"] and got["conv_ok"]  # each thread its own rows (and im2col scratch)
     assert got["spin"] == parallel.SPIN_COUNT
     assert got["blas"] == [1]
     if (os.cpu_count() or 1) > 1:  # numpy's own OpenBLAS is left as it was
         assert all(n > 1 for n in got["other"])
     if got["openmp"]:
         assert got["threads"][0] == 2  # the matmul step (with its tanh epilogue)
+        assert got["conv_threads"][0] == 2
 
 
 def test_blas_threads_given_to_blas_leave_its_steps_whole():
     got = _probe(KILN_BLAS_THREADS="2", GOMP_SPINCOUNT="5")
-    assert got["ok"]
+    assert got["ok"] and got["conv_ok"]
     assert got["spin"] == "5"  # the user's own choice stays
     assert got["blas"] == [2]
     assert got["threads"][0] == 0  # BLAS's threads, not kiln's, run the step
+    assert got["conv_threads"][0] == 0
 
 
 def test_blas_threads_setting(monkeypatch):
