@@ -134,3 +134,24 @@ def test_results_held_by_the_caller_are_never_reused():
         held.append((len(held), exe(x, w)))
     for k, (t, _) in held:
         np.testing.assert_allclose(t, np.tanh(np.full(t.shape, k / 10)), rtol=1e-5)
+
+
+def test_blas_steps_split_over_the_pool_from_threads():
+    """Matmul steps large enough to be split over kiln's pool (BLAS capped at one
+    thread: runtime/parallel.py), called from 4 threads at once: each call's rows,
+    each thread's single-threaded GEMM, all right."""
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
+    w = np.random.default_rng(99).standard_normal((256, 64), np.float32) / 16
+
+    def x_of(seed):
+        return np.random.default_rng(seed).standard_normal((1500 + seed % 7, 256), np.float32)
+
+    def want(seed):
+        t = np.tanh(x_of(seed) @ w)
+        return t, t.sum(1)
+
+    assert _hammer(lambda seed: exe(x_of(seed), w), want, threads=4, calls=6) == []
+    from kiln.runtime import parallel
+
+    if parallel.blas_steps_split() and parallel.max_threads() > 1:
+        assert all(p.threads[0] > 1 for _, p in exe.compiled.all_plans())
