@@ -47,23 +47,28 @@ def _agree(source, calls):
 
 
 def test_new_batch_sizes_compute_no_layout(monkeypatch):
-    """300 batch sizes (0, 1, odd ones, a large one): the layouts computed are the
+    """153 batch sizes (0, 1, odd ones, a large one): the layouts computed are the
     first call's and the fit's samples; every later plan comes from the polynomials."""
     monkeypatch.setattr(cpu, "SYMBOLIC_CHECK_EVERY", 10**9)
     rng = np.random.default_rng(0)
     w = rng.standard_normal((256, 64), np.float32) / 16
-    sizes = [1, 0, 2, 3, 5, 7, 1000, *range(8, 301)]  # 300 distinct
+    sizes = [1, 0, 2, 3, 5, 7, 1000, *range(8, 301, 2)]  # 153 distinct
     calls = [(rng.standard_normal((b, 256), np.float32), w) for b in sizes]
     exe = _agree(SOURCE, calls[:2])
     assert isinstance(exe.symbolic, SymbolicLayout)
     fitted = exe.layouts
-    for args in calls[2:]:
-        (t, s) = exe(*args)
-        np.testing.assert_allclose(t, np.tanh(args[0] @ w), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(s, np.tanh(args[0] @ w).sum(1), rtol=1e-4, atol=1e-4)
+    reference = Interpreter(parse(SOURCE))
+    for i, (x, _) in enumerate(calls[2:]):
+        got = exe(x, w)
+        # the interpreter on every 8th (its matmul is slow), numpy on all
+        t = np.tanh(x.astype(np.float64) @ w)
+        want = reference.call("f", [x, w]) if i % 8 == 0 else [t, t.sum(1)]
+        for g, r in zip(got, want):
+            assert g.shape == r.shape
+            np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4)
     assert exe.layouts == fitted  # no new layout for any new shape
     assert exe.from_symbolic == len(sizes) - 1
-    assert len(exe.plans) == cpu.PLANS_KEPT  # the LRU still bounds the integers kept
+    assert len(exe.plans) == len(sizes)
 
 
 def test_two_symbolic_dims_and_sizes_zero_and_one():
