@@ -55,14 +55,26 @@ def memory(sizes: int = 10_000) -> dict:
         wrong += t.shape != (b, 64) or not np.allclose(s[:1], np.tanh(1.0) * 64, rtol=1e-5)
     grown = _rss_mb() - start
     compiled = exe.compiled
+    layouts, from_symbolic = compiled.layouts, compiled.from_symbolic
+    # CPU time to plan a new set of shapes: from the symbolic layout, and computed
+    fresh = [[(b, 256), (256, 64)] for b in range(sizes + 1, sizes + 201)]
+    t0 = time.process_time()
+    for shapes in fresh:
+        compiled.plan(shapes)
+    t1 = time.process_time()
+    for shapes in fresh:
+        compiled._plan(compiled.layout(shapes))
+    t2 = time.process_time()
     return {
         "sizes": sizes,
         "rss_growth_mb": round(grown, 1),
         "of_which_the_largest_call_mb": round(largest, 1),
         # the layouts computed (the first call's, the fit's samples, the checks) and
         # the plans evaluated from the symbolic layout instead (runtime/shapes.py)
-        "layouts_computed": compiled.layouts,
-        "plans_from_symbolic_layout": compiled.from_symbolic,
+        "layouts_computed": layouts,
+        "plans_from_symbolic_layout": from_symbolic,
+        "plan_us_symbolic": round((t1 - t0) / len(fresh) * 1e6),
+        "plan_us_computed": round((t2 - t1) / len(fresh) * 1e6),
         "wrong": wrong,
         "ok": grown < 20 and wrong == 0,
     }
