@@ -399,3 +399,85 @@ def cache(n: int = 300, seed: int = 0) -> dict:
         "tail": run.stderr[-500:] if crashed else "",
         "ok": not crashed and wrong == 0,
     }
+
+
+TIMED = r"""
+import json, sys, time
+import numpy as np
+from kiln.benchmarks import cpu as B
+peer, work, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+w = {"mlp": lambda: B.mlp_step(256), "conv": lambda: B.conv2d(32, 32, 32, 64)}[work]()
+inputs = w.inputs(np.random.default_rng(0))
+fn = w.kiln(inputs, None)  # torch's MLP starts from kiln's initial weights too
+if peer == "torch":
+    fn = B.Peers(("torch",)).program("torch", w, inputs)
+for _ in range(3):
+    fn()
+walls, cpus = [], []
+end = time.time() + seconds
+while time.time() < end or len(walls) < 5:
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    walls.append(time.perf_counter() - t)
+    cpus.append(time.process_time() - c)
+print(json.dumps([1e3 * float(np.median(walls)), 1e3 * float(np.median(cpus))]))
+"""
+
+# the settings compared by `cores`: the behaviour before kiln's pool yielded and
+# capped BLAS (BLAS's own threads, libgomp's default spin), and kiln's defaults
+CORES_VARIANTS = {
+    "before": {"KILN_BLAS_THREADS": "2", "GOMP_SPINCOUNT": "300000"},
+    "now": {},
+}
+
+
+def cores(seconds: float = 3.0, workloads=("mlp", "conv")) -> dict:
+    """The MLP step and a conv2d (benchmarks/cpu.py's workloads), each in a fresh
+    process, with the settings of `CORES_VARIANTS` and torch eager in the same run,
+    first as the machine is, then beside one busy competing process: median wall
+    and CPU ms of each (docs/reliability.md, "Threads and cores")."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.pop("KILN_BLAS_THREADS", None)
+    rows = []
+    for load in ("as is", "busy"):
+        busy = None
+        if load == "busy":
+            busy = subprocess.Popen([sys.executable, "-c", "while 1: pass"])
+        try:
+            for work in workloads:
+                for who, extra in [*CORES_VARIANTS.items(), ("torch", {})]:
+                    peer = "torch" if who == "torch" else "kiln"
+                    run = subprocess.run(
+                        [sys.executable, "-c", TIMED, peer, work, str(seconds)],
+                        env={**env, **extra},
+                        capture_output=True,
+                        text=True,
+                    )
+                    if run.returncode != 0:
+                        rows.append(
+                            {"load": load, "work": work, "who": who, "error": run.stderr[-300:]}
+                        )
+                        continue
+                    wall, cpu = json.loads(run.stdout.strip().splitlines()[-1])
+                    rows.append(
+                        {
+                            "load": load,
+                            "work": work,
+                            "who": who,
+                            "wall_ms": round(wall, 1),
+                            "cpu_ms": round(cpu, 1),
+                            "loadavg": os.getloadavg()[0],
+                        }
+                    )
+        finally:
+            if busy is not None:
+                busy.kill()
+                busy.wait()
+    return {"rows": rows, "ok": all("error" not in r for r in rows)}
+
+
+if __name__ == "__main__":  # python -m kiln.benchmarks.probes cores [SECONDS]
+    if sys.argv[1:2] != ["cores"]:
+        sys.exit("usage: python -m kiln.benchmarks.probes cores [SECONDS]")
+    for row in cores(float(sys.argv[2]) if len(sys.argv) > 2 else 3.0)["rows"]:
+        print(json.dumps(row))
