@@ -126,3 +126,29 @@ def test_a_check_that_differs_retires_the_symbolic_layout(monkeypatch):
             exe(x, w)
     assert exe.symbolic is False
     assert exe.from_symbolic == 3
+
+
+def test_where_the_polynomials_are_not_trusted():
+    """`values` gives None (compute the layout) for a dim below the fit's min_dim,
+    for integers that could overflow int64 and for a negative size or extent; a
+    negative run-time int (a stride, say) is allowed."""
+    from kiln.runtime.aot import Fit, Param
+
+    n = Param("n", [(0, 0)])
+    polys = {("size", 3): {(0,): 4, (): -20}, ("dims", 0, 0): {(0,): -1}, ("outer", 0): {(0,): 1}}
+    symbolic = SymbolicLayout(Fit([n], polys, 1))
+    assert symbolic.values([(9,)]) == {("size", 3): 16, ("dims", 0, 0): -9, ("outer", 0): 9}
+    assert symbolic.values([(0,)]) is None  # below min_dim
+    assert symbolic.values([(4,)]) is None  # a size of -4
+    assert symbolic.values([(2**61,)]) is None  # 4 * 2^61 does not fit int64
+    assert symbolic.dims_count[0] == 1 and symbolic.dims_count[5] == 0
+
+
+def test_an_executable_with_a_huge_dim_still_plans_exactly():
+    exe = kiln.compile(parse(TWO_DIMS), "f", backend="cpu").compiled
+    rng = np.random.default_rng(4)
+    for shape in [(3, 4), (5, 6)]:
+        exe(rng.standard_normal(shape, np.float32), rng.standard_normal(shape[1], np.float32))
+    assert isinstance(exe.symbolic, SymbolicLayout)
+    assert exe.symbolic.values([(2**31, 2**31), (2**31,)]) is None
+    assert exe.symbolic.values([(7, 9), (9,)]) is not None
