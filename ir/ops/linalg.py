@@ -434,9 +434,20 @@ def conv_axis(op: Operation, axis: int) -> tuple[int, int, int]:
 
 
 def conv_input_vjp(op: Operation, b: Builder, g: Value) -> Value:
-    """The full correlation of the stride-spread `g` with the reversed filter (its
+    """With strides and a static image, conv2d_transpose of `g` (which
+    decomposes into one dense conv2d per output phase, ir/ops/conv.py); else
+    the full correlation of the stride-spread `g` with the reversed filter (its
     in and out channels swapped), with the forward padding taken back off."""
     w = op.filter
+    size = op.input.type.shape[1:3]
+    if tuple(op.strides) != (1, 1) and all(isinstance(d, int) for d in size):
+        return b.create(
+            "kiln.conv2d_transpose",
+            g,
+            w,
+            output_size=list(size),
+            **{k: op.attrs[k] for k in ("strides", "padding", "explicit_padding", "dilations")},
+        ).result
     flipped = reverse(b, reverse(b, b.transpose(w, perm=[0, 1, 3, 2]), 0), 1)
     pads, crop_low, crop_high = [], [], []
     for axis in (0, 1):
