@@ -64,12 +64,18 @@ class Window:
         return _Taps(self, h0, w0)
 
     def multiply_add(self, out: int, at: ir.Value, a: int, a_at: ir.Value, b: int, b_at: ir.Value):
-        """out[at + k] += a[a_at + k // m] * b[b_at + k] for the c * m channels k."""
+        """out[at + c m + k] += a[a_at + c] * b[b_at + c m + k] for every channel
+        c and multiplier index k (unrolled: m is small), so the loop over c has
+        no division in it."""
         f, t = self.f, self.t
-        with f.loop(const(0), const(self.c * self.m), "k") as k:
-            x = f.load(a, f.add(a_at, f.b.udiv(k, const(self.m)) if self.m > 1 else k), t)
-            y = f.load(b, f.add(b_at, k), t)
-            f.store(f.b.fadd(f.load(out, f.add(at, k), t), f.b.fmul(x, y)), out, f.add(at, k))
+        with f.loop(const(0), const(self.c), "c") as c:
+            x = f.load(a, f.add(a_at, c), t)
+            first = f.mul(c, const(self.m))
+            for k in range(self.m):
+                at_k = f.add(first, const(k))
+                y = f.load(b, f.add(b_at, at_k), t)
+                total = f.b.fadd(f.load(out, f.add(at, at_k), t), f.b.fmul(x, y))
+                f.store(total, out, f.add(at, at_k))
 
     def zero(self, buffer: int, at: ir.Value, count: int) -> None:
         with self.f.loop(const(0), const(count), "z") as k:
@@ -201,10 +207,13 @@ def depthwise_conv2d_backprop_filter(op: Operation, name: str) -> NativeKernel:
         w0 = b.sub(f.mul(ow, const(p.sw)), p.left)
         with p.inside_taps(h0, w0) as (i, j, h, w):
             pixel, tap = p.pixel(n, h, w), p.tap(i, j)
-            with f.loop(f.mul(f.begin, m), f.mul(f.end, m), "k") as k:
-                c = b.udiv(k, m) if p.m > 1 else k
-                term = b.fmul(f.load(0, f.add(pixel, c), t), f.load(1, f.add(cell, k), t))
-                f.store(b.fadd(f.load(2, f.add(tap, k), t), term), 2, f.add(tap, k))
+            with f.loop(f.begin, f.end, "c") as c:
+                x = f.load(0, f.add(pixel, c), t)
+                first = f.mul(c, m)
+                for j in range(p.m):  # the multiplier is small: unrolled
+                    k = f.add(first, const(j))
+                    term = b.fmul(x, f.load(1, f.add(cell, k), t))
+                    f.store(b.fadd(f.load(2, f.add(tap, k), t), term), 2, f.add(tap, k))
     return p.build(
         lambda operands, results: (operands[0], operands[1]),
         "channels",
