@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kiln.ir import Builder, Module, ShapeError, TensorType, interpret
+from kiln.ir.ops.conv import NARROW
 
 autodiff = sys.modules["kiln_tests_autodiff"]
 build, check_gradients, normal, distinct = (
@@ -186,13 +187,15 @@ PHASED = [  # value spatial, filter, output size, strides, dilations, padding
 ]
 
 
+@pytest.mark.parametrize("cout", [9, 3])  # conv2d per phase; one matmul (narrow output)
 @pytest.mark.parametrize("spatial, kernel, size, strides, dilations, padding", PHASED)
-def test_conv2d_transpose_by_phases(spatial, kernel, size, strides, dilations, padding):
-    """Strided transposes decompose into one dense conv2d per output phase (no
-    spread value, so no kiln.pad of the value), equal to the reference."""
+def test_conv2d_transpose_by_phases(spatial, kernel, size, strides, dilations, padding, cout):
+    """Strided transposes decompose per output phase, with no spread value:
+    one dense conv2d per phase, or for fewer than NARROW output channels one
+    matmul whose columns the phases sum; equal to the reference."""
     rng = np.random.default_rng(2)
     v = rng.standard_normal((2, *spatial, 3))
-    w = rng.standard_normal((*kernel, 4, 3))
+    w = rng.standard_normal((*kernel, cout, 3))
     attrs = dict(output_size=list(size), strides=list(strides), dilations=list(dilations))
     if isinstance(padding, list):
         attrs.update(padding="EXPLICIT", explicit_padding=padding)
@@ -207,9 +210,13 @@ def test_conv2d_transpose_by_phases(spatial, kernel, size, strides, dilations, p
     f = m.add_function("f", [TensorType(a.dtype, a.shape) for a in (v, w)])
     op = Builder.at_end(f.body).create("kiln.conv2d_transpose", *f.args, **attrs)
     op.decompose(Builder.before(op))
-    convs = [o for o in f.body.ops if o.name == "kiln.conv2d"]
-    assert len(convs) == strides[0] * strides[1]
-    assert all(c.strides == (1, 1) or list(c.strides) == [1, 1] for c in convs)
+    names = [o.name for o in f.body.ops]
+    if cout < NARROW:
+        assert names.count("kiln.matmul") == 1 and "kiln.conv2d" not in names
+    else:
+        convs = [o for o in f.body.ops if o.name == "kiln.conv2d"]
+        assert len(convs) == strides[0] * strides[1]
+        assert all(tuple(c.strides) == (1, 1) for c in convs)
 
 
 def test_conv2d_transpose_empty_batch():
