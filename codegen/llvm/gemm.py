@@ -1,6 +1,14 @@
 """gemm: row-major matrix products emitted into a kernel, with llvmlite's builder.
 
-Floats call the optimised BLAS that scipy ships (OpenBLAS): the Fortran
+Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py), rendered into the
+kernel's module from the host's schedule (codegen/llvm/gemm_schedule.py): the
+same code in process and in AOT libraries, threaded by kiln's libgomp and no
+one else's, and a schedule that is data (tunable).
+
+`KILN_GEMM=blas` calls scipy's BLAS instead. It is kept as the yardstick the
+generated kernel is measured against (benchmarks/gemm.py) and as a way to
+tell a kernel bug from a model bug; AOT libraries cannot use it. The BLAS
+path: the optimised BLAS that scipy ships (OpenBLAS): the Fortran
 `sgemm`/`dgemm` of `scipy.linalg.cython_blas`, whose addresses are PyCapsules
 (named by their C signature). `blas_symbol` registers one with LLVM under a
 kiln name (`llvm.add_symbol`), so JIT-compiled and cached object code finds
@@ -28,22 +36,45 @@ from llvmlite import ir
 
 from ...ir import ExecutionError
 from ...ir.dtypes import DType
+from .gemm_kernel import gemm_function
+from .gemm_schedule import GemmSchedule, default_schedule
 from .render import counted_loop
-from .scalar import I8, I32, I64, value_type
+from .scalar import I1, I8, I32, I64, value_type
 
 PTR = ir.PointerType()
 INT32_MAX = 2**31 - 1
 _BLAS_NAMES = {DType.f32: "sgemm", DType.f64: "dgemm"}
 
 
-@functools.cache
+def uses_blas() -> bool:
+    """Whether float GEMMs call scipy's BLAS (`KILN_GEMM=blas`) instead of kiln's own."""
+    return os.environ.get("KILN_GEMM", "kiln").lower() == "blas"
+
+
+def gemm_variant() -> str:
+    """What the float GEMMs rendered now would be (the BLAS, or the generated
+    kernel's schedules): the disk cache keys object code with it, since the
+    environment (KILN_GEMM, KILN_NUM_THREADS) changes it and not the kiln IR."""
+    if uses_blas():
+        return "gemm=blas"
+    return "gemm=" + ",".join(default_schedule(d).tag for d in _BLAS_NAMES)
+
+
 def blas_symbol(dtype: DType) -> str:
     """The name under which LLVM finds scipy's Fortran gemm for `dtype` (registered
     once per process; the JIT and objects loaded from the disk cache resolve it).
 
     The OpenBLAS that scipy's wheels bundle is loaded directly when it is there
     (`import scipy.linalg` alone takes ~0.4 s, most of a warm compile);
-    otherwise the function comes from `scipy.linalg.cython_blas`."""
+    otherwise the function comes from `scipy.linalg.cython_blas`. Without
+    `KILN_GEMM=blas` nothing calls it, and nothing is loaded."""
+    if not uses_blas():
+        return f"kiln_blas_{_BLAS_NAMES[dtype]}"
+    return _register_blas(dtype)
+
+
+@functools.cache
+def _register_blas(dtype: DType) -> str:
     blas = _BLAS_NAMES[dtype]
     symbol = f"kiln_blas_{blas}"
     address = _bundled_blas(blas) or _cython_blas(blas)
@@ -104,13 +135,24 @@ class Gemm:
     """Emits C[m, n] = A[m, k] B[k, n] (C row-major with leading dim n) at a builder.
 
     `slots` is a builder in the function's entry block, where the by-pointer
-    arguments of the BLAS call get their stack slots (once, not per call)."""
+    arguments of the BLAS call get their stack slots (once, not per call).
+    `schedule`: the generated GEMM's blocking, else the host's default."""
 
-    def __init__(self, b: ir.IRBuilder, slots: ir.IRBuilder, dtype: DType):
+    def __init__(
+        self,
+        b: ir.IRBuilder,
+        slots: ir.IRBuilder,
+        dtype: DType,
+        schedule: GemmSchedule | None = None,
+    ):
         self.b, self.dtype = b, dtype
         self.t = value_type(dtype)
+        self.kernel = None
         if not dtype.is_float:
             self.loop = _int_gemm(b.module, self.t)
+            return
+        if not uses_blas():
+            self.kernel = gemm_function(b.module, dtype, schedule or default_schedule(dtype))
             return
         name = blas_symbol(dtype)
         self.blas = b.module.globals.get(name) or ir.Function(
@@ -128,6 +170,12 @@ class Gemm:
         self, a: Operand, b_: Operand, c: ir.Value, m: ir.Value, n: ir.Value, k: ir.Value
     ) -> None:
         """C = op(A) op(B) with m, n, k (i64)."""
+        if self.kernel is not None:
+            flags = [ir.Constant(I1, int(x.transposed)) for x in (a, b_)]
+            self.b.call(
+                self.kernel, [a.pointer, a.ld, flags[0], b_.pointer, b_.ld, flags[1], c, m, n, k]
+            )
+            return
         if not self.dtype.is_float:
             one = ir.Constant(I64, 1)
             a_rows, a_cols = (one, a.ld) if a.transposed else (a.ld, one)  # strides of i, l
