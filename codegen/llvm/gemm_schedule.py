@@ -130,13 +130,24 @@ def _clamp(value: int, low: int, high: int, multiple: int) -> int:
     return max(multiple, value // multiple * multiple)
 
 
+@functools.cache
+def _libgomp() -> bool:
+    """Whether libgomp loads (and is then loaded): the threaded GEMM calls it.
+    runtime/parallel.py's `openmp_available` loads the same library for the
+    entries; codegen cannot import the runtime, and loading twice is a no-op."""
+    try:
+        llvm.load_library_permanently("libgomp.so.1")
+    except RuntimeError:
+        return False
+    return bool(llvm.address_of_symbol("GOMP_parallel"))
+
+
 def gemm_threads() -> int:
     """The most threads a product may split over: kiln's thread count
     (KILN_NUM_THREADS, else the CPUs, as runtime/parallel.py reads it) when
-    libgomp is loaded into the process (the runtime loads it before it links
-    kernels), else 1. Read at each kernel's rendering, not cached: benchmarks
-    change it between plans."""
-    if not llvm.address_of_symbol("GOMP_parallel"):
+    libgomp loads, else 1. Read at each kernel's rendering, not cached:
+    benchmarks change it between plans."""
+    if not _libgomp():
         return 1
     return max(1, int(os.environ.get("KILN_NUM_THREADS", os.cpu_count() or 1)))
 
