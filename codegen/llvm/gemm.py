@@ -136,7 +136,9 @@ class Gemm:
 
     `slots` is a builder in the function's entry block, where the by-pointer
     arguments of the BLAS call get their stack slots (once, not per call).
-    `schedule`: the generated GEMM's blocking, else the host's default."""
+    `schedule`: the generated GEMM's blocking, else the host's default.
+    `fault`: an i32 slot the generated GEMM ORs its fault bits into (a failed
+    allocation of its packing buffers); without one they are dropped."""
 
     def __init__(
         self,
@@ -144,8 +146,9 @@ class Gemm:
         slots: ir.IRBuilder,
         dtype: DType,
         schedule: GemmSchedule | None = None,
+        fault: ir.Value | None = None,
     ):
-        self.b, self.dtype = b, dtype
+        self.b, self.dtype, self.fault = b, dtype, fault
         self.t = value_type(dtype)
         self.kernel = None
         if not dtype.is_float:
@@ -172,9 +175,12 @@ class Gemm:
         """C = op(A) op(B) with m, n, k (i64)."""
         if self.kernel is not None:
             flags = [ir.Constant(I1, int(x.transposed)) for x in (a, b_)]
-            self.b.call(
+            b = self.b
+            fault = b.call(
                 self.kernel, [a.pointer, a.ld, flags[0], b_.pointer, b_.ld, flags[1], c, m, n, k]
             )
+            if self.fault is not None:
+                b.store(b.or_(b.load(self.fault, typ=I32), fault), self.fault)
             return
         if not self.dtype.is_float:
             one = ir.Constant(I64, 1)

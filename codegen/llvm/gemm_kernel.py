@@ -1,6 +1,6 @@
 """gemm_kernel: kiln's own float GEMM, rendered into the kernel's module from a schedule.
 
-    void kiln.gemm.<T>.<tag>(A, lda, ta, B, ldb, tb, C, m, n, k)
+    i32 kiln.gemm.<T>.<tag>(A, lda, ta, B, ldb, tb, C, m, n, k)
 
 computes C[m, n] = op(A) op(B), C row-major with leading dim n, op a
 transpose where the i1 `ta` / `tb` is set (A then stored [k, m], B [n, k]).
@@ -19,8 +19,9 @@ of vector FMAs (`llvm.fma` on <width x T>); an edge tile goes through a tile
 on the stack and only its valid part is written. Each tile of C is written
 once per KC block: stored on the first (beta = 0), added to after. Transposed
 operands differ only in the strides the packing reads with. The packing
-buffers are malloc'd once per call (bounded by the schedule: MC x KC and
-KC x min(NC, n)) and freed before it returns.
+buffers are malloc'd once per call (bounded by the schedule: MC x min(KC, k)
+and min(KC, k) x min(NC, n)) and freed before it returns; when malloc fails the GEMM
+returns OUT_OF_MEMORY (a kiln Fault bit) and writes nothing, else 0.
 
 Threads: a product of at least `PARALLEL_FLOPS` multiply-adds, when the
 schedule allows more than one thread, is split by libgomp (`GOMP_parallel`,
@@ -35,6 +36,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from ...ir.dtypes import DType
+from ..kernel import Fault
 from .gemm_schedule import GemmSchedule
 from .render import counted_loop
 from .scalar import I64, value_type
@@ -42,8 +44,10 @@ from .scalar import I64, value_type
 PTR = ir.PointerType()
 I1, I32 = ir.IntType(1), ir.IntType(32)
 PARALLEL_FLOPS = 1 << 21  # m * n * k below this: one thread (fork/join costs ~10 us)
-# the task a worker reads: A, lda, ta, B, ldb, tb, C, m, n, k as i64 words
-TASK_WORDS = 10
+# the task a worker reads: A, lda, ta, B, ldb, tb, C, m, n, k as i64 words,
+# then the word the workers OR their faults into
+TASK_WORDS, FAULT_WORD = 11, 10
+OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
 
 
 def gemm_function(module: ir.Module, dtype: DType, schedule: GemmSchedule) -> ir.Function:
@@ -90,9 +94,11 @@ class _Renderer:
         serial = self.serial()
         args = [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64]
         names = ("a", "lda", "ta", "b", "ldb", "tb", "c", "m", "n", "k")
-        fn = _define(self.module, self.name, ir.VoidType(), args, names)
+        fn = _define(self.module, self.name, I32, args, names)
         a, lda, ta, b_, ldb, tb, c, m, n, k = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
+        fault = b.alloca(I32, name="fault")
+        b.store(ir.Constant(I32, 0), fault)
         empty = b.icmp_signed("==", k, self.c64(0))
         with b.if_else(empty) as (then, otherwise):
             with then:  # C = 0 (no KC block writes it)
@@ -104,16 +110,17 @@ class _Renderer:
                 if self.s.threads > 1:
                     with b.if_else(big) as (par, ser):
                         with par:
-                            self.fork(b, fn.args, serial)
+                            b.store(self.fork(b, fn.args, serial), fault)
                         with ser:
-                            b.call(serial, [a, lda, ta, b_, ldb, tb, c, n, m, n, k])
+                            b.store(b.call(serial, [a, lda, ta, b_, ldb, tb, c, n, m, n, k]), fault)
                 else:
-                    b.call(serial, [a, lda, ta, b_, ldb, tb, c, n, m, n, k])
-        b.ret_void()
+                    b.store(b.call(serial, [a, lda, ta, b_, ldb, tb, c, n, m, n, k]), fault)
+        b.ret(b.load(fault, typ=I32))
         return fn
 
-    def fork(self, b: ir.IRBuilder, args, serial: ir.Function) -> None:
-        """GOMP_parallel over the worker, with the arguments as a task of i64 words."""
+    def fork(self, b: ir.IRBuilder, args, serial: ir.Function) -> ir.Value:
+        """GOMP_parallel over the worker, with the arguments as a task of i64 words;
+        returns the ORed faults."""
         worker = self.worker(serial)
         task = b.alloca(I64, TASK_WORDS, name="task")
         for i, value in enumerate(args):
@@ -122,10 +129,13 @@ class _Renderer:
             elif value.type == I1:
                 value = b.zext(value, I64)
             b.store(value, b.gep(task, [self.c64(i)], source_etype=I64))
+        fault_word = b.gep(task, [self.c64(FAULT_WORD)], source_etype=I64)
+        b.store(self.c64(0), fault_word)
         gomp = _declare(
             self.module, "GOMP_parallel", ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32])
         )
         b.call(gomp, [worker, task, ir.Constant(I32, self.s.threads), ir.Constant(I32, 0)])
+        return b.trunc(b.load(fault_word, typ=I64), I32)
 
     def worker(self, serial: ir.Function) -> ir.Function:
         """This thread's block of C's rows (or of its columns, when n > m)."""
@@ -133,7 +143,7 @@ class _Renderer:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         words = [
             b.load(b.gep(fn.args[0], [self.c64(i)], source_etype=I64), typ=I64)
-            for i in range(TASK_WORDS)
+            for i in range(FAULT_WORD)
         ]
         a, lda, ta, b_, ldb, tb, c, m, n, k = words
         a, b_, c = (b.inttoptr(p, PTR) for p in (a, b_, c))
@@ -158,21 +168,28 @@ class _Renderer:
                     a_at = b.select(ta, begin, b.mul(begin, lda))
                     at = b.gep(a, [a_at], source_etype=self.t)
                     c_at = b.gep(c, [b.mul(begin, n)], source_etype=self.t)
-                    b.call(serial, [at, lda, ta, b_, ldb, tb, c_at, n, size, n, k])
+                    fault = b.call(serial, [at, lda, ta, b_, ldb, tb, c_at, n, size, n, k])
+                    self.report(b, fn.args[0], fault)
                 with cols:  # B's columns begin.., C's columns begin..
                     b_at = b.select(tb, b.mul(begin, ldb), begin)
                     bt = b.gep(b_, [b_at], source_etype=self.t)
                     c_at = b.gep(c, [begin], source_etype=self.t)
-                    b.call(serial, [a, lda, ta, bt, ldb, tb, c_at, n, m, size, k])
+                    fault = b.call(serial, [a, lda, ta, bt, ldb, tb, c_at, n, m, size, k])
+                    self.report(b, fn.args[0], fault)
         b.ret_void()
         return fn
+
+    def report(self, b: ir.IRBuilder, task: ir.Value, fault: ir.Value) -> None:
+        """OR a worker's fault into the task's fault word."""
+        word = b.gep(task, [self.c64(FAULT_WORD)], source_etype=I64)
+        b.atomic_rmw("or", word, b.zext(fault, I64), "monotonic")
 
     # the serial product: the blocked loops of the module doc
     def serial(self) -> ir.Function:
         s, t = self.s, self.t
         args = [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64, I64]
         names = ("a", "lda", "ta", "b", "ldb", "tb", "c", "ldc", "m", "n", "k")
-        fn = _define(self.module, f"{self.name}.serial", ir.VoidType(), args, names)
+        fn = _define(self.module, f"{self.name}.serial", I32, args, names)
         a, lda, ta, b_, ldb, tb, c, ldc, m, n, k = fn.args
         pack, micro = self.pack(), self.micro()
         b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -185,8 +202,17 @@ class _Renderer:
         n_cap = self.min(b, self.c64(s.nc), self.round_up(b, n, s.nr))
         m_cap = self.min(b, self.c64(s.mc), self.round_up(b, m, s.mr))
         kc = self.c64(s.kc)
-        a_pack = b.call(malloc, [b.mul(b.mul(m_cap, kc), self.c64(self.item))])
-        b_pack = b.call(malloc, [b.mul(b.mul(n_cap, kc), self.c64(self.item))])
+        k_cap = self.min(b, kc, k)
+        a_pack = b.call(malloc, [b.mul(b.mul(m_cap, k_cap), self.c64(self.item))])
+        b_pack = b.call(malloc, [b.mul(b.mul(n_cap, k_cap), self.c64(self.item))])
+        failed = b.or_(
+            b.icmp_unsigned("==", a_pack, ir.Constant(PTR, None)),
+            b.icmp_unsigned("==", b_pack, ir.Constant(PTR, None)),
+        )
+        with b.if_then(failed, likely=False):
+            b.call(free, [a_pack])
+            b.call(free, [b_pack])
+            b.ret(ir.Constant(I32, OUT_OF_MEMORY))
         zero = self.c64(0)
         with counted_loop(b, zero, n, "jc", step=s.nc) as jc:
             nb = self.min(b, self.c64(s.nc), b.sub(n, jc))
@@ -212,7 +238,7 @@ class _Renderer:
                             b.call(micro, [pa, pb, kb, c_at, ldc, first, mr, nr])
         b.call(free, [a_pack])
         b.call(free, [b_pack])
-        b.ret_void()
+        b.ret(ir.Constant(I32, 0))
         return fn
 
     def pack(self) -> dict[int, ir.Function]:

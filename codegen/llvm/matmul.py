@@ -69,7 +69,7 @@ def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
     m, n, k = frame.dims[:3]
     batch = [frame.dims[3 + 3 * i : 6 + 3 * i] for i in range(batch_rank)]
     t = storage_type(group.dtype)
-    gemm = Gemm(b, frame.slots, group.dtype)
+    gemm = Gemm(b, frame.slots, group.dtype, fault=frame.fault)
     a_data, b_data = frame.operand(mm.lhs), frame.operand(mm.rhs)
     frame.prepare(n)
     lda = m if mm.transpose_a else k  # A is [M, K] or [K, M]; B [K, N] or [N, K]

@@ -55,14 +55,13 @@ def gemm(dtype: DType, schedule: GemmSchedule):
         parallel.openmp_available()  # loads libgomp before the threaded ones link
         module = ir.Module(name="gemm_test")
         args = [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64]
-        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), "gemm")
+        fn = ir.Function(module, ir.FunctionType(ir.IntType(32), args), "gemm")
         b = ir.IRBuilder(fn.append_basic_block())
-        b.call(gemm_function(module, dtype, schedule), list(fn.args))
-        b.ret_void()
+        b.ret(b.call(gemm_function(module, dtype, schedule), list(fn.args)))
         native = compile_module(module)
         c = ctypes
         signature = c.CFUNCTYPE(
-            None, *[c.c_void_p, c.c_int64, c.c_bool] * 2, c.c_void_p, *[c.c_int64] * 3
+            c.c_int32, *[c.c_void_p, c.c_int64, c.c_bool] * 2, c.c_void_p, *[c.c_int64] * 3
         )
         _compiled[key] = (native, signature(native.engine.get_function_address("gemm")))
     return _compiled[key][1]
@@ -78,7 +77,10 @@ def run(dtype, schedule, a: np.ndarray, b: np.ndarray, ta: bool, tb: bool) -> np
         assert x.size == 0 or x.shape[1] == 1 or x.strides[1] == x.itemsize
         lds.append(x.strides[0] // x.itemsize if x.size else max(1, x.shape[1]))
     ld_a, ld_b = lds
-    gemm(dtype, schedule)(a.ctypes.data, ld_a, ta, b.ctypes.data, ld_b, tb, c.ctypes.data, m, n, k)
+    fault = gemm(dtype, schedule)(
+        a.ctypes.data, ld_a, ta, b.ctypes.data, ld_b, tb, c.ctypes.data, m, n, k
+    )
+    assert fault == 0, fault
     return c
 
 
