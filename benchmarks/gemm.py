@@ -171,7 +171,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(args.threads), environment(KILN_NUM_THREADS=str(args.threads)):
+        count = str(args.threads)  # OPENBLAS_NUM_THREADS: KILN_GEMM=blas loads its own copy
+        with (
+            threadpool_limits(args.threads),
+            environment(KILN_NUM_THREADS=count, OPENBLAS_NUM_THREADS=count),
+        ):
             return _run(args, parser)
     return _run(args, parser)
 

@@ -48,7 +48,7 @@ import numpy as np
 from ..codegen import arguments
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
-from ..codegen.llvm.gemm import uses_blas
+from ..codegen.llvm.gemm import link_gemms, uses_blas
 from ..ir import CompileError, DType, ExecutionError, KilnError, Module, debug
 from . import listing, parallel
 from .cpu import CpuProgram, Layout
@@ -419,6 +419,7 @@ def _emit_object(program: CpuProgram) -> bytes:
     """The kernels and kiln_run as one optimised PIC object, its symbols hidden."""
     with jit.llvm_lock:
         main = program.linked_module()
+        link_gemms(main)
         for fn in main.functions:
             if not fn.is_declaration and fn.linkage not in (
                 llvm.Linkage.internal,

@@ -1,9 +1,13 @@
 """gemm: row-major matrix products emitted into a kernel, with llvmlite's builder.
 
-Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py), rendered into the
-kernel's module from the host's schedule (codegen/llvm/gemm_schedule.py): the
-same code in process and in AOT libraries, threaded by kiln's libgomp and no
-one else's, and a schedule that is data (tunable).
+Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py) of the host's
+schedule (codegen/llvm/gemm_schedule.py): the same code in process and in AOT
+libraries, threaded by kiln's libgomp and no one else's, and a schedule that
+is data (tunable). Kernels only declare it (`kiln.gemm.<T>.<tag>`): it is
+compiled once per process and schedule (`shared_gemm`, ~0.2 s of LLVM that
+every matmul and conv kernel would otherwise repeat) and registered with
+LLVM under its name, as the BLAS is; AOT links its definition into the
+library's module (`link_gemms`).
 
 `KILN_GEMM=blas` calls scipy's BLAS instead. It is kept as the yardstick the
 generated kernel is measured against (benchmarks/gemm.py) and as a way to
@@ -36,7 +40,8 @@ from llvmlite import ir
 
 from ...ir import ExecutionError
 from ...ir.dtypes import DType
-from .gemm_kernel import gemm_function
+from . import jit
+from .gemm_kernel import GEMM_TYPE, gemm_function, gemm_name
 from .gemm_schedule import GemmSchedule, default_schedule
 from .render import counted_loop
 from .scalar import I1, I8, I32, I64, value_type
@@ -51,6 +56,39 @@ def uses_blas() -> bool:
     return os.environ.get("KILN_GEMM", "kiln").lower() == "blas"
 
 
+_schedules: dict[str, tuple[DType, GemmSchedule]] = {}  # every GEMM named in this process
+_compiled: dict[str, jit.Compiled] = {}  # their native code (kept alive: LLVM calls into it)
+
+
+def shared_gemm(dtype: DType, schedule: GemmSchedule) -> str:
+    """The name of the process's compiled GEMM for (dtype, schedule), compiled
+    and registered with LLVM on first use (kernels and objects from the disk
+    cache resolve it by name)."""
+    name = gemm_name(dtype, schedule)
+    _schedules[name] = (dtype, schedule)
+    with jit.llvm_lock:
+        if name not in _compiled:
+            compiled = jit.compile_module(_definition(name))
+            llvm.add_symbol(name, compiled.engine.get_function_address(name))
+            _compiled[name] = compiled
+    return name
+
+
+def _definition(name: str) -> ir.Module:
+    dtype, schedule = _schedules[name]
+    module = ir.Module(name=name)
+    gemm_function(module, dtype, schedule).linkage = ""  # external: others call it
+    return module
+
+
+def link_gemms(main: llvm.ModuleRef) -> None:
+    """Link into `main` the definition of every kiln GEMM it declares (AOT: a
+    library must carry them). Hold `jit.llvm_lock`."""
+    for fn in list(main.functions):
+        if fn.is_declaration and fn.name in _schedules:
+            main.link_in(jit.to_llvm(_definition(fn.name)))
+
+
 def gemm_variant() -> str:
     """What the float GEMMs rendered now would be (the BLAS, or the generated
     kernel's schedules): the disk cache keys object code with it, since the
@@ -61,15 +99,16 @@ def gemm_variant() -> str:
 
 
 def blas_symbol(dtype: DType) -> str:
-    """The name under which LLVM finds scipy's Fortran gemm for `dtype` (registered
-    once per process; the JIT and objects loaded from the disk cache resolve it).
+    """The name under which LLVM finds the float GEMM the kernels of `dtype` call,
+    registered once per process (the JIT and objects loaded from the disk cache
+    resolve it): kiln's own (`shared_gemm`), or with `KILN_GEMM=blas` scipy's
+    Fortran gemm.
 
     The OpenBLAS that scipy's wheels bundle is loaded directly when it is there
     (`import scipy.linalg` alone takes ~0.4 s, most of a warm compile);
-    otherwise the function comes from `scipy.linalg.cython_blas`. Without
-    `KILN_GEMM=blas` nothing calls it, and nothing is loaded."""
+    otherwise the function comes from `scipy.linalg.cython_blas`."""
     if not uses_blas():
-        return f"kiln_blas_{_BLAS_NAMES[dtype]}"
+        return shared_gemm(dtype, default_schedule(dtype))
     return _register_blas(dtype)
 
 
@@ -155,7 +194,8 @@ class Gemm:
             self.loop = _int_gemm(b.module, self.t)
             return
         if not uses_blas():
-            self.kernel = gemm_function(b.module, dtype, schedule or default_schedule(dtype))
+            name = shared_gemm(dtype, schedule or default_schedule(dtype))
+            self.kernel = b.module.globals.get(name) or ir.Function(b.module, GEMM_TYPE, name)
             return
         name = blas_symbol(dtype)
         self.blas = b.module.globals.get(name) or ir.Function(

@@ -50,9 +50,16 @@ TASK_WORDS, FAULT_WORD = 11, 10
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
 
 
+GEMM_TYPE = ir.FunctionType(I32, [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64])
+
+
+def gemm_name(dtype: DType, schedule: GemmSchedule) -> str:
+    return f"kiln.gemm.{dtype.name}.{schedule.tag}"
+
+
 def gemm_function(module: ir.Module, dtype: DType, schedule: GemmSchedule) -> ir.Function:
-    """The module's GEMM for (dtype, schedule), defined on first use."""
-    name = f"kiln.gemm.{dtype.name}.{schedule.tag}"
+    """The module's GEMM for (dtype, schedule), defined (internal) on first use."""
+    name = gemm_name(dtype, schedule)
     found = module.globals.get(name)
     if found is not None:
         return found
@@ -92,9 +99,8 @@ class _Renderer:
     # the public entry: size 0, the thread split, the serial product
     def entry(self) -> ir.Function:
         serial = self.serial()
-        args = [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64]
         names = ("a", "lda", "ta", "b", "ldb", "tb", "c", "m", "n", "k")
-        fn = _define(self.module, self.name, I32, args, names)
+        fn = _define(self.module, self.name, I32, GEMM_TYPE.args, names)
         a, lda, ta, b_, ldb, tb, c, m, n, k = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         fault = b.alloca(I32, name="fault")

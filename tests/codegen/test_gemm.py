@@ -242,3 +242,28 @@ def test_interpreter_is_the_oracle_for_a_symbolic_gemm():
         (got,) = check(text, a, b)
         (want,) = Interpreter(parse(text)).call("f", [a, b])
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_kernels_share_the_process_gemm_and_aot_links_its_definition():
+    """Two matmul kernels declare the one compiled GEMM (not a copy each);
+    `link_gemms` puts its definition into a module that must carry it."""
+    import llvmlite.binding as llvm
+
+    from kiln.codegen.llvm import jit
+
+    from .test_matmul import compiled
+
+    names = set()
+    for shape in ((5, 7, 3), (9, 4, 6)):
+        text = single("kiln.matmul", tensor(shape[:2]), tensor(shape[1:]))
+        _, _, kernel, _ = compiled(text)
+        [declared] = [f for f in kernel.module.functions if f.name.startswith("kiln.gemm.")]
+        assert declared.is_declaration
+        names.add(declared.name)
+        assert llvm.address_of_symbol(declared.name)  # registered with LLVM
+    assert names == {gemm_module.blas_symbol(DType.f32)}
+    with jit.llvm_lock:
+        main = jit.to_llvm(kernel.module)
+        gemm_module.link_gemms(main)
+        [linked] = [f for f in main.functions if f.name in names]
+        assert not linked.is_declaration
