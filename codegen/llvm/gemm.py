@@ -5,7 +5,8 @@ schedule (codegen/llvm/gemm_schedule.py): the same code in process and in AOT
 libraries, threaded by kiln's libgomp and no one else's, and a schedule that
 is data (tunable). Kernels only declare it (`kiln.gemm.<T>.<tag>`): it is
 compiled once per process and schedule (`shared_gemm`, ~0.2 s of LLVM that
-every matmul and conv kernel would otherwise repeat) and registered with
+every matmul and conv kernel would otherwise repeat; its object code is kept
+in the runtime's disk cache) and registered with
 LLVM under its name, as the BLAS is; AOT links its definition into the
 library's module (`link_gemms`).
 
@@ -33,6 +34,7 @@ import functools
 import glob
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -57,7 +59,10 @@ def uses_blas() -> bool:
 
 
 _schedules: dict[str, tuple[DType, GemmSchedule]] = {}  # every GEMM named in this process
-_compiled: dict[str, jit.Compiled] = {}  # their native code (kept alive: LLVM calls into it)
+_engines: dict[str, llvm.ExecutionEngine] = {}  # their native code (kept: LLVM calls into it)
+# (load(llvm_text) -> bytes | None, store(llvm_text, object)): the disk cache of
+# object code, set by runtime/objects.py (codegen cannot import the runtime)
+object_store: tuple[Callable[[str], bytes | None], Callable[[str, bytes], None]] | None = None
 
 
 def shared_gemm(dtype: DType, schedule: GemmSchedule) -> str:
@@ -67,11 +72,23 @@ def shared_gemm(dtype: DType, schedule: GemmSchedule) -> str:
     name = gemm_name(dtype, schedule)
     _schedules[name] = (dtype, schedule)
     with jit.llvm_lock:
-        if name not in _compiled:
-            compiled = jit.compile_module(_definition(name))
-            llvm.add_symbol(name, compiled.engine.get_function_address(name))
-            _compiled[name] = compiled
+        if name not in _engines:
+            _engines[name] = engine = _native(name)
+            llvm.add_symbol(name, engine.get_function_address(name))
     return name
+
+
+def _native(name: str) -> llvm.ExecutionEngine:
+    """The GEMM's object code, from the disk cache when there (`object_store`)."""
+    module = jit.to_llvm(_definition(name))
+    text = str(module)
+    data = object_store[0](text) if object_store else None
+    if data is None:
+        jit.optimize(module)
+        data = jit.target_machine().emit_object(module)
+        if object_store:
+            object_store[1](text, data)
+    return jit.link([data])
 
 
 def _definition(name: str) -> ir.Module:

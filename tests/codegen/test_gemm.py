@@ -267,3 +267,12 @@ def test_kernels_share_the_process_gemm_and_aot_links_its_definition():
         gemm_module.link_gemms(main)
         [linked] = [f for f in main.functions if f.name in names]
         assert not linked.is_declaration
+
+
+def test_thread_count_follows_kiln_num_threads(monkeypatch):
+    monkeypatch.setenv("KILN_NUM_THREADS", "1")
+    assert default_schedule(DType.f32).threads == 1
+    monkeypatch.setenv("KILN_NUM_THREADS", "3")
+    expected = 3 if parallel.openmp_available() else 1
+    assert default_schedule(DType.f64).threads == expected
+    assert "t3" in gemm_module.gemm_variant() or expected == 1
