@@ -23,6 +23,10 @@ buffers are malloc'd once per call (bounded by the schedule: MC x min(KC, k)
 and min(KC, k) x min(NC, n)) and freed before it returns; when malloc fails the GEMM
 returns OUT_OF_MEMORY (a kiln Fault bit) and writes nothing, else 0.
 
+A narrow product (C's n far below NR, as an MLP's last layer) runs as
+C^T = op(B)^T op(A)^T when that pads fewer tiles (`orient`): its tiles are
+then written element by element (C's column stride is n, not 1).
+
 Threads: a product of at least `PARALLEL_FLOPS` multiply-adds, when the
 schedule allows more than one thread, is split by libgomp (`GOMP_parallel`,
 as runtime/parallel.py's entries do) into blocks of C's rows (or columns,
@@ -44,9 +48,9 @@ from .scalar import I64, value_type
 PTR = ir.PointerType()
 I1, I32 = ir.IntType(1), ir.IntType(32)
 PARALLEL_FLOPS = 1 << 21  # m * n * k below this: one thread (fork/join costs ~10 us)
-# the task a worker reads: A, lda, ta, B, ldb, tb, C, m, n, k as i64 words,
-# then the word the workers OR their faults into
-TASK_WORDS, FAULT_WORD = 11, 10
+# the task a worker reads: A, lda, ta, B, ldb, tb, C, ldc, csc, m, n, k as i64
+# words, then the word the workers OR their faults into
+TASK_WORDS, FAULT_WORD = 13, 12
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
 
 
@@ -111,18 +115,50 @@ class _Renderer:
                 with counted_loop(b, self.c64(0), b.mul(m, n), "zero") as i:
                     b.store(ir.Constant(self.t, 0), b.gep(c, [i], source_etype=self.t))
             with otherwise:
+                args = self.orient(b, fn.args)
                 work = b.mul(b.mul(m, n), k)
                 big = b.icmp_signed(">=", work, self.c64(PARALLEL_FLOPS))
                 if self.s.threads > 1:
                     with b.if_else(big) as (par, ser):
                         with par:
-                            b.store(self.fork(b, fn.args, serial), fault)
+                            b.store(self.fork(b, args, serial), fault)
                         with ser:
-                            b.store(b.call(serial, [a, lda, ta, b_, ldb, tb, c, n, m, n, k]), fault)
+                            b.store(b.call(serial, args), fault)
                 else:
-                    b.store(b.call(serial, [a, lda, ta, b_, ldb, tb, c, n, m, n, k]), fault)
+                    b.store(b.call(serial, args), fault)
         b.ret(b.load(fault, typ=I32))
         return fn
+
+    def orient(self, b: ir.IRBuilder, args) -> list[ir.Value]:
+        """The serial product's arguments: C = op(A) op(B) as it is, or as C^T =
+        op(B)^T op(A)^T (C written with row stride 1, column stride n) when that
+        pads fewer tiles: a narrow C (n below NR, an MLP's last layer) then runs
+        along m in whole NR strips instead of a mostly empty one."""
+        a, lda, ta, b_, ldb, tb, c, m, n, k = args
+        s = self.s
+        as_is = b.mul(self.round_up(b, m, s.mr), self.round_up(b, n, s.nr))
+        swapped = b.mul(self.round_up(b, n, s.mr), self.round_up(b, m, s.nr))
+        # swapped tiles are written element by element: swap only for a clear gain
+        swap = b.icmp_signed("<", b.mul(swapped, self.c64(4)), b.mul(as_is, self.c64(3)))
+        one, true = self.c64(1), ir.Constant(I1, 1)
+
+        def pick(x, y):
+            return b.select(swap, y, x)
+
+        return [
+            pick(a, b_),
+            pick(lda, ldb),
+            pick(ta, b.xor(tb, true)),
+            pick(b_, a),
+            pick(ldb, lda),
+            pick(tb, b.xor(ta, true)),
+            c,
+            pick(n, one),  # ldc: the row stride of the product computed
+            pick(one, n),  # csc: its column stride
+            pick(m, n),
+            pick(n, m),
+            k,
+        ]
 
     def fork(self, b: ir.IRBuilder, args, serial: ir.Function) -> ir.Value:
         """GOMP_parallel over the worker, with the arguments as a task of i64 words;
@@ -151,7 +187,7 @@ class _Renderer:
             b.load(b.gep(fn.args[0], [self.c64(i)], source_etype=I64), typ=I64)
             for i in range(FAULT_WORD)
         ]
-        a, lda, ta, b_, ldb, tb, c, m, n, k = words
+        a, lda, ta, b_, ldb, tb, c, ldc, csc, m, n, k = words
         a, b_, c = (b.inttoptr(p, PTR) for p in (a, b_, c))
         ta, tb = b.trunc(ta, I1), b.trunc(tb, I1)
         num = _declare(self.module, "omp_get_num_threads", ir.FunctionType(I32, []))
@@ -173,14 +209,14 @@ class _Renderer:
                 with rows:  # A's rows begin.., C's rows begin..
                     a_at = b.select(ta, begin, b.mul(begin, lda))
                     at = b.gep(a, [a_at], source_etype=self.t)
-                    c_at = b.gep(c, [b.mul(begin, n)], source_etype=self.t)
-                    fault = b.call(serial, [at, lda, ta, b_, ldb, tb, c_at, n, size, n, k])
+                    c_at = b.gep(c, [b.mul(begin, ldc)], source_etype=self.t)
+                    fault = b.call(serial, [at, lda, ta, b_, ldb, tb, c_at, ldc, csc, size, n, k])
                     self.report(b, fn.args[0], fault)
                 with cols:  # B's columns begin.., C's columns begin..
                     b_at = b.select(tb, b.mul(begin, ldb), begin)
                     bt = b.gep(b_, [b_at], source_etype=self.t)
-                    c_at = b.gep(c, [begin], source_etype=self.t)
-                    fault = b.call(serial, [a, lda, ta, bt, ldb, tb, c_at, n, m, size, k])
+                    c_at = b.gep(c, [b.mul(begin, csc)], source_etype=self.t)
+                    fault = b.call(serial, [a, lda, ta, bt, ldb, tb, c_at, ldc, csc, m, size, k])
                     self.report(b, fn.args[0], fault)
         b.ret_void()
         return fn
@@ -193,10 +229,10 @@ class _Renderer:
     # the serial product: the blocked loops of the module doc
     def serial(self) -> ir.Function:
         s, t = self.s, self.t
-        args = [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64, I64]
-        names = ("a", "lda", "ta", "b", "ldb", "tb", "c", "ldc", "m", "n", "k")
+        args = [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64, I64, I64]
+        names = ("a", "lda", "ta", "b", "ldb", "tb", "c", "ldc", "csc", "m", "n", "k")
         fn = _define(self.module, f"{self.name}.serial", I32, args, names)
-        a, lda, ta, b_, ldb, tb, c, ldc, m, n, k = fn.args
+        a, lda, ta, b_, ldb, tb, c, ldc, csc, m, n, k = fn.args
         pack, micro = self.pack(), self.micro()
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         malloc = _declare(self.module, "malloc", ir.FunctionType(PTR, [I64]))
@@ -240,8 +276,9 @@ class _Renderer:
                             pa = b.gep(a_pack, [b.mul(ir_, kb)], source_etype=t)
                             mr = self.min(b, self.c64(s.mr), b.sub(mb, ir_))
                             row = b.mul(b.add(ic, ir_), ldc)
-                            c_at = b.gep(c, [b.add(row, b.add(jc, jr))], source_etype=t)
-                            b.call(micro, [pa, pb, kb, c_at, ldc, first, mr, nr])
+                            column = b.mul(b.add(jc, jr), csc)
+                            c_at = b.gep(c, [b.add(row, column)], source_etype=t)
+                            b.call(micro, [pa, pb, kb, c_at, ldc, csc, first, mr, nr])
         b.call(free, [a_pack])
         b.call(free, [b_pack])
         b.ret(ir.Constant(I32, 0))
@@ -296,13 +333,14 @@ class _Renderer:
         return fn
 
     def micro(self) -> ir.Function:
-        """`micro(pa, pb, kb, c, ldc, first, mr, nr)`: the MR x NR tile C (+)= pa pb
-        (pa: kb x MR packed, pb: kb x NR packed); only mr x nr of it is written."""
+        """`micro(pa, pb, kb, c, ldc, csc, first, mr, nr)`: the MR x NR tile C (+)=
+        pa pb (pa: kb x MR packed, pb: kb x NR packed; C's rows ldc apart, its
+        columns csc); only mr x nr of it is written, by vectors when csc is 1."""
         s, t, vec = self.s, self.t, self.vec
-        args = [PTR, PTR, I64, PTR, I64, I1, I64, I64]
-        names = ("pa", "pb", "kb", "c", "ldc", "first", "mr", "nr")
+        args = [PTR, PTR, I64, PTR, I64, I64, I1, I64, I64]
+        names = ("pa", "pb", "kb", "c", "ldc", "csc", "first", "mr", "nr")
         fn = _define(self.module, f"{self.name}.micro", ir.VoidType(), args, names)
-        pa, pb, kb, c, ldc, first, mr, nr = fn.args
+        pa, pb, kb, c, ldc, csc, first, mr, nr = fn.args
         for p in (pa, pb, c):
             p.add_attribute("noalias")
         entry = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -319,6 +357,7 @@ class _Renderer:
         full = b.and_(
             b.icmp_signed("==", mr, self.c64(s.mr)), b.icmp_signed("==", nr, self.c64(s.nr))
         )
+        full = b.and_(full, b.icmp_signed("==", csc, self.c64(1)))
         with b.if_else(full) as (whole, edge):
             with whole:
                 with b.if_else(first) as (store, add):
@@ -334,7 +373,7 @@ class _Renderer:
                     dst = b.gep(c, [b.mul(r, ldc)], source_etype=t)
                     with counted_loop(b, zero, nr, "ej") as j:
                         x = b.load(b.gep(src, [j], source_etype=t), typ=t)
-                        out = b.gep(dst, [j], source_etype=t)
+                        out = b.gep(dst, [b.mul(j, csc)], source_etype=t)
                         old = b.select(first, ir.Constant(t, 0), b.load(out, typ=t))
                         b.store(b.fadd(old, x), out)
         b.ret_void()

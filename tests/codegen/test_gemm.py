@@ -37,7 +37,8 @@ SMALL = {
     DType.f32: GemmSchedule(mr=3, nr=8, kc=16, mc=6, nc=16, width=4, unroll=3, threads=1),
     DType.f64: GemmSchedule(mr=5, nr=4, kc=8, mc=10, nc=12, width=2, unroll=2, threads=1),
 }
-SHAPES = [(1, 1, 1), (7, 13, 97), (13, 1, 7), (1, 97, 13), (97, 255, 31), (33, 29, 40)]
+# (m, n, k); narrow ones (n far below NR) run as C^T = B^T A^T
+SHAPES = [(1, 1, 1), (7, 13, 97), (13, 1, 7), (1, 97, 13), (97, 255, 31), (33, 29, 40), (61, 3, 9)]
 EMPTY = [(0, 5, 5), (5, 0, 5), (5, 5, 0), (0, 0, 0)]
 
 
@@ -123,10 +124,12 @@ def test_leading_dims_wider_than_the_rows(dtype):
 
 @pytest.mark.parametrize("dtype", [DType.f32, DType.f64])
 def test_threads_split_rows_or_columns_and_match(dtype):
-    """Above PARALLEL_FLOPS, two threads split C's rows (m >= n) or columns."""
+    """Above PARALLEL_FLOPS, two threads split C's rows (m >= n) or columns; a
+    narrow C (999 x 7) is computed as its transpose, then split."""
     rng = np.random.default_rng(5)
     for schedule in (with_threads(SMALL[dtype], 2), default_schedule(dtype, 2)):
-        for m, n, k in [(257, 130, 97), (61, 513, 131), (130, 129, 255), (2, 3, 1 << 19)]:
+        shapes = [(257, 130, 97), (61, 513, 131), (130, 129, 255), (2, 3, 1 << 19), (999, 7, 400)]
+        for m, n, k in shapes:
             a, b = operands(rng, dtype, m, n, k, False, True)
             expect(a, b, False, True, run(dtype, schedule, a, b, False, True), dtype)
 
