@@ -309,28 +309,48 @@ class _Renderer:
         with counted_loop(b, zero, rows, "strip", step=height) as r0:
             out = b.gep(dst, [b.mul(r0, kb)], source_etype=t)
             base = b.gep(src, [b.mul(r0, s_r)], source_etype=t)
-            full = b.and_(
-                b.icmp_signed("<=", b.add(r0, r_c), rows), b.icmp_signed("==", s_r, self.c64(1))
-            )
-            with b.if_else(full) as (contiguous, general):
+            whole = b.icmp_signed("<=", b.add(r0, r_c), rows)
+            adjacent = b.and_(whole, b.icmp_signed("==", s_r, self.c64(1)))
+            along_l = b.and_(whole, b.icmp_signed("==", s_l, self.c64(1)))
+            with b.if_else(adjacent) as (contiguous, other):
                 with contiguous:  # a whole strip whose rows are adjacent: vector copies
                     with counted_loop(b, zero, kb, "l") as l_:
-                        x = b.load(
-                            b.gep(base, [b.mul(l_, s_l)], source_etype=t), typ=strip_vec, align=1
-                        )
+                        at = b.gep(base, [b.mul(l_, s_l)], source_etype=t)
+                        x = b.load(at, typ=strip_vec, align=1)
                         b.store(x, b.gep(out, [b.mul(l_, r_c)], source_etype=t), align=1)
-                with general:
-                    live = self.min(b, r_c, b.sub(rows, r0))
-                    with counted_loop(b, zero, kb, "l") as l_:
-                        column = b.gep(base, [b.mul(l_, s_l)], source_etype=t)
-                        dst_l = b.gep(out, [b.mul(l_, r_c)], source_etype=t)
-                        with counted_loop(b, zero, live, "r") as r:
-                            x = b.load(b.gep(column, [b.mul(r, s_r)], source_etype=t), typ=t)
-                            b.store(x, b.gep(dst_l, [r], source_etype=t))
-                        with counted_loop(b, live, r_c, "pad") as r:
-                            b.store(ir.Constant(t, 0), b.gep(dst_l, [r], source_etype=t))
+                with other:
+                    with b.if_else(along_l) as (rows_along_l, general):
+                        with rows_along_l:
+                            self._pack_rows(b, base, s_r, kb, out, height)
+                        with general:
+                            self._pack_any(b, base, s_r, s_l, b.sub(rows, r0), kb, out, height)
         b.ret_void()
         return fn
+
+    def _pack_rows(self, b: ir.IRBuilder, base, s_r, kb, out, height: int) -> None:
+        """A whole strip whose rows are each contiguous along l (A not transposed,
+        B transposed): the rows' pointers hoisted, a strip vector built per l."""
+        t, strip_vec = self.t, ir.VectorType(self.t, height)
+        rows = [b.gep(base, [b.mul(self.c64(r), s_r)], source_etype=t) for r in range(height)]
+        with counted_loop(b, self.c64(0), kb, "l") as l_:
+            strip = ir.Constant(strip_vec, ir.Undefined)
+            for r, row in enumerate(rows):
+                x = b.load(b.gep(row, [l_], source_etype=t), typ=t)
+                strip = b.insert_element(strip, x, ir.Constant(I32, r))
+            b.store(strip, b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t), align=1)
+
+    def _pack_any(self, b: ir.IRBuilder, base, s_r, s_l, left, kb, out, height: int) -> None:
+        """Any strides, and the last strip's `left` rows then zeros."""
+        t, zero, r_c = self.t, self.c64(0), self.c64(height)
+        live = self.min(b, r_c, left)
+        with counted_loop(b, zero, kb, "l") as l_:
+            column = b.gep(base, [b.mul(l_, s_l)], source_etype=t)
+            dst_l = b.gep(out, [b.mul(l_, r_c)], source_etype=t)
+            with counted_loop(b, zero, live, "r") as r:
+                x = b.load(b.gep(column, [b.mul(r, s_r)], source_etype=t), typ=t)
+                b.store(x, b.gep(dst_l, [r], source_etype=t))
+            with counted_loop(b, live, r_c, "pad") as r:
+                b.store(ir.Constant(t, 0), b.gep(dst_l, [r], source_etype=t))
 
     def micro(self) -> ir.Function:
         """`micro(pa, pb, kb, c, ldc, csc, first, mr, nr)`: the MR x NR tile C (+)=
