@@ -4,11 +4,10 @@ Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py) of the host's
 schedule (codegen/llvm/gemm_schedule.py): the same code in process and in AOT
 libraries, threaded by kiln's libgomp and no one else's, and a schedule that
 is data (tunable). Kernels only declare it (`kiln.gemm.<T>.<tag>`): it is
-compiled once per process and schedule (`shared_gemm`, ~0.2 s of LLVM that
+compiled once per process and schedule (`shared_gemm`: ~0.2 s of LLVM that
 every matmul and conv kernel would otherwise repeat; its object code is kept
-in the runtime's disk cache) and registered with
-LLVM under its name, as the BLAS is; AOT links its definition into the
-library's module (`link_gemms`).
+in the runtime's disk cache) and registered with LLVM under its name, as the
+BLAS is; AOT links its definition into the library's module (`link_gemms`).
 
 `KILN_GEMM=blas` calls scipy's BLAS instead. It is kept as the yardstick the
 generated kernel is measured against (benchmarks/gemm.py) and as a way to
