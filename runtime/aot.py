@@ -15,9 +15,11 @@ What goes into the library (runtime/cpu.py's `CpuProgram` makes the pieces):
   arena, calls `kiln_run`, copies results and returns an error code;
 - the weights (the function's constants) as one blob, embedded with `.incbin`
   or written beside the library (`--weights file`);
-- a portable blocked `sgemm`/`dgemm` in C for the matmul and conv kernels
-  (they call the BLAS of scipy when JIT-compiled, which a shipped library
-  cannot reach).
+- no BLAS: the matmul and conv kernels carry kiln's generated GEMM
+  (codegen/llvm/gemm_kernel.py) in their LLVM IR, as they do in process, so
+  the library is as fast as kiln's JIT and depends on nothing but libgomp
+  (`KILN_GEMM=blas`, which calls scipy's BLAS, is refused: a shipped library
+  cannot reach it).
 
 The shape logic lives in Python (type rules, each kernel's `bind`). AOT runs it
 at sample values of the symbolic dims and fits each integer as a multilinear
@@ -46,6 +48,7 @@ import numpy as np
 from ..codegen import arguments
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
+from ..codegen.llvm.gemm import link_gemms, uses_blas
 from ..ir import CompileError, DType, ExecutionError, KilnError, Module, debug
 from . import listing, parallel
 from .cpu import CpuProgram, Layout
@@ -249,6 +252,11 @@ def build(
 
     if weights not in ("embed", "file"):
         raise CompileError(f"weights must be 'embed' or 'file', not {weights!r}")
+    if uses_blas():
+        raise CompileError(
+            "KILN_GEMM=blas: a shipped library cannot call scipy's BLAS; unset it to "
+            "build with kiln's own GEMM"
+        )
     t0 = time.perf_counter()
     cc = find_compiler()
     name = c_name(name or func)
@@ -411,6 +419,7 @@ def _emit_object(program: CpuProgram) -> bytes:
     """The kernels and kiln_run as one optimised PIC object, its symbols hidden."""
     with jit.llvm_lock:
         main = program.linked_module()
+        link_gemms(main)
         for fn in main.functions:
             if not fn.is_declaration and fn.linkage not in (
                 llvm.Linkage.internal,
@@ -517,63 +526,6 @@ def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
     return "\n".join(lines)
 
 
-GEMM = r"""
-/* Portable blocked GEMM with Fortran BLAS's interface (column-major, arguments
-   by pointer): C = alpha op(A) op(B) + beta C. The kernels call it where the
-   JIT runtime calls scipy's BLAS. op(A) is packed into MC x KC panels
-   (contiguous along M) so the inner loop is a vectorisable update of a
-   register tile of C. */
-#define KILN_GEMM(NAME, T)                                                        \
-__attribute__((visibility("hidden"))) void NAME(                                 \
-    const char *ta, const char *tb, const int *pm, const int *pn, const int *pk,  \
-    const T *palpha, const T *a, const int *plda, const T *b, const int *pldb,    \
-    const T *pbeta, T *c, const int *pldc) {                                      \
-  enum { MC = 128, KC = 256, NR = 4 };                                            \
-  int64_t m = *pm, n = *pn, k = *pk, lda = *plda, ldb = *pldb, ldc = *pldc;       \
-  T alpha = *palpha, beta = *pbeta;                                               \
-  int at = (*ta == 'T' || *ta == 't'), bt = (*tb == 'T' || *tb == 't');           \
-  for (int64_t j = 0; j < n; j++)                                                 \
-    for (int64_t i = 0; i < m; i++)                                               \
-      c[i + j * ldc] = beta == 0 ? 0 : beta * c[i + j * ldc];                     \
-  if (m == 0 || n == 0 || k == 0 || alpha == 0) return;                           \
-  T pack[MC * KC];                                                                \
-  for (int64_t p0 = 0; p0 < k; p0 += KC) {                                        \
-    int64_t kb = k - p0 < KC ? k - p0 : KC;                                       \
-    for (int64_t i0 = 0; i0 < m; i0 += MC) {                                      \
-      int64_t mb = m - i0 < MC ? m - i0 : MC;                                     \
-      for (int64_t l = 0; l < kb; l++)                                            \
-        for (int64_t i = 0; i < mb; i++)                                          \
-          pack[l * MC + i] = at ? a[(p0 + l) + (i0 + i) * lda]                    \
-                                : a[(i0 + i) + (p0 + l) * lda];                   \
-      int64_t j = 0;                                                              \
-      for (; j + NR <= n; j += NR) {                                              \
-        T acc[NR][MC];                                                            \
-        for (int r = 0; r < NR; r++)                                              \
-          for (int64_t i = 0; i < mb; i++) acc[r][i] = 0;                         \
-        for (int64_t l = 0; l < kb; l++) {                                        \
-          const T *ap = pack + l * MC;                                            \
-          for (int r = 0; r < NR; r++) {                                          \
-            T bv = bt ? b[(j + r) + (p0 + l) * ldb] : b[(p0 + l) + (j + r) * ldb];\
-            for (int64_t i = 0; i < mb; i++) acc[r][i] += bv * ap[i];             \
-          }                                                                       \
-        }                                                                         \
-        for (int r = 0; r < NR; r++)                                              \
-          for (int64_t i = 0; i < mb; i++)                                        \
-            c[(i0 + i) + (j + r) * ldc] += alpha * acc[r][i];                     \
-      }                                                                           \
-      for (; j < n; j++)                                                          \
-        for (int64_t l = 0; l < kb; l++) {                                        \
-          T bv = alpha * (bt ? b[j + (p0 + l) * ldb] : b[(p0 + l) + j * ldb]);    \
-          const T *ap = pack + l * MC;                                            \
-          for (int64_t i = 0; i < mb; i++) c[(i0 + i) + j * ldc] += bv * ap[i];   \
-        }                                                                         \
-    }                                                                             \
-  }                                                                               \
-}
-KILN_GEMM(kiln_blas_sgemm, float)
-KILN_GEMM(kiln_blas_dgemm, double)
-"""
-
 SERIAL_OPENMP = r"""
 /* Built without OpenMP (--no-threads): one thread runs every kernel. */
 __attribute__((visibility("hidden"))) void GOMP_parallel(void (*fn)(void *), void *data,
@@ -645,7 +597,6 @@ def _glue(
         "",
         "extern int64_t kiln_run(void **buffers, int64_t **dims, const int64_t *outer,",
         "                        const int32_t *threads);",
-        GEMM,
         OPENMP % parallel.MIN_PARALLEL_ELEMENTS if threads else SERIAL_OPENMP,
     ]
     if weights == "embed":
@@ -730,7 +681,7 @@ def _glue(
         lines.append(
             f"  k_threads[{i}] = "
             + (
-                "0;  /* BLAS */"
+                "0;  /* a GEMM: it splits its work itself */"
                 if program.runs_blas(step)
                 else f"kiln_threads(k_outer[{i}], {e(('elements', i))});"
             )

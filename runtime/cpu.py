@@ -39,6 +39,7 @@ from llvmlite import ir
 from ..codegen.arguments import Signature
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
+from ..codegen.llvm.gemm import gemm_variant
 from ..codegen.llvm.native import NativeKernel, native_kernel
 from ..ir import (
     CompileError,
@@ -295,12 +296,15 @@ class CpuProgram:
         apart other builds of it, such as the profiler's timed entry)."""
         openmp = parallel.openmp_available()  # loads libgomp before linking against it
         return cache_key(
-            str(self.module) + variant, [s.kernel.text for s in self.steps] + [f"openmp={openmp}"]
+            str(self.module) + variant,
+            [s.kernel.text for s in self.steps] + [f"openmp={openmp}", gemm_variant()],
         )
 
     @staticmethod
     def runs_blas(step: Step) -> bool:
-        """Whether the step's kernel calls BLAS (which runs its own threads)."""
+        """Whether the step's kernel runs a GEMM, which splits its work over threads
+        itself (codegen/llvm/gemm_kernel.py; or BLAS's, with KILN_GEMM=blas): the
+        runtime then calls it on the whole range, with no threads of its own."""
         return step.op.name == "kiln.fused" and step.op.kind in ("matmul", "conv")
 
     def layout(self, arg_shapes) -> Layout:

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from ..codegen.llvm import jit
+from ..codegen.llvm import gemm, jit
 from .cache import cache_key, load_object, store_object
 
 KEPT_BYTES = 64 << 20  # object code kept in memory, across programs
@@ -38,6 +38,11 @@ PROGRAM = b"kiln-program-1\n"
 _kept: OrderedDict[str, bytes] = OrderedDict()
 _kept_lock = threading.Lock()
 stats = {"compiled": 0, "from_memory": 0, "from_disk": 0}  # kernels, this process
+# the process's shared GEMM (codegen/llvm/gemm.py) keeps its object code here too
+gemm.object_store = (
+    lambda text: load_object(cache_key(text, [])),
+    lambda text, data: store_object(cache_key(text, []), data),
+)
 
 
 _IDENTIFIER = re.compile(r"[-\w$.]")

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from kiln.benchmarks import compile_scaling, compile_time, cpu, session_overhead
+from kiln.benchmarks import compile_scaling, compile_time, cpu, gemm, session_overhead
 
 
 @pytest.mark.slow
@@ -19,6 +19,13 @@ def test_cpu_benchmark_quick_mode_runs_and_checks_results(tmp_path):
     assert set(result["compile_s"]) == {"cold", "disk cache"}
     text = out.read_text()
     assert "numpy/kiln" in text and "compile time" in text and text.count("\n| ") >= 7
+
+
+def test_gemm_benchmark_quick():
+    out = gemm.main(["--quick", "--peers", "numpy,blas", "--threads", "1"])
+    assert {r["workload"] for r in out["rows"]} >= {"square 33", "square 64"}
+    assert all(r["kiln"] > 0 and r["numpy"] > 0 and r["blas"] > 0 for r in out["rows"])
+    assert out["peak_GFLOPs_1_thread"] > 0 and out["threads"] == 1
 
 
 def test_session_overhead_quick():

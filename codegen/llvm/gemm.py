@@ -1,6 +1,18 @@
 """gemm: row-major matrix products emitted into a kernel, with llvmlite's builder.
 
-Floats call the optimised BLAS that scipy ships (OpenBLAS): the Fortran
+Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py) of the host's
+schedule (codegen/llvm/gemm_schedule.py): the same code in process and in AOT
+libraries, threaded by kiln's libgomp and no one else's, and a schedule that
+is data (tunable). Kernels only declare it (`kiln.gemm.<T>.<tag>`): it is
+compiled once per process and schedule (`shared_gemm`: ~0.2 s of LLVM that
+every matmul and conv kernel would otherwise repeat; its object code is kept
+in the runtime's disk cache) and registered with LLVM under its name, as the
+BLAS is; AOT links its definition into the library's module (`link_gemms`).
+
+`KILN_GEMM=blas` calls scipy's BLAS instead. It is kept as the yardstick the
+generated kernel is measured against (benchmarks/gemm.py) and as a way to
+tell a kernel bug from a model bug; AOT libraries cannot use it. The BLAS
+path: the optimised BLAS that scipy ships (OpenBLAS): the Fortran
 `sgemm`/`dgemm` of `scipy.linalg.cython_blas`, whose addresses are PyCapsules
 (named by their C signature). `blas_symbol` registers one with LLVM under a
 kiln name (`llvm.add_symbol`), so JIT-compiled and cached object code finds
@@ -21,6 +33,7 @@ import functools
 import glob
 import importlib.util
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -28,22 +41,95 @@ from llvmlite import ir
 
 from ...ir import ExecutionError
 from ...ir.dtypes import DType
+from . import jit
+from .gemm_kernel import GEMM_TYPE, gemm_function, gemm_name
+from .gemm_schedule import GemmSchedule, default_schedule
 from .render import counted_loop
-from .scalar import I8, I32, I64, value_type
+from .scalar import I1, I8, I32, I64, value_type
 
 PTR = ir.PointerType()
 INT32_MAX = 2**31 - 1
 _BLAS_NAMES = {DType.f32: "sgemm", DType.f64: "dgemm"}
 
 
-@functools.cache
+def uses_blas() -> bool:
+    """Whether float GEMMs call scipy's BLAS (`KILN_GEMM=blas`) instead of kiln's own."""
+    return os.environ.get("KILN_GEMM", "kiln").lower() == "blas"
+
+
+_schedules: dict[str, tuple[DType, GemmSchedule]] = {}  # every GEMM named in this process
+_engines: dict[str, llvm.ExecutionEngine] = {}  # their native code (kept: LLVM calls into it)
+# (load(llvm_text) -> bytes | None, store(llvm_text, object)): the disk cache of
+# object code, set by runtime/objects.py (codegen cannot import the runtime)
+object_store: tuple[Callable[[str], bytes | None], Callable[[str, bytes], None]] | None = None
+
+
+def shared_gemm(dtype: DType, schedule: GemmSchedule) -> str:
+    """The name of the process's compiled GEMM for (dtype, schedule), compiled
+    and registered with LLVM on first use (kernels and objects from the disk
+    cache resolve it by name)."""
+    name = gemm_name(dtype, schedule)
+    _schedules[name] = (dtype, schedule)
+    with jit.llvm_lock:
+        if name not in _engines:
+            _engines[name] = engine = _native(name)
+            llvm.add_symbol(name, engine.get_function_address(name))
+    return name
+
+
+def _native(name: str) -> llvm.ExecutionEngine:
+    """The GEMM's object code, from the disk cache when there (`object_store`)."""
+    module = jit.to_llvm(_definition(name))
+    text = str(module)
+    data = object_store[0](text) if object_store else None
+    if data is None:
+        jit.optimize(module)
+        data = jit.target_machine().emit_object(module)
+        if object_store:
+            object_store[1](text, data)
+    return jit.link([data])
+
+
+def _definition(name: str) -> ir.Module:
+    dtype, schedule = _schedules[name]
+    module = ir.Module(name=name)
+    gemm_function(module, dtype, schedule).linkage = ""  # external: others call it
+    return module
+
+
+def link_gemms(main: llvm.ModuleRef) -> None:
+    """Link into `main` the definition of every kiln GEMM it declares (AOT: a
+    library must carry them). Hold `jit.llvm_lock`."""
+    for fn in list(main.functions):
+        if fn.is_declaration and fn.name in _schedules:
+            main.link_in(jit.to_llvm(_definition(fn.name)))
+
+
+def gemm_variant() -> str:
+    """What the float GEMMs rendered now would be (the BLAS, or the generated
+    kernel's schedules): the disk cache keys object code with it, since the
+    environment (KILN_GEMM, KILN_NUM_THREADS) changes it and not the kiln IR."""
+    if uses_blas():
+        return "gemm=blas"
+    return "gemm=" + ",".join(default_schedule(d).tag for d in _BLAS_NAMES)
+
+
 def blas_symbol(dtype: DType) -> str:
-    """The name under which LLVM finds scipy's Fortran gemm for `dtype` (registered
-    once per process; the JIT and objects loaded from the disk cache resolve it).
+    """The name under which LLVM finds the float GEMM the kernels of `dtype` call,
+    registered once per process (the JIT and objects loaded from the disk cache
+    resolve it): kiln's own (`shared_gemm`), or with `KILN_GEMM=blas` scipy's
+    Fortran gemm.
 
     The OpenBLAS that scipy's wheels bundle is loaded directly when it is there
     (`import scipy.linalg` alone takes ~0.4 s, most of a warm compile);
     otherwise the function comes from `scipy.linalg.cython_blas`."""
+    if not uses_blas():
+        return shared_gemm(dtype, default_schedule(dtype))
+    return _register_blas(dtype)
+
+
+@functools.cache
+def _register_blas(dtype: DType) -> str:
     blas = _BLAS_NAMES[dtype]
     symbol = f"kiln_blas_{blas}"
     address = _bundled_blas(blas) or _cython_blas(blas)
@@ -104,13 +190,28 @@ class Gemm:
     """Emits C[m, n] = A[m, k] B[k, n] (C row-major with leading dim n) at a builder.
 
     `slots` is a builder in the function's entry block, where the by-pointer
-    arguments of the BLAS call get their stack slots (once, not per call)."""
+    arguments of the BLAS call get their stack slots (once, not per call).
+    `schedule`: the generated GEMM's blocking, else the host's default.
+    `fault`: an i32 slot the generated GEMM ORs its fault bits into (a failed
+    allocation of its packing buffers); without one they are dropped."""
 
-    def __init__(self, b: ir.IRBuilder, slots: ir.IRBuilder, dtype: DType):
-        self.b, self.dtype = b, dtype
+    def __init__(
+        self,
+        b: ir.IRBuilder,
+        slots: ir.IRBuilder,
+        dtype: DType,
+        schedule: GemmSchedule | None = None,
+        fault: ir.Value | None = None,
+    ):
+        self.b, self.dtype, self.fault = b, dtype, fault
         self.t = value_type(dtype)
+        self.kernel = None
         if not dtype.is_float:
             self.loop = _int_gemm(b.module, self.t)
+            return
+        if not uses_blas():
+            name = shared_gemm(dtype, schedule or default_schedule(dtype))
+            self.kernel = b.module.globals.get(name) or ir.Function(b.module, GEMM_TYPE, name)
             return
         name = blas_symbol(dtype)
         self.blas = b.module.globals.get(name) or ir.Function(
@@ -128,6 +229,15 @@ class Gemm:
         self, a: Operand, b_: Operand, c: ir.Value, m: ir.Value, n: ir.Value, k: ir.Value
     ) -> None:
         """C = op(A) op(B) with m, n, k (i64)."""
+        if self.kernel is not None:
+            flags = [ir.Constant(I1, int(x.transposed)) for x in (a, b_)]
+            b = self.b
+            fault = b.call(
+                self.kernel, [a.pointer, a.ld, flags[0], b_.pointer, b_.ld, flags[1], c, m, n, k]
+            )
+            if self.fault is not None:
+                b.store(b.or_(b.load(self.fault, typ=I32), fault), self.fault)
+            return
         if not self.dtype.is_float:
             one = ir.Constant(I64, 1)
             a_rows, a_cols = (one, a.ld) if a.transposed else (a.ld, one)  # strides of i, l

@@ -24,7 +24,9 @@ KERNEL_SIGNATURE = ctypes.CFUNCTYPE(
     ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64
 )
 
-llvm_lock = threading.Lock()  # LLVM's JIT objects are not safe to build concurrently: hold it
+# LLVM's JIT objects are not safe to build concurrently: hold it. Reentrant:
+# rendering a kernel under it may compile the process's shared GEMM (llvm/gemm.py).
+llvm_lock = threading.RLock()
 
 
 def new_target_machine(opt: int = 3) -> llvm.TargetMachine:

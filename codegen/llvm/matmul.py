@@ -1,4 +1,4 @@
-"""Native kernels of fused matmul groups: a BLAS (or integer loop) GEMM, then
+"""Native kernels of fused matmul groups: a GEMM (codegen/llvm/gemm.py), then
 the group's elementwise epilogue over the rows just computed.
 
 Every form of kiln.matmul (ir/ops/linalg.py) is one shape here: C[batch, M, N]
@@ -26,7 +26,8 @@ from ...ir import Operation
 from ..arguments import Shape
 from ..contraction import ContractionGroup, matmul_batch_rank, matmul_binder
 from .contraction import Frame, unravel
-from .gemm import Gemm, Operand, blas_symbol, check_int32
+from .gemm import Gemm, Operand, blas_symbol, check_int32, uses_blas
+from .gemm_schedule import default_schedule
 from .native import NativeKernel, native
 from .render import counted_loop
 from .scalar import I64, storage_type
@@ -47,11 +48,12 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
         _emit(Frame(group, module, n_dims=3 + 3 * batch_rank), mm, batch_rank)
         return module
 
-    how = (
-        f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm"
-        if group.dtype.is_float
-        else "a loop nest"
-    )
+    if not group.dtype.is_float:
+        how = "a loop nest"
+    elif uses_blas():
+        how = f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm"
+    else:
+        how = f"kiln's GEMM ({default_schedule(group.dtype).tag})"
     text = group.describe(
         [
             f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
@@ -67,7 +69,7 @@ def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
     m, n, k = frame.dims[:3]
     batch = [frame.dims[3 + 3 * i : 6 + 3 * i] for i in range(batch_rank)]
     t = storage_type(group.dtype)
-    gemm = Gemm(b, frame.slots, group.dtype)
+    gemm = Gemm(b, frame.slots, group.dtype, fault=frame.fault)
     a_data, b_data = frame.operand(mm.lhs), frame.operand(mm.rhs)
     frame.prepare(n)
     lda = m if mm.transpose_a else k  # A is [M, K] or [K, M]; B [K, N] or [N, K]

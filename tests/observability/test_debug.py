@@ -81,7 +81,7 @@ def module_file(tmp_path):
 @pytest.mark.parametrize(
     "form, expected, absent",
     [
-        ("kernel", ["kernel form of @k", "domain:", "by BLAS sgemm"], ["define ", "@triton.jit"]),
+        ("kernel", ["kernel form of @k", "domain:", "kiln's GEMM (mr"], ["define ", "@triton.jit"]),
         ("llvm", ["LLVM IR of @k", "define i32 @"], ["domain:", "@triton.jit"]),
         ("asm", ["assembly of @k"], ["define ", "domain:"]),
         ("triton", ["Triton source of @k", "@triton.jit", "tl.dot(", "tl.load("], ["define "]),

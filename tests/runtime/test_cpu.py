@@ -163,7 +163,7 @@ func @f(%x: tensor<?x10xf32>, %b: tensor<10xf32>, %w: tensor<10x4xf32>, %i: tens
 @pytest.mark.slow
 def test_second_process_loads_the_object_code_from_the_disk_cache(tmp_path):
     """The second process compiles nothing (its kernels are never rendered) and
-    still links the BLAS its matmul and conv call."""
+    still links the GEMM its matmul and conv call."""
     script = (
         "import time, numpy as np, kiln\n"
         "from kiln.ir import parse, interpret\n"
@@ -190,8 +190,9 @@ def test_second_process_loads_the_object_code_from_the_disk_cache(tmp_path):
         runs.append(done.stdout.strip())
         entries.append(sorted(p.name for p in tmp_path.glob("*.o")))
     assert runs == ["miss", "hit"]
-    # the program's entry and one per kernel (softmax, matmul, conv), none added by the hit
-    assert len(entries[0]) == 4 and entries[1] == entries[0]
+    # the program's entry, one per kernel (softmax, matmul, conv) and the shared GEMM
+    # of each float dtype (codegen/llvm/gemm.py: f32, f64), none added by the hit
+    assert len(entries[0]) == 6 and entries[1] == entries[0]
 
 
 def test_threads_split_big_kernels_and_give_the_same_results(monkeypatch):
