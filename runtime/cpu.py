@@ -567,8 +567,10 @@ class CpuExecutable(CpuProgram):
     def _cap_blas(self) -> bool:
         """Cap the BLAS this program calls at `parallel.blas_threads()` (once per
         process); True when its steps may be split over kiln's pool."""
-        from ..codegen.llvm.gemm import blas_symbol
+        from ..codegen.llvm.gemm import blas_symbol, uses_blas
 
+        if not uses_blas():  # kiln's own GEMM: no BLAS loaded, the kernel threads itself
+            return False
         dtypes = {
             op.result.type.dtype
             for step in self.steps

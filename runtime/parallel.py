@@ -17,7 +17,8 @@ One pool, and it yields (docs/reliability.md, "Threads and cores"):
   BLAS and from other processes). libgomp reads the setting once, when it is
   loaded, so `openmp_available` sets a bounded spin (`SPIN_COUNT`) in the
   environment first, unless the user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`.
-- BLAS runs no threads of its own beside kiln's: the OpenBLAS that kiln's GEMM
+- BLAS runs no threads of its own beside kiln's. kiln's own GEMM (the default)
+  is a kernel on kiln's pool; with `KILN_GEMM=blas`, the OpenBLAS that kiln
   calls is capped at `blas_threads()` threads (threadpoolctl), 1 by default, and
   kiln splits each BLAS step's rows over its own pool instead (each thread one
   single-threaded GEMM on its rows). `KILN_BLAS_THREADS=n` (n > 1) gives the
@@ -152,8 +153,12 @@ def blas_threads() -> int:
 
 def blas_steps_split() -> bool:
     """Whether kiln's pool splits BLAS steps' rows (BLAS single-threaded), or
-    leaves them whole to BLAS's own threads (asked for, or no libgomp)."""
-    return blas_threads() == 1 and openmp_available()
+    leaves them whole to BLAS's own threads (asked for, or no libgomp). Only
+    with `KILN_GEMM=blas`: kiln's own GEMM splits its work over the pool itself
+    (codegen/llvm/gemm_kernel.py), so its steps are never split again."""
+    from ..codegen.llvm.gemm import uses_blas
+
+    return uses_blas() and blas_threads() == 1 and openmp_available()
 
 
 @functools.cache

@@ -64,7 +64,13 @@ print(json.dumps({"ok": ok, "conv_ok": conv_ok, "conv_threads": cplan.threads.to
 
 def _probe(**env) -> dict:
     full = {**os.environ, "PYTHONPATH": ROOT, "KILN_NO_CACHE": "1", "KILN_NUM_THREADS": "2"}
-    for k in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "KILN_BLAS_THREADS", "OPENBLAS_NUM_THREADS"):
+    for k in (
+        "GOMP_SPINCOUNT",
+        "OMP_WAIT_POLICY",
+        "KILN_BLAS_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "KILN_GEMM",
+    ):
         full.pop(k, None)
     full.update(env)
     run = subprocess.run(
@@ -88,11 +94,23 @@ def test_bounded_spin_unless_the_user_chose(monkeypatch):
     assert "GOMP_SPINCOUNT" not in os.environ
 
 
-def test_blas_is_capped_and_its_steps_split_over_kilns_pool():
-    """By default the OpenBLAS kiln's GEMM lives in runs one thread (numpy's own
-    OpenBLAS, another library, keeps its threads), the spin is bounded before
-    libgomp loads, and the matmul step's 4,099 rows go to kiln's threads."""
+def test_kilns_gemm_threads_itself_and_loads_no_blas():
+    """By default the GEMM is kiln's own (codegen/llvm/gemm_kernel.py): it splits
+    its work over kiln's pool itself, so the runtime gives its steps no threads of
+    their own, and no BLAS library of kiln's is there to cap."""
     got = _probe()
+    assert got["ok"] and got["conv_ok"]
+    assert got["spin"] == parallel.SPIN_COUNT
+    assert got["blas"] == []
+    assert got["threads"][0] == 0 and got["conv_threads"][0] == 0
+
+
+def test_blas_is_capped_and_its_steps_split_over_kilns_pool():
+    """With KILN_GEMM=blas the OpenBLAS kiln's GEMM lives in runs one thread
+    (numpy's own OpenBLAS, another library, keeps its threads), the spin is
+    bounded before libgomp loads, and the matmul step's 4,099 rows go to kiln's
+    threads."""
+    got = _probe(KILN_GEMM="blas")
     assert got["ok"] and got["conv_ok"]  # each thread its own rows (and im2col scratch)
     assert got["spin"] == parallel.SPIN_COUNT
     assert got["blas"] == [1]
@@ -104,7 +122,7 @@ def test_blas_is_capped_and_its_steps_split_over_kilns_pool():
 
 
 def test_blas_threads_given_to_blas_leave_its_steps_whole():
-    got = _probe(KILN_BLAS_THREADS="2", GOMP_SPINCOUNT="5")
+    got = _probe(KILN_GEMM="blas", KILN_BLAS_THREADS="2", GOMP_SPINCOUNT="5")
     assert got["ok"] and got["conv_ok"]
     assert got["spin"] == "5"  # the user's own choice stays
     assert got["blas"] == [2]
@@ -113,7 +131,10 @@ def test_blas_threads_given_to_blas_leave_its_steps_whole():
 
 
 def test_blas_threads_setting(monkeypatch):
+    monkeypatch.setenv("KILN_GEMM", "blas")
     for value, want in [("1", 1), ("3", 3), ("0", 1), ("x", 1)]:
         monkeypatch.setenv("KILN_BLAS_THREADS", value)
         assert parallel.blas_threads() == want
-        assert parallel.blas_steps_split() == (want == 1)
+        assert parallel.blas_steps_split() == (want == 1 and parallel.openmp_available())
+    monkeypatch.delenv("KILN_GEMM")  # kiln's own GEMM is never split again
+    assert not parallel.blas_steps_split()

@@ -136,10 +136,11 @@ def test_results_held_by_the_caller_are_never_reused():
         np.testing.assert_allclose(t, np.tanh(np.full(t.shape, k / 10)), rtol=1e-5)
 
 
-def test_blas_steps_split_over_the_pool_from_threads():
+def test_blas_steps_split_over_the_pool_from_threads(monkeypatch):
     """Matmul steps large enough to be split over kiln's pool (BLAS capped at one
     thread: runtime/parallel.py), called from 4 threads at once: each call's rows,
     each thread's single-threaded GEMM, all right."""
+    monkeypatch.setenv("KILN_GEMM", "blas")
     exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
     w = np.random.default_rng(99).standard_normal((256, 64), np.float32) / 16
 
