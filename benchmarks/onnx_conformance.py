@@ -89,6 +89,15 @@ def _array(x):
     return x
 
 
+def _fed(x):
+    """A stored input as fed: an array, a list of them (a sequence) or None."""
+    if x is None:
+        return None
+    if isinstance(x, list):
+        return [_array(v) for v in x]
+    return _array(x)
+
+
 def _raw_dtype_name(x) -> str:
     from onnx import TensorProto, helper
 
@@ -99,7 +108,20 @@ def _raw_dtype_name(x) -> str:
 
 def _close(expected, got, rtol: float, atol: float) -> str | None:
     """None when `got` matches `expected` as onnx's runner checks it, else why not
-    (a bfloat16 output with rtol at least two bfloat16 ulps, 2^-6, as the runner)."""
+    (a bfloat16 output with rtol at least two bfloat16 ulps, 2^-6, as the runner).
+    A sequence output is a list compared entry by entry; an empty optional is None."""
+    if expected is None or got is None:
+        return None if expected is None and got is None else "optional presence differs"
+    if isinstance(expected, list) or isinstance(got, list):
+        if not (isinstance(expected, list) and isinstance(got, list)):
+            return "sequence vs tensor"
+        if len(expected) != len(got):
+            return f"sequence length {len(got)} != {len(expected)}"
+        for e, g in zip(expected, got):
+            why = _close(e, g, rtol, atol)
+            if why:
+                return why
+        return None
     if _raw_dtype_name(expected) == "bfloat16":
         rtol = max(rtol, 2**-6)
     expected, got = _array(expected), np.asarray(got)
@@ -131,7 +153,7 @@ def run_case(case, backend: str = "auto") -> tuple[bool, str]:
             warnings.simplefilter("ignore")
             rep = KilnRep(case.model, backend=backend)
             for inputs, outputs in case.data_sets:
-                got = rep.run([_array(x) for x in inputs])
+                got = rep.run([_fed(x) for x in inputs])
                 if len(got) != len(outputs):
                     return False, f"Mismatch: {len(got)} outputs, expected {len(outputs)}"
                 for e, g in zip(outputs, got):

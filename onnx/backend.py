@@ -17,13 +17,16 @@ import numpy as np
 
 from ..ir.errors import ExecutionError, KilnError
 from .convert import CARRIED, WIDENED, UnknownAtImport
-from .importer import FUNCTION, import_model, load
+from .importer import FUNCTION, import_model, import_structured, load
 
 try:  # the base classes, when onnx is installed (it is whenever this module is used)
     from onnx.backend.base import Backend as _Backend
     from onnx.backend.base import BackendRep as _BackendRep
 except ModuleNotFoundError:  # pragma: no cover
     _Backend, _BackendRep = object, object
+
+
+STRUCTURED = ("sequence_type", "optional_type")
 
 
 def _device_kind(device: str) -> str:
@@ -44,14 +47,17 @@ class KilnRep(_BackendRep):
     def __init__(self, model, device: str = "CPU", backend: str | None = None):
         self.proto = load(model)
         initializers = {t.name for t in self.proto.graph.initializer}
-        self.input_names = [i.name for i in self.proto.graph.input if i.name not in initializers]
+        infos = [i for i in self.proto.graph.input if i.name not in initializers]
+        self.input_names = [i.name for i in infos]
+        # sequence and optional inputs: fed as lists / None, imported per structure
+        self.structured = {i.name for i in infos if i.type.WhichOneof("value") in STRUCTURED}
         self.output_names = [o.name for o in self.proto.graph.output]
         if backend is None:
             backend = "gpu" if _device_kind(device) == "CUDA" else "auto"
         self.backend = backend
         self._specialised: dict[tuple, tuple] = {}
         try:
-            self.module = import_model(self.proto)
+            self.module, self.outputs = import_structured(self.proto)
         except UnknownAtImport:
             self.module = self.executable = None  # compiled per integer-input values
         else:
@@ -70,7 +76,10 @@ class KilnRep(_BackendRep):
             inputs = [inputs[n] for n in self.input_names]
         elif isinstance(inputs, np.ndarray):
             inputs = [inputs]
-        inputs = [np.asarray(a) for a in inputs]
+        inputs = [
+            _entries(a) if n in self.structured else np.asarray(a)
+            for n, a in zip(self.input_names, inputs)
+        ]
         if len(inputs) != len(self.input_names):
             raise ExecutionError(
                 f"the model takes {len(self.input_names)} inputs "
@@ -78,27 +87,44 @@ class KilnRep(_BackendRep):
             )
         return inputs
 
-    def _specialise(self, arrays: list[np.ndarray]):
+    def _specialise(self, arrays: list):
         constants = {
             n: a
             for n, a in zip(self.input_names, arrays)
-            if (a.dtype.kind in "iu" and a.size <= self.SPECIALISE_LIMIT)
-            or (a.dtype.kind == "f" and a.ndim <= 1 and a.size <= 16)  # scales, roi, depth
+            if n not in self.structured
+            and (
+                (a.dtype.kind in "iu" and a.size <= self.SPECIALISE_LIMIT)
+                or (a.dtype.kind == "f" and a.ndim <= 1 and a.size <= 16)  # scales, roi, depth
+                or (a.dtype.kind == "b" and a.size == 1)  # an If's condition
+            )
         }
-        key = tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in constants.items())
+        structure = {
+            n: _shapes(a) for n, a in zip(self.input_names, arrays) if n in self.structured
+        }
+        key = (
+            tuple((n, a.dtype.str, a.shape, a.tobytes()) for n, a in constants.items()),
+            repr(sorted(structure.items())),
+        )
         if key not in self._specialised:
-            module = import_model(self.proto, constants=constants)
-            self._specialised[key] = (module, self._compile(module))
-        module, executable = self._specialised[key]
-        rest = [a for n, a in zip(self.input_names, arrays) if n not in constants]
-        return module, executable, rest
+            module, outputs = import_structured(
+                self.proto, constants=constants, structure=structure
+            )
+            self._specialised[key] = (module, outputs, self._compile(module))
+        module, outputs, executable = self._specialised[key]
+        rest = []
+        for n, a in zip(self.input_names, arrays):
+            if n in self.structured:
+                rest += [] if a is None else a if isinstance(a, list) else [a]
+            elif n not in constants:
+                rest.append(a)
+        return module, outputs, executable, rest
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple:
         arrays = self._arrays(inputs)
         if self.executable is None:
-            module, executable, arrays = self._specialise(arrays)
+            module, structure, executable, arrays = self._specialise(arrays)
         else:
-            module, executable = self.module, self.executable
+            module, structure, executable = self.module, self.outputs, self.executable
         args = []
         for a, t in zip(arrays, module[FUNCTION].arg_types):
             want = np.dtype(t.dtype.numpy)
@@ -110,17 +136,45 @@ class KilnRep(_BackendRep):
             ):
                 a = a.astype(want)  # widened integers; bf16 travels as float32
             args.append(a)
-        outputs = [np.asarray(o) for o in executable(*args)]
-        outputs = [_declared(o, info) for o, info in zip(outputs, self.proto.graph.output)]
+        flat = iter(np.asarray(o) for o in executable(*args))
+        outputs = []
+        for shape, info in zip(structure, self.proto.graph.output):
+            if shape is None:
+                outputs.append(None)
+            elif isinstance(shape, list):
+                outputs.append([_declared(next(flat), info) for _ in shape])
+            else:
+                outputs.append(_declared(next(flat), info))
         names = [_field(n, i) for i, n in enumerate(self.output_names)]
         return namedtuple("Outputs", names, rename=True)(*outputs)
+
+
+def _entries(a: Any) -> Any:
+    """A fed sequence (a list of arrays), optional (None, an array or a list)."""
+    if a is None:
+        return None
+    if isinstance(a, (list, tuple)):
+        return [np.asarray(x) for x in a]
+    return np.asarray(a)
+
+
+def _shapes(a: Any) -> Any:
+    """The structure the importer takes for a fed sequence or optional value."""
+    if a is None:
+        return None
+    if isinstance(a, list):
+        return [x.shape for x in a]
+    return a.shape
 
 
 def _declared(a: np.ndarray, info) -> np.ndarray:
     """A result in the ONNX output's declared integer type, when kiln carried it wider."""
     from onnx import helper
 
-    elem = info.type.tensor_type.elem_type
+    t = info.type
+    while t.WhichOneof("value") in ("sequence_type", "optional_type"):
+        t = getattr(t, t.WhichOneof("value")).elem_type
+    elem = t.tensor_type.elem_type
     if elem in WIDENED or elem in CARRIED:
         return a.astype(helper.tensor_dtype_to_np_dtype(elem))
     return a

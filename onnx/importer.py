@@ -24,7 +24,16 @@ from ..ir.builder import Builder
 from ..ir.core import Location, Module, Operation, Value
 from ..ir.errors import KilnError
 from ..ir.types import ANY, Symbol, TensorType
-from .convert import CARRIED, Context, ImportError_, Node, dtype_of_elem, lookup
+from .convert import (
+    CARRIED,
+    Context,
+    ImportError_,
+    Node,
+    UnknownAtImport,
+    dtype_of_elem,
+    lookup,
+)
+from .convert.sequence import OptionalValue, SequenceValue
 from .layout import sink_transposes
 
 FUNCTION = "main"
@@ -169,9 +178,15 @@ class Importer:
         initializers_as_args: bool = False,
         name: str = FUNCTION,
         constants: dict[str, np.ndarray] | None = None,
+        structure: dict[str, Any] | None = None,
     ):
         self.proto = proto
         self.constants = dict(constants or {})
+        # sequence and optional graph inputs: name -> a list of the entries'
+        # shapes, a shape (an optional holding a tensor) or None (an empty one)
+        self.structure = dict(structure or {})
+        # per graph output: "tensor", a list of "tensor" (a sequence) or None
+        self.output_structure: list[Any] = []
         self.opset = default_opset(proto)
         self.initializers_as_args = initializers_as_args
         self.name = name
@@ -183,9 +198,16 @@ class Importer:
             if name not in {i.name for i in graph.input}:
                 raise ImportError_(f"'{name}' (given as a constant) is not a graph input")
         inputs = [i for i in graph.input if i.name not in inits and i.name not in self.constants]
-        arg_types = [value_type(i, "graph input") for i in inputs]
+        arg_types, names, parts = [], [], []
         taken: set[str] = set()
-        names = [_arg_name(i.name, taken) for i in inputs]
+        for i in inputs:
+            types = self._input_types(i)
+            parts.append(len(types))
+            arg_types += types
+            many = _structured(i)
+            names += [
+                _arg_name(f"{i.name}_{k}" if many else i.name, taken) for k in range(len(types))
+            ]
         init_args = list(inits.values()) if self.initializers_as_args else []
         arrays = {n: tensor_array(t, f"initializer '{n}'") for n, t in inits.items()}
         for t in init_args:
@@ -199,12 +221,14 @@ class Importer:
             b, self.opset, {e.domain or "": int(e.version) for e in self.proto.opset_import}
         )
         ctx.importer = self
-        values: dict[str, Value | None] = {"": None}
-        for i, arg in zip(inputs, func.args):
-            values[i.name] = arg
-            if i.type.tensor_type.elem_type in CARRIED:
-                ctx.elems[arg] = i.type.tensor_type.elem_type
-        for t, arg in zip(init_args, func.args[len(inputs) :]):
+        values: dict[str, Any] = {"": None}
+        at = 0
+        for i, n in zip(inputs, parts):
+            values[i.name] = self._input_value(i, func.args[at : at + n])
+            if n == 1 and i.type.tensor_type.elem_type in CARRIED:
+                ctx.elems[func.args[at]] = i.type.tensor_type.elem_type
+            at += n
+        for t, arg in zip(init_args, func.args[at:]):
             values[t.name] = arg
             if t.data_type in CARRIED:
                 ctx.elems[arg] = t.data_type
@@ -226,11 +250,45 @@ class Importer:
         for o in graph.output:
             if o.name not in values or values[o.name] is None:
                 raise ImportError_(f"graph output '{o.name}' is not computed by any node")
-            outs.append(values[o.name])
+            flat, shape = _flatten_output(values[o.name])
+            outs += flat
+            self.output_structure.append(shape)
         b.ret(*outs)
         sink_transposes(func)
         fold_weights(func)
         return module
+
+    def _input_types(self, info) -> list[TensorType]:
+        """The kiln types of a graph input's arguments: one for a tensor, one per
+        entry of a sequence, none for an empty optional (the backend gives the
+        structure of sequence and optional inputs, from the values fed)."""
+        if not _structured(info):
+            return [value_type(info, "graph input")]
+        if info.name not in self.structure:
+            raise UnknownAtImport(
+                f"graph input '{info.name}' is a {info.type.WhichOneof('value')[:-5]}: "
+                "kiln imports it for a given length (kiln.onnx.backend does)"
+            )
+        given = self.structure[info.name]
+        dtype = _structured_dtype(info.type, f"graph input '{info.name}'")
+        if given is None:
+            return []
+        if isinstance(given, list):
+            return [TensorType(dtype, tuple(s)) for s in given]
+        return [TensorType(dtype, tuple(given))]
+
+    def _input_value(self, info, args: list[Value]) -> Any:
+        if not _structured(info):
+            return args[0]
+        given = self.structure[info.name]
+        dtype = _structured_dtype(info.type, f"graph input '{info.name}'")
+        kind = info.type.WhichOneof("value")
+        if kind == "sequence_type":
+            return SequenceValue(list(args), dtype)
+        if given is None:
+            return OptionalValue(None)
+        inner = SequenceValue(list(args), dtype) if isinstance(given, list) else args[0]
+        return OptionalValue(inner)
 
     def convert_node(self, ctx: Context, proto, values: dict[str, Value | None]) -> None:
         domain = proto.domain
@@ -288,6 +346,30 @@ class Importer:
             ):  # a shape computation that came out static: a constant from here on
                 value = ctx.constant(known.reshape(value.type.shape), value.type.dtype)
             values[name] = value
+
+
+def _structured(info) -> bool:
+    return info.type.WhichOneof("value") in ("sequence_type", "optional_type")
+
+
+def _structured_dtype(t, where: str):
+    """The element dtype of a sequence or optional type (through nesting)."""
+    while t.WhichOneof("value") in ("sequence_type", "optional_type"):
+        kind = t.WhichOneof("value")
+        t = getattr(t, kind).elem_type
+    if t.WhichOneof("value") != "tensor_type":
+        raise ImportError_(f"{where}: only sequences and optionals of tensors are supported")
+    return dtype_of_elem(t.tensor_type.elem_type, where)
+
+
+def _flatten_output(v) -> tuple[list[Value], Any]:
+    """A graph output's results and its structure ("tensor", a list of them for a
+    sequence, None for an empty optional)."""
+    if isinstance(v, OptionalValue):
+        return ([], None) if v.value is None else _flatten_output(v.value)
+    if isinstance(v, SequenceValue):
+        return list(v.items), ["tensor"] * len(v.items)
+    return [v], "tensor"
 
 
 # ops that only move or convert a constant's elements: folded at import whatever the
@@ -428,6 +510,7 @@ def import_model(
     *,
     initializers_as_args: bool = False,
     constants: dict[str, np.ndarray] | None = None,
+    structure: dict[str, Any] | None = None,
 ) -> Module:
     """Import an ONNX model (a path, bytes or an onnx.ModelProto) as a kiln module
     with one function @main: the graph inputs (less initializers) in, outputs out.
@@ -435,6 +518,22 @@ def import_model(
     `initializers_as_args`: the initializers become trailing arguments (in the
     graph's order) instead of constants. `constants`: graph inputs given values at
     import (name -> array), e.g. a shape or axes fed as an input: specialising on
-    them lets the converters that need them known at import run."""
-    proto = load(model)
-    return Importer(proto, initializers_as_args, constants=constants).run()
+    them lets the converters that need them known at import run. `structure`:
+    the shapes of the entries of sequence and optional inputs (see Importer)."""
+    return import_structured(
+        model, initializers_as_args=initializers_as_args, constants=constants, structure=structure
+    )[0]
+
+
+def import_structured(
+    model: Any,
+    *,
+    initializers_as_args: bool = False,
+    constants: dict[str, np.ndarray] | None = None,
+    structure: dict[str, Any] | None = None,
+) -> tuple[Module, list[Any]]:
+    """`import_model`, and how the results group into the graph's outputs (per
+    output: "tensor", a list of "tensor" for a sequence, None for an empty optional)."""
+    importer = Importer(load(model), initializers_as_args, constants=constants, structure=structure)
+    module = importer.run()
+    return module, importer.output_structure

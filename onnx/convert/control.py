@@ -134,7 +134,7 @@ def import_graph(
         )
     for o in [*graph.input, *graph.output]:
         kind = o.type.WhichOneof("value")
-        if kind not in (None, "tensor_type"):
+        if kind not in (None, "tensor_type") and b is not ctx.b:  # inlined: host-side values
             raise ctx.error(
                 None,
                 f"subgraph '{graph.name}' value '{o.name}' has type {kind.replace('_type', '')}: "
@@ -177,6 +177,8 @@ def if_(ctx: Context, node: Node) -> list[Value]:
     if known is not None:
         taken = then_g if bool(np.asarray(known).reshape(-1)[0]) else else_g
         return import_graph(ctx, taken, ctx.b, dict(ctx.values or {}))
+    if any(o.type.WhichOneof("value") not in (None, "tensor_type") for o in then_g.output):
+        raise ctx.unknown(node, "the condition of an If with sequence or optional outputs")
     pred = _scalar(ctx, node, pred, "the condition")
     scope = Scope(ctx, node, [then_g, else_g])
 
@@ -450,6 +452,8 @@ def loop(ctx: Context, node: Node) -> list[Value]:
     """kiln.while (no scan outputs) or a kiln.scan over the trip numbers (scan
     outputs need M known at import); unrolled when the body needs the iteration
     number known at import and M <= UNROLL_LIMIT."""
+    if _host_side(ctx, node):
+        return _inlined_loop(ctx, node)
     lp = _Loop(ctx, node)
     if lp.trips is not None and lp.trips <= 0:
         if lp.k:
@@ -471,3 +475,51 @@ def loop(ctx: Context, node: Node) -> list[Value]:
         if lp.trips is None or lp.trips > UNROLL_LIMIT:
             raise
         return lp.unrolled()
+
+
+def _host_side(ctx: Context, node: Node) -> bool:
+    """Whether the Loop carries or reads a sequence or optional (host-side values
+    at import: onnx/convert/sequence.py), or its body yields one."""
+    from .sequence import OptionalValue, SequenceValue
+
+    body = node.attr("body")
+    outer = [(ctx.values or {}).get(n) for n in free_names(body)]
+    held = [*node.inputs[2:], *outer]
+    return any(isinstance(v, (SequenceValue, OptionalValue)) for v in held) or any(
+        o.type.WhichOneof("value") not in (None, "tensor_type") for o in body.output
+    )
+
+
+def _inlined_loop(ctx: Context, node: Node) -> list:
+    """A Loop over host-side values: the body imported once per trip, M and the
+    condition known at import (the sequence's length follows from them)."""
+    body = node.attr("body")
+    known = ctx.value_of(node.input(0)) if node.input(0) is not None else None
+    cond = node.input(1)
+    going = True if cond is None else ctx.value_of(cond)
+    if known is None or going is None:
+        raise ctx.unknown(node, "the trip count and condition of a Loop over sequences")
+    trips, going = int(np.asarray(known).reshape(-1)[0]), bool(np.asarray(going).reshape(-1)[0])
+    nv = len(node.inputs) - 2
+    vs, rows = list(node.inputs[2:]), []
+    names = [i.name for i in body.input]
+    c = ctx.constant(np.asarray(going))
+    t = 0
+    while t < trips and going:
+        if t >= UNROLL_LIMIT:
+            raise ctx.error(node, f"a Loop over sequences of more than {t} trips")
+        i = ctx.constant(np.asarray(t, np.int64), "i64")
+        bound = {**(ctx.values or {}), **dict(zip(names, [i, c, *vs]))}
+        outs = import_graph(ctx, body, ctx.b, bound)
+        c, vs = outs[0], outs[1 : 1 + nv]
+        rows.append(outs[1 + nv :])
+        flag = ctx.value_of(c)
+        if flag is None:
+            raise ctx.unknown(node, "the condition of a Loop over sequences")
+        going, t = bool(np.asarray(flag).reshape(-1)[0]), t + 1
+    k = len(body.output) - 1 - nv
+    if k and not rows:
+        raise ctx.error(node, "a Loop of zero trips with scan outputs is not supported")
+    b = ctx.b
+    stacked = [b.concat(*[b.expand_dims(r[j], axis=0) for r in rows], axis=0) for j in range(k)]
+    return [*vs, *stacked]

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from ...ir.core import Value
+from ...ir.core import Operation, Value
+from ...ir.dtypes import DType
 from . import Context, Node, converter
 from .elementwise import like
 from .pool_taps import needs_taps, tap_pool
@@ -271,7 +272,60 @@ def global_max_pool(ctx: Context, node: Node) -> list[Value]:
 
 @converter("MatMul")
 def matmul(ctx: Context, node: Node) -> list[Value]:
-    return [ctx.b.matmul(*node.inputs)]
+    """A MatMul whose operands are a transpose of their last two axes or a
+    product with a scalar constant (attention's `q @ k^T`, torch scaling q and k
+    each by d**-0.25) reads the transposed tensor with the matmul's own
+    transpose flag and applies the scales to the result (an epilogue the matmul
+    kernel fuses): no transposed copy, no pass over q or k."""
+    a, b_ = node.inputs
+    if a.type.rank < 2 or b_.type.rank < 2:
+        return [ctx.b.matmul(a, b_)]
+    a, transpose_a, scale_a = _matmul_operand(ctx, a)
+    b_, transpose_b, scale_b = _matmul_operand(ctx, b_)
+    y = ctx.b.matmul(a, b_, transpose_a=transpose_a, transpose_b=transpose_b)
+    scale = scale_a * scale_b
+    return [y if scale == 1.0 else ctx.b.mul(y, like(ctx, y, scale))]
+
+
+SWAP_LAST_TWO = 2  # a transpose whose perm is the identity but for its last two axes
+# scales move past the matmul only where the rounding that changes stays far
+# inside the tolerance (f16 models compare against f16-rounded references)
+WIDE_FLOATS = (DType.f32, DType.f64)
+
+
+def _matmul_operand(ctx: Context, v: Value) -> tuple[Value, bool, float]:
+    """`v` without the scalar multiplies and last-two-axes transposes that
+    produce it: (the tensor read, whether the matmul transposes it, the scale).
+    The peeled ops stay for any other user (dce drops them otherwise)."""
+    transposed, scale = False, 1.0
+    while isinstance(v.owner, Operation):
+        op = v.owner
+        if op.name == "kiln.transpose":
+            perm, rank = list(op.attrs["perm"]), v.type.rank
+            if rank < 2 or perm != [*range(rank - SWAP_LAST_TWO), rank - 1, rank - 2]:
+                break
+            v, transposed = op.operands[0], not transposed
+        elif op.name == "kiln.mul" and v.type.dtype in WIDE_FLOATS:
+            rest = _scaled(ctx, op, v)
+            if rest is None:
+                break
+            v, factor = rest
+            scale *= factor
+        else:
+            break
+    return v, transposed, scale
+
+
+def _scaled(ctx: Context, op: Operation, v: Value) -> tuple[Value, float] | None:
+    """(x, s) when `op` computes x * s with s a known one-element constant that
+    leaves x's shape and dtype as they are."""
+    for s, x in (op.operands, op.operands[::-1]):
+        if not s.type.is_static or s.type.num_elements != 1 or x.type != v.type:
+            continue
+        known = ctx.value_of(s)  # folds a constant's chain (torch: sqrt(1 / sqrt(d)))
+        if known is not None:
+            return x, float(known.reshape(()))
+    return None
 
 
 @converter("Gemm")

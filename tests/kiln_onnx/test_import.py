@@ -12,6 +12,7 @@ import kiln  # noqa: E402
 from kiln.onnx import import_model  # noqa: E402
 from kiln.onnx.backend import KilnBackend, prepare  # noqa: E402
 from kiln.onnx.convert import ImportError_  # noqa: E402
+from kiln.passes import run_pipeline  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 F, I64 = TensorProto.FLOAT, TensorProto.INT64
@@ -300,3 +301,38 @@ def test_lrn_mod_and_losses():
             [node], [("s", F, [4, 5, 2]), ("t", I64, [4, 2])], [("loss", F, None)], opset=13
         )
         check_against_ort(model, {"s": scores, "t": labels})
+
+
+def test_matmul_reads_transposed_and_scaled_operands_in_place():
+    """Attention's q @ k^T with q and k each scaled by sqrt(1/sqrt(d)) (torch's
+    export): the MatMul takes k untransposed with transpose_b and applies one
+    scale to its result; a transpose with another user stays for that user."""
+    nodes = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("Sqrt", ["inv_sqrt_d"], ["s"]),
+        helper.make_node("Mul", ["q", "s"], ["qs"]),
+        helper.make_node("Mul", ["kt", "s"], ["ks"]),
+        helper.make_node("MatMul", ["qs", "ks"], ["scores"]),
+        helper.make_node("Transpose", ["q"], ["qt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["qt", "q"], ["gram"]),
+        helper.make_node("Relu", ["kt"], ["kt_used"]),
+    ]
+    shape = ["batch", 2, 5, 3]
+    model = make_model(
+        nodes,
+        [("q", F, shape), ("k", F, shape)],
+        [("scores", F, None), ("gram", F, None), ("kt_used", F, None)],
+        [("inv_sqrt_d", np.array([3**-0.5], np.float32))],
+    )
+    module = import_model(model)
+    run_pipeline(module, "dce")
+    ops = list(module["main"].ops)
+    matmuls = [op for op in ops if op.name == "kiln.matmul"]
+    assert [(m.attrs.get("transpose_a"), m.attrs.get("transpose_b")) for m in matmuls] == [
+        (False, True),
+        (True, False),
+    ]
+    assert sum(op.name == "kiln.transpose" for op in ops) == 1  # Relu's
+    assert sum(op.name == "kiln.mul" for op in ops) == 1  # the one scale of the scores
+    for batch in (1, 4):
+        check_against_ort(model, {"q": rand(batch, 2, 5, 3), "k": rand(batch, 2, 5, 3)})
