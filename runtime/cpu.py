@@ -476,10 +476,10 @@ class CpuExecutable(CpuProgram):
         if self.from_symbolic % SYMBOLIC_CHECK_EVERY == 0:
             from .aot import _flatten
 
-            computed = self.layout(key)
-            if _flatten(computed) != values:
+            computed = _flatten(self, key)  # the layout's integers, computed
+            if any(computed[k] != v for k, v in values.items()):
                 self.symbolic = False  # piecewise after all: every shape computes its own
-                return computed
+                return self.layout(key)
         return layout
 
     def _symbolic_layout(self) -> SymbolicLayout | None:

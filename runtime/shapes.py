@@ -121,24 +121,29 @@ class SymbolicLayout:
 
     def __init__(self, shape_fit):
         self.fit = shape_fit
-        self.keys = list(shape_fit.polys)
-        self.monomials = sorted({m for p in shape_fit.polys.values() for m in p}, key=len)
+        # plain polynomials go through one matrix product; the few piecewise sizes
+        # (strides at dims of 1) and maxima (reused buffers) are evaluated one by one
+        polys = {k: p for k, p in shape_fit.polys.items() if isinstance(p, dict)}
+        self.others = {k: p for k, p in shape_fit.polys.items() if k not in polys}
+        self.keys = list(polys)
+        self.monomials = sorted({m for p in polys.values() for m in p}, key=len)
         index = {m: i for i, m in enumerate(self.monomials)}
         coefficients = np.zeros((len(self.keys), len(self.monomials)), np.int64)
         for row, key in enumerate(self.keys):
-            for m, c in shape_fit.polys[key].items():
+            for m, c in polys[key].items():
                 coefficients[row, index[m]] = c
         self.coefficients = coefficients
         # sizes, extents and shapes are never negative (a run-time int may be)
         self.counts = np.array([k[0] != "dims" for k in self.keys], bool)
+        self.all_keys = self.keys + list(self.others)
         self.scale = int(np.abs(coefficients).sum(axis=1).max(initial=0))
         # how many run-time ints each step has, and how many control-flow extras
         self.dims_count: dict[int, int] = {}
-        for k in self.keys:
+        for k in self.all_keys:
             if k[0] == "dims":
                 self.dims_count[k[1]] = max(self.dims_count.get(k[1], 0), k[2] + 1)
         self.dims_count = _Counts(self.dims_count)
-        self.n_extras = sum(k[0] == "extra" for k in self.keys)
+        self.n_extras = sum(k[0] == "extra" for k in self.all_keys)
         # where each param's value is read: its first (argument, axis)
         self.where = [p.where[0] for p in shape_fit.params]
 
@@ -152,7 +157,16 @@ class SymbolicLayout:
         ints = self.coefficients @ np.array(monos, np.int64)
         if ints.size and (ints[self.counts] < 0).any():
             return None
-        return dict(zip(self.keys, ints.tolist()))
+        values = dict(zip(self.keys, ints.tolist()))
+        if self.others:
+            from .aot import evaluate  # aot imports this module
+
+            for k, size in self.others.items():
+                n = evaluate(size, point)
+                if abs(n) >= self.LIMIT or (n < 0 and k[0] != "dims"):
+                    return None
+                values[k] = n
+        return values
 
 
 class _Counts(dict):

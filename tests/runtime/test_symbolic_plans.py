@@ -152,3 +152,29 @@ def test_an_executable_with_a_huge_dim_still_plans_exactly():
     assert isinstance(exe.symbolic, SymbolicLayout)
     assert exe.symbolic.values([(2**31, 2**31), (2**31,)]) is None
     assert exe.symbolic.values([(7, 9), (9,)]) is not None
+
+
+BATCHED = """
+func @f(%a: tensor<Nx5x7xf32>, %b: tensor<Nx7x3xf32>) -> tensor<Nx5x3xf32> {
+  %c = kiln.matmul %a, %b : (tensor<Nx5x7xf32>, tensor<Nx7x3xf32>) -> tensor<Nx5x3xf32>
+  %t = kiln.tanh %c : tensor<Nx5x3xf32>
+  kiln.return %t : tensor<Nx5x3xf32>
+}
+"""
+
+
+def test_piecewise_sizes_at_dims_of_one(monkeypatch):
+    """A batched matmul's batch stride is 0 at N = 1 (the broadcast rule), so the
+    fit is piecewise there (runtime/aot.py `Piecewise`): the symbolic layout
+    evaluates those sizes one by one and every batch size, 1 among them, agrees
+    with the interpreter; with a check on every plan, none retires the layout."""
+    monkeypatch.setattr(cpu, "SYMBOLIC_CHECK_EVERY", 1)
+    rng = np.random.default_rng(3)
+    sizes = [2, 3, 1, 4, 1, 9, 17, 1, 2]
+    calls = [
+        (rng.standard_normal((n, 5, 7), np.float32), rng.standard_normal((n, 7, 3), np.float32))
+        for n in sizes
+    ]
+    exe = _agree(BATCHED, calls)
+    assert isinstance(exe.symbolic, SymbolicLayout)
+    assert exe.from_symbolic > 0
