@@ -276,7 +276,7 @@ class Emitter:
         b, i = self.b, node.step
         step = self.program.steps[i]
         if self.probe:
-            self.probe(b, self.module, i)
+            self.probe.before(b, i)
         kernel_fn = ir.Function(
             self.module, ir.FunctionType(I32, [PTR, PTR, I64, I64]), step.kernel.name
         )
@@ -301,6 +301,8 @@ class Emitter:
         fault.add_incoming(shared, split_block)
         with b.if_then(b.icmp_unsigned("!=", fault, ir.Constant(I32, 0)), likely=False):
             b.ret(b.or_(b.zext(fault, I64), self.const((i + 1) << 32)))
+        if self.probe:
+            self.probe.after(b, i)
 
     def copy_(self, node: Copy) -> None:
         dst = self.at_row(self.load_pointer(node.dst), node.row)
