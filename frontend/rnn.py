@@ -158,26 +158,40 @@ class RNNCell:
 
     def _project(self, xs: Tensor) -> tuple[Tensor, list[Tensor]] | None:
         """x @ kernel[:depth] + bias for all steps of time-major xs [T, B, D] as one
-        [T*B, D] x [D, G] matmul, the kernels' projections joined on the last dim,
-        and the kernels' recurrent rows kernel[depth:] (sliced before the scan, so
-        that their gradient is one pad after the backward scan, not one per step);
+        [T*B, D] x [D, G] matmul (`project_inputs`; the kernels' columns joined),
+        and the kernels' recurrent rows kernel[depth:], sliced before the scan so
+        that their gradient is one pad after the backward scan, not one per step.
         None when the cell has no input kernel or T and B are both unknown."""
         pairs = self._input_kernels()
-        dims = xs.shape.as_list()
-        if not pairs or dims is None or (dims[0] is None and dims[1] is None):
+        if not pairs:
             return None
-        d = int(dims[2])
-        rows = reshape(xs, [-1, d])
-        parts = [nn.bias_add(matmul(rows, k[:d]), b) for k, b in pairs]
-        p = parts[0] if len(parts) == 1 else concat(parts, 1)
-        g = sum(int(k.shape.as_list()[1]) for k, _ in pairs)
-        p = reshape(p, [-1 if n is None else n for n in dims[:2]] + [g])
-        return p, [k[d:] for k, _ in pairs]
+        d = _depth(xs, type(self).__name__)
+        kernels, biases = [k[:d] for k, _ in pairs], [b for _, b in pairs]
+        if len(pairs) > 1:  # one matmul for all of them (a GRU's gates and candidate)
+            kernels, biases = [concat(kernels, 1)], [concat(biases, 0)]
+        p = project_inputs(xs, kernels[0], biases[0])
+        return None if p is None else (p, [k[d:] for k, _ in pairs])
 
     def _projected_call(self, projected: Tensor, state: Any, recurrent: list) -> tuple[Any, Any]:
         """`call` given the step's input part of the gates (one step of `_project`)
         and the kernels' recurrent rows."""
         raise NotImplementedError
+
+
+def project_inputs(xs: Tensor, kernel: Any, bias: Any = None) -> Tensor | None:
+    """xs @ kernel (+ bias) for every step of time-major xs [T, B, D] at once: one
+    [T*B, D] x [D, G] matmul before a recurrent scan instead of T of [B, D]
+    inside it (the input part of the gates needs no state; the ONNX importer's
+    LSTM does the same, onnx/convert/rnn.py). None when T and B are both
+    unknown (a static reshape has one -1): the caller keeps the per-step form."""
+    dims = xs.shape.as_list()
+    if dims is None or len(dims) != 3 or (dims[0] is None and dims[1] is None):
+        return None
+    rows = matmul(reshape(xs, [-1, int(dims[2])]), kernel)
+    if bias is not None:
+        rows = nn.bias_add(rows, bias)
+    g = int(rows.shape.as_list()[1])
+    return reshape(rows, [-1 if n is None else n for n in dims[:2]] + [g])
 
 
 def _linear(x: Tensor, h: Tensor, kernel: Any, bias: Any) -> Tensor:
