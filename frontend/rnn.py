@@ -564,7 +564,13 @@ def _dynamic(cell, inputs, sequence_length, initial_state, dtype, time_major, sc
 def static_rnn(cell: RNNCell, inputs: Sequence[Any], initial_state: Any = None,
                dtype: Any = None, sequence_length: Any = None,
                scope: Any = None) -> tuple[list[Tensor], Any]:  # fmt: skip
-    """The cell unrolled over a Python list of [batch, depth] inputs (tf.nn.static_rnn)."""
+    """The cell over a Python list of [batch, depth] inputs (tf.nn.static_rnn):
+    (the list of outputs, the final state), with TF's variable names.
+
+    TF unrolls the list into one copy of the cell per step; the cell is the
+    same at every step, so kiln stacks the list and runs dynamic_rnn's scan
+    (one loop, its kernels compiled once, the input projection hoisted) and
+    unstacks the outputs into the list TF gives."""
     xs = [convert_to_tensor(x) for x in inputs]
     if not xs:
         raise GraphError("static_rnn: inputs must be a non-empty list")
@@ -572,20 +578,8 @@ def static_rnn(cell: RNNCell, inputs: Sequence[Any], initial_state: Any = None,
         if not cell.built:
             cell.build(_depth(xs[0], "static_rnn"))
         state = _initial(cell, xs[0], initial_state, dtype)
-        lens = None if sequence_length is None else cast(convert_to_tensor(sequence_length), int32)
-        outputs = []
-        for t, x in enumerate(xs):
-            out, new = cell.call(x, state)
-            if lens is not None:
-                alive = expand_dims(less(convert_to_tensor(t, dtype=int32), lens), 1)
-                out = where(alive, out, zeros_like(out))
-                new = pack_sequence_as(
-                    new,
-                    [where(alive, n, o) for n, o in zip(flatten(new), flatten(state))],
-                )
-            outputs.append(out)
-            state = new
-    return outputs, state
+        outputs, state = _rnn_loop(cell, stack(xs), state, sequence_length, False, "rnn")
+    return unstack(outputs, len(xs)), state
 
 
 def bidirectional_dynamic_rnn(cell_fw: RNNCell, cell_bw: RNNCell, inputs: Any,

@@ -384,3 +384,20 @@ def test_gradient_of_a_projected_lstm_stack_matches_finite_differences():
                     down = s.run(loss)
                     v.load(w0, s)
                     np.testing.assert_allclose(g[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+def test_static_rnn_is_one_scan_with_tf_names_and_a_list_of_outputs():
+    """static_rnn stacks its list and runs dynamic_rnn's scan (TF unrolls one cell
+    per step: 28 steps were ~1,000 kernels), keeping TF's names and list."""
+    from kiln.frontend.lowering import lower
+
+    x = np.random.RandomState(10).randn(12, B, D).astype(np.float32)
+    with kl.Graph().as_default() as g:
+        xp = kl.placeholder(kl.float32, [12, B, D])
+        cell = rnn.MultiRNNCell([rnn.BasicLSTMCell(H), rnn.BasicLSTMCell(H)])
+        outs, state = kl.nn.static_rnn(cell, kl.unstack(xp, 12), dtype=kl.float32)
+        assert isinstance(outs, list) and len(outs) == 12
+        assert sorted(v.name for v in kl.global_variables()) == TF["names"]
+        module = lower(g, [*outs, state[1].h], {xp: x}).module
+    scans, _ = _scan_matmuls(module)
+    assert scans == [[(H, 4 * H)], [(H, 4 * H)]]
