@@ -12,6 +12,12 @@ frontend/rnn.py), and autodiff's backward scan, which recomputes each step's
 gates from the stacked residual h_{t-1} (ir/ops/control.py, Scan.vjp):
 hoisted, that recomputation is one GEMM before the backward loop, much as
 cuDNN and PyTorch's LSTM backward keep the gates of the forward.
+
+Then a hoisted matmul of a scan's stacked carried value (a residual: each
+step's h_{t-1}) by the matrix of one of its invariants is what the scan's
+body computes already (the forward's h_{t-1} @ U): the scan yields that
+product as one more stacked output instead, and the backward recomputes
+nothing.
 """
 
 from __future__ import annotations
@@ -71,12 +77,73 @@ def _hoist(scan: Operation) -> int:
     return len(found)
 
 
+def _reuse(scan: Operation) -> int:
+    """Replace matmul(stacked carried k, invariant operand k2) after `scan` by a new
+    stacked output of the body's matmul(arg k, arg k2); returns how many."""
+    body, n = scan.body, scan.num_carried
+    args, yielded = list(body.args), list(body.terminator.operands)
+    invariant = {k for k in range(n) if yielded[k] is args[k]}
+    products = {}
+    for op in body.ops:
+        if op.name == "kiln.matmul" and not op.transpose_a:
+            products[(id(op.operands[0]), id(op.operands[1]), op.transpose_b)] = op.result
+    found = []  # (outside matmul, body value to stack)
+    for j in range(n, len(yielded)):
+        k = next((i for i in range(n) if yielded[j] is args[i]), None)
+        if k is None:
+            continue
+        for use in list(scan.results[j].uses):
+            if (
+                use.name != "kiln.matmul"
+                or use.transpose_a
+                or use.operands[0] is not scan.results[j]
+            ):
+                continue
+            k2 = next((i for i in invariant if scan.operands[i] is use.operands[1]), None)
+            value = (
+                None if k2 is None else products.get((id(args[k]), id(args[k2]), use.transpose_b))
+            )
+            if (
+                value is not None
+                and use.result.type.with_shape(use.result.type.shape[1:]) == value.type
+            ):
+                found.append((use, value))
+    if not found:
+        return 0
+    new = Block([a.type for a in args], [a.name for a in args])
+    for a, fresh in zip(args, new.args):
+        a.replace_all_uses_with(fresh)
+    for op in list(body.ops):
+        body.detach(op)
+        new.append(op)
+    end = new.terminator
+    outputs = list(end.operands) + [value for _, value in found]
+    end.drop_operands()
+    new.erase(end)
+    Builder.at_end(new).create("kiln.yield", *outputs)
+    rebuilt = Builder.before(scan).create(
+        "kiln.scan", *scan.operands, regions=[Region([new])], loc=scan.loc, **dict(scan.attrs)
+    )
+    for before, after in zip(scan.results, rebuilt.results):
+        after.name = before.name
+        before.replace_all_uses_with(after)
+    for (use, _), stacked in zip(found, rebuilt.results[len(scan.results) :]):
+        use.result.replace_all_uses_with(stacked)
+        use.parent.erase(use)
+    scan.parent.erase(scan)
+    return len(found)
+
+
 @register_pass("scan-hoist")
 def scan_hoist(module: Module) -> dict[str, int]:
     """Hoist matmuls of a scanned slice by an invariant matrix out of kiln.scan bodies."""
-    hoisted = 0
+    hoisted = reused = 0
     for block in reversed(list(blocks(module))):
         for op in list(block.ops):
             if op.name == "kiln.scan":
                 hoisted += _hoist(op)
-    return {"matmuls hoisted": hoisted}
+    for block in reversed(list(blocks(module))):
+        for op in list(block.ops):
+            if op.name == "kiln.scan":
+                reused += _reuse(op)
+    return {"matmuls hoisted": hoisted, "products reused": reused}

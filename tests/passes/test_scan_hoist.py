@@ -70,3 +70,42 @@ def test_hoisted_scan_agrees_with_the_interpreter_and_natively(T):
         for g, w in zip(got, want):
             assert np.shape(g) == np.shape(w)
             np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
+REUSE = """func @g(%h0: H, %u: U, %xs: YS) -> (YS, YS) {
+  %h, %q, %ys, %hs = kiln.scan %h0, %u, %xs {num_carried = 2} : (H, U, YS) -> (H, U, YS, YS) ({
+  ^bb0(%c: H, %ua: U, %x: H):
+    %r = kiln.matmul %c, %ua : (H, U) -> H
+    %s = kiln.add %r, %x : H
+    %n = kiln.tanh %s : H
+    kiln.yield %n, %ua, %n, %c : (H, U, H, H) -> ()
+  })
+  %p = kiln.matmul %hs, %u : (YS, U) -> YS
+  kiln.return %ys, %p : (YS, YS) -> ()
+}"""
+
+
+def reuse_program():
+    """A scan stacking its carried h_{t-1} (a residual) and, after it, that stack
+    times the scan's invariant u: what the body's h @ u gave at every step."""
+    return parse(re.sub(r"\b(YS|H|U)\b", lambda m: TYPES[m.group(1)], REUSE))
+
+
+@pytest.mark.parametrize("T", [0, 1, 4])
+def test_a_product_the_body_computes_is_stacked_not_recomputed(T):
+    m = reuse_program()
+    report = run_pipeline(m, "scan-hoist")
+    assert report.stat("products reused") == 1
+    func = m["g"]
+    assert not _matmuls(func.body)  # the outside matmul is a stacked output now
+    rng = np.random.default_rng(10 + T)
+    args = [
+        rng.standard_normal((2, 4)).astype(np.float32),
+        (rng.standard_normal((4, 4)) * 0.5).astype(np.float32),
+        rng.standard_normal((T, 2, 4)).astype(np.float32),
+    ]
+    want = interpret(reuse_program(), "g", *args)
+    for got in (interpret(m, "g", *args), kiln.compile(reuse_program(), "g", backend="cpu")(*args)):
+        for g, w in zip(got, want):
+            assert np.shape(g) == np.shape(w)
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
