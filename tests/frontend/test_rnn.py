@@ -401,3 +401,26 @@ def test_static_rnn_is_one_scan_with_tf_names_and_a_list_of_outputs():
         module = lower(g, [*outs, state[1].h], {xp: x}).module
     scans, _ = _scan_matmuls(module)
     assert scans == [[(H, 4 * H)], [(H, 4 * H)]]
+
+
+def test_static_rnn_with_sequence_length_is_dynamic_rnn_on_the_stacked_list():
+    """Past each sequence's end static_rnn's outputs are zeros and its state frozen,
+    as dynamic_rnn's (TF's semantics for both); same weights, same numbers."""
+    rng = np.random.RandomState(11)
+    x = rng.randn(B, T, D).astype(np.float32)
+    lens = np.array([2, T], np.int32)
+    with kl.Graph().as_default():
+        cells = [rnn.LSTMCell(H, name="a"), rnn.LSTMCell(H, name="b")]
+        xp = kl.constant(x)
+        douts, dst = kl.nn.dynamic_rnn(cells[0], xp, sequence_length=lens, dtype=kl.float32)
+        souts, sst = kl.nn.static_rnn(
+            cells[1], kl.unstack(xp, T, 1), sequence_length=lens, dtype=kl.float32
+        )
+        with kl.Session() as s:
+            s.run(kl.global_variables_initializer())
+            for a, b in zip(cells[0].variables, cells[1].variables):
+                b.load(s.run(a), s)
+            d, dc, so, sc = s.run([douts, dst.c, souts, sst.c])
+    np.testing.assert_allclose(np.stack(so, 1), d, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sc, dc, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.stack(so, 1)[0, 2:], 0.0)
