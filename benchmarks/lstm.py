@@ -3,7 +3,8 @@
 PyTorch eager (nn.LSTM) and jax.jit of a lax.scan LSTM, in the same run.
 
 kiln runs the TF-1.x program: kl.nn.dynamic_rnn over a MultiRNNCell of two
-BasicLSTMCells (one kiln.scan), a mean-squared loss and
+BasicLSTMCells (one kiln.scan per layer, each layer's input projection one
+matmul before its scan: frontend/rnn.py), a mean-squared loss and
 GradientDescentOptimizer, through a Session (backend "auto": the CPU backend
 runs the scans natively, runtime/control.py; "kiln_interpreted" in the
 result says whether any function fell back to the reference interpreter).

@@ -7,7 +7,7 @@ The loop is counted by N and timed per call; the overhead per iteration is
 is taken out. A jax.jit of lax.while_loop on the same update is the peer
 when jax is installed. The result says which backend ran the loop: the CPU
 backend emits kiln.while as a loop inside its native entry (runtime/control.py:
-the cond's and body's kernels, the predicate, the carried copies), so no
+the cond's and body's kernels, the predicate, the carried copies or swaps), so no
 Python runs per iteration (the target: under 1 µs per iteration).
 
     python -m kiln.benchmarks.while_loop               # N = 10000

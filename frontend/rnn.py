@@ -34,6 +34,7 @@ from .ops import (
     expand_dims,
     less,
     matmul,
+    reshape,
     sigmoid,
     tanh,
     transpose,
@@ -148,6 +149,50 @@ class RNNCell:
     def call(self, inputs: Tensor, state: Any) -> tuple[Any, Any]:
         raise NotImplementedError
 
+    def _input_kernels(self) -> list[tuple[Any, Any]]:
+        """The (kernel, bias) pairs whose first rows multiply the step's input
+        (TF's kernel is [input_depth + units, gates] on concat([x, h])): the
+        input's part of every step's gates is then one matmul over all steps
+        before the scan (`_project`). Empty: the cell has no such part."""
+        return []
+
+    def _project(self, xs: Tensor) -> tuple[Tensor, list[Tensor]] | None:
+        """x @ kernel[:depth] + bias for all steps of time-major xs [T, B, D] as one
+        [T*B, D] x [D, G] matmul (`project_inputs`; the kernels' columns joined),
+        and the kernels' recurrent rows kernel[depth:], sliced before the scan so
+        that their gradient is one pad after the backward scan, not one per step.
+        None when the cell has no input kernel or T and B are both unknown."""
+        pairs = self._input_kernels()
+        if not pairs:
+            return None
+        d = _depth(xs, type(self).__name__)
+        kernels, biases = [k[:d] for k, _ in pairs], [b for _, b in pairs]
+        if len(pairs) > 1:  # one matmul for all of them (a GRU's gates and candidate)
+            kernels, biases = [concat(kernels, 1)], [concat(biases, 0)]
+        p = project_inputs(xs, kernels[0], biases[0])
+        return None if p is None else (p, [k[d:] for k, _ in pairs])
+
+    def _projected_call(self, projected: Tensor, state: Any, recurrent: list) -> tuple[Any, Any]:
+        """`call` given the step's input part of the gates (one step of `_project`)
+        and the kernels' recurrent rows."""
+        raise NotImplementedError
+
+
+def project_inputs(xs: Tensor, kernel: Any, bias: Any = None) -> Tensor | None:
+    """xs @ kernel (+ bias) for every step of time-major xs [T, B, D] at once: one
+    [T*B, D] x [D, G] matmul before a recurrent scan instead of T of [B, D]
+    inside it (the input part of the gates needs no state; the ONNX importer's
+    LSTM does the same, onnx/convert/rnn.py). None when T and B are both
+    unknown (a static reshape has one -1): the caller keeps the per-step form."""
+    dims = xs.shape.as_list()
+    if dims is None or len(dims) != 3 or (dims[0] is None and dims[1] is None):
+        return None
+    rows = matmul(reshape(xs, [-1, int(dims[2])]), kernel)
+    if bias is not None:
+        rows = nn.bias_add(rows, bias)
+    g = int(rows.shape.as_list()[1])
+    return reshape(rows, [-1 if n is None else n for n in dims[:2]] + [g])
+
 
 def _linear(x: Tensor, h: Tensor, kernel: Any, bias: Any) -> Tensor:
     return nn.bias_add(matmul(concat([x, h], 1), kernel), bias)
@@ -164,6 +209,13 @@ class BasicRNNCell(RNNCell):
 
     def call(self, inputs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         out = self._activation(_linear(inputs, state, self.kernel, self.bias))
+        return out, out
+
+    def _input_kernels(self) -> list[tuple[Any, Any]]:
+        return [(self.kernel, self.bias)]
+
+    def _projected_call(self, projected: Tensor, state: Tensor, recurrent: list) -> tuple:
+        out = self._activation(projected + matmul(state, recurrent[0]))
         return out, out
 
 
@@ -193,6 +245,18 @@ class GRUCell(RNNCell):
         new_h = u * state + (1 - u) * c
         return new_h, new_h
 
+    def _input_kernels(self) -> list[tuple[Any, Any]]:
+        return [(self.gate_kernel, self.gate_bias), (self.cand_kernel, self.cand_bias)]
+
+    def _projected_call(self, projected: Tensor, state: Tensor, recurrent: list) -> tuple:
+        n = self._num_units
+        px_gates, px_cand = split(projected, [2 * n, n], axis=1)
+        value = sigmoid(px_gates + matmul(state, recurrent[0]))
+        r, u = split(value, 2, axis=1)
+        c = self._activation(px_cand + matmul(r * state, recurrent[1]))
+        new_h = u * state + (1 - u) * c
+        return new_h, new_h
+
 
 class BasicLSTMCell(RNNCell):
     """TF's BasicLSTMCell: i, j, f, o = split(concat([x, h]) @ kernel + bias),
@@ -219,8 +283,18 @@ class BasicLSTMCell(RNNCell):
         self.bias = self._var("bias", [4 * n], zeros_initializer())
 
     def call(self, inputs: Tensor, state: LSTMStateTuple) -> tuple[Tensor, LSTMStateTuple]:
+        return self._from_gates(_linear(inputs, state[1], self.kernel, self.bias), state)
+
+    def _input_kernels(self) -> list[tuple[Any, Any]]:
+        return [(self.kernel, self.bias)]
+
+    def _projected_call(self, projected: Tensor, state: LSTMStateTuple, recurrent: list) -> tuple:
+        return self._from_gates(projected + matmul(state[1], recurrent[0]), state)
+
+    def _from_gates(self, gates: Tensor, state: LSTMStateTuple) -> tuple[Tensor, LSTMStateTuple]:
+        """The step after the gates' pre-activations concat([x, h]) @ kernel + bias."""
         c, h = state
-        i, j, f, o = split(_linear(inputs, h, self.kernel, self.bias), 4, axis=1)
+        i, j, f, o = split(gates, 4, axis=1)
         new_c = c * sigmoid(f + self._forget_bias) + sigmoid(i) * self._activation(j)
         new_h = self._activation(new_c) * sigmoid(o)
         return new_h, LSTMStateTuple(new_c, new_h)
@@ -265,9 +339,9 @@ class LSTMCell(BasicLSTMCell):
                 self.proj = get_variable("kernel", [n, p], self._dtype, self._initializer)
             self._variables["projection/kernel"] = self.proj
 
-    def call(self, inputs: Tensor, state: LSTMStateTuple) -> tuple[Tensor, LSTMStateTuple]:
+    def _from_gates(self, gates: Tensor, state: LSTMStateTuple) -> tuple[Tensor, LSTMStateTuple]:
         c_prev, m_prev = state
-        i, j, f, o = split(_linear(inputs, m_prev, self.kernel, self.bias), 4, axis=1)
+        i, j, f, o = split(gates, 4, axis=1)
         fb = self._forget_bias
         if self._use_peepholes:
             c = sigmoid(f + fb + self.w_f_diag * c_prev) * c_prev + sigmoid(
@@ -407,11 +481,26 @@ class DropoutWrapper(RNNCell):
 
 def _rnn_loop(cell: RNNCell, xs: Tensor, state: Any, sequence_length: Any, reverse: bool,
               name: str) -> tuple[Tensor, Any]:  # fmt: skip
-    """The scan over time-major xs [T, B, D]: (outputs [T, B, out], final state)."""
+    """The scan over time-major xs [T, B, D]: (outputs [T, B, out], final state).
+
+    A MultiRNNCell runs as one scan per layer, each over the outputs of the
+    one below (as cuDNN and PyTorch's LSTM run a stack): layer k's step reads
+    only layer k-1's output of the same step, so the results are the same
+    (past a sequence's end a layer's state is frozen and its output zero
+    whatever its input). Each layer's input part of the gates is then one
+    matmul over all steps before its scan (`RNNCell._project`), and its
+    gradient one matmul after the backward scan."""
+    if type(cell) is MultiRNNCell:
+        finals = []
+        for c, s in zip(cell._cells, state):
+            xs, final = _rnn_loop(c, xs, s, sequence_length, reverse, name)
+            finals.append(final)
+        return xs, tuple(finals)
     structure = state
     leaves = [convert_to_tensor(s) for s in flatten(state)]
     with_len = sequence_length is not None
-    xs_list = [xs]
+    projected = cell._project(xs)
+    xs_list = [xs if projected is None else projected[0]]
     if with_len:
         lens = cast(convert_to_tensor(sequence_length), int32)
         # the step numbers 0..T-1 (T may be known only at run time)
@@ -421,7 +510,10 @@ def _rnn_loop(cell: RNNCell, xs: Tensor, state: Any, sequence_length: Any, rever
 
     def body(carry: list[Tensor], xt: list[Tensor]):
         st = pack_sequence_as(structure, carry[: len(carry) - with_len])
-        out, new = cell.call(xt[0], st)
+        if projected is None:
+            out, new = cell.call(xt[0], st)
+        else:
+            out, new = cell._projected_call(xt[0], st, projected[1])
         new_leaves = [convert_to_tensor(s) for s in flatten(new)]
         if with_len:
             alive = expand_dims(less(xt[1], carry[-1]), 1)
@@ -472,7 +564,13 @@ def _dynamic(cell, inputs, sequence_length, initial_state, dtype, time_major, sc
 def static_rnn(cell: RNNCell, inputs: Sequence[Any], initial_state: Any = None,
                dtype: Any = None, sequence_length: Any = None,
                scope: Any = None) -> tuple[list[Tensor], Any]:  # fmt: skip
-    """The cell unrolled over a Python list of [batch, depth] inputs (tf.nn.static_rnn)."""
+    """The cell over a Python list of [batch, depth] inputs (tf.nn.static_rnn):
+    (the list of outputs, the final state), with TF's variable names.
+
+    TF unrolls the list into one copy of the cell per step; the cell is the
+    same at every step, so kiln stacks the list and runs dynamic_rnn's scan
+    (one loop, its kernels compiled once, the input projection hoisted) and
+    unstacks the outputs into the list TF gives."""
     xs = [convert_to_tensor(x) for x in inputs]
     if not xs:
         raise GraphError("static_rnn: inputs must be a non-empty list")
@@ -480,20 +578,8 @@ def static_rnn(cell: RNNCell, inputs: Sequence[Any], initial_state: Any = None,
         if not cell.built:
             cell.build(_depth(xs[0], "static_rnn"))
         state = _initial(cell, xs[0], initial_state, dtype)
-        lens = None if sequence_length is None else cast(convert_to_tensor(sequence_length), int32)
-        outputs = []
-        for t, x in enumerate(xs):
-            out, new = cell.call(x, state)
-            if lens is not None:
-                alive = expand_dims(less(convert_to_tensor(t, dtype=int32), lens), 1)
-                out = where(alive, out, zeros_like(out))
-                new = pack_sequence_as(
-                    new,
-                    [where(alive, n, o) for n, o in zip(flatten(new), flatten(state))],
-                )
-            outputs.append(out)
-            state = new
-    return outputs, state
+        outputs, state = _rnn_loop(cell, stack(xs), state, sequence_length, False, "rnn")
+    return unstack(outputs, len(xs)), state
 
 
 def bidirectional_dynamic_rnn(cell_fw: RNNCell, cell_bw: RNNCell, inputs: Any,

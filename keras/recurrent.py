@@ -30,6 +30,7 @@ from ..frontend.ops import (
     zeros,
     zeros_like,
 )
+from ..frontend.rnn import project_inputs
 from . import activations
 from .engine import Layer
 from .initializers import get as get_initializer
@@ -88,7 +89,18 @@ class _Recurrent(Layer):
     def _bias_init(self):
         return _init(self.bias_initializer)
 
-    def step(self, x: Any, states: list) -> tuple[Any, list]:
+    def _input_bias(self):
+        """The bias added to x @ kernel (before the scan, with it)."""
+        return self.bias
+
+    def _input_part(self, x: Any) -> Any:
+        """One step's x @ kernel + its bias (when `project_inputs` cannot do all at once)."""
+        mx = matmul(x, self.kernel)
+        bias = self._input_bias()
+        return mx if bias is None else mx + bias
+
+    def step(self, mx: Any, states: list) -> tuple[Any, list]:
+        """One step from `mx` (the step's x @ kernel + input bias) and the states."""
         raise NotImplementedError
 
     def call(self, inputs, mask=None, initial_state=None):
@@ -110,8 +122,13 @@ class _Recurrent(Layer):
         n = len(states)
         carry = [*states, base * zeros([self.units], x.dtype)] if masked else states
 
+        projected = project_inputs(xs, self.kernel, self._input_bias())
+        if projected is not None:  # x @ kernel for all steps: one matmul before the scan
+            seq[0] = projected
+
         def body(c, xt):
-            out, new = self.step(xt[0], c[:n])
+            mx = xt[0] if projected is not None else self._input_part(xt[0])
+            out, new = self.step(mx, c[:n])
             if masked:
                 keep = expand_dims(xt[1], 1)
                 prev = zeros_like(out) if self.zero_output_for_mask else c[n]
@@ -143,11 +160,8 @@ class _Recurrent(Layer):
 class SimpleRNN(_Recurrent):
     """h' = activation(x @ kernel + h @ recurrent_kernel + bias) (keras.layers.SimpleRNN)."""
 
-    def step(self, x, states):
-        z = matmul(x, self.kernel) + matmul(states[0], self.recurrent_kernel)
-        if self.bias is not None:
-            z = z + self.bias
-        h = self.activation(z)
+    def step(self, mx, states):
+        h = self.activation(mx + matmul(states[0], self.recurrent_kernel))
         return h, [h]
 
 
@@ -173,11 +187,9 @@ class LSTM(_Recurrent):
 
         return init
 
-    def step(self, x, states):
+    def step(self, mx, states):
         h, c = states
-        z = matmul(x, self.kernel) + matmul(h, self.recurrent_kernel)
-        if self.bias is not None:
-            z = z + self.bias
+        z = mx + matmul(h, self.recurrent_kernel)
         u = self.units
         i = self.recurrent_activation(z[:, :u])
         f = self.recurrent_activation(z[:, u : 2 * u])
@@ -200,20 +212,22 @@ class GRU(_Recurrent):
     def _bias_shape(self) -> list[int]:
         return [2, 3 * self.units] if self.reset_after else [3 * self.units]
 
-    def step(self, x, states):
+    def _input_bias(self):
+        if self.bias is not None and self.reset_after:
+            return self.bias[0]
+        return self.bias
+
+    def step(self, mx, states):
         (h,) = states
         u = self.units
-        mx = matmul(x, self.kernel)
         if self.reset_after:
             mh = matmul(h, self.recurrent_kernel)
             if self.bias is not None:
-                mx, mh = mx + self.bias[0], mh + self.bias[1]
+                mh = mh + self.bias[1]
             z = self.recurrent_activation(mx[:, :u] + mh[:, :u])
             r = self.recurrent_activation(mx[:, u : 2 * u] + mh[:, u : 2 * u])
             hh = self.activation(mx[:, 2 * u :] + r * mh[:, 2 * u :])
         else:
-            if self.bias is not None:
-                mx = mx + self.bias
             mh = matmul(h, self.recurrent_kernel[:, : 2 * u])
             z = self.recurrent_activation(mx[:, :u] + mh[:, :u])
             r = self.recurrent_activation(mx[:, u : 2 * u] + mh[:, u:])

@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (register the passes)
     fuse,
     licm,
     plan,
+    scan_hoist,
     split,
 )
 from .manager import (

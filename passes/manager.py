@@ -29,7 +29,7 @@ PassFunction = Callable[..., dict[str, int] | None]
 PASSES: dict[str, PassFunction] = {}
 
 # The default optimisation pipeline (docs/passes.md says why this order).
-DEFAULT_PIPELINE = "decompose,canonicalize,fold,cse,licm,dce,split-reductions,fuse,plan"
+DEFAULT_PIPELINE = "decompose,canonicalize,fold,cse,licm,scan-hoist,dce,split-reductions,fuse,plan"
 
 
 def register_pass(name: str) -> Callable[[PassFunction], PassFunction]:

@@ -70,7 +70,9 @@ class Planner:
     whose arguments already have buffers (`args`) and whose new buffers are
     numbered from `start` on, so no buffer is shared between regions."""
 
-    def __init__(self, func: Function, block=None, args=None, start: int | None = None):
+    def __init__(
+        self, func: Function, block=None, args=None, start: int | None = None, carried: int = 0
+    ):
         self.func = func
         self.block = block if block is not None else func.body
         self.args = list(self.block.args)
@@ -79,6 +81,8 @@ class Planner:
         self.buffer: dict[int, int] = {id(a): j for a, j in zip(self.args, arg_ids)}
         self.buffer_type = {j: a.type for a, j in zip(self.args, arg_ids)}
         self.protected = set(arg_ids)  # never written (a region's arguments)
+        # a loop body's first `carried` arguments: yield k is argument k's next value
+        self.carried = carried
         self.free: list[int] = []
         self.count = len(func.args) if start is None else start
         self.stats = {
@@ -88,6 +92,7 @@ class Planner:
             "in place": 0,
             "variable updates in place": 0,
             "variable copies": 0,
+            "slot updates in place": 0,
         }
         ret = self.block.terminator
         aliases = (func.attrs.get("aliases") or ()) if block is None else ()
@@ -143,8 +148,9 @@ class Planner:
             self.count += len(pointers)
             per_region = [pointers, pointers]
         op.attrs["plan.args"] = tuple(b for ids in per_region for b in ids)
-        for region, ids in zip(op.regions, per_region):
-            inner = Planner(self.func, region.blocks[0], ids, self.count)
+        for r, (region, ids) in enumerate(zip(op.regions, per_region)):
+            n = _carried(op, r)
+            inner = Planner(self.func, region.blocks[0], ids, self.count, carried=n)
             inner.run()
             self.count = inner.count
             for k, n in inner.stats.items():
@@ -160,6 +166,10 @@ class Planner:
                 self.stats["variable updates in place"] += 1
                 return self.take(r, j, taken)
             self.stats["variable copies"] += 1
+        slot = self.slot_update(op, i, r)
+        if slot is not None:
+            self.stats["slot updates in place"] += 1
+            return self.take(r, slot, taken)
         if _in_place_capable(op):
             for v in op.operands:
                 s = _storage(v)
@@ -183,6 +193,11 @@ class Planner:
         self.stats["buffers"] += 1
         self.buffer_type[b] = r.type
         return self.take(r, b, taken)
+
+    def slot_update(self, op: Operation, i: int, r: Value) -> int | None:
+        """The buffer of the carried argument `op` updates in place (`slot_update`)."""
+        k = slot_update(self.block, self.carried, op, i, r, self.last)
+        return None if k is None else self.buffer[id(self.args[k])]
 
     @staticmethod
     def overwritable(op: Operation, storage: Value, r: Value) -> bool:
@@ -228,6 +243,33 @@ def plan(module: Module) -> dict[str, int]:
     return totals
 
 
+def slot_update(block, carried: int, op: Operation, i: int, r: Value, last) -> int | None:
+    """k when `op` (op i of loop body `block`, whose first `carried` arguments are
+    carried: yield k is argument k's next value) is a scatter_add into carried
+    argument k that the body yields as k's next value and nothing reads after:
+    its result takes the argument's buffer, where the kernel adds only its rows
+    (a while loop's gradient stores each trip's values in slot t of M: O(1)
+    per trip instead of a copy of the M slots); else None."""
+    if op.name != "kiln.scatter_add" or not carried:
+        return None
+    x = op.operands[0]
+    k = next((j for j, a in enumerate(block.args[:carried]) if a is x), None)
+    if k is None or x.type != r.type or op.operands[2] is x:
+        return None
+    if block.terminator.operands[k] is not r or last.get(id(x)) != i:
+        return None
+    return k
+
+
+def _carried(op: Operation, region_index: int) -> int:
+    """How many of a control op's region's arguments are carried (its body's)."""
+    if region_index != len(op.regions) - 1:
+        return 0  # a while's cond, an if's branches
+    if op.name == "kiln.while":
+        return len(op.operands)
+    return op.num_carried if op.name == "kiln.scan" else 0
+
+
 def check_plan(func: Function) -> None:
     """Replay `func`'s plan, regions included; raise KilnError if a value is
     overwritten while needed, a region writes its arguments' buffers, or two
@@ -239,7 +281,7 @@ def check_plan(func: Function) -> None:
     _check_block(func, func.body, list(range(len(func.args))), donated, writers)
 
 
-def _check_block(func, block, arg_ids, donated, writers) -> None:
+def _check_block(func, block, arg_ids, donated, writers, carried: int = 0) -> None:
     last = last_uses(block)
     occupant: dict[int, Value] = dict(zip(arg_ids, block.args))
     where: dict[int, int] = {id(a): j for a, j in zip(block.args, arg_ids)}
@@ -260,6 +302,10 @@ def _check_block(func, block, arg_ids, donated, writers) -> None:
         if buffers is None or len(buffers) != len(op.results):
             raise KilnError(f"plan of @{func.name}: {op.describe()} has no plan.buffers")
         for r, b in zip(op.results, buffers):
+            k = slot_update(block, carried, op, i, r, last)
+            if k is not None and b == arg_ids[k]:  # a carried slot, updated in place
+                occupant[b], where[id(r)] = r, b
+                continue
             if writers.setdefault(b, id(block)) != id(block):
                 raise KilnError(
                     f"plan of @{func.name}: {op.describe()} writes buffer {b}, "
@@ -272,10 +318,10 @@ def _check_block(func, block, arg_ids, donated, writers) -> None:
             where[id(r)] = b
         if op.name in CONTROL_OPS:
             args = list(op.attrs.get("plan.args") or ())
-            for region in op.regions:
+            for n, region in enumerate(op.regions):
                 inner = region.blocks[0]
                 ids, args = args[: len(inner.args)], args[len(inner.args) :]
-                _check_block(func, inner, ids, {}, writers)
+                _check_block(func, inner, ids, {}, writers, _carried(op, n))
     for v in ret.operands if ret is not None else ():
         s = _storage(v)
         if not _is_constant(s) and occupant.get(where.get(id(s), -1)) is not s:

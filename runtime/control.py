@@ -11,9 +11,14 @@ entry `kiln_run` runs in order:
 - `Point`: a buffer that only points into another's memory, offset by a row
   of the enclosing scan's index (an if's arguments, a scan's slices, a scan
   output's row that the body writes directly: no copy);
+- `Swap`: two buffers exchange their memory (a loop body's yield of a value
+  it computed into a buffer of its own: the carried buffer takes that memory
+  and the next trip computes into the old one, instead of a copy per trip);
 - `If`, `While`, `Scan`: a branch on the loaded i1, a loop with the cond's
   kernels, the predicate, the body and `max_iterations`, a counted loop over
-  the run-time length T (`reverse` walks it down).
+  the run-time length T (`reverse` walks it down). A loop whose body swaps
+  puts the pointers back when it ends (one copy of each carried value whose
+  memory moved), so outside it every buffer is where the caller put it.
 
 The sizes these need (bytes, T) depend on the argument shapes: they are
 "extras", computed with the layout after the kernels' ints (appended to the
@@ -55,6 +60,13 @@ class Point:
 
 
 @dataclass
+class Swap:
+    dst: int  # a loop's carried buffer
+    src: int  # the body's buffer of its next value
+    bytes: int  # an extra: the size, for the copy back when the loop ends
+
+
+@dataclass
 class If:
     pred: int
     then: list
@@ -67,6 +79,7 @@ class While:
     pred: int
     body: list
     bound: int  # max_iterations, -1: none
+    swaps: list = field(default_factory=list)  # the body's Swap nodes
 
 
 @dataclass
@@ -74,6 +87,7 @@ class Scan:
     length: int  # an extra
     reverse: bool
     body: list
+    swaps: list = field(default_factory=list)  # the body's Swap nodes
 
 
 @dataclass
@@ -169,8 +183,10 @@ class Walker:
             cond, body = blocks
             cond_nodes = self.block(cond, f"{prefix}0_")
             pred = self.buffer_of[cond.terminator.operands[0]]
-            body_nodes = self.block(body, f"{prefix}1_") + self.yields(body, results, op.results)
-            return [*init, While(cond_nodes, pred, body_nodes, op.max_iterations)]
+            body_nodes = self.block(body, f"{prefix}1_")
+            body_nodes += self.yields(body, results, op.results, swap=True)
+            swaps = [n for n in body_nodes if isinstance(n, Swap)]
+            return [*init, While(cond_nodes, pred, body_nodes, op.max_iterations, swaps)]
         return [*init, self.scan(op, operands, results, args, blocks[0], prefix)]
 
     def scan(self, op, operands, results, args, body, prefix: str) -> Scan:
@@ -192,21 +208,36 @@ class Walker:
                 points.append(Point(src, r, row))
             else:
                 rows.append(Copy(r, src, row, row))
-        carried = self.yields(body, results[:n], op.results[:n], yielded[:n])
+        carried = self.yields(body, results[:n], op.results[:n], yielded[:n], swap=True)
         # the rows first: one may read a carried argument that the carried copies overwrite
         body_nodes = points + nodes + rows + carried
-        return Scan(self.extra("length", op.operands[n]), op.reverse, body_nodes)
+        swaps = [c for c in carried if isinstance(c, Swap)]
+        return Scan(self.extra("length", op.operands[n]), op.reverse, body_nodes, swaps)
 
-    def yields(self, block, targets, values, yielded=None) -> list:
+    def yields(self, block, targets, values, yielded=None, swap=False) -> list:
         """Copies of a region's yields into `targets`; a yield that reads another
-        target (a swap of carried values) goes through a staging buffer first."""
+        target (a swap of carried values) goes through a staging buffer first.
+        With `swap` (a loop body), a value computed into a buffer of the body's
+        own, yielded once, swaps memory with its target instead of a copy."""
         yielded = block.terminator.operands if yielded is None else yielded
+        sources = [self.buffer_of[v] for v in yielded]
+        own = set(self.block_buffers(block))
         staged, copies = [], []
         for dst, v, r in zip(targets, yielded, values):
             src = self.buffer_of[v]
             if src == dst:
                 continue
             size = self.extra("bytes", r)
+            if (
+                swap
+                and src in own
+                and sources.count(src) == 1
+                and src not in targets
+                and src not in self.tree.pointers
+                and dst not in self.tree.pointers
+            ):
+                copies.append(Swap(dst, src, size))
+                continue
             if src in targets:
                 t = self.new_buffer()
                 self.tree.scratch[t] = r
@@ -214,6 +245,16 @@ class Walker:
                 src = t
             copies.append(Copy(dst, src, size))
         return staged + copies
+
+    def block_buffers(self, block) -> list[int]:
+        """The buffers the ops of `block` itself write (not its arguments, constants
+        or nested regions' buffers): its values that live and die in one trip."""
+        out = []
+        for op in block.ops:
+            if op is block.terminator or op.name == "kiln.constant" or op.name in VIEW_OPS:
+                continue
+            out += list(op.attrs.get("plan.buffers") or ())
+        return [b for b in out if b not in self.constants]
 
 
 def extra_values(extras, shapes) -> list[int]:
@@ -276,7 +317,7 @@ class Emitter:
         b, i = self.b, node.step
         step = self.program.steps[i]
         if self.probe:
-            self.probe(b, self.module, i)
+            self.probe.before(b, i)
         kernel_fn = ir.Function(
             self.module, ir.FunctionType(I32, [PTR, PTR, I64, I64]), step.kernel.name
         )
@@ -301,6 +342,8 @@ class Emitter:
         fault.add_incoming(shared, split_block)
         with b.if_then(b.icmp_unsigned("!=", fault, ir.Constant(I32, 0)), likely=False):
             b.ret(b.or_(b.zext(fault, I64), self.const((i + 1) << 32)))
+        if self.probe:
+            self.probe.after(b, i)
 
     def copy_(self, node: Copy) -> None:
         dst = self.at_row(self.load_pointer(node.dst), node.row)
@@ -309,6 +352,40 @@ class Emitter:
 
     def point_(self, node: Point) -> None:
         self.b.store(self.at_row(self.load_pointer(node.src), node.row), self.pointer(node.dst))
+
+    def swap_(self, node: Swap) -> None:
+        b = self.b
+        dst, src = self.pointer(node.dst), self.pointer(node.src)
+        a, c = b.load(dst, typ=PTR), b.load(src, typ=PTR)
+        b.store(c, dst)
+        b.store(a, src)
+
+    def save(self, swaps) -> list:
+        """Before a loop: each swapped pair's pointers, to put back after it."""
+        saved = []
+        for node in swaps:
+            pair = self.allocas.alloca(PTR, 2, name="swapped")
+            self.b.store(self.load_pointer(node.dst), pair)
+            self.b.store(
+                self.load_pointer(node.src), self.b.gep(pair, [self.const(1)], source_etype=PTR)
+            )
+            saved.append(pair)
+        return saved
+
+    def restore(self, swaps, saved) -> None:
+        """After a loop: a carried value whose memory moved is copied back to the
+        caller's buffer, and both pointers are the ones from before the loop."""
+        b = self.b
+        for node, pair in zip(swaps, saved):
+            first = b.load(pair, typ=PTR)
+            second = b.load(b.gep(pair, [self.const(1)], source_etype=PTR), typ=PTR)
+            now = self.load_pointer(node.dst)
+            with b.if_then(b.icmp_unsigned("!=", now, first)):
+                b.call(
+                    self.memcpy, [first, now, self.extra(node.bytes), ir.Constant(ir.IntType(1), 0)]
+                )
+            b.store(first, self.pointer(node.dst))
+            b.store(second, self.pointer(node.src))
 
     def predicate(self, buf: int) -> ir.Value:
         byte = self.b.load(self.load_pointer(buf), typ=I8)
@@ -323,6 +400,7 @@ class Emitter:
 
     def while_(self, node: While) -> None:
         b = self.b
+        saved = self.save(node.swaps)
         trips = self.allocas.alloca(I64, name="trips")
         b.store(self.const(0), trips)
         head = b.append_basic_block("while.head")
@@ -344,13 +422,16 @@ class Emitter:
         b.store(b.add(b.load(trips, typ=I64), self.const(1)), trips)
         b.branch(head)
         b.position_at_end(done)
+        self.restore(node.swaps, saved)
 
     def scan_(self, node: Scan) -> None:
         from ..codegen.llvm.render import counted_loop
 
         b = self.b
+        saved = self.save(node.swaps)
         length = self.extra(node.length)
         with counted_loop(b, self.const(0), length, "scan") as t:
             self.index.append(b.sub(b.sub(length, self.const(1)), t) if node.reverse else t)
             self.emit(node.body)
             self.index.pop()
+        self.restore(node.swaps, saved)

@@ -266,16 +266,17 @@ class CpuProgram:
             self.steps.append(Step(op, kernel, ids, time.perf_counter() - start))
 
     def entry_module(self, probe=None) -> ir.Module:
-        """The entry; `probe(builder, module, i)`, if given, emits code before step i
-        and (i = len(steps)) after the last (runtime/profile.py: timestamps)."""
+        """The entry; `probe`, if given, emits timing code: its `setup` first, its
+        `before(i)`/`after(i)` around every call of kernel i (each iteration of
+        a loop) and its `finish` after the last (runtime/profile.py)."""
         module = ir.Module(name=f"{self.name}_entry")
         fn = ir.Function(module, ir.FunctionType(I64, [PTR, PTR, PTR, PTR]), ENTRY)
         emitter = Emitter(self, module, fn, probe)
-        if probe and self.steps:
-            probe(emitter.b, module, 0)  # its setup in the first block, outside any loop
+        if probe:
+            probe.setup(emitter.b, module)  # in the first block, outside any loop
         emitter.emit(self.tree.nodes)
         if probe:
-            probe(emitter.b, module, len(self.steps))
+            probe.finish(emitter.b, module)
         emitter.b.ret(ir.Constant(I64, 0))
         emitter.finish()
         return module

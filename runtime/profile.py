@@ -50,6 +50,7 @@ from .shapes import concrete_shapes
 TABLE = "kiln_profile_ns"
 CLOCK_MONOTONIC = 1
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
+ONE = ir.Constant(I64, 1)
 
 # ------------------------------------------------------------------ costs
 
@@ -144,25 +145,48 @@ def _measure_ceilings() -> dict[str, float]:
 
 
 class _Probe:
-    """Emits `table[i] = clock_gettime(CLOCK_MONOTONIC)` in nanoseconds."""
+    """Emits the timing code: `setup` zeroes `table` (a global, int64[2n + 1]) and
+    notes the start, `before(i)`/`after(i)` around kernel i add its time to
+    table[i] and one to its runs, table[n + i] (every iteration of a loop's
+    kernels counts, not only the last), and `finish` stores the whole native
+    call's time in table[2n]; times in nanoseconds of
+    clock_gettime(CLOCK_MONOTONIC)."""
 
     def __init__(self, n_steps: int):
         self.n = n_steps
-        self.table = self.clock = self.spec = None
+        self.table = self.clock = self.spec = self.mark = self.start = None
 
-    def __call__(self, b: ir.IRBuilder, module: ir.Module, i: int) -> None:
-        if self.table is None:
-            kind = ir.ArrayType(I64, self.n + 1)
-            self.table = ir.GlobalVariable(module, kind, TABLE)
-            self.table.initializer = ir.Constant(kind, [0] * (self.n + 1))
-            self.clock = ir.Function(module, ir.FunctionType(I32, [I32, PTR]), "clock_gettime")
-            self.spec = b.alloca(ir.ArrayType(I64, 2), name="timespec")
+    def setup(self, b: ir.IRBuilder, module: ir.Module) -> None:
+        kind = ir.ArrayType(I64, 2 * self.n + 1)
+        self.table = ir.GlobalVariable(module, kind, TABLE)
+        self.table.initializer = ir.Constant(kind, [0] * (2 * self.n + 1))
+        self.clock = ir.Function(module, ir.FunctionType(I32, [I32, PTR]), "clock_gettime")
+        self.spec = b.alloca(ir.ArrayType(I64, 2), name="timespec")
+        self.mark = b.alloca(I64, name="kernel_start")
+        self.start = b.alloca(I64, name="call_start")
+        b.store(ir.Constant(kind, [0] * (2 * self.n + 1)), self.table)
+        b.store(self.now(b), self.start)
+
+    def now(self, b: ir.IRBuilder) -> ir.Value:
         b.call(self.clock, [ir.Constant(I32, CLOCK_MONOTONIC), self.spec])
         zero = ir.Constant(I32, 0)
         sec = b.load(b.gep(self.spec, [zero, zero]), typ=I64)
         nsec = b.load(b.gep(self.spec, [zero, ir.Constant(I32, 1)]), typ=I64)
-        ns = b.add(b.mul(sec, ir.Constant(I64, 1_000_000_000)), nsec)
-        b.store(ns, b.gep(self.table, [zero, ir.Constant(I32, i)]))
+        return b.add(b.mul(sec, ir.Constant(I64, 1_000_000_000)), nsec)
+
+    def slot(self, b: ir.IRBuilder, i: int) -> ir.Value:
+        return b.gep(self.table, [ir.Constant(I32, 0), ir.Constant(I32, i)])
+
+    def before(self, b: ir.IRBuilder, i: int) -> None:
+        b.store(self.now(b), self.mark)
+
+    def after(self, b: ir.IRBuilder, i: int) -> None:
+        spent = b.sub(self.now(b), b.load(self.mark, typ=I64))
+        for slot, more in ((self.slot(b, i), spent), (self.slot(b, self.n + i), ONE)):
+            b.store(b.add(b.load(slot, typ=I64), more), slot)
+
+    def finish(self, b: ir.IRBuilder, module: ir.Module) -> None:
+        b.store(b.sub(self.now(b), b.load(self.start, typ=I64)), self.slot(b, 2 * self.n))
 
 
 @dataclass
@@ -170,7 +194,7 @@ class _Timed:
     """A CpuExecutable whose entry records timestamps, and its table."""
 
     executable: object  # a shallow copy of the CpuExecutable, calling the timed entry
-    table: np.ndarray  # int64[len(steps) + 1]: ns before each kernel and after the last
+    table: np.ndarray  # int64[2 len(steps) + 1]: each kernel's ns (all its runs), runs, call ns
     engine: llvm.ExecutionEngine = field(repr=False)
 
 
@@ -216,7 +240,7 @@ def timed_executable(exe) -> _Timed:
     timed = copy.copy(exe)
     timed.entry = ENTRY_SIGNATURE(engine.get_function_address(ENTRY))
     address = engine.get_global_value_address(TABLE)
-    table = np.ctypeslib.as_array((ctypes.c_int64 * (n + 1)).from_address(address))
+    table = np.ctypeslib.as_array((ctypes.c_int64 * (2 * n + 1)).from_address(address))
     result = _Timed(timed, table, engine)
     _timed_copies[exe] = result
     return result
@@ -240,6 +264,7 @@ class KernelRow:
     gflops: float
     bw_fraction: float  # achieved GB/s over the copy ceiling
     flop_fraction: float  # achieved GFLOP/s over the matmul ceiling
+    runs: int = 1  # times the kernel ran in one call (a loop's body kernels: its trips)
 
 
 @dataclass
@@ -301,11 +326,15 @@ def _cpu_executable(executable):
     return run
 
 
-def _rows(exe, arg_shapes, seconds: list[float], ceilings: dict) -> list[KernelRow]:
+def _rows(exe, arg_shapes, seconds: list[float], ceilings: dict, runs=None) -> list[KernelRow]:
+    """The rows of one call: a kernel that ran `runs` times (in a loop) moved
+    that many times its bytes and FLOPs in its `seconds`."""
     rows = []
-    for i, (step, s, (nbytes, flops)) in enumerate(
-        zip(exe.steps, seconds, kernel_costs(exe, arg_shapes))
+    runs = runs or [1] * len(exe.steps)
+    for i, (step, s, (nbytes, flops), k) in enumerate(
+        zip(exe.steps, seconds, kernel_costs(exe, arg_shapes), runs)
     ):
+        nbytes, flops, k = nbytes * int(k), flops * int(k), int(k)
         op = step.op
         kind = f"fused:{op.kind}" if op.name == "kiln.fused" else op.name.split(".", 1)[-1]
         gbps = nbytes / s / 1e9 if s > 0 else 0.0
@@ -323,6 +352,7 @@ def _rows(exe, arg_shapes, seconds: list[float], ceilings: dict) -> list[KernelR
                 gflops,
                 gbps / ceilings["copy_gbps"],
                 gflops / ceilings["matmul_gflops"],
+                k,
             )
         )
     return rows
@@ -335,6 +365,8 @@ def profile(executable, *args, repeat: int = 21, warmup: int = 3) -> Profile:
     function updates in place (variables) are updated by every call."""
     exe = _cpu_executable(executable)
     timed = timed_executable(exe)
+    n = len(exe.steps)
+    runs = np.ones(n, np.int64)
     arrays = [np.asarray(a) for a in args]
     shapes = [a.shape for a in arrays]
     for _ in range(warmup):
@@ -348,14 +380,15 @@ def profile(executable, *args, repeat: int = 21, warmup: int = 3) -> Profile:
         start = time.perf_counter()
         timed.executable(*arrays)
         walls.append(time.perf_counter() - start)
-        kernels.append(np.diff(timed.table) * 1e-9)
+        kernels.append(timed.table[:n] * 1e-9)
+        runs = timed.table[n:-1].copy()
     per_call = np.array(kernels).reshape(repeat, len(exe.steps))
     sums = per_call.sum(axis=1)
     ceilings = machine_ceilings()
-    rows = _rows(exe, shapes, list(np.median(per_call, axis=0)), ceilings)
+    rows = _rows(exe, shapes, list(np.median(per_call, axis=0)), ceilings, list(runs))
     if any(r.bw_fraction > 1.05 or r.flop_fraction > 1.05 for r in rows):
         ceilings = machine_ceilings(refresh=True)  # measured under load: measure again
-        rows = _rows(exe, shapes, [r.seconds for r in rows], ceilings)
+        rows = _rows(exe, shapes, [r.seconds for r in rows], ceilings, list(runs))
     return Profile(
         exe.name,
         shapes,
@@ -412,6 +445,7 @@ class _Accumulator:
         self.totals: dict[tuple, np.ndarray] = {}
         self.calls: dict[tuple, int] = {}
         self.wall: dict[tuple, float] = {}
+        self.runs: dict[tuple, np.ndarray] = {}  # the last call's runs of each kernel
         self._shapes_of: dict[int, tuple] = {}
 
     def shapes(self, dims_table) -> tuple:
@@ -429,7 +463,8 @@ class _Accumulator:
         wall = time.perf_counter() - start
         if not code:
             key = self.shapes(entry_args[1])
-            ns = np.diff(self.timed.table)
+            ns = self.timed.table[: len(self.exe.steps)].copy()
+            self.runs[key] = self.timed.table[len(self.exe.steps) : -1].copy()
             with _lock:
                 if key in self.totals:
                     self.totals[key] += ns
@@ -445,7 +480,7 @@ class _Accumulator:
         for key, totals in self.totals.items():
             n = self.calls[key]
             seconds = list(totals * 1e-9 / n)
-            rows = _rows(self.exe, key, seconds, ceilings) if key else []
+            rows = _rows(self.exe, key, seconds, ceilings, list(self.runs[key])) if key else []
             total = float(totals.sum()) * 1e-9 / n
             out.append(
                 Profile(

@@ -69,7 +69,7 @@ def gather(op: Operation, name: str) -> NativeKernel:
 
 @native("kiln.scatter_add")
 def scatter_add(op: Operation, name: str) -> NativeKernel:
-    """out = x, then out[p, indices[j], :] += updates[p, j, :] for j in order
+    """out = x (unless out is x), then out[p, indices[j], :] += updates[p, j, :] for j in order
     (as numpy.add.at, so float sums round the same). The outer loop runs over
     p only: repeated indices of one p add into one row, so no two threads
     ever write the same element."""
@@ -77,10 +77,13 @@ def scatter_add(op: Operation, name: str) -> NativeKernel:
     t = element_type(op, dtype)
     f = Frame(name, ["x", "indices", "updates", "out"], DIMS)
     b, (_, A, I, J) = f.b, f.dims
+    # planned in place (passes/plan.py: a loop body's slot store) out is x: no copy
+    copy = b.icmp_unsigned("!=", f.buffers[0], f.buffers[3])
     with f.loop(f.begin, f.end, "p") as p:
         block = f.mul(f.mul(p, A), I)
-        with f.loop(const(0), f.mul(A, I), "k") as k:
-            f.store(f.load(0, f.add(block, k), t), 3, f.add(block, k))
+        with b.if_then(copy):
+            with f.loop(const(0), f.mul(A, I), "k") as k:
+                f.store(f.load(0, f.add(block, k), t), 3, f.add(block, k))
         with f.loop(const(0), J, "j") as j:
             index = _index(f, 1, j, op)
             bad = f.outside(index, A)

@@ -293,3 +293,134 @@ def test_unknown_batch_and_time_run_in_one_graph():
                     np.testing.assert_allclose(o[n, : lens[n]], want[:, 0], rtol=1e-5, atol=1e-6)
                     np.testing.assert_array_equal(o[n, lens[n] :], 0.0)
                     np.testing.assert_allclose(h[n], wh[0], rtol=1e-5, atol=1e-6)
+
+
+def _scan_matmuls(module):
+    """For each kiln.scan of the module (outermost first): the shapes of the rhs of
+    the matmuls in its body, and the matmuls outside every scan."""
+    func = module["run"]
+    scans, outside = [], []
+    for op in func.body.ops:
+        if op.name == "kiln.scan":
+            scans.append(
+                [tuple(o.operands[1].type.shape) for o in op.body.ops if o.name == "kiln.matmul"]
+            )
+        elif op.name == "kiln.matmul":
+            outside.append(tuple(op.operands[1].type.shape))
+    return scans, outside
+
+
+def test_multi_rnn_cell_runs_one_scan_per_layer_with_the_input_projection_outside():
+    """Each layer's x @ kernel[:D] is one matmul before its scan; a step multiplies
+    only h by the recurrent rows kernel[D:] (as cuDNN and PyTorch run a stack)."""
+    from kiln.frontend.lowering import lower
+
+    x = np.random.RandomState(7).randn(B, T, D).astype(np.float32)
+    with kl.Graph().as_default() as g:
+        xp = kl.placeholder(kl.float32, [B, T, D])
+        cell = rnn.MultiRNNCell([rnn.BasicLSTMCell(H), rnn.GRUCell(H)])
+        out, _ = kl.nn.dynamic_rnn(cell, xp, dtype=kl.float32)
+        module = lower(g, [out], {xp: x}).module
+    scans, outside = _scan_matmuls(module)
+    assert scans == [[(H, 4 * H)], [(H, 2 * H), (H, H)]]
+    assert outside == [(D, 4 * H), (H, 3 * H)]  # the GRU's gates and candidate: one matmul
+
+
+def test_layered_and_projected_stack_matches_the_stepwise_numpy_stack():
+    """A 2-layer LSTM stack with sequence_length: the layer-by-layer scans with
+    hoisted projections give the step-by-step stack's outputs and states."""
+    rng = np.random.RandomState(8)
+    x = rng.randn(B, T, D).astype(np.float32)
+    lens = np.array([T, 3], np.int32)
+    ks = [(rng.randn(d + H, 4 * H) * 0.4).astype(np.float32) for d in (D, H)]
+    bs = [(rng.randn(4 * H) * 0.1).astype(np.float32) for _ in range(2)]
+    with kl.Graph().as_default():
+        cell = rnn.MultiRNNCell([rnn.BasicLSTMCell(H), rnn.BasicLSTMCell(H)])
+        out, st = kl.nn.dynamic_rnn(cell, kl.constant(x), sequence_length=lens, dtype=kl.float32)
+        with kl.Session() as s:
+            s.run(kl.global_variables_initializer())
+            for v in cell.variables:
+                layer = int(v.name.split("cell_")[1][0])
+                v.load(ks[layer] if v.name.endswith("kernel:0") else bs[layer], s)
+            got, c1, h1 = s.run([out, st[1].c, st[1].h])
+    for n in range(B):
+        z = np.zeros((1, H), np.float32)
+        xs = x[n, : lens[n], None]
+        h0s, _, _ = _np_lstm(xs, ks[0], bs[0], z, z)
+        want, wc, wh = _np_lstm(h0s, ks[1], bs[1], z, z)
+        np.testing.assert_allclose(got[n, : lens[n]], want[:, 0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(got[n, lens[n] :], 0.0)
+        np.testing.assert_allclose(c1[n], wc[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(h1[n], wh[0], rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_of_a_projected_lstm_stack_matches_finite_differences():
+    """The weights' gradients through two projected layers (the input projection's
+    one matmul after the backward scan, the recurrent rows' pad) in float64."""
+    rng = np.random.RandomState(9)
+    x = rng.randn(B, 3, D)
+    with kl.Graph().as_default():
+        cell = rnn.MultiRNNCell(
+            [rnn.LSTMCell(H, dtype=kl.float64), rnn.GRUCell(H, dtype=kl.float64)]
+        )
+        out, _ = kl.nn.dynamic_rnn(cell, kl.constant(x), dtype=kl.float64)
+        loss = kl.reduce_sum(out * out)
+        weights = cell.variables
+        grads = kl.gradients(loss, weights)
+        with kl.Session() as s:
+            s.run(kl.global_variables_initializer())
+            for v in weights:
+                v.load(rng.randn(*v.shape.as_list()) * 0.4, s)
+            analytic = s.run(grads)
+            for v, g in zip(weights, analytic):
+                w0 = s.run(v)
+                eps = 1e-6
+                for i in list(np.ndindex(*w0.shape))[:: max(1, w0.size // 12)]:
+                    d = np.zeros_like(w0)
+                    d[i] = eps
+                    v.load(w0 + d, s)
+                    up = s.run(loss)
+                    v.load(w0 - d, s)
+                    down = s.run(loss)
+                    v.load(w0, s)
+                    np.testing.assert_allclose(g[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+def test_static_rnn_is_one_scan_with_tf_names_and_a_list_of_outputs():
+    """static_rnn stacks its list and runs dynamic_rnn's scan (TF unrolls one cell
+    per step: 28 steps were ~1,000 kernels), keeping TF's names and list."""
+    from kiln.frontend.lowering import lower
+
+    x = np.random.RandomState(10).randn(12, B, D).astype(np.float32)
+    with kl.Graph().as_default() as g:
+        xp = kl.placeholder(kl.float32, [12, B, D])
+        cell = rnn.MultiRNNCell([rnn.BasicLSTMCell(H), rnn.BasicLSTMCell(H)])
+        outs, state = kl.nn.static_rnn(cell, kl.unstack(xp, 12), dtype=kl.float32)
+        assert isinstance(outs, list) and len(outs) == 12
+        assert sorted(v.name for v in kl.global_variables()) == TF["names"]
+        module = lower(g, [*outs, state[1].h], {xp: x}).module
+    scans, _ = _scan_matmuls(module)
+    assert scans == [[(H, 4 * H)], [(H, 4 * H)]]
+
+
+def test_static_rnn_with_sequence_length_is_dynamic_rnn_on_the_stacked_list():
+    """Past each sequence's end static_rnn's outputs are zeros and its state frozen,
+    as dynamic_rnn's (TF's semantics for both); same weights, same numbers."""
+    rng = np.random.RandomState(11)
+    x = rng.randn(B, T, D).astype(np.float32)
+    lens = np.array([2, T], np.int32)
+    with kl.Graph().as_default():
+        cells = [rnn.LSTMCell(H, name="a"), rnn.LSTMCell(H, name="b")]
+        xp = kl.constant(x)
+        douts, dst = kl.nn.dynamic_rnn(cells[0], xp, sequence_length=lens, dtype=kl.float32)
+        souts, sst = kl.nn.static_rnn(
+            cells[1], kl.unstack(xp, T, 1), sequence_length=lens, dtype=kl.float32
+        )
+        with kl.Session() as s:
+            s.run(kl.global_variables_initializer())
+            for a, b in zip(cells[0].variables, cells[1].variables):
+                b.load(s.run(a), s)
+            d, dc, so, sc = s.run([douts, dst.c, souts, sst.c])
+    np.testing.assert_allclose(np.stack(so, 1), d, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(sc, dc, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(np.stack(so, 1)[0, 2:], 0.0)

@@ -114,3 +114,29 @@ for _ in range(5):
     assert done.returncode == 0, done.stderr
     assert "kiln profile: @f(4096); means of 5 calls" in done.stderr
     assert "fused:reduction" in done.stderr and "GFLOP/s" in done.stderr
+
+
+def test_a_loop_kernel_counts_every_iteration():
+    """A scan body's kernels are timed on every trip, not only the last: their
+    runs are the trip count and their bytes and FLOPs the trips' sum."""
+    text = """func @f(%c0: H, %xs: XS) -> H {
+  %c, %ys = kiln.scan %c0, %xs {num_carried = 1} : (H, XS) -> (H, XS) ({
+  ^bb0(%h: H, %x: H):
+    %a = kiln.mul %h, %x : H
+    %b = kiln.tanh %a : H
+    kiln.yield %b, %b : (H, H) -> ()
+  })
+  kiln.return %c : H
+}"""
+    m = parse(text.replace("XS", "tensor<?x4x16xf32>").replace("H", "tensor<4x16xf32>"))
+    exe = kiln.compile(m, "f", backend="cpu")
+    c0 = np.ones((4, 16), np.float32)
+    rows = {}
+    for trips in (3, 7):
+        xs = np.full((trips, 4, 16), 0.5, np.float32)
+        rows[trips] = profile(exe, c0, xs, repeat=3, warmup=1).rows
+    body = [r for r in rows[7] if r.runs > 1]
+    assert body and all(r.runs == 7 for r in body)
+    for r3, r7 in zip(rows[3], rows[7]):
+        if r7.runs > 1:
+            assert r3.runs == 3 and r7.flops * 3 == r3.flops * 7 and r7.flops > 0

@@ -459,3 +459,84 @@ def test_a_hoisted_weight_gradient_for_every_length_and_zero_trips():
             )
         else:
             assert not got[-1].any()
+
+
+def _copies_in_loops(nodes, inside=False):
+    """The Copy nodes of a runtime/control.py tree that run inside a while loop."""
+    from kiln.runtime.control import Copy, While
+
+    for n in nodes:
+        if isinstance(n, Copy) and inside:
+            yield n
+        for part in ("cond", "body", "then", "other"):
+            yield from _copies_in_loops(getattr(n, part, []), inside or isinstance(n, While))
+
+
+def test_a_while_gradient_stores_each_trip_in_its_slot_in_place():
+    """The forward loop of a while's gradient writes trip t's values into slot t of
+    its M-slot buffers in place (the scatter_add's result planned in its carried
+    buffer: no copy of the M slots per trip), and the gradient still matches
+    finite differences when the loop runs to its bound, stops early, or runs no trip."""
+    from kiln.passes.autodiff import differentiate
+
+    m = loss_program("while")
+    differentiate(m, "loss", wrt=[0, 1], name="dloss")
+    forward = kiln.compile(parse(str(m)), "loss", backend="cpu")
+    backward = kiln.compile(m, "dloss", backend="cpu")
+    assert backward.report.stat("slot updates in place") >= 2  # x's and w's slots
+    check_plan(m["dloss"])
+    tree = backward.compiled.tree
+    slots = {ids[-1] for _, op, ids in tree.kernels if op.name == "kiln.scatter_add"}
+    assert slots
+    assert not [c for c in _copies_in_loops(tree.nodes) if c.dst in slots]
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((3, 3)) * 0.5
+    for scale in (0.01, 3.0, 200.0):  # 6 trips (the bound), a few, none
+        xs = rng.standard_normal((5, 3)) * scale
+        got = backward(xs, w)
+        for k in (0, 1):
+            want = finite_differences(forward, [xs, w], k)
+            np.testing.assert_allclose(got[-2 + k], want, rtol=1e-5, atol=1e-7)
+
+
+def _loop_nodes(nodes):
+    from kiln.runtime.control import Scan, While
+
+    for n in nodes:
+        if isinstance(n, (Scan, While)):
+            yield n
+        for part in ("cond", "body", "then", "other"):
+            yield from _loop_nodes(getattr(n, part, []))
+
+
+@pytest.mark.parametrize("program,name", [(swap_loop, "swap"), (nested_while, "nest")])
+def test_carried_values_swap_memory_instead_of_a_copy_per_trip(program, name):
+    """A body's next carried value, computed into a buffer of its own, swaps memory
+    with the carried buffer (no copy per trip); after an odd or even number of
+    trips, nested or not, the results are the interpreter's."""
+    from kiln.runtime.control import Swap
+
+    exe, oracle = compiled(program(), name)
+    loops = list(_loop_nodes(exe.compiled.tree.nodes))
+    assert any(loop.swaps for loop in loops)
+    for loop in loops:
+        assert loop.swaps == [n for n in loop.body if isinstance(n, Swap)]
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 3, 6):
+        args = [np.int32(n), *rng.standard_normal((2, 3 if name == "swap" else 4))]
+        args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in args]
+        agree(exe, oracle, name, *args[: 3 if name == "swap" else 2])
+
+
+def test_a_scan_swaps_its_carried_state():
+    """A scan (an if and a while in its body) whose next h is the if's result swaps
+    memory with the carried h each step, for odd and even lengths and none."""
+    m = rnn()
+    exe, oracle = compiled(m, "rnn")
+    scans = [n for n in _loop_nodes(exe.compiled.tree.nodes) if hasattr(n, "length")]
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((4, 4)).astype(np.float32)
+    for T in (0, 1, 2, 7):
+        xs = rng.standard_normal((T, 2, 4)).astype(np.float32)
+        agree(exe, oracle, "rnn", xs, w, np.bool_(T % 2))
+    assert any(scan.swaps for scan in scans)
