@@ -1,0 +1,272 @@
+"""Region ops on the GPU backend (runtime/gpu.py): kiln.if / kiln.while /
+kiln.scan run on the host side of the launcher, their regions' kernels as
+Triton kernels (here in Triton's interpreter), against the reference
+interpreter: data-dependent trip counts, swapped carried values, zero trips,
+nested loops, reverse scans, symbolic lengths, an if on a computed predicate,
+a dynamic_rnn LSTM forward and its gradient."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import kiln
+from kiln.ir import Builder, Module, TensorType, interpret, parse
+from kiln.ir.control_flow import build_if, build_scan, build_while
+from kiln.runtime.gpu import Move
+
+
+def compiled(m: Module, name: str):
+    """(GPU executable, interpreter oracle module); no op may fall back to the host."""
+    oracle = parse(str(m))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a host fallback warns
+        exe = kiln.compile(m, name, backend="gpu")
+    assert exe.backend == "gpu"
+    assert exe.compiled.host_ops == []
+    return exe, oracle
+
+
+def agree(exe, oracle, name, *args, rtol=1e-5, atol=1e-6):
+    got = exe(*args)
+    want = interpret(oracle, name, *args)
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want)):
+        w = np.asarray(w)
+        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=f"result {i}")
+    return got
+
+
+def nodes_of(tree_nodes):
+    """Every node of a runtime/control.py tree, nested ones included."""
+    for node in tree_nodes:
+        yield node
+        for attr in ("then", "other", "cond", "body"):
+            yield from nodes_of(getattr(node, attr, ()))
+
+
+# ------------------------------------------------------------------ while
+
+
+def collatz():
+    m = Module()
+    f = m.add_function("collatz", [TensorType("i32", [])], ["n"])
+    b = Builder.at_end(f.body)
+
+    def cond(b, k, x):
+        return [b.less(b.constant(1, "i32"), x)]
+
+    def body(b, k, x):
+        half = b.div(x, b.constant(2, "i32"))
+        even = b.equal(b.mul(half, b.constant(2, "i32")), x)
+        up = b.add(b.mul(x, b.constant(3, "i32")), b.constant(1, "i32"))
+        return [b.add(k, b.constant(1, "i32")), b.select(even, half, up)]
+
+    k, x = build_while(b, [b.constant(0, "i32"), f.args[0]], cond, body)
+    b.ret(k, x)
+    return m.verify()
+
+
+def test_while_with_a_data_dependent_trip_count():
+    exe, oracle = compiled(collatz(), "collatz")
+    for n in (1, 6, 27):
+        agree(exe, oracle, "collatz", np.int32(n))
+    assert [int(v) for v in exe(np.int32(27))] == [111, 1]
+
+
+def swap_loop(bound=-1):
+    """Carried values that swap each trip (the yields read other carried buffers)."""
+    m = Module()
+    f = m.add_function(
+        "swap", [TensorType("i32", []), TensorType("f32", [3]), TensorType("f32", [3])]
+    )
+    b = Builder.at_end(f.body)
+
+    def cond(b, i, n, x, y):
+        return [b.less(i, n)]
+
+    def body(b, i, n, x, y):
+        return [b.add(i, b.constant(1, "i32")), n, b.add(y, b.constant(1.0)), x]
+
+    b.ret(*build_while(b, [b.constant(0, "i32"), *f.args], cond, body, bound))
+    return m.verify()
+
+
+@pytest.mark.parametrize("bound", [-1, 3])
+def test_while_swapping_carried_values_zero_trips_and_max_iterations(bound):
+    exe, oracle = compiled(swap_loop(bound), "swap")
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 4):
+        x, y = rng.standard_normal((2, 3)).astype(np.float32)
+        i = agree(exe, oracle, "swap", np.int32(n), x, y)[0]
+        assert i == (min(n, bound) if bound >= 0 else n)
+
+
+def nested_while():
+    m = Module()
+    f = m.add_function("nest", [TensorType("i32", []), TensorType("f32", [4])])
+    b = Builder.at_end(f.body)
+
+    def inner_cond(b, j, acc):
+        return [b.less(j, b.constant(3, "i32"))]
+
+    def inner_body(b, j, acc):
+        return [b.add(j, b.constant(1, "i32")), b.add(b.mul(acc, b.constant(0.5)), b.tanh(acc))]
+
+    def cond(b, i, n, acc):
+        return [b.less(i, n)]
+
+    def body(b, i, n, acc):
+        _, acc2 = build_while(b, [b.constant(0, "i32"), acc], inner_cond, inner_body)
+        return [b.add(i, b.constant(1, "i32")), n, b.add(acc2, b.cast(i, dtype="f32"))]
+
+    _, _, acc = build_while(b, [b.constant(0, "i32"), *f.args], cond, body)
+    b.ret(acc)
+    return m.verify()
+
+
+def test_nested_while_loops_swap_the_body_results_into_the_carried_buffers():
+    exe, oracle = compiled(nested_while(), "nest")
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 3):
+        agree(exe, oracle, "nest", np.int32(n), rng.standard_normal(4).astype(np.float32))
+    assert any(isinstance(n, Move) for n in nodes_of(exe.compiled.tree.nodes))
+
+
+# ------------------------------------------------------------------ scan and if
+
+
+def rnn(reverse=False, batch=2, hidden=4):
+    """A scan over xs of symbolic length T with an if inside the body and a
+    while inside the if's then branch, then an if after it."""
+    m = Module()
+    f = m.add_function(
+        "rnn",
+        [
+            TensorType("f32", ["T", batch, hidden]),
+            TensorType("f32", [hidden, hidden]),
+            TensorType("bool", []),
+        ],
+        ["xs", "w", "p"],
+    )
+    b = Builder.at_end(f.body)
+    xs, w, p = f.args
+
+    def halve_until_small(b, h):
+        def cond(b, h):
+            return [b.less(b.constant(1.0), b.reduce_max(b.abs(h), axes=[0, 1]))]
+
+        return build_while(b, [h], cond, lambda b, h: [b.mul(h, b.constant(0.5))])
+
+    def step(b, h, w, p, x):
+        pre = b.add(b.matmul(h, w), x)
+        big = b.less(b.constant(0.0), b.reduce_sum(pre, axes=[0, 1]))
+        (h2,) = build_if(b, big, [pre], halve_until_small, lambda b, v: [b.tanh(v)])
+        return [h2, w, p, b.relu(h2), b.reduce_sum(h2, axes=[1])]
+
+    h0 = b.broadcast_to(b.constant(0.1), shape=[batch, hidden])
+    h, _, _, ys, sums = build_scan(b, [h0, w, p], [xs], step, reverse=reverse)
+    (out,) = build_if(b, p, [h], lambda b, h: [b.neg(h)], lambda b, h: [b.exp(h)])
+    b.ret(out, ys, sums)
+    return m.verify()
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_with_if_and_while_inside_for_every_length(reverse):
+    exe, oracle = compiled(rnn(reverse), "rnn")
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4, 4)).astype(np.float32)
+    for T, p in ((0, True), (1, False), (4, True)):
+        xs = (rng.standard_normal((T, 2, 4)) * 2).astype(np.float32)
+        got = agree(exe, oracle, "rnn", xs, w, np.bool_(p))
+        assert got[1].shape == (T, 2, 4) and got[2].shape == (T, 2)
+    assert len(exe.compiled.plans) == 3  # compiled once, planned per length
+
+
+def nested_scan():
+    """Rows scanned, each row's columns scanned in reverse inside (nested scans)."""
+    m = Module()
+    f = m.add_function("grid", [TensorType("f32", ["R", "C", 3])])
+    b = Builder.at_end(f.body)
+
+    def row(b, acc, r):
+        def col(b, c, x):
+            c2 = b.add(b.mul(c, b.constant(0.9)), x)
+            return [c2, b.mul(c2, c2)]
+
+        c, sq = build_scan(b, [acc], [r], col, reverse=True)
+        return [c, sq, b.tanh(c)]
+
+    b.ret(*build_scan(b, [b.broadcast_to(b.constant(0.0), shape=[3])], [f.args[0]], row))
+    return m.verify()
+
+
+def test_nested_scans_with_stacked_outputs():
+    exe, oracle = compiled(nested_scan(), "grid")
+    rng = np.random.default_rng(4)
+    for r, c in ((1, 1), (3, 2), (0, 2), (2, 0)):
+        agree(exe, oracle, "grid", rng.standard_normal((r, c, 3)).astype(np.float32))
+
+
+def test_repeated_calls_keep_the_pool_consistent_after_swaps():
+    """Swaps rebind pooled memory and results: a result handed out earlier is
+    never overwritten by a later call."""
+    exe, oracle = compiled(nested_while(), "nest")
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.standard_normal((2, 4)).astype(np.float32)
+    first = exe.run_resident(np.int32(3), x1)[0]  # stays in device memory
+    second = exe.run_resident(np.int32(2), x2)[0]
+    agree(exe, oracle, "nest", np.int32(5), x2)
+    for held, (n, x) in ((first, (3, x1)), (second, (2, x2))):
+        want = interpret(oracle, "nest", np.int32(n), x)[0]
+        np.testing.assert_allclose(np.asarray(held), want, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------ an LSTM
+
+
+def lstm_graph(kl, T=None):
+    xp = kl.placeholder(kl.float32, [2, T, 3])
+    with kl.variable_scope("rnn", initializer=kl.random_uniform_initializer(-0.5, 0.5, seed=3)):
+        cell = kl.nn.rnn_cell.BasicLSTMCell(4)
+        out, state = kl.nn.dynamic_rnn(cell, xp, dtype=kl.float32)
+    loss = kl.reduce_mean(kl.square(out)) + kl.reduce_sum(state.c)
+    grads = kl.gradients(loss, kl.trainable_variables())
+    return xp, out, loss, grads
+
+
+@pytest.mark.parametrize("T", [1, 5])
+def test_dynamic_rnn_lstm_forward_and_gradient_against_the_interpreter(T, monkeypatch):
+    from kiln import frontend as kl
+    from kiln.runtime import gpu
+    from kiln.runtime.control import Scan, While
+
+    made = []
+    init = gpu.GpuExecutable.__init__
+
+    def recording(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(gpu.GpuExecutable, "__init__", recording)
+
+    x = np.random.default_rng(5).standard_normal((2, T, 3)).astype(np.float32)
+    results = {}
+    for backend in ("interpreter", "gpu"):
+        with kl.Graph().as_default():
+            xp, out, loss, grads = lstm_graph(kl)
+            with kl.Session(backend=backend) as s:
+                s.run(kl.global_variables_initializer())  # kiln.random: on the host
+                with warnings.catch_warnings():
+                    if backend == "gpu":
+                        warnings.simplefilter("error")  # the step: nothing on the host
+                    results[backend] = s.run([out, loss, *grads], {xp: x})
+    for g, w in zip(results["gpu"], results["interpreter"]):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    loops = [
+        exe for exe in made if any(isinstance(n, (Scan, While)) for n in nodes_of(exe.tree.nodes))
+    ]
+    assert loops and all(not exe.host_ops for exe in loops)  # the step ran as Triton kernels
