@@ -270,3 +270,66 @@ def test_dynamic_rnn_lstm_forward_and_gradient_against_the_interpreter(T, monkey
         exe for exe in made if any(isinstance(n, (Scan, While)) for n in nodes_of(exe.tree.nodes))
     ]
     assert loops and all(not exe.host_ops for exe in loops)  # the step ran as Triton kernels
+
+
+# ------------------------------------------------------------------ what a trip costs
+
+
+def counting(exe, monkeypatch):
+    """Counters of the host-side byte copies and predicate reads of `exe`'s calls."""
+    memory = exe.compiled.memory
+    counts = {"copies": 0, "reads": 0}
+    copy_bytes, flag = memory.copy_bytes, memory.flag
+
+    def counted_copy(dst, src):
+        counts["copies"] += 1
+        copy_bytes(dst, src)
+
+    def counted_flag(raw):
+        counts["reads"] += 1
+        return flag(raw)
+
+    monkeypatch.setattr(memory, "copy_bytes", counted_copy)
+    monkeypatch.setattr(memory, "flag", counted_flag)
+    return counts
+
+
+def test_a_while_trip_copies_nothing_and_reads_back_only_its_condition(monkeypatch):
+    exe, oracle = compiled(collatz(), "collatz")
+    counts = counting(exe, monkeypatch)
+    per_call = []
+    for n, trips in ((1, 0), (6, 8), (27, 111)):
+        counts.update(copies=0, reads=0)
+        agree(exe, oracle, "collatz", np.int32(n))
+        assert counts["reads"] == trips + 1  # the condition, once per test
+        per_call.append(counts["copies"])
+    assert len(set(per_call)) == 1  # the body's results are swapped in, never copied
+
+
+def scan_rnn():
+    m = Module()
+    f = m.add_function("scan", [TensorType("f32", ["T", 2, 3]), TensorType("f32", [3, 3])])
+    b = Builder.at_end(f.body)
+
+    def step(b, h, w, x):
+        h2 = b.tanh(b.add(b.matmul(h, w), x))
+        return [h2, w, b.mul(h2, b.constant(2.0))]
+
+    h0 = b.broadcast_to(b.constant(0.0), shape=[2, 3])
+    h, _, ys = build_scan(b, [h0, f.args[1]], [f.args[0]], step)
+    b.ret(h, ys)
+    return m.verify()
+
+
+def test_a_scan_trip_reads_slices_and_writes_rows_in_place(monkeypatch):
+    exe, oracle = compiled(scan_rnn(), "scan")
+    counts = counting(exe, monkeypatch)
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((3, 3)).astype(np.float32)
+    per_call = []
+    for T in (0, 1, 6):
+        counts.update(copies=0, reads=0)
+        agree(exe, oracle, "scan", rng.standard_normal((T, 2, 3)).astype(np.float32), w)
+        assert counts["reads"] == 0  # a counted loop reads nothing back
+        per_call.append(counts["copies"])
+    assert len(set(per_call)) == 1  # no copy per trip: slices, rows and carried in place
