@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kiln
 from kiln.ir import Builder, Module, TensorType, interpret, parse
@@ -333,3 +335,83 @@ def test_a_scan_trip_reads_slices_and_writes_rows_in_place(monkeypatch):
         assert counts["reads"] == 0  # a counted loop reads nothing back
         per_call.append(counts["copies"])
     assert len(set(per_call)) == 1  # no copy per trip: slices, rows and carried in place
+
+
+# ------------------------------------------------------------------ random programs and faults
+
+UNARY = ["tanh", "neg", "abs", "sigmoid", "relu"]
+BINARY = ["add", "sub", "mul", "max", "min"]
+
+
+@st.composite
+def loop_programs(draw):
+    """A scan over xs[T, B] whose body is a random chain on its carried value and
+    slice, then a while halving the result until small (data-dependent trips,
+    bounded), then an if on its sum with random branches: (module, xs, h0)."""
+    chain = draw(
+        st.lists(st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 1)), max_size=4)
+    )
+    branches = [draw(st.lists(st.sampled_from(UNARY), max_size=2)) for _ in range(2)]
+    reverse, bound = draw(st.booleans()), draw(st.sampled_from([-1, 0, 2]))
+    T, B = draw(st.integers(0, 3)), draw(st.integers(1, 3))
+
+    m = Module()
+    f = m.add_function("f", [TensorType("f32", ["T", B]), TensorType("f32", [B])])
+    b = Builder.at_end(f.body)
+
+    def step(b, h, x):
+        values = [h, x]
+        for name, k in chain:
+            cur = values[-1]
+            cur = getattr(b, name)(cur) if name in UNARY else getattr(b, name)(cur, values[k])
+            values.append(cur)
+        return [values[-1], values[-1] if len(values) > 2 else b.neg(x)]
+
+    h, ys = build_scan(b, [f.args[1]], [f.args[0]], step, reverse=reverse)
+
+    def cond(b, v):
+        return [b.less(b.constant(0.5), b.reduce_max(b.abs(v), axes=[0]))]
+
+    (h,) = build_while(b, [h], cond, lambda b, v: [b.mul(v, b.constant(0.5))], bound)
+
+    def branch(names):
+        def build(b, v):
+            for name in names:
+                v = getattr(b, name)(v)
+            return [v]
+
+        return build
+
+    positive = b.less(b.constant(0.0), b.reduce_sum(h, axes=[0]))
+    (out,) = build_if(b, positive, [h], branch(branches[0]), branch(branches[1]))
+    b.ret(out, ys)
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    xs = rng.uniform(-2, 2, (T, B)).astype(np.float32)
+    h0 = rng.uniform(-4, 4, B).astype(np.float32)
+    return m.verify(), xs, h0
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(loop_programs())
+def test_random_programs_with_scans_whiles_and_ifs_agree(program):
+    m, xs, h0 = program
+    exe, oracle = compiled(m, "f")
+    agree(exe, oracle, "f", xs, h0)
+
+
+def test_a_fault_inside_a_loop_body_names_the_op():
+    from kiln.ir import ExecutionError
+
+    m = Module()
+    f = m.add_function("f", [TensorType("i32", ["T"]), TensorType("i32", [])])
+    b = Builder.at_end(f.body)
+
+    def step(b, acc, x):
+        return [b.add(acc, b.div(b.constant(12, "i32"), x))]
+
+    (acc,) = build_scan(b, [f.args[1]], [f.args[0]], step)
+    b.ret(acc)
+    exe, oracle = compiled(m.verify(), "f")
+    agree(exe, oracle, "f", np.array([1, 2, 3], np.int32), np.int32(0))
+    with pytest.raises(ExecutionError, match="kiln.fused: integer division by zero"):
+        exe(np.array([4, 0, 2], np.int32), np.int32(0))
