@@ -351,6 +351,7 @@ class _Call:
     def __init__(self, plan: _Plan, n_buffers: int):
         self.plan = plan
         self.mem: list = [None] * n_buffers
+        self.views: dict[tuple, tuple] = {}  # (id(raw), dtype, n) -> (raw, typed view)
         self.index: list[int] = []
         self.tune = False
         self.timed = False
@@ -528,10 +529,19 @@ class GpuExecutable:
 
     def _launch(self, i: int, call: _Call) -> None:
         step, plan = self.steps[i], call.plan
-        views = [
-            self.memory.typed(call.mem[b], dtype, n)
-            for b, (dtype, n) in zip(step.buffers, plan.typed[i])
-        ]
+        mem, cache, typed = call.mem, call.views, self.memory.typed
+        views = []
+        for b, (dtype, n) in zip(step.buffers, plan.typed[i]):
+            raw = mem[b]
+            if b in self.tree.pointers:  # a new offset view each trip: not kept
+                views.append(typed(raw, dtype, n))
+                continue
+            # the call's own memory, permuted by swaps: a view per (memory, type)
+            key = (id(raw), dtype, n)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = (raw, typed(raw, dtype, n))  # holds raw: the id stays its
+            views.append(hit[1])
         if step.kernel is None:
             self._run_on_host(step, plan, i, views)
             return
