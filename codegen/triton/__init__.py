@@ -16,6 +16,7 @@ from .joins import JOIN_OPS, join_kernel
 from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
 from .render import INSTRUCTIONS, render
+from .scans import cumsum_kernel
 
 __all__ = [
     "BUILDERS",
@@ -38,7 +39,7 @@ def _loop_kernel(op: Operation, name: str) -> TritonKernel:
 # What this backend renders (tests/ir/test_coverage.py reads it): the scalar
 # instructions of `INSTRUCTIONS` (render.py) inside fused pointwise and
 # reduction kernels, the contraction templates, the copies of COPY_OPS and the
-# gathers of GATHERS (indexing.py), pad and concat (joins.py).
+# gathers of GATHERS (indexing.py), pad and concat (joins.py), cumsum (scans.py).
 BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
     "kiln.fused:pointwise": _loop_kernel,
     "kiln.fused:reduction": _loop_kernel,
@@ -47,6 +48,7 @@ BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
     **dict.fromkeys(COPY_OPS, copy_kernel),
     **dict.fromkeys(GATHERS, gather_kernel),
     **dict.fromkeys(JOIN_OPS, join_kernel),
+    "kiln.cumsum": cumsum_kernel,
 }
 
 # Region ops are no kernel: runtime/gpu.py runs them on the host side of its

@@ -230,18 +230,27 @@ def test_repeated_calls_keep_the_pool_consistent_after_swaps():
 # ------------------------------------------------------------------ an LSTM
 
 
-def lstm_graph(kl, T=None):
-    xp = kl.placeholder(kl.float32, [2, T, 3])
+def lstm_graph(kl, layers: int):
+    """One LSTM layer; or two stacked over 4 steps with `sequence_length` [4, 2]
+    (the mask is a cumsum; the second sequence's state frozen after 2 steps)."""
+    xp = kl.placeholder(kl.float32, [2, None, 3])
     with kl.variable_scope("rnn", initializer=kl.random_uniform_initializer(-0.5, 0.5, seed=3)):
-        cell = kl.nn.rnn_cell.BasicLSTMCell(4)
-        out, state = kl.nn.dynamic_rnn(cell, xp, dtype=kl.float32)
-    loss = kl.reduce_mean(kl.square(out)) + kl.reduce_sum(state.c)
+        if layers == 1:
+            out, state = kl.nn.dynamic_rnn(kl.nn.rnn_cell.BasicLSTMCell(4), xp, dtype=kl.float32)
+            c = state.c
+        else:
+            cells = [kl.nn.rnn_cell.BasicLSTMCell(4) for _ in range(layers)]
+            out, state = kl.nn.dynamic_rnn(
+                kl.nn.rnn_cell.MultiRNNCell(cells), xp, sequence_length=[4, 2], dtype=kl.float32
+            )
+            c = state[-1].c
+    loss = kl.reduce_mean(kl.square(out)) + kl.reduce_sum(c)
     grads = kl.gradients(loss, kl.trainable_variables())
     return xp, out, loss, grads
 
 
-@pytest.mark.parametrize("T", [1, 5])
-def test_dynamic_rnn_lstm_forward_and_gradient_against_the_interpreter(T, monkeypatch):
+@pytest.mark.parametrize(("T", "layers"), [(1, 1), (5, 1), (4, 2)])
+def test_dynamic_rnn_lstm_forward_and_gradient_against_the_interpreter(T, layers, monkeypatch):
     from kiln import frontend as kl
     from kiln.runtime import gpu
     from kiln.runtime.control import Scan, While
@@ -259,7 +268,7 @@ def test_dynamic_rnn_lstm_forward_and_gradient_against_the_interpreter(T, monkey
     results = {}
     for backend in ("interpreter", "gpu"):
         with kl.Graph().as_default():
-            xp, out, loss, grads = lstm_graph(kl)
+            xp, out, loss, grads = lstm_graph(kl, layers)
             with kl.Session(backend=backend) as s:
                 s.run(kl.global_variables_initializer())  # kiln.random: on the host
                 with warnings.catch_warnings():
