@@ -355,6 +355,8 @@ class _Call:
         self.index: list[int] = []
         self.tune = False
         self.timed = False
+        self.shown: set[int] = set()  # steps whose first launch KILN_DEBUG showed
+        self.tuned: set[int] = set()  # steps KILN_GPU_TUNE timed
 
     def offset(self, row: int | None) -> int:
         return 0 if row is None else self.index[-1] * self.plan.extras[row]
@@ -548,11 +550,13 @@ class GpuExecutable:
         launch = plan.launches[i]
         if launch.empty:
             return
-        if call.tune:
+        if call.tune and i not in call.tuned:  # a loop's kernel: on its first trip only
+            call.tuned.add(i)
             launch = plan.launches[i] = self._tune(step, plan, i, views, launch)
         start = time.perf_counter()
         step.kernel.fn[launch.grid](*views, *launch.ints, self._fault_slots[i], **launch.constants)
-        if call.timed:
+        if call.timed and i not in call.shown:  # a loop's kernel: its first trip only
+            call.shown.add(i)
             self.memory.synchronize()
             listing.show_first_launch(step, launch, time.perf_counter() - start)
 
