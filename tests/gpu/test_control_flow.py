@@ -424,3 +424,13 @@ def test_a_fault_inside_a_loop_body_names_the_op():
     agree(exe, oracle, "f", np.array([1, 2, 3], np.int32), np.int32(0))
     with pytest.raises(ExecutionError, match="kiln.fused: integer division by zero"):
         exe(np.array([4, 0, 2], np.int32), np.int32(0))
+
+
+def test_kiln_debug_shows_a_loop_kernels_first_launch_once(monkeypatch, capsys):
+    monkeypatch.setenv("KILN_DEBUG", "1")
+    exe, oracle = compiled(collatz(), "collatz")
+    capsys.readouterr()
+    agree(exe, oracle, "collatz", np.int32(27))  # 111 trips
+    shown = [line for line in capsys.readouterr().err.splitlines() if "first launch" in line]
+    kernels = [s.kernel.name for s in exe.compiled.steps]
+    assert sorted(line.split("@")[1].split()[0] for line in shown) == sorted(kernels)
