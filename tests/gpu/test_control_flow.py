@@ -434,3 +434,25 @@ def test_kiln_debug_shows_a_loop_kernels_first_launch_once(monkeypatch, capsys):
     shown = [line for line in capsys.readouterr().err.splitlines() if "first launch" in line]
     kernels = [s.kernel.name for s in exe.compiled.steps]
     assert sorted(line.split("@")[1].split()[0] for line in shown) == sorted(kernels)
+
+
+def test_a_host_op_inside_a_scan_body_reads_and_writes_its_rows():
+    """An op with no Triton kernel (top_k) inside a loop runs on the host per
+    trip, on the trip's slice and into the stacked output's row."""
+    m = Module()
+    f = m.add_function("f", [TensorType("f32", ["T", 5]), TensorType("f32", [2])])
+    b = Builder.at_end(f.body)
+
+    def step(b, acc, x):
+        values, indices = b.create("kiln.top_k", b.tanh(x), k=2).results
+        return [b.add(acc, values), b.mul(values, b.constant(3.0)), indices]
+
+    b.ret(*build_scan(b, [f.args[1]], [f.args[0]], step))
+    oracle = parse(str(m.verify()))
+    with pytest.warns(UserWarning, match="kiln.top_k"):
+        exe = kiln.compile(m, "f", backend="gpu")
+    rng = np.random.default_rng(9)
+    for T in (0, 1, 4):
+        agree(
+            exe, oracle, "f", rng.standard_normal((T, 5)).astype(np.float32), np.ones(2, np.float32)
+        )
