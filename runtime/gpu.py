@@ -36,7 +36,7 @@ import os
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,7 +54,7 @@ from ..ir import (
 )
 from . import listing
 from .cache import cache_dir
-from .cpu import kernel_ops
+from .control import Call, Copy, If, Point, Scan, Walker, While, extra_values
 from .shapes import concrete_shapes
 
 ALIGN = 8  # bytes: every buffer holds whole elements of any dtype
@@ -169,6 +169,15 @@ class _InterpreterMemory:
     def clone(self, tensor):
         return HostTensor(tensor.array.copy())
 
+    def raw(self, tensor):
+        return tensor.array.view(np.uint8)
+
+    def copy_bytes(self, dst, src) -> None:
+        dst[...] = src
+
+    def flag(self, raw) -> bool:
+        return bool(raw[0])
+
 
 class _CudaMemory:
     """Device memory of a CUDA GPU: torch tensors (torch imported here only)."""
@@ -216,6 +225,15 @@ class _CudaMemory:
 
     def clone(self, tensor):
         return tensor.clone()
+
+    def raw(self, tensor):
+        return tensor.view(self.torch.uint8)
+
+    def copy_bytes(self, dst, src) -> None:
+        dst.copy_(src)
+
+    def flag(self, raw) -> bool:
+        return bool(raw[0].item())  # the one device-to-host read of a data-dependent branch
 
 
 def _round(nbytes: int) -> int:
@@ -270,24 +288,91 @@ class Step:
 
 
 @dataclass
+class Move:
+    """A region's yield of a value its block computed into a carried buffer (or
+    an if's result): the two buffers swap their memory when both are the call's
+    own and each is large enough for the other's values, else `bytes` are copied."""
+
+    dst: int
+    src: int
+    bytes: int  # an extra
+
+
+class _Walker(Walker):
+    """runtime/control.py's walk of a planned function, whose yields of values
+    computed in the region become `Move`s (a swap on the host side, not a copy)."""
+
+    def yields(self, block, targets, values, yielded=None) -> list:
+        yielded = list(block.terminator.operands if yielded is None else yielded)
+        local = {id(op) for op in block.ops}
+        srcs = [self.buffer_of[v] for v in yielded]
+        moves, copied = [], []
+        for dst, r, v, src in zip(targets, values, yielded, srcs):
+            owner = v.owner
+            if (
+                src != dst
+                and isinstance(owner, Operation)
+                and id(owner) in local
+                and srcs.count(src) == 1
+                and src not in targets
+            ):
+                moves.append(Move(dst, src, self.extra("bytes", r)))
+            else:
+                copied.append((dst, r, v))
+        if not copied:
+            return moves
+        # the copies first: a staged copy reads a target that a move rebinds
+        dsts, rs, vs = zip(*copied)
+        return super().yields(block, list(dsts), list(rs), list(vs)) + moves
+
+
+@dataclass
 class _Plan:
-    """One set of argument shapes: per step its launch (or host shapes) and
-    argument views; pooled intermediates; result shapes."""
+    """One set of argument shapes: per step its launch (or host shapes) and its
+    buffers' (dtype, elements); the call's own memory (pooled intermediates,
+    result sizes); the control flow's sizes."""
 
     launches: list
-    views: list[list]  # per step: typed device tensors of its buffers
+    typed: list[list[tuple[np.dtype, int]]]  # per step: each buffer's dtype and elements
     in_shapes: list[list[tuple[int, ...]]]
     out_shapes: list[list[tuple[int, ...]]]
-    pooled: dict[int, object]
-    fresh: dict[int, tuple[tuple[int, ...], np.dtype, int]]  # result buffers: shape, dtype, n
+    pooled: dict[int, object]  # buffer -> raw device bytes, kept from call to call
+    fresh: dict[int, int]  # result buffer -> bytes, new memory per call
+    sizes: dict[int, int]  # every owned buffer -> the bytes its values need
+    extras: list[int]  # runtime/control.py's extras: bytes copied, scan lengths
     result_shapes: list[tuple[int, ...]]
     tuned: bool = False
-    buffer_kinds: dict[int, list] = field(default_factory=dict)
+
+
+class _Call:
+    """One running call: the raw device bytes of every buffer (pointers into
+    others' memory included) and the enclosing scans' indices."""
+
+    def __init__(self, plan: _Plan, n_buffers: int):
+        self.plan = plan
+        self.mem: list = [None] * n_buffers
+        self.views: dict[tuple, tuple] = {}  # (id(raw), dtype, n) -> (raw, typed view)
+        self.index: list[int] = []
+        self.tune = False
+        self.timed = False
+        self.shown: set[int] = set()  # steps whose first launch KILN_DEBUG showed
+        self.tuned: set[int] = set()  # steps KILN_GPU_TUNE timed
+
+    def offset(self, row: int | None) -> int:
+        return 0 if row is None else self.index[-1] * self.plan.extras[row]
 
 
 class GpuExecutable:
     """A function compiled to Triton kernels; call it with numpy arrays (or
-    `run_device` with DeviceArrays)."""
+    `run_device` with DeviceArrays).
+
+    Region ops (kiln.if / kiln.while / kiln.scan) run on the host side of the
+    launcher, walking runtime/control.py's tree of the planned function: the
+    kernels of every region are compiled once and launched per trip; a scan's
+    slices and the rows its body writes in place are byte offsets into the
+    stacked buffers (views, no copies); carried values stay in device buffers,
+    a body's results swapped into them; an if's predicate and a while's
+    condition (one byte each) are the only reads back to the host."""
 
     def __init__(self, module: Module, name: str):
         from ..codegen.triton import triton_kernel
@@ -305,8 +390,9 @@ class GpuExecutable:
         self.constants: dict[int, np.ndarray] = {}
         self.steps: list[Step] = []
         self.host_ops: list[str] = []
-        ops, self.n_buffers = kernel_ops(self.func, self.buffer_of, self.constants)
-        for kernel_name, op, ids in ops:
+        self.tree = _Walker(self.func, self.buffer_of, self.constants).tree
+        self.n_buffers = self.tree.count
+        for kernel_name, op, ids in self.tree.kernels:
             start = time.perf_counter()
             try:
                 kernel = triton_kernel(op, kernel_name)
@@ -360,84 +446,163 @@ class GpuExecutable:
             a.data if isinstance(a, DeviceArray) else self.memory.upload(a) for a in arrays
         ]
         plan = self.plans.get(tuple(shapes))
-        # KILN_DEBUG: time each kernel's first launch with new shapes (Triton
-        # compiles it then), synchronising after each: only on that first call
-        timed = plan is None and debug.level() >= debug.KERNELS
+        call_plan = plan is None
         if plan is None:
             plan = self.plans[tuple(shapes)] = self._plan(shapes)
-        results = {
-            b: self.memory.empty(n * dtype.itemsize) for b, (_, dtype, n) in plan.fresh.items()
-        }
-        views = self._bind_views(plan, device_args, results)
+        call = _Call(plan, self.n_buffers)
+        mem = call.mem
+        for j, a in enumerate(device_args):
+            mem[j] = self.memory.raw(a)
+        for b, t in self._constants_dev.items():
+            mem[b] = self.memory.raw(t)
+        for b, raw in plan.pooled.items():
+            mem[b] = raw
+        for b, n in plan.fresh.items():
+            mem[b] = self.memory.empty(n)
+        fresh = {b: None for b in plan.fresh}
+        # KILN_DEBUG: time each kernel's first launch with new shapes (Triton
+        # compiles it then), synchronising after each: only on that first call
+        call.timed = call_plan and debug.level() >= debug.KERNELS
+        call.tune = bool(os.environ.get("KILN_GPU_TUNE")) and not interpreting() and not plan.tuned
         if self._may_fault:
             self.memory.zero(self._faults)
-        tune = os.environ.get("KILN_GPU_TUNE") and not interpreting() and not plan.tuned
-        for i, step in enumerate(self.steps):
-            if step.kernel is None:
-                self._run_on_host(step, plan, i, views[i])
-                continue
-            launch = plan.launches[i]
-            if launch.empty:
-                continue
-            if tune:
-                launch = plan.launches[i] = self._tune(step, plan, i, views[i], launch)
-            start = time.perf_counter()
-            step.kernel.fn[launch.grid](
-                *views[i], *launch.ints, self._fault_slots[i], **launch.constants
-            )
-            if timed:
-                self.memory.synchronize()
-                listing.show_first_launch(step, launch, time.perf_counter() - start)
-        plan.tuned = plan.tuned or bool(tune)
+        try:
+            self._execute(self.tree.nodes, call)
+        finally:
+            for b in plan.pooled:  # the pool after the swaps: the same memory, rebound
+                plan.pooled[b] = mem[b]
+        plan.tuned = plan.tuned or call.tune
         if self._may_fault:
             self._raise_faults()
-        return self._results(plan, device_args, results)
+        for b in fresh:
+            fresh[b] = mem[b]
+        return self._results(plan, device_args, fresh)
+
+    # ------------------------------------------------------------ the host loop
+    def _execute(self, nodes: list, call: _Call) -> None:
+        """Run a list of runtime/control.py's nodes (and `Move`s) in order."""
+        mem, extras = call.mem, call.plan.extras
+        for node in nodes:
+            kind = type(node)
+            if kind is Call:
+                self._launch(node.step, call)
+            elif kind is Point:
+                mem[node.dst] = mem[node.src][call.offset(node.row) :]
+            elif kind is Copy:
+                n = extras[node.bytes]
+                if n:
+                    at = call.offset(node.row)
+                    self.memory.copy_bytes(mem[node.dst][at : at + n], mem[node.src][:n])
+            elif kind is Move:
+                self._move(node, call)
+            elif kind is If:
+                self._execute(node.then if self.memory.flag(mem[node.pred]) else node.other, call)
+            elif kind is While:
+                trips = 0
+                while node.bound < 0 or trips < node.bound:
+                    self._execute(node.cond, call)
+                    if not self.memory.flag(mem[node.pred]):
+                        break
+                    self._execute(node.body, call)
+                    trips += 1
+            elif kind is Scan:
+                length = extras[node.length]
+                for t in range(length):
+                    call.index.append(length - 1 - t if node.reverse else t)
+                    self._execute(node.body, call)
+                    call.index.pop()
+            else:  # pragma: no cover  (a node kind runtime/control.py added)
+                raise CompileError(f"the GPU runtime cannot run a {kind.__name__} node")
+
+    def _move(self, node: Move, call: _Call) -> None:
+        mem, sizes = call.mem, call.plan.sizes
+        dst, src = node.dst, node.src
+        if (
+            dst in sizes
+            and src in sizes
+            and mem[dst].shape[0] >= sizes[src]
+            and mem[src].shape[0] >= sizes[dst]
+        ):
+            mem[dst], mem[src] = mem[src], mem[dst]
+            return
+        n = call.plan.extras[node.bytes]
+        if n:
+            self.memory.copy_bytes(mem[dst][:n], mem[src][:n])
+
+    def _launch(self, i: int, call: _Call) -> None:
+        step, plan = self.steps[i], call.plan
+        mem, cache, typed = call.mem, call.views, self.memory.typed
+        views = []
+        for b, (dtype, n) in zip(step.buffers, plan.typed[i]):
+            raw = mem[b]
+            if b in self.tree.pointers:  # a new offset view each trip: not kept
+                views.append(typed(raw, dtype, n))
+                continue
+            # the call's own memory, permuted by swaps: a view per (memory, type)
+            key = (id(raw), dtype, n)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = (raw, typed(raw, dtype, n))  # holds raw: the id stays its
+            views.append(hit[1])
+        if step.kernel is None:
+            self._run_on_host(step, plan, i, views)
+            return
+        launch = plan.launches[i]
+        if launch.empty:
+            return
+        if call.tune and i not in call.tuned:  # a loop's kernel: on its first trip only
+            call.tuned.add(i)
+            launch = plan.launches[i] = self._tune(step, plan, i, views, launch)
+        start = time.perf_counter()
+        step.kernel.fn[launch.grid](*views, *launch.ints, self._fault_slots[i], **launch.constants)
+        if call.timed and i not in call.shown:  # a loop's kernel: its first trip only
+            call.shown.add(i)
+            self.memory.synchronize()
+            listing.show_first_launch(step, launch, time.perf_counter() - start)
 
     def _plan(self, arg_shapes) -> _Plan:
         shapes = concrete_shapes(self.func, arg_shapes)
-        launches, ins, outs = [], [], []
+        launches, typed, ins, outs = [], [], [], []
         for step in self.steps:
             i_shapes = [shapes[v] for v in step.op.operands]
             o_shapes = [shapes[r] for r in step.op.results]
             ins.append(i_shapes)
             outs.append(o_shapes)
+            values = list(step.op.operands) + list(step.op.results)
+            typed.append(
+                [
+                    (v.type.dtype.numpy, int(np.prod(s, dtype=np.int64)))
+                    for v, s in zip(values, i_shapes + o_shapes)
+                ]
+            )
             launches.append(
                 None if step.kernel is None else step.kernel.bind(i_shapes, o_shapes, None)
             )
         sizes: dict[int, int] = {}
-        kinds: dict[int, tuple] = {}
-        for v, b in self.buffer_of.items():
-            if b < self.n_args or b in self.constants or v not in shapes:
+        skip = self.tree.pointers
+        scratch = [(v, b) for b, v in self.tree.scratch.items()]
+        for v, b in [*self.buffer_of.items(), *scratch]:
+            if b < self.n_args or b in self.constants or b in skip or v not in shapes:
                 continue
             n = int(np.prod(shapes[v], dtype=np.int64))
             sizes[b] = max(sizes.get(b, 0), n * v.type.dtype.numpy.itemsize)
-            kinds.setdefault(b, (shapes[v], v.type.dtype.numpy, n))
         returned = set(self._returned) - set(range(self.n_args)) - set(self.constants)
-        fresh = {b: kinds[b] for b in returned}
+        fresh = {b: sizes[b] for b in returned}
         pooled = {b: self.memory.empty(n) for b, n in sizes.items() if b not in fresh}
         result_shapes = [shapes[v] for v in self.func.body.terminator.operands]
         if debug.level() >= debug.ASSEMBLY and not interpreting():
             listing.show_ptx(self, launches)
-        return _Plan(launches, [], ins, outs, pooled, fresh, result_shapes)
-
-    def _bind_views(self, plan: _Plan, device_args: list, results: dict) -> list[list]:
-        """Per step, a typed device tensor for each of its buffers."""
-        views = []
-        for step, i_shapes, o_shapes in zip(self.steps, plan.in_shapes, plan.out_shapes):
-            values = list(step.op.operands) + list(step.op.results)
-            row = []
-            for v, b, shape in zip(values, step.buffers, i_shapes + o_shapes):
-                dtype = v.type.dtype.numpy
-                n = int(np.prod(shape, dtype=np.int64))
-                if b < self.n_args:
-                    row.append(device_args[b])
-                elif b in self._constants_dev:
-                    row.append(self._constants_dev[b])
-                else:
-                    raw = results[b] if b in results else plan.pooled[b]
-                    row.append(self.memory.typed(raw, dtype, n))
-            views.append(row)
-        return views
+        return _Plan(
+            launches,
+            typed,
+            ins,
+            outs,
+            pooled,
+            fresh,
+            sizes,
+            extra_values(self.tree.extras, shapes),
+            result_shapes,
+        )
 
     def _run_on_host(self, step: Step, plan: _Plan, i: int, views: list) -> None:
         n_in = len(step.op.operands)

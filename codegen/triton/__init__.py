@@ -12,12 +12,15 @@ from ...ir import CompileError, Operation
 from ..lower import lower
 from .contraction import conv_kernel, matmul_kernel
 from .indexing import GATHERS, gather_kernel
+from .joins import JOIN_OPS, join_kernel
 from .movement import COPY_OPS, copy_kernel
 from .program import Launch, TritonKernel, compile_ptx
 from .render import INSTRUCTIONS, render
+from .scans import cumsum_kernel
 
 __all__ = [
     "BUILDERS",
+    "CONTROL",
     "COPY_OPS",
     "HOST_OPS",
     "INSTRUCTIONS",
@@ -36,7 +39,7 @@ def _loop_kernel(op: Operation, name: str) -> TritonKernel:
 # What this backend renders (tests/ir/test_coverage.py reads it): the scalar
 # instructions of `INSTRUCTIONS` (render.py) inside fused pointwise and
 # reduction kernels, the contraction templates, the copies of COPY_OPS and the
-# gathers of GATHERS (indexing.py).
+# gathers of GATHERS (indexing.py), pad and concat (joins.py), cumsum (scans.py).
 BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
     "kiln.fused:pointwise": _loop_kernel,
     "kiln.fused:reduction": _loop_kernel,
@@ -44,7 +47,13 @@ BUILDERS: dict[str, Callable[[Operation, str], TritonKernel]] = {
     "kiln.fused:conv": conv_kernel,
     **dict.fromkeys(COPY_OPS, copy_kernel),
     **dict.fromkeys(GATHERS, gather_kernel),
+    **dict.fromkeys(JOIN_OPS, join_kernel),
+    "kiln.cumsum": cumsum_kernel,
 }
+
+# Region ops are no kernel: runtime/gpu.py runs them on the host side of its
+# launcher (branches and loops in Python), their regions' kernels on the device.
+CONTROL = ("kiln.if", "kiln.while", "kiln.scan")
 
 # The ops below have no Triton kernel yet: they run on the host, in the
 # reference interpreter, their operands copied up and their results down
@@ -63,7 +72,6 @@ HOST_OPS: dict[str, str] = {
         ],
         "no window kernels yet",
     ),
-    **dict.fromkeys(["kiln.concat", "kiln.pad"], "no copy kernel for it yet"),
     **dict.fromkeys(
         ["kiln.scatter_add", "kiln.scatter_elements", "kiln.scatter_nd"],
         "no scatter kernels yet (repeated indices need ordered updates)",
@@ -77,7 +85,8 @@ HOST_OPS: dict[str, str] = {
     "kiln.print": "printing is a host side effect",
     **dict.fromkeys(
         ["kiln.if", "kiln.while", "kiln.scan"],
-        "no device-side control flow yet: the op and its regions run on the host",
+        "the branch or loop runs on the host side of the launcher, its regions' "
+        "kernels on the device (only the predicate is read back)",
     ),
 }
 

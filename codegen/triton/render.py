@@ -280,7 +280,23 @@ class _Pointwise(_Emitter):
         the domain, any tensor shape) where `mask` holds."""
         self.index = self.unravel("offs")
         for x in self.k.body:
+            if isinstance(x, Sweep):
+                self.single_sweep(x)
+            else:
+                self.instr(x, "mask", self.offsets)
+
+    def single_sweep(self, s: Sweep) -> None:
+        """A reduction whose reduced axes all have size 1 (collapsed away): each
+        row holds one element, so each fold is that element (argmax: index 0)."""
+        for x in s.body:
             self.instr(x, "mask", self.offsets)
+        for red in s.reductions:
+            dt = tl_dtype(red.dtype)
+            if red.kind in ("argmax", "argmin"):
+                self.line(f"v{red.id} = (offs * 0).to({dt})")
+            else:
+                self.line(f"v{red.id} = v{red.value}.to({dt})")
+            self.dtypes[red.id] = red.dtype
 
     def unravel(self, flat: str) -> list[str]:
         """Per-axis index expressions of the flat index (emitted only if used)."""

@@ -67,3 +67,30 @@ def test_large_symbolic_extent_loops_over_blocks(gpu, rng):
     exe = gpu.compare(text, rng.standard_normal((2, 3000)).astype(np.float32), rtol=1e-4)
     assert any("for k0" in s.kernel.source for s in exe.compiled.steps)
     gpu.compare(text, rng.standard_normal((2, 5)).astype(np.float32))
+
+
+def test_reductions_over_axes_of_size_one(gpu, rng):
+    """The reduced axes collapse away (every row is one element): the kernel is
+    rendered as pointwise, each fold the element itself, argmax index 0."""
+    text = """func @f(%x: tensor<?x1xf32>, %y: tensor<1xf32>, %i: tensor<4x1xi32>) -> (tensor<?xf32>, tensor<?xf32>, tensor<f32>, tensor<f32>, tensor<?xi64>, tensor<4xi32>, tensor<?xf32>) {
+  %a = kiln.abs %x : (tensor<?x1xf32>) -> tensor<?x1xf32>
+  %b = kiln.reduce_max %a {axes = [1]} : (tensor<?x1xf32>) -> tensor<?xf32>
+  %c = kiln.reduce_sum %x {axes = [1]} : (tensor<?x1xf32>) -> tensor<?xf32>
+  %d = kiln.reduce_min %y {axes = [0]} : (tensor<1xf32>) -> tensor<f32>
+  %e = kiln.reduce_prod %y {axes = [0]} : (tensor<1xf32>) -> tensor<f32>
+  %g = kiln.argmax %x {axis = 1} : (tensor<?x1xf32>) -> tensor<?xi64>
+  %h = kiln.reduce_sum %i {axes = [1]} : (tensor<4x1xi32>) -> tensor<4xi32>
+  %k = kiln.reduce_mean %x {axes = [1]} : (tensor<?x1xf32>) -> tensor<?xf32>
+  kiln.return %b, %c, %d, %e, %g, %h, %k : (tensor<?xf32>, tensor<?xf32>, tensor<f32>, tensor<f32>, tensor<?xi64>, tensor<4xi32>, tensor<?xf32>) -> ()
+}"""
+    for n in (0, 1, 5):
+        x = rng.standard_normal((n, 1)).astype(np.float32)
+        if n:
+            x[0, 0] = np.nan
+        exe = gpu.compare(
+            text,
+            x,
+            rng.standard_normal(1).astype(np.float32),
+            rng.integers(-9, 9, (4, 1)).astype(np.int32),
+        )
+        assert not exe.compiled.host_ops
