@@ -300,9 +300,10 @@ class Move:
 
 class _Walker(Walker):
     """runtime/control.py's walk of a planned function, whose yields of values
-    computed in the region become `Move`s (a swap on the host side, not a copy)."""
+    computed in the region become `Move`s (a swap on the host side, not a copy;
+    the CPU entry's pointer `Swap`s are not used here: `swap` is ignored)."""
 
-    def yields(self, block, targets, values, yielded=None) -> list:
+    def yields(self, block, targets, values, yielded=None, swap=False) -> list:
         yielded = list(block.terminator.operands if yielded is None else yielded)
         local = {id(op) for op in block.ops}
         srcs = [self.buffer_of[v] for v in yielded]
