@@ -24,6 +24,7 @@ from . import (
 )
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
+from .contractions import einsum, tensordot
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
 from .dtypes import (
     DType,
@@ -68,10 +69,13 @@ from .graph import (
     name_scope,
     reset_default_graph,
 )
+from .indexing import scatter_nd, sequence_mask, strided_slice
 from .local import initialize_local_variables, local_variables, local_variables_initializer
 from .moving_averages import moving_average_variables
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
+from .padding import eye, pad
+from .py_ops import Print, numpy_function, print, py_func, py_function  # noqa: A004
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from .session import InteractiveSession, Session, device
 from .tape import GradientTape, UnconnectedGradients
