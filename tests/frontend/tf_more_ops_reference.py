@@ -1,21 +1,35 @@
-import os; os.environ["TF_CPP_MIN_LOG_LEVEL"]="3"
-import numpy as np, tensorflow as tf
-x = np.arange(24, dtype=np.float32).reshape(2,3,4)
+"""Prints the TensorFlow values stored in test_tf_more_ops.py (TF_VALUES).
+
+Not a test (pytest collects test_*.py only); TensorFlow is no kiln dependency.
+Run by hand with a TensorFlow venv: /work/tfenv/bin/python tests/frontend/tf_more_ops_reference.py
+"""
+
+import os
+
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+
+x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
 cases = {
- "ss_basic": tf.strided_slice(x,[0,1,0],[2,3,4],[1,1,2]),
- "ss_shrink_endmask": tf.strided_slice(x,[1,0],[2,0],[1,1],shrink_axis_mask=1,end_mask=2),
- "ss_neg": tf.strided_slice(x,[-1,-1],[-3,0],[-1,-2],begin_mask=0,end_mask=0),
- "ss_ellipsis_newaxis": tf.strided_slice(x,[0,0,1],[0,0,3],[1,1,1],ellipsis_mask=1,new_axis_mask=2),
- "scatter_1d": tf.scatter_nd([[4],[3],[1],[7],[4]], [9.,10,11,12,1], [8]),
- "scatter_rows": tf.scatter_nd([[0],[2]], [[5.,5,5,5],[6,6,6,6]], [4,4]),
- "scatter_2d": tf.scatter_nd([[0,1],[1,0]], [3.,4.], [2,2]),
- "mask": tf.sequence_mask([1,3,2],5),
- "mask_nomax_f": tf.sequence_mask([[1,3],[2,0]], dtype=tf.float32),
- "pad_c": tf.pad(x[0],[[1,0],[0,2]], constant_values=7),
- "pad_r": tf.pad(x[0],[[1,1],[2,3]],"REFLECT"),
- "pad_s": tf.pad(x[0],[[2,0],[1,4]],"SYMMETRIC"),
- "eye": tf.eye(2,3,batch_shape=[2]),
+    "ss_basic": tf.strided_slice(x, [0, 1, 0], [2, 3, 4], [1, 1, 2]),
+    "ss_shrink_endmask": tf.strided_slice(
+        x, [1, 0], [2, 0], [1, 1], shrink_axis_mask=1, end_mask=2
+    ),
+    "ss_neg": tf.strided_slice(x, [-1, -1], [-3, 0], [-1, -2], begin_mask=0, end_mask=0),
+    "ss_ellipsis_newaxis": tf.strided_slice(
+        x, [0, 0, 1], [0, 0, 3], [1, 1, 1], ellipsis_mask=1, new_axis_mask=2
+    ),
+    "scatter_1d": tf.scatter_nd([[4], [3], [1], [7], [4]], [9.0, 10, 11, 12, 1], [8]),
+    "scatter_rows": tf.scatter_nd([[0], [2]], [[5.0, 5, 5, 5], [6, 6, 6, 6]], [4, 4]),
+    "scatter_2d": tf.scatter_nd([[0, 1], [1, 0]], [3.0, 4.0], [2, 2]),
+    "mask": tf.sequence_mask([1, 3, 2], 5),
+    "mask_nomax_f": tf.sequence_mask([[1, 3], [2, 0]], dtype=tf.float32),
+    "pad_c": tf.pad(x[0], [[1, 0], [0, 2]], constant_values=7),
+    "pad_r": tf.pad(x[0], [[1, 1], [2, 3]], "REFLECT"),
+    "pad_s": tf.pad(x[0], [[2, 0], [1, 4]], "SYMMETRIC"),
+    "eye": tf.eye(2, 3, batch_shape=[2]),
 }
-for k,v in cases.items():
-    a=np.asarray(v)
+for k, v in cases.items():
+    a = np.asarray(v)
     print(f"    {k!r}: np.array({a.tolist()!r}, dtype={str(a.dtype)!r}),")
