@@ -1,4 +1,5 @@
-"""Prints the TensorFlow values stored in test_monitored_session.py (`python ... kiln` runs the same program under kiln).
+"""Prints the TensorFlow values stored in test_monitored_session.py
+(`python ... kiln` runs the same program under kiln).
 
 Not a test (pytest collects test_*.py only); TensorFlow is no kiln dependency.
 Run by hand with a TensorFlow venv: /work/tfenv/bin/python tests/frontend/tf_monitored_reference.py
