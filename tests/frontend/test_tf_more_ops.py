@@ -245,3 +245,28 @@ def test_print_ops(capsys):
     err = capsys.readouterr().err
     assert err.count("sum: [6") == 2  # first_n=2 of three runs
     assert "total 6" in err
+
+
+# TensorFlow 2.21's tf.nn.lrn on RandomState(3).randn(2, 3, 2, 7) (see tf_more_ops_reference.py)
+LRN_A_SUM = -4.850473519414663
+LRN_A_0 = [1.43619954, 0.29486680, 0.06496294, -1.45762885, -0.21915343, -0.28042406, -0.08146393]
+LRN_B_0 = [0.09244690, -0.49466059, 0.49320737, -0.48576710, 0.08454715, 0.21762982, -0.29812115]
+LRN_G_0 = [0.01357742, 0.57688487, 1.07466888, 1.52394032, 2.13273072, 2.84976697, 3.44404006]
+LRN_G_SUM = 119.74485219060443
+
+
+def test_lrn_matches_tensorflow():
+    tf.reset_default_graph()
+    x = np.random.RandomState(3).randn(2, 3, 2, 7).astype(np.float32)
+    xv = tf.Variable(x)
+    a = tf.nn.lrn(x, depth_radius=2, bias=1.0, alpha=0.1, beta=0.75)
+    b = tf.nn.local_response_normalization(x)
+    y = tf.reduce_sum(tf.nn.lrn(xv, 2, 2.0, 1e-1, 0.75) * np.arange(7, dtype=np.float32))
+    got_a, got_b, got_g = _run([a, b, tf.gradients(y, xv)[0]])
+    np.testing.assert_allclose(got_a.astype(np.float64).sum(), LRN_A_SUM, rtol=1e-6)
+    np.testing.assert_allclose(got_a[0, 0, 0], LRN_A_0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_b[1, 2, 1], LRN_B_0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_g[0, 1, 1], LRN_G_0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_g.astype(np.float64).sum(), LRN_G_SUM, rtol=1e-6)
+    with pytest.raises(tf.GraphError, match="lrn: .* must be 4-D"):
+        tf.nn.lrn(tf.ones([2, 3]))

@@ -33,3 +33,16 @@ cases = {
 for k, v in cases.items():
     a = np.asarray(v)
     print(f"    {k!r}: np.array({a.tolist()!r}, dtype={str(a.dtype)!r}),")
+
+
+# tf.nn.lrn (LRN_* in test_tf_more_ops.py)
+xl = np.random.RandomState(3).randn(2, 3, 2, 7).astype(np.float32)
+la = tf.nn.lrn(xl, depth_radius=2, bias=1.0, alpha=0.1, beta=0.75).numpy()
+lb = tf.nn.local_response_normalization(xl).numpy()
+xv = tf.Variable(xl)
+with tf.GradientTape() as tape:
+    ly = tf.reduce_sum(tf.nn.lrn(xv, 2, 2.0, 1e-1, 0.75) * np.arange(7, dtype=np.float32))
+lg = tape.gradient(ly, xv).numpy()
+print("LRN_A_SUM =", float(la.astype(np.float64).sum()), "LRN_A_0 =", la[0, 0, 0].tolist())
+print("LRN_B_0 =", lb[1, 2, 1].tolist())
+print("LRN_G_0 =", lg[0, 1, 1].tolist(), "LRN_G_SUM =", float(lg.astype(np.float64).sum()))
