@@ -60,6 +60,7 @@ def __dir__():
 
 for _prefix, _module in [
     ("nn.", frontend.nn),
+    ("feature_column.", frontend.feature_column),
     ("train.", frontend.train),
     ("image.", frontend.image),
     ("layers.", frontend.layers),

@@ -12,6 +12,7 @@ beside it as kl.keras, kl.data and kl.viz.
 
 from . import (
     errors,  # tf.errors (OutOfRangeError, ...)
+    feature_column,  # tf.feature_column (dict of features -> one dense tensor)
     image,
     layers,
     losses,
