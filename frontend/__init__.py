@@ -183,6 +183,13 @@ from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
 
+# kl.train's monitored training loop (monitored.py builds on train.py, so it is bound here)
+from . import monitored  # noqa: E402
+
+for _name in monitored.__all__:
+    setattr(train, _name, getattr(monitored, _name))
+del _name
+
 # kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
 nn.rnn_cell = rnn
 nn.dynamic_rnn = rnn.dynamic_rnn

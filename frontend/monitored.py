@@ -18,6 +18,7 @@ session-wide run hooks of session.py are kiln's own plumbing.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any, NamedTuple
@@ -27,10 +28,10 @@ import numpy as np
 from .errors import OutOfRangeError
 from .graph import GraphError, Tensor, get_default_graph
 from .local import local_variables_initializer
-from .namespaces import logging as _logging
 from .queues import Coordinator, start_queue_runners
 from .saver import Saver, latest_checkpoint
 from .session import Session
+from .train import get_global_step
 from .variables import global_variables_initializer
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
 ]
 
 USE_DEFAULT = object()
+_log = logging.getLogger("kiln.tf")  # tf.logging's logger (namespaces.py)
 
 
 class SessionRunArgs(NamedTuple):
@@ -106,13 +108,6 @@ class SessionRunHook:
 
     def end(self, session: Session) -> None:
         """Called when the monitored session closes."""
-
-
-def get_global_step() -> Any:
-    """The graph's global step (train.py makes it; read from its collection here,
-    since train.py re-exports this module)."""
-    items = get_default_graph().get_collection("global_step")
-    return items[0] if items else None
 
 
 def _step_tensor() -> Tensor:
@@ -322,7 +317,7 @@ class LoggingTensorHook(SessionRunHook):
             text = self._formatter(values)
         else:
             text = ", ".join(f"{k} = {np.asarray(v)}" for k, v in values.items())
-        _logging.info(text)
+        _log.info(text)
 
     def before_run(self, run_context):
         self._due = self._timer is not None and self._timer.should_trigger(self._iter)
@@ -360,7 +355,7 @@ class NanTensorHook(SessionRunHook):
         if np.isnan(run_values.results).any():
             if self._fail:
                 raise NanLossDuringTrainingError
-            _logging.warning("Model diverged with loss = NaN.")
+            _log.warning("Model diverged with loss = NaN.")
             run_context.request_stop()
 
 

@@ -31,26 +31,6 @@ from .learning_rates import (  # noqa: F401  (kl.train.*: learning-rate schedule
     piecewise_constant,
     polynomial_decay,
 )
-from .monitored import (  # noqa: F401  (kl.train.*: the monitored training loop and its hooks)
-    CheckpointSaverHook,
-    ChiefSessionCreator,
-    FeedFnHook,
-    FinalOpsHook,
-    LoggingTensorHook,
-    MonitoredSession,
-    MonitoredTrainingSession,
-    NanLossDuringTrainingError,
-    NanTensorHook,
-    Scaffold,
-    SessionRunArgs,
-    SessionRunContext,
-    SessionRunHook,
-    SessionRunValues,
-    SingularMonitoredSession,
-    StepCounterHook,
-    StopAtStepHook,
-    SummarySaverHook,
-)
 from .moving_averages import ExponentialMovingAverage  # noqa: F401  (kl.train.*)
 from .ops import (
     abs,
