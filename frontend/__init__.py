@@ -109,7 +109,10 @@ bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
 
 # TensorFlow's sub-namespaces and the TF 1.x top-level names built on them
 # (namespaces.py); kiln's root package binds kl.strings, kl.math, ...
-from . import namespaces  # noqa: E402
+from . import (  # noqa: E402
+    monitored,  # kl.train's monitored loop (bound into kl.train below)
+    namespaces,
+)
 from .namespaces import (  # noqa: E402
     FLAGS,
     ConfigProto,
@@ -182,9 +185,6 @@ from .strings import (  # noqa: E402
 from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
-
-# kl.train's monitored training loop (monitored.py builds on train.py, so it is bound here)
-from . import monitored  # noqa: E402
 
 for _name in monitored.__all__:
     setattr(train, _name, getattr(monitored, _name))
