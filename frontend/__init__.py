@@ -112,6 +112,7 @@ bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
 from . import (  # noqa: E402
     monitored,  # kl.train's monitored loop (bound into kl.train below)
     namespaces,
+    summary_trace,  # tf.summary.trace_on/trace_export (bound into kl.summary below)
 )
 from .namespaces import (  # noqa: E402
     FLAGS,
@@ -186,9 +187,11 @@ from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
 
-for _name in monitored.__all__:
-    setattr(train, _name, getattr(monitored, _name))
-del _name
+# monitored.py builds on train.py and summary_trace.py on summary.py: bound here
+for _module, _into in ((monitored, train), (summary_trace, summary)):
+    for _name in _module.__all__:
+        setattr(_into, _name, getattr(_module, _name))
+del _module, _into, _name
 
 # kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
 nn.rnn_cell = rnn
