@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import kiln.compat.v2 as tf
+import kiln.compat._v2 as tf  # TF 2's names without switching the test process to eager
+
+
+@pytest.fixture(autouse=True)
+def _eager():
+    """TF 2's default, for these tests only."""
+    with tf.eager_mode():
+        yield
 
 
 def test_trace_export_writes_the_called_functions_graph(tmp_path):

@@ -5,8 +5,16 @@ weights, few thresholds, over two batches. AUCS was printed by TensorFlow
 import numpy as np
 import pytest
 
-import kiln.compat.v2 as tf
+import kiln.compat._v2 as tf  # TF 2's names without switching the test process to eager
 from kiln import keras
+
+
+@pytest.fixture(autouse=True)
+def _eager():
+    """TF 2's default, for these tests only."""
+    with tf.eager_mode():
+        yield
+
 
 AUCS = {
     "ROC_interpolation": 0.877957,

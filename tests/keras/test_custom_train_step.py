@@ -10,8 +10,16 @@ tests/keras/tf_custom_step_reference.py, the same programs as below.
 import numpy as np
 import pytest
 
-import kiln.compat.v2 as tf
+import kiln.compat._v2 as tf  # TF 2's names without switching the test process to eager
 from kiln import keras
+
+
+@pytest.fixture(autouse=True)
+def _eager():
+    """TF 2's default, for these tests only."""
+    with tf.eager_mode():
+        yield
+
 
 HIST = {"loss": [4.991893, 2.386959, 1.272669], "mae": [1.691308, 1.178136, 0.867781]}
 EVAL = [0.801667, 0.714801]
