@@ -79,6 +79,7 @@ from .padding import eye, pad
 from .py_ops import Print, numpy_function, print, py_func, py_function  # noqa: A004
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from .session import InteractiveSession, Session, device
+from .sorting import argsort, norm, sort
 from .tape import GradientTape, UnconnectedGradients
 from .variables import (
     AUTO_REUSE,

@@ -61,6 +61,9 @@ __all__ = [
     "l2_normalize",
     "local_response_normalization",
     "lrn",
+    "silu",
+    "swish",
+    "xw_plus_b",
     "leaky_relu",
     "log_softmax",
     "max_pool",
@@ -592,6 +595,22 @@ def local_response_normalization(
 
 
 lrn = local_response_normalization
+
+
+def swish(features: Any, beta: float = 1.0, name: str | None = None) -> Tensor:
+    """features * sigmoid(beta * features) (tf.nn.swish, tf.nn.silu)."""
+    x = convert_to_tensor(features)
+    with get_default_graph().name_scope(name or "swish"):
+        return multiply(x, sigmoid(multiply(x, beta) if beta != 1.0 else x))
+
+
+silu = swish
+
+
+def xw_plus_b(x: Any, weights: Any, biases: Any, name: str | None = None) -> Tensor:
+    """matmul(x, weights) + biases (tf.nn.xw_plus_b)."""
+    with get_default_graph().name_scope(name or "xw_plus_b"):
+        return bias_add(make("MatMul", "kiln.matmul", _pair(x, weights, "MatMul"), None), biases)
 
 
 # ------------------------------------------------------------------ lookups and rankings

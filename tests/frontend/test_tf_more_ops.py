@@ -270,3 +270,50 @@ def test_lrn_matches_tensorflow():
     np.testing.assert_allclose(got_g.astype(np.float64).sum(), LRN_G_SUM, rtol=1e-6)
     with pytest.raises(tf.GraphError, match="lrn: .* must be 4-D"):
         tf.nn.lrn(tf.ones([2, 3]))
+
+
+# TensorFlow 2.21's tf.sort/argsort/norm/nn.swish/silu/xw_plus_b (tf_more_ops_reference.py)
+SORTS = {
+    "asc": [[1.0, 1.0, 2.0, 3.0], [-1.0, 0.0, 5.0, 5.0], [-2.0, 0.5, 4.0, 4.0]],
+    "desc0": [[3.0, 5.0, 5.0, 4.0], [0.5, 1.0, 4.0, 1.0], [-1.0, -2.0, 2.0, 0.0]],
+    "arg": [[1, 3, 2, 0], [0, 3, 1, 2], [1, 0, 2, 3]],
+    "argd": [[0, 2, 1, 3], [1, 2, 3, 0], [2, 3, 0, 1]],
+    "arg0": [[1, 2, 0, 1], [2, 0, 2, 0], [0, 1, 1, 2]],
+}
+NORMS = {
+    "all": 10.11187,
+    "ax1": [3.87298, 7.14143, 6.0208],
+    "l1": [4.5, 8.0, 11.0, 5.0],
+    "inf": [[3.0], [5.0], [4.0]],
+}
+NN = {
+    "swish": [-0.268941, 4.966536, 4.966536, 0.0],
+    "silu": [0.31123, -0.238406, 3.928055, 3.928055],
+    "xwb": [[16.0, 14.0, 14.5], [13.0, 53.0, 12.5], [12.5, 11.5, 39.25]],
+}
+
+
+def test_sort_norm_swish_match_tensorflow():
+    tf.reset_default_graph()
+    x = np.array([[3.0, 1.0, 2.0, 1.0], [-1.0, 5.0, 5.0, 0.0], [0.5, -2.0, 4.0, 4.0]], np.float32)
+    got = _run(
+        {
+            "asc": tf.sort(x),
+            "desc0": tf.sort(x, axis=0, direction="DESCENDING"),
+            "arg": tf.argsort(x),
+            "argd": tf.argsort(x, direction="DESCENDING"),
+            "arg0": tf.argsort(x, axis=0),
+            "all": tf.norm(x),
+            "ax1": tf.norm(x, axis=1),
+            "l1": tf.norm(x, ord=1, axis=0),
+            "inf": tf.norm(x, ord=np.inf, axis=1, keepdims=True),
+            "swish": tf.nn.swish(x[1]),
+            "silu": tf.nn.silu(x[2]),
+            "xwb": tf.nn.xw_plus_b(x, x.T, [1.0, 2.0, 3.0]),
+        }
+    )
+    for k, v in {**SORTS, **NORMS, **NN}.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-5, err_msg=k)
+    assert got["arg"].dtype == np.int32
+    with pytest.raises(tf.GraphError, match="spectral norm"):
+        tf.norm(tf.ones([2, 2]), ord=2, axis=[0, 1])

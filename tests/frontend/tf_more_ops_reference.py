@@ -46,3 +46,34 @@ lg = tape.gradient(ly, xv).numpy()
 print("LRN_A_SUM =", float(la.astype(np.float64).sum()), "LRN_A_0 =", la[0, 0, 0].tolist())
 print("LRN_B_0 =", lb[1, 2, 1].tolist())
 print("LRN_G_0 =", lg[0, 1, 1].tolist(), "LRN_G_SUM =", float(lg.astype(np.float64).sum()))
+
+
+# tf.sort / argsort / norm / swish (SORTS, NORMS, NN in test_tf_more_ops.py)
+xs = np.array([[3.0, 1.0, 2.0, 1.0], [-1.0, 5.0, 5.0, 0.0], [0.5, -2.0, 4.0, 4.0]], np.float32)
+
+
+def r(t):
+    return np.asarray(t).tolist()
+
+
+sorts = {
+    "asc": r(tf.sort(xs)),
+    "desc0": r(tf.sort(xs, axis=0, direction="DESCENDING")),
+    "arg": r(tf.argsort(xs)),
+    "argd": r(tf.argsort(xs, direction="DESCENDING")),
+    "arg0": r(tf.argsort(xs, axis=0)),
+}
+norms = {
+    "all": round(float(tf.norm(xs)), 5),
+    "ax1": [round(v, 5) for v in r(tf.norm(xs, axis=1))],
+    "l1": r(tf.norm(xs, ord=1, axis=0)),
+    "inf": r(tf.norm(xs, ord=np.inf, axis=1, keepdims=True)),
+}
+nn = {
+    "swish": [round(v, 6) for v in r(tf.nn.swish(xs[1]))],
+    "silu": [round(v, 6) for v in r(tf.nn.silu(xs[2]))],
+    "xwb": r(tf.compat.v1.nn.xw_plus_b(xs, xs.T, [1.0, 2.0, 3.0])),
+}
+print("SORTS =", sorts)
+print("NORMS =", norms)
+print("NN =", nn)
