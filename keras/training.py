@@ -545,6 +545,63 @@ class Trainer:
             return values
         return values["loss"] if len(values) == 1 else list(values.values())
 
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        reset_metrics: bool = True,
+        return_dict: bool = False,
+    ) -> Any:
+        """One optimizer step on one batch (keras Model.train_on_batch): the loss,
+        or [loss, *metrics] (a dict with return_dict), on that batch."""
+        return self._on_batch("train", x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        reset_metrics: bool = True,
+        return_dict: bool = False,
+    ) -> Any:
+        """The loss (and metrics) on one batch, no update (keras Model.test_on_batch)."""
+        return self._on_batch("test", x, y, sample_weight, None, return_dict)
+
+    def _on_batch(self, kind, x, y, sample_weight, class_weight, return_dict) -> Any:
+        step = f"{kind}_step"
+        x, y = _array(x), _array(y)
+        if self._custom(step):
+            attr = "_train_fn" if kind == "train" else "_eval_fn"
+            if getattr(self, attr) is None:
+                setattr(self, attr, function(getattr(self, step), name=step))
+            self.reset_metrics()
+            logs = _logs_of(getattr(self, attr)(x if y is None else (x, y)))
+        else:
+            self._check_compiled(f"{kind}_on_batch")
+            if y is None:
+                raise GraphError(f"{kind}_on_batch: needs labels y")
+            weights = _example_weights(y, sample_weight, class_weight) if kind == "train" else None
+            if weights is not None:
+                if getattr(self, "_weighted_fn", None) is None:
+                    self._weighted_fn = function(self._weighted_train_step, name="train_step_w")
+                loss, metrics = self._weighted_fn(x, y, weights)
+            elif kind == "train":
+                if self._train_fn is None:
+                    self._train_fn = function(self.train_step, name="train_step")
+                loss, metrics = self._train_fn(x, y)
+            else:
+                if self._eval_fn is None:
+                    self._eval_fn = function(self.test_step, name="test_step")
+                loss, metrics = self._eval_fn(x, y)
+            n = _len(x)
+            logs = self._logs(n * np.array([float(loss), *[float(m) for m in metrics]]), n)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
     def _evaluate_custom(self, x: Any, y: Any, batch_size: int, return_dict: bool) -> Any:
         """evaluate with an overridden test_step(self, data): its last logs."""
         if self._eval_fn is None:

@@ -110,3 +110,31 @@ def test_builtin_fit_without_labels_is_an_error():
     model.compile("sgd", "mse")
     with pytest.raises(tf.GraphError, match="fit: the data has no labels"):
         model.fit(tf.data.Dataset.from_tensor_slices(x).batch(5), verbose=0)
+
+
+# tf_keras's train_on_batch / test_on_batch on the same model and data
+# (tests/keras/tf_custom_step_reference.py prints it)
+ON_BATCH = [[0.51992, 1.0], [0.53272, 1.0], [0.4396, 1.0], {"loss": 0.4396, "accuracy": 1.0}]
+ON_BATCH += [0.5, 0.25032]
+
+
+def test_train_and_test_on_batch_match_keras():
+    rng = np.random.RandomState(1)
+    x = rng.randn(16, 3).astype("f4")
+    y = (x.sum(1, keepdims=True) > 0).astype("f4")
+    init = keras.initializers.Constant(0.3)
+    m = keras.Sequential(
+        [keras.layers.Dense(1, activation="sigmoid", kernel_initializer=init, input_shape=(3,))]
+    )
+    m.compile(keras.optimizers.SGD(0.5), "binary_crossentropy", metrics=["accuracy"])
+    out = [m.train_on_batch(x[:8], y[:8]), m.train_on_batch(x[8:], y[8:]), m.test_on_batch(x, y)]
+    out.append(m.train_on_batch(x, y, return_dict=True))
+    m2 = keras.Sequential([keras.layers.Dense(1, kernel_initializer="zeros", input_shape=(3,))])
+    m2.compile("sgd", "mse")
+    out.append(m2.train_on_batch(x, y))
+    out.append(m2.train_on_batch(x, y, sample_weight=np.linspace(0, 1, 16)))
+    for got, want in zip(out, ON_BATCH):
+        if isinstance(want, dict):
+            assert got.keys() == want.keys()
+            got, want = list(got.values()), list(want.values())
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

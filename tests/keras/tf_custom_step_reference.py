@@ -82,3 +82,40 @@ p = Pair()
 p.compile(keras.optimizers.SGD(0.1))
 h2 = p.fit(tf.data.Dataset.from_tensor_slices(x).batch(5), epochs=2, verbose=0)
 print("HIST2 =", {k: [round(float(v), 6) for v in vs] for k, vs in h2.history.items()})
+
+
+# train_on_batch / test_on_batch (ON_BATCH)
+x = rng.randn(16, 3).astype("f4")
+y = (x.sum(1, keepdims=True) > 0).astype("f4")
+m = keras.Sequential(
+    [
+        keras.layers.Dense(
+            1,
+            activation="sigmoid",
+            kernel_initializer=keras.initializers.Constant(0.3),
+            input_shape=(3,),
+        )
+    ]
+)
+m.compile(keras.optimizers.SGD(0.5), "binary_crossentropy", metrics=["accuracy"])
+out = [
+    m.train_on_batch(x[:8], y[:8]),
+    m.train_on_batch(x[8:], y[8:]),
+    m.test_on_batch(x, y),
+    m.train_on_batch(x, y, return_dict=True),
+]
+m2 = keras.Sequential([keras.layers.Dense(1, kernel_initializer="zeros", input_shape=(3,))])
+m2.compile("sgd", "mse")
+out.append(m2.train_on_batch(x, y))
+out.append(m2.train_on_batch(x, y, sample_weight=np.linspace(0, 1, 16)))
+
+
+def rnd(v):
+    if isinstance(v, dict):
+        return {a: round(float(b), 5) for a, b in v.items()}
+    if isinstance(v, list):
+        return [round(float(b), 5) for b in v]
+    return round(float(v), 5)
+
+
+print("ON_BATCH =", [rnd(v) for v in out])
