@@ -50,6 +50,12 @@ def __getattr__(name: str):
     value = module if attribute is None else getattr(module, attribute)
     if name == "data":
         _install_missing(module, "data.")
+    if name == "keras":  # tf.keras and its submodules (tf.keras.layers, ...)
+        _install_missing(module, "keras.")
+        for sub in dir(module):
+            inner = getattr(module, sub, None)
+            if isinstance(inner, type(module)) and inner.__name__.startswith("kiln.keras"):
+                _install_missing(inner, f"keras.{sub}.")
     globals()[name] = value  # after the import: `import kiln.viz` set the module there
     return value
 
@@ -60,6 +66,7 @@ def __dir__():
 
 for _prefix, _module in [
     ("nn.", frontend.nn),
+    ("feature_column.", frontend.feature_column),
     ("train.", frontend.train),
     ("image.", frontend.image),
     ("layers.", frontend.layers),

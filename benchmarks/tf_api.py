@@ -37,6 +37,7 @@ DOC = ROOT / "docs" / "tf-api.md"
 WALK = r"""
 import json, types, os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = Keras 2 (tf_keras), kiln's model
 import tensorflow as tf
 v1 = tf.compat.v1
 names, seen = set(), set()
@@ -178,6 +179,53 @@ def kiln_has(name: str) -> bool:
     return True
 
 
+# Why a name above the cut is still missing, by group (the names kiln lacks on purpose
+# or for now); a missing name in no group is listed as "not yet".
+WHY = [
+    (
+        (
+            "GraphDef",
+            "NodeDef",
+            "import_graph_def",
+            "train.Example",
+            "train.Feature",
+            "train.Features",
+            "train.BytesList",
+            "train.Int64List",
+            "train.FloatList",
+            "data.TFRecordDataset",
+            "io.TFRecordWriter",
+            "io.parse_single_example",
+            "io.FixedLenFeature",
+            "python_io.TFRecordWriter",
+        ),
+        "TensorFlow's protocol buffers (graph import, tf.train.Example and TFRecord files):"
+        " their message classes ship only with TensorFlow itself, which kiln does not depend"
+        " on, so kiln does not read or write them",
+    ),
+    (
+        ("keras.datasets",),
+        "Keras's dataset downloaders: kiln never downloads (the corpus harness serves the"
+        " same API from scikit-learn data)",
+    ),
+]
+
+
+def _why(missing: list[str]) -> list[str]:
+    """The paragraph saying why each missing name above the cut is missing."""
+    if not missing:
+        return ["Every name above the cut resolves in kiln."]
+    parts, left = [], list(missing)
+    for prefixes, reason in WHY:
+        hit = [n for n in left if any(n == p or n.startswith(p + ".") for p in prefixes)]
+        if hit:
+            parts.append(", ".join(f"`tf.{n}`" for n in hit) + ": " + reason)
+            left = [n for n in left if n not in hit]
+    if left:
+        parts.append(", ".join(f"`tf.{n}`" for n in left) + ": not implemented yet")
+    return ["Why they are missing: " + "; ".join(parts) + "."]
+
+
 def write_doc(
     names: list[str],
     uses: Counter,
@@ -220,12 +268,7 @@ def write_doc(
         + (", ".join(f"`tf.{n}`" for n in missing_above) if missing_above else "none")
         + ".",
         "",
-        "Why the cut is not met yet: the RNN (`nn.dynamic_rnn`, `nn.rnn_cell`) names wait on"
-        " control flow, and the metrics, checkpoint-state and queue names (`train.batch`,"
-        " `start_queue_runners`, `slice_input_producer`) are input-pipeline work under way"
-        " in parallel; `GraphDef`, `NodeDef`, `import_graph_def` and `train.Example` with its"
-        " `Feature`/`BytesList`/`Int64List` (and `data.TFRecordDataset`) are TensorFlow's"
-        " protocol buffers for graph import and TFRecord files, which kiln does not read.",
+        *_why(missing_above),
         "",
         "## Ranked names",
         "",

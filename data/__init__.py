@@ -1,6 +1,11 @@
 """kl.data: tf.data-style input pipelines (see dataset.py)."""
 
-from . import iterators  # noqa: F401  (registers the initializer hook)
-from .dataset import Dataset, Iterator, OutOfRangeError
+import types as _types
 
-__all__ = ["Dataset", "Iterator", "OutOfRangeError"]
+from . import iterators  # noqa: F401  (registers the initializer hook)
+from .dataset import AUTOTUNE, Dataset, Iterator, OutOfRangeError
+
+# tf.data.experimental: the names TF 2 tutorials still read from there
+experimental = _types.SimpleNamespace(AUTOTUNE=AUTOTUNE)
+
+__all__ = ["AUTOTUNE", "Dataset", "Iterator", "OutOfRangeError", "experimental"]

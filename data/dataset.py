@@ -37,8 +37,11 @@ from ..frontend.nest import flatten, pack_sequence_as
 from ..frontend.ops import _default_dtype, placeholder
 from ..frontend.session import SessionRunArgs, SessionRunContext, SessionRunHook, register_run_hook
 from ..ir import KilnError  # noqa: F401
+from .padding import pad_stack
 
-__all__ = ["Dataset", "OutOfRangeError", "Iterator"]
+__all__ = ["AUTOTUNE", "Dataset", "OutOfRangeError", "Iterator"]
+
+AUTOTUNE = -1  # tf.data.AUTOTUNE: "let the runtime choose" (kiln's pipeline is serial)
 
 
 def _to_numpy(structure: Any) -> Any:
@@ -60,6 +63,12 @@ def _to_eager(structure: Any) -> Any:
     return pack_sequence_as(
         structure, [EagerTensor(np.asarray(x), as_dtype(x.dtype)) for x in flatten(structure)]
     )
+
+
+def _dataset_of(value: Any, what: str) -> Dataset:
+    if not isinstance(value, Dataset):
+        raise GraphError(f"{what}: the function must return a Dataset, got {type(value).__name__}")
+    return value
 
 
 def _call(fn: Callable, element: Any) -> Any:
@@ -275,6 +284,123 @@ class Dataset:
             done[0] = True
 
         return Dataset(make, self._length)
+
+    def padded_batch(
+        self,
+        batch_size: int,
+        padded_shapes: Any = None,
+        padding_values: Any = None,
+        drop_remainder: bool = False,
+    ) -> Dataset:
+        """batch() for elements of different shapes (tf.data's padded_batch):
+        each component is padded at the end of every dim to `padded_shapes`
+        (None or -1: the longest in the batch; default all None) with
+        `padding_values` (default 0, b"" for strings)."""
+        size = int(batch_size)
+        if size < 1:
+            raise GraphError(f"padded_batch: batch_size must be at least 1, got {batch_size}")
+
+        def make():
+            items = []
+            for e in self._elements():
+                items.append(e)
+                if len(items) == size:
+                    yield pad_stack(items, padded_shapes, padding_values)
+                    items = []
+            if items and not drop_remainder:
+                yield pad_stack(items, padded_shapes, padding_values)
+
+        n = self._length
+        length = None if n is None else (n // size if drop_remainder else -(-n // size))
+        batched = Dataset(make, length)
+        batched._batched = True
+        return batched
+
+    def unbatch(self) -> Dataset:
+        """Split each element along its first axis (tf.data's unbatch)."""
+
+        def make():
+            for e in self._elements():
+                leaves = flatten(e)
+                for i in range(len(leaves[0]) if leaves else 0):
+                    yield pack_sequence_as(e, [np.asarray(x[i]) for x in leaves])
+
+        return Dataset(make)
+
+    def flat_map(self, map_func: Callable) -> Dataset:
+        """The elements of the dataset map_func makes of each element, in order."""
+
+        def make():
+            for e in self._elements():
+                yield from _dataset_of(_call(map_func, e), "flat_map")._elements()
+
+        return Dataset(make)
+
+    def interleave(
+        self,
+        map_func: Callable,
+        cycle_length: Any = None,
+        block_length: int = 1,
+        num_parallel_calls: Any = None,
+        deterministic: Any = None,
+    ) -> Dataset:
+        """Elements of the datasets map_func makes, `block_length` at a time from
+        `cycle_length` of them in turn (TF's deterministic order; without a
+        cycle_length kiln takes them one dataset after another)."""
+        cycle = 1 if cycle_length in (None, AUTOTUNE) else max(1, int(cycle_length))
+        block = max(1, int(block_length))
+
+        def make():
+            sources = self._elements()
+            open_: list = []
+            while True:
+                while len(open_) < cycle:
+                    e = next(sources, None)
+                    if e is None:
+                        break
+                    open_.append(_dataset_of(_call(map_func, e), "interleave")._elements())
+                if not open_:
+                    return
+                for it in list(open_):
+                    for _ in range(block):
+                        x = next(it, None)
+                        if x is None:
+                            open_.remove(it)
+                            break
+                        yield x
+
+        return Dataset(make)
+
+    def enumerate(self, start: int = 0) -> Dataset:
+        """(index, element) pairs, the index an int64 scalar from `start`."""
+        return Dataset(
+            lambda: ((np.asarray(i, np.int64), e) for i, e in enumerate(self._elements(), start)),
+            self._length,
+        )
+
+    def shard(self, num_shards: int, index: int) -> Dataset:
+        """Every num_shards-th element, from `index`."""
+        k, i = int(num_shards), int(index)
+        if not 0 <= i < k:
+            raise GraphError(f"shard: index {index} is not in [0, {num_shards})")
+        n = self._length
+        return Dataset(
+            lambda: (e for j, e in enumerate(self._elements()) if j % k == i),
+            None if n is None else len(range(i, n, k)),
+        )
+
+    def reduce(self, initial_state: Any, reduce_func: Callable) -> Any:
+        """Fold reduce_func(state, element) over one epoch (eager tensors)."""
+        state = _to_numpy(initial_state)
+        for e in self._elements():
+            with eager_mode():
+                value = _to_eager(e)
+                args = value if isinstance(value, tuple) else (value,)
+                state = _to_numpy(reduce_func(_to_eager(state), *args))
+        return _to_eager(state)
+
+    def apply(self, transformation_func: Callable[[Dataset], Dataset]) -> Dataset:
+        return transformation_func(self)
 
     # ------------------------------------------------------------ iteration
     def _elements(self) -> abc.Iterator[Any]:

@@ -12,6 +12,7 @@ beside it as kl.keras, kl.data and kl.viz.
 
 from . import (
     errors,  # tf.errors (OutOfRangeError, ...)
+    feature_column,  # tf.feature_column (dict of features -> one dense tensor)
     image,
     layers,
     losses,
@@ -24,6 +25,7 @@ from . import (
 )
 from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
+from .contractions import einsum, tensordot
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
 from .dtypes import (
     DType,
@@ -68,12 +70,16 @@ from .graph import (
     name_scope,
     reset_default_graph,
 )
+from .indexing import scatter_nd, sequence_mask, strided_slice
 from .local import initialize_local_variables, local_variables, local_variables_initializer
 from .moving_averages import moving_average_variables
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
+from .padding import eye, pad
+from .py_ops import Print, numpy_function, print, py_func, py_function  # noqa: A004
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from .session import InteractiveSession, Session, device
+from .sorting import argsort, norm, sort
 from .tape import GradientTape, UnconnectedGradients
 from .variables import (
     AUTO_REUSE,
@@ -104,7 +110,11 @@ bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
 
 # TensorFlow's sub-namespaces and the TF 1.x top-level names built on them
 # (namespaces.py); kiln's root package binds kl.strings, kl.math, ...
-from . import namespaces  # noqa: E402
+from . import (  # noqa: E402
+    monitored,  # kl.train's monitored loop (bound into kl.train below)
+    namespaces,
+    summary_trace,  # tf.summary.trace_on/trace_export (bound into kl.summary below)
+)
 from .namespaces import (  # noqa: E402
     FLAGS,
     ConfigProto,
@@ -177,6 +187,12 @@ from .strings import (  # noqa: E402
 from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
+
+# monitored.py builds on train.py and summary_trace.py on summary.py: bound here
+for _module, _into in ((monitored, train), (summary_trace, summary)):
+    for _name in _module.__all__:
+        setattr(_into, _name, getattr(_module, _name))
+del _module, _into, _name
 
 # kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
 nn.rnn_cell = rnn

@@ -39,6 +39,23 @@ from .ops import _default_dtype, constant, convert_to_tensor, placeholder
 
 __all__ = ["Function", "FuncGraph", "TensorSpec", "function"]
 
+# The graphs of the kl.functions called since tf.summary.trace_on (None: not
+# recording); summary_trace.py starts and stops it.
+TRACES: list | None = None
+
+
+def start_recording() -> None:
+    """Record the graph of every kl.function called from now on."""
+    global TRACES
+    TRACES = []
+
+
+def stop_recording() -> list:
+    """Stop recording; the graphs recorded, in call order."""
+    global TRACES
+    graphs, TRACES = list(TRACES or []), None
+    return graphs
+
 
 class TensorSpec:
     """The type of a tensor argument (tf.TensorSpec): shape with None dims, dtype."""
@@ -272,6 +289,8 @@ class Function:
             )
         for a, s in zip(arrays, specs):
             _check(a, s, self.name)
+        if TRACES is not None and concrete.graph not in TRACES:  # tf.summary.trace_on
+            TRACES.append(concrete.graph)
         return concrete(arrays)
 
     def _specs(self, tensor_leaves: list) -> list[TensorSpec]:

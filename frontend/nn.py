@@ -15,6 +15,7 @@ from .graph import GraphError, Tensor, get_default_graph
 from .ops import (
     _pair,
     abs,
+    add,
     cast,
     convert_to_tensor,
     equal,
@@ -26,6 +27,7 @@ from .ops import (
     make,
     maximum,
     multiply,
+    pow,
     reduce_mean,
     reduce_sum,
     reshape,
@@ -56,6 +58,11 @@ __all__ = [
     "in_top_k",
     "l2_loss",
     "l2_normalize",
+    "local_response_normalization",
+    "lrn",
+    "silu",
+    "swish",
+    "xw_plus_b",
     "leaky_relu",
     "log_softmax",
     "max_pool",
@@ -539,6 +546,65 @@ def l2_normalize(
     with get_default_graph().name_scope(name or "l2_normalize"):
         total = reduce_sum(square(xt), axis=axis, keepdims=True)
         return multiply(xt, rsqrt(maximum(total, epsilon)))
+
+
+def local_response_normalization(
+    input: Any,
+    depth_radius: int = 5,
+    bias: float = 1.0,
+    alpha: float = 1.0,
+    beta: float = 0.5,
+    name: str | None = None,
+) -> Tensor:
+    """input / (bias + alpha * sqr_sum) ** beta, where sqr_sum sums the squares
+    over the last dim's window [d - depth_radius, d + depth_radius]
+    (tf.nn.lrn, AlexNet's normalisation): the window is a sum of shifted
+    slices of the zero-padded squares, so the gradient comes from theirs."""
+    x = convert_to_tensor(input)
+    r = int(depth_radius)
+    if x.shape.ndims != 4:
+        raise GraphError(f"lrn: {x.name} must be 4-D (NHWC), got {x.shape}")
+    depth = x.shape[3]
+    if depth is None:
+        raise GraphError(f"lrn: the depth (last dim) of {x.name} must be static")
+    with get_default_graph().name_scope(name or "LRN"):
+        sq = make(
+            "PadV2", "kiln.pad", [square(x)], None, low=[0, 0, 0, r], high=[0, 0, 0, r], value=0.0
+        )
+        total = None
+        for k in range(2 * r + 1):
+            part = make(
+                "StridedSlice",
+                "kiln.slice",
+                [sq],
+                None,
+                axes=[3],
+                starts=[k],
+                stops=[k + depth],
+                steps=[1],
+            )
+            total = part if total is None else add(total, part)
+        scale = add(multiply(total, alpha), bias)
+        return multiply(x, pow(scale, -beta))
+
+
+lrn = local_response_normalization
+
+
+def swish(features: Any, beta: float = 1.0, name: str | None = None) -> Tensor:
+    """features * sigmoid(beta * features) (tf.nn.swish, tf.nn.silu)."""
+    x = convert_to_tensor(features)
+    with get_default_graph().name_scope(name or "swish"):
+        return multiply(x, sigmoid(multiply(x, beta) if beta != 1.0 else x))
+
+
+silu = swish
+
+
+def xw_plus_b(x: Any, weights: Any, biases: Any, name: str | None = None) -> Tensor:
+    """matmul(x, weights) + biases (tf.nn.xw_plus_b)."""
+    with get_default_graph().name_scope(name or "xw_plus_b"):
+        return bias_add(make("MatMul", "kiln.matmul", _pair(x, weights, "MatMul"), None), biases)
 
 
 # ------------------------------------------------------------------ lookups and rankings

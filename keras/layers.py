@@ -17,6 +17,7 @@ from .conv import *  # noqa: F403
 from .conv import __all__ as _conv
 from .core import *  # noqa: F403
 from .core import __all__ as _core
+from .dense_features import DenseFeatures
 from .engine import Input, InputLayer, Layer
 from .merge import *  # noqa: F403
 from .merge import __all__ as _merge
@@ -31,6 +32,7 @@ __all__ = [
     "BatchNormalization",
     "Bidirectional",
     "Dense",
+    "DenseFeatures",
     "Dropout",
     "Embedding",
     "GRU",

@@ -329,7 +329,7 @@ def compiled(identifier: Any) -> tuple[str, Any, Any] | None:
         identifier = identifier()
     if isinstance(identifier, str) and identifier in BY_NAME:
         return identifier, BY_NAME[identifier]().values, lambda m: m
-    if isinstance(identifier, (Precision, Recall)):
+    if isinstance(identifier, (Precision, Recall, AUC)):
         raise GraphError(
             f"{type(identifier).__name__} in model.compile is not supported (its epoch value "
             "is not a mean of batch values); update it in a loop over model.predict"
@@ -362,7 +362,10 @@ def categorical_accuracy(y_true: Any, y_pred: Any) -> Any:
     return CategoricalAccuracy.values(None, y_true, _float(y_pred))
 
 
+from .auc import AUC  # noqa: E402  (defined beside, on Metric)
+
 __all__ = [
+    "AUC",
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",

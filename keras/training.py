@@ -25,6 +25,7 @@ from ..frontend.ops import add_n, cast, convert_to_tensor, reduce_mean
 from ..frontend.tape import GradientTape
 from . import losses as losses_module
 from . import metrics as metrics_module
+from .compile_utils import CompiledMetric, LossesContainer, MetricsContainer
 
 # ------------------------------------------------------------------ progress bar
 
@@ -210,12 +211,16 @@ class LambdaCallback(Callback):
 
 
 def _batches(x: Any, y: Any, batch_size: int, shuffle: bool, rng: np.random.Generator):
-    """(x_batch, y_batch) pairs from arrays or a Dataset of (x, y) batches."""
+    """(x_batch, y_batch) pairs from arrays or a Dataset of (x, y) batches; a
+    Dataset of x only gives (x, None), for a custom train_step(self, data)."""
     if isinstance(x, Dataset):
         for element in x.as_numpy_iterator():
-            if not isinstance(element, tuple) or len(element) != 2:
-                raise GraphError("fit/evaluate on a Dataset needs (x, y) elements")
-            yield element
+            if isinstance(element, tuple) and len(element) == 2:
+                yield element
+            elif not isinstance(element, tuple):
+                yield element, None
+            else:
+                raise GraphError("fit/evaluate on a Dataset needs (x, y) or x elements")
         return
     n = _len(x)
     order = rng.permutation(n) if shuffle else np.arange(n)
@@ -308,31 +313,56 @@ class Trainer:
         """Choose the optimizer, loss and metrics (keras Model.compile)."""
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
-        self.compiled_metrics, self._finishers = [], []
+        self._batch_metrics, self._finishers = [], []
         for m in _metric_list(metrics):
             found = metrics_module.compiled(m) if m not in ("accuracy", "acc") else None
             if found is not None:
                 name, values, finish = found
-                self.compiled_metrics.append((name, _batch_mean(values)))
+                self._batch_metrics.append((name, _batch_mean(values)))
                 self._finishers.append(finish)
             else:
-                self.compiled_metrics.append(losses_module.metric_fn(m, self.loss))
+                self._batch_metrics.append(losses_module.metric_fn(m, self.loss))
                 self._finishers.append(None)
         self._metric_ids = list(metrics or [])
+        # what a custom train_step(self, data) uses (Keras 2's containers)
+        self.compiled_loss = LossesContainer(self.loss)
+        self.compiled_metrics = MetricsContainer(
+            [
+                CompiledMetric(name, fn, finish)
+                for (name, fn), finish in zip(self._batch_metrics, self._finishers)
+            ]
+        )
         self._train_fn = self._eval_fn = self._predict_fn = self._weighted_fn = None
 
     def _logs(self, totals: np.ndarray, seen: int) -> dict[str, float]:
         """The epoch's logs from batch-size-weighted sums of the batch values."""
         means = (totals / max(seen, 1)).tolist()
         out = dict(zip(self.metrics_names, means))
-        for (name, _), finish, value in zip(self.compiled_metrics, self._finishers, means[1:]):
+        for (name, _), finish, value in zip(self._batch_metrics, self._finishers, means[1:]):
             if finish is not None:
                 out[name] = float(np.asarray(finish(np.float32(value))))
         return out
 
     @property
     def metrics_names(self) -> list[str]:
-        return ["loss", *[name for name, _ in self.compiled_metrics]]
+        return ["loss", *[name for name, _ in self._batch_metrics]]
+
+    @property
+    def metrics(self) -> list[Any]:
+        """The loss tracker and the compiled metrics (Keras's model.metrics), which
+        fit resets at each epoch when a custom train_step updates them."""
+        if getattr(self, "compiled_loss", None) is None:
+            return []
+        return [*self.compiled_loss.metrics, *self.compiled_metrics.metrics]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_states()
+
+    def _custom(self, step: str) -> bool:
+        """Whether a subclass overrides train_step / test_step (Keras's
+        `step(self, data)` protocol: returns a dict of logs)."""
+        return getattr(type(self), step) is not getattr(Trainer, step)
 
     def _check_compiled(self, what: str) -> None:
         if self.optimizer is None or self.loss is None:
@@ -344,7 +374,7 @@ class Trainer:
         extra = list(getattr(self, "losses", []) or [])
         if extra:
             loss = add_n([loss, *[convert_to_tensor(e) for e in extra]])
-        return loss, [fn(y, pred) for _, fn in self.compiled_metrics]
+        return loss, [fn(y, pred) for _, fn in self._batch_metrics]
 
     def train_step(self, x, y):
         """One step: forward, gradients, update; returns (loss, metrics)."""
@@ -386,7 +416,9 @@ class Trainer:
         """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
         with a progress bar on stderr (verbose=1), one line per epoch (2) or
         silence (0). Returns the History."""
-        self._check_compiled("fit")
+        custom = self._custom("train_step")
+        if not custom:
+            self._check_compiled("fit")
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
         x, y = _array(x), _array(y)
@@ -420,12 +452,27 @@ class Trainer:
             if verbose == 1:
                 sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
             bar = ProgressBar(steps) if verbose else None
-            totals = np.zeros(1 + len(self.compiled_metrics))
+            totals = np.zeros(1 + len(self._batch_metrics))
             seen = 0
             step = 0
+            if custom:
+                self.reset_metrics()
+                custom_logs: dict[str, float] = {}
             for step, (xb, yb) in enumerate(next(stream), 1):
                 for cb in cbs:
                     cb.on_train_batch_begin(step - 1)
+                if custom:
+                    custom_logs = _logs_of(self._train_fn(xb if yb is None else (xb, yb)))
+                    if verbose == 1 and bar is not None:
+                        bar.update(step, custom_logs)
+                    for cb in cbs:
+                        cb.on_train_batch_end(step - 1, custom_logs)
+                    continue
+                if yb is None:
+                    raise GraphError(
+                        "fit: the data has no labels (pass y, or a Dataset of (x, y)); "
+                        "only a custom train_step(self, data) takes x alone"
+                    )
                 if weights is not None:
                     loss, metrics = self._weighted_fn(xb, yb[0], yb[1])
                 else:
@@ -438,7 +485,7 @@ class Trainer:
                     bar.update(step, logs)
                 for cb in cbs:
                     cb.on_train_batch_end(step - 1, logs)
-            logs = self._logs(totals, seen)
+            logs = dict(custom_logs) if custom else self._logs(totals, seen)
             if validation_data is not None:
                 values = self.evaluate(
                     *_split_validation(validation_data),
@@ -470,17 +517,21 @@ class Trainer:
         **_: Any,
     ) -> Any:
         """The loss and metrics over (x, y), batch-size weighted means."""
-        self._check_compiled("evaluate")
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
         x, y = _array(x), _array(y)
+        if self._custom("test_step"):
+            return self._evaluate_custom(x, y, batch_size, return_dict)
+        self._check_compiled("evaluate")
         if self._eval_fn is None:
             self._eval_fn = function(self.test_step, name="test_step")
-        totals = np.zeros(1 + len(self.compiled_metrics))
+        totals = np.zeros(1 + len(self._batch_metrics))
         seen = 0
         bar = ProgressBar(_count(x, batch_size)) if verbose else None
         step = 0
         for step, (xb, yb) in enumerate(_batches(x, y, batch_size, False, None), 1):
+            if yb is None:
+                raise GraphError("evaluate: the data has no labels (pass y, or (x, y) elements)")
             loss, metrics = self._eval_fn(xb, yb)
             totals += _len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
             seen += _len(xb)
@@ -493,6 +544,76 @@ class Trainer:
         if return_dict:
             return values
         return values["loss"] if len(values) == 1 else list(values.values())
+
+    def train_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        class_weight: Any = None,
+        reset_metrics: bool = True,
+        return_dict: bool = False,
+    ) -> Any:
+        """One optimizer step on one batch (keras Model.train_on_batch): the loss,
+        or [loss, *metrics] (a dict with return_dict), on that batch."""
+        return self._on_batch("train", x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(
+        self,
+        x: Any,
+        y: Any = None,
+        sample_weight: Any = None,
+        reset_metrics: bool = True,
+        return_dict: bool = False,
+    ) -> Any:
+        """The loss (and metrics) on one batch, no update (keras Model.test_on_batch)."""
+        return self._on_batch("test", x, y, sample_weight, None, return_dict)
+
+    def _on_batch(self, kind, x, y, sample_weight, class_weight, return_dict) -> Any:
+        step = f"{kind}_step"
+        x, y = _array(x), _array(y)
+        if self._custom(step):
+            attr = "_train_fn" if kind == "train" else "_eval_fn"
+            if getattr(self, attr) is None:
+                setattr(self, attr, function(getattr(self, step), name=step))
+            self.reset_metrics()
+            logs = _logs_of(getattr(self, attr)(x if y is None else (x, y)))
+        else:
+            self._check_compiled(f"{kind}_on_batch")
+            if y is None:
+                raise GraphError(f"{kind}_on_batch: needs labels y")
+            weights = _example_weights(y, sample_weight, class_weight) if kind == "train" else None
+            if weights is not None:
+                if getattr(self, "_weighted_fn", None) is None:
+                    self._weighted_fn = function(self._weighted_train_step, name="train_step_w")
+                loss, metrics = self._weighted_fn(x, y, weights)
+            elif kind == "train":
+                if self._train_fn is None:
+                    self._train_fn = function(self.train_step, name="train_step")
+                loss, metrics = self._train_fn(x, y)
+            else:
+                if self._eval_fn is None:
+                    self._eval_fn = function(self.test_step, name="test_step")
+                loss, metrics = self._eval_fn(x, y)
+            n = _len(x)
+            logs = self._logs(n * np.array([float(loss), *[float(m) for m in metrics]]), n)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_custom(self, x: Any, y: Any, batch_size: int, return_dict: bool) -> Any:
+        """evaluate with an overridden test_step(self, data): its last logs."""
+        if self._eval_fn is None:
+            self._eval_fn = function(self.test_step, name="test_step")
+        self.reset_metrics()
+        logs: dict[str, float] = {}
+        for xb, yb in _batches(x, y, batch_size, False, None):
+            logs = _logs_of(self._eval_fn(xb if yb is None else (xb, yb)))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
 
     def predict(
         self, x: Any, batch_size: int | None = None, verbose: int | str = 0, **_: Any
@@ -549,6 +670,13 @@ def _metric_list(metrics: Any) -> list[Any]:
     for m in metrics if isinstance(metrics, (list, tuple)) else [metrics]:
         out.extend(m if isinstance(m, (list, tuple)) else [m])
     return out
+
+
+def _logs_of(out: Any) -> dict[str, float]:
+    """A custom step's return value as logs: a dict of scalars (a bare value is "loss")."""
+    if not isinstance(out, dict):
+        out = {"loss": out}
+    return {str(k): float(np.asarray(v)) for k, v in out.items()}
 
 
 def _batch_mean(values: Callable) -> Callable:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..frontend.graph import GraphError
+from . import text
 from .initializers import set_random_seed
 from .metrics import to_categorical
 
@@ -55,7 +56,7 @@ def plot_model(*_: Any, **__: Any) -> None:
 
 
 sequence = SimpleNamespace(pad_sequences=pad_sequences)
-preprocessing = SimpleNamespace(sequence=sequence)
+preprocessing = SimpleNamespace(sequence=sequence, text=text)
 
 __all__ = [
     "normalize",
