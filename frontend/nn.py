@@ -16,7 +16,6 @@ from .ops import (
     _pair,
     abs,
     cast,
-    constant,
     convert_to_tensor,
     equal,
     expand_dims,
@@ -368,9 +367,8 @@ def depthwise_conv2d(
 ) -> Tensor:
     """Each input channel convolved with its own `channel_multiplier` filters
     (tf.nn.depthwise_conv2d): filter [kh, kw, in_channels, multiplier], output
-    channel c * multiplier + m. Built as one conv2d with a block-diagonal
-    filter, so it runs (and differentiates) as conv2d does; that costs
-    in_channels times the arithmetic of a dedicated kernel."""
+    channel c * multiplier + m. One kiln.depthwise_conv2d op (TF's
+    DepthwiseConv2dNative), whose gradients are its own ops too."""
     data_format = data_format or "NHWC"
     x = _nchw_in(convert_to_tensor(input), data_format)
     w = convert_to_tensor(filter, dtype=x.dtype)
@@ -378,25 +376,21 @@ def depthwise_conv2d(
         raise GraphError(
             f"depthwise_conv2d: the filter must have a static 4-D shape, got {w.shape}"
         )
-    kh, kw, channels, multiplier = w.shape.as_list()
+    channels = w.shape.as_list()[2]
     if x.shape.ndims == 4 and x.shape[3] is not None and x.shape[3] != channels:
         raise GraphError(
             f"depthwise_conv2d: input channels {x.shape[3]} differ from the filter's {channels}"
         )
     dil = rate if rate is not None else _four(dilations, "")
-    with get_default_graph().name_scope(name or "depthwise"):
-        eye = np.eye(channels, dtype=w.dtype.ir.numpy)[:, :, None]
-        blocks = multiply(expand_dims(w, 3), constant(eye))  # [kh, kw, C, C, M]
-        full = reshape(blocks, [kh, kw, channels, channels * multiplier])
-        y = make(
-            "Conv2D",
-            "kiln.conv2d",
-            [x, full],
-            "depthwise",
-            strides=_window(_nchw_window(strides, data_format), "depthwise strides"),
-            dilations=_window(_nchw_window(dil, data_format), "depthwise dilations"),
-            padding=padding.upper(),
-        )
+    y = make(
+        "DepthwiseConv2dNative",
+        "kiln.depthwise_conv2d",
+        [x, w],
+        name or "depthwise",
+        strides=_window(_nchw_window(strides, data_format), "depthwise strides"),
+        dilations=_window(_nchw_window(dil, data_format), "depthwise dilations"),
+        padding=padding.upper(),
+    )
     return _nchw_out(y, data_format)
 
 

@@ -9,6 +9,7 @@ written by hand with llvmlite's builder on a `Frame` (frame.py):
   broadcast_like, stop_gradient;
 - indexing.py: gather and scatter_add (an index out of range is a fault);
 - window.py: max_pool, avg_pool and their gradients (TensorFlow's padding);
+- depthwise.py: depthwise_conv2d and its two gradients (direct loops);
 - creation.py: iota and random (Philox 4x32-10, as ir/philox.py).
 
 Sizes come at run time (`bind` computes them from the concrete shapes), so one
@@ -24,10 +25,10 @@ effect would need a callback from native code into Python.
 from __future__ import annotations
 
 from ...ir import CompileError, Operation
-from . import creation, indexing, movement, window
+from . import creation, depthwise, indexing, movement, window
 from .native import NativeKernel, native
 
-__all__ = ["creation", "indexing", "movement", "window"]
+__all__ = ["creation", "depthwise", "indexing", "movement", "window"]
 
 
 @native("kiln.print")

@@ -413,6 +413,19 @@ class AvgPoolGrad(PoolGradient):
 # that runs conv2d runs its gradients, and gradients of gradients.
 
 
+def _pointwise_filter_vjp(op: Operation, b: Builder, g: Value) -> Value:
+    """The filter gradient of a 1x1 convolution without padding: the pixels it
+    reads (every stride-th) as rows, x^T g, one matmul over [pixels, channels]
+    with no transposes of the images and no im2col (ResNet's bottlenecks are
+    mostly such convolutions)."""
+    x = op.input
+    if tuple(op.strides) != (1, 1):
+        x = b.slice(x, axes=[1, 2], starts=[0, 0], stops=[END, END], steps=list(op.strides))
+    c, o = op.filter.type.shape[2:]
+    rows = b.matmul(b.reshape(x, shape=[-1, c]), b.reshape(g, shape=[-1, o]), transpose_a=True)
+    return b.reshape(rows, shape=[1, 1, c, o])
+
+
 def conv_axis(op: Operation, axis: int) -> tuple[int, int, int]:
     """(low pad, high pad, unused tail) of spatial `axis` of a conv2d: the tail is
     the input the last window leaves out when the stride does not divide evenly."""
@@ -434,9 +447,20 @@ def conv_axis(op: Operation, axis: int) -> tuple[int, int, int]:
 
 
 def conv_input_vjp(op: Operation, b: Builder, g: Value) -> Value:
-    """The full correlation of the stride-spread `g` with the reversed filter (its
+    """With strides and a static image, conv2d_transpose of `g` (which
+    decomposes into one dense conv2d per output phase, ir/ops/conv.py); else
+    the full correlation of the stride-spread `g` with the reversed filter (its
     in and out channels swapped), with the forward padding taken back off."""
     w = op.filter
+    size = op.input.type.shape[1:3]
+    if tuple(op.strides) != (1, 1) and all(isinstance(d, int) for d in size):
+        return b.create(
+            "kiln.conv2d_transpose",
+            g,
+            w,
+            output_size=list(size),
+            **{k: op.attrs[k] for k in ("strides", "padding", "explicit_padding", "dilations")},
+        ).result
     flipped = reverse(b, reverse(b, b.transpose(w, perm=[0, 1, 3, 2]), 0), 1)
     pads, crop_low, crop_high = [], [], []
     for axis in (0, 1):
@@ -456,7 +480,8 @@ def conv_input_vjp(op: Operation, b: Builder, g: Value) -> Value:
 
 def conv_filter_vjp(op: Operation, b: Builder, g: Value) -> Value:
     """A convolution of the input (channels as the batch) with `g` (batch as the
-    channels) as the filter: strides and dilations trade places."""
+    channels) as the filter: strides and dilations trade places. A 1x1 filter
+    without padding is one matmul instead (`_pointwise_filter_vjp`)."""
     kh, kw = op.filter.type.shape[:2]
     if not all(isinstance(d, int) for d in g.type.shape[1:3]):
         raise op.error(
@@ -466,6 +491,8 @@ def conv_filter_vjp(op: Operation, b: Builder, g: Value) -> Value:
     for axis in (0, 1):
         low, high, tail = conv_axis(op, axis)
         pads += [low, max(high - tail, 0)]
+    if (kh, kw) == (1, 1) and not any(pads):
+        return _pointwise_filter_vjp(op, b, g)
     images = b.transpose(op.input, perm=[3, 1, 2, 0])
     dw = b.conv2d(
         images,

@@ -93,11 +93,16 @@ def conv(ctx: Context, node: Node) -> list[Value]:
     pads = window_pads(ctx, node, list(x.type.shape[2:]), kernels, strides, dilations)
     group = int(node.attr("group", 1))
     b = ctx.b
-    if group > 1 and group == x.type.shape[1] == w.type.shape[0] and n == 2:
-        return [_depthwise(ctx, node, x, w, bias, strides, dilations, pads)]
     xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)
-    wh = b.transpose(_to_2d(ctx, w, n), perm=[2, 3, 1, 0])  # OIHW -> HWIO
     attrs = dict(strides=_pair(strides, n, 1), dilations=_pair(dilations, n, 1), **_explicit(pads))
+    cout = w.type.shape[0]
+    if group > 1 and group == x.type.shape[1] and isinstance(cout, int) and cout % group == 0:
+        y = _depthwise(ctx, xh, _to_2d(ctx, w, n), group, attrs)
+        if bias is not None:
+            y = b.add(y, bias)
+        y = b.transpose(y, perm=TO_NCHW)
+        return [y if n == 2 else b.squeeze(y, axes=[2])]
+    wh = b.transpose(_to_2d(ctx, w, n), perm=[2, 3, 1, 0])  # OIHW -> HWIO
     if group == 1:
         y = b.conv2d(xh, wh, **attrs)
     else:
@@ -117,34 +122,15 @@ def conv(ctx: Context, node: Node) -> list[Value]:
     return [y if n == 2 else b.squeeze(y, axes=[2])]
 
 
-def _depthwise(ctx, node, x, w, bias, strides, dilations, pads) -> Value:
-    """A depthwise convolution (one filter per channel) as a sum over the kernel's
-    taps of strided slices of the padded input times that tap's weights: elementwise
-    work that fuses into one kernel, instead of a convolution per channel."""
+def _depthwise(ctx, xh, w, channels: int, attrs: dict) -> Value:
+    """group == channels: kiln.depthwise_conv2d, with the OIHW filter
+    [channels * m, 1, kh, kw] read as [kh, kw, channels, m] (output channel
+    c * m + k is ONNX's too)."""
     b = ctx.b
-    sizes = list(x.type.shape[2:])
-    if not all(isinstance(d, int) for d in sizes):
-        raise ctx.error(node, f"a depthwise convolution needs static spatial dims, got {x.type}")
     kh, kw = (int(k) for k in w.type.shape[2:])
-    low, high = [0, 0] + [p0 for p0, _ in pads], [0, 0] + [p1 for _, p1 in pads]
-    xp = b.pad(x, low=low, high=high, value=0.0) if any(low + high) else x
-    padded = [sz + p0 + p1 for sz, (p0, p1) in zip(sizes, pads)]
-    extent = [(k - 1) * d + 1 for k, d in zip((kh, kw), dilations)]
-    outs = [(p - e) // s + 1 for p, e, s in zip(padded, extent, strides)]
-    c = x.type.shape[1]
-    taps = b.reshape(w, shape=[c, kh * kw])
-    total = None
-    for i in range(kh):
-        for j in range(kw):
-            starts = [i * dilations[0], j * dilations[1]]
-            stops = [st + (o - 1) * s + 1 for st, o, s in zip(starts, outs, strides)]
-            window = b.slice(xp, axes=[2, 3], starts=starts, stops=stops, steps=list(strides))
-            tap = b.slice(taps, axes=[1], starts=[i * kw + j], stops=[i * kw + j + 1])
-            term = b.mul(window, b.reshape(tap, shape=[c, 1, 1]))
-            total = term if total is None else b.add(total, term)
-    if bias is not None:
-        total = b.add(total, b.reshape(bias, shape=[c, 1, 1]))
-    return total
+    m = int(w.type.shape[0]) // channels
+    hwcm = b.transpose(b.reshape(w, shape=[channels, m, kh, kw]), perm=[2, 3, 0, 1])
+    return b.depthwise_conv2d(xh, hwcm, **attrs)
 
 
 @converter("ConvTranspose")

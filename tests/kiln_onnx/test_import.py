@@ -72,6 +72,12 @@ CASES = [
         {"group": 4, "pads": [1, 1, 1, 1], "strides": [2, 2]},
     ),
     ("Conv", [rand(1, 3, 8, 8), rand(3, 1, 3, 3)], {"group": 3, "dilations": [2, 2]}),
+    (  # depthwise with channel multiplier 2
+        "Conv",
+        [rand(2, 3, 7, 9), rand(6, 1, 3, 2), rand(6)],
+        {"group": 3, "pads": [1, 0, 1, 1], "strides": [2, 2]},
+    ),
+    ("Conv", [rand(1, 2, 9), rand(4, 1, 3)], {"group": 2, "dilations": [2]}),  # 1-D
     ("Conv", [rand(2, 3, 10), rand(5, 3, 3)], {"strides": [2]}),
     (
         "ConvTranspose",

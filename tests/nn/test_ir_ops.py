@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kiln.ir import Builder, Module, ShapeError, TensorType, interpret
+from kiln.ir.ops.conv import NARROW
 
 autodiff = sys.modules["kiln_tests_autodiff"]
 build, check_gradients, normal, distinct = (
@@ -174,6 +175,48 @@ def test_conv2d_transpose(spatial, kernel, size, strides, padding):
     (y,) = apply("conv2d", x, w, strides=list(strides), padding=padding)
     np.testing.assert_allclose(np.sum(y * v), np.sum(x * got), rtol=1e-10)
     check_gradients(build([v, w], lambda b, a, f: b.conv2d_transpose(a, f, **attrs)), [v, w])
+
+
+PHASED = [  # value spatial, filter, output size, strides, dilations, padding
+    ((7, 7), (5, 5), (14, 14), (2, 2), (1, 1), "SAME"),  # the DCGAN generator's
+    ((4, 5), (3, 3), (7, 9), (2, 2), (3, 3), "SAME"),  # dilated
+    ((3, 3), (4, 3), (13, 12), (3, 2), (2, 3), "VALID"),  # coprime stride and dilation
+    ((4, 3), (3, 5), (8, 3), (2, 1), (1, 1), "SAME"),  # one axis strided
+    ((4, 3), (3, 3), (6, 6), (2, 2), (1, 1), [1, 2, 0, 1]),  # explicit padding
+    ((1, 1), (3, 3), (2, 2), (2, 2), (1, 1), "SAME"),  # one value pixel
+]
+
+
+@pytest.mark.parametrize("cout", [9, 3])  # conv2d per phase; one matmul (narrow output)
+@pytest.mark.parametrize("spatial, kernel, size, strides, dilations, padding", PHASED)
+def test_conv2d_transpose_by_phases(spatial, kernel, size, strides, dilations, padding, cout):
+    """Strided transposes decompose per output phase, with no spread value:
+    one dense conv2d per phase, or for fewer than NARROW output channels one
+    matmul whose columns the phases sum; equal to the reference."""
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal((2, *spatial, 3))
+    w = rng.standard_normal((*kernel, cout, 3))
+    attrs = dict(output_size=list(size), strides=list(strides), dilations=list(dilations))
+    if isinstance(padding, list):
+        attrs.update(padding="EXPLICIT", explicit_padding=padding)
+    else:
+        attrs["padding"] = padding
+    (got,) = apply("conv2d_transpose", v, w, **attrs)
+    x = rng.standard_normal(got.shape)
+    (y,) = apply("conv2d", x, w, **{k: a for k, a in attrs.items() if k != "output_size"})
+    np.testing.assert_allclose(np.sum(y * v), np.sum(x * got), rtol=1e-10)
+    np.testing.assert_allclose(decomposed("conv2d_transpose", v, w, **attrs), got, atol=1e-12)
+    m = Module()
+    f = m.add_function("f", [TensorType(a.dtype, a.shape) for a in (v, w)])
+    op = Builder.at_end(f.body).create("kiln.conv2d_transpose", *f.args, **attrs)
+    op.decompose(Builder.before(op))
+    names = [o.name for o in f.body.ops]
+    if cout < NARROW:
+        assert names.count("kiln.matmul") == 1 and "kiln.conv2d" not in names
+    else:
+        convs = [o for o in f.body.ops if o.name == "kiln.conv2d"]
+        assert len(convs) == strides[0] * strides[1]
+        assert all(tuple(c.strides) == (1, 1) for c in convs)
 
 
 def test_conv2d_transpose_empty_batch():

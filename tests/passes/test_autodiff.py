@@ -265,6 +265,8 @@ CASES = [
         explicit_padding=[1, 2, 0, 1],
     ),
     conv((1, 4, 4, 1), (2, 2, 1, 1), padding="EXPLICIT", explicit_padding=[3, 0, 0, 2]),
+    conv((2, 5, 4, 3), (1, 1, 3, 4)),  # 1x1: the filter gradient is one matmul
+    conv((2, 5, 6, 3), (1, 1, 3, 2), strides=[2, 3], padding="SAME"),
     pool("max_pool", ksize=[2, 2], strides=[2, 2]),
     pool("max_pool", **POOL),
     pool("avg_pool", **POOL),
