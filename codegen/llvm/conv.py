@@ -32,15 +32,19 @@ from collections.abc import Sequence
 from llvmlite import ir
 
 from ...ir import Operation
+from ...ir.dtypes import DType
 from ..arguments import Shape
 from ..contraction import ContractionGroup, conv_binder
 from .contraction import Frame, unravel
-from .gemm import Gemm, Operand, blas_symbol, check_int32
+from .conv_gemm import GEOMETRY, conv_gemm_function
+from .gemm import Gemm, Operand, blas_symbol, check_int32, uses_blas
+from .gemm_schedule import default_schedule
 from .native import NativeKernel, native
 from .render import counted_loop
-from .scalar import I1, I8, I64, storage_type
+from .scalar import I1, I8, I32, I64, storage_type
 
 BLOCK_BYTES = 8 << 20  # of im2col rows per GEMM call (see the module doc)
+OUTPUT_BLOCK_BYTES = 2 << 20  # of the result per implicit GEMM call, then its epilogue
 DIMS = ("h", "w", "c", "oh", "ow", "o", "pad_top", "pad_left")
 PTR = ir.PointerType()
 
@@ -57,12 +61,23 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     def build() -> ir.Module:
         module = ir.Module(name=name)
         frame = Frame(group, module, n_dims=len(DIMS))
-        (_emit_pointwise if window.is_pointwise() else _emit_im2col)(frame, window)
+        emit = (
+            _emit_pointwise
+            if window.is_pointwise()
+            else _emit_implicit
+            if implicit
+            else _emit_im2col
+        )
+        emit(frame, window)
         return module
 
+    implicit = _implicit(group)
     how = (
         "one GEMM on the input (a 1x1 filter, unit strides, no padding)"
         if window.is_pointwise()
+        else f"implicit GEMM (the image packed directly) in blocks of "
+        f"{OUTPUT_BLOCK_BYTES >> 10} KiB of the result"
+        if implicit
         else f"im2col in blocks of {BLOCK_BYTES >> 10} KiB + GEMM"
     )
     x, f = conv.operands
@@ -102,7 +117,7 @@ def _emit_pointwise(frame: Frame, window: _Window) -> None:
     begin, end = frame.begin, frame.end
     with b.if_then(b.icmp_signed("<", begin, end)):
         a = b.gep(frame.operand(x), [b.mul(begin, c)], source_etype=t)
-        Gemm(b, frame.slots, group.dtype)(
+        Gemm(b, frame.slots, group.dtype, fault=frame.fault)(
             Operand(a, c),
             Operand(frame.operand(f), o),
             b.gep(frame.acc, [b.mul(begin, o)], source_etype=t),
@@ -111,6 +126,54 @@ def _emit_pointwise(frame: Frame, window: _Window) -> None:
             c,
         )
         frame.epilogue(b.mul(begin, o), b.mul(end, o))
+    frame.finish()
+
+
+def _implicit(group: ContractionGroup) -> bool:
+    """Whether the conv runs as an implicit GEMM: f32 / f64 on kiln's own GEMM.
+    Integers (the plain loop GEMM) and `KILN_GEMM=blas` (no packing of ours to
+    hook) take the explicit im2col path."""
+    return group.dtype in (DType.f32, DType.f64) and not uses_blas()
+
+
+def _emit_implicit(frame: Frame, window: _Window) -> None:
+    """Blocks of output pixels, each one implicit GEMM (codegen/llvm/conv_gemm.py)
+    then its epilogue, while the block is in cache."""
+    b, group = frame.b, frame.group
+    h, width, c, oh, ow, o, pad_top, pad_left = frame.dims
+    x, f = group.contraction.operands
+    t, size = storage_type(group.dtype), group.dtype.itemsize
+    one = ir.Constant(I64, 1)
+    if window.channels is not None:
+        c = ir.Constant(I64, window.channels)
+    depth = b.mul(c, ir.Constant(I64, window.kh * window.kw))
+    rows = frame.max(
+        b.udiv(ir.Constant(I64, OUTPUT_BLOCK_BYTES), b.mul(o, ir.Constant(I64, size))), one
+    )
+    frame.prepare(o)
+    geometry = frame.slots.alloca(I64, len(GEOMETRY), name="geometry")
+    static = {"kh": window.kh, "kw": window.kw, "sh": window.sh, "sw": window.sw}
+    static.update(dh=window.dh, dw=window.dw)
+    known = {"h": h, "w": width, "cin": c, "oh": oh, "ow": ow}
+    known.update(pad_top=pad_top, pad_left=pad_left)
+    for i, name in enumerate(GEOMETRY):
+        value = known[name] if name in known else ir.Constant(I64, static[name])
+        b.store(value, b.gep(geometry, [ir.Constant(I64, i)], source_etype=I64))
+    schedule = default_schedule(group.dtype)
+    gemm = conv_gemm_function(frame.module, group.dtype, schedule)
+    x_data, f_data = frame.operand(x), frame.operand(f)
+    begin, end = frame.begin, frame.end
+    with b.if_then(b.icmp_signed("<", begin, end)):
+        span = b.sub(end, begin)
+        blocks = b.udiv(b.add(span, b.sub(rows, one)), rows)
+        with counted_loop(b, ir.Constant(I64, 0), blocks, "block") as j:
+            p0 = b.add(begin, b.mul(j, rows))
+            p1 = frame.min(b.add(p0, rows), end)
+            out = b.gep(frame.acc, [b.mul(p0, o)], source_etype=t)
+            args = [x_data, geometry, f_data, out, p0, b.sub(p1, p0), o, depth]
+            fault = b.call(gemm, args)
+            b.store(b.or_(b.load(frame.fault, typ=I32), fault), frame.fault)
+            frame.epilogue(b.mul(p0, o), b.mul(p1, o))
     frame.finish()
 
 
@@ -133,7 +196,7 @@ def _emit_im2col(frame: Frame, window: _Window) -> None:
     block_bytes = b.mul(b.mul(frame.min(rows, span), depth), ir.Constant(I64, size))
     [col] = frame.prepare(o, [block_bytes])
     x_data, f_data = frame.operand(x), frame.operand(f)
-    gemm = Gemm(b, frame.slots, group.dtype)
+    gemm = Gemm(b, frame.slots, group.dtype, fault=frame.fault)
     im2col = _Im2col(frame, window, c, t)
     with b.if_then(b.icmp_signed("<", begin, end)):
         blocks = b.udiv(b.add(span, b.sub(rows, one)), rows)
