@@ -175,7 +175,7 @@ class _ConvRenderer(_Renderer):
                             pa = b.gep(a_pack, [b.mul(ir_, kb)], source_etype=t)
                             mr = self.min(b, self.c64(s.mr), b.sub(mb, ir_))
                             row = b.mul(b.add(ic, ir_), n)
-                            c_at = b.gep(c, [b.add(row, jc)], source_etype=t)
+                            c_at = b.gep(c, [b.add(row, b.add(jc, jr))], source_etype=t)
                             b.call(micro, [pa, pb, kb, c_at, n, one, first, mr, nr])
         b.call(free, [a_pack])
         b.call(free, [b_pack])
