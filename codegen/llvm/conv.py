@@ -131,8 +131,8 @@ def _emit_pointwise(frame: Frame, window: _Window) -> None:
 
 def _implicit(group: ContractionGroup) -> bool:
     """Whether the conv runs as an implicit GEMM: f32 / f64 on kiln's own GEMM.
-    Integers (the plain loop GEMM) and `KILN_GEMM=blas` (no packing of ours to
-    hook) take the explicit im2col path."""
+    `KILN_GEMM=blas` (no packing of ours to hook) and any other dtype take the
+    explicit im2col path."""
     return group.dtype in (DType.f32, DType.f64) and not uses_blas()
 
 
