@@ -42,6 +42,7 @@ I1, I32 = ir.IntType(1), ir.IntType(32)
 # the geometry words `geo` points at, in this order
 GEOMETRY = ("h", "w", "cin", "oh", "ow", "pad_top", "pad_left", "kh", "kw", "sh", "sw", "dh", "dw")
 CONV_GEMM_TYPE = ir.FunctionType(I32, [PTR, PTR, PTR, PTR, I64, I64, I64, I64])
+CHUNK = 4  # channels a row's vector load reads: the packing transposes CHUNK x 4 blocks
 TASK_WORDS = 9  # x, geo, f, c, p0, m, n, k, then the word workers OR their faults into
 
 
@@ -198,9 +199,10 @@ class _ConvRenderer(_Renderer):
             name: b.load(b.gep(geo, [self.c64(i)], source_etype=I64), typ=I64)
             for i, name in enumerate(GEOMETRY)
         }
-        zero_value = ir.GlobalVariable(self.module, t, f"{self.name}.zero")
+        zeros = ir.ArrayType(t, CHUNK)  # what a pixel outside the image reads
+        zero_value = ir.GlobalVariable(self.module, zeros, f"{self.name}.zero")
         zero_value.linkage, zero_value.global_constant = "internal", True
-        zero_value.initializer = ir.Constant(t, 0)
+        zero_value.initializer = ir.Constant(zeros, [0.0] * CHUNK)
         zero = self.c64(0)
         image_size = b.mul(b.mul(g["h"], g["w"]), g["cin"])
         strip_vec = ir.VectorType(t, height)
@@ -254,7 +256,10 @@ class _ConvRenderer(_Renderer):
             pointer = b.select(inside, b.gep(base, [at], source_etype=t), zero_value)
             sources.append((pointer, b.zext(inside, I64)))
         run_out = b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t)
-        with counted_loop(b, self.c64(0), run, "e") as e:
+        chunks = b.udiv(run, self.c64(CHUNK))
+        with counted_loop(b, self.c64(0), chunks, "chunk") as q:
+            self._chunk(b, sources, b.mul(q, self.c64(CHUNK)), run_out)
+        with counted_loop(b, b.mul(chunks, self.c64(CHUNK)), run, "e") as e:
             strip = ir.Constant(strip_vec, ir.Undefined)
             for r, (pointer, step) in enumerate(sources):
                 value = b.load(b.gep(pointer, [b.mul(e, step)], source_etype=t), typ=t)
@@ -264,3 +269,49 @@ class _ConvRenderer(_Renderer):
         l_.add_incoming(b.add(l_, run), b.block)
         b.branch(head)
         b.position_at_end(done)
+
+    def _chunk(self, b: ir.IRBuilder, sources, e: ir.Value, run_out: ir.Value) -> None:
+        """CHUNK elements e.. of a run for every row of the strip: one vector load
+        per row, transposed in registers by groups of 4 (then 2, then 1) rows into
+        the strip's layout, each group's CHUNK vectors stored at their rows."""
+        t, height = self.t, self.s.mr
+        chunk_vec = ir.VectorType(t, CHUNK)
+        loaded = [
+            b.load(b.gep(p, [b.mul(e, step)], source_etype=t), typ=chunk_vec, align=self.item)
+            for p, step in sources
+        ]
+        r0 = 0
+        while r0 < height:
+            group = 4 if height - r0 >= 4 else 2 if height - r0 >= 2 else 1
+            for j, column in enumerate(_transpose(b, loaded[r0 : r0 + group])):
+                at = b.add(b.mul(b.add(e, self.c64(j)), self.c64(height)), self.c64(r0))
+                b.store(column, b.gep(run_out, [at], source_etype=t), align=self.item)
+            r0 += group
+
+
+def _transpose(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
+    """The CHUNK (4) columns of 1, 2 or 4 rows of <4 x T>: for 4 rows the
+    classic unpack-lo/hi then 64-bit interleave shuffles (8 shuffles)."""
+
+    def mask(*lanes):
+        return ir.Constant(ir.VectorType(I32, len(lanes)), list(lanes))
+
+    if len(rows) == 1:
+        return [b.extract_element(rows[0], ir.Constant(I32, j)) for j in range(CHUNK)]
+    if len(rows) == 2:
+        return [b.shuffle_vector(rows[0], rows[1], mask(j, CHUNK + j)) for j in range(CHUNK)]
+    a, b_, c, d = rows
+    lo_ab, hi_ab = (
+        b.shuffle_vector(a, b_, mask(0, 4, 1, 5)),
+        b.shuffle_vector(a, b_, mask(2, 6, 3, 7)),
+    )
+    lo_cd, hi_cd = (
+        b.shuffle_vector(c, d, mask(0, 4, 1, 5)),
+        b.shuffle_vector(c, d, mask(2, 6, 3, 7)),
+    )
+    return [
+        b.shuffle_vector(lo_ab, lo_cd, mask(0, 1, 4, 5)),
+        b.shuffle_vector(lo_ab, lo_cd, mask(2, 3, 6, 7)),
+        b.shuffle_vector(hi_ab, hi_cd, mask(0, 1, 4, 5)),
+        b.shuffle_vector(hi_ab, hi_cd, mask(2, 3, 6, 7)),
+    ]
