@@ -44,8 +44,8 @@ from ...ir.dtypes import DType
 from ..arguments import Shape
 from ..contraction import ContractionGroup, conv_binder
 from .contraction import Frame, unravel
-from .conv_gemm import GEOMETRY, conv_gemm_function
-from .gemm import Gemm, Operand, blas_symbol, check_int32, uses_blas
+from .conv_gemm import CONV_GEMM_TYPE, GEOMETRY, conv_gemm_function, conv_gemm_name
+from .gemm import Gemm, Operand, blas_symbol, check_int32, shared_function, uses_blas
 from .gemm_schedule import default_schedule
 from .native import NativeKernel, native
 from .render import counted_loop
@@ -63,23 +63,21 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     group = ContractionGroup(fused, name, "kiln.conv2d")
     conv = group.contraction
     window = _Window(conv)
-    if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
+    implicit = _implicit(group) and not window.is_pointwise()
+    # registered now: object code from the disk cache links them unrendered
+    conv_gemm = _shared_conv_gemm(group.dtype) if implicit else None
+    if group.dtype.is_float:
         blas_symbol(group.dtype)
 
     def build() -> ir.Module:
         module = ir.Module(name=name)
         frame = Frame(group, module, n_dims=len(DIMS))
-        emit = (
-            _emit_pointwise
-            if window.is_pointwise()
-            else _emit_implicit
-            if implicit
-            else _emit_im2col
-        )
-        emit(frame, window)
+        if implicit:
+            _emit_implicit(frame, window, conv_gemm)
+        else:
+            (_emit_pointwise if window.is_pointwise() else _emit_im2col)(frame, window)
         return module
 
-    implicit = _implicit(group)
     how = (
         "one GEMM on the input (a 1x1 filter, unit strides, no padding)"
         if window.is_pointwise()
@@ -144,9 +142,10 @@ def _implicit(group: ContractionGroup) -> bool:
     return group.dtype in (DType.f32, DType.f64) and not uses_blas()
 
 
-def _emit_implicit(frame: Frame, window: _Window) -> None:
-    """Blocks of output pixels, each one implicit GEMM (codegen/llvm/conv_gemm.py)
-    then its epilogue, while the block is in cache."""
+def _emit_implicit(frame: Frame, window: _Window, conv_gemm: str) -> None:
+    """Blocks of output pixels, each one call of the implicit GEMM named
+    `conv_gemm` (codegen/llvm/conv_gemm.py), then its epilogue, while the block
+    is in cache."""
     b, group = frame.b, frame.group
     h, width, c, oh, ow, o, pad_top, pad_left = frame.dims
     x, f = group.contraction.operands
@@ -167,8 +166,9 @@ def _emit_implicit(frame: Frame, window: _Window) -> None:
     for i, name in enumerate(GEOMETRY):
         value = known[name] if name in known else ir.Constant(I64, static[name])
         b.store(value, b.gep(geometry, [ir.Constant(I64, i)], source_etype=I64))
-    schedule = default_schedule(group.dtype)
-    gemm = conv_gemm_function(frame.module, group.dtype, schedule)
+    gemm = frame.module.globals.get(conv_gemm) or ir.Function(
+        frame.module, CONV_GEMM_TYPE, conv_gemm
+    )
     x_data, f_data = frame.operand(x), frame.operand(f)
     begin, end = frame.begin, frame.end
     with b.if_then(b.icmp_signed("<", begin, end)):
@@ -183,6 +183,17 @@ def _emit_implicit(frame: Frame, window: _Window) -> None:
             b.store(b.or_(b.load(frame.fault, typ=I32), fault), frame.fault)
             frame.epilogue(b.mul(p0, o), b.mul(p1, o))
     frame.finish()
+
+
+def _shared_conv_gemm(dtype: DType) -> str:
+    """The name of the process's implicit conv GEMM for `dtype` and the host's
+    schedule: it reads the geometry at run time, so every conv kernel declares
+    one compiled copy (gemm.py's `shared_function`: ~0.2 s of LLVM each
+    otherwise, a conv kernel's cold compile 260 -> 26 ms CPU)."""
+    schedule = default_schedule(dtype)
+    return shared_function(
+        conv_gemm_name(dtype, schedule), lambda m: conv_gemm_function(m, dtype, schedule)
+    )
 
 
 def _emit_im2col(frame: Frame, window: _Window) -> None:

@@ -133,8 +133,12 @@ def test_explicit_im2col_fallback(rng, monkeypatch, how, dtype):
 
 def test_failed_packing_malloc_is_the_kernels_fault(rng, monkeypatch):
     """The implicit GEMM's packing buffers come from a malloc that fails here
-    (a module-local one returning NULL): the kernel returns OUT_OF_MEMORY."""
+    (a module-local one returning NULL, in a GEMM of a schedule of this test's
+    own, so the process's shared copies are not it): the kernel returns
+    OUT_OF_MEMORY."""
     real = conv_module.conv_gemm_function
+    own = GemmSchedule(mr=2, nr=4, kc=8, mc=4, nc=8, width=4, unroll=1, threads=1)
+    monkeypatch.setattr(conv_module, "default_schedule", lambda d: own)
 
     def failing(module: ir.Module, dtype, schedule):
         if "malloc" not in module.globals:
