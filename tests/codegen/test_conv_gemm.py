@@ -19,6 +19,7 @@ from kiln.codegen.llvm import conv as conv_module
 from kiln.codegen.llvm.gemm_kernel import OUT_OF_MEMORY
 from kiln.codegen.llvm.gemm_schedule import GemmSchedule
 from kiln.ir import DType, Interpreter
+from kiln.passes import run_pipeline
 from kiln.runtime import parallel
 
 from .test_matmul import check, compiled, conv_text, normal, tensor
@@ -158,3 +159,35 @@ def test_failed_packing_malloc_is_the_kernels_fault(rng, monkeypatch):
     ints = (ctypes.c_int64 * len(dims))(*dims)
     assert entry(pointers, ints, 0, outer) == OUT_OF_MEMORY
     assert entry(pointers, ints, 0, 0) == 0  # no pixels: no GEMM, no fault
+
+
+def test_kernels_share_one_conv_gemm_and_aot_links_it(rng, tmp_path, monkeypatch):
+    """Two conv kernels of different geometry declare the one compiled conv GEMM
+    (registered with LLVM by name); an AOT library carries its definition and
+    agrees with the interpreter over batch sizes."""
+    import llvmlite.binding as llvm
+
+    import kiln
+    from kiln.ir import interpret, parse
+    from kiln.passes import DEFAULT_PIPELINE
+    from kiln.runtime import aot
+
+    names = set()
+    for x, f, attrs in [CONVS[0], CONVS[2]]:
+        _, _, kernel, _ = compiled(conv_text(tensor(x), tensor(f), attrs))
+        [declared] = [g for g in kernel.module.functions if g.name.startswith("kiln.conv_gemm.")]
+        assert declared.is_declaration and llvm.address_of_symbol(declared.name)
+        names.add(declared.name)
+    assert len(names) == 1
+    monkeypatch.setenv("KILN_CACHE_DIR", str(tmp_path / "cache"))
+    text = conv_text(tensor(("?", 7, 6, 3)), tensor((3, 3, 3, 4)), '{padding = "SAME"}')
+    module = parse(text)
+    run_pipeline(module, DEFAULT_PIPELINE)
+    aot.build(module, "f", tmp_path / "out")
+    lib = kiln.load(tmp_path / "out")
+    w = normal(rng, (3, 3, 3, 4))
+    for n in (0, 1, 3):
+        x = normal(rng, (n, 7, 6, 3))
+        np.testing.assert_allclose(
+            lib(x, w)[0], interpret(parse(text), "f", x, w)[0], rtol=1e-4, atol=1e-4
+        )
