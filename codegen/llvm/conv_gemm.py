@@ -18,9 +18,11 @@ microkernel in kiln); only the driver and the A packing are new here.
 
 The packing of one MR strip of pixels hoists each pixel's window origin, then
 walks the KC block in runs of one tap's channels (contiguous in NHWC): per
-element of a run it loads the strip's MR values (a pixel outside the image,
-or past the block's last row, reads a zero constant with stride 0) and stores
-them as one strip vector.
+8 (then 4) channels of a run it loads one vector per pixel and transposes
+them in registers, groups of 4 pixels by shuffles, into the strip's layout
+(the rest of a run: a strip vector per element). A pixel outside the image,
+or past the block's last row, reads a zero constant with stride 0. Against
+one scalar load and insert per element: 32x32x32x64 17.1 -> 14.7 ms CPU.
 
 Threads: a product of at least PARALLEL_FLOPS multiply-adds splits its
 pixels over libgomp's threads (whole MR strips each), as the plain GEMM
@@ -42,7 +44,7 @@ I1, I32 = ir.IntType(1), ir.IntType(32)
 # the geometry words `geo` points at, in this order
 GEOMETRY = ("h", "w", "cin", "oh", "ow", "pad_top", "pad_left", "kh", "kw", "sh", "sw", "dh", "dw")
 CONV_GEMM_TYPE = ir.FunctionType(I32, [PTR, PTR, PTR, PTR, I64, I64, I64, I64])
-CHUNK = 4  # channels a row's vector load reads: the packing transposes CHUNK x 4 blocks
+CHUNK = 8  # channels a row's vector load reads (then one of 4): 4 x CHUNK blocks transposed
 TASK_WORDS = 9  # x, geo, f, c, p0, m, n, k, then the word workers OR their faults into
 
 
@@ -258,8 +260,12 @@ class _ConvRenderer(_Renderer):
         run_out = b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t)
         chunks = b.udiv(run, self.c64(CHUNK))
         with counted_loop(b, self.c64(0), chunks, "chunk") as q:
-            self._chunk(b, sources, b.mul(q, self.c64(CHUNK)), run_out)
-        with counted_loop(b, b.mul(chunks, self.c64(CHUNK)), run, "e") as e:
+            self._chunk(b, sources, b.mul(q, self.c64(CHUNK)), run_out, CHUNK)
+        start = b.mul(chunks, self.c64(CHUNK))
+        with b.if_then(b.icmp_signed("<=", b.add(start, self.c64(4)), run)):  # one of 4
+            self._chunk(b, sources, start, run_out, 4)
+        start = b.add(start, b.and_(b.sub(run, start), self.c64(4)))
+        with counted_loop(b, start, run, "e") as e:
             strip = ir.Constant(strip_vec, ir.Undefined)
             for r, (pointer, step) in enumerate(sources):
                 value = b.load(b.gep(pointer, [b.mul(e, step)], source_etype=t), typ=t)
@@ -270,12 +276,12 @@ class _ConvRenderer(_Renderer):
         b.branch(head)
         b.position_at_end(done)
 
-    def _chunk(self, b: ir.IRBuilder, sources, e: ir.Value, run_out: ir.Value) -> None:
-        """CHUNK elements e.. of a run for every row of the strip: one vector load
-        per row, transposed in registers by groups of 4 (then 2, then 1) rows into
-        the strip's layout, each group's CHUNK vectors stored at their rows."""
+    def _chunk(self, b: ir.IRBuilder, sources, e: ir.Value, run_out: ir.Value, width: int):
+        """`width` (8 or 4) elements e.. of a run for every row of the strip: one
+        vector load per row, transposed in registers by groups of 4 (then 2,
+        then 1) rows into the strip's layout, each column stored at its rows."""
         t, height = self.t, self.s.mr
-        chunk_vec = ir.VectorType(t, CHUNK)
+        chunk_vec = ir.VectorType(t, width)
         loaded = [
             b.load(b.gep(p, [b.mul(e, step)], source_etype=t), typ=chunk_vec, align=self.item)
             for p, step in sources
@@ -283,35 +289,44 @@ class _ConvRenderer(_Renderer):
         r0 = 0
         while r0 < height:
             group = 4 if height - r0 >= 4 else 2 if height - r0 >= 2 else 1
-            for j, column in enumerate(_transpose(b, loaded[r0 : r0 + group])):
+            for j, column in enumerate(_transpose(b, loaded[r0 : r0 + group], width)):
                 at = b.add(b.mul(b.add(e, self.c64(j)), self.c64(height)), self.c64(r0))
                 b.store(column, b.gep(run_out, [at], source_etype=t), align=self.item)
             r0 += group
 
 
-def _transpose(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
-    """The CHUNK (4) columns of 1, 2 or 4 rows of <4 x T>: for 4 rows the
-    classic unpack-lo/hi then 64-bit interleave shuffles (8 shuffles)."""
+def _mask(lanes) -> ir.Constant:
+    return ir.Constant(ir.VectorType(I32, len(lanes)), list(lanes))
 
-    def mask(*lanes):
-        return ir.Constant(ir.VectorType(I32, len(lanes)), list(lanes))
 
+def _transpose(b: ir.IRBuilder, rows: list[ir.Value], width: int) -> list[ir.Value]:
+    """The `width` columns of 1, 2 or 4 rows of <width x T>, in order. Four rows:
+    per block of 4 lanes the classic unpack-lo/hi, then 64-bit interleaves (8
+    shuffles in all), each result holding one column per block, then halves."""
     if len(rows) == 1:
-        return [b.extract_element(rows[0], ir.Constant(I32, j)) for j in range(CHUNK)]
+        return [b.extract_element(rows[0], ir.Constant(I32, j)) for j in range(width)]
     if len(rows) == 2:
-        return [b.shuffle_vector(rows[0], rows[1], mask(j, CHUNK + j)) for j in range(CHUNK)]
+        return [b.shuffle_vector(rows[0], rows[1], _mask([j, width + j])) for j in range(width)]
+    blocks = range(0, width, 4)
+
+    def per_block(x, y, pattern):
+        lanes = [q + (width if o >= 4 else 0) + o % 4 for q in blocks for o in pattern]
+        return b.shuffle_vector(x, y, _mask(lanes))
+
     a, b_, c, d = rows
-    lo_ab, hi_ab = (
-        b.shuffle_vector(a, b_, mask(0, 4, 1, 5)),
-        b.shuffle_vector(a, b_, mask(2, 6, 3, 7)),
-    )
-    lo_cd, hi_cd = (
-        b.shuffle_vector(c, d, mask(0, 4, 1, 5)),
-        b.shuffle_vector(c, d, mask(2, 6, 3, 7)),
-    )
+    interleaved = [per_block(a, b_, (0, 4, 1, 5)), per_block(a, b_, (2, 6, 3, 7))]
+    interleaved += [per_block(c, d, (0, 4, 1, 5)), per_block(c, d, (2, 6, 3, 7))]
+    lo_ab, hi_ab, lo_cd, hi_cd = interleaved
+    columns = [  # columns[k] holds column q + k of every block q
+        per_block(lo_ab, lo_cd, (0, 1, 4, 5)),
+        per_block(lo_ab, lo_cd, (2, 3, 6, 7)),
+        per_block(hi_ab, hi_cd, (0, 1, 4, 5)),
+        per_block(hi_ab, hi_cd, (2, 3, 6, 7)),
+    ]
+    if width == 4:
+        return columns
+    undefined = ir.Constant(columns[0].type, ir.Undefined)
     return [
-        b.shuffle_vector(lo_ab, lo_cd, mask(0, 1, 4, 5)),
-        b.shuffle_vector(lo_ab, lo_cd, mask(2, 3, 6, 7)),
-        b.shuffle_vector(hi_ab, hi_cd, mask(0, 1, 4, 5)),
-        b.shuffle_vector(hi_ab, hi_cd, mask(2, 3, 6, 7)),
+        b.shuffle_vector(columns[j % 4], undefined, _mask(range(j // 4 * 4, j // 4 * 4 + 4)))
+        for j in range(width)
     ]
