@@ -8,8 +8,9 @@ backend="cpu")`, checked against PyTorch once, then timed: the median wall
 time and the median CPU time (this process's, both threads counted) of
 repeated calls, so a loaded machine shows as wall >> CPU / threads. The
 depthwise rows also time the form kiln used before (a conv2d with a
-block-diagonal filter), and the transpose rows the zero-spread form (a
-conv2d over the stride-spread value), built in the same run.
+block-diagonal filter), the conv2d rows the explicit im2col + GEMM form, and
+the transpose rows the zero-spread form (a conv2d over the stride-spread
+value), built in the same run.
 """
 
 from __future__ import annotations
@@ -107,24 +108,37 @@ RESNET18 = [(56, 64), (28, 128), (14, 256), (7, 512)]
 
 
 def conv2d(torch, rng, repeat: int) -> list[str]:
-    """conv2d 3x3 SAME: the issue's 32x32x32x64 and ResNet-18's layer set."""
+    """conv2d 3x3 SAME: the issue's 32x32x32x64 and ResNet-18's layer set; kiln's
+    implicit GEMM beside its explicit im2col + GEMM form, built in the same run."""
+    from kiln.codegen.llvm import conv as conv_module
+
     out = []
     shapes = [(32, 32, 64, 64)] + [(n, s, c, c) for n in (1, 16) for s, c in RESNET18]
     for n, size, c, o in shapes:
         x = rng.standard_normal((n, size, size, c), np.float32)
         w = (rng.standard_normal((3, 3, c, o)) * 0.1).astype(np.float32)
         kiln_fn = compiled([x, w], lambda b, a, f: b.conv2d(a, f, padding="SAME"))
+        saved = conv_module._implicit
+        conv_module._implicit = lambda group: False  # the explicit im2col form, for comparison
+        try:
+            im2col_fn = compiled([x, w], lambda b, a, f: b.conv2d(a, f, padding="SAME"))
+        finally:
+            conv_module._implicit = saved
         tx = torch.from_numpy(x).permute(0, 3, 1, 2)  # channels-last NCHW: no copy
         tw = torch.from_numpy(w).permute(3, 2, 0, 1)
 
         def peer(tx=tx, tw=tw):
             return torch.nn.functional.conv2d(tx, tw, padding=1)
 
-        np.testing.assert_allclose(
-            kiln_fn(), peer().permute(0, 2, 3, 1).numpy(), rtol=1e-3, atol=1e-3
-        )
+        want = peer().permute(0, 2, 3, 1).numpy()
+        np.testing.assert_allclose(kiln_fn(), want, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(im2col_fn(), want, rtol=1e-3, atol=1e-3)
         flops = 2 * n * size * size * o * 9 * c
-        times = {"kiln": measure(kiln_fn, repeat), "torch": measure(peer, repeat)}
+        times = {
+            "kiln": measure(kiln_fn, repeat),
+            "im2col + GEMM": measure(im2col_fn, repeat),
+            "torch": measure(peer, repeat),
+        }
         out.append(row(f"conv2d {n}x{size}x{size}x{c} 3x3x{o}", flops, times))
     return out
 

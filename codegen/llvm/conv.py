@@ -1,5 +1,5 @@
-"""Native kernels of fused conv groups: im2col + GEMM by blocks of output
-pixels, each block's epilogue run right after its GEMM, while it is in cache.
+"""Native kernels of fused conv groups: GEMMs by blocks of output pixels, each
+block's epilogue run right after its GEMM, while it is in cache.
 
 kiln.conv2d (ir/ops/linalg.py, as tf.nn.conv2d): input x[n, h, w, c] (NHWC),
 filter f[kh, kw, c, o] (HWIO), strides, dilations, SAME / VALID / EXPLICIT
@@ -10,6 +10,14 @@ kernel copies each pixel's window (zeros where it falls in the padding) into
 a scratch row of kh * kw * c elements (im2col), then one GEMM gives the
 block's rows of the result, and the epilogue runs on them. A 1x1 filter
 with unit strides and no padding needs no copy: the input is the matrix.
+
+f32 and f64 on kiln's own GEMM skip the copy too: an implicit GEMM
+(codegen/llvm/conv_gemm.py) whose packing reads the windows from the image,
+over blocks of OUTPUT_BLOCK_BYTES of the result. ResNet-like 3x3 layers on one
+thread (CPU ms, one run, loaded machine): 32x32x32x64 im2col + GEMM 17-25 ->
+implicit 14, 1x56x56x64 2.3 -> 1.2 (benchmarks/conv.py). The im2col path
+remains for `KILN_GEMM=blas` (the BLAS packs its own operands) and any other
+dtype; what follows is its measurement.
 
 Why this shape (32x32x32x64 * 3x3x64 SAME, f32, 2 cores, OpenBLAS with 2
 threads; ms, medians): im2col + GEMM takes about the time of the GEMM alone
@@ -32,15 +40,19 @@ from collections.abc import Sequence
 from llvmlite import ir
 
 from ...ir import Operation
+from ...ir.dtypes import DType
 from ..arguments import Shape
 from ..contraction import ContractionGroup, conv_binder
 from .contraction import Frame, unravel
-from .gemm import Gemm, Operand, blas_symbol, check_int32
+from .conv_gemm import CONV_GEMM_TYPE, GEOMETRY, conv_gemm_function, conv_gemm_name
+from .gemm import Gemm, Operand, blas_symbol, check_int32, shared_function, uses_blas
+from .gemm_schedule import default_schedule
 from .native import NativeKernel, native
 from .render import counted_loop
-from .scalar import I1, I8, I64, storage_type
+from .scalar import I1, I8, I32, I64, storage_type
 
 BLOCK_BYTES = 8 << 20  # of im2col rows per GEMM call (see the module doc)
+OUTPUT_BLOCK_BYTES = 2 << 20  # of the result per implicit GEMM call, then its epilogue
 DIMS = ("h", "w", "c", "oh", "ow", "o", "pad_top", "pad_left")
 PTR = ir.PointerType()
 
@@ -51,18 +63,27 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     group = ContractionGroup(fused, name, "kiln.conv2d")
     conv = group.contraction
     window = _Window(conv)
-    if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
+    implicit = _implicit(group) and not window.is_pointwise()
+    # registered now: object code from the disk cache links them unrendered
+    conv_gemm = _shared_conv_gemm(group.dtype) if implicit else None
+    if group.dtype.is_float:
         blas_symbol(group.dtype)
 
     def build() -> ir.Module:
         module = ir.Module(name=name)
         frame = Frame(group, module, n_dims=len(DIMS))
-        (_emit_pointwise if window.is_pointwise() else _emit_im2col)(frame, window)
+        if implicit:
+            _emit_implicit(frame, window, conv_gemm)
+        else:
+            (_emit_pointwise if window.is_pointwise() else _emit_im2col)(frame, window)
         return module
 
     how = (
         "one GEMM on the input (a 1x1 filter, unit strides, no padding)"
         if window.is_pointwise()
+        else f"implicit GEMM (the image packed directly) in blocks of "
+        f"{OUTPUT_BLOCK_BYTES >> 10} KiB of the result"
+        if implicit
         else f"im2col in blocks of {BLOCK_BYTES >> 10} KiB + GEMM"
     )
     x, f = conv.operands
@@ -102,7 +123,7 @@ def _emit_pointwise(frame: Frame, window: _Window) -> None:
     begin, end = frame.begin, frame.end
     with b.if_then(b.icmp_signed("<", begin, end)):
         a = b.gep(frame.operand(x), [b.mul(begin, c)], source_etype=t)
-        Gemm(b, frame.slots, group.dtype)(
+        Gemm(b, frame.slots, group.dtype, fault=frame.fault)(
             Operand(a, c),
             Operand(frame.operand(f), o),
             b.gep(frame.acc, [b.mul(begin, o)], source_etype=t),
@@ -112,6 +133,67 @@ def _emit_pointwise(frame: Frame, window: _Window) -> None:
         )
         frame.epilogue(b.mul(begin, o), b.mul(end, o))
     frame.finish()
+
+
+def _implicit(group: ContractionGroup) -> bool:
+    """Whether the conv runs as an implicit GEMM: f32 / f64 on kiln's own GEMM.
+    `KILN_GEMM=blas` (no packing of ours to hook) and any other dtype take the
+    explicit im2col path."""
+    return group.dtype in (DType.f32, DType.f64) and not uses_blas()
+
+
+def _emit_implicit(frame: Frame, window: _Window, conv_gemm: str) -> None:
+    """Blocks of output pixels, each one call of the implicit GEMM named
+    `conv_gemm` (codegen/llvm/conv_gemm.py), then its epilogue, while the block
+    is in cache."""
+    b, group = frame.b, frame.group
+    h, width, c, oh, ow, o, pad_top, pad_left = frame.dims
+    x, f = group.contraction.operands
+    t, size = storage_type(group.dtype), group.dtype.itemsize
+    one = ir.Constant(I64, 1)
+    if window.channels is not None:
+        c = ir.Constant(I64, window.channels)
+    depth = b.mul(c, ir.Constant(I64, window.kh * window.kw))
+    rows = frame.max(
+        b.udiv(ir.Constant(I64, OUTPUT_BLOCK_BYTES), b.mul(o, ir.Constant(I64, size))), one
+    )
+    frame.prepare(o)
+    geometry = frame.slots.alloca(I64, len(GEOMETRY), name="geometry")
+    static = {"kh": window.kh, "kw": window.kw, "sh": window.sh, "sw": window.sw}
+    static.update(dh=window.dh, dw=window.dw)
+    known = {"h": h, "w": width, "cin": c, "oh": oh, "ow": ow}
+    known.update(pad_top=pad_top, pad_left=pad_left)
+    for i, name in enumerate(GEOMETRY):
+        value = known[name] if name in known else ir.Constant(I64, static[name])
+        b.store(value, b.gep(geometry, [ir.Constant(I64, i)], source_etype=I64))
+    gemm = frame.module.globals.get(conv_gemm) or ir.Function(
+        frame.module, CONV_GEMM_TYPE, conv_gemm
+    )
+    x_data, f_data = frame.operand(x), frame.operand(f)
+    begin, end = frame.begin, frame.end
+    with b.if_then(b.icmp_signed("<", begin, end)):
+        span = b.sub(end, begin)
+        blocks = b.udiv(b.add(span, b.sub(rows, one)), rows)
+        with counted_loop(b, ir.Constant(I64, 0), blocks, "block") as j:
+            p0 = b.add(begin, b.mul(j, rows))
+            p1 = frame.min(b.add(p0, rows), end)
+            out = b.gep(frame.acc, [b.mul(p0, o)], source_etype=t)
+            args = [x_data, geometry, f_data, out, p0, b.sub(p1, p0), o, depth]
+            fault = b.call(gemm, args)
+            b.store(b.or_(b.load(frame.fault, typ=I32), fault), frame.fault)
+            frame.epilogue(b.mul(p0, o), b.mul(p1, o))
+    frame.finish()
+
+
+def _shared_conv_gemm(dtype: DType) -> str:
+    """The name of the process's implicit conv GEMM for `dtype` and the host's
+    schedule: it reads the geometry at run time, so every conv kernel declares
+    one compiled copy (gemm.py's `shared_function`: ~0.2 s of LLVM each
+    otherwise, a conv kernel's cold compile 260 -> 26 ms CPU)."""
+    schedule = default_schedule(dtype)
+    return shared_function(
+        conv_gemm_name(dtype, schedule), lambda m: conv_gemm_function(m, dtype, schedule)
+    )
 
 
 def _emit_im2col(frame: Frame, window: _Window) -> None:
@@ -133,7 +215,7 @@ def _emit_im2col(frame: Frame, window: _Window) -> None:
     block_bytes = b.mul(b.mul(frame.min(rows, span), depth), ir.Constant(I64, size))
     [col] = frame.prepare(o, [block_bytes])
     x_data, f_data = frame.operand(x), frame.operand(f)
-    gemm = Gemm(b, frame.slots, group.dtype)
+    gemm = Gemm(b, frame.slots, group.dtype, fault=frame.fault)
     im2col = _Im2col(frame, window, c, t)
     with b.if_then(b.icmp_signed("<", begin, end)):
         blocks = b.udiv(b.add(span, b.sub(rows, one)), rows)

@@ -362,8 +362,10 @@ CONV_BIAS_RELU = """func @f(%x: tensor<?x11x9x5xf32>, %w: tensor<3x3x5x6xf32>,
 
 @pytest.mark.parametrize("block_bytes", [conv_module.BLOCK_BYTES, 1, 700])
 def test_conv_bias_residual_relu_in_blocks(rng, monkeypatch, block_bytes):
-    """Blocks of one row, of a few rows (a partial last block), and one block."""
+    """Blocks of one row, of a few rows (a partial last block), and one block,
+    of the explicit im2col path (the implicit GEMM's: test_conv_gemm.py)."""
     monkeypatch.setattr(conv_module, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(conv_module, "_implicit", lambda group: False)
     got = check(
         CONV_BIAS_RELU,
         normal(rng, (3, 11, 9, 5)),
