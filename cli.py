@@ -208,9 +208,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    inputs = []
+def _parse_dims(items: list[str]) -> dict[str, int]:
+    """--dim NAME=SIZE options as a dict."""
+    dims = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not value.isdigit():
+            raise KilnError(f"--dim {item}: expected NAME=SIZE, e.g. N=64 or ?=64")
+        dims[key] = int(value)
+    return dims
+
+
+def _shapes(types, dims: dict[str, int]) -> list[list[int]]:
+    """The shapes of arguments of these types, symbolic dims sized by `dims`."""
+    shapes = []
     for t in types:
         shape = []
         for d in t.shape:
@@ -220,6 +231,14 @@ def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
                 shape.append(dims[d.name])
             else:
                 raise KilnError(f"give the size of the symbolic dim {d} with --dim {d.name}=SIZE")
+        shapes.append(shape)
+    return shapes
+
+
+def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    inputs = []
+    for t, shape in zip(types, _shapes(types, dims)):
         inputs.append(
             rng.standard_normal(shape).astype(t.dtype.numpy)
             if t.dtype.is_float
@@ -234,12 +253,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     after --warmup calls, on .npy inputs or random ones of the argument types."""
     import time
 
-    dims = {}
-    for item in args.dim:
-        key, _, value = item.partition("=")
-        if not value.isdigit():
-            raise KilnError(f"--dim {item}: expected NAME=SIZE, e.g. N=64 or ?=64")
-        dims[key] = int(value)
+    dims = _parse_dims(args.dim)
     inputs = _load_inputs(args.input)
     if args.model != STDIN and Path(args.model).is_dir():
         from .ir.types import TensorType
@@ -331,9 +345,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise KilnError("give a MODEL to tune (or --report to show what is stored)")
     if args.budget <= 0:
         raise KilnError(f"--budget {args.budget}: give a positive number of seconds")
-    results = tune_program(program, args.budget)
+    dims = _parse_dims(args.dim)
+    symbolic = any(not isinstance(d, int) for a in program.func.args for d in a.type.shape)
+    shapes = _shapes([a.type for a in program.func.args], dims) if symbolic and dims else None
+    results = tune_program(program, args.budget, shapes)
     if not results:
-        print(f"kiln tune: @{program.name} has no float GEMM of static extents", file=sys.stderr)
+        print(
+            f"kiln tune: @{program.name} has no float GEMM of static extents "
+            "(give symbolic dims a size with --dim)",
+            file=sys.stderr,
+        )
     for r in results:
         print(
             f"{r.signature.key}: {r.default_s * 1e3:.4f} -> {r.tuned_s * 1e3:.4f} ms "
@@ -575,6 +596,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="checkpoint: the function's name (default: model)")
     p.add_argument(
         "--budget", type=float, default=60.0, help="seconds of search in all (default 60)"
+    )
+    p.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=SIZE",
+        help="the size a symbolic dim is tuned at (N=256; ?=256 for ?); the schedule found "
+        "serves every size of that dim",
     )
     p.add_argument(
         "--report",

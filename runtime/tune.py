@@ -37,10 +37,11 @@ import numpy as np
 from ..codegen.llvm.gemm import gemm_address
 from ..codegen.llvm.gemm_schedule import GemmSchedule, default_schedule, gemm_threads, vector_bits
 from ..codegen.llvm.gemm_tuning import GemmSignature, cpu_model, read_database, store
-from ..codegen.llvm.matmul import gemm_signature
+from ..codegen.llvm.matmul import gemm_extents, gemm_signature
 from ..ir import KilnError
 from ..ir.dtypes import DType
 from .cpu import CpuProgram
+from .shapes import concrete_shapes
 
 GEMM_CALL = ctypes.CFUNCTYPE(
     ctypes.c_int32,
@@ -73,29 +74,43 @@ class TuneResult:
         return self.default_s / self.tuned_s
 
 
-def gemm_signatures(program: CpuProgram) -> list[GemmSignature]:
-    """The distinct float GEMM signatures of a planned function's matmul kernels."""
-    found: dict[str, GemmSignature] = {}
+def matmuls(program: CpuProgram):
+    """The kiln.matmul of each float matmul kernel of a planned function."""
     for step in program.steps:
         if step.op.name == "kiln.fused" and step.op.kind == "matmul":
             mm = next(op for op in step.op.body.ops if op.name == "kiln.matmul")
             if mm.results[0].type.dtype.is_float:
-                sig = gemm_signature(mm)
-                found.setdefault(sig.key, sig)
-    return list(found.values())
+                yield mm
+
+
+def gemm_signatures(program: CpuProgram, arg_shapes=None) -> dict[GemmSignature, tuple]:
+    """The distinct float GEMM signatures of a planned function's matmul kernels,
+    each with its (M, N, K): the static ones, or with `arg_shapes` (the
+    function's argument shapes) those of a call on such arguments, so that a
+    signature with symbolic dims is tuned at a representative size."""
+    shapes = None if arg_shapes is None else concrete_shapes(program.func, arg_shapes)
+    found: dict[GemmSignature, tuple] = {}
+    for mm in matmuls(program):
+        sig = gemm_signature(mm)
+        if shapes is not None:
+            found.setdefault(sig, gemm_extents(mm, *(shapes[v] for v in mm.operands)))
+        elif sig.static:
+            found.setdefault(sig, (sig.m, sig.n, sig.k))
+    return found
 
 
 class Problem:
     """Random operands of one signature, numpy's product, and a candidate's run."""
 
-    def __init__(self, sig: GemmSignature, seed: int = 0):
-        if not sig.static:
-            raise KilnError(f"GEMM {sig.key}: only GEMMs of static extents can be tuned")
+    def __init__(self, sig: GemmSignature, extents: tuple | None = None, seed: int = 0):
+        extents = extents or (sig.m, sig.n, sig.k)
+        if not all(isinstance(d, int) for d in extents):
+            raise KilnError(f"GEMM {sig.key}: give the sizes of its symbolic dims to tune it")
         if sig.threads > gemm_threads():  # (which also loads libgomp, that threads call)
             raise KilnError(f"GEMM {sig.key}: this process runs at most {gemm_threads()} threads")
         self.sig, self.dtype = sig, DType[sig.dtype]
         rng = np.random.default_rng(seed)
-        m, n, k = sig.m, sig.n, sig.k
+        self.extents = m, n, k = extents
         t = self.dtype.numpy
         self.a = rng.standard_normal((k, m) if sig.ta else (m, k)).astype(t)
         self.b = rng.standard_normal((n, k) if sig.tb else (k, n)).astype(t)
@@ -111,7 +126,7 @@ class Problem:
         sig, a, b, c = self.sig, self.a, self.b, self.c
         lda, ldb = a.shape[1], b.shape[1]
         args = (a.ctypes.data, lda, sig.ta, b.ctypes.data, ldb, sig.tb, c.ctypes.data)
-        extents = (sig.m, sig.n, sig.k)
+        extents = self.extents
         return lambda: fn(*args, *extents)
 
     def check(self, call) -> bool:
@@ -187,10 +202,13 @@ def unique(schedules: list[GemmSchedule]) -> list[GemmSchedule]:
     return list(dict.fromkeys(schedules))
 
 
-def tune_signature(sig: GemmSignature, budget: float, seed: int = 0) -> TuneResult:
-    """Search `sig`'s schedules for about `budget` seconds (see the module doc)."""
+def tune_signature(
+    sig: GemmSignature, budget: float, extents: tuple | None = None, seed: int = 0
+) -> TuneResult:
+    """Search `sig`'s schedules for about `budget` seconds (see the module doc),
+    timed at `extents` (M, N, K; default: the signature's static ones)."""
     start = time.perf_counter()
-    problem = Problem(sig, seed)
+    problem = Problem(sig, extents, seed)
     default = default_schedule(problem.dtype, sig.threads)
     times: dict[GemmSchedule, float] = {}
     rejected = 0
@@ -235,23 +253,27 @@ def tune_signature(sig: GemmSignature, budget: float, seed: int = 0) -> TuneResu
     )
 
 
-def tune_program(program: CpuProgram, budget: float, save: bool = True) -> list[TuneResult]:
-    """Tune every static float GEMM of a planned function, the budget split evenly
-    (what one signature leaves unused goes to the next); the winners are stored
-    in the database (`save`)."""
-    sigs = [s for s in gemm_signatures(program) if s.static]
+def tune_program(
+    program: CpuProgram, budget: float, arg_shapes=None, save: bool = True
+) -> list[TuneResult]:
+    """Tune every float GEMM of a planned function (see `gemm_signatures` for
+    `arg_shapes`), the budget split evenly (what one signature leaves unused
+    goes to the next); the winners are stored in the database (`save`)."""
+    found = gemm_signatures(program, arg_shapes)
     results = []
     start = time.perf_counter()
-    for i, sig in enumerate(sigs):
+    for i, (sig, extents) in enumerate(found.items()):
         left = budget - (time.perf_counter() - start)
-        result = tune_signature(sig, max(0.0, left / (len(sigs) - i)))
+        result = tune_signature(sig, max(0.0, left / (len(found) - i)), extents)
         if save:
+            m, n, k = extents
             store(
                 sig,
                 result.best,
                 default_s=result.default_s,
                 tuned_s=result.tuned_s,
-                flops=sig.flops,
+                flops=2 * m * n * k,
+                extents=list(extents),
                 tried=result.tried,
                 tuning_s=round(result.seconds, 3),
             )
@@ -262,7 +284,7 @@ def tune_program(program: CpuProgram, budget: float, save: bool = True) -> list[
 def stored_results(program: CpuProgram | None = None) -> list[dict]:
     """The database's entries for this CPU (only those of `program`'s GEMMs, if
     given), as dicts: key, default_s, tuned_s, flops, schedule."""
-    keys = None if program is None else {s.key for s in gemm_signatures(program)}
+    keys = None if program is None else {gemm_signature(mm).key for mm in matmuls(program)}
     rows = []
     for key, body in sorted(read_database().items()):
         cpu, _, sig_key = key.rpartition("|")

@@ -187,7 +187,7 @@ def choose(sig: GemmSignature, default: GemmSchedule) -> GemmSchedule:
         return default
 
 
-def store(sig: GemmSignature, schedule: GemmSchedule, **measured: float) -> Path:
+def store(sig: GemmSignature, schedule: GemmSchedule, **measured: object) -> Path:
     """Record `schedule` as the tuned one of `sig` on this CPU (with `measured`
     figures: default_s, tuned_s, ...); the file is replaced atomically."""
     path = database_path()

@@ -73,19 +73,22 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
 
 def gemm_signature(mm: Operation) -> GemmSignature:
     """The tuning signature of a matmul's GEMM calls (codegen/llvm/gemm_tuning.py):
-    M, N, K of one batch element from the operand types (a vector lhs is one row,
-    a vector rhs one column), the transposes and the GEMM's thread count."""
-    a, b = (tuple(v.type.shape) for v in mm.operands)
+    M, N, K of one batch element from the operand types, the transposes and
+    the GEMM's thread count."""
+    m, n, k = gemm_extents(mm, *(tuple(v.type.shape) for v in mm.operands))
+    dtype = mm.results[0].type.dtype
+    return signature(dtype, m, n, k, mm.transpose_a, mm.transpose_b, gemm_threads())
+
+
+def gemm_extents(mm: Operation, a: tuple, b: tuple) -> tuple:
+    """(M, N, K) of one GEMM call of `mm` on operands of shapes `a` and `b` (a
+    vector lhs is one row, a vector rhs one column)."""
     if len(a) == 1:
         m, k = 1, a[0]
     else:
         m, k = (a[-1], a[-2]) if mm.transpose_a else (a[-2], a[-1])
-    if len(b) == 1:
-        n = 1
-    else:
-        n = b[-2] if mm.transpose_b else b[-1]
-    dtype = mm.results[0].type.dtype
-    return signature(dtype, m, n, k, mm.transpose_a, mm.transpose_b, gemm_threads())
+    n = 1 if len(b) == 1 else (b[-2] if mm.transpose_b else b[-1])
+    return m, n, k
 
 
 def _emit(
