@@ -17,6 +17,9 @@ M/N/K, transposes, threads) the search:
 3. times the default and the best candidate once more, alternately, so both
    are measured in the same conditions (a shared machine's load drifts).
 
+A time is the median of a candidate's calls (`best_time` says why not the
+least), so a schedule is tuned for the load the machine has while it tunes.
+
 Every candidate is the real generated GEMM (compiled once per process and
 schedule, as kernels use it), called directly on random operands and checked
 against numpy before its time counts: a schedule whose result differs is
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import ctypes
 import random
+import statistics
 import time
 from dataclasses import dataclass, replace
 
@@ -58,7 +62,7 @@ FINAL_ROUNDS = 5  # alternate timings of the default and the winner at the end
 
 @dataclass
 class TuneResult:
-    """One signature's outcome: the schedules and their best times (seconds)."""
+    """One signature's outcome: the schedules and their times (`best_time`, seconds)."""
 
     signature: GemmSignature
     default: GemmSchedule
@@ -138,7 +142,7 @@ class Problem:
 
 
 def evaluate(problem: Problem, schedule: GemmSchedule, seconds: float = TIME_S):
-    """(best seconds of one call, whether its result is right) of a schedule."""
+    """(median seconds of one call, whether its result is right) of a schedule."""
     call = problem.function(schedule)
     if not problem.check(call):
         return float("inf"), False
@@ -146,16 +150,20 @@ def evaluate(problem: Problem, schedule: GemmSchedule, seconds: float = TIME_S):
 
 
 def best_time(call, seconds: float) -> float:
-    """The least wall time of one call, over calls adding up to about `seconds`."""
+    """The median wall time of one call, over calls adding up to about `seconds`.
+    The median, not the least: on a shared machine a threaded GEMM's fork waits
+    for a descheduled thread on most calls (2 threads, load 6 on 2 cores: least
+    0.5 ms, median 9 ms, one thread 1.0 ms), and the median is what a model's
+    step pays; the least would pick threads that lose."""
     start = time.perf_counter()
     call()
     once = max(time.perf_counter() - start, 1e-7)
-    best = once
-    for _ in range(max(2, min(1000, int(seconds / once)))):
+    walls = []
+    for _ in range(max(5, min(1000, int(seconds / once)))):
         start = time.perf_counter()
         call()
-        best = min(best, time.perf_counter() - start)
-    return best
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls)
 
 
 def neighbours(s: GemmSchedule) -> list[GemmSchedule]:
