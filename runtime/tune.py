@@ -10,8 +10,8 @@ signature of a compiled function (codegen/llvm/gemm_tuning.py: dtype, static
 M/N/K, transposes, threads) the search:
 
 1. times the default, then every neighbour of it that changes one field
-   (MR by one or two rows, NR by a vector, KC/MC/NC halved or doubled, the
-   unroll, one thread instead of many);
+   (one thread instead of many, MR by 1, 2 or 4 rows, NR by a vector, KC/MC/NC
+   halved or doubled, the unroll);
 2. then, while its share of the budget lasts, an evolutionary step: a random
    member of the best few (the beam) with one or two fields changed again;
 3. times the default and the best candidate once more, alternately, so both
@@ -168,13 +168,12 @@ def best_time(call, seconds: float) -> float:
 
 def neighbours(s: GemmSchedule) -> list[GemmSchedule]:
     """The valid schedules that differ from `s` in one field (see the module doc)."""
-    w = s.width
-    out = [fix(s, mr=s.mr + d) for d in (-4, -2, -1, 1, 2)]
+    w = s.width  # one thread first: on a shared machine it is the choice that matters most
+    out = [fix(s, threads=1)] if s.threads > 1 else []
+    out += [fix(s, mr=s.mr + d) for d in (-4, -2, -1, 1, 2)]
     out += [fix(s, nr=s.nr + d * w) for d in (-1, 1)]
     out += [fix(s, **{f: int(getattr(s, f) * x)}) for f in ("kc", "mc", "nc") for x in (0.5, 2)]
     out += [fix(s, unroll=u) for u in (1, 2, 8) if u != s.unroll]
-    if s.threads > 1:
-        out.append(fix(s, threads=1))
     return unique([c for c in out if c is not None and c != s])
 
 
