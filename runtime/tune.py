@@ -296,7 +296,7 @@ def stored_results(program: CpuProgram | None = None) -> list[dict]:
     for key, body in sorted(read_database().items()):
         cpu, _, sig_key = key.rpartition("|")
         if cpu == cpu_model() and (keys is None or sig_key in keys):
-            fields = ("default_s", "tuned_s", "flops", "schedule")
+            fields = ("default_s", "tuned_s", "flops", "schedule", "extents")
             rows.append({"key": sig_key, **{f: body.get(f) for f in fields}})
     return rows
 
@@ -317,8 +317,11 @@ def report(rows: list[dict], peak_gflops: float | None = None) -> str:
         gd, gt = flops / d / 1e9, flops / t / 1e9
         share = f"  {gd / peak_gflops:4.0%}->{gt / peak_gflops:4.0%}" if peak_gflops else ""
         tag = GemmSchedule(**row["schedule"]).tag
+        name = row["key"]
+        if "?" in name and isinstance(row.get("extents"), list):  # the size it was timed at
+            name += "@" + "x".join(str(e) for e in row["extents"])
         lines.append(
-            f"{row['key']:<34} {d * 1e3:>10.4f} {t * 1e3:>9.4f} {d / t:>7.2f}x "
+            f"{name:<34} {d * 1e3:>10.4f} {t * 1e3:>9.4f} {d / t:>7.2f}x "
             f"{gd:>7.1f}->{gt:<7.1f}{share}  {tag}"
         )
     if total_t:

@@ -67,6 +67,7 @@ def test_a_symbolic_dim_is_tuned_at_the_size_given_and_serves_every_size(tmp_pat
     assert sig.key in capsys.readouterr().out
     [row] = tune.stored_results()
     assert row["key"] == sig.key and row["flops"] == 2 * 9 * 20 * 47
+    assert f"{sig.key}@9x20x47" in tune.report([row])
     tuned = other_schedule()
     store(sig, tuned, tuned_s=1.0)
     module = parse(SOURCE.replace("33x", "?x"))
@@ -184,3 +185,11 @@ def test_cli_tunes_a_small_kiln_file_and_reports(tmp_path, capsys):
     assert the_signature().key in out and "peak" in out and "total" in out
     assert main(["tune", "--budget", "0", str(path)]) == 1
     assert "--budget" in capsys.readouterr().err
+
+
+def test_the_database_lives_in_the_cache_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("KILN_TUNE_DB")
+    monkeypatch.setenv("KILN_CACHE_DIR", str(tmp_path))
+    assert gemm_tuning.database_path() == tmp_path / "gemm_tuning.json"
+    store(the_signature(), other_schedule(), tuned_s=1.0)
+    assert choose(the_signature(), default_schedule(DType.f32)) == other_schedule()
