@@ -296,14 +296,15 @@ def stored_results(program: CpuProgram | None = None) -> list[dict]:
     for key, body in sorted(read_database().items()):
         cpu, _, sig_key = key.rpartition("|")
         if cpu == cpu_model() and (keys is None or sig_key in keys):
-            fields = ("default_s", "tuned_s", "flops", "schedule", "extents")
+            fields = ("default_s", "tuned_s", "flops", "schedule", "extents", "signature")
             rows.append({"key": sig_key, **{f: body.get(f) for f in fields}})
     return rows
 
 
 def report(rows: list[dict], peak_gflops: float | None = None) -> str:
-    """A table of stored entries: default vs tuned ms and GFLOP/s (and the share
-    of `peak_gflops`, one thread's measured FMA peak), and the total speed-up."""
+    """A table of stored entries: default vs tuned ms and GFLOP/s (and their share
+    of `peak_gflops`, one thread's measured FMA peak, times the signature's
+    threads), and the total speed-up."""
     lines = [
         f"{'GEMM':<34} {'default ms':>10} {'tuned ms':>9} {'speed-up':>8} "
         f"{'GFLOP/s':>15}" + ("  of peak" if peak_gflops else "") + "  schedule"
@@ -315,7 +316,10 @@ def report(rows: list[dict], peak_gflops: float | None = None) -> str:
             continue
         total_d, total_t = total_d + d, total_t + t
         gd, gt = flops / d / 1e9, flops / t / 1e9
-        share = f"  {gd / peak_gflops:4.0%}->{gt / peak_gflops:4.0%}" if peak_gflops else ""
+        sig = row.get("signature") if isinstance(row.get("signature"), dict) else {}
+        threads = sig.get("threads") if isinstance(sig.get("threads"), int) else 1
+        top = (peak_gflops or 0) * max(1, threads)  # the peak of the threads it may use
+        share = f"  {gd / top:4.0%}->{gt / top:4.0%}" if peak_gflops else ""
         tag = GemmSchedule(**row["schedule"]).tag
         name = row["key"]
         if "?" in name and isinstance(row.get("extents"), list):  # the size it was timed at
@@ -329,5 +333,8 @@ def report(rows: list[dict], peak_gflops: float | None = None) -> str:
             f"{'total':<34} {total_d * 1e3:>10.4f} {total_t * 1e3:>9.4f} {total_d / total_t:>7.2f}x"
         )
     if peak_gflops:
-        lines.append(f"peak: {peak_gflops:.1f} GFLOP/s per thread (independent vector FMAs)")
+        lines.append(
+            f"peak: {peak_gflops:.1f} GFLOP/s per thread (independent vector FMAs; "
+            "a share is of it times the GEMM's threads)"
+        )
     return "\n".join(lines)
