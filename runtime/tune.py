@@ -14,8 +14,9 @@ M/N/K, transposes, threads) the search:
    halved or doubled, the unroll);
 2. then, while its share of the budget lasts, an evolutionary step: a random
    member of the best few (the beam) with one or two fields changed again;
-3. times the default and the best candidate once more, alternately, so both
-   are measured in the same conditions (a shared machine's load drifts).
+3. times the default and the best candidate once more, one call of each in
+   turn, so both see the same load (a shared machine's drifts within seconds);
+   the default stays unless the winner's median is lower there too.
 
 A time is the median of a candidate's calls (`best_time` says why not the
 least), so a schedule is tuned for the load the machine has while it tunes.
@@ -57,7 +58,7 @@ GEMM_CALL = ctypes.CFUNCTYPE(
 )
 BEAM = 3  # the best candidates the evolutionary step mutates
 TIME_S = 0.03  # about how long one candidate's timing runs
-FINAL_ROUNDS = 5  # alternate timings of the default and the winner at the end
+FINAL_ROUNDS = 5  # the final comparison runs as long as this many timings
 
 
 @dataclass
@@ -166,6 +167,20 @@ def best_time(call, seconds: float) -> float:
     return statistics.median(walls)
 
 
+def interleaved(first, second, seconds: float) -> tuple[float, float]:
+    """The median times of two calls run alternately, one call each in turn, for
+    about `seconds` in all: the load changes within seconds on a shared
+    machine, and each of a pair of calls sees the same."""
+    walls: tuple[list[float], list[float]] = ([], [])
+    stop = time.perf_counter() + seconds
+    while len(walls[0]) < 5 or time.perf_counter() < stop and len(walls[0]) < 2000:
+        for call, out in zip((first, second), walls):
+            start = time.perf_counter()
+            call()
+            out.append(time.perf_counter() - start)
+    return statistics.median(walls[0]), statistics.median(walls[1])
+
+
 def neighbours(s: GemmSchedule) -> list[GemmSchedule]:
     """The valid schedules that differ from `s` in one field (see the module doc)."""
     w = s.width  # one thread first: on a shared machine it is the choice that matters most
@@ -249,10 +264,9 @@ def tune_signature(
     best = min(times, key=times.get)
     default_s, best_s = times[default], times[best]
     if best != default:  # again, alternately: the same load for both
-        calls = {s: problem.function(s) for s in (default, best)}
-        for _ in range(FINAL_ROUNDS):
-            default_s = min(default_s, best_time(calls[default], TIME_S))
-            best_s = min(best_s, best_time(calls[best], TIME_S))
+        default_s, best_s = interleaved(
+            problem.function(default), problem.function(best), FINAL_ROUNDS * TIME_S
+        )
         if best_s >= default_s:
             best, best_s = default, default_s
     return TuneResult(
