@@ -150,11 +150,10 @@ def checkpoint_module(prefix: str, fetches: list[str], feeds: list[str], name: s
     return module, inputs, outputs
 
 
-def cmd_compile(args: argparse.Namespace) -> int:
-    """Compile a model ahead of time into OUTDIR: a shared library (weights inside, or
-    beside it with --weights file), a C header and a JSON manifest. Needs a C
-    compiler (cc, gcc or clang; $CC) to link."""
-    from .passes import DEFAULT_PIPELINE, run_pipeline
+def _model_module(args: argparse.Namespace):
+    """The model `kiln compile` and `kiln tune` read: a checkpoint (its prefix, its
+    .meta or its directory; --fetch/--feed choose the tensors) or a .kiln / ONNX
+    file. Returns (module, func, name, input_names, output_names)."""
     from .runtime import aot
 
     model = args.model
@@ -163,24 +162,34 @@ def cmd_compile(args: argparse.Namespace) -> int:
         from .frontend.saver import latest_checkpoint
 
         prefix = latest_checkpoint(prefix) or prefix
+    if Path(prefix + ".meta").exists():
+        name = args.name or "model"
+        func = aot.c_name(name)
+        module, input_names, output_names = checkpoint_module(prefix, args.fetch, args.feed, func)
+        return module, func, name, input_names, output_names
+    if args.fetch or args.feed:
+        raise KilnError(
+            f"--fetch/--feed choose tensors of a checkpoint, and {model} has "
+            f"no {Path(prefix).name}.meta beside it"
+        )
+    module = _read_module(model)
+    func = _function_name(module, args.func)
+    return module, func, args.name or func, None, None
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    """Compile a model ahead of time into OUTDIR: a shared library (weights inside, or
+    beside it with --weights file), a C header and a JSON manifest. Needs a C
+    compiler (cc, gcc or clang; $CC) to link."""
+    from .passes import DEFAULT_PIPELINE, run_pipeline
+    from .runtime import aot
+
     if Path(args.output).exists() and not Path(args.output).is_dir():
         raise KilnError(
             f"-o {args.output}: it is a file; give a directory (OUTDIR) for the "
             "library, header and manifest"
         )
-    if Path(prefix + ".meta").exists():
-        name = args.name or "model"
-        func = aot.c_name(name)
-        module, input_names, output_names = checkpoint_module(prefix, args.fetch, args.feed, func)
-    else:
-        if args.fetch or args.feed:
-            raise KilnError(
-                f"--fetch/--feed choose tensors of a checkpoint, and {model} has "
-                f"no {Path(prefix).name}.meta beside it"
-            )
-        module = _read_module(model)
-        func = _function_name(module, args.func)
-        name, input_names, output_names = args.name or func, None, None
+    module, func, name, input_names, output_names = _model_module(args)
     run_pipeline(module, DEFAULT_PIPELINE)
     built = aot.build(
         module,
@@ -199,9 +208,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    inputs = []
+def _parse_dims(items: list[str]) -> dict[str, int]:
+    """--dim NAME=SIZE options as a dict."""
+    dims = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not value.isdigit():
+            raise KilnError(f"--dim {item}: expected NAME=SIZE, e.g. N=64 or ?=64")
+        dims[key] = int(value)
+    return dims
+
+
+def _shapes(types, dims: dict[str, int]) -> list[list[int]]:
+    """The shapes of arguments of these types, symbolic dims sized by `dims`."""
+    shapes = []
     for t in types:
         shape = []
         for d in t.shape:
@@ -211,6 +231,14 @@ def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
                 shape.append(dims[d.name])
             else:
                 raise KilnError(f"give the size of the symbolic dim {d} with --dim {d.name}=SIZE")
+        shapes.append(shape)
+    return shapes
+
+
+def _random_inputs(types, dims: dict[str, int]) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    inputs = []
+    for t, shape in zip(types, _shapes(types, dims)):
         inputs.append(
             rng.standard_normal(shape).astype(t.dtype.numpy)
             if t.dtype.is_float
@@ -225,12 +253,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     after --warmup calls, on .npy inputs or random ones of the argument types."""
     import time
 
-    dims = {}
-    for item in args.dim:
-        key, _, value = item.partition("=")
-        if not value.isdigit():
-            raise KilnError(f"--dim {item}: expected NAME=SIZE, e.g. N=64 or ?=64")
-        dims[key] = int(value)
+    dims = _parse_dims(args.dim)
     inputs = _load_inputs(args.input)
     if args.model != STDIN and Path(args.model).is_dir():
         from .ir.types import TensorType
@@ -290,6 +313,54 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .runtime.profile import profile
 
         print(profile(run, *inputs, repeat=args.repeat, warmup=args.warmup).table())
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Tune the schedule of every GEMM of a model (a .kiln file, an ONNX model or a
+    checkpoint) on this machine within --budget seconds: candidates around the
+    analytic default, each checked against numpy and timed; the winners go into
+    the tuning database (KILN_TUNE_DB, else gemm_tuning.json in kiln's cache
+    directory), which later compiles of the same kernels read. --report prints
+    the stored default and tuned times (of MODEL's GEMMs, or all) instead."""
+    from .passes import DEFAULT_PIPELINE, run_pipeline
+    from .runtime.cpu import CpuProgram
+    from .runtime.tune import report, stored_results, tune_program
+
+    program = None
+    if args.model is not None:
+        module, func, *_ = _model_module(args)
+        run_pipeline(module, DEFAULT_PIPELINE)
+        program = CpuProgram(module, func)
+    if args.report:
+        from .benchmarks.gemm import peak_gflops
+
+        rows = stored_results(program)
+        if not rows:
+            print("kiln tune: no tuned GEMMs stored for this CPU", file=sys.stderr)
+            return 0
+        print(report(rows, peak_gflops()))
+        return 0
+    if program is None:
+        raise KilnError("give a MODEL to tune (or --report to show what is stored)")
+    if args.budget <= 0:
+        raise KilnError(f"--budget {args.budget}: give a positive number of seconds")
+    dims = _parse_dims(args.dim)
+    symbolic = any(not isinstance(d, int) for a in program.func.args for d in a.type.shape)
+    shapes = _shapes([a.type for a in program.func.args], dims) if symbolic and dims else None
+    results = tune_program(program, args.budget, shapes)
+    if not results:
+        print(
+            f"kiln tune: @{program.name} has no float GEMM of static extents "
+            "(give symbolic dims a size with --dim)",
+            file=sys.stderr,
+        )
+    for r in results:
+        print(
+            f"{r.signature.key}: {r.default_s * 1e3:.4f} -> {r.tuned_s * 1e3:.4f} ms "
+            f"({r.speedup:.2f}x; {r.tried} schedules, {r.rejected} wrong, "
+            f"{r.seconds:.1f} s) {r.best.tag}"
+        )
     return 0
 
 
@@ -500,6 +571,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="run every kernel on one thread: the library needs no libgomp",
     )
     p.set_defaults(run=cmd_compile)
+    p = sub.add_parser(
+        "tune",
+        help="tune the GEMM schedules of a model on this machine",
+        description=cmd_tune.__doc__,
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="a .kiln file (- for standard input), an ONNX model (.onnx), or a Saver checkpoint "
+        "prefix or its directory",
+    )
+    p.add_argument("--func", help="the .kiln function to tune (needed when it has several)")
+    p.add_argument(
+        "--fetch",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="checkpoint: a tensor the model computes; repeat",
+    )
+    p.add_argument(
+        "--feed", action="append", default=[], metavar="NAME", help="checkpoint: an input tensor"
+    )
+    p.add_argument("--name", help="checkpoint: the function's name (default: model)")
+    p.add_argument(
+        "--budget", type=float, default=60.0, help="seconds of search in all (default 60)"
+    )
+    p.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=SIZE",
+        help="the size a symbolic dim is tuned at (N=256; ?=256 for ?); the schedule found "
+        "serves every size of that dim",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="print the stored default vs tuned times and GFLOP/s against the measured peak",
+    )
+    p.set_defaults(run=cmd_tune)
     p = sub.add_parser(
         "bench", help="time a function or a compiled library", description=cmd_bench.__doc__
     )

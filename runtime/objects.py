@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from ..codegen.llvm import gemm, jit
-from .cache import cache_key, load_object, store_object
+from ..codegen.llvm import gemm, gemm_tuning, jit
+from .cache import cache_dir, cache_key, load_object, store_object
 
 KEPT_BYTES = 64 << 20  # object code kept in memory, across programs
 HOLE = "\0"  # where the kernel's name was (never in LLVM's text)
@@ -43,6 +43,7 @@ gemm.object_store = (
     lambda text: load_object(cache_key(text, [])),
     lambda text, data: store_object(cache_key(text, []), data),
 )
+gemm_tuning.directory = cache_dir  # where `kiln tune` keeps the tuned GEMM schedules
 
 
 _IDENTIFIER = re.compile(r"[-\w$.]")

@@ -90,6 +90,13 @@ def shared_function(name: str, define: Callable[[ir.Module], ir.Function]) -> st
     return name
 
 
+def gemm_address(dtype: DType, schedule: GemmSchedule) -> int:
+    """The native address of the GEMM for (dtype, schedule), compiled on first
+    use: `kiln tune` (runtime/tune.py) calls candidates directly through it."""
+    name = shared_gemm(dtype, schedule)
+    return _engines[name].get_function_address(name)
+
+
 def _native(name: str) -> llvm.ExecutionEngine:
     """The GEMM's object code, from the disk cache when there (`object_store`)."""
     module = jit.to_llvm(_definition(name))

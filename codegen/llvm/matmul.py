@@ -26,8 +26,9 @@ from ...ir import Operation
 from ..arguments import Shape
 from ..contraction import ContractionGroup, matmul_batch_rank, matmul_binder
 from .contraction import Frame, unravel
-from .gemm import Gemm, Operand, blas_symbol, check_int32, uses_blas
-from .gemm_schedule import default_schedule
+from .gemm import Gemm, Operand, blas_symbol, check_int32, shared_gemm, uses_blas
+from .gemm_schedule import GemmSchedule, default_schedule, gemm_threads
+from .gemm_tuning import GemmSignature, choose, signature
 from .native import NativeKernel, native
 from .render import counted_loop
 from .scalar import I64, storage_type
@@ -40,12 +41,18 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
     mm = group.contraction
     lhs, rhs = mm.operands
     batch_rank = matmul_batch_rank(group)
-    if group.dtype.is_float:  # now: object code from the disk cache links it unrendered
+    schedule = None
+    if group.dtype.is_float and not uses_blas():  # the tuned schedule, else the default
+        schedule = choose(gemm_signature(mm), default_schedule(group.dtype))
+    # registered now: object code from the disk cache links it unrendered
+    if schedule is not None:
+        shared_gemm(group.dtype, schedule)
+    elif group.dtype.is_float:
         blas_symbol(group.dtype)
 
     def build() -> ir.Module:
         module = ir.Module(name=name)
-        _emit(Frame(group, module, n_dims=3 + 3 * batch_rank), mm, batch_rank)
+        _emit(Frame(group, module, n_dims=3 + 3 * batch_rank), mm, batch_rank, schedule)
         return module
 
     if not group.dtype.is_float:
@@ -53,7 +60,7 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
     elif uses_blas():
         how = f"BLAS {'s' if group.dtype.itemsize == 4 else 'd'}gemm"
     else:
-        how = f"kiln's GEMM ({default_schedule(group.dtype).tag})"
+        how = f"kiln's GEMM ({schedule.tag})"  # type: ignore[union-attr]
     text = group.describe(
         [
             f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
@@ -64,12 +71,34 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
     return NativeKernel(name, build, _blas_binder(group), text)
 
 
-def _emit(frame: Frame, mm: Operation, batch_rank: int) -> None:
+def gemm_signature(mm: Operation) -> GemmSignature:
+    """The tuning signature of a matmul's GEMM calls (codegen/llvm/gemm_tuning.py):
+    M, N, K of one batch element from the operand types, the transposes and
+    the GEMM's thread count."""
+    m, n, k = gemm_extents(mm, *(tuple(v.type.shape) for v in mm.operands))
+    dtype = mm.results[0].type.dtype
+    return signature(dtype, m, n, k, mm.transpose_a, mm.transpose_b, gemm_threads())
+
+
+def gemm_extents(mm: Operation, a: tuple, b: tuple) -> tuple:
+    """(M, N, K) of one GEMM call of `mm` on operands of shapes `a` and `b` (a
+    vector lhs is one row, a vector rhs one column)."""
+    if len(a) == 1:
+        m, k = 1, a[0]
+    else:
+        m, k = (a[-1], a[-2]) if mm.transpose_a else (a[-2], a[-1])
+    n = 1 if len(b) == 1 else (b[-2] if mm.transpose_b else b[-1])
+    return m, n, k
+
+
+def _emit(
+    frame: Frame, mm: Operation, batch_rank: int, schedule: GemmSchedule | None = None
+) -> None:
     b, group = frame.b, frame.group
     m, n, k = frame.dims[:3]
     batch = [frame.dims[3 + 3 * i : 6 + 3 * i] for i in range(batch_rank)]
     t = storage_type(group.dtype)
-    gemm = Gemm(b, frame.slots, group.dtype, fault=frame.fault)
+    gemm = Gemm(b, frame.slots, group.dtype, schedule, fault=frame.fault)
     a_data, b_data = frame.operand(mm.lhs), frame.operand(mm.rhs)
     frame.prepare(n)
     lda = m if mm.transpose_a else k  # A is [M, K] or [K, M]; B [K, N] or [N, K]
