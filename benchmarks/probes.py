@@ -361,12 +361,17 @@ y = np.array([1, -2, 0.5, 3, -1], np.float32)
 want = (1 / (1 + np.exp(-x * y))).max(1)
 d = pathlib.Path(os.environ["KILN_CACHE_DIR"])
 kiln.compile(parse(src), "g", backend="cpu")
-[entry] = d.glob("*.o")
-good = entry.read_bytes()
+# every object the compile wrote (the kernels' and the entry's): each variant
+# corrupts one of them, the others restored
+goods = {e: e.read_bytes() for e in sorted(d.glob("*.o"))}
+assert goods, "the compile wrote no cache entry"
 rng = random.Random(int(sys.argv[2]))
 wrong = 0
 for i in range(int(sys.argv[1])):
-    b = bytearray(good)
+    entry = list(goods)[i % len(goods)]
+    for e, data in goods.items():
+        e.write_bytes(data)
+    b = bytearray(goods[entry])
     kind = i % 3
     if kind == 0:
         b = b[: rng.randrange(len(b))]
