@@ -7,6 +7,9 @@
 Each case of `onnx.backend.test.case.node.collect_testcases(None)` (a model and
 its stored inputs and outputs) is imported, compiled with backend="auto" and
 run; outputs are compared with the case's rtol/atol as onnx's runner does.
+The outputs of a case whose graph draws random numbers (RANDOM_OPS: their stored
+outputs are one draw of numpy's generator, which no other generator reproduces)
+are compared on shape and dtype, and a Bernoulli's on its support {0, 1}.
 Prints the pass count of all cases and of the core op set (the ops CNNs,
 transformers and RNNs use), the failures grouped by cause (exception class and
 the first words of its message) and per op.
@@ -37,6 +40,12 @@ CORE_OPS = frozenset(
     Slice Pad Concat Split Reshape Transpose Expand Tile Squeeze Unsqueeze Flatten
     Softmax LogSoftmax Cast Where TopK Einsum
     If Loop Scan LSTM GRU RNN""".split()
+)
+
+
+# ops whose outputs are random draws (their conformance is shape, dtype, support)
+RANDOM_OPS = frozenset(
+    "Bernoulli RandomUniform RandomNormal RandomUniformLike RandomNormalLike Multinomial".split()
 )
 
 
@@ -144,9 +153,30 @@ def _close(expected, got, rtol: float, atol: float) -> str | None:
     return None
 
 
+def _random_ops(case) -> set[str]:
+    """The random ops a case draws with (its own op counts: an _expanded Bernoulli)."""
+    ops = {n.op_type for n in case.model.graph.node} & RANDOM_OPS
+    return ops | ({case_op(case)} & RANDOM_OPS) if ops else ops
+
+
+def _drawn_alike(expected, got, ops: set[str]) -> str | None:
+    """None when a random draw `got` has the stored draw's shape and dtype (and,
+    from a Bernoulli, only zeros and ones), else why not."""
+    expected, got = _array(expected), np.asarray(got)
+    if expected.shape != got.shape:
+        return f"shape {got.shape} != {expected.shape}"
+    if expected.dtype != got.dtype:
+        return f"dtype {got.dtype} != {expected.dtype}"
+    if "Bernoulli" in ops and not np.isin(got, (0, 1)).all():
+        return "values outside {0, 1}"
+    return None
+
+
 def run_case(case, backend: str = "auto") -> tuple[bool, str]:
     """(passed, cause): cause is '' on a pass, else 'ExceptionClass: first words'."""
     from kiln.onnx.backend import KilnRep
+
+    random_ops = _random_ops(case)
 
     try:
         with warnings.catch_warnings():
@@ -157,7 +187,10 @@ def run_case(case, backend: str = "auto") -> tuple[bool, str]:
                 if len(got) != len(outputs):
                     return False, f"Mismatch: {len(got)} outputs, expected {len(outputs)}"
                 for e, g in zip(outputs, got):
-                    why = _close(e, g, case.rtol, case.atol)
+                    if random_ops:
+                        why = _drawn_alike(e, g, random_ops)
+                    else:
+                        why = _close(e, g, case.rtol, case.atol)
                     if why:
                         return False, f"Mismatch: {why.split(' (')[0]}"
     except Exception as e:  # a failure to report, whatever it is
