@@ -310,8 +310,7 @@ def _foldable(op: Operation) -> bool:
 
 
 _UNFOLDABLE = {
-    "kiln.random_uniform",
-    "kiln.random_normal",
+    "kiln.random",  # draws stay draws, not constants the size of the tensor
     "kiln.print",
     "kiln.call",
     "kiln.return",
