@@ -9,7 +9,9 @@ its stored inputs and outputs) is imported, compiled with backend="auto" and
 run; outputs are compared with the case's rtol/atol as onnx's runner does.
 The outputs of a case whose graph draws random numbers (RANDOM_OPS: their stored
 outputs are one draw of numpy's generator, which no other generator reproduces)
-are compared on shape and dtype, and a Bernoulli's on its support {0, 1}.
+are compared on shape and dtype, and a Bernoulli's on its support {0, 1}; a
+Dropout in training mode with a ratio above 0 on each output being 0 or the
+input scaled by 1/(1 - ratio), consistently with its mask.
 Prints the pass count of all cases and of the core op set (the ops CNNs,
 transformers and RNNs use), the failures grouped by cause (exception class and
 the first words of its message) and per op.
@@ -172,6 +174,33 @@ def _drawn_alike(expected, got, ops: set[str]) -> str | None:
     return None
 
 
+def _training_dropout(case, inputs) -> float | None:
+    """The ratio of a one-node Dropout case run in training mode with a ratio
+    above 0 (its outputs then are a random draw), else None."""
+    nodes = list(case.model.graph.node)
+    if len(nodes) != 1 or nodes[0].op_type != "Dropout" or len(inputs) < 3:
+        return None
+    ratio, training = float(_array(inputs[1])), bool(_array(inputs[2]))
+    return ratio if training and ratio > 0 else None
+
+
+def _dropped_alike(x, ratio: float, expected: list, got: list) -> str | None:
+    """None when `got` (y, and a mask if asked for) is a dropout of x: each entry
+    0 or x / (1 - ratio), the mask true exactly where it is kept, else why not."""
+    x = _array(x)
+    for e, g in zip(expected, got):
+        e, g = _array(e), np.asarray(g)
+        if e.shape != g.shape or e.dtype != g.dtype:
+            return f"shape/dtype {g.shape} {g.dtype} != {e.shape} {e.dtype}"
+    y = np.asarray(got[0])
+    kept = np.isclose(y, x / (1 - ratio), rtol=1e-5, atol=1e-6)
+    if not (kept | (y == 0)).all():
+        return "values neither dropped nor scaled"
+    if len(got) > 1 and not np.array_equal(np.asarray(got[1]), kept | ((x == 0) & got[1])):
+        return "mask differs from the kept entries"
+    return None
+
+
 def run_case(case, backend: str = "auto") -> tuple[bool, str]:
     """(passed, cause): cause is '' on a pass, else 'ExceptionClass: first words'."""
     from kiln.onnx.backend import KilnRep
@@ -186,6 +215,12 @@ def run_case(case, backend: str = "auto") -> tuple[bool, str]:
                 got = rep.run([_fed(x) for x in inputs])
                 if len(got) != len(outputs):
                     return False, f"Mismatch: {len(got)} outputs, expected {len(outputs)}"
+                ratio = _training_dropout(case, inputs)
+                if ratio is not None:
+                    why = _dropped_alike(inputs[0], ratio, list(outputs), list(got))
+                    if why:
+                        return False, f"Mismatch: {why}"
+                    continue
                 for e, g in zip(outputs, got):
                     if random_ops:
                         why = _drawn_alike(e, g, random_ops)

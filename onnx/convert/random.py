@@ -17,7 +17,7 @@ from . import Context, Node, converter, dtype_of_elem
 from .elementwise import like
 
 
-def _seed(node: Node) -> int:
+def seed_of(node: Node) -> int:
     seed = node.attr("seed", None)
     if seed is None:
         return zlib.crc32(node.name.encode()) & 0x7FFFFFFF
@@ -36,7 +36,7 @@ def _draw(ctx: Context, node: Node, distribution: str, dtype: DType, like_v: Val
           seed: int | None = None) -> Value:  # fmt: skip
     """U[low, high) or N(mean, scale) of the node's `shape`, or of like_v's shape."""
     b = ctx.b
-    seed = _seed(node) if seed is None else seed
+    seed = seed_of(node) if seed is None else seed
     if like_v is not None:
         r = b.random(like_v, distribution=distribution, seed=seed, dtype=dtype)
     else:
@@ -89,7 +89,7 @@ def bernoulli(ctx: Context, node: Node) -> list[Value]:
         raise ctx.error(node, f"the probabilities must be floating point, got {x.type}")
     elem = node.attr("dtype", None)
     out = dtype_of_elem(int(elem), node.name) if elem is not None else x.type.dtype
-    u = b.random(x, distribution="uniform", seed=_seed(node), dtype=x.type.dtype)
+    u = b.random(x, distribution="uniform", seed=seed_of(node), dtype=x.type.dtype)
     return [b.cast(b.less(u, x), dtype=out)]
 
 
@@ -114,7 +114,7 @@ def multinomial(ctx: Context, node: Node) -> list[Value]:
     draws = b.random(
         b.broadcast_to(rows, shape=[-1 if not isinstance(d, int) else d for d in
                                     (x.type.shape[0], size)]),
-        distribution="uniform", seed=_seed(node), dtype="f32",
+        distribution="uniform", seed=seed_of(node), dtype="f32",
     )  # fmt: skip
     # the last class takes what rounding leaves above cdf[-1]: compare the first C-1
     inner = b.slice(cdf, axes=[1], starts=[0], stops=[classes - 1])

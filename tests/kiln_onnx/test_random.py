@@ -101,3 +101,37 @@ def test_the_conformance_runner_checks_random_cases_on_shape_dtype_and_support()
     assert "outside" in onnx_conformance._drawn_alike(e, np.array([0.5, 0, 0], np.float32), ops)
     assert "dtype" in onnx_conformance._drawn_alike(e, e.astype(np.float64), ops)
     assert "shape" in onnx_conformance._drawn_alike(e, e[:2], ops)
+
+
+def _dropout_model(outputs):
+    node = helper.make_node("Dropout", ["x", "r", "t"], outputs, seed=3)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 1000]),
+            helper.make_tensor_value_info("r", TensorProto.FLOAT, []),
+            helper.make_tensor_value_info("t", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in outputs],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.75])
+def test_dropout_in_training_mode_drops_at_the_ratio_and_scales_the_rest(ratio):
+    rep = prepare(_dropout_model(["y", "mask"]))
+    x = np.random.default_rng(1).uniform(0.5, 2.0, (4, 1000)).astype(np.float32)
+    y, mask = rep.run([x, np.float32(ratio), np.bool_(True)])
+    assert mask.dtype == np.bool_ and y.shape == mask.shape == x.shape
+    np.testing.assert_allclose(y[mask], x[mask] / (1 - ratio), rtol=1e-6)
+    assert (y[~mask] == 0).all()
+    assert abs((~mask).mean() - ratio) <= 6 * np.sqrt(ratio * (1 - ratio) / x.size)
+    assert onnx_conformance._dropped_alike(x, ratio, [y, mask], [y, mask]) is None
+    assert onnx_conformance._dropped_alike(x, ratio, [y, mask], [x, mask]) is not None
+    # the same model, fed training_mode false, is the identity with an all-true mask
+    y, mask = rep.run([x, np.float32(ratio), np.bool_(False)])
+    np.testing.assert_array_equal(y, x)
+    assert mask.all()
