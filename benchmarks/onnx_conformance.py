@@ -7,6 +7,11 @@
 Each case of `onnx.backend.test.case.node.collect_testcases(None)` (a model and
 its stored inputs and outputs) is imported, compiled with backend="auto" and
 run; outputs are compared with the case's rtol/atol as onnx's runner does.
+The outputs of a case whose graph draws random numbers (RANDOM_OPS: their stored
+outputs are one draw of numpy's generator, which no other generator reproduces)
+are compared on shape and dtype, and a Bernoulli's on its support {0, 1}; a
+Dropout in training mode with a ratio above 0 on each output being 0 or the
+input scaled by 1/(1 - ratio), consistently with its mask.
 Prints the pass count of all cases and of the core op set (the ops CNNs,
 transformers and RNNs use), the failures grouped by cause (exception class and
 the first words of its message) and per op.
@@ -37,6 +42,12 @@ CORE_OPS = frozenset(
     Slice Pad Concat Split Reshape Transpose Expand Tile Squeeze Unsqueeze Flatten
     Softmax LogSoftmax Cast Where TopK Einsum
     If Loop Scan LSTM GRU RNN""".split()
+)
+
+
+# ops whose outputs are random draws (their conformance is shape, dtype, support)
+RANDOM_OPS = frozenset(
+    "Bernoulli RandomUniform RandomNormal RandomUniformLike RandomNormalLike Multinomial".split()
 )
 
 
@@ -144,9 +155,57 @@ def _close(expected, got, rtol: float, atol: float) -> str | None:
     return None
 
 
+def _random_ops(case) -> set[str]:
+    """The random ops a case draws with (its own op counts: an _expanded Bernoulli)."""
+    ops = {n.op_type for n in case.model.graph.node} & RANDOM_OPS
+    return ops | ({case_op(case)} & RANDOM_OPS) if ops else ops
+
+
+def _drawn_alike(expected, got, ops: set[str]) -> str | None:
+    """None when a random draw `got` has the stored draw's shape and dtype (and,
+    from a Bernoulli, only zeros and ones), else why not."""
+    expected, got = _array(expected), np.asarray(got)
+    if expected.shape != got.shape:
+        return f"shape {got.shape} != {expected.shape}"
+    if expected.dtype != got.dtype:
+        return f"dtype {got.dtype} != {expected.dtype}"
+    if "Bernoulli" in ops and not np.isin(got, (0, 1)).all():
+        return "values outside {0, 1}"
+    return None
+
+
+def _training_dropout(case, inputs) -> float | None:
+    """The ratio of a one-node Dropout case run in training mode with a ratio
+    above 0 (its outputs then are a random draw), else None."""
+    nodes = list(case.model.graph.node)
+    if len(nodes) != 1 or nodes[0].op_type != "Dropout" or len(inputs) < 3:
+        return None
+    ratio, training = float(_array(inputs[1])), bool(_array(inputs[2]))
+    return ratio if training and ratio > 0 else None
+
+
+def _dropped_alike(x, ratio: float, expected: list, got: list) -> str | None:
+    """None when `got` (y, and a mask if asked for) is a dropout of x: each entry
+    0 or x / (1 - ratio), the mask true exactly where it is kept, else why not."""
+    x = _array(x)
+    for e, g in zip(expected, got):
+        e, g = _array(e), np.asarray(g)
+        if e.shape != g.shape or e.dtype != g.dtype:
+            return f"shape/dtype {g.shape} {g.dtype} != {e.shape} {e.dtype}"
+    y = np.asarray(got[0])
+    kept = np.isclose(y, x / (1 - ratio), rtol=1e-5, atol=1e-6)
+    if not (kept | (y == 0)).all():
+        return "values neither dropped nor scaled"
+    if len(got) > 1 and not np.array_equal(np.asarray(got[1]), kept | ((x == 0) & got[1])):
+        return "mask differs from the kept entries"
+    return None
+
+
 def run_case(case, backend: str = "auto") -> tuple[bool, str]:
     """(passed, cause): cause is '' on a pass, else 'ExceptionClass: first words'."""
     from kiln.onnx.backend import KilnRep
+
+    random_ops = _random_ops(case)
 
     try:
         with warnings.catch_warnings():
@@ -156,8 +215,17 @@ def run_case(case, backend: str = "auto") -> tuple[bool, str]:
                 got = rep.run([_fed(x) for x in inputs])
                 if len(got) != len(outputs):
                     return False, f"Mismatch: {len(got)} outputs, expected {len(outputs)}"
+                ratio = _training_dropout(case, inputs)
+                if ratio is not None:
+                    why = _dropped_alike(inputs[0], ratio, list(outputs), list(got))
+                    if why:
+                        return False, f"Mismatch: {why}"
+                    continue
                 for e, g in zip(outputs, got):
-                    why = _close(e, g, case.rtol, case.atol)
+                    if random_ops:
+                        why = _drawn_alike(e, g, random_ops)
+                    else:
+                        why = _close(e, g, case.rtol, case.atol)
                     if why:
                         return False, f"Mismatch: {why.split(' (')[0]}"
     except Exception as e:  # a failure to report, whatever it is

@@ -85,7 +85,7 @@ class KilnRep(_BackendRep):
                 f"the model takes {len(self.input_names)} inputs "
                 f"({', '.join(self.input_names)}), got {len(inputs)}"
             )
-        return inputs
+        return _interned(inputs)
 
     def _specialise(self, arrays: list):
         constants = {
@@ -147,6 +147,19 @@ class KilnRep(_BackendRep):
                 outputs.append(_declared(next(flat), info))
         names = [_field(n, i) for i, n in enumerate(self.output_names)]
         return namedtuple("Outputs", names, rename=True)(*outputs)
+
+
+def _interned(arrays: list) -> list:
+    """String inputs as i64 codes, one per distinct string across this run's
+    inputs (the importer admits strings only where they are compared for equality)."""
+    codes: dict[str, int] = {}
+    out = []
+    for a in arrays:
+        if isinstance(a, np.ndarray) and a.dtype.kind in "OUS":
+            flat = [codes.setdefault(str(v), len(codes)) for v in a.reshape(-1)]
+            a = np.asarray(flat, np.int64).reshape(a.shape)
+        out.append(a)
+    return out
 
 
 def _entries(a: Any) -> Any:

@@ -22,10 +22,13 @@ import numpy as np
 
 from ..ir.builder import Builder
 from ..ir.core import Location, Module, Operation, Value
+from ..ir.dtypes import DType
 from ..ir.errors import KilnError
 from ..ir.types import ANY, Symbol, TensorType
 from .convert import (
     CARRIED,
+    STRING,
+    STRING_OPS,
     Context,
     ImportError_,
     Node,
@@ -108,7 +111,11 @@ def value_type(info, where: str) -> TensorType:
         raise ImportError_(
             f"{where} '{info.name}': only tensors are supported, got {t.WhichOneof('value')}"
         )
-    dtype = dtype_of_elem(t.tensor_type.elem_type, f"{where} '{info.name}'")
+    elem = t.tensor_type.elem_type
+    if elem == STRING and where == "graph input":
+        dtype = DType.i64  # strings travel as codes the backend interns per run
+    else:
+        dtype = dtype_of_elem(elem, f"{where} '{info.name}'")
     if not t.tensor_type.HasField("shape"):
         raise ImportError_(f"{where} '{info.name}' has no shape (kiln needs the rank)")
     dims = []
@@ -225,7 +232,7 @@ class Importer:
         at = 0
         for i, n in zip(inputs, parts):
             values[i.name] = self._input_value(i, func.args[at : at + n])
-            if n == 1 and i.type.tensor_type.elem_type in CARRIED:
+            if n == 1 and i.type.tensor_type.elem_type in (*CARRIED, STRING):
                 ctx.elems[func.args[at]] = i.type.tensor_type.elem_type
             at += n
         for t, arg in zip(init_args, func.args[at:]):
@@ -317,6 +324,11 @@ class Importer:
         node = Node(proto, inputs, attributes(proto, where))
         if fn is None:
             raise ctx.error(node, "this op type is not supported by kiln's ONNX importer")
+        if proto.op_type not in STRING_OPS and any(
+            v is not None and not isinstance(v, (list, tuple)) and ctx.elems.get(v) == STRING
+            for v in inputs
+        ):
+            raise ctx.error(node, "string tensors are supported only as operands of Equal")
         ctx.b.loc = Location(node.name)
         ctx.node = node
         ctx.values = values

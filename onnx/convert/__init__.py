@@ -89,6 +89,12 @@ CARRIED = {17: "f32", 18: "f32", 19: "f32", 20: "f32", 23: "f32", 24: "f32",
            21: "u8", 22: "i8", 25: "u8", 26: "i8"}  # fmt: skip
 
 
+# string graph inputs travel as i64 codes the backend interns per run (equal strings,
+# equal codes), so only ops that compare them for equality are sound on them
+STRING = 8
+STRING_OPS = frozenset({"Equal"})
+
+
 # integer types kiln lacks are carried in a wider kiln type (values, not wrap-around,
 # are kept: a model that relies on uint8 overflow computes differently); the
 # backend casts results back to the declared ONNX type
@@ -304,8 +310,7 @@ def _foldable(op: Operation) -> bool:
 
 
 _UNFOLDABLE = {
-    "kiln.random_uniform",
-    "kiln.random_normal",
+    "kiln.random",  # draws stay draws, not constants the size of the tensor
     "kiln.print",
     "kiln.call",
     "kiln.return",

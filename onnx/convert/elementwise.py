@@ -193,10 +193,16 @@ def identity(ctx: Context, node: Node) -> list[Value]:
 
 @converter("Dropout")
 def dropout(ctx: Context, node: Node) -> list[Value]:
+    """The identity in inference mode; in training mode (training_mode known at
+    import: the backend specialises on a run-time one) entries dropped where a
+    kiln.random draw falls below the ratio, the rest scaled by 1 / (1 - ratio)."""
     x = node.inputs[0]
-    training = ctx.value_of(node.input(2))
-    if training is not None and bool(np.asarray(training).reshape(-1)[0]):
-        raise ctx.error(node, "training mode (a random mask) is not supported")
+    if node.has_input(2):
+        training = ctx.value_of(node.input(2))
+        if training is None:
+            raise ctx.unknown(node, "'training_mode' (input 2)")
+        if bool(np.asarray(training).reshape(-1)[0]):
+            return _dropout_training(ctx, node, x)
     if ctx.opset < 7 and not node.attr("is_test", 0):
         raise ctx.error(node, "training mode (is_test=0) is not supported")
     out = [x]
@@ -206,6 +212,26 @@ def dropout(ctx: Context, node: Node) -> list[Value]:
             raise ctx.error(node, "the mask output needs a static shape")
         out.append(ctx.constant(np.ones(shape, dtype=bool), DType.bool))
     return out
+
+
+def _dropout_training(ctx: Context, node: Node, x: Value) -> list[Value]:
+    from .random import seed_of
+
+    b = ctx.b
+    ratio = 0.5
+    if node.has_input(1):
+        given = ctx.value_of(node.input(1))
+        if given is None:
+            raise ctx.unknown(node, "'ratio' (input 1)")
+        ratio = float(np.asarray(given).reshape(-1)[0])
+    if not 0 <= ratio < 1:
+        raise ctx.error(node, f"ratio {ratio} is not in [0, 1)")
+    dt = x.type.dtype if x.type.dtype.is_float else DType.f32
+    keep = b.greater_equal(b.random(x, distribution="uniform", seed=seed_of(node), dtype=dt),
+                           ctx.constant(np.asarray(ratio, dt.numpy), dt))  # fmt: skip
+    scaled = b.mul(x, like(ctx, x, 1 / (1 - ratio)))
+    out = [b.select(keep, scaled, like(ctx, x, 0))]
+    return out + [keep] if node.num_outputs > 1 else out
 
 
 @converter("Reciprocal")

@@ -17,6 +17,7 @@ import numpy as np
 from ...ir.core import Operation, Value
 from ...ir.dtypes import DType
 from . import Context, Node, converter
+from .conv_transpose_3d import conv_transpose_3d
 from .elementwise import like
 from .pool_taps import needs_taps, tap_pool
 
@@ -138,7 +139,7 @@ def _depthwise(ctx, xh, w, channels: int, attrs: dict) -> Value:
 def conv_transpose(ctx: Context, node: Node) -> list[Value]:
     x, w = node.inputs[0], node.inputs[1]
     bias = node.input(2)
-    n = _spatial(ctx, node, x)
+    n = 3 if x.type.rank == 5 else _spatial(ctx, node, x)
     kernels = [int(k) for k in w.type.shape[2:]]
     strides = _ints(node, "strides", n, 1)
     dilations = _ints(node, "dilations", n, 1)
@@ -173,6 +174,8 @@ def conv_transpose(ctx: Context, node: Node) -> list[Value]:
     else:
         pads = window_pads(ctx, node, sizes, kernels, strides, dilations)
     outs = [f - p0 - p1 for f, (p0, p1) in zip(full, pads)]
+    if n == 3:
+        return [conv_transpose_3d(ctx, node, x, w, bias, strides, dilations, pads, outs, full)]
     pads = [(p0, max(p1, 0)) for p0, p1 in pads]
     b = ctx.b
     xh = b.transpose(_to_2d(ctx, x, n), perm=TO_NHWC)

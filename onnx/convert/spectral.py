@@ -6,6 +6,7 @@ imaginary)."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -23,7 +24,9 @@ def _along(ctx: Context, v: Value, axis: int, matrix: np.ndarray) -> Value:
     shape = [v.type.shape[d] for d in perm]
     flat = b.reshape(moved, shape=[-1, shape[-1]])
     y = b.matmul(flat, ctx.constant(matrix.astype(v.type.dtype.numpy), v.type.dtype))
-    y = b.reshape(y, shape=shape[:-1] + [matrix.shape[1]])
+    y = b.reshape(
+        y, shape=[d if isinstance(d, int) else -1 for d in shape[:-1]] + [matrix.shape[1]]
+    )
     if axis == rank - 1:
         return y
     return b.transpose(y, perm=[perm.index(d) for d in range(rank)])
@@ -45,8 +48,11 @@ def dft(ctx: Context, node: Node) -> list[Value]:
         raise ctx.error(node, "the axis may not be the last (real, imaginary) dim")
     inverse, onesided = bool(node.attr("inverse", 0)), bool(node.attr("onesided", 0))
     shape = list(x.type.shape)
-    if not all(isinstance(d, int) for d in shape) or shape[-1] not in (1, 2):
-        raise ctx.error(node, f"needs a static shape ending in 1 or 2, got {x.type}")
+    symbolic = sum(not isinstance(d, int) for d in shape)
+    if symbolic > 1 or not isinstance(shape[axis], int) or shape[-1] not in (1, 2):
+        raise ctx.error(
+            node, f"needs a static shape (but for one dim) ending in 1 or 2, got {x.type}"
+        )
     n = shape[axis]
     length = node.input(1)
     size = ctx.ints_of(length, node, "dft_length")[0] if length is not None else None
@@ -80,3 +86,36 @@ def dft(ctx: Context, node: Node) -> list[Value]:
     return [
         b.concat(b.expand_dims(yr, axis=rank - 1), b.expand_dims(yi, axis=rank - 1), axis=rank - 1)
     ]
+
+
+@converter("STFT", 17)
+def stft(ctx: Context, node: Node) -> list[Value]:
+    """Frames of the signal (a gather at import-time indices), weighted by the
+    window, each transformed by the DFT above along its frame axis."""
+    x, b = node.inputs[0], ctx.b
+    window, given_length = node.input(2), node.input(3)
+    if x.type.rank != 3 or not isinstance(x.type.shape[1], int):
+        raise ctx.error(node, f"expected a signal [batch, static length, 1 or 2], got {x.type}")
+    step = ctx.ints_of(node.input(1), node, "frame_step")[0]
+    if given_length is not None:
+        length = ctx.ints_of(given_length, node, "frame_length")[0]
+    elif window is not None and isinstance(window.type.shape[0], int):
+        length = window.type.shape[0]
+    elif window is None:
+        length = x.type.shape[1]
+    else:
+        raise ctx.error(node, f"the window {window.type} needs a static length")
+    taps = window.type.shape[0] if window is not None else length
+    if step < 1 or not 1 <= taps <= x.type.shape[1]:
+        raise ctx.error(node, f"frame_step {step}, window {taps} do not fit {x.type}")
+    frames = 1 + (x.type.shape[1] - taps) // step
+    index = np.arange(frames)[:, None] * step + np.arange(taps)[None, :]
+    framed = b.gather(x, ctx.constant(index.astype(np.int64), "i64"), axis=1)  # [B, F, L, C]
+    if window is not None:
+        w = window if window.type.dtype == x.type.dtype else b.cast(window, dtype=x.type.dtype)
+        framed = b.mul(framed, b.reshape(w, shape=[1, 1, taps, 1]))
+    shadow = copy.copy(node)
+    sized = [None if length == taps else ctx.constant(np.int64(length), "i64")]
+    shadow.inputs = [framed, *sized]
+    shadow.attrs = {"onesided": int(node.attr("onesided", 1)), "axis": 2}
+    return dft(ctx, shadow)

@@ -9,8 +9,10 @@ pytest.importorskip("onnx.backend.test.case.node")
 
 from kiln.benchmarks import onnx_conformance  # noqa: E402
 
-CORE_FLOOR = 958  # of 961 core cases (onnx 1.23), as measured on the onnx branch
-ALL_FLOOR = 1770  # of all 1,884: measured 1,770 (sequences, optionals, Col2Im)
+CORE_FLOOR = 961  # of 961 core cases (onnx 1.23), as measured on the onnx branch
+ALL_FLOOR = 1819  # of all 1,884: measured 1,819 (+ random ops, BitCast, RoiAlign, integer
+# and quantized products, DeformConv, 3-D ConvTranspose, string Equal, training Dropout,
+# TensorScatter, MelWeightMatrix, STFT, CausalConvWithState)
 
 
 @pytest.fixture(scope="module")
@@ -34,5 +36,5 @@ def test_a_case_that_passes_and_one_that_fails_are_told_apart(cases):
     by_name = {c.name: c for c in cases}
     ok, cause = onnx_conformance.run_case(by_name["test_relu"])
     assert ok and cause == ""
-    ok, cause = onnx_conformance.run_case(by_name["test_equal_string"])
-    assert not ok and cause.startswith("ImportError_: graph input 'x': element type string")
+    ok, cause = onnx_conformance.run_case(by_name["test_image_decoder_decode_jpeg_rgb"])
+    assert not ok and cause.startswith("ImportError_: (ImageDecoder): this op type is not")
