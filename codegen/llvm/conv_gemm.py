@@ -93,19 +93,8 @@ class _ConvRenderer(_Renderer):
 
     def conv_fork(self, b: ir.IRBuilder, args, serial: ir.Function) -> ir.Value:
         """GOMP_parallel over the pixels, the arguments as a task of i64 words."""
-        worker = self.conv_worker(serial)
-        task = b.alloca(I64, TASK_WORDS, name="task")
-        for i, value in enumerate(args):
-            if isinstance(value.type, ir.PointerType):
-                value = b.ptrtoint(value, I64)
-            b.store(value, b.gep(task, [self.c64(i)], source_etype=I64))
-        fault_word = b.gep(task, [self.c64(TASK_WORDS - 1)], source_etype=I64)
-        b.store(self.c64(0), fault_word)
-        gomp = _declare(
-            self.module, "GOMP_parallel", ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32])
-        )
-        b.call(gomp, [worker, task, ir.Constant(I32, self.s.threads), ir.Constant(I32, 0)])
-        return b.trunc(b.load(fault_word, typ=I64), I32)
+        assert len(args) == TASK_WORDS - 1
+        return self.launch(b, self.conv_worker(serial), args)
 
     def conv_worker(self, serial: ir.Function) -> ir.Function:
         """This thread's block of pixels (whole MR strips)."""

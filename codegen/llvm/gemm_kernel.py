@@ -50,7 +50,7 @@ I1, I32 = ir.IntType(1), ir.IntType(32)
 PARALLEL_FLOPS = 1 << 21  # m * n * k below this: one thread (fork/join costs ~10 us)
 # the task a worker reads: A, lda, ta, B, ldb, tb, C, ldc, csc, m, n, k as i64
 # words, then the word the workers OR their faults into
-TASK_WORDS, FAULT_WORD = 13, 12
+FAULT_WORD = 12
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
 
 
@@ -161,17 +161,21 @@ class _Renderer:
         ]
 
     def fork(self, b: ir.IRBuilder, args, serial: ir.Function) -> ir.Value:
-        """GOMP_parallel over the worker, with the arguments as a task of i64 words;
-        returns the ORed faults."""
-        worker = self.worker(serial)
-        task = b.alloca(I64, TASK_WORDS, name="task")
+        """GOMP_parallel over the worker of C's rows or columns; the ORed faults."""
+        assert len(args) == FAULT_WORD
+        return self.launch(b, self.worker(serial), args)
+
+    def launch(self, b: ir.IRBuilder, worker: ir.Function, args) -> ir.Value:
+        """GOMP_parallel over `worker` with `args` as a task of i64 words, one word
+        after them for the faults the workers OR in; returns those faults."""
+        task = b.alloca(I64, len(args) + 1, name="task")
         for i, value in enumerate(args):
             if isinstance(value.type, ir.PointerType):
                 value = b.ptrtoint(value, I64)
             elif value.type == I1:
                 value = b.zext(value, I64)
             b.store(value, b.gep(task, [self.c64(i)], source_etype=I64))
-        fault_word = b.gep(task, [self.c64(FAULT_WORD)], source_etype=I64)
+        fault_word = b.gep(task, [self.c64(len(args))], source_etype=I64)
         b.store(self.c64(0), fault_word)
         gomp = _declare(
             self.module, "GOMP_parallel", ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32])
