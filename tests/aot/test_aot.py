@@ -144,6 +144,33 @@ def test_library_matches_the_interpreter_over_batch_sizes(tmp_path, options):
         assert (tmp_path / "out" / "dense.weights").exists() or not lib.manifest["weights_bytes"]
 
 
+def test_scratch_arenas_are_per_thread_and_reused(tmp_path):
+    """Each calling thread keeps its scratch arena for its next call (runtime/aot.py
+    ARENA): sizes that grow, shrink and grow again, from 4 threads at once, each
+    call's results its own and right."""
+    import concurrent.futures
+
+    lib = _build(DENSE, "dense", tmp_path / "out")
+    w = np.random.default_rng(1).standard_normal((7, 5)).astype(np.float32)
+
+    def call(seed):
+        rng = np.random.default_rng(seed)
+        wrong = 0
+        for n in (3, 400, 0, 2, 401, 7, 1):
+            x = rng.standard_normal((n, 5)).astype(np.float32)
+            v = rng.standard_normal((n, 3)).astype(np.float32)
+            got = lib(x, w, v)
+            want = interpret(parse(DENSE), "dense", x, w, v)
+            wrong += sum(
+                g.shape != e.shape or not np.allclose(g, e, rtol=2e-5, atol=2e-5)
+                for g, e in zip(got, want)
+            )
+        return wrong
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(call, range(8))) == [0] * 8
+
+
 def _constant_mlp() -> str:
     """An MLP whose weights are constants of the function (as a frozen checkpoint's)."""
     from kiln.ir import Builder, Module, TensorType
