@@ -51,7 +51,6 @@ from ..ir import (
     Value,
     debug,
 )
-from ..passes.fuse import VIEW_OPS
 from . import listing, objects, parallel
 from .cache import cache_key
 from .control import Emitter, Walker, extra_values
@@ -72,40 +71,6 @@ class Step:
     kernel: NativeKernel
     buffers: list[int]
     seconds: float = 0.0  # spent building the kernel (lowering, rendering): KILN_DEBUG=1
-
-
-def kernel_ops(
-    func: Function, buffer_of: dict[Value, int], constants: dict[int, np.ndarray]
-) -> tuple[list[tuple[str, Operation, list[int]]], int]:
-    """Walk a planned function (after `fuse,plan`): record every value's buffer
-    in `buffer_of` and each constant's array in `constants` (constants get
-    buffers after the plan's). Returns the ops that need a kernel, in order, as
-    (kernel name, op, buffer ids of its operands then results), and the
-    number of buffers. Shared by the CPU and GPU runtimes."""
-    next_id = int(func.attrs["plan.buffers"])
-    ops = []
-    for i, op in enumerate(func.ops):
-        if op is func.body.terminator:
-            continue
-        if op.name == "kiln.constant":
-            buffer_of[op.result] = next_id
-            constants[next_id] = np.ascontiguousarray(op.value.array)
-            next_id += 1
-            continue
-        buffers = op.attrs.get("plan.buffers")
-        if buffers is None:
-            raise CompileError(f"{op.describe()} has no plan.buffers annotation")
-        for r, b in zip(op.results, buffers):
-            buffer_of[r] = b
-        if op.name not in VIEW_OPS:
-            ops.append(
-                (
-                    f"k{i}_{op.name.split('.')[-1]}",
-                    op,
-                    [buffer_of[v] for v in op.operands] + list(buffers),
-                )
-            )
-    return ops, next_id
 
 
 RECYCLED_PER_RESULT = 2  # `y = f(x)` in a loop holds one result while the next is made

@@ -113,9 +113,10 @@ def _emit_triton(module: Module, func, out: TextIO) -> None:
     from ..codegen.triton import listing as triton_listing
     from ..codegen.triton import triton_kernel
     from ..ir import CompileError
-    from .cpu import kernel_ops
+    from .control import Walker
 
-    ops, _ = kernel_ops(func, {a: j for j, a in enumerate(func.args)}, {})
+    # every kernel, those inside if/while/scan regions too (the GPU runs them all)
+    ops = Walker(func, {a: j for j, a in enumerate(func.args)}, {}).tree.kernels
     print(f"// kiln: @{func.name}: {len(ops)} kernels", file=out)
     for name, op, _ids in ops:
         try:

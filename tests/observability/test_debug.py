@@ -100,6 +100,32 @@ def test_opt_emit_prints_every_kernel_in_a_form(module_file, capsys, form, expec
         assert ASSEMBLY.search(out)
 
 
+SCAN = """
+func @rnn(%h0: tensor<2x4xf32>, %u: tensor<4x4xf32>, %xs: tensor<Tx2x4xf32>) -> tensor<Tx2x4xf32> {
+  %h, %q, %ys = kiln.scan %h0, %u, %xs {num_carried = 2} : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<Tx2x4xf32>) -> (tensor<2x4xf32>, tensor<4x4xf32>, tensor<Tx2x4xf32>) ({
+  ^bb0(%c: tensor<2x4xf32>, %ua: tensor<4x4xf32>, %x: tensor<2x4xf32>):
+    %r = kiln.matmul %c, %ua : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+    %s = kiln.add %x, %r : tensor<2x4xf32>
+    %n = kiln.tanh %s : tensor<2x4xf32>
+    kiln.yield %n, %ua, %n : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>) -> ()
+  })
+  kiln.return %ys : tensor<Tx2x4xf32>
+}
+"""
+
+
+def test_opt_emit_triton_lists_the_kernels_inside_regions(tmp_path, capsys):
+    """The GPU runs a scan's body kernels from its host loop, so `--emit=triton`
+    lists them (runtime/control.py's Walker), not only the top level."""
+    path = tmp_path / "rnn.kiln"
+    path.write_text(SCAN)
+    assert main(["opt", "--emit", "triton", str(path)]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"// kiln: @rnn: (\d+) kernels", out)
+    assert match and int(match.group(1)) >= 1, out
+    assert "@triton.jit" in out and "tl.dot(" in out  # the body's h @ u
+
+
 def test_opt_emit_after_a_pipeline_that_planned_keeps_its_plan(module_file, capsys):
     assert main(["opt", "-p", "decompose,fuse,plan", "--emit", "kernel", str(module_file)]) == 0
     out = capsys.readouterr().out
