@@ -100,17 +100,19 @@ def test_opt_emit_prints_every_kernel_in_a_form(module_file, capsys, form, expec
         assert ASSEMBLY.search(out)
 
 
-SCAN = """
-func @rnn(%h0: tensor<2x4xf32>, %u: tensor<4x4xf32>, %xs: tensor<Tx2x4xf32>) -> tensor<Tx2x4xf32> {
-  %h, %q, %ys = kiln.scan %h0, %u, %xs {num_carried = 2} : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<Tx2x4xf32>) -> (tensor<2x4xf32>, tensor<4x4xf32>, tensor<Tx2x4xf32>) ({
-  ^bb0(%c: tensor<2x4xf32>, %ua: tensor<4x4xf32>, %x: tensor<2x4xf32>):
-    %r = kiln.matmul %c, %ua : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
-    %s = kiln.add %x, %r : tensor<2x4xf32>
-    %n = kiln.tanh %s : tensor<2x4xf32>
-    kiln.yield %n, %ua, %n : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<2x4xf32>) -> ()
-  })
-  kiln.return %ys : tensor<Tx2x4xf32>
-}
+H, U, XS = "tensor<2x4xf32>", "tensor<4x4xf32>", "tensor<Tx2x4xf32>"
+TYPES = f"({H}, {U}, {XS}) -> ({H}, {U}, {XS})"
+SCAN = f"""
+func @rnn(%h0: {H}, %u: {U}, %xs: {XS}) -> {XS} {{
+  %h, %q, %ys = kiln.scan %h0, %u, %xs {{num_carried = 2}} : {TYPES} ({{
+  ^bb0(%c: {H}, %ua: {U}, %x: {H}):
+    %r = kiln.matmul %c, %ua : ({H}, {U}) -> {H}
+    %s = kiln.add %x, %r : {H}
+    %n = kiln.tanh %s : {H}
+    kiln.yield %n, %ua, %n : ({H}, {U}, {H}) -> ()
+  }})
+  kiln.return %ys : {XS}
+}}
 """
 
 
