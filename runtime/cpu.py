@@ -55,6 +55,7 @@ from . import listing, objects, parallel
 from .cache import cache_key
 from .control import Emitter, Walker, extra_values
 from .shapes import SymbolicLayout, concrete_shapes
+from .symbolic import fit, flatten, params_of
 
 ENTRY = "kiln_run"
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()
@@ -440,9 +441,7 @@ class CpuExecutable(CpuProgram):
         self.from_symbolic += 1
         layout = self._layout_of(values)
         if self.from_symbolic % SYMBOLIC_CHECK_EVERY == 0:
-            from .aot import _flatten
-
-            computed = _flatten(self, key)  # the layout's integers, computed
+            computed = flatten(self, key)  # the layout's integers, computed
             if any(computed[k] != v for k, v in values.items()):
                 self.symbolic = False  # piecewise after all: every shape computes its own
                 return self.layout(key)
@@ -452,21 +451,20 @@ class CpuExecutable(CpuProgram):
         """The symbolic layout, fitted on the second set of shapes planned (a
         function called with one set only never pays for the fit)."""
         if self.symbolic is None and self.layouts >= 1:
-            from .aot import _params, fit  # the fit AOT compiles into its C glue
-
             with self._lock:
                 if self.symbolic is not None:
                     return self.symbolic or None
                 self.symbolic = False  # meanwhile, and if no fit holds
             try:
-                if len(_params(self)) <= SYMBOLIC_MAX_DIMS:  # 2^k corner layouts
+                if len(params_of(self)) <= SYMBOLIC_MAX_DIMS:  # 2^k corner layouts
                     self.symbolic = SymbolicLayout(fit(self))
             except (KilnError, ArithmeticError, ValueError):
                 pass  # no fit: every new set of shapes computes its layout
         return self.symbolic or None
 
     def _layout_of(self, values: dict[tuple, int]) -> Layout:
-        """A `Layout` from the symbolic layout's integers (keyed as aot's `_flatten`)."""
+        """A `Layout` from the symbolic layout's integers (keyed as
+        runtime/symbolic.py's `flatten`)."""
         ret = self.func.body.terminator.operands
         result_shapes = [
             tuple(values[("result", i, a)] for a in range(v.type.rank)) for i, v in enumerate(ret)

@@ -107,7 +107,7 @@ def _carried(op: Operation, before: list[Shape], after: list[Shape]) -> None:
 
 
 class SymbolicLayout:
-    """A function's layout integers as polynomials in its symbolic dims (runtime/aot.py's
+    """A function's layout integers as polynomials in its symbolic dims (runtime/symbolic.py's
     `fit`: exact on the 2^k corners of a unit box, checked at other points), evaluated
     per call, so a new set of argument shapes costs a few products, not a layout
     (concrete shapes and each kernel's bind: about a millisecond).
@@ -159,7 +159,7 @@ class SymbolicLayout:
             return None
         values = dict(zip(self.keys, ints.tolist()))
         if self.others:
-            from .aot import evaluate  # aot imports this module
+            from .symbolic import evaluate  # symbolic imports this module
 
             for k, size in self.others.items():
                 n = evaluate(size, point)

@@ -16,7 +16,7 @@ import pytest
 import kiln
 from kiln.ir import CompileError, ExecutionError, interpret, parse
 from kiln.passes import DEFAULT_PIPELINE, run_pipeline
-from kiln.runtime import aot
+from kiln.runtime import aot, symbolic
 
 EXAMPLE = Path(kiln.__file__).parent / "examples" / "aot"
 ALLOWED_LIBS = ("linux-vdso", "libc.so", "libm.so", "libgomp.so", "libpthread.so", "ld-linux")
@@ -252,7 +252,7 @@ func @add(%a: tensor<?xf32>, %b: tensor<?xf32>) -> tensor<?xf32> {
 def test_shape_fit_is_exact_polynomials(tmp_path):
     module = parse(DENSE)
     run_pipeline(module, DEFAULT_PIPELINE)
-    fit = aot.fit(aot.CpuProgram(module, "dense"))
+    fit = symbolic.fit(aot.CpuProgram(module, "dense"))
     assert [p.name for p in fit.params] == ["N"]
     assert aot.c_expr(fit.polys[("result", 0, 0)], fit.params) == "N"
     sizes = [aot.c_expr(p, fit.params) for k, p in fit.polys.items() if k[0] == "size"]

@@ -16,7 +16,7 @@ import kiln  # noqa: E402
 from kiln.ir import parse  # noqa: E402
 from kiln.onnx import import_model  # noqa: E402
 from kiln.passes import DEFAULT_PIPELINE, run_pipeline  # noqa: E402
-from kiln.runtime import aot  # noqa: E402
+from kiln.runtime import aot, symbolic  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 F = TensorProto.FLOAT
@@ -75,12 +75,12 @@ func @bmm(%a: tensor<Nx3x4xf32>, %b: tensor<Nx4x5xf32>) -> tensor<Nx3x5xf32> {
 def test_the_fit_is_piecewise_at_a_dim_of_one(tmp_path):
     module = parse(BATCHED)
     run_pipeline(module, DEFAULT_PIPELINE)
-    fit = aot.fit(aot.CpuProgram(module, "bmm"))
-    piecewise = [s for s in fit.polys.values() if isinstance(s, aot.Piecewise)]
+    fit = symbolic.fit(aot.CpuProgram(module, "bmm"))
+    piecewise = [s for s in fit.polys.values() if isinstance(s, symbolic.Piecewise)]
     assert piecewise, "the batch strides are 0 at N = 1"
     for size in piecewise:
         assert "N == 1" in aot.c_expr(size, fit.params)
-        assert aot.evaluate(size, (7,)) == aot.evaluate(size.general, (7,))
+        assert symbolic.evaluate(size, (7,)) == symbolic.evaluate(size.general, (7,))
     aot.build(module, "bmm", tmp_path / "out")
     lib = kiln.load(tmp_path / "out")
     rng = np.random.default_rng(1)
@@ -91,15 +91,15 @@ def test_the_fit_is_piecewise_at_a_dim_of_one(tmp_path):
 
 
 def test_max_and_piecewise_evaluate_as_their_c_expressions():
-    params = [aot.Param("N", [(0, 0)]), aot.Param("M", [(0, 1)])]
+    params = [symbolic.Param("N", [(0, 0)]), symbolic.Param("M", [(0, 1)])]
     grows = {(0,): 8, (0, 1): 4}  # 8N + 4NM
     fixed = {(): 300}
-    size = aot.Max((grows, aot.Piecewise(((frozenset({1}), {(): 7}),), fixed)))
+    size = symbolic.Max((grows, symbolic.Piecewise(((frozenset({1}), {(): 7}),), fixed)))
     text = aot.c_expr(size, params)
     assert text.startswith("KILN_MAX(") and "M == 1" in text
     for n, m in ((1, 1), (2, 3), (30, 1), (1, 40), (100, 100)):
         want = max(8 * n + 4 * n * m, 7 if (m == 1 and n != 1) else 300)
-        assert aot.evaluate(size, (n, m)) == want
+        assert symbolic.evaluate(size, (n, m)) == want
         c = text.replace("KILN_MAX", "max").replace("&&", " and ")
         c = c.replace("N", str(n)).replace("M", str(m))
         assert eval(_ternaries(c)) == want

@@ -132,7 +132,7 @@ def test_where_the_polynomials_are_not_trusted():
     """`values` gives None (compute the layout) for a dim below the fit's min_dim,
     for integers that could overflow int64 and for a negative size or extent; a
     negative run-time int (a stride, say) is allowed."""
-    from kiln.runtime.aot import Fit, Param
+    from kiln.runtime.symbolic import Fit, Param
 
     n = Param("n", [(0, 0)])
     polys = {("size", 3): {(0,): 4, (): -20}, ("dims", 0, 0): {(0,): -1}, ("outer", 0): {(0,): 1}}
