@@ -23,9 +23,7 @@ alone.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ctypes
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from ..codegen.llvm.native import native_kernel
 from ..ir import DType, parse
 from ..passes import run_pipeline
 from ..runtime import parallel
+from .cpu import environment
 
 PEERS = ("numpy", "torch", "blas")
 SQUARES = (256, 512, 1024, 2048)
@@ -51,20 +50,6 @@ MLP = [
     ("MLP dW (256x512)^T @ 256x512", 512, 256, 512, True, False),
     ("MLP dW (256x784)^T @ 256x512", 784, 256, 512, True, False),
 ]
-
-
-@contextlib.contextmanager
-def environment(**values: str):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

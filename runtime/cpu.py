@@ -54,8 +54,8 @@ from ..ir import (
 from . import listing, objects, parallel
 from .cache import cache_key
 from .control import Emitter, Walker, extra_values
-from .shapes import SymbolicLayout, concrete_shapes
-from .symbolic import fit, flatten, params_of
+from .shapes import concrete_shapes
+from .symbolic import SymbolicLayout, fit, flatten, params_of
 
 ENTRY = "kiln_run"
 I32, I64, PTR = ir.IntType(32), ir.IntType(64), ir.PointerType()

@@ -9,10 +9,7 @@ it), never per call.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-
-import numpy as np
 
 from ..ir import Block, ExecutionError, Function, KilnError, Operation, TensorType, Value
 
@@ -101,76 +98,3 @@ def _carried(op: Operation, before: list[Shape], after: list[Shape]) -> None:
                 "native loops need the same shape on every trip",
                 ExecutionError,
             )
-
-
-# ------------------------------------------------------------------ one plan for every shape
-
-
-class SymbolicLayout:
-    """A function's layout integers as polynomials in its symbolic dims (runtime/symbolic.py's
-    `fit`: exact on the 2^k corners of a unit box, checked at other points), evaluated
-    per call, so a new set of argument shapes costs a few products, not a layout
-    (concrete shapes and each kernel's bind: about a millisecond).
-
-    `values(arg_shapes)` gives every integer at once, keyed as the fit's keys, or
-    None where the polynomials are not to be trusted there: a dim below the fit's
-    `min_dim` (a zero-sized dim the fit did not hold for), an integer that would not
-    fit int64, or a negative size; the caller then computes the layout itself."""
-
-    LIMIT = 1 << 62  # no evaluated integer may reach this (int64 arithmetic)
-
-    def __init__(self, shape_fit):
-        self.fit = shape_fit
-        # plain polynomials go through one matrix product; the few piecewise sizes
-        # (strides at dims of 1) and maxima (reused buffers) are evaluated one by one
-        polys = {k: p for k, p in shape_fit.polys.items() if isinstance(p, dict)}
-        self.others = {k: p for k, p in shape_fit.polys.items() if k not in polys}
-        self.keys = list(polys)
-        self.monomials = sorted({m for p in polys.values() for m in p}, key=len)
-        index = {m: i for i, m in enumerate(self.monomials)}
-        coefficients = np.zeros((len(self.keys), len(self.monomials)), np.int64)
-        for row, key in enumerate(self.keys):
-            for m, c in polys[key].items():
-                coefficients[row, index[m]] = c
-        self.coefficients = coefficients
-        # sizes, extents and shapes are never negative (a run-time int may be)
-        self.counts = np.array([k[0] != "dims" for k in self.keys], bool)
-        self.all_keys = self.keys + list(self.others)
-        self.scale = int(np.abs(coefficients).sum(axis=1).max(initial=0))
-        # how many run-time ints each step has, and how many control-flow extras
-        self.dims_count: dict[int, int] = {}
-        for k in self.all_keys:
-            if k[0] == "dims":
-                self.dims_count[k[1]] = max(self.dims_count.get(k[1], 0), k[2] + 1)
-        self.dims_count = _Counts(self.dims_count)
-        self.n_extras = sum(k[0] == "extra" for k in self.all_keys)
-        # where each param's value is read: its first (argument, axis)
-        self.where = [p.where[0] for p in shape_fit.params]
-
-    def values(self, arg_shapes) -> dict[tuple, int] | None:
-        point = [int(arg_shapes[j][axis]) for j, axis in self.where]
-        if any(v < self.fit.min_dim for v in point):
-            return None
-        monos = [math.prod(point[i] for i in m) for m in self.monomials]
-        if max(monos, default=0) * max(self.scale, 1) >= self.LIMIT:
-            return None  # the int64 products below could overflow: compute it exactly
-        ints = self.coefficients @ np.array(monos, np.int64)
-        if ints.size and (ints[self.counts] < 0).any():
-            return None
-        values = dict(zip(self.keys, ints.tolist()))
-        if self.others:
-            from .symbolic import evaluate  # symbolic imports this module
-
-            for k, size in self.others.items():
-                n = evaluate(size, point)
-                if abs(n) >= self.LIMIT or (n < 0 and k[0] != "dims"):
-                    return None
-                values[k] = n
-        return values
-
-
-class _Counts(dict):
-    """Step -> its number of run-time ints (0 for a step that has none)."""
-
-    def __missing__(self, step: int) -> int:
-        return 0

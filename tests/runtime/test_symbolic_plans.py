@@ -1,6 +1,6 @@
 """One layout per executable for every shape: from the second set of argument
 shapes on, a plan's integers are the symbolic layout's polynomials evaluated
-(runtime/shapes.py `SymbolicLayout`, fitted as AOT fits its C glue), so a new
+(runtime/symbolic.py `SymbolicLayout`, fitted as AOT fits its C glue), so a new
 batch size computes no layout; where the fit does not hold, each shape computes
 its own. Every result is checked against the reference interpreter."""
 
@@ -10,7 +10,7 @@ import kiln
 from kiln.benchmarks.probes import SOURCE
 from kiln.ir import Interpreter, parse
 from kiln.runtime import cpu
-from kiln.runtime.shapes import SymbolicLayout
+from kiln.runtime.symbolic import SymbolicLayout
 
 TWO_DIMS = """
 func @f(%x: tensor<BxDxf32>, %y: tensor<Dxf32>) -> (tensor<BxDxf32>, tensor<Dxf32>) {
