@@ -57,9 +57,9 @@ def uses_blas() -> bool:
     return os.environ.get("KILN_GEMM", "kiln").lower() == "blas"
 
 
-_schedules: dict[str, tuple[DType, GemmSchedule]] = {}  # every GEMM named in this process
 _engines: dict[str, llvm.ExecutionEngine] = {}  # their native code (kept: LLVM calls into it)
-# other functions shared the same way (conv_gemm.py's implicit conv GEMM): name -> definer
+# every shared function named in this process (the GEMMs, conv_gemm.py's implicit
+# conv GEMM): name -> what defines it in a module
 _definers: dict[str, Callable[[ir.Module], ir.Function]] = {}
 # (load(llvm_text) -> bytes | None, store(llvm_text, object)): the disk cache of
 # object code, set by runtime/objects.py (codegen cannot import the runtime)
@@ -70,18 +70,15 @@ def shared_gemm(dtype: DType, schedule: GemmSchedule) -> str:
     """The name of the process's compiled GEMM for (dtype, schedule), compiled
     and registered with LLVM on first use (kernels and objects from the disk
     cache resolve it by name)."""
-    name = gemm_name(dtype, schedule)
-    _schedules[name] = (dtype, schedule)
-    with jit.llvm_lock:
-        if name not in _engines:
-            _engines[name] = engine = _native(name)
-            llvm.add_symbol(name, engine.get_function_address(name))
-    return name
+    return shared_function(
+        gemm_name(dtype, schedule), lambda module: gemm_function(module, dtype, schedule)
+    )
 
 
 def shared_function(name: str, define: Callable[[ir.Module], ir.Function]) -> str:
-    """As `shared_gemm`, for another function of the GEMM's kind that does not
-    depend on the kernel's shapes: `define(module)` defines it, named `name`."""
+    """A function of the GEMM's kind that does not depend on a kernel's shapes,
+    compiled once per process and registered with LLVM by `name` on first use:
+    `define(module)` defines it there."""
     _definers[name] = define
     with jit.llvm_lock:
         if name not in _engines:
@@ -112,11 +109,7 @@ def _native(name: str) -> llvm.ExecutionEngine:
 
 def _definition(name: str) -> ir.Module:
     module = ir.Module(name=name)
-    if name in _definers:
-        _definers[name](module).linkage = ""
-        return module
-    dtype, schedule = _schedules[name]
-    gemm_function(module, dtype, schedule).linkage = ""  # external: others call it
+    _definers[name](module).linkage = ""  # external: others call it
     return module
 
 
@@ -124,7 +117,7 @@ def link_gemms(main: llvm.ModuleRef) -> None:
     """Link into `main` the definition of every kiln GEMM it declares (AOT: a
     library must carry them). Hold `jit.llvm_lock`."""
     for fn in list(main.functions):
-        if fn.is_declaration and (fn.name in _schedules or fn.name in _definers):
+        if fn.is_declaration and fn.name in _definers:
             main.link_in(jit.to_llvm(_definition(fn.name)))
 
 
