@@ -14,6 +14,7 @@ from typing import Any
 
 from .dtypes import float32
 from .graph import GraphError, Tensor, get_default_graph
+from .namespaces import floor
 from .ops import (
     cast,
     constant,
@@ -32,13 +33,10 @@ from .ops import (
 
 
 def _progress(step: Any, decay_steps: Any, staircase: bool, dtype: Any) -> Tensor:
-    """step / decay_steps as `dtype`, floored when staircase."""
-    step = convert_to_tensor(step)
-    if staircase:
-        if step.dtype.is_floating:
-            raise GraphError("staircase decay: the global step must be an integer tensor")
-        return cast(floordiv(step, cast(constant(int(decay_steps)), step.dtype)), dtype)
-    return divide(cast(step, dtype), float(decay_steps))
+    """step / decay_steps as `dtype`, floored when staircase (TF casts the step first,
+    so an integer or a float step both work)."""
+    p = divide(cast(convert_to_tensor(step), dtype), float(decay_steps))
+    return floor(p) if staircase else p
 
 
 def _rate(learning_rate: Any) -> Tensor:
@@ -102,15 +100,20 @@ def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None) 
         return multiply(lr, cosine * (1.0 - alpha) + alpha)
 
 
+def check_piecewise(boundaries: Sequence[Any], values: Sequence[Any], where: str) -> None:
+    """A piecewise-constant schedule needs one more value than boundaries."""
+    if len(values) != len(boundaries) + 1:
+        raise GraphError(
+            f"{where}: {len(values)} values for {len(boundaries)} boundaries "
+            "(needs one more value than boundaries)"
+        )
+
+
 def piecewise_constant(x: Any, boundaries: Sequence[Any], values: Sequence[Any],
                        name: str | None = None) -> Tensor:  # fmt: skip
     """values[0] while x <= boundaries[0], values[i] for boundaries[i-1] < x <=
     boundaries[i], values[-1] past the last boundary."""
-    if len(values) != len(boundaries) + 1:
-        raise GraphError(
-            f"piecewise_constant: {len(values)} values for {len(boundaries)} boundaries "
-            "(needs one more value than boundaries)"
-        )
+    check_piecewise(boundaries, values, "piecewise_constant")
     with get_default_graph().name_scope(name or "PiecewiseConstant"):
         x = convert_to_tensor(x)
         first = convert_to_tensor(values[0])

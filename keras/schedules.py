@@ -1,19 +1,16 @@
 """Learning-rate schedules (keras.optimizers.schedules): `schedule(step)` is
-the rate after `step` updates, written with kl ops so a traced training step
-reads it from the optimizer's iteration counter."""
+the rate after `step` updates. Each class holds its configuration and calls
+the TF 1.x schedule of the same formula (frontend/learning_rates.py), so a
+traced training step reads the rate from the optimizer's iteration counter and
+the two APIs cannot drift apart."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from ..frontend import learning_rates as lr
 from ..frontend.graph import GraphError
-from ..frontend.namespaces import floor
-from ..frontend.ops import cast, convert_to_tensor, greater, minimum, pow, where
-
-
-def _step(step: Any) -> Any:
-    return cast(convert_to_tensor(step), "float32")
 
 
 class LearningRateSchedule:
@@ -26,8 +23,15 @@ class LearningRateSchedule:
         return dict(vars(self))
 
 
+def _positive(schedule: str, decay_steps: Any) -> None:
+    if decay_steps <= 0:
+        raise GraphError(f"{schedule}: decay_steps must be positive, got {decay_steps}")
+
+
 class ExponentialDecay(LearningRateSchedule):
     """initial * decay_rate ^ (step / decay_steps), the exponent floored if staircase."""
+
+    formula = staticmethod(lr.exponential_decay)
 
     def __init__(
         self,
@@ -37,50 +41,41 @@ class ExponentialDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str | None = None,
     ):
-        if decay_steps <= 0:
-            raise GraphError(f"ExponentialDecay: decay_steps must be positive, got {decay_steps}")
+        _positive(type(self).__name__, decay_steps)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
-        self.decay_rate, self.staircase = float(decay_rate), bool(staircase)
+        self.decay_rate, self.staircase, self.name = float(decay_rate), bool(staircase), name
 
     def __call__(self, step):
-        p = _step(step) / float(self.decay_steps)
-        if self.staircase:
-            p = floor(p)
-        return self.initial_learning_rate * pow(convert_to_tensor(self.decay_rate), p)
+        return self.formula(
+            self.initial_learning_rate,
+            step,
+            self.decay_steps,
+            self.decay_rate,
+            staircase=self.staircase,
+            name=self.name,
+        )
 
 
 class InverseTimeDecay(ExponentialDecay):
     """initial / (1 + decay_rate * step / decay_steps)."""
 
-    def __call__(self, step):
-        p = _step(step) / float(self.decay_steps)
-        if self.staircase:
-            p = floor(p)
-        return self.initial_learning_rate / (1.0 + self.decay_rate * p)
+    formula = staticmethod(lr.inverse_time_decay)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
     """values[i] while step <= boundaries[i] (and values[-1] after the last)."""
 
     def __init__(self, boundaries: Sequence[float], values: Sequence[float], name: Any = None):
-        if len(values) != len(boundaries) + 1:
-            raise GraphError(
-                f"PiecewiseConstantDecay: {len(values)} values for {len(boundaries)} "
-                "boundaries (needs one more value)"
-            )
-        self.boundaries = [float(b) for b in boundaries]
-        self.values = [float(v) for v in values]
+        self.boundaries, self.values, self.name = list(boundaries), list(values), name
+        lr.check_piecewise(self.boundaries, self.values, "PiecewiseConstantDecay")
 
     def __call__(self, step):
-        s = _step(step)
-        out = convert_to_tensor(self.values[-1])
-        for b, v in reversed(list(zip(self.boundaries, self.values[:-1]))):
-            out = where(greater(s, b), out, convert_to_tensor(v))
-        return out
+        return lr.piecewise_constant(step, self.boundaries, self.values, name=self.name)
 
 
 class PolynomialDecay(LearningRateSchedule):
-    """(initial - end) * (1 - step / decay_steps) ^ power + end, step capped."""
+    """(initial - end) * (1 - step / decay_steps) ^ power + end, the step capped at
+    decay_steps (or, with `cycle`, decay_steps grown to the next multiple past it)."""
 
     def __init__(
         self,
@@ -91,19 +86,42 @@ class PolynomialDecay(LearningRateSchedule):
         cycle: bool = False,
         name: Any = None,
     ):
-        if cycle:
-            raise GraphError("PolynomialDecay: cycle=True is not supported")
+        _positive("PolynomialDecay", decay_steps)
         self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
         self.end_learning_rate, self.power = float(end_learning_rate), float(power)
+        self.cycle, self.name = bool(cycle), name
 
     def __call__(self, step):
-        s = minimum(_step(step), float(self.decay_steps))
-        frac = 1.0 - s / float(self.decay_steps)
-        span = self.initial_learning_rate - self.end_learning_rate
-        return span * pow(frac, convert_to_tensor(self.power)) + self.end_learning_rate
+        return lr.polynomial_decay(
+            self.initial_learning_rate,
+            step,
+            self.decay_steps,
+            self.end_learning_rate,
+            power=self.power,
+            cycle=self.cycle,
+            name=self.name,
+        )
+
+
+class CosineDecay(LearningRateSchedule):
+    """initial * ((1 - alpha) * 0.5 (1 + cos(pi * step / decay_steps)) + alpha), the
+    step capped at decay_steps."""
+
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0, name: Any = None
+    ):
+        _positive("CosineDecay", decay_steps)
+        self.initial_learning_rate, self.decay_steps = float(initial_learning_rate), decay_steps
+        self.alpha, self.name = float(alpha), name
+
+    def __call__(self, step):
+        return lr.cosine_decay(
+            self.initial_learning_rate, step, self.decay_steps, alpha=self.alpha, name=self.name
+        )
 
 
 __all__ = [
+    "CosineDecay",
     "ExponentialDecay",
     "InverseTimeDecay",
     "LearningRateSchedule",
