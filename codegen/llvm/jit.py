@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
@@ -86,9 +87,28 @@ def parse(text: str, name: str, context=None) -> llvm.ModuleRef:
     return parsed
 
 
+# what must be done before code is linked, in order: registering the symbols
+# of functions compiled meanwhile (llvm/gemm.py's shared functions)
+_before_link: list[Callable[[], None]] = []
+
+
+def before_link(work: Callable[[], None]) -> None:
+    """Have `work` done before the next link (`settle`). Hold `llvm_lock`."""
+    _before_link.append(work)
+
+
+def settle() -> None:
+    """Do what `before_link` was given (waiting for functions still compiling),
+    so the symbols code may call are all registered. Hold `llvm_lock`."""
+    with llvm_lock:
+        while _before_link:
+            _before_link.pop(0)()
+
+
 def link(objects: list[bytes]) -> llvm.ExecutionEngine:
     """An engine holding these object files, their calls of each other resolved.
     Hold `llvm_lock`."""
+    settle()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
     for data in objects:
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
@@ -133,6 +153,7 @@ def compile_module(module: ir.Module) -> Compiled:
         parsed = to_llvm(module)
         optimize(parsed)
         text = str(parsed)
+        settle()
         engine = llvm.create_mcjit_compiler(parsed, new_target_machine())
         engine.finalize_object()
     return Compiled(module.name, text, engine)
