@@ -67,10 +67,8 @@ class KernelObject:
     """One kernel's LLVM IR with its name taken out, its key and its symbol."""
 
     def __init__(self, module: ir.Module, name: str):
-        module.triple = llvm.get_process_triple()
-        module.data_layout = str(jit.target_machine().target_data)
         self.name = name
-        self.text = _take_out(str(module), name, HOLE)
+        self.text = _take_out(jit.host_text(module), name, HOLE)
         self.key = cache_key(self.text, ["kernel object"])
         self.symbol = "kiln_" + self.key[:32]
 
@@ -138,19 +136,9 @@ def threads() -> int:
         return 1
 
 
-_local = threading.local()
-
-
 def _compile(kernel: KernelObject) -> bytes:
     """Optimise and emit one kernel in this thread's own LLVM context."""
-    if not hasattr(_local, "machine"):
-        _local.machine = jit.new_target_machine()
-    context = llvm.create_context()
-    parsed = jit.parse(kernel.llvm_text(), kernel.name, context)
-    jit.optimize(parsed, _local.machine)
-    data = _local.machine.emit_object(parsed)
-    del parsed  # before its context
-    return data
+    return jit.compile_object(kernel.llvm_text(), kernel.name)
 
 
 def rename_calls(entry: llvm.ModuleRef, symbols: dict[str, str]) -> llvm.ModuleRef:

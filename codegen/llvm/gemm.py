@@ -4,9 +4,10 @@ Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py) of the host's
 schedule (codegen/llvm/gemm_schedule.py): the same code in process and in AOT
 libraries, threaded by kiln's libgomp and no one else's, and a schedule that
 is data (tunable). Kernels only declare it (`kiln.gemm.<T>.<tag>`): it is
-compiled once per process and schedule (`shared_gemm`: ~0.2 s of LLVM that
-every matmul and conv kernel would otherwise repeat; its object code is kept
-in the runtime's disk cache) and registered with LLVM under its name, as the
+compiled once per process and schedule (`shared_gemm`: ~0.35 s of LLVM that
+every matmul and conv kernel would otherwise repeat, run on a thread of its
+own while the kernels compile; its object code is kept in the runtime's disk
+cache under its name) and registered with LLVM under its name, as the
 BLAS is; AOT links its definition into the library's module (`link_gemms`).
 
 `KILN_GEMM=blas` calls scipy's BLAS instead. It is kept as the yardstick the
@@ -33,7 +34,6 @@ import functools
 import glob
 import importlib.util
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -102,7 +102,6 @@ def gemm_address(dtype: DType, schedule: GemmSchedule) -> int:
 # name -> its object code being compiled (a future); `_register` links it
 _compiling: dict[str, Future] = {}
 _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="kiln-gemm")
-_local = threading.local()
 
 
 def _object_key(name: str) -> str:
@@ -121,22 +120,13 @@ def _start(name: str) -> None:
     if data is not None:
         _register(name, data)
         return
-    module = _definition(name)
-    module.triple = llvm.get_process_triple()
-    module.data_layout = str(jit.target_machine().target_data)
-    _compiling[name] = _pool.submit(_compile, name, str(module))
+    _compiling[name] = _pool.submit(_compile, name, jit.host_text(_definition(name)))
     jit.before_link(lambda: _register(name, _compiling.pop(name).result()))
 
 
 def _compile(name: str, text: str) -> bytes:
-    """Optimise and emit `text` on a pool thread: an LLVM context and a target
-    machine of its own, so no lock is held (as runtime/objects.py's kernels)."""
-    if not hasattr(_local, "machine"):
-        _local.machine = jit.new_target_machine()
-    parsed = jit.parse(text, name, llvm.create_context())
-    jit.optimize(parsed, _local.machine)
-    data = _local.machine.emit_object(parsed)
-    del parsed  # before its context
+    """Optimise and emit `text` on a pool thread (no lock held)."""
+    data = jit.compile_object(text, name)
     if object_store:
         object_store[1](_object_key(name), data)
     return data

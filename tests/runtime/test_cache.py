@@ -191,3 +191,56 @@ def _entries(directory):
     [program] = programs
     [kernel] = [p for p in entries if p != program]
     return program, kernel
+
+
+# A matmul in a fresh process: the shared GEMM it calls is compiled (on a pool
+# thread) or, when the disk cache holds it, loaded by its name without rendering
+# it; `compiles` tells which (gemm._compile counted).
+GEMM_SCRIPT = r"""
+import os, sys, numpy as np, kiln
+from kiln.ir import parse
+from kiln.codegen.llvm import gemm, jit
+from kiln.runtime import cache
+compiled, rendered = [], []
+compile, definition = gemm._compile, gemm._definition
+gemm._compile = lambda name, text: compiled.append(name) or compile(name, text)
+gemm._definition = lambda name: rendered.append(name) or definition(name)
+src = '''
+func @f(%a: tensor<37x70xf32>, %b: tensor<70x29xf32>) -> tensor<37x29xf32> {
+  %c = kiln.matmul %a, %b : (tensor<37x70xf32>, tensor<70x29xf32>) -> tensor<37x29xf32>
+  kiln.return %c : tensor<37x29xf32>
+}'''
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((37, 70), np.float32), rng.standard_normal((70, 29), np.float32)
+got = kiln.compile(parse(src), "f", backend="cpu")(a, b)[0]
+np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+assert not jit._before_link and not gemm._compiling  # nothing left pending
+[name] = gemm._engines
+key = cache.cache_key(gemm._object_key(name), [])
+print(len(compiled), len(rendered), key)
+"""
+
+
+@pytest.mark.slow
+def test_the_shared_gemm_is_cached_by_name_and_a_bad_entry_recompiled(tmp_path):
+    env = {**os.environ, "KILN_CACHE_DIR": str(tmp_path / "c"), "KILN_GEMM": "kiln"}
+    env.pop("KILN_NO_CACHE", None)
+
+    def run() -> tuple[int, int, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", GEMM_SCRIPT], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        compiled, rendered, key = done.stdout.split()
+        return int(compiled), int(rendered), key
+
+    compiled, rendered, key = run()
+    assert (compiled, rendered) == (1, 1)  # cold: rendered and compiled once
+    entry = tmp_path / "c" / f"{key}.o"
+    good = entry.read_bytes()
+    assert run() == (0, 0, key)  # cached: loaded by name, neither rendered nor compiled
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    entry.write_bytes(bytes(flipped))
+    assert run() == (1, 1, key)  # a bad entry is compiled again, never run
+    assert entry.read_bytes() == good
