@@ -12,7 +12,7 @@ import pytest
 
 import kiln
 from kiln.ir import parse
-from kiln.runtime import cache, objects
+from kiln.runtime import cache, executable, objects
 
 # Compiles one graph, then corrupts its cache entry in each way and compiles it
 # again in the same process (a crash fails the test: it runs in a subprocess).
@@ -244,3 +244,69 @@ def test_the_shared_gemm_is_cached_by_name_and_a_bad_entry_recompiled(tmp_path):
     entry.write_bytes(bytes(flipped))
     assert run() == (1, 1, key)  # a bad entry is compiled again, never run
     assert entry.read_bytes() == good
+
+
+def _passes_run(monkeypatch) -> list[str]:
+    """The pipelines the CPU compile runs from now on (runtime/optimised.py's)."""
+    from kiln.runtime import optimised
+
+    ran = []
+    run = optimised.run_pipeline
+
+    def counted(module, pipeline, **options):
+        ran.append(pipeline)
+        return run(module, pipeline, **options)
+
+    monkeypatch.setattr(optimised, "run_pipeline", counted)
+    return ran
+
+
+def test_a_compiled_module_skips_the_passes_the_second_time(fresh, monkeypatch):
+    ran = _passes_run(monkeypatch)
+    x = np.linspace(-2, 2, 24, dtype=np.float32).reshape(3, 8)
+    y = np.arange(32, dtype=np.float32).reshape(8, 4)
+    first = _compile("g")
+    assert len(ran) == 1
+    module = parse(SHARED)
+    again = kiln.compile(module, "g", backend="cpu")
+    assert len(ran) == 1  # the optimised functions came from the cache
+    assert str(module) == str(first.module)  # the caller's module holds them, as after passes
+    assert again.report.stat("kernels") == first.report.stat("kernels") > 0
+    for a, b in zip(first(x, y), again(x, y)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(again(x, y)[1], 1 / (1 + np.exp(-y.T)), rtol=1e-5)
+    # another module, another pipeline: the passes run
+    kiln.compile(parse(SHARED.replace("kiln.sigmoid", "kiln.tanh")), "g", backend="cpu")
+    kiln.compile(parse(SHARED), "g", backend="cpu", pipeline=executable.CPU_PIPELINE + ",dce")
+    assert len(ran) == 3
+
+
+def test_a_bad_optimised_entry_is_ignored(fresh, cache_at, monkeypatch):
+    import pickle
+
+    from kiln.runtime import optimised
+
+    ran = _passes_run(monkeypatch)
+    x = np.linspace(-2, 2, 24, dtype=np.float32).reshape(3, 8)
+    optimised_text = str(_compile("f").module)
+    key = cache.cache_key(f"optimised by {executable.CPU_PIPELINE}\0{parse(SHARED)}", [])
+    entry = cache_at / f"{key}.o"
+    good = entry.read_bytes()
+    # each written through the cache (a sound digest) but for the first, a truncated file
+    bad = [
+        optimised.MAGIC + b"\x80\x05junk",  # not a pickle
+        optimised.MAGIC + pickle.dumps(("not functions", "no report")),
+        b"kiln-program-1\n",  # another kind of entry
+    ]
+    for i, payload in enumerate([None, *bad]):
+        if payload is None:
+            entry.write_bytes(good[: len(good) // 2])
+        else:
+            cache.store_object(key, payload)
+        before = len(ran)
+        exe = kiln.compile(parse(SHARED), "f", backend="cpu")
+        assert len(ran) == before + 1, i  # the passes ran again
+        np.testing.assert_allclose(exe(x)[0], np.exp(np.tanh(x)), rtol=1e-5)
+        assert str(exe.module) == optimised_text
+        functions, _ = optimised._load(key)  # a sound entry stored again
+        assert "\n\n".join(map(str, functions)) in optimised_text, i
