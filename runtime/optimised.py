@@ -20,6 +20,7 @@ runs the passes, verifying after each.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 from ..ir import Function, Module, debug
@@ -32,7 +33,8 @@ MAX_BYTES = 1 << 20
 
 def optimise(module: Module, text: str, pipeline: str) -> PipelineReport:
     """Run `pipeline` over `module` (whose text is `text`) in place, or put the
-    functions it made before in `module`; the report is the run's that made them."""
+    functions it made before in `module`; the report of a load has the passes'
+    statistics of the run that made them, and no times."""
     if debug.level() >= debug.KERNELS:
         return run_pipeline(module, pipeline)
     key = cache_key(f"optimised by {pipeline}\0{text}", [])
@@ -47,8 +49,11 @@ def optimise(module: Module, text: str, pipeline: str) -> PipelineReport:
     # pass tests do): verifying is a fifth of a warm compile
     report = run_pipeline(module, pipeline, verify_each=False)
     module.verify()
+    # the stored report keeps the passes' statistics, not their times: a load
+    # runs no pass, and the entry is the same bytes whichever compile wrote it
+    stored = PipelineReport([dataclasses.replace(r, seconds=0.0) for r in report.records])
     try:
-        data = pickle.dumps((list(module), report), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((list(module), stored), protocol=pickle.HIGHEST_PROTOCOL)
     except (RecursionError, pickle.PicklingError, TypeError, AttributeError):
         return report  # too deep a graph for the pickler, or an attribute it cannot take
     if len(data) <= MAX_BYTES:
