@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import llvmlite.binding as llvm
+from ..codegen.llvm.jit import host
 
 
 def cache_dir() -> Path:
@@ -53,9 +53,7 @@ def cache_key(ir_text: str, kernel_texts: Sequence[str]) -> str:
     h = hashlib.sha256()
     for part in (
         code_digest(),
-        llvm.get_process_triple(),
-        llvm.get_host_cpu_name(),
-        llvm.get_host_cpu_features().flatten(),
+        *host(),
         ir_text,
         *kernel_texts,
     ):

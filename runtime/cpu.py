@@ -357,19 +357,21 @@ class CpuExecutable(CpuProgram):
     def _compile_objects(self, key: str) -> list[bytes]:
         """The object files of the entry and of each distinct kernel (runtime/objects.py:
         a kernel compiled before, by any program, is not compiled again), stored under
-        `key`. The kernels are rendered only now. Hold `jit.llvm_lock`."""
-        kernels = []
+        `key`. The kernels are rendered only now, each compiling while the next renders
+        and the entry is built. Hold `jit.llvm_lock`."""
+        compilation = objects.Compilation()
+        symbols = {}
         for step in self.steps:
             start = time.perf_counter()
-            kernels.append(objects.KernelObject(step.kernel.module, step.kernel.name))
+            kernel = objects.KernelObject(step.kernel.module, step.kernel.name)
             step.seconds += time.perf_counter() - start
-        distinct = {k.key: k for k in kernels}
-        code = objects.compile_all(list(distinct.values()))
-        entry = jit.to_llvm(self.entry_module())
-        entry = objects.rename_calls(entry, {k.name: k.symbol for k in kernels})
+            compilation.add(kernel)
+            symbols[kernel.name] = kernel.symbol
+        entry = objects.rename_calls(jit.to_llvm(self.entry_module()), symbols)
         entry_object = jit.glue_machine().emit_object(entry)  # calls only: not optimised
-        objects.store_program(key, entry_object, list(distinct))
-        return [entry_object, *code]
+        code = compilation.objects()
+        objects.store_program(key, entry_object, list(code))
+        return [entry_object, *code.values()]
 
     # ------------------------------------------------------------ calling
     def __call__(self, *args) -> list[np.ndarray]:

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import CompileError, Interpreter, KilnError, Module, debug, parse
+from ..ir import CompileError, Interpreter, KilnError, Module, parse
 from ..passes import DEFAULT_PIPELINE, PipelineReport, run_pipeline
+from . import optimised
 from .cpu import CpuExecutable
 
 BACKENDS = ("cpu", "interpreter", "auto", "gpu")
@@ -86,8 +87,9 @@ class Executable:
         if backend == "interpreter":
             self._use_interpreter(pipeline)
             return
-        original = str(module) if backend == "auto" else None
-        self.report: PipelineReport = _optimise(module, pipeline or CPU_PIPELINE)
+        text = str(module)  # the key of the optimised module, and the fallback's source
+        self.report: PipelineReport = optimised.optimise(module, text, pipeline or CPU_PIPELINE)
+        original = text if backend == "auto" else None
         try:
             self._run = CpuExecutable(module, name)
             self.backend = "cpu"
@@ -124,16 +126,6 @@ class Executable:
     @property
     def arg_types(self) -> Sequence:
         return self.module[self.name].arg_types
-
-
-def _optimise(module: Module, pipeline: str) -> PipelineReport:
-    """The pipeline, verifying the result once (after every pass with KILN_DEBUG
-    set, as the pass tests do): verification is a fifth of a warm compile."""
-    if debug.level() >= debug.KERNELS:
-        return run_pipeline(module, pipeline)
-    report = run_pipeline(module, pipeline, verify_each=False)
-    module.verify()
-    return report
 
 
 def compile(

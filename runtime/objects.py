@@ -23,7 +23,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import llvmlite.binding as llvm
 from llvmlite import ir
@@ -67,10 +67,8 @@ class KernelObject:
     """One kernel's LLVM IR with its name taken out, its key and its symbol."""
 
     def __init__(self, module: ir.Module, name: str):
-        module.triple = llvm.get_process_triple()
-        module.data_layout = str(jit.target_machine().target_data)
         self.name = name
-        self.text = _take_out(str(module), name, HOLE)
+        self.text = _take_out(jit.host_text(module), name, HOLE)
         self.key = cache_key(self.text, ["kernel object"])
         self.symbol = "kiln_" + self.key[:32]
 
@@ -110,24 +108,40 @@ def stored(key: str) -> bytes | None:
     return data
 
 
-def compile_all(kernels: Sequence[KernelObject]) -> list[bytes]:
-    """The object code of each kernel: stored, or compiled now (and stored), those
-    to compile on up to `threads()` threads (LLVM works without the GIL, each
-    thread in an LLVM context and with a target machine of its own)."""
-    found = {k.key: stored(k.key) for k in kernels}
-    missing = list({k.key: k for k in kernels if found[k.key] is None}.values())
-    n = min(threads(), len(missing))
-    if n > 1:
-        with ThreadPoolExecutor(n) as pool:
-            made = list(pool.map(_compile, missing))
-    else:
-        made = [_compile(k) for k in missing]
-    for k, data in zip(missing, made):
-        stats["compiled"] += 1
-        store_object(k.key, data)
-        _keep(k.key, data)
-        found[k.key] = data
-    return [found[k.key] for k in kernels]
+class Compilation:
+    """The object code of kernels given one by one (`add`): each stored (kept in
+    this process or on disk), else compiled on one of up to `threads()` threads
+    from when it is added (LLVM works without the GIL, each thread in an LLVM
+    context and with a target machine of its own), so the caller renders the
+    next kernel, and builds the entry, while the ones before compile."""
+
+    def __init__(self):
+        self._pool: ThreadPoolExecutor | None = None
+        self._found: dict[str, bytes | Future] = {}  # key -> stored object, or compiling
+
+    def add(self, kernel: KernelObject) -> None:
+        if kernel.key in self._found:
+            return
+        data = stored(kernel.key)
+        if data is None:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(threads(), thread_name_prefix="kiln-compile")
+            data = self._pool.submit(_compile, kernel)
+        self._found[kernel.key] = data
+
+    def objects(self) -> dict[str, bytes]:
+        """Every kernel's object code by key (those compiled, stored now)."""
+        try:
+            for key, data in self._found.items():
+                if isinstance(data, Future):
+                    self._found[key] = data = data.result()
+                    stats["compiled"] += 1
+                    store_object(key, data)
+                    _keep(key, data)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+        return self._found  # type: ignore[return-value]
 
 
 def threads() -> int:
@@ -138,19 +152,9 @@ def threads() -> int:
         return 1
 
 
-_local = threading.local()
-
-
 def _compile(kernel: KernelObject) -> bytes:
     """Optimise and emit one kernel in this thread's own LLVM context."""
-    if not hasattr(_local, "machine"):
-        _local.machine = jit.new_target_machine()
-    context = llvm.create_context()
-    parsed = jit.parse(kernel.llvm_text(), kernel.name, context)
-    jit.optimize(parsed, _local.machine)
-    data = _local.machine.emit_object(parsed)
-    del parsed  # before its context
-    return data
+    return jit.compile_object(kernel.llvm_text(), kernel.name)
 
 
 def rename_calls(entry: llvm.ModuleRef, symbols: dict[str, str]) -> llvm.ModuleRef:

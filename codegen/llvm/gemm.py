@@ -4,9 +4,10 @@ Floats run kiln's own GEMM (codegen/llvm/gemm_kernel.py) of the host's
 schedule (codegen/llvm/gemm_schedule.py): the same code in process and in AOT
 libraries, threaded by kiln's libgomp and no one else's, and a schedule that
 is data (tunable). Kernels only declare it (`kiln.gemm.<T>.<tag>`): it is
-compiled once per process and schedule (`shared_gemm`: ~0.2 s of LLVM that
-every matmul and conv kernel would otherwise repeat; its object code is kept
-in the runtime's disk cache) and registered with LLVM under its name, as the
+compiled once per process and schedule (`shared_gemm`: ~0.35 s of LLVM that
+every matmul and conv kernel would otherwise repeat, run on a thread of its
+own while the kernels compile; its object code is kept in the runtime's disk
+cache under its name) and registered with LLVM under its name, as the
 BLAS is; AOT links its definition into the library's module (`link_gemms`).
 
 `KILN_GEMM=blas` calls scipy's BLAS instead. It is kept as the yardstick the
@@ -34,6 +35,7 @@ import glob
 import importlib.util
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -78,12 +80,14 @@ def shared_gemm(dtype: DType, schedule: GemmSchedule) -> str:
 def shared_function(name: str, define: Callable[[ir.Module], ir.Function]) -> str:
     """A function of the GEMM's kind that does not depend on a kernel's shapes,
     compiled once per process and registered with LLVM by `name` on first use:
-    `define(module)` defines it there."""
+    `define(module)` defines it there. Its object code comes from the disk cache
+    when there, else LLVM compiles it on a thread of its own while the caller
+    goes on rendering and compiling kernels (~0.35 s of LLVM for a float GEMM);
+    `jit.link` waits for it (`jit.settle`) before it links code that calls it."""
     _definers[name] = define
     with jit.llvm_lock:
-        if name not in _engines:
-            _engines[name] = engine = _native(name)
-            llvm.add_symbol(name, engine.get_function_address(name))
+        if name not in _engines and name not in _compiling:
+            _start(name)
     return name
 
 
@@ -91,20 +95,48 @@ def gemm_address(dtype: DType, schedule: GemmSchedule) -> int:
     """The native address of the GEMM for (dtype, schedule), compiled on first
     use: `kiln tune` (runtime/tune.py) calls candidates directly through it."""
     name = shared_gemm(dtype, schedule)
+    jit.settle()
     return _engines[name].get_function_address(name)
 
 
-def _native(name: str) -> llvm.ExecutionEngine:
-    """The GEMM's object code, from the disk cache when there (`object_store`)."""
-    module = jit.to_llvm(_definition(name))
-    text = str(module)
-    data = object_store[0](text) if object_store else None
-    if data is None:
-        jit.optimize(module)
-        data = jit.target_machine().emit_object(module)
-        if object_store:
-            object_store[1](text, data)
-    return jit.link([data])
+# name -> its object code being compiled (a future); `_register` links it
+_compiling: dict[str, Future] = {}
+_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="kiln-gemm")
+
+
+def _object_key(name: str) -> str:
+    """What the disk cache keys a shared function's object code with: its name
+    says all its definition depends on beside kiln's code and the target (the
+    dtype and every schedule parameter: `GemmSchedule.tag`), which the cache key
+    holds too (cache.py), so a cached one is found without rendering it."""
+    return f"shared function {name}"
+
+
+def _start(name: str) -> None:
+    """Register `name`'s object code from the disk cache now, else start compiling
+    it (its IR rendered here, LLVM on the pool) and register it at `jit.settle`.
+    Hold `jit.llvm_lock`."""
+    data = object_store[0](_object_key(name)) if object_store else None
+    if data is not None:
+        _register(name, data)
+        return
+    _compiling[name] = _pool.submit(_compile, name, jit.host_text(_definition(name)))
+    jit.before_link(lambda: _register(name, _compiling.pop(name).result()))
+
+
+def _compile(name: str, text: str) -> bytes:
+    """Optimise and emit `text` on a pool thread (no lock held)."""
+    data = jit.compile_object(text, name)
+    if object_store:
+        object_store[1](_object_key(name), data)
+    return data
+
+
+def _register(name: str, data: bytes) -> None:
+    """Link the object code of `name` and register its address with LLVM (kernels
+    and objects from the disk cache resolve it by name). Hold `jit.llvm_lock`."""
+    _engines[name] = engine = jit.link([data])
+    llvm.add_symbol(name, engine.get_function_address(name))
 
 
 def _definition(name: str) -> ir.Module:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import llvmlite.binding as llvm
@@ -29,14 +30,22 @@ KERNEL_SIGNATURE = ctypes.CFUNCTYPE(
 llvm_lock = threading.RLock()
 
 
+@functools.cache
+def host() -> tuple[str, str, str]:
+    """The host's (process triple, CPU name, CPU features), read once: they do not
+    change while a process runs, and reading them costs ~0.4 ms, which a compile
+    from the disk cache paid for each target machine and cache key."""
+    features = llvm.get_host_cpu_features().flatten()
+    return llvm.get_process_triple(), llvm.get_host_cpu_name(), features
+
+
 def new_target_machine(opt: int = 3) -> llvm.TargetMachine:
     """A target machine for the host CPU (its name and features)."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=opt
-    )
+    _, cpu, features = host()
+    return target.create_target_machine(cpu=cpu, features=features, opt=opt)
 
 
 @functools.cache
@@ -68,11 +77,33 @@ def optimize(module: llvm.ModuleRef, machine: llvm.TargetMachine | None = None) 
     builder.getModulePassManager().run(module, builder)
 
 
-def to_llvm(module: ir.Module) -> llvm.ModuleRef:
-    """The builder's module parsed and verified, set up for the host target."""
+_local = threading.local()
+
+
+def compile_object(text: str, name: str) -> bytes:
+    """The object code of LLVM IR `text` (module `name`), optimised: in an LLVM
+    context and with a target machine of this thread's own, so threads compile
+    side by side without `llvm_lock` (LLVM works without the GIL)."""
+    if not hasattr(_local, "machine"):
+        _local.machine = new_target_machine()
+    context = llvm.create_context()
+    parsed = parse(text, name, context)
+    optimize(parsed, _local.machine)
+    data = _local.machine.emit_object(parsed)
+    del parsed  # before its context
+    return data
+
+
+def host_text(module: ir.Module) -> str:
+    """The builder's module as LLVM IR text, set up for the host target."""
     module.triple = llvm.get_process_triple()
     module.data_layout = str(target_machine().target_data)
-    return parse(str(module), module.name)
+    return str(module)
+
+
+def to_llvm(module: ir.Module) -> llvm.ModuleRef:
+    """The builder's module parsed and verified, set up for the host target."""
+    return parse(host_text(module), module.name)
 
 
 def parse(text: str, name: str, context=None) -> llvm.ModuleRef:
@@ -86,9 +117,28 @@ def parse(text: str, name: str, context=None) -> llvm.ModuleRef:
     return parsed
 
 
+# what must be done before code is linked, in order: registering the symbols
+# of functions compiled meanwhile (llvm/gemm.py's shared functions)
+_before_link: list[Callable[[], None]] = []
+
+
+def before_link(work: Callable[[], None]) -> None:
+    """Have `work` done before the next link (`settle`). Hold `llvm_lock`."""
+    _before_link.append(work)
+
+
+def settle() -> None:
+    """Do what `before_link` was given (waiting for functions still compiling),
+    so the symbols code may call are all registered. Hold `llvm_lock`."""
+    with llvm_lock:
+        while _before_link:
+            _before_link.pop(0)()
+
+
 def link(objects: list[bytes]) -> llvm.ExecutionEngine:
     """An engine holding these object files, their calls of each other resolved.
     Hold `llvm_lock`."""
+    settle()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
     for data in objects:
         engine.add_object_file(llvm.ObjectFileRef.from_data(data))
@@ -133,6 +183,7 @@ def compile_module(module: ir.Module) -> Compiled:
         parsed = to_llvm(module)
         optimize(parsed)
         text = str(parsed)
+        settle()
         engine = llvm.create_mcjit_compiler(parsed, new_target_machine())
         engine.finalize_object()
     return Compiled(module.name, text, engine)

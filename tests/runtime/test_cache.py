@@ -12,7 +12,7 @@ import pytest
 
 import kiln
 from kiln.ir import parse
-from kiln.runtime import cache, objects
+from kiln.runtime import cache, executable, objects
 
 # Compiles one graph, then corrupts its cache entry in each way and compiles it
 # again in the same process (a crash fails the test: it runs in a subprocess).
@@ -30,7 +30,7 @@ x = np.linspace(-2, 2, 48, dtype=np.float32).reshape(6, 8)
 want = np.exp(np.tanh(x))
 d = pathlib.Path(os.environ["KILN_CACHE_DIR"])
 kiln.compile(parse(src), "f", backend="cpu")
-entries = sorted(d.glob("*.o"))  # the program's, and its kernel's
+entries = sorted(d.glob("*.o"))  # the program's, its kernel's, the optimised module's
 count = 0
 for entry in entries:
     good = entry.read_bytes()
@@ -60,7 +60,7 @@ def test_corrupted_entries_are_recompiled_not_run(tmp_path):
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["ok", "2", "28"]
+    assert run.stdout.split() == ["ok", "3", "42"]
 
 
 @pytest.fixture
@@ -184,10 +184,136 @@ def test_a_corrupted_kernel_entry_is_recompiled_not_run(fresh, cache_at):
     assert kernel.read_bytes() == good
 
 
+def _optimised(path) -> bool:
+    from kiln.runtime import optimised
+
+    return (cache.load_object(path.stem) or b"").startswith(optimised.MAGIC)
+
+
 def _entries(directory):
-    """(the program's entry, its kernel's): the program's names its kernel's key."""
+    """(the program's entry, its kernel's): the program's names its kernel's key
+    (the optimised module's entry, runtime/optimised.py's, is neither)."""
     entries = sorted(directory.glob("*.o"))
     programs = [p for p in entries if objects.unpack_program(cache.load_object(p.stem) or b"")]
     [program] = programs
-    [kernel] = [p for p in entries if p != program]
+    [kernel] = [p for p in entries if p != program and not _optimised(p)]
     return program, kernel
+
+
+# A matmul in a fresh process: the shared GEMM it calls is compiled (on a pool
+# thread) or, when the disk cache holds it, loaded by its name without rendering
+# it; `compiles` tells which (gemm._compile counted).
+GEMM_SCRIPT = r"""
+import os, sys, numpy as np, kiln
+from kiln.ir import parse
+from kiln.codegen.llvm import gemm, jit
+from kiln.runtime import cache
+compiled, rendered = [], []
+compile, definition = gemm._compile, gemm._definition
+gemm._compile = lambda name, text: compiled.append(name) or compile(name, text)
+gemm._definition = lambda name: rendered.append(name) or definition(name)
+src = '''
+func @f(%a: tensor<37x70xf32>, %b: tensor<70x29xf32>) -> tensor<37x29xf32> {
+  %c = kiln.matmul %a, %b : (tensor<37x70xf32>, tensor<70x29xf32>) -> tensor<37x29xf32>
+  kiln.return %c : tensor<37x29xf32>
+}'''
+rng = np.random.default_rng(0)
+a, b = rng.standard_normal((37, 70), np.float32), rng.standard_normal((70, 29), np.float32)
+got = kiln.compile(parse(src), "f", backend="cpu")(a, b)[0]
+np.testing.assert_allclose(got, a @ b, rtol=1e-4, atol=1e-4)
+assert not jit._before_link and not gemm._compiling  # nothing left pending
+[name] = gemm._engines
+key = cache.cache_key(gemm._object_key(name), [])
+print(len(compiled), len(rendered), key)
+"""
+
+
+@pytest.mark.slow
+def test_the_shared_gemm_is_cached_by_name_and_a_bad_entry_recompiled(tmp_path):
+    env = {**os.environ, "KILN_CACHE_DIR": str(tmp_path / "c"), "KILN_GEMM": "kiln"}
+    env.pop("KILN_NO_CACHE", None)
+
+    def run() -> tuple[int, int, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", GEMM_SCRIPT], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        compiled, rendered, key = done.stdout.split()
+        return int(compiled), int(rendered), key
+
+    compiled, rendered, key = run()
+    assert (compiled, rendered) == (1, 1)  # cold: rendered and compiled once
+    entry = tmp_path / "c" / f"{key}.o"
+    good = entry.read_bytes()
+    assert run() == (0, 0, key)  # cached: loaded by name, neither rendered nor compiled
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    entry.write_bytes(bytes(flipped))
+    assert run() == (1, 1, key)  # a bad entry is compiled again, never run
+    assert entry.read_bytes() == good
+
+
+def _passes_run(monkeypatch) -> list[str]:
+    """The pipelines the CPU compile runs from now on (runtime/optimised.py's)."""
+    from kiln.runtime import optimised
+
+    ran = []
+    run = optimised.run_pipeline
+
+    def counted(module, pipeline, **options):
+        ran.append(pipeline)
+        return run(module, pipeline, **options)
+
+    monkeypatch.setattr(optimised, "run_pipeline", counted)
+    return ran
+
+
+def test_a_compiled_module_skips_the_passes_the_second_time(fresh, monkeypatch):
+    ran = _passes_run(monkeypatch)
+    x = np.linspace(-2, 2, 24, dtype=np.float32).reshape(3, 8)
+    y = np.arange(32, dtype=np.float32).reshape(8, 4)
+    first = _compile("g")
+    assert len(ran) == 1
+    module = parse(SHARED)
+    again = kiln.compile(module, "g", backend="cpu")
+    assert len(ran) == 1  # the optimised functions came from the cache
+    assert str(module) == str(first.module)  # the caller's module holds them, as after passes
+    assert again.report.stat("kernels") == first.report.stat("kernels") > 0
+    for a, b in zip(first(x, y), again(x, y)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(again(x, y)[1], 1 / (1 + np.exp(-y.T)), rtol=1e-5)
+    # another module, another pipeline: the passes run
+    kiln.compile(parse(SHARED.replace("kiln.sigmoid", "kiln.tanh")), "g", backend="cpu")
+    kiln.compile(parse(SHARED), "g", backend="cpu", pipeline=executable.CPU_PIPELINE + ",dce")
+    assert len(ran) == 3
+
+
+def test_a_bad_optimised_entry_is_ignored(fresh, cache_at, monkeypatch):
+    import pickle
+
+    from kiln.runtime import optimised
+
+    ran = _passes_run(monkeypatch)
+    x = np.linspace(-2, 2, 24, dtype=np.float32).reshape(3, 8)
+    optimised_text = str(_compile("f").module)
+    key = cache.cache_key(f"optimised by {executable.CPU_PIPELINE}\0{parse(SHARED)}", [])
+    entry = cache_at / f"{key}.o"
+    good = entry.read_bytes()
+    # each written through the cache (a sound digest) but for the first, a truncated file
+    bad = [
+        optimised.MAGIC + b"\x80\x05junk",  # not a pickle
+        optimised.MAGIC + pickle.dumps(("not functions", "no report")),
+        b"kiln-program-1\n",  # another kind of entry
+    ]
+    for i, payload in enumerate([None, *bad]):
+        if payload is None:
+            entry.write_bytes(good[: len(good) // 2])
+        else:
+            cache.store_object(key, payload)
+        before = len(ran)
+        exe = kiln.compile(parse(SHARED), "f", backend="cpu")
+        assert len(ran) == before + 1, i  # the passes ran again
+        np.testing.assert_allclose(exe(x)[0], np.exp(np.tanh(x)), rtol=1e-5)
+        assert str(exe.module) == optimised_text
+        functions, _ = optimised._load(key)  # a sound entry stored again
+        assert "\n\n".join(map(str, functions)) in optimised_text, i
