@@ -285,7 +285,7 @@ class Emitter:
         self.index: list[ir.Value] = []  # the enclosing scans' indices, innermost last
         self.n_steps = len(program.steps)
         self.memcpy = module.declare_intrinsic("llvm.memcpy", [PTR, PTR, I64])
-        self.task = self.allocas.alloca(I64, 4, name="task")
+        self.task = self.allocas.alloca(I64, parallel.TASK_WORDS, name="task")
 
     def finish(self) -> None:
         self.allocas.branch(self._start)

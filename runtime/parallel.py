@@ -10,6 +10,14 @@ The runtime asks for threads only for kernels with enough work (see
 `threads_for`): on a 2-vCPU machine whose second core is shared, small
 kernels lose more to the fork/join than they gain.
 
+The range is not cut in one piece per thread: the workers take chunks of
+about extent / (threads * CHUNKS_PER_THREAD) rows (a multiple of 64 rows
+when larger, so that neighbouring chunks seldom share a cache line) from a
+shared counter until none is left. A thread that starts late or runs slower
+(a busy or shared core: the usual case on a loaded 2-vCPU machine) then
+costs only its last chunk, where one static half per thread made the whole
+kernel wait for the slower thread, and two threads could be slower than one.
+
 One pool, and it yields (docs/reliability.md, "Threads and cores"):
 
 - libgomp's idle workers spin for `GOMP_SPINCOUNT` iterations before they sleep
@@ -37,9 +45,11 @@ from llvmlite import ir
 
 I8, I32, I64, PTR = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.PointerType()
 KERNEL_TYPE = ir.FunctionType(I32, [PTR, PTR, I64, I64])
-# what the entry passes a worker: four i64 words: params, dims (pointers as
-# integers), extent, and the faults the workers OR in
-PARAMS, DIMS, EXTENT, FAULT = range(4)
+# what the entry passes a worker: i64 words: params, dims (pointers as integers),
+# extent, the faults the workers OR in, and the next row not yet taken
+PARAMS, DIMS, EXTENT, FAULT, NEXT = range(5)
+TASK_WORDS = 5
+CHUNKS_PER_THREAD = 16  # a late thread costs at most ~1/16 of its share
 MIN_PARALLEL_ELEMENTS = 1 << 18  # elements read + written; below this, one thread
 # libgomp's busy-wait before an idle worker sleeps (its default: 300,000); see
 # docs/reliability.md for the measurements that chose it
@@ -82,10 +92,10 @@ def _declare(module: ir.Module, name: str, ftype: ir.FunctionType) -> ir.Functio
 
 
 def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
-    """`void <kernel>_worker(ptr task)`: run `kernel` on this thread's share of
-    [0, task.extent) (one worker per kernel: direct calls, no function pointers)."""
+    """`void <kernel>_worker(ptr task)`: run `kernel` on chunks of [0, task.extent)
+    taken from the task's counter until none is left (one worker per kernel:
+    direct calls, no function pointers)."""
     num = _declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
-    me = _declare(module, "omp_get_thread_num", ir.FunctionType(I32, []))
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), f"{kernel.name}_worker")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     task = fn.args[0]
@@ -93,18 +103,33 @@ def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
     def word(i):
         return b.load(_word(b, task, i), typ=I64)
 
+    def const(v):
+        return ir.Constant(I64, v)
+
+    def smallest(x, y):
+        return b.select(b.icmp_signed("<", x, y), x, y)
+
     params, dims = b.inttoptr(word(PARAMS), PTR), b.inttoptr(word(DIMS), PTR)
     extent = word(EXTENT)
-    n = b.sext(b.call(num, []), I64)
-    t = b.sext(b.call(me, []), I64)
-    chunk = b.sdiv(b.add(extent, b.sub(n, ir.Constant(I64, 1))), n)
-    begin = b.mul(t, chunk)
-    end = b.add(begin, chunk)
-    end = b.select(b.icmp_signed("<", end, extent), end, extent)
-    with b.if_then(b.icmp_signed("<", begin, end)):
-        fault = b.call(kernel, [params, dims, begin, end])
-        with b.if_then(b.icmp_unsigned("!=", fault, ir.Constant(I32, 0))):
-            b.atomic_rmw("or", _word(b, task, FAULT), b.zext(fault, I64), "monotonic")
+    pieces = b.mul(b.sext(b.call(num, []), I64), const(CHUNKS_PER_THREAD))
+    grain = b.sdiv(b.add(extent, b.sub(pieces, const(1))), pieces)
+    aligned = b.and_(b.add(grain, const(63)), const(-64))
+    grain = b.select(b.icmp_signed(">", grain, const(64)), aligned, grain)
+    grain = b.select(b.icmp_signed("<", grain, const(1)), const(1), grain)
+    take = fn.append_basic_block("take")
+    run = fn.append_basic_block("run")
+    done = fn.append_basic_block("done")
+    b.branch(take)
+    b.position_at_end(take)
+    begin = b.atomic_rmw("add", _word(b, task, NEXT), grain, "monotonic")
+    b.cbranch(b.icmp_signed("<", begin, extent), run, done)
+    b.position_at_end(run)
+    end = smallest(b.add(begin, grain), extent)
+    fault = b.call(kernel, [params, dims, begin, end])
+    with b.if_then(b.icmp_unsigned("!=", fault, ir.Constant(I32, 0))):
+        b.atomic_rmw("or", _word(b, task, FAULT), b.zext(fault, I64), "monotonic")
+    b.branch(take)
+    b.position_at_end(done)
     b.ret_void()
     return fn
 
@@ -120,15 +145,16 @@ def call_parallel(
     task=None,
 ) -> ir.Value:
     """Run `worker`'s kernel over [0, extent) on `threads` threads; returns the
-    ORed faults. `task`: four i64 words to use (an alloca made in the entry
-    block, so a call inside a loop does not grow the stack), else one here."""
+    ORed faults. `task`: TASK_WORDS i64 words to use (an alloca made in the
+    entry block, so a call inside a loop does not grow the stack), else one here."""
     gomp = _declare(module, "GOMP_parallel", ir.FunctionType(ir.VoidType(), [PTR, PTR, I32, I32]))
-    task = task if task is not None else b.alloca(I64, 4)
+    task = task if task is not None else b.alloca(I64, TASK_WORDS)
     for i, value in [
         (PARAMS, b.ptrtoint(params, I64)),
         (DIMS, b.ptrtoint(dims, I64)),
         (EXTENT, extent),
         (FAULT, ir.Constant(I64, 0)),
+        (NEXT, ir.Constant(I64, 0)),
     ]:
         b.store(value, _word(b, task, i))
     b.call(gomp, [worker, task, threads, ir.Constant(I32, 0)])

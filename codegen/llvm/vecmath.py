@@ -13,9 +13,12 @@ The methods are the classic ones (Cody and Waite's range reduction, as in
 Cephes and fdlibm):
 
 - exp(x) = 2^k * e^r with k = round(x / ln 2) and r = x - k ln 2 computed in
-  two parts (`ln 2 = hi + lo`, k * hi exact), |r| <= ln(2) / 2; e^r - 1 is
-  its Taylor polynomial. 2^k is built from its bits, in two factors so that
-  subnormal results round once and k = 128 (f32) still overflows to inf.
+  two parts (`ln 2 = hi + lo`, k * hi exact), |r| <= ln(2) / 2; e^r - 1 =
+  r + r^2 P(r), P the minimax polynomial for the relative error of e^r - 1
+  (degree 4 for f32, 9 for f64: one and two multiply-adds fewer than the
+  Taylor series of the same accuracy). 2^k is built from its bits, in two
+  factors so that subnormal results round once and k = 128 (f32) still
+  overflows to inf.
 - expm1(x) = 2^k (e^r - 1) + (2^k - 1): no cancellation near 0.
 - log(x) = k ln 2 + log(m) with m in [sqrt(1/2), sqrt(2)), log(m) =
   2 atanh(s), s = f / (2 + f), f = m - 1, written as f - f^2/2 + s (f^2/2 +
@@ -24,11 +27,15 @@ Cephes and fdlibm):
 - sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) otherwise, e = exp(-|x|):
   nothing overflows (the reference interpreter's formula).
 
-The polynomials are truncated Taylor series whose coefficients (1/n!,
-2/(2k+1)) are computed below, with enough terms that truncation costs less
-than 0.1 ulp; the constants ln 2 and 1/ln 2 come from `decimal`. Measured
-errors are within about 1 ulp for f32 and 2 ulp for f64 (the sweeps in
-tests/codegen/test_vecmath.py assert bounds a little above).
+P's coefficients come from the Remez exchange in `minimax.py` (run it to
+print them; tests/codegen/test_vecmath.py checks that it reproduces the
+literals below); its truncation error is under 0.15 ulp (f32) and 0.11 ulp
+(f64). log's atanh series is truncated Taylor (2/(2k+1), computed below) with
+enough terms that truncation costs less than 0.1 ulp; the constants ln 2 and
+1/ln 2 come from `decimal`. Measured errors: exp within about 1 ulp (f32 and
+f64), tanh and sigmoid within 2.6 ulp (172 million f32, every 13th bit
+pattern in [-104, 89]: exp 1.04, sigmoid 2.40, tanh 2.57); the sweeps in
+tests/codegen/test_vecmath.py assert bounds a little above.
 
 Special values are numpy's: exp(-inf) = 0, exp(x) = inf past the largest
 finite result, log(0) = -inf, log(x < 0) = nan, log(inf) = inf, tanh
@@ -63,7 +70,7 @@ class Format:
     float_type: ir.Type
     int_type: ir.IntType  # the integer of the same width (its bits)
     mantissa: int  # stored mantissa bits
-    taylor_degree: int  # of e^r - 1: the last term is < 0.1 ulp
+    expm1_poly: tuple[float, ...]  # P: e^r - 1 = r + r^2 P(r) (minimax.py), lowest first
     atanh_terms: int  # of R(z) in log: ditto
     exp_range: tuple[float, float]  # x beyond gives 0 or inf (or would: then clamped)
     expm1_range: tuple[float, float]  # below: -1; above: inf
@@ -101,7 +108,13 @@ F32 = Format(
     ir.FloatType(),
     I32,
     23,
-    taylor_degree=7,
+    expm1_poly=(
+        0.4999999701976776,
+        0.1666654348373413,
+        0.04166720062494278,
+        0.00836651399731636,
+        0.0013882522471249104,
+    ),
     atanh_terms=4,
     exp_range=(-104.0, 89.0),
     expm1_range=(-18.0, 89.0),
@@ -113,7 +126,18 @@ F64 = Format(
     ir.DoubleType(),
     I64,
     52,
-    taylor_degree=13,
+    expm1_poly=(
+        0.5000000000000006,
+        0.1666666666666667,
+        0.04166666666657316,
+        0.008333333333326172,
+        0.0013888888932480515,
+        0.0001984126987465708,
+        2.4801504357184548e-05,
+        2.7557255627849483e-06,
+        2.762635319499033e-07,
+        2.5105119759491292e-08,
+    ),
     atanh_terms=10,
     exp_range=(-746.0, 710.0),
     expm1_range=(-40.0, 710.0),
@@ -211,15 +235,16 @@ class _Emitter:
     def less(self, x, y):
         return self.b.fcmp_ordered("<", self.f(x), self.f(y))
 
-    def clamp(self, x, lo: float, hi: float) -> ir.Value:
-        """x limited to [lo, hi]; NaN becomes lo (so later integer conversions
-        stay defined: callers put the NaN back with `keep_nan`)."""
-        low = self.select(self.b.fcmp_unordered("<", x, self.f(lo)), lo, x)
+    def clamp(self, x, lo: float, hi: float | None) -> ir.Value:
+        """x limited to [lo, hi]; NaN stays NaN (a max and a min on x86). The
+        functions below convert no float to an integer, so a NaN flows through
+        their arithmetic and bit operations into a NaN result, with no select
+        at the end; ordered compares also let LLVM drop a bound that the
+        argument's known range makes redundant (-|x| > hi, |x| < 0)."""
+        low = self.select(self.b.fcmp_ordered("<", x, self.f(lo)), lo, x)
+        if hi is None:
+            return low
         return self.select(self.b.fcmp_ordered(">", low, self.f(hi)), hi, low)
-
-    def keep_nan(self, x, y):
-        """y, or x itself where x is NaN."""
-        return self.select(self.b.fcmp_unordered("uno", x, x), x, y)
 
     def bits(self, x: ir.Value) -> ir.Value:
         return self.b.bitcast(x, self.i)
@@ -234,9 +259,10 @@ class _Emitter:
         which then sits in the low bits of the sum."""
         return 1.5 * 2.0**self.fmt.mantissa
 
-    def round_to_int(self, t: ir.Value) -> tuple[ir.Value, ir.Value]:
-        """(n, k): t rounded to the nearest integer, as a float and as an int."""
-        shifted = self.add(t, self.shifter)
+    def round_to_int(self, x: ir.Value, scale: float) -> tuple[ir.Value, ir.Value]:
+        """(n, k): x * scale rounded to the nearest integer, as a float and as
+        an int (one multiply-add rounds the product and adds the shifter)."""
+        shifted = self.fma(x, scale, self.shifter)
         n = self.sub(shifted, self.shifter)
         k = self.b.sub(self.bits(shifted), self.int(self.fmt.pack(self.shifter)))
         return n, k
@@ -261,29 +287,29 @@ class _Emitter:
     def reduce_ln2(self, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
         """(r, n, k) with x = k ln 2 + r, |r| <= ln(2) / 2 (plus rounding)."""
         hi, lo = self.fmt.split_ln2()
-        n, k = self.round_to_int(self.mul(x, 1 / math.log(2)))
+        n, k = self.round_to_int(x, 1 / math.log(2))
         r = self.fma(n, -lo, self.fma(n, -hi, x))
         return r, n, k
 
-    def expm1_taylor(self, r: ir.Value) -> ir.Value:
-        """e^r - 1 = r + r^2 (1/2! + r/3! + ...) for |r| <= ln(2) / 2."""
-        tail = [1 / math.factorial(j) for j in range(2, self.fmt.taylor_degree + 1)]
-        return self.fma(self.mul(r, r), self.poly(r, tail), r)
+    def expm1_reduced(self, r: ir.Value) -> ir.Value:
+        """e^r - 1 = r + r^2 P(r) for |r| <= ln(2) / 2."""
+        return self.fma(self.mul(r, r), self.poly(r, self.fmt.expm1_poly), r)
 
 
 # ------------------------------------------------------------------ the functions
 
 
-def exp(m: _Emitter, x: ir.Value) -> ir.Value:
+def exp(m: _Emitter, x: ir.Value, nonpositive: bool = False) -> ir.Value:
+    """e^x; `nonpositive`: x <= 0 (or NaN) is known, so no upper clamp."""
     lo, hi = m.fmt.exp_range  # e^lo rounds to 0, e^hi overflows
-    r, _, k = m.reduce_ln2(m.clamp(x, lo, hi))
-    return m.keep_nan(x, m.scale(m.add(m.expm1_taylor(r), 1.0), k))
+    r, _, k = m.reduce_ln2(m.clamp(x, lo, None if nonpositive else hi))
+    return m.scale(m.add(m.expm1_reduced(r), 1.0), k)
 
 
 def expm1(m: _Emitter, x: ir.Value) -> ir.Value:
     lo, hi = m.fmt.expm1_range  # below lo the result rounds to -1; above hi, inf
     r, _, k = m.reduce_ln2(m.clamp(x, lo, hi))
-    e = m.expm1_taylor(r)
+    e = m.expm1_reduced(r)
     # 2^k (e + 1) - 1 = 2^k e + (2^k - 1), 2^k - 1 exact for the k where it
     # matters; k may be one past the largest exponent: 2^k = 2^(k-1) * 2.
     capped = m.b.select(
@@ -332,12 +358,15 @@ def tanh(m: _Emitter, x: ir.Value) -> ir.Value:
     a = m.clamp(m.intrinsic("llvm.fabs", x), 0.0, limit)
     t = call(m.b, "expm1", m.add(a, a))
     y = m.div(t, m.add(t, 2.0))
-    return m.keep_nan(x, m.intrinsic("llvm.copysign", y, x))
+    return m.intrinsic("llvm.copysign", y, x)
 
 
 def sigmoid(m: _Emitter, x: ir.Value) -> ir.Value:
-    e = call(m.b, "exp", m.b.fneg(m.intrinsic("llvm.fabs", x)))
-    numerator = m.select(m.b.fcmp_ordered(">=", x, m.f(0.0)), 1.0, e)
+    e = exp(m, m.b.fneg(m.intrinsic("llvm.fabs", x)), nonpositive=True)
+    # x >= 0 as its sign bit (x86's blendv reads only that bit): -0.0 gives
+    # e / (1 + e) = 1/2 just as 1 / (1 + e) does
+    positive = m.b.icmp_signed(">=", m.bits(x), m.int(0))
+    numerator = m.select(positive, 1.0, e)
     return m.div(numerator, m.add(e, 1.0))
 
 
