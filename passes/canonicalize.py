@@ -185,6 +185,48 @@ def transpose_of_transpose(op: Operation, rw: Rewriter) -> None:
         rw.replace(op, op.x)
 
 
+def swaps_last_two(op: Operation | None) -> bool:
+    """Whether `op` is a kiln.transpose that swaps its last two axes and keeps
+    every other one in place."""
+    if op is None or op.name != "kiln.transpose" or len(op.perm) < 2:
+        return False
+    rank = len(op.perm)
+    return tuple(op.perm) == (*range(rank - 2), rank - 1, rank - 2)
+
+
+@pattern("kiln.matmul")
+def transpose_into_matmul(op: Operation, rw: Rewriter) -> None:
+    """matmul(transpose(a), b) -> matmul(a, b, transpose_a = not transpose_a)
+    where the transpose swaps a's last two axes (b likewise): the GEMM reads
+    the transposed operand in place of a transposed copy."""
+    flags = [op.transpose_a, op.transpose_b]
+    operands = list(op.operands)
+    for i, v in enumerate(operands):
+        inner = defining_op(v, "kiln.transpose")
+        if swaps_last_two(inner):
+            operands[i], flags[i] = inner.x, not flags[i]
+    if operands != list(op.operands):
+        y = rw.b.matmul(*operands, transpose_a=flags[0], transpose_b=flags[1])
+        rw.replace(op, y)
+
+
+@pattern("kiln.transpose")
+def transposed_matmul(op: Operation, rw: Rewriter) -> None:
+    """transpose(matmul(a, b)) swapping the last two axes -> matmul(b, a) with
+    both flags toggled and swapped ((A B)^T = B^T A^T) when the transpose is
+    the product's only use and both operands are matrices (not vectors)."""
+    mm = defining_op(op.x, "kiln.matmul")
+    if (
+        mm is None
+        or not swaps_last_two(op)
+        or set(mm.result.uses) != {op}
+        or min(v.type.rank for v in mm.operands) < 2
+    ):
+        return
+    y = rw.b.matmul(mm.rhs, mm.lhs, transpose_a=not mm.transpose_b, transpose_b=not mm.transpose_a)
+    rw.replace(op, y)
+
+
 @pattern("kiln.reshape", "kiln.expand_dims", "kiln.squeeze", "kiln.broadcast_to")
 def shape_no_op(op: Operation, rw: Rewriter) -> None:
     """A reshape (or expand_dims, squeeze, broadcast_to) to the operand's own type -> x.

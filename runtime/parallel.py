@@ -23,8 +23,10 @@ One pool, and it yields (docs/reliability.md, "Threads and cores"):
 - libgomp's idle workers spin for `GOMP_SPINCOUNT` iterations before they sleep
   on a futex (300,000 by default: milliseconds of a core per kernel, taken from
   BLAS and from other processes). libgomp reads the setting once, when it is
-  loaded, so `openmp_available` sets a bounded spin (`SPIN_COUNT`) in the
-  environment first, unless the user set `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`.
+  loaded, so whatever loads it first (`openmp_available`, or the GEMM's
+  schedule in codegen/llvm/gemm_schedule.py, which renders earlier) sets a
+  bounded spin (`SPIN_COUNT`) in the environment first, unless the user set
+  `GOMP_SPINCOUNT` or `OMP_WAIT_POLICY`.
 - BLAS runs no threads of its own beside kiln's. kiln's own GEMM (the default)
   is a kernel on kiln's pool; with `KILN_GEMM=blas`, the OpenBLAS that kiln
   calls is capped at `blas_threads()` threads (threadpoolctl), 1 by default, and
@@ -43,6 +45,9 @@ import threading
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from ..codegen.llvm.gemm_schedule import SPIN_COUNT as SPIN_COUNT  # re-exported
+from ..codegen.llvm.gemm_schedule import bounded_spin
+
 I8, I32, I64, PTR = ir.IntType(8), ir.IntType(32), ir.IntType(64), ir.PointerType()
 KERNEL_TYPE = ir.FunctionType(I32, [PTR, PTR, I64, I64])
 # what the entry passes a worker: i64 words: params, dims (pointers as integers),
@@ -51,17 +56,6 @@ PARAMS, DIMS, EXTENT, FAULT, NEXT = range(5)
 TASK_WORDS = 5
 CHUNKS_PER_THREAD = 16  # a late thread costs at most ~1/16 of its share
 MIN_PARALLEL_ELEMENTS = 1 << 18  # elements read + written; below this, one thread
-# libgomp's busy-wait before an idle worker sleeps (its default: 300,000); see
-# docs/reliability.md for the measurements that chose it
-SPIN_COUNT = "1000"
-
-
-def bounded_spin() -> None:
-    """Put a bounded spin for libgomp's idle workers in the environment, unless the
-    user chose one (`GOMP_SPINCOUNT`, `OMP_WAIT_POLICY`). Only effective before
-    libgomp is loaded (it reads them once)."""
-    if "GOMP_SPINCOUNT" not in os.environ and "OMP_WAIT_POLICY" not in os.environ:
-        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
 
 
 @functools.cache

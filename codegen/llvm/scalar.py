@@ -9,10 +9,10 @@ the loop stays branch-free and vectorisable.
 
 Every instruction of the kernel form (ir/scalar.py) is one entry of
 `INSTRUCTIONS` at the end: the one registry of what this renderer
-implements. exp, expm1, log, tanh and sigmoid come from `vecmath.py`:
-straight-line IR that the loop vectoriser widens with the rest of the loop.
-What is left to LLVM intrinsics (pow) and libm (erf) becomes one scalar call
-per element.
+implements. exp, expm1, log, tanh, sigmoid and f32 erf come from
+`vecmath.py`: straight-line IR that the loop vectoriser widens with the rest
+of the loop. What is left to LLVM intrinsics (pow) and libm (sin, cos, f64
+erf) becomes one scalar call per element.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def storage_type(dtype: DType) -> ir.Type:
     return I8 if dtype is DType.bool else value_type(dtype)
 
 
-_LIBM = {"erf": "erf", "sin": "sin", "cos": "cos"}  # the f64 names; f32 adds "f"
+_LIBM = {"sin": "sin", "cos": "cos"}  # the f64 names; f32 adds "f"
 
 _FLOAT_COMPARE = {
     "equal": "==",
@@ -311,7 +311,7 @@ def _both(emit: Emit) -> tuple[Emit, Emit]:
 # Every scalar instruction of ir/scalar.py this renderer implements: name ->
 # (how on float operands, how on integer and bool operands; None: not at all).
 # `compute` dispatches through it, and tests/ir/test_coverage.py reads it.
-# Float max/min let NaN win, as numpy; pow (an intrinsic) and erf (libm) are
+# Float max/min let NaN win, as numpy; pow (an intrinsic), sin and cos (libm) are
 # one scalar call per element, the vecmath functions vectorise.
 INSTRUCTIONS: dict[str, tuple[Emit | None, Emit | None]] = {
     "add": (_instruction("fadd"), _instruction("add")),
@@ -327,7 +327,7 @@ INSTRUCTIONS: dict[str, tuple[Emit | None, Emit | None]] = {
     "sqrt": (_intrinsic("llvm.sqrt"), None),
     "rsqrt": (_method("float_rsqrt"), None),
     **{name: (_vecmath(name), None) for name in vecmath.FUNCTIONS},  # exp, expm1, log, ...
-    **{name: (_libm(name), None) for name in _LIBM},  # erf, sin, cos
+    **{name: (_libm(name), None) for name in _LIBM},  # sin, cos
     **{name: _both(_comparison(name)) for name in _INT_COMPARE},
     **{name: _both(_logical(name)) for name in ("logical_and", "logical_or", "logical_not")},
     "select": _both(_select),

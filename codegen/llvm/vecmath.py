@@ -1,5 +1,5 @@
-"""vecmath: exp, expm1, log, tanh and sigmoid for f32 and f64 as LLVM IR that
-the loop vectoriser widens.
+"""vecmath: exp, expm1, log, tanh and sigmoid for f32 and f64, and erf for f32,
+as LLVM IR that the loop vectoriser widens.
 
 `llvm.exp` and its kin become one scalar libm call per element, which no
 loop vectoriser can widen. Each function here is straight-line code instead
@@ -26,6 +26,12 @@ Cephes and fdlibm):
 - tanh(x) = sign(x) t / (t + 2) with t = expm1(2|x|), exact near 0.
 - sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) otherwise, e = exp(-|x|):
   nothing overflows (the reference interpreter's formula).
+- erf (f32; GELU's): for |x| < 1, x P(x^2); for 1 <= |x| <= 4, 1 - e^(-x^2)
+  Q(1/|x|), Q fitting erfc(a) e^(a^2) (smooth in 1/a); past 4 erf rounds to
+  +-1. P and Q are Chebyshev fits (numpy) to Python's math.erf/erfc, made at
+  import; both branches are computed and one selected (no branch). f64's erf
+  stays libm's scalar call: a fit to double precision needs more than numpy's
+  double-precision fitting gives.
 
 P's coefficients come from the Remez exchange in `minimax.py` (run it to
 print them; tests/codegen/test_vecmath.py checks that it reproduces the
@@ -51,6 +57,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+import numpy as np
 from llvmlite import ir
 
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
@@ -370,10 +377,53 @@ def sigmoid(m: _Emitter, x: ir.Value) -> ir.Value:
     return m.div(numerator, m.add(e, 1.0))
 
 
+def _chebyshev_fit(f: Callable[[float], float], lo: float, hi: float, degree: int):
+    """(coefficients c0.., mid, half): f(x) ~ sum c_j s^j with s = (x - mid) / half,
+    a least-squares Chebyshev fit of f on [lo, hi] at 400 Chebyshev nodes."""
+    from numpy.polynomial import chebyshev
+
+    s = np.cos(np.pi * (np.arange(400) + 0.5) / 400)
+    mid, half = (hi + lo) / 2, (hi - lo) / 2
+    fitted = chebyshev.chebfit(s, [f(mid + half * v) for v in s], degree)
+    return [float(c) for c in chebyshev.cheb2poly(fitted)], mid, half
+
+
+def _erf_over_x(z: float) -> float:  # erf(x) / x at z = x^2
+    return math.erf(math.sqrt(z)) / math.sqrt(z) if z > 0 else 2 / math.sqrt(math.pi)
+
+
+# erf(x) = x P(x^2) on |x| < 1; erfc(a) = e^(-a^2) Q(1/a) on [1, 4]: about 2 and
+# 1 ulp in f32 (tests/codegen/test_vecmath.py)
+_ERF_SMALL = _chebyshev_fit(_erf_over_x, 0.0, 1.0, 6)
+_ERFC_LARGE = _chebyshev_fit(lambda t: math.erfc(1 / t) * math.exp(1 / t**2), 0.25, 1.0, 9)
+
+
+def erf(m: _Emitter, x: ir.Value) -> ir.Value:
+    if m.fmt.name != "f32":
+        return m.b.call(_libm_erf(m.b.module, m.t), [x])
+
+    def fitted(v: ir.Value, fit) -> ir.Value:
+        coefficients, mid, half = fit
+        return m.poly(m.mul(m.sub(v, mid), 1 / half), coefficients)
+
+    a = m.clamp(m.intrinsic("llvm.fabs", x), 0.0, 4.0)  # NaN -> 0, put back below
+    small = m.mul(x, fitted(m.mul(x, x), _ERF_SMALL))
+    big = m.clamp(a, 1.0, 4.0)
+    e = call(m.b, "exp", m.b.fneg(m.mul(big, big)))
+    large = m.sub(1.0, m.mul(e, fitted(m.div(1.0, big), _ERFC_LARGE)))
+    y = m.select(m.less(a, 1.0), small, m.intrinsic("llvm.copysign", large, x))
+    return m.keep_nan(x, y)
+
+
+def _libm_erf(module: ir.Module, t: ir.Type) -> ir.Function:
+    return module.globals.get("erf") or ir.Function(module, ir.FunctionType(t, [t]), "erf")
+
+
 FUNCTIONS: dict[str, Callable[[_Emitter, ir.Value], ir.Value]] = {
     "exp": exp,
     "expm1": expm1,
     "log": log,
     "tanh": tanh,
     "sigmoid": sigmoid,
+    "erf": erf,
 }

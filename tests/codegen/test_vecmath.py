@@ -1,7 +1,9 @@
-"""vecmath's exp, log, tanh and sigmoid, compiled into pointwise kernels,
+"""vecmath's exp, log, tanh, sigmoid and erf, compiled into pointwise kernels,
 against long-double numpy: error in ulps over wide sweeps, and numpy's
 special values (inf, nan, signed zero, subnormals, overflow and underflow
 thresholds)."""
+
+import math
 
 import numpy as np
 import pytest
@@ -14,9 +16,10 @@ FUNCTIONS = {
     "log": np.log,
     "tanh": np.tanh,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "erf": np.vectorize(math.erf, otypes=[np.float64]),  # numpy has no erf; f64 is libm's
 }
 # Bounds in ulps, a little above what the sweeps measure (exp, log ~1; tanh, sigmoid ~2.4).
-BOUND = {"exp": 1.5, "log": 1.5, "tanh": 3.0, "sigmoid": 3.0}
+BOUND = {"exp": 1.5, "log": 1.5, "tanh": 3.0, "sigmoid": 3.0, "erf": 3.0}
 DTYPES = {"f32": np.float32, "f64": np.float64}
 
 
@@ -35,6 +38,7 @@ def sweep(fn: str, dtype, rng) -> np.ndarray:
         lo, hi = np.log(float(info.smallest_subnormal)), np.log(float(info.max))
         return np.exp(rng.uniform(lo, hi, 200_000)).astype(dtype)
     limit = 100.0 if fn == "exp" and dtype is np.float32 else 750.0 if fn == "exp" else 40.0
+    limit = 5.0 if fn == "erf" else limit  # erf is +-1 in f32 past 3.92
     wide = rng.uniform(-limit, limit, 100_000)
     near_zero = rng.uniform(-1, 1, 50_000) * 10.0 ** rng.uniform(-12, 0, 50_000)
     return np.concatenate([wide, near_zero]).astype(dtype)

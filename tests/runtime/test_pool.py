@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kiln.runtime import parallel
 
 ROOT = str(Path(__file__).resolve().parents[3])
@@ -138,3 +140,28 @@ def test_blas_threads_setting(monkeypatch):
         assert parallel.blas_steps_split() == (want == 1 and parallel.openmp_available())
     monkeypatch.delenv("KILN_GEMM")  # kiln's own GEMM is never split again
     assert not parallel.blas_steps_split()
+
+
+FIRST_LOAD = """
+import json, os
+from kiln.codegen.llvm import gemm_schedule
+def mapped():
+    return any("libgomp" in line for line in open("/proc/self/maps"))
+before = mapped()
+gemm_schedule.gemm_threads()  # renders before any entry: loads libgomp first
+print(json.dumps([before, mapped(), os.environ.get("GOMP_SPINCOUNT")]))
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc/self/maps")
+def test_the_first_libgomp_load_is_bounded():
+    """libgomp reads GOMP_SPINCOUNT once, when loaded: the GEMM's schedule, which
+    loads it before the runtime's entries do, must set the bound first."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    run = subprocess.run(
+        [sys.executable, "-c", FIRST_LOAD], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, after, spin = json.loads(run.stdout.strip().splitlines()[-1])
+    if after:  # libgomp is on this machine
+        assert not before and spin == parallel.SPIN_COUNT
