@@ -94,7 +94,7 @@ def test_host_schedule_and_the_path_chosen(rng):
     x, f = (2, 14, 14, 32), (3, 3, 32, 48)
     text = conv_text(tensor(x), tensor(f), '{padding = "SAME"}')
     _, _, kernel, _ = compiled(text)
-    assert "implicit GEMM" in kernel.text
+    assert "direct NHWC loops" in kernel.text
     check(text, normal(rng, x), normal(rng, f))
 
 
@@ -137,7 +137,7 @@ def test_failed_packing_malloc_is_the_kernels_fault(rng, monkeypatch):
     (a module-local one returning NULL, in a GEMM of a schedule of this test's
     own, so the process's shared copies are not it): the kernel returns
     OUT_OF_MEMORY."""
-    real = conv_module.conv_gemm_function
+    real = conv_module.conv_direct_function
     own = GemmSchedule(mr=2, nr=4, kc=8, mc=4, nc=8, width=4, unroll=1, threads=1)
     monkeypatch.setattr(conv_module, "default_schedule", lambda d: own)
 
@@ -148,7 +148,7 @@ def test_failed_packing_malloc_is_the_kernels_fault(rng, monkeypatch):
             ir.IRBuilder(fn.append_basic_block()).ret(ir.Constant(ir.PointerType(), None))
         return real(module, dtype, schedule)
 
-    monkeypatch.setattr(conv_module, "conv_gemm_function", failing)
+    monkeypatch.setattr(conv_module, "conv_direct_function", failing)
     x, f = (1, 5, 5, 2), (3, 3, 2, 3)
     m, op, kernel, entry = compiled(conv_text(tensor(x), tensor(f), '{padding = "SAME"}'))
     arrays = [normal(rng, x), normal(rng, f)]
@@ -175,7 +175,7 @@ def test_kernels_share_one_conv_gemm_and_aot_links_it(rng, tmp_path, monkeypatch
     names = set()
     for x, f, attrs in [CONVS[0], CONVS[2]]:
         _, _, kernel, _ = compiled(conv_text(tensor(x), tensor(f), attrs))
-        [declared] = [g for g in kernel.module.functions if g.name.startswith("kiln.conv_gemm.")]
+        [declared] = [g for g in kernel.module.functions if g.name.startswith("kiln.conv_direct.")]
         assert declared.is_declaration and llvm.address_of_symbol(declared.name)
         names.add(declared.name)
     assert len(names) == 1
