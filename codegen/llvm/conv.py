@@ -45,7 +45,7 @@ from ...ir.dtypes import DType
 from ..arguments import Shape
 from ..contraction import ContractionGroup, conv_binder
 from .contraction import Frame, unravel
-from .conv_direct import conv_direct_function, conv_direct_name
+from .conv_direct import conv_direct_function, conv_direct_name, direct_schedule
 from .conv_gemm import CONV_GEMM_TYPE, GEOMETRY, conv_gemm_function, conv_gemm_name
 from .gemm import Gemm, Operand, blas_symbol, check_int32, shared_function, uses_blas
 from .gemm_schedule import default_schedule
@@ -67,7 +67,9 @@ def conv_kernel(fused: Operation, name: str) -> NativeKernel:
     window = _Window(conv)
     implicit = _implicit(group) and not window.is_pointwise()
     # registered now: object code from the disk cache links them unrendered
-    conv_gemm = _shared_conv_gemm(group.dtype) if implicit else None
+    o = conv.operands[1].type.shape[3]  # the filter's output channels
+    static_o = o if isinstance(o, int) else None
+    conv_gemm = _shared_conv_gemm(group.dtype, static_o) if implicit else None
     if group.dtype.is_float:
         blas_symbol(group.dtype)
 
@@ -187,13 +189,23 @@ def _emit_implicit(frame: Frame, window: _Window, conv_gemm: str) -> None:
     frame.finish()
 
 
-def _shared_conv_gemm(dtype: DType) -> str:
-    """The name of the process's implicit conv GEMM for `dtype` and the host's
-    schedule: it reads the geometry at run time, so every conv kernel declares
-    one compiled copy (gemm.py's `shared_function`: ~0.2 s of LLVM each
-    otherwise, a conv kernel's cold compile 260 -> 26 ms CPU)."""
+def _shared_conv_gemm(dtype: DType, out_channels: int | None) -> str:
+    """The name of the process's conv function for `dtype` and the host's
+    schedule, the direct loops (conv_direct.py) or the implicit GEMM
+    (conv_gemm.py): it reads the geometry at run time, so every conv kernel
+    declares one compiled copy (gemm.py's `shared_function`: ~0.2 s of LLVM
+    each otherwise, a conv kernel's cold compile 260 -> 26 ms CPU).
+
+    The direct loops' tile is NR output channels wide (64 on AVX-512): a conv
+    with at most half that many (static) takes the implicit GEMM, whose
+    NR strips are narrower (1x56x56x16 -> 32, one thread, CPU: 0.51 ms
+    implicit, 0.68 direct); the direct loops win from 64 up, and on
+    ResNet's 7x7x3 stem (1x224x224x3 stride 2: 4.5 -> 2.7 ms). `KILN_CONV`
+    = direct / implicit forces one."""
     schedule = default_schedule(dtype)
-    if os.environ.get("KILN_CONV") == "implicit":
+    forced = os.environ.get("KILN_CONV")
+    narrow = out_channels is not None and 2 * out_channels <= direct_schedule(schedule).nr
+    if forced == "implicit" or (forced != "direct" and narrow):
         return shared_function(
             conv_gemm_name(dtype, schedule), lambda m: conv_gemm_function(m, dtype, schedule)
         )
