@@ -73,28 +73,37 @@ def small_schedule(monkeypatch):
 
 @pytest.mark.parametrize("x, f, attrs", CONVS)
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-def test_implicit_gemm_matches_the_interpreter(rng, small_schedule, x, f, attrs, dtype):
+@pytest.mark.parametrize("path", ["direct", "implicit"])
+def test_implicit_gemm_matches_the_interpreter(
+    rng, small_schedule, monkeypatch, x, f, attrs, dtype, path
+):
+    """Both paths (conv_direct.py's loops, the implicit GEMM), forced."""
+    monkeypatch.setenv("KILN_CONV", path)
     small_schedule(DType[dtype])
     text = conv_text(tensor(x, dtype), tensor(f, dtype), attrs)
     check(text, normal(rng, shape(x), dtype), normal(rng, shape(f), dtype))
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
-def test_implicit_gemm_on_two_threads(rng, small_schedule, dtype):
+@pytest.mark.parametrize("path", ["direct", "implicit"])
+def test_implicit_gemm_on_two_threads(rng, small_schedule, monkeypatch, dtype, path):
     """A product past PARALLEL_FLOPS splits its pixels over the threads."""
+    monkeypatch.setenv("KILN_CONV", path)
     small_schedule(DType[dtype], threads=2)
     x, f = (2, 17, 15, 16), (3, 3, 16, 40)  # 510 pixels x 40 x 144: 2.9M multiply-adds
     text = conv_text(tensor(x, dtype), tensor(f, dtype), '{padding = "SAME"}')
     check(text, normal(rng, x, dtype), normal(rng, f, dtype))
 
 
-def test_host_schedule_and_the_path_chosen(rng):
-    """With the host's schedule: the listing names the implicit GEMM, and a
+@pytest.mark.parametrize("out, path", [(48, "direct NHWC loops"), (8, "implicit GEMM")])
+def test_host_schedule_and_the_path_chosen(rng, out, path):
+    """With the host's schedule: the listing names the path (a narrow conv, at
+    most half the direct tile's NR channels, takes the implicit GEMM), and a
     ResNet-like layer (K past KC, pixels past MC) agrees with the interpreter."""
-    x, f = (2, 14, 14, 32), (3, 3, 32, 48)
+    x, f = (2, 14, 14, 32), (3, 3, 32, out)
     text = conv_text(tensor(x), tensor(f), '{padding = "SAME"}')
     _, _, kernel, _ = compiled(text)
-    assert "implicit GEMM" in kernel.text
+    assert path in kernel.text
     check(text, normal(rng, x), normal(rng, f))
 
 
@@ -137,7 +146,8 @@ def test_failed_packing_malloc_is_the_kernels_fault(rng, monkeypatch):
     (a module-local one returning NULL, in a GEMM of a schedule of this test's
     own, so the process's shared copies are not it): the kernel returns
     OUT_OF_MEMORY."""
-    real = conv_module.conv_gemm_function
+    monkeypatch.setenv("KILN_CONV", "direct")
+    real = conv_module.conv_direct_function
     own = GemmSchedule(mr=2, nr=4, kc=8, mc=4, nc=8, width=4, unroll=1, threads=1)
     monkeypatch.setattr(conv_module, "default_schedule", lambda d: own)
 
@@ -148,7 +158,7 @@ def test_failed_packing_malloc_is_the_kernels_fault(rng, monkeypatch):
             ir.IRBuilder(fn.append_basic_block()).ret(ir.Constant(ir.PointerType(), None))
         return real(module, dtype, schedule)
 
-    monkeypatch.setattr(conv_module, "conv_gemm_function", failing)
+    monkeypatch.setattr(conv_module, "conv_direct_function", failing)
     x, f = (1, 5, 5, 2), (3, 3, 2, 3)
     m, op, kernel, entry = compiled(conv_text(tensor(x), tensor(f), '{padding = "SAME"}'))
     arrays = [normal(rng, x), normal(rng, f)]
@@ -172,10 +182,11 @@ def test_kernels_share_one_conv_gemm_and_aot_links_it(rng, tmp_path, monkeypatch
     from kiln.passes import DEFAULT_PIPELINE
     from kiln.runtime import aot
 
+    monkeypatch.setenv("KILN_CONV", "direct")
     names = set()
     for x, f, attrs in [CONVS[0], CONVS[2]]:
         _, _, kernel, _ = compiled(conv_text(tensor(x), tensor(f), attrs))
-        [declared] = [g for g in kernel.module.functions if g.name.startswith("kiln.conv_gemm.")]
+        [declared] = [g for g in kernel.module.functions if g.name.startswith("kiln.conv_direct.")]
         assert declared.is_declaration and llvm.address_of_symbol(declared.name)
         names.add(declared.name)
     assert len(names) == 1
