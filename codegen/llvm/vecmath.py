@@ -406,13 +406,12 @@ def erf(m: _Emitter, x: ir.Value) -> ir.Value:
         coefficients, mid, half = fit
         return m.poly(m.mul(m.sub(v, mid), 1 / half), coefficients)
 
-    a = m.clamp(m.intrinsic("llvm.fabs", x), 0.0, 4.0)  # NaN -> 0, put back below
+    a = m.clamp(m.intrinsic("llvm.fabs", x), 0.0, 4.0)  # NaN flows through to y
     small = m.mul(x, fitted(m.mul(x, x), _ERF_SMALL))
     big = m.clamp(a, 1.0, 4.0)
     e = call(m.b, "exp", m.b.fneg(m.mul(big, big)))
     large = m.sub(1.0, m.mul(e, fitted(m.div(1.0, big), _ERFC_LARGE)))
-    y = m.select(m.less(a, 1.0), small, m.intrinsic("llvm.copysign", large, x))
-    return m.keep_nan(x, y)
+    return m.select(m.less(a, 1.0), small, m.intrinsic("llvm.copysign", large, x))
 
 
 def _libm_erf(module: ir.Module, t: ir.Type) -> ir.Function:
