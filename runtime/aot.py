@@ -446,10 +446,12 @@ static int kiln_num_threads(void) {
   int n = __atomic_load_n(&kiln_threads_now, __ATOMIC_RELAXED);
   if (n > 0) return n;
   const char *env = getenv("KILN_NUM_THREADS");
-  long asked = env ? strtol(env, 0, 10) : 0;
-  n = asked >= 1 ? (int)(asked < KILN_MAX_THREADS ? asked : KILN_MAX_THREADS)
-                 : omp_get_max_threads();
-  if (n < 1) n = 1;
+  char *end = 0;
+  long asked = env ? strtol(env, &end, 10) : 0;
+  if (env && end != env) /* as in process: at least 1 */
+    n = asked < 1 ? 1 : (int)(asked < KILN_MAX_THREADS ? asked : KILN_MAX_THREADS);
+  else
+    n = omp_get_max_threads() < 1 ? 1 : omp_get_max_threads();
   int unset = 0; /* a count set meanwhile wins */
   __atomic_compare_exchange_n(&kiln_threads_now, &unset, n, 0, __ATOMIC_RELAXED,
                               __ATOMIC_RELAXED);

@@ -137,6 +137,7 @@ def test_the_environment_chooses_the_count_unless_set(driver, tmp_path):
     assert _run(driver, 0, 600, tmp_path, KILN_NUM_THREADS="3")[:2] == (3, 3)
     assert _run(driver, 0, 600, tmp_path, OMP_NUM_THREADS="3")[:2] == (3, 3)
     assert _run(driver, 1, 600, tmp_path, KILN_NUM_THREADS="3")[:2] == (1, 1)
+    assert _run(driver, 0, 600, tmp_path, KILN_NUM_THREADS="0")[:2] == (1, 1)  # as in process
     assert _run(driver, 0, 600, tmp_path, KILN_NUM_THREADS="x", OMP_NUM_THREADS="2")[:2] == (2, 2)
 
 
