@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 import kiln
 from kiln.ir import interpret, parse
 from kiln.passes import DEFAULT_PIPELINE, run_pipeline
-from kiln.runtime import aot
+from kiln.runtime import aot, parallel
 
 # a GEMM big enough to fork (gemm_kernel.PARALLEL_FLOPS) and a softmax whose
 # kernels split over rows (parallel.MIN_PARALLEL_ELEMENTS) for N >= 512
@@ -178,3 +179,24 @@ def test_a_serial_library_runs_one_thread(tmp_path):
     assert lib.num_threads == 1
     got = lib(*_inputs(600))[0]
     np.testing.assert_allclose(got, interpret(parse(WIDE), "wide", *_inputs(600))[0], rtol=1e-5)
+
+
+def test_kiln_load_gives_libgomp_the_bounded_spin(driver):
+    """A process that only loads the library: libgomp comes in with it, after
+    kiln.load put the in-process runtime's bounded spin in the environment."""
+    out, _ = driver
+    script = (
+        "import os, sys, kiln\n"
+        "gomp = lambda: 'libgomp' in open('/proc/self/maps').read()\n"
+        "before = gomp()\n"
+        "kiln.load(sys.argv[1])\n"
+        "print(before, gomp(), os.environ.get('GOMP_SPINCOUNT'))\n"
+    )
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(out)], capture_output=True, text=True, env=environ
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True", parallel.SPIN_COUNT]
