@@ -146,6 +146,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--cpu-time", action="store_true", help="process CPU time, not wall")
     args = parser.parse_args(argv)
     args.batches = [int(b) for b in args.batches.split(",")]
+    from .onnx import ALL_MODELS
+
+    known = ["mlp", *ALL_MODELS.split(",")]
+    unknown = sorted(set(args.models.split(",")) - set(known))
+    if unknown:
+        parser.error(f"unknown models {unknown}; known: {', '.join(known)}")
     threads = {"KILN_NUM_THREADS": str(args.threads)} if args.threads else {}
     rows = []
     with tempfile.TemporaryDirectory() as directory, environment(**threads):
