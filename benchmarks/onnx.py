@@ -12,10 +12,11 @@ dim (no downloads), and the ResNet-50 of onnx's own model tests (the copy in
 the onnx wheel, weights as ConstantOfShape; its batch dim made symbolic here).
 For each: import + compile time (cold: a fresh compile cache; then from the
 cache), the time to build the AOT library, and per batch size the median
-latency of kiln in process, of the `.so` through `kiln.load`, and of
-onnxruntime (CPU provider, default threads), the ratios, and that the outputs
-agree. A model kiln cannot import or compile is reported with the error and
-the run goes on. Needs torch and onnxruntime (the `peers` and `test` extras).
+latency of kiln in process, of the `.so` through `kiln.load` (those two timed
+interleaved, benchmarks/aot.py `interleaved`), and of onnxruntime (CPU
+provider, default threads), the ratios, and that the outputs agree. A model
+kiln cannot import or compile is reported with the error and the run goes on.
+Needs torch and onnxruntime (the `peers` and `test` extras).
 """
 
 from __future__ import annotations
@@ -242,6 +243,8 @@ def bench_model(name: str, args, directory: str) -> list[dict]:
     import kiln
     from kiln.onnx import import_model
 
+    from .aot import interleaved
+
     path = export(name, args.quick, directory)
     _, example = _models(args.quick)[name]
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -263,12 +266,14 @@ def bench_model(name: str, args, directory: str) -> list[dict]:
         x = example(batch).numpy()
         theirs = session.run(None, {input_name: x})[0]
         err = _rel_err(run(x)[0], theirs)
-        kiln_ms = _median_ms(lambda x=x: run(x), args.repeat)
         ort_ms = _median_ms(lambda x=x: session.run(None, {input_name: x}), args.repeat)
         so_ms = so_err = None
-        if library is not None:
+        if library is None:
+            kiln_ms = _median_ms(lambda x=x: run(x), args.repeat)
+        else:  # timed interleaved: a change of the machine's load hits both alike
             so_err = _rel_err(library(x)[0], theirs)
-            so_ms = _median_ms(lambda x=x: library(x), args.repeat)
+            t_kiln, t_so = interleaved(lambda x=x: run(x), lambda x=x: library(x), args.repeat)
+            kiln_ms, so_ms = float(np.median(t_kiln) * 1e3), float(np.median(t_so) * 1e3)
         row = dict(
             model=name,
             batch=batch,

@@ -298,7 +298,7 @@ def _emit_object(program: CpuProgram) -> bytes:
     """The kernels and kiln_run as one optimised PIC object, its symbols hidden."""
     with jit.llvm_lock:
         main = program.linked_module()
-        link_gemms(main)
+        link_gemms(main, parallel="kiln_gemm_parallel")  # the glue's: run-time threads
         for fn in main.functions:
             if not fn.is_declaration and fn.linkage not in (
                 llvm.Linkage.internal,
@@ -390,6 +390,14 @@ def _header(name, program, fit_: Fit, inputs, outputs, weights) -> str:
         "/* A message for a return code (static storage). */",
         f"const char *{name}_error(int code);",
         "",
+        "/* The threads a call splits its kernels over (the GEMMs too): set by",
+        f"   {name}_set_num_threads(n), else $KILN_NUM_THREADS when the first call reads",
+        "   it, else OpenMP's default ($OMP_NUM_THREADS, else the CPUs); 1 for a library",
+        "   built with --no-threads. n < 1 goes back to the environment's count.",
+        "   Small kernels run on one thread whatever the count, as in process. */",
+        f"int {name}_num_threads(void);",
+        f"void {name}_set_num_threads(int n);",
+        "",
         "/* The SHA-256 (hex) of the manifest's contract: kiln.load compares it. */",
         f"const char *{name}_contract(void);",
         "",
@@ -412,20 +420,59 @@ __attribute__((visibility("hidden"))) void GOMP_parallel(void (*fn)(void *), voi
                                                          unsigned n, unsigned flags) {
   (void)n; (void)flags; fn(data);
 }
+__attribute__((visibility("hidden"))) void kiln_gemm_parallel(void (*fn)(void *), void *data,
+                                                              unsigned n, unsigned flags) {
+  (void)n; (void)flags; fn(data);
+}
 __attribute__((visibility("hidden"))) int omp_get_num_threads(void) { return 1; }
 __attribute__((visibility("hidden"))) int omp_get_thread_num(void) { return 0; }
-static int kiln_threads(int64_t extent, int64_t elements) {
-  (void)extent; (void)elements; return 0;
+static int kiln_num_threads(void) { return 1; }
+static void kiln_set_num_threads(int n) { (void)n; }
+static int kiln_threads(int threads, int64_t extent, int64_t elements) {
+  (void)threads; (void)extent; (void)elements; return 0;
 }
 """
 
+# The threads of a call, read at run time: a count set through <name>_set_num_threads,
+# else $KILN_NUM_THREADS (as in process, runtime/parallel.py), else OpenMP's default
+# ($OMP_NUM_THREADS, else the CPUs this process may run on). The environment is read
+# on the first call (getenv is not safe against a concurrent setenv, so not every call).
 OPENMP = r"""
 extern int omp_get_max_threads(void);
-/* As runtime/parallel.py: split a kernel only when it has rows and enough work. */
-static int kiln_threads(int64_t extent, int64_t elements) {
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned n, unsigned flags);
+#define KILN_MAX_THREADS 1024
+static int kiln_threads_now; /* 0: not chosen yet */
+static int kiln_num_threads(void) {
+  int n = __atomic_load_n(&kiln_threads_now, __ATOMIC_RELAXED);
+  if (n > 0) return n;
+  const char *env = getenv("KILN_NUM_THREADS");
+  char *end = 0;
+  long asked = env ? strtol(env, &end, 10) : 0;
+  if (env && end != env) /* as in process: at least 1 */
+    n = asked < 1 ? 1 : (int)(asked < KILN_MAX_THREADS ? asked : KILN_MAX_THREADS);
+  else
+    n = omp_get_max_threads() < 1 ? 1 : omp_get_max_threads();
+  int unset = 0; /* a count set meanwhile wins */
+  __atomic_compare_exchange_n(&kiln_threads_now, &unset, n, 0, __ATOMIC_RELAXED,
+                              __ATOMIC_RELAXED);
+  return __atomic_load_n(&kiln_threads_now, __ATOMIC_RELAXED);
+}
+static void kiln_set_num_threads(int n) {
+  __atomic_store_n(&kiln_threads_now, n < 1 ? 0 : n < KILN_MAX_THREADS ? n : KILN_MAX_THREADS,
+                   __ATOMIC_RELAXED);
+}
+/* As runtime/parallel.py `threads_for`: split a kernel only when it has rows and enough
+   work, over at most the call's threads. */
+static int kiln_threads(int threads, int64_t extent, int64_t elements) {
   if (extent < 2 || elements < %d) return 0;
-  int64_t n = omp_get_max_threads();
-  return (int)(n < extent ? n : extent);
+  return (int)(threads < extent ? threads : extent);
+}
+/* What the GEMMs' fork calls instead of GOMP_parallel (runtime/aot.py `_emit_object`):
+   their team is the call's threads, not the count their schedule was rendered with. */
+__attribute__((visibility("hidden"))) void kiln_gemm_parallel(void (*fn)(void *), void *data,
+                                                              unsigned n, unsigned flags) {
+  (void)n;
+  GOMP_parallel(fn, data, (unsigned)kiln_num_threads(), flags);
 }
 """
 
@@ -551,6 +598,8 @@ def _glue(
         '  return "unknown error code";',
         "}",
         f'const char *{name}_contract(void) {{ return "{contract}"; }}',
+        f"int {name}_num_threads(void) {{ return kiln_num_threads(); }}",
+        f"void {name}_set_num_threads(int n) {{ kiln_set_num_threads(n); }}",
     ]
     # dims: ranges, then the sizes they imply (no int64 overflow below)
     lines += [f"static int kiln_check_dims({_dims_args(fit_) or 'void'}) {{"]
@@ -584,6 +633,7 @@ def _glue(
     for k in range(n_extras):
         lines.append(f"  k_outer[{n_steps + k}] = {e(('extra', k))};")
     lines.append(f"  int32_t k_threads[{max(n_steps, 1)}];")
+    lines.append("  int k_nt = kiln_num_threads();")
     for i, step in enumerate(program.steps):
         n = len([k for k in fit_.polys if k[:2] == ("dims", i)])
         values = ", ".join(e(("dims", i, j)) for j in range(n)) or "0"
@@ -595,7 +645,7 @@ def _glue(
             + (
                 "0;  /* a GEMM: it splits its work itself */"
                 if program.runs_blas(step)
-                else f"kiln_threads(k_outer[{i}], {e(('elements', i))});"
+                else f"kiln_threads(k_nt, k_outer[{i}], {e(('elements', i))});"
             )
         )
     n_buf = max(program.n_buffers, 1)
@@ -686,6 +736,8 @@ class Library:
         self.manifest = m = _checked_manifest(path)
         self.name = m["name"]
         library = out / m["library"]
+        if m.get("threads") == "openmp":  # libgomp reads its spin once, when it loads:
+            parallel.bounded_spin()  # the in-process runtime's bounded one, unless set
         try:
             self._lib = ctypes.CDLL(str(library.resolve()))
         except OSError as e:
@@ -722,11 +774,29 @@ class Library:
         self._shape.argtypes = (
             [ctypes.c_int] + [ctypes.c_int64] * len(self.dims) + [ctypes.c_void_p]
         )
+        self._num_threads = getattr(self._lib, f"{self.name}_num_threads", None)
+        self._set_num_threads = getattr(self._lib, f"{self.name}_set_num_threads", None)
+        if self._set_num_threads is not None:
+            self._set_num_threads.argtypes, self._set_num_threads.restype = [ctypes.c_int], None
         if m["weights"] != "embedded":
             load_weights = getattr(self._lib, f"{self.name}_load_weights")
             load_weights.argtypes = [ctypes.c_char_p]
             if load_weights(str(out / m["weights"]).encode()) != OK:
                 raise KilnError(f"cannot load the weights {out / m['weights']}")
+
+    @property
+    def num_threads(self) -> int:
+        """The threads a call splits its kernels over (the library's
+        `<name>_num_threads`: set below, else $KILN_NUM_THREADS, else OpenMP's)."""
+        return self._num_threads() if self._num_threads else 1
+
+    @num_threads.setter
+    def num_threads(self, n: int) -> None:
+        """Set the library's thread count for the calls after (all threads'); n < 1
+        goes back to the environment's."""
+        if self._set_num_threads is None:
+            raise KilnError(f"{self.name}: a library without a thread count to set")
+        self._set_num_threads(int(n))
 
     def __call__(self, *args) -> list[np.ndarray]:
         arrays, bound = self.signature.check(args)

@@ -145,12 +145,18 @@ def _definition(name: str) -> ir.Module:
     return module
 
 
-def link_gemms(main: llvm.ModuleRef) -> None:
+def link_gemms(main: llvm.ModuleRef, parallel: str | None = None) -> None:
     """Link into `main` the definition of every kiln GEMM it declares (AOT: a
-    library must carry them). Hold `jit.llvm_lock`."""
+    library must carry them). `parallel`: the function the GEMMs' forks call
+    instead of `GOMP_parallel` (same signature; AOT's glue picks the team at run
+    time). Hold `jit.llvm_lock`."""
     for fn in list(main.functions):
         if fn.is_declaration and fn.name in _definers:
-            main.link_in(jit.to_llvm(_definition(fn.name)))
+            gemm = jit.to_llvm(_definition(fn.name))
+            fork = next((f for f in gemm.functions if f.name == "GOMP_parallel"), None)
+            if parallel and fork is not None:
+                fork.name = parallel
+            main.link_in(gemm)
 
 
 def gemm_variant() -> str:
