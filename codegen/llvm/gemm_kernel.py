@@ -260,9 +260,15 @@ class _Renderer:
             b.call(free, [b_pack])
             b.ret(ir.Constant(I32, OUT_OF_MEMORY))
         zero = self.c64(0)
+        # k in equal KC blocks (784 = 4 x 196, not 6 x 128 + 16: a thin last block
+        # would pay a whole pass over C for a few steps), whole unrolled steps each
+        blocks = b.sdiv(b.add(k, self.c64(s.kc - 1)), kc)
+        even = self.round_up(b, b.sdiv(b.add(k, b.sub(blocks, one)), blocks), s.unroll)
+        kc = self.min(b, kc, even)
         with counted_loop(b, zero, n, "jc", step=s.nc) as jc:
             nb = self.min(b, self.c64(s.nc), b.sub(n, jc))
-            with counted_loop(b, zero, k, "pc", step=s.kc) as pc:
+            with counted_loop(b, zero, blocks, "p") as p:
+                pc = b.mul(p, kc)
                 kb = self.min(b, kc, b.sub(k, pc))
                 first = b.icmp_signed("==", pc, zero)
                 b_at = b.add(b.mul(pc, b_l), b.mul(jc, b_j))
@@ -370,6 +376,7 @@ class _Renderer:
         entry = ir.IRBuilder(fn.append_basic_block("entry"))
         tile = entry.alloca(t, s.mr * s.nr, name="tile")
         b = entry
+        self.prefetch_tile(b, c, ldc, csc)
         lanes = s.nr // s.width
         zero_vec = ir.Constant(vec, [0.0] * s.width)
         acc = [[zero_vec] * lanes for _ in range(s.mr)]
@@ -402,6 +409,25 @@ class _Renderer:
                         b.store(b.fadd(old, x), out)
         b.ret_void()
         return fn
+
+    def prefetch_tile(self, b: ir.IRBuilder, c, ldc, csc) -> None:
+        """Prefetch (for writing) the cache lines of the tile of C before the k loop:
+        C is read and written once per KC block, and a C too large for the caches
+        would otherwise stall every tile's write on its misses (a prefetch never
+        faults, so the lines of an edge tile's rows past C are harmless)."""
+        s = self.s
+        prefetch = _declare(
+            self.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, I32, I32, I32])
+        )
+        write, keep, data = (ir.Constant(I32, x) for x in (1, 3, 1))
+        row_bytes = s.nr * self.item
+        offsets = sorted({*range(0, row_bytes, 64), row_bytes - 1})
+        with b.if_then(b.icmp_signed("==", csc, self.c64(1))):
+            for r in range(s.mr):
+                row = b.gep(c, [b.mul(self.c64(r), ldc)], source_etype=self.t)
+                for offset in offsets:
+                    at = b.gep(row, [self.c64(offset)], source_etype=ir.IntType(8))
+                    b.call(prefetch, [at, write, keep, data])
 
     def k_loop(self, b: ir.IRBuilder, acc, pa, pb, start, stop, unroll: int, name: str):
         """Accumulators carried as phis through `for l in start..stop by unroll`."""
