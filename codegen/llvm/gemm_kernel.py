@@ -79,6 +79,25 @@ def _define(module: ir.Module, name: str, ret: ir.Type, args, names) -> ir.Funct
     return fn
 
 
+def _concat(b: ir.IRBuilder, parts: list[ir.Value]) -> ir.Value:
+    """One vector of the equal-width vectors `parts`, in order (a tree of shuffles)."""
+    while len(parts) > 1:
+        pairs = []
+        for i in range(0, len(parts) - 1, 2):
+            x, y = parts[i], parts[i + 1]
+            mask = ir.Constant(ir.VectorType(I32, 2 * x.type.count), list(range(2 * x.type.count)))
+            pairs.append(b.shuffle_vector(x, y, mask))
+        if len(parts) % 2:  # the odd one out, padded to the others' width
+            x = parts[-1]
+            count = pairs[0].type.count
+            padded = [*range(x.type.count), *[x.type.count] * (count - x.type.count)]
+            undef = ir.Constant(x.type, ir.Undefined)
+            mask = ir.Constant(ir.VectorType(I32, count), padded)
+            pairs.append(b.shuffle_vector(x, undef, mask))
+        parts = pairs
+    return parts[0]
+
+
 def _declare(module: ir.Module, name: str, ftype: ir.FunctionType) -> ir.Function:
     found = module.globals.get(name)
     return found if found is not None else ir.Function(module, ftype, name)
@@ -340,14 +359,25 @@ class _Renderer:
     def _pack_rows(self, b: ir.IRBuilder, base, s_r, kb, out, height: int) -> None:
         """A whole strip whose rows are each contiguous along l (A not transposed,
         B transposed): the rows' pointers hoisted, a strip vector built per l."""
-        t, strip_vec = self.t, ir.VectorType(self.t, height)
+        t, w = self.t, self.s.width
         rows = [b.gep(base, [b.mul(self.c64(r), s_r)], source_etype=t) for r in range(height)]
-        with counted_loop(b, self.c64(0), kb, "l") as l_:
-            strip = ir.Constant(strip_vec, ir.Undefined)
+        # `w` steps of l at a time: a vector of each row, transposed by one shuffle
+        vec = ir.VectorType(t, w)
+        blocks = b.sdiv(kb, self.c64(w))
+        with counted_loop(b, self.c64(0), blocks, "lw") as lw:
+            l0 = b.mul(lw, self.c64(w))
+            parts = [b.load(b.gep(row, [l0], source_etype=t), typ=vec, align=1) for row in rows]
+            block = _concat(b, parts)  # block[r*w + l] = X(r, l0 + l)
+            mask = [r * w + l for l in range(w) for r in range(height)]
+            undef = ir.Constant(block.type, ir.Undefined)
+            mask_c = ir.Constant(ir.VectorType(I32, len(mask)), mask)
+            dst = b.gep(out, [b.mul(l0, self.c64(height))], source_etype=t)
+            b.store(b.shuffle_vector(block, undef, mask_c), dst, align=1)
+        with counted_loop(b, b.mul(blocks, self.c64(w)), kb, "l") as l_:
+            dst = b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t)
             for r, row in enumerate(rows):
                 x = b.load(b.gep(row, [l_], source_etype=t), typ=t)
-                strip = b.insert_element(strip, x, ir.Constant(I32, r))
-            b.store(strip, b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t), align=1)
+                b.store(x, b.gep(dst, [self.c64(r)], source_etype=t))
 
     def _pack_any(self, b: ir.IRBuilder, base, s_r, s_l, left, kb, out, height: int) -> None:
         """Any strides, and the last strip's `left` rows then zeros."""
