@@ -51,6 +51,7 @@ PARALLEL_FLOPS = 1 << 21  # m * n * k below this: one thread (fork/join costs ~1
 # the task a worker reads: A, lda, ta, B, ldb, tb, C, ldc, csc, m, n, k as i64
 # words, then the word the workers OR their faults into
 FAULT_WORD = 12
+TRANSPOSE_LANES = 8  # the transposing pack's steps of l per block (see _pack_rows)
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
 
 
@@ -358,25 +359,37 @@ class _Renderer:
 
     def _pack_rows(self, b: ir.IRBuilder, base, s_r, kb, out, height: int) -> None:
         """A whole strip whose rows are each contiguous along l (A not transposed,
-        B transposed): the rows' pointers hoisted, a strip vector built per l."""
-        t, w = self.t, self.s.width
+        B transposed): a transpose, in 4 x `LANES` blocks (a vector load from each
+        of 4 rows, LLVM's 4 x 4 shuffles, a 4-vector store per l) where the rows
+        come in fours; a scalar copy of the rest and of the last l."""
+        t = self.t
         rows = [b.gep(base, [b.mul(self.c64(r), s_r)], source_etype=t) for r in range(height)]
-        # `w` steps of l at a time: a vector of each row, transposed by one shuffle
-        vec = ir.VectorType(t, w)
-        blocks = b.sdiv(kb, self.c64(w))
+        lanes, quad = min(TRANSPOSE_LANES, self.s.width), height - height % 4
+        blocks = b.sdiv(kb, self.c64(lanes)) if quad else self.c64(0)
         with counted_loop(b, self.c64(0), blocks, "lw") as lw:
-            l0 = b.mul(lw, self.c64(w))
-            parts = [b.load(b.gep(row, [l0], source_etype=t), typ=vec, align=1) for row in rows]
-            block = _concat(b, parts)  # block[r*w + l] = X(r, l0 + l)
-            mask = [r * w + l for l in range(w) for r in range(height)]
-            undef = ir.Constant(block.type, ir.Undefined)
-            mask_c = ir.Constant(ir.VectorType(I32, len(mask)), mask)
-            dst = b.gep(out, [b.mul(l0, self.c64(height))], source_etype=t)
-            b.store(b.shuffle_vector(block, undef, mask_c), dst, align=1)
-        with counted_loop(b, b.mul(blocks, self.c64(w)), kb, "l") as l_:
+            l0 = b.mul(lw, self.c64(lanes))
+            for r0 in range(0, quad, 4):
+                parts = [
+                    b.load(b.gep(row, [l0], source_etype=t), typ=ir.VectorType(t, lanes), align=1)
+                    for row in rows[r0 : r0 + 4]
+                ]
+                block = _concat(b, parts)  # block[r * lanes + l] = X(r0 + r, l0 + l)
+                for l_ in range(lanes):
+                    mask = ir.Constant(ir.VectorType(I32, 4), [r * lanes + l_ for r in range(4)])
+                    column = b.shuffle_vector(block, ir.Constant(block.type, ir.Undefined), mask)
+                    at = b.add(b.mul(b.add(l0, self.c64(l_)), self.c64(height)), self.c64(r0))
+                    b.store(column, b.gep(out, [at], source_etype=t), align=1)
+            if quad < height:  # rows past the fours: one element at a time
+                self._copy_rows(b, rows, quad, l0, b.add(l0, self.c64(lanes)), out, height)
+        self._copy_rows(b, rows, 0, b.mul(blocks, self.c64(lanes)), kb, out, height)
+
+    def _copy_rows(self, b: ir.IRBuilder, rows, first: int, start, stop, out, height) -> None:
+        """out[l][r] = rows[r][l] for l in start..stop and r from `first`, by scalars."""
+        t = self.t
+        with counted_loop(b, start, stop, "l") as l_:
             dst = b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t)
-            for r, row in enumerate(rows):
-                x = b.load(b.gep(row, [l_], source_etype=t), typ=t)
+            for r in range(first, height):
+                x = b.load(b.gep(rows[r], [l_], source_etype=t), typ=t)
                 b.store(x, b.gep(dst, [self.c64(r)], source_etype=t))
 
     def _pack_any(self, b: ir.IRBuilder, base, s_r, s_l, left, kb, out, height: int) -> None:
