@@ -19,9 +19,14 @@ of vector FMAs (`llvm.fma` on <width x T>); an edge tile goes through a tile
 on the stack and only its valid part is written. Each tile of C is written
 once per KC block: stored on the first (beta = 0), added to after. Transposed
 operands differ only in the strides the packing reads with. The packing
-buffers are malloc'd once per call (bounded by the schedule: MC x min(KC, k)
-and min(KC, k) x min(NC, n)) and freed before it returns; when malloc fails the GEMM
-returns OUT_OF_MEMORY (a kiln Fault bit) and writes nothing, else 0.
+buffers (bounded by the schedule: MC x min(KC, k) and min(KC, k) x min(NC, n),
+one 64-byte-aligned block) are kept between calls in SLOTS slots of the
+module (taken and put back atomically: concurrent callers and the threads of
+a split each hold their own; a block too small is freed and replaced, one
+with no free slot freed at return), so a call reuses warm pages instead of
+faulting in fresh ones; they live as long as the process (or the AOT
+library). When allocation fails the GEMM returns OUT_OF_MEMORY (a kiln Fault
+bit) and writes nothing, else 0.
 
 A narrow product (C's n far below NR, as an MLP's last layer) runs as
 C^T = op(B)^T op(A)^T when that pads fewer tiles (`orient`): its tiles are
@@ -51,6 +56,9 @@ PARALLEL_FLOPS = 1 << 21  # m * n * k below this: one thread (fork/join costs ~1
 # the task a worker reads: A, lda, ta, B, ldb, tb, C, ldc, csc, m, n, k as i64
 # words, then the word the workers OR their faults into
 FAULT_WORD = 12
+SLOTS = 4  # packing buffers a GEMM keeps between calls (one per concurrent caller)
+ALIGN = 64  # their alignment (a cache line; a vector of AVX-512)
+TRANSPOSE_LANES = 8  # the transposing pack's steps of l per block (see _pack_rows)
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
 
 
@@ -77,6 +85,25 @@ def _define(module: ir.Module, name: str, ret: ir.Type, args, names) -> ir.Funct
     for arg, text in zip(fn.args, names):
         arg.name = text
     return fn
+
+
+def _concat(b: ir.IRBuilder, parts: list[ir.Value]) -> ir.Value:
+    """One vector of the equal-width vectors `parts`, in order (a tree of shuffles)."""
+    while len(parts) > 1:
+        pairs = []
+        for i in range(0, len(parts) - 1, 2):
+            x, y = parts[i], parts[i + 1]
+            mask = ir.Constant(ir.VectorType(I32, 2 * x.type.count), list(range(2 * x.type.count)))
+            pairs.append(b.shuffle_vector(x, y, mask))
+        if len(parts) % 2:  # the odd one out, padded to the others' width
+            x = parts[-1]
+            count = pairs[0].type.count
+            padded = [*range(x.type.count), *[x.type.count] * (count - x.type.count)]
+            undef = ir.Constant(x.type, ir.Undefined)
+            mask = ir.Constant(ir.VectorType(I32, count), padded)
+            pairs.append(b.shuffle_vector(x, undef, mask))
+        parts = pairs
+    return parts[0]
 
 
 def _declare(module: ir.Module, name: str, ftype: ir.FunctionType) -> ir.Function:
@@ -239,8 +266,6 @@ class _Renderer:
         a, lda, ta, b_, ldb, tb, c, ldc, csc, m, n, k = fn.args
         pack, micro = self.pack(), self.micro()
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        malloc = _declare(self.module, "malloc", ir.FunctionType(PTR, [I64]))
-        free = _declare(self.module, "free", ir.FunctionType(ir.VoidType(), [PTR]))
         one = self.c64(1)
         # strides of A(i, l) and B(l, j): the packing reads op(A), op(B) with them
         a_i, a_l = b.select(ta, one, lda), b.select(ta, lda, one)
@@ -249,27 +274,32 @@ class _Renderer:
         m_cap = self.min(b, self.c64(s.mc), self.round_up(b, m, s.mr))
         kc = self.c64(s.kc)
         k_cap = self.min(b, kc, k)
-        a_pack = b.call(malloc, [b.mul(b.mul(m_cap, k_cap), self.c64(self.item))])
-        b_pack = b.call(malloc, [b.mul(b.mul(n_cap, k_cap), self.c64(self.item))])
-        failed = b.or_(
-            b.icmp_unsigned("==", a_pack, ir.Constant(PTR, None)),
-            b.icmp_unsigned("==", b_pack, ir.Constant(PTR, None)),
-        )
-        with b.if_then(failed, likely=False):
-            b.call(free, [a_pack])
-            b.call(free, [b_pack])
+        a_bytes = self.round_up(b, b.mul(b.mul(m_cap, k_cap), self.c64(self.item)), ALIGN)
+        b_bytes = b.mul(b.mul(n_cap, k_cap), self.c64(self.item))
+        buffer = self.acquire(b, b.add(a_bytes, b_bytes))
+        with b.if_then(b.icmp_unsigned("==", buffer, ir.Constant(PTR, None)), likely=False):
             b.ret(ir.Constant(I32, OUT_OF_MEMORY))
+        a_pack = buffer
+        b_pack = b.gep(buffer, [a_bytes], source_etype=ir.IntType(8))
         zero = self.c64(0)
+        # k in equal KC blocks (784 = 4 x 196, not 6 x 128 + 16: a thin last block
+        # would pay a whole pass over C for a few steps), whole unrolled steps each;
+        # m in equal MC blocks of whole tiles (256 = 132 + 124, not 252 + 4: a thin
+        # last block would stream all of B's panel for one tile of rows)
+        blocks, kc = self.even_blocks(b, k, s.kc, s.unroll)
+        m_blocks, mc = self.even_blocks(b, m, s.mc, s.mr)
         with counted_loop(b, zero, n, "jc", step=s.nc) as jc:
             nb = self.min(b, self.c64(s.nc), b.sub(n, jc))
-            with counted_loop(b, zero, k, "pc", step=s.kc) as pc:
+            with counted_loop(b, zero, blocks, "p") as p:
+                pc = b.mul(p, kc)
                 kb = self.min(b, kc, b.sub(k, pc))
                 first = b.icmp_signed("==", pc, zero)
                 b_at = b.add(b.mul(pc, b_l), b.mul(jc, b_j))
                 b_src = b.gep(b_, [b_at], source_etype=t)
                 b.call(pack[s.nr], [b_src, b_j, b_l, nb, kb, b_pack])
-                with counted_loop(b, zero, m, "ic", step=s.mc) as ic:
-                    mb = self.min(b, self.c64(s.mc), b.sub(m, ic))
+                with counted_loop(b, zero, m_blocks, "i") as i:
+                    ic = b.mul(i, mc)
+                    mb = self.min(b, mc, b.sub(m, ic))
                     a_at = b.add(b.mul(ic, a_i), b.mul(pc, a_l))
                     a_src = b.gep(a, [a_at], source_etype=t)
                     b.call(pack[s.mr], [a_src, a_i, a_l, mb, kb, a_pack])
@@ -283,10 +313,69 @@ class _Renderer:
                             column = b.mul(b.add(jc, jr), csc)
                             c_at = b.gep(c, [b.add(row, column)], source_etype=t)
                             b.call(micro, [pa, pb, kb, c_at, ldc, csc, first, mr, nr])
-        b.call(free, [a_pack])
-        b.call(free, [b_pack])
+        self.release(b, buffer)
         b.ret(ir.Constant(I32, 0))
         return fn
+
+    # the packing buffers, kept between calls
+    def slots(self) -> ir.GlobalVariable:
+        """The module's cache of packing buffers: SLOTS pointers, null when empty."""
+        name = f"{self.name}.buffers"
+        found = self.module.globals.get(name)
+        if found is None:
+            found = ir.GlobalVariable(self.module, ir.ArrayType(PTR, SLOTS), name)
+            found.linkage = "internal"
+            found.initializer = ir.Constant(found.value_type, None)
+        return found
+
+    def acquire(self, b: ir.IRBuilder, size: ir.Value) -> ir.Value:
+        """A buffer of `size` bytes, ALIGN-aligned (null when out of memory): a
+        cached one taken (atomically) from a slot when one is there and large
+        enough, else a new one. Its capacity is kept in the ALIGN bytes before it.
+        Freeing and re-allocating the packing buffers on every call cost page
+        faults (glibc returns large blocks to the system at free): f64 256^3 ran
+        at 2/3 of its speed."""
+        slots, null = self.slots(), ir.Constant(PTR, None)
+        found = b.alloca(PTR, name="found")
+        b.store(null, found)
+        for i in range(SLOTS):
+            with b.if_then(b.icmp_unsigned("==", b.load(found, typ=PTR), null)):
+                slot = b.gep(slots, [ir.Constant(I32, 0), ir.Constant(I32, i)])
+                b.store(b.atomic_rmw("xchg", slot, null, "acq_rel"), found)
+        cached = b.load(found, typ=PTR)
+        with b.if_then(b.icmp_unsigned("!=", cached, null)):
+            header = b.gep(cached, [self.c64(-ALIGN)], source_etype=ir.IntType(8))
+            small = b.icmp_signed("<", b.load(header, typ=I64), size)
+            with b.if_then(small):
+                self.free(b, cached)
+                b.store(null, found)
+        with b.if_then(b.icmp_unsigned("==", b.load(found, typ=PTR), null)):
+            aligned_alloc = _declare(self.module, "aligned_alloc", ir.FunctionType(PTR, [I64, I64]))
+            total = b.add(self.round_up(b, size, ALIGN), self.c64(ALIGN))  # with the header
+            block = b.call(aligned_alloc, [self.c64(ALIGN), total])
+            with b.if_then(b.icmp_unsigned("!=", block, null)):
+                b.store(size, block)
+                b.store(b.gep(block, [self.c64(ALIGN)], source_etype=ir.IntType(8)), found)
+        return b.load(found, typ=PTR)
+
+    def release(self, b: ir.IRBuilder, buffer: ir.Value) -> None:
+        """Put `buffer` back into an empty slot, or free it when none is."""
+        slots, null = self.slots(), ir.Constant(PTR, None)
+        held = b.alloca(PTR, name="held")
+        b.store(buffer, held)
+        for i in range(SLOTS):
+            with b.if_then(b.icmp_unsigned("!=", b.load(held, typ=PTR), null)):
+                slot = b.gep(slots, [ir.Constant(I32, 0), ir.Constant(I32, i)])
+                swap = b.cmpxchg(slot, null, b.load(held, typ=PTR), "acq_rel", "monotonic")
+                with b.if_then(b.extract_value(swap, 1)):
+                    b.store(null, held)
+        with b.if_then(b.icmp_unsigned("!=", b.load(held, typ=PTR), null)):
+            self.free(b, b.load(held, typ=PTR))
+
+    def free(self, b: ir.IRBuilder, buffer: ir.Value) -> None:
+        """Free a buffer that `acquire` allocated (its block begins ALIGN before it)."""
+        free = _declare(self.module, "free", ir.FunctionType(ir.VoidType(), [PTR]))
+        b.call(free, [b.gep(buffer, [self.c64(-ALIGN)], source_etype=ir.IntType(8))])
 
     def pack(self) -> dict[int, ir.Function]:
         """`pack<R>(src, s_r, s_l, rows, kb, dst)`: the rows x kb operand X(r, l) =
@@ -333,15 +422,38 @@ class _Renderer:
 
     def _pack_rows(self, b: ir.IRBuilder, base, s_r, kb, out, height: int) -> None:
         """A whole strip whose rows are each contiguous along l (A not transposed,
-        B transposed): the rows' pointers hoisted, a strip vector built per l."""
-        t, strip_vec = self.t, ir.VectorType(self.t, height)
+        B transposed): a transpose, in 4 x `LANES` blocks (a vector load from each
+        of 4 rows, LLVM's 4 x 4 shuffles, a 4-vector store per l) where the rows
+        come in fours; a scalar copy of the rest and of the last l."""
+        t = self.t
         rows = [b.gep(base, [b.mul(self.c64(r), s_r)], source_etype=t) for r in range(height)]
-        with counted_loop(b, self.c64(0), kb, "l") as l_:
-            strip = ir.Constant(strip_vec, ir.Undefined)
-            for r, row in enumerate(rows):
-                x = b.load(b.gep(row, [l_], source_etype=t), typ=t)
-                strip = b.insert_element(strip, x, ir.Constant(I32, r))
-            b.store(strip, b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t), align=1)
+        lanes, quad = min(TRANSPOSE_LANES, self.s.width), height - height % 4
+        blocks = b.sdiv(kb, self.c64(lanes)) if quad else self.c64(0)
+        with counted_loop(b, self.c64(0), blocks, "lw") as lw:
+            l0 = b.mul(lw, self.c64(lanes))
+            for r0 in range(0, quad, 4):
+                parts = [
+                    b.load(b.gep(row, [l0], source_etype=t), typ=ir.VectorType(t, lanes), align=1)
+                    for row in rows[r0 : r0 + 4]
+                ]
+                block = _concat(b, parts)  # block[r * lanes + l] = X(r0 + r, l0 + l)
+                for l_ in range(lanes):
+                    mask = ir.Constant(ir.VectorType(I32, 4), [r * lanes + l_ for r in range(4)])
+                    column = b.shuffle_vector(block, ir.Constant(block.type, ir.Undefined), mask)
+                    at = b.add(b.mul(b.add(l0, self.c64(l_)), self.c64(height)), self.c64(r0))
+                    b.store(column, b.gep(out, [at], source_etype=t), align=1)
+            if quad < height:  # rows past the fours: one element at a time
+                self._copy_rows(b, rows, quad, l0, b.add(l0, self.c64(lanes)), out, height)
+        self._copy_rows(b, rows, 0, b.mul(blocks, self.c64(lanes)), kb, out, height)
+
+    def _copy_rows(self, b: ir.IRBuilder, rows, first: int, start, stop, out, height) -> None:
+        """out[l][r] = rows[r][l] for l in start..stop and r from `first`, by scalars."""
+        t = self.t
+        with counted_loop(b, start, stop, "l") as l_:
+            dst = b.gep(out, [b.mul(l_, self.c64(height))], source_etype=t)
+            for r in range(first, height):
+                x = b.load(b.gep(rows[r], [l_], source_etype=t), typ=t)
+                b.store(x, b.gep(dst, [self.c64(r)], source_etype=t))
 
     def _pack_any(self, b: ir.IRBuilder, base, s_r, s_l, left, kb, out, height: int) -> None:
         """Any strides, and the last strip's `left` rows then zeros."""
@@ -370,6 +482,7 @@ class _Renderer:
         entry = ir.IRBuilder(fn.append_basic_block("entry"))
         tile = entry.alloca(t, s.mr * s.nr, name="tile")
         b = entry
+        self.prefetch_tile(b, c, ldc, csc)
         lanes = s.nr // s.width
         zero_vec = ir.Constant(vec, [0.0] * s.width)
         acc = [[zero_vec] * lanes for _ in range(s.mr)]
@@ -402,6 +515,25 @@ class _Renderer:
                         b.store(b.fadd(old, x), out)
         b.ret_void()
         return fn
+
+    def prefetch_tile(self, b: ir.IRBuilder, c, ldc, csc) -> None:
+        """Prefetch (for writing) the cache lines of the tile of C before the k loop:
+        C is read and written once per KC block, and a C too large for the caches
+        would otherwise stall every tile's write on its misses (a prefetch never
+        faults, so the lines of an edge tile's rows past C are harmless)."""
+        s = self.s
+        prefetch = _declare(
+            self.module, "llvm.prefetch.p0", ir.FunctionType(ir.VoidType(), [PTR, I32, I32, I32])
+        )
+        write, keep, data = (ir.Constant(I32, x) for x in (1, 3, 1))
+        row_bytes = s.nr * self.item
+        offsets = sorted({*range(0, row_bytes, 64), row_bytes - 1})
+        with b.if_then(b.icmp_signed("==", csc, self.c64(1))):
+            for r in range(s.mr):
+                row = b.gep(c, [b.mul(self.c64(r), ldc)], source_etype=self.t)
+                for offset in offsets:
+                    at = b.gep(row, [self.c64(offset)], source_etype=ir.IntType(8))
+                    b.call(prefetch, [at, write, keep, data])
 
     def k_loop(self, b: ir.IRBuilder, acc, pa, pb, start, stop, unroll: int, name: str):
         """Accumulators carried as phis through `for l in start..stop by unroll`."""
@@ -459,6 +591,15 @@ class _Renderer:
                 if accumulate:
                     value = b.fadd(b.load(out, typ=vec, align=4), value)
                 b.store(value, out, align=4)
+
+    def even_blocks(self, b: ir.IRBuilder, extent: ir.Value, most: int, multiple: int):
+        """(count, size) of the fewest blocks of at most `most` that cover `extent`,
+        their size rounded up to a multiple of `multiple` (at most `most`)."""
+        most_c = self.c64(most)
+        count = b.sdiv(b.add(extent, self.c64(most - 1)), most_c)
+        divisor = b.select(b.icmp_signed(">", count, self.c64(0)), count, self.c64(1))
+        per = b.sdiv(b.add(extent, b.sub(divisor, self.c64(1))), divisor)  # 0 for extent 0
+        return count, self.min(b, most_c, self.round_up(b, per, multiple))
 
     def min(self, b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
         return b.select(b.icmp_signed("<", x, y), x, y)

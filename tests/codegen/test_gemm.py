@@ -134,6 +134,27 @@ def test_threads_split_rows_or_columns_and_match(dtype):
             expect(a, b, False, True, run(dtype, schedule, a, b, False, True), dtype)
 
 
+def test_cached_packing_buffers_under_concurrent_callers_and_changing_sizes():
+    """The packing buffers a GEMM keeps between calls (gemm_kernel's SLOTS): more
+    Python threads than slots calling it at once (ctypes drops the GIL), each
+    growing and shrinking its shapes, so that buffers are taken, replaced by
+    larger ones, put back and freed while others run; every product is exact."""
+    import concurrent.futures
+
+    schedule, dtype = SMALL[DType.f32], DType.f32
+    gemm(dtype, schedule)  # compiled before the threads start
+
+    def work(seed: int) -> int:
+        rng, ta = np.random.default_rng(seed), bool(seed % 2)
+        for m, n, k in [(5, 7, 3), (61, 47, 45), (9, 3, 2), (97, 120, 70), (1, 1, 1)] * 3:
+            a, b = operands(rng, dtype, m, n, k, ta, False)
+            expect(a, b, ta, False, run(dtype, schedule, a, b, ta, False), dtype)
+        return seed
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        assert sorted(pool.map(work, range(12))) == list(range(12))
+
+
 def test_one_function_per_schedule_per_module():
     module = ir.Module(name="m")
     s = SMALL[DType.f32]
