@@ -333,10 +333,28 @@ class _Renderer:
 
     def _pack_rows(self, b: ir.IRBuilder, base, s_r, kb, out, height: int) -> None:
         """A whole strip whose rows are each contiguous along l (A not transposed,
-        B transposed): the rows' pointers hoisted, a strip vector built per l."""
-        t, strip_vec = self.t, ir.VectorType(self.t, height)
+        B transposed): a transpose. Rows a power-of-two apart (a weight of 1024
+        columns) share L1 sets, so reading one element of each row per l evicts a
+        line before its next element is read: the strip goes by blocks of one
+        vector along l, each row's block one vector load, then the strip vectors
+        of the block's l built from those; the last l < one block, per element."""
+        t, w = self.t, self.s.width
+        strip_vec, block_vec = ir.VectorType(t, height), ir.VectorType(t, w)
         rows = [b.gep(base, [b.mul(self.c64(r), s_r)], source_etype=t) for r in range(height)]
-        with counted_loop(b, self.c64(0), kb, "l") as l_:
+        blocks = b.sdiv(kb, self.c64(w))
+        with counted_loop(b, self.c64(0), blocks, "lb") as lb:
+            l0 = b.mul(lb, self.c64(w))
+            loaded = [
+                b.load(b.gep(row, [l0], source_etype=t), typ=block_vec, align=1) for row in rows
+            ]
+            for u in range(w):
+                strip = ir.Constant(strip_vec, ir.Undefined)
+                for r, vector in enumerate(loaded):
+                    x = b.extract_element(vector, ir.Constant(I32, u))
+                    strip = b.insert_element(strip, x, ir.Constant(I32, r))
+                at = b.mul(b.add(l0, self.c64(u)), self.c64(height))
+                b.store(strip, b.gep(out, [at], source_etype=t), align=1)
+        with counted_loop(b, b.mul(blocks, self.c64(w)), kb, "l") as l_:
             strip = ir.Constant(strip_vec, ir.Undefined)
             for r, row in enumerate(rows):
                 x = b.load(b.gep(row, [l_], source_etype=t), typ=t)
