@@ -158,3 +158,40 @@ def test_an_invariant_read_transposed_is_transposed_once_before_the_scan(T):
     assert len({op.operands[1] for op in inside}) == 1  # both read the one transpose
     assert str(parse(str(m))) == str(m)
     _agrees(transposed_program, m, "b", T, seed=20)
+
+
+CONSTANT = """func @k(%h0: H, %xs: YS) -> (H, YS) {
+  %h, %ys = kiln.scan %h0, %xs {num_carried = 1} : (H, YS) -> (H, YS) ({
+  ^bb0(%c: H, %x: H):
+    %r = kiln.constant {value = dense<[[0.5, -1.0, 0.25, 2.0], [1.5, 0.0, -0.5, 1.0],
+      [0.0, 0.75, 1.0, -2.0], [1.0, 1.0, -1.0, 0.5]]> : tensor<4x4xf32>} : () -> U
+    %p = kiln.matmul %c, %r {transpose_b = true} : (H, U) -> H
+    %s = kiln.add %p, %x : H
+    %n = kiln.tanh %s : H
+    kiln.yield %n, %n : (H, H) -> ()
+  })
+  kiln.return %h, %ys : (H, YS) -> ()
+}"""
+
+
+def test_a_constant_read_transposed_becomes_its_transpose():
+    """An ONNX scan body holds its weights as constants: h R^T reads R's transpose."""
+    m = _typed(CONSTANT)
+    report = run_pipeline(m, "scan-hoist")
+    assert report.stat("operands transposed once") == 1
+    scan = next(op for op in m["k"].body.ops if op.name == "kiln.scan")
+    (inside,) = _matmuls(scan.body)
+    assert not inside.transpose_b
+    (r,) = [op for op in scan.body.ops if op.name == "kiln.constant"]  # the original is gone
+    want = _typed(CONSTANT)
+    original = next(op for f in want for op in f.walk() if op.name == "kiln.constant")
+    np.testing.assert_array_equal(r.value.array, original.value.array.T)
+    rng = np.random.default_rng(30)
+    for T in (0, 3):
+        args = [rng.standard_normal((2, 4)).astype(np.float32)]
+        args.append(rng.standard_normal((T, 2, 4)).astype(np.float32))
+        expected = interpret(want, "k", *args)
+        native = kiln.compile(_typed(CONSTANT), "k", backend="cpu")
+        for got in (interpret(m, "k", *args), native(*args)):
+            for g, w in zip(got, expected):
+                np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
