@@ -58,13 +58,13 @@ def _hoist(loop: Operation, effects: Effects) -> int:
         return 0
     # the moved ops' results still used in the body come in as carried values
     needed = [r for op in moved for r in op.results if any(u not in moved for u in r.uses)]
-    _add_carried(loop, [outside[r] for r in needed], needed)
+    add_carried(loop, [outside[r] for r in needed], needed)
     for op in reversed(moved):
         op.parent.erase(op)
     return len(moved)
 
 
-def _add_carried(loop: Operation, values: list[Value], inner: list[Value]) -> None:
+def add_carried(loop: Operation, values: list[Value], inner: list[Value]) -> None:
     """Rebuild `loop` with `values` as extra invariant carried values, whose
     block arguments stand for the body values `inner`."""
     if not values:

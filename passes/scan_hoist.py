@@ -18,11 +18,22 @@ step's h_{t-1}) by the matrix of one of its invariants is what the scan's
 body computes already (the forward's h_{t-1} @ U): the scan yields that
 product as one more stacked output instead, and the backward recomputes
 nothing.
+
+Last, a body matmul that reads an invariant matrix transposed (autodiff's
+backward step dH = dG W^T, ONNX's h R^T) reads it through a transpose made
+once in front of the scan, a new invariant carried value (a constant of the
+body, as an ONNX initializer, is replaced by its transpose): the GEMM packs a
+transposed operand by gathering across its rows, every step, while a row-major
+one it copies by vectors (the LSTM's dG W^T step: ~1.8x faster), much as
+oneDNN and MKL take weights packed once for every step.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir import Block, Builder, Module, Operation, Region
+from .licm import add_carried
 from .manager import register_pass
 from .rewrite import blocks
 
@@ -134,6 +145,54 @@ def _reuse(scan: Operation) -> int:
     return len(found)
 
 
+def _pretranspose(scan: Operation) -> int:
+    """Give every body matmul of an invariant matrix as its transposed right
+    operand that matrix transposed once before `scan`; returns how many."""
+    body, n = scan.body, scan.num_carried
+    yielded = body.terminator.operands
+    invariant = {body.args[k]: k for k in range(n) if yielded[k] is body.args[k]}
+    constant = {r for op in body.ops if op.name == "kiln.constant" for r in op.results}
+    found = [
+        op
+        for op in body.ops
+        if op.name == "kiln.matmul"
+        and op.transpose_b
+        and (op.operands[1] in invariant or op.operands[1] in constant)
+        and op.operands[1].type.rank == 2
+    ]
+    if not found:
+        return 0
+    stand_in: dict = {}  # invariant -> its transpose in the body, until it comes in carried
+    folded: dict = {}  # a constant matrix (an ONNX initializer) -> its transpose, a constant
+    for op in found:
+        w = op.operands[1]
+        at = Builder.before(op)
+        at.loc = op.loc
+        if w in constant:
+            if w not in folded:
+                folded[w] = at.constant(np.ascontiguousarray(w.op.value.array.T), w.type.dtype)
+            operand = folded[w]
+        else:
+            if w not in stand_in:
+                stand_in[w] = at.transpose(w, perm=[1, 0])
+            operand = stand_in[w]
+        attrs = {k: v for k, v in op.attrs.items() if k != "transpose_b"}
+        op.result.replace_all_uses_with(at.matmul(op.operands[0], operand, **attrs))
+        body.erase(op)
+        if w in constant and not w.uses:
+            body.erase(w.op)
+    if not stand_in:
+        return len(found)
+    b = Builder.before(scan)
+    b.loc = scan.loc
+    outer = [b.transpose(scan.operands[invariant[w]], perm=[1, 0]) for w in stand_in]
+    inner = list(stand_in.values())
+    add_carried(scan, outer, inner)
+    for v in inner:
+        v.op.parent.erase(v.op)
+    return len(found)
+
+
 @register_pass("scan-hoist")
 def scan_hoist(module: Module) -> dict[str, int]:
     """Hoist matmuls of a scanned slice by an invariant matrix out of kiln.scan bodies."""
@@ -146,4 +205,13 @@ def scan_hoist(module: Module) -> dict[str, int]:
         for op in list(block.ops):
             if op.name == "kiln.scan":
                 reused += _reuse(op)
-    return {"matmuls hoisted": hoisted, "products reused": reused}
+    transposed = 0
+    for block in reversed(list(blocks(module))):
+        for op in list(block.ops):
+            if op.name == "kiln.scan":
+                transposed += _pretranspose(op)
+    return {
+        "matmuls hoisted": hoisted,
+        "products reused": reused,
+        "operands transposed once": transposed,
+    }

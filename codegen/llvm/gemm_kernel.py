@@ -32,6 +32,10 @@ A narrow product (C's n far below NR, as an MLP's last layer) runs as
 C^T = op(B)^T op(A)^T when that pads fewer tiles (`orient`): its tiles are
 then written element by element (C's column stride is n, not 1).
 
+A single row of C (m = 1, B as stored: an RNN step at batch 1) reuses no
+packed B, so it skips the packing: `gemv` runs along k once, each step one
+broadcast element of A times B's row into a block of C held in vectors.
+
 Threads: a product of at least `PARALLEL_FLOPS` multiply-adds, when the
 schedule allows more than one thread, is split by libgomp (`GOMP_parallel`,
 as runtime/parallel.py's entries do) into blocks of C's rows (or columns,
@@ -47,11 +51,12 @@ from llvmlite import ir
 from ...ir.dtypes import DType
 from ..kernel import Fault
 from .gemm_schedule import GemmSchedule
-from .render import counted_loop
+from .render import carried_loop, counted_loop
 from .scalar import I64, value_type
 
 PTR = ir.PointerType()
 I1, I32 = ir.IntType(1), ir.IntType(32)
+GEMV_VECTORS = 4  # the vectors of C's one row a GEMV holds in registers across k
 PARALLEL_FLOPS = 1 << 21  # m * n * k below this: one thread (fork/join costs ~10 us)
 # the task a worker reads: A, lda, ta, B, ldb, tb, C, ldc, csc, m, n, k as i64
 # words, then the word the workers OR their faults into
@@ -142,19 +147,80 @@ class _Renderer:
                 with counted_loop(b, self.c64(0), b.mul(m, n), "zero") as i:
                     b.store(ir.Constant(self.t, 0), b.gep(c, [i], source_etype=self.t))
             with otherwise:
-                args = self.orient(b, fn.args)
-                work = b.mul(b.mul(m, n), k)
-                big = b.icmp_signed(">=", work, self.c64(PARALLEL_FLOPS))
-                if self.s.threads > 1:
-                    with b.if_else(big) as (par, ser):
-                        with par:
-                            b.store(self.fork(b, args, serial), fault)
-                        with ser:
-                            b.store(b.call(serial, args), fault)
-                else:
-                    b.store(b.call(serial, args), fault)
+                row = b.and_(b.icmp_signed("==", m, self.c64(1)), b.not_(tb))
+                with b.if_else(row) as (one_row, product):
+                    with one_row:  # A's one row: its elements lda apart when transposed
+                        step = b.select(ta, lda, self.c64(1))
+                        b.call(self.gemv(), [a, step, b_, ldb, c, n, k])
+                    with product:
+                        self.product(b, fn.args, serial, fault)
         b.ret(b.load(fault, typ=I32))
         return fn
+
+    def product(self, b: ir.IRBuilder, args, serial: ir.Function, fault: ir.Value) -> None:
+        """The blocked product, split over threads when it is large enough."""
+        m, n, k = args[7:]
+        args = self.orient(b, args)
+        work = b.mul(b.mul(m, n), k)
+        big = b.icmp_signed(">=", work, self.c64(PARALLEL_FLOPS))
+        if self.s.threads > 1:
+            with b.if_else(big) as (par, ser):
+                with par:
+                    b.store(self.fork(b, args, serial), fault)
+                with ser:
+                    b.store(b.call(serial, args), fault)
+        else:
+            b.store(b.call(serial, args), fault)
+
+    def gemv(self) -> ir.Function:
+        """`gemv(a, sa, b, ldb, c, n, k)`: c[j] = sum_l a[l*sa] b[l*ldb + j], C's
+        one row by blocks of GEMV_VECTORS vectors held across the k loop, the
+        columns past the last whole block one at a time."""
+        t, vec, w = self.t, self.vec, self.s.width
+        names = ("a", "sa", "b", "ldb", "c", "n", "k")
+        args = [PTR, I64, PTR, I64, PTR, I64, I64]
+        fn = _define(self.module, f"{self.name}.gemv", ir.VoidType(), args, names)
+        a, sa, b_, ldb, c, n, k = fn.args
+        for p in (a, b_, c):
+            p.add_attribute("noalias")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        width = GEMV_VECTORS * w
+        blocks = b.sdiv(n, self.c64(width))
+        zero = self.c64(0)
+
+        def a_at(l_):
+            return self.splat(b, b.load(b.gep(a, [b.mul(l_, sa)], source_etype=t), typ=t))
+
+        with counted_loop(b, zero, blocks, "jb") as jb:
+            j0 = b.mul(jb, self.c64(width))
+
+            def fmas(l_, acc):
+                row = b.gep(b_, [b.add(b.mul(l_, ldb), j0)], source_etype=t)
+                x = a_at(l_)
+                return [
+                    b.call(self.fma, [x, b.load(self.vector_at(b, row, v), typ=vec, align=4), s])
+                    for v, s in enumerate(acc)
+                ]
+
+            zeros = [ir.Constant(vec, [0.0] * w)] * GEMV_VECTORS
+            acc = carried_loop(b, zero, k, zeros, fmas, "gemv")
+            out = b.gep(c, [j0], source_etype=t)
+            for v, value in enumerate(acc):
+                b.store(value, self.vector_at(b, out, v), align=4)
+        with counted_loop(b, b.mul(blocks, self.c64(width)), n, "j") as j:
+
+            def fma(l_, acc):
+                y = b.load(b.gep(b_, [b.add(b.mul(l_, ldb), j)], source_etype=t), typ=t)
+                x = b.load(b.gep(a, [b.mul(l_, sa)], source_etype=t), typ=t)
+                return [b.fadd(acc[0], b.fmul(x, y))]
+
+            (total,) = carried_loop(b, zero, k, [ir.Constant(t, 0.0)], fma, "gemv1")
+            b.store(total, b.gep(c, [j], source_etype=t))
+        b.ret_void()
+        return fn
+
+    def vector_at(self, b: ir.IRBuilder, base: ir.Value, v: int) -> ir.Value:
+        return b.gep(base, [self.c64(v * self.s.width)], source_etype=self.t)
 
     def orient(self, b: ir.IRBuilder, args) -> list[ir.Value]:
         """The serial product's arguments: C = op(A) op(B) as it is, or as C^T =
@@ -488,9 +554,9 @@ class _Renderer:
         acc = [[zero_vec] * lanes for _ in range(s.mr)]
         # the main loop: `unroll` k steps an iteration, then the remainder
         steps = b.sdiv(kb, self.c64(s.unroll))
-        acc, _ = self.k_loop(b, acc, pa, pb, self.c64(0), steps, s.unroll, "main")
+        acc = self.k_loop(b, acc, pa, pb, self.c64(0), steps, s.unroll, "main")
         tail_start = b.mul(steps, self.c64(s.unroll))
-        acc, _ = self.k_loop(b, acc, pa, pb, tail_start, kb, 1, "tail")
+        acc = self.k_loop(b, acc, pa, pb, tail_start, kb, 1, "tail")
         full = b.and_(
             b.icmp_signed("==", mr, self.c64(s.mr)), b.icmp_signed("==", nr, self.c64(s.nr))
         )
@@ -538,42 +604,29 @@ class _Renderer:
     def k_loop(self, b: ir.IRBuilder, acc, pa, pb, start, stop, unroll: int, name: str):
         """Accumulators carried as phis through `for l in start..stop by unroll`."""
         s, t, vec = self.s, self.t, self.vec
-        before = b.block
-        head = b.append_basic_block(f"{name}.head")
-        body = b.append_basic_block(f"{name}.body")
-        done = b.append_basic_block(f"{name}.done")
-        b.branch(head)
-        b.position_at_end(head)
-        l_ = b.phi(I64, f"{name}.l")
-        l_.add_incoming(start, before)
-        phis = [[b.phi(vec) for _ in row] for row in acc]
-        for row, values in zip(phis, acc):
-            for phi, value in zip(row, values):
-                phi.add_incoming(value, before)
+        lanes = len(acc[0])
+
+        def steps(l_, flat):
+            current = [flat[r * lanes : (r + 1) * lanes] for r in range(s.mr)]
+            for u in range(unroll):
+                step = b.add(l_, self.c64(u))
+                b_row = b.gep(pb, [b.mul(step, self.c64(s.nr))], source_etype=t)
+                bv = [
+                    b.load(self.vector_at(b, b_row, v), typ=vec, align=4)
+                    for v in range(s.nr // s.width)
+                ]
+                a_row = b.gep(pa, [b.mul(step, self.c64(s.mr))], source_etype=t)
+                for r in range(s.mr):
+                    x = b.load(b.gep(a_row, [self.c64(r)], source_etype=t), typ=t)
+                    splat = self.splat(b, x)
+                    for v in range(len(bv)):
+                        current[r][v] = b.call(self.fma, [splat, bv[v], current[r][v]])
+            return [value for row in current for value in row]
+
         limit = stop if unroll == 1 else b.mul(stop, self.c64(unroll))
-        b.cbranch(b.icmp_signed("<", l_, limit), body, done)
-        b.position_at_end(body)
-        current = [list(row) for row in phis]
-        for u in range(unroll):
-            step = b.add(l_, self.c64(u))
-            b_row = b.gep(pb, [b.mul(step, self.c64(s.nr))], source_etype=t)
-            bv = [
-                b.load(b.gep(b_row, [self.c64(v * s.width)], source_etype=t), typ=vec, align=4)
-                for v in range(s.nr // s.width)
-            ]
-            a_row = b.gep(pa, [b.mul(step, self.c64(s.mr))], source_etype=t)
-            for r in range(s.mr):
-                x = b.load(b.gep(a_row, [self.c64(r)], source_etype=t), typ=t)
-                splat = self.splat(b, x)
-                for v in range(len(bv)):
-                    current[r][v] = b.call(self.fma, [splat, bv[v], current[r][v]])
-        l_.add_incoming(b.add(l_, self.c64(unroll), flags=["nsw"]), b.block)
-        for row, values in zip(phis, current):
-            for phi, value in zip(row, values):
-                phi.add_incoming(value, b.block)
-        b.branch(head)
-        b.position_at_end(done)
-        return phis, l_
+        flat = [value for row in acc for value in row]
+        flat = carried_loop(b, start, limit, flat, steps, name, step=unroll)
+        return [flat[r * lanes : (r + 1) * lanes] for r in range(s.mr)]
 
     def splat(self, b: ir.IRBuilder, x: ir.Value) -> ir.Value:
         one = b.insert_element(ir.Constant(self.vec, ir.Undefined), x, ir.Constant(I32, 0))

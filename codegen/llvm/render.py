@@ -92,6 +92,21 @@ def _define_entry(kernel: Kernel, module: ir.Module, body: ir.Function) -> None:
 @contextmanager
 def counted_loop(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str, step: int = 1):
     """`for (i = start; i < stop; i += step)`; yields i with the builder in the body."""
+    i, _, head, done = _loop_head(b, start, stop, name, [])
+    yield i
+    _loop_latch(b, i, step, head, done, [], [])
+
+
+def carried_loop(b: ir.IRBuilder, start, stop, values, body, name: str, step: int = 1):
+    """`for (i = start; i < stop; i += step) values = body(i, values)`, the values
+    carried as phis (accumulators in registers); returns them as the loop leaves
+    them, with the builder after the loop."""
+    i, phis, head, done = _loop_head(b, start, stop, name, values)
+    _loop_latch(b, i, step, head, done, phis, body(i, phis))
+    return phis
+
+
+def _loop_head(b: ir.IRBuilder, start, stop, name: str, values):
     before = b.block
     head = b.append_basic_block(f"{name}.head")
     body = b.append_basic_block(f"{name}.body")
@@ -100,10 +115,20 @@ def counted_loop(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, name: str, st
     b.position_at_end(head)
     i = b.phi(I64, name)
     i.add_incoming(start, before)
+    phis = []
+    for value in values:
+        phi = b.phi(value.type)
+        phi.add_incoming(value, before)
+        phis.append(phi)
     b.cbranch(b.icmp_signed("<", i, stop), body, done)
     b.position_at_end(body)
-    yield i
+    return i, phis, head, done
+
+
+def _loop_latch(b: ir.IRBuilder, i, step: int, head, done, phis, values) -> None:
     i.add_incoming(b.add(i, ir.Constant(I64, step), flags=["nsw"]), b.block)
+    for phi, value in zip(phis, values):
+        phi.add_incoming(value, b.block)
     b.branch(head)
     b.position_at_end(done)
 

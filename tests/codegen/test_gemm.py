@@ -39,6 +39,7 @@ SMALL = {
 }
 # (m, n, k); narrow ones (n far below NR) run as C^T = B^T A^T
 SHAPES = [(1, 1, 1), (7, 13, 97), (13, 1, 7), (1, 97, 13), (97, 255, 31), (33, 29, 40), (61, 3, 9)]
+SHAPES.append((1, 130, 70))  # one row of C (a GEMV): whole blocks of vectors and a rest
 EMPTY = [(0, 5, 5), (5, 0, 5), (5, 5, 0), (0, 0, 0)]
 
 
