@@ -14,7 +14,6 @@ from typing import Any
 
 from .dtypes import float32
 from .graph import GraphError, Tensor, get_default_graph
-from .namespaces import floor
 from .ops import (
     cast,
     constant,
@@ -35,8 +34,8 @@ from .ops import (
 def _progress(step: Any, decay_steps: Any, staircase: bool, dtype: Any) -> Tensor:
     """step / decay_steps as `dtype`, floored when staircase (TF casts the step first,
     so an integer or a float step both work)."""
-    p = divide(cast(convert_to_tensor(step), dtype), float(decay_steps))
-    return floor(p) if staircase else p
+    step = cast(convert_to_tensor(step), dtype)
+    return (floordiv if staircase else divide)(step, float(decay_steps))
 
 
 def _rate(learning_rate: Any) -> Tensor:
