@@ -153,6 +153,7 @@ from .namespaces import (  # noqa: E402
     multinomial,
     newaxis,
     placeholder_with_default,
+    python_io,
     random,
     random_crop,
     random_normal,
@@ -175,6 +176,7 @@ from .namespaces import (  # noqa: E402
     truncatediv,
 )
 from .namespaces import gfile_v1 as gfile  # noqa: E402
+from .records import FixedLenFeature, parse_example, parse_single_example  # noqa: E402
 from .strings import (  # noqa: E402
     as_string,
     decode_csv,

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import KilnError
+from .errors import DataLossError
 from .graph import Graph, Operation, Tensor, get_default_graph
 from .session import (
     SessionRunArgs,
@@ -58,10 +59,6 @@ SUMMARIES = "summaries"  # the collection (tf.GraphKeys.SUMMARIES)
 SUMMARY_TYPES = frozenset(
     {"ScalarSummary", "HistogramSummary", "ImageSummary", "TensorSummary", "MergeSummary"}
 )
-
-
-class DataLossError(KilnError):
-    """An event file whose framing or checksums are wrong (a corrupted file)."""
 
 
 def _tb():
