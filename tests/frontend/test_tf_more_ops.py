@@ -317,3 +317,23 @@ def test_sort_norm_swish_match_tensorflow():
     assert got["arg"].dtype == np.int32
     with pytest.raises(tf.GraphError, match="spectral norm"):
         tf.norm(tf.ones([2, 2]), ord=2, axis=[0, 1])
+
+
+def test_split_of_an_unknown_dim_into_equal_pieces():
+    # nlintz/TensorFlow-Tutorials 07_lstm: tf.split(reshape(x, [-1, 28]), 28, 0); TensorFlow
+    # gives pieces of shape (None, 3) and checks the division at run time
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        parts = tf.split(x, 4, 0)
+        assert [p.shape.as_list() for p in parts] == [[None, 3]] * 4
+        g = tf.gradients(tf.reduce_sum(parts[1] * parts[2]), x)[0]
+        v = np.arange(24, dtype=np.float32).reshape(8, 3)
+        with tf.Session() as s:
+            out, gv = s.run([parts, g], {x: v})
+            with pytest.raises(tf.KilnError, match="21 elements"):
+                s.run(parts, {x: np.zeros((7, 3), np.float32)})
+    for a, b in zip(out, np.split(v, 4, 0)):
+        np.testing.assert_array_equal(a, b)
+    want = np.zeros_like(v)
+    want[2:4], want[4:6] = v[4:6], v[2:4]
+    np.testing.assert_array_equal(gv, want)
