@@ -76,7 +76,15 @@ from .moving_averages import moving_average_variables
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
 from .padding import eye, pad
-from .py_ops import Print, numpy_function, print, py_func, py_function  # noqa: A004
+from .py_ops import (  # noqa: A004
+    Print,
+    add_check_numerics_ops,
+    check_numerics,
+    numpy_function,
+    print,
+    py_func,
+    py_function,
+)
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from .session import InteractiveSession, Session, device
 from .sorting import argsort, norm, sort
@@ -131,6 +139,7 @@ from .namespaces import (  # noqa: E402
     assign_sub,
     ceil,
     count_nonzero,
+    debugging,
     disable_v2_behavior,
     div,
     enable_v2_behavior,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import array_ops, nn, ops, records, strings, variables
+from . import array_ops, nn, ops, py_ops, records, strings, variables
 from . import image as _image
 from .dtypes import as_dtype, bool_, float32, int32, int64
 from .graph import GraphError, Tensor, TensorShape, get_default_graph
@@ -586,6 +586,15 @@ io = namespace(
     parse_example=records.parse_example,
 )
 
+debugging = namespace(
+    "kiln.debugging",
+    "tf.debugging: numeric checks.",
+    check_numerics=py_ops.check_numerics,
+    is_nan=is_nan,
+    is_inf=is_inf,
+    is_finite=is_finite,
+)
+
 python_io = namespace(
     "kiln.python_io",
     "TF 1.x's tf.python_io: TFRecord files.",
@@ -819,6 +828,7 @@ __all__ = [
     "app",
     "arg_max",
     "arg_min",
+    "debugging",
     "div",
     "flags",
     "gfile_v1",
