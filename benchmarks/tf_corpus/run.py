@@ -439,7 +439,7 @@ def main(argv=None) -> int:
     )
     progs = load_programs(args.collection)
     if args.only:
-        progs = [p for p in progs if p["name"] in args.only or p["file"] in args.only]
+        progs = [p for p in progs if p["name"] in args.only or p.get("file") in args.only]
     kiln_v2 = False
     if args.framework == "kiln":
         probe = subprocess.run(
