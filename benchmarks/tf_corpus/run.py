@@ -432,7 +432,12 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", default=None, help="write the results here (json)")
     ap.add_argument("--logs", default=None, help="keep each program's output in this folder")
-    ap.add_argument("--compare", default=str(HERE / "results_tf.json"))
+    ap.add_argument(
+        "--compare",
+        default=None,
+        help="TensorFlow's results (default: results_tf.json, or results_tf_snapshots.json"
+        " for --collection snapshots)",
+    )
     args = ap.parse_args(argv)
     python = args.python or (
         sys.executable if args.framework == "kiln" else "/work/tfenv/bin/python"
@@ -496,7 +501,8 @@ def main(argv=None) -> int:
         "total": len(results),
         "results": results,
     }
-    ref_path = pathlib.Path(args.compare)
+    ref_name = "results_tf_snapshots.json" if args.collection == "snapshots" else "results_tf.json"
+    ref_path = pathlib.Path(args.compare or HERE / ref_name)
     if ref_path.exists() and args.framework == "kiln":
         ref = {r["name"]: r for r in json.loads(ref_path.read_text())["results"]}
         close = compare(results, ref)
