@@ -27,6 +27,7 @@ from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .contractions import einsum, tensordot
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
+from .custom_gradient import custom_gradient
 from .dtypes import (
     DType,
     as_dtype,
