@@ -120,6 +120,7 @@ bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
 # TensorFlow's sub-namespaces and the TF 1.x top-level names built on them
 # (namespaces.py); kiln's root package binds kl.strings, kl.math, ...
 from . import (  # noqa: E402
+    conv3d,  # tf.nn.conv3d/max_pool3d/avg_pool3d (bound into kl.nn below)
     monitored,  # kl.train's monitored loop (bound into kl.train below)
     namespaces,
     summary_trace,  # tf.summary.trace_on/trace_export (bound into kl.summary below)
@@ -200,8 +201,9 @@ from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
 
-# monitored.py builds on train.py and summary_trace.py on summary.py: bound here
-for _module, _into in ((monitored, train), (summary_trace, summary)):
+# monitored.py builds on train.py, summary_trace.py on summary.py, conv3d.py on
+# nn.py: bound here
+for _module, _into in ((monitored, train), (summary_trace, summary), (conv3d, nn)):
     for _name in _module.__all__:
         setattr(_into, _name, getattr(_module, _name))
 del _module, _into, _name

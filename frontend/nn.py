@@ -147,18 +147,18 @@ def bias_add(
     return make("BiasAdd", "kiln.add", [x, b], name)
 
 
-def _window(values: Sequence[int] | int, name: str) -> list[int]:
-    """TF's 4-long NHWC lists (or 1 or 2 ints) -> the two spatial values."""
+def _window(values: Sequence[int] | int, name: str, n: int = 2) -> list[int]:
+    """TF's (n+2)-long NHWC / NDHWC lists (or 1 or n ints) -> the n spatial values."""
     v = [values] if isinstance(values, int) else list(values)
-    if len(v) == 4:
-        if v[0] != 1 or v[3] != 1:
+    if len(v) == n + 2:
+        if v[0] != 1 or v[-1] != 1:
             raise GraphError(f"{name}: only the spatial dims may differ from 1, got {v}")
-        return v[1:3]
+        return v[1:-1]
     if len(v) == 1:
-        return v * 2
-    if len(v) == 2:
+        return v * n
+    if len(v) == n:
         return v
-    raise GraphError(f"{name}: expected 1, 2 or 4 values, got {v}")
+    raise GraphError(f"{name}: expected 1, {n} or {n + 2} values, got {v}")
 
 
 def _nchw_in(x: Tensor, data_format: str) -> Tensor:
