@@ -28,8 +28,10 @@ from .padding import pad
 __all__ = ["avg_pool3d", "conv3d", "max_pool3d"]
 
 
-def _three(values: Any, name: str) -> list[int]:
-    """TF's 5-long NDHWC lists (or 1 or 3 ints) -> the three spatial values."""
+def _three(values: Any, name: str, data_format: str) -> list[int]:
+    """TF's 5-long NDHWC / NCDHW lists (or 1 or 3 ints) -> the three spatial values."""
+    if data_format == "NCDHW" and not isinstance(values, int) and len(values) == 5:
+        values = [values[0], *values[2:], values[1]]
     return [int(v) for v in _window(values, name, 3)]
 
 
@@ -110,8 +112,8 @@ def conv3d(
         raise GraphError(
             f"conv3d: the filter takes {wd[3]} channels, the input {x.name} has {x.shape.dims[4]}"
         )
-    sd, sh, sw = _three(strides, "conv3d strides")
-    dd, dh, dw = _three(dilations, "conv3d dilations")
+    sd, sh, sw = _three(strides, "conv3d strides", data_format)
+    dd, dh, dw = _three(dilations, "conv3d dilations", data_format)
     taps, out, _ = _taps(x, wd[0], sd, dd, padding.upper(), 0.0, "conv3d")
     terms = [
         conv2d(t, w[k], strides=[1, sh, sw, 1], padding=padding, dilations=[1, dh, dw, 1])
@@ -127,8 +129,8 @@ def _pooled_taps(
     """Each depth tap pooled in 2-D ([N*OD, OH, OW, C]), the output depth, the
     number of real (unpadded) depths in each output's window, and the input."""
     x = _ndhwc_in(convert_to_tensor(input), data_format, what)
-    kd, kh, kw = _three(ksize, f"{what} ksize")
-    sd, sh, sw = _three(strides, f"{what} strides")
+    kd, kh, kw = _three(ksize, f"{what} ksize", data_format)
+    sd, sh, sw = _three(strides, f"{what} strides", data_format)
     value = -np.inf if pool2d is max_pool else 0.0
     taps, out, (before, depth) = _taps(x, kd, sd, 1, padding.upper(), value, what)
     pooled = [pool2d(t, [1, kh, kw, 1], [1, sh, sw, 1], padding) for t in taps]

@@ -94,6 +94,13 @@ def _input_gradients(raw: Any, xs: list[Tensor], name: str) -> list[Tensor | Non
 
 def _graph_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable) -> list:
     g = get_default_graph()
+    variable = _variable_read(ys, xs)
+    if variable is not None:
+        raise GraphError(
+            f"custom_gradient: {name} reads the variable {variable.name}, whose gradient "
+            "its gradient function cannot give (TF's grad_fn(*dys, variables=...), which "
+            "kiln does not support): pass the variable to the function as an input"
+        )
     seeds = [
         g.create_op(
             "CustomGradientSeed", [], name=f"{name}/dy", output_types=[(y.dtype, y.shape)]
@@ -109,6 +116,22 @@ def _graph_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable
         output_types=[(y.dtype, y.shape) for y in ys],
     )
     return op.outputs
+
+
+def _variable_read(ys: list[Tensor], xs: list[Tensor]) -> Operation | None:
+    """A variable the ys depend on other than through the xs (graph mode)."""
+    stop = {id(x) for x in xs}
+    seen: set[int] = set()
+    stack = list(ys)
+    while stack:
+        t = stack.pop()
+        if id(t) in stop or id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.op.type == "VariableV2" and t.dtype.is_floating:
+            return t.op
+        stack.extend(t.op.inputs)
+    return None
 
 
 def _eager_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable) -> list:

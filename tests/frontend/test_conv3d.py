@@ -142,6 +142,27 @@ def test_keras_layers_match_tensorflow():
         )
 
 
+def test_ncdhw_is_the_transposed_ndhwc():
+    x0 = data((2, 5, 4, 6, 3), 0.5)
+    w0 = data((2, 2, 3, 3, 2), 1.5)
+    to_ncdhw = [0, 4, 1, 2, 3]
+    with tf.Graph().as_default():
+        x = tf.constant(x0.transpose(to_ncdhw))
+        got = [
+            tf.nn.conv3d(x, w0, [1, 1, 2, 1, 2], "SAME", data_format="NCDHW"),
+            tf.nn.max_pool3d(x, [1, 1, 2, 2, 3], [1, 1, 2, 1, 2], "SAME", data_format="NCDHW"),
+            tf.nn.avg_pool3d(x, [1, 1, 3, 1, 2], [1, 1, 1, 2, 1], "VALID", data_format="NCDHW"),
+        ]
+        want = [
+            tf.nn.conv3d(x0, w0, [1, 2, 1, 2, 1], "SAME"),
+            tf.nn.max_pool3d(x0, [1, 2, 2, 3, 1], [1, 2, 1, 2, 1], "SAME"),
+            tf.nn.avg_pool3d(x0, [1, 3, 1, 2, 1], [1, 1, 2, 1, 1], "VALID"),
+        ]
+        with tf.Session() as sess:
+            for g, w in zip(sess.run(got), sess.run(want)):
+                np.testing.assert_array_equal(g, w.transpose(to_ncdhw))
+
+
 def test_bad_inputs_are_named():
     with tf.Graph().as_default():
         x = tf.placeholder(tf.float32, [1, None, 4, 4, 2])
