@@ -51,7 +51,14 @@ def custom_gradient(f: Callable | None = None) -> Callable:
 def _call(f: Callable, args: tuple, kwargs: dict) -> Any:
     name = getattr(f, "__name__", "custom_gradient")
     xs = [a.read_value() if isinstance(a, EagerVariable) else convert_to_tensor(a) for a in args]
-    out = f(*xs, **kwargs)
+    if executing_eagerly() and any(t.recording for t in active_tapes()):
+        with GradientTape() as probe:  # sees the variables f reads
+            out = f(*xs, **kwargs)
+        read = probe.watched_variables()
+        if read:
+            raise _reads_variable(name, read[0])
+    else:
+        out = f(*xs, **kwargs)
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and callable(out[1])):
         raise GraphError(
             f"custom_gradient: {name} must return (outputs, grad_fn), got {type(out).__name__}"
@@ -96,11 +103,7 @@ def _graph_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable
     g = get_default_graph()
     variable = _variable_read(ys, xs)
     if variable is not None:
-        raise GraphError(
-            f"custom_gradient: {name} reads the variable {variable.name}, whose gradient "
-            "its gradient function cannot give (TF's grad_fn(*dys, variables=...), which "
-            "kiln does not support): pass the variable to the function as an input"
-        )
+        raise _reads_variable(name, variable)
     seeds = [
         g.create_op(
             "CustomGradientSeed", [], name=f"{name}/dy", output_types=[(y.dtype, y.shape)]
@@ -116,6 +119,14 @@ def _graph_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable
         output_types=[(y.dtype, y.shape) for y in ys],
     )
     return op.outputs
+
+
+def _reads_variable(name: str, variable: Any) -> GraphError:
+    return GraphError(
+        f"custom_gradient: {name} reads the variable {variable.name}, whose gradient "
+        "its gradient function cannot give (TF's grad_fn(*dys, variables=...), which "
+        "kiln does not support): pass the variable to the function as an input"
+    )
 
 
 def _variable_read(ys: list[Tensor], xs: list[Tensor]) -> Operation | None:

@@ -111,6 +111,15 @@ def test_gradient_tape_matches_tensorflow():
             loss = tf.reduce_sum(ste(w * 2.0) * w)
         got.append(t.gradient(loss, w).numpy())
         _check(got)
+        v = tf.Variable([2.0], name="v")
+
+        @tf.custom_gradient
+        def reads_v(x):
+            return x * v, lambda dy: dy * v
+
+        with tf.GradientTape(), pytest.raises(tf.GraphError, match="reads_v reads the variable v"):
+            reads_v(w)
+        np.testing.assert_array_equal(reads_v(w).numpy(), np.float32([0.3, -1.7, 2.6]) * 2)
 
 
 def test_exact_custom_gradient_matches_finite_differences():
