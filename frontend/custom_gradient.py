@@ -7,7 +7,8 @@ when f runs, with the forward values at hand, so a grad that closes over
 forward tensors works: in graph mode (and in a kl.function trace) its ops join
 the same graph, fed by a "CustomGradientSeed" node per output that stands for
 dy; in eager mode a private tape that watches an eager dy (zeros) records
-them, and the values they take from outside become constants. When autodiff
+them, and the values they take from outside are the forward values the
+differentiating tape lowered, or constants. When autodiff
 reaches the node, lowering.py has its trace lower grad's recorded ops with dy
 the cotangent, after the forward ops, in the same IR function.
 
@@ -147,7 +148,7 @@ def _variable_read(ys: list[Tensor], xs: list[Tensor]) -> Operation | None:
 
 def _eager_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable) -> list:
     seeds = [EagerTensor(np.zeros_like(y._value), y.dtype) for y in ys]
-    with GradientTape(persistent=True) as tape:
+    with _GradRecorder([t for t in active_tapes() if t.recording]) as tape:
         tape.watch(seeds)
         grads = _input_gradients(grad_fn(*seeds), xs, name)
     trace = _EagerTrace(seeds, grads, list(tape._ops))
@@ -163,6 +164,18 @@ def _eager_node(name: str, xs: list[Tensor], ys: list[Tensor], grad_fn: Callable
     op.outputs = [EagerTensor(y._value, y.dtype, op, i) for i, y in enumerate(ys)]
     _record(op)
     return op.outputs
+
+
+class _GradRecorder(GradientTape):
+    """Records grad's ops on dy and those on forward values the outer tapes
+    watch (so a tape over the gradient differentiates through them)."""
+
+    def __init__(self, outer: list[GradientTape]):
+        super().__init__(persistent=True, watch_accessed_variables=False)
+        self._outer = outer
+
+    def watches_any(self, tensors: list[Tensor]) -> bool:
+        return super().watches_any(tensors) or any(t.watches_any(tensors) for t in self._outer)
 
 
 class _Trace:
@@ -228,7 +241,8 @@ class _GraphTrace(_Trace):
 
 class _EagerTrace(_Trace):
     """grad's ops as a private tape recorded them; eager values from outside
-    them are constants."""
+    them are the forward values the tape lowered (so a tape over the gradient
+    differentiates through them), else constants."""
 
     def __init__(self, seeds, grads, ops: list[EagerOperation]):
         super().__init__(seeds, grads)
@@ -238,8 +252,8 @@ class _EagerTrace(_Trace):
         local: dict[Tensor, Value] = dict(zip(self.seeds, dys))
 
         def value(t: Tensor) -> Value:
-            if t not in local:
-                local[t] = b.constant(np.asarray(t._value), t.dtype.ir)
+            if t not in local:  # a forward value the tape lowered, else a constant
+                local[t] = env[t] if t in env else b.constant(np.asarray(t._value), t.dtype.ir)
             return local[t]
 
         for o in self.ops:

@@ -167,3 +167,26 @@ def test_unsupported_forms_are_named():
         ]
         with tf.Session() as sess, pytest.raises(tf.GraphError, match="output gradient"):
             sess.run(seed[0].outputs[0])
+
+
+def test_second_derivative_through_the_custom_gradient():
+    # d/dx of log1pexp's custom gradient 1 - 1/(1+e^x) is sigmoid'(x)
+    x0 = np.float32([0.5, -1.0, 2.0])
+    sig = 1 / (1 + np.exp(-x0.astype(np.float64)))
+    want = sig * (1 - sig)
+    with tf.Graph().as_default():
+        x = tf.constant(x0)
+        (g,) = tf.gradients(log1pexp(x), [x])
+        (gg,) = tf.gradients(g, [x])
+        with tf.Session() as sess:
+            np.testing.assert_allclose(sess.run(gg), want, rtol=1e-5)
+    with eager_mode():
+        x = tf.constant(x0)
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                y = log1pexp(x)
+            g = inner.gradient(y, x)
+        np.testing.assert_allclose(g.numpy(), sig, rtol=1e-6)
+        np.testing.assert_allclose(outer.gradient(g, x).numpy(), want, rtol=1e-5)
