@@ -77,6 +77,8 @@ for _prefix, _module in [
     ("random.", frontend.random),
     ("io.", frontend.io),
     ("io.gfile.", frontend.io.gfile),
+    ("debugging.", frontend.debugging),
+    ("python_io.", frontend.python_io),
     ("gfile.", frontend.gfile),
     ("strings.", strings),
     ("logging.", frontend.logging),

@@ -187,21 +187,9 @@ WHY = [
             "GraphDef",
             "NodeDef",
             "import_graph_def",
-            "train.Example",
-            "train.Feature",
-            "train.Features",
-            "train.BytesList",
-            "train.Int64List",
-            "train.FloatList",
-            "data.TFRecordDataset",
-            "io.TFRecordWriter",
-            "io.parse_single_example",
-            "io.FixedLenFeature",
-            "python_io.TFRecordWriter",
         ),
-        "TensorFlow's protocol buffers (graph import, tf.train.Example and TFRecord files):"
-        " their message classes ship only with TensorFlow itself, which kiln does not depend"
-        " on, so kiln does not read or write them",
+        "graph import (TensorFlow's GraphDef protos): kiln writes GraphDefs for TensorBoard"
+        " (summary.py) and reads its own meta graphs, but does not import TensorFlow's yet",
     ),
     (
         ("keras.datasets",),

@@ -60,8 +60,13 @@ def _to_numpy(structure: Any) -> Any:
 
 
 def _to_eager(structure: Any) -> Any:
+    """Eager tensors for the arrays of an element (window's nested datasets stay datasets)."""
     return pack_sequence_as(
-        structure, [EagerTensor(np.asarray(x), as_dtype(x.dtype)) for x in flatten(structure)]
+        structure,
+        [
+            x if isinstance(x, Dataset) else EagerTensor(np.asarray(x), as_dtype(x.dtype))
+            for x in flatten(structure)
+        ],
     )
 
 
@@ -327,6 +332,43 @@ class Dataset:
 
         return Dataset(make)
 
+    def window(
+        self, size: int, shift: int | None = None, stride: int = 1, drop_remainder: bool = False
+    ) -> Dataset:
+        """Windows of `size` elements (every `stride`-th), one starting every `shift` (default
+        `size`) elements; each window is a dataset of the same structure as an element (a
+        tuple element gives a tuple of datasets), as in tf.data. The last windows are shorter
+        unless drop_remainder."""
+        size, stride = int(size), int(stride)
+        shift = size if shift is None else int(shift)
+        if size <= 0 or shift <= 0 or stride <= 0:
+            raise GraphError(
+                f"window: size ({size}), shift ({shift}) and stride ({stride}) must be positive"
+            )
+        span = stride * (size - 1) + 1
+
+        def make():
+            source, buffer, done = self._elements(), [], False
+            while True:
+                while not done and len(buffer) < span:
+                    e = next(source, _END)
+                    if e is _END:
+                        done = True
+                    else:
+                        buffer.append(e)
+                window = buffer[:span:stride]
+                if not window or (drop_remainder and len(window) < size):
+                    return
+                columns = zip(*(flatten(e) for e in window))
+                yield pack_sequence_as(window[0], [_list_dataset(list(col)) for col in columns])
+                skip = shift - len(buffer)
+                del buffer[:shift]
+                while skip > 0 and not done:
+                    done = next(source, _END) is _END
+                    skip -= 1
+
+        return Dataset(make)
+
     def flat_map(self, map_func: Callable) -> Dataset:
         """The elements of the dataset map_func makes of each element, in order."""
 
@@ -462,6 +504,13 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"<kl.data.Dataset cardinality={self.cardinality()}>"
+
+
+_END = object()
+
+
+def _list_dataset(items: list) -> Dataset:
+    return Dataset(lambda: iter(items), len(items))
 
 
 def _parents(make: Callable) -> list[Dataset]:

@@ -27,6 +27,7 @@ from . import optimizers_v2 as optimizers
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .contractions import einsum, tensordot
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
+from .custom_gradient import custom_gradient
 from .dtypes import (
     DType,
     as_dtype,
@@ -76,7 +77,15 @@ from .moving_averages import moving_average_variables
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
 from .padding import eye, pad
-from .py_ops import Print, numpy_function, print, py_func, py_function  # noqa: A004
+from .py_ops import (  # noqa: A004
+    Print,
+    add_check_numerics_ops,
+    check_numerics,
+    numpy_function,
+    print,
+    py_func,
+    py_function,
+)
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
 from .session import InteractiveSession, Session, device
 from .sorting import argsort, norm, sort
@@ -111,6 +120,7 @@ bool = bool_  # noqa: A001  (kl.bool, as tf.bool)
 # TensorFlow's sub-namespaces and the TF 1.x top-level names built on them
 # (namespaces.py); kiln's root package binds kl.strings, kl.math, ...
 from . import (  # noqa: E402
+    conv3d,  # tf.nn.conv3d/max_pool3d/avg_pool3d (bound into kl.nn below)
     monitored,  # kl.train's monitored loop (bound into kl.train below)
     namespaces,
     summary_trace,  # tf.summary.trace_on/trace_export (bound into kl.summary below)
@@ -131,6 +141,7 @@ from .namespaces import (  # noqa: E402
     assign_sub,
     ceil,
     count_nonzero,
+    debugging,
     disable_v2_behavior,
     div,
     enable_v2_behavior,
@@ -153,6 +164,7 @@ from .namespaces import (  # noqa: E402
     multinomial,
     newaxis,
     placeholder_with_default,
+    python_io,
     random,
     random_crop,
     random_normal,
@@ -175,6 +187,7 @@ from .namespaces import (  # noqa: E402
     truncatediv,
 )
 from .namespaces import gfile_v1 as gfile  # noqa: E402
+from .records import FixedLenFeature, parse_example, parse_single_example  # noqa: E402
 from .strings import (  # noqa: E402
     as_string,
     decode_csv,
@@ -188,8 +201,9 @@ from .strings import join as string_join  # noqa: E402
 from .strings import split as string_split  # noqa: E402
 from .strings import to_number as string_to_number  # noqa: E402
 
-# monitored.py builds on train.py and summary_trace.py on summary.py: bound here
-for _module, _into in ((monitored, train), (summary_trace, summary)):
+# monitored.py builds on train.py, summary_trace.py on summary.py, conv3d.py on
+# nn.py: bound here
+for _module, _into in ((monitored, train), (summary_trace, summary), (conv3d, nn)):
     for _name in _module.__all__:
         setattr(_into, _name, getattr(_module, _name))
 del _module, _into, _name

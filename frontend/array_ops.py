@@ -154,6 +154,16 @@ def split(
         raise GraphError("split: num_or_size_splits must be a Python int or list")
     if isinstance(num_or_size_splits, int | np.integer):
         count = int(num_or_size_splits)
+        dims = x.shape.as_list()
+        if n is None and count > 0 and dims.count(None) == 1:
+            # an unknown dim in `count` equal pieces (TF checks at run time): reshape that dim
+            # to [count, -1] and take each row of the new axis
+            with get_default_graph().name_scope(name):
+                rows = reshape(x, dims[:axis] + [count, -1] + dims[axis + 1 :])
+                return [
+                    squeeze(_slice(rows, axis, i, i + 1), axis=[axis])
+                    for i in builtins.range(count)
+                ]
         if n is None or count <= 0 or n % count:
             raise GraphError(
                 f"split: dim {axis} of {x.name} ({n}) does not split into {count} equal pieces"

@@ -34,9 +34,21 @@ class NotFoundError(OpError):
     """A file or checkpoint does not exist (tf.errors.NotFoundError)."""
 
 
+class InvalidArgumentError(OpError):
+    """An op got a value it cannot use (tf.errors.InvalidArgumentError): a malformed Example,
+    a check_numerics that found a NaN or an Inf, ..."""
+
+
+class DataLossError(OpError):
+    """A file whose framing or checksums are wrong: a corrupted TFRecord or event file
+    (tf.errors.DataLossError)."""
+
+
 __all__ = [
     "CancelledError",
+    "DataLossError",
     "FailedPreconditionError",
+    "InvalidArgumentError",
     "NotFoundError",
     "OpError",
     "OutOfRangeError",

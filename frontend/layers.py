@@ -93,8 +93,10 @@ def _regularize_activity(regularizer: Any, y: Tensor) -> None:
 
 
 def _matmul_last(x: Tensor, kernel: Any, units: int) -> Tensor:
-    flat = reshape(x, [-1, x.shape[-1]])
     dims = [-1 if d is None else d for d in x.shape.as_list()[:-1]]
+    if dims.count(-1) > 1:  # [batch, time, depth] both unknown (seq2seq): a broadcast matmul
+        return matmul(x, kernel)
+    flat = reshape(x, [-1, x.shape[-1]])
     return reshape(matmul(flat, kernel), [*dims, units])
 
 

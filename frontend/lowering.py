@@ -215,6 +215,14 @@ def lower_node(
     if kind in ("If", "While", "Scan"):
         lower_region_op(op, b, env, custom)
         return
+    if kind == "CustomGradient":  # tf.custom_gradient (custom_gradient.py)
+        op.attrs["trace"].lower(op, b, env, state, custom)
+        return
+    if kind == "CustomGradientSeed":
+        raise GraphError(
+            f"{op.name} stands for the output gradient of a tf.custom_gradient "
+            "function; it has a value only while that gradient is built"
+        )
     if op.ir_op is None:
         raise GraphError(f"{op.name}: kiln cannot lower ops of type {kind}")
     inputs = [env[t] for t in op.inputs]

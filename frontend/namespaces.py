@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import array_ops, nn, ops, strings, variables
+from . import array_ops, nn, ops, py_ops, records, strings, variables
 from . import image as _image
 from .dtypes import as_dtype, bool_, float32, int32, int64
 from .graph import GraphError, Tensor, TensorShape, get_default_graph
@@ -578,6 +578,30 @@ io = namespace(
     decode_bmp=_image.decode_bmp,
     decode_gif=_image.decode_gif,
     decode_image=_image.decode_image,
+    TFRecordWriter=records.TFRecordWriter,
+    TFRecordOptions=records.TFRecordOptions,
+    tf_record_iterator=records.tf_record_iterator,
+    FixedLenFeature=records.FixedLenFeature,
+    parse_single_example=records.parse_single_example,
+    parse_example=records.parse_example,
+)
+
+debugging = namespace(
+    "kiln.debugging",
+    "tf.debugging: numeric checks.",
+    check_numerics=py_ops.check_numerics,
+    is_nan=is_nan,
+    is_inf=is_inf,
+    is_finite=is_finite,
+)
+
+python_io = namespace(
+    "kiln.python_io",
+    "TF 1.x's tf.python_io: TFRecord files.",
+    TFRecordWriter=records.TFRecordWriter,
+    TFRecordOptions=records.TFRecordOptions,
+    TFRecordCompressionType=records.TFRecordCompressionType,
+    tf_record_iterator=records.tf_record_iterator,
 )
 
 
@@ -804,6 +828,7 @@ __all__ = [
     "app",
     "arg_max",
     "arg_min",
+    "debugging",
     "div",
     "flags",
     "gfile_v1",
@@ -812,6 +837,7 @@ __all__ = [
     "math",
     "multinomial",
     "newaxis",
+    "python_io",
     "random",
     "random_shuffle",
     "realdiv",

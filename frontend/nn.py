@@ -147,18 +147,18 @@ def bias_add(
     return make("BiasAdd", "kiln.add", [x, b], name)
 
 
-def _window(values: Sequence[int] | int, name: str) -> list[int]:
-    """TF's 4-long NHWC lists (or 1 or 2 ints) -> the two spatial values."""
+def _window(values: Sequence[int] | int, name: str, n: int = 2) -> list[int]:
+    """TF's (n+2)-long NHWC / NDHWC lists (or 1 or n ints) -> the n spatial values."""
     v = [values] if isinstance(values, int) else list(values)
-    if len(v) == 4:
-        if v[0] != 1 or v[3] != 1:
+    if len(v) == n + 2:
+        if v[0] != 1 or v[-1] != 1:
             raise GraphError(f"{name}: only the spatial dims may differ from 1, got {v}")
-        return v[1:3]
+        return v[1:-1]
     if len(v) == 1:
-        return v * 2
-    if len(v) == 2:
+        return v * n
+    if len(v) == n:
         return v
-    raise GraphError(f"{name}: expected 1, 2 or 4 values, got {v}")
+    raise GraphError(f"{name}: expected 1, {n} or {n + 2} values, got {v}")
 
 
 def _nchw_in(x: Tensor, data_format: str) -> Tensor:
@@ -445,36 +445,53 @@ def dropout(
             raise GraphError(f"dropout: rate must be in [0, 1), got {rate}")
         if rate == 0.0:
             return xt
-    g = get_default_graph()
-    with g.name_scope(name or "dropout"):
-        counter = Variable(0.0, trainable=False, name="counter", dtype=float64)
-        runs = counter.assign_add(1.0)
-        draws = []
-        for k in range(2):
-            attrs = {
-                "distribution": "uniform",
-                "seed": (_op_seed(seed) + 7919 * k) % (2**31 - 1),
-                "dtype": float64.ir,
-            }
-            if noise_shape is not None:
-                draws.append(
-                    make(
-                        "RandomUniform",
-                        "kiln.random",
-                        [],
-                        None,
-                        shape=[int(d) for d in noise_shape],
-                        **attrs,
-                    )
+    with get_default_graph().name_scope(name or "dropout"):
+        return dropout_at(xt, rate, run_counter(), noise_shape, seed)
+
+
+def run_counter() -> Tensor:
+    """A new dropout run counter: a non-trainable float64 variable `counter` (from 0) and the
+    count after this run's increment. An RNN cell's dropout inside a loop region takes one
+    made before the loop (DropoutWrapper), since regions do not update variables."""
+    counter = Variable(0.0, trainable=False, name="counter", dtype=float64)
+    return counter.assign_add(1.0)
+
+
+def dropout_at(
+    xt: Tensor,
+    rate: Any,
+    runs: Tensor,
+    noise_shape: Sequence[int] | None = None,
+    seed: int | None = None,
+) -> Tensor:
+    """tf.nn.dropout's mask for run number `runs` (see dropout), rate a float in (0, 1) or a
+    tensor."""
+    draws = []
+    for k in range(2):
+        attrs = {
+            "distribution": "uniform",
+            "seed": (_op_seed(seed) + 7919 * k) % (2**31 - 1),
+            "dtype": float64.ir,
+        }
+        if noise_shape is not None:
+            draws.append(
+                make(
+                    "RandomUniform",
+                    "kiln.random",
+                    [],
+                    None,
+                    shape=[int(d) for d in noise_shape],
+                    **attrs,
                 )
-            else:
-                draws.append(make("RandomUniform", "kiln.random", [xt], None, **attrs))
-        phase = _frac(draws[0] + runs * GOLDEN)
-        u = _frac(square(phase + draws[1]) * MIX)
-        keep_rate = 1.0 - (cast(rate, xt.dtype) if isinstance(rate, Tensor) else rate)
-        threshold = cast(rate, float64) if isinstance(rate, Tensor) else rate
-        kept = greater_equal(u, threshold)
-        return where(kept, xt / keep_rate, zeros_like(xt))
+            )
+        else:
+            draws.append(make("RandomUniform", "kiln.random", [xt], None, **attrs))
+    phase = _frac(draws[0] + runs * GOLDEN)
+    u = _frac(square(phase + draws[1]) * MIX)
+    keep_rate = 1.0 - (cast(rate, xt.dtype) if isinstance(rate, Tensor) else rate)
+    threshold = cast(rate, float64) if isinstance(rate, Tensor) else rate
+    kept = greater_equal(u, threshold)
+    return where(kept, xt / keep_rate, zeros_like(xt))
 
 
 def _op_seed(seed: int | None) -> int:

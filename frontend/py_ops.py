@@ -20,13 +20,22 @@ import numpy as np
 
 from .dtypes import as_dtype
 from .eager import EagerTensor
+from .errors import InvalidArgumentError
 from .graph import GraphError, Operation, Tensor, TensorShape, executing_eagerly, get_default_graph
 from .lowering import needed_ops
-from .ops import constant, convert_to_tensor, identity
+from .ops import constant, convert_to_tensor, group, identity
 from .session import SessionRunArgs, SessionRunHook, register_run_hook
 from .strings import host_op
 
-__all__ = ["Print", "numpy_function", "print", "py_func", "py_function"]
+__all__ = [
+    "Print",
+    "add_check_numerics_ops",
+    "check_numerics",
+    "numpy_function",
+    "print",
+    "py_func",
+    "py_function",
+]
 
 
 def _value(x: Any) -> Any:
@@ -161,12 +170,14 @@ def print(  # noqa: A001  (TensorFlow's name)
     )
 
 
-class _PrintHook(SessionRunHook):
-    """Fetches and prints tf.Print's data in the runs that need its node."""
+class _WatchHook(SessionRunHook):
+    """Fetches the tensors watched for a node (`nodes[op][0]`) in the runs that need it;
+    `after_run` then sees them in `self._watching`."""
 
     def __init__(self) -> None:
-        self.nodes: dict[Operation, tuple[list[Tensor], str, int | None, int]] = {}
+        self.nodes: dict[Operation, tuple] = {}
         self._plan: dict[tuple, list[Operation]] = {}
+        self._watching: list[Operation] = []
 
     def before_run(self, context):
         if not self.nodes:
@@ -179,11 +190,15 @@ class _PrintHook(SessionRunHook):
             plan = self._plan[key] = [op for op in mine if op in needed]
         if not plan:
             return None
-        self._printing = plan
+        self._watching = plan
         return SessionRunArgs(fetches=[t for op in plan for t in self.nodes[op][0]])
 
+
+class _PrintHook(_WatchHook):
+    """Fetches and prints tf.Print's data in the runs that need its node."""
+
     def after_run(self, context, values):
-        for op in self._printing:
+        for op in self._watching:
             data, message, summarize, first_n = self.nodes[op]
             if first_n >= 0:
                 if first_n == 0:
@@ -218,3 +233,64 @@ def Print(  # noqa: N802  (TensorFlow's name)
     n = -1 if first_n is None or first_n < 0 else int(first_n)
     _HOOK.nodes[out.op] = (tensors, message or "", summarize, n)
     return out
+
+
+# ------------------------------------------------------------------ check_numerics
+
+
+def _bad_values(value: Any) -> str | None:
+    """TensorFlow's words for the non-finite values in `value`, or None."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "fc":
+        return None
+    nan, inf = bool(np.isnan(a).any()), bool(np.isinf(a).any())
+    if not (nan or inf):
+        return None
+    return "Inf and NaN" if nan and inf else "NaN" if nan else "Inf"
+
+
+class _CheckHook(_WatchHook):
+    """Raises InvalidArgumentError after a run in which a check_numerics node saw a NaN or
+    an Inf (TensorFlow stops the run at that node; kiln reports it when the run ends)."""
+
+    def after_run(self, context, values):
+        for op in self._watching:
+            (tensor,), message = self.nodes[op]
+            bad = _bad_values(values.results[tensor])
+            if bad:
+                raise InvalidArgumentError(
+                    f"{message} : Tensor had {bad} values (check_numerics {op.name})"
+                )
+
+
+_CHECK = register_run_hook(_CheckHook())
+
+
+def check_numerics(tensor: Any, message: str, name: str | None = None) -> Tensor:
+    """`tensor`, raising InvalidArgumentError "<message> : Tensor had NaN values" when it
+    holds a NaN or an Inf (tf.debugging.check_numerics): an identity for gradients."""
+    x = convert_to_tensor(tensor)
+    if not x.dtype.is_floating:
+        raise GraphError(f"check_numerics: {x.name} is {x.dtype.name}, not a float tensor")
+    if executing_eagerly():
+        bad = _bad_values(_value(x))
+        if bad:
+            raise InvalidArgumentError(f"{message} : Tensor had {bad} values")
+        return x
+    out = identity(x, name=name or "CheckNumerics")
+    _CHECK.nodes[out.op] = ([x], message)
+    return out
+
+
+def add_check_numerics_ops() -> Operation | None:
+    """One op checking every float tensor of the default graph for NaN and Inf
+    (tf.compat.v1.add_check_numerics_ops): run it with the training op."""
+    graph = get_default_graph()
+    checks = [
+        check_numerics(t, f"{op.name}:{i}")
+        for op in list(graph.get_operations())
+        if op not in _CHECK.nodes
+        for i, t in enumerate(op.outputs)
+        if t.dtype.is_floating and not t.dtype.is_string
+    ]
+    return group(*checks, name="CheckNumerics")

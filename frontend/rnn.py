@@ -25,7 +25,7 @@ from . import nn
 from .array_ops import cumsum, reverse_sequence, split, stack, unstack
 from .control_flow import scan_loop
 from .dtypes import as_dtype, float32, int32
-from .graph import GraphError, Tensor
+from .graph import GraphError, Tensor, get_default_graph
 from .nest import flatten, pack_sequence_as
 from .ops import (
     cast,
@@ -432,6 +432,7 @@ class DropoutWrapper(RNNCell):
         self._cell = cell
         self._keep = (input_keep_prob, output_keep_prob, state_keep_prob)
         self._seed = seed
+        self._runs: Tensor | None = None  # the run counter, made before a loop (before_loop)
 
     @property
     def state_size(self) -> Any:
@@ -465,10 +466,25 @@ class DropoutWrapper(RNNCell):
         if not self._cell.built:
             self._cell.build(input_depth)
 
+    def before_loop(self) -> None:
+        """Make the run counter before a loop region traces `call` (regions do not update
+        variables): inside the loop every step then draws the same mask in a run (as
+        variational_recurrent would; TensorFlow draws one per step)."""
+        if self._runs is None:
+            with get_default_graph().name_scope("dropout"):
+                self._runs = nn.run_counter()
+        before = getattr(self._cell, "before_loop", None)
+        if before is not None:
+            before()
+
     def _drop(self, x: Tensor, keep: Any) -> Tensor:
         if isinstance(keep, (int, float)) and float(keep) == 1.0:
             return x
-        return nn.dropout(x, keep_prob=keep, seed=self._seed)
+        if self._runs is None:
+            return nn.dropout(x, keep_prob=keep, seed=self._seed)
+        rate = 1.0 - (keep if isinstance(keep, Tensor) else float(keep))
+        with get_default_graph().name_scope("dropout"):
+            return nn.dropout_at(convert_to_tensor(x), rate, self._runs, None, self._seed)
 
     def call(self, inputs: Tensor, state: Any) -> tuple[Any, Any]:
         out, new = self._cell.call(self._drop(inputs, self._keep[0]), state)
@@ -496,6 +512,9 @@ def _rnn_loop(cell: RNNCell, xs: Tensor, state: Any, sequence_length: Any, rever
             xs, final = _rnn_loop(c, xs, s, sequence_length, reverse, name)
             finals.append(final)
         return xs, tuple(finals)
+    before = getattr(cell, "before_loop", None)
+    if before is not None:
+        before()
     structure = state
     leaves = [convert_to_tensor(s) for s in flatten(state)]
     with_len = sequence_length is not None

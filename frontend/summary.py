@@ -45,7 +45,9 @@ from typing import Any
 import numpy as np
 
 from ..ir import KilnError
+from .errors import DataLossError  # noqa: F401  (kl.summary.DataLossError)
 from .graph import Graph, Operation, Tensor, get_default_graph
+from .records import unframe
 from .session import (
     SessionRunArgs,
     SessionRunContext,
@@ -58,10 +60,6 @@ SUMMARIES = "summaries"  # the collection (tf.GraphKeys.SUMMARIES)
 SUMMARY_TYPES = frozenset(
     {"ScalarSummary", "HistogramSummary", "ImageSummary", "TensorSummary", "MergeSummary"}
 )
-
-
-class DataLossError(KilnError):
-    """An event file whose framing or checksums are wrong (a corrupted file)."""
 
 
 def _tb():
@@ -632,38 +630,13 @@ def flush(writer: SummaryWriter | None = None) -> None:
 
 def summary_iterator(path: str) -> Iterator[Any]:
     """The Event protos of an event file, checking each record's length and data
-    CRCs; a corrupted or truncated record raises DataLossError."""
+    CRCs (records.py's TFRecord framing); a corrupted or truncated record raises
+    DataLossError."""
     event_pb2, _, _ = _tb()
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
         raise KilnError(f"cannot read event file {path}: {e.strerror}") from None
-    offset, index = 0, 0
-    while offset < len(data):
-        if offset + 12 > len(data):
-            raise DataLossError(f"{path}: record {index} at byte {offset} is truncated")
-        header = data[offset : offset + 8]
-        (length,), (crc,) = (
-            struct.unpack("<Q", header),
-            struct.unpack("<I", data[offset + 8 : offset + 12]),
-        )
-        if masked_crc32c(header) != crc:
-            raise DataLossError(
-                f"{path}: record {index} at byte {offset}: the length's "
-                "CRC does not match (corrupted file)"
-            )
-        end = offset + 12 + length
-        if end + 4 > len(data):
-            raise DataLossError(f"{path}: record {index} at byte {offset} is truncated")
-        body = data[offset + 12 : end]
-        (crc,) = struct.unpack("<I", data[end : end + 4])
-        if masked_crc32c(body) != crc:
-            raise DataLossError(
-                f"{path}: record {index} at byte {offset}: the data's CRC "
-                "does not match (corrupted file)"
-            )
+    for body in unframe(data, path):
         yield event_pb2.Event.FromString(body)
-        offset, index = end + 4, index + 1

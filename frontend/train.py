@@ -61,6 +61,14 @@ from .queues import (  # noqa: F401  (kl.train.*: queue runners and input produc
     start_queue_runners,
     string_input_producer,
 )
+from .records import (  # noqa: F401  (kl.train.*: the Example protos)
+    BytesList,
+    Example,
+    Feature,
+    Features,
+    FloatList,
+    Int64List,
+)
 from .saver import Saver, import_meta_graph, latest_checkpoint  # noqa: F401  (kl.train.*)
 from .variables import GLOBAL_VARIABLES, Variable, trainable_variables
 

@@ -1,4 +1,4 @@
-"""Convolution layers (keras.layers.Conv1D, Conv2D, Conv2DTranspose,
+"""Convolution layers (keras.layers.Conv1D, Conv2D, Conv3D, Conv2DTranspose,
 DepthwiseConv2D, SeparableConv2D), channels-last, written with kl.nn ops:
 a 1-D convolution is the 2-D one over a height of 1."""
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..frontend import nn
+from ..frontend.conv3d import conv3d
 from ..frontend.graph import GraphError
 from ..frontend.ops import convert_to_tensor, expand_dims, reshape, squeeze
 from . import activations
@@ -96,6 +97,17 @@ class _Conv(Layer):
             else None
         )
 
+    def _convolve(self, conv: Any, inputs: Any) -> Any:
+        """`conv` (kl.nn.conv2d or conv3d) with the layer's settings, then bias and activation."""
+        y = conv(
+            inputs,
+            self.kernel,
+            strides=[1, *self.strides, 1],
+            padding=self.padding,
+            dilations=[1, *self.dilation_rate, 1],
+        )
+        return self._finish(y)
+
     def _finish(self, y: Any) -> Any:
         if self.bias is not None:
             y = nn.bias_add(y, self.bias)
@@ -118,14 +130,16 @@ class Conv2D(_Conv):
     """2-D convolution over NHWC inputs with HWIO kernels."""
 
     def call(self, inputs):
-        y = nn.conv2d(
-            inputs,
-            self.kernel,
-            strides=[1, *self.strides, 1],
-            padding=self.padding,
-            dilations=[1, *self.dilation_rate, 1],
-        )
-        return self._finish(y)
+        return self._convolve(nn.conv2d, inputs)
+
+
+class Conv3D(_Conv):
+    """3-D convolution over NDHWC inputs with DHWIO kernels (kl.nn.conv3d)."""
+
+    rank = 3
+
+    def call(self, inputs):
+        return self._convolve(conv3d, inputs)
 
 
 class Conv1D(_Conv):
@@ -253,15 +267,17 @@ class SeparableConv2D(_Conv):
         return self._finish(nn.conv2d(y, self.pointwise_kernel, strides=1, padding="VALID"))
 
 
-Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 Convolution2DTranspose = Conv2DTranspose
 
 __all__ = [
     "Conv1D",
     "Conv2D",
     "Conv2DTranspose",
+    "Conv3D",
     "Convolution1D",
     "Convolution2D",
+    "Convolution3D",
     "Convolution2DTranspose",
     "DepthwiseConv2D",
     "SeparableConv2D",

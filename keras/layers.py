@@ -26,6 +26,7 @@ from .pooling import __all__ as _pooling
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .reshaping import *  # noqa: F403
 from .reshaping import __all__ as _reshaping
+from .text_vectorization import TextVectorization
 
 __all__ = [
     "Activation",
@@ -42,6 +43,7 @@ __all__ = [
     "Layer",
     "SimpleRNN",
     "Softmax",
+    "TextVectorization",
     *_conv,
     *_core,
     *_merge,

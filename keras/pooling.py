@@ -1,11 +1,13 @@
-"""Pooling layers (keras.layers.MaxPooling1D/2D, AveragePooling1D/2D and the
-global poolings), channels-last; the 1-D ones are 2-D over a height of 1."""
+"""Pooling layers (keras.layers.MaxPooling1D/2D/3D, AveragePooling1D/2D/3D and the
+global poolings), channels-last; the 1-D ones are 2-D over a height of 1, the
+3-D ones are frontend/conv3d.py's 2-D pools per depth tap."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..frontend import nn
+from ..frontend.conv3d import avg_pool3d, max_pool3d
 from ..frontend.ops import (
     cast,
     convert_to_tensor,
@@ -87,6 +89,20 @@ class AveragePooling1D(_Pooling):
     pool = staticmethod(nn.avg_pool)
 
 
+class MaxPooling3D(_Pooling):
+    """The largest value of each window (NDHWC; kl.nn.max_pool3d)."""
+
+    rank = 3
+    pool = staticmethod(max_pool3d)
+
+
+class AveragePooling3D(_Pooling):
+    """The mean of each window (NDHWC; kl.nn.avg_pool3d)."""
+
+    rank = 3
+    pool = staticmethod(avg_pool3d)
+
+
 class _Global(Layer):
     reduce = staticmethod(reduce_mean)
     rank = 2
@@ -139,20 +155,18 @@ class GlobalMaxPooling1D(_Global):
     reduce = staticmethod(reduce_max)
 
 
-MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = (
-    MaxPooling1D,
-    MaxPooling2D,
-    AveragePooling1D,
-    AveragePooling2D,
-)
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 
 __all__ = [
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "GlobalAvgPool1D",
     "GlobalAvgPool2D",
     "GlobalAveragePooling1D",
@@ -163,6 +177,8 @@ __all__ = [
     "GlobalMaxPooling2D",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
 ]

@@ -102,8 +102,11 @@ def backward(
     """Cotangents of the values on a path from `wrt` to the seeded values: the
     ops of `ops` (one block, in order) differentiated in reverse, built with `b`.
     `overrides` maps an op to a rule used in place of its registered one (the
-    frontend's RegisterGradient)."""
-    varied = _varied(ops, wrt)
+    frontend's RegisterGradient). A rule may give a dict, value -> cotangent, in
+    place of one cotangent per operand, and name in `rule.inputs` values it
+    reaches that are not operands (tf.custom_gradient's inputs): autodiff takes
+    its op as depending on them, even an op declared not differentiable."""
+    varied = _varied(ops, wrt, overrides)
     cotangents: dict[Value, Value] = {}
 
     def accumulate(value: Value, cotangent: Value) -> None:
@@ -122,6 +125,11 @@ def backward(
         b.loc = op.loc
         rule = overrides.get(op) if overrides else None
         inputs = rule(op, b, *outputs) if rule else _vjp(op, b, outputs)
+        if isinstance(inputs, dict):
+            for value, g in inputs.items():
+                if g is not None and value in varied:
+                    accumulate(value, unbroadcast(b, g, value, op))
+            continue
         if len(inputs) != len(op.operands):
             raise op.error(
                 f"its gradient rule gave {len(inputs)} cotangents for {len(op.operands)} operands",
@@ -301,11 +309,19 @@ def _take_results(block: Block) -> list[Value]:
     return results
 
 
-def _varied(ops: Sequence[Operation], wrt: Sequence[Value]) -> set[Value]:
-    """The floating-point values that depend on a value of `wrt`."""
+def _varied(
+    ops: Sequence[Operation], wrt: Sequence[Value], overrides: dict | None = None
+) -> set[Value]:
+    """The floating-point values that depend on a value of `wrt` (through an
+    overriding rule's `inputs` too)."""
     varied = set(wrt)
     for op in ops:
-        if not op.not_differentiable and any(v in varied for v in op.operands):
+        rule = overrides.get(op) if overrides else None
+        extra = getattr(rule, "inputs", None)
+        if extra is not None:
+            if any(v in varied for v in (*op.operands, *extra)):
+                varied.update(r for r in op.results if r.type.dtype.is_float)
+        elif not op.not_differentiable and any(v in varied for v in op.operands):
             varied.update(r for r in op.results if r.type.dtype.is_float)
     return varied
 

@@ -20,6 +20,10 @@ is parsed from stdout and the outcome classified:
 
   python benchmarks/tf_corpus/run.py --framework kiln [--only NAME ...] [--out results.json]
   /work/tfenv/bin/python benchmarks/tf_corpus/run.py --framework tf --out results_tf.json
+
+--collection snapshots runs the programs listed in snapshots.json instead: collections with no
+licence file, so they are not copied here; each is read from its repository snapshot under
+MIRROR (git show <commit>:<path>) and skipped when the snapshot is absent (CI).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import zipfile
 HERE = pathlib.Path(__file__).resolve().parent
 PROGRAMS = HERE / "programs"
 SHIM = HERE / "shim"
+MIRROR = pathlib.Path(os.environ.get("KILN_MIRROR", "/work/.mirror"))
 KILN_PARENT = HERE.parent.parent.parent  # the directory holding the kiln package
 
 STEP_CAP = 40
@@ -59,6 +64,8 @@ BARE_RE = r"^\s*(?:\d+\s+)?" + NUM + r"\s*$"
 # "finite" (GANs: losses printed and finite), "acc" (accuracy printed, final above ACC_FLOOR),
 # "none" (programs that do not train: run to the end). loss_re / acc_re override the patterns.
 ACC_FLOOR = 0.3
+R100, R200 = r"(for i in )range\(100\)", r"(for i in )range\(200\)"
+EPOCHS, TOTAL = r"(for epoch in )range\(\d+\)", r"total_epoch = \d+"
 SETTINGS = {
     "aym_v1_linear_regression": {"epochs": 100},  # 17 points: an epoch is one pass of 17 steps
     "aym_v1_gan": {"check": "finite"},
@@ -85,6 +92,51 @@ SETTINGS = {
     "pkm_09_convolutional_autoencoder": {"loss_re": BARE_RE},
     "pkm_10_residual_network": {"check": "acc", "acc_re": r"(?i)valid(?:ation)?:?\s*" + NUM},
     "pkm_11_variational_autoencoder": {"loss_re": r"(?i)train cost:\s*" + NUM},
+    # snapshots.json. "subs": (pattern, replacement) pairs that shorten literal training loops
+    # (`for i in range(100)` over the epochs); "files" are copied from the snapshot's folder of
+    # the program, "dirs" made (TF's Saver and savefig need the folder to exist).
+    "nl_01_linear_regression": {"check": "none", "subs": [[R100, r"\1range(20)"]]},
+    "nl_02_logistic_regression": {
+        "check": "acc",
+        "acc_re": BARE_RE,
+        "subs": [[R100, r"\1range(3)"]],
+    },
+    "nl_03_net": {"check": "acc", "acc_re": BARE_RE, "subs": [[R100, r"\1range(10)"]]},
+    "nl_04_modern_net": {"check": "acc", "acc_re": BARE_RE, "subs": [[R100, r"\1range(10)"]]},
+    "nl_05_convolutional_net": {"check": "acc", "acc_re": BARE_RE, "subs": [[R100, r"\1range(4)"]]},
+    "nl_06_autoencoder": {"loss_re": BARE_RE, "subs": [[R100, r"\1range(3)"]]},
+    "nl_07_lstm": {"check": "acc", "acc_re": BARE_RE, "subs": [[R100, r"\1range(2)"]]},
+    "nl_08_word2vec": {"loss_re": r"(?i)loss at\s+\d+\s+" + NUM},
+    "nl_09_tensorboard": {"check": "acc", "acc_re": BARE_RE, "subs": [[R100, r"\1range(10)"]]},
+    "nl_10_save_restore_net": {
+        "check": "acc",
+        "acc_re": BARE_RE,
+        "subs": [[r"range\(start, 100\)", "range(start, 10)"]],
+    },
+    "nl_11_gan": {
+        "check": "finite",
+        "loss_re": r"^\s*\d+\s+" + NUM,
+        "subs": [[R200, r"\1range(40)"]],
+    },
+    "go_03_03_linear_regression": {"loss_re": r"^\s*\d+\s+" + NUM},
+    "go_04_01_classification": {"loss_re": BARE_RE},
+    "go_04_02_deep_nn": {"loss_re": BARE_RE},
+    "go_04_03_word2vec": {"loss_re": r"(?i)loss at step\s+\d+\s*:\s*" + NUM},
+    "go_05_01_saver": {"dirs": ["model"], "files": ["data.csv"]},
+    "go_05_02_tensorboard": {"dirs": ["model", "logs"], "files": ["data.csv"]},
+    "go_05_03_tensorboard2": {"dirs": ["logs"], "files": ["data.csv"]},
+    "go_06_01_mnist": {"subs": [[EPOCHS, r"\1range(2)"]]},
+    "go_06_02_dropout": {"subs": [[EPOCHS, r"\1range(2)"]]},
+    "go_07_01_cnn": {"subs": [[EPOCHS, r"\1range(2)"]]},
+    "go_07_02_tf_layers": {"subs": [[EPOCHS, r"\1range(2)"]]},
+    "go_08_01_autoencoder": {"subs": [[r"training_epoch = \d+", "training_epoch = 2"]]},
+    "go_09_01_gan": {"check": "finite", "dirs": ["samples"], "subs": [[TOTAL, "total_epoch = 2"]]},
+    "go_09_02_gan2": {
+        "check": "finite",
+        "dirs": ["samples2"],
+        "subs": [[TOTAL, "total_epoch = 2"]],
+    },
+    "go_10_01_mnist": {"subs": [[TOTAL, "total_epoch = 2"]]},
 }
 
 WORDS = (
@@ -95,8 +147,43 @@ WORDS = (
 ).split()
 
 
-def load_programs():
-    return json.loads((HERE / "programs.json").read_text())
+def snapshot_of(prog) -> pathlib.Path:
+    """The git directory of a snapshots.json program's repository snapshot."""
+    return MIRROR / prog["repo"].replace("/", "+") / "repo"
+
+
+def load_programs(collection="corpus"):
+    """programs.json (committed copies), snapshots.json (snapshots present here) or both."""
+    progs = []
+    if collection in ("corpus", "all"):
+        progs += json.loads((HERE / "programs.json").read_text())
+    if collection in ("snapshots", "all"):
+        listed = json.loads((HERE / "snapshots.json").read_text())
+        progs += [p for p in listed if snapshot_of(p).is_dir()]
+    return progs
+
+
+def _show(prog, path: str) -> bytes:
+    return subprocess.run(
+        ["git", "-C", str(snapshot_of(prog)), "show", f"{prog['commit']}:{path}"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
+def source_of(prog) -> str:
+    if "file" in prog:
+        return (PROGRAMS / prog["file"]).read_text()
+    return _show(prog, prog["path"]).decode()
+
+
+def materialize(prog, work: pathlib.Path, settings) -> None:
+    """The data files and folders a snapshot program expects beside it."""
+    folder = pathlib.PurePosixPath(prog["path"]).parent
+    for f in settings.get("files", ()):
+        (work / f).write_bytes(_show(prog, str(folder / f)))
+    for d in settings.get("dirs", ()):
+        (work / d).mkdir(parents=True, exist_ok=True)
 
 
 def _cap(src: str, names, cap) -> str:
@@ -276,8 +363,11 @@ def _subprocess(python, work, env, timeout):
 def run_one(prog, framework, python, timeout, kiln_v2, keep=None, server=None):
     work = pathlib.Path(tempfile.mkdtemp(prefix=f"tfc_{prog['name']}_"))
     try:
-        src = (PROGRAMS / prog["file"]).read_text()
+        src = source_of(prog)
         st = SETTINGS.get(prog["name"], {})
+        for pat, repl in st.get("subs", ()):
+            src = re.sub(pat, repl, src, flags=re.M)
+        materialize(prog, work, st)
         caps = {"steps": st.get("steps", STEP_CAP), "epochs": st.get("epochs", EPOCH_CAP)}
         (work / "main.py").write_text(rewrite(src, framework, prog["api"], kiln_v2, **caps))
         libs = PROGRAMS / "libs"
@@ -327,6 +417,7 @@ def main(argv=None) -> int:
     ap.add_argument("--framework", choices=("kiln", "tf"), default="kiln")
     ap.add_argument("--python", default=None, help="interpreter for the programs")
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--collection", choices=("corpus", "snapshots", "all"), default="corpus")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument(
@@ -341,14 +432,19 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--out", default=None, help="write the results here (json)")
     ap.add_argument("--logs", default=None, help="keep each program's output in this folder")
-    ap.add_argument("--compare", default=str(HERE / "results_tf.json"))
+    ap.add_argument(
+        "--compare",
+        default=None,
+        help="TensorFlow's results (default: results_tf.json, or results_tf_snapshots.json"
+        " for --collection snapshots)",
+    )
     args = ap.parse_args(argv)
     python = args.python or (
         sys.executable if args.framework == "kiln" else "/work/tfenv/bin/python"
     )
-    progs = load_programs()
+    progs = load_programs(args.collection)
     if args.only:
-        progs = [p for p in progs if p["name"] in args.only or p["file"] in args.only]
+        progs = [p for p in progs if p["name"] in args.only or p.get("file") in args.only]
     kiln_v2 = False
     if args.framework == "kiln":
         probe = subprocess.run(
@@ -405,7 +501,8 @@ def main(argv=None) -> int:
         "total": len(results),
         "results": results,
     }
-    ref_path = pathlib.Path(args.compare)
+    ref_name = "results_tf_snapshots.json" if args.collection == "snapshots" else "results_tf.json"
+    ref_path = pathlib.Path(args.compare or HERE / ref_name)
     if ref_path.exists() and args.framework == "kiln":
         ref = {r["name"]: r for r in json.loads(ref_path.read_text())["results"]}
         close = compare(results, ref)

@@ -317,3 +317,63 @@ def test_sort_norm_swish_match_tensorflow():
     assert got["arg"].dtype == np.int32
     with pytest.raises(tf.GraphError, match="spectral norm"):
         tf.norm(tf.ones([2, 2]), ord=2, axis=[0, 1])
+
+
+def test_split_of_an_unknown_dim_into_equal_pieces():
+    # nlintz/TensorFlow-Tutorials 07_lstm: tf.split(reshape(x, [-1, 28]), 28, 0); TensorFlow
+    # gives pieces of shape (None, 3) and checks the division at run time
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 3])
+        parts = tf.split(x, 4, 0)
+        assert [p.shape.as_list() for p in parts] == [[None, 3]] * 4
+        g = tf.gradients(tf.reduce_sum(parts[1] * parts[2]), x)[0]
+        v = np.arange(24, dtype=np.float32).reshape(8, 3)
+        with tf.Session() as s:
+            out, gv = s.run([parts, g], {x: v})
+            with pytest.raises(tf.KilnError, match="21 elements"):
+                s.run(parts, {x: np.zeros((7, 3), np.float32)})
+    for a, b in zip(out, np.split(v, 4, 0)):
+        np.testing.assert_array_equal(a, b)
+    want = np.zeros_like(v)
+    want[2:4], want[4:6] = v[4:6], v[2:4]
+    np.testing.assert_array_equal(gv, want)
+
+
+def test_dense_over_two_unknown_leading_dims():
+    # golbin 10 - RNN/03 - Seq2Seq: tf.layers.dense on dynamic_rnn's [batch, time, depth]
+    # outputs with batch and time unknown (TensorFlow: shape (None, None, units))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, None, 5])
+        y = tf.layers.dense(x, 3, name="d")
+        assert y.shape.as_list() == [None, None, 3]
+        g = tf.gradients(tf.reduce_sum(y), x)[0]
+        v = np.random.RandomState(0).rand(2, 4, 5).astype(np.float32)
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            k, b = s.run(["d/kernel:0", "d/bias:0"])
+            out, gv = s.run([y, g], {x: v})
+    np.testing.assert_allclose(out, v @ k + b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gv, np.broadcast_to(k.sum(1), v.shape), rtol=1e-5)
+
+
+def test_dropout_wrapper_inside_dynamic_rnn():
+    # golbin 10 - RNN/02, 03: DropoutWrapper(BasicLSTMCell) in a MultiRNNCell under
+    # dynamic_rnn; the dropout's run counter lives outside the loop region
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None, 3, 4])
+        cells = [
+            tf.nn.rnn_cell.DropoutWrapper(tf.nn.rnn_cell.BasicLSTMCell(6), output_keep_prob=0.5)
+            for _ in range(2)
+        ]
+        out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.MultiRNNCell(cells), x, dtype=tf.float32)
+        loss = tf.reduce_mean(tf.square(out))
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        v = np.random.RandomState(1).rand(5, 3, 4).astype(np.float32)
+        with tf.Session() as s:
+            s.run(tf.global_variables_initializer())
+            a, b = s.run(out, {x: v}), s.run(out, {x: v})
+            s.run(train, {x: v})
+    assert a.shape == (5, 3, 6)
+    zeros = np.mean(a == 0.0)
+    assert 0.25 < zeros < 0.75  # about half the outputs dropped
+    assert not np.array_equal(a == 0.0, b == 0.0)  # a new mask each run
