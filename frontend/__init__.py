@@ -10,6 +10,8 @@ kiln.data and kiln.viz build on this package; kiln's own __init__ puts them
 beside it as kl.keras, kl.data and kl.viz.
 """
 
+import types as _types
+
 from . import (
     errors,  # tf.errors (OutOfRangeError, ...)
     feature_column,  # tf.feature_column (dict of features -> one dense tensor)
@@ -207,6 +209,18 @@ for _module, _into in ((monitored, train), (summary_trace, summary), (conv3d, nn
     for _name in _module.__all__:
         setattr(_into, _name, getattr(_module, _name))
 del _module, _into, _name
+
+# GraphDef round trip (graph_def.py builds on graph.py, train.py and summary.py):
+# tf.import_graph_def, tf.GraphDef, Graph.as_graph_def, tf.train.write_graph, and
+# tf.graph_util's freezing
+from . import graph_def as _graph_def  # noqa: E402
+from .graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
+
+Graph.as_graph_def = _graph_def.as_graph_def
+train.write_graph = _graph_def.write_graph
+graph_util = _types.ModuleType("kiln.graph_util", "tf.graph_util: freezing GraphDefs.")
+graph_util.convert_variables_to_constants = _graph_def.convert_variables_to_constants
+graph_util.extract_sub_graph = _graph_def.extract_sub_graph
 
 # kl.nn.rnn_cell (this module is TF's rnn_cell namespace) and the RNN drivers
 nn.rnn_cell = rnn
