@@ -164,6 +164,11 @@ class Session:
 
         return _Default()
 
+    @property
+    def graph_def(self) -> Any:
+        """The session's graph as a GraphDef (tf.Session.graph_def; graph_def.py)."""
+        return self.graph.as_graph_def()
+
     def close(self) -> None:
         self._closed = True
         self._values.clear()

@@ -165,3 +165,20 @@ def test_extract_sub_graph_keeps_what_the_outputs_need():
     assert [n.name for n in sub.node] == ["x", "used"]
     with pytest.raises(KilnError, match="no node named 'missing'"):
         tf.graph_util.extract_sub_graph(g.as_graph_def(), ["missing"])
+
+
+def test_the_other_spellings():
+    """TF 2's tf.io.write_graph, tf.Session.graph_def, tf.compat.v1's names."""
+    import kiln.compat.v1 as v1
+
+    assert tf.io.write_graph is tf.train.write_graph is v1.train.write_graph
+    assert v1.graph_util.convert_variables_to_constants is (
+        tf.graph_util.convert_variables_to_constants
+    )
+    with tf.Graph().as_default() as g:
+        tf.exp(tf.placeholder(tf.float32, [2], name="x"), name="e")
+        sess = tf.Session()
+        assert [n.name for n in sess.graph_def.node] == ["x", "e"]
+    with g.as_default():
+        with pytest.raises(KilnError, match="already has an operation named 'x'"):
+            v1.import_graph_def(sess.graph_def, name="")
