@@ -79,6 +79,7 @@ for _prefix, _module in [
     ("io.gfile.", frontend.io.gfile),
     ("debugging.", frontend.debugging),
     ("python_io.", frontend.python_io),
+    ("sparse.", frontend.sparse),
     ("gfile.", frontend.gfile),
     ("strings.", strings),
     ("logging.", frontend.logging),

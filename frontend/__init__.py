@@ -181,6 +181,7 @@ from .namespaces import (  # noqa: E402
     round,
     scalar_mul,
     slice,
+    sparse,
     squared_difference,
     to_float,
     to_int32,
@@ -189,7 +190,14 @@ from .namespaces import (  # noqa: E402
     truncatediv,
 )
 from .namespaces import gfile_v1 as gfile  # noqa: E402
-from .records import FixedLenFeature, parse_example, parse_single_example  # noqa: E402
+from .records import (  # noqa: E402
+    FixedLenFeature,
+    FixedLenSequenceFeature,
+    VarLenFeature,
+    parse_example,
+    parse_single_example,
+)
+from .sparse import SparseTensor, SparseTensorValue, sparse_tensor_to_dense  # noqa: E402
 from .strings import (  # noqa: E402
     as_string,
     decode_csv,

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import array_ops, nn, ops, py_ops, records, strings, variables
 from . import image as _image
+from . import sparse as _sparse
 from .dtypes import as_dtype, bool_, float32, int32, int64
 from .graph import GraphError, Tensor, TensorShape, get_default_graph
 
@@ -582,8 +583,17 @@ io = namespace(
     TFRecordOptions=records.TFRecordOptions,
     tf_record_iterator=records.tf_record_iterator,
     FixedLenFeature=records.FixedLenFeature,
+    VarLenFeature=records.VarLenFeature,
+    FixedLenSequenceFeature=records.FixedLenSequenceFeature,
     parse_single_example=records.parse_single_example,
     parse_example=records.parse_example,
+)
+
+sparse = namespace(
+    "kiln.sparse",
+    "tf.sparse: SparseTensor and its conversion to dense.",
+    SparseTensor=_sparse.SparseTensor,
+    to_dense=_sparse.to_dense,
 )
 
 debugging = namespace(
@@ -841,6 +851,7 @@ __all__ = [
     "random",
     "random_shuffle",
     "realdiv",
+    "sparse",
     "strings_namespace",
     "to_float",
     "to_int32",

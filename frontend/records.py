@@ -17,10 +17,11 @@ a field is a varint key (field number << 3 | wire type) then a varint, 4 bytes (
 varint length and bytes; repeated numbers are written packed, as protobuf does for proto3, and
 read packed or not. Serialized bytes equal TensorFlow's for the same message (map entries in
 insertion order). parse_single_example / parse_example decode serialized Examples into tensors
-per FixedLenFeature (dense: float32, int64 or string of a fixed shape, or a default; kiln
-has no SparseTensor, so no VarLenFeature yet): eagerly at once, in a graph as a host op the
-Session runs (strings.host_op), with TensorFlow's InvalidArgumentError texts for a missing
-key, a wrong type or a wrong count.
+per FixedLenFeature (dense: float32, int64 or string of a fixed shape, or a default),
+VarLenFeature (a kl.SparseTensor of each example's values, sparse.py) and
+FixedLenSequenceFeature (dense, padded to the longest example): eagerly at once, in a
+graph as a host op the Session runs (strings.host_op), with TensorFlow's
+InvalidArgumentError texts for a missing key, a wrong type or a wrong count.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .eager import EagerTensor
 from .errors import DataLossError, InvalidArgumentError, NotFoundError
 from .graph import Tensor, TensorShape, executing_eagerly
 from .ops import constant
+from .sparse import SparseTensor
 
 # ------------------------------------------------------------------ CRC32C (Castagnoli)
 
@@ -497,6 +499,39 @@ class FixedLenFeature:
         return f"FixedLenFeature(shape={self.shape}, dtype={self.dtype!r})"
 
 
+class VarLenFeature:
+    """tf.io.VarLenFeature(dtype): a feature of any length, parsed into a SparseTensor
+    (indices [i] per value for one example; [example, i] for a batch, whose dense
+    shape is [batch, longest])."""
+
+    def __init__(self, dtype: Any):
+        self.dtype = as_dtype(dtype)
+        _check_dtype(self.dtype, "VarLenFeature")
+
+    def __repr__(self) -> str:
+        return f"VarLenFeature(dtype={self.dtype!r})"
+
+
+class FixedLenSequenceFeature:
+    """tf.io.FixedLenSequenceFeature(shape, dtype, allow_missing, default_value): a
+    feature of any number of items of `shape`, parsed dense: [items, *shape] for one
+    example; [batch, most items, *shape] for a batch, shorter examples padded with
+    `default_value` (0 or b""). A missing key is no items (TensorFlow asks for
+    allow_missing=True for that)."""
+
+    def __init__(
+        self, shape: Any, dtype: Any, allow_missing: bool = False, default_value: Any = None
+    ):
+        self.shape = list(TensorShape(shape).as_list()) if shape is not None else []
+        self.dtype = as_dtype(dtype)
+        self.allow_missing = bool(allow_missing)
+        self.default_value = default_value
+        _check_dtype(self.dtype, "FixedLenSequenceFeature")
+
+    def __repr__(self) -> str:
+        return f"FixedLenSequenceFeature(shape={self.shape}, dtype={self.dtype!r})"
+
+
 def _check_dtype(dtype: Any, what: str) -> None:
     if dtype not in (float32, int64, string):
         raise InvalidArgumentError(
@@ -564,19 +599,76 @@ def _check_features(features: Any) -> list[tuple[str, Any]]:
     if not isinstance(features, dict) or not features:
         raise InvalidArgumentError("parse_example: features must be a non-empty dict of specs")
     for key, spec in features.items():
-        if not isinstance(spec, FixedLenFeature):
+        if not isinstance(spec, (FixedLenFeature, VarLenFeature, FixedLenSequenceFeature)):
             raise InvalidArgumentError(
                 f"parse_example: feature {key!r} is {type(spec).__name__}; "
-                "kiln parses FixedLenFeature (no SparseTensor, so no VarLenFeature yet)"
+                "kiln parses FixedLenFeature, VarLenFeature and FixedLenSequenceFeature"
             )
     return sorted(features.items())
 
 
+def _var_len(examples: list[Example], key: str, spec: VarLenFeature, batched: bool) -> list:
+    """A VarLenFeature's (indices, values, dense_shape); a missing key has no values."""
+    dt = object if spec.dtype == string else spec.dtype.ir.numpy
+    rows = []
+    for i, ex in enumerate(examples):
+        feature = ex.features.feature.get(key)
+        missing = feature is None or feature.WhichOneof("kind") is None
+        rows.append(np.zeros(0, dt) if missing else _values(feature, key, spec.dtype, i))
+    values = np.concatenate(rows).astype(dt) if rows else np.zeros(0, dt)
+    longest = max((len(r) for r in rows), default=0)
+    if not batched:
+        indices = np.arange(len(values), dtype=np.int64)[:, None]
+        return [indices, values, np.array([longest], np.int64)]
+    indices = np.array([(b, j) for b, r in enumerate(rows) for j in range(len(r))], np.int64)
+    return [indices.reshape(-1, 2), values, np.array([len(rows), longest], np.int64)]
+
+
+def _sequence(
+    examples: list[Example], key: str, spec: FixedLenSequenceFeature, batched: bool
+) -> np.ndarray:
+    """A FixedLenSequenceFeature's dense array, padded to the longest example."""
+    item = int(np.prod(spec.shape, dtype=np.int64))
+    dt = object if spec.dtype == string else spec.dtype.ir.numpy
+    rows = []
+    for i, ex in enumerate(examples):
+        feature = ex.features.feature.get(key)
+        missing = feature is None or feature.WhichOneof("kind") is None
+        if missing and not spec.allow_missing:
+            raise InvalidArgumentError(
+                f"Feature: {key} (data type: {_TF_TYPE[_kind_of(spec.dtype)]}) is required "
+                "but could not be found (FixedLenSequenceFeature without allow_missing=True)"
+            )
+        values = np.zeros(0, dt) if missing else _values(feature, key, spec.dtype, i)
+        if item == 0 or values.size % item:
+            raise InvalidArgumentError(
+                f"Key: {key}.  Number of values ({values.size}) is not a multiple of the "
+                f"items' size ({item}, shape {spec.shape})"
+            )
+        rows.append(values.reshape(-1, *spec.shape))
+    if not batched:
+        return rows[0]
+    longest = max((len(r) for r in rows), default=0)
+    default = spec.default_value
+    default = (b"" if spec.dtype == string else 0) if default is None else default
+    out = np.full((len(rows), longest, *spec.shape), default, dtype=dt)
+    for b, r in enumerate(rows):
+        out[b, : len(r)] = r
+    return out
+
+
 def _parse(serialized: np.ndarray, specs: list, batched: bool) -> list[np.ndarray]:
-    """The dense value of each spec, in specs' order."""
+    """The arrays of each spec, in specs' order: one for a FixedLenFeature, three
+    (indices, values, dense_shape) for a VarLenFeature."""
     examples = _examples(serialized)
     out: list[np.ndarray] = []
     for key, spec in specs:
+        if isinstance(spec, VarLenFeature):
+            out.extend(_var_len(examples, key, spec, batched))
+            continue
+        if isinstance(spec, FixedLenSequenceFeature):
+            out.append(_sequence(examples, key, spec, batched))
+            continue
         rows = [_dense(ex, key, spec, i) for i, ex in enumerate(examples)]
         if not batched:
             out.append(rows[0])
@@ -589,25 +681,45 @@ def _parse(serialized: np.ndarray, specs: list, batched: bool) -> list[np.ndarra
     return out
 
 
+def _output_types(spec: Any, batched: bool) -> list[tuple[Any, TensorShape]]:
+    if isinstance(spec, VarLenFeature):
+        rank = 2 if batched else 1
+        return [
+            (int64, TensorShape([None, rank])),
+            (spec.dtype, TensorShape([None])),
+            (int64, TensorShape([rank])),
+        ]
+    items = [None] if isinstance(spec, FixedLenSequenceFeature) else []
+    return [(spec.dtype, TensorShape(([None] if batched else []) + items + spec.shape))]
+
+
+def _results(specs: list, tensors: list, batched: bool) -> dict:
+    """{key: tensor}, a VarLenFeature's three tensors as one SparseTensor."""
+    out, rest = {}, list(tensors)
+    for key, spec in specs:
+        if isinstance(spec, VarLenFeature):
+            out[key] = SparseTensor(rest.pop(0), rest.pop(0), rest.pop(0))
+        else:
+            out[key] = rest.pop(0)
+    return out
+
+
 def _parse_op(serialized: Any, features: Any, batched: bool, name: str | None) -> dict:
     specs = _check_features(features)
     if isinstance(serialized, EagerTensor):
         serialized = serialized.numpy()
+    outputs = [t for _, spec in specs for t in _output_types(spec, batched)]
     if executing_eagerly() or not isinstance(serialized, Tensor):
         values = _parse(np.asarray(serialized, dtype=object), specs, batched)
-        return {k: constant(v, dtype=spec.dtype) for (k, spec), v in zip(specs, values)}
+        tensors = [constant(v, dtype=dt) for v, (dt, _) in zip(values, outputs, strict=True)]
+        return _results(specs, tensors, batched)
     from .strings import host_op
-
-    outputs = [
-        (spec.dtype, TensorShape(([None] if batched else []) + spec.shape)) for _, spec in specs
-    ]
 
     def run(array: np.ndarray) -> list[np.ndarray]:
         return _parse(array, specs, batched)
 
     kind = "ParseExample" if batched else "ParseSingleExample"
-    tensors = host_op(kind, [serialized], run, outputs, name)
-    return {k: t for (k, _), t in zip(specs, tensors)}
+    return _results(specs, host_op(kind, [serialized], run, outputs, name), batched)
 
 
 def parse_single_example(
@@ -630,11 +742,13 @@ __all__ = [
     "Feature",
     "Features",
     "FixedLenFeature",
+    "FixedLenSequenceFeature",
     "FloatList",
     "Int64List",
     "TFRecordCompressionType",
     "TFRecordOptions",
     "TFRecordWriter",
+    "VarLenFeature",
     "parse_example",
     "parse_single_example",
     "tf_record_iterator",

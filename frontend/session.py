@@ -55,6 +55,7 @@ from .graph import (
 )
 from .lowering import Lowered, lower, needed_ops
 from .ops import to_bytes
+from .sparse import SparseTensor, SparseTensorValue
 
 # ------------------------------------------------------------------ run hooks
 
@@ -317,6 +318,9 @@ class Session:
         if isinstance(fetches, (list, tuple)):
             items = [self._flatten(v, leaves) for v in fetches]
             return (type(fetches), items)
+        if isinstance(fetches, SparseTensor):  # a SparseTensorValue of its three parts
+            parts = (fetches.indices, fetches.values, fetches.dense_shape)
+            return (SparseTensorValue, [self._flatten(t, leaves) for t in parts])
         leaves.append(self._element(fetches))
         return leaves[-1]
 
