@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..frontend.array_ops import stack
 from ..frontend.dtypes import float32
 from ..frontend.eager import EagerVariable, eager_mode, init_scope
 from ..frontend.graph import GraphError
@@ -23,6 +24,7 @@ from ..frontend.ops import (
     convert_to_tensor,
     expand_dims,
     greater,
+    reduce_mean,
     reduce_sum,
     reshape,
 )
@@ -81,6 +83,23 @@ class AUC(Metric):
             self.counts["fp"].assign_add(reduce_sum(above * (1.0 - t) * w, axis=0))
             self.counts["tn"].assign_add(reduce_sum(below * (1.0 - t) * w, axis=0))
             self.counts["fn"].assign_add(reduce_sum(below * t * w, axis=0))
+
+    def batch_counts(self, y_true: Any, y_pred: Any) -> Any:
+        """The batch's confusion counts per threshold, as fractions of the batch
+        (tp, fp, tn, fn stacked: [4, thresholds]). model.compile's form of AUC: the
+        batch-size-weighted mean of these over an epoch is the epoch's counts over
+        the number of examples, and the curve is the same for counts at any scale."""
+        p = reshape(_float(y_pred), [-1, 1])
+        t = reshape(cast(greater(_float(y_true), 0.5), float32), [-1, 1])
+        above = cast(greater(p, expand_dims(constant(self.thresholds), 0)), float32)
+        below = 1.0 - above
+        parts = [above * t, above * (1.0 - t), below * (1.0 - t), below * t]
+        return stack([reduce_mean(x, axis=0) for x in parts])
+
+    def area_of_counts(self, counts: Any) -> float:
+        """The area under the curve through `counts` ([4, thresholds], batch_counts')."""
+        tp, fp, tn, fn = np.asarray(counts, np.float64)
+        return self._area(tp, fp, tn, fn)
 
     def result(self) -> Any:
         with _computing():

@@ -322,20 +322,34 @@ BY_NAME: dict[str, type] = {
 }
 
 
+def _batch_mean(values: Any) -> Any:
+    def fn(y_true: Any, y_pred: Any) -> Any:
+        return reduce_mean(cast(values(y_true, y_pred), "float32"))
+
+    return fn
+
+
 def compiled(identifier: Any) -> tuple[str, Any, Any] | None:
-    """(log name, batch fn(y_true, y_pred) -> per-example values, finish) for a
-    metric object or class, or a name above; None for anything else."""
+    """(log name, batch fn(y_true, y_pred) -> the batch's value, finish) for a metric
+    object or class, or a name above; None for anything else. model.fit averages
+    the batch values weighted by batch size and logs finish(average): a mean
+    metric's batch value is the mean of its per-example values; AUC's is its
+    confusion counts per example, whose average gives the same curve as the sums."""
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         identifier = identifier()
+    if isinstance(identifier, str) and identifier.lower() == "auc":
+        identifier = AUC()
     if isinstance(identifier, str) and identifier in BY_NAME:
-        return identifier, BY_NAME[identifier]().values, lambda m: m
-    if isinstance(identifier, (Precision, Recall, AUC)):
+        return identifier, _batch_mean(BY_NAME[identifier]().values), lambda m: m
+    if isinstance(identifier, AUC):
+        return identifier.name, identifier.batch_counts, identifier.area_of_counts
+    if isinstance(identifier, (Precision, Recall)):
         raise GraphError(
             f"{type(identifier).__name__} in model.compile is not supported (its epoch value "
             "is not a mean of batch values); update it in a loop over model.predict"
         )
     if isinstance(identifier, Metric):
-        return identifier.name, identifier.values, identifier.finish
+        return identifier.name, _batch_mean(identifier.values), identifier.finish
     return None
 
 

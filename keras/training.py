@@ -21,7 +21,7 @@ from ..frontend import optimizers_v2 as optimizers
 from ..frontend import summary
 from ..frontend.function import function
 from ..frontend.graph import GraphError
-from ..frontend.ops import add_n, cast, convert_to_tensor, reduce_mean
+from ..frontend.ops import add_n, convert_to_tensor
 from ..frontend.tape import GradientTape
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -317,8 +317,8 @@ class Trainer:
         for m in _metric_list(metrics):
             found = metrics_module.compiled(m) if m not in ("accuracy", "acc") else None
             if found is not None:
-                name, values, finish = found
-                self._batch_metrics.append((name, _batch_mean(values)))
+                name, batch_value, finish = found
+                self._batch_metrics.append((name, batch_value))
                 self._finishers.append(finish)
             else:
                 self._batch_metrics.append(losses_module.metric_fn(m, self.loss))
@@ -334,13 +334,20 @@ class Trainer:
         )
         self._train_fn = self._eval_fn = self._predict_fn = self._weighted_fn = None
 
-    def _logs(self, totals: np.ndarray, seen: int) -> dict[str, float]:
-        """The epoch's logs from batch-size-weighted sums of the batch values."""
-        means = (totals / max(seen, 1)).tolist()
-        out = dict(zip(self.metrics_names, means))
+    def _no_totals(self) -> list[np.ndarray]:
+        return [np.zeros(()) for _ in range(1 + len(self._batch_metrics))]
+
+    def _logs(self, totals: list[np.ndarray], seen: int) -> dict[str, float]:
+        """The epoch's logs from batch-size-weighted sums of the batch values (a
+        metric's batch value may be a vector of statistics, AUC's confusion counts,
+        that its finisher turns into the logged number)."""
+        means = [t / max(seen, 1) for t in totals]
+        out = {"loss": float(means[0])}
         for (name, _), finish, value in zip(self._batch_metrics, self._finishers, means[1:]):
-            if finish is not None:
-                out[name] = float(np.asarray(finish(np.float32(value))))
+            if finish is None:
+                out[name] = float(value)
+            else:
+                out[name] = float(np.asarray(finish(value.astype(np.float32))))
         return out
 
     @property
@@ -452,7 +459,7 @@ class Trainer:
             if verbose == 1:
                 sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
             bar = ProgressBar(steps) if verbose else None
-            totals = np.zeros(1 + len(self._batch_metrics))
+            totals = self._no_totals()
             seen = 0
             step = 0
             if custom:
@@ -478,7 +485,7 @@ class Trainer:
                 else:
                     loss, metrics = self._train_fn(xb, yb)
                 n = _len(xb)
-                totals += n * np.array([float(loss), *[float(m) for m in metrics]])
+                totals = _add(totals, n, loss, metrics)
                 seen += n
                 logs = self._logs(totals, seen)
                 if verbose == 1 and bar is not None:
@@ -525,7 +532,7 @@ class Trainer:
         self._check_compiled("evaluate")
         if self._eval_fn is None:
             self._eval_fn = function(self.test_step, name="test_step")
-        totals = np.zeros(1 + len(self._batch_metrics))
+        totals = self._no_totals()
         seen = 0
         bar = ProgressBar(_count(x, batch_size)) if verbose else None
         step = 0
@@ -533,7 +540,7 @@ class Trainer:
             if yb is None:
                 raise GraphError("evaluate: the data has no labels (pass y, or (x, y) elements)")
             loss, metrics = self._eval_fn(xb, yb)
-            totals += _len(xb) * np.array([float(loss), *[float(m) for m in metrics]])
+            totals = _add(totals, _len(xb), loss, metrics)
             seen += _len(xb)
             if bar is not None:
                 bar.update(step, self._logs(totals, seen))
@@ -596,7 +603,7 @@ class Trainer:
                     self._eval_fn = function(self.test_step, name="test_step")
                 loss, metrics = self._eval_fn(x, y)
             n = _len(x)
-            logs = self._logs(n * np.array([float(loss), *[float(m) for m in metrics]]), n)
+            logs = self._logs(_add(self._no_totals(), n, loss, metrics), n)
         if return_dict:
             return logs
         values = list(logs.values())
@@ -679,11 +686,10 @@ def _logs_of(out: Any) -> dict[str, float]:
     return {str(k): float(np.asarray(v)) for k, v in out.items()}
 
 
-def _batch_mean(values: Callable) -> Callable:
-    def fn(y_true: Any, y_pred: Any) -> Any:
-        return reduce_mean(cast(values(y_true, y_pred), "float32"))
-
-    return fn
+def _add(totals: list[np.ndarray], n: int, loss: Any, metrics: Sequence[Any]) -> list:
+    """totals plus n times this batch's loss and metric values."""
+    values = [loss, *metrics]
+    return [t + n * np.asarray(v, np.float64) for t, v in zip(totals, values, strict=True)]
 
 
 def _split_validation(data: Any) -> tuple[Any, Any]:

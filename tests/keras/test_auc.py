@@ -61,3 +61,29 @@ def test_auc_updates_inside_a_function_and_rejects_bad_args():
     assert float(m.result()) == pytest.approx(0.875)  # trapezoids through 5 thresholds
     with pytest.raises(tf.GraphError, match="curve must be ROC or PR"):
         keras.metrics.AUC(curve="DET")
+
+
+def _binary_model():
+    rng = np.random.RandomState(0)
+    x = rng.randn(200, 4).astype(np.float32)
+    y = x @ np.array([1.0, -2.0, 0.5, 0.0], np.float32) + 0.5 * rng.randn(200) > 0
+    model = keras.Sequential([keras.layers.Dense(1, activation="sigmoid", input_shape=(4,))])
+    return model, x, y.astype(np.float32).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("metric", ["AUC", "auc", "object"])
+def test_auc_in_compile_fit_and_evaluate(metric):
+    """compile(metrics=["AUC"]): evaluate's auc over several batches is the AUC of
+    the whole set's predictions (as TF's, whose AUC accumulates counts over batches),
+    and fit logs it per epoch."""
+    model, x, y = _binary_model()
+    chosen = keras.metrics.AUC(curve="PR", name="pr_auc") if metric == "object" else metric
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=[chosen])
+    name = "pr_auc" if metric == "object" else "auc"
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    aucs = history.history[name]
+    assert len(aucs) == 3 and aucs[-1] > 0.85 and aucs[-1] >= aucs[0]
+    logs = model.evaluate(x, y, batch_size=48, verbose=0, return_dict=True)
+    whole = keras.metrics.AUC(curve="PR" if metric == "object" else "ROC")
+    whole.update_state(y, model.predict(x, verbose=0))
+    np.testing.assert_allclose(logs[name], float(whole.result()), rtol=1e-5)
