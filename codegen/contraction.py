@@ -207,17 +207,27 @@ def matmul_batch_rank(group: ContractionGroup) -> int:
 
 def matmul_binder(group: ContractionGroup) -> ContractionBinder:
     """`bind` of a matmul group: C[batch, M, N] = op(A) @ op(B) (see the module
-    doc). The batch folds into M when B is shared by every batch element and A
-    is one contiguous [batch * M, K] block (x[T, S, K] @ w[K, N]): one large GEMM."""
+    doc). The run-time ints: M, N, K, A's and B's leading dims (the stride of
+    the matrix axis that is not contiguous), then per batch axis its extent
+    and A's and B's strides (0 where broadcast). A permuted operand
+    (`lhs_perm`, `rhs_perm`) is read with its stored strides permuted
+    (`matmul_operand_swapped` says which of its matrix axes is the contiguous
+    one). The batch folds into M when B is shared by every batch element and
+    A is one contiguous [batch * M, K] block (x[T, S, K] @ w[K, N]): one large
+    GEMM."""
     mm = group.contraction
     lhs, rhs = mm.operands
 
     def bind(in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]):
         group.check_inputs(in_shapes, out_shapes)
-        a = group.operand_shape(lhs, in_shapes)
-        b = group.operand_shape(rhs, in_shapes)
-        a2 = _matrix(a if len(a) >= 2 else (1, *a), mm.transpose_a)
-        b2 = _matrix(b if len(b) >= 2 else (*b, 1), mm.transpose_b)
+        a, a_strides = _read(group.operand_shape(lhs, in_shapes), mm.lhs_perm)
+        b, b_strides = _read(group.operand_shape(rhs, in_shapes), mm.rhs_perm)
+        if len(a) < 2:
+            a, a_strides = (1, *a), (a[0], 1)
+        if len(b) < 2:
+            b, b_strides = (*b, 1), (1, 1)
+        a2 = _matrix(a, mm.transpose_a)
+        b2 = _matrix(b, mm.transpose_b)
         (m, k), (k_b, n) = a2[-2:], b2[-2:]
         if k != k_b:
             raise mm.error(
@@ -229,24 +239,58 @@ def matmul_binder(group: ContractionGroup) -> ContractionBinder:
             raise mm.error(
                 f"batch dims of lhs {a} and rhs {b} do not broadcast", ExecutionError
             ) from None
-        out = batch + ((m,) if len(a) >= 2 else ()) + ((n,) if len(b) >= 2 else ())
+        lhs_rank, rhs_rank = lhs.type.rank, rhs.type.rank
+        out = batch + ((m,) if lhs_rank >= 2 else ()) + ((n,) if rhs_rank >= 2 else ())
         epilogue = group.check_results(in_shapes, out_shapes, out)
-        a_strides = _batch_strides(a2[:-2], batch, m * k)
-        b_strides = _batch_strides(b2[:-2], batch, k * n)
+        # the leading dim: the stride of the matrix axis that is not the contiguous one
+        lda = a_strides[-1] if matmul_operand_swapped(mm, 0) else a_strides[-2]
+        ldb = b_strides[-1] if matmul_operand_swapped(mm, 1) else b_strides[-2]
+        a_batch = _batch_strides(a2[:-2], a_strides[:-2], batch)
+        b_batch = _batch_strides(b2[:-2], b_strides[:-2], batch)
         rows = math.prod(batch) * m
         if (
             batch
-            and not any(b_strides)
+            and not any(b_batch)
             and not mm.transpose_a
+            and not mm.lhs_perm
             and (1,) * (len(batch) - len(a2) + 2) + a2[:-2] == batch
         ):
             m_gemm, triples = rows, (1, 0, 0) * len(batch)  # one GEMM of all the rows
         else:
             m_gemm = m
-            triples = tuple(x for axis in zip(batch, a_strides, b_strides) for x in axis)
-        return (m_gemm, n, k, *triples, *epilogue), rows
+            triples = tuple(x for axis in zip(batch, a_batch, b_batch) for x in axis)
+        return (m_gemm, n, k, lda, ldb, *triples, *epilogue), rows
 
     return bind
+
+
+MATMUL_DIMS = 5  # M, N, K, lda, ldb: then 3 per batch axis, then the epilogue's
+
+
+def matmul_operand_swapped(mm: Operation, i: int) -> bool:
+    """Whether operand `i`'s perm puts its stored (contiguous) last axis second
+    to last: the GEMM then reads it as stored transposed, the flag toggled."""
+    perm = (mm.lhs_perm, mm.rhs_perm)[i]
+    return bool(perm) and perm.index(len(perm) - 1) == len(perm) - 2
+
+
+def matmul_transposed(mm: Operation, i: int) -> bool:
+    """Whether the GEMM reads operand `i` as stored transposed ([K, M] for A,
+    [N, K] for B): its transpose flag, toggled by a perm that swaps its axes."""
+    return (mm.transpose_a, mm.transpose_b)[i] != matmul_operand_swapped(mm, i)
+
+
+def _read(shape: Shape, perm: tuple[int, ...]) -> tuple[Shape, tuple[int, ...]]:
+    """A stored row-major operand of `shape` read through `perm`: its shape and
+    element strides."""
+    strides, stride = [], 1
+    for d in reversed(shape):
+        strides.append(stride)
+        stride *= d
+    strides.reverse()
+    if not perm:
+        return tuple(shape), tuple(strides)
+    return tuple(shape[i] for i in perm), tuple(strides[i] for i in perm)
 
 
 def _matrix(shape: Shape, transposed: bool) -> Shape:
@@ -254,16 +298,11 @@ def _matrix(shape: Shape, transposed: bool) -> Shape:
     return (*shape[:-2], shape[-1], shape[-2]) if transposed else tuple(shape)
 
 
-def _batch_strides(dims: Shape, batch: Shape, block: int) -> tuple[int, ...]:
+def _batch_strides(dims: Shape, strides: Sequence[int], batch: Shape) -> tuple[int, ...]:
     """Element strides along the result's batch axes of an operand whose batch
-    dims are `dims` (right-aligned) and whose matrices hold `block` elements;
-    0 where it is broadcast."""
-    padded = (1,) * (len(batch) - len(dims)) + tuple(dims)
-    strides, stride = [], block
-    for d in reversed(padded):
-        strides.append(stride if d != 1 else 0)
-        stride *= d
-    return tuple(reversed(strides))
+    dims are `dims` with `strides` (right-aligned); 0 where it is broadcast."""
+    pad = len(batch) - len(dims)
+    return (0,) * pad + tuple(s if d != 1 else 0 for d, s in zip(dims, strides))
 
 
 # ------------------------------------------------------------------ conv

@@ -11,6 +11,7 @@ x*0 = 0) apply to integers only.
 from __future__ import annotations
 
 from ..ir import KilnError, Module, Operation, Trait, Value
+from ..ir.types import known_equal
 from .manager import register_pass
 from .rewrite import (
     Patterns,
@@ -194,20 +195,79 @@ def swaps_last_two(op: Operation | None) -> bool:
     return tuple(op.perm) == (*range(rank - 2), rank - 1, rank - 2)
 
 
+def _matmul(rw: Rewriter, mm: Operation, lhs: Value, rhs: Value, **changed) -> Value:
+    """`mm` rebuilt on `lhs`, `rhs` with its attributes, `changed` ones replaced."""
+    attrs = {k: mm.attrs.get(k, spec.default) for k, spec in mm.attr_specs.items()}
+    return rw.b.matmul(lhs, rhs, **(attrs | changed))
+
+
+def _composed(outer: tuple[int, ...], inner: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    """The perm of transpose(transpose(x, inner), outer); empty for the identity."""
+    outer, inner = outer or tuple(range(rank)), inner or tuple(range(rank))
+    perm = tuple(inner[i] for i in outer)
+    return () if perm == tuple(range(rank)) else perm
+
+
 @pattern("kiln.matmul")
 def transpose_into_matmul(op: Operation, rw: Rewriter) -> None:
     """matmul(transpose(a), b) -> matmul(a, b, transpose_a = not transpose_a)
     where the transpose swaps a's last two axes (b likewise): the GEMM reads
-    the transposed operand in place of a transposed copy."""
+    the transposed operand in place of a transposed copy.
+
+    Any other transpose of a batched operand (both operands of one rank >= 3,
+    so each batch element is a GEMM call of its own: attention's
+    [B, S, H, D] -> [B, H, S, D] head split) goes into `lhs_perm` / `rhs_perm`
+    when the stored last axis stays among the last two: the GEMM reads the
+    stored tensor with the permuted strides."""
     flags = [op.transpose_a, op.transpose_b]
+    perms = [op.lhs_perm, op.rhs_perm]
     operands = list(op.operands)
+    batched = operands[0].type.rank == operands[1].type.rank >= 3
     for i, v in enumerate(operands):
         inner = defining_op(v, "kiln.transpose")
-        if swaps_last_two(inner):
+        if inner is None:
+            continue
+        if swaps_last_two(inner) and not perms[i]:
             operands[i], flags[i] = inner.x, not flags[i]
+            continue
+        rank = v.type.rank
+        perm = _composed(perms[i], inner.perm, rank)
+        if batched and (not perm or perm.index(rank - 1) >= rank - 2):
+            operands[i], perms[i] = inner.x, perm
     if operands != list(op.operands):
-        y = rw.b.matmul(*operands, transpose_a=flags[0], transpose_b=flags[1])
+        y = _matmul(
+            rw,
+            op,
+            *operands,
+            transpose_a=flags[0],
+            transpose_b=flags[1],
+            lhs_perm=perms[0],
+            rhs_perm=perms[1],
+        )
         rw.replace(op, y)
+
+
+@pattern("kiln.matmul")
+def transpose_after_matmul(op: Operation, rw: Rewriter) -> None:
+    """matmul(transpose(x, p), w) -> transpose(matmul(x, w), p) for a matrix w
+    and a transpose that keeps x's last axis: the rows are the same rows in
+    another order, so the product of x's rows as stored is one GEMM (its batch
+    folded into M) and the transpose moves to the result, where it meets the
+    next reshape or transpose (attention's [B, S, D] -> [S, B, D] before its
+    input projection)."""
+    inner = defining_op(op.lhs, "kiln.transpose")
+    rank = op.lhs.type.rank
+    if (
+        inner is None
+        or op.rhs.type.rank != 2
+        or rank < 3
+        or op.transpose_a
+        or op.lhs_perm
+        or inner.perm[-1] != rank - 1
+    ):
+        return
+    y = _matmul(rw, op, inner.x, op.rhs)
+    rw.replace(op, rw.b.transpose(y, perm=list(inner.perm)))
 
 
 @pattern("kiln.transpose")
@@ -223,8 +283,132 @@ def transposed_matmul(op: Operation, rw: Rewriter) -> None:
         or min(v.type.rank for v in mm.operands) < 2
     ):
         return
-    y = rw.b.matmul(mm.rhs, mm.lhs, transpose_a=not mm.transpose_b, transpose_b=not mm.transpose_a)
+    y = _matmul(
+        rw,
+        mm,
+        mm.rhs,
+        mm.lhs,
+        transpose_a=not mm.transpose_b,
+        transpose_b=not mm.transpose_a,
+        lhs_perm=mm.rhs_perm,
+        rhs_perm=mm.lhs_perm,
+    )
     rw.replace(op, y)
+
+
+def split_axes(source: tuple, target: tuple) -> dict[int, list[int]] | None:
+    """How a reshape from `source` to `target` only splits axes (and drops or
+    adds axes of size 1): source axis -> the consecutive target axes it splits
+    into, for each source axis of size other than 1; None when it does more
+    (merges axes). Static sizes and equal named dims match exactly; one
+    source axis of another symbolic size may take the target axes that the
+    axes around it leave (the reshape's element count is the same)."""
+    src = [(i, d) for i, d in enumerate(source) if d != 1]
+    dst = [(j, d) for j, d in enumerate(target) if d != 1]
+
+    def exact(d, dims) -> int | None:  # how many of `dims` (in order) make d
+        if not isinstance(d, int):
+            return 1 if dims and known_equal(dims[0], d) else None
+        product, n = 1, 0
+        while product < d and n < len(dims) and isinstance(dims[n], int):
+            product, n = product * dims[n], n + 1
+        return n if product == d and n else None
+
+    groups: dict[int, list[int]] = {}
+    lo, hi = 0, len(dst)
+    i = 0
+    while i < len(src):  # from the left, up to an axis that matches no exact group
+        n = exact(src[i][1], [d for _, d in dst[lo:hi]])
+        if n is None:
+            break
+        groups[src[i][0]] = [j for j, _ in dst[lo : lo + n]]
+        lo, i = lo + n, i + 1
+    k = len(src) - 1
+    while k > i:  # from the right, down to it
+        n = exact(src[k][1], [d for _, d in reversed(dst[lo:hi])])
+        if n is None:
+            return None
+        groups[src[k][0]] = [j for j, _ in dst[hi - n : hi]]
+        hi, k = hi - n, k - 1
+    if i < len(src):  # the one left takes what remains
+        if hi <= lo:
+            return None
+        groups[src[i][0]] = [j for j, _ in dst[lo:hi]]
+    elif lo != hi:
+        return None
+    return groups
+
+
+@pattern("kiln.reshape")
+def reshape_before_transpose(op: Operation, rw: Rewriter) -> None:
+    """reshape(transpose(x, p)) -> transpose(reshape(x), p') when the reshape (or
+    a chain of reshapes, each the only use of the one before) only splits axes
+    (or drops or adds axes of size 1): each of x's axes split as its
+    transposed axis is, then transposed. Reshapes then gather before
+    transposes, where transposes meet and compose and matmul reads them as
+    strides (attention's [S, B, H*D] -> [S, B*H, D] -> [B*H, S, D] ->
+    [B, H, S, D] head split)."""
+    source = op.x
+    while (inner := defining_op(source, "kiln.reshape")) is not None and len(source.uses) == 1:
+        source = inner.x
+    inner = defining_op(source, "kiln.transpose")
+    if inner is None or len(source.uses) != 1:
+        return
+    target = op.type.shape
+    groups = split_axes(tuple(source.type.shape), tuple(target))
+    if groups is None:
+        return
+    new_shape: list = []
+    position: dict[int, int] = {}  # target axis -> its axis in the new reshape of x
+    where = {p: j for j, p in enumerate(inner.perm)}  # x's axis -> the transpose's
+    for a in range(inner.x.type.rank):
+        for t in groups.get(where[a], []):
+            position[t] = len(new_shape)
+            new_shape.append(target[t])
+    for t in range(len(target)):  # the target's axes of size 1, after x's
+        if t not in position:
+            position[t] = len(new_shape)
+            new_shape.append(1)
+    reshaped = _reshaped(rw, inner.x, new_shape)
+    if reshaped is None:
+        return
+    y = rw.b.transpose(reshaped, perm=[position[t] for t in range(len(target))])
+    if y.type == op.type:
+        rw.replace(op, y)
+
+
+def _reshaped(rw: Rewriter, x: Value, shape: list) -> Value | None:
+    """x reshaped to the dims `shape` (at most one symbolic), the symbolic one
+    anonymous (`?`) where `shape` has it so: reshaped through a flat view
+    first, which forgets the name of x's symbol, when a direct reshape would
+    infer it (a rewrite keeps its result type exactly)."""
+    symbolic = [d for d in shape if not isinstance(d, int)]
+    if len(symbolic) > 1:
+        return None
+    attr = [d if isinstance(d, int) else -1 for d in shape]
+    y = rw.b.reshape(x, shape=attr)
+    if list(y.type.shape) != list(shape) and symbolic and symbolic[0].anonymous:
+        y = rw.b.reshape(rw.b.reshape(x, shape=[-1]), shape=attr)
+    return y if list(y.type.shape) == list(shape) else None
+
+
+@pattern("kiln.gather")
+def gather_before_transpose(op: Operation, rw: Rewriter) -> None:
+    """gather(transpose(x, p), i, axis) -> transpose(gather(x, i, p[axis])) for a
+    scalar index i: the element's slice of x, then the other axes in p's order
+    (the q, k, v of a fused input projection, each taken from a transpose)."""
+    inner = defining_op(op.params, "kiln.transpose")
+    if inner is None or op.indices.type.rank != 0:
+        return
+    rank = op.params.type.rank
+    axis = op.axis % rank
+    taken = inner.perm[axis]
+    rest = [p - (p > taken) for j, p in enumerate(inner.perm) if j != axis]
+    y = rw.b.gather(inner.x, op.indices, axis=taken)
+    if rest != list(range(len(rest))):
+        y = rw.b.transpose(y, perm=rest)
+    if y.type == op.type:
+        rw.replace(op, y)
 
 
 @pattern("kiln.reshape", "kiln.expand_dims", "kiln.squeeze", "kiln.broadcast_to")

@@ -40,7 +40,7 @@ from .rewrite import blocks
 
 def _hoistable(scan: Operation, op: Operation) -> tuple[int, int] | None:
     """(xs index, carried index) when `op` is matmul(slice of xs j, invariant k)."""
-    if op.name != "kiln.matmul" or op.transpose_a or op.regions:
+    if op.name != "kiln.matmul" or op.transpose_a or op.lhs_perm or op.rhs_perm or op.regions:
         return None
     body, n = scan.body, scan.num_carried
     lhs, rhs = op.operands
@@ -96,7 +96,7 @@ def _reuse(scan: Operation) -> int:
     invariant = {k for k in range(n) if yielded[k] is args[k]}
     products = {}
     for op in body.ops:
-        if op.name == "kiln.matmul" and not op.transpose_a:
+        if op.name == "kiln.matmul" and not (op.transpose_a or op.lhs_perm or op.rhs_perm):
             products[(id(op.operands[0]), id(op.operands[1]), op.transpose_b)] = op.result
     found = []  # (outside matmul, body value to stack)
     for j in range(n, len(yielded)):
@@ -107,6 +107,8 @@ def _reuse(scan: Operation) -> int:
             if (
                 use.name != "kiln.matmul"
                 or use.transpose_a
+                or use.lhs_perm
+                or use.rhs_perm
                 or use.operands[0] is not scan.results[j]
             ):
                 continue
@@ -157,6 +159,7 @@ def _pretranspose(scan: Operation) -> int:
         for op in body.ops
         if op.name == "kiln.matmul"
         and op.transpose_b
+        and not op.rhs_perm
         and (op.operands[1] in invariant or op.operands[1] in constant)
         and op.operands[1].type.rank == 2
     ]

@@ -46,6 +46,7 @@ from ..codegen import arguments
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
 from ..codegen.llvm.gemm import link_gemms, uses_blas
+from ..codegen.llvm.gemm_kernel import PARALLEL_FLOPS
 from ..ir import CompileError, DType, ExecutionError, KilnError, Module, debug
 from . import listing, parallel
 from .cpu import CpuProgram
@@ -640,14 +641,17 @@ def _glue(
         lines.append(f"  int64_t k_dims{i}[] = {{{values}}};")
         lines.append(f"  k_dims[{i}] = k_dims{i};")
         lines.append(f"  k_outer[{i}] = {e(('outer', i))};")
-        lines.append(
-            f"  k_threads[{i}] = "
-            + (
-                "0;  /* a GEMM: it splits its work itself */"
-                if program.runs_blas(step)
-                else f"kiln_threads(k_nt, k_outer[{i}], {e(('elements', i))});"
+        pool = f"kiln_threads(k_nt, k_outer[{i}], {e(('elements', i))})"
+        if program.splits_gemms(step):  # as CpuProgram.serial_gemms
+            serial = (
+                f"k_outer[{i}] > k_dims{i}[0] && "
+                f"k_dims{i}[0] * k_dims{i}[1] * k_dims{i}[2] < {PARALLEL_FLOPS}"
             )
-        )
+            lines.append(f"  k_threads[{i}] = ({serial}) ? {pool} : 0;")
+        elif program.runs_blas(step):
+            lines.append(f"  k_threads[{i}] = 0;  /* a GEMM: it splits its work itself */")
+        else:
+            lines.append(f"  k_threads[{i}] = {pool};")
     n_buf = max(program.n_buffers, 1)
     lines.append(f"  void *k_buffers[{n_buf}] = {{0}};")
     for j, x in enumerate(inputs):

@@ -39,7 +39,8 @@ from llvmlite import ir
 from ..codegen.arguments import Signature
 from ..codegen.kernel import Fault
 from ..codegen.llvm import jit
-from ..codegen.llvm.gemm import gemm_variant
+from ..codegen.llvm.gemm import gemm_variant, uses_blas
+from ..codegen.llvm.gemm_kernel import PARALLEL_FLOPS
 from ..codegen.llvm.native import NativeKernel, native_kernel
 from ..ir import (
     CompileError,
@@ -274,6 +275,22 @@ class CpuProgram:
         runtime then calls it on the whole range, with no threads of its own."""
         return step.op.name == "kiln.fused" and step.op.kind in ("matmul", "conv")
 
+    @staticmethod
+    def splits_gemms(step: Step) -> bool:
+        """Whether the runtime splits a GEMM step's rows over its pool when each of
+        its GEMM calls is too small to thread itself (`serial_gemms`): a batched
+        matmul (attention's [S, S] products per head) whose M x N x K per batch
+        element is below the GEMM's PARALLEL_FLOPS would else run on one core
+        (kiln's GEMM only: a BLAS keeps its own threads)."""
+        return step.op.name == "kiln.fused" and step.op.kind == "matmul" and not uses_blas()
+
+    @staticmethod
+    def serial_gemms(dims, extent: int) -> bool:
+        """Whether a matmul step of run-time ints `dims` (M, N, K first) and
+        `extent` rows makes several GEMM calls that each run on one thread."""
+        m, n, k = dims[:3]
+        return extent > m and m * n * k < PARALLEL_FLOPS
+
     def layout(self, arg_shapes) -> Layout:
         """The integers of a call with arguments of these shapes (checks each kernel's fit)."""
         shapes = concrete_shapes(self.func, arg_shapes)
@@ -495,7 +512,7 @@ class CpuExecutable(CpuProgram):
         for step, d, n, elements in zip(self.steps, layout.dims, layout.outer, layout.elements):
             offsets.append(len(dims))
             dims += d
-            threads.append(self._threads(step, n, elements))
+            threads.append(self._threads(step, n, elements, d))
         ret = self.func.body.terminator
         returned = (
             {self.buffer_of[v] for v in ret.operands}
@@ -522,12 +539,14 @@ class CpuExecutable(CpuProgram):
             layout.result_shapes,
         )
 
-    def _threads(self, step: Step, extent: int, elements: int) -> int:
+    def _threads(self, step: Step, extent: int, elements: int, dims) -> int:
         """Kiln's threads for a step: a BLAS step's rows are split over kiln's pool
         only while that BLAS is capped at one thread (`parallel.blas_steps_split`),
-        so BLAS's threads and kiln's never run side by side."""
+        so BLAS's threads and kiln's never run side by side, or when its GEMM
+        calls are each too small to thread themselves (`serial_gemms`)."""
         if self.runs_blas(step) and not self._split_blas:
-            return 0
+            if not (self.splits_gemms(step) and self.serial_gemms(dims, extent)):
+                return 0
         return parallel.threads_for(extent, elements)
 
     def _cap_blas(self) -> bool:

@@ -4,13 +4,18 @@ the group's elementwise epilogue over the rows just computed.
 Every form of kiln.matmul (ir/ops/linalg.py) is one shape here: C[batch, M, N]
 = op(A)[batch, M, K] op(B)[batch, K, N], op a transpose when transpose_a /
 transpose_b is set, a vector lhs being [1, K] and a vector rhs [K, 1] (their
-M or N dim absent from the result), batch dims broadcast as numpy does. The
+M or N dim absent from the result), batch dims broadcast as numpy does. An
+operand read through `lhs_perm` / `rhs_perm` (attention's head split, folded
+from a transpose by canonicalize) is its stored tensor with permuted strides:
+batch strides and a leading dim from the binder, and a unit stride along one
+matrix axis, so the GEMM's packing reads it in place of a transposed copy. The
 ABI's [begin, end) ranges over the result's rows, batch and M flattened (the
 extent is batch * M), so threads split the work by rows; the kernel makes one
 GEMM call per batch element its range touches.
 
-The run-time ints (`dims`): M, N, K, then per batch axis (its extent, A's
-stride, B's stride; a broadcast operand's stride is 0), then the epilogue's.
+The run-time ints (`dims`): M, N, K, A's and B's leading dims, then per batch
+axis (its extent, A's stride, B's stride; a broadcast operand's stride is 0),
+then the epilogue's.
 `bind` (codegen/contraction.py's `matmul_binder`, shared with the Triton
 backend) folds the batch into M when B is shared by every batch element and A
 is one contiguous [batch * M, K] block (x[T, S, K] @ w[K, N]): one large GEMM.
@@ -24,7 +29,13 @@ from llvmlite import ir
 
 from ...ir import Operation
 from ..arguments import Shape
-from ..contraction import ContractionGroup, matmul_batch_rank, matmul_binder
+from ..contraction import (
+    MATMUL_DIMS,
+    ContractionGroup,
+    matmul_batch_rank,
+    matmul_binder,
+    matmul_transposed,
+)
 from .contraction import Frame, unravel
 from .gemm import Gemm, Operand, blas_symbol, check_int32, shared_gemm, uses_blas
 from .gemm_schedule import GemmSchedule, default_schedule, gemm_threads
@@ -52,7 +63,8 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
 
     def build() -> ir.Module:
         module = ir.Module(name=name)
-        _emit(Frame(group, module, n_dims=3 + 3 * batch_rank), mm, batch_rank, schedule)
+        frame = Frame(group, module, n_dims=MATMUL_DIMS + 3 * batch_rank)
+        _emit(frame, mm, batch_rank, schedule)
         return module
 
     if not group.dtype.is_float:
@@ -63,12 +75,18 @@ def matmul_kernel(fused: Operation, name: str) -> NativeKernel:
         how = f"kiln's GEMM ({schedule.tag})"  # type: ignore[union-attr]
     text = group.describe(
         [
-            f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
-            f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
-            f"{'^T' if mm.transpose_b else ''} by {how}, rows [begin, end)"
+            f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]{_read_as(mm, 0)}"
+            f" @ B[{rhs.type}]{_read_as(mm, 1)} by {how}, rows [begin, end)"
         ]
     )
     return NativeKernel(name, build, _blas_binder(group), text)
+
+
+def _read_as(mm: Operation, i: int) -> str:
+    """How the listing shows an operand read through a perm and/or transposed."""
+    perm = (mm.lhs_perm, mm.rhs_perm)[i]
+    flag = (mm.transpose_a, mm.transpose_b)[i]
+    return (f" perm {list(perm)}" if perm else "") + ("^T" if flag else "")
 
 
 def gemm_signature(mm: Operation) -> GemmSignature:
@@ -77,12 +95,17 @@ def gemm_signature(mm: Operation) -> GemmSignature:
     the GEMM's thread count."""
     m, n, k = gemm_extents(mm, *(tuple(v.type.shape) for v in mm.operands))
     dtype = mm.results[0].type.dtype
-    return signature(dtype, m, n, k, mm.transpose_a, mm.transpose_b, gemm_threads())
+    ta, tb = matmul_transposed(mm, 0), matmul_transposed(mm, 1)
+    return signature(dtype, m, n, k, ta, tb, gemm_threads())
 
 
 def gemm_extents(mm: Operation, a: tuple, b: tuple) -> tuple:
-    """(M, N, K) of one GEMM call of `mm` on operands of shapes `a` and `b` (a
-    vector lhs is one row, a vector rhs one column)."""
+    """(M, N, K) of one GEMM call of `mm` on operands of shapes `a` and `b` as
+    stored (a vector lhs is one row, a vector rhs one column)."""
+    if mm.lhs_perm:
+        a = tuple(a[i] for i in mm.lhs_perm)
+    if mm.rhs_perm:
+        b = tuple(b[i] for i in mm.rhs_perm)
     if len(a) == 1:
         m, k = 1, a[0]
     else:
@@ -95,14 +118,14 @@ def _emit(
     frame: Frame, mm: Operation, batch_rank: int, schedule: GemmSchedule | None = None
 ) -> None:
     b, group = frame.b, frame.group
-    m, n, k = frame.dims[:3]
-    batch = [frame.dims[3 + 3 * i : 6 + 3 * i] for i in range(batch_rank)]
+    m, n, k, lda, ldb = frame.dims[:MATMUL_DIMS]
+    batch = [frame.dims[MATMUL_DIMS + 3 * i : MATMUL_DIMS + 3 + 3 * i] for i in range(batch_rank)]
     t = storage_type(group.dtype)
     gemm = Gemm(b, frame.slots, group.dtype, schedule, fault=frame.fault)
     a_data, b_data = frame.operand(mm.lhs), frame.operand(mm.rhs)
     frame.prepare(n)
-    lda = m if mm.transpose_a else k  # A is [M, K] or [K, M]; B [K, N] or [N, K]
-    ldb = k if mm.transpose_b else n
+    # A is read [M, K] or [K, M] (transposed), B [K, N] or [N, K], ld apart (the binder's)
+    ta, tb = matmul_transposed(mm, 0), matmul_transposed(mm, 1)
     begin, end = frame.begin, frame.end
     with b.if_then(b.icmp_signed("<", begin, end)):  # then M > 0
         first = b.udiv(begin, m)
@@ -113,10 +136,10 @@ def _emit(
             r1 = frame.min(end, b.add(start, m))
             a_at, b_at = _batch_offsets(b, i, batch)
             row = b.sub(r0, start)
-            a_at = b.add(a_at, row if mm.transpose_a else b.mul(row, k))
+            a_at = b.add(a_at, row if ta else b.mul(row, lda))
             gemm(
-                Operand(b.gep(a_data, [a_at], source_etype=t), lda, mm.transpose_a),
-                Operand(b.gep(b_data, [b_at], source_etype=t), ldb, mm.transpose_b),
+                Operand(b.gep(a_data, [a_at], source_etype=t), lda, ta),
+                Operand(b.gep(b_data, [b_at], source_etype=t), ldb, tb),
                 b.gep(frame.acc, [b.mul(r0, n)], source_etype=t),
                 b.sub(r1, r0),
                 n,
@@ -143,7 +166,7 @@ def _blas_binder(group: ContractionGroup):
 
     def bind(in_shapes: Sequence[Shape], out_shapes: Sequence[Shape]):
         dims, rows = shared(in_shapes, out_shapes)
-        check_int32(group.contraction, M=dims[0], N=dims[1], K=dims[2])
+        check_int32(group.contraction, M=dims[0], N=dims[1], K=dims[2], lda=dims[3], ldb=dims[4])
         return dims, rows
 
     return bind

@@ -30,7 +30,14 @@ import os
 
 from ...ir import CompileError, Operation
 from ...ir.dtypes import DType
-from ..contraction import ContractionGroup, conv_binder, matmul_batch_rank, matmul_binder
+from ..contraction import (
+    MATMUL_DIMS,
+    ContractionGroup,
+    conv_binder,
+    matmul_batch_rank,
+    matmul_binder,
+    matmul_transposed,
+)
 from ..kernel import Load
 from .program import HEADER, Launch, TritonKernel, next_power_of_2, tl_dtype
 from .render import _Pointwise
@@ -169,17 +176,20 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
     lhs, rhs = mm.operands
     batch_rank = matmul_batch_rank(group)
     pa, pb = _operand(group, lhs), _operand(group, rhs)
-    base = 3 + 3 * batch_rank
+    base = MATMUL_DIMS + 3 * batch_rank
     n_epi = len(group.epilogue.dims) if group.epilogue is not None else 0
     n_buffers = group.n_buffers
-    a_strides = ("1", "M") if mm.transpose_a else ("K", "1")  # (along M, along K)
-    b_strides = ("1", "K") if mm.transpose_b else ("N", "1")  # (along K, along N)
+    # (along M, along K) and (along K, along N); LDA, LDB: the binder's leading dims
+    a_strides = ("1", "LDA") if matmul_transposed(mm, 0) else ("LDA", "1")
+    b_strides = ("1", "LDB") if matmul_transposed(mm, 1) else ("LDB", "1")
     lines = [
         _signature(name, n_buffers, base + n_epi, ["BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"]),
         "    flt = tl.zeros([], tl.int32)",
         "    M = i0.to(tl.int64)",
         "    N = i1.to(tl.int64)",
         "    K = i2.to(tl.int64)",
+        "    LDA = i3.to(tl.int64)",
+        "    LDB = i4.to(tl.int64)",
         "    pid = tl.program_id(0)",
         "    bat = tl.program_id(1).to(tl.int64)",
         "    num_m = tl.cdiv(M, BLOCK_M)",
@@ -194,7 +204,7 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
         "    rest = bat",
     ]
     for i in reversed(range(batch_rank)):
-        e, sa, sb = (f"i{3 + 3 * i + j}" for j in range(3))
+        e, sa, sb = (f"i{MATMUL_DIMS + 3 * i + j}" for j in range(3))
         lines += [
             f"    ib = rest % {e}",
             f"    rest = rest // {e}",
@@ -229,14 +239,16 @@ def matmul_kernel(fused: Operation, name: str) -> TritonKernel:
         dims, _ = shared_bind(in_shapes, out_shapes)
         config = config or _tile_configs(dims[0], dims[1], dims[2], group.dtype)[0]
         m, n = dims[0], dims[1]
-        batch = math.prod(dims[3 + 3 * i] for i in range(batch_rank))
+        batch = math.prod(dims[MATMUL_DIMS + 3 * i] for i in range(batch_rank))
         tiles = math.ceil(m / config["BLOCK_M"]) * math.ceil(n / config["BLOCK_N"])
         return Launch((tiles, batch), tuple(dims), config)
 
     text = group.describe(
         [
             f"  C[batch({batch_rank}), M, N] = A[{lhs.type}]"
+            f"{' perm ' + str(list(mm.lhs_perm)) if mm.lhs_perm else ''}"
             f"{'^T' if mm.transpose_a else ''} @ B[{rhs.type}]"
+            f"{' perm ' + str(list(mm.rhs_perm)) if mm.rhs_perm else ''}"
             f"{'^T' if mm.transpose_b else ''}: Triton tl.dot tiles"
         ]
     )

@@ -18,6 +18,17 @@ from ..registry import op
 from ..types import ANY, Dim, TensorType, broadcast_shapes, may_equal
 
 
+def _permuted(t: TensorType, perm: tuple[int, ...], name: str) -> TensorType:
+    """The type of `t` read through matmul's `perm` (empty: `t`)."""
+    if not perm:
+        return t
+    if sorted(perm) != list(range(t.rank)) or t.rank < 2:
+        raise ShapeError(f"{name} {list(perm)} is not a permutation of the axes of {t}")
+    if perm.index(t.rank - 1) < t.rank - 2:
+        raise ShapeError(f"{name} {list(perm)} moves the last axis of {t} out of the last two")
+    return TensorType(t.dtype, [t.shape[i] for i in perm])
+
+
 def _same_dtype(a: TensorType, b: TensorType) -> None:
     if a.dtype != b.dtype:
         raise ShapeError(f"operands must have one dtype, got {a} and {b}")
@@ -26,7 +37,12 @@ def _same_dtype(a: TensorType, b: TensorType) -> None:
 @op(
     "kiln.matmul",
     ["lhs", "rhs"],
-    {"transpose_a": Attr(bool_, False), "transpose_b": Attr(bool_, False)},
+    {
+        "transpose_a": Attr(bool_, False),
+        "transpose_b": Attr(bool_, False),
+        "lhs_perm": Attr(ints, ()),
+        "rhs_perm": Attr(ints, ()),
+    },
     tf="BatchMatMulV2",
     onnx="MatMul",
 )
@@ -35,6 +51,14 @@ class MatMul(Operation):
 
     Rank >= 2 operands broadcast their batch dims; a rank-1 operand is a
     vector (and may not be transposed).
+
+    `lhs_perm` / `rhs_perm` (empty: none) read an operand through a transpose
+    of its axes, applied before transpose_a / transpose_b: the operand is
+    `numpy.transpose(lhs, lhs_perm)`. The kernels then read the stored tensor
+    with the permuted strides instead of a transposed copy (canonicalize folds
+    a kiln.transpose into them, `transpose_into_matmul`). The stored last axis
+    must stay among the last two, so the GEMM reads rows or columns of unit
+    stride.
     """
 
     def infer(self, a: TensorType, b: TensorType) -> TensorType:
@@ -43,6 +67,8 @@ class MatMul(Operation):
             raise ShapeError(f"expected numeric operands, got {a}")
         if a.rank == 0 or b.rank == 0:
             raise ShapeError(f"operands must have rank >= 1, got {a} and {b}")
+        a = _permuted(a, self.lhs_perm, "lhs_perm")
+        b = _permuted(b, self.rhs_perm, "rhs_perm")
         if (a.rank == 1 and self.transpose_a) or (b.rank == 1 and self.transpose_b):
             raise ShapeError("a rank-1 operand cannot be transposed")
         a_shape = _mat(a.shape, self.transpose_a) if a.rank >= 2 else (1, a.shape[0])
@@ -59,6 +85,10 @@ class MatMul(Operation):
         return TensorType(a.dtype, out)
 
     def reference(self, a, b):
+        if self.lhs_perm:
+            a = np.transpose(a, self.lhs_perm)
+        if self.rhs_perm:
+            b = np.transpose(b, self.rhs_perm)
         if self.transpose_a:
             a = np.swapaxes(a, -1, -2)
         if self.transpose_b:
@@ -68,8 +98,14 @@ class MatMul(Operation):
     def vjp(self, b, g):
         """C = A' B' with A' = A or A^T (transpose_a), B' likewise:
         dA' = g B'^T and dB' = A'^T g, each written as one matmul of the stored
-        operands. A vector operand is a 1-row (lhs) or 1-column (rhs) matrix."""
+        operands. A vector operand is a 1-row (lhs) or 1-column (rhs) matrix.
+        A permuted operand (lhs_perm, rhs_perm) is differentiated as its
+        transpose, the gradient transposed back."""
         a, w = self.lhs, self.rhs
+        if self.lhs_perm:
+            a = b.transpose(a, perm=list(self.lhs_perm))
+        if self.rhs_perm:
+            w = b.transpose(w, perm=list(self.rhs_perm))
         ta, tb = self.transpose_a, self.transpose_b
         if w.type.rank == 1:
             w, g = b.expand_dims(w, axis=-1), b.expand_dims(g, axis=-1)
@@ -87,11 +123,17 @@ class MatMul(Operation):
             da = b.squeeze(da, axes=[-2])  # batch dims remain: the driver sums them
         if self.rhs.type.rank == 1:
             dw = b.squeeze(dw, axes=[-1])
+        if self.lhs_perm:
+            da = b.transpose(da, perm=[int(i) for i in np.argsort(self.lhs_perm)])
+        if self.rhs_perm:
+            dw = b.transpose(dw, perm=[int(i) for i in np.argsort(self.rhs_perm)])
         return [da, dw]
 
     def cost(self, operand_shapes, result_shapes) -> Cost:
         """2 M N K per batch: a multiply and an add per term."""
         lhs = operand_shapes[0]
+        if self.lhs_perm:
+            lhs = [lhs[i] for i in self.lhs_perm]
         k = lhs[-2] if self.transpose_a and len(lhs) > 1 else lhs[-1]
         return Cost(
             2 * elements(result_shapes[0]) * int(k), 0, moved(self, operand_shapes, result_shapes)

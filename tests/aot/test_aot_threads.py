@@ -200,3 +200,31 @@ def test_kiln_load_gives_libgomp_the_bounded_spin(driver):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True", parallel.SPIN_COUNT]
+
+
+Q, S = "tensor<Bx4x128x64xf32>", "tensor<Bx4x128x128xf32>"
+HEADS = f"""\
+func @heads(%q: {Q}, %k: {Q}) -> ({S}) {{
+  %0 = kiln.matmul %q, %k {{transpose_b = true}} : ({Q}, {Q}) -> {S}
+  kiln.return %0 : ({S}) -> ()
+}}
+"""
+
+
+def test_batched_small_gemms_split_over_the_calls_threads(tmp_path):
+    """Attention's per-head GEMMs, each too small to fork, split over the library's
+    threads by rows (as in process, CpuProgram.serial_gemms): the same bits
+    whatever the count, and the interpreter's answer."""
+    module = parse(HEADS)
+    run_pipeline(module, DEFAULT_PIPELINE)
+    aot.build(module, "heads", tmp_path / "out")
+    lib = kiln.load(tmp_path / "out")
+    rng = np.random.default_rng(5)
+    q, k = (rng.standard_normal((3, 4, 128, 64), np.float32) for _ in range(2))
+    want = interpret(parse(HEADS), "heads", q, k)[0]
+    results = []
+    for threads in (1, 2, 3):
+        lib.num_threads = threads
+        results.append(lib(q, k)[0])
+        np.testing.assert_allclose(results[-1], want, rtol=1e-4, atol=1e-4)
+    assert all(np.array_equal(r, results[0]) for r in results)

@@ -386,7 +386,7 @@ def test_unsupported_dtype_is_a_compile_error():
 
 def test_bind_rejects_misfits():
     _, op, kernel, _ = compiled(single("kiln.matmul", tensor(("?", "?")), tensor(("?", 4))))
-    assert kernel.bind([(3, 5), (5, 4)], [(3, 4)]) == ((3, 4, 5), 3)
+    assert kernel.bind([(3, 5), (5, 4)], [(3, 4)]) == ((3, 4, 5, 5, 4), 3)  # M N K lda ldb
     with pytest.raises(ExecutionError, match=r"kiln.matmul.*contraction dims differ"):
         kernel.bind([(3, 5), (6, 4)], [(3, 4)])
     with pytest.raises(ExecutionError, match=r"input 1 \(.*\): got shape \(5, 3\)"):
@@ -415,6 +415,6 @@ def test_conv_bind_rejects_misfits():
 def test_matmul_batch_folds_into_rows():
     """x[B, S, K] @ w[K, N]: one GEMM over B * S rows (M = B * S, batch extents 1)."""
     _, _, kernel, _ = compiled(single("kiln.matmul", tensor(("?", "?", 8)), tensor((8, 3))))
-    assert kernel.bind([(4, 5, 8), (8, 3)], [(4, 5, 3)]) == ((20, 3, 8, 1, 0, 0), 20)
+    assert kernel.bind([(4, 5, 8), (8, 3)], [(4, 5, 3)]) == ((20, 3, 8, 8, 3, 1, 0, 0), 20)
     _, _, shared_lhs, _ = compiled(single("kiln.matmul", tensor((5, 8)), tensor((4, 8, 3))))
-    assert shared_lhs.bind([(5, 8), (4, 8, 3)], [(4, 5, 3)]) == ((5, 3, 8, 4, 0, 24), 20)
+    assert shared_lhs.bind([(5, 8), (4, 8, 3)], [(4, 5, 3)]) == ((5, 3, 8, 8, 3, 4, 0, 24), 20)

@@ -156,3 +156,33 @@ def test_blas_steps_split_over_the_pool_from_threads(monkeypatch):
 
     if parallel.blas_steps_split() and parallel.max_threads() > 1:
         assert all(p.threads[0] > 1 for _, p in exe.compiled.all_plans())
+
+
+Q, S = "tensor<?x4x128x64xf32>", "tensor<?x4x128x128xf32>"
+HEADS = f"""
+func @attention(%q: {Q}, %k: {Q}) -> {S} {{
+  %s = kiln.matmul %q, %k {{transpose_b = true}} : ({Q}, {Q}) -> {S}
+  kiln.return %s : {S}
+}}
+"""
+
+
+def test_batched_small_gemms_are_split_over_the_pool():
+    """A batched matmul whose GEMM calls are each too small to fork (attention's
+    per-head [128, 64] x [64, 128]: under gemm_kernel.PARALLEL_FLOPS) gets the
+    pool's threads over its rows."""
+    from kiln.codegen.llvm.gemm import uses_blas
+    from kiln.ir import interpret
+    from kiln.runtime import parallel
+
+    exe = kiln.compile(parse(HEADS), "attention", backend="cpu")
+    rng = np.random.default_rng(3)
+    for batch in (1, 3):
+        q, k = (rng.standard_normal((batch, 4, 128, 64), np.float32) for _ in range(2))
+        (got,) = exe(q, k)
+        (want,) = interpret(parse(HEADS), "attention", q, k)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        plan = exe.compiled.plan([q.shape, k.shape])
+        pool = parallel.openmp_available() and parallel.max_threads() > 1 and not uses_blas()
+        if batch == 3 and pool:  # (batch 1 reads and writes too few elements to split)
+            assert plan.threads[0] > 1
