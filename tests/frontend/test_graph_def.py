@@ -179,6 +179,10 @@ def test_the_other_spellings():
         tf.exp(tf.placeholder(tf.float32, [2], name="x"), name="e")
         sess = tf.Session()
         assert [n.name for n in sess.graph_def.node] == ["x", "e"]
+    # tf.GraphDef stands for the proto class: FromString, isinstance
+    again = tf.GraphDef.FromString(sess.graph_def.SerializeToString())
+    assert isinstance(again, tf.GraphDef) and not isinstance(again, tf.NodeDef)
+    assert isinstance(again.node[0], tf.NodeDef) and again.node[1].op == "Exp"
     with g.as_default():
         with pytest.raises(KilnError, match="already has an operation named 'x'"):
             v1.import_graph_def(sess.graph_def, name="")
