@@ -258,6 +258,22 @@ def _reduce(fn):
     return build
 
 
+def _ints(node: Any, key: str) -> list[int]:
+    """A list(int) attribute (strides, ksize, ...); [] when absent."""
+    return list(node.attr[key].list.i) if key in node.attr else []
+
+
+def _pooling(fn):
+    return lambda node, inputs, static: fn(
+        inputs[0],
+        ksize=_ints(node, "ksize"),
+        strides=_ints(node, "strides"),
+        padding=_attr(node, "padding"),
+        data_format=_attr(node, "data_format") or "NHWC",
+        name=node.name,
+    )
+
+
 _TF_OPS: dict[str, Builder] = {
     "Placeholder": _placeholder,
     "Const": _const,
@@ -302,6 +318,30 @@ _TF_OPS: dict[str, Builder] = {
         axis=int(static(1)),
         output_type=_kl_dtype(_attr(node, "output_type", _pb().types_pb2.DT_INT64), node.name),
         name=node.name,
+    ),
+    "LogSoftmax": _unary(nn.log_softmax),
+    "Conv2D": lambda node, inputs, static: nn.conv2d(
+        inputs[0],
+        inputs[1],
+        strides=_ints(node, "strides"),
+        padding=_attr(node, "padding"),
+        data_format=_attr(node, "data_format") or "NHWC",
+        dilations=_ints(node, "dilations") or 1,
+        name=node.name,
+    ),
+    "MaxPool": _pooling(nn.max_pool),
+    "AvgPool": _pooling(nn.avg_pool),
+    "ConcatV2": lambda node, inputs, static: ops.concat(
+        inputs[:-1], int(static(len(inputs) - 1)), name=node.name
+    ),
+    "ExpandDims": lambda node, inputs, static: ops.expand_dims(
+        inputs[0], int(static(1)), name=node.name
+    ),
+    "Squeeze": lambda node, inputs, static: ops.squeeze(
+        inputs[0], _ints(node, "squeeze_dims") or None, name=node.name
+    ),
+    "Transpose": lambda node, inputs, static: ops.transpose(
+        inputs[0], static(1).tolist(), name=node.name
     ),
     "Cast": lambda node, inputs, static: ops.cast(
         inputs[0], _kl_dtype(node.attr["DstT"].type, node.name), name=node.name
