@@ -133,6 +133,9 @@ def as_graph_def(graph: Graph | None = None, add_shapes: bool = False) -> Any:
     return gd
 
 
+Graph.set_graph_def_writer(as_graph_def)
+
+
 def write_graph(graph_or_graph_def: Any, logdir: str, name: str, as_text: bool = True) -> str:
     """Write a graph (or GraphDef) to `logdir`/`name` (tf.train.write_graph):
     protobuf text when `as_text`, else binary. Returns the file's path."""
