@@ -183,15 +183,6 @@ def kiln_has(name: str) -> bool:
 # or for now); a missing name in no group is listed as "not yet".
 WHY = [
     (
-        (
-            "GraphDef",
-            "NodeDef",
-            "import_graph_def",
-        ),
-        "graph import (TensorFlow's GraphDef protos): kiln writes GraphDefs for TensorBoard"
-        " (summary.py) and reads its own meta graphs, but does not import TensorFlow's yet",
-    ),
-    (
         ("keras.datasets",),
         "Keras's dataset downloaders: kiln never downloads (the corpus harness serves the"
         " same API from scikit-learn data)",

@@ -224,7 +224,6 @@ del _module, _into, _name
 from . import graph_def as _graph_def  # noqa: E402
 from .graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
-Graph.as_graph_def = _graph_def.as_graph_def
 train.write_graph = namespaces.io.write_graph = _graph_def.write_graph  # TF 1.x, TF 2
 graph_util = _types.ModuleType("kiln.graph_util", "tf.graph_util: freezing GraphDefs.")
 graph_util.convert_variables_to_constants = _graph_def.convert_variables_to_constants

@@ -257,6 +257,20 @@ class Graph:
     executes_eagerly = False
     building_function = False
     variable_class: type | None = None
+    # as_graph_def's writer: graph_def.py, which builds on the op functions above
+    # this layer, declares itself through set_graph_def_writer (its one hook)
+    _graph_def_writer: Any = None
+
+    @classmethod
+    def set_graph_def_writer(cls, writer: Any) -> None:
+        """Make `writer(graph, add_shapes)` what as_graph_def calls (graph_def.py)."""
+        Graph._graph_def_writer = staticmethod(writer)
+
+    def as_graph_def(self, from_version: Any = None, add_shapes: bool = False) -> Any:
+        """The graph as TensorFlow's GraphDef proto (tf.Graph.as_graph_def; graph_def.py)."""
+        if Graph._graph_def_writer is None:
+            raise GraphError("as_graph_def: kiln.frontend.graph_def is not loaded")
+        return Graph._graph_def_writer(self, add_shapes)
 
     def __init__(self) -> None:
         self._ops: dict[str, Operation] = {}

@@ -16,12 +16,13 @@ convert_variables_to_constants turns each variable into a Const of its value).
 
 from __future__ import annotations
 
+import functools
 import json
+import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from . import nn, ops
@@ -29,12 +30,6 @@ from .dtypes import as_dtype
 from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
 from .saver import _decode, _decode_ir, _op_spec
 from .summary import to_graph_def
-
-try:
-    from tensorboard.compat.proto import graph_pb2, node_def_pb2, types_pb2
-    from tensorboard.util import tensor_util
-except ImportError:  # the `tensorboard` extra is not installed
-    graph_pb2 = node_def_pb2 = types_pb2 = tensor_util = None
 
 __all__ = [
     "GraphDef",
@@ -50,36 +45,62 @@ SPEC = "_kiln_spec"
 _VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 
 
-def _protos() -> None:
-    if graph_pb2 is None:
+@functools.cache
+def _pb() -> types.SimpleNamespace:
+    """tensorboard's protos, imported on first use (`import kiln` stays light)."""
+    try:
+        from tensorboard.compat.proto import graph_pb2, node_def_pb2, types_pb2
+        from tensorboard.util import tensor_util
+    except ImportError:  # the `tensorboard` extra is not installed
         raise GraphError(
             "GraphDefs need the protos of `tensorboard`: pip install kiln[tensorboard]"
-        )
+        ) from None
+    return types.SimpleNamespace(
+        graph_pb2=graph_pb2, node_def_pb2=node_def_pb2, types_pb2=types_pb2, tensor_util=tensor_util
+    )
 
 
-def GraphDef(*args: Any, **kwargs: Any) -> Any:
+class _Proto(type):
+    """A stand-in class for a proto class imported on first use: calling it makes the
+    message; its attributes (FromString, ...) and isinstance are the proto class's."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.proto()(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        return getattr(cls.proto(), name)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls.proto())
+
+
+class GraphDef(metaclass=_Proto):
     """tf.GraphDef: TensorFlow's GraphDef proto (tensorboard's copy of it)."""
-    _protos()
-    return graph_pb2.GraphDef(*args, **kwargs)
+
+    @staticmethod
+    def proto() -> type:
+        return _pb().graph_pb2.GraphDef
 
 
-def NodeDef(*args: Any, **kwargs: Any) -> Any:
+class NodeDef(metaclass=_Proto):
     """tf.NodeDef: TensorFlow's NodeDef proto (tensorboard's copy of it)."""
-    _protos()
-    return node_def_pb2.NodeDef(*args, **kwargs)
+
+    @staticmethod
+    def proto() -> type:
+        return _pb().node_def_pb2.NodeDef
 
 
 def _tf_dtype(dtype: Any) -> int:
     """kiln's dtype as TensorFlow's DataType enum (DT_FLOAT, ...)."""
     name = {"float32": "FLOAT", "float64": "DOUBLE", "float16": "HALF"}.get(dtype.name)
     try:
-        return types_pb2.DataType.Value("DT_" + (name or dtype.name.upper()))
+        return _pb().types_pb2.DataType.Value("DT_" + (name or dtype.name.upper()))
     except ValueError:
         raise GraphError(f"GraphDef: TensorFlow has no dtype for kiln's {dtype.name}") from None
 
 
 def _kl_dtype(enum: int, where: str) -> Any:
-    name = types_pb2.DataType.Name(enum)[3:].lower()
+    name = _pb().types_pb2.DataType.Name(enum)[3:].lower()
     name = {"float": "float32", "double": "float64", "half": "float16"}.get(name, name)
     try:
         return as_dtype(name)
@@ -92,14 +113,14 @@ def as_graph_def(graph: Graph | None = None, add_shapes: bool = False) -> Any:
     value and Placeholders their dtype and shape as TensorFlow writes them; every
     other node also carries kiln's own description of it (`_kiln_spec`).
     `add_shapes` is accepted: kiln always writes `_output_shapes`."""
-    _protos()
+    _pb()
     graph = graph or get_default_graph()
     gd = to_graph_def(graph)
     for node, op in zip(gd.node, graph.get_operations(), strict=True):
         if op.type == "Const" and isinstance(op.attrs.get("value"), np.ndarray):
             value = op.attrs["value"]
             node.attr["dtype"].type = _tf_dtype(op.outputs[0].dtype)
-            node.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+            node.attr["value"].tensor.CopyFrom(_pb().tensor_util.make_tensor_proto(value))
         elif op.type == "Placeholder":
             node.attr["dtype"].type = _tf_dtype(op.attrs["dtype"])
             node.attr["shape"].shape.CopyFrom(node.attr["_output_shapes"].list.shape[0])
@@ -112,14 +133,17 @@ def as_graph_def(graph: Graph | None = None, add_shapes: bool = False) -> Any:
     return gd
 
 
+Graph.set_graph_def_writer(as_graph_def)
+
+
 def write_graph(graph_or_graph_def: Any, logdir: str, name: str, as_text: bool = True) -> str:
     """Write a graph (or GraphDef) to `logdir`/`name` (tf.train.write_graph):
     protobuf text when `as_text`, else binary. Returns the file's path."""
-    _protos()
+    _pb()
     gd = graph_or_graph_def
     if isinstance(gd, Graph):
         gd = as_graph_def(gd)
-    elif not isinstance(gd, graph_pb2.GraphDef):
+    elif not isinstance(gd, _pb().graph_pb2.GraphDef):
         raise GraphError(f"write_graph: expected a kl.Graph or a GraphDef, got {type(gd).__name__}")
     path = Path(logdir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +165,7 @@ def _input_op(name: str) -> str:
 
 def extract_sub_graph(graph_def: Any, dest_nodes: Sequence[str]) -> Any:
     """The nodes `dest_nodes` need, in their GraphDef order (tf.graph_util)."""
-    _protos()
+    _pb()
     if isinstance(dest_nodes, str):
         raise GraphError("extract_sub_graph: dest_nodes must be a list of node names")
     by_name = {n.name: n for n in graph_def.node}
@@ -154,7 +178,7 @@ def extract_sub_graph(graph_def: Any, dest_nodes: Sequence[str]) -> Any:
             raise GraphError(f"extract_sub_graph: the graph has no node named {name!r}")
         keep.add(name)
         todo.extend(_input_op(i) for i in by_name[name].input)
-    out = graph_pb2.GraphDef()
+    out = _pb().graph_pb2.GraphDef()
     out.versions.CopyFrom(graph_def.versions)
     out.node.extend(n for n in graph_def.node if n.name in keep)
     return out
@@ -170,7 +194,7 @@ def convert_variables_to_constants(
     """A frozen GraphDef (tf.graph_util.convert_variables_to_constants): the nodes
     the outputs need, each variable replaced by a Const of its value in `sess`."""
     gd = extract_sub_graph(input_graph_def, output_node_names)
-    out = graph_pb2.GraphDef()
+    out = _pb().graph_pb2.GraphDef()
     out.versions.CopyFrom(gd.versions)
     for node in gd.node:
         chosen = variable_names_whitelist is None or node.name in variable_names_whitelist
@@ -181,7 +205,7 @@ def convert_variables_to_constants(
         value = np.asarray(sess.run(sess.graph.get_tensor_by_name(node.name + ":0")))
         const = out.node.add(name=node.name, op="Const")
         const.attr["dtype"].type = _tf_dtype(as_dtype(value.dtype.name))
-        const.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(value))
+        const.attr["value"].tensor.CopyFrom(_pb().tensor_util.make_tensor_proto(value))
     return out
 
 
@@ -214,7 +238,7 @@ def _placeholder(node, inputs, static):
 
 
 def _const(node, inputs, static):
-    value = tensor_util.make_ndarray(node.attr["value"].tensor)
+    value = _pb().tensor_util.make_ndarray(node.attr["value"].tensor)
     return ops.constant(value, dtype=_kl_dtype(node.attr["dtype"].type, node.name), name=node.name)
 
 
@@ -235,6 +259,22 @@ def _reduce(fn):
         )
 
     return build
+
+
+def _ints(node: Any, key: str) -> list[int]:
+    """A list(int) attribute (strides, ksize, ...); [] when absent."""
+    return list(node.attr[key].list.i) if key in node.attr else []
+
+
+def _pooling(fn):
+    return lambda node, inputs, static: fn(
+        inputs[0],
+        ksize=_ints(node, "ksize"),
+        strides=_ints(node, "strides"),
+        padding=_attr(node, "padding"),
+        data_format=_attr(node, "data_format") or "NHWC",
+        name=node.name,
+    )
 
 
 _TF_OPS: dict[str, Builder] = {
@@ -279,8 +319,32 @@ _TF_OPS: dict[str, Builder] = {
     "ArgMax": lambda node, inputs, static: ops.argmax(
         inputs[0],
         axis=int(static(1)),
-        output_type=_kl_dtype(_attr(node, "output_type", types_pb2.DT_INT64), node.name),
+        output_type=_kl_dtype(_attr(node, "output_type", _pb().types_pb2.DT_INT64), node.name),
         name=node.name,
+    ),
+    "LogSoftmax": _unary(nn.log_softmax),
+    "Conv2D": lambda node, inputs, static: nn.conv2d(
+        inputs[0],
+        inputs[1],
+        strides=_ints(node, "strides"),
+        padding=_attr(node, "padding"),
+        data_format=_attr(node, "data_format") or "NHWC",
+        dilations=_ints(node, "dilations") or 1,
+        name=node.name,
+    ),
+    "MaxPool": _pooling(nn.max_pool),
+    "AvgPool": _pooling(nn.avg_pool),
+    "ConcatV2": lambda node, inputs, static: ops.concat(
+        inputs[:-1], int(static(len(inputs) - 1)), name=node.name
+    ),
+    "ExpandDims": lambda node, inputs, static: ops.expand_dims(
+        inputs[0], int(static(1)), name=node.name
+    ),
+    "Squeeze": lambda node, inputs, static: ops.squeeze(
+        inputs[0], _ints(node, "squeeze_dims") or None, name=node.name
+    ),
+    "Transpose": lambda node, inputs, static: ops.transpose(
+        inputs[0], static(1).tolist(), name=node.name
     ),
     "Cast": lambda node, inputs, static: ops.cast(
         inputs[0], _kl_dtype(node.attr["DstT"].type, node.name), name=node.name
@@ -295,6 +359,8 @@ def _tensor_name(name: str) -> str:
 
 def _order(nodes: Sequence[Any]) -> list[Any]:
     """Nodes with every input before its consumers (a GraphDef's order need not be)."""
+    import networkx as nx  # imported here: `import kiln` does not load it
+
     by_name = {n.name: n for n in nodes}
     g = nx.DiGraph()
     g.add_nodes_from(by_name)
@@ -344,10 +410,10 @@ def import_graph_def(
     `name`/node (default "import"; "" keeps the names). `input_map` maps the
     GraphDef's tensor names to tensors of the default graph that replace them;
     `return_elements` names the tensors ('op:0') and operations ('op') to return."""
-    _protos()
+    _pb()
     if isinstance(graph_def, (bytes, bytearray)):
-        graph_def = graph_pb2.GraphDef.FromString(bytes(graph_def))
-    if not isinstance(graph_def, graph_pb2.GraphDef):
+        graph_def = _pb().graph_pb2.GraphDef.FromString(bytes(graph_def))
+    if not isinstance(graph_def, _pb().graph_pb2.GraphDef):
         raise GraphError(f"import_graph_def: expected a GraphDef, got {type(graph_def).__name__}")
     g = get_default_graph()
     prefix = g.unique_name("import" if name is None else name) + "/" if name != "" else ""
@@ -382,7 +448,7 @@ def import_graph_def(
             src = nodes.get(_input_op(node.input[i])) if i < len(node.input) else None
             if src is None or src.op != "Const" or _tensor_name(node.input[i]) in mapped:
                 raise GraphError(f"import_graph_def: {where}: input {i} must be a Const node")
-            return tensor_util.make_ndarray(src.attr["value"].tensor)
+            return _pb().tensor_util.make_ndarray(src.attr["value"].tensor)
 
         if SPEC in node.attr and node.op not in ("Const", "Placeholder"):
             built[node.name] = _build_spec(g, node, prefix + node.name, inputs, controls)

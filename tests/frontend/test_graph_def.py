@@ -179,6 +179,29 @@ def test_the_other_spellings():
         tf.exp(tf.placeholder(tf.float32, [2], name="x"), name="e")
         sess = tf.Session()
         assert [n.name for n in sess.graph_def.node] == ["x", "e"]
+    # tf.GraphDef stands for the proto class: FromString, isinstance
+    again = tf.GraphDef.FromString(sess.graph_def.SerializeToString())
+    assert isinstance(again, tf.GraphDef) and not isinstance(again, tf.NodeDef)
+    assert isinstance(again.node[0], tf.NodeDef) and again.node[1].op == "Exp"
     with g.as_default():
         with pytest.raises(KilnError, match="already has an operation named 'x'"):
             v1.import_graph_def(sess.graph_def, name="")
+
+
+def test_a_frozen_cnn_tensorflow_wrote():
+    """tests/frontend/data/tf_frozen_cnn.pb (binary, by TensorFlow 2.x): Conv2D
+    (SAME), MaxPool, AvgPool, ConcatV2, Transpose, Reshape, MatMul, ExpandDims,
+    Squeeze, LogSoftmax. The expected values are TensorFlow's."""
+    graph_def = tf.GraphDef.FromString((DATA / "tf_frozen_cnn.pb").read_bytes())
+    xs = np.arange(72, dtype=np.float32).reshape(2, 6, 6, 1) / 72.0
+    with tf.Graph().as_default():
+        images = tf.placeholder(tf.float32, [None, 6, 6, 1], name="images")
+        (out,) = tf.import_graph_def(
+            graph_def, input_map={"images:0": images}, return_elements=["out:0"]
+        )
+        got = tf.Session().run(out, {images: xs})
+    tf_out = [
+        [-2.0745291709899902, -0.5786460041999817, -1.1592304706573486],
+        [-4.18847131729126, -0.1894511580467224, -1.8488538265228271],
+    ]
+    np.testing.assert_allclose(got, tf_out, rtol=1e-5, atol=1e-6)

@@ -22,13 +22,13 @@ def test_counts_longest_tensorflow_names_in_files_and_notebooks(tmp_path):
 
 
 def test_document_ranks_names_and_marks_kilns_status(tmp_path):
-    names = ["placeholder", "nn.relu", "sparse_tensor_to_dense", "ones"]
+    names = ["placeholder", "nn.relu", "sparse_concat", "ones"]
     (tmp_path / "p.py").write_text(
-        "tf.placeholder(1)\ntf.placeholder(2)\ntf.nn.relu(3)\ntf.sparse_tensor_to_dense(4)\n"
+        "tf.placeholder(1)\ntf.placeholder(2)\ntf.nn.relu(3)\ntf.sparse_concat(4)\n"
     )
     (tmp_path / "q.py").write_text("tf.placeholder(1)\n")
     uses, files, unknown, n_files = tf_api.count([tmp_path], set(names))
     text = tf_api.write_doc(names, uses, files, unknown, n_files, [tmp_path], cut=2)
     assert "| 1 | `tf.placeholder` | 2 | 3 | yes |" in text
-    assert "`tf.sparse_tensor_to_dense` | 1 | 1 | **no** |" in text
+    assert "`tf.sparse_concat` | 1 | 1 | **no** |" in text
     assert "at least **2 files**" in text and "1 names" in text
