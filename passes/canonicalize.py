@@ -254,7 +254,9 @@ def transpose_after_matmul(op: Operation, rw: Rewriter) -> None:
     another order, so the product of x's rows as stored is one GEMM (its batch
     folded into M) and the transpose moves to the result, where it meets the
     next reshape or transpose (attention's [B, S, D] -> [S, B, D] before its
-    input projection)."""
+    input projection). Only when the product's one use is a reshape or a
+    transpose: before a bias (an LSTM's input projection) the transpose would
+    stay, on the wider result, and split the bias from the GEMM's epilogue."""
     inner = defining_op(op.lhs, "kiln.transpose")
     rank = op.lhs.type.rank
     if (
@@ -264,8 +266,10 @@ def transpose_after_matmul(op: Operation, rw: Rewriter) -> None:
         or op.transpose_a
         or op.lhs_perm
         or inner.perm[-1] != rank - 1
+        or len(op.result.uses) != 1
+        or next(iter(op.result.uses)).name not in ("kiln.reshape", "kiln.transpose")
     ):
-        return
+        return  # moved to a result with other uses (a bias) it would stay a copy, larger
     y = _matmul(rw, op, inner.x, op.rhs)
     rw.replace(op, rw.b.transpose(y, perm=list(inner.perm)))
 

@@ -218,15 +218,26 @@ def test_gradients_through_a_permuted_matmul_match_central_differences():
 def test_the_transpose_before_a_shared_weight_moves_after_the_product():
     """[B, S, D] -> [S, B, D] @ w[D, N]: the product of x's rows as stored (one
     GEMM), then the transpose on the result (transpose_after_matmul)."""
-    text = """func @f(%x: tensor<Bx5x4xf32>, %w: tensor<4x3xf32>) -> tensor<5xBx3xf32> {
+    text = """func @f(%x: tensor<Bx5x4xf32>, %w: tensor<4x3xf32>) -> tensor<5xBx3x1xf32> {
   %t = kiln.transpose %x {perm = [1, 0, 2]} : (tensor<Bx5x4xf32>) -> tensor<5xBx4xf32>
   %c = kiln.matmul %t, %w : (tensor<5xBx4xf32>, tensor<4x3xf32>) -> tensor<5xBx3xf32>
-  kiln.return %c : tensor<5xBx3xf32>
+  %r = kiln.reshape %c {shape = [5, -1, 3, 1]} : (tensor<5xBx3xf32>) -> tensor<5xBx3x1xf32>
+  kiln.return %r : tensor<5xBx3x1xf32>
 }"""
     module = parse(text)
     run_pipeline(module, "canonicalize")
     names = [op.name for op in module["f"].body.ops]
-    assert names == ["kiln.matmul", "kiln.transpose", "kiln.return"]
+    assert names == ["kiln.matmul", "kiln.reshape", "kiln.transpose", "kiln.return"]
+    # before a bias it stays where it is (it would split the bias from the GEMM)
+    biased = text.replace("kiln.reshape %c {shape = [5, -1, 3, 1]}", "kiln.add %c, %c")
+    biased = biased.replace("5xBx3x1xf32", "5xBx3xf32")
+    biased = biased.replace(
+        "(tensor<5xBx3xf32>) -> tensor<5xBx3xf32>\n  kiln.return",
+        "(tensor<5xBx3xf32>, tensor<5xBx3xf32>) -> tensor<5xBx3xf32>\n  kiln.return",
+    )
+    module = parse(biased)
+    run_pipeline(module, "canonicalize")
+    assert [op.name for op in module["f"].body.ops][0] == "kiln.transpose"
     x, w = rng.standard_normal((3, 5, 4)).astype(np.float32), rng.standard_normal((4, 3))
     w = w.astype(np.float32)
     got = kiln.compile(parse(text), "f", backend="cpu")(x, w)[0]
