@@ -1,4 +1,5 @@
-"""What every test shares: the compile cache the tests write.
+"""What every test shares: the compile cache the tests write, and a central-difference
+gradient (the `central_differences` fixture).
 
 Tests compile through the disk cache (runtime/cache.py) like any program. They use a
 cache of their own, in pytest's cache directory (tests/.pytest_cache/d/kiln-compile),
@@ -14,6 +15,7 @@ An explicit KILN_CACHE_DIR is kept.
 import os
 import time
 
+import numpy as np
 import pytest
 
 _KEEP_DAYS = 7  # older objects are of code long changed: removed at the start of a run
@@ -52,3 +54,20 @@ def _remove_old_objects(directory) -> None:
                 path.unlink()
         except OSError:
             pass  # another run removed it
+
+
+def _central_differences(loss, args, k, eps=1e-6):
+    """d loss / d args[k] by central differences; `loss` returns a float."""
+    grad = np.zeros_like(args[k])
+    for j in np.ndindex(grad.shape):
+        shifted = [a.copy() for a in args]
+        shifted[k][j] += eps
+        up = loss(*shifted)
+        shifted[k][j] -= 2 * eps
+        grad[j] = (up - loss(*shifted)) / (2 * eps)
+    return grad
+
+
+@pytest.fixture
+def central_differences():
+    return _central_differences
