@@ -42,6 +42,7 @@ from .graph import (
     Tensor,
     TensorShape,
     check_numeric_inputs,
+    strings_moved,
     get_default_graph,
     get_process_default,
     pop_process_default,
@@ -88,6 +89,10 @@ class EagerGraph(Graph):
             value = attrs["value"]
             op.outputs = [EagerTensor(np.asarray(value), attrs["dtype"], op)]
             return op
+        moved = strings_moved(name or type, type, ir_op, ir_attrs or {}, inputs)
+        if moved is not None:  # a layout op on strings runs on the host
+            attrs = {**(attrs or {}), "_host_fn": moved[0]}
+            output_types = moved[1]
         if attrs and "_host_fn" in attrs:  # a host op (strings, files): run it now
             full = f"{self._name_stack}/{name or type}" if self._name_stack else (name or type)
             op = EagerOperation(self, type, full, [], attrs, None, {})

@@ -18,11 +18,11 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..ir import KilnError, TensorType, Value, lookup
 from ..ir.types import Symbol
-from .dtypes import DType, as_dtype
+from .dtypes import DType, as_dtype, string
 
 
 class GraphError(KilnError):
@@ -189,6 +189,15 @@ class Tensor:
     __hash__ = object.__hash__
 
 
+class NodeView(NamedTuple):
+    """An op as TensorFlow's NodeDef names it (Operation.node_def), read-only."""
+
+    name: str
+    op: str
+    input: list[str]
+    device: str
+
+
 class Operation:
     """A node of the graph (TensorFlow's tf.Operation)."""
 
@@ -210,6 +219,13 @@ class Operation:
         self.ir_op, self.ir_attrs = ir_op, dict(ir_attrs)
         self.control_inputs = list(control_inputs)
         self.outputs = [Tensor(self, i, d, s) for i, (d, s) in enumerate(output_types)]
+        self.device = ""  # the kl.device scope it was built in (session.py `device`)
+
+    @property
+    def node_def(self) -> NodeView:
+        """What TF's `op.node_def` says of it: name, op type, inputs, device."""
+        inputs = [t.name for t in self.inputs] + ["^" + c.name for c in self.control_inputs]
+        return NodeView(self.name, self.type, inputs, self.device)
 
     def get_attr(self, name: str) -> Any:
         try:
@@ -351,6 +367,10 @@ class Graph:
             raise GraphError(f"the graph already has an operation named {op_name!r}")
         if not _VALID_NAME.match(op_name):
             raise GraphError(f"{op_name!r} is not a valid op name")
+        moved = strings_moved(op_name, type, ir_op, ir_attrs or {}, inputs)
+        if moved is not None:  # a layout op on strings runs on the host
+            attrs = {**(attrs or {}), "_host_fn": moved[0]}
+            output_types, ir_op, ir_attrs = moved[1], None, None
         if ir_op is not None:
             check_numeric_inputs(op_name, type, inputs)
         if output_types is None:
@@ -459,6 +479,72 @@ class Graph:
         """A per-op seed (TensorFlow's graph-level + op-level seed pairing)."""
         self._seed_counter += 1
         return self._seed_counter
+
+
+# IR ops that only move elements, never compute on them: given a string tensor
+# (a host dtype) they run on the host through the op's numpy reference, as
+# tf.gather / tf.reshape / tf.concat of file names do in TensorFlow.
+LAYOUT_OPS = frozenset(
+    {
+        "kiln.reshape",
+        "kiln.transpose",
+        "kiln.concat",
+        "kiln.slice",
+        "kiln.gather",
+        "kiln.gather_nd",
+        "kiln.expand_dims",
+        "kiln.squeeze",
+        "kiln.broadcast_to",
+    }
+)
+_STAND_IN = as_dtype("int8")  # the strings' dtype while the IR type rule runs
+
+
+def strings_moved(
+    name: str, type: str, ir_op: str | None, ir_attrs: dict[str, Any], inputs: Sequence[Tensor]
+) -> tuple[Any, list[tuple[DType, TensorShape]]] | None:
+    """For a layout op given a string tensor: its host function and output types
+    (the IR op's own type rule and numpy reference, the strings standing in as
+    int8); None for any other op."""
+    if ir_op not in LAYOUT_OPS or not any(t.dtype.is_string for t in inputs):
+        return None
+    data = len(inputs) if ir_op == "kiln.concat" else 1  # the rest are indices
+    for i, t in enumerate(inputs):
+        if t.dtype.is_string != (i < data):
+            raise GraphError(
+                f"{name} ({type}): input {t.name} is {t.dtype.name} where "
+                + ("a string was expected" if i < data else "an integer index was expected")
+            )
+    stand_ins = [_StandIn(t) if t.dtype.is_string else t for t in inputs]
+    typed = infer_outputs(name, type, ir_op, ir_attrs, stand_ins)
+    outputs = [(string if d is _STAND_IN else d, shape) for d, shape in typed]
+    known = [t.ir_type for t in stand_ins]
+    if any(t is None for t in known):  # unknown rank: the rule runs again on the values
+        known = None
+    cls = lookup(ir_op)
+
+    def run(*arrays):
+        types = known or [
+            TensorType((_STAND_IN if t.dtype.is_string else t.dtype).ir, list(a.shape))
+            for t, a in zip(inputs, arrays)
+        ]
+        op = cls([Value(t) for t in types], ir_attrs)
+        result = op.reference(*arrays)
+        op.drop_operands()
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+    return run, outputs
+
+
+class _StandIn:
+    """A string tensor seen by an IR type rule: its shape, the stand-in dtype."""
+
+    def __init__(self, t: Tensor):
+        self.dtype, self.shape = _STAND_IN, t.shape
+
+    @property
+    def ir_type(self) -> TensorType | None:
+        return ir_type(_STAND_IN, self.shape)
 
 
 def check_numeric_inputs(name: str, type: str, inputs: Sequence[Tensor]) -> None:

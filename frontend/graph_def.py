@@ -71,7 +71,10 @@ class _Proto(type):
         return getattr(cls.proto(), name)
 
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, cls.proto())
+        try:
+            return isinstance(obj, cls.proto())
+        except GraphError:  # no protos installed: nothing is one
+            return False
 
 
 class GraphDef(metaclass=_Proto):

@@ -197,8 +197,6 @@ def _images(images: Any, size: Sequence[int], what: str) -> tuple[Tensor, int, i
         )
     if single:
         x = expand_dims(x, 0)
-    if x.shape[1] is None or x.shape[2] is None:
-        raise GraphError(f"{what}: the height and width of {x.name} must be static")
     if isinstance(size, Tensor) or len(size) != 2:
         raise GraphError(f"{what}: size must be two Python ints [height, width]")
     h, w = (int(s) for s in size)
@@ -213,6 +211,37 @@ def _finish(y: Tensor, single: bool) -> Tensor:
     return y
 
 
+def _dynamic(x: Tensor) -> bool:
+    """Whether x's height or width is known only at run time (a decoded image)."""
+    return x.shape[1] is None or x.shape[2] is None
+
+
+def _resize_on_host(
+    x: Tensor, h: int, w: int, bilinear: bool, align_corners: bool, half_pixel: bool, name: str
+) -> Tensor:
+    """The resize of an image whose size is known only at run time (decode_jpeg's
+    output, in an input pipeline) as a host op, with the same source maps as the
+    static case: TensorFlow's numbers, no gradient (TF has none for a pipeline)."""
+    out = float32 if bilinear else x.dtype
+
+    def run(a):
+        if bilinear:
+            a = a.astype(np.float32)
+            for axis, size in ((1, h), (2, w)):
+                lower, upper, t = bilinear_weights(a.shape[axis], size, align_corners, half_pixel)
+                view = [1, 1, 1, 1]
+                view[axis] = size
+                lo, hi = np.take(a, lower, axis=axis), np.take(a, upper, axis=axis)
+                a = lo + (hi - lo) * t.reshape(view).astype(np.float32)
+            return [a]
+        rows = nearest_indices(a.shape[1], h, align_corners, half_pixel)
+        cols = nearest_indices(a.shape[2], w, align_corners, half_pixel)
+        return [a[:, rows][:, :, cols]]
+
+    shape = TensorShape([x.shape[0], h, w, x.shape[3]])
+    return host_op(name, [x], run, [(out, shape)])[0]
+
+
 def resize_nearest_neighbor(
     images: Any,
     size: Sequence[int],
@@ -222,6 +251,11 @@ def resize_nearest_neighbor(
 ):
     """Nearest-neighbour resize (tf.image.resize_nearest_neighbor); keeps the dtype."""
     x, h, w, single = _images(images, size, "resize_nearest_neighbor")
+    if _dynamic(x):
+        y = _resize_on_host(
+            x, h, w, False, align_corners, half_pixel_centers, name or "ResizeNearestNeighbor"
+        )
+        return _finish(y, single)
     with get_default_graph().name_scope(name or "ResizeNearestNeighbor"):
         rows = nearest_indices(x.shape[1], h, align_corners, half_pixel_centers)
         cols = nearest_indices(x.shape[2], w, align_corners, half_pixel_centers)
@@ -253,6 +287,9 @@ def resize_bilinear(
     """Bilinear resize (tf.image.resize_bilinear): float images keep their
     dtype, integer images become float32 (TensorFlow always gives float32)."""
     x, h, w, single = _images(images, size, "resize_bilinear")
+    if _dynamic(x):
+        y = _resize_on_host(x, h, w, True, align_corners, half_pixel_centers, name or "ResizeBilinear")
+        return _finish(y, single)
     with get_default_graph().name_scope(name or "ResizeBilinear"):
         if not x.dtype.is_floating:
             x = cast(x, float32)

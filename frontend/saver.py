@@ -233,6 +233,9 @@ def latest_checkpoint(checkpoint_dir: str) -> str | None:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype == object:  # strings: bytes each
+        items = [base64.b64encode(bytes(v)).decode() for v in value.reshape(-1)]
+        return {"strings": [list(value.shape), items]}
     if isinstance(value, np.ndarray):
         return {
             "array": [
@@ -267,6 +270,10 @@ def _decode(value: Any) -> Any:
     if kind == "array":
         dtype, shape, data = body
         return np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype)).reshape(shape)
+    if kind == "strings":
+        shape, items = body
+        flat = np.array([base64.b64decode(v) for v in items] + [None], dtype=object)[:-1]
+        return flat.reshape(shape)
     if kind == "dense":
         dt, array = body
         array = _decode(array)
@@ -295,7 +302,11 @@ def _same_bytes(a: np.ndarray, b: Any) -> bool:
 
 
 def _op_spec(op: Any) -> dict:
-    attrs = {k: _encode(v) for k, v in op.attrs.items()}
+    # a host op's Python function is not data: the import rebuilds a string
+    # constant's and makes any other host op an error when it runs (_host_stand_in)
+    attrs = {k: _encode(v) for k, v in op.attrs.items() if k != "_host_fn"}
+    if "_host_fn" in op.attrs:
+        attrs["_host"] = True
     ir_attrs = {}
     for k, v in op.ir_attrs.items():
         # a Const's array is its attribute and its IR attribute's: written once
@@ -432,6 +443,22 @@ def _checkpoint_value(prefix: str, spec: dict, attrs: dict) -> Any:
     return load
 
 
+def _host_stand_in(meta_path: str, spec: dict, attrs: dict):
+    """The function of an imported host op: a string constant's value, or for any
+    other host op (a decoder, a queue's Python side) an error when it runs."""
+    if spec["type"] == "Const":
+        value = attrs["value"]
+        return lambda: [value]
+
+    def missing(*_):
+        raise GraphError(
+            f"{meta_path}: op {spec['name']} ({spec['type']}) runs Python on the host, which a "
+            "meta graph does not hold; build it again with the kl API instead of importing it"
+        )
+
+    return missing
+
+
 def _import(data: dict, meta_path: str) -> Saver:
     g = get_default_graph()
     meta_path = str(meta_path)
@@ -441,6 +468,8 @@ def _import(data: dict, meta_path: str) -> Saver:
         attrs = {k: _decode(v) for k, v in spec["attrs"].items()}
         if spec["type"] == CHECKPOINT_VALUE:
             attrs["_host_fn"] = _checkpoint_value(prefix, spec, attrs)
+        elif attrs.pop("_host", False):
+            attrs["_host_fn"] = _host_stand_in(meta_path, spec, attrs)
         op = g.create_op(
             spec["type"],
             [g.get_tensor_by_name(n) for n in spec["inputs"]],

@@ -49,6 +49,7 @@ from .graph import (
     GraphError,
     Operation,
     Tensor,
+    executing_eagerly,
     get_default_graph,
     push_default_session,
     remove_default_session,
@@ -496,24 +497,49 @@ def _device_backend(device: str) -> str | None:
 
 
 @contextlib.contextmanager
-def device(device_name: str | None) -> Iterator[None]:
+def device(device_name: Any) -> Iterator[None]:
     """`with kl.device("/gpu:0"):` (tf.device): sessions created or run inside,
     and sessions of a graph built inside, use that device. kiln places whole
     functions, not single ops: a GPU scope anywhere in a graph's construction
     sends its sessions' runs to the GPU (with a warning and the CPU when there
-    is none)."""
-    if device_name:
-        _device_backend(device_name)  # a clear error for a bad name
+    is none). Every op built inside gets the name as its `device` (the
+    innermost scope's), or, for a device function (`op -> name`, as TF-1.x
+    multi-tower programs pass), what the function returns for it."""
+    chooser = device_name if callable(device_name) else None
+    name = None if chooser else device_name
+    if name:
+        _device_backend(name)  # a clear error for a bad name
     stack = getattr(_devices, "stack", None)
     if stack is None:
         stack = _devices.stack = []
-    stack.append(device_name or None)
-    if device_name and _device_backend(device_name) == "gpu":
-        get_default_graph().device = device_name
+    stack.append(name or None)
+    graph = get_default_graph()
+    first = len(graph.get_operations()) if not executing_eagerly() else None
+    if name and _device_backend(name) == "gpu":
+        graph.device = name
     try:
         yield
     finally:
         stack.pop()
+        if first is not None:
+            _place(graph, graph.get_operations()[first:], name, chooser)
+
+
+def _place(graph: Graph, ops: Sequence[Operation], name: str | None, chooser: Any) -> None:
+    for op in ops:
+        if op.device:  # an inner scope placed it
+            continue
+        where = chooser(op) if chooser else name
+        if not where:
+            continue
+        if not isinstance(where, str):
+            raise GraphError(
+                f"kl.device: the device function returned {where!r} for op {op.name}; "
+                "expected a device name such as '/cpu:0'"
+            )
+        op.device = where
+        if _device_backend(where) == "gpu":
+            graph.device = where
 
 
 # ------------------------------------------------------------------ default session

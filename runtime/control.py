@@ -321,7 +321,7 @@ class Emitter:
         kernel_fn = ir.Function(
             self.module, ir.FunctionType(I32, [PTR, PTR, I64, I64]), step.kernel.name
         )
-        worker = parallel.define_worker(self.module, kernel_fn)
+        worker = parallel.define_worker(self.module, kernel_fn, step.kernel.grain)
         params = self.allocas.alloca(PTR, len(step.buffers) or 1, name=f"params{i}")
         for j, buf in enumerate(step.buffers):
             b.store(self.load_pointer(buf), b.gep(params, [self.const(j)], source_etype=PTR))

@@ -547,7 +547,7 @@ class CpuExecutable(CpuProgram):
         if self.runs_blas(step) and not self._split_blas:
             if not (self.splits_gemms(step) and self.serial_gemms(dims, extent)):
                 return 0
-        return parallel.threads_for(extent, elements)
+        return parallel.threads_for(extent, elements, step.kernel.grain)
 
     def _cap_blas(self) -> bool:
         """Cap the BLAS this program calls at `parallel.blas_threads()` (once per

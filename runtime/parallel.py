@@ -72,12 +72,14 @@ def max_threads() -> int:
     return max(1, int(os.environ.get("KILN_NUM_THREADS", os.cpu_count() or 1)))
 
 
-def threads_for(extent: int, elements: int) -> int:
+def threads_for(extent: int, elements: int, grain: int = 1) -> int:
     """How many threads a kernel gets: 0 (run it directly) unless it has rows to
-    split and enough elements to pay for the fork/join."""
-    if not openmp_available() or extent < 2 or elements < MIN_PARALLEL_ELEMENTS:
+    split (in chunks of whole multiples of `grain` rows) and enough elements to
+    pay for the fork/join."""
+    pieces = -(-extent // grain)
+    if not openmp_available() or pieces < 2 or elements < MIN_PARALLEL_ELEMENTS:
         return 0
-    return min(max_threads(), extent)
+    return min(max_threads(), pieces)
 
 
 def _declare(module: ir.Module, name: str, ftype: ir.FunctionType) -> ir.Function:
@@ -85,10 +87,11 @@ def _declare(module: ir.Module, name: str, ftype: ir.FunctionType) -> ir.Functio
     return existing if existing is not None else ir.Function(module, ftype, name)
 
 
-def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
+def define_worker(module: ir.Module, kernel: ir.Function, minimum: int = 1) -> ir.Function:
     """`void <kernel>_worker(ptr task)`: run `kernel` on chunks of [0, task.extent)
     taken from the task's counter until none is left (one worker per kernel:
-    direct calls, no function pointers)."""
+    direct calls, no function pointers). Chunks are whole multiples of `minimum`
+    rows (a column-blocked reduction's block: `codegen.llvm.render.split_grain`)."""
     num = _declare(module, "omp_get_num_threads", ir.FunctionType(I32, []))
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [PTR]), f"{kernel.name}_worker")
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -110,6 +113,8 @@ def define_worker(module: ir.Module, kernel: ir.Function) -> ir.Function:
     aligned = b.and_(b.add(grain, const(63)), const(-64))
     grain = b.select(b.icmp_signed(">", grain, const(64)), aligned, grain)
     grain = b.select(b.icmp_signed("<", grain, const(1)), const(1), grain)
+    if minimum > 1:  # round up to whole blocks
+        grain = b.mul(b.sdiv(b.add(grain, const(minimum - 1)), const(minimum)), const(minimum))
     take = fn.append_basic_block("take")
     run = fn.append_basic_block("run")
     done = fn.append_basic_block("done")

@@ -53,6 +53,7 @@ AYM = [
     ("4_Utils/tensorboard_basic.py", True),
     ("4_Utils/tensorboard_advanced.py", True),
     ("5_DataManagement/tensorflow_dataset_api.py", True),
+    ("5_DataManagement/build_an_image_dataset.py", True),
 ]
 V2 = "tensorflow_v2/notebooks/"
 AYM2 = [

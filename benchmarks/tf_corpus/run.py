@@ -214,6 +214,12 @@ def rewrite(src: str, framework: str, api: str, kiln_v2: bool, steps=STEP_CAP, e
         src,
         flags=re.M,
     )
+    src = re.sub(  # an image folder (build_an_image_dataset): JPEGs of digits
+        r"^DATASET_PATH = '/path/to/dataset/'",
+        "DATASET_PATH = __import__('tf_corpus_shim').image_folder()",
+        src,
+        flags=re.M,
+    )
     src = re.sub(
         r"f\.read\(f\.namelist\(\)\[0\]\)\.lower\(\)\.split\(\)",
         "__import__('tf_corpus_shim').text8_words(f)",

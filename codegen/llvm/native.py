@@ -28,7 +28,7 @@ from llvmlite import ir
 from ...ir import CompileError, Operation
 from ..arguments import Shape, bind, stand_in
 from ..lower import lower
-from .render import render
+from .render import render, split_grain
 
 Binder = Callable[[Sequence[Shape], Sequence[Shape]], tuple[tuple[int, ...], int]]
 
@@ -42,12 +42,18 @@ class NativeKernel:
     KILN_DEBUG=3 renders them again to show their LLVM IR)."""
 
     def __init__(
-        self, name: str, module: ir.Module | Callable[[], ir.Module], bind: Binder, text: str = ""
+        self,
+        name: str,
+        module: ir.Module | Callable[[], ir.Module],
+        bind: Binder,
+        text: str = "",
+        grain: int = 1,
     ):
         self.name = name
         self._module = module
         self.bind = bind  # (operand shapes, result shapes) -> (dims, outer extent)
         self.text = text  # a readable listing (the kernel form, or a summary)
+        self.grain = grain  # a thread's rows of [begin, end) are a multiple of this
 
     @property
     def module(self) -> ir.Module:
@@ -92,4 +98,4 @@ def loop_kernel(op: Operation, name: str) -> NativeKernel:
         binding = bind(kernel, [stand_in(s, d) for s, d in zip(in_shapes, dtypes)])
         return binding.dims, binding.outer
 
-    return NativeKernel(name, lambda: render(kernel), binder, str(kernel))
+    return NativeKernel(name, lambda: render(kernel), binder, str(kernel), split_grain(kernel))

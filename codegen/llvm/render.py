@@ -507,6 +507,16 @@ class _BodyRenderer:
         b.store(new, best)
 
 
+def split_grain(kernel: Kernel) -> int:
+    """The rows of [begin, end) a thread's share must be a whole multiple of:
+    a column block when the split axis is the blocked column axis (a sum over
+    the leading axes of [R, C]): a share of a few columns would make each call
+    walk all R rows for them, every call again, at a fraction of the bandwidth."""
+    if column_blocked(kernel) and len(kernel.row_axes) == 1:
+        return COLUMN_BLOCK
+    return 1
+
+
 def column_blocked(kernel: Kernel) -> bool:
     """Does `kernel` run its innermost (row) axis in blocks of columns?"""
     return (
