@@ -6,10 +6,12 @@ namespace onto kiln's own implementations.
     from kiln.contrib.factorization import KMeans
 
 `contrib.rnn` is kiln.frontend.nn's rnn_cell names where that module has
-them; `contrib.learn` is left out (the programs that use it load datasets
-through it, which a shim replaces).
+them; `contrib.learn` has only RunConfig (the programs that use more of it
+load datasets through it, which a shim replaces). `contrib.tensor_forest`
+and `contrib.boosted_trees` are imported by their module paths, as TF
+programs do.
 """
 
-from . import eager, factorization, layers, rnn
+from . import eager, factorization, layers, learn, rnn
 
-__all__ = ["eager", "factorization", "layers", "rnn"]
+__all__ = ["eager", "factorization", "layers", "learn", "rnn"]

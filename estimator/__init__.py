@@ -327,4 +327,15 @@ class _Inputs:
 
 inputs = _Inputs()
 
-__all__ = ["Estimator", "EstimatorSpec", "ModeKeys", "RunConfig", "inputs"]
+# the canned boosted-trees estimators build on the classes above
+from .boosted_trees import BoostedTreesClassifier, BoostedTreesRegressor  # noqa: E402
+
+__all__ = [
+    "BoostedTreesClassifier",
+    "BoostedTreesRegressor",
+    "Estimator",
+    "EstimatorSpec",
+    "ModeKeys",
+    "RunConfig",
+    "inputs",
+]

@@ -131,6 +131,8 @@ def lower(
     for op in ordered:
         if all(t in env for t in op.outputs) and op.outputs:
             continue  # fed
+        if op.host_fn is not None and not op.outputs:
+            continue  # a host op run for its effect: the session ran it before this call
         b.loc = Location(op.name)
         try:
             lower_node(op, b, env, state, writes, custom)

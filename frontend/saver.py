@@ -258,6 +258,8 @@ def _encode(value: Any) -> Any:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if callable(value):  # a host op's Python function: only its name can be written
+        return {"host_fn": getattr(value, "__qualname__", type(value).__name__)}
     raise GraphError(f"cannot save attribute value {value!r} in a meta graph")
 
 
@@ -284,7 +286,21 @@ def _decode(value: Any) -> Any:
         return IRType(body)
     if kind == "shape":
         return TensorShape(body)
+    if kind == "host_fn":
+        return _unavailable_host_fn(str(body))
     raise GraphError(f"unknown value kind {kind!r} in a meta graph")
+
+
+def _unavailable_host_fn(name: str) -> Any:
+    """A host op read back from a meta graph: its Python function stayed behind."""
+
+    def run(*_: Any) -> list:
+        raise GraphError(
+            f"this host op ran the Python function {name} in the graph it was saved from; "
+            "a meta graph cannot carry Python functions (rebuild the op in Python)"
+        )
+
+    return run
 
 
 # A variable's initial value that is a constant above this many bytes is not

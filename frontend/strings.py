@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .dtypes import DType, as_dtype, float32, int32, string
-from .graph import GraphError, Tensor, TensorShape, get_default_graph
+from .graph import GraphError, Operation, Tensor, TensorShape, get_default_graph
 from .ops import convert_to_tensor, to_bytes
 
 
@@ -44,6 +44,29 @@ def host_op(
         output_types=list(outputs),
     )
     return list(op.outputs)
+
+
+def host_effect(
+    op_type: str,
+    inputs: Sequence[Any],
+    fn: Callable[..., Any],
+    name: str | None = None,
+) -> Operation:
+    """Add a host op run for its effect (updating state that lives in Python):
+    `fn(*input_arrays)`, no outputs. Fetch it, or group it into an op, to run it."""
+    tensors = [x if isinstance(x, Tensor) else _as_tensor(x) for x in inputs]
+
+    def run(*arrays: np.ndarray) -> list:
+        fn(*arrays)
+        return []
+
+    return get_default_graph().create_op(
+        op_type,
+        tensors,
+        name=name or op_type,
+        attrs={"_host_fn": run},
+        output_types=[],
+    )
 
 
 def _as_tensor(x: Any) -> Tensor:

@@ -100,6 +100,9 @@ def test_shim_mnist_shapes_batches_and_keras_load_data():
     assert len(xtr) + len(xte) == 1797
     (bx, by), _ = shim.boston_housing.load_data()
     assert bx.ndim == 2 and by.ndim == 1 and len(bx) == len(by)
+    # Boston's shape and price scale, which programs hard-code
+    assert bx.shape[1] == 13 and 5.0 <= by.min() and by.max() <= 50.0
+    assert 0.2 < (by >= 23.0).mean() < 0.8
 
 
 def test_classify_outcomes():

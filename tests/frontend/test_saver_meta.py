@@ -74,3 +74,21 @@ def test_a_missing_checkpoint_is_an_error_naming_it(tmp_path):
         sess = kl.Session(backend="cpu")
         with pytest.raises(KilnError, match="m65536-1"):
             sess.run(kl.global_variables_initializer())
+
+
+def test_a_host_op_is_saved_by_name_and_fails_clearly_when_run(tmp_path):
+    """A host op's Python function cannot be written: the .meta keeps the op (so
+    graphs with py_func or string ops save), and running it after import says why."""
+    g = kl.Graph()
+    with g.as_default():
+        v = kl.Variable(1.0, name="v")
+        doubled = kl.py_func(lambda a: a * 2, [kl.constant(np.float32(3.0))], kl.float32)
+        sess = kl.Session(graph=g, backend="cpu")
+        sess.run(kl.global_variables_initializer())
+        assert sess.run(doubled) == 6.0
+        prefix = kl.train.Saver([v]).save(sess, str(tmp_path / "m"), global_step=1)
+    with kl.Graph().as_default() as g2:
+        kl.train.import_meta_graph(prefix + ".meta")
+        out = g2.get_tensor_by_name(doubled.name)
+        with pytest.raises(KilnError, match="cannot carry Python functions"):
+            kl.Session(graph=g2, backend="cpu").run(out)

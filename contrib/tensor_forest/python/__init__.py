@@ -1,0 +1,1 @@
+"""tf.contrib.tensor_forest.python: the module path TF programs import from."""

@@ -1,0 +1,1 @@
+"""kl.python.ops: `tensorflow.python.ops` modules TF programs import directly."""
