@@ -42,11 +42,11 @@ from .graph import (
     Tensor,
     TensorShape,
     check_numeric_inputs,
-    strings_moved,
     get_default_graph,
     get_process_default,
     pop_process_default,
     push_process_default,
+    strings_moved,
 )
 from .ops import constant, equal, not_equal
 from .variables import Variable

@@ -369,7 +369,8 @@ class Graph:
             raise GraphError(f"{op_name!r} is not a valid op name")
         moved = strings_moved(op_name, type, ir_op, ir_attrs or {}, inputs)
         if moved is not None:  # a layout op on strings runs on the host
-            attrs = {**(attrs or {}), "_host_fn": moved[0]}
+            layout = {"_layout_op": ir_op, "_layout_attrs": sorted((ir_attrs or {}).items())}
+            attrs = {**(attrs or {}), **layout, "_host_fn": moved[0]}
             output_types, ir_op, ir_attrs = moved[1], None, None
         if ir_op is not None:
             check_numeric_inputs(op_name, type, inputs)

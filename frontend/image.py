@@ -288,7 +288,9 @@ def resize_bilinear(
     dtype, integer images become float32 (TensorFlow always gives float32)."""
     x, h, w, single = _images(images, size, "resize_bilinear")
     if _dynamic(x):
-        y = _resize_on_host(x, h, w, True, align_corners, half_pixel_centers, name or "ResizeBilinear")
+        y = _resize_on_host(
+            x, h, w, True, align_corners, half_pixel_centers, name or "ResizeBilinear"
+        )
         return _finish(y, single)
     with get_default_graph().name_scope(name or "ResizeBilinear"):
         if not x.dtype.is_floating:

@@ -258,8 +258,6 @@ def _encode(value: Any) -> Any:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if callable(value):  # a host op's Python function: only its name can be written
-        return {"host_fn": getattr(value, "__qualname__", type(value).__name__)}
     raise GraphError(f"cannot save attribute value {value!r} in a meta graph")
 
 
@@ -286,21 +284,7 @@ def _decode(value: Any) -> Any:
         return IRType(body)
     if kind == "shape":
         return TensorShape(body)
-    if kind == "host_fn":
-        return _unavailable_host_fn(str(body))
     raise GraphError(f"unknown value kind {kind!r} in a meta graph")
-
-
-def _unavailable_host_fn(name: str) -> Any:
-    """A host op read back from a meta graph: its Python function stayed behind."""
-
-    def run(*_: Any) -> list:
-        raise GraphError(
-            f"this host op ran the Python function {name} in the graph it was saved from; "
-            "a meta graph cannot carry Python functions (rebuild the op in Python)"
-        )
-
-    return run
 
 
 # A variable's initial value that is a constant above this many bytes is not
@@ -468,8 +452,8 @@ def _host_stand_in(meta_path: str, spec: dict, attrs: dict):
 
     def missing(*_):
         raise GraphError(
-            f"{meta_path}: op {spec['name']} ({spec['type']}) runs Python on the host, which a "
-            "meta graph does not hold; build it again with the kl API instead of importing it"
+            f"{meta_path}: op {spec['name']} ({spec['type']}) runs a Python function on the "
+            "host, and a meta graph cannot carry Python functions: build the op again in Python"
         )
 
     return missing
@@ -484,6 +468,13 @@ def _import(data: dict, meta_path: str) -> Saver:
         attrs = {k: _decode(v) for k, v in spec["attrs"].items()}
         if spec["type"] == CHECKPOINT_VALUE:
             attrs["_host_fn"] = _checkpoint_value(prefix, spec, attrs)
+        elif "_layout_op" in attrs:  # a layout op on strings: create_op moves it again
+            attrs.pop("_host", None)
+            spec = {
+                **spec,
+                "ir_op": attrs.pop("_layout_op"),
+                "ir_attrs": {k: v for k, v in attrs.pop("_layout_attrs")},
+            }
         elif attrs.pop("_host", False):
             attrs["_host_fn"] = _host_stand_in(meta_path, spec, attrs)
         op = g.create_op(

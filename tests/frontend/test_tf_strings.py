@@ -195,6 +195,21 @@ def test_decode_jpeg_reads_the_picture():
     assert np.abs(got.astype(int) - smooth).mean() < 3  # lossy, but the same picture
 
 
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_resizing_a_decoded_image_matches_the_static_resize(method, align_corners):
+    """decode_png's size is known only at run time, so its resize runs on the host:
+    the same numbers as the static-size resize (checked against TensorFlow elsewhere)."""
+    rgb = np.random.default_rng(1).integers(0, 256, (9, 13, 3)).astype(np.uint8)
+    data = tf.placeholder(tf.string, [])
+    decoded = tf.image.decode_png(data, channels=3)
+    dynamic = tf.image.resize_images(decoded, [5, 20], method, align_corners)
+    static = tf.image.resize_images(tf.constant(rgb), [5, 20], method, align_corners)
+    assert dynamic.shape.as_list() == [5, 20, 3] and dynamic.dtype is static.dtype
+    got, want = run([dynamic, static], {data: _png(rgb)})
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
+
+
 def test_convert_image_dtype_matches_tensorflow():
     got = run(
         [
