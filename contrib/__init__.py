@@ -7,11 +7,12 @@ namespace onto kiln's own implementations.
 
 `contrib.rnn` is kiln.frontend.nn's rnn_cell names where that module has
 them; `contrib.learn` has only RunConfig (the programs that use more of it
-load datasets through it, which a shim replaces). `contrib.tensor_forest`
+load datasets through it, which a shim replaces). `contrib.framework` has arg_scope;
+`contrib.seq2seq` has sequence_loss. `contrib.tensor_forest`
 and `contrib.boosted_trees` are imported by their module paths, as TF
 programs do.
 """
 
-from . import eager, factorization, layers, learn, rnn
+from . import eager, factorization, framework, layers, learn, rnn, seq2seq
 
-__all__ = ["eager", "factorization", "layers", "learn", "rnn"]
+__all__ = ["eager", "factorization", "framework", "layers", "learn", "rnn", "seq2seq"]

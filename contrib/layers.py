@@ -23,6 +23,7 @@ from ..frontend.variables import (
     variable_scope,
     zeros_initializer,
 )
+from .framework import add_arg_scope
 
 WEIGHTS = "weights"
 BIASES = "biases"
@@ -120,6 +121,7 @@ def _regularize(regularizer: Any, var: Any) -> None:
 # ------------------------------------------------------------------ layers
 
 
+@add_arg_scope
 def flatten(inputs: Any, outputs_collections: Any = None, scope: str | None = None) -> Tensor:
     """[batch, ...] -> [batch, k] (tf.contrib.layers.flatten)."""
     return kl_layers.flatten(inputs, name=scope or "Flatten")
@@ -176,6 +178,7 @@ def _finish(y: Tensor, b: Any, normalizer_fn: Any, normalizer_params: Any, activ
     return activation_fn(y) if activation_fn is not None else y
 
 
+@add_arg_scope
 def fully_connected(
     inputs: Any,
     num_outputs: int,
@@ -220,6 +223,7 @@ def _pair(v: Any) -> list[int]:
     return [int(v), int(v)] if isinstance(v, int) else [int(x) for x in v]
 
 
+@add_arg_scope
 def conv2d(
     inputs: Any,
     num_outputs: int,
@@ -302,10 +306,11 @@ def _pool(fn, default):
     return layer
 
 
-max_pool2d = _pool(nn.max_pool, "MaxPool2D")
-avg_pool2d = _pool(nn.avg_pool, "AvgPool2D")
+max_pool2d = add_arg_scope(_pool(nn.max_pool, "MaxPool2D"))
+avg_pool2d = add_arg_scope(_pool(nn.avg_pool, "AvgPool2D"))
 
 
+@add_arg_scope
 def dropout(
     inputs: Any,
     keep_prob: float = 0.5,
@@ -326,6 +331,7 @@ def dropout(
     )
 
 
+@add_arg_scope
 def batch_norm(
     inputs: Any,
     decay: float = 0.999,

@@ -89,6 +89,13 @@ from .py_ops import (  # noqa: A004
     py_function,
 )
 from .queues import FIFOQueue, PaddingFIFOQueue, QueueBase, RandomShuffleQueue
+from .readers import (
+    FixedLengthRecordReader,
+    ReaderBase,
+    TextLineReader,
+    TFRecordReader,
+    WholeFileReader,
+)
 from .session import InteractiveSession, Session, device
 from .sorting import argsort, norm, sort
 from .tape import GradientTape, UnconnectedGradients

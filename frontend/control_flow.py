@@ -24,7 +24,7 @@ from typing import Any
 from .dtypes import bool_, int32
 from .graph import Graph, GraphError, Operation, Tensor, TensorShape, get_default_graph
 from .nest import flatten, pack_sequence_as
-from .ops import concat, convert_to_tensor, expand_dims, less, logical_and
+from .ops import concat, convert_to_tensor, expand_dims, less, logical_and, reshape
 
 __all__ = ["case", "cond", "foldl", "foldr", "map_fn", "scan", "while_loop"]
 
@@ -94,6 +94,22 @@ def _compatible(shape: TensorShape, invariant: TensorShape) -> bool:
     if shape.dims is None or len(shape.dims) != len(invariant.dims):
         return False
     return all(i is None or s == i for s, i in zip(shape.dims, invariant.dims))
+
+
+def _refined(value: Tensor, like: Tensor) -> Tensor:
+    """`value` with the static dims of `like` where value's are unknown: a carried
+    state entering as [1, n] (a cell's zero_state(1)) that the body computes as
+    [?, n] (the step's input has an unknown batch) is [1, n], as TensorFlow's
+    cells make it by concatenating input and state (a run with another batch is
+    a shape error at run time)."""
+    dims, want = value.shape.dims, like.shape.dims
+    if dims is None or want is None or len(dims) != len(want) or value.dtype is not like.dtype:
+        return value
+    if not all(d is None or d == w for d, w in zip(dims, want)) or dims == want:
+        return value
+    if sum(w is None for w in want) > 1:
+        return value
+    return reshape(value, [-1 if w is None else w for w in want])
 
 
 def _flatten_up_to(structure: Any, values: Any) -> list:
@@ -415,7 +431,7 @@ def scan_loop(
         new, ys = body(list(carry_args), list(x_args))
         if len(new) != len(init):
             raise GraphError(f"{label}: the body yields {len(new)} carried values, not {len(init)}")
-        new = [_as_tensor_like(v, t, label) for v, t in zip(new, init)]
+        new = [_refined(_as_tensor_like(v, t, label), t) for v, t in zip(new, init)]
         ys = [_as_tensor_like(y, None, label) for y in ys]
         for k, (t, v) in enumerate(zip(init, new)):
             if v.dtype is not t.dtype or v.shape != t.shape:

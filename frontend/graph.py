@@ -584,6 +584,7 @@ def infer_outputs(
         ]
     )
     error: KilnError | None = None
+    found: list[list[tuple[DType, TensorShape]]] = []
     for trial in tries:
         values = [Value(t) for t in trial]
         try:
@@ -591,18 +592,31 @@ def infer_outputs(
         except KilnError as e:
             error = error or e
             continue
-        out = [
-            (as_dtype(r.type.dtype), TensorShape.of(r.type) if known else TensorShape(None))
-            for r in op.results
-        ]
+        out = [(as_dtype(r.type.dtype), TensorShape.of(r.type)) for r in op.results]
         op.drop_operands()
-        return out
+        if known:
+            return out
+        found.append(out)
+    if found:  # static shapes every stand-in rank agrees on (a reshape to [2, 3]) stand
+        return [
+            (
+                d,
+                s
+                if all(o[i][1].dims == s.dims for o in found) and _static(s)
+                else TensorShape(None),
+            )
+            for i, (d, s) in enumerate(found[0])
+        ]
     message = str(error)
     if message.startswith(ir_op):
         message = message.split(": ", 1)[-1]
     if "do not broadcast" in message:
         raise GraphError(_broadcast_message(name, type, inputs) or f"{name} ({type}): {message}")
     raise GraphError(f"{name} ({type}): {message}")
+
+
+def _static(shape: TensorShape) -> bool:
+    return shape.dims is not None and all(d is not None for d in shape.dims)
 
 
 def _broadcast_message(name: str, type: str, inputs: Sequence[Tensor]) -> str | None:

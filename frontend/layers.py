@@ -241,6 +241,8 @@ def dropout(
         )
     flag = convert_to_tensor(training)
     with get_default_graph().name_scope(name or "dropout"):
+        if flag.shape.ndims is None:  # tf.placeholder(tf.bool): a scalar, as TF's cond takes
+            flag = reshape(flag, [])
         dropped = nn_dropout(x, rate=rate, noise_shape=noise_shape, seed=seed)
         return where(flag, dropped, x)
 
@@ -308,6 +310,8 @@ def batch_normalization(
             use_mean, use_var, decay = mean, variance, 1.0 - momentum
         else:
             flag = convert_to_tensor(training)
+            if flag.shape.ndims is None:  # a bool placeholder of no shape: a scalar
+                flag = reshape(flag, [])
             use_mean = where(flag, mean, moving_mean)
             use_var = where(flag, variance, moving_var)
             decay = cast(flag, x.dtype) * (1.0 - momentum)  # no update at inference

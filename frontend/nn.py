@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .array_ops import clip_by_norm, gather
+from .array_ops import clip_by_norm, gather, shape
 from .dtypes import float64, int32, int64
 from .graph import GraphError, Tensor, get_default_graph
 from .ops import (
@@ -250,6 +250,19 @@ def sigmoid_cross_entropy_with_logits(
     return make("SigmoidCrossEntropyWithLogits", "kiln.sigmoid_cross_entropy", [x, z], name)
 
 
+def leading_dims(x: Tensor, k: int) -> list:
+    """A reshape target for x's first k dims: its static sizes, -1 for one unknown,
+    and x's run-time size for the first when more are unknown (kl.reshape takes
+    one -1 or one tensor entry)."""
+    dims = x.shape.as_list()[:k]
+    unknown = [i for i, d in enumerate(dims) if d is None]
+    if len(unknown) <= 1:
+        return [-1 if d is None else d for d in dims]
+    if unknown != list(range(len(unknown))) or len(unknown) > 2:
+        raise GraphError(f"{x.name}: more than two unknown leading dims in {x.shape}")
+    return [shape(x)[0], -1, *dims[2:]]
+
+
 def softmax_cross_entropy_with_logits_v2(
     _sentinel: Any = None,
     labels: Any = None,
@@ -258,8 +271,23 @@ def softmax_cross_entropy_with_logits_v2(
     name: str | None = None,
     dim: Any = None,
 ) -> Tensor:
-    """-sum(labels * log_softmax(logits)) along `axis`: one loss per example."""
+    """-sum(labels * log_softmax(logits)) along `axis`: one loss per example.
+    Labels and logits of different ranks are each flattened to [-1, classes]
+    first, as TensorFlow does (`labels=[y]` of a [1, N, C] list against [N, C]
+    logits), and the losses take the logits' shape without its last dim."""
     z, x = _labels_logits(labels, logits, "SoftmaxCrossEntropyWithLogits")
+    ranks = (z.shape.ndims, x.shape.ndims)
+    if None not in ranks and ranks[0] != ranks[1] and int(axis if dim is None else dim) == -1:
+        classes = x.shape.as_list()[-1] or z.shape.as_list()[-1]
+        if classes is None:
+            raise GraphError(
+                "SoftmaxCrossEntropyWithLogits: labels and logits of different ranks need a "
+                f"static number of classes, got {z.shape} and {x.shape}"
+            )
+        loss = softmax_cross_entropy_with_logits_v2(
+            labels=reshape(z, [-1, classes]), logits=reshape(x, [-1, classes]), name=name
+        )
+        return loss if ranks[1] == 2 else reshape(loss, leading_dims(x, ranks[1] - 1))
     return make(
         "SoftmaxCrossEntropyWithLogits",
         "kiln.softmax_cross_entropy",

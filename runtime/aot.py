@@ -429,8 +429,8 @@ __attribute__((visibility("hidden"))) int omp_get_num_threads(void) { return 1; 
 __attribute__((visibility("hidden"))) int omp_get_thread_num(void) { return 0; }
 static int kiln_num_threads(void) { return 1; }
 static void kiln_set_num_threads(int n) { (void)n; }
-static int kiln_threads(int threads, int64_t extent, int64_t elements) {
-  (void)threads; (void)extent; (void)elements; return 0;
+static int kiln_threads(int threads, int64_t extent, int64_t elements, int64_t grain) {
+  (void)threads; (void)extent; (void)elements; (void)grain; return 0;
 }
 """
 
@@ -462,11 +462,12 @@ static void kiln_set_num_threads(int n) {
   __atomic_store_n(&kiln_threads_now, n < 1 ? 0 : n < KILN_MAX_THREADS ? n : KILN_MAX_THREADS,
                    __ATOMIC_RELAXED);
 }
-/* As runtime/parallel.py `threads_for`: split a kernel only when it has rows and enough
-   work, over at most the call's threads. */
-static int kiln_threads(int threads, int64_t extent, int64_t elements) {
-  if (extent < 2 || elements < %d) return 0;
-  return (int)(threads < extent ? threads : extent);
+/* As runtime/parallel.py `threads_for`: split a kernel only when it has rows (in chunks of
+   whole `grain`s) and enough work, over at most the call's threads. */
+static int kiln_threads(int threads, int64_t extent, int64_t elements, int64_t grain) {
+  int64_t pieces = (extent + grain - 1) / grain;
+  if (pieces < 2 || elements < %d) return 0;
+  return (int)(threads < pieces ? threads : pieces);
 }
 /* What the GEMMs' fork calls instead of GOMP_parallel (runtime/aot.py `_emit_object`):
    their team is the call's threads, not the count their schedule was rendered with. */
@@ -641,7 +642,7 @@ def _glue(
         lines.append(f"  int64_t k_dims{i}[] = {{{values}}};")
         lines.append(f"  k_dims[{i}] = k_dims{i};")
         lines.append(f"  k_outer[{i}] = {e(('outer', i))};")
-        pool = f"kiln_threads(k_nt, k_outer[{i}], {e(('elements', i))})"
+        pool = f"kiln_threads(k_nt, k_outer[{i}], {e(('elements', i))}, {step.kernel.grain})"
         if program.splits_gemms(step):  # as CpuProgram.serial_gemms
             serial = (
                 f"k_outer[{i}] > k_dims{i}[0] && "
