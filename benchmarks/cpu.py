@@ -166,6 +166,27 @@ def sum_of_squares(n: int) -> Workload:
     )
 
 
+def bias_gradient(batch: int, size: int, channels: int) -> Workload:
+    """A conv layer's bias gradient: the sum of an NHWC tensor over N, H and W (a
+    reduction over the leading axes, its few columns blocked; runtime/parallel.py)."""
+    shape = (batch, size, size, channels)
+    x, c = _t(shape), _t(channels)
+    ir = f"""func @f(%x: {x}) -> {c} {{
+  %s = kiln.reduce_sum %x {{axes = [0, 1, 2]}} : ({x}) -> {c}
+  kiln.return %s : {c}
+}}"""
+    return Workload(
+        f"bias gradient {batch}x{size}x{size}x{channels}",
+        lambda rng: [rng.standard_normal(shape, dtype=np.float32)],
+        _compiled(ir),
+        lambda a: a.sum(axis=(0, 1, 2)),
+        lambda t, a: a.sum(dim=(0, 1, 2)),
+        lambda jnp, a: a.sum(axis=(0, 1, 2)),
+        bytes=4 * batch * size * size * channels,
+        flops=batch * size * size * channels,
+    )
+
+
 def softmax(rows: int, cols: int) -> Workload:
     m = _t((rows, cols))
     ir = f"""func @f(%x: {m}) -> {m} {{
@@ -507,6 +528,7 @@ def workloads(quick: bool) -> list[Workload]:
             elementwise_chain(100_000),
             sum_of_squares(100_000),
             softmax(256, 128),
+            bias_gradient(8, 16, 32),
             matmul(128),
             mlp_step(32),
             conv2d(2, 8, 8, 8),
@@ -515,6 +537,8 @@ def workloads(quick: bool) -> list[Workload]:
         elementwise_chain(10_000_000),
         sum_of_squares(10_000_000),
         softmax(4096, 1024),
+        bias_gradient(128, 60, 32),
+        bias_gradient(256, 14, 256),
         matmul(1024),
         matmul(2048),
         mlp_step(256),
