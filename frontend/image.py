@@ -373,19 +373,23 @@ def _pixelwise(op_type: str, image: Any, fn, name: str | None = None) -> Tensor:
     return host_op(op_type, [x], run, [(x.dtype, x.shape)], name)[0]
 
 
+def brightness(f: np.ndarray, delta: float) -> np.ndarray:
+    return f + np.float32(delta)
+
+
+def contrast(f: np.ndarray, factor: float) -> np.ndarray:
+    mean = f.mean(axis=(-3, -2), keepdims=True, dtype=np.float32)
+    return (f - mean) * np.float32(factor) + mean
+
+
 def adjust_brightness(image: Any, delta: float) -> Tensor:
     """image + delta, in [0, 1] units for integer images (tf.image.adjust_brightness)."""
-    return _pixelwise("AdjustBrightness", image, lambda f: f + np.float32(delta))
+    return _pixelwise("AdjustBrightness", image, lambda f: brightness(f, delta))
 
 
 def adjust_contrast(images: Any, contrast_factor: float) -> Tensor:
     """(x - mean) * factor + mean, the mean per channel over each image's pixels."""
-
-    def fn(f):
-        mean = f.mean(axis=(-3, -2), keepdims=True, dtype=np.float32)
-        return (f - mean) * np.float32(contrast_factor) + mean
-
-    return _pixelwise("AdjustContrast", images, fn)
+    return _pixelwise("AdjustContrast", images, lambda f: contrast(f, contrast_factor))
 
 
 def _rgb_to_hsv(f: np.ndarray) -> np.ndarray:
@@ -422,23 +426,24 @@ def hsv_to_rgb(images: Any, name: str | None = None) -> Tensor:
 def adjust_saturation(image: Any, saturation_factor: float, name: str | None = None) -> Tensor:
     """Saturation scaled by the factor, clipped to [0, 1] (tf.image.adjust_saturation)."""
 
-    def fn(f):
-        hsv = _rgb_to_hsv(f)
-        hsv[..., 1] = np.clip(hsv[..., 1] * np.float32(saturation_factor), 0, 1)
-        return _hsv_to_rgb(hsv)
+    return _pixelwise("AdjustSaturation", image, lambda f: saturation(f, saturation_factor), name)
 
-    return _pixelwise("AdjustSaturation", image, fn, name)
+
+def saturation(f: np.ndarray, factor: float) -> np.ndarray:
+    hsv = _rgb_to_hsv(f)
+    hsv[..., 1] = np.clip(hsv[..., 1] * np.float32(factor), 0, 1)
+    return _hsv_to_rgb(hsv)
+
+
+def hue(f: np.ndarray, delta: float) -> np.ndarray:
+    hsv = _rgb_to_hsv(f)
+    hsv[..., 0] = (hsv[..., 0] + np.float32(delta)) % 1.0
+    return _hsv_to_rgb(hsv)
 
 
 def adjust_hue(image: Any, delta: float, name: str | None = None) -> Tensor:
     """Hue rotated by delta (in turns, -1..1) (tf.image.adjust_hue)."""
-
-    def fn(f):
-        hsv = _rgb_to_hsv(f)
-        hsv[..., 0] = (hsv[..., 0] + np.float32(delta)) % 1.0
-        return _hsv_to_rgb(hsv)
-
-    return _pixelwise("AdjustHue", image, fn, name)
+    return _pixelwise("AdjustHue", image, lambda f: hue(f, delta), name)
 
 
 def rgb_to_grayscale(images: Any, name: str | None = None) -> Tensor:

@@ -376,6 +376,85 @@ def random_crop(value: Any, size: Sequence[int], seed: int | None = None, name=N
     return strings.host_op("RandomCrop", [x], run, [(x.dtype, TensorShape(size))], name)[0]
 
 
+def _random_adjustment(op_type: str, image: Any, seed: Any, draw, apply) -> Tensor:
+    """`apply(pixels, factor)` with a factor `draw(rng)` drawn anew each run (tf.image)."""
+    rng = _numpy_rng(seed)
+    return _image._pixelwise(op_type, image, lambda f: apply(f, draw(rng)))
+
+
+def _range(op: str, lower: float, upper: float) -> tuple[float, float]:
+    if not lower < upper or lower < 0:
+        raise GraphError(f"kl.image.{op}: need 0 <= lower < upper, got {lower} and {upper}")
+    return float(lower), float(upper)
+
+
+def random_brightness(image: Any, max_delta: float, seed: int | None = None) -> Tensor:
+    """adjust_brightness by a delta uniform in [-max_delta, max_delta) (tf.image)."""
+    if max_delta < 0:
+        raise GraphError(f"kl.image.random_brightness: max_delta must be >= 0, not {max_delta}")
+    return _random_adjustment(
+        "RandomBrightness", image, seed, lambda r: r.uniform(-max_delta, max_delta),
+        _image.brightness,
+    )  # fmt: skip
+
+
+def random_contrast(image: Any, lower: float, upper: float, seed: int | None = None) -> Tensor:
+    """adjust_contrast by a factor uniform in [lower, upper) (tf.image)."""
+    lo, hi = _range("random_contrast", lower, upper)
+    return _random_adjustment(
+        "RandomContrast", image, seed, lambda r: r.uniform(lo, hi), _image.contrast
+    )
+
+
+def random_saturation(image: Any, lower: float, upper: float, seed: int | None = None) -> Tensor:
+    """adjust_saturation by a factor uniform in [lower, upper) (tf.image)."""
+    lo, hi = _range("random_saturation", lower, upper)
+    return _random_adjustment(
+        "RandomSaturation", image, seed, lambda r: r.uniform(lo, hi), _image.saturation
+    )
+
+
+def random_hue(image: Any, max_delta: float, seed: int | None = None) -> Tensor:
+    """adjust_hue by a delta uniform in [-max_delta, max_delta), max_delta <= 0.5 (tf.image)."""
+    if not 0 <= max_delta <= 0.5:
+        raise GraphError(f"kl.image.random_hue: max_delta must be in [0, 0.5], not {max_delta}")
+    return _random_adjustment(
+        "RandomHue", image, seed, lambda r: r.uniform(-max_delta, max_delta), _image.hue
+    )
+
+
+def resize_image_with_crop_or_pad(image: Any, target_height: int, target_width: int) -> Tensor:
+    """The centre target_height x target_width of each image, cropped where it is
+    larger and padded with zeros where smaller, as TF (tf.image.resize_with_crop_or_pad)."""
+    x = _x(image)
+    th, tw = int(target_height), int(target_width)
+    if th < 1 or tw < 1:
+        raise GraphError(
+            f"kl.image.resize_image_with_crop_or_pad: sizes must be >= 1, got {th}, {tw}"
+        )
+    if x.shape.ndims not in (3, 4):
+        raise GraphError(
+            f"kl.image.resize_image_with_crop_or_pad: expected HxWxC or NxHxWxC, got {x.shape}"
+        )
+
+    def fit(a, axis, size):
+        n = a.shape[axis]
+        if n >= size:
+            start = (n - size) // 2
+            return np.take(a, np.arange(start, start + size), axis=axis)
+        before = (size - n) // 2
+        widths = [(0, 0)] * a.ndim
+        widths[axis] = (before, size - n - before)
+        return np.pad(a, widths)
+
+    def run(a):
+        return [fit(fit(a, a.ndim - 3, th), a.ndim - 2, tw)]
+
+    dims = x.shape.as_list()
+    shape = TensorShape([*dims[:-3], th, tw, dims[-1]])
+    return strings.host_op("ResizeImageWithCropOrPad", [x], run, [(x.dtype, shape)])[0]
+
+
 def categorical(
     logits: Any, num_samples: int, dtype: Any = int64, seed: int | None = None, name=None
 ) -> Tensor:
@@ -862,6 +941,10 @@ __all__ = [
 _image.random_flip_left_right = random_flip_left_right
 _image.random_flip_up_down = random_flip_up_down
 _image.random_crop = random_crop
+for _fn in (random_brightness, random_contrast, random_saturation, random_hue):
+    setattr(_image, _fn.__name__, _fn)
+_image.resize_image_with_crop_or_pad = resize_image_with_crop_or_pad
+_image.resize_with_crop_or_pad = resize_image_with_crop_or_pad
 
 initializers = namespace(
     "kiln.initializers",
