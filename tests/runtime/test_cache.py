@@ -107,6 +107,7 @@ def test_stale_temporary_files_are_removed(cache_at):
     tmp = cache_at / ".k.dead"
     tmp.write_bytes(b"half")
     os.utime(tmp, (0, 0))
+    os.utime(cache_at / cache.STAMP, (0, 0))  # the last scan is an hour old: scan again
     cache.store_object("j", b"code")
     assert not tmp.exists()
 
@@ -317,3 +318,21 @@ def test_a_bad_optimised_entry_is_ignored(fresh, cache_at, monkeypatch):
         assert str(exe.module) == optimised_text
         functions, _ = optimised._load(key)  # a sound entry stored again
         assert "\n\n".join(map(str, functions)) in optimised_text, i
+
+
+def test_stores_scan_the_directory_only_when_the_cap_may_be_passed(cache_at, monkeypatch):
+    """A scan stats every entry (0.3 s for 15,000 kernels): a store under the cap, by the
+    total the last scan kept in the directory plus this process's writes, does not scan."""
+    monkeypatch.setenv("KILN_CACHE_MAX_BYTES", "5000")
+    scans = []
+    real = cache.evict
+    monkeypatch.setattr(cache, "evict", lambda d, limit: scans.append(1) or real(d, limit))
+    for key in "abc":
+        cache.store_object(key, bytes(1000))
+    assert len(scans) == 1  # the first store: no kept total yet
+    assert int((cache_at / cache.STAMP).read_text()) > 1000
+    for key in "defg":
+        cache.store_object(key, bytes(1000))
+    assert len(scans) >= 2  # past 5000 bytes: scanned, and evicted down to the cap
+    assert sum(f.stat().st_size for f in cache_at.glob("*.o")) <= 5000
+    assert cache.load_object("g") == bytes(1000)
