@@ -46,6 +46,7 @@ from .variables import Variable, _seed
 
 __all__ = [
     "avg_pool",
+    "batch_norm_with_global_normalization",
     "batch_normalization",
     "bias_add",
     "conv2d",
@@ -580,6 +581,30 @@ def batch_normalization(
         name or "batchnorm",
         epsilon=float(variance_epsilon),
     )
+
+
+def batch_norm_with_global_normalization(
+    t: Any = None,
+    m: Any = None,
+    v: Any = None,
+    beta: Any = None,
+    gamma: Any = None,
+    variance_epsilon: float = 0.001,
+    scale_after_normalization: bool = True,
+    name: str | None = None,
+    input: Any = None,  # noqa: A002 (TF's keyword names)
+    mean: Any = None,
+    variance: Any = None,
+) -> Tensor:
+    """TF 1.x's older batch norm: (t - m) / sqrt(v + eps) * gamma + beta, gamma
+    used only with scale_after_normalization (tf.nn.batch_norm_with_global_normalization)."""
+    t = input if t is None else t
+    m = mean if m is None else m
+    v = variance if v is None else v
+    if t is None or m is None or v is None or beta is None:
+        raise GraphError("batch_norm_with_global_normalization: needs t, m, v and beta")
+    scale = gamma if scale_after_normalization else None
+    return batch_normalization(t, m, v, beta, scale, variance_epsilon, name)
 
 
 def l2_normalize(

@@ -178,3 +178,21 @@ def test_layers_keep_their_shape_under_a_shapeless_bool_placeholder():
         sess.run(tf.global_variables_initializer())
         same = sess.run(y, {x: np.ones((3, 4, 4, 2), np.float32), training: False})
     assert same.tolist() == np.ones((3, 4, 4, 2)).tolist()
+
+
+def test_batch_norm_with_global_normalization_matches_tensorflow():
+    t = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    m, v = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, 1.0, 2.0], np.float32)
+    b, g = np.array([0.1, 0.2, 0.3], np.float32), np.array([2.0, 3.0, 4.0], np.float32)
+    scaled, plain = tf.Session().run(
+        [
+            tf.nn.batch_norm_with_global_normalization(t, m, v, b, g, 0.001, True),
+            tf.nn.batch_norm_with_global_normalization(t, m, v, b, g, 0.001, False),
+        ]
+    )
+    want_scaled = [-2.7256031, -2.7985015, -2.52772, 5.7512054, 6.1970024, 5.9554415,
+                   14.228014, 15.192507, 14.438603, 22.704824, 24.188009, 22.921764]  # fmt: skip
+    want_plain = [-1.3128015, -0.79950035, -0.40693009, 2.9256029, 2.1990008, 1.7138603,
+                  7.1640072, 5.1975021, 3.8346505, 11.402412, 8.196003, 5.955441]  # fmt: skip
+    np.testing.assert_allclose(scaled.ravel(), want_scaled, rtol=1e-5)
+    np.testing.assert_allclose(plain.ravel(), want_plain, rtol=1e-5)
