@@ -58,6 +58,19 @@ class TensorShape:
     def is_fully_defined(self) -> bool:
         return self.dims is not None and None not in self.dims
 
+    def is_compatible_with(self, other: Any) -> bool:
+        """Whether some shape could be both (TF's rule: unknown dims and ranks match anything)."""
+        other = other if isinstance(other, TensorShape) else TensorShape(other)
+        if self.dims is None or other.dims is None:
+            return True
+        return len(self.dims) == len(other.dims) and all(
+            a is None or b is None or a == b for a, b in zip(self.dims, other.dims)
+        )
+
+    def assert_is_compatible_with(self, other: Any) -> None:
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {other} are incompatible")
+
     def __iter__(self) -> Iterator[int | None]:
         return iter(self.dims or [])
 
