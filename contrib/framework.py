@@ -99,18 +99,13 @@ def add_arg_scope(fn: Callable) -> Callable:
 
 
 def get_variables(scope: str | None = None, suffix: str | None = None, **_: Any) -> list:
-    """The global variables whose names start with `scope` and end with `suffix`."""
-    return _matching(global_variables(), scope, suffix)
+    """The global variables in `scope` (get_collection's match) ending with `suffix`."""
+    return _ending(global_variables(scope), suffix)
 
 
 def get_local_variables(scope: str | None = None, suffix: str | None = None) -> list:
-    return _matching(local_variables(), scope, suffix)
+    return _ending(local_variables(scope), suffix)
 
 
-def _matching(variables: Sequence[Any], scope: str | None, suffix: str | None) -> list:
-    names = [(v, v.op.name) for v in variables]
-    return [
-        v
-        for v, n in names
-        if (scope is None or n.startswith(scope)) and (suffix is None or n.endswith(suffix))
-    ]
+def _ending(variables: Sequence[Any], suffix: str | None) -> list:
+    return [v for v in variables if suffix is None or v.op.name.endswith(suffix)]

@@ -31,6 +31,20 @@ import scipy.sparse
 HIST_BUDGET = 1 << 22  # histogram cells per chunk of leaves (memory bound)
 
 
+def leaves(feature: np.ndarray, threshold: np.ndarray, left: np.ndarray, x: np.ndarray):
+    """The leaf each row of `x` reaches in a tree stored as arrays: node i is a leaf
+    when feature[i] < 0, else x[feature] <= threshold goes to left[i], the rest to
+    left[i] + 1 (this ensemble's trees and tf.contrib.tensor_forest's)."""
+    node = np.zeros(len(x), np.int64)
+    rows = np.arange(len(x))
+    while True:
+        inner = np.nonzero(feature[node] >= 0)[0]
+        if len(inner) == 0:
+            return node
+        at = node[inner]
+        node[inner] = left[at] + (x[rows[inner], feature[at]] > threshold[at])
+
+
 @dataclass
 class Tree:
     """A binary tree: node i is a leaf when feature[i] < 0, else its children are
@@ -51,15 +65,7 @@ class Tree:
         )
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
-        node = np.zeros(len(x), np.int64)
-        rows = np.arange(len(x))
-        while True:
-            inner = np.nonzero(self.feature[node] >= 0)[0]
-            if len(inner) == 0:
-                return node
-            at = node[inner]
-            right = x[rows[inner], self.feature[at]] > self.threshold[at]
-            node[inner] = self.left[at] + right
+        return leaves(self.feature, self.threshold, self.left, x)
 
     def split(self, parents, features, thresholds, left_values, right_values) -> np.ndarray:
         """Give each parent two children; returns the left children's ids."""

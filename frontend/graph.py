@@ -615,7 +615,7 @@ def infer_outputs(
             (
                 d,
                 s
-                if all(o[i][1].dims == s.dims for o in found) and _static(s)
+                if s.is_fully_defined() and all(o[i][1] == s for o in found)
                 else TensorShape(None),
             )
             for i, (d, s) in enumerate(found[0])
@@ -626,10 +626,6 @@ def infer_outputs(
     if "do not broadcast" in message:
         raise GraphError(_broadcast_message(name, type, inputs) or f"{name} ({type}): {message}")
     raise GraphError(f"{name} ({type}): {message}")
-
-
-def _static(shape: TensorShape) -> bool:
-    return shape.dims is not None and all(d is not None for d in shape.dims)
 
 
 def _broadcast_message(name: str, type: str, inputs: Sequence[Tensor]) -> str | None:

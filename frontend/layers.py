@@ -222,6 +222,13 @@ average_pooling2d = _pooling(avg_pool, "average_pooling2d")
 # ------------------------------------------------------------------ dropout, batch norm
 
 
+def _training_flag(training: Any) -> Tensor:
+    """A `training` tensor as a scalar: tf.placeholder(tf.bool) has no shape, and the
+    layers' outputs would lose theirs through the select (TF's cond takes a scalar)."""
+    flag = convert_to_tensor(training)
+    return reshape(flag, []) if flag.shape.ndims is None else flag
+
+
 def dropout(
     inputs: Any,
     rate: Any = 0.5,
@@ -239,10 +246,8 @@ def dropout(
             if training
             else x
         )
-    flag = convert_to_tensor(training)
+    flag = _training_flag(training)
     with get_default_graph().name_scope(name or "dropout"):
-        if flag.shape.ndims is None:  # tf.placeholder(tf.bool): a scalar, as TF's cond takes
-            flag = reshape(flag, [])
         dropped = nn_dropout(x, rate=rate, noise_shape=noise_shape, seed=seed)
         return where(flag, dropped, x)
 
@@ -309,9 +314,7 @@ def batch_normalization(
         if training is True:
             use_mean, use_var, decay = mean, variance, 1.0 - momentum
         else:
-            flag = convert_to_tensor(training)
-            if flag.shape.ndims is None:  # a bool placeholder of no shape: a scalar
-                flag = reshape(flag, [])
+            flag = _training_flag(training)
             use_mean = where(flag, mean, moving_mean)
             use_var = where(flag, variance, moving_var)
             decay = cast(flag, x.dtype) * (1.0 - momentum)  # no update at inference

@@ -50,6 +50,12 @@ def _read_file(path: str) -> bytes:
         raise NotFoundError(f"{path}: {e.strerror}") from None
 
 
+def _next_file(session: Any, queue: QueueBase) -> str:
+    """The queue's next file name (blocking; OutOfRangeError once it is spent)."""
+    ((path, *_),) = queue._take(session, None, False)
+    return path.decode() if isinstance(path, bytes) else str(path)
+
+
 class ReaderBase:
     """A reader of records from the files a queue names (tf.ReaderBase)."""
 
@@ -104,9 +110,7 @@ class ReaderBase:
             if record is not None:
                 state["count"] += 1
                 return f"{state['file']}:{state['count']}".encode(), record
-            (item,) = queue._take(session, None, False)
-            path = item[0]
-            path = path.decode() if isinstance(path, bytes) else str(path)
+            path = _next_file(session, queue)
             state.update(file=path, records=iter(self.records(path)), count=0)
 
 
@@ -128,8 +132,7 @@ class _Read(_HostOp):
                 if not pairs:
                     raise
         keys, values = zip(*pairs)
-        return {key: np.array(keys + (None,), dtype=object)[:-1],
-                value: np.array(values + (None,), dtype=object)[:-1]}  # fmt: skip
+        return {key: np.array(keys, dtype=object), value: np.array(values, dtype=object)}
 
 
 class TextLineReader(ReaderBase):
@@ -157,8 +160,7 @@ class WholeFileReader(ReaderBase):
         yield _read_file(path)
 
     def _next(self, session: Any, queue: QueueBase) -> tuple[bytes, bytes]:
-        (item,) = queue._take(session, None, False)
-        path = item[0].decode() if isinstance(item[0], bytes) else str(item[0])
+        path = _next_file(session, queue)
         return path.encode(), _read_file(path)
 
 

@@ -272,8 +272,7 @@ def _decode(value: Any) -> Any:
         return np.frombuffer(base64.b64decode(data), dtype=np.dtype(dtype)).reshape(shape)
     if kind == "strings":
         shape, items = body
-        flat = np.array([base64.b64decode(v) for v in items] + [None], dtype=object)[:-1]
-        return flat.reshape(shape)
+        return np.array([base64.b64decode(v) for v in items], dtype=object).reshape(shape)
     if kind == "dense":
         dt, array = body
         array = _decode(array)

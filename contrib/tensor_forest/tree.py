@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...estimator.tree_ensemble import leaves
+
 
 def weighted_gini(counts: np.ndarray) -> np.ndarray:
     """n * (1 - sum_k p_k^2) over the last axis, counts smoothed by 1 (TensorForest's score)."""
@@ -76,15 +78,7 @@ class ExtremelyRandomTree:
     # ------------------------------------------------------------ inference
     def leaves(self, x: np.ndarray) -> np.ndarray:
         """The leaf each row of `x` reaches."""
-        node = np.zeros(len(x), np.int64)
-        rows = np.arange(len(x))
-        while True:
-            inner = np.nonzero(self.feature[node] >= 0)[0]
-            if len(inner) == 0:
-                return node
-            at, rows_in = node[inner], rows[inner]
-            right = x[rows_in, self.feature[at]] > self.threshold[at]
-            node[inner] = self.left[at] + right
+        return leaves(self.feature, self.threshold, self.left, x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """[n, num_classes] class probabilities (uniform at a leaf nothing reached)."""
