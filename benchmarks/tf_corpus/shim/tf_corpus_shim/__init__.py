@@ -17,9 +17,11 @@ def text8_words(zf):
     return zf.read(zf.namelist()[0]).decode("ascii").lower().split()
 
 
-def image_folder(classes=(0, 1), per_class=60, root=None):
+def image_folder(classes=(3, 8), per_class=60, noise=64.0, root=None):
     """A folder of JPEGs, one sub-folder per class (the layout image-dataset tutorials
-    read): digits of the given classes as 28x28 RGB images, written once (needs Pillow)."""
+    read): digits of the given classes as 28x28 RGB images with seeded Gaussian pixel
+    noise (two clean digit classes are told apart within ten steps, so a loss printed
+    every ten steps is 0 from the first), written once (needs Pillow)."""
     import os
     import tempfile
 
@@ -27,13 +29,16 @@ def image_folder(classes=(0, 1), per_class=60, root=None):
 
     from ._digits import digits28
 
-    root = root or os.path.join(tempfile.gettempdir(), "tf_corpus_images")
+    tag = "_".join(map(str, classes)) + f"_n{noise:g}"
+    root = root or os.path.join(tempfile.gettempdir(), f"tf_corpus_images_{tag}")
     x, y = digits28()
+    rng = np.random.RandomState(0)
     for c in classes:
         folder = os.path.join(root, f"class_{c}")
         os.makedirs(folder, exist_ok=True)
         for i, img in enumerate(x[y == c][:per_class]):
+            noisy = np.clip(img + rng.normal(0.0, noise, img.shape), 0, 255).astype(np.uint8)
             path = os.path.join(folder, f"{i:04d}.jpg")
             if not os.path.exists(path):
-                Image.fromarray(np.stack([img] * 3, axis=-1)).save(path, quality=95)
+                Image.fromarray(np.stack([noisy] * 3, axis=-1)).save(path, quality=95)
     return root + os.sep
