@@ -99,8 +99,14 @@ class ShapePlan:
     outer: np.ndarray
     threads: np.ndarray  # per kernel: 0 = run directly, else split over this many threads
     scratch: dict[int, int]  # intermediate buffer -> bytes
-    fresh: dict[int, tuple[tuple[int, ...], np.dtype, int]]  # result buffer -> shape, dtype, bytes
+    # result buffer -> shape, dtype, bytes to allocate, bytes the result uses
+    fresh: dict[int, tuple[tuple[int, ...], np.dtype, int, int]]
     result_shapes: list[tuple[int, ...]]
+
+    def __post_init__(self):
+        # the addresses a call passes, read once: `ndarray.ctypes` costs ~1 us a use
+        self.outer_address = self.outer.ctypes.data
+        self.threads_address = self.threads.ctypes.data
 
     @functools.cached_property
     def nbytes(self) -> int:
@@ -142,12 +148,12 @@ class Workspace:
         for b, a in constants.items():
             self.pointers[b] = a.ctypes.data
         self.scratch: dict[int, np.ndarray] = {}
-        # per result buffer: byte arrays whose views were handed out lately
-        self.recycled: dict[int, list[np.ndarray]] = {}
+        # per result buffer: (byte array, its address) whose views were handed out lately
+        self.recycled: dict[int, list[tuple[np.ndarray, int]]] = {}
 
     @property
     def nbytes(self) -> int:
-        held = [*self.scratch.values(), *(a for k in self.recycled.values() for a in k)]
+        held = [*self.scratch.values(), *(a for k in self.recycled.values() for a, _ in k)]
         return sum(a.nbytes for a in held)
 
     def bind(self, plan: ShapePlan) -> dict[int, np.ndarray]:
@@ -159,30 +165,32 @@ class Workspace:
                 a = self.scratch[b] = _allocate(n)
                 self.pointers[b] = a.ctypes.data
         out = {}
-        for b, (shape, dtype, n) in plan.fresh.items():
-            base = self._result_base(b, n)
-            out[b] = base[: int(np.prod(shape, dtype=np.int64)) * dtype.itemsize].view(dtype)
-            out[b] = out[b].reshape(shape)
-            self.pointers[b] = base.ctypes.data
+        for b, (shape, dtype, n, used) in plan.fresh.items():
+            base, address = self._result_base(b, n)
+            out[b] = base[:used].view(dtype).reshape(shape)
+            self.pointers[b] = address
         return out
 
-    def _result_base(self, b: int, n: int) -> np.ndarray:
-        """Bytes for result buffer `b`: one handed out earlier that nothing refers
-        to any more and that is not much larger (reusing it spares the page faults
-        of fresh memory: FACTS.md), else a new one."""
+    def _result_base(self, b: int, n: int) -> tuple[np.ndarray, int]:
+        """Bytes for result buffer `b`, and their address: ones handed out earlier
+        that nothing refers to any more and that are not much larger (reusing them
+        spares the page faults of fresh memory: FACTS.md), else new ones."""
         kept = self.recycled.setdefault(b, [])
-        # references: the list, the comprehension's variable, getrefcount's argument
-        free = [a for a in kept if sys.getrefcount(a) == 3]
-        for a in free:
-            if n <= a.nbytes <= 2 * n + 64:
-                return a
-        # a free one of another size is dropped, not kept beside the new one
-        kept[:] = [a for a in kept if not any(a is f for f in free)]
+        dropped = False
+        for k, (a, address) in enumerate(kept):
+            # references to `a`: its tuple in `kept`, the loop's variable, getrefcount's argument
+            if sys.getrefcount(a) == 3:
+                if n <= a.nbytes <= 2 * n + 64:
+                    return a, address
+                kept[k] = None  # free, of another size: dropped, not kept beside the new one
+                dropped = True
+        if dropped:
+            kept[:] = [k for k in kept if k is not None]
         a = _allocate(n)
-        kept.append(a)
+        kept.append((a, a.ctypes.data))
         if len(kept) > RECYCLED_PER_RESULT:
             kept.pop(0)
-        return a
+        return kept[-1]
 
 
 @dataclass
@@ -402,10 +410,8 @@ class CpuExecutable(CpuProgram):
             fresh = ws.bind(plan)
             pointers = ws.pointers
             for j, a in enumerate(arrays):
-                pointers[j] = a.ctypes.data
-            code = self.entry(
-                pointers, plan.dims_table, plan.outer.ctypes.data, plan.threads.ctypes.data
-            )
+                pointers[j] = a.__array_interface__["data"][0]  # half of `a.ctypes.data`'s cost
+            code = self.entry(pointers, plan.dims_table, plan.outer_address, plan.threads_address)
         finally:
             self._idle.append(ws)
         if code:
@@ -523,7 +529,7 @@ class CpuExecutable(CpuProgram):
         for b in returned:
             shape, dtype = layout.kinds[b]
             nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-            fresh[b] = (shape, np.dtype(dtype), max(nbytes, layout.sizes.get(b, 0)))
+            fresh[b] = (shape, np.dtype(dtype), max(nbytes, layout.sizes.get(b, 0)), nbytes)
         scratch = {b: max(n, 1) for b, n in layout.sizes.items() if b not in fresh}
         flat = np.array(dims or [0], np.int64)
         table = (ctypes.c_void_p * max(1, len(offsets)))(

@@ -130,3 +130,29 @@ def test_a_traced_training_step_follows_the_session_trajectory():
         losses = [float(step(x, y)) for _ in range(20)]
     np.testing.assert_allclose(losses, graph_losses, rtol=1e-5)
     assert losses[-1] < losses[0] * 0.7 and int(opt.iterations.read_value()) == 20
+
+
+def test_calls_with_arrays_reuse_the_trace_their_specs_pick():
+    """Calls whose arguments are all arrays or eager tensors take the short path:
+    the batch dim varies without a retrace; a dtype, a rank or a trailing dim
+    retraces, exactly as the general path would."""
+    traces = []
+
+    @kl.function
+    def f(a, b):
+        traces.append(a.dtype)
+        return kl.reduce_sum(a * 2.0, axis=-1) + kl.cast(b, a.dtype)
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    one, zero = np.array(1, np.float32), np.array(0, np.float32)
+    with kl.eager_mode():
+        for _ in range(3):
+            np.testing.assert_allclose(f(x, one).numpy(), [7.0, 25.0])
+        np.testing.assert_allclose(f(x[:1], zero).numpy(), [6.0])  # the batch: same trace
+        np.testing.assert_allclose(f(kl.constant(x), zero).numpy(), [6.0, 24.0])
+        assert f.trace_count == 1
+        np.testing.assert_allclose(f(x.astype(np.float64), zero).numpy(), [6.0, 24.0])
+        np.testing.assert_allclose(f(x.reshape(3, 2), zero).numpy(), [2.0, 10.0, 18.0])
+        np.testing.assert_allclose(f(x[None], zero).numpy(), [[6.0, 24.0]])
+        assert f.trace_count == 4
+    assert traces == [kl.float32, kl.float64, kl.float32, kl.float32]

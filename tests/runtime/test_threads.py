@@ -136,6 +136,22 @@ def test_results_held_by_the_caller_are_never_reused():
         np.testing.assert_allclose(t, np.tanh(np.full(t.shape, k / 10)), rtol=1e-5)
 
 
+def test_a_dropped_result_array_is_recycled():
+    """A result nobody holds any more gives its memory to the next call's result
+    (no fresh pages per call); one still held never does."""
+    exe = kiln.compile(parse(SOURCE), "f", backend="cpu")
+    w = np.eye(256, 64, dtype=np.float32)
+    x = np.full((8, 256), 0.5, np.float32)
+    first = exe(x, w)[0]
+    address = first.__array_interface__["data"][0]
+    del first
+    again = exe(x, w)[0]
+    assert again.__array_interface__["data"][0] == address
+    held = exe(x, w)[0]
+    assert held.__array_interface__["data"][0] != again.__array_interface__["data"][0]
+    np.testing.assert_allclose(held, np.tanh(x @ w), rtol=1e-6)
+
+
 def test_blas_steps_split_over_the_pool_from_threads(monkeypatch):
     """Matmul steps large enough to be split over kiln's pool (BLAS capped at one
     thread: runtime/parallel.py), called from 4 threads at once: each call's rows,
