@@ -50,6 +50,12 @@ MLP = [
     ("MLP dW (256x512)^T @ 256x512", 512, 256, 512, True, False),
     ("MLP dW (256x784)^T @ 256x512", 784, 256, 512, True, False),
 ]
+# an RNN step's h @ W_h (few rows of A: B is read in place, not packed)
+RNN = [
+    ("RNN step 32x256 @ 256x1024", 32, 256, 1024, False, False),
+    ("RNN step 8x512 @ 512x2048", 8, 512, 2048, False, False),
+    ("RNN step 64x256 @ 256x1024", 64, 256, 1024, False, False),
+]
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
@@ -186,7 +192,9 @@ def _run(args, parser) -> dict:
     sizes = [int(s) for s in args.sizes.split(",")] if not args.quick else [33, 64]
     repeat = 1 if args.quick else args.repeat
     workloads = [(f"square {n}", n, n, n, False, False) for n in sizes]
-    workloads += MLP if not args.quick else [("MLP-like 16x29 @ (7x29)^T", 16, 29, 7, False, True)]
+    workloads += (
+        MLP + RNN if not args.quick else [("MLP-like 16x29 @ (7x29)^T", 16, 29, 7, False, True)]
+    )
     parallel.openmp_available()
     rng = np.random.default_rng(0)
     rows = []

@@ -168,7 +168,7 @@ class _ConvRenderer(_Renderer):
                             mr = self.min(b, self.c64(s.mr), b.sub(mb, ir_))
                             row = b.mul(b.add(ic, ir_), n)
                             c_at = b.gep(c, [b.add(row, b.add(jc, jr))], source_etype=t)
-                            b.call(micro, [pa, pb, kb, c_at, n, one, first, mr, nr])
+                            b.call(micro, [pa, pb, self.c64(s.nr), kb, c_at, n, one, first, mr, nr])
         b.call(free, [a_pack])
         b.call(free, [b_pack])
         b.ret(ir.Constant(I32, 0))

@@ -32,9 +32,12 @@ A narrow product (C's n far below NR, as an MLP's last layer) runs as
 C^T = op(B)^T op(A)^T when that pads fewer tiles (`orient`): its tiles are
 then written element by element (C's column stride is n, not 1).
 
-A single row of C (m = 1, B as stored: an RNN step at batch 1) reuses no
-packed B, so it skips the packing: `gemv` runs along k once, each step one
-broadcast element of A times B's row into a block of C held in vectors.
+A product with few rows (m <= IN_PLACE_ROWS, B as stored) reads B's strips
+where they lie instead of packing its panel (only a narrower last strip is
+packed, so nothing past B's end is read). A single row of C (m = 1, B as
+stored: an RNN step at batch 1) reuses no packed B either, so it skips the
+packing: `gemv` runs along k once, each step one broadcast element of A times
+B's row into a block of C held in vectors.
 
 Threads: a product of at least `PARALLEL_FLOPS` multiply-adds, when the
 schedule allows more than one thread, is split by libgomp (`GOMP_parallel`,
@@ -65,6 +68,12 @@ SLOTS = 4  # packing buffers a GEMM keeps between calls (one per concurrent call
 ALIGN = 64  # their alignment (a cache line; a vector of AVX-512)
 TRANSPOSE_LANES = 8  # the transposing pack's steps of l per block (see _pack_rows)
 OUT_OF_MEMORY = int(Fault.OUT_OF_MEMORY)
+# A with at most this many rows: B is read where it lies, not packed. Its KC x NR
+# strip then passes at most this / MR tiles of A, too few to repay copying it (an
+# RNN step's h @ W_h at batch 32: B is 1 MB, packed again on every step). Measured
+# one thread, AVX-512 (benchmarks/gemm.py): 32x256 @ 256x1024 75 -> 98 GFLOP/s,
+# 8x512 @ 512x2048 37 -> 68, 128x256 @ 256x1024 99 -> 106
+IN_PLACE_ROWS = 128
 
 
 GEMM_TYPE = ir.FunctionType(I32, [PTR, I64, I1, PTR, I64, I1, PTR, I64, I64, I64])
@@ -354,6 +363,9 @@ class _Renderer:
         # last block would stream all of B's panel for one tile of rows)
         blocks, kc = self.even_blocks(b, k, s.kc, s.unroll)
         m_blocks, mc = self.even_blocks(b, m, s.mc, s.mr)
+        nr_c = self.c64(s.nr)
+        # B read in place (not packed) when few rows of A pass each strip of it
+        in_place = b.and_(b.not_(tb), b.icmp_signed("<=", m, self.c64(IN_PLACE_ROWS)))
         with counted_loop(b, zero, n, "jc", step=s.nc) as jc:
             nb = self.min(b, self.c64(s.nc), b.sub(n, jc))
             with counted_loop(b, zero, blocks, "p") as p:
@@ -362,7 +374,8 @@ class _Renderer:
                 first = b.icmp_signed("==", pc, zero)
                 b_at = b.add(b.mul(pc, b_l), b.mul(jc, b_j))
                 b_src = b.gep(b_, [b_at], source_etype=t)
-                b.call(pack[s.nr], [b_src, b_j, b_l, nb, kb, b_pack])
+                with b.if_then(b.not_(in_place)):
+                    b.call(pack[s.nr], [b_src, b_j, b_l, nb, kb, b_pack])
                 with counted_loop(b, zero, m_blocks, "i") as i:
                     ic = b.mul(i, mc)
                     mb = self.min(b, mc, b.sub(m, ic))
@@ -370,18 +383,36 @@ class _Renderer:
                     a_src = b.gep(a, [a_at], source_etype=t)
                     b.call(pack[s.mr], [a_src, a_i, a_l, mb, kb, a_pack])
                     with counted_loop(b, zero, nb, "jr", step=s.nr) as jr:
-                        pb = b.gep(b_pack, [b.mul(jr, kb)], source_etype=t)
-                        nr = self.min(b, self.c64(s.nr), b.sub(nb, jr))
+                        nr = self.min(b, nr_c, b.sub(nb, jr))
+                        pb, ldpb = self.strip_of_b(
+                            b, pack, in_place, b_src, b_l, jr, nr, kb, b_pack
+                        )
                         with counted_loop(b, zero, mb, "ir", step=s.mr) as ir_:
                             pa = b.gep(a_pack, [b.mul(ir_, kb)], source_etype=t)
                             mr = self.min(b, self.c64(s.mr), b.sub(mb, ir_))
                             row = b.mul(b.add(ic, ir_), ldc)
                             column = b.mul(b.add(jc, jr), csc)
                             c_at = b.gep(c, [b.add(row, column)], source_etype=t)
-                            b.call(micro, [pa, pb, kb, c_at, ldc, csc, first, mr, nr])
+                            b.call(micro, [pa, pb, ldpb, kb, c_at, ldc, csc, first, mr, nr])
         self.release(b, buffer)
         b.ret(ir.Constant(I32, 0))
         return fn
+
+    def strip_of_b(self, b: ir.IRBuilder, pack, in_place, b_src, ldb, jr, nr, kb, b_pack):
+        """(pb, ldpb) of the strip of B's panel at column jr: its strip in the
+        packed panel; or, when B is read in place, B itself (its rows ldb apart)
+        where the strip is whole, and a narrower last strip packed alone (the
+        microkernel reads whole NR rows: past B's end there, the pad is zeros)."""
+        s, t = self.s, self.t
+        nr_c = self.c64(s.nr)
+        packed = b.gep(b_pack, [b.mul(jr, kb)], source_etype=t)
+        narrow = b.and_(in_place, b.icmp_signed("<", nr, nr_c))
+        with b.if_then(narrow, likely=False):
+            src = b.gep(b_src, [jr], source_etype=t)
+            b.call(pack[s.nr], [src, self.c64(1), ldb, nr, kb, b_pack])
+        direct = b.and_(in_place, b.not_(narrow))
+        pb = b.select(direct, b.gep(b_src, [jr], source_etype=t), b.select(narrow, b_pack, packed))
+        return pb, b.select(direct, ldb, nr_c)
 
     # the packing buffers, kept between calls
     def slots(self) -> ir.GlobalVariable:
@@ -535,14 +566,15 @@ class _Renderer:
                 b.store(ir.Constant(t, 0), b.gep(dst_l, [r], source_etype=t))
 
     def micro(self) -> ir.Function:
-        """`micro(pa, pb, kb, c, ldc, csc, first, mr, nr)`: the MR x NR tile C (+)=
-        pa pb (pa: kb x MR packed, pb: kb x NR packed; C's rows ldc apart, its
-        columns csc); only mr x nr of it is written, by vectors when csc is 1."""
+        """`micro(pa, pb, ldpb, kb, c, ldc, csc, first, mr, nr)`: the MR x NR tile
+        C (+)= pa pb (pa: kb x MR packed; pb: kb rows of NR, ldpb apart: NR when
+        packed, B's row stride when read in place; C's rows ldc apart, its columns
+        csc); only mr x nr of it is written, by vectors when csc is 1."""
         s, t, vec = self.s, self.t, self.vec
-        args = [PTR, PTR, I64, PTR, I64, I64, I1, I64, I64]
-        names = ("pa", "pb", "kb", "c", "ldc", "csc", "first", "mr", "nr")
+        args = [PTR, PTR, I64, I64, PTR, I64, I64, I1, I64, I64]
+        names = ("pa", "pb", "ldpb", "kb", "c", "ldc", "csc", "first", "mr", "nr")
         fn = _define(self.module, f"{self.name}.micro", ir.VoidType(), args, names)
-        pa, pb, kb, c, ldc, csc, first, mr, nr = fn.args
+        pa, pb, ldpb, kb, c, ldc, csc, first, mr, nr = fn.args
         for p in (pa, pb, c):
             p.add_attribute("noalias")
         entry = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -554,9 +586,9 @@ class _Renderer:
         acc = [[zero_vec] * lanes for _ in range(s.mr)]
         # the main loop: `unroll` k steps an iteration, then the remainder
         steps = b.sdiv(kb, self.c64(s.unroll))
-        acc = self.k_loop(b, acc, pa, pb, self.c64(0), steps, s.unroll, "main")
+        acc = self.k_loop(b, acc, pa, pb, ldpb, self.c64(0), steps, s.unroll, "main")
         tail_start = b.mul(steps, self.c64(s.unroll))
-        acc = self.k_loop(b, acc, pa, pb, tail_start, kb, 1, "tail")
+        acc = self.k_loop(b, acc, pa, pb, ldpb, tail_start, kb, 1, "tail")
         full = b.and_(
             b.icmp_signed("==", mr, self.c64(s.mr)), b.icmp_signed("==", nr, self.c64(s.nr))
         )
@@ -601,7 +633,7 @@ class _Renderer:
                     at = b.gep(row, [self.c64(offset)], source_etype=ir.IntType(8))
                     b.call(prefetch, [at, write, keep, data])
 
-    def k_loop(self, b: ir.IRBuilder, acc, pa, pb, start, stop, unroll: int, name: str):
+    def k_loop(self, b: ir.IRBuilder, acc, pa, pb, ldpb, start, stop, unroll: int, name: str):
         """Accumulators carried as phis through `for l in start..stop by unroll`."""
         s, t, vec = self.s, self.t, self.vec
         lanes = len(acc[0])
@@ -610,7 +642,7 @@ class _Renderer:
             current = [flat[r * lanes : (r + 1) * lanes] for r in range(s.mr)]
             for u in range(unroll):
                 step = b.add(l_, self.c64(u))
-                b_row = b.gep(pb, [b.mul(step, self.c64(s.nr))], source_etype=t)
+                b_row = b.gep(pb, [b.mul(step, ldpb)], source_etype=t)
                 bv = [
                     b.load(self.vector_at(b, b_row, v), typ=vec, align=4)
                     for v in range(s.nr // s.width)

@@ -301,3 +301,33 @@ def test_thread_count_follows_kiln_num_threads(monkeypatch):
     expected = 3 if parallel.openmp_available() else 1
     assert default_schedule(DType.f64).threads == expected
     assert "t3" in gemm_module.gemm_variant() or expected == 1
+
+
+def _before_a_guard_page(shape, dtype) -> np.ndarray:
+    """An array whose last byte is the last before a page that faults when read."""
+    import mmap
+
+    page = mmap.PAGESIZE
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    pages = -(-nbytes // page) + 1
+    region = mmap.mmap(-1, pages * page)
+    base = np.frombuffer(region, np.uint8)
+    libc = ctypes.CDLL(None)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    assert libc.mprotect(base.ctypes.data + (pages - 1) * page, page, 0) == 0  # PROT_NONE
+    start = (pages - 1) * page - nbytes
+    return base[start : start + nbytes].view(dtype).reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", [DType.f32, DType.f64])
+def test_few_rows_read_b_in_place_and_never_past_its_end(dtype):
+    """A with few rows (an RNN step's h @ W_h) reads B where it lies instead of
+    packing it: whole strips from B itself, a narrower last strip packed alone, so
+    nothing past B's last element is read (B ends at a guard page here)."""
+    rng = np.random.default_rng(11)
+    for schedule in (SMALL[dtype], default_schedule(dtype, 1)):
+        for m, n, k in [(1, 37, 5), (2, 3, 17), (12, 64, 33), (32, 1027, 70), (64, 45, 300)]:
+            a = rng.standard_normal((m, k)).astype(NUMPY[dtype])
+            b = _before_a_guard_page((k, n), NUMPY[dtype])
+            b[...] = rng.standard_normal((k, n))
+            expect(a, b, False, False, run(dtype, schedule, a, b, False, False), dtype)
