@@ -95,11 +95,14 @@ class Frame:
         return where
 
     def load(self, buffer: int, offset: ir.Value, t: ir.Type) -> ir.Value:
-        """Element `offset` of buffer `buffer`, whose elements are `t`."""
-        return self.b.load(self.address(buffer, offset, t), typ=t, align=_align(t))
+        """Element `offset` of buffer `buffer`, whose elements are `t`; for a
+        vector `t`, its lanes from element `offset` on (elements of t's lanes)."""
+        element = _element(t)
+        return self.b.load(self.address(buffer, offset, element), typ=t, align=_align(element))
 
     def store(self, value: ir.Value, buffer: int, offset: ir.Value) -> None:
-        self.b.store(value, self.address(buffer, offset, value.type), align=_align(value.type))
+        element = _element(value.type)
+        self.b.store(value, self.address(buffer, offset, element), align=_align(element))
 
     def address(self, buffer: int, offset: ir.Value, t: ir.Type) -> ir.Value:
         return self.b.gep(self.buffers[buffer], [offset], inbounds=True, source_etype=t)
@@ -119,6 +122,12 @@ class Frame:
         for i, n in zip(indices[1:], sizes[1:]):
             position = self.add(self.mul(position, n), i)
         return position
+
+    def splat(self, x: ir.Value, lanes: int) -> ir.Value:
+        """A vector of `lanes` copies of `x`."""
+        t = ir.VectorType(x.type, lanes)
+        one = self.b.insert_element(ir.Constant(t, ir.Undefined), x, const(0, I32))
+        return self.b.shuffle_vector(one, one, ir.Constant(ir.VectorType(I32, lanes), 0))
 
     def clamp(self, x: ir.Value, low: ir.Value, high: ir.Value) -> ir.Value:
         """min(max(x, low), high) on i64."""
@@ -170,6 +179,11 @@ class Frame:
 
 def const(value: int, t: ir.IntType = I64) -> ir.Constant:
     return ir.Constant(t, value)
+
+
+def _element(t: ir.Type) -> ir.Type:
+    """The type of one lane of `t` (`t` itself unless a vector)."""
+    return t.element if isinstance(t, ir.VectorType) else t
 
 
 def _align(t: ir.Type) -> int:

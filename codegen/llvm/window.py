@@ -10,6 +10,15 @@ as ir/ops/linalg.py does. The gradients that scatter into the input
 (max_pool_grad, avg_pool_grad) split over images only (windows overlap), and
 walk the windows backwards: each input element then receives its shares in
 the reference's order, so the float sums are bit-exact.
+
+max_pool_grad takes float channels a vector at a time (the host's register
+width, as the GEMM picks it: 16 f32 with AVX-512, 8 with AVX2): per lane the
+position of the window's first maximum, then every pixel inside the window
+adds the grad in the lanes that chose it (a select, stored whole: the image
+has one writer), so each lane computes what the scalar path does; that path
+takes the channels past the last whole vector, and integers. One thread, the
+MNIST CNN step at batch 64 (28x28, 32 and 64 channels, 2x2 pools): its two
+max_pool_grad kernels 5.7 + 9.8 -> 1.1 + 2.7 ms (KILN_PROFILE).
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ from ...ir import Operation
 from ...ir.dtypes import DType
 from ...ir.ops.linalg import window_padding
 from .frame import Frame, assemble, const, element_type
+from .gemm_schedule import vector_bits
 from .native import NativeKernel, native
-from .scalar import I64
+from .scalar import I32, I64
 
 DIMS = ["N", "H", "W", "C", "OH", "OW", "top", "left"]
 
@@ -71,7 +81,7 @@ class Pool:
     def first_max(self, n: ir.Value, h0: ir.Value, w0: ir.Value, c: ir.Value):
         """(inside, h, w): where in the window at (h0, w0) channel c has its first
         maximum (NaN beats everything), and whether that is inside the image."""
-        f, b, s = self.f, self.f.b, self.f.scalars
+        f, b = self.f, self.f.b
         best = f.slot(self.t, "best", self.lowest())
         where = [f.slot(I64, f"best.{a}", const(0)) for a in "ij"]
         value = f.slot(self.t, "value")
@@ -85,17 +95,81 @@ class Pool:
             with b.if_then(inside):
                 b.store(f.load(0, f.add(self.pixel(n, h, w), c), self.t), value)
             x, top = b.load(value, typ=self.t), b.load(best, typ=self.t)
-            better = s.compare("greater", [x, top], self.dtype)
-            if self.dtype.is_float:
-                better = b.or_(
-                    better, b.and_(b.fcmp_unordered("uno", x, x), b.fcmp_ordered("ord", top, top))
-                )
+            better = self.beats(x, top)
             b.store(b.select(better, x, top), best)
             for slot, k in zip(where, (i, j)):
                 b.store(b.select(better, k, b.load(slot, typ=k.type)), slot)
         h = b.add(h0, b.load(where[0], typ=I64))
         w = b.add(w0, b.load(where[1], typ=I64))
         return b.not_(b.or_(f.outside(h, self.H), f.outside(w, self.W))), h, w
+
+    def beats(self, x: ir.Value, top: ir.Value) -> ir.Value:
+        """Whether `x` follows `top` as the window's maximum so far: greater, or
+        the first NaN (NaN beats everything, as numpy's argmax). Scalars or vectors."""
+        b = self.f.b
+        better = self.f.scalars.compare("greater", [x, top], self.dtype)
+        if not self.dtype.is_float:
+            return better
+        return b.or_(better, b.and_(b.fcmp_unordered("uno", x, x), b.fcmp_ordered("ord", top, top)))
+
+    def lanes(self) -> int:
+        """How many channels a vector of the host's registers holds (as the GEMM
+        picks its width: 8 f32 with AVX2, 16 with AVX-512); 0 for integers,
+        which take the scalar path."""
+        if not self.dtype.is_float:
+            return 0
+        return vector_bits()[0] // (8 * self.dtype.itemsize)
+
+    def position(self, h: ir.Value, w: ir.Value, h0: ir.Value, w0: ir.Value) -> ir.Value:
+        """The index (i * kw + j, an i32) of input pixel (h, w) in the window at (h0, w0)."""
+        b = self.f.b
+        k = self.f.add(self.f.mul(b.sub(h, h0), const(self.kw)), b.sub(w, w0))
+        return b.trunc(k, I32)
+
+    def first_max_lanes(self, n, h0, w0, c, spans, t: ir.VectorType) -> ir.Value:
+        """first_max for the channels c .. c + lanes at once: per lane, the
+        position (i32) of the window's first maximum. Only the pixels inside
+        the image are read: padding (the lowest value) never beats the start,
+        which is position 0 with the lowest value, as first_max's."""
+        f, b = self.f, self.f.b
+        lanes = ir.VectorType(I32, t.count)
+        best = f.slot(t, "best.v", ir.Constant(t, self.lowest()))
+        where = f.slot(lanes, "best.at", ir.Constant(lanes, 0))
+        with f.loop(*spans[0], "h") as h, f.loop(*spans[1], "w") as w:
+            x, top = f.load(0, f.add(self.pixel(n, h, w), c), t), b.load(best, typ=t)
+            better = self.beats(x, top)
+            b.store(b.select(better, x, top), best)
+            here = f.splat(self.position(h, w, h0, w0), t.count)
+            b.store(b.select(better, here, b.load(where, typ=lanes)), where)
+        return b.load(where, typ=lanes)
+
+    def route_lanes(self, n, oh, ow, c, t: ir.VectorType) -> None:
+        """max_pool_grad's window (oh, ow) for channels c .. c + lanes: every
+        pixel inside adds the grad in the lanes where it is the first maximum
+        (a select: the other lanes are stored back as they were)."""
+        f, b = self.f, self.f.b
+        h0, w0 = self.corner(oh, ow)
+        spans = self.span(h0, self.kh, self.H), self.span(w0, self.kw, self.W)
+        where = self.first_max_lanes(n, h0, w0, c, spans, t)
+        grad = f.load(1, f.add(self.cell(n, oh, ow), c), t)
+        with f.loop(*spans[0], "h") as h, f.loop(*spans[1], "w") as w:
+            at = f.add(self.pixel(n, h, w), c)
+            mine = b.icmp_signed("==", where, f.splat(self.position(h, w, h0, w0), t.count))
+            old = f.load(2, at, t)
+            f.store(b.select(mine, b.fadd(old, grad), old), 2, at)
+
+    def route_one(self, n, oh, ow, c) -> None:
+        """max_pool_grad's window (oh, ow) for channel c: the grad added to its
+        first maximum, when that is inside the image."""
+        f = self.f
+        inside, h, w = self.first_max(n, *self.corner(oh, ow), c)
+        with f.b.if_then(inside):
+            at = f.add(self.pixel(n, h, w), c)
+            grad = f.load(1, f.add(self.cell(n, oh, ow), c), self.t)
+            total = f.scalars.compute(
+                "add", [f.load(2, at, self.t), grad], [self.dtype] * 2, self.dtype
+            )
+            f.store(total, 2, at)
 
     def count(self, h_span, w_span) -> ir.Value:
         """The number of pixels of a window inside the image, as the dtype."""
@@ -180,26 +254,24 @@ def max_pool_grad_grad(op: Operation, name: str) -> NativeKernel:
 
 @native("kiln.max_pool_grad")
 def max_pool_grad(op: Operation, name: str) -> NativeKernel:
-    """Each window's grad added to the input position of its first maximum."""
+    """Each window's grad added to the input position of its first maximum: a
+    vector of channels at a time (floats), the channels past the last whole
+    vector (and integers) one by one."""
     p = Pool(op, name, ["x", "grad", "out"])
-    f, b, s = p.f, p.f.b, p.f.scalars
+    f, lanes = p.f, p.lanes()
+    whole = f.b.sub(p.C, f.b.srem(p.C, const(lanes))) if lanes else const(0)
     with f.loop(f.begin, f.end, "n") as n:
         p.zero_image(n, 2)
         with f.loop_down(p.OH, "oh") as oh, f.loop_down(p.OW, "ow") as ow:
-            h0, w0 = p.corner(oh, ow)
-            cell = p.cell(n, oh, ow)
-            with f.loop(const(0), p.C, "c") as c:
-                inside, h, w = p.first_max(n, h0, w0, c)
-                with b.if_then(inside):
-                    at = f.add(p.pixel(n, h, w), c)
-                    total = s.compute(
-                        "add",
-                        [f.load(2, at, p.t), f.load(1, f.add(cell, c), p.t)],
-                        [p.dtype] * 2,
-                        p.dtype,
-                    )
-                    f.store(total, 2, at)
-    return p.build("images", "per image: zero, then each window's grad to its first maximum")
+            if lanes:
+                with f.loop(const(0), whole, "cv", step=lanes) as c:
+                    p.route_lanes(n, oh, ow, c, ir.VectorType(p.t, lanes))
+            with f.loop(whole, p.C, "c") as c:
+                p.route_one(n, oh, ow, c)
+    way = f"{lanes} channels a vector" if lanes else "one channel at a time"
+    return p.build(
+        "images", f"per image: zero, then each window's grad to its first maximum, {way}"
+    )
 
 
 @native("kiln.avg_pool_grad")

@@ -349,6 +349,27 @@ def test_pool_gradients_are_bit_exact(rng, grad, attrs):
         check(n, x, data(rng, other))
 
 
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("window", [2, 3])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_max_pool_grad_of_many_channels_is_bit_exact(rng, dtype, padding, window, stride):
+    """The vector path (whole vectors of channels) and its scalar tail: ties,
+    NaN and -inf in x, windows that overlap (stride 1) or not, padding."""
+    attrs = dict(ksize=[window, window], strides=[stride, stride], padding=padding)
+    types = f"?x?x?x?x{dtype}"
+    n = native("max_pool_grad", types, types, **attrs)
+    pool = native("max_pool", types, **attrs)
+    for channels in (1, 3, 8, 32, 37, 64):
+        shape = (2, 7, 6, channels)
+        x = rng.integers(-2, 2, shape).astype(n.op.operands[0].type.dtype.numpy)  # ties
+        x.reshape(-1)[::11] = np.nan
+        x.reshape(-1)[5::13] = -np.inf
+        x[1, :3, :3, ::2] = -np.inf  # windows whose maximum is -inf (SAME: in the padding)
+        grad = data(rng, interpret(pool.module, "f", x)[0].shape, dtype)
+        check(n, x, grad)
+
+
 # ------------------------------------------------------------------ errors and the runtime
 
 
