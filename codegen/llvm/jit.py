@@ -89,20 +89,22 @@ def _unlocked(function: str):
 
 
 @functools.cache
-def _tuning() -> llvm.PipelineTuningOptions:
-    """`optimize`'s pipeline options, made once (read-only while a pipeline runs)."""
+def _tuning(vectorize: bool = True) -> llvm.PipelineTuningOptions:
+    """`optimize`'s pipeline options, made once (read-only while a pipeline runs);
+    without LLVM's vectorisers for code written in vectors already (the GEMM)."""
     tuning = llvm.create_pipeline_tuning_options(speed_level=2)
-    tuning.loop_vectorization = True
-    tuning.slp_vectorization = True
+    tuning.loop_vectorization = vectorize
+    tuning.slp_vectorization = vectorize
     tuning.loop_unrolling = False
     return tuning
 
 
-def compile_object(text: str, name: str) -> bytes:
+def compile_object(text: str, name: str, vectorize: bool = True) -> bytes:
     """The object code of LLVM IR `text` (module `name`), optimised: in an LLVM
     context and with a target machine of this thread's own, and with the long calls
     (parse, verify, the pass pipeline, code emission) made past llvmlite's lock
-    (`_unlocked`), so threads compile side by side."""
+    (`_unlocked`), so threads compile side by side. `vectorize=False` leaves out
+    LLVM's loop and SLP vectorisers (`_tuning`)."""
     if not hasattr(_local, "machine"):
         _local.machine = new_target_machine()
     context = llvm.create_context()
@@ -114,7 +116,7 @@ def compile_object(text: str, name: str) -> bytes:
             parsed = None
         if parsed is None:  # a renderer bug, never a user's mistake
             raise CompileError(f"LLVM rejected the generated module {name!r}: {error}")
-    builder = llvm.create_pass_builder(_local.machine, _tuning())
+    builder = llvm.create_pass_builder(_local.machine, _tuning(vectorize))
     passes = builder.getModulePassManager()
     _unlocked("LLVMPY_RunNewModulePassManager")(passes, parsed, builder)
     with ffi.OutputString() as error:
