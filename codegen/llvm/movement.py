@@ -7,8 +7,9 @@ strides from the concrete shapes (a slice's start and step, a broadcast's
 stride 0, a transpose's permuted strides), so one kernel serves every shape
 of a symbolic type. Elements move as integers of their width: bit-exact,
 NaN payloads included. A transpose first merges the axes that stay adjacent
-(NCHW -> NHWC is a batch of 2-D transposes); a 2-D transpose, or a batch of
-them, runs in square tiles (64 x 64 floats) so both sides stay in cache.
+(NCHW -> NHWC is a batch of 2-D transposes); one that moves the last axis runs
+in tiles (`_tiled_permutation`) that read whole runs of the operand and write
+whole runs of the result.
 """
 
 from __future__ import annotations
@@ -20,9 +21,22 @@ from llvmlite import ir
 from ...ir import Operation
 from ...ir.ops.reduce import normalize_axis
 from .frame import Frame, assemble, bits_type, c_strides, const, fill_bits
+from .gemm_schedule import vector_bits
 from .native import NativeKernel, native
+from .scalar import I32
 
-TILE_BYTES = 256  # a transpose tile is this many bytes wide and as many elements tall
+# A transpose tile is square, of at most TILE_BYTES (a power of two per side:
+# 64 x 64 f32, 32 x 32 f64, 128 x 128 bytes): half a 32 KiB L1 data cache, the
+# other half for the lines that stream past it; its rows are runs of 128 bytes
+# or more (whole cache lines).
+TILE_BYTES = 16 << 10
+# x86 L1 data caches (32 KiB 8-way, 48 KiB 12-way) have 64 sets of 64-byte
+# lines, so addresses 4 KiB apart share a set. Rows a multiple of 2 KiB apart
+# fall into at most two sets per line: 16-24 of a tile's 64 rows fit, and the
+# tile's column-wise writes evict each other's lines before they are whole.
+# Such tiles go through a buffer on the stack, then out a whole row at a time.
+CONFLICT_BYTES = 2048
+MAX_BLOCK = 16  # at most 16 x 16 elements through registers (bytes: 16-byte vectors)
 
 
 # ------------------------------------------------------------------ strided copy
@@ -117,8 +131,8 @@ def transpose_groups(op: Operation) -> list[tuple[int, ...]]:
 
 @native("kiln.transpose")
 def transpose(op: Operation, name: str) -> NativeKernel:
-    """Permuted strides over the merged axes; 2-D transposes (and batches of
-    them) in tiles."""
+    """Permuted strides over the merged axes; a permutation that moves the
+    last axis in tiles."""
     groups = transpose_groups(op)
     by_position = sorted(groups)
     perm = [by_position.index(g) for g in groups]  # the merged permutation
@@ -127,8 +141,9 @@ def transpose(op: Operation, name: str) -> NativeKernel:
         """The operand's shape over the merged axes (in operand order)."""
         return [math.prod(shape[a] for a in g) for g in by_position]
 
-    if perm in ([1, 0], [0, 2, 1]):
-        return _tiled_transpose(op, name, lambda shape: ([1] + merged(shape))[-3:])
+    way = f"over merged axes {groups} (permutation {perm})"
+    if len(perm) > 1 and perm[-1] != len(perm) - 1:
+        return _tiled_permutation(op, name, perm, merged, way)
 
     def bind(operands, results):
         shape = merged(operands[0])
@@ -136,34 +151,154 @@ def transpose(op: Operation, name: str) -> NativeKernel:
         sizes, strides = _at_least_one_axis([shape[p] for p in perm], [strides[p] for p in perm])
         return sizes, strides, 0
 
-    way = f"strided copy over merged axes {groups} (permutation {perm})"
-    return strided_copy(op, name, max(len(perm), 1), bind, way)
+    return strided_copy(op, name, max(len(perm), 1), bind, f"strided copy {way}")
 
 
-def _tiled_transpose(op: Operation, name: str, batch_of) -> NativeKernel:
-    """out[b, i, j] = x[b, j, i] in square tiles of TILE_BYTES // itemsize
-    elements; `batch_of(shape)` gives the operand as (batches, columns, rows).
-    The outer loop runs over (batch, tile row) pairs."""
+def _tiled_permutation(op: Operation, name: str, perm: list[int], merged, way: str) -> NativeKernel:
+    """The merged operand (`merged(shape)`) seen as rows (the axis that becomes
+    the result's last, perm[-1]) of columns (its last axis): tiles of
+    `_tile_side` rows x as many columns, each read row by row and written
+    column by column (a result row), in register blocks (`_transpose_block`);
+    through a tile buffer when result rows are a multiple of CONFLICT_BYTES
+    apart. The outer loop runs over (other axes, tile row) pairs; the other
+    axes (in result order) come as (size, operand stride, result stride)."""
     t = bits_type(op, op.results[0].type.dtype)
-    side = TILE_BYTES // (t.width // 8)
-    f = Frame(name, ["x", "out"], ["batches", "rows", "columns"])
-    b, (_, rows, columns) = f.b, f.dims
+    side, width = _tile_side(t), _block_width(t)
+    rows_axis, columns_axis = perm[-1], len(perm) - 1
+    others = [p for p in perm if p not in (rows_axis, columns_axis)]
+    others_dims = [f"{what}{k}" for k in range(len(others)) for what in ("n", "s", "d")]
+    f = Frame(
+        name, ["x", "out"], ["rows", "columns", "pitch", "out_pitch", "buffered", *others_dims]
+    )
+    b, (rows, columns, pitch, out_pitch, buffered) = f.b, f.dims[:5]
+    tile = b.bitcast(f.slot(ir.ArrayType(t, side * side), "tile"), t.as_pointer())
     tile_rows = b.sdiv(b.add(rows, const(side - 1)), const(side))
-    with f.split_rows(tile_rows, "tile") as (batch, tile_row):
+    with f.split_rows(tile_rows, "tile") as (position, tile_row):
+        read, write = _outer_offsets(f, position, f.dims[5:])
         first = f.mul(tile_row, const(side))
-        last = f.scalars.intrinsic("llvm.smin", [b.add(first, const(side)), rows])
+        height = _up_to(f, b.sub(rows, first), side)
+        read, write = f.add(read, f.mul(first, pitch)), f.add(write, first)
         with f.loop(const(0), columns, "j0", step=side) as j0:
-            j1 = f.scalars.intrinsic("llvm.smin", [b.add(j0, const(side)), columns])
-            with f.loop(first, last, "i") as i, f.loop(j0, j1, "j") as j:
-                source = f.linear([batch, j, i], [None, columns, rows])
-                f.store(f.load(0, source, t), 1, f.linear([batch, i, j], [None, rows, columns]))
+            length = _up_to(f, b.sub(columns, j0), side)
+            source = f.address(0, f.add(read, j0), t)
+            target = f.address(1, f.add(write, f.mul(j0, out_pitch)), t)
+            with b.if_else(b.icmp_signed("!=", buffered, const(0))) as (through, direct):
+                with through:
+                    _transpose_block(
+                        f, t, width, (source, pitch), (tile, const(side)), height, length
+                    )
+                    _copy_rows(f, t, (tile, const(side)), (target, out_pitch), length, height)
+                with direct:
+                    _transpose_block(
+                        f, t, width, (source, pitch), (target, out_pitch), height, length
+                    )
 
     def bind(operands, results):
-        batches, columns, rows = batch_of(operands[0])
-        return [batches, rows, columns], batches * -(-rows // side)
+        shape = merged(operands[0])
+        strides = c_strides(shape)
+        out_strides = dict(zip(perm, c_strides([shape[p] for p in perm])))
+        conflicts = out_strides[columns_axis] * (t.width // 8) % CONFLICT_BYTES == 0
+        dims = [shape[rows_axis], shape[columns_axis], strides[rows_axis]]
+        dims += [out_strides[columns_axis], int(conflicts)]
+        for p in others:
+            dims += [shape[p], strides[p], out_strides[p]]
+        outer = math.prod(shape[p] for p in others) * -(-shape[rows_axis] // side)
+        return dims, outer
 
-    way = f"tiled transpose ({side} x {side}), axes {transpose_groups(op)}"
+    way = f"tiled permutation ({side} x {side} tiles, {width} x {width} blocks) {way}"
     return assemble(op, f, bind, way)
+
+
+def _tile_side(t: ir.IntType) -> int:
+    """The largest power of two whose square tile of `t` fits in TILE_BYTES."""
+    elements = TILE_BYTES // (t.width // 8)
+    return 1 << (elements.bit_length() - 1) // 2
+
+
+def _block_width(t: ir.IntType) -> int:
+    """Elements of `t` per vector register of the target (at most MAX_BLOCK)."""
+    bits, _ = vector_bits()
+    return max(1, min(MAX_BLOCK, bits // t.width))
+
+
+def _up_to(f: Frame, left: ir.Value, side: int) -> ir.Value:
+    """min(left, side): the extent of a tile that may be the last."""
+    return f.scalars.intrinsic("llvm.smin", [left, const(side)])
+
+
+def _outer_offsets(f: Frame, position: ir.Value, dims) -> tuple[ir.Value, ir.Value]:
+    """The operand and result offsets of the C-order `position` over the other
+    axes, `dims` being their (size, operand stride, result stride) triples."""
+    b, read, write = f.b, const(0), const(0)
+    for k in reversed(range(0, len(dims), 3)):
+        n, stride, out_stride = dims[k : k + 3]
+        index = b.srem(position, n)
+        position = b.sdiv(position, n)
+        read, write = f.add(read, f.mul(index, stride)), f.add(write, f.mul(index, out_stride))
+    return read, write
+
+
+def _at(f: Frame, t: ir.Type, where, row: ir.Value, column: ir.Value) -> ir.Value:
+    """The address of element (row, column) of `where`, a (pointer, row pitch)."""
+    pointer, pitch = where
+    return f.b.gep(pointer, [f.add(f.mul(row, pitch), column)], inbounds=True, source_etype=t)
+
+
+def _transpose_block(f: Frame, t: ir.IntType, width: int, source, target, height, length) -> None:
+    """target[c, r] = source[r, c] for r < height, c < length (each a (pointer,
+    row pitch)): width x width squares through registers, the edges by scalars."""
+    b = f.b
+    whole_rows, whole_columns = b.and_(height, const(-width)), b.and_(length, const(-width))
+    with f.loop(const(0), whole_rows, "r", step=width) as r:
+        with f.loop(const(0), whole_columns, "c", step=width) as c:
+            _transpose_square(f, t, width, source, target, r, c)
+        _transpose_scalars(
+            f, t, source, target, (r, b.add(r, const(width))), (whole_columns, length)
+        )
+    _transpose_scalars(f, t, source, target, (whole_rows, height), (const(0), length))
+
+
+def _transpose_square(f: Frame, t: ir.IntType, width: int, source, target, r, c) -> None:
+    """One width x width square: a vector load per row, log2(width) rounds of
+    two-vector shuffles (each swaps the off-diagonal halves of every 2h x 2h
+    block), a vector store per column."""
+    b, vector, align = f.b, ir.VectorType(t, width), t.width // 8
+    square = [
+        b.load(_at(f, t, source, f.add(r, const(k)), c), typ=vector, align=align)
+        for k in range(width)
+    ]
+    h = width // 2
+    while h:
+        low = ir.Constant(
+            ir.VectorType(I32, width), [k if k & h == 0 else width + k - h for k in range(width)]
+        )
+        high = ir.Constant(
+            ir.VectorType(I32, width), [k + h if k & h == 0 else width + k for k in range(width)]
+        )
+        for k in (k for k in range(width) if k & h == 0):
+            upper, lower = square[k], square[k + h]
+            square[k] = b.shuffle_vector(upper, lower, low)
+            square[k + h] = b.shuffle_vector(upper, lower, high)
+        h //= 2
+    for k, column in enumerate(square):
+        at = _at(f, t, target, f.add(c, const(k)), r)
+        if not at.type.is_opaque:  # the tile buffer's pointers are typed: to <w x T>*
+            at = b.bitcast(at, vector.as_pointer())
+        b.store(column, at, align=align)
+
+
+def _transpose_scalars(f: Frame, t: ir.IntType, source, target, rows, columns) -> None:
+    """target[c, r] = source[r, c] over the ranges `rows` x `columns`, one by one."""
+    with f.loop(*rows, "rs") as r, f.loop(*columns, "cs") as c:
+        value = f.b.load(_at(f, t, source, r, c), typ=t, align=t.width // 8)
+        f.b.store(value, _at(f, t, target, c, r), align=t.width // 8)
+
+
+def _copy_rows(f: Frame, t: ir.IntType, source, target, count, length) -> None:
+    """Rows [0, count) of `source` to `target` (each a (pointer, row pitch)), `length` long."""
+    with f.loop(const(0), count, "row") as r, f.loop(const(0), length, "e") as e:
+        value = f.b.load(_at(f, t, source, r, e), typ=t, align=t.width // 8)
+        f.b.store(value, _at(f, t, target, r, e), align=t.width // 8)
 
 
 # ------------------------------------------------------------------ pad

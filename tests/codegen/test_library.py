@@ -152,6 +152,34 @@ def test_transpose_merges_adjacent_axes(rng):
     check(native("transpose", "f32", perm=[]), np.float32(2.5))
 
 
+PERMUTATIONS_MOVING_THE_LAST_AXIS = [  # the first shape's result rows are 2048 elements apart
+    ((1, 0), [(2048, 3), (64, 64), (33, 70), (1, 9)]),
+    ((2, 1, 0), [(64, 32, 5), (32, 4, 16), (35, 3, 66), (0, 2, 3)]),
+    ((2, 0, 1), [(64, 32, 5), (16, 8, 32), (5, 7, 67)]),
+    ((1, 2, 0), [(2048, 2, 3), (64, 2, 16), (65, 3, 17)]),
+    ((0, 2, 1), [(2, 2048, 3), (2, 128, 16), (3, 33, 65)]),
+    ((0, 3, 1, 2), [(2, 32, 64, 3), (2, 8, 8, 64), (3, 5, 7, 33)]),  # NHWC -> NCHW
+    ((3, 2, 1, 0), [(16, 8, 16, 3), (16, 4, 4, 32), (3, 5, 6, 7)]),
+    ((1, 3, 0, 2), [(32, 3, 64, 2), (4, 16, 3, 32), (2, 17, 3, 5)]),
+    ((4, 0, 2, 1, 3), [(8, 4, 8, 8, 3), (2, 3, 4, 5, 64), (2, 1, 3, 2, 35)]),
+    ((0, 4, 1, 3, 2), [(2, 16, 8, 16, 3), (2, 16, 2, 4, 32), (1, 3, 2, 5, 9)]),
+]
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64", "i32", "u8", "bool"])
+@pytest.mark.parametrize(("perm", "shapes"), PERMUTATIONS_MOVING_THE_LAST_AXIS)
+def test_permutations_moving_the_last_axis_are_tiled(rng, perm, shapes, dtype):
+    """Result rows a multiple of CONFLICT_BYTES apart go through the tile
+    buffer; odd sizes leave tails of tiles and of register blocks."""
+    rank = len(perm)
+    n = native("transpose", "x".join(["?"] * rank) + f"x{dtype}", perm=list(perm))
+    assert "tiled permutation" in n.kernel.text
+    for shape in shapes:
+        x = data(rng, shape, dtype)
+        got = check(n, x)[0]
+        assert got.tobytes() == np.ascontiguousarray(x.transpose(perm)).tobytes()
+
+
 # ------------------------------------------------------------------ slice, pad, concat
 
 SLICES = [
