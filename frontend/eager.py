@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -207,8 +208,42 @@ class EagerTensor(Tensor):
     ):
         self._value = value
         self.dtype = dtype
-        self.op = op if op is not None else _value_op(self)
         self.value_index = index
+        self.op = op
+
+    # The op is held weakly: it holds its outputs, so a strong reference both ways
+    # would leave every eager result to the cycle collector (its memory kept past
+    # its last use, a result buffer never recycled for the next call). A tape keeps
+    # the ops it records; one nobody keeps is remade, inputless as an op outside a
+    # tape is (`create_op`), when it is asked for, and kept: it holds this tensor
+    # weakly (`_RemadeOperation`).
+    @property
+    def op(self) -> Operation:
+        op = self._op()
+        if op is None:
+            op = _RemadeOperation(self)
+            self._op = lambda: op
+        return op
+
+    @op.setter
+    def op(self, op: Operation | None) -> None:
+        if op is None:
+            self._graph, self._op_type, self._op_name = _EAGER, "Const", "Const"
+            self._op = _no_op
+        else:
+            self._graph, self._op_type, self._op_name = op.graph, op.type, op.name
+            self._op = weakref.ref(op)
+
+    @property
+    def name(self) -> str:
+        return f"{self._op_name}:{self.value_index}"
+
+    @property
+    def graph(self) -> Graph:
+        return self._graph
+
+    def __deepcopy__(self, memo: dict) -> EagerTensor:
+        return EagerTensor(np.array(self._value, copy=True), self.dtype)
 
     @property
     def _shape(self) -> TensorShape:  # Tensor's properties read this
@@ -281,10 +316,30 @@ class EagerTensor(Tensor):
     __hash__ = object.__hash__
 
 
-def _value_op(t: EagerTensor) -> Operation:
-    op = EagerOperation(_EAGER, "Const", "Const", [], {}, None, {})
-    op.outputs = [t]
-    return op
+class _RemadeOperation(EagerOperation):
+    """The op of an eager tensor whose own op nobody kept: its type and name, no
+    inputs (as an op run outside a tape), the value of a constant, and its one
+    output held weakly (the tensor holds this op)."""
+
+    def __init__(self, t: EagerTensor):
+        super().__init__(t._graph, t._op_type, t._op_name, [], {}, None, {})
+        if t._op_type == "Const":
+            self.attrs = {"value": t._value, "dtype": t.dtype}
+        self._output = weakref.ref(t)
+        self._index = t.value_index
+
+    @property
+    def outputs(self) -> list:
+        return [None] * self._index + [self._output()]
+
+    @outputs.setter
+    def outputs(self, _: list) -> None:  # EagerOperation.__init__'s empty list
+        pass
+
+
+def _no_op() -> None:
+    """The dead reference of a tensor made from a value alone (no op yet)."""
+    return None
 
 
 def to_eager(value: Any, dtype: Any = None) -> EagerTensor:

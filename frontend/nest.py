@@ -23,16 +23,18 @@ def flatten(structure: Any) -> list:
 
 def pack_sequence_as(structure: Any, leaves: list) -> Any:
     """`leaves` put back into the shape of `structure` (flatten's inverse)."""
-    it = iter(leaves)
+    return _build(structure, iter(leaves))
 
-    def build(s: Any) -> Any:
-        if isinstance(s, dict):
-            return {k: build(s[k]) for k in sorted(s)}
-        if isinstance(s, (list, tuple)):
-            items = [build(v) for v in s]
-            if hasattr(s, "_fields"):
-                return type(s)(*items)
-            return type(s)(items)
-        return next(it)
 
-    return build(structure)
+def _build(s: Any, it: Any) -> Any:
+    # a module function, not a closure: a nested function that calls itself is a
+    # reference cycle (function, cell), which would keep the leaves, results a
+    # caller dropped, alive until the cycle collector runs
+    if isinstance(s, dict):
+        return {k: _build(s[k], it) for k in sorted(s)}
+    if isinstance(s, (list, tuple)):
+        items = [_build(v, it) for v in s]
+        if hasattr(s, "_fields"):
+            return type(s)(*items)
+        return type(s)(items)
+    return next(it)

@@ -133,3 +133,32 @@ def test_no_history_is_kept_without_a_tape():
         x = kl.constant(1.0)
         y = x + 1.0
         assert y.op.inputs == []
+
+
+def test_results_nobody_holds_are_freed_at_once():
+    """Eager results and kl.function results go when their last reference does,
+    without the cycle collector (an op holds its outputs and a tensor its op only
+    weakly), so a loop reuses memory instead of keeping each step's arrays."""
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        with kl.eager_mode():
+            x = kl.constant(np.ones((4, 3), np.float32))
+            y = kl.exp(x) * 2.0
+            assert y.op.type == "Mul" and y.name.startswith("mul")
+            gone = weakref.ref(y)
+            del y
+            assert gone() is None
+
+            f = kl.function(lambda a: {"t": kl.transpose(a), "s": [kl.reduce_sum(a)]})
+            out = f(np.ones((8, 5), np.float32))
+            np.testing.assert_allclose(out["s"][0].numpy(), 40.0)
+            gone = weakref.ref(out["t"])
+            del out
+            assert gone() is None
+            z = kl.constant(3.0)  # an op asked for after it went is remade
+            assert z.op.type == "Const" and float(z.op.get_attr("value")) == 3.0
+    finally:
+        gc.enable()
