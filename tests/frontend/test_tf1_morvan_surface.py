@@ -27,3 +27,14 @@ def test_losses_cast_integer_labels_to_the_logits_dtype():
     with tf.Session() as s:
         got = s.run([ce, sg, mse], {y: [[1, 0, 0], [0, 1, 0]]})
     np.testing.assert_allclose(got, [0.31853974, 0.6819847, 1.0999999], rtol=1e-5)
+
+
+def test_a_tuple_feed_key_feeds_each_of_its_tensors():
+    # Session.run: "if the key is a nested tuple of Tensors, the value should be a nested tuple
+    # with the same structure" (403_RNN_regression feeds an LSTMStateTuple back as init state)
+    a, b, c = (tf.placeholder(tf.float32, []) for _ in range(3))
+    state = tf.nn.rnn_cell.LSTMCell(2).zero_state(1, tf.float32)
+    with tf.Session() as s:
+        assert s.run(a + b * c, {(a, (b, c)): (1.0, (2.0, 3.0))}) == 7.0
+        fed = tf.nn.rnn_cell.LSTMStateTuple(np.ones((1, 2)), np.full((1, 2), 2.0))
+        np.testing.assert_array_equal(s.run(state.c + state.h, {state: fed}), [[3.0, 3.0]])
