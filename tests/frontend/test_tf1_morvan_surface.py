@@ -38,3 +38,16 @@ def test_a_tuple_feed_key_feeds_each_of_its_tensors():
         assert s.run(a + b * c, {(a, (b, c)): (1.0, (2.0, 3.0))}) == 7.0
         fed = tf.nn.rnn_cell.LSTMStateTuple(np.ones((1, 2)), np.full((1, 2), 2.0))
         np.testing.assert_array_equal(s.run(state.c + state.h, {state: fed}), [[3.0, 3.0]])
+
+
+def test_gather_nd_over_params_of_unknown_batch():
+    # 405_DQN: q (?, n_actions) at [[row, action], ...]; TF's numbers
+    q, a = tf.placeholder(tf.float32, [None, 2]), tf.placeholder(tf.int32, [None])
+    g = tf.gather_nd(params=q, indices=tf.stack([tf.range(tf.shape(a)[0]), a], axis=1))
+    p3 = tf.placeholder(tf.float32, [None, None, 2])
+    g3 = tf.gather_nd(p3, tf.constant([[1, 2], [0, 1]]))
+    with tf.Session() as s:
+        got = s.run(g, {q: [[1, 2], [3, 4], [5, 6]], a: [1, 0, 1]})
+        got3 = s.run(g3, {p3: np.arange(18.0).reshape(3, 3, 2)})
+    np.testing.assert_array_equal(got, [2.0, 3.0, 6.0])
+    np.testing.assert_array_equal(got3, [[10.0, 11.0], [2.0, 3.0]])
