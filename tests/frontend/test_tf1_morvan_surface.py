@@ -51,3 +51,18 @@ def test_gather_nd_over_params_of_unknown_batch():
         got3 = s.run(g3, {p3: np.arange(18.0).reshape(3, 3, 2)})
     np.testing.assert_array_equal(got, [2.0, 3.0, 6.0])
     np.testing.assert_array_equal(got3, [[10.0, 11.0], [2.0, 3.0]])
+
+
+def test_variables_are_created_outside_control_dependencies():
+    # TF builds a variable and its initializer in an init_scope: Adam's slots made under
+    # control_dependencies(UPDATE_OPS) (502_batch_normalization) initialize without feeds
+    x = tf.placeholder(tf.float32, [None, 1])
+    update = tf.assign(tf.Variable(0.0), tf.reduce_sum(x))
+    with tf.control_dependencies([update]):
+        v = tf.Variable(lambda: tf.ones([2]))
+        y = tf.identity(v)
+    assert not v.initializer.control_inputs
+    assert update.op in y.op.control_inputs
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(s.run(v), [1.0, 1.0])
