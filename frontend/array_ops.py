@@ -54,6 +54,7 @@ __all__ = [
     "linspace",
     "lin_space",
     "one_hot",
+    "pack",
     "range",
     "rank",
     "reverse",
@@ -64,6 +65,7 @@ __all__ = [
     "split",
     "stack",
     "tile",
+    "unpack",
     "unstack",
 ]
 
@@ -140,6 +142,9 @@ def unstack(
         raise GraphError(f"unstack: dim {axis} of {x.name} is unknown; pass num=")
     with get_default_graph().name_scope(name):
         return [squeeze(_slice(x, axis, i, i + 1), axis=[axis]) for i in builtins.range(n)]
+
+
+pack, unpack = stack, unstack  # TF 0.x's names (renamed in TF 1.0)
 
 
 def split(

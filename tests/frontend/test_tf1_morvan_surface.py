@@ -66,3 +66,13 @@ def test_variables_are_created_outside_control_dependencies():
     with tf.Session() as s:
         s.run(tf.global_variables_initializer())
         np.testing.assert_array_equal(s.run(v), [1.0, 1.0])
+
+
+def test_pre_1_0_pack_and_unpack_are_stack_and_unstack():
+    # TF 0.12's tf.pack / tf.unpack (tf20_RNN2 unpacks its time steps)
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    parts = tf.unpack(tf.transpose(x, [1, 0]))
+    with tf.Session() as s:
+        assert len(parts) == 2
+        np.testing.assert_array_equal(s.run(parts[1]), [2.0, 4.0, 6.0])
+        np.testing.assert_array_equal(s.run(tf.pack(parts, axis=1)), s.run(x))
