@@ -232,6 +232,7 @@ from . import graph_def as _graph_def  # noqa: E402
 from .graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 train.write_graph = namespaces.io.write_graph = _graph_def.write_graph  # TF 1.x, TF 2
+train.SummaryWriter = summary.FileWriter  # TF 0.x's name (tf.summary.FileWriter since 0.12)
 graph_util = _types.ModuleType("kiln.graph_util", "tf.graph_util: freezing GraphDefs.")
 graph_util.convert_variables_to_constants = _graph_def.convert_variables_to_constants
 graph_util.extract_sub_graph = _graph_def.extract_sub_graph

@@ -76,3 +76,13 @@ def test_pre_1_0_pack_and_unpack_are_stack_and_unstack():
         assert len(parts) == 2
         np.testing.assert_array_equal(s.run(parts[1]), [2.0, 4.0, 6.0])
         np.testing.assert_array_equal(s.run(tf.pack(parts, axis=1)), s.run(x))
+
+
+def test_train_summary_writer_is_the_pre_0_12_file_writer(tmp_path):
+    # tf14_tensorboard: tf.train.SummaryWriter('logs/', sess.graph) under TF < 0.12
+    tf.constant(1.0, name="c")
+    with tf.Session() as s:
+        writer = tf.train.SummaryWriter(str(tmp_path), s.graph)
+        assert isinstance(writer, tf.summary.FileWriter)
+        writer.close()
+    assert list(tmp_path.glob("events.out.tfevents.*"))
