@@ -61,12 +61,14 @@ from .export import export_ir
 from .function import Function, TensorSpec, function
 from .gradients import RegisterGradient, gradients
 from .graph import (
+    Dimension,
     Graph,
     GraphError,
     Operation,
     Tensor,
     TensorShape,
     control_dependencies,
+    dimension_value,
     executing_eagerly,
     get_default_graph,
     get_default_session,
