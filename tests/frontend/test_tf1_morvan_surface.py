@@ -86,3 +86,30 @@ def test_train_summary_writer_is_the_pre_0_12_file_writer(tmp_path):
         assert isinstance(writer, tf.summary.FileWriter)
         writer.close()
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_a_known_dim_has_tf1_value_and_dimension_value_reads_both():
+    # TF 1.x: x.get_shape()[1].value (tf23_BN); tf.compat.dimension_value of a Dimension or int
+    x = tf.placeholder(tf.float32, [None, 3])
+    d = x.get_shape()[1]
+    assert d.value == 3 and d == 3 and isinstance(d, int) and d * 2 == 6
+    assert [None if e is None else e.value for e in x.shape] == [None, 3]
+    assert x.shape[0] is None and x.shape.as_list() == [None, 3]
+    assert tf.dimension_value(d) == 3 and tf.compat.dimension_value(4) == 4
+    assert tf.dimension_value(None) is None and tf.Dimension(5).value == 5
+    assert type(x.shape.as_list()[1]) is int
+
+
+def test_optimizer_slots_made_under_update_ops_initialize_without_feeds():
+    # 502_batch_normalization: minimize() inside control_dependencies(UPDATE_OPS); TF makes
+    # Adam's slots and beta powers in an init_scope, so the initializer needs no feed
+    x, training = tf.placeholder(tf.float32, [None, 1]), tf.placeholder(tf.bool, None)
+    h = tf.layers.batch_normalization(tf.layers.dense(x, 3), training=training)
+    loss = tf.reduce_mean(tf.square(h))
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        train = tf.train.AdamOptimizer(0.1).minimize(loss)
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        mean = [v for v in tf.global_variables() if "moving_mean" in v.name][0]
+        s.run(train, {x: [[1.0], [3.0]], training: True})
+        assert np.all(s.run(mean) != 0.0)  # the update ran before the step
