@@ -340,7 +340,7 @@ class Session:
             if hasattr(kind, "_fields"):  # a namedtuple
                 return kind(*rebuilt)
             return kind(rebuilt)
-        return values[structure]
+        return _scalar(values[structure])
 
     def _feeds(self, feed_dict: Mapping) -> dict[Tensor, np.ndarray]:
         feeds: dict[Tensor, np.ndarray] = {}
@@ -386,6 +386,14 @@ def _host_value(t: Tensor, value: Any) -> np.ndarray:
     if t.dtype.is_string:
         return to_bytes(value, t.name)
     return np.asarray(value, dtype=t.dtype.ir.numpy)
+
+
+def _scalar(value: Any) -> Any:
+    """A fetched 0-d numeric array as the numpy scalar TF's Session returns (np.float32:
+    round() and float formatting work on it as on a Python number)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype != object:
+        return value[()]
+    return value
 
 
 def _fetched(value: np.ndarray) -> Any:

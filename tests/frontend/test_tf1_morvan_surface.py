@@ -113,3 +113,11 @@ def test_optimizer_slots_made_under_update_ops_initialize_without_feeds():
         mean = [v for v in tf.global_variables() if "moving_mean" in v.name][0]
         s.run(train, {x: [[1.0], [3.0]], training: True})
         assert np.all(s.run(mean) != 0.0)  # the update ran before the step
+
+
+def test_a_scalar_fetch_is_a_numpy_scalar():
+    # TF's Session.run returns np.float32 for a scalar (tf20_RNN2.2 prints round(cost, 4))
+    with tf.Session() as s:
+        cost, vec, n = s.run([tf.reduce_sum(tf.ones([3])) / 2, tf.ones([2]), tf.size(tf.ones([4]))])
+    assert type(cost) is np.float32 and round(cost, 4) == 1.5
+    assert type(n) is np.int32 and isinstance(vec, np.ndarray) and vec.shape == (2,)
