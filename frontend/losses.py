@@ -113,9 +113,10 @@ def compute_weighted_loss(
 
 def _cast_pair(labels: Any, predictions: Any, to_float32: bool = True) -> tuple[Tensor, Tensor]:
     """Labels cast to the predictions' dtype, as TF's losses do (int one-hot labels, bool
-    masks); the regression losses first cast predictions to float32 (tf.to_float)."""
+    masks); the regression losses first cast integer predictions to float32 (TF casts any
+    to float32; float64 stays float64 here, so gradient checks keep their precision)."""
     p = convert_to_tensor(predictions)
-    if to_float32 and p.dtype is not float32:
+    if to_float32 and not p.dtype.is_floating:
         p = cast(p, float32)
     z = labels if isinstance(labels, Tensor) else convert_to_tensor(labels, p.dtype)
     return (z if z.dtype is p.dtype else cast(z, p.dtype)), p
