@@ -18,6 +18,7 @@ import importlib
 import sys
 from typing import Any
 
+from ..frontend.graph import dimension_value
 from . import v1
 
 
@@ -41,4 +42,4 @@ def as_text(text: Any, encoding: str = "utf-8") -> str:
 
 as_str = as_str_any = as_text
 
-__all__ = ["as_bytes", "as_str", "as_str_any", "as_text", "v1"]
+__all__ = ["as_bytes", "as_str", "as_str_any", "as_text", "dimension_value", "v1"]

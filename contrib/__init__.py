@@ -8,11 +8,21 @@ namespace onto kiln's own implementations.
 `contrib.rnn` is kiln.frontend.nn's rnn_cell names where that module has
 them; `contrib.learn` has only RunConfig (the programs that use more of it
 load datasets through it, which a shim replaces). `contrib.framework` has arg_scope;
-`contrib.seq2seq` has sequence_loss. `contrib.tensor_forest`
+`contrib.seq2seq` has sequence_loss, `contrib.legacy_seq2seq` its list-of-steps
+forms (sequence_loss, sequence_loss_by_example). `contrib.tensor_forest`
 and `contrib.boosted_trees` are imported by their module paths, as TF
 programs do.
 """
 
-from . import eager, factorization, framework, layers, learn, rnn, seq2seq
+from . import eager, factorization, framework, layers, learn, legacy_seq2seq, rnn, seq2seq
 
-__all__ = ["eager", "factorization", "framework", "layers", "learn", "rnn", "seq2seq"]
+__all__ = [
+    "eager",
+    "factorization",
+    "framework",
+    "layers",
+    "learn",
+    "legacy_seq2seq",
+    "rnn",
+    "seq2seq",
+]

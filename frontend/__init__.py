@@ -61,12 +61,14 @@ from .export import export_ir
 from .function import Function, TensorSpec, function
 from .gradients import RegisterGradient, gradients
 from .graph import (
+    Dimension,
     Graph,
     GraphError,
     Operation,
     Tensor,
     TensorShape,
     control_dependencies,
+    dimension_value,
     executing_eagerly,
     get_default_graph,
     get_default_session,
@@ -232,6 +234,7 @@ from . import graph_def as _graph_def  # noqa: E402
 from .graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
 
 train.write_graph = namespaces.io.write_graph = _graph_def.write_graph  # TF 1.x, TF 2
+train.SummaryWriter = summary.FileWriter  # TF 0.x's name (tf.summary.FileWriter since 0.12)
 graph_util = _types.ModuleType("kiln.graph_util", "tf.graph_util: freezing GraphDefs.")
 graph_util.convert_variables_to_constants = _graph_def.convert_variables_to_constants
 graph_util.extract_sub_graph = _graph_def.extract_sub_graph

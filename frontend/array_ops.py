@@ -54,6 +54,7 @@ __all__ = [
     "linspace",
     "lin_space",
     "one_hot",
+    "pack",
     "range",
     "rank",
     "reverse",
@@ -64,6 +65,7 @@ __all__ = [
     "split",
     "stack",
     "tile",
+    "unpack",
     "unstack",
 ]
 
@@ -140,6 +142,9 @@ def unstack(
         raise GraphError(f"unstack: dim {axis} of {x.name} is unknown; pass num=")
     with get_default_graph().name_scope(name):
         return [squeeze(_slice(x, axis, i, i + 1), axis=[axis]) for i in builtins.range(n)]
+
+
+pack, unpack = stack, unstack  # TF 0.x's names (renamed in TF 1.0)
 
 
 def split(
@@ -231,7 +236,8 @@ def gather(
 def gather_nd(params: Any, indices: Any, batch_dims: int = 0, name: str | None = None) -> Tensor:
     """Slices of params at the index tuples in the last dim of `indices`
     (tf.gather_nd): a gather of the first k dims flattened, at the linear
-    index of each tuple. Those k dims of params must be static."""
+    index of each tuple. The dims after those k must be static; of the k, dims
+    1..k-1 are read at run time where the graph does not know them."""
     if batch_dims != 0:
         raise GraphError("gather_nd: batch_dims other than 0 is not supported")
     p, idx = convert_to_tensor(params), convert_to_tensor(indices)
@@ -244,14 +250,20 @@ def gather_nd(params: Any, indices: Any, batch_dims: int = 0, name: str | None =
             f"gather_nd: the last dim of {idx.name} ({k}) must be static and "
             f"at most the rank of {p.name} ({p_rank})"
         )
-    lead = p.shape.as_list()[:k]
-    if None in lead:
-        raise GraphError(f"gather_nd: the first {k} dims of {p.name} must be static, got {p.shape}")
+    lead, rest = p.shape.as_list()[:k], p.shape.as_list()[k:]
+    if None in rest:
+        raise GraphError(f"gather_nd: the dims of {p.name} after the first {k} must be static")
     with get_default_graph().name_scope(name or "GatherNd"):
-        strides = np.cumprod([1] + lead[::-1])[:-1][::-1].copy()
-        linear = reduce_sum(multiply(idx, constant(strides, dtype=idx.dtype)), axis=-1)
-        flat = reshape(p, _target([int(np.prod(lead))] + p.shape.as_list()[k:], "gather_nd"))
-        return gather(flat, linear)
+        if None in lead[1:]:  # a stride from the dims only known at run time
+            dims = [cast(shape(p)[j], idx.dtype) if d is None else d for j, d in enumerate(lead)]
+            strides = [constant(1, dtype=idx.dtype)]
+            for d in dims[:0:-1]:
+                strides.insert(0, multiply(strides[0], d))
+            strides = stack(strides)
+        else:
+            strides = constant(np.cumprod([1] + lead[:0:-1])[::-1].copy(), dtype=idx.dtype)
+        linear = reduce_sum(multiply(idx, strides), axis=-1)
+        return gather(reshape(p, [-1] + rest), linear)
 
 
 def one_hot(

@@ -32,6 +32,20 @@ class GraphError(KilnError):
 # ------------------------------------------------------------------ shapes
 
 
+class Dimension(int):
+    """A known dim as TF 1.x hands it out (shape[i], iterating a shape): an int that also has
+    TF's `.value`. An unknown dim stays None, as in TF 2 (TF 1.x: Dimension(None))."""
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+
+def dimension_value(dimension: Any) -> int | None:
+    """The int (or None) of a dim, a Dimension or an int (tf.compat.dimension_value)."""
+    return None if dimension is None else int(dimension)
+
+
 class TensorShape:
     """A static shape: a list of ints and None (unknown), or an unknown rank."""
 
@@ -72,7 +86,7 @@ class TensorShape:
             raise ValueError(f"Shapes {self} and {other} are incompatible")
 
     def __iter__(self) -> Iterator[int | None]:
-        return iter(self.dims or [])
+        return iter(None if d is None else Dimension(d) for d in self.dims or [])
 
     def __len__(self) -> int:
         if self.dims is None:
@@ -80,7 +94,8 @@ class TensorShape:
         return len(self.dims)
 
     def __getitem__(self, i):
-        return self.as_list()[i]
+        d = self.as_list()[i]
+        return Dimension(d) if isinstance(i, int) and d is not None else d
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, TensorShape):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dtypes import float32
 from .graph import GraphError, Tensor, get_default_graph
 from .nn import (
     sigmoid_cross_entropy_with_logits,
@@ -20,7 +21,6 @@ from .nn import (
 )
 from .ops import (
     GraphKeys,
-    _pair,
     abs,
     add_n,
     cast,
@@ -111,6 +111,17 @@ def compute_weighted_loss(
     return result
 
 
+def _cast_pair(labels: Any, predictions: Any, to_float32: bool = True) -> tuple[Tensor, Tensor]:
+    """Labels cast to the predictions' dtype, as TF's losses do (int one-hot labels, bool
+    masks); the regression losses first cast integer predictions to float32 (TF casts any
+    to float32; float64 stays float64 here, so gradient checks keep their precision)."""
+    p = convert_to_tensor(predictions)
+    if to_float32 and not p.dtype.is_floating:
+        p = cast(p, float32)
+    z = labels if isinstance(labels, Tensor) else convert_to_tensor(labels, p.dtype)
+    return (z if z.dtype is p.dtype else cast(z, p.dtype)), p
+
+
 def _weighted(
     losses: Tensor, weights: Any, scope: str | None, loss_collection: str | None, reduction: str
 ) -> Tensor:
@@ -129,7 +140,7 @@ def mean_squared_error(
 ) -> Tensor:
     """(predictions - labels)^2, weighted and reduced (tf.losses.mean_squared_error)."""
     with get_default_graph().name_scope(scope or "mean_squared_error"):
-        z, p = _pair(labels, predictions, "mean_squared_error")
+        z, p = _cast_pair(labels, predictions)
         return _weighted(square(subtract(p, z)), weights, scope, loss_collection, reduction)
 
 
@@ -143,7 +154,7 @@ def absolute_difference(
 ) -> Tensor:
     """|predictions - labels|, weighted and reduced (tf.losses.absolute_difference)."""
     with get_default_graph().name_scope(scope or "absolute_difference"):
-        z, p = _pair(labels, predictions, "absolute_difference")
+        z, p = _cast_pair(labels, predictions)
         return _weighted(abs(subtract(p, z)), weights, scope, loss_collection, reduction)
 
 
@@ -160,7 +171,7 @@ def huber_loss(
     (tf.losses.huber_loss), written as TF does: 0.5 q^2 + delta (|e| - q) with
     q = min(|e|, delta)."""
     with get_default_graph().name_scope(scope or "huber_loss"):
-        z, p = _pair(labels, predictions, "huber_loss")
+        z, p = _cast_pair(labels, predictions)
         error = abs(subtract(p, z))
         quadratic = minimum(error, delta)
         losses = multiply(square(quadratic), 0.5) + multiply(subtract(error, quadratic), delta)
@@ -178,7 +189,7 @@ def log_loss(
 ) -> Tensor:
     """-labels log(p + eps) - (1 - labels) log(1 - p + eps) (tf.losses.log_loss)."""
     with get_default_graph().name_scope(scope or "log_loss"):
-        z, p = _pair(labels, predictions, "log_loss")
+        z, p = _cast_pair(labels, predictions)
         losses = -multiply(z, log(p + epsilon)) - multiply(1.0 - z, log(1.0 - p + epsilon))
         return _weighted(losses, weights, scope, loss_collection, reduction)
 
@@ -195,7 +206,7 @@ def sigmoid_cross_entropy(
     """sigmoid_cross_entropy_with_logits, labels smoothed toward 1/2 by
     `label_smoothing`, weighted and reduced (tf.losses.sigmoid_cross_entropy)."""
     with get_default_graph().name_scope(scope or "sigmoid_cross_entropy_loss"):
-        z, x = _pair(multi_class_labels, logits, "sigmoid_cross_entropy")
+        z, x = _cast_pair(multi_class_labels, logits, to_float32=False)
         if label_smoothing:
             z = z * (1.0 - label_smoothing) + 0.5 * label_smoothing
         losses = sigmoid_cross_entropy_with_logits(labels=z, logits=x)
@@ -215,7 +226,7 @@ def softmax_cross_entropy(
     gradient, as TF 1.x), labels smoothed toward 1/classes by `label_smoothing`;
     weights are per example ([batch]) or a scalar (tf.losses.softmax_cross_entropy)."""
     with get_default_graph().name_scope(scope or "softmax_cross_entropy_loss"):
-        z, x = _pair(onehot_labels, logits, "softmax_cross_entropy")
+        z, x = _cast_pair(onehot_labels, logits, to_float32=False)
         if label_smoothing:
             classes = x.shape[-1]
             if classes is None:

@@ -340,11 +340,11 @@ class Session:
             if hasattr(kind, "_fields"):  # a namedtuple
                 return kind(*rebuilt)
             return kind(rebuilt)
-        return values[structure]
+        return _scalar(values[structure])
 
     def _feeds(self, feed_dict: Mapping) -> dict[Tensor, np.ndarray]:
         feeds: dict[Tensor, np.ndarray] = {}
-        for key, value in feed_dict.items():
+        for key, value in _flat_feeds(feed_dict.items()):
             t = self._element(key)
             if not isinstance(t, Tensor):
                 raise GraphError(f"cannot feed {t.name}: it is an operation, not a tensor")
@@ -352,6 +352,20 @@ class Session:
                 raise GraphError(f"{t.name!r} is fed twice in one feed_dict (as {key!r} too)")
             feeds[t] = _feed_value(t, value)
         return feeds
+
+
+def _flat_feeds(items) -> Iterator[tuple[Any, Any]]:
+    """feed_dict's (key, value) pairs with tuple keys (an LSTMStateTuple, nested tuples of
+    placeholders) paired element by element with their values, as TF's Session does."""
+    for key, value in items:
+        if isinstance(key, tuple):
+            if len(value) != len(key):
+                raise GraphError(
+                    f"a feed key of {len(key)} tensors was given a value of {len(value)} parts"
+                )
+            yield from _flat_feeds(zip(key, value))
+        else:
+            yield key, value
 
 
 def _host_ops(graph: Graph, fetches: list, feeds: dict) -> list[Operation]:
@@ -372,6 +386,14 @@ def _host_value(t: Tensor, value: Any) -> np.ndarray:
     if t.dtype.is_string:
         return to_bytes(value, t.name)
     return np.asarray(value, dtype=t.dtype.ir.numpy)
+
+
+def _scalar(value: Any) -> Any:
+    """A fetched 0-d numeric array as the numpy scalar TF's Session returns (np.float32:
+    round() and float formatting work on it as on a Python number)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype != object:
+        return value[()]
+    return value
 
 
 def _fetched(value: np.ndarray) -> Any:

@@ -145,26 +145,24 @@ class Optimizer:
 
     def _slot(self, var: Variable, slot: str, value: float) -> Variable:
         """A non-trainable variable beside `var`, named `<var>/<Optimizer>[_k]`."""
-        key = (var, slot)
-        if key not in self._slots:
-            g = get_default_graph()
-            with g.name_scope(None):
-                self._slots[key] = Variable(
-                    constant(value, dtype=var.dtype, shape=var.shape.as_list()),
-                    trainable=False,
-                    name=f"{var.name.rsplit(':', 1)[0]}/{self.name}",
-                )
-        return self._slots[key]
+        name = f"{var.name.rsplit(':', 1)[0]}/{self.name}"
+        return self._variable((var, slot), value, var.dtype, var.shape.as_list(), name)
 
     def get_slot(self, var: Variable, name: str) -> Variable | None:
         return self._slots.get((var, name))
 
     def _scalar_variable(self, name: str, value: float, like: Variable) -> Variable:
-        key = (None, name)
+        return self._variable((None, name), value, like.dtype, None, name)
+
+    def _variable(self, key: tuple, value: float, dtype: Any, shape: Any, name: str) -> Variable:
+        """The optimizer's variable `key`, made once outside any name scope and any
+        control_dependencies (TF makes slots in an init_scope: minimize() under
+        control_dependencies(UPDATE_OPS) must not tie their initializers to those ops)."""
         if key not in self._slots:
-            with get_default_graph().name_scope(None):
+            g = get_default_graph()
+            with g.name_scope(None), g.control_dependencies(None):
                 self._slots[key] = Variable(
-                    constant(value, dtype=like.dtype), trainable=False, name=name
+                    constant(value, dtype=dtype, shape=shape), trainable=False, name=name
                 )
         return self._slots[key]
 

@@ -90,6 +90,18 @@ class GraphVariable(Variable):
         if initial_value is None:
             raise GraphError("kl.Variable needs an initial_value")
         g = get_default_graph()
+        with g.control_dependencies(None):  # TF creates variables in an init_scope
+            self._create(g, initial_value, trainable, name, dtype, collections)
+
+    def _create(
+        self,
+        g: Any,
+        initial_value: Any,
+        trainable: bool,
+        name: str | None,
+        dtype: Any,
+        collections: Sequence[str] | None,
+    ) -> None:
         op_name = g.unique_name(name or "Variable")
         with g.name_scope(op_name + "/"):
             if callable(initial_value):

@@ -58,6 +58,7 @@ DISPLAY_NAMES = ("display_step", "display_epoch", "eval_step")
 NUM = r"(-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf)"
 LOSS_RE = r"(?i)(?:loss|cost)[^0-9a-z\-]*" + NUM
 ACC_RE = r"(?i)accuracy[^0-9a-z\-]*" + NUM
+SKIP = r"(?i)\btest|valid"  # loss lines about test/validation sets
 BARE_RE = r"^\s*(?:\d+\s+)?" + NUM + r"\s*$"
 
 # Per-program checks: "loss" (default for training programs: last loss < first),
@@ -65,6 +66,8 @@ BARE_RE = r"^\s*(?:\d+\s+)?" + NUM + r"\s*$"
 # "none" (programs that do not train: run to the end). loss_re / acc_re override the patterns.
 ACC_FLOOR = 0.3
 R100, R200 = r"(for i in )range\(100\)", r"(for i in )range\(200\)"
+R1000 = r"(for i in )range\(1000\)"
+TRAIN_LOSS = r"(?i)train loss:?\s*" + NUM
 EPOCHS, TOTAL = r"(for epoch in )range\(\d+\)", r"total_epoch = \d+"
 SETTINGS = {
     "aym_v1_linear_regression": {"epochs": 100},  # 17 points: an epoch is one pass of 17 steps
@@ -137,6 +140,73 @@ SETTINGS = {
         "subs": [[TOTAL, "total_epoch = 2"]],
     },
     "go_10_01_mnist": {"subs": [[TOTAL, "total_epoch = 2"]]},
+    # MorvanZhou/Tensorflow-Tutorial: most report their loss only through plt.text, which the
+    # shim's pyplot prints; "skip": None keeps lines that also print a test loss or accuracy.
+    # 401's t-SNE plot is switched off (sklearn >= 1.7 has no n_iter; 5000 iterations take
+    # minutes): it only draws.
+    "mz_301_simple_regression": {"check": "loss"},
+    "mz_302_simple_classification": {"check": "acc"},
+    "mz_303_save_reload": {"check": "finite"},
+    "mz_304_optimizer": {"check": "none"},
+    "mz_305_tensorboard": {"check": "none"},
+    "mz_306_dataset": {"loss_re": TRAIN_LOSS, "skip": None},
+    "mz_401_cnn": {
+        "loss_re": TRAIN_LOSS,
+        "skip": None,
+        "subs": [
+            [r"(for step in )range\(600\)", r"\1range(101)"],
+            ["HAS_SK = True", "HAS_SK = False"],
+        ],
+    },
+    "mz_402_rnn_classification": {
+        "loss_re": TRAIN_LOSS,
+        "skip": None,
+        "subs": [[r"(for step in )range\(1200\)", r"\1range(101)"]],
+    },
+    "mz_403_rnn_regression": {"check": "none"},
+    "mz_404_autoencoder": {"subs": [[r"(for step in )range\(8000\)", r"\1range(301)"]]},
+    "mz_405_dqn": {
+        "check": "finite",
+        "loss_re": r"Ep_r:\s*" + NUM,
+        "subs": [
+            [r"(for i_episode in )range\(400\)", r"\1range(60)"],
+            [r"^MEMORY_CAPACITY = 2000", "MEMORY_CAPACITY = 500"],
+        ],
+    },
+    "mz_406_gan": {
+        "check": "finite",
+        "loss_re": r"D score=\s*" + NUM,
+        "subs": [[r"(for step in )range\(5000\)", r"\1range(201)"]],
+    },
+    "mz_406_conditional_gan": {
+        "check": "finite",
+        "loss_re": r"D score=\s*" + NUM,
+        "subs": [[r"(for step in )range\(7000\)", r"\1range(201)"]],
+    },
+    # test losses of a 20-point fit, noisy from the first plot on: printed, finite
+    "mz_501_dropout": {"check": "finite", "loss_re": r"dropout loss=\s*" + NUM},
+    "mz_502_batch_normalization": {"check": "none", "subs": [[r"^EPOCH = 12", "EPOCH = 2"]]},
+    "mz_503_visualize_gradient_descent": {"check": "none"},
+    # MorvanZhou/tutorials (tensorflowTUT): bare losses or accuracies every 50 steps
+    "mt_tensorflow11_build_network": {"loss_re": BARE_RE},
+    "mt_tensorflow12_plut_result": {"check": "none"},
+    "mt_tf5_example2": {"check": "none"},
+    "mt_tf11_build_network": {"loss_re": BARE_RE},
+    "mt_tf12_plot_result": {"check": "none"},
+    "mt_tf15_tensorboard": {"check": "none"},
+    "mt_tf16_classification": {
+        "check": "acc",
+        "acc_re": BARE_RE,
+        "subs": [[R1000, r"\1range(201)"]],
+    },
+    "mt_tf17_dropout": {"check": "none", "subs": [[r"(for i in )range\(500\)", r"\1range(101)"]]},
+    "mt_tf18_cnn3": {"check": "acc", "acc_re": BARE_RE, "subs": [[R1000, r"\1range(101)"]]},
+    # training_iters counts examples (128 a step): 41 steps, an accuracy every 20
+    "mt_tf20_rnn2": {"check": "acc", "acc_re": BARE_RE, "steps": 41 * 128},
+    "mt_tf20_rnn2_2": {"subs": [[R200, r"\1range(41)"]]},
+    # an epoch is ~5 batches, the cost printed every display_step (capped to steps // 4) epochs
+    "mt_tf21_autoencoder": {"steps": 4, "epochs": 5},
+    "mt_tf23_bn": {"check": "none"},
 }
 # hunkim/DeepLearningZeroToAll: each lab prints its loss its own way (bare numbers, lists),
 # so its labs count as passing when they run to the end, their data files beside them
@@ -277,7 +347,7 @@ def write_text8(path: pathlib.Path, n_words=60000, seed=0):
         z.writestr("text8", " ".join(vocab[i] for i in words))
 
 
-def _floats(pattern, text, skip=r"(?i)\btest|valid"):
+def _floats(pattern, text, skip=SKIP):
     """The first number matched on each line (lines about test/validation sets skipped)."""
     out = []
     for line in text.splitlines():
@@ -308,7 +378,7 @@ def exception_of(stderr: str) -> str:
 def classify(prog, rc, stdout, stderr, timed_out):
     st = settings_of(prog["name"])
     check = st.get("check", "loss" if prog["trains"] else "none")
-    losses = _floats(st.get("loss_re", LOSS_RE), stdout)
+    losses = _floats(st.get("loss_re", LOSS_RE), stdout, st.get("skip", SKIP))
     accs = _floats(st.get("acc_re", ACC_RE), stdout, skip=None)
     res = {"losses": losses, "accuracy": accs[-1] if accs else None, "check": check}
     res["final_loss"] = losses[-1] if losses else None

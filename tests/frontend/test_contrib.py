@@ -142,3 +142,28 @@ def test_contrib_rnn_names_what_it_lacks():
         assert tf.contrib.rnn.BasicLSTMCell is tf.nn.rnn_cell.BasicLSTMCell
     with pytest.raises(AttributeError, match="kiln does not implement tf.contrib.rnn.NoSuchCell"):
         tf.contrib.rnn.NoSuchCell  # noqa: B018
+
+
+def test_legacy_seq2seq_losses_match_tensorflow():
+    # TF 1.15's contrib.legacy_seq2seq over lists of time steps (MorvanZhou tf20_RNN2.2 passes
+    # a squared error as softmax_loss_function); TF's numbers, from its 1.15 source run on 2.21
+    logits = [
+        tf.constant([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]]),
+        tf.constant([[0.2, 0.1, 1.1], [1.5, 0.5, 0.3]]),
+    ]
+    targets = [tf.constant([0, 1]), tf.constant([2, 2])]
+    weights = [tf.constant([1.0, 0.5]), tf.constant([1.0, 1.0])]
+    s2s = tf.contrib.legacy_seq2seq
+    by_example = s2s.sequence_loss_by_example(logits, targets, weights)
+    total = s2s.sequence_loss(logits, targets, weights)
+    mse = s2s.sequence_loss_by_example(
+        [tf.constant([1.0, 2.0, 3.0])],
+        [tf.constant([1.5, 2.0, 2.0])],
+        [tf.ones([3])],
+        softmax_loss_function=lambda labels, logits: tf.square(labels - logits),
+    )
+    with tf.Session() as sess:
+        a, b, c = sess.run([by_example, total, mse])
+    np.testing.assert_allclose(a, [0.49526, 1.2148625], rtol=1e-5)
+    np.testing.assert_allclose(b, 0.85506123, rtol=1e-5)
+    np.testing.assert_allclose(c, [0.25, 0.0, 1.0], rtol=1e-5)
