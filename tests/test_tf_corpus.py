@@ -168,8 +168,9 @@ def test_corpus_under_kiln_reaches_the_floor(tmp_path):
 # snapshots.json: collections with no licence file (nlintz, golbin, hunkim, MorvanZhou's two),
 # run from their repository snapshots, never copied. Measured 117 of 120 under kiln on
 # 2026-12-04, MorvanZhou's 40 among them (TensorFlow 2.21: 96, see results_tf_snapshots.json);
-# the floor leaves 7 for the load of a full suite run.
-SNAPSHOT_FLOOR = 110
+# a run may miss 10 of the programs present (the load of a full suite run; nlintz's three
+# that TensorFlow misses too), whichever collections this machine has.
+SNAPSHOT_MISSES = 10
 
 
 def test_snapshot_programs_have_provenance():
@@ -197,4 +198,4 @@ def test_snapshot_collections_under_kiln_reach_the_floor(tmp_path):
     run.main(["--framework", "kiln", "--collection", "snapshots", "--fork", "--out", str(out)])
     summary = json.loads(out.read_text())
     assert summary["total"] == len(progs)
-    assert summary["pass"] >= SNAPSHOT_FLOOR, summary["pass"]
+    assert summary["pass"] >= len(progs) - SNAPSHOT_MISSES, summary["pass"]
