@@ -207,6 +207,15 @@ SETTINGS = {
     # an epoch is ~5 batches, the cost printed every display_step (capped to steps // 4) epochs
     "mt_tf21_autoencoder": {"steps": 4, "epochs": 5},
     "mt_tf23_bn": {"check": "none"},
+    # instillai/TensorFlow-Course (TF 2): the keras programs train on the digits shim with
+    # their losses on Keras's progress lines; graph times 1000- to 3000-wide dense stacks
+    # (20 and 2 calls here, not 1000 and 100); linearregression logs every 50 of 400 epochs
+    "ic_graph": {"subs": [[r"number=1000\)", "number=20)"], [r"number=100\)", "number=2)"]]},
+    "ic_custom_training": {"subs": [[r"^NUM_EPOCHS = 5", "NUM_EPOCHS = 3"]]},
+    "ic_dataset_generator": {"subs": [[r"^NUM_EPOCHS = 5", "NUM_EPOCHS = 3"]]},
+    "ic_linearregression": {"epochs": 400, "subs": [[r"^n_epochs_log = 200", "n_epochs_log = 50"]]},
+    "ic_cnns": {"subs": [[r"epochs=5\)", "epochs=3)"]]},
+    "ic_mlp": {"subs": [[r"epochs=10\)", "epochs=3)"]]},
 }
 # hunkim/DeepLearningZeroToAll: each lab prints its loss its own way (bare numbers, lists),
 # so its labs count as passing when they run to the end, their data files beside them
@@ -300,6 +309,16 @@ def rewrite(src: str, framework: str, api: str, kiln_v2: bool, steps=STEP_CAP, e
         r"\1from tf_corpus_shim import",
         src,
         flags=re.M,
+    )
+    src = re.sub(  # tf.keras.datasets.mnist.load_data() reached through attributes
+        r"\b(?:tf\.)?keras\.datasets\.(\w+)\.load_data\(",
+        r"__import__('tf_corpus_shim').\1.load_data(",
+        src,
+    )
+    src = re.sub(  # downloads (UCI housing.data, the flower photos) -> generated stand-ins
+        r"\b(?:tf\.)?keras\.utils\.get_file\(",
+        "__import__('tf_corpus_shim').get_file(",
+        src,
     )
     src = re.sub(  # an image folder (build_an_image_dataset): JPEGs of digits
         r"^DATASET_PATH = '/path/to/dataset/'",
