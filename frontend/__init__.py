@@ -26,6 +26,7 @@ from . import (
     train,
 )
 from . import optimizers_v2 as optimizers
+from . import testing as test  # tf.test (TestCase, main on unittest)
 from .array_ops import *  # noqa: F403  (stack, split, gather, range, shape, ...)
 from .contractions import einsum, tensordot
 from .control_flow import case, cond, foldl, foldr, map_fn, scan, while_loop
@@ -77,6 +78,7 @@ from .graph import (
 )
 from .indexing import scatter_nd, sequence_mask, strided_slice
 from .local import initialize_local_variables, local_variables, local_variables_initializer
+from .module import Module
 from .moving_averages import moving_average_variables
 from .ops import *  # noqa: F403  (the op functions, TensorFlow's names)
 from .ops import placeholder  # noqa: F401
@@ -151,6 +153,7 @@ from .namespaces import (  # noqa: E402
     assign_add,
     assign_sub,
     ceil,
+    config,
     count_nonzero,
     debugging,
     disable_v2_behavior,

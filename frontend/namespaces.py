@@ -1,6 +1,7 @@
 """TensorFlow's sub-namespaces and small top-level names: tf.math, tf.random,
 tf.strings, tf.io (and tf.io.gfile, TF 1.x's tf.gfile), tf.logging,
-tf.app/tf.flags, tf.ConfigProto and friends, tf.newaxis, tf.arg_max.
+tf.app/tf.flags, tf.config's device lists, tf.ConfigProto and friends, tf.newaxis,
+tf.arg_max.
 
 Each namespace is a module object whose names are kiln's own functions
 (the same objects as the top-level ones), plus the few composites defined
@@ -12,6 +13,7 @@ TensorFlow has that kiln lacks raise "kiln does not implement tf.X yet"
 from __future__ import annotations
 
 import argparse
+import collections
 import logging as _logging
 import sys
 import types
@@ -841,6 +843,37 @@ flags = namespace(
 )
 
 app = namespace("kiln.app", "tf.app: run(main) and flags.", run=run, flags=flags)
+
+
+# ------------------------------------------------------------------ tf.config
+
+PhysicalDevice = collections.namedtuple("PhysicalDevice", ["name", "device_type"])
+LogicalDevice = collections.namedtuple("LogicalDevice", ["name", "device_type"])
+
+
+def list_physical_devices(device_type: str | None = None) -> list:
+    """tf.config.list_physical_devices: the CPU, where kiln's sessions and eager ops run
+    (as a CPU-only TensorFlow lists it); [] for device_type "GPU"."""
+    cpu = PhysicalDevice("/physical_device:CPU:0", "CPU")
+    return [cpu] if device_type in (None, "CPU") else []
+
+
+def list_logical_devices(device_type: str | None = None) -> list:
+    """tf.config.list_logical_devices: one logical device per physical one."""
+    return [
+        LogicalDevice(d.name.replace("physical_device", "device"), d.device_type)
+        for d in list_physical_devices(device_type)
+    ]
+
+
+config = namespace(
+    "kiln.config",
+    "tf.config: the devices kiln runs on.",
+    PhysicalDevice=PhysicalDevice,
+    LogicalDevice=LogicalDevice,
+    list_physical_devices=list_physical_devices,
+    list_logical_devices=list_logical_devices,
+)
 
 
 # ------------------------------------------------------------------ session config
