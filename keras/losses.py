@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..frontend import nn
-from ..frontend.array_ops import one_hot
 from ..frontend.dtypes import int32
 from ..frontend.graph import GraphError
 from ..frontend.nn import l2_normalize
@@ -112,9 +111,10 @@ class SparseCategoricalCrossentropy(Loss):
             labels = reshape(labels, [-1])
         if self.from_logits:
             return nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=y_pred)
-        depth = y_pred.shape.as_list()[-1]
+        # as Keras: the clipped probabilities' logs are logits, so each row is normalized by
+        # its sum (sigmoid outputs do not sum to 1, and unnormalized -log p_y falls to 0)
         p = clip_by_value(y_pred, EPS, 1.0 - EPS)
-        return -reduce_sum(one_hot(labels, depth, dtype=y_pred.dtype) * log(p), axis=-1)
+        return nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=log(p))
 
 
 class CategoricalCrossentropy(Loss):
