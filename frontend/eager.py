@@ -250,8 +250,9 @@ class EagerTensor(Tensor):
         return TensorShape(self._value.shape)
 
     def numpy(self) -> np.ndarray:
-        """The value as a numpy array (do not modify it in place)."""
-        return self._value
+        """The value as a numpy array (do not modify it in place); a scalar's is a numpy
+        scalar (np.float32(2.0), hashable), as TensorFlow's EagerTensor.numpy() gives."""
+        return self._value[()] if self._value.ndim == 0 else self._value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         value = np.asarray(self._value)
@@ -580,7 +581,8 @@ class EagerVariable(Variable):
     value = read_value
 
     def numpy(self) -> np.ndarray:
-        return self._value.copy()
+        """A copy of the value (a numpy scalar for a scalar variable, as in TensorFlow)."""
+        return self._value[()] if self._value.ndim == 0 else self._value.copy()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self._value if dtype is None else self._value.astype(dtype)
