@@ -25,9 +25,10 @@ def _better(mode: str, monitor: str) -> Callable[[float, float], bool]:
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (or its weights) after each epoch to `filepath`, which
-    may name the epoch and logs ("w.{epoch:02d}-{val_loss:.2f}.h5");
-    `save_best_only` keeps the best by `monitor`."""
+    """Save the model (or its weights) to `filepath`, which may name the epoch and
+    logs ("w.{epoch:02d}-{val_loss:.2f}.h5"): after each epoch, or, with an integer
+    `save_freq` as in Keras, after every that many batches (the epoch in the name
+    being the one under way); `save_best_only` keeps the best by `monitor`."""
 
     def __init__(
         self,
@@ -40,14 +41,33 @@ class ModelCheckpoint(Callback):
         save_freq: Any = "epoch",
         **_: Any,
     ):
-        if save_freq != "epoch":
-            raise GraphError("ModelCheckpoint: only save_freq='epoch' is supported")
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
+            raise GraphError(
+                f"ModelCheckpoint: save_freq is 'epoch' or a number of batches, not {save_freq!r}"
+            )
         self.filepath, self.monitor, self.verbose = os.fspath(filepath), monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.save_freq = save_freq
         self.better = _better(mode, monitor)
         self.best: float | None = None
+        self._epoch, self._batches = 0, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches >= self.save_freq:
+            self._batches = 0
+            self._save(self._epoch, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, logs)
+
+    def _save(self, epoch, logs):
         logs = logs or {}
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_best_only:

@@ -31,12 +31,12 @@ from .compile_utils import CompiledMetric, LossesContainer, MetricsContainer
 
 
 class ProgressBar:
-    """Keras's one-line bar on stderr: `12/57 [=====>....] - ETA: 3s - loss: 0.51`,
-    redrawn in place; the epoch's last line stays with its time per step."""
+    """Keras's one-line bar, on stdout as Keras prints it: `12/57 [=====>....] - ETA: 3s -
+    loss: 0.51`, redrawn in place; the epoch's last line stays with its time per step."""
 
     def __init__(self, total: int | None, stream: Any = None, width: int = 30):
         self.total, self.width = total, width
-        self.stream = stream if stream is not None else sys.stderr
+        self.stream = stream if stream is not None else sys.stdout
         self.start = time.perf_counter()
         self._last_len = 0
 
@@ -293,6 +293,13 @@ def _array(a: Any) -> Any:
     return out.astype(np.float32) if out.dtype == np.float64 else out
 
 
+def _inputs(x: Any) -> Any:
+    """fit/evaluate/predict's x: an array as _array gives it, a 1-D one as a column
+    ((n,) -> (n, 1)), as Keras's expand_1d makes it (a Dense(input_shape=(1,)) takes it)."""
+    x = _array(x)
+    return x[:, None] if isinstance(x, np.ndarray) and x.ndim == 1 else x
+
+
 # ------------------------------------------------------------------ the mixin
 
 
@@ -421,14 +428,14 @@ class Trainer:
         **_: Any,
     ) -> History:
         """Train for `epochs` over (x, y) arrays or a Dataset of (x, y) batches,
-        with a progress bar on stderr (verbose=1), one line per epoch (2) or
+        with a progress bar on stdout (verbose=1), one line per epoch (2) or
         silence (0). Returns the History."""
         custom = self._custom("train_step")
         if not custom:
             self._check_compiled("fit")
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        x, y = _array(x), _array(y)
+        x, y = _inputs(x), _array(y)
         if validation_split and validation_data is None:
             if isinstance(x, Dataset):
                 raise GraphError("fit: validation_split needs arrays, not a Dataset")
@@ -457,7 +464,7 @@ class Trainer:
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
             if verbose == 1:
-                sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
+                sys.stdout.write(f"Epoch {epoch + 1}/{epochs}\n")
             bar = ProgressBar(steps) if verbose else None
             totals = self._no_totals()
             seen = 0
@@ -503,7 +510,7 @@ class Trainer:
                 logs.update({f"val_{k}": v for k, v in values.items()})
             if verbose and bar is not None:
                 if verbose == 2:
-                    sys.stderr.write(f"Epoch {epoch + 1}/{epochs}\n")
+                    sys.stdout.write(f"Epoch {epoch + 1}/{epochs}\n")
                 bar.total = bar.total or step
                 bar.update(step, logs, final=True)
             for cb in cbs:
@@ -526,7 +533,7 @@ class Trainer:
         """The loss and metrics over (x, y), batch-size weighted means."""
         verbose = 1 if verbose == "auto" else int(verbose)
         batch_size = batch_size or 32
-        x, y = _array(x), _array(y)
+        x, y = _inputs(x), _array(y)
         if self._custom("test_step"):
             return self._evaluate_custom(x, y, batch_size, return_dict)
         self._check_compiled("evaluate")
@@ -578,7 +585,7 @@ class Trainer:
 
     def _on_batch(self, kind, x, y, sample_weight, class_weight, return_dict) -> Any:
         step = f"{kind}_step"
-        x, y = _array(x), _array(y)
+        x, y = _inputs(x), _array(y)
         if self._custom(step):
             attr = "_train_fn" if kind == "train" else "_eval_fn"
             if getattr(self, attr) is None:
@@ -627,7 +634,7 @@ class Trainer:
     ) -> np.ndarray:
         """The model's outputs over x (arrays or a Dataset), as numpy."""
         batch_size = batch_size or 32
-        x = _array(x)
+        x = _inputs(x)
         if self._predict_fn is None:
             self._predict_fn = function(lambda xb: self(xb, training=False), name="predict")
         outs = []
