@@ -8,7 +8,15 @@ import unittest
 import numpy as np
 import pytest
 
-import kiln.compat.v2 as tf
+import kiln as tf
+
+
+@pytest.fixture(autouse=True)
+def eager():
+    # TF 2 semantics, without importing kiln.compat.v2 (which would make every later
+    # test of the session eager)
+    with tf.eager_mode():
+        yield
 
 
 class Layer(tf.Module):
