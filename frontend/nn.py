@@ -530,6 +530,8 @@ def dropout_at(
 ) -> Tensor:
     """tf.nn.dropout's mask for run number `runs` (see dropout), rate a float in (0, 1) or a
     tensor."""
+    if isinstance(rate, Tensor) and rate.shape.ndims is None:
+        rate = reshape(rate, [])  # a scalar, as TF requires: the output keeps x's shape
     draws = []
     for k in range(2):
         attrs = {
