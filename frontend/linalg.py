@@ -35,13 +35,6 @@ __all__ = [
 ]
 
 
-def _square(x: Tensor, what: str) -> int:
-    dims = x.shape.as_list()
-    if dims is None or len(dims) < 2 or dims[-1] is None or dims[-1] != (dims[-2] or dims[-1]):
-        raise GraphError(f"{what}: {x.name} must be a batch of square matrices with a static size")
-    return dims[-1]
-
-
 def matrix_diag(diagonal: Any, name: str | None = None) -> Tensor:
     """A batch of square matrices with `diagonal`'s last dim on their diagonals, zero
     elsewhere (tf.linalg.diag, tf.matrix_diag); that dim must be static."""
@@ -62,11 +55,22 @@ def diag(diagonal: Any, name: str | None = None) -> Tensor:
 
 
 def matrix_diag_part(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
-    """The main diagonals of a batch of square matrices (tf.linalg.diag_part,
-    tf.matrix_diag_part)."""
+    """The main diagonals of a batch of matrices (tf.linalg.diag_part,
+    tf.matrix_diag_part). Of a static square size, a composite with a gradient; else
+    a host op (no gradient)."""
     x = ops.convert_to_tensor(input)
-    n = _square(x, "matrix_diag_part")
-    return ops.reduce_sum(ops.multiply(x, eye(n, dtype=x.dtype)), axis=-1, name=name)
+    dims = x.shape.as_list()
+    if dims is None or len(dims) < 2:
+        raise GraphError(f"matrix_diag_part: {x.name} needs a known rank of at least 2")
+    if dims[-1] is not None and dims[-1] == dims[-2]:
+        return ops.reduce_sum(ops.multiply(x, eye(dims[-1], dtype=x.dtype)), axis=-1, name=name)
+    k = None if None in dims[-2:] else min(dims[-2:])
+    out = TensorShape([*dims[:-2], k])
+
+    def run(a):
+        return [np.ascontiguousarray(np.diagonal(a, axis1=-2, axis2=-1))]
+
+    return strings.host_op("MatrixDiagPart", [x], run, [(x.dtype, out)], name)[0]
 
 
 def tensor_diag_part(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
