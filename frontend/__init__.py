@@ -231,6 +231,7 @@ del _module, _into, _name
 # tf.import_graph_def, tf.GraphDef, Graph.as_graph_def, tf.train.write_graph, and
 # tf.graph_util's freezing
 from . import graph_def as _graph_def  # noqa: E402
+from . import testing as test  # noqa: E402  (tf.test)
 
 # tf.linalg and its TF 1.x top-level names (tf.matrix_inverse, tf.diag, ...)
 from .graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
