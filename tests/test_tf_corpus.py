@@ -183,7 +183,7 @@ def test_snapshot_programs_have_provenance():
     assert {r["name"] for r in ref["results"]} == {p["name"] for p in listed}
     for name, st in run.SETTINGS.items():
         for pat, _ in st.get("subs", ()):
-            assert name.startswith(("nl_", "go_", "mz_", "mt_")) and pat
+            assert name.startswith(("nl_", "go_", "mz_", "mt_", "cb_")) and pat
 
 
 @pytest.mark.slow
