@@ -74,3 +74,70 @@ def test_squeeze_keeps_unknown_dims_and_int_placeholder_shape(sess):
     assert squeezed.shape.as_list() == [None]
     assert np.array_equal(sess.run(squeezed, {p: [[1.0], [2.0]]}), [1.0, 2.0])  # TF: [1. 2.]
     assert tf.placeholder(tf.int32, shape=(5)).shape.as_list() == [5]
+
+
+def test_matrix_diag_part_of_a_run_time_size(sess):
+    x = tf.placeholder(tf.float32, [None, None, None])
+    d = tf.matrix_diag_part(x)
+    assert d.shape.as_list() == [None, None]
+    value = np.arange(12.0).reshape(2, 2, 3)  # TF: the diagonal of each non-square matrix too
+    assert np.array_equal(sess.run(d, {x: value}), [[0.0, 4.0], [6.0, 10.0]])
+
+
+def test_dropout_with_a_keep_prob_placeholder_keeps_the_shape(sess):
+    x = tf.placeholder(tf.float32, [None, 3])
+    keep = tf.placeholder(tf.float32)  # no shape, as the cookbook writes it
+    assert tf.nn.dropout(x, keep).shape.as_list() == [None, 3]
+    cell = tf.contrib.rnn.DropoutWrapper(tf.contrib.rnn.BasicLSTMCell(4), output_keep_prob=keep)
+    outputs, _ = tf.nn.static_rnn(cell, [x, x], dtype=tf.float32)
+    assert outputs[0].shape.as_list() == [None, 4]
+    dropped = tf.nn.dropout(x, keep)
+    sess.run(tf.global_variables_initializer())
+    ones = np.ones((2, 3), np.float32)
+    assert np.array_equal(sess.run(dropped, {x: ones, keep: 1.0}), ones)
+
+
+def test_tf_test_case_evaluates_in_a_default_session():
+    class Probe(tf.test.TestCase):  # defined here: pytest collects TestCase subclasses
+        def runTest(self):  # noqa: N802  (unittest's name)
+            with self.test_session():
+                self.assertEqual(tf.constant(3.0).eval(), 3.0)
+            self.assertAllClose(tf.constant([1.0, 2.0]), [1.0, 2.0])
+            self.assertShapeEqual(np.ones([2, 5]), tf.zeros([2, 5]))
+
+    result = Probe().run()
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert tf.test.is_built_with_cuda() is False and tf.test.is_gpu_available() is False
+
+
+def test_vocabulary_processor_follows_tf_1_15():
+    # TF 1.15's VocabularyProcessor (contrib.learn, absent from TF 2): ids by first
+    # appearance; min_frequency=1 keeps words seen twice or more, renumbered by falling
+    # count with ties alphabetical (a:3 cat:3, then and dog sat the: 2)
+    vp_cls = tf.contrib.learn.preprocessing.VocabularyProcessor
+    docs = ["the cat sat on the mat", "The dog sat", "a cat and a dog and a cat", "USA won"]
+    vp = vp_cls(5, min_frequency=1)
+    ids = np.array(list(vp.fit_transform(docs)))
+    assert ids.tolist() == [[6, 2, 5, 0, 6], [0, 4, 5, 0, 0], [1, 2, 3, 1, 4], [0, 0, 0, 0, 0]]
+    assert len(vp.vocabulary_) == 7
+    plain = vp_cls(4)
+    assert np.array(list(plain.fit_transform(docs)))[1].tolist() == [6, 7, 3, 0]
+    assert next(plain.transform(["zebra cat"])).tolist() == [0, 2, 0, 0]
+
+
+def test_legacy_rnn_decoder_shares_variables_and_loops(sess):
+    cell = tf.nn.rnn_cell.BasicRNNCell(3)
+    inputs = [tf.constant(np.full((2, 3), v, np.float32)) for v in (1.0, 2.0, 3.0)]
+    seen = []
+
+    def loop(prev, i):
+        seen.append(i)
+        return prev
+
+    outputs, state = tf.contrib.legacy_seq2seq.rnn_decoder(
+        inputs, tf.zeros([2, 3]), cell, loop_function=loop
+    )
+    assert len(outputs) == 3 and seen == [1, 2] and len(tf.trainable_variables()) == 2
+    sess.run(tf.global_variables_initializer())
+    out, last = sess.run([outputs, state])
+    assert np.allclose(out[-1], last)
