@@ -206,7 +206,13 @@ from .records import (  # noqa: E402
     parse_example,
     parse_single_example,
 )
-from .sparse import SparseTensor, SparseTensorValue, sparse_tensor_to_dense  # noqa: E402
+from .sparse import (  # noqa: E402
+    SparseTensor,
+    SparseTensorValue,
+    edit_distance,
+    sparse_placeholder,
+    sparse_tensor_to_dense,
+)
 from .strings import (  # noqa: E402
     as_string,
     decode_csv,

@@ -670,6 +670,7 @@ sparse = namespace(
     "tf.sparse: SparseTensor and its conversion to dense.",
     SparseTensor=_sparse.SparseTensor,
     to_dense=_sparse.to_dense,
+    placeholder=_sparse.sparse_placeholder,
 )
 
 debugging = namespace(

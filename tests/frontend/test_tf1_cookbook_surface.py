@@ -141,3 +141,25 @@ def test_legacy_rnn_decoder_shares_variables_and_loops(sess):
     sess.run(tf.global_variables_initializer())
     out, last = sess.run([outputs, state])
     assert np.allclose(out[-1], last)
+
+
+def test_edit_distance_matches_tensorflow(sess):
+    # the cookbook's own tensors: a repeated index, indices past the dense shape
+    h1 = tf.SparseTensor([[0, 0, 0], [0, 0, 1], [0, 0, 2], [0, 0, 3]], list("bear"), [1, 1, 1])
+    t1 = tf.SparseTensor(
+        [[0, 0, 0], [0, 0, 1], [0, 0, 1], [0, 0, 3], [0, 0, 4]], list("beers"), [1, 1, 1]
+    )
+    assert sess.run(tf.edit_distance(h1, t1, normalize=False)).tolist() == [[2.0]]
+    h = tf.SparseTensor([[0, 0], [0, 1], [1, 0]], [1, 2, 3], [3, 2])
+    t = tf.SparseTensor([[0, 0], [2, 0]], [1, 5], [3, 2])
+    assert sess.run(tf.edit_distance(h, t)).tolist() == [1.0, np.inf, 1.0]  # TF's values
+    assert sess.run(tf.edit_distance(h, t, normalize=False)).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_sparse_placeholder_feeds_a_sparse_tensor_value(sess):
+    hyp, ref = tf.sparse_placeholder(tf.string), tf.sparse_placeholder(tf.string)
+    dist = tf.edit_distance(hyp, ref, normalize=True)
+    a = tf.SparseTensorValue([[0, 0, 0], [0, 0, 1], [1, 0, 0]], [b"a", b"b", b"c"], [2, 1, 2])
+    b = tf.SparseTensorValue([[0, 0, 0], [1, 0, 0], [1, 0, 1]], [b"a", b"c", b"d"], [2, 1, 2])
+    assert sess.run(dist, {hyp: a, ref: b}).tolist() == [[1.0], [0.5]]  # TF: [[1.], [0.5]]
+    assert sess.run(tf.sparse.to_dense(hyp, default_value=b""), {hyp: a})[1, 0, 0] == b"c"
