@@ -70,6 +70,8 @@ R1000 = r"(for i in )range\(1000\)"
 TRAIN_LOSS = r"(?i)train loss:?\s*" + NUM
 EPOCHS, TOTAL = r"(for epoch in )range\(\d+\)", r"total_epoch = \d+"
 PTP = r"(\w+)\.ptp\(0\)"
+# the generated movie reviews have ~1500 words: an embedding row past them has no word
+VOCAB_1000 = [r"^vocabulary_size = \d+", "vocabulary_size = 1000"]
 ONE_CHOICE = [r"int\((np\.random\.choice\(len\(sentences\), size=1\))\)", r"int(\1[0])"]
 NAN_TUPLE, NAN_EACH = r"= np\.nan_to_num\((normalize_cols\(.*\))\)$", r"= map(np.nan_to_num, \1)"
 SETTINGS = {
@@ -243,6 +245,7 @@ SETTINGS = {
         "subs": [
             [r"np\.random\.choice\(sentences\)", "sentences[np.random.randint(len(sentences))]"],
             [r"^generations = \d+", "generations = 2000"],
+            VOCAB_1000,
             [r"^print_loss_every = \d+", "print_loss_every = 250"],
             [r"^print_valid_every = \d+", "print_valid_every = 1000"],
         ],
@@ -251,7 +254,7 @@ SETTINGS = {
         "files": ["text_helpers.py"],
         "dirs": ["temp"],
         "loss_re": r"Loss at step \d+ : " + NUM,
-        "subs": [[r"^generations = \d+", "generations = 500"], ONE_CHOICE],
+        "subs": [[r"^generations = \d+", "generations = 500"], ONE_CHOICE, VOCAB_1000],
     },
     "cb_07_sentiment_with_doc2vec": {
         "files": ["text_helpers.py"],
@@ -260,6 +263,7 @@ SETTINGS = {
         "subs": [
             [r"^generations = \d+", "generations = 500"],
             ONE_CHOICE,
+            VOCAB_1000,
             [r"np\.array\((text_helpers\.text_to_numbers\(texts_\w+, word_dictionary\))\)", r"\1"],
         ],
     },
