@@ -1,7 +1,7 @@
 """tf.contrib.legacy_seq2seq's losses over lists of per-time-step tensors (TF 1.x's
 older seq2seq API, as TF 1.15 defines them): `sequence_loss_by_example`, the weighted
 per-example loss summed over the time steps, and `sequence_loss`, its sum averaged over
-the batch."""
+the batch; and `rnn_decoder`, the cell run over a list of inputs."""
 
 from __future__ import annotations
 
@@ -11,8 +11,31 @@ from ..frontend import nn
 from ..frontend.array_ops import shape
 from ..frontend.graph import GraphError, Tensor, get_default_graph
 from ..frontend.ops import add_n, cast, convert_to_tensor, divide, multiply, reduce_sum, reshape
+from ..frontend.variables import get_variable_scope, variable_scope
 
-__all__ = ["sequence_loss", "sequence_loss_by_example"]
+__all__ = ["rnn_decoder", "sequence_loss", "sequence_loss_by_example"]
+
+
+def rnn_decoder(
+    decoder_inputs: list, initial_state: Any, cell: Any, loop_function: Any = None, scope=None
+) -> tuple[list, Any]:
+    """(outputs, final state) of `cell` run over the list `decoder_inputs` from
+    initial_state, its variables shared across steps (scope "rnn_decoder"). With
+    loop_function, each step after the first takes loop_function(previous output, i)
+    as its input instead, as TensorFlow's does (sampling text from a trained model)."""
+    with variable_scope(scope or "rnn_decoder"):
+        state, outputs, prev = initial_state, [], None
+        for i, inp in enumerate(decoder_inputs):
+            if loop_function is not None and prev is not None:
+                with variable_scope("loop_function", reuse=True):
+                    inp = loop_function(prev, i)
+            if i > 0:
+                get_variable_scope().reuse_variables()
+            output, state = cell(inp, state)
+            outputs.append(output)
+            if loop_function is not None:
+                prev = output
+    return outputs, state
 
 
 def sequence_loss_by_example(

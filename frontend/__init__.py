@@ -209,7 +209,13 @@ from .records import (  # noqa: E402
     parse_example,
     parse_single_example,
 )
-from .sparse import SparseTensor, SparseTensorValue, sparse_tensor_to_dense  # noqa: E402
+from .sparse import (  # noqa: E402
+    SparseTensor,
+    SparseTensorValue,
+    edit_distance,
+    sparse_placeholder,
+    sparse_tensor_to_dense,
+)
 from .strings import (  # noqa: E402
     as_string,
     decode_csv,
@@ -234,7 +240,24 @@ del _module, _into, _name
 # tf.import_graph_def, tf.GraphDef, Graph.as_graph_def, tf.train.write_graph, and
 # tf.graph_util's freezing
 from . import graph_def as _graph_def  # noqa: E402
+
+# tf.linalg and its TF 1.x top-level names (tf.matrix_inverse, tf.diag, ...)
 from .graph_def import GraphDef, NodeDef, import_graph_def  # noqa: E402
+from .linalg import (  # noqa: E402
+    cholesky,
+    cross,
+    diag,
+    matrix_determinant,
+    matrix_diag,
+    matrix_diag_part,
+    matrix_inverse,
+    matrix_solve,
+    matrix_transpose,
+    self_adjoint_eig,
+    unsorted_segment_sum,
+)
+from .linalg import tensor_diag_part as diag_part  # noqa: E402
+from .namespaces import linalg_namespace as linalg  # noqa: E402
 
 train.write_graph = namespaces.io.write_graph = _graph_def.write_graph  # TF 1.x, TF 2
 train.SummaryWriter = summary.FileWriter  # TF 0.x's name (tf.summary.FileWriter since 0.12)

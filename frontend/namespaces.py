@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import array_ops, nn, ops, py_ops, records, strings, variables
+from . import array_ops, linalg, nn, ops, py_ops, records, strings, variables
 from . import image as _image
 from . import sparse as _sparse
 from .dtypes import as_dtype, bool_, float32, int32, int64
@@ -216,11 +216,6 @@ def count_nonzero(
 
 def log_sigmoid(x: Any, name: str | None = None) -> Tensor:
     return ops.negative(nn.softplus(ops.negative(_x(x))), name=name)
-
-
-def softsign(x: Any, name: str | None = None) -> Tensor:
-    x = _x(x)
-    return ops.divide(x, ops.add(ops.abs(x), ops.constant(1, x.dtype)), name=name)
 
 
 def xlogy(x: Any, y: Any, name: str | None = None) -> Tensor:
@@ -569,13 +564,13 @@ _MATH_FROM_OPS = (
     "abs add add_n argmax argmin cumsum divide equal exp floordiv greater greater_equal "
     "less less_equal log logical_and logical_not logical_or maximum minimum multiply "
     "negative not_equal pow reduce_max reduce_mean reduce_min reduce_prod reduce_sum rsqrt "
-    "sigmoid sign sin cos sqrt square subtract tanh truediv"
+    "sigmoid sign sin cos sqrt square subtract tan tanh truediv"
 ).split()
-_MATH_FROM_NN = "in_top_k l2_normalize log_softmax softmax softplus top_k".split()
+_MATH_FROM_NN = "in_top_k l2_normalize log_softmax softmax softplus softsign top_k".split()
 _MATH_HERE = (
     "ceil count_nonzero divide_no_nan erf expm1 floor floormod is_finite is_inf is_nan "
     "log1p log_sigmoid logical_xor mod reciprocal reduce_all reduce_any reduce_logsumexp "
-    "reduce_std reduce_variance rint round scalar_mul softsign squared_difference xlogy"
+    "reduce_std reduce_variance rint round scalar_mul squared_difference xlogy"
 ).split()
 
 
@@ -595,7 +590,9 @@ math = namespace(
     **_pick(_MATH_FROM_OPS, ops, array_ops),
     **_pick(_MATH_FROM_NN, nn),
     **_pick(_MATH_HERE, sys.modules[__name__]),
+    unsorted_segment_sum=linalg.unsorted_segment_sum,
 )
+linalg_namespace = namespace("kiln.linalg", "tf.linalg: matrices.", **linalg.linalg_members)
 
 
 # ------------------------------------------------------------------ tf.strings, tf.io, gfile
@@ -675,6 +672,7 @@ sparse = namespace(
     "tf.sparse: SparseTensor and its conversion to dense.",
     SparseTensor=_sparse.SparseTensor,
     to_dense=_sparse.to_dense,
+    placeholder=_sparse.sparse_placeholder,
 )
 
 debugging = namespace(

@@ -17,16 +17,21 @@ from .ops import (
     abs,
     add,
     cast,
+    constant,
     convert_to_tensor,
+    divide,
     equal,
+    exp,
     expand_dims,
     greater,
     greater_equal,
     less,
+    log,
     logical_and,
     make,
     maximum,
     multiply,
+    negative,
     pow,
     reduce_mean,
     reduce_sum,
@@ -37,6 +42,7 @@ from .ops import (
     square,
     squeeze,
     stop_gradient,
+    subtract,
     tanh,
     transpose,
     where,
@@ -77,9 +83,11 @@ __all__ = [
     "softmax_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits_v2",
     "softplus",
+    "softsign",
     "sparse_softmax_cross_entropy_with_logits",
     "tanh",
     "top_k",
+    "weighted_cross_entropy_with_logits",
 ]
 
 
@@ -97,6 +105,12 @@ elu = _activation("Elu", "kiln.elu")
 relu6 = _activation("Relu6", "kiln.relu6")
 softplus = _activation("Softplus", "kiln.softplus")
 selu = _activation("Selu", "kiln.selu")
+
+
+def softsign(features: Any, name: str | None = None) -> Tensor:
+    """features / (|features| + 1) (tf.nn.softsign, tf.math.softsign)."""
+    x = convert_to_tensor(features)
+    return divide(x, add(abs(x), constant(1, x.dtype)), name=name)
 
 
 def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Tensor:
@@ -249,6 +263,27 @@ def sigmoid_cross_entropy_with_logits(
     """max(x, 0) - x*z + log(1 + exp(-|x|)), elementwise (stable)."""
     z, x = _labels_logits(labels, logits, "SigmoidCrossEntropyWithLogits")
     return make("SigmoidCrossEntropyWithLogits", "kiln.sigmoid_cross_entropy", [x, z], name)
+
+
+def weighted_cross_entropy_with_logits(
+    labels: Any = None,
+    logits: Any = None,
+    pos_weight: Any = None,
+    name: str | None = None,
+    targets: Any = None,
+) -> Tensor:
+    """Sigmoid cross entropy with the positive term weighted, q = pos_weight:
+    (1 - z) x + (1 + (q - 1) z) (log(1 + exp(-|x|)) + max(-x, 0)), elementwise and
+    stable, as TensorFlow computes it (tf.nn.weighted_cross_entropy_with_logits;
+    TF 1.x names the labels `targets`)."""
+    labels = targets if labels is None else labels
+    z, x = _labels_logits(labels, logits, "WeightedCrossEntropyWithLogits")
+    with get_default_graph().name_scope(name or "logistic_loss"):
+        q = convert_to_tensor(pos_weight, dtype=x.dtype)
+        one = constant(1, x.dtype)
+        log_weight = add(one, multiply(subtract(q, one), z))
+        soft = add(log(add(one, exp(negative(abs(x))))), maximum(negative(x), 0.0))
+        return add(multiply(subtract(one, z), x), multiply(log_weight, soft))
 
 
 def leading_dims(x: Tensor, k: int) -> list:
@@ -495,6 +530,8 @@ def dropout_at(
 ) -> Tensor:
     """tf.nn.dropout's mask for run number `runs` (see dropout), rate a float in (0, 1) or a
     tensor."""
+    if isinstance(rate, Tensor) and rate.shape.ndims is None:
+        rate = reshape(rate, [])  # a scalar, as TF requires: the output keeps x's shape
     draws = []
     for k in range(2):
         attrs = {

@@ -258,6 +258,14 @@ log = _unary("Log", "kiln.log")
 tanh = _unary("Tanh", "kiln.tanh")
 sin = _unary("Sin", "kiln.sin")
 cos = _unary("Cos", "kiln.cos")
+
+
+def tan(x: Any, name: str | None = None) -> Tensor:
+    """Elementwise tangent, sin / cos (tf.tan)."""
+    x = convert_to_tensor(x)
+    return divide(sin(x), cos(x), name=name)
+
+
 sigmoid = _unary("Sigmoid", "kiln.sigmoid")
 logical_not = _unary("LogicalNot", "kiln.logical_not")
 add = _binary("Add", "kiln.add")
@@ -473,9 +481,12 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None) -> Tensor:
     x = convert_to_tensor(input)
     axes = _axes(axis)
     if axes is None:
-        if not x.shape.is_fully_defined():
-            raise GraphError("kl.squeeze without axis needs a fully known shape")
-        axes = [i for i, d in enumerate(x.shape) if d == 1]
+        # TensorFlow drops every dim that is 1 at run time; kiln's shapes are static,
+        # so it drops the dims known to be 1 and keeps the unknown ones (a [None, 1]
+        # batch squeezes to [None], as in TensorFlow unless the batch has one row)
+        if x.shape.dims is None:
+            raise GraphError("kl.squeeze without axis needs a known rank")
+        axes = [i for i, d in enumerate(x.shape.as_list()) if d == 1]
     return make("Squeeze", "kiln.squeeze", [x], name, axes=axes)
 
 
@@ -572,6 +583,8 @@ def placeholder(
     """A tensor fed at run time (tf.placeholder); None dims take any size, and
     shape=None any rank."""
     dt = as_dtype(dtype)
+    if isinstance(shape, int | np.integer):  # shape=(batch_size) is an int: a vector
+        shape = [shape]
     static = TensorShape(None if shape is None else list(shape))
     op = get_default_graph().create_op(
         "Placeholder",

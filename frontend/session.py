@@ -358,6 +358,8 @@ def _flat_feeds(items) -> Iterator[tuple[Any, Any]]:
     """feed_dict's (key, value) pairs with tuple keys (an LSTMStateTuple, nested tuples of
     placeholders) paired element by element with their values, as TF's Session does."""
     for key, value in items:
+        if isinstance(key, SparseTensor):  # a sparse_placeholder: its three parts
+            key = (key.indices, key.values, key.dense_shape)
         if isinstance(key, tuple):
             if len(value) != len(key):
                 raise GraphError(

@@ -166,8 +166,9 @@ def test_corpus_under_kiln_reaches_the_floor(tmp_path):
 
 
 # snapshots.json: collections with no licence file (nlintz, golbin, hunkim, MorvanZhou's two),
-# run from their repository snapshots, never copied. Measured 117 of 120 under kiln on
-# 2026-12-04, MorvanZhou's 40 among them (TensorFlow 2.21: 96, see results_tf_snapshots.json);
+# and nfmcclure/tensorflow_cookbook's 52 (cb_), run from their repository snapshots, never
+# copied. Measured 117 of 120 under kiln on 2026-12-04, MorvanZhou's 40 among them, and the
+# cookbook's 51 of 52 (TensorFlow 2.21: 96 of 120, 46 of 52; see results_tf_snapshots.json);
 # a run may miss 10 of the programs present (the load of a full suite run; nlintz's three
 # that TensorFlow misses too), whichever collections this machine has.
 SNAPSHOT_MISSES = 10
@@ -183,7 +184,7 @@ def test_snapshot_programs_have_provenance():
     assert {r["name"] for r in ref["results"]} == {p["name"] for p in listed}
     for name, st in run.SETTINGS.items():
         for pat, _ in st.get("subs", ()):
-            assert name.startswith(("nl_", "go_", "mz_", "mt_", "ic_")) and pat
+            assert name.startswith(("nl_", "go_", "mz_", "mt_", "ic_", "cb_")) and pat
 
 
 @pytest.mark.slow
@@ -199,3 +200,31 @@ def test_snapshot_collections_under_kiln_reach_the_floor(tmp_path):
     summary = json.loads(out.read_text())
     assert summary["total"] == len(progs)
     assert summary["pass"] >= len(progs) - SNAPSHOT_MISSES, summary["pass"]
+
+
+def test_shim_answers_the_cookbook_downloads_with_generated_files():
+    import io
+    import tarfile
+    import zipfile
+
+    import nltk
+    import requests
+    from nltk.corpus import stopwords
+
+    base = "https://example.org/data/"
+    birth = requests.get(base + "birthweight.dat").text.split("\r\n")
+    assert birth[0].split("\t")[0] == "LOW" and birth[0].split("\t")[-1] == "BWT"
+    assert len([r for r in birth[1:] if r]) == 189
+    rows = [r.split(" ") for r in requests.get(base + "housing.data").text.split("\n") if r]
+    assert {len(r) for r in rows} == {14}
+    sms = zipfile.ZipFile(io.BytesIO(requests.get(base + "smsspamcollection.zip").content))
+    labels = {line.split("\t")[0] for line in sms.read("SMSSpamCollection").decode().splitlines()}
+    assert labels == {"ham", "spam"}
+    chunks = requests.get(base + "rt-polaritydata.tar.gz", stream=True).iter_content(1024)
+    tar = tarfile.open(fileobj=io.BytesIO(b"".join(chunks)), mode="r:gz")
+    assert sorted(tar.getnames()) == [f"rt-polaritydata/rt-polarity.{k}" for k in ("neg", "pos")]
+    assert len(requests.get(base + "pg100.txt").content) > 7675
+    with pytest.raises(ConnectionError):
+        requests.get(base + "anything_else.csv")
+    assert "the" in stopwords.words("english")
+    assert nltk.word_tokenize("Hi, there!") == ["Hi", ",", "there", "!"]

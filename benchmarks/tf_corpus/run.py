@@ -69,6 +69,11 @@ R100, R200 = r"(for i in )range\(100\)", r"(for i in )range\(200\)"
 R1000 = r"(for i in )range\(1000\)"
 TRAIN_LOSS = r"(?i)train loss:?\s*" + NUM
 EPOCHS, TOTAL = r"(for epoch in )range\(\d+\)", r"total_epoch = \d+"
+PTP = r"(\w+)\.ptp\(0\)"
+# the generated movie reviews have ~1500 words: an embedding row past them has no word
+VOCAB_1000 = [r"^vocabulary_size = \d+", "vocabulary_size = 1000"]
+ONE_CHOICE = [r"int\((np\.random\.choice\(len\(sentences\), size=1\))\)", r"int(\1[0])"]
+NAN_TUPLE, NAN_EACH = r"= np\.nan_to_num\((normalize_cols\(.*\))\)$", r"= map(np.nan_to_num, \1)"
 SETTINGS = {
     "aym_v1_linear_regression": {"epochs": 100},  # 17 points: an epoch is one pass of 17 steps
     "aym_v1_gan": {"check": "finite"},
@@ -216,6 +221,72 @@ SETTINGS = {
     "ic_linearregression": {"epochs": 400, "subs": [[r"^n_epochs_log = 200", "n_epochs_log = 50"]]},
     "ic_cnns": {"subs": [[r"epochs=5\)", "epochs=3)"]]},
     "ic_mlp": {"subs": [[r"epochs=10\)", "epochs=3)"]]},
+    # nfmcclure/tensorflow_cookbook: its downloads (birth weights, housing, SMS spam, movie
+    # reviews, Shakespeare) are answered by the shim's requests with generated files. Some
+    # subs fit numpy 2 (no ndarray.ptp; nan_to_num of a tuple of arrays, choice of ragged
+    # lists and int() of a 1-element array raise); a helper module's subs are its program's
+    "cb_02_combining_everything_together": {"check": "none"},  # prints A and b only
+    "cb_03_lin_reg_l1_vs_l2": {"check": "none"},  # shows L2 diverging at rate 0.1
+    # batches of 25: the printed loss is noisy
+    "cb_03_logistic_regression": {"check": "finite", "subs": [[NAN_TUPLE, NAN_EACH]]},
+    "cb_04_multiclass_svm": {"check": "finite"},  # its dual loss falls without bound
+    "cb_05_nearest_neighbor": {"check": "none", "subs": [[PTP, r"np.ptp(\1, 0)"]]},
+    "cb_05_mixed_distance_functions_knn": {"check": "none", "subs": [[PTP, r"np.ptp(\1, 0)"]]},
+    "cb_05_image_recognition": {"check": "none"},  # its argmax runs over the batch axis
+    "cb_06_gates": {"check": "none"},
+    "cb_06_activation_functions": {"check": "none"},
+    "cb_06_improving_linear_regression": {"subs": [[NAN_TUPLE, NAN_EACH]]},
+    "cb_06_tic_tac_toe_moves": {  # it ends playing a game: the player's moves are scripted
+        "files": ["base_tic_tac_toe_moves.csv"],
+        "subs": [
+            [r"(for i in )range\(10000\)", r"\1range(1001)"],
+            [r"input\('Input index of your move \(0-8\): '\)", "[0, 2, 6, 8, 4][num_moves]"],
+        ],
+    },
+    "cb_07_bag_of_words": {"check": "acc"},
+    "cb_07_implementing_tf_idf": {
+        "loss_re": r"Train Loss \(Test Loss\):\s*" + NUM,
+        "skip": None,
+        "subs": [[r"(for i in )range\(10000\)", r"\1range(1000)"]],
+    },
+    "cb_07_working_with_skipgram": {
+        "loss_re": r"Loss at step \d+ : " + NUM,
+        "subs": [
+            [r"np\.random\.choice\(sentences\)", "sentences[np.random.randint(len(sentences))]"],
+            [r"^generations = \d+", "generations = 2000"],
+            VOCAB_1000,
+            [r"^print_loss_every = \d+", "print_loss_every = 250"],
+            [r"^print_valid_every = \d+", "print_valid_every = 1000"],
+        ],
+    },
+    "cb_07_working_with_cbow": {
+        "files": ["text_helpers.py"],
+        "dirs": ["temp"],
+        "loss_re": r"Loss at step \d+ : " + NUM,
+        "subs": [[r"^generations = \d+", "generations = 500"], ONE_CHOICE, VOCAB_1000],
+    },
+    "cb_07_sentiment_with_doc2vec": {
+        "files": ["text_helpers.py"],
+        "dirs": ["temp"],
+        "loss_re": r"Loss at step \d+ : " + NUM,
+        "subs": [
+            [r"^generations = \d+", "generations = 500"],
+            ONE_CHOICE,
+            VOCAB_1000,
+            [r"np\.array\((text_helpers\.text_to_numbers\(texts_\w+, word_dictionary\))\)", r"\1"],
+        ],
+    },
+    "cb_08_introductory_cnn": {"loss_re": r"Train Loss:\s*" + NUM, "skip": None},
+    "cb_09_implementing_rnn": {"check": "acc", "acc_re": r"Test Acc:\s*" + NUM},
+    "cb_09_implementing_lstm": {"subs": [[r"^epochs = \d+", "epochs = 4"]]},  # a loss every 10
+    "cb_09_stacking_multiple_lstm": {"subs": [[r"^epochs = \d+", "epochs = 2"]]},
+    "cb_09_siamese_similarity_driver": {
+        "files": ["siamese_similarity_model.py"],
+        "check": "acc",
+        "subs": [[r"^n_batches = \d+", "n_batches = 100"]],
+    },
+    "cb_10_implementing_unit_tests": {"loss_re": r"Train Loss:\s*" + NUM, "skip": None},
+    "cb_10_using_multiple_devices": {"check": "none"},
 }
 # hunkim/DeepLearningZeroToAll: each lab prints its loss its own way (bare numbers, lists),
 # so its labs count as passing when they run to the end, their data files beside them
@@ -320,6 +391,7 @@ def rewrite(src: str, framework: str, api: str, kiln_v2: bool, steps=STEP_CAP, e
         "__import__('tf_corpus_shim').get_file(",
         src,
     )
+    src = re.sub(r"\btf\.keras\.datasets\.mnist\b", "__import__('tf_corpus_shim').mnist", src)
     src = re.sub(  # an image folder (build_an_image_dataset): JPEGs of digits
         r"^DATASET_PATH = '/path/to/dataset/'",
         "DATASET_PATH = __import__('tf_corpus_shim').image_folder()",
@@ -480,6 +552,12 @@ def run_one(prog, framework, python, timeout, kiln_v2, keep=None, server=None):
         for pat, repl in st.get("subs", ()):
             src = re.sub(pat, repl, src, flags=re.M)
         materialize(prog, work, st)
+        for f in st.get("files", ()):  # helper modules import TensorFlow too
+            if f.endswith(".py"):
+                text = (work / f).read_text()
+                for pat, repl in st.get("subs", ()):
+                    text = re.sub(pat, repl, text, flags=re.M)
+                (work / f).write_text(rewrite(text, framework, prog["api"], kiln_v2))
         caps = {"steps": st.get("steps", STEP_CAP), "epochs": st.get("epochs", EPOCH_CAP)}
         (work / "main.py").write_text(rewrite(src, framework, prog["api"], kiln_v2, **caps))
         libs = PROGRAMS / "libs"
