@@ -574,8 +574,46 @@ def flip_up_down(image: Any) -> Tensor:
     return host_op("FlipUpDown", [x], lambda a: [np.flip(a, -3).copy()], [(x.dtype, x.shape)])[0]
 
 
+def _crop_start(size: int, fraction: float) -> int:
+    return int((size - size * fraction) / 2)  # TF 2's bbox start, truncated
+
+
+def central_crop(image: Any, central_fraction: float) -> Tensor:
+    """The central `central_fraction` of an HxWxC image or a batch of them: TF's box,
+    starting at int((size - size * fraction) / 2) on each side (tf.image.central_crop).
+    A slice where H and W are known (so it has a gradient), else a host op."""
+    x = convert_to_tensor(image)
+    if not 0.0 < central_fraction <= 1.0:
+        raise GraphError(
+            f"kl.image.central_crop: central_fraction must be in (0, 1], not {central_fraction}"
+        )
+    dims = x.shape.dims
+    if dims is None or len(dims) not in (3, 4):
+        raise GraphError(
+            f"kl.image.central_crop: {x.name} must be 3-D or 4-D, not of shape {x.shape}"
+        )
+    if central_fraction == 1.0:
+        return x
+    h, w = dims[-3], dims[-2]
+    if h is not None and w is not None:
+        top, left = _crop_start(h, central_fraction), _crop_start(w, central_fraction)
+        return x[..., top : h - top, left : w - left, :]
+
+    def run(a):
+        top = _crop_start(a.shape[-3], central_fraction)
+        left = _crop_start(a.shape[-2], central_fraction)
+        return [a[..., top : a.shape[-3] - top, left : a.shape[-2] - left, :].copy()]
+
+    shape = TensorShape([*dims[:-3], None, None, dims[-1]])
+    return host_op("CentralCrop", [x], run, [(x.dtype, shape)])[0]
+
+
 __all__ += [
     "adjust_brightness",
+    "adjust_jpeg_quality",
+    "central_crop",
+    "encode_jpeg",
+    "encode_png",
     "adjust_contrast",
     "adjust_hue",
     "adjust_saturation",

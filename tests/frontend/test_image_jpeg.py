@@ -62,3 +62,27 @@ def test_encoded_images_decode_again():
         assert back.shape == u8.shape and np.abs(back.astype(int) - u8).mean() < 3
         with pytest.raises(GraphError, match="must be uint8, not float32"):
             tf.image.encode_jpeg(_image())
+
+
+# TensorFlow 2.21: (shape, fraction) -> (cropped shape, its first element of arange)
+TF_CENTRAL_CROPS = [
+    ((32, 48, 3), 0.5, (16, 24, 3), 1188.0),
+    ((33, 47, 1), 0.7, (25, 33, 1), 195.0),
+    ((2, 10, 9, 3), 0.33, (2, 4, 3, 3), 90.0),
+    ((5, 5, 2), 1.0, (5, 5, 2), 0.0),
+]
+
+
+@pytest.mark.parametrize("shape, fraction, want, first", TF_CENTRAL_CROPS)
+def test_central_crop_takes_tensorflows_box(shape, fraction, want, first):
+    x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    with tf.eager_mode():
+        y = tf.image.central_crop(x, fraction).numpy()
+    assert y.shape == want and y.reshape(-1)[0] == first
+    with tf.Graph().as_default():  # H and W known at run time only: the same box
+        p = tf.placeholder(tf.float32, [None] * (len(shape) - 1) + [shape[-1]])
+        np.testing.assert_array_equal(
+            tf.Session().run(tf.image.central_crop(p, fraction), {p: x}), y
+        )
+        with pytest.raises(GraphError, match=r"central_fraction must be in \(0, 1\]"):
+            tf.image.central_crop(p, 0.0)
