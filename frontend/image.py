@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .array_ops import gather
-from .dtypes import as_dtype, float32, uint8, uint16
+from .dtypes import as_dtype, float32, string, uint8, uint16
 from .graph import GraphError, Tensor, TensorShape, get_default_graph
 from .ops import add, cast, constant, convert_to_tensor, expand_dims, multiply, squeeze, subtract
 from .strings import _strings, host_op
@@ -128,6 +128,93 @@ def decode_image(
     storage = uint16 if want is uint16 else uint8
     t = _decoder("DecodeImage", contents, channels or 0, storage, name)
     return t if want is storage else convert_image_dtype(t, want)
+
+
+def _encoded(image: np.ndarray, form: str, **options: Any) -> bytes:
+    """HxWxC uint8 pixels (C 1, 3 or 4) as `form` ("JPEG", "PNG") file bytes, by Pillow."""
+    import io
+
+    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
+        raise GraphError(f"kl.image: cannot encode pixels of shape {list(image.shape)} as {form}")
+    out = io.BytesIO()
+    _pillow().fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(out, form, **options)
+    return out.getvalue()
+
+
+def _jpeg_options(quality: int, progressive: bool = False, chroma_downsampling: bool = True):
+    """Pillow's JPEG options for TF's: 4:2:0 chroma unless chroma_downsampling=False."""
+    if not 0 <= int(quality) <= 100:
+        raise GraphError(f"kl.image: JPEG quality must be in [0, 100], not {quality}")
+    return {"quality": int(quality), "progressive": progressive,
+            "subsampling": 2 if chroma_downsampling else 0}  # fmt: skip
+
+
+def _uint8_image(image: Any, op_type: str) -> Tensor:
+    x = convert_to_tensor(image)
+    if x.dtype is not uint8:
+        raise GraphError(f"kl.image.{op_type}: the image must be uint8, not {x.dtype.name}")
+    return x
+
+
+def encode_jpeg(
+    image: Any,
+    format: str = "",
+    quality: int = 95,
+    progressive: bool = False,
+    optimize_size: bool = False,
+    chroma_downsampling: bool = True,
+    density_unit: str = "in",
+    x_density: int = 300,
+    y_density: int = 300,
+    xmp_metadata: str = "",
+    name: str | None = None,
+) -> Tensor:
+    """HxWxC uint8 pixels as a JPEG file's bytes, a string scalar (tf.image.encode_jpeg;
+    Pillow's encoder, whose bytes differ from libjpeg-turbo's)."""
+    x = _uint8_image(image, "encode_jpeg")
+    options = _jpeg_options(quality, progressive, chroma_downsampling)
+    options.update(optimize=optimize_size, dpi=(x_density, y_density))
+
+    def run(a):
+        return [np.array(_encoded(a, "JPEG", **options), dtype=object)]
+
+    return host_op("EncodeJpeg", [x], run, [(string, TensorShape([]))], name)[0]
+
+
+def encode_png(image: Any, compression: int = -1, name: str | None = None) -> Tensor:
+    """HxWxC uint8 pixels as a PNG file's bytes, a string scalar (tf.image.encode_png;
+    compression 0-9, -1 the default)."""
+    x = _uint8_image(image, "encode_png")
+    level = 6 if compression == -1 else int(compression)
+
+    def run(a):
+        return [np.array(_encoded(a, "PNG", compress_level=level), dtype=object)]
+
+    return host_op("EncodePng", [x], run, [(string, TensorShape([]))], name)[0]
+
+
+def jpeg_round_trip(f: np.ndarray, quality: int) -> np.ndarray:
+    """[0, 1] float pixels (HxWxC, or a batch of them) through a JPEG at `quality`."""
+    import io
+
+    pixels = np.clip(f * np.float32(255.5), 0, 255).astype(np.uint8)
+    images = pixels.reshape(-1, *pixels.shape[-3:])
+    options = _jpeg_options(quality)
+    back = []
+    for image in images:
+        decoded = _pillow().open(io.BytesIO(_encoded(image, "JPEG", **options)))
+        back.append(np.asarray(decoded).reshape(image.shape))
+    return (np.stack(back).reshape(pixels.shape) / np.float32(255)).astype(np.float32)
+
+
+def adjust_jpeg_quality(
+    image: Any, jpeg_quality: int, dct_method: str = "", name: str | None = None
+) -> Tensor:
+    """The image encoded as a JPEG at `jpeg_quality` (0-100) and decoded again, in its
+    own dtype (tf.image.adjust_jpeg_quality: floats saturate to [0, 1] first)."""
+    _jpeg_options(jpeg_quality)  # checked now, when the graph is built
+    fn = lambda f: jpeg_round_trip(f, jpeg_quality)  # noqa: E731
+    return _pixelwise("AdjustJpegQuality", image, fn, name)
 
 
 def convert_image_dtype(image: Any, dtype: Any, saturate: bool = False, name: str | None = None):
@@ -487,8 +574,46 @@ def flip_up_down(image: Any) -> Tensor:
     return host_op("FlipUpDown", [x], lambda a: [np.flip(a, -3).copy()], [(x.dtype, x.shape)])[0]
 
 
+def _crop_start(size: int, fraction: float) -> int:
+    return int((size - size * fraction) / 2)  # TF 2's bbox start, truncated
+
+
+def central_crop(image: Any, central_fraction: float) -> Tensor:
+    """The central `central_fraction` of an HxWxC image or a batch of them: TF's box,
+    starting at int((size - size * fraction) / 2) on each side (tf.image.central_crop).
+    A slice where H and W are known (so it has a gradient), else a host op."""
+    x = convert_to_tensor(image)
+    if not 0.0 < central_fraction <= 1.0:
+        raise GraphError(
+            f"kl.image.central_crop: central_fraction must be in (0, 1], not {central_fraction}"
+        )
+    dims = x.shape.dims
+    if dims is None or len(dims) not in (3, 4):
+        raise GraphError(
+            f"kl.image.central_crop: {x.name} must be 3-D or 4-D, not of shape {x.shape}"
+        )
+    if central_fraction == 1.0:
+        return x
+    h, w = dims[-3], dims[-2]
+    if h is not None and w is not None:
+        top, left = _crop_start(h, central_fraction), _crop_start(w, central_fraction)
+        return x[..., top : h - top, left : w - left, :]
+
+    def run(a):
+        top = _crop_start(a.shape[-3], central_fraction)
+        left = _crop_start(a.shape[-2], central_fraction)
+        return [a[..., top : a.shape[-3] - top, left : a.shape[-2] - left, :].copy()]
+
+    shape = TensorShape([*dims[:-3], None, None, dims[-1]])
+    return host_op("CentralCrop", [x], run, [(x.dtype, shape)])[0]
+
+
 __all__ += [
     "adjust_brightness",
+    "adjust_jpeg_quality",
+    "central_crop",
+    "encode_jpeg",
+    "encode_png",
     "adjust_contrast",
     "adjust_hue",
     "adjust_saturation",

@@ -395,6 +395,21 @@ def random_brightness(image: Any, max_delta: float, seed: int | None = None) -> 
     )  # fmt: skip
 
 
+def random_jpeg_quality(
+    image: Any, min_jpeg_quality: int, max_jpeg_quality: int, seed: int | None = None
+) -> Tensor:
+    """adjust_jpeg_quality at a quality uniform in [min, max) (tf.image)."""
+    if not 0 <= min_jpeg_quality < max_jpeg_quality <= 100:
+        raise GraphError(
+            "kl.image.random_jpeg_quality: need 0 <= min_jpeg_quality < max_jpeg_quality "
+            f"<= 100, got {min_jpeg_quality} and {max_jpeg_quality}"
+        )
+    return _random_adjustment(
+        "RandomJpegQuality", image, seed,
+        lambda r: int(r.integers(min_jpeg_quality, max_jpeg_quality)), _image.jpeg_round_trip,
+    )  # fmt: skip
+
+
 def random_contrast(image: Any, lower: float, upper: float, seed: int | None = None) -> Tensor:
     """adjust_contrast by a factor uniform in [lower, upper) (tf.image)."""
     lo, hi = _range("random_contrast", lower, upper)
@@ -657,6 +672,8 @@ io = namespace(
     decode_bmp=_image.decode_bmp,
     decode_gif=_image.decode_gif,
     decode_image=_image.decode_image,
+    encode_jpeg=_image.encode_jpeg,
+    encode_png=_image.encode_png,
     TFRecordWriter=records.TFRecordWriter,
     TFRecordOptions=records.TFRecordOptions,
     tf_record_iterator=records.tf_record_iterator,
@@ -972,7 +989,7 @@ __all__ = [
 _image.random_flip_left_right = random_flip_left_right
 _image.random_flip_up_down = random_flip_up_down
 _image.random_crop = random_crop
-for _fn in (random_brightness, random_contrast, random_saturation, random_hue):
+for _fn in (random_brightness, random_contrast, random_saturation, random_hue, random_jpeg_quality):
     setattr(_image, _fn.__name__, _fn)
 _image.resize_image_with_crop_or_pad = resize_image_with_crop_or_pad
 _image.resize_with_crop_or_pad = resize_image_with_crop_or_pad
