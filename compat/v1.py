@@ -10,6 +10,10 @@ from typing import Any
 
 import kiln as _kiln
 
+# The TensorFlow release whose API this module is: programs branch on it
+# (`int(tf.__version__.split('.')[1]) < 12`); kiln's own is kiln.__version__.
+__version__ = VERSION = "1.15.0"
+
 
 def disable_v2_behavior() -> None:
     """tf.compat.v1.disable_v2_behavior: back to TF 1.x graph mode."""

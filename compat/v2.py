@@ -23,6 +23,11 @@ from ._v2 import (
 
 _kiln.enable_eager_execution()
 
+# The TensorFlow release this module's API follows, for programs that check it
+# (`assert tf.__version__.startswith("2.")`): 2.15, the last whose tf.keras is
+# Keras 2, which kiln.keras is (2.16 on make it Keras 3). kiln's own: kiln.__version__.
+__version__ = "2.15.0"
+
 
 def __getattr__(name: str) -> Any:
     return getattr(_kiln, name)

@@ -222,6 +222,9 @@ def test_compat_v2_import_is_eager_by_default():
         "assert tf.metrics is k.keras.metrics\n"
         "tf.compat.v1.disable_eager_execution()\n"
         "assert not tf.executing_eagerly()\n"
+        "assert tf.__version__.startswith('2.') and tf.compat.v1.__version__ == '1.15.0'\n"
+        "import kiln.compat.v1 as v1; assert v1.VERSION == v1.__version__ == '1.15.0'\n"
+        "assert k.__version__ == k._version.__version__\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
