@@ -16,7 +16,10 @@ read + write counted) and torch.matmul's FLOP/s.
 
 The MLP training step (784-512-512-10, softmax cross-entropy, SGD) runs
 through `kl.Session` on the GPU, variables resident on the device, against
-the same step written in torch (forward, backward, SGD update).
+the same step written in torch (forward, backward, SGD update); so does the
+control-flow issue's 2-layer LSTM (hidden 256, sequence 50, batch 32: the
+program of benchmarks/lstm.py, its scans run on the launcher's host side)
+against torch's nn.LSTM on the device, training step and inference.
 """
 
 from __future__ import annotations
@@ -192,6 +195,32 @@ def _mlp(kl, torch, device: str, quick: bool, repeat: int) -> dict:
     }
 
 
+def _lstm(torch, device: str, quick: bool, repeat: int) -> list[dict]:
+    """benchmarks/lstm.py's LSTM on the device: kiln's Session against nn.LSTM,
+    from the same weights (the same first loss), train step and inference."""
+    from . import lstm
+
+    hidden, seq, batch = (16, 4, 4) if quick else (256, 50, 32)
+    x, y, layers = lstm.problem(hidden, seq, batch, hidden)
+    first, kiln_train, kiln_infer = lstm.kiln_runner(x, y, layers, hidden, device="/gpu:0")
+    want, torch_train, torch_infer = lstm.torch_runner(x, y, layers, hidden, device=device)
+    np.testing.assert_allclose(first, want, rtol=1e-3)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    rows = []
+    for what, ours, theirs in (
+        ("train", kiln_train, torch_train),
+        ("infer", kiln_infer, torch_infer),
+    ):
+        t_kiln, t_torch = _time(ours, sync, repeat), _time(theirs, sync, repeat)
+        rows.append({
+            "workload": f"LSTM 2x{hidden} seq {seq} b{batch} {what}",
+            "kiln_ms": t_kiln * 1e3,
+            "eager_ms": t_torch * 1e3,
+            "vs_eager": t_torch / t_kiln,
+        })  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -257,12 +286,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
             text += f" {row['TFLOPs']:6.2f} TFLOP/s{share}"
         print(text)
         rows.append(row)
-    mlp = _mlp(kiln, torch, device, args.quick, repeat)
-    print(
-        f"{mlp['workload']:<34} {mlp['kiln_ms']:9.3f} {mlp['eager_ms']:9.3f} "
-        f"{mlp['vs_eager']:9.2f}   (kl.Session.run, feeds copied in)"
-    )
-    rows.append(mlp)
+    for row in [
+        _mlp(kiln, torch, device, args.quick, repeat),
+        *_lstm(torch, device, args.quick, repeat),
+    ]:
+        print(
+            f"{row['workload']:<34} {row['kiln_ms']:9.3f} {row['eager_ms']:9.3f} "
+            f"{row['vs_eager']:9.2f}   (kl.Session.run, feeds copied in)"
+        )
+        rows.append(row)
     return rows
 
 

@@ -57,7 +57,7 @@ def problem(hidden: int, seq: int, batch: int, depth: int):
 # ------------------------------------------------------------------ kiln
 
 
-def kiln_runner(x, y, layers, hidden):
+def kiln_runner(x, y, layers, hidden, device=None):
     import kiln as kl
 
     g = kl.Graph()
@@ -67,7 +67,7 @@ def kiln_runner(x, y, layers, hidden):
         out, _ = kl.nn.dynamic_rnn(cell, xp, dtype=kl.float32)
         loss = kl.reduce_mean(kl.square(out - y))
         train = kl.train.GradientDescentOptimizer(LR).minimize(loss)
-        sess = kl.Session()
+        sess = kl.Session(device=device) if device else kl.Session()
         sess.run(kl.global_variables_initializer())
         by_name = {v.name: v for v in kl.global_variables()}
         for i, (k, b) in enumerate(layers):
@@ -80,7 +80,7 @@ def kiln_runner(x, y, layers, hidden):
 # ------------------------------------------------------------------ PyTorch
 
 
-def torch_runner(x, y, layers, hidden):
+def torch_runner(x, y, layers, hidden, device="cpu"):
     import torch
 
     lstm = torch.nn.LSTM(x.shape[2], hidden, num_layers=len(layers), batch_first=True)
@@ -96,7 +96,8 @@ def torch_runner(x, y, layers, hidden):
             getattr(lstm, f"weight_hh_l{i}").copy_(torch.from_numpy(kt[d:].T.copy()))
             getattr(lstm, f"bias_ih_l{i}").copy_(torch.from_numpy(bt))
             getattr(lstm, f"bias_hh_l{i}").zero_()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    lstm.to(device)
+    xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     opt = torch.optim.SGD(lstm.parameters(), lr=LR)
 
     def train():
