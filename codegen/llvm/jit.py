@@ -108,14 +108,7 @@ def compile_object(text: str, name: str, vectorize: bool = True) -> bytes:
     if not hasattr(_local, "machine"):
         _local.machine = new_target_machine()
     context = llvm.create_context()
-    with ffi.OutputString() as error:
-        handle = _unlocked("LLVMPY_ParseAssembly")(context, ctypes.c_char_p(text.encode()), error)
-        parsed = llvm.ModuleRef(handle, context) if handle else None
-        if parsed is not None and _unlocked("LLVMPY_VerifyModule")(parsed, error):
-            parsed.close()
-            parsed = None
-        if parsed is None:  # a renderer bug, never a user's mistake
-            raise CompileError(f"LLVM rejected the generated module {name!r}: {error}")
+    parsed = parse(text, name, context)
     builder = llvm.create_pass_builder(_local.machine, _tuning(vectorize))
     passes = builder.getModulePassManager()
     _unlocked("LLVMPY_RunNewModulePassManager")(passes, parsed, builder)
@@ -147,13 +140,27 @@ def to_llvm(module: ir.Module) -> llvm.ModuleRef:
 
 def parse(text: str, name: str, context=None) -> llvm.ModuleRef:
     """LLVM IR text parsed and verified (module `name`, for the message), in
-    `context` (else LLVM's global one, which `llvm_lock` guards)."""
-    try:
-        parsed = llvm.parse_assembly(text, context)
-        parsed.verify()
-    except RuntimeError as e:  # a renderer bug, never a user's mistake
-        raise CompileError(f"LLVM rejected the generated module {name!r}: {e}") from None
-    return parsed
+    `context`, a thread's own, past llvmlite's lock (`_unlocked`); else in LLVM's
+    global one, which `llvm_lock` guards, through llvmlite."""
+    if context is None:
+        try:
+            parsed = llvm.parse_assembly(text)
+            parsed.verify()
+        except RuntimeError as e:
+            error = e
+        else:
+            return parsed
+    else:
+        with ffi.OutputString() as out:
+            handle = _unlocked("LLVMPY_ParseAssembly")(context, ctypes.c_char_p(text.encode()), out)
+            if handle:
+                parsed = llvm.ModuleRef(handle, context)
+                if not _unlocked("LLVMPY_VerifyModule")(parsed, out):
+                    return parsed
+                parsed.close()
+            error = str(out)
+    # a renderer bug, never a user's mistake
+    raise CompileError(f"LLVM rejected the generated module {name!r}: {error}")
 
 
 # what must be done before code is linked, in order: registering the symbols
