@@ -271,9 +271,18 @@ class Function:
         array_key = None if kwargs or self.input_signature else _array_key(args)
         concrete = self._by_arrays.get(array_key) if array_key is not None else None
         if concrete is not None:  # the common call, without the general path's ~20 us
-            if TRACES is not None and concrete.graph not in TRACES:
-                TRACES.append(concrete.graph)
-            return concrete([a if type(a) is np.ndarray else a._value for a in args])
+            arrays = [a if type(a) is np.ndarray else a._value for a in args]
+        else:
+            concrete, arrays = self._trace(args, kwargs)
+            if array_key is not None:
+                self._by_arrays[array_key] = concrete
+        if TRACES is not None and concrete.graph not in TRACES:  # tf.summary.trace_on
+            TRACES.append(concrete.graph)
+        return concrete(arrays)
+
+    def _trace(self, args: tuple, kwargs: dict) -> tuple[_Concrete, list[np.ndarray]]:
+        """The trace for these arguments (traced and compiled on first use), and the
+        arrays it takes, checked against its specs."""
         if self.input_signature is not None:  # each positional argument is one tensor
             args = tuple(
                 a
@@ -297,11 +306,7 @@ class Function:
             )
         for a, s in zip(arrays, specs):
             _check(a, s, self.name)
-        if array_key is not None:
-            self._by_arrays[array_key] = concrete
-        if TRACES is not None and concrete.graph not in TRACES:  # tf.summary.trace_on
-            TRACES.append(concrete.graph)
-        return concrete(arrays)
+        return concrete, arrays
 
     def _specs(self, tensor_leaves: list) -> list[TensorSpec]:
         if self.input_signature is not None:

@@ -14,6 +14,7 @@ method names of `resize` also take).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -213,8 +214,8 @@ def adjust_jpeg_quality(
     """The image encoded as a JPEG at `jpeg_quality` (0-100) and decoded again, in its
     own dtype (tf.image.adjust_jpeg_quality: floats saturate to [0, 1] first)."""
     _jpeg_options(jpeg_quality)  # checked now, when the graph is built
-    fn = lambda f: jpeg_round_trip(f, jpeg_quality)  # noqa: E731
-    return _pixelwise("AdjustJpegQuality", image, fn, name)
+    round_trip = functools.partial(jpeg_round_trip, quality=jpeg_quality)
+    return _pixelwise("AdjustJpegQuality", image, round_trip, name)
 
 
 def convert_image_dtype(image: Any, dtype: Any, saturate: bool = False, name: str | None = None):
